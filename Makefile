@@ -1,0 +1,207 @@
+# Sluice — one Makefile, all output under $(BUILD). Quiet unless V=1.
+#
+#   make            build sluiced, sluicectl, the XDP object and test tools
+#   make test       unit (cmocka, ASan+UBSan) + BPF (BPF_PROG_TEST_RUN) +
+#                   fuzz smoke (libFuzzer) + integration (pytest, netns)
+#   make demo       run the gateway on config/sluice.yaml with demo backends
+#   make fuzz       run every fuzz target for FUZZ_SECONDS each
+#   make install    PREFIX=/usr/local DESTDIR=
+.DELETE_ON_ERROR:
+.SUFFIXES:
+.SECONDARY:
+
+BUILD   ?= build
+V       ?= 0
+ifeq ($(V),1)
+Q :=
+msg = @true
+else
+Q := @
+msg = @printf '  %-8s %s\n' $(1) $(2)
+endif
+
+CC      ?= cc
+CLANG   ?= clang
+BPFTOOL ?= bpftool
+PYTEST  ?= /usr/bin/python3 -m pytest
+PREFIX  ?= /usr/local
+DESTDIR ?=
+FUZZ_SECONDS ?= 10
+
+ARCH_TRIPLET := $(shell $(CC) -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)
+PKGS := libbpf libxdp liburing yaml-0.1 openssl
+
+# Recursive (=) on purpose: evaluated when a recipe runs, i.e. after
+# scripts/deps.sh has installed whatever was missing.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS)) -lelf -lz -lpthread
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+           -Wmissing-prototypes -Wno-unused-parameter
+CPPFLAGS := -D_GNU_SOURCE -Iinclude -Idaemon -I$(BUILD)/bpf -MD -MP
+CFLAGS  ?= -O2 -g
+BASE_CFLAGS = -std=gnu11 $(WARN) $(CFLAGS) $(PKG_CFLAGS)
+SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer \
+           -fno-sanitize-recover=undefined
+ASAN_CFLAGS = -std=gnu11 $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS)
+
+BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf -D__TARGET_ARCH_x86 \
+              -I/usr/include/$(ARCH_TRIPLET) -Iinclude -Ibpf -MD -MP
+
+DEPS_OK := $(BUILD)/.deps-ok
+
+# ---- sources ---------------------------------------------------------------
+BPF_SRCS    := $(wildcard bpf/*.bpf.c)
+BPF_OBJS    := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
+SKELS       := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.skel.h,$(BPF_SRCS))
+
+DAEMON_SRCS := $(wildcard daemon/*.c daemon/util/*.c)
+MAIN_SRCS   := daemon/main.c daemon/sluicectl.c
+LIB_SRCS    := $(filter-out $(MAIN_SRCS),$(DAEMON_SRCS))
+# Pure modules (no I/O libraries): what unit tests and fuzzers link.
+PURE_SRCS   := $(filter $(addprefix daemon/,log.c http.c router.c allowlist.c \
+               config.c) $(wildcard daemon/util/*.c),$(DAEMON_SRCS))
+
+LIB_OBJS    := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
+ASAN_OBJS   := $(patsubst %.c,$(BUILD)/asan/%.o,$(LIB_SRCS))
+PURE_ASAN   := $(patsubst %.c,$(BUILD)/asan/%.o,$(PURE_SRCS))
+FUZZ_OBJS   := $(patsubst %.c,$(BUILD)/fuzzobj/%.o,$(PURE_SRCS))
+
+TOOL_SRCS   := $(wildcard tests/tools/*.c)
+TOOLS       := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
+UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
+UNIT_TESTS  := $(patsubst tests/unit/%.c,$(BUILD)/tests/unit/%,$(UNIT_SRCS))
+BPFT_SRCS   := $(wildcard tests/bpf/test_*.c)
+BPF_TESTS   := $(patsubst tests/bpf/%.c,$(BUILD)/tests/bpf/%,$(BPFT_SRCS))
+FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZERS     := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
+
+BINS := $(BUILD)/sluiced $(BUILD)/sluicectl $(BUILD)/asan/sluiced
+
+.PHONY: all deps test unit-test bpf-test fuzz-smoke integration-test demo \
+        fuzz install clean format
+all: $(BINS) $(BPF_OBJS) $(TOOLS) $(UNIT_TESTS) $(BPF_TESTS)
+
+# ---- configure: install missing packages, then check tool versions --------
+deps: $(DEPS_OK)
+$(DEPS_OK): scripts/deps.sh scripts/configure.sh
+	$(call msg,DEPS,scripts/deps.sh)
+	$(Q)bash scripts/deps.sh
+	$(Q)bash scripts/configure.sh
+	$(Q)mkdir -p $(@D) && touch $@
+
+# ---- BPF: .bpf.c -> .bpf.o -> .skel.h -------------------------------------
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c | $(DEPS_OK)
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
+
+# ---- daemon ----------------------------------------------------------------
+$(BUILD)/obj/%.o: %.c $(SKELS) | $(DEPS_OK)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(BASE_CFLAGS) -c $< -o $@
+
+$(BUILD)/asan/%.o: %.c $(SKELS) | $(DEPS_OK)
+	$(call msg,CC-ASAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(ASAN_CFLAGS) -c $< -o $@
+
+$(BUILD)/libsluice.a: $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/asan/libsluice.a: $(ASAN_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/asan/libpure.a: $(PURE_ASAN)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/sluiced: $(BUILD)/obj/daemon/main.o $(BUILD)/libsluice.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/sluicectl: $(BUILD)/obj/daemon/sluicectl.o $(BUILD)/libsluice.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/asan/sluiced: $(BUILD)/asan/daemon/main.o $(BUILD)/asan/libsluice.a
+	$(call msg,LD,$@)
+	$(Q)$(CC) -g $(SAN) -o $@ $^ $(PKG_LIBS)
+
+# ---- test tools (backends, packet builders) --------------------------------
+$(BUILD)/tools/%: tests/tools/%.c | $(DEPS_OK)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(BASE_CFLAGS) -o $@ $< -lpthread
+
+# ---- unit tests: one cmocka executable per pure module, ASan+UBSan ---------
+$(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/asan/libpure.a
+	$(call msg,CC-TEST,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) -Itests $(ASAN_CFLAGS) -o $@ $< \
+		$(BUILD)/asan/libpure.a -lcmocka $(PKG_LIBS)
+
+# ---- BPF tests: skeleton + BPF_PROG_TEST_RUN --------------------------------
+$(BUILD)/tests/bpf/%: tests/bpf/%.c $(SKELS) $(BUILD)/asan/daemon/xdpctl.o \
+		$(BUILD)/asan/libpure.a
+	$(call msg,CC-TEST,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) -Itests $(ASAN_CFLAGS) -o $@ $< \
+		$(BUILD)/asan/daemon/xdpctl.o $(BUILD)/asan/libpure.a \
+		-lcmocka $(PKG_LIBS)
+
+# ---- fuzzers (clang libFuzzer + ASan/UBSan over the pure modules) -----------
+FUZZ_CFLAGS = -std=gnu11 -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
+              -fno-sanitize-recover=undefined $(PKG_CFLAGS)
+$(BUILD)/fuzzobj/%.o: %.c | $(DEPS_OK)
+	$(call msg,CC-FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(CPPFLAGS) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
+	$(call msg,LD-FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(CPPFLAGS) -std=gnu11 -g -O1 \
+		-fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) \
+		-o $@ $< $(FUZZ_OBJS) $(PKG_LIBS)
+
+# ---- test ------------------------------------------------------------------
+test: all $(FUZZERS)
+	$(Q)BUILD=$(BUILD) PYTEST="$(PYTEST)" bash scripts/test.sh all
+
+unit-test: $(UNIT_TESTS)
+	$(Q)BUILD=$(BUILD) bash scripts/test.sh unit
+bpf-test: $(BPF_TESTS)
+	$(Q)BUILD=$(BUILD) bash scripts/test.sh bpf
+fuzz-smoke: $(FUZZERS)
+	$(Q)BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/test.sh fuzz
+integration-test: all
+	$(Q)BUILD=$(BUILD) PYTEST="$(PYTEST)" bash scripts/test.sh integration
+
+fuzz: $(FUZZERS)
+	$(Q)BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/test.sh fuzz
+
+demo: all
+	$(Q)BUILD=$(BUILD) bash scripts/demo.sh
+
+install: $(BUILD)/sluiced $(BUILD)/sluicectl
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib/sluice \
+		$(DESTDIR)/etc/sluice
+	install -m 0755 $(BUILD)/sluiced $(BUILD)/sluicectl $(DESTDIR)$(PREFIX)/sbin/
+	install -m 0644 config/sluice.yaml config/allowlist.txt $(DESTDIR)/etc/sluice/
+
+format:
+	clang-format -i $(wildcard daemon/*.[ch] daemon/util/*.[ch] bpf/*.c bpf/lib/*.h \
+		tests/*/*.c include/sluice/*.h)
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * HTTP/1.1 message parsing (RFC 9112): pure, no allocation, no I/O.
+ * The caller owns the buffer; results point into it.
+ *
+ * Return convention (picohttpparser style):
+ *   > 0  bytes consumed by the message head (request line + headers + CRLF)
+ *   -1   invalid message: see ->status (400, 414, 431, 501) and ->error
+ *   -2   incomplete: call again with more bytes; pass last_len = the length
+ *        of the previous attempt so the parser can skip rescanning.
+ */
+#ifndef SLUICE_HTTP_H
+#define SLUICE_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HTTP_MAX_HEADERS 64
+
+struct http_header {
+	const char *name;
+	size_t name_len;
+	const char *value;	/* OWS trimmed */
+	size_t value_len;
+};
+
+struct http_limits {
+	size_t max_target;	/* request-target bytes; over -> 414 (default 8192) */
+	size_t max_head;	/* whole head bytes; over -> 431 (default 32768) */
+};
+
+/* Body framing of a message, as decided by the parser. */
+enum http_body {
+	HTTP_BODY_NONE = 0,	/* no body */
+	HTTP_BODY_LENGTH,	/* content_length bytes */
+	HTTP_BODY_CHUNKED,	/* Transfer-Encoding: chunked */
+	HTTP_BODY_UNTIL_CLOSE,	/* responses only: read until EOF */
+};
+
+struct http_request {
+	const char *method;
+	size_t method_len;
+	const char *target;	/* request-target as sent */
+	size_t target_len;
+	const char *path;	/* target up to '?' (origin-form) */
+	size_t path_len;
+	int minor_version;	/* 0 or 1 */
+	struct http_header headers[HTTP_MAX_HEADERS];
+	size_t num_headers;
+	/* derived while parsing */
+	enum http_body body;
+	uint64_t content_length;
+	const char *host;	/* Host header value or NULL */
+	size_t host_len;
+	bool keep_alive;	/* after Connection: and version rules */
+	bool expect_continue;
+	bool upgrade;		/* Connection: upgrade + Upgrade: present */
+	/* on -1 */
+	int status;		/* HTTP status to answer with */
+	const char *error;	/* short reason, static string, JSON-safe */
+};
+
+struct http_response {
+	int minor_version;
+	int status;		/* 100..999 */
+	const char *reason;
+	size_t reason_len;
+	struct http_header headers[HTTP_MAX_HEADERS];
+	size_t num_headers;
+	enum http_body body;
+	uint64_t content_length;
+	bool keep_alive;
+	const char *error;	/* on -1 */
+};
+
+void http_limits_default(struct http_limits *l);
+
+/* Parse a request head. Rejects (-1): malformed request line, bad method
+ * token, HTTP version other than 1.0/1.1, target over the limit (414), head
+ * over the limit (431), too many headers (431), obs-fold, whitespace before
+ * ':', control/invalid bytes in names/values, bare LF, Content-Length with
+ * Transfer-Encoding, differing/invalid Content-Length, Transfer-Encoding not
+ * ending in chunked (501 for unknown codings, 400 otherwise), HTTP/1.1 without
+ * exactly one Host. */
+int http_parse_request(const char *buf, size_t len, size_t last_len,
+		       const struct http_limits *lim, struct http_request *req);
+
+/* Parse a response head. req_method says whether the request was HEAD (no
+ * body) and is used for framing rules (1xx/204/304 have no body). */
+int http_parse_response(const char *buf, size_t len, size_t last_len,
+			bool req_was_head, struct http_response *resp);
+
+/*
+ * Chunked body validator. It does not modify the data: the caller forwards
+ * exactly the bytes the scanner accepted, which are then a strictly valid
+ * chunked encoding (hex size without leading/trailing junk, size <= 2^60,
+ * chunk extensions bounded, CRLF after data, trailer fields well formed).
+ */
+struct http_chunked {
+	int state;
+	uint64_t remaining;	/* data bytes left in the current chunk */
+	size_t ext_len;		/* bytes of chunk-ext seen on this line */
+	size_t line_len;	/* bytes of the current size/trailer line */
+	size_t trailer_bytes;	/* total trailer bytes */
+};
+
+void http_chunked_init(struct http_chunked *c);
+/*
+ * Scan buf[0..len). Returns bytes accepted (0..len) and sets *done when the
+ * last chunk and trailers were fully consumed (bytes after that are not
+ * accepted: they belong to the next message). Returns -1 on invalid input.
+ */
+long http_chunked_scan(struct http_chunked *c, const char *buf, size_t len,
+		       bool *done);
+
+/* Case-insensitive token compare, for header names. */
+bool http_token_eq(const char *a, size_t alen, const char *lit);
+
+/* Standard reason phrase for a status ("Not Found"), or "Unknown". */
+const char *http_reason(int status);
+
+#endif

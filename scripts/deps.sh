@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Install the Debian packages Sluice needs to build, test, demo and bench.
+# Idempotent: installs only what is missing. Run as root.
+set -euo pipefail
+
+PKGS=(
+	# build
+	make gcc clang llvm pkg-config libbpf-dev libxdp-dev liburing-dev
+	libelf-dev zlib1g-dev libssl-dev libyaml-dev bpftool
+	linux-libc-dev libc6-dev
+	# tests
+	libcmocka-dev python3-pytest curl iproute2 libclang-rt-14-dev
+	# tools used by tests and the demo
+	procps psmisc
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	[[ $p == \#* ]] && continue
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed'; then
+		missing+=("$p")
+	fi
+done
+
+if ((${#missing[@]} == 0)); then
+	exit 0
+fi
+
+if [[ $(id -u) -ne 0 ]]; then
+	echo "deps.sh: missing packages: ${missing[*]} (run as root to install)" >&2
+	exit 1
+fi
+
+echo "deps.sh: installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}"
