@@ -3,6 +3,8 @@
 #ifndef SLUICE_LOG_H
 #define SLUICE_LOG_H
 
+#include <stdarg.h>
+
 enum log_level {
 	LOG_LVL_ERROR = 0,
 	LOG_LVL_WARN = 1,
@@ -17,8 +19,9 @@ void log_set_level(enum log_level lvl);
 int log_level_parse(const char *s, enum log_level *out);
 void log_printf(enum log_level lvl, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* Route libbpf/libxdp output through log_printf, one level quieter. */
-void log_hook_libs(void);
+void log_vprintf(enum log_level lvl, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+/* (xdpctl_init_logging() routes libbpf/libxdp output here, a level quieter.) */
 
 #define pr_at(lvl, ...)                                                        \
 	do {                                                                   \

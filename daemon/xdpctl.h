@@ -18,6 +18,9 @@
 struct config;
 struct xdpctl;
 
+/* Route libbpf and libxdp messages into log.h, one level quieter. */
+void xdpctl_init_logging(void);
+
 /* Mount bpffs at /sys/fs/bpf if nothing is mounted there. 0 or -errno. */
 int xdpctl_ensure_bpffs(void);
 
