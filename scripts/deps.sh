@@ -9,7 +9,8 @@ PKGS=(
 	libelf-dev zlib1g-dev libssl-dev libyaml-dev bpftool
 	linux-libc-dev libc6-dev
 	# tests
-	libcmocka-dev python3-pytest curl iproute2 libclang-rt-14-dev
+	libcmocka-dev python3-pytest python3-pytest-timeout curl iproute2
+	libclang-rt-14-dev
 	# tools used by tests and the demo
 	procps psmisc
 )
