@@ -36,6 +36,28 @@ struct xdpctl *xdpctl_open(const struct config *cfg);
  * 0 or -errno (-ENOSPC when a map is full). */
 int xdpctl_sync(struct xdpctl *x, const struct config *cfg);
 
+/*
+ * The same diff-sync on bare map fds (not owned), for callers that loaded the
+ * program without attaching it (tests, tools). Order: add/update allow4,
+ * allow6 and ports; write settings; then delete stale ports, allow4, allow6
+ * entries. An entry present in both the live map and cfg with the right value
+ * is never touched. st (may be NULL) receives what was done per map.
+ */
+struct xdpctl_map_fds {
+	int ports_fd, allow4_fd, allow6_fd, settings_fd;
+};
+struct xdpctl_sync_count {
+	size_t added;		/* key was missing */
+	size_t updated;		/* key present with another value: rewritten */
+	size_t kept;		/* key present with the right value: untouched */
+	size_t deleted;		/* stale key removed */
+};
+struct xdpctl_sync_stats {
+	struct xdpctl_sync_count ports, allow4, allow6;
+};
+int xdpctl_sync_maps(const struct xdpctl_map_fds *m, const struct config *cfg,
+		     struct xdpctl_sync_stats *st);
+
 /* Detach from all interfaces, unpin and free. NULL is ignored. */
 void xdpctl_close(struct xdpctl *x);
 
