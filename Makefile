@@ -59,8 +59,9 @@ DAEMON_SRCS := $(wildcard daemon/*.c daemon/util/*.c)
 MAIN_SRCS   := daemon/main.c daemon/sluicectl.c
 LIB_SRCS    := $(filter-out $(MAIN_SRCS),$(DAEMON_SRCS))
 # Pure modules (no I/O libraries): what unit tests and fuzzers link.
-PURE_SRCS   := $(filter $(addprefix daemon/,log.c http.c router.c allowlist.c \
-               config.c) $(wildcard daemon/util/*.c),$(DAEMON_SRCS))
+PURE_MODS   := log http router allowlist config auth ratelimit metrics accesslog
+PURE_SRCS   := $(filter $(foreach m,$(PURE_MODS),daemon/$(m).c daemon/$(m)_%.c) \
+               daemon/util/%.c,$(DAEMON_SRCS))
 
 LIB_OBJS    := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 ASAN_OBJS   := $(patsubst %.c,$(BUILD)/asan/%.o,$(LIB_SRCS))
