@@ -160,6 +160,8 @@ static const struct csection xdp_sec = { "xdp", KEYS(xdp_keys), 0, xdp_finish };
 static const struct ckey admin_keys[] = {
 	{ "enabled", KT_BOOL, C(admin_enabled), .def_int = 1 },
 	{ "address", KT_ADDR, C(admin), .def_str = "127.0.0.1:9900" },
+	{ "socket", KT_STRBUF, C(admin_socket), 0, 1, sizeof(((struct config *)0)->admin_socket) - 1,
+	  .def_str = "/run/sluice/admin.sock", .flags = K_ABSPATH },
 };
 static const struct csection admin_sec = { "admin", KEYS(admin_keys), 0, NULL };
 
