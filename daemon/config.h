@@ -31,6 +31,7 @@
  *       methods: [GET, POST]         # optional; default: any
  *       host: api.example.com        # optional; default: any host
  *   workers: 1
+ *   user: sluice                   # optional: drop privileges after setup
  *   logging:
  *     level: info
  */
@@ -122,6 +123,7 @@ struct config {
 	char admin_socket[108];		/* default /run/sluice/admin.sock */
 	unsigned int workers;		/* default 1; 0 in file = one per CPU */
 	char log_level[16];		/* default "info" */
+	char user[33];			/* "": stay root; else drop to it */
 	int refcount;			/* atomic; config_get/config_put */
 };
 
