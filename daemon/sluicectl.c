@@ -348,6 +348,9 @@ static const struct cmd cmds[] = {
 	  "With --pin-path DIR, read the pinned XDP maps directly (read-only;\n"
 	  "no admin socket needed). Without an admin socket, falls back to the\n"
 	  "maps under the default pin path.\n", NULL },
+	{ "config", cmd_get, "config",
+	  "The running configuration: file, generation, reload counts and the\n"
+	  "last reload's outcome with its errors.\n", "/config" },
 	{ "routes", cmd_get, "routes",
 	  "Routes of the running configuration: name, host, path prefix,\n"
 	  "methods and service.\n", "/routes" },
