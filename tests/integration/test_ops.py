@@ -433,3 +433,34 @@ def test_make_install_destdir(tmp_path):
               env=env)
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stderr.strip() == "", r.stderr
+
+
+# ---- logging ------------------------------------------------------------------
+
+def test_journal_priority_prefix(backends, workdir):
+    """With stderr on the journal (JOURNAL_STREAM = its dev:ino), each line
+    carries a <N> syslog priority instead of a timestamp."""
+    cfg = h.write_config(workdir, "ops-journal", xdp=False)
+    err = workdir / "ops-journal.journal"
+    with open(err, "wb") as f:
+        st = os.fstat(f.fileno())
+        env = h.sanitizer_env()
+        env["JOURNAL_STREAM"] = f"{st.st_dev}:{st.st_ino}"
+        p = subprocess.Popen(["nsenter", f"--net=/run/netns/{h.SRV_NS}",
+                              h.SLUICED, "-c", cfg], stdout=subprocess.DEVNULL,
+                             stderr=f, env=env)
+        h.CLEANUP.procs[p.pid] = p
+        try:
+            h.wait_for(lambda: "sluiced ready" in err.read_text(), 20,
+                       what="sluiced ready")
+            p.send_signal(signal.SIGTERM)
+            assert p.wait(timeout=20) == 0
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+            h.CLEANUP.procs.pop(p.pid, None)
+    lines = err.read_text().splitlines()
+    assert any(l.startswith("<6>info sluiced ready: ") for l in lines), lines
+    assert all(re.match(r"<[3467]>(error|warn|info|debug) ", l)
+               for l in lines if not h.SANITIZER_RE.search(l)), lines
