@@ -61,6 +61,7 @@ enum ktype {
 #define K_IFNAME   (1u << 4)	/* strings: interface names */
 #define K_FILE     (1u << 5)	/* strings: paths relative to the config dir */
 #define K_ABSPATH  (1u << 6)	/* string: absolute path */
+#define K_USERNAME (1u << 7)	/* string: a user name or numeric uid */
 
 struct csection;
 struct pctx;
@@ -160,6 +161,8 @@ static const struct csection xdp_sec = { "xdp", KEYS(xdp_keys), 0, xdp_finish };
 static const struct ckey admin_keys[] = {
 	{ "enabled", KT_BOOL, C(admin_enabled), .def_int = 1 },
 	{ "address", KT_ADDR, C(admin), .def_str = "127.0.0.1:9900" },
+	{ "socket", KT_STRBUF, C(admin_socket), 0, 1, sizeof(((struct config *)0)->admin_socket) - 1,
+	  .def_str = "/run/sluice/admin.sock", .flags = K_ABSPATH },
 };
 static const struct csection admin_sec = { "admin", KEYS(admin_keys), 0, NULL };
 
@@ -177,6 +180,7 @@ static const struct ckey root_keys[] = {
 	{ "services", KT_LIST, C(services), C(n_services), 0, 4096, .flags = K_RELOAD, .sub = &service_sec },
 	{ "routes", KT_LIST, C(routes), C(n_routes), 0, 4096, .flags = K_RELOAD, .sub = &route_sec },
 	{ "workers", KT_U32, C(workers), 0, 0, 256, .def_int = 1 },
+	{ "user", KT_STRBUF, C(user), 0, 1, sizeof(((struct config *)0)->user) - 1, .def_str = "", .flags = K_USERNAME },
 	{ "logging", KT_SECTION, 0, .sub = &logging_sec },
 };
 #undef C
@@ -999,6 +1003,14 @@ static void parse_value(struct pctx *p, const struct ckey *k, yaml_node_t *n,
 			char q[256];
 
 			err_at(p, n, path, "must be an absolute path: %s",
+			       qv(n, q, sizeof(q)));
+			return;
+		}
+		if ((k->flags & K_USERNAME) && (!name_ok(s, len) || s[0] == '-')) {
+			char q[256];
+
+			err_at(p, n, path,
+			       "invalid user name %s (letters, digits, '_', '.', '-'; not starting with '-')",
 			       qv(n, q, sizeof(q)));
 			return;
 		}

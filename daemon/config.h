@@ -10,7 +10,8 @@
  *     - name: public
  *       address: 127.0.0.1:8080      # IPv4 "a.b.c.d:port", IPv6 "[::1]:port"
  *   admin:
- *     address: 127.0.0.1:9900
+ *     address: 127.0.0.1:9900        # read-only HTTP (status, /metrics)
+ *     socket: /run/sluice/admin.sock # full admin API, mode 0600
  *   xdp:
  *     enabled: true
  *     interfaces: [lo]
@@ -30,6 +31,7 @@
  *       methods: [GET, POST]         # optional; default: any
  *       host: api.example.com        # optional; default: any host
  *   workers: 1
+ *   user: sluice                   # optional: drop privileges after setup
  *   logging:
  *     level: info
  */
@@ -118,8 +120,10 @@ struct config {
 	struct config_xdp xdp;
 	bool admin_enabled;
 	struct config_addr admin;	/* default 127.0.0.1:9900 */
+	char admin_socket[108];		/* default /run/sluice/admin.sock */
 	unsigned int workers;		/* default 1; 0 in file = one per CPU */
 	char log_level[16];		/* default "info" */
+	char user[33];			/* "": stay root; else drop to it */
 	int refcount;			/* atomic; config_get/config_put */
 };
 
