@@ -74,9 +74,10 @@
 	  (MD_SERVICE, MD_TARGET),                                               \
 	  "1 if the last attempt to reach the target succeeded (or none was "    \
 	  "made yet), 0 if it failed.")                                          \
-	X(UPSTREAM_CONNECT_FAILURES, COUNTER, SUM,                               \
-	  "sluice_upstream_connect_failures_total", NOB, (MD_SERVICE, MD_TARGET), \
-	  "Failed attempts to connect to an upstream target.")                   \
+	X(UPSTREAM_FAILURES, COUNTER, SUM,                                       \
+	  "sluice_upstream_failures_total", NOB, (MD_SERVICE, MD_TARGET),         \
+	  "Failed attempts to reach an upstream target (connect error, reset, "  \
+	  "invalid response).")                                                  \
 	X(AUTH_FAILURES, COUNTER, SUM, "sluice_auth_failures_total", NOB,        \
 	  (MD_ROUTE, MD_AUTH_REASON),                                            \
 	  "Requests refused by authentication or authorisation, by reason.")     \
