@@ -13,8 +13,8 @@ PKGS=(
 	libclang-rt-14-dev
 	# observability tests: a real Prometheus server and promtool
 	prometheus
-	# tools used by tests and the demo
-	procps psmisc
+	# tools used by tests, the demo and the bench
+	procps psmisc wrk
 )
 
 missing=()
