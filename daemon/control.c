@@ -15,6 +15,7 @@
 #include "config.h"
 #include "log.h"
 #include "loop.h"
+#include "obs.h"
 #include "worker.h"
 #include "xdpctl.h"
 
@@ -34,6 +35,7 @@ int control_block_signals(void)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);	/* reopen the access log */
 	if (sigprocmask(SIG_BLOCK, &set, NULL))
 		return -errno;
 	return 0;
@@ -152,6 +154,7 @@ int control_start(struct control *ctl, const char *path, struct config *cfg,
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
 	ctl->sfd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (ctl->sfd < 0) {
 		ret = -errno;
@@ -180,6 +183,16 @@ int control_start(struct control *ctl, const char *path, struct config *cfg,
 		}
 	}
 
+	{
+		char err[256];
+
+		ret = obs_init(cfg, worker_count(cfg), err, sizeof(err));
+		if (ret) {
+			pr_err("%s", err);
+			return ret;
+		}
+		obs_set_xdp(ctl->xdp);
+	}
 	ret = start_workers(ctl);
 	if (ret)
 		return ret;
@@ -276,6 +289,7 @@ int control_reload(struct control *ctl)
 			pr_err("reload: %s", strerror(-ret));
 		free(errors);
 		ctl->reload_failures++;
+		obs_config_applied(NULL, false);
 		return ret;
 	}
 	free(errors);
@@ -290,6 +304,7 @@ int control_reload(struct control *ctl)
 				pr_err("reload: xdp maps could not be restored");
 			config_put(ncfg);
 			ctl->reload_failures++;
+			obs_config_applied(NULL, false);
 			return ret;
 		}
 	}
@@ -301,6 +316,7 @@ int control_reload(struct control *ctl)
 	config_put(ctl->cfg);
 	ctl->cfg = ncfg;
 	ctl->reloads++;
+	obs_config_applied(ncfg, true);
 	pr_info("reload: configuration applied (generation %llu)",
 		(unsigned long long)ncfg->generation);
 	return 0;
@@ -331,6 +347,9 @@ static void on_signal(void *arg, const struct loop_cqe *cqe)
 		switch (si->ssi_signo) {
 		case SIGHUP:
 			control_reload(ctl);
+			break;
+		case SIGUSR1:
+			obs_reopen_logs();
 			break;
 		case SIGTERM:
 		case SIGINT:
@@ -374,6 +393,7 @@ int control_run(struct control *ctl)
 	for (unsigned int i = 0; i < ctl->n_workers; i++)
 		worker_destroy(&ctl->workers[i]);
 	ctl->n_workers = ctl->n_started = 0;
+	obs_set_xdp(NULL);
 	xdpctl_close(ctl->xdp);
 	ctl->xdp = NULL;
 	pr_info("sluiced stopped");
@@ -388,6 +408,7 @@ void control_destroy(struct control *ctl)
 		worker_destroy(&ctl->workers[i]);
 	free(ctl->workers);
 	ctl->workers = NULL;
+	obs_shutdown();
 	xdpctl_close(ctl->xdp);
 	ctl->xdp = NULL;
 	loop_free(ctl->loop);

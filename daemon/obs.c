@@ -13,14 +13,45 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "http.h"
 #include "log.h"
 #include "logwriter.h"
 #include "metrics.h"
 #include "metrics_catalog.h"
 #include "xdpctl.h"
 
+/* Request fields kept for the access log from the head to the end of an
+ * exchange (the parser's results point into a buffer that is reused). Raw
+ * bytes, cut to these sizes; the formatter escapes them. */
+#define CAP_METHOD 32
+#define CAP_PATH 1024
+#define CAP_HOST 255
+#define CAP_UA 255
+#define CAP_REFERER 255
+#define CAP_SLAB 64		/* captures allocated at a time */
+
+struct obs_capture {
+	struct obs_capture *next;	/* free list */
+	uint16_t method_len, path_len, host_len, ua_len, referer_len;
+	char method[CAP_METHOD];
+	char path[CAP_PATH];
+	char host[CAP_HOST];
+	char ua[CAP_UA];
+	char referer[CAP_REFERER];
+};
+
+/* Captures come from slabs that live until obs_shutdown(): steady-state
+ * traffic allocates nothing, and a capture that a connection torn down
+ * some unforeseen way never gave back is not a leak, only slack. */
+struct cap_slab {
+	struct cap_slab *next;
+	struct obs_capture caps[CAP_SLAB];
+};
+
 struct obs_worker {
 	struct metrics_shard *shard;
+	struct obs_capture *free_caps;
+	struct cap_slab *slabs;
 	uint64_t rnd;
 	uint64_t seq;
 	char rid[48];
@@ -157,10 +188,9 @@ int obs_render(char **out, size_t *len)
 {
 	int ret;
 
-	if (!atomic_load(&g_ready))
-		return -ENODEV;
 	pthread_mutex_lock(&g.lock);
-	ret = metrics_render(g.m, out, len);
+	ret = g.m && atomic_load(&g_ready) ? metrics_render(g.m, out, len)
+					   : -ENODEV;
 	pthread_mutex_unlock(&g.lock);
 	return ret;
 }
@@ -174,7 +204,7 @@ static void apply_log_settings(const struct config *cfg)
 	set_sample(cfg->access_log.sample);
 }
 
-int obs_admin_register(void);
+int obs_admin_register(void);	/* obs_admin.c */
 
 int obs_init(const struct config *cfg, unsigned int n_workers, char *err,
 	     size_t errlen)
@@ -298,6 +328,14 @@ void obs_shutdown(void)
 	if (g.cfg)
 		config_put(g.cfg);
 	g.cfg = NULL;
+	for (unsigned int i = 0; i < g.n_workers; i++) {
+		while (g.workers[i].slabs) {
+			struct cap_slab *sl = g.workers[i].slabs;
+
+			g.workers[i].slabs = sl->next;
+			free(sl);
+		}
+	}
 	free(g.workers);
 	g.workers = NULL;
 	g.n_workers = 0;
@@ -327,22 +365,34 @@ static struct obs_worker *worker(unsigned int i)
 	return &g.workers[i];
 }
 
-void obs_conn_open(unsigned int i)
-{
-	struct obs_worker *w = worker(i);
-
-	if (!w)
-		return;
-	metrics_inc(w->shard, MF_CONNECTIONS_ACCEPTED, NULL, 1);
-	metrics_gauge_add(w->shard, MF_CONNECTIONS_ACTIVE, NULL, 1);
-}
-
-void obs_conn_close(unsigned int i)
+void obs_conn_accepted(unsigned int i)
 {
 	struct obs_worker *w = worker(i);
 
 	if (w)
-		metrics_gauge_add(w->shard, MF_CONNECTIONS_ACTIVE, NULL, -1);
+		metrics_inc(w->shard, MF_CONNECTIONS_ACCEPTED, NULL, 1);
+}
+
+void obs_conn_active(unsigned int i, uint32_t n)
+{
+	struct obs_worker *w = worker(i);
+
+	if (w)
+		metrics_set(w->shard, MF_CONNECTIONS_ACTIVE, NULL, n);
+}
+
+void obs_upstream_failed(unsigned int i, const char *service,
+			 const char *target)
+{
+	struct obs_worker *w = worker(i);
+	uint32_t u[2];
+
+	if (!w || !service || !target)
+		return;
+	u[0] = metrics_label_index(g.m, MD_SERVICE, service);
+	u[1] = metrics_label_index(g.m, MD_TARGET, target);
+	metrics_set(w->shard, MF_UPSTREAM_UP, u, 0);
+	metrics_inc(w->shard, MF_UPSTREAM_FAILURES, u, 1);
 }
 
 void obs_auth_failure(unsigned int i, const char *route, const char *reason)
@@ -378,7 +428,9 @@ void obs_request_done(unsigned int i, struct obs_request *r)
 	if (!w)
 		return;
 	l[0] = metrics_route_index(g.m, lr->route);
-	l[1] = metrics_method_index(g.m, lr->method, lr->method_len);
+	l[1] = r->method_index >= 0 ? (uint32_t)r->method_index
+				   : metrics_method_index(g.m, lr->method,
+							  lr->method_len);
 	l[2] = metrics_code_index(lr->status);
 	metrics_inc(w->shard, MF_HTTP_REQUESTS, l, 1);
 	metrics_observe(w->shard, MF_HTTP_REQUEST_DURATION, l,
@@ -415,4 +467,147 @@ void obs_request_done(unsigned int i, struct obs_request *r)
 			     lr, w->line, sizeof(w->line));
 	if (n > 0)
 		logwriter_submit(g.log, i, w->line, (size_t)n);
+}
+
+/* ---- exchanges (proxy hooks) ------------------------------------------------ */
+
+uint64_t obs_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000 + (uint64_t)ts.tv_nsec;
+}
+
+static uint16_t copy_cut(char *dst, size_t cap, const char *src, size_t len)
+{
+	if (!src)
+		return 0;
+	if (len > cap)
+		len = cap;
+	memcpy(dst, src, len);
+	return (uint16_t)len;
+}
+
+static void cap_put(struct obs_worker *w, struct obs_capture *c)
+{
+	if (!c || !w)
+		return;
+	c->next = w->free_caps;
+	w->free_caps = c;
+}
+
+static struct obs_capture *cap_get(struct obs_worker *w)
+{
+	struct obs_capture *c = w->free_caps;
+
+	if (!c) {
+		struct cap_slab *sl = malloc(sizeof(*sl));
+
+		if (!sl)
+			return NULL;
+		sl->next = w->slabs;
+		w->slabs = sl;
+		for (int k = CAP_SLAB - 1; k >= 0; k--)
+			cap_put(w, &sl->caps[k]);
+		c = w->free_caps;
+	}
+	w->free_caps = c->next;
+	return c;
+}
+
+void obs_exchange_begin(unsigned int i, struct obs_exchange *e,
+			const struct http_request *r, size_t head_len)
+{
+	struct obs_worker *w = worker(i);
+	struct obs_capture *c;
+
+	if (!w)
+		return;
+	if (!e->t_start_ns)
+		e->t_start_ns = obs_now_ns();
+	e->begun = true;
+	e->bytes_in = head_len;
+	e->method = (uint16_t)metrics_method_index(g.m, r->method, r->method_len);
+	e->http_minor = (int8_t)r->minor_version;
+	if (!g.log)
+		return;
+	c = cap_get(w);
+	if (!c)
+		return;	/* logged without the request fields */
+	c->method_len = copy_cut(c->method, CAP_METHOD, r->method, r->method_len);
+	c->path_len = copy_cut(c->path, CAP_PATH, r->path, r->path_len);
+	c->host_len = copy_cut(c->host, CAP_HOST, r->host, r->host_len);
+	c->ua_len = c->referer_len = 0;
+	for (size_t h = 0; h < r->num_headers; h++) {
+		const struct http_header *hd = &r->headers[h];
+
+		if (http_token_eq(hd->name, hd->name_len, "user-agent"))
+			c->ua_len = copy_cut(c->ua, CAP_UA, hd->value,
+					     hd->value_len);
+		else if (http_token_eq(hd->name, hd->name_len, "referer"))
+			c->referer_len = copy_cut(c->referer, CAP_REFERER,
+						  hd->value, hd->value_len);
+	}
+	if (e->cap)	/* an exchange that was never ended */
+		cap_put(w, e->cap);
+	e->cap = c;
+}
+
+/* A present-but-empty field stays "" (not absent): point at a literal. */
+static const char *field(const char *s, uint16_t len)
+{
+	return len ? s : "";
+}
+
+void obs_exchange_end(unsigned int i, struct obs_exchange *e,
+		      const struct obs_end *end)
+{
+	struct obs_worker *w = worker(i);
+	struct obs_request r = { 0 };
+	struct accesslog_record *lr = &r.log;
+	struct obs_capture *c = e->cap;
+	uint64_t now;
+
+	if (!w || !e->t_start_ns) {
+		cap_put(w, c);
+		memset(e, 0, sizeof(*e));
+		return;
+	}
+	now = obs_now_ns();
+	lr->client = end->client;
+	lr->client_port = end->client_port;
+	lr->route = end->route;
+	lr->upstream = end->upstream;
+	lr->status = end->status ? end->status : e->status;
+	lr->error = end->error;
+	lr->http_minor = e->begun ? e->http_minor : -1;
+	lr->bytes_in = e->bytes_in + end->extra_bytes_in;
+	lr->bytes_out = e->bytes_out + end->extra_bytes_out;
+	lr->duration_us = (int64_t)(now - e->t_start_ns) / 1000;
+	lr->upstream_us = e->t_up_ns && e->t_resp_ns >= e->t_up_ns ?
+				  (int64_t)(e->t_resp_ns - e->t_up_ns) / 1000 : -1;
+	if (c) {
+		lr->method = c->method;
+		lr->method_len = c->method_len;
+		lr->path = field(c->path, c->path_len);
+		lr->path_len = c->path_len;
+		lr->host = c->host_len ? c->host : NULL;
+		lr->host_len = c->host_len;
+		lr->user_agent = c->ua_len ? c->ua : NULL;
+		lr->user_agent_len = c->ua_len;
+		lr->referer = c->referer_len ? c->referer : NULL;
+		lr->referer_len = c->referer_len;
+	}
+	r.service = end->service;
+	/* a connect failure was reported by obs_upstream_failed(); here only
+	 * what went wrong after the request was sent */
+	if (end->upstream && e->t_resp_ns)
+		r.upstream_state = OBS_UPSTREAM_OK;
+	else if (end->upstream && e->t_up_ns && lr->status >= 500)
+		r.upstream_state = OBS_UPSTREAM_FAILED;
+	r.method_index = e->begun ? e->method : -1;
+	obs_request_done(i, &r);
+	cap_put(w, c);
+	memset(e, 0, sizeof(*e));
 }

@@ -23,8 +23,58 @@
 #include "accesslog.h"
 
 struct config;
+struct http_request;
 struct metrics;
+struct obs_capture;
 struct xdpctl;
+
+/*
+ * Per-exchange state the proxy keeps inside its connection (conn.h) and
+ * updates with one-line hooks; obs_exchange_end() reports it once and
+ * zeroes it. All zero: no request in progress.
+ */
+struct obs_exchange {
+	uint64_t t_start_ns;		/* first byte of the request head seen */
+	uint64_t t_up_ns;		/* request head handed to the upstream */
+	uint64_t t_resp_ns;		/* final response head received */
+	uint64_t bytes_in, bytes_out;
+	struct obs_capture *cap;	/* request fields for the access log */
+	int status;			/* final response status sent */
+	uint16_t method;		/* metrics label index */
+	int8_t http_minor;
+	bool begun;			/* obs_exchange_begin() ran */
+};
+
+/* Monotonic clock for the hooks (ns). */
+uint64_t obs_now_ns(void);
+
+/* Request head parsed (head_len bytes): capture method, path, host, user
+ * agent and referer for the access log (copied, bounded, from a per-worker
+ * pool) and the method's label. */
+void obs_exchange_begin(unsigned int worker, struct obs_exchange *e,
+			const struct http_request *r, size_t head_len);
+
+/* What the proxy knows when the exchange ends. */
+struct obs_end {
+	const char *client;
+	uint16_t client_port;
+	const char *route;		/* NULL: no route matched / none yet */
+	const char *service;
+	const char *upstream;		/* target text, NULL: none picked */
+	int status;			/* 0: e->status (the response sent) */
+	const char *error;		/* gateway error code or NULL */
+	uint64_t extra_bytes_in;	/* unparsed request bytes (errors) */
+	uint64_t extra_bytes_out;	/* the gateway's error response */
+};
+
+/* Report the exchange (metrics + access log) and reset e. No-op when e
+ * holds no request (t_start_ns == 0). */
+void obs_exchange_end(unsigned int worker, struct obs_exchange *e,
+		      const struct obs_end *end);
+
+/* A connect attempt to a target failed (before any retry elsewhere). */
+void obs_upstream_failed(unsigned int worker, const char *service,
+			 const char *target);
 
 /* One finished request (answered, rejected, or abandoned by the client). */
 struct obs_request {
@@ -36,8 +86,9 @@ struct obs_request {
 	enum {
 		OBS_UPSTREAM_NONE = 0,	/* no upstream involved */
 		OBS_UPSTREAM_OK,	/* a response head came back */
-		OBS_UPSTREAM_FAILED,	/* connect failed / reset / bad response */
+		OBS_UPSTREAM_FAILED,	/* reset / bad response / timeout */
 	} upstream_state;
+	int method_index;		/* >= 0: metrics label; -1: from log.method */
 };
 
 /*
@@ -59,8 +110,10 @@ void obs_set_xdp(struct xdpctl *x);
 void obs_config_applied(const struct config *cfg, bool ok);
 
 /* Worker hooks. */
-void obs_conn_open(unsigned int worker);
-void obs_conn_close(unsigned int worker);
+void obs_conn_accepted(unsigned int worker);
+/* The worker's open client connections now (sampled on its timer). */
+void obs_conn_active(unsigned int worker, uint32_t n);
+/* A finished request described directly (obs_exchange_end builds one). */
 void obs_request_done(unsigned int worker, struct obs_request *r);
 /* For the auth and rate-limit layers: one call where a request is refused
  * (the request's own completion is still reported by obs_request_done). */
