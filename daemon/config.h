@@ -34,6 +34,15 @@
  *   user: sluice                   # optional: drop privileges after setup
  *   logging:
  *     level: info
+ *     access_log:                    # optional; off without a path
+ *       path: /var/log/sluice/access.log   # absolute, or "-" for stdout
+ *       format: json                 # json | combined
+ *       sample: 1.0                  # 0..1 of requests with status < 400
+ *       buffer_kb: 256               # per-worker line buffer
+ *   metrics:
+ *     enabled: true                  # GET /metrics on the admin listener
+ *     request_duration_buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+ *     upstream_duration_buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
  */
 #ifndef SLUICE_CONFIG_H
 #define SLUICE_CONFIG_H
@@ -108,6 +117,30 @@ struct config_xdp {
 	size_t n_ports;
 };
 
+#define CONFIG_MAX_BUCKETS 32
+
+/* metrics: (docs/OBSERVABILITY.md). Buckets are fixed at start-up. */
+struct config_metrics {
+	bool enabled;			/* default true */
+	double request_buckets[CONFIG_MAX_BUCKETS];	/* seconds */
+	size_t n_request_buckets;	/* 0: the built-in default */
+	double upstream_buckets[CONFIG_MAX_BUCKETS];
+	size_t n_upstream_buckets;
+};
+
+enum config_log_format {
+	CFG_LOG_JSON = 0,
+	CFG_LOG_COMBINED,
+};
+
+/* logging.access_log: */
+struct config_access_log {
+	char path[256];			/* "": off; "-" or "stdout"; absolute */
+	int format;			/* enum config_log_format */
+	double sample;			/* 0..1, default 1 */
+	uint32_t buffer_kb;		/* per worker, default 256 */
+};
+
 struct config {
 	char *path;			/* file it came from */
 	uint64_t generation;		/* set by the owner on swap */
@@ -125,6 +158,8 @@ struct config {
 	char log_level[16];		/* default "info" */
 	char user[33];			/* "": stay root; else drop to it */
 	int refcount;			/* atomic; config_get/config_put */
+	struct config_metrics metrics;
+	struct config_access_log access_log;
 };
 
 /*

@@ -19,6 +19,7 @@
 #include "loop.h"
 #include "privdrop.h"
 #include "sdnotify.h"
+#include "obs.h"
 #include "worker.h"
 #include "xdpctl.h"
 
@@ -53,6 +54,7 @@ int control_block_signals(void)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);	/* reopen the access log */
 	if (sigprocmask(SIG_BLOCK, &set, NULL))
 		return -errno;
 	return 0;
@@ -232,6 +234,7 @@ int control_start(struct control *ctl, const char *path, struct config *cfg,
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
 	ctl->sfd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (ctl->sfd < 0) {
 		ret = -errno;
@@ -260,6 +263,16 @@ int control_start(struct control *ctl, const char *path, struct config *cfg,
 		}
 	}
 
+	{
+		char err[256];
+
+		ret = obs_init(cfg, worker_count(cfg), err, sizeof(err));
+		if (ret) {
+			pr_err("%s", err);
+			return ret;
+		}
+		obs_set_xdp(ctl->xdp);
+	}
 	ret = start_workers(ctl);
 	if (ret)
 		return ret;
@@ -372,6 +385,7 @@ static int reload_locked(struct control *ctl, char **errors)
 					 strerror(-ret)) < 0)
 			*errors = NULL;
 		ctl->reload_failures++;
+		obs_config_applied(NULL, false);
 		return ret;
 	}
 	free(*errors);
@@ -390,6 +404,7 @@ static int reload_locked(struct control *ctl, char **errors)
 			if (asprintf(errors, "xdp map sync failed: %s\n",
 				     strerror(-ret)) < 0)
 				*errors = NULL;
+			obs_config_applied(NULL, false);
 			return ret;
 		}
 	}
@@ -402,6 +417,7 @@ static int reload_locked(struct control *ctl, char **errors)
 	ctl->cfg = ncfg;
 	ctl->reloads++;
 	ctl->loaded_at = time(NULL);
+	obs_config_applied(ncfg, true);
 	pr_info("reload: configuration applied (generation %llu)",
 		(unsigned long long)ncfg->generation);
 	return 0;
@@ -495,6 +511,9 @@ static void on_signal(void *arg, const struct loop_cqe *cqe)
 		case SIGHUP:
 			control_reload(ctl);
 			break;
+		case SIGUSR1:
+			obs_reopen_logs();
+			break;
 		case SIGTERM:
 		case SIGINT:
 			pr_info("%s: shutting down", strsignal((int)si->ssi_signo));
@@ -542,6 +561,7 @@ int control_run(struct control *ctl)
 	for (unsigned int i = 0; i < ctl->n_workers; i++)
 		worker_destroy(&ctl->workers[i]);
 	ctl->n_workers = ctl->n_started = 0;
+	obs_set_xdp(NULL);
 	xdpctl_close(ctl->xdp);
 	ctl->xdp = NULL;
 	pr_info("sluiced stopped");
@@ -560,6 +580,7 @@ void control_destroy(struct control *ctl)
 		worker_destroy(&ctl->workers[i]);
 	free(ctl->workers);
 	ctl->workers = NULL;
+	obs_shutdown();
 	xdpctl_close(ctl->xdp);
 	ctl->xdp = NULL;
 	loop_free(ctl->loop);
