@@ -1,0 +1,795 @@
+// SPDX-License-Identifier: MIT
+/* Unit tests for daemon/config.c. YAML inputs end at a guard page. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "config.h"
+#include "sluice/abi.h"
+#include "unit/guard.h"
+
+/* Lines 1-5 of most inputs: a valid minimum. */
+#define BASE                                                                   \
+	"listeners:\n"                                                         \
+	"  - name: l\n"                                                        \
+	"    address: 127.0.0.1:8080\n"                                        \
+	"xdp:\n"                                                               \
+	"  enabled: false\n"
+
+static int parse_named(const char *name, const char *text, struct config **c,
+		       char **errs)
+{
+	size_t len = strlen(text);
+
+	return config_parse(name, guard_copy(text, len), len, c, errs);
+}
+
+static struct config *parse_ok(const char *text)
+{
+	struct config *c = NULL;
+	char *errs = NULL;
+	int r = parse_named("cfg.yaml", text, &c, &errs);
+
+	if (r) {
+		print_error("unexpected errors (%d):\n%s", r, errs ? errs : "");
+		free(errs);
+		fail();
+	}
+	assert_null(errs);
+	assert_non_null(c);
+	return c;
+}
+
+/* The input must fail with exactly `want` (all lines). */
+static void expect_errors(const char *text, const char *want)
+{
+	struct config *c = (struct config *)1;
+	char *errs = NULL;
+
+	assert_int_equal(parse_named("cfg.yaml", text, &c, &errs), -EINVAL);
+	assert_null(c);
+	assert_non_null(errs);
+	assert_string_equal(errs, want);
+	free(errs);
+}
+
+static void test_full_example(void **state)
+{
+	static const char text[] =
+		"# the config.h example\n"
+		"listeners:\n"
+		"  - name: public\n"
+		"    address: 127.0.0.1:8080\n"
+		"  - name: public6\n"
+		"    address: \"[::1]:8081\"\n"
+		"  - name: any\n"
+		"    address: 0.0.0.0:8080\n"
+		"admin:\n"
+		"  address: 127.0.0.1:9901\n"
+		"xdp:\n"
+		"  enabled: true\n"
+		"  interfaces: [lo, veth-srv]\n"
+		"  mode: native\n"
+		"  pin_path: /sys/fs/bpf/sluice-test-1\n"
+		"  allowlist:\n"
+		"    enabled: true\n"
+		"    files: [allowlist.txt, /abs/more.txt, sub/x.txt]\n"
+		"services:\n"
+		"  - name: echo\n"
+		"    targets: [127.0.0.1:9001, 'localhost:9002', \"[fd00:5c::2]:9003\"]\n"
+		"    connect_timeout_ms: 1500\n"
+		"  - name: other\n"
+		"    targets:\n"
+		"      - 198.18.0.2:80\n"
+		"routes:\n"
+		"  - name: api\n"
+		"    path_prefix: /api/\n"
+		"    service: other\n"
+		"    methods: [GET, POST, OPTIONS]\n"
+		"    host: API.Example.COM\n"
+		"  - name: all\n"
+		"    service: echo\n"
+		"workers: 4\n"
+		"logging:\n"
+		"  level: warn\n";
+	struct config *c = NULL;
+	char *errs = NULL;
+	const struct sockaddr_in *sin;
+	const struct sockaddr_in6 *sin6;
+
+	assert_int_equal(parse_named("/etc/sluice/sluice.yaml", text, &c, &errs), 0);
+	assert_null(errs);
+	assert_string_equal(c->path, "/etc/sluice/sluice.yaml");
+	assert_int_equal(c->refcount, 1);
+
+	assert_int_equal(c->n_listeners, 3);
+	assert_string_equal(c->listeners[0].name, "public");
+	assert_string_equal(c->listeners[0].addr.text, "127.0.0.1:8080");
+	assert_int_equal(c->listeners[0].addr.port, 8080);
+	assert_int_equal(c->listeners[0].addr.salen, sizeof(struct sockaddr_in));
+	sin = (const struct sockaddr_in *)&c->listeners[0].addr.sa;
+	assert_int_equal(sin->sin_family, AF_INET);
+	assert_int_equal(ntohs(sin->sin_port), 8080);
+	assert_int_equal(ntohl(sin->sin_addr.s_addr), 0x7f000001);
+	sin6 = (const struct sockaddr_in6 *)&c->listeners[1].addr.sa;
+	assert_int_equal(c->listeners[1].addr.salen, sizeof(struct sockaddr_in6));
+	assert_int_equal(sin6->sin6_family, AF_INET6);
+	assert_int_equal(ntohs(sin6->sin6_port), 8081);
+	assert_true(IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr));
+	assert_string_equal(c->listeners[1].addr.text, "[::1]:8081");
+
+	/* guarded ports: unique, sorted */
+	assert_int_equal(c->xdp.n_ports, 2);
+	assert_int_equal(c->xdp.ports[0], 8080);
+	assert_int_equal(c->xdp.ports[1], 8081);
+
+	assert_true(c->admin_enabled);
+	assert_string_equal(c->admin.text, "127.0.0.1:9901");
+	assert_int_equal(c->admin.port, 9901);
+
+	assert_true(c->xdp.enabled);
+	assert_int_equal(c->xdp.n_interfaces, 2);
+	assert_string_equal(c->xdp.interfaces[0], "lo");
+	assert_string_equal(c->xdp.interfaces[1], "veth-srv");
+	assert_int_equal(c->xdp.mode, CFG_XDP_NATIVE);
+	assert_string_equal(c->xdp.pin_path, "/sys/fs/bpf/sluice-test-1");
+	assert_true(c->xdp.allowlist_enabled);
+	assert_int_equal(c->xdp.n_allowlist_files, 3);
+	assert_string_equal(c->xdp.allowlist_files[0], "/etc/sluice/allowlist.txt");
+	assert_string_equal(c->xdp.allowlist_files[1], "/abs/more.txt");
+	assert_string_equal(c->xdp.allowlist_files[2], "/etc/sluice/sub/x.txt");
+	assert_int_equal(c->xdp.allow.n, 0);	/* config_parse loads no files */
+
+	assert_int_equal(c->n_services, 2);
+	assert_string_equal(c->services[0].name, "echo");
+	assert_int_equal(c->services[0].n_targets, 3);
+	assert_int_equal(c->services[0].connect_timeout_ms, 1500);
+	assert_string_equal(c->services[0].targets[1].text, "localhost:9002");
+	sin = (const struct sockaddr_in *)&c->services[0].targets[1].sa;
+	assert_int_equal(ntohl(sin->sin_addr.s_addr), 0x7f000001);
+	assert_int_equal(c->services[0].targets[1].port, 9002);
+	sin6 = (const struct sockaddr_in6 *)&c->services[0].targets[2].sa;
+	assert_int_equal(sin6->sin6_addr.s6_addr[0], 0xfd);
+	assert_int_equal(sin6->sin6_addr.s6_addr[15], 2);
+	assert_int_equal(c->services[1].n_targets, 1);
+	assert_int_equal(c->services[1].connect_timeout_ms, 2000);
+
+	assert_int_equal(c->n_routes, 2);
+	assert_string_equal(c->routes[0].name, "api");
+	assert_string_equal(c->routes[0].path_prefix, "/api/");
+	assert_int_equal(c->routes[0].path_prefix_len, 5);
+	assert_int_equal(c->routes[0].service, 1);
+	assert_int_equal(c->routes[0].methods, CFG_M_GET | CFG_M_POST | CFG_M_OPTIONS);
+	assert_string_equal(c->routes[0].host, "api.example.com");
+	assert_string_equal(c->routes[1].path_prefix, "/");
+	assert_int_equal(c->routes[1].path_prefix_len, 1);
+	assert_int_equal(c->routes[1].service, 0);
+	assert_int_equal(c->routes[1].methods, 0);
+	assert_null(c->routes[1].host);
+
+	assert_int_equal(c->workers, 4);
+	assert_string_equal(c->log_level, "warn");
+	config_put(c);
+}
+
+static void test_defaults(void **state)
+{
+	struct config *c = parse_ok("listeners:\n"
+				    "  - {name: a, address: '127.0.0.1:80'}\n"
+				    "xdp:\n"
+				    "  interfaces: [lo]\n");
+
+	assert_true(c->xdp.enabled);
+	assert_int_equal(c->xdp.mode, CFG_XDP_AUTO);
+	assert_string_equal(c->xdp.pin_path, SLUICE_PIN_ROOT);
+	assert_false(c->xdp.allowlist_enabled);
+	assert_int_equal(c->xdp.n_allowlist_files, 0);
+	assert_false(c->admin_enabled);		/* no admin section */
+	assert_string_equal(c->admin.text, "127.0.0.1:9900");
+	assert_int_equal(c->admin.port, 9900);
+	assert_int_equal(c->workers, 1);
+	assert_string_equal(c->log_level, "info");
+	assert_int_equal(c->n_services, 0);
+	assert_int_equal(c->n_routes, 0);
+	assert_int_equal(c->xdp.n_ports, 1);
+	assert_int_equal(c->xdp.ports[0], 80);
+	config_put(c);
+
+	/* empty sections and lists are fine */
+	c = parse_ok(BASE "services: []\nroutes:\nlogging: {}\n");
+	assert_int_equal(c->n_services, 0);
+	assert_int_equal(c->n_routes, 0);
+	assert_string_equal(c->log_level, "info");
+	config_put(c);
+}
+
+static void test_admin_and_allowlist_defaults(void **state)
+{
+	struct config *c;
+
+	c = parse_ok("listeners: [{name: a, address: '127.0.0.1:80'}]\n"
+		     "admin:\n"
+		     "xdp:\n"
+		     "  interfaces: [lo]\n"
+		     "  allowlist: {files: [a.txt]}\n");
+	assert_true(c->admin_enabled);
+	assert_string_equal(c->admin.text, "127.0.0.1:9900");
+	assert_true(c->xdp.allowlist_enabled);
+	assert_string_equal(c->xdp.allowlist_files[0], "a.txt");
+	config_put(c);
+
+	c = parse_ok("listeners: [{name: a, address: '127.0.0.1:80'}]\n"
+		     "admin: {enabled: false}\n"
+		     "xdp:\n"
+		     "  enabled: false\n"
+		     "  allowlist: {enabled: false, files: [a.txt]}\n");
+	assert_false(c->admin_enabled);
+	assert_false(c->xdp.enabled);
+	assert_false(c->xdp.allowlist_enabled);
+	assert_int_equal(c->xdp.n_allowlist_files, 1);
+	config_put(c);
+}
+
+static void test_relative_paths(void **state)
+{
+	static const char text[] = BASE "  allowlist:\n    files: [a.txt, ../b.txt, /c.txt]\n";
+	struct config *c;
+	char *errs;
+
+	assert_int_equal(parse_named("conf.d/sluice.yaml", text, &c, &errs), 0);
+	assert_string_equal(c->xdp.allowlist_files[0], "conf.d/a.txt");
+	assert_string_equal(c->xdp.allowlist_files[1], "conf.d/../b.txt");
+	assert_string_equal(c->xdp.allowlist_files[2], "/c.txt");
+	config_put(c);
+
+	assert_int_equal(parse_named("sluice.yaml", text, &c, &errs), 0);
+	assert_string_equal(c->xdp.allowlist_files[0], "a.txt");
+	config_put(c);
+
+	assert_int_equal(parse_named("/sluice.yaml", text, &c, &errs), 0);
+	assert_string_equal(c->xdp.allowlist_files[0], "/a.txt");
+	config_put(c);
+}
+
+static void test_unknown_keys(void **state)
+{
+	expect_errors("listners:\n"
+		      "  - name: l\n"
+		      "xdp: {enabled: false}\n"
+		      "Workers: 2\n"
+		      "frobnicate: 1\n",
+		      "cfg.yaml:1:1: unknown key 'listners' (did you mean 'listeners'?)\n"
+		      "cfg.yaml:1:1: missing required key 'listeners'\n"
+		      "cfg.yaml:4:1: unknown key 'Workers' (did you mean 'workers'?)\n"
+		      "cfg.yaml:5:1: unknown key 'frobnicate'\n");
+	expect_errors(BASE
+		      "  pinpath: /x\n"
+		      "  allowlist:\n"
+		      "    file: [a]\n"
+		      "services:\n"
+		      "  - name: s\n"
+		      "    target: [127.0.0.1:1]\n"
+		      "    timeout: 5\n",
+		      "cfg.yaml:6:3: xdp: unknown key 'pinpath' (did you mean 'pin_path'?)\n"
+		      "cfg.yaml:8:5: xdp.allowlist: unknown key 'file' (did you mean 'files'?)\n"
+		      "cfg.yaml:10:5: services[0]: missing required key 'targets'\n"
+		      "cfg.yaml:11:5: services[0]: unknown key 'target' (did you mean 'targets'?)\n"
+		      "cfg.yaml:12:5: services[0]: unknown key 'timeout'\n");
+	/* keys must be strings */
+	expect_errors(BASE "? [a]\n: 1\n~: 2\n",
+		      "cfg.yaml:6:3: expected a string key, got a sequence\n"
+		      "cfg.yaml:8:1: expected a string key, got null\n");
+}
+
+static void test_type_errors(void **state)
+{
+	expect_errors("listeners: {name: l}\n"
+		      "xdp: [a]\n"
+		      "services: x\n"
+		      "routes:\n"
+		      "  - just a string\n"
+		      "workers: [1]\n"
+		      "logging: debug\n",
+		      "cfg.yaml:1:12: listeners: expected a sequence, got a mapping\n"
+		      "cfg.yaml:2:6: xdp: expected a mapping, got a sequence\n"
+		      "cfg.yaml:3:11: services: expected a sequence, got 'x'\n"
+		      "cfg.yaml:5:5: routes[0]: expected a mapping, got 'just a string'\n"
+		      "cfg.yaml:6:10: workers: expected an integer, got a sequence\n"
+		      "cfg.yaml:7:10: logging: expected a mapping, got 'debug'\n");
+	expect_errors(BASE
+		      "  interfaces: [[lo]]\n"
+		      "  mode: {a: b}\n"
+		      "services:\n"
+		      "  - name:\n"
+		      "    targets: [127.0.0.1:1]\n"
+		      "    connect_timeout_ms: \"2000\"\n"
+		      "  - name: [x]\n"
+		      "    targets: [127.0.0.1:1]\n"
+		      "    connect_timeout_ms: 2.5\n"
+		      "workers: yes\n"
+		      "admin:\n"
+		      "  enabled: 1\n"
+		      "  address: 8080\n",
+		      "cfg.yaml:6:16: xdp.interfaces[0]: expected a string, got a sequence\n"
+		      "cfg.yaml:7:9: xdp.mode: expected a string, got a mapping\n"
+		      "cfg.yaml:9:10: services[0].name: expected a string, got an empty value\n"
+		      "cfg.yaml:11:25: services[0].connect_timeout_ms: expected an integer, got a quoted string '2000'\n"
+		      "cfg.yaml:12:11: services[1].name: expected a string, got a sequence\n"
+		      "cfg.yaml:14:25: services[1].connect_timeout_ms: expected an integer, got '2.5'\n"
+		      "cfg.yaml:15:10: workers: expected an integer, got 'yes'\n"
+		      "cfg.yaml:17:12: admin.enabled: expected a boolean (true or false), got '1'\n"
+		      "cfg.yaml:18:12: admin.address: missing port in '8080' (expected IP:PORT, e.g. 127.0.0.1:8080 or [::1]:8080)\n");
+	/* octal/hex look-alikes and booleans spelled otherwise */
+	expect_errors(BASE "workers: 010\n",
+		      "cfg.yaml:6:10: workers: expected an integer, got '010'\n");
+	expect_errors(BASE "workers: 0x10\n",
+		      "cfg.yaml:6:10: workers: expected an integer, got '0x10'\n");
+	expect_errors("listeners: [{name: l, address: '127.0.0.1:1'}]\nxdp: {enabled: 'false'}\n",
+		      "cfg.yaml:2:16: xdp.enabled: expected a boolean (true or false), got a quoted string 'false'\n");
+	expect_errors("listeners: [{name: l, address: '127.0.0.1:1'}]\nxdp: {enabled: no}\n",
+		      "cfg.yaml:2:16: xdp.enabled: expected a boolean (true or false), got 'no'\n");
+}
+
+static void test_range_errors(void **state)
+{
+	expect_errors(BASE "workers: 257\n",
+		      "cfg.yaml:6:10: workers: 257 is out of range (0-256)\n");
+	expect_errors(BASE "workers: -1\n",
+		      "cfg.yaml:6:10: workers: -1 is out of range (0-256)\n");
+	expect_errors(BASE "workers: 99999999999999999999999\n",
+		      "cfg.yaml:6:10: workers: 99999999999999999999999 is out of range (0-256)\n");
+	expect_errors(BASE "services:\n  - name: s\n    targets: [127.0.0.1:1]\n"
+		      "    connect_timeout_ms: 0\n",
+		      "cfg.yaml:9:25: services[0].connect_timeout_ms: 0 is out of range (1-600000)\n");
+	expect_errors(BASE "services:\n  - name: s\n    targets: [127.0.0.1:1]\n"
+		      "    connect_timeout_ms: 600001\n",
+		      "cfg.yaml:9:25: services[0].connect_timeout_ms: 600001 is out of range (1-600000)\n");
+
+	struct config *c = parse_ok(BASE "workers: 256\n");
+
+	assert_int_equal(c->workers, 256);
+	config_put(c);
+	c = parse_ok(BASE "workers: 0\n");
+	assert_int_equal(c->workers, 0);
+	config_put(c);
+}
+
+static void test_address_errors(void **state)
+{
+	expect_errors("listeners:\n"
+		      "  - {name: a, address: \"127.0.0.1\"}\n"
+		      "  - {name: b, address: 127.0.0.1:0}\n"
+		      "  - {name: c, address: 127.0.0.1:65536}\n"
+		      "  - {name: d, address: 127.0.0.1:080}\n"
+		      "  - {name: e, address: \"::1:80\"}\n"
+		      "  - {name: f, address: \"[::1]\"}\n"
+		      "  - {name: g, address: \"[::1:80\"}\n"
+		      "  - {name: h, address: example.com:80}\n"
+		      "  - {name: i, address: \"[1.2.3.4]:80\"}\n"
+		      "  - {name: j, address: 010.0.0.1:80}\n"
+		      "  - {name: k, address: \"[fe80::1%lo]:80\"}\n"
+		      "  - {name: l, address: \"1.2.3.4:\"}\n"
+		      "  - {name: m, address: \"\"}\n"
+		      "xdp: {enabled: false}\n",
+		      "cfg.yaml:2:24: listeners[0].address: missing port in '127.0.0.1' (expected IP:PORT, e.g. 127.0.0.1:8080 or [::1]:8080)\n"
+		      "cfg.yaml:3:24: listeners[1].address: invalid port in '127.0.0.1:0' (expected 1-65535)\n"
+		      "cfg.yaml:4:24: listeners[2].address: invalid port in '127.0.0.1:65536' (expected 1-65535)\n"
+		      "cfg.yaml:5:24: listeners[3].address: invalid port in '127.0.0.1:080' (expected 1-65535)\n"
+		      "cfg.yaml:6:24: listeners[4].address: IPv6 address must be in brackets: '::1:80' (e.g. [::1]:8080)\n"
+		      "cfg.yaml:7:24: listeners[5].address: missing port in '[::1]' (expected IP:PORT, e.g. 127.0.0.1:8080 or [::1]:8080)\n"
+		      "cfg.yaml:8:24: listeners[6].address: invalid address '[::1:80' (missing ']')\n"
+		      "cfg.yaml:9:24: listeners[7].address: invalid IP address in 'example.com:80' (IP literal or localhost; no DNS names)\n"
+		      "cfg.yaml:10:24: listeners[8].address: invalid IP address in '[1.2.3.4]:80' (IP literal or localhost; no DNS names)\n"
+		      "cfg.yaml:11:24: listeners[9].address: invalid IP address in '010.0.0.1:80' (IP literal or localhost; no DNS names)\n"
+		      "cfg.yaml:12:24: listeners[10].address: invalid IP address in '[fe80::1%lo]:80' (IP literal or localhost; no DNS names)\n"
+		      "cfg.yaml:13:24: listeners[11].address: invalid port in '1.2.3.4:' (expected 1-65535)\n"
+		      "cfg.yaml:14:24: listeners[12].address: invalid address '' (expected IP:PORT, e.g. 127.0.0.1:8080 or [::1]:8080)\n");
+	/* targets: no unspecified address; listeners may use it */
+	expect_errors(BASE "services:\n  - name: s\n    targets: [0.0.0.0:80, \"[::]:80\"]\n",
+		      "cfg.yaml:8:15: services[0].targets[0]: unspecified address not allowed for a target: '0.0.0.0:80'\n"
+		      "cfg.yaml:8:27: services[0].targets[1]: unspecified address not allowed for a target: '[::]:80'\n");
+	expect_errors(BASE "services:\n  - name: s\n    targets: []\n",
+		      "cfg.yaml:8:14: services[0].targets: at least 1 entry is required\n");
+}
+
+static void test_duplicates(void **state)
+{
+	expect_errors("listeners:\n"
+		      "  - name: a\n"
+		      "    address: 127.0.0.1:8080\n"
+		      "  - name: a\n"
+		      "    address: 127.0.0.2:8080\n"
+		      "  - name: b\n"
+		      "    address: \"127.0.0.1:8080\"\n"
+		      "xdp: {enabled: false}\n"
+		      "services:\n"
+		      "  - {name: s, targets: ['127.0.0.1:1']}\n"
+		      "  - {name: s, targets: ['127.0.0.1:1']}\n"
+		      "routes:\n"
+		      "  - {name: r, service: s}\n"
+		      "  - {name: r, service: s}\n"
+		      "  - {name: r, service: s}\n"
+		      "workers: 1\n"
+		      "workers: 2\n",
+		      "cfg.yaml:4:11: listeners[1].name: duplicate listener name 'a' (first at line 2)\n"
+		      "cfg.yaml:7:14: listeners[2].address: duplicate listener address '127.0.0.1:8080' (first at line 3)\n"
+		      "cfg.yaml:11:12: services[1].name: duplicate service name 's' (first at line 10)\n"
+		      "cfg.yaml:14:12: routes[1].name: duplicate route name 'r' (first at line 13)\n"
+		      "cfg.yaml:15:12: routes[2].name: duplicate route name 'r' (first at line 13)\n"
+		      "cfg.yaml:17:1: duplicate key 'workers' (first at line 16)\n");
+	/* the same address spelled differently is the same address */
+	expect_errors("listeners:\n"
+		      "  - {name: a, address: \"[::1]:80\"}\n"
+		      "  - {name: b, address: \"[0:0::1]:80\"}\n"
+		      "  - {name: c, address: \"localhost:81\"}\n"
+		      "  - {name: d, address: \"127.0.0.1:81\"}\n"
+		      "xdp:\n  enabled: false\n  enabled: true\n",
+		      "cfg.yaml:3:24: listeners[1].address: duplicate listener address '[0:0::1]:80' (first at line 2)\n"
+		      "cfg.yaml:5:24: listeners[3].address: duplicate listener address '127.0.0.1:81' (first at line 4)\n"
+		      "cfg.yaml:8:3: xdp: duplicate key 'enabled' (first at line 7)\n");
+	expect_errors(BASE "admin:\n  address: 127.0.0.1:8080\n",
+		      "cfg.yaml:7:12: admin.address: address '127.0.0.1:8080' is also used by listeners[0]\n");
+	expect_errors(BASE "  interfaces: [lo, eth0, lo]\n",
+		      "cfg.yaml:6:26: xdp.interfaces[2]: duplicate interface 'lo'\n");
+}
+
+static void test_routes(void **state)
+{
+	expect_errors(BASE
+		      "routes:\n"
+		      "  - name: r1\n"
+		      "    path_prefix: api\n"
+		      "    service: foo\n"
+		      "    methods: [get, FETCH]\n"
+		      "    host: a.com:80\n"
+		      "  - name: r2\n"
+		      "    service: s\n"
+		      "    path_prefix: \"/a b\"\n"
+		      "    methods: []\n"
+		      "    host: \"a/b\"\n"
+		      "  - name: r3\n"
+		      "    service: s\n"
+		      "    path_prefix: /x?y\n"
+		      "    host: \"\"\n"
+		      "services:\n"
+		      "  - {name: s, targets: ['127.0.0.1:1']}\n",
+		      "cfg.yaml:8:18: routes[0].path_prefix: must start with '/': 'api'\n"
+		      "cfg.yaml:9:14: routes[0].service: unknown service 'foo'\n"
+		      "cfg.yaml:10:15: routes[0].methods[0]: unknown method 'get' (expected GET, HEAD, POST, PUT, DELETE, PATCH or OPTIONS)\n"
+		      "cfg.yaml:10:20: routes[0].methods[1]: unknown method 'FETCH' (expected GET, HEAD, POST, PUT, DELETE, PATCH or OPTIONS)\n"
+		      "cfg.yaml:11:11: routes[0].host: must not include a port: 'a.com:80'\n"
+		      "cfg.yaml:14:18: routes[1].path_prefix: invalid character in path prefix '/a b' (no spaces, controls, '?' or '#')\n"
+		      "cfg.yaml:15:14: routes[1].methods: must not be empty (omit it to allow any method)\n"
+		      "cfg.yaml:16:11: routes[1].host: invalid host 'a/b' (a DNS name or IP literal, no port)\n"
+		      "cfg.yaml:19:18: routes[2].path_prefix: invalid character in path prefix '/x?y' (no spaces, controls, '?' or '#')\n"
+		      "cfg.yaml:20:11: routes[2].host: must not be empty\n");
+	expect_errors(BASE "routes:\n  - name: r\n",
+		      "cfg.yaml:7:5: routes[0]: missing required key 'service'\n");
+
+	/* services may come after routes in the file */
+	struct config *c = parse_ok(BASE
+				    "routes:\n"
+				    "  - {name: r, service: b, host: \"[FD00::1]\"}\n"
+				    "services:\n"
+				    "  - {name: a, targets: ['127.0.0.1:1']}\n"
+				    "  - {name: b, targets: ['127.0.0.1:2']}\n");
+	assert_int_equal(c->routes[0].service, 1);
+	assert_string_equal(c->routes[0].host, "[fd00::1]");
+	config_put(c);
+}
+
+static void test_required(void **state)
+{
+	expect_errors("workers: 1\n",
+		      "cfg.yaml:1:1: missing required key 'listeners'\n"
+		      "cfg.yaml:1:1: missing required key 'xdp' (xdp is enabled by default and needs 'interfaces'; set xdp.enabled: false to run without it)\n");
+	expect_errors("listeners: []\nxdp: {enabled: false}\n",
+		      "cfg.yaml:1:12: listeners: at least 1 entry is required\n");
+	expect_errors("listeners:\nxdp: {enabled: false}\n",
+		      "cfg.yaml:1:11: listeners: at least 1 entry is required\n");
+	expect_errors("listeners:\n  - {}\n  - name: x\nxdp: {enabled: false}\n",
+		      "cfg.yaml:2:5: listeners[0]: missing required key 'name'\n"
+		      "cfg.yaml:2:5: listeners[0]: missing required key 'address'\n"
+		      "cfg.yaml:3:5: listeners[1]: missing required key 'address'\n");
+	expect_errors("listeners: [{name: l, address: '127.0.0.1:1'}]\nxdp:\n  mode: generic\n",
+		      "cfg.yaml:3:3: xdp: missing required key 'interfaces' (required when xdp is enabled)\n");
+	expect_errors("listeners: [{name: l, address: '127.0.0.1:1'}]\nxdp:\n  interfaces: []\n",
+		      "cfg.yaml:3:15: xdp.interfaces: at least 1 entry is required when xdp is enabled\n");
+	expect_errors(BASE "  allowlist:\n    enabled: true\n",
+		      "cfg.yaml:7:14: xdp.allowlist: enabled but no 'files' given (to drop all traffic to the guarded ports, list an empty file)\n");
+}
+
+static void test_strings(void **state)
+{
+	char text[1024], want[300];
+
+	expect_errors("listeners:\n"
+		      "  - {name: \"bad name\", address: '127.0.0.1:1'}\n"
+		      "  - {name: \"a\\0b\", address: '127.0.0.1:2'}\n"
+		      "  - {name: \"\", address: '127.0.0.1:3'}\n"
+		      "  - {name: 0123456789012345678901234567890123456789012345678901234567890123, address: '127.0.0.1:4'}\n"
+		      "xdp:\n"
+		      "  interfaces: [\"a b\", \"0123456789abcdef\"]\n"
+		      "  mode: fast\n"
+		      "  pin_path: sys/fs/bpf\n"
+		      "logging:\n"
+		      "  level: DEBUG\n",
+		      "cfg.yaml:2:12: listeners[0].name: invalid name 'bad name' (use A-Z a-z 0-9 _ . -)\n"
+		      "cfg.yaml:3:12: listeners[1].name: must not contain a NUL byte\n"
+		      "cfg.yaml:4:12: listeners[2].name: must not be empty\n"
+		      "cfg.yaml:5:12: listeners[3].name: too long (64 characters, max 63)\n"
+		      "cfg.yaml:7:16: xdp.interfaces[0]: invalid interface name 'a b' (1-15 characters, no '/' or spaces)\n"
+		      "cfg.yaml:7:23: xdp.interfaces[1]: invalid interface name '0123456789abcdef' (1-15 characters, no '/' or spaces)\n"
+		      "cfg.yaml:8:9: xdp.mode: invalid value 'fast' (expected auto, native or generic)\n"
+		      "cfg.yaml:9:13: xdp.pin_path: must be an absolute path: 'sys/fs/bpf'\n"
+		      "cfg.yaml:11:10: logging.level: invalid value 'DEBUG' (expected error, warn, info or debug)\n");
+
+	/* pin_path: 255 characters fit, 256 do not */
+	memset(want, 'p', 256);
+	want[0] = '/';
+	want[256] = '\0';
+	snprintf(text, sizeof(text), BASE "  pin_path: %s\n", want);
+	expect_errors(text, "cfg.yaml:6:13: xdp.pin_path: too long (256 characters, max 255)\n");
+	want[255] = '\0';
+	snprintf(text, sizeof(text), BASE "  pin_path: %s\n", want);
+	struct config *c = parse_ok(text);
+	assert_string_equal(c->xdp.pin_path, want);
+	config_put(c);
+
+	for (int i = 0; i < 4; i++) {
+		static const char *const lv[] = { "error", "warn", "info", "debug" };
+
+		snprintf(text, sizeof(text), BASE "logging: {level: %s}\n", lv[i]);
+		c = parse_ok(text);
+		assert_string_equal(c->log_level, lv[i]);
+		config_put(c);
+	}
+}
+
+static void test_yaml_errors(void **state)
+{
+	struct config *c;
+	char *errs;
+	static const char bad_utf8[] = "listeners: \xff\n";
+
+	expect_errors("", "cfg.yaml:1:1: empty configuration file\n");
+	expect_errors("# nothing\n\n", "cfg.yaml:1:1: empty configuration file\n");
+	expect_errors("---\n", "cfg.yaml:1:1: empty configuration file\n");
+	expect_errors("~\n", "cfg.yaml:1:1: expected a mapping at the top level, got null\n");
+	expect_errors("- a\n", "cfg.yaml:1:1: expected a mapping at the top level, got a sequence\n");
+	expect_errors("listeners: [\n",
+		      "cfg.yaml:2:1: syntax error: did not find expected node content (while parsing a flow node at 2:1)\n");
+	expect_errors("a: 1\n b: 2\n",
+		      "cfg.yaml:2:3: syntax error: mapping values are not allowed in this context\n");
+	expect_errors("a:\n\t- b\n",
+		      "cfg.yaml:2:1: syntax error: found character that cannot start any token (while scanning for the next token at 2:1)\n");
+	expect_errors("a: *nope\n",
+		      "cfg.yaml:1:4: syntax error: found undefined alias\n");
+
+	/* a NUL byte inside the buffer (strlen above stopped before it) */
+	assert_int_equal(config_parse("cfg.yaml", guard_copy("a: 1\n\0b: 2\n", 11), 11, &c, &errs), -EINVAL);
+	assert_string_equal(errs, "cfg.yaml:2:1: invalid input: control characters are not allowed (byte 0x00)\n");
+	free(errs);
+	assert_int_equal(config_parse("cfg.yaml", guard_copy(bad_utf8, sizeof(bad_utf8) - 1),
+				      sizeof(bad_utf8) - 1, &c, &errs), -EINVAL);
+	assert_string_equal(errs, "cfg.yaml:1:12: invalid input: invalid leading UTF-8 octet (byte 0xff)\n");
+	free(errs);
+
+	/* a second document after a valid first one */
+	expect_errors(BASE "---\nworkers: 2\n",
+		      "cfg.yaml:7:1: only one YAML document is allowed\n");
+	expect_errors(BASE "---\n[\n",
+		      "cfg.yaml:8:1: syntax error: did not find expected node content (while parsing a flow node at 8:1)\n");
+}
+
+static void test_multiple_errors_sorted(void **state)
+{
+	/* routes are checked after services, but errors come out in file
+	 * order */
+	expect_errors("routes:\n"
+		      "  - {name: r, service: nope}\n"
+		      "listeners:\n"
+		      "  - {name: l, address: 127.0.0.1}\n"
+		      "xdp: {enabled: maybe}\n"
+		      "services:\n"
+		      "  - {name: s, targets: [foo]}\n",
+		      "cfg.yaml:2:24: routes[0].service: unknown service 'nope'\n"
+		      "cfg.yaml:4:24: listeners[0].address: missing port in '127.0.0.1' (expected IP:PORT, e.g. 127.0.0.1:8080 or [::1]:8080)\n"
+		      "cfg.yaml:5:16: xdp.enabled: expected a boolean (true or false), got 'maybe'\n"
+		      "cfg.yaml:7:25: services[0].targets[0]: missing port in 'foo' (expected IP:PORT, e.g. 127.0.0.1:8080 or [::1]:8080)\n");
+}
+
+static void test_too_many_errors(void **state)
+{
+	size_t cap = 300 * 16 + 64, o = 0, lines = 0;
+	char *text = malloc(cap), *errs;
+	struct config *c;
+	const char *last;
+
+	assert_non_null(text);
+	for (int i = 0; i < 300; i++)
+		o += (size_t)snprintf(text + o, cap - o, "k%03d: 1\n", i);
+	assert_int_equal(parse_named("cfg.yaml", text, &c, &errs), -EINVAL);
+	for (const char *p = errs; *p; p++)
+		lines += *p == '\n';
+	assert_int_equal(lines, 201);
+	assert_non_null(strstr(errs, "cfg.yaml:1:1: unknown key 'k000'\n"));
+	assert_non_null(strstr(errs, "cfg.yaml:200:1: unknown key 'k199'\n"));
+	assert_null(strstr(errs, "'k200'"));
+	last = errs + strlen(errs) - 1;
+	while (last > errs && last[-1] != '\n')
+		last--;
+	/* 100 more keys + missing listeners + missing xdp */
+	assert_string_equal(last, "cfg.yaml: 102 more error(s) not shown\n");
+	free(errs);
+	free(text);
+}
+
+static void test_aliases(void **state)
+{
+	struct config *c = parse_ok(BASE
+				    "services:\n"
+				    "  - name: a\n"
+				    "    targets: &t [127.0.0.1:1, 127.0.0.1:2]\n"
+				    "  - name: b\n"
+				    "    targets: *t\n");
+
+	assert_int_equal(c->services[1].n_targets, 2);
+	assert_int_equal(c->services[1].targets[1].port, 2);
+	config_put(c);
+	/* a self-referencing alias (libyaml allows it) does not loop */
+	expect_errors(BASE "services: &s [*s]\n",
+		      "cfg.yaml:6:11: services[0]: expected a mapping, got a sequence\n");
+}
+
+static void test_refcount(void **state)
+{
+	struct config *c = parse_ok(BASE);
+
+	assert_ptr_equal(config_get(c), c);
+	assert_int_equal(c->refcount, 2);
+	config_put(c);
+	assert_int_equal(c->refcount, 1);
+	config_put(c);		/* freed: ASan reports a leak otherwise */
+	config_put(NULL);
+	assert_null(config_get(NULL));
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void test_load_file(void **state)
+{
+	char dir[] = "/tmp/sluice-cfg-XXXXXX", cfg[256], al1[256], al2[256];
+	char want[1024];
+	struct config *c;
+	char *errs;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(cfg, sizeof(cfg), "%s/sluice.yaml", dir);
+	snprintf(al1, sizeof(al1), "%s/a.txt", dir);
+	snprintf(al2, sizeof(al2), "%s/b.txt", dir);
+
+	/* missing config file */
+	assert_int_equal(config_load_file(cfg, &c, &errs), -ENOENT);
+	assert_null(c);
+	snprintf(want, sizeof(want), "%s: No such file or directory\n", cfg);
+	assert_string_equal(errs, want);
+	free(errs);
+	assert_int_equal(config_load_file(dir, &c, &errs), -EISDIR);
+	free(errs);
+
+	write_file(cfg, "listeners: [{name: l, address: '127.0.0.1:8080'}]\n"
+			"xdp:\n"
+			"  interfaces: [lo]\n"
+			"  allowlist:\n"
+			"    files: [a.txt, b.txt]\n");
+	write_file(al1, "198.18.0.0/24\n10.0.0.0/8\n");
+	write_file(al2, "10.0.0.0/8  # again\nfd00:5c::/64\r\n");
+	assert_int_equal(config_load_file(cfg, &c, &errs), 0);
+	assert_null(errs);
+	assert_string_equal(c->path, cfg);
+	assert_string_equal(c->xdp.allowlist_files[0], al1);
+	/* merged, sorted, duplicates removed */
+	assert_int_equal(c->xdp.allow.n, 3);
+	assert_int_equal(c->xdp.allow.entries[0].addr[0], 10);
+	assert_int_equal(c->xdp.allow.entries[1].addr[0], 198);
+	assert_int_equal(c->xdp.allow.entries[2].family, AF_INET6);
+	config_put(c);
+
+	/* errors from every allowlist file, after one another */
+	write_file(al1, "198.18.0.1/24\nbad\n");
+	unlink(al2);
+	assert_int_equal(config_load_file(cfg, &c, &errs), -EINVAL);
+	assert_null(c);
+	snprintf(want, sizeof(want),
+		 "%s:1: host bits set (did you mean 198.18.0.0/24?): '198.18.0.1/24'\n"
+		 "%s:2: invalid address: 'bad'\n"
+		 "%s: No such file or directory\n", al1, al1, al2);
+	assert_string_equal(errs, want);
+	free(errs);
+
+	/* YAML errors come first; allowlists are not read then */
+	write_file(cfg, "listeners: [{name: l, address: '127.0.0.1:8080'}]\n"
+			"xdp:\n"
+			"  interfaces: [lo]\n"
+			"  allowlist: {files: [b.txt]}\n"
+			"workers: many\n");
+	assert_int_equal(config_load_file(cfg, &c, &errs), -EINVAL);
+	snprintf(want, sizeof(want), "%s:5:10: workers: expected an integer, got 'many'\n", cfg);
+	assert_string_equal(errs, want);
+	free(errs);
+
+	/* a disabled allowlist is not read */
+	write_file(cfg, "listeners: [{name: l, address: '127.0.0.1:8080'}]\n"
+			"xdp:\n"
+			"  interfaces: [lo]\n"
+			"  allowlist: {enabled: false, files: [b.txt]}\n");
+	assert_int_equal(config_load_file(cfg, &c, &errs), 0);
+	assert_int_equal(c->xdp.allow.n, 0);
+	config_put(c);
+
+	unlink(al1);
+	unlink(cfg);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+static void test_no_trailing_newline(void **state)
+{
+	/* the last byte sits right before the guard page */
+	struct config *c = parse_ok(BASE "workers: 3");
+
+	assert_int_equal(c->workers, 3);
+	config_put(c);
+	expect_errors(BASE "workers: 3x", "cfg.yaml:6:10: workers: expected an integer, got '3x'\n");
+	expect_errors(BASE "workers: \"3", "cfg.yaml:6:12: syntax error: found unexpected end of stream (while scanning a quoted scalar at 6:10)\n");
+}
+
+static int teardown_guard(void **state)
+{
+	guard_free();
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_full_example),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_admin_and_allowlist_defaults),
+		cmocka_unit_test(test_relative_paths),
+		cmocka_unit_test(test_unknown_keys),
+		cmocka_unit_test(test_type_errors),
+		cmocka_unit_test(test_range_errors),
+		cmocka_unit_test(test_address_errors),
+		cmocka_unit_test(test_duplicates),
+		cmocka_unit_test(test_routes),
+		cmocka_unit_test(test_required),
+		cmocka_unit_test(test_strings),
+		cmocka_unit_test(test_yaml_errors),
+		cmocka_unit_test(test_multiple_errors_sorted),
+		cmocka_unit_test(test_too_many_errors),
+		cmocka_unit_test(test_aliases),
+		cmocka_unit_test(test_refcount),
+		cmocka_unit_test(test_load_file),
+		cmocka_unit_test(test_no_trailing_newline),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, teardown_guard);
+}
