@@ -190,6 +190,8 @@ void auth_policy_init(struct auth_policy *p)
 
 void auth_policy_free(struct auth_policy *p)
 {
+	for (size_t i = 0; i < p->n_roles; i++)
+		free(p->roles[i]);
 	free(p->roles);
 	p->roles = NULL;
 	p->n_roles = 0;
@@ -685,12 +687,12 @@ static bool roles_ok(const struct auth_policy *p,
 	for (size_t i = 0; i < p->n_roles; i++) {
 		bool have = has_role(res, p->roles[i]);
 
-		if (p->roles_all && !have)
+		if (p->roles_mode == AUTH_ROLES_ALL && !have)
 			return false;
-		if (!p->roles_all && have)
+		if (p->roles_mode != AUTH_ROLES_ALL && have)
 			return true;
 	}
-	return p->roles_all;
+	return p->roles_mode == AUTH_ROLES_ALL;
 }
 
 enum auth_verdict auth_evaluate(const struct auth_store *s,
@@ -733,7 +735,7 @@ enum auth_verdict auth_evaluate(const struct auth_store *s,
 	}
 	if (!roles_ok(p, res))
 		return deny(res, AUTH_DENY_403, false,
-			    p->roles_all ? "consumer lacks a required role" :
+			    p->roles_mode == AUTH_ROLES_ALL ? "consumer lacks a required role" :
 					   "consumer has none of the required roles");
 	return AUTH_ALLOW;
 }

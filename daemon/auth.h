@@ -41,6 +41,11 @@ enum auth_method {
 	AUTH_M_JWT = 1u << 2,		/* Authorization: Bearer <jwt> */
 };
 
+enum auth_roles_mode {
+	AUTH_ROLES_ANY = 0,		/* any one of the roles (default) */
+	AUTH_ROLES_ALL = 1,		/* every role */
+};
+
 enum auth_cred_kind {
 	AUTH_CRED_BEARER = 0,
 	AUTH_CRED_KEY = 1,
@@ -78,9 +83,9 @@ struct auth_store {
 struct auth_policy {
 	uint32_t methods;		/* AUTH_M_*; 0: no credentials needed */
 	bool anonymous;			/* no credential: pass as anonymous */
-	char (*roles)[AUTH_NAME_MAX];	/* required roles */
+	char **roles;			/* required roles */
 	size_t n_roles;
-	bool roles_all;			/* all-of (default any-of) */
+	int roles_mode;			/* enum auth_roles_mode */
 	char key_header[AUTH_NAME_MAX];	/* "" : not read from a header */
 	char key_query[AUTH_NAME_MAX];	/* "" : not read from the query */
 	bool strip;			/* remove the credential (default) */
