@@ -90,6 +90,9 @@ struct conn_exchange {
 	size_t req_inflight;		/* bytes of client->in being sent */
 	size_t resp_inflight;		/* bytes of upstream->in being sent */
 	uint64_t started_ms;
+	/* issue 5: RateLimit-* on the response (route ratelimit_headers) */
+	bool rl_headers;
+	uint64_t rl_limit, rl_remaining, rl_reset;
 };
 
 struct conn {
