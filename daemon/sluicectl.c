@@ -16,6 +16,7 @@
 #include <sluice/abi.h>
 
 #include "log.h"
+#include "tokencli.h"
 #include "xdpctl.h"
 
 enum {
@@ -39,6 +40,8 @@ static void usage(FILE *f)
 		"commands:\n"
 		"  status         XDP verdict counters (packets, bytes) and\n"
 		"                 allowlist sizes\n"
+		"  hash-token [new]  sha256 reference of a token read from stdin\n"
+		"                 for consumers: in the config ('new': make one)\n"
 		"\n"
 		"options:\n"
 		"  --pin-path DIR directory where sluiced pinned its maps\n"
@@ -173,6 +176,8 @@ int main(int argc, char **argv)
 		usage_hint();
 		return EXIT_USAGE;
 	}
+	if (strcmp(argv[optind], "hash-token") == 0)	/* issue 5 */
+		return tokencli_hash(argc - optind, argv + optind, json);
 	if (strcmp(argv[optind], "status") == 0) {
 		if (optind + 1 < argc) {
 			fprintf(stderr,
