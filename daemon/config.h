@@ -32,6 +32,38 @@
  *   workers: 1
  *   logging:
  *     level: info
+ *
+ * Authentication, roles, L7 limits, escalation (issue 5; docs/AUTH.md):
+ *   consumers:
+ *     - name: alice
+ *       roles: [admin]
+ *       bearer_tokens: ['sha256:<hex>']     # or file:PATH, env:NAME
+ *       api_keys: [env:ALICE_KEY]
+ *   jwt:
+ *     algorithms: [RS256, ES256]          # default: all supported
+ *     issuer: https://idp.example
+ *     audiences: [api]
+ *     leeway_s: 30
+ *     consumer_claim: sub
+ *     roles_claim: roles
+ *     keys: [{file: idp.pem, kid: k1}]    # or {secret: env:HS_KEY}
+ *     jwks: [jwks.json]
+ *   trusted_proxies: [198.18.0.1]         # X-Forwarded-For from these
+ *   limits: [{key: global, rates: [5000/s]}]
+ *   escalation: {enabled: true, threshold: 20, window_s: 60, ban_s: 600}
+ *   routes:
+ *     - name: api ...
+ *       auth: [bearer, key, jwt]          # any of
+ *       anonymous: false
+ *       roles: [admin]
+ *       roles_mode: any                   # any | all
+ *       key_header: X-API-Key
+ *       key_query: api_key
+ *       strip_credentials: true
+ *       allow_cidrs: [198.18.0.0/15]
+ *       deny_cidrs: [198.18.0.66]
+ *       ratelimit_headers: true
+ *       limits: [{key: consumer, rates: [10/s, 1000/h]}]   # consumer|ip|route|global
  */
 #ifndef SLUICE_CONFIG_H
 #define SLUICE_CONFIG_H
