@@ -61,6 +61,18 @@ def banned_keys():
     return keys
 
 
+def sluicectl_bans():
+    r = h.run([h.SLUICECTL, "--pin-path", h.PIN_ROOT, "--json", "bans"])
+    return json.loads(r.stdout)
+
+
+def assert_listed(ip, prefix):
+    bans = [b for b in sluicectl_bans() if b["cidr"] == f"{ip}/{prefix}"]
+    assert len(bans) == 1, sluicectl_bans()
+    assert bans[0]["by"] == "sluiced", bans
+    assert 0 < bans[0]["expires_in_s"] <= BAN_S, bans
+
+
 def wait_ban_logged(gw, ip, timeout=5):
     def logged():
         out = gw.output()
@@ -100,11 +112,14 @@ def test_auth_failures_lead_to_ban(gw):
                   "unauthorized")
     wait_ban_logged(gw, h.ALLOWED4)
     assert banned_keys(), "no entry in the XDP ban maps"
+    assert_listed(h.ALLOWED4, 32)
     # other clients are still served meanwhile
     r = au.get("/other", [f"Authorization: Bearer {TOKEN}"], src=h.ALLOWED6,
                dst=h.SRV6)
     assert r["status"] == 200, r
     expect_banned_then_free(h.ALLOWED4, h.SRV4)
+    # expired: gone from the list (expired bans are removed on the way)
+    assert [b for b in sluicectl_bans() if b["cidr"].startswith(h.ALLOWED4)] == []
 
 
 @pytest.mark.timeout(90)
@@ -115,4 +130,6 @@ def test_rate_limit_rejections_lead_to_ban(gw):
         au.json_error(au.get(f"/limited/{i}", src=src, dst=dst), 429,
                       "rate_limited")
     wait_ban_logged(gw, h.ALLOWED6)
+    assert_listed(h.ALLOWED6, 128)
     expect_banned_then_free(src, dst)
+    assert [b for b in sluicectl_bans() if b["cidr"].startswith(src)] == []
