@@ -57,8 +57,8 @@ def gw(backends, workdir):
   - name: nets
     path_prefix: /nets/
     service: echo
-    allow_cidrs: [198.18.0.0/24, 'fd00:5c::/64']
-    deny_cidrs: [{h.ALLOWED6}]
+    allow_cidrs: [198.18.0.0/24]
+    deny_cidrs: [198.18.0.66]
   - name: limited
     path_prefix: /limited/
     service: echo
@@ -88,6 +88,7 @@ consumers:
     bearer_tokens: ['{au.sha256_ref(BOB_TOKEN)}']
   - name: carol
     api_keys: ['file:carol.key']
+trusted_proxies: [{h.ALLOWED4}]
 jwt:
   algorithms: [ES256]
   issuer: https://idp.test
@@ -213,7 +214,22 @@ def test_route_cidrs_403(gw):
     assert au.get(uniq("nets/v4"))["status"] == 200
     r = au.get(uniq("nets/v6"), src=h.ALLOWED6, dst=h.SRV6)
     body = au.json_error(r, 403, "forbidden")
-    assert "denied" in body["message"], body
+    assert body["message"] == "client address is not allowed on this route"
+    # ALLOWED4 is a trusted proxy: the client is the X-Forwarded-For entry
+    r = au.get(uniq("nets/xff"), ["X-Forwarded-For: 198.18.0.66"])
+    body = au.json_error(r, 403, "forbidden")
+    assert body["message"] == "client address is denied on this route"
+    r = au.get(uniq("nets/xff"), ["X-Forwarded-For: 198.18.0.7, 10.9.9.9"])
+    assert au.json_error(r, 403, "forbidden")["message"] == \
+        "client address is not allowed on this route"
+    # only the hops past trusted proxies count: a spoofed leftmost entry
+    # behind an untrusted hop is not the client
+    assert au.get(uniq("nets/xff"),
+                  ["X-Forwarded-For: 198.18.0.66, 198.18.0.7"])["status"] == 200
+    # ALLOWED6 is not trusted: its X-Forwarded-For is ignored
+    r = au.get(uniq("nets/v6"), ["X-Forwarded-For: 198.18.0.7"],
+               src=h.ALLOWED6, dst=h.SRV6)
+    au.json_error(r, 403, "forbidden")
 
 
 def test_jwt(gw, backends):
