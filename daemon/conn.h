@@ -92,6 +92,9 @@ struct conn_exchange {
 	size_t resp_inflight;		/* bytes of upstream->in being sent */
 	uint64_t started_ms;
 	struct obs_exchange obs;	/* metrics and access log (obs.h) */
+	/* issue 5: RateLimit-* on the response (route ratelimit_headers) */
+	bool rl_headers;
+	uint64_t rl_limit, rl_remaining, rl_reset;
 };
 
 struct conn {

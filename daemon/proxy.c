@@ -27,9 +27,11 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "gate.h"
 #include "log.h"
 #include "obs.h"
 #include "rewrite.h"
@@ -264,6 +266,70 @@ static void send_error(struct proxy *p, struct conn *c, int status,
 		conn_close(&p->conns, c);
 }
 
+/* ---- the gate (issue 5): auth, RBAC, L7 CIDR, rate limits -------------- */
+
+/* Answer a request the gate refused (401/403/429) and close. */
+static void send_gate_error(struct proxy *p, struct conn *c,
+			    const struct gate_verdict *v, int route)
+{
+	long n;
+
+	drop_upstream(p, c);
+	p->rejected++;
+	pr_debug("worker %u: %s: %d %s", p->worker, c->ip, v->status,
+		 v->message);
+	if (c->x.resp_started || (c->flags & CONN_F_SEND) ||
+	    conn_out_get(&p->conns, c)) {
+		put_cfg(c);
+		conn_close(&p->conns, c);
+		return;
+	}
+	n = gate_error_response(c->x.cfg, route, v, c->x.head_method,
+				c->out->data, c->out->cap);
+	put_cfg(c);
+	if (n < 0) {
+		conn_close(&p->conns, c);
+		return;
+	}
+	c->out->start = 0;
+	c->out->end = (size_t)n;
+	c->state = CS_ERROR;
+	c->x.resp_started = true;
+	c->deadline_ms = p->now_ms + PROXY_ERROR_SEND_MS;
+	if (post_send(p, c, c->out->data, (size_t)n))
+		conn_close(&p->conns, c);
+}
+
+/* After the route matched: false when the request was answered here. */
+static bool gate_request(struct proxy *p, struct conn *c, int route)
+{
+	struct conn_exchange *x = &c->x;
+	struct timespec wall, mono;
+	struct gate_verdict v;
+	uint64_t mono_ns;
+
+	clock_gettime(CLOCK_REALTIME, &wall);
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	mono_ns = (uint64_t)mono.tv_sec * 1000000000ull + (uint64_t)mono.tv_nsec;
+	if (gate_check(x->cfg, route, &p->req, (struct sockaddr *)&c->addr,
+		       wall.tv_sec, mono_ns, &v)) {
+		gate_strike(x->cfg, (struct sockaddr *)&c->addr, v.status,
+			    mono_ns);
+		send_gate_error(p, c, &v, route);
+		return false;
+	}
+	x->rl_headers = x->cfg->routes[route].ratelimit_headers && v.have_rl;
+	x->rl_limit = v.rl.limit;
+	x->rl_remaining = v.rl.remaining;
+	x->rl_reset = v.rl.reset_s;
+	if (gate_upstream_request(&p->req, &v, p->gate_scratch,
+				  sizeof(p->gate_scratch))) {
+		send_error(p, c, 431, "request head too large");
+		return false;
+	}
+	return true;
+}
+
 /* ---- exchange start ----------------------------------------------------- */
 
 static bool method_is(const struct http_request *r, const char *m)
@@ -372,6 +438,8 @@ static bool start_exchange(struct proxy *p, struct conn *c, size_t head_len)
 		return false;
 	}
 	x->route = route;
+	if (!gate_request(p, c, route))
+		return false;
 	x->service = (int)x->cfg->routes[route].service;
 	svc = &x->cfg->services[x->service];
 	if (svc->n_targets == 0) {
@@ -594,6 +662,17 @@ static void send_head(struct proxy *p, struct conn *c, struct conn *u,
 {
 	long len;
 
+	if (c->x.rl_headers && mode != REWRITE_CONN_NONE) {
+		struct rl_result rl = { .limit = c->x.rl_limit,
+					.remaining = c->x.rl_remaining,
+					.reset_s = c->x.rl_reset };
+
+		if (gate_add_ratelimit_headers(&p->resp, &rl, p->gate_scratch,
+					       sizeof(p->gate_scratch))) {
+			send_error(p, c, 502, "upstream response head too large");
+			return;
+		}
+	}
 	len = rewrite_response(c->out->data, c->out->cap, &p->resp, mode);
 	if (len < 0) {
 		send_error(p, c, 502, "upstream response head too large");

@@ -25,6 +25,8 @@ struct config;
 struct loop;
 struct loop_cqe;
 
+#define PROXY_GATE_SCRATCH		12288
+
 /* Timeouts (ms); constants until the config grows a section for them. */
 #define PROXY_HEADER_TIMEOUT_MS		30000	/* request head -> 408 */
 #define PROXY_KEEPALIVE_IDLE_MS		60000	/* between requests -> close */
@@ -46,6 +48,9 @@ struct proxy {
 	bool draining;
 	unsigned int worker;
 	uint64_t accepted, requests, rejected;
+	/* issue 5: strings the gate's rewritten request/response head point
+	 * to, until the head is rebuilt (single-threaded per worker) */
+	char gate_scratch[PROXY_GATE_SCRATCH];
 };
 
 /* max_conns: client + upstream connections. cfg: a reference the proxy
