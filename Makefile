@@ -45,7 +45,7 @@ SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer \
            -fno-sanitize-recover=undefined
 ASAN_CFLAGS = -std=gnu11 $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS)
 
-BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf -D__TARGET_ARCH_x86 \
+BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 \
               -I/usr/include/$(ARCH_TRIPLET) -Iinclude -Ibpf -MD -MP
 
 DEPS_OK := $(BUILD)/.deps-ok
@@ -150,12 +150,13 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/asan/libpure.a
 		$(BUILD)/asan/libpure.a -lcmocka $(PKG_LIBS)
 
 # ---- BPF tests: skeleton + BPF_PROG_TEST_RUN --------------------------------
-$(BUILD)/tests/bpf/%: tests/bpf/%.c $(SKELS) $(BUILD)/asan/daemon/xdpctl.o \
+XDPCTL_ASAN := $(filter $(BUILD)/asan/daemon/xdpctl%,$(ASAN_OBJS))
+$(BUILD)/tests/bpf/%: tests/bpf/%.c $(SKELS) $(XDPCTL_ASAN) \
 		$(BUILD)/asan/libpure.a
 	$(call msg,CC-TEST,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) -Itests $(ASAN_CFLAGS) -o $@ $< \
-		$(BUILD)/asan/daemon/xdpctl.o $(BUILD)/asan/libpure.a \
+		$(XDPCTL_ASAN) $(BUILD)/asan/libpure.a \
 		-lcmocka $(PKG_LIBS)
 
 # ---- fuzzers (clang libFuzzer + ASan/UBSan over the pure modules) -----------

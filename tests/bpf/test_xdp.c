@@ -79,7 +79,7 @@ static void put_settings(__u32 flags)
 				    .abi_version = SLUICE_ABI_VERSION};
 	__u32 zero = 0;
 
-	assert_int_equal(bpf_map_update_elem(fd_of(skel->maps.sl_settings_v1),
+	assert_int_equal(bpf_map_update_elem(fd_of(skel->maps.sl_settings_v2),
 					     &zero, &s, BPF_ANY),
 			 0);
 }
@@ -156,7 +156,7 @@ static long count_map(int fd)
 
 static void read_stats(struct sluice_counter out[SLUICE_R_MAX])
 {
-	struct xdpctl_pins p = {.stats_fd = fd_of(skel->maps.sl_stats_v1)};
+	struct xdpctl_pins p = {.stats_fd = fd_of(skel->maps.sl_stats_v2)};
 
 	assert_int_equal(xdpctl_pins_read_stats(&p, out), 0);
 }
@@ -273,17 +273,47 @@ static int group_teardown(void **state)
 	return 0;
 }
 
-/* Baseline maps for the verdict tests. */
-static int verdict_setup(void **state)
+static void clear_classes(void)
 {
-	if (!skel)
-		return 0;
+	struct sluice_class z = {0};
+
+	for (__u32 i = 0; i < SLUICE_MAX_CLASSES; i++)
+		assert_int_equal(
+			bpf_map_update_elem(fd_of(skel->maps.sl_classes_v1), &i,
+					    &z, BPF_ANY),
+			0);
+}
+
+/* Empty every rule and state map (not the counters). */
+static void reset_maps(void)
+{
 	clear_map(fd_of(skel->maps.sl_ports_v1),
 		  sizeof(struct sluice_port_key));
 	clear_map(fd_of(skel->maps.sl_allow4_v1),
 		  sizeof(struct sluice_lpm4_key));
 	clear_map(fd_of(skel->maps.sl_allow6_v1),
 		  sizeof(struct sluice_lpm6_key));
+	clear_map(fd_of(skel->maps.sl_deny4_v1),
+		  sizeof(struct sluice_lpm4_key));
+	clear_map(fd_of(skel->maps.sl_deny6_v1),
+		  sizeof(struct sluice_lpm6_key));
+	clear_map(fd_of(skel->maps.sl_ban4_v1),
+		  sizeof(struct sluice_lpm4_key));
+	clear_map(fd_of(skel->maps.sl_ban6_v1),
+		  sizeof(struct sluice_lpm6_key));
+	clear_map(fd_of(skel->maps.sl_src4_v1),
+		  sizeof(struct sluice_src4_key));
+	clear_map(fd_of(skel->maps.sl_src6_v1),
+		  sizeof(struct sluice_src6_key));
+	clear_classes();
+}
+
+/* Baseline maps for the verdict tests. */
+static int verdict_setup(void **state)
+{
+	if (!skel)
+		return 0;
+	reset_maps();
 	put_port(GUARDED_PORT, SLUICE_PORT_GUARDED);
 	put_port(OTHER_PORT, 0);
 	put_allow4("198.18.0.0", 24, 0);
@@ -344,21 +374,21 @@ static void test_allowlist_disabled(void **state)
 	SKIP_IF_NO_BPF();
 	put_settings(0);
 	s = tcp4(V4_DENIED, GUARDED_PORT);
-	expect(&s, XDP_PASS, SLUICE_R_PASS_UNGUARDED);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_GUARDED);
 	s = tcp6(V6_DENIED, GUARDED_PORT);
-	expect(&s, XDP_PASS, SLUICE_R_PASS_UNGUARDED);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_GUARDED);
 	/* an empty settings map (before the first sync) also fails open */
 	{
 		__u32 zero = 0;
 		struct sluice_settings z = {0};
 
 		assert_int_equal(
-			bpf_map_update_elem(fd_of(skel->maps.sl_settings_v1),
+			bpf_map_update_elem(fd_of(skel->maps.sl_settings_v2),
 					    &zero, &z, BPF_ANY),
 			0);
 	}
 	s = tcp4(V4_DENIED, GUARDED_PORT);
-	expect(&s, XDP_PASS, SLUICE_R_PASS_UNGUARDED);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_GUARDED);
 }
 
 static void test_unguarded_port(void **state)
@@ -494,7 +524,7 @@ static void test_ipv6_ext_headers(void **state)
 	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
 	put_settings(0);
 	s.src = V6_DENIED;
-	expect(&s, XDP_PASS, SLUICE_R_PASS_UNGUARDED);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_GUARDED);
 }
 
 static void test_fragments(void **state)
@@ -667,7 +697,10 @@ static struct xdpctl_map_fds skel_fds(void)
 		.ports_fd = fd_of(skel->maps.sl_ports_v1),
 		.allow4_fd = fd_of(skel->maps.sl_allow4_v1),
 		.allow6_fd = fd_of(skel->maps.sl_allow6_v1),
-		.settings_fd = fd_of(skel->maps.sl_settings_v1),
+		.settings_fd = fd_of(skel->maps.sl_settings_v2),
+		.deny4_fd = fd_of(skel->maps.sl_deny4_v1),
+		.deny6_fd = fd_of(skel->maps.sl_deny6_v1),
+		.classes_fd = fd_of(skel->maps.sl_classes_v1),
 	};
 }
 
@@ -675,12 +708,7 @@ static int sync_setup(void **state)
 {
 	if (!skel)
 		return 0;
-	clear_map(fd_of(skel->maps.sl_ports_v1),
-		  sizeof(struct sluice_port_key));
-	clear_map(fd_of(skel->maps.sl_allow4_v1),
-		  sizeof(struct sluice_lpm4_key));
-	clear_map(fd_of(skel->maps.sl_allow6_v1),
-		  sizeof(struct sluice_lpm6_key));
+	reset_maps();
 	put_settings(0);
 	return 0;
 }
@@ -1091,8 +1119,11 @@ static int e2e_setup(void **state)
 static void remove_pins(const char *dir)
 {
 	static const char *const names[] = {
-		SLUICE_MAP_PORTS, SLUICE_MAP_ALLOW4,   SLUICE_MAP_ALLOW6,
-		SLUICE_MAP_STATS, SLUICE_MAP_SETTINGS,
+		SLUICE_MAP_PORTS,   SLUICE_MAP_ALLOW4,	 SLUICE_MAP_ALLOW6,
+		SLUICE_MAP_STATS,   SLUICE_MAP_SETTINGS, SLUICE_MAP_DENY4,
+		SLUICE_MAP_DENY6,   SLUICE_MAP_BAN4,	 SLUICE_MAP_BAN6,
+		SLUICE_MAP_CLASSES, SLUICE_MAP_SRC4,	 SLUICE_MAP_SRC6,
+		SLUICE_MAP_EVENTS,
 	};
 	char p[256];
 
