@@ -38,6 +38,8 @@ struct sync_set {
 	unsigned char *recs;
 	size_t n;
 	struct xdpctl_sync_count *count;
+	bool lpm;		/* an LPM trie: lookups are not exact */
+	size_t max_entries;
 };
 
 static int cmp_key(const void *a, const void *b, void *key_size)
@@ -76,6 +78,7 @@ static int sync_set_alloc(struct sync_set *s, const char *name, int fd,
 	s->rec_size = key_size + val_size;
 	s->n = 0;
 	s->count = count;
+	s->lpm = false;
 	s->recs = calloc(n ? n : 1, s->rec_size);
 	return s->recs ? 0 : -ENOMEM;
 }
@@ -113,17 +116,94 @@ static int is_full_error(int err)
 }
 
 /* Phase 1: make every wanted entry present with its value. */
+/*
+ * The live keys of an LPM trie, sorted. A trie lookup is a longest-prefix
+ * match, not an exact one: looking up 10.0.0.0/24 finds 10.0.0.0/16 if only
+ * that exists. Presence must be decided on the exact keys, or a narrowed
+ * entry would be taken as present and then lose its covering entry in the
+ * delete phase.
+ */
+static int live_keys(struct sync_set *s, size_t max_entries,
+		     unsigned char **out, size_t *n_out)
+{
+	size_t limit = 2 * max_entries + 16, n = 0, cap = 0;
+	unsigned char key[64], next[64], *keys = NULL;
+	const void *prev = NULL;
+
+	for (;;) {
+		if (bpf_map_get_next_key(s->fd, prev, next) < 0) {
+			if (errno == ENOENT)
+				break;
+			free(keys);
+			return -errno;
+		}
+		if (n >= limit)
+			break;
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			unsigned char *p = realloc(keys, ncap * s->key_size);
+
+			if (!p) {
+				free(keys);
+				return -ENOMEM;
+			}
+			keys = p;
+			cap = ncap;
+		}
+		memcpy(key, next, s->key_size);
+		memcpy(keys + n * s->key_size, key, s->key_size);
+		prev = key;
+		n++;
+	}
+	if (n)
+		qsort_r(keys, n, s->key_size, cmp_key, &s->key_size);
+	*out = keys;
+	*n_out = n;
+	return 0;
+}
+
+static bool keys_contain(const unsigned char *keys, size_t n, size_t ks,
+			 const void *key)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = memcmp(key, keys + mid * ks, ks);
+
+		if (c == 0)
+			return true;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return false;
+}
+
 static int sync_add(struct sync_set *s)
 {
-	unsigned char cur[64];
+	unsigned char cur[64], *live = NULL;
+	size_t n_live = 0;
+	int err;
 
-	for (size_t i = 0; i < s->n; i++) {
+	if (s->lpm) {
+		err = live_keys(s, s->max_entries, &live, &n_live);
+		if (err) {
+			pr_err("xdp: walking %s failed: %s", s->name,
+			       strerror(-err));
+			return err;
+		}
+	}
+	err = 0;
+	for (size_t i = 0; i < s->n && !err; i++) {
 		const unsigned char *key = s->recs + i * s->rec_size;
 		const unsigned char *val = key + s->key_size;
 		bool present;
-		int err;
 
-		if (bpf_map_lookup_elem(s->fd, key, cur) == 0) {
+		if (s->lpm && !keys_contain(live, n_live, s->key_size, key)) {
+			present = false;
+		} else if (bpf_map_lookup_elem(s->fd, key, cur) == 0) {
 			if (memcmp(cur, val, s->val_size) == 0) {
 				s->count->kept++;
 				continue;
@@ -135,22 +215,25 @@ static int sync_add(struct sync_set *s)
 			err = -errno;
 			pr_err("xdp: lookup in %s failed: %s", s->name,
 			       strerror(-err));
-			return err;
+			break;
 		}
 		if (bpf_map_update_elem(s->fd, key, val, BPF_ANY) < 0) {
 			err = -errno;
-			if (is_full_error(err))
-				return -ENOSPC; /* caller reports */
+			if (is_full_error(err)) {
+				err = -ENOSPC; /* caller reports */
+				break;
+			}
 			pr_err("xdp: update of %s failed: %s", s->name,
 			       strerror(-err));
-			return err;
+			break;
 		}
 		if (present)
 			s->count->updated++;
 		else
 			s->count->added++;
 	}
-	return 0;
+	free(live);
+	return err;
 }
 
 /* Phase 2: delete every live entry that is not wanted. The walk collects
@@ -220,6 +303,7 @@ static int sync_add_or_make_room(struct sync_set *s, size_t max_entries)
 	struct xdpctl_sync_count first;
 	int err;
 
+	s->max_entries = max_entries;
 	err = sync_add(s);
 	if (err != -ENOSPC)
 		return err;
@@ -570,6 +654,7 @@ static int build_sets(const struct xdpctl_map_fds *m, const struct config *cfg,
 			   sizeof(struct sluice_lpm6_key),
 			   sizeof(struct sluice_rule), d6, &st->deny6))
 		return -ENOMEM;
+	s->a4.lpm = s->a6.lpm = s->d4.lpm = s->d6.lpm = true;
 
 	for (size_t i = 0; i < cfg->xdp.n_ports; i++) {
 		struct sluice_port_key k = {.port = cfg->xdp.ports[i]};

@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -653,12 +654,489 @@ static void test_counters_exact(void **state)
 	assert_int_equal(want_drop_pk, 3);
 }
 
+/* ---- deny, ban, rate, scope, cache, events ---------------------------- */
+
+static void put_lpm4(struct bpf_map *m, const char *addr, __u32 plen,
+		     const void *val)
+{
+	struct sluice_lpm4_key k = key4(addr, plen);
+
+	assert_int_equal(bpf_map_update_elem(fd_of(m), &k, val, BPF_ANY), 0);
+}
+
+static void put_lpm6(struct bpf_map *m, const char *addr, __u32 plen,
+		     const void *val)
+{
+	struct sluice_lpm6_key k = key6(addr, plen);
+
+	assert_int_equal(bpf_map_update_elem(fd_of(m), &k, val, BPF_ANY), 0);
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void put_class(__u32 id, uint32_t rate, uint32_t burst, uint32_t syn,
+		      uint32_t syn_burst)
+{
+	struct sluice_class c;
+
+	xdpctl_class_make(&c, rate, burst, syn, syn_burst);
+	assert_int_equal(bpf_map_update_elem(fd_of(skel->maps.sl_classes_v1),
+					     &id, &c, BPF_ANY),
+			 0);
+}
+
+/* Settings with everything given; gen is bumped on every call. */
+static void put_settings_full(__u32 flags, __u8 v6_prefix, __u8 shift)
+{
+	static __u64 gen = 1000;
+	struct sluice_settings s = {.flags = flags,
+				    .abi_version = SLUICE_ABI_VERSION,
+				    .gen = ++gen,
+				    .v6_prefix = v6_prefix,
+				    .sample_shift = shift};
+	__u32 zero = 0;
+
+	assert_int_equal(bpf_map_update_elem(fd_of(skel->maps.sl_settings_v2),
+					     &zero, &s, BPF_ANY),
+			 0);
+}
+
+static void test_deny_first(void **state)
+{
+	struct sluice_rule r = {0};
+	struct frame_spec s;
+
+	SKIP_IF_NO_BPF();
+	/* denied although allowed: deny is checked first */
+	put_lpm4(skel->maps.sl_deny4_v1, "198.18.0.0", 28, &r);
+	put_lpm6(skel->maps.sl_deny6_v1, "fd00:5c::", 120, &r);
+	s = tcp4(V4_ALLOWED, GUARDED_PORT);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_DENY);
+	s = tcp6(V6_ALLOWED, GUARDED_PORT);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_DENY);
+	/* outside the denied prefix, inside the allowed one */
+	s = tcp4("198.18.0.77", GUARDED_PORT);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	s = tcp6("fd00:5c::1:5", GUARDED_PORT);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	/* only guarded traffic is judged */
+	s = tcp4(V4_ALLOWED, 22);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_UNGUARDED);
+	/* deny applies with the allowlist off too */
+	put_settings(0);
+	s = tcp4(V4_ALLOWED, GUARDED_PORT);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_DENY);
+	s = tcp4(V4_DENIED, GUARDED_PORT);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_GUARDED);
+}
+
+static void test_bans(void **state)
+{
+	struct sluice_ban forever = {.source = SLUICE_BAN_OPERATOR};
+	struct sluice_ban later = {.source = SLUICE_BAN_OPERATOR};
+	struct sluice_ban past = {.source = SLUICE_BAN_DAEMON};
+	struct sluice_rule r = {0};
+	struct frame_spec s;
+	uint64_t now = mono_ns();
+
+	SKIP_IF_NO_BPF();
+	later.expires_ns = now + 3600ull * 1000000000ull;
+	past.expires_ns = now - 1;
+	put_lpm4(skel->maps.sl_ban4_v1, "198.18.0.5", 32, &forever);
+	put_lpm4(skel->maps.sl_ban4_v1, "198.18.0.6", 32, &later);
+	put_lpm4(skel->maps.sl_ban4_v1, "198.18.0.7", 32, &past);
+	put_lpm6(skel->maps.sl_ban6_v1, "fd00:5c::", 112, &later);
+
+	s = tcp4("198.18.0.5", GUARDED_PORT);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_BANNED);
+	s = tcp4("198.18.0.6", GUARDED_PORT);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_BANNED);
+	/* an expired ban is inert */
+	s = tcp4("198.18.0.7", GUARDED_PORT);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	s = tcp6("fd00:5c::77", GUARDED_PORT);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_BANNED);
+	s = tcp6("fd00:5c::1:77", GUARDED_PORT);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	/* a banned source outside the allowlist: ban comes first */
+	put_lpm4(skel->maps.sl_ban4_v1, V4_DENIED, 32, &forever);
+	s = tcp4(V4_DENIED, GUARDED_PORT);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_BANNED);
+	/* deny before ban */
+	put_lpm4(skel->maps.sl_deny4_v1, "198.18.0.5", 32, &r);
+	s = tcp4("198.18.0.5", GUARDED_PORT);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_DENY);
+	/* unguarded traffic of a banned source passes (scope guarded) */
+	s = tcp4("198.18.0.6", 22);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_UNGUARDED);
+}
+
+static void test_scope_all(void **state)
+{
+	struct sluice_rule r = {0};
+	struct frame_spec s;
+
+	SKIP_IF_NO_BPF();
+	put_settings(SLUICE_SET_ALLOWLIST | SLUICE_SET_SCOPE_ALL);
+	s = tcp4(V4_DENIED, 22);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED);
+	s.l4 = IPPROTO_UDP;
+	expect(&s, XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED);
+	s = tcp6(V6_DENIED, 53);
+	s.l4 = IPPROTO_UDP;
+	expect(&s, XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED);
+	s.src = V6_ALLOWED;
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	/* every fragment is judged on its IP header */
+	s = tcp4(V4_DENIED, GUARDED_PORT);
+	s.ip4_frag = 10;
+	expect(&s, XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED);
+	s.src = V4_ALLOWED;
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	/* non-IP still passes; deny still applies */
+	s = (struct frame_spec){.family = 0};
+	expect(&s, XDP_PASS, SLUICE_R_PASS_NOT_IP);
+	put_lpm4(skel->maps.sl_deny4_v1, V4_ALLOWED, 32, &r);
+	s = tcp4(V4_ALLOWED, 53);
+	s.l4 = IPPROTO_UDP;
+	expect(&s, XDP_DROP, SLUICE_R_DROP_DENY);
+	/* a truncated TCP header is still left to the stack */
+	s = tcp4(V4_DENIED, GUARDED_PORT);
+	s.l4_len = 10;
+	expect(&s, XDP_PASS, SLUICE_R_PASS_MALFORMED);
+}
+
+/* The default class: rate 1/s, burst 5; SYN 1/s burst 2. With an interval of
+ * a second, nothing refills while the few frames below run. */
+static void test_rate_default_class(void **state)
+{
+	struct frame_spec s;
+
+	SKIP_IF_NO_BPF();
+	put_class(0, 1, 5, 1, 2);
+	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_RATE, 64, 0);
+	s = tcp4(V4_ALLOWED, GUARDED_PORT);
+	s.tcp_flags = 0x10; /* ACK */
+	for (int i = 0; i < 5; i++)
+		expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_RATE);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_RATE);
+	/* another source has its own bucket, and SYNs their own limit */
+	s.src = "198.18.0.9";
+	s.tcp_flags = 0; /* SYN */
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_SYN_RATE);
+	/* a refused SYN spent no packet token: 3 packets remain */
+	s.tcp_flags = 0x10;
+	for (int i = 0; i < 3; i++)
+		expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_RATE);
+	/* SYN+ACK is not a new connection */
+	s.tcp_flags = 0x12;
+	s.src = "198.18.0.10";
+	for (int i = 0; i < 5; i++)
+		expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	/* rate limits apply with the allowlist off too */
+	put_settings_full(SLUICE_SET_RATE, 64, 0);
+	s = tcp4(V4_DENIED, GUARDED_PORT);
+	s.tcp_flags = 0x10;
+	for (int i = 0; i < 5; i++)
+		expect(&s, XDP_PASS, SLUICE_R_PASS_GUARDED);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_RATE);
+	/* without the RATE flag no bucket is consulted */
+	put_settings(SLUICE_SET_ALLOWLIST);
+	s.src = V4_ALLOWED;
+	for (int i = 0; i < 8; i++)
+		expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+}
+
+static void test_rate_per_cidr_class(void **state)
+{
+	struct frame_spec s;
+
+	SKIP_IF_NO_BPF();
+	put_class(0, 0, 0, 0, 0); /* default: unlimited */
+	put_class(3, 1, 2, 0, 0);
+	put_allow4("198.18.0.128", 25, 3);
+	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_RATE, 64, 0);
+	s = tcp4("198.18.0.200", GUARDED_PORT);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_RATE);
+	s.src = "198.18.0.5"; /* the /24 entry: class 0, unlimited */
+	for (int i = 0; i < 20; i++)
+		expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	/* IPv6 class */
+	put_allow6("fd00:5c:0:0:8000::", 65, 3);
+	s = tcp6("fd00:5c::8000:0:0:1", GUARDED_PORT);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_RATE);
+	/* an unknown class id means unlimited, not a drop */
+	put_allow4("198.18.0.64", 26, 5000);
+	s = tcp4("198.18.0.70", GUARDED_PORT);
+	for (int i = 0; i < 5; i++)
+		expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+}
+
+static void test_rate_v6_prefix(void **state)
+{
+	static const char *const same64[] = {"fd00:5c::1", "fd00:5c::2",
+					     "fd00:5c::ffff:1", "fd00:5c::9"};
+	struct frame_spec s;
+
+	SKIP_IF_NO_BPF();
+	put_class(0, 1, 3, 0, 0);
+	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_RATE, 64, 0);
+	/* rotating addresses inside one /64 shares one bucket */
+	for (int i = 0; i < 3; i++) {
+		s = tcp6(same64[i], GUARDED_PORT);
+		expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	}
+	s = tcp6(same64[3], GUARDED_PORT);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_RATE);
+	put_allow6("fd00:5c:0:1::", 64, 0);
+	s = tcp6("fd00:5c:0:1::1", GUARDED_PORT);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	{
+		struct sluice_src6_key k = {0};
+		struct sluice_src v;
+
+		assert_int_equal(inet_pton(AF_INET6, "fd00:5c::", k.addr), 1);
+		assert_int_equal(bpf_map_lookup_elem(
+					 fd_of(skel->maps.sl_src6_v1), &k, &v),
+				 0);
+		assert_true(v.pkt_tat > 0);
+	}
+	/* /128: every address on its own */
+	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_RATE, 128, 0);
+	s = tcp6("fd00:5c::abcd", GUARDED_PORT);
+	for (int i = 0; i < 3; i++)
+		expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_RATE);
+	s = tcp6("fd00:5c::abce", GUARDED_PORT);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	/* /48: two /64s of one /48 share */
+	put_allow6("fd00:77::", 32, 0);
+	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_RATE, 48, 0);
+	s = tcp6("fd00:77:1:1::77", GUARDED_PORT);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	s = tcp6("fd00:77:1:2::77", GUARDED_PORT);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_RATE);
+	s = tcp6("fd00:77:2:2::77", GUARDED_PORT);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+}
+
+/* The per-source verdict cache is keyed on the rules generation. */
+static void test_verdict_cache_generation(void **state)
+{
+	struct sluice_rule r = {0};
+	struct sluice_ban b = {0};
+	struct frame_spec s;
+	struct sluice_lpm4_key k;
+
+	SKIP_IF_NO_BPF();
+	put_class(0, 1000000, 1000000, 0, 0); /* limits on, never reached */
+	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_RATE, 64, 0);
+	s = tcp4(V4_ALLOWED, GUARDED_PORT);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	/* a deny added without a new generation is not seen: the cached
+	 * verdict holds (this is why every writer bumps gen) */
+	put_lpm4(skel->maps.sl_deny4_v1, V4_ALLOWED, 32, &r);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_RATE, 64, 0);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_DENY);
+	/* and back */
+	k = key4(V4_ALLOWED, 32);
+	assert_int_equal(
+		bpf_map_delete_elem(fd_of(skel->maps.sl_deny4_v1), &k), 0);
+	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_RATE, 64, 0);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	/* a ban with a new generation */
+	put_lpm4(skel->maps.sl_ban4_v1, V4_ALLOWED, 32, &b);
+	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_RATE, 64, 0);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_BANNED);
+	/* allowlist entry removed: cut off */
+	k = key4(V4_ALLOWED, 32);
+	assert_int_equal(bpf_map_delete_elem(fd_of(skel->maps.sl_ban4_v1), &k),
+			 0);
+	k = key4("198.18.0.0", 24);
+	assert_int_equal(
+		bpf_map_delete_elem(fd_of(skel->maps.sl_allow4_v1), &k), 0);
+	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_RATE, 64, 0);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED);
+	/* a dropped source gets no state entry */
+	{
+		struct sluice_src4_key sk;
+		struct sluice_src v;
+
+		inet_pton(AF_INET, "198.19.77.1", sk.addr);
+		s = tcp4("198.19.77.1", GUARDED_PORT);
+		expect(&s, XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED);
+		assert_true(bpf_map_lookup_elem(fd_of(skel->maps.sl_src4_v1),
+						&sk, &v) < 0);
+		assert_int_equal(errno, ENOENT);
+	}
+}
+
+/* Buckets shared across CPUs: two threads on two CPUs drain one bucket
+ * through BPF_PROG_TEST_RUN; tokens are never spent twice. */
+struct drain {
+	struct frame f;
+	int cpu, err;
+	__u32 repeat;
+};
+
+static void *drain_thread(void *arg)
+{
+	struct drain *d = arg;
+	cpu_set_t set;
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = d->f.b,
+		    .data_size_in = (__u32)d->f.len, .repeat = d->repeat);
+
+	CPU_ZERO(&set);
+	CPU_SET(d->cpu, &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	d->err = bpf_prog_test_run_opts(
+		bpf_program__fd(skel->progs.sluice_xdp), &o);
+	return NULL;
+}
+
+static void test_rate_shared_across_cpus(void **state)
+{
+	struct sluice_counter before[SLUICE_R_MAX], after[SLUICE_R_MAX];
+	struct drain d[2];
+	pthread_t th[2];
+	struct frame_spec s;
+	uint64_t t0, t1, pass, drop, extra;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	SKIP_IF_NO_BPF();
+	if (ncpu < 2) {
+		print_message("skipped: needs 2 CPUs\n");
+		skip();
+	}
+	put_class(0, 1, 2000, 0, 0); /* 2000 tokens, refill 1/s */
+	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_RATE, 64, 0);
+	s = tcp4(V4_ALLOWED, GUARDED_PORT);
+	s.tcp_flags = 0x10;
+	for (int i = 0; i < 2; i++) {
+		assert_true(frame_build(&s, &d[i].f) > 0);
+		d[i].cpu = i;
+		d[i].repeat = 20000;
+	}
+	read_stats(before);
+	t0 = mono_ns();
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(
+			pthread_create(&th[i], NULL, drain_thread, &d[i]), 0);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	t1 = mono_ns();
+	read_stats(after);
+	assert_int_equal(d[0].err, 0);
+	assert_int_equal(d[1].err, 0);
+	pass = after[SLUICE_R_PASS_ALLOWED].packets -
+	       before[SLUICE_R_PASS_ALLOWED].packets;
+	drop = after[SLUICE_R_DROP_RATE].packets -
+	       before[SLUICE_R_DROP_RATE].packets;
+	/* a token refills each second; a CAS lost GCRA_TRIES times drops */
+	extra = (t1 - t0) / 1000000000ull + 1;
+	print_message("  %llu admitted, %llu dropped in %.3f s\n",
+		      (unsigned long long)pass, (unsigned long long)drop,
+		      (double)(t1 - t0) / 1e9);
+	assert_int_equal(pass + drop, 40000);
+	assert_true(pass <= 2000 + extra);
+	assert_true(pass >= 2000 - 40); /* only lost CAS races may drop */
+}
+
+/* Sampled drops reach the ring buffer with source, reason and length. */
+struct ev_seen {
+	struct sluice_event ev[16];
+	int n;
+};
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct ev_seen *e = ctx;
+
+	if (size >= sizeof(struct sluice_event) && e->n < 16)
+		memcpy(&e->ev[e->n++], data, sizeof(struct sluice_event));
+	return 0;
+}
+
+static void test_drop_events(void **state)
+{
+	struct ring_buffer *rb;
+	struct ev_seen seen = {0};
+	struct sluice_rule r = {0};
+	struct frame_spec s;
+	struct frame f;
+	uint8_t want[4];
+
+	SKIP_IF_NO_BPF();
+	rb = ring_buffer__new(fd_of(skel->maps.sl_events_v1), on_event, &seen,
+			      NULL);
+	assert_non_null(rb);
+	ring_buffer__consume(rb); /* earlier tests' events */
+	seen.n = 0;
+	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_EVENTS, 64, 0);
+	s = tcp4(V4_DENIED, GUARDED_PORT);
+	s.payload = 33;
+	assert_true(frame_build(&s, &f) > 0);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED);
+	s = tcp4(V4_ALLOWED, GUARDED_PORT); /* passes: no event */
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	put_lpm6(skel->maps.sl_deny6_v1, "fd00:5d::", 64, &r);
+	s = tcp6(V6_DENIED, GUARDED_PORT);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_DENY);
+	assert_int_equal(ring_buffer__consume(rb), 2);
+	assert_int_equal(seen.n, 2);
+	inet_pton(AF_INET, V4_DENIED, want);
+	assert_int_equal(seen.ev[0].family, 4);
+	assert_memory_equal(seen.ev[0].addr, want, 4);
+	assert_int_equal(seen.ev[0].reason, SLUICE_R_DROP_NOT_ALLOWED);
+	assert_int_equal(seen.ev[0].dport, GUARDED_PORT);
+	assert_int_equal(seen.ev[0].len, f.len);
+	assert_int_equal(seen.ev[1].family, 6);
+	assert_int_equal(seen.ev[1].reason, SLUICE_R_DROP_DENY);
+
+	/* sampling 1 in 2^4: far fewer than 64 of 64 drops are reported */
+	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_EVENTS, 64, 4);
+	s = tcp4(V4_DENIED, GUARDED_PORT);
+	assert_true(frame_build(&s, &f) > 0);
+	for (int i = 0; i < 64; i++)
+		assert_int_equal(run_frame(f.b, f.len), XDP_DROP);
+	{
+		int n = ring_buffer__consume(rb);
+
+		print_message("  %d of 64 drops sampled at 1/16\n", n);
+		assert_true(n < 64);
+	}
+	/* events off: nothing */
+	put_settings(SLUICE_SET_ALLOWLIST);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(run_frame(f.b, f.len), XDP_DROP);
+	assert_int_equal(ring_buffer__consume(rb), 0);
+	ring_buffer__free(rb);
+}
+
 /* ---- sync tests -------------------------------------------------------- */
 
 struct test_cfg {
 	struct config cfg;
 	uint16_t ports[SLUICE_MAX_PORTS + 8];
 	struct allowlist_entry entries[64];
+	struct allowlist_entry deny[16];
 };
 
 static void cfg_init(struct test_cfg *t, bool allowlist)
@@ -669,6 +1147,39 @@ static void cfg_init(struct test_cfg *t, bool allowlist)
 	t->cfg.xdp.ports = t->ports;
 	t->cfg.xdp.allow.entries = t->entries;
 	t->cfg.xdp.allow.cap = sizeof(t->entries) / sizeof(t->entries[0]);
+	t->cfg.xdp.deny.entries = t->deny;
+	t->cfg.xdp.deny.cap = sizeof(t->deny) / sizeof(t->deny[0]);
+}
+
+static void entry_set(struct allowlist_entry *e, const char *addr,
+		      uint8_t plen)
+{
+	memset(e, 0, sizeof(*e));
+	if (strchr(addr, ':')) {
+		e->family = AF_INET6;
+		assert_int_equal(inet_pton(AF_INET6, addr, e->addr), 1);
+	} else {
+		e->family = AF_INET;
+		assert_int_equal(inet_pton(AF_INET, addr, e->addr), 1);
+	}
+	e->prefixlen = plen;
+}
+
+static void cfg_deny(struct test_cfg *t, const char *addr, uint8_t plen)
+{
+	entry_set(&t->deny[t->cfg.xdp.deny.n++], addr, plen);
+}
+
+/* An allow entry with rate options. */
+static void cfg_allow_rate(struct test_cfg *t, const char *addr, uint8_t plen,
+			   uint32_t rate, uint32_t burst, uint32_t syn)
+{
+	struct allowlist_entry *e = &t->entries[t->cfg.xdp.allow.n++];
+
+	entry_set(e, addr, plen);
+	e->rate = rate;
+	e->burst = burst;
+	e->syn = syn;
 }
 
 static void cfg_port(struct test_cfg *t, uint16_t port)
@@ -894,6 +1405,183 @@ static void test_sync_full_map(void **state)
 	assert_true(has_port(20009));
 	assert_true(has_port(40010));
 	assert_false(has_port(20010));
+	free(t);
+}
+
+static struct sluice_class get_class(__u32 id)
+{
+	struct sluice_class c;
+
+	assert_int_equal(bpf_map_lookup_elem(fd_of(skel->maps.sl_classes_v1),
+					     &id, &c),
+			 0);
+	return c;
+}
+
+static struct sluice_settings get_settings(void)
+{
+	struct sluice_settings s;
+	__u32 zero = 0;
+
+	assert_int_equal(bpf_map_lookup_elem(fd_of(skel->maps.sl_settings_v2),
+					     &zero, &s),
+			 0);
+	return s;
+}
+
+static void test_sync_deny_and_settings(void **state)
+{
+	struct xdpctl_map_fds fds;
+	struct xdpctl_sync_stats st;
+	struct sluice_settings set;
+	struct test_cfg *t;
+	uint64_t gen0;
+
+	SKIP_IF_NO_BPF();
+	fds = skel_fds();
+	t = calloc(1, sizeof(*t));
+	assert_non_null(t);
+	cfg_init(t, true);
+	cfg_deny(t, "198.18.0.0", 28);
+	cfg_deny(t, "fd00:5c::", 120);
+	t->cfg.xdp.scope = CFG_XDP_SCOPE_ALL;
+	t->cfg.xdp.drop_sample = 16;
+	t->cfg.xdp.rate_v6_prefix = 56;
+	assert_int_equal(xdpctl_sync_maps(&fds, &t->cfg, &st), 0);
+	assert_int_equal(st.deny4.added, 1);
+	assert_int_equal(st.deny6.added, 1);
+	assert_int_equal(count_map(fds.deny4_fd), 1);
+	set = get_settings();
+	assert_int_equal(set.flags, SLUICE_SET_ALLOWLIST |
+					    SLUICE_SET_SCOPE_ALL |
+					    SLUICE_SET_EVENTS);
+	assert_int_equal(set.sample_shift, 4);
+	assert_int_equal(set.v6_prefix, 56);
+	assert_true(set.gen != 0);
+	assert_int_equal(set.gen, st.gen);
+	gen0 = set.gen;
+
+	/* stale deny entries go; every sync writes a new generation */
+	cfg_init(t, true);
+	cfg_deny(t, "198.18.0.0", 29);
+	assert_int_equal(xdpctl_sync_maps(&fds, &t->cfg, &st), 0);
+	assert_int_equal(st.deny4.added, 1);
+	assert_int_equal(st.deny4.deleted, 1);
+	assert_int_equal(st.deny6.deleted, 1);
+	set = get_settings();
+	assert_true(set.gen > gen0);
+	assert_int_equal(set.flags, SLUICE_SET_ALLOWLIST);
+	assert_int_equal(set.v6_prefix, SLUICE_DEF_V6_PREFIX);
+
+	/* narrowing an allow entry: the /24 is added, not mistaken for the
+	 * /16 that covers it (a trie lookup is a longest-prefix match) */
+	cfg_init(t, true);
+	cfg_allow(t, "198.18.0.0", 16);
+	assert_int_equal(xdpctl_sync_maps(&fds, &t->cfg, NULL), 0);
+	cfg_init(t, true);
+	cfg_allow(t, "198.18.0.0", 24);
+	assert_int_equal(xdpctl_sync_maps(&fds, &t->cfg, &st), 0);
+	assert_int_equal(st.allow4.added, 1);
+	assert_int_equal(st.allow4.deleted, 1);
+	assert_true(has4("198.18.0.0", 24, NULL));
+	assert_false(has4("198.18.0.0", 16, NULL));
+	free(t);
+}
+
+static void test_sync_classes(void **state)
+{
+	struct xdpctl_map_fds fds;
+	struct xdpctl_sync_stats st;
+	struct sluice_class c;
+	struct test_cfg *t;
+	__u32 a = 99, b = 99, d = 99, e = 99;
+
+	SKIP_IF_NO_BPF();
+	fds = skel_fds();
+	t = calloc(1, sizeof(*t));
+	assert_non_null(t);
+	cfg_init(t, true);
+	t->cfg.xdp.rate.rate = 1000;
+	t->cfg.xdp.rate.syn = 50;
+	t->cfg.xdp.rate.syn_burst = 100;
+	cfg_allow(t, "198.18.0.0", 24);				/* default */
+	cfg_allow_rate(t, "198.51.100.0", 24, 500, 1000, 20);	/* class X */
+	cfg_allow_rate(t, "198.51.101.0", 24, 500, 1000, 20);	/* X again */
+	cfg_allow_rate(t, "203.0.113.0", 24, 0, 0, 5);		/* syn only */
+	assert_int_equal(xdpctl_sync_maps(&fds, &t->cfg, &st), 0);
+	assert_int_equal(st.classes.added, 3); /* default + 2 */
+
+	c = get_class(0);
+	assert_int_equal(c.pkt_rate, 1000);
+	assert_int_equal(c.pkt_burst, 1000);
+	assert_int_equal(c.pkt_interval_ns, 1000000);
+	assert_int_equal(c.pkt_tolerance_ns, 999ull * 1000000);
+	assert_int_equal(c.syn_interval_ns, 20000000);
+	assert_int_equal(c.syn_burst, 100);
+	assert_true(has4("198.18.0.0", 24, &a));
+	assert_int_equal(a, 0);
+	assert_true(has4("198.51.100.0", 24, &a));
+	assert_true(has4("198.51.101.0", 24, &b));
+	assert_true(has4("203.0.113.0", 24, &d));
+	assert_true(a != 0 && a == b && d != 0 && d != a);
+	c = get_class(a);
+	assert_int_equal(c.pkt_rate, 500);
+	assert_int_equal(c.pkt_burst, 1000);
+	assert_int_equal(c.syn_rate, 20);
+	assert_int_equal(c.syn_burst, 20); /* its own syn: burst of its N */
+	c = get_class(d);
+	assert_int_equal(c.pkt_rate, 1000); /* inherited */
+	assert_int_equal(c.syn_rate, 5);
+	assert_true(get_settings().flags & SLUICE_SET_RATE);
+
+	/* the same config again: ids stable, nothing rewritten */
+	assert_int_equal(xdpctl_sync_maps(&fds, &t->cfg, &st), 0);
+	assert_int_equal(st.classes.added + st.classes.updated +
+				 st.classes.deleted,
+			 0);
+	assert_int_equal(st.allow4.kept, 4);
+
+	/* change X's limits: a new slot; the old one is cleared after */
+	t->entries[1].rate = 400;
+	t->entries[2].rate = 400;
+	assert_int_equal(xdpctl_sync_maps(&fds, &t->cfg, &st), 0);
+	assert_true(has4("198.51.100.0", 24, &e));
+	assert_true(e != a && e != d && e != 0);
+	assert_int_equal(get_class(e).pkt_rate, 400);
+	assert_int_equal(get_class(a).pkt_interval_ns, 0);
+	assert_int_equal(st.classes.added, 1);
+	assert_int_equal(st.classes.deleted, 1);
+
+	/* no limits at all: the RATE flag goes */
+	cfg_init(t, true);
+	cfg_allow(t, "198.18.0.0", 24);
+	assert_int_equal(xdpctl_sync_maps(&fds, &t->cfg, &st), 0);
+	assert_false(get_settings().flags & SLUICE_SET_RATE);
+	assert_int_equal(get_class(e).pkt_interval_ns, 0);
+	assert_int_equal(get_class(d).syn_interval_ns, 0);
+	free(t);
+}
+
+/* Bans are runtime state: a sync never touches them. */
+static void test_sync_keeps_bans(void **state)
+{
+	struct xdpctl_map_fds fds;
+	struct sluice_ban b = {.source = SLUICE_BAN_OPERATOR};
+	struct test_cfg *t;
+
+	SKIP_IF_NO_BPF();
+	fds = skel_fds();
+	put_lpm4(skel->maps.sl_ban4_v1, "198.18.0.9", 32, &b);
+	put_lpm6(skel->maps.sl_ban6_v1, "fd00:5c::9", 128, &b);
+	t = calloc(1, sizeof(*t));
+	assert_non_null(t);
+	cfg_init(t, true);
+	cfg_allow(t, "198.18.0.0", 24);
+	assert_int_equal(xdpctl_sync_maps(&fds, &t->cfg, NULL), 0);
+	cfg_init(t, false);
+	assert_int_equal(xdpctl_sync_maps(&fds, &t->cfg, NULL), 0);
+	assert_int_equal(count_map(fd_of(skel->maps.sl_ban4_v1)), 1);
+	assert_int_equal(count_map(fd_of(skel->maps.sl_ban6_v1)), 1);
 	free(t);
 }
 
@@ -1412,12 +2100,27 @@ int main(void)
 		cmocka_unit_test_setup(test_fragments, verdict_setup),
 		cmocka_unit_test_setup(test_truncated, verdict_setup),
 		cmocka_unit_test_setup(test_counters_exact, verdict_setup),
+		cmocka_unit_test_setup(test_deny_first, verdict_setup),
+		cmocka_unit_test_setup(test_bans, verdict_setup),
+		cmocka_unit_test_setup(test_scope_all, verdict_setup),
+		cmocka_unit_test_setup(test_rate_default_class, verdict_setup),
+		cmocka_unit_test_setup(test_rate_per_cidr_class, verdict_setup),
+		cmocka_unit_test_setup(test_rate_v6_prefix, verdict_setup),
+		cmocka_unit_test_setup(test_verdict_cache_generation,
+				       verdict_setup),
+		cmocka_unit_test_setup(test_rate_shared_across_cpus,
+				       verdict_setup),
+		cmocka_unit_test_setup(test_drop_events, verdict_setup),
 	};
 	const struct CMUnitTest sync[] = {
 		cmocka_unit_test_setup(test_sync_diff, sync_setup),
 		cmocka_unit_test_setup(test_sync_masks_host_bits, sync_setup),
 		cmocka_unit_test_setup(test_sync_full_map, sync_setup),
 		cmocka_unit_test_setup(test_sync_bad_entry, sync_setup),
+		cmocka_unit_test_setup(test_sync_deny_and_settings,
+				       sync_setup),
+		cmocka_unit_test_setup(test_sync_classes, sync_setup),
+		cmocka_unit_test_setup(test_sync_keeps_bans, sync_setup),
 		cmocka_unit_test_setup(test_sync_never_drops_common_client,
 				       sync_setup),
 	};
