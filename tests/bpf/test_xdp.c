@@ -1777,11 +1777,11 @@ static int e2e_setup(void **state)
 	e->orig_ns = e->fd_a = e->fd_b = -1;
 	if (!skel)
 		return 0;
-	snprintf(e->ns_a, sizeof(e->ns_a), "slt-%d-a", id);
-	snprintf(e->ns_b, sizeof(e->ns_b), "slt-%d-b", id);
-	snprintf(e->if_a, sizeof(e->if_a), "slt-%d-a", id);
-	snprintf(e->if_b, sizeof(e->if_b), "slt-%d-b", id);
-	snprintf(e->pin, sizeof(e->pin), "/sys/fs/bpf/sluice-test-%d",
+	snprintf(e->ns_a, sizeof(e->ns_a), "slt3-%d-a", id);
+	snprintf(e->ns_b, sizeof(e->ns_b), "slt3-%d-b", id);
+	snprintf(e->if_a, sizeof(e->if_a), "slt3-%d-a", id);
+	snprintf(e->if_b, sizeof(e->if_b), "slt3-%d-b", id);
+	snprintf(e->pin, sizeof(e->pin), "/sys/fs/bpf/sluice-i3-%d",
 		 (int)getpid());
 	if (sh("command -v ip >/dev/null") != 0)
 		return 0;
@@ -2014,6 +2014,161 @@ static void test_attach_detach(void **state)
 	assert_true(ret == 2 || ret == -1);
 }
 
+/* sluicectl live edits against a real attachment, then xdp.persist: the
+ * program keeps running without its daemon and a new one takes over by
+ * atomic replacement, with bans and counters intact. */
+static void test_live_edits_and_persist(void **state)
+{
+	struct e2e *e = *state;
+	struct sluice_counter c1[SLUICE_R_MAX], c2[SLUICE_R_MAX];
+	struct xdpctl_pins pins;
+	char cmd[512], out[8192], base[300];
+	__u32 id1 = 0, id2 = 0, id3 = 1;
+	int ifa;
+
+	SKIP_IF_NO_BPF();
+	if (!e->created) {
+		print_message("skipped: iproute2 'ip' not found\n");
+		skip();
+	}
+	if (run_ctl("--help", out, sizeof(out)) == -1) {
+		print_message("skipped: build/sluicectl not built\n");
+		skip();
+	}
+	assert_int_equal(xdpctl_ensure_bpffs(), 0);
+	assert_int_equal(enter_ns(e->fd_a), 0);
+	cfg_init(&e->t, true);
+	e->ifs[0] = e->if_a;
+	e->t.cfg.xdp.interfaces = e->ifs;
+	e->t.cfg.xdp.n_interfaces = 1;
+	e->t.cfg.xdp.mode = CFG_XDP_AUTO;
+	e->t.cfg.xdp.persist = true;
+	e->t.cfg.xdp.rate.syn = 1000;
+	e->t.cfg.xdp.drop_sample = 1;
+	snprintf(e->t.cfg.xdp.pin_path, sizeof(e->t.cfg.xdp.pin_path), "%s",
+		 e->pin);
+	snprintf(base, sizeof(base), "--pin-path %s", e->pin);
+	cfg_port(&e->t, GUARDED_PORT);
+	cfg_allow(&e->t, "198.18.0.2", 32);
+	e->x = xdpctl_open(&e->t.cfg);
+	assert_non_null(e->x);
+	ifa = (int)if_nametoindex(e->if_a);
+	assert_int_equal(probe_connect(e, GUARDED_PORT, 2000), 0);
+
+	/* deny add: cut off at once; del: back */
+	snprintf(cmd, sizeof(cmd), "%s deny add 198.18.0.2", base);
+	assert_int_equal(run_ctl(cmd, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "runtime only"));
+	assert_int_equal(probe_connect(e, GUARDED_PORT, 500), -ETIMEDOUT);
+	snprintf(cmd, sizeof(cmd), "%s deny list", base);
+	assert_int_equal(run_ctl(cmd, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "198.18.0.2/32"));
+	assert_non_null(strstr(out, "runtime"));
+	snprintf(cmd, sizeof(cmd), "%s deny del 198.18.0.2/32", base);
+	assert_int_equal(run_ctl(cmd, out, sizeof(out)), 0);
+	assert_int_equal(probe_connect(e, GUARDED_PORT, 2000), 0);
+	assert_int_equal(run_ctl(cmd, out, sizeof(out)), 3); /* gone */
+	snprintf(cmd, sizeof(cmd), "%s deny add 198.18.0.0/16 rate=5/s", base);
+	assert_int_equal(run_ctl(cmd, out, sizeof(out)), 1);
+	snprintf(cmd, sizeof(cmd), "%s deny add 198.18.0.1/16", base);
+	assert_int_equal(run_ctl(cmd, out, sizeof(out)), 1);
+
+	/* allow add with limits: a class; list shows it */
+	snprintf(cmd, sizeof(cmd),
+		 "%s allow add 198.51.100.0/24 rate=500/s burst=1000 syn=20/s",
+		 base);
+	assert_int_equal(run_ctl(cmd, out, sizeof(out)), 0);
+	snprintf(cmd, sizeof(cmd), "%s --json allow list", base);
+	assert_int_equal(run_ctl(cmd, out, sizeof(out)), 0);
+	if (!strstr(out, "{\"cidr\":\"198.51.100.0/24\",\"origin\":\"runtime\""
+			 ",\"class\":1,\"rate\":500,\"burst\":1000,\"syn\":20,"
+			 "\"syn_burst\":20}") ||
+	    !strstr(out, "\"cidr\":\"198.18.0.2/32\",\"origin\":\"file\""))
+		fail_msg("allow list: %s", out);
+
+	/* ban with expiry; listed; unban */
+	snprintf(cmd, sizeof(cmd), "%s ban 198.18.0.2 --for 10m", base);
+	assert_int_equal(run_ctl(cmd, out, sizeof(out)), 0);
+	assert_int_equal(probe_connect(e, GUARDED_PORT, 500), -ETIMEDOUT);
+	snprintf(cmd, sizeof(cmd), "%s bans", base);
+	assert_int_equal(run_ctl(cmd, out, sizeof(out)), 0);
+	if (!strstr(out, "198.18.0.2/32") ||
+	    !(strstr(out, "10m00s") || strstr(out, "9m59s")))
+		fail_msg("bans: %s", out);
+	snprintf(cmd, sizeof(cmd), "%s unban 198.18.0.2", base);
+	assert_int_equal(run_ctl(cmd, out, sizeof(out)), 0);
+	assert_int_equal(run_ctl(cmd, out, sizeof(out)), 3);
+	assert_int_equal(probe_connect(e, GUARDED_PORT, 2000), 0);
+
+	/* top: drops of the ban below are sampled 1:1 */
+	snprintf(cmd, sizeof(cmd), "%s ban 198.18.0.2", base);
+	assert_int_equal(run_ctl(cmd, out, sizeof(out)), 0);
+	{
+		pid_t pid;
+		int st;
+
+		snprintf(cmd, sizeof(cmd), "%s --json top --seconds 2", base);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			usleep(500000);
+			for (int i = 0; i < 3; i++)
+				probe_connect(e, GUARDED_PORT, 100);
+			_exit(0);
+		}
+		assert_int_equal(run_ctl(cmd, out, sizeof(out)), 0);
+		waitpid(pid, &st, 0);
+		if (!strstr(out, "\"source\":\"198.18.0.2\"") ||
+		    !strstr(out, "\"drop_banned\":"))
+			fail_msg("top: %s", out);
+	}
+
+	/* persist: close leaves the program attached and the maps pinned */
+	assert_int_equal(bpf_xdp_query_id(ifa, 0, &id1), 0);
+	assert_true(id1 != 0);
+	assert_int_equal(xdpctl_read_stats(e->x, c1), 0);
+	xdpctl_close(e->x);
+	e->x = NULL;
+	assert_int_equal(bpf_xdp_query_id(ifa, 0, &id2), 0);
+	assert_int_equal(id2, id1);
+	assert_int_equal(xdpctl_pins_open(e->pin, &pins), 0);
+	/* still enforcing with no daemon: the ban holds */
+	assert_int_equal(probe_connect(e, GUARDED_PORT, 500), -ETIMEDOUT);
+	assert_int_equal(xdpctl_pins_read_stats(&pins, c2), 0);
+	assert_true(c2[SLUICE_R_DROP_BANNED].packets >
+		    c1[SLUICE_R_DROP_BANNED].packets);
+	xdpctl_pins_close(&pins);
+
+	/* a new instance takes over atomically; bans and counters survive */
+	e->x = xdpctl_open(&e->t.cfg);
+	assert_non_null(e->x);
+	assert_int_equal(bpf_xdp_query_id(ifa, 0, &id3), 0);
+	assert_true(id3 != 0 && id3 != id1);
+	assert_int_equal(xdpctl_read_stats(e->x, c1), 0);
+	assert_true(c1[SLUICE_R_DROP_BANNED].packets >=
+		    c2[SLUICE_R_DROP_BANNED].packets);
+	assert_int_equal(probe_connect(e, GUARDED_PORT, 500), -ETIMEDOUT);
+	snprintf(cmd, sizeof(cmd), "%s unban 198.18.0.2", base);
+	assert_int_equal(run_ctl(cmd, out, sizeof(out)), 0);
+	assert_int_equal(probe_connect(e, GUARDED_PORT, 2000), 0);
+	/* the reload re-synced the runtime allow entry away */
+	snprintf(cmd, sizeof(cmd), "%s allow list", base);
+	assert_int_equal(run_ctl(cmd, out, sizeof(out)), 0);
+	assert_null(strstr(out, "198.51.100.0/24"));
+
+	/* and a non-persistent instance cleans everything up */
+	xdpctl_close(e->x);
+	e->t.cfg.xdp.persist = false;
+	e->x = xdpctl_open(&e->t.cfg);
+	assert_non_null(e->x);
+	xdpctl_close(e->x);
+	e->x = NULL;
+	id3 = 1;
+	assert_int_equal(bpf_xdp_query_id(ifa, 0, &id3), 0);
+	assert_int_equal(id3, 0);
+	assert_int_equal(access(e->pin, F_OK), -1);
+}
+
 /* Usage errors need no BPF: exit 1; help exits 0. */
 static void test_sluicectl_usage(void **state)
 {
@@ -2129,6 +2284,8 @@ int main(void)
 						e2e_teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors, e2e_setup,
 						e2e_teardown),
+		cmocka_unit_test_setup_teardown(test_live_edits_and_persist,
+						e2e_setup, e2e_teardown),
 		cmocka_unit_test(test_sluicectl_usage),
 	};
 	int fails = 0;
