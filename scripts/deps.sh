@@ -11,8 +11,8 @@ PKGS=(
 	# tests
 	libcmocka-dev python3-pytest python3-pytest-timeout curl iproute2
 	libclang-rt-14-dev
-	# tools used by tests and the demo
-	procps psmisc
+	# tools used by tests, the demo and the bench
+	procps psmisc wrk
 )
 
 missing=()

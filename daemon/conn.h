@@ -1,0 +1,180 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Client and upstream connection state: a pre-allocated table per worker,
+ * a free list, a list of live connections (scanned by the worker's timer),
+ * and the teardown rule of the io_uring model: a connection marked closing
+ * has its pending operations cancelled and is freed only when its count of
+ * in-flight operations reaches zero (liburing examples/proxy.c, redis
+ * freeClientAsync).
+ *
+ * The HTTP exchange state that proxy.c drives lives here too, so that a
+ * connection is one object with one lifetime.
+ */
+#ifndef SLUICE_CONN_H
+#define SLUICE_CONN_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "http.h"
+#include "loop.h"
+#include "transport.h"
+
+struct buf;
+struct buf_pool;
+struct config;
+
+enum conn_kind {
+	CONN_FREE = 0,
+	CONN_CLIENT,
+	CONN_UPSTREAM,
+};
+
+/* Operation codes of per-connection operations (loop_ud op field). */
+enum conn_op {
+	CONN_OP_RECV = 1,
+	CONN_OP_SEND,
+	CONN_OP_CONNECT,
+	CONN_OP_CONNECT_TIMEOUT,
+	CONN_OP_CANCEL,
+	CONN_OP__MAX,
+};
+
+#define CONN_F_CLOSING	(1u << 0)	/* teardown started */
+#define CONN_F_RECV	(1u << 1)	/* a receive is in flight */
+#define CONN_F_SEND	(1u << 2)	/* a send is in flight */
+#define CONN_F_CONNECT	(1u << 3)	/* connect (+ its timer) in flight */
+#define CONN_F_EOF	(1u << 4)	/* peer closed its side */
+#define CONN_F_POOLED	(1u << 5)	/* idle in an upstream pool */
+
+/* Progress of one direction of an exchange. */
+enum conn_phase {
+	CONN_PH_IDLE = 0,	/* not started */
+	CONN_PH_HEAD,		/* head being sent */
+	CONN_PH_BODY,		/* body being streamed */
+	CONN_PH_DONE,
+};
+
+/* One request/response exchange, held by the client connection. */
+struct conn_exchange {
+	struct config *cfg;		/* snapshot the request started on */
+	int route;
+	int service;
+	unsigned int target;		/* index into the service's targets */
+	unsigned int tries;		/* connection attempts made */
+	bool head_method;		/* request was HEAD */
+	bool idempotent;
+	bool client_keep_alive;		/* client may send another request */
+	bool client_http10;
+	bool upstream_reused;		/* came from the pool */
+	bool resp_started;		/* bytes of the response sent to client */
+	bool resp_head_parsed;		/* final (non-1xx) head parsed */
+	bool upstream_keep_alive;
+	uint8_t req_phase;		/* enum conn_phase */
+	uint8_t resp_phase;
+	enum http_body req_body;
+	enum http_body resp_body;
+	uint64_t req_left;		/* Content-Length bytes still to forward */
+	uint64_t resp_left;
+	struct http_chunked req_ck;
+	struct http_chunked resp_ck;
+	bool interim;			/* a 1xx head is being sent */
+	bool req_aborted;		/* request body not (fully) forwarded */
+	bool req_ck_done;		/* chunked scanner saw the end */
+	bool resp_ck_done;
+	bool stale_retried;		/* retried after a dead pooled conn */
+	size_t resp_last_len;		/* parse resume hint for the response */
+	size_t req_inflight;		/* bytes of client->in being sent */
+	size_t resp_inflight;		/* bytes of upstream->in being sent */
+	uint64_t started_ms;
+};
+
+struct conn {
+	uint32_t id;
+	uint32_t gen;
+	uint8_t kind;			/* enum conn_kind */
+	uint8_t state;			/* owner-defined (proxy.c) */
+	uint16_t flags;			/* CONN_F_* */
+	uint32_t inflight;		/* operations submitted, not completed */
+	struct transport tr;
+	struct buf *in;			/* received, not yet consumed */
+	struct buf *out;		/* heads built by the gateway */
+	/* a peer's buffers this connection's in-flight send still reads;
+	 * given back when the connection is freed */
+	struct buf *hold[2];
+	/* the send in flight: wptr/wlen remain to be sent */
+	const char *wptr;
+	size_t wlen;
+	struct conn *peer;		/* client <-> upstream */
+	uint64_t deadline_ms;		/* 0: none */
+	struct conn *live_prev, *live_next;
+	/* upstream pool membership */
+	struct conn *pool_prev, *pool_next;
+	void *pool;
+	/* client: remote address; upstream: target address */
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	char ip[INET6_ADDRSTRLEN];
+	size_t last_len;		/* request head parse resume hint */
+	unsigned int requests;		/* served on this connection */
+	struct loop_ts ts;		/* connect timeout span */
+	struct conn_exchange x;		/* client side only */
+};
+
+struct conn_table {
+	struct conn *slots;
+	uint32_t n;
+	struct conn *free;
+	struct conn live;		/* sentinel of the live list */
+	uint32_t n_live;
+	uint32_t n_clients;
+	struct buf_pool *bufs;
+	struct loop *loop;
+};
+
+/* n slots (<= LOOP_ID_MAX). 0 or -errno. */
+int conn_table_init(struct conn_table *t, uint32_t n, struct loop *l,
+		    struct buf_pool *bufs);
+/* Frees the table; live connections' sockets are closed. */
+void conn_table_destroy(struct conn_table *t);
+
+/* A connection for fd (plain transport) or NULL + errno = EMFILE when the
+ * table is full. */
+struct conn *conn_alloc(struct conn_table *t, enum conn_kind kind, int fd);
+
+/* The live connection a completion belongs to, or NULL if stale. */
+struct conn *conn_lookup(struct conn_table *t, uint64_t ud);
+
+static inline uint64_t conn_ud(const struct conn *c, enum conn_op op)
+{
+	return loop_ud(op, c->id, c->gen);
+}
+
+/* Account for a submitted / completed operation. conn_op_done() returns
+ * true when the connection was freed (closing and nothing left in flight):
+ * the caller must not touch it again. */
+static inline void conn_op_start(struct conn *c)
+{
+	c->inflight++;
+}
+bool conn_op_done(struct conn_table *t, struct conn *c);
+
+/* Start teardown: cancel what is pending; free now or when the last
+ * operation completes. Idempotent. Detaches the peer link both ways. */
+void conn_close(struct conn_table *t, struct conn *c);
+
+static inline bool conn_closing(const struct conn *c)
+{
+	return c->flags & CONN_F_CLOSING;
+}
+
+/* Make sure c->in / c->out exist. 0 or -ENOMEM. */
+int conn_in_get(struct conn_table *t, struct conn *c);
+int conn_out_get(struct conn_table *t, struct conn *c);
+/* Give empty buffers back to the pool (idle connections hold none). */
+void conn_bufs_trim(struct conn_table *t, struct conn *c);
+
+#endif

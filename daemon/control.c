@@ -1,0 +1,403 @@
+// SPDX-License-Identifier: MIT
+/* Control thread: startup, reload, shutdown. See control.h. */
+#include "control.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "loop.h"
+#include "worker.h"
+#include "xdpctl.h"
+
+_Static_assert(sizeof(((struct control *)0)->siginfo) ==
+	       sizeof(struct signalfd_siginfo), "siginfo size");
+
+enum control_op {
+	CTL_OP_SIGNAL = 1,
+};
+
+int control_block_signals(void)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		return -errno;
+	return 0;
+}
+
+static int listen_on(const struct config_listener *l)
+{
+	int fd, one = 1, ret;
+
+	fd = socket(l->addr.sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC,
+		    IPPROTO_TCP);
+	if (fd < 0)
+		goto fail;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)))
+		goto fail;
+	if (l->addr.sa.ss_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)))
+		goto fail;
+	if (bind(fd, (const struct sockaddr *)&l->addr.sa, l->addr.salen))
+		goto fail;
+	if (listen(fd, SOMAXCONN))
+		goto fail;
+	return fd;
+fail:
+	ret = -errno;
+	pr_err("listener %s (%s): %s", l->name, l->addr.text, strerror(-ret));
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+static unsigned int worker_count(const struct config *cfg)
+{
+	long n;
+
+	if (cfg->workers)
+		return cfg->workers;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned int)n : 1;
+}
+
+static const char *mode_name(enum config_xdp_mode m)
+{
+	switch (m) {
+	case CFG_XDP_NATIVE: return "native";
+	case CFG_XDP_GENERIC: return "generic";
+	default: return "auto";
+	}
+}
+
+static int start_workers(struct control *ctl)
+{
+	const struct config *cfg = ctl->cfg;
+	unsigned int n = worker_count(cfg);
+	int *fds, ret = 0;
+
+	ctl->workers = calloc(n, sizeof(*ctl->workers));
+	fds = calloc(cfg->n_listeners ? cfg->n_listeners : 1, sizeof(*fds));
+	if (!ctl->workers || !fds) {
+		free(fds);
+		return -ENOMEM;
+	}
+	for (unsigned int w = 0; w < n; w++) {
+		size_t i;
+
+		for (i = 0; i < cfg->n_listeners; i++) {
+			ret = listen_on(&cfg->listeners[i]);
+			if (ret < 0)
+				break;
+			fds[i] = ret;
+			ret = 0;
+		}
+		if (ret) {
+			while (i-- > 0)
+				close(fds[i]);
+			break;
+		}
+		ctl->n_workers++;
+		ret = worker_init(&ctl->workers[w], w, fds, cfg->n_listeners,
+				  config_get(ctl->cfg));
+		if (ret)
+			break;
+	}
+	free(fds);
+	if (ret)
+		return ret;
+	for (unsigned int w = 0; w < ctl->n_workers; w++) {
+		ret = worker_start(&ctl->workers[w]);
+		if (ret) {
+			pr_err("worker %u: thread: %s", w, strerror(-ret));
+			return ret;
+		}
+		ctl->n_started++;
+	}
+	return 0;
+}
+
+int control_start(struct control *ctl, const char *path, struct config *cfg,
+		  bool log_level_fixed)
+{
+	sigset_t set;
+	int ret;
+
+	memset(ctl, 0, sizeof(*ctl));
+	ctl->sfd = -1;
+	ctl->cfg = cfg;
+	ctl->generation = 1;
+	cfg->generation = 1;
+	ctl->log_level_fixed = log_level_fixed;
+	ctl->path = strdup(path);
+	if (!ctl->path)
+		return -ENOMEM;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	ctl->sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	if (ctl->sfd < 0) {
+		ret = -errno;
+		pr_err("signalfd: %s", strerror(-ret));
+		return ret;
+	}
+	ctl->loop = loop_new(8, 0, 0);
+	if (!ctl->loop) {
+		ret = -errno;
+		pr_err("io_uring setup: %s", strerror(-ret));
+		return ret;
+	}
+
+	if (cfg->xdp.enabled) {
+		xdpctl_init_logging();
+		ret = xdpctl_ensure_bpffs();
+		if (ret) {
+			pr_err("bpffs at /sys/fs/bpf: %s", strerror(-ret));
+			return ret;
+		}
+		ctl->xdp = xdpctl_open(cfg);
+		if (!ctl->xdp) {
+			ret = errno ? -errno : -EINVAL;
+			pr_err("xdp setup failed: %s", strerror(-ret));
+			return ret;
+		}
+	}
+
+	ret = start_workers(ctl);
+	if (ret)
+		return ret;
+
+	if (ctl->xdp) {
+		char ifs[256] = "";
+		size_t off = 0;
+
+		for (size_t i = 0; i < cfg->xdp.n_interfaces && off < sizeof(ifs); i++)
+			off += (size_t)snprintf(ifs + off, sizeof(ifs) - off,
+						"%s%s", i ? "," : "",
+						cfg->xdp.interfaces[i]);
+		pr_info("sluiced ready: %zu listener(s), %u worker(s), xdp on %s (%s)",
+			cfg->n_listeners, ctl->n_workers, ifs,
+			mode_name(cfg->xdp.mode));
+	} else {
+		pr_info("sluiced ready: %zu listener(s), %u worker(s), xdp disabled",
+			cfg->n_listeners, ctl->n_workers);
+	}
+	for (size_t i = 0; i < cfg->n_listeners; i++)
+		pr_info("listening on %s (%s)", cfg->listeners[i].addr.text,
+			cfg->listeners[i].name);
+	return 0;
+}
+
+static bool addr_eq(const struct config_addr *a, const struct config_addr *b)
+{
+	return a->salen == b->salen && !memcmp(&a->sa, &b->sa, a->salen);
+}
+
+static bool strv_eq(char **a, size_t na, char **b, size_t nb)
+{
+	if (na != nb)
+		return false;
+	for (size_t i = 0; i < na; i++)
+		if (strcmp(a[i], b[i]))
+			return false;
+	return true;
+}
+
+/* Settings a reload cannot change in a running process. */
+static void warn_restart_needed(const struct config *old,
+				const struct config *new)
+{
+	bool same = old->n_listeners == new->n_listeners;
+
+	for (size_t i = 0; same && i < old->n_listeners; i++)
+		same = addr_eq(&old->listeners[i].addr,
+			       &new->listeners[i].addr);
+	if (!same)
+		pr_warn("reload: listeners changed; restart sluiced to apply");
+	if (old->workers != new->workers)
+		pr_warn("reload: workers changed; restart sluiced to apply");
+	if (old->xdp.enabled != new->xdp.enabled)
+		pr_warn("reload: xdp.enabled changed; restart sluiced to apply");
+	if (old->xdp.enabled && new->xdp.enabled &&
+	    (!strv_eq(old->xdp.interfaces, old->xdp.n_interfaces,
+		      new->xdp.interfaces, new->xdp.n_interfaces) ||
+	     old->xdp.mode != new->xdp.mode ||
+	     strcmp(old->xdp.pin_path, new->xdp.pin_path)))
+		pr_warn("reload: xdp interfaces, mode or pin_path changed; "
+			"restart sluiced to apply");
+}
+
+static void log_errors(const char *errors)
+{
+	const char *p = errors;
+
+	while (p && *p) {
+		const char *nl = strchr(p, '\n');
+		int len = nl ? (int)(nl - p) : (int)strlen(p);
+
+		if (len > 0)
+			pr_err("reload: %.*s", len, p);
+		p = nl ? nl + 1 : NULL;
+	}
+}
+
+int control_reload(struct control *ctl)
+{
+	struct config *ncfg = NULL;
+	char *errors = NULL;
+	enum log_level lvl;
+	int ret;
+
+	pr_info("reload: reading %s", ctl->path);
+	ret = config_load_file(ctl->path, &ncfg, &errors);
+	if (ret) {
+		pr_err("reload: %s: invalid configuration, keeping the running one",
+		       ctl->path);
+		if (errors)
+			log_errors(errors);
+		else
+			pr_err("reload: %s", strerror(-ret));
+		free(errors);
+		ctl->reload_failures++;
+		return ret;
+	}
+	free(errors);
+	warn_restart_needed(ctl->cfg, ncfg);
+	if (ctl->xdp && ncfg->xdp.enabled) {
+		ret = xdpctl_sync(ctl->xdp, ncfg);
+		if (ret) {
+			pr_err("reload: xdp map sync failed: %s; keeping the running configuration",
+			       strerror(-ret));
+			/* put the maps back as the running config has them */
+			if (xdpctl_sync(ctl->xdp, ctl->cfg))
+				pr_err("reload: xdp maps could not be restored");
+			config_put(ncfg);
+			ctl->reload_failures++;
+			return ret;
+		}
+	}
+	if (!ctl->log_level_fixed && log_level_parse(ncfg->log_level, &lvl) == 0)
+		log_set_level(lvl);
+	ncfg->generation = ++ctl->generation;
+	for (unsigned int i = 0; i < ctl->n_started; i++)
+		worker_set_config(&ctl->workers[i], config_get(ncfg));
+	config_put(ctl->cfg);
+	ctl->cfg = ncfg;
+	ctl->reloads++;
+	pr_info("reload: configuration applied (generation %llu)",
+		(unsigned long long)ncfg->generation);
+	return 0;
+}
+
+static int arm_signal(struct control *ctl)
+{
+	return loop_read(ctl->loop, ctl->sfd, ctl->siginfo,
+			 sizeof(ctl->siginfo), loop_ud(CTL_OP_SIGNAL, 0, 0));
+}
+
+struct signal_state {
+	struct control *ctl;
+	bool stop;
+	int err;
+};
+
+static void on_signal(void *arg, const struct loop_cqe *cqe)
+{
+	struct signal_state *st = arg;
+	struct control *ctl = st->ctl;
+	const struct signalfd_siginfo *si = (const void *)ctl->siginfo;
+	int ret;
+
+	if (loop_ud_op(cqe->ud) != CTL_OP_SIGNAL)
+		return;
+	if (cqe->res == (int)sizeof(*si)) {
+		switch (si->ssi_signo) {
+		case SIGHUP:
+			control_reload(ctl);
+			break;
+		case SIGTERM:
+		case SIGINT:
+			pr_info("%s: shutting down", strsignal((int)si->ssi_signo));
+			st->stop = true;
+			return;
+		default:
+			break;
+		}
+	} else if (cqe->res < 0 && cqe->res != -EINTR && cqe->res != -EAGAIN) {
+		pr_err("signalfd read: %s", strerror(-cqe->res));
+		st->err = cqe->res;
+		st->stop = true;
+		return;
+	}
+	ret = arm_signal(ctl);
+	if (ret) {
+		st->err = ret;
+		st->stop = true;
+	}
+}
+
+int control_run(struct control *ctl)
+{
+	struct signal_state st = { .ctl = ctl };
+	int ret;
+
+	ret = arm_signal(ctl);
+	if (ret)
+		return ret;
+	while (!st.stop) {
+		ret = loop_run_once(ctl->loop, true, on_signal, &st);
+		if (ret < 0) {
+			pr_err("control io_uring: %s", strerror(-ret));
+			st.err = ret;
+			break;
+		}
+	}
+	for (unsigned int i = 0; i < ctl->n_started; i++)
+		worker_stop(&ctl->workers[i], CONTROL_DRAIN_MS);
+	for (unsigned int i = 0; i < ctl->n_workers; i++)
+		worker_destroy(&ctl->workers[i]);
+	ctl->n_workers = ctl->n_started = 0;
+	xdpctl_close(ctl->xdp);
+	ctl->xdp = NULL;
+	pr_info("sluiced stopped");
+	return st.err;
+}
+
+void control_destroy(struct control *ctl)
+{
+	for (unsigned int i = 0; i < ctl->n_started; i++)
+		worker_stop(&ctl->workers[i], 0);
+	for (unsigned int i = 0; i < ctl->n_workers; i++)
+		worker_destroy(&ctl->workers[i]);
+	free(ctl->workers);
+	ctl->workers = NULL;
+	xdpctl_close(ctl->xdp);
+	ctl->xdp = NULL;
+	loop_free(ctl->loop);
+	ctl->loop = NULL;
+	if (ctl->sfd >= 0)
+		close(ctl->sfd);
+	ctl->sfd = -1;
+	if (ctl->cfg)
+		config_put(ctl->cfg);
+	ctl->cfg = NULL;
+	free(ctl->path);
+	ctl->path = NULL;
+}

@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: MIT
+/* io_uring event loop. See loop.h. */
+#include "loop.h"
+
+#include <errno.h>
+#include <liburing.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define LOOP_BGID 7
+
+_Static_assert(sizeof(struct loop_ts) == sizeof(struct __kernel_timespec),
+	       "loop_ts must match __kernel_timespec");
+
+struct loop {
+	struct io_uring ring;
+	struct io_uring_buf_ring *br;
+	size_t br_bytes;
+	char *bufs;
+	size_t bufs_bytes;
+	unsigned nbufs;
+	size_t buf_size;
+	bool br_registered;
+};
+
+static int ring_init(struct loop *l, unsigned entries)
+{
+	struct io_uring_params p;
+	int ret;
+
+	memset(&p, 0, sizeof(p));
+	p.flags = IORING_SETUP_SUBMIT_ALL | IORING_SETUP_COOP_TASKRUN |
+		  IORING_SETUP_CQSIZE;
+	p.cq_entries = entries * 4;
+	ret = io_uring_queue_init_params(entries, &l->ring, &p);
+	if (ret == -EINVAL) {
+		/* older kernel: no COOP_TASKRUN / SUBMIT_ALL */
+		memset(&p, 0, sizeof(p));
+		p.flags = IORING_SETUP_CQSIZE;
+		p.cq_entries = entries * 4;
+		ret = io_uring_queue_init_params(entries, &l->ring, &p);
+	}
+	return ret;
+}
+
+static int bufring_init(struct loop *l, unsigned nbufs, size_t buf_size)
+{
+	struct io_uring_buf_reg reg;
+	int mask, ret;
+
+	if (nbufs == 0)
+		return 0;
+	if ((nbufs & (nbufs - 1)) || nbufs > 32768 || buf_size == 0 ||
+	    buf_size > (1u << 30))
+		return -EINVAL;
+	l->nbufs = nbufs;
+	l->buf_size = buf_size;
+	l->br_bytes = nbufs * sizeof(struct io_uring_buf);
+	l->br = mmap(NULL, l->br_bytes, PROT_READ | PROT_WRITE,
+		     MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+	if (l->br == MAP_FAILED) {
+		l->br = NULL;
+		return -errno;
+	}
+	l->bufs_bytes = (size_t)nbufs * buf_size;
+	l->bufs = mmap(NULL, l->bufs_bytes, PROT_READ | PROT_WRITE,
+		       MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+	if (l->bufs == MAP_FAILED) {
+		l->bufs = NULL;
+		return -errno;
+	}
+	memset(&reg, 0, sizeof(reg));
+	reg.ring_addr = (unsigned long)l->br;
+	reg.ring_entries = nbufs;
+	reg.bgid = LOOP_BGID;
+	ret = io_uring_register_buf_ring(&l->ring, &reg, 0);
+	if (ret)
+		return ret;
+	l->br_registered = true;
+	io_uring_buf_ring_init(l->br);
+	mask = io_uring_buf_ring_mask(nbufs);
+	for (unsigned i = 0; i < nbufs; i++)
+		io_uring_buf_ring_add(l->br, l->bufs + (size_t)i * buf_size,
+				      (unsigned)buf_size, (unsigned short)i,
+				      mask, (int)i);
+	io_uring_buf_ring_advance(l->br, (int)nbufs);
+	return 0;
+}
+
+struct loop *loop_new(unsigned entries, unsigned nbufs, size_t buf_size)
+{
+	struct loop *l = calloc(1, sizeof(*l));
+	int ret;
+
+	if (!l)
+		return NULL;
+	ret = ring_init(l, entries);
+	if (ret) {
+		free(l);
+		errno = -ret;
+		return NULL;
+	}
+	ret = bufring_init(l, nbufs, buf_size);
+	if (ret) {
+		loop_free(l);
+		errno = -ret;
+		return NULL;
+	}
+	return l;
+}
+
+void loop_free(struct loop *l)
+{
+	if (!l)
+		return;
+	if (l->br_registered)
+		io_uring_unregister_buf_ring(&l->ring, LOOP_BGID);
+	io_uring_queue_exit(&l->ring);
+	if (l->bufs)
+		munmap(l->bufs, l->bufs_bytes);
+	if (l->br)
+		munmap(l->br, l->br_bytes);
+	free(l);
+}
+
+size_t loop_buf_size(const struct loop *l)
+{
+	return l->buf_size;
+}
+
+void loop_buf_recycle(struct loop *l, uint16_t bid)
+{
+	if (bid >= l->nbufs)
+		return;
+	io_uring_buf_ring_add(l->br, l->bufs + (size_t)bid * l->buf_size,
+			      (unsigned)l->buf_size, bid,
+			      io_uring_buf_ring_mask(l->nbufs), 0);
+	io_uring_buf_ring_advance(l->br, 1);
+}
+
+/* An SQE with room for `need` consecutive ones (linked pairs); flushes the
+ * queue to the kernel when it is full. */
+static struct io_uring_sqe *get_sqe(struct loop *l, unsigned need)
+{
+	struct io_uring_sqe *sqe;
+
+	if (io_uring_sq_space_left(&l->ring) < need)
+		io_uring_submit(&l->ring);
+	if (io_uring_sq_space_left(&l->ring) < need)
+		return NULL;
+	sqe = io_uring_get_sqe(&l->ring);
+	return sqe;
+}
+
+int loop_accept_multishot(struct loop *l, int fd, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = get_sqe(l, 1);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_multishot_accept(sqe, fd, NULL, NULL, SOCK_CLOEXEC);
+	io_uring_sqe_set_data64(sqe, ud);
+	return 0;
+}
+
+int loop_recv(struct loop *l, int fd, size_t maxlen, uint64_t ud)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!l->nbufs)
+		return -EINVAL;
+	sqe = get_sqe(l, 1);
+	if (!sqe)
+		return -EBUSY;
+	if (maxlen > l->buf_size)
+		maxlen = l->buf_size;
+	io_uring_prep_recv(sqe, fd, NULL, maxlen, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = LOOP_BGID;
+	io_uring_sqe_set_data64(sqe, ud);
+	return 0;
+}
+
+int loop_read(struct loop *l, int fd, void *buf, size_t len, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = get_sqe(l, 1);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_read(sqe, fd, buf, (unsigned)len, 0);
+	io_uring_sqe_set_data64(sqe, ud);
+	return 0;
+}
+
+int loop_send(struct loop *l, int fd, const void *buf, size_t len,
+	      uint64_t ud)
+{
+	struct io_uring_sqe *sqe = get_sqe(l, 1);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_send(sqe, fd, buf, len, MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, ud);
+	return 0;
+}
+
+int loop_writev(struct loop *l, int fd, const struct iovec *iov,
+		unsigned int n, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = get_sqe(l, 1);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_writev(sqe, fd, iov, n, 0);
+	io_uring_sqe_set_data64(sqe, ud);
+	return 0;
+}
+
+int loop_connect(struct loop *l, int fd, const struct sockaddr *sa,
+		 socklen_t salen, const struct loop_ts *ts, uint64_t ud,
+		 uint64_t timeout_ud)
+{
+	struct io_uring_sqe *sqe = get_sqe(l, 2);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_connect(sqe, fd, sa, salen);
+	sqe->flags |= IOSQE_IO_LINK;
+	io_uring_sqe_set_data64(sqe, ud);
+	sqe = io_uring_get_sqe(&l->ring);	/* room checked above */
+	io_uring_prep_link_timeout(sqe, (struct __kernel_timespec *)ts, 0);
+	io_uring_sqe_set_data64(sqe, timeout_ud);
+	return 0;
+}
+
+int loop_timeout(struct loop *l, const struct loop_ts *ts, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = get_sqe(l, 1);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_timeout(sqe, (struct __kernel_timespec *)ts, 0, 0);
+	io_uring_sqe_set_data64(sqe, ud);
+	return 0;
+}
+
+int loop_cancel_fd(struct loop *l, int fd, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = get_sqe(l, 1);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
+	io_uring_sqe_set_data64(sqe, ud);
+	return 0;
+}
+
+int loop_cancel_ud(struct loop *l, uint64_t target_ud, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = get_sqe(l, 1);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_cancel64(sqe, target_ud, IORING_ASYNC_CANCEL_ALL);
+	io_uring_sqe_set_data64(sqe, ud);
+	return 0;
+}
+
+int loop_run_once(struct loop *l, bool wait, loop_cb cb, void *ctx)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, n = 0;
+	int ret;
+
+	ret = io_uring_submit_and_wait(&l->ring, wait ? 1 : 0);
+	if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY &&
+	    ret != -ETIME)
+		return ret;
+	io_uring_for_each_cqe(&l->ring, head, cqe) {
+		struct loop_cqe c;
+
+		c.ud = cqe->user_data;
+		c.res = cqe->res;
+		c.more = cqe->flags & IORING_CQE_F_MORE;
+		c.has_buf = cqe->flags & IORING_CQE_F_BUFFER;
+		c.bid = 0;
+		c.buf = NULL;
+		if (c.has_buf) {
+			c.bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+			if (c.bid < l->nbufs)
+				c.buf = l->bufs + (size_t)c.bid * l->buf_size;
+			else
+				c.has_buf = false;
+		}
+		cb(ctx, &c);
+		n++;
+	}
+	io_uring_cq_advance(&l->ring, n);
+	return (int)n;
+}

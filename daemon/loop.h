@@ -1,0 +1,119 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * io_uring event loop: the only module that includes <liburing.h>.
+ *
+ * One loop per thread. Operations are submitted with a 64-bit user_data the
+ * caller builds with loop_ud() ({op, id, gen}); every completion is handed
+ * to one callback as a struct loop_cqe, and the completion queue is
+ * acknowledged in batches after the callback ran for all of them.
+ *
+ * Receives use a provided-buffer ring: no memory is tied to a connection
+ * while it waits for data. The callback gets the selected buffer in
+ * loop_cqe.buf and must give it back with loop_buf_recycle() (the caller
+ * copies what it needs first).
+ *
+ * Knows nothing of HTTP or connections.
+ */
+#ifndef SLUICE_LOOP_H
+#define SLUICE_LOOP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+struct loop;
+
+/* user_data layout: op (8 bits) | id (24 bits) | gen (32 bits). */
+#define LOOP_ID_MAX 0xffffffu
+
+static inline uint64_t loop_ud(unsigned op, uint32_t id, uint32_t gen)
+{
+	return ((uint64_t)(op & 0xff) << 56) |
+	       ((uint64_t)(id & LOOP_ID_MAX) << 32) | gen;
+}
+
+static inline unsigned loop_ud_op(uint64_t ud)
+{
+	return (unsigned)(ud >> 56);
+}
+
+static inline uint32_t loop_ud_id(uint64_t ud)
+{
+	return (uint32_t)(ud >> 32) & LOOP_ID_MAX;
+}
+
+static inline uint32_t loop_ud_gen(uint64_t ud)
+{
+	return (uint32_t)ud;
+}
+
+/* A time span for timeouts. Must stay valid until the next loop_run_once()
+ * (the kernel reads it at submission). */
+struct loop_ts {
+	long long tv_sec;
+	long long tv_nsec;
+};
+
+static inline void loop_ts_ms(struct loop_ts *ts, uint64_t ms)
+{
+	ts->tv_sec = (long long)(ms / 1000);
+	ts->tv_nsec = (long long)(ms % 1000) * 1000000;
+}
+
+struct loop_cqe {
+	uint64_t ud;
+	int res;		/* >= 0 result or -errno */
+	bool more;		/* multishot: more completions will follow */
+	bool has_buf;		/* a provided buffer was consumed */
+	uint16_t bid;		/* its id (for loop_buf_recycle) */
+	char *buf;		/* its data (res bytes when res > 0) */
+};
+
+typedef void (*loop_cb)(void *ctx, const struct loop_cqe *cqe);
+
+/*
+ * entries: submission queue size. nbufs (power of two, may be 0 for a loop
+ * that never receives into provided buffers) of buf_size bytes each.
+ * NULL + errno on failure.
+ */
+struct loop *loop_new(unsigned entries, unsigned nbufs, size_t buf_size);
+void loop_free(struct loop *l);
+
+/* Size of one provided buffer (upper bound for a single receive). */
+size_t loop_buf_size(const struct loop *l);
+void loop_buf_recycle(struct loop *l, uint16_t bid);
+
+/* Submission helpers: 0 or -errno (-EBUSY when the ring cannot take more). */
+int loop_accept_multishot(struct loop *l, int fd, uint64_t ud);
+/* Receive at most maxlen bytes into a provided buffer. */
+int loop_recv(struct loop *l, int fd, size_t maxlen, uint64_t ud);
+/* Plain read into buf (signalfd, eventfd). */
+int loop_read(struct loop *l, int fd, void *buf, size_t len, uint64_t ud);
+int loop_send(struct loop *l, int fd, const void *buf, size_t len,
+	      uint64_t ud);
+/* iov must stay valid until the next loop_run_once(). */
+int loop_writev(struct loop *l, int fd, const struct iovec *iov,
+		unsigned int n, uint64_t ud);
+/* Connect with a linked timeout: two completions, `ud` for the connect
+ * (-ECANCELED when the timeout fired) and `timeout_ud` for the timer.
+ * sa and ts must stay valid until the next loop_run_once(). */
+int loop_connect(struct loop *l, int fd, const struct sockaddr *sa,
+		 socklen_t salen, const struct loop_ts *ts, uint64_t ud,
+		 uint64_t timeout_ud);
+/* One-shot timer: completes with -ETIME when it fires. */
+int loop_timeout(struct loop *l, const struct loop_ts *ts, uint64_t ud);
+/* Cancel every operation on fd; completes with the count or -ENOENT. */
+int loop_cancel_fd(struct loop *l, int fd, uint64_t ud);
+/* Cancel the operation(s) submitted with target_ud. */
+int loop_cancel_ud(struct loop *l, uint64_t target_ud, uint64_t ud);
+
+/*
+ * Submit what is queued, wait for at least one completion (when wait is
+ * true) and dispatch every available completion to cb. Returns the number
+ * of completions handled or -errno (-EINTR is not an error: returns 0).
+ */
+int loop_run_once(struct loop *l, bool wait, loop_cb cb, void *ctx);
+
+#endif

@@ -1,0 +1,1203 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Request flow. See proxy.h.
+ *
+ * Every completion updates a connection and then calls pump() on the client
+ * connection of the exchange, which makes whatever progress is possible now
+ * in both directions:
+ *
+ *   request:  client->in --(head re-built in client->out, then body)--> upstream
+ *   response: upstream->in --(head re-built in client->out, then body)--> client
+ *
+ * At most one receive and one send are in flight per connection. Data read
+ * from one side is consumed only when the send to the other side completed,
+ * and that side is not read again before: memory per exchange is bounded by
+ * three buffers whatever the body sizes.
+ *
+ * Buffer ownership: a send in flight reads a peer's buffer. When a
+ * connection is torn down while its peer's send (or its own) still reads a
+ * buffer, the buffer moves to the sending connection's hold[] and is given
+ * back when that connection is freed.
+ */
+#include "proxy.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "rewrite.h"
+#include "router.h"
+
+enum client_state {
+	CS_HEAD = 1,		/* reading a request head */
+	CS_EXCHANGE,		/* proxying a request and its response */
+	CS_ERROR,		/* sending a gateway error, then linger */
+	CS_LINGER,		/* write side shut; discard input until EOF */
+};
+
+enum upstream_state {
+	US_CONNECTING = 1,
+	US_ACTIVE,
+	US_IDLE,		/* in the pool */
+};
+
+/* Extra room past max_head for the headers the gateway adds. */
+#define PROXY_HEAD_SLACK 4096
+
+static void pump(struct proxy *p, struct conn *c);
+
+/* Operational warnings at most once a second per worker. */
+static bool warn_ok(struct proxy *p)
+{
+	if (p->last_warn_ms && p->now_ms - p->last_warn_ms < 1000)
+		return false;
+	p->last_warn_ms = p->now_ms ? p->now_ms : 1;
+	return true;
+}
+
+/* ---- buffers held across teardown ----------------------------------- */
+
+static void hold_buf(struct proxy *p, struct conn *c, struct buf *b)
+{
+	if (!b)
+		return;
+	if (!c->hold[0])
+		c->hold[0] = b;
+	else if (!c->hold[1])
+		c->hold[1] = b;
+	else
+		buf_put(&p->bufs, b);	/* cannot happen: two buffers at most */
+}
+
+/* ---- submitting ------------------------------------------------------- */
+
+static int post_recv(struct proxy *p, struct conn *c)
+{
+	size_t maxlen = loop_buf_size(p->loop);
+	bool discard = c->kind == CONN_CLIENT && c->state == CS_LINGER;
+	int ret;
+
+	if (c->flags & (CONN_F_RECV | CONN_F_CLOSING | CONN_F_EOF))
+		return 0;
+	if (!discard) {
+		if (conn_in_get(&p->conns, c))
+			return -ENOMEM;
+		/* compact only if no send of the peer reads this buffer */
+		if (buf_room(c->in) < maxlen &&
+		    !(c->peer && (c->peer->flags & CONN_F_SEND)))
+			buf_compact(c->in);
+		if (buf_room(c->in) < maxlen)
+			maxlen = buf_room(c->in);
+		if (maxlen == 0)
+			return 0;	/* backpressure: the other side drains it */
+	}
+	ret = transport_read(&c->tr, maxlen, conn_ud(c, CONN_OP_RECV));
+	if (ret)
+		return ret;
+	conn_op_start(c);
+	c->flags |= CONN_F_RECV;
+	return 0;
+}
+
+static int post_send(struct proxy *p, struct conn *c, const char *data,
+		     size_t len)
+{
+	int ret;
+
+	c->wptr = data;
+	c->wlen = len;
+	ret = transport_write(&c->tr, data, len, conn_ud(c, CONN_OP_SEND));
+	if (ret)
+		return ret;
+	conn_op_start(c);
+	c->flags |= CONN_F_SEND;
+	return 0;
+}
+
+/* ---- teardown ---------------------------------------------------------- */
+
+static void put_cfg(struct conn *c)
+{
+	if (c->x.cfg) {
+		config_put(c->x.cfg);
+		c->x.cfg = NULL;
+	}
+}
+
+/* Close the upstream of client c (not reusable), keeping alive what the
+ * sends in flight still read. */
+static void drop_upstream(struct proxy *p, struct conn *c)
+{
+	struct conn *u = c->peer;
+
+	if (!u)
+		return;
+	if (c->flags & CONN_F_SEND) {
+		hold_buf(p, c, u->in);	/* response body being sent */
+		u->in = NULL;
+	}
+	if (u->flags & CONN_F_SEND) {
+		/* request head (client->out) or body (client->in) */
+		hold_buf(p, u, c->in);
+		hold_buf(p, u, c->out);
+		c->in = NULL;
+		c->out = NULL;
+	}
+	c->peer = NULL;
+	u->peer = NULL;
+	upstream_remove(&p->up, u);
+	conn_close(&p->conns, u);
+}
+
+static void close_client(struct proxy *p, struct conn *c)
+{
+	drop_upstream(p, c);
+	put_cfg(c);
+	conn_close(&p->conns, c);
+}
+
+/* Half-close and discard input until EOF, so that the client reads our last
+ * bytes instead of a reset (RFC 9112 section 9.6). */
+static void linger_close(struct proxy *p, struct conn *c)
+{
+	drop_upstream(p, c);
+	put_cfg(c);
+	if ((c->flags & CONN_F_EOF) || transport_shutdown(&c->tr)) {
+		conn_close(&p->conns, c);
+		return;
+	}
+	c->state = CS_LINGER;
+	c->deadline_ms = p->now_ms + PROXY_LINGER_MS;
+	if (c->in)
+		buf_consume(c->in, buf_len(c->in));
+	conn_bufs_trim(&p->conns, c);
+	if (post_recv(p, c))
+		conn_close(&p->conns, c);
+}
+
+/* Answer the client with a gateway error and close. */
+static void send_error(struct proxy *p, struct conn *c, int status,
+		       const char *msg)
+{
+	long n;
+
+	drop_upstream(p, c);
+	put_cfg(c);
+	p->rejected++;
+	pr_debug("worker %u: %s: %d %s", p->worker, c->ip, status, msg);
+	if (c->x.resp_started || (c->flags & CONN_F_SEND) ||
+	    conn_out_get(&p->conns, c)) {
+		conn_close(&p->conns, c);
+		return;
+	}
+	n = rewrite_error(c->out->data, c->out->cap, status, msg,
+			  c->state == CS_EXCHANGE && c->x.head_method);
+	if (n < 0) {
+		conn_close(&p->conns, c);
+		return;
+	}
+	c->out->start = 0;
+	c->out->end = (size_t)n;
+	c->state = CS_ERROR;
+	c->x.resp_started = true;
+	c->deadline_ms = p->now_ms + PROXY_ERROR_SEND_MS;
+	if (post_send(p, c, c->out->data, (size_t)n))
+		conn_close(&p->conns, c);
+}
+
+/* ---- exchange start ----------------------------------------------------- */
+
+static bool method_is(const struct http_request *r, const char *m)
+{
+	size_t n = strlen(m);
+
+	return r->method_len == n && !memcmp(r->method, m, n);
+}
+
+static bool method_idempotent(const struct http_request *r)
+{
+	return method_is(r, "GET") || method_is(r, "HEAD") ||
+	       method_is(r, "OPTIONS") || method_is(r, "TRACE") ||
+	       method_is(r, "PUT") || method_is(r, "DELETE");
+}
+
+static bool attach_upstream(struct proxy *p, struct conn *c, bool fresh);
+
+/* Connecting to the current target failed: try the next target once (for
+ * idempotent requests; nothing was sent yet) or answer 502. */
+static bool connect_failed(struct proxy *p, struct conn *c, int err)
+{
+	struct conn_exchange *x = &c->x;
+	const struct config_service *svc = &x->cfg->services[x->service];
+
+	if (warn_ok(p))
+		pr_warn("worker %u: upstream %s (service %s): connect failed: %s",
+			p->worker, svc->targets[x->target].text, svc->name,
+			err == -ETIMEDOUT ? "timed out" : strerror(-err));
+	if (x->idempotent && x->tries < 2 && svc->n_targets > 1) {
+		x->target = (x->target + 1) % (unsigned int)svc->n_targets;
+		return attach_upstream(p, c, false);
+	}
+	send_error(p, c, 502, err == -ETIMEDOUT ?
+			      "timed out connecting to the upstream" :
+			      "could not connect to the upstream");
+	return false;
+}
+
+/* Link c to a pooled or new connection to its current target. */
+static bool attach_upstream(struct proxy *p, struct conn *c, bool fresh)
+{
+	struct conn_exchange *x = &c->x;
+	const struct config_service *svc = &x->cfg->services[x->service];
+	const struct config_addr *a = &svc->targets[x->target];
+	struct conn *u = NULL;
+
+	x->tries++;
+	if (!fresh)
+		u = upstream_take(&p->up, (const struct sockaddr *)&a->sa,
+				  a->salen);
+	if (u) {
+		x->upstream_reused = true;
+		u->state = US_ACTIVE;
+	} else {
+		x->upstream_reused = false;
+		u = upstream_connect(&p->up, a, svc->connect_timeout_ms,
+				     p->now_ms);
+		if (!u)
+			return connect_failed(p, c, -errno);
+		u->state = US_CONNECTING;
+	}
+	u->deadline_ms = 0;
+	c->peer = u;
+	u->peer = c;
+	return true;
+}
+
+static bool start_exchange(struct proxy *p, struct conn *c, size_t head_len)
+{
+	const struct http_request *r = &p->req;
+	struct conn_exchange *x = &c->x;
+	const struct config_service *svc;
+	struct rewrite_req rw;
+	int route;
+	long n;
+
+	memset(x, 0, sizeof(*x));
+	x->cfg = config_get(p->cfg);
+	x->started_ms = p->now_ms;
+	x->head_method = method_is(r, "HEAD");
+	x->idempotent = method_idempotent(r);
+	x->client_http10 = r->minor_version == 0;
+	x->client_keep_alive = r->keep_alive && !p->draining;
+	x->req_body = r->body;
+	if (r->body == HTTP_BODY_LENGTH)
+		x->req_left = r->content_length;
+	else if (r->body == HTTP_BODY_CHUNKED)
+		http_chunked_init(&x->req_ck);
+	c->state = CS_EXCHANGE;
+	c->deadline_ms = p->now_ms + PROXY_RESPONSE_TIMEOUT_MS;
+	p->requests++;
+
+	route = router_match(x->cfg, r->host, r->host_len, r->method,
+			     r->method_len, r->path, r->path_len);
+	if (route < 0) {
+		send_error(p, c, 404, "no route matches this request");
+		return false;
+	}
+	x->route = route;
+	x->service = (int)x->cfg->routes[route].service;
+	svc = &x->cfg->services[x->service];
+	if (svc->n_targets == 0) {
+		send_error(p, c, 502, "the service has no targets");
+		return false;
+	}
+	x->target = upstream_pick(&p->up, x->cfg, (size_t)x->service);
+
+	if (conn_out_get(&p->conns, c)) {
+		send_error(p, c, 500, "out of memory");
+		return false;
+	}
+	rw.client_ip = c->ip;
+	rw.proto = "http";
+	rw.default_host = svc->targets[x->target].text;
+	n = rewrite_request(c->out->data, c->out->cap, r, &rw);
+	if (n < 0) {
+		send_error(p, c, 431, "request head too large");
+		return false;
+	}
+	c->out->start = 0;
+	c->out->end = (size_t)n;
+	buf_consume(c->in, head_len);
+	return attach_upstream(p, c, false);
+}
+
+/* CS_HEAD: parse what is buffered; true when an exchange started. */
+static bool read_head(struct proxy *p, struct conn *c)
+{
+	struct http_request *r = &p->req;
+	size_t len = c->in ? buf_len(c->in) : 0;
+	int n;
+
+	c->x.head_method = false;
+	if (len == 0) {
+		if ((c->flags & CONN_F_EOF) || (p->draining && c->requests)) {
+			conn_close(&p->conns, c);
+			return false;
+		}
+		if (post_recv(p, c))
+			conn_close(&p->conns, c);
+		return false;
+	}
+	n = http_parse_request(buf_head(c->in), len, c->last_len, &p->limits,
+			       r);
+	if (n == -2) {
+		if (c->flags & CONN_F_EOF) {
+			conn_close(&p->conns, c);	/* truncated head */
+			return false;
+		}
+		if (len >= p->limits.max_head) {
+			send_error(p, c, 431, "request head too large");
+			return false;
+		}
+		c->last_len = len;
+		if (buf_room(c->in) == 0)
+			buf_compact(c->in);
+		if (post_recv(p, c))
+			conn_close(&p->conns, c);
+		return false;
+	}
+	if (n < 0) {
+		send_error(p, c, r->status ? r->status : 400,
+			   r->error ? r->error : "malformed request");
+		return false;
+	}
+	c->last_len = 0;
+	return start_exchange(p, c, (size_t)n);
+}
+
+/* ---- request direction ------------------------------------------------- */
+
+static void pump_request(struct proxy *p, struct conn *c)
+{
+	struct conn_exchange *x = &c->x;
+	struct conn *u = c->peer;
+	size_t avail, fwd;
+
+	if (!u || u->state != US_ACTIVE || (u->flags & CONN_F_SEND))
+		return;
+	if (x->req_phase == CONN_PH_IDLE) {
+		x->req_phase = CONN_PH_HEAD;
+		if (post_send(p, u, buf_head(c->out), buf_len(c->out)))
+			close_client(p, c);
+		return;
+	}
+	if (x->req_phase != CONN_PH_BODY)
+		return;
+	avail = c->in ? buf_len(c->in) : 0;
+	if (x->req_body == HTTP_BODY_LENGTH) {
+		fwd = avail < x->req_left ? avail : (size_t)x->req_left;
+	} else {
+		bool done = false;
+		long acc = 0;
+
+		if (avail)
+			acc = http_chunked_scan(&x->req_ck, buf_head(c->in),
+						avail, &done);
+		if (acc < 0) {
+			x->req_aborted = true;
+			send_error(p, c, 400, "invalid chunked request body");
+			return;
+		}
+		fwd = (size_t)acc;
+		x->req_ck_done = done;
+		if (done && fwd == 0) {
+			x->req_phase = CONN_PH_DONE;
+			return;
+		}
+	}
+	if (fwd == 0) {
+		if (c->flags & CONN_F_EOF) {
+			/* client went away mid-body */
+			close_client(p, c);
+			return;
+		}
+		if (avail && buf_room(c->in) == 0) {
+			buf_compact(c->in);
+			if (buf_room(c->in) == 0) {
+				send_error(p, c, 400, "chunk header too long");
+				return;
+			}
+		}
+		if (post_recv(p, c))
+			close_client(p, c);
+		return;
+	}
+	x->req_inflight = fwd;
+	if (post_send(p, u, buf_head(c->in), fwd))
+		close_client(p, c);
+}
+
+/* The request could not be (fully) written to the upstream. */
+static void request_send_failed(struct proxy *p, struct conn *c, long err)
+{
+	struct conn_exchange *x = &c->x;
+
+	if (x->upstream_reused && !x->resp_started && !x->stale_retried &&
+	    x->req_phase == CONN_PH_HEAD && x->req_body == HTTP_BODY_NONE) {
+		/* a pooled connection the backend had closed: once more */
+		pr_debug("worker %u: pooled upstream connection was closed, "
+			 "retrying on a new one", p->worker);
+		x->stale_retried = true;
+		drop_upstream(p, c);
+		x->req_phase = CONN_PH_IDLE;
+		x->tries--;
+		attach_upstream(p, c, true);
+		return;
+	}
+	pr_debug("worker %u: upstream write failed: %s", p->worker,
+		 strerror((int)-err));
+	/* the backend may still have answered (an early error): read it */
+	x->req_aborted = true;
+	x->req_phase = CONN_PH_DONE;
+	x->client_keep_alive = false;
+}
+
+static void on_upstream_sent(struct proxy *p, struct conn *u)
+{
+	struct conn *c = u->peer;
+	struct conn_exchange *x;
+
+	if (!c) {
+		conn_close(&p->conns, u);
+		return;
+	}
+	x = &c->x;
+	if (x->req_phase == CONN_PH_HEAD) {
+		if (x->req_body == HTTP_BODY_NONE ||
+		    (x->req_body == HTTP_BODY_LENGTH && x->req_left == 0))
+			x->req_phase = CONN_PH_DONE;
+		else
+			x->req_phase = CONN_PH_BODY;
+	} else if (x->req_phase == CONN_PH_BODY) {
+		buf_consume(c->in, x->req_inflight);
+		if (x->req_body == HTTP_BODY_LENGTH) {
+			x->req_left -= x->req_inflight;
+			if (x->req_left == 0)
+				x->req_phase = CONN_PH_DONE;
+		} else if (x->req_ck_done) {
+			x->req_phase = CONN_PH_DONE;
+		}
+		x->req_inflight = 0;
+	}
+	c->deadline_ms = p->now_ms + PROXY_RESPONSE_TIMEOUT_MS;
+	pump(p, c);
+}
+
+/* ---- response direction ------------------------------------------------ */
+
+/* The upstream closed or failed before a complete response head. */
+static void upstream_gone(struct proxy *p, struct conn *c)
+{
+	struct conn_exchange *x = &c->x;
+
+	if (x->upstream_reused && !x->resp_started && !x->stale_retried &&
+	    x->req_body == HTTP_BODY_NONE && !x->req_aborted &&
+	    (!c->peer->in || buf_len(c->peer->in) == 0)) {
+		pr_debug("worker %u: pooled upstream connection closed "
+			 "without answering, retrying on a new one", p->worker);
+		x->stale_retried = true;
+		drop_upstream(p, c);
+		x->req_phase = CONN_PH_IDLE;
+		x->tries--;
+		attach_upstream(p, c, true);	/* on_connect() pumps */
+		return;
+	}
+	send_error(p, c, 502, "the upstream closed the connection "
+			      "without a complete response");
+}
+
+static void send_head(struct proxy *p, struct conn *c, struct conn *u,
+		      size_t consumed, enum rewrite_conn mode)
+{
+	long len;
+
+	len = rewrite_response(c->out->data, c->out->cap, &p->resp, mode);
+	if (len < 0) {
+		send_error(p, c, 502, "upstream response head too large");
+		return;
+	}
+	buf_consume(u->in, consumed);
+	c->out->start = 0;
+	c->out->end = (size_t)len;
+	c->x.resp_phase = CONN_PH_HEAD;
+	c->x.resp_started = true;
+	if (post_send(p, c, c->out->data, (size_t)len))
+		close_client(p, c);
+}
+
+static void parse_response(struct proxy *p, struct conn *c, struct conn *u)
+{
+	struct conn_exchange *x = &c->x;
+	struct http_response *r = &p->resp;
+	size_t avail;
+	int n;
+
+	for (;;) {
+		avail = u->in ? buf_len(u->in) : 0;
+		if (avail == 0) {
+			if (u->flags & CONN_F_EOF) {
+				upstream_gone(p, c);
+				return;
+			}
+			if (post_recv(p, u))
+				send_error(p, c, 502, "upstream receive failed");
+			return;
+		}
+		n = http_parse_response(buf_head(u->in), avail,
+					x->resp_last_len, x->head_method, r);
+		if (n == -2) {
+			if (u->flags & CONN_F_EOF) {
+				upstream_gone(p, c);
+				return;
+			}
+			if (avail >= p->limits.max_head) {
+				send_error(p, c, 502,
+					   "upstream response head too large");
+				return;
+			}
+			x->resp_last_len = avail;
+			if (buf_room(u->in) == 0)
+				buf_compact(u->in);
+			if (post_recv(p, u))
+				send_error(p, c, 502, "upstream receive failed");
+			return;
+		}
+		if (n < 0) {
+			if (warn_ok(p))
+				pr_warn("worker %u: invalid response from upstream: %s",
+					p->worker, r->error ? r->error : "?");
+			send_error(p, c, 502, "invalid response from the upstream");
+			return;
+		}
+		x->resp_last_len = 0;
+		if (r->status < 200) {
+			if (r->status == 101) {
+				send_error(p, c, 502,
+					   "the upstream switched protocols");
+				return;
+			}
+			if (x->client_http10) {
+				buf_consume(u->in, (size_t)n);	/* 1xx not for 1.0 */
+				continue;
+			}
+			x->interim = true;
+			send_head(p, c, u, (size_t)n, REWRITE_CONN_NONE);
+			return;
+		}
+		break;
+	}
+	x->resp_head_parsed = true;
+	x->resp_body = r->body;
+	x->resp_left = r->body == HTTP_BODY_LENGTH ? r->content_length : 0;
+	if (r->body == HTTP_BODY_CHUNKED)
+		http_chunked_init(&x->resp_ck);
+	x->upstream_keep_alive = r->keep_alive &&
+				 r->body != HTTP_BODY_UNTIL_CLOSE;
+	if (r->body == HTTP_BODY_UNTIL_CLOSE || x->req_phase != CONN_PH_DONE ||
+	    x->req_aborted || p->draining)
+		x->client_keep_alive = false;
+	send_head(p, c, u, (size_t)n,
+		  x->client_keep_alive ? REWRITE_CONN_KEEP_ALIVE
+				       : REWRITE_CONN_CLOSE);
+}
+
+static void pump_response(struct proxy *p, struct conn *c)
+{
+	struct conn_exchange *x = &c->x;
+	struct conn *u = c->peer;
+	size_t avail, fwd;
+
+	if (x->resp_phase == CONN_PH_DONE || !u || u->state != US_ACTIVE)
+		return;
+	/* client->out carries the request head until it is sent */
+	if (x->req_phase == CONN_PH_IDLE || x->req_phase == CONN_PH_HEAD)
+		return;
+	if (c->flags & CONN_F_SEND)
+		return;
+	/* a body send completing decides whether the request is done,
+	 * hence whether the client connection can stay open */
+	if (x->req_phase == CONN_PH_BODY && (u->flags & CONN_F_SEND))
+		return;
+	if (!x->resp_head_parsed) {
+		if (x->resp_phase == CONN_PH_IDLE)
+			parse_response(p, c, u);
+		return;
+	}
+	if (x->resp_phase != CONN_PH_BODY)
+		return;
+	avail = u->in ? buf_len(u->in) : 0;
+	switch (x->resp_body) {
+	case HTTP_BODY_LENGTH:
+		fwd = avail < x->resp_left ? avail : (size_t)x->resp_left;
+		break;
+	case HTTP_BODY_CHUNKED: {
+		bool done = false;
+		long acc = 0;
+
+		if (avail)
+			acc = http_chunked_scan(&x->resp_ck, buf_head(u->in),
+						avail, &done);
+		if (acc < 0) {
+			if (warn_ok(p))
+				pr_warn("worker %u: invalid chunked body from upstream",
+					p->worker);
+			close_client(p, c);
+			return;
+		}
+		fwd = (size_t)acc;
+		x->resp_ck_done = done;
+		if (done && fwd == 0) {
+			x->resp_phase = CONN_PH_DONE;
+			return;
+		}
+		break;
+	}
+	default:
+		fwd = avail;
+		break;
+	}
+	if (fwd == 0) {
+		if (u->flags & CONN_F_EOF) {
+			if (x->resp_body == HTTP_BODY_UNTIL_CLOSE)
+				x->resp_phase = CONN_PH_DONE;
+			else
+				close_client(p, c);	/* truncated */
+			return;
+		}
+		if (avail && buf_room(u->in) == 0) {
+			buf_compact(u->in);
+			if (buf_room(u->in) == 0) {
+				close_client(p, c);
+				return;
+			}
+		}
+		if (post_recv(p, u))
+			close_client(p, c);
+		return;
+	}
+	x->resp_inflight = fwd;
+	if (post_send(p, c, buf_head(u->in), fwd))
+		close_client(p, c);
+}
+
+static void on_client_sent(struct proxy *p, struct conn *c)
+{
+	struct conn_exchange *x = &c->x;
+	struct conn *u = c->peer;
+
+	if (c->state == CS_ERROR) {
+		linger_close(p, c);
+		return;
+	}
+	if (c->state != CS_EXCHANGE)
+		return;
+	if (x->resp_phase == CONN_PH_HEAD) {
+		if (x->interim) {
+			x->interim = false;
+			x->resp_phase = CONN_PH_IDLE;
+		} else if (x->resp_body == HTTP_BODY_NONE ||
+			   (x->resp_body == HTTP_BODY_LENGTH &&
+			    x->resp_left == 0)) {
+			x->resp_phase = CONN_PH_DONE;
+		} else {
+			x->resp_phase = CONN_PH_BODY;
+		}
+	} else if (x->resp_phase == CONN_PH_BODY) {
+		if (!u) {
+			close_client(p, c);
+			return;
+		}
+		buf_consume(u->in, x->resp_inflight);
+		if (x->resp_body == HTTP_BODY_LENGTH) {
+			x->resp_left -= x->resp_inflight;
+			if (x->resp_left == 0)
+				x->resp_phase = CONN_PH_DONE;
+		} else if (x->resp_body == HTTP_BODY_CHUNKED &&
+			   x->resp_ck_done) {
+			x->resp_phase = CONN_PH_DONE;
+		}
+		x->resp_inflight = 0;
+	}
+	c->deadline_ms = p->now_ms + PROXY_RESPONSE_TIMEOUT_MS;
+	pump(p, c);
+}
+
+/* ---- end of an exchange ------------------------------------------------ */
+
+static void finish_exchange(struct proxy *p, struct conn *c)
+{
+	struct conn_exchange *x = &c->x;
+	struct conn *u = c->peer;
+	bool reuse;
+
+	reuse = u && x->upstream_keep_alive && !x->req_aborted &&
+		x->req_phase == CONN_PH_DONE && !p->draining &&
+		!(u->flags & (CONN_F_EOF | CONN_F_SEND)) &&
+		(!u->in || buf_len(u->in) == 0);
+	if (reuse) {
+		c->peer = NULL;
+		u->peer = NULL;
+		u->state = US_IDLE;
+		if (upstream_put(&p->up, u, p->now_ms))
+			conn_close(&p->conns, u);
+	} else {
+		drop_upstream(p, c);
+	}
+	put_cfg(c);
+	c->requests++;
+	if (!x->client_keep_alive || p->draining ||
+	    (c->flags & CONN_F_EOF)) {
+		linger_close(p, c);
+		return;
+	}
+	c->state = CS_HEAD;
+	c->last_len = 0;
+	conn_bufs_trim(&p->conns, c);
+	c->deadline_ms = p->now_ms + (c->in && buf_len(c->in) ?
+				      PROXY_HEADER_TIMEOUT_MS :
+				      PROXY_KEEPALIVE_IDLE_MS);
+}
+
+static void pump(struct proxy *p, struct conn *c)
+{
+	struct conn_exchange *x = &c->x;
+
+	for (;;) {
+		if (conn_closing(c))
+			return;
+		switch (c->state) {
+		case CS_HEAD:
+			if (!read_head(p, c))
+				return;
+			continue;
+		case CS_EXCHANGE:
+			pump_request(p, c);
+			if (conn_closing(c) || c->state != CS_EXCHANGE)
+				return;
+			pump_response(p, c);
+			if (conn_closing(c) || c->state != CS_EXCHANGE)
+				return;
+			if (x->resp_phase != CONN_PH_DONE)
+				return;
+			if (x->req_phase != CONN_PH_DONE) {
+				/* let a body send in flight complete first */
+				if (c->peer && (c->peer->flags & CONN_F_SEND))
+					return;
+				x->req_aborted = true;
+				x->client_keep_alive = false;
+			}
+			finish_exchange(p, c);
+			continue;
+		default:
+			return;
+		}
+	}
+}
+
+/* ---- completions ------------------------------------------------------- */
+
+static void on_connect(struct proxy *p, struct conn *u, int res)
+{
+	struct conn *c = u->peer;
+
+	u->flags &= ~CONN_F_CONNECT;
+	if (!c) {
+		conn_close(&p->conns, u);
+		return;
+	}
+	if (res < 0) {
+		c->peer = NULL;
+		u->peer = NULL;
+		conn_close(&p->conns, u);
+		if (connect_failed(p, c, res == -ECANCELED ? -ETIMEDOUT : res))
+			pump(p, c);
+		return;
+	}
+	u->state = US_ACTIVE;
+	pump(p, c);
+}
+
+static void on_recv(struct proxy *p, struct conn *c, const struct loop_cqe *cqe)
+{
+	const char *data;
+	long n = transport_read_done(&c->tr, cqe, &data);
+	struct conn *peer;
+	bool was_empty;
+
+	if (n == -ENOBUFS) {
+		/* provided buffers ran out for a moment: try again */
+		transport_read_release(&c->tr, cqe);
+		if (post_recv(p, c))
+			goto fail;
+		return;
+	}
+	if (c->kind == CONN_UPSTREAM && (c->flags & CONN_F_POOLED)) {
+		transport_read_release(&c->tr, cqe);
+		upstream_idle_event(&p->up, c, n);
+		return;
+	}
+	if (c->kind == CONN_CLIENT &&
+	    (c->state == CS_LINGER || c->state == CS_ERROR)) {
+		transport_read_release(&c->tr, cqe);
+		if (n <= 0) {
+			c->flags |= CONN_F_EOF;
+			if (c->state == CS_LINGER)
+				conn_close(&p->conns, c);
+		} else if (c->state == CS_LINGER && post_recv(p, c)) {
+			conn_close(&p->conns, c);
+		}
+		return;
+	}
+	was_empty = !c->in || buf_len(c->in) == 0;
+	if (n > 0) {
+		if (conn_in_get(&p->conns, c) ||
+		    buf_append(c->in, data, (size_t)n) != (size_t)n) {
+			transport_read_release(&c->tr, cqe);
+			goto fail;
+		}
+	} else {
+		c->flags |= CONN_F_EOF;
+	}
+	transport_read_release(&c->tr, cqe);
+
+	if (c->kind == CONN_UPSTREAM) {
+		peer = c->peer;
+		if (!peer) {
+			conn_close(&p->conns, c);
+			return;
+		}
+		if (n < 0)
+			pr_debug("worker %u: upstream receive: %s", p->worker,
+				 strerror((int)-n));
+		peer->deadline_ms = p->now_ms + PROXY_RESPONSE_TIMEOUT_MS;
+		pump(p, peer);
+		return;
+	}
+	if (n < 0) {
+		close_client(p, c);
+		return;
+	}
+	if (n == 0)
+		c->x.client_keep_alive = false;
+	if (c->state == CS_HEAD && was_empty && n > 0)
+		c->deadline_ms = p->now_ms + PROXY_HEADER_TIMEOUT_MS;
+	else if (c->state == CS_EXCHANGE)
+		c->deadline_ms = p->now_ms + PROXY_RESPONSE_TIMEOUT_MS;
+	pump(p, c);
+	return;
+fail:
+	if (c->kind == CONN_CLIENT) {
+		close_client(p, c);
+	} else if (c->peer) {
+		close_client(p, c->peer);
+	} else {
+		upstream_remove(&p->up, c);
+		conn_close(&p->conns, c);
+	}
+}
+
+static void on_sent(struct proxy *p, struct conn *c, const struct loop_cqe *cqe)
+{
+	long res = transport_write_done(&c->tr, cqe);
+
+	if (res > 0 && (size_t)res < c->wlen) {
+		/* short write: send the rest */
+		if (post_send(p, c, c->wptr + res, c->wlen - (size_t)res))
+			res = -EIO;
+		else
+			return;
+	}
+	if (res <= 0) {
+		if (res == 0)
+			res = -EPIPE;
+		c->wlen = 0;
+		if (c->kind == CONN_CLIENT) {
+			close_client(p, c);
+		} else if (c->peer) {
+			struct conn *cl = c->peer;
+
+			request_send_failed(p, cl, res);
+			pump(p, cl);
+		} else {
+			conn_close(&p->conns, c);
+		}
+		return;
+	}
+	c->wlen = 0;
+	if (c->kind == CONN_UPSTREAM)
+		on_upstream_sent(p, c);
+	else
+		on_client_sent(p, c);
+}
+
+void proxy_complete(struct proxy *p, const struct loop_cqe *cqe)
+{
+	struct conn *c = conn_lookup(&p->conns, cqe->ud);
+	unsigned int op = loop_ud_op(cqe->ud);
+
+	if (!c) {
+		/* cannot happen: slots are freed only when nothing is pending */
+		pr_err("worker %u: completion for a free connection (op %u)",
+		       p->worker, op);
+		if (cqe->has_buf)
+			loop_buf_recycle(p->loop, cqe->bid);
+		return;
+	}
+	if (conn_closing(c)) {
+		if (op == CONN_OP_RECV)
+			transport_read_release(&c->tr, cqe);
+		conn_op_done(&p->conns, c);
+		return;
+	}
+	conn_op_done(&p->conns, c);
+	switch (op) {
+	case CONN_OP_RECV:
+		c->flags &= ~CONN_F_RECV;
+		on_recv(p, c, cqe);
+		break;
+	case CONN_OP_SEND:
+		c->flags &= ~CONN_F_SEND;
+		on_sent(p, c, cqe);
+		break;
+	case CONN_OP_CONNECT:
+		on_connect(p, c, cqe->res);
+		break;
+	default:
+		/* CONN_OP_CONNECT_TIMEOUT, CONN_OP_CANCEL: accounting only */
+		break;
+	}
+}
+
+/* ---- accept, timers, drain --------------------------------------------- */
+
+void proxy_accept(struct proxy *p, int fd)
+{
+	struct conn *c;
+	int one = 1;
+
+	if (p->draining) {
+		close(fd);
+		return;
+	}
+	c = conn_alloc(&p->conns, CONN_CLIENT, fd);
+	if (!c) {
+		if (warn_ok(p))
+			pr_warn("worker %u: connection table full, refusing a client",
+				p->worker);
+		close(fd);
+		return;
+	}
+	p->accepted++;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	c->addrlen = sizeof(c->addr);
+	if (getpeername(fd, (struct sockaddr *)&c->addr, &c->addrlen) == 0) {
+		if (c->addr.ss_family == AF_INET)
+			inet_ntop(AF_INET,
+				  &((struct sockaddr_in *)&c->addr)->sin_addr,
+				  c->ip, sizeof(c->ip));
+		else if (c->addr.ss_family == AF_INET6)
+			inet_ntop(AF_INET6,
+				  &((struct sockaddr_in6 *)&c->addr)->sin6_addr,
+				  c->ip, sizeof(c->ip));
+	}
+	if (!c->ip[0])
+		strcpy(c->ip, "unknown");
+	c->state = CS_HEAD;
+	c->deadline_ms = p->now_ms + PROXY_HEADER_TIMEOUT_MS;
+	if (post_recv(p, c))
+		conn_close(&p->conns, c);
+}
+
+static void on_deadline(struct proxy *p, struct conn *c)
+{
+	struct conn_exchange *x = &c->x;
+
+	if (c->kind == CONN_UPSTREAM) {
+		c->deadline_ms = 0;
+		if (c->flags & CONN_F_POOLED) {
+			upstream_remove(&p->up, c);
+			conn_close(&p->conns, c);
+		}
+		return;
+	}
+	switch (c->state) {
+	case CS_HEAD:
+		if (c->in && buf_len(c->in))
+			send_error(p, c, 408, "timed out reading the request head");
+		else
+			conn_close(&p->conns, c);
+		break;
+	case CS_EXCHANGE:
+		if (x->req_phase == CONN_PH_BODY && c->peer &&
+		    !(c->peer->flags & CONN_F_SEND) && (c->flags & CONN_F_RECV))
+			send_error(p, c, 408, "timed out reading the request body");
+		else
+			send_error(p, c, 504, "the upstream did not respond in time");
+		break;
+	default:
+		conn_close(&p->conns, c);
+		break;
+	}
+}
+
+enum snap {
+	SNAP_EXPIRED,		/* deadline passed */
+	SNAP_IDLE_CLIENT,	/* client waiting for a request, nothing buffered */
+	SNAP_CLIENT,
+	SNAP_ALL,
+};
+
+static bool snap_match(const struct proxy *p, const struct conn *c,
+		       enum snap what)
+{
+	switch (what) {
+	case SNAP_EXPIRED:
+		return c->deadline_ms && c->deadline_ms <= p->now_ms;
+	case SNAP_IDLE_CLIENT:
+		return c->kind == CONN_CLIENT && c->state == CS_HEAD &&
+		       (!c->in || buf_len(c->in) == 0);
+	case SNAP_CLIENT:
+		return c->kind == CONN_CLIENT;
+	default:
+		return true;
+	}
+}
+
+/* Snapshot (id, gen) of live connections: handlers may free any of them,
+ * so a walk of the list itself would not be safe. */
+static size_t snapshot(struct proxy *p, uint64_t *ids, size_t max,
+		       enum snap what)
+{
+	size_t n = 0;
+
+	for (struct conn *c = p->conns.live.live_next;
+	     c != &p->conns.live && n < max; c = c->live_next) {
+		if (!conn_closing(c) && snap_match(p, c, what))
+			ids[n++] = loop_ud(0, c->id, c->gen);
+	}
+	return n;
+}
+
+#define PROXY_SCAN_BATCH 512
+
+void proxy_tick(struct proxy *p)
+{
+	uint64_t ids[PROXY_SCAN_BATCH];
+	size_t n = snapshot(p, ids, PROXY_SCAN_BATCH, SNAP_EXPIRED);
+
+	for (size_t i = 0; i < n; i++) {
+		struct conn *c = conn_lookup(&p->conns, ids[i]);
+
+		if (c && !conn_closing(c) && c->deadline_ms &&
+		    c->deadline_ms <= p->now_ms)
+			on_deadline(p, c);
+	}
+}
+
+void proxy_drain(struct proxy *p)
+{
+	uint64_t ids[PROXY_SCAN_BATCH];
+	size_t n;
+
+	p->draining = true;
+	upstream_close_idle(&p->up);
+	/* each pass closes all it found: they leave the snapshot */
+	while ((n = snapshot(p, ids, PROXY_SCAN_BATCH, SNAP_IDLE_CLIENT))) {
+		for (size_t i = 0; i < n; i++) {
+			struct conn *c = conn_lookup(&p->conns, ids[i]);
+
+			if (c)
+				conn_close(&p->conns, c);
+		}
+	}
+}
+
+void proxy_close_all(struct proxy *p)
+{
+	uint64_t ids[PROXY_SCAN_BATCH];
+	size_t n;
+
+	upstream_close_idle(&p->up);
+	/* clients first: closing one also closes its upstream properly */
+	while ((n = snapshot(p, ids, PROXY_SCAN_BATCH, SNAP_CLIENT))) {
+		for (size_t i = 0; i < n; i++) {
+			struct conn *c = conn_lookup(&p->conns, ids[i]);
+
+			if (c)
+				close_client(p, c);
+		}
+	}
+	while ((n = snapshot(p, ids, PROXY_SCAN_BATCH, SNAP_ALL))) {
+		for (size_t i = 0; i < n; i++) {
+			struct conn *c = conn_lookup(&p->conns, ids[i]);
+
+			if (c) {
+				upstream_remove(&p->up, c);
+				conn_close(&p->conns, c);
+			}
+		}
+	}
+}
+
+unsigned int proxy_live(const struct proxy *p)
+{
+	return p->conns.n_live;
+}
+
+/* ---- setup ------------------------------------------------------------- */
+
+int proxy_init(struct proxy *p, struct loop *l, struct config *cfg,
+	       unsigned int max_conns, unsigned int worker)
+{
+	int ret;
+
+	memset(p, 0, sizeof(*p));
+	p->loop = l;
+	p->cfg = cfg;
+	p->worker = worker;
+	http_limits_default(&p->limits);
+	buf_pool_init(&p->bufs, p->limits.max_head + PROXY_HEAD_SLACK,
+		      max_conns);
+	ret = conn_table_init(&p->conns, max_conns, l, &p->bufs);
+	if (ret)
+		return ret;
+	return upstream_init(&p->up, &p->conns, UPSTREAM_MAX_IDLE);
+}
+
+void proxy_destroy(struct proxy *p)
+{
+	upstream_destroy(&p->up);
+	for (uint32_t i = 0; i < p->conns.n; i++)
+		if (p->conns.slots[i].kind == CONN_CLIENT)
+			put_cfg(&p->conns.slots[i]);
+	conn_table_destroy(&p->conns);
+	buf_pool_destroy(&p->bufs);
+	if (p->cfg)
+		config_put(p->cfg);
+	p->cfg = NULL;
+}
+
+void proxy_set_config(struct proxy *p, struct config *cfg)
+{
+	struct config *old = p->cfg;
+
+	p->cfg = cfg;
+	if (old)
+		config_put(old);
+}

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Request flow of one worker: client connections from accept to close,
+ * request head -> route -> upstream (pooled or connected) -> re-built head
+ * -> streamed body; response head -> re-built head -> streamed body; then
+ * the next (possibly pipelined) request. Bounded memory per connection:
+ * bodies stream through the connections' fixed-size input buffers, and
+ * neither side is read again until what was read from it was written to the
+ * other (backpressure).
+ *
+ * Single-threaded: a struct proxy belongs to one worker thread.
+ */
+#ifndef SLUICE_PROXY_H
+#define SLUICE_PROXY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "conn.h"
+#include "http.h"
+#include "upstream.h"
+#include "util/buf.h"
+
+struct config;
+struct loop;
+struct loop_cqe;
+
+/* Timeouts (ms); constants until the config grows a section for them. */
+#define PROXY_HEADER_TIMEOUT_MS		30000	/* request head -> 408 */
+#define PROXY_KEEPALIVE_IDLE_MS		60000	/* between requests -> close */
+#define PROXY_RESPONSE_TIMEOUT_MS	60000	/* upstream silent -> 504 */
+#define PROXY_LINGER_MS			2000	/* after our last byte */
+#define PROXY_ERROR_SEND_MS		5000	/* to deliver an error */
+
+struct proxy {
+	struct loop *loop;
+	struct conn_table conns;
+	struct buf_pool bufs;
+	struct upstream up;
+	struct config *cfg;		/* current snapshot: one reference */
+	struct http_limits limits;
+	struct http_request req;	/* parse scratch */
+	struct http_response resp;
+	uint64_t now_ms;
+	uint64_t last_warn_ms;
+	bool draining;
+	unsigned int worker;
+	uint64_t accepted, requests, rejected;
+};
+
+/* max_conns: client + upstream connections. cfg: a reference the proxy
+ * takes over. 0 or -errno. */
+int proxy_init(struct proxy *p, struct loop *l, struct config *cfg,
+	       unsigned int max_conns, unsigned int worker);
+void proxy_destroy(struct proxy *p);
+
+/* Replace the current snapshot (takes over the reference to cfg); requests
+ * in flight keep the one they started on. */
+void proxy_set_config(struct proxy *p, struct config *cfg);
+
+/* A new client socket from accept. Closes fd itself on failure. */
+void proxy_accept(struct proxy *p, int fd);
+
+/* A completion whose op is a CONN_OP_* (see conn.h). */
+void proxy_complete(struct proxy *p, const struct loop_cqe *cqe);
+
+/* Enforce deadlines; call about once a second with the current time. */
+void proxy_tick(struct proxy *p);
+
+/* Shutdown: no more keep-alive, close idle connections now. */
+void proxy_drain(struct proxy *p);
+/* Close everything (end of the drain deadline). */
+void proxy_close_all(struct proxy *p);
+/* Connections still open. */
+unsigned int proxy_live(const struct proxy *p);
+
+#endif

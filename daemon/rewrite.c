@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: MIT
+/* Head rewriting. See rewrite.h. */
+#include "rewrite.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "util/str.h"
+
+static bool ci_eq(const char *a, size_t alen, const char *b, size_t blen)
+{
+	if (alen != blen)
+		return false;
+	for (size_t i = 0; i < alen; i++) {
+		unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+
+		if (x >= 'A' && x <= 'Z')
+			x = (unsigned char)(x + 32);
+		if (y >= 'A' && y <= 'Z')
+			y = (unsigned char)(y + 32);
+		if (x != y)
+			return false;
+	}
+	return true;
+}
+
+static bool name_is(const struct http_header *h, const char *lit)
+{
+	return ci_eq(h->name, h->name_len, lit, strlen(lit));
+}
+
+static bool is_ows(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* Is `name` listed as a token in any Connection header? */
+static bool named_in_connection(const struct http_header *hs, size_t n,
+				const char *name, size_t name_len)
+{
+	for (size_t i = 0; i < n; i++) {
+		const char *v, *end;
+
+		if (!name_is(&hs[i], "connection"))
+			continue;
+		v = hs[i].value;
+		end = v + hs[i].value_len;
+		while (v < end) {
+			const char *tok, *tend;
+
+			while (v < end && (is_ows(*v) || *v == ','))
+				v++;
+			tok = v;
+			while (v < end && *v != ',')
+				v++;
+			tend = v;
+			while (tend > tok && is_ows(tend[-1]))
+				tend--;
+			if (tend > tok && ci_eq(tok, (size_t)(tend - tok), name,
+						name_len))
+				return true;
+		}
+	}
+	return false;
+}
+
+static bool hop_by_hop(const struct http_header *hs, size_t n,
+		       const struct http_header *h)
+{
+	static const char *const names[] = {
+		"connection", "keep-alive", "proxy-connection", "te",
+		"trailer", "upgrade",
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (name_is(h, names[i]))
+			return true;
+	if (name_is(h, "host"))
+		return false;
+	return named_in_connection(hs, n, h->name, h->name_len);
+}
+
+static void add_header(struct sbuf *s, const struct http_header *h)
+{
+	sbuf_add(s, h->name, h->name_len);
+	sbuf_add(s, ": ", 2);
+	sbuf_add(s, h->value, h->value_len);
+	sbuf_add(s, "\r\n", 2);
+}
+
+/* Emit "Name: v1, v2, extra" joining every header called `name`. */
+static void add_joined(struct sbuf *s, const struct http_header *hs, size_t n,
+		       const char *name, const char *extra)
+{
+	bool first = true;
+
+	sbuf_adds(s, name);
+	sbuf_add(s, ": ", 2);
+	for (size_t i = 0; i < n; i++) {
+		if (!name_is(&hs[i], name) || hs[i].value_len == 0)
+			continue;
+		if (!first)
+			sbuf_add(s, ", ", 2);
+		sbuf_add(s, hs[i].value, hs[i].value_len);
+		first = false;
+	}
+	if (!first)
+		sbuf_add(s, ", ", 2);
+	sbuf_adds(s, extra);
+	sbuf_add(s, "\r\n", 2);
+}
+
+long rewrite_request(char *dst, size_t cap, const struct http_request *req,
+		     const struct rewrite_req *rw)
+{
+	const struct http_header *hs = req->headers;
+	size_t n = req->num_headers;
+	struct sbuf s;
+
+	sbuf_init(&s, dst, cap);
+	sbuf_add(&s, req->method, req->method_len);
+	sbuf_add(&s, " ", 1);
+	sbuf_add(&s, req->target, req->target_len);
+	/* the client's version: a backend must not answer a 1.0 request
+	 * with chunked framing, which a 1.0 client could not read */
+	sbuf_addf(&s, " HTTP/1.%d\r\n", req->minor_version == 0 ? 0 : 1);
+	for (size_t i = 0; i < n; i++) {
+		const struct http_header *h = &hs[i];
+
+		if (hop_by_hop(hs, n, h) || name_is(h, "transfer-encoding") ||
+		    name_is(h, "content-length") ||
+		    name_is(h, "x-forwarded-for") ||
+		    name_is(h, "x-forwarded-proto") ||
+		    name_is(h, "x-forwarded-host") || name_is(h, "via"))
+			continue;
+		add_header(&s, h);
+	}
+	if (!req->host && rw->default_host) {
+		sbuf_adds(&s, "Host: ");
+		sbuf_adds(&s, rw->default_host);
+		sbuf_add(&s, "\r\n", 2);
+	}
+	if (req->body == HTTP_BODY_LENGTH)
+		sbuf_addf(&s, "Content-Length: %llu\r\n",
+			  (unsigned long long)req->content_length);
+	else if (req->body == HTTP_BODY_CHUNKED)
+		sbuf_adds(&s, "Transfer-Encoding: chunked\r\n");
+	add_joined(&s, hs, n, "X-Forwarded-For",
+		   rw->client_ip ? rw->client_ip : "unknown");
+	sbuf_adds(&s, "X-Forwarded-Proto: ");
+	sbuf_adds(&s, rw->proto ? rw->proto : "http");
+	sbuf_add(&s, "\r\n", 2);
+	if (req->host) {
+		sbuf_adds(&s, "X-Forwarded-Host: ");
+		sbuf_add(&s, req->host, req->host_len);
+		sbuf_add(&s, "\r\n", 2);
+	}
+	add_joined(&s, hs, n, "Via", "1.1 sluice");
+	sbuf_adds(&s, "Connection: keep-alive\r\n\r\n");
+	return s.overflow ? -ENOSPC : (long)s.len;
+}
+
+long rewrite_response(char *dst, size_t cap, const struct http_response *resp,
+		      enum rewrite_conn conn)
+{
+	const struct http_header *hs = resp->headers;
+	size_t n = resp->num_headers;
+	struct sbuf s;
+
+	sbuf_init(&s, dst, cap);
+	sbuf_addf(&s, "HTTP/1.1 %03d ", resp->status);
+	sbuf_add(&s, resp->reason, resp->reason_len);
+	sbuf_add(&s, "\r\n", 2);
+	for (size_t i = 0; i < n; i++) {
+		if (hop_by_hop(hs, n, &hs[i]))
+			continue;
+		add_header(&s, &hs[i]);
+	}
+	if (conn == REWRITE_CONN_KEEP_ALIVE)
+		sbuf_adds(&s, "Connection: keep-alive\r\n");
+	else if (conn == REWRITE_CONN_CLOSE)
+		sbuf_adds(&s, "Connection: close\r\n");
+	sbuf_add(&s, "\r\n", 2);
+	return s.overflow ? -ENOSPC : (long)s.len;
+}
+
+const char *rewrite_error_code(int status)
+{
+	switch (status) {
+	case 400: return "bad_request";
+	case 404: return "no_route";
+	case 408: return "request_timeout";
+	case 413: return "payload_too_large";
+	case 414: return "uri_too_long";
+	case 431: return "headers_too_large";
+	case 501: return "not_implemented";
+	case 502: return "bad_gateway";
+	case 504: return "gateway_timeout";
+	default: return "internal_error";
+	}
+}
+
+long rewrite_error(char *dst, size_t cap, int status, const char *message,
+		   bool head_method)
+{
+	const char *code = rewrite_error_code(status);
+	char body[512];
+	struct sbuf b, s;
+
+	if (!strcmp(code, "internal_error"))
+		status = 500;
+	sbuf_init(&b, body, sizeof(body));
+	sbuf_adds(&b, "{\"error\":\"");
+	sbuf_adds(&b, code);
+	sbuf_addf(&b, "\",\"status\":%d,\"message\":\"", status);
+	sbuf_add_json(&b, message, strlen(message));
+	sbuf_adds(&b, "\"}");
+	if (b.overflow)
+		return -ENOSPC;
+	sbuf_init(&s, dst, cap);
+	sbuf_addf(&s,
+		  "HTTP/1.1 %d %s\r\n"
+		  "Content-Type: application/json\r\n"
+		  "Content-Length: %zu\r\n"
+		  "Connection: close\r\n\r\n",
+		  status, http_reason(status), b.len);
+	if (!head_method)
+		sbuf_add(&s, body, b.len);
+	return s.overflow ? -ENOSPC : (long)s.len;
+}

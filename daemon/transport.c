@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: MIT
+/* Plain TCP transport over loop.h. */
+#include "transport.h"
+
+#include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "loop.h"
+
+static int plain_read(struct transport *t, size_t maxlen, uint64_t ud)
+{
+	return loop_recv(t->loop, t->fd, maxlen, ud);
+}
+
+static long plain_read_done(struct transport *t, const struct loop_cqe *cqe,
+			    const char **data)
+{
+	*data = NULL;
+	if (cqe->res < 0)
+		return cqe->res;
+	if (cqe->res > 0) {
+		if (!cqe->has_buf)
+			return -EIO;	/* kernel returned data without a buffer */
+		*data = cqe->buf;
+	}
+	return cqe->res;
+}
+
+static void plain_read_release(struct transport *t, const struct loop_cqe *cqe)
+{
+	if (cqe->has_buf)
+		loop_buf_recycle(t->loop, cqe->bid);
+}
+
+static int plain_write(struct transport *t, const void *buf, size_t len,
+		       uint64_t ud)
+{
+	return loop_send(t->loop, t->fd, buf, len, ud);
+}
+
+static int plain_writev(struct transport *t, const struct iovec *iov,
+			unsigned int n, uint64_t ud)
+{
+	return loop_writev(t->loop, t->fd, iov, n, ud);
+}
+
+static long plain_write_done(struct transport *t, const struct loop_cqe *cqe)
+{
+	return cqe->res;
+}
+
+static int plain_shutdown(struct transport *t)
+{
+	if (shutdown(t->fd, SHUT_WR))
+		return -errno;
+	return 0;
+}
+
+static int plain_cancel(struct transport *t, uint64_t ud)
+{
+	return loop_cancel_fd(t->loop, t->fd, ud);
+}
+
+static void plain_close(struct transport *t)
+{
+	if (t->fd >= 0)
+		close(t->fd);
+	t->fd = -1;
+}
+
+static const struct transport_ops plain_ops = {
+	.name = "tcp",
+	.read = plain_read,
+	.read_done = plain_read_done,
+	.read_release = plain_read_release,
+	.write = plain_write,
+	.writev = plain_writev,
+	.write_done = plain_write_done,
+	.shutdown = plain_shutdown,
+	.cancel = plain_cancel,
+	.close = plain_close,
+};
+
+void transport_plain_init(struct transport *t, struct loop *l, int fd)
+{
+	t->ops = &plain_ops;
+	t->loop = l;
+	t->fd = fd;
+	t->priv = NULL;
+}

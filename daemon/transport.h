@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One interface for plain TCP and (later) TLS connections, so the HTTP code
+ * never branches on TLS (the model is redis src/connection.h).
+ *
+ * Completion style, on top of loop.h: read/write/writev submit an operation
+ * tagged with the caller's user_data; when its completion comes back, the
+ * caller hands it to transport_read_done() / transport_write_done(), which
+ * turn it into application bytes (a TLS transport decrypts here and may ask
+ * for another round trip with -EAGAIN).
+ */
+#ifndef SLUICE_TRANSPORT_H
+#define SLUICE_TRANSPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+struct loop;
+struct loop_cqe;
+struct transport;
+
+struct transport_ops {
+	const char *name;
+	int (*read)(struct transport *t, size_t maxlen, uint64_t ud);
+	long (*read_done)(struct transport *t, const struct loop_cqe *cqe,
+			  const char **data);
+	void (*read_release)(struct transport *t, const struct loop_cqe *cqe);
+	int (*write)(struct transport *t, const void *buf, size_t len,
+		     uint64_t ud);
+	int (*writev)(struct transport *t, const struct iovec *iov,
+		      unsigned int n, uint64_t ud);
+	long (*write_done)(struct transport *t, const struct loop_cqe *cqe);
+	int (*shutdown)(struct transport *t);
+	int (*cancel)(struct transport *t, uint64_t ud);
+	void (*close)(struct transport *t);
+};
+
+struct transport {
+	const struct transport_ops *ops;
+	struct loop *loop;
+	int fd;
+	void *priv;		/* TLS session later */
+};
+
+/* Plain TCP on an already connected (or connecting) socket. */
+void transport_plain_init(struct transport *t, struct loop *l, int fd);
+
+/* Submit a receive of at most maxlen bytes. 0 or -errno. */
+static inline int transport_read(struct transport *t, size_t maxlen,
+				 uint64_t ud)
+{
+	return t->ops->read(t, maxlen, ud);
+}
+
+/*
+ * Interpret a read completion: returns bytes available at *data (0 = EOF),
+ * or -errno. *data stays valid until transport_read_release().
+ */
+static inline long transport_read_done(struct transport *t,
+				       const struct loop_cqe *cqe,
+				       const char **data)
+{
+	return t->ops->read_done(t, cqe, data);
+}
+
+/* Give back whatever the read completion holds (provided buffer). Must be
+ * called for every read completion, whatever its result. */
+static inline void transport_read_release(struct transport *t,
+					  const struct loop_cqe *cqe)
+{
+	t->ops->read_release(t, cqe);
+}
+
+/* buf must stay valid until the completion. 0 or -errno. */
+static inline int transport_write(struct transport *t, const void *buf,
+				  size_t len, uint64_t ud)
+{
+	return t->ops->write(t, buf, len, ud);
+}
+
+static inline int transport_writev(struct transport *t,
+				   const struct iovec *iov, unsigned int n,
+				   uint64_t ud)
+{
+	return t->ops->writev(t, iov, n, ud);
+}
+
+/* Bytes of the caller's data written (may be short) or -errno. */
+static inline long transport_write_done(struct transport *t,
+					const struct loop_cqe *cqe)
+{
+	return t->ops->write_done(t, cqe);
+}
+
+/* Half-close for writing (TLS: close_notify). 0 or -errno. */
+static inline int transport_shutdown(struct transport *t)
+{
+	return t->ops->shutdown(t);
+}
+
+/* Cancel every pending operation (each completes, typically -ECANCELED);
+ * the cancel request itself completes with `ud`. */
+static inline int transport_cancel(struct transport *t, uint64_t ud)
+{
+	return t->ops->cancel(t, ud);
+}
+
+/* Release the socket. Only once no operation is pending. */
+static inline void transport_close(struct transport *t)
+{
+	t->ops->close(t);
+}
+
+#endif

@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: MIT
+#include "util/buf.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+void buf_pool_init(struct buf_pool *p, size_t block_size, size_t max_free)
+{
+	memset(p, 0, sizeof(*p));
+	p->block_size = block_size;
+	p->max_free = max_free;
+}
+
+void buf_pool_destroy(struct buf_pool *p)
+{
+	struct buf *b;
+
+	while ((b = p->free)) {
+		p->free = b->next_free;
+		free(b);
+	}
+	p->n_free = 0;
+}
+
+struct buf *buf_get(struct buf_pool *p)
+{
+	struct buf *b = p->free;
+
+	if (b) {
+		p->free = b->next_free;
+		p->n_free--;
+	} else {
+		b = malloc(sizeof(*b) + p->block_size);
+		if (!b) {
+			errno = ENOMEM;
+			return NULL;
+		}
+		b->cap = p->block_size;
+	}
+	b->start = 0;
+	b->end = 0;
+	b->next_free = NULL;
+	p->n_out++;
+	return b;
+}
+
+void buf_put(struct buf_pool *p, struct buf *b)
+{
+	if (!b)
+		return;
+	p->n_out--;
+	if (p->n_free >= p->max_free) {
+		free(b);
+		return;
+	}
+	b->next_free = p->free;
+	p->free = b;
+	p->n_free++;
+}
+
+void buf_consume(struct buf *b, size_t n)
+{
+	if (n > buf_len(b))
+		n = buf_len(b);
+	b->start += n;
+	if (b->start == b->end)
+		b->start = b->end = 0;
+}
+
+void buf_compact(struct buf *b)
+{
+	size_t n = buf_len(b);
+
+	if (b->start == 0)
+		return;
+	memmove(b->data, b->data + b->start, n);
+	b->start = 0;
+	b->end = n;
+}
+
+size_t buf_append(struct buf *b, const void *src, size_t len)
+{
+	if (len > buf_room(b))
+		len = buf_room(b);
+	memcpy(b->data + b->end, src, len);
+	b->end += len;
+	return len;
+}

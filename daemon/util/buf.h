@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Byte buffers and a per-owner pool of fixed-size blocks. No locking: a pool
+ * belongs to one thread (one worker). Blocks are malloc'd on first use and
+ * then recycled through a free list, so steady-state traffic allocates
+ * nothing.
+ */
+#ifndef SLUICE_UTIL_BUF_H
+#define SLUICE_UTIL_BUF_H
+
+#include <stddef.h>
+
+/* Data lives in data[start, end); free space is data[end, cap). */
+struct buf {
+	size_t start;
+	size_t end;
+	size_t cap;
+	struct buf *next_free;	/* pool link while free */
+	char data[];
+};
+
+struct buf_pool {
+	struct buf *free;
+	size_t block_size;	/* usable bytes per buffer */
+	size_t n_free;
+	size_t max_free;	/* blocks kept for reuse; extra ones are freed */
+	size_t n_out;		/* buffers handed out */
+};
+
+void buf_pool_init(struct buf_pool *p, size_t block_size, size_t max_free);
+/* Free every cached block. Buffers still handed out stay valid. */
+void buf_pool_destroy(struct buf_pool *p);
+/* An empty buffer, or NULL with errno = ENOMEM. */
+struct buf *buf_get(struct buf_pool *p);
+/* Return b (may be NULL) to the pool. */
+void buf_put(struct buf_pool *p, struct buf *b);
+
+static inline size_t buf_len(const struct buf *b)
+{
+	return b->end - b->start;
+}
+
+static inline size_t buf_room(const struct buf *b)
+{
+	return b->cap - b->end;
+}
+
+static inline char *buf_head(struct buf *b)
+{
+	return b->data + b->start;
+}
+
+static inline char *buf_tail(struct buf *b)
+{
+	return b->data + b->end;
+}
+
+/* Drop n bytes from the front; an emptied buffer restarts at offset 0. */
+void buf_consume(struct buf *b, size_t n);
+/* Move the data to the front so that buf_room() is as large as possible. */
+void buf_compact(struct buf *b);
+/* Append up to len bytes; returns bytes appended. */
+size_t buf_append(struct buf *b, const void *src, size_t len);
+
+#endif

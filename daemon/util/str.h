@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Bounded string builder: appends never overflow; once something did not
+ * fit, the builder is marked overflowed and every later append is ignored.
+ */
+#ifndef SLUICE_UTIL_STR_H
+#define SLUICE_UTIL_STR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct sbuf {
+	char *p;
+	size_t len;
+	size_t cap;
+	bool overflow;
+};
+
+static inline void sbuf_init(struct sbuf *s, char *p, size_t cap)
+{
+	s->p = p;
+	s->len = 0;
+	s->cap = cap;
+	s->overflow = false;
+}
+
+void sbuf_add(struct sbuf *s, const char *src, size_t n);
+void sbuf_adds(struct sbuf *s, const char *str);
+void sbuf_addf(struct sbuf *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Append str as the inside of a JSON string (quotes not added). */
+void sbuf_add_json(struct sbuf *s, const char *str, size_t n);
+
+#endif
