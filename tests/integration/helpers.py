@@ -49,10 +49,13 @@ SANITIZER_RE = re.compile(
     r"(ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|"
     r"SUMMARY: (Address|Leak|UndefinedBehavior)Sanitizer)")
 
-MAP_NAMES = ["sl_ports_v1", "sl_allow4_v1", "sl_allow6_v1", "sl_stats_v1",
-             "sl_settings_v1"]
+MAP_NAMES = ["sl_ports_v1", "sl_allow4_v1", "sl_allow6_v1", "sl_stats_v2",
+             "sl_settings_v2", "sl_deny4_v1", "sl_deny6_v1", "sl_ban4_v1",
+             "sl_ban6_v1", "sl_classes_v1", "sl_src4_v1", "sl_src6_v1",
+             "sl_events_v1"]
 REASONS = ["pass_unguarded", "pass_allowed", "pass_not_ip", "pass_malformed",
-           "drop_not_allowed"]
+           "drop_not_allowed", "pass_guarded", "drop_deny", "drop_banned",
+           "drop_rate", "drop_syn_rate"]
 
 
 class Cleanup:
