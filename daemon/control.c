@@ -242,6 +242,11 @@ static void warn_restart_needed(const struct config *old,
 	     strcmp(old->xdp.pin_path, new->xdp.pin_path)))
 		pr_warn("reload: xdp interfaces, mode or pin_path changed; "
 			"restart sluiced to apply");
+	if (old->xdp.enabled && new->xdp.enabled &&
+	    (old->xdp.persist != new->xdp.persist ||
+	     old->xdp.rate_table_size != new->xdp.rate_table_size))
+		pr_warn("reload: xdp.persist or xdp.rate_limit.table_size "
+			"changed; restart sluiced to apply");
 }
 
 static void log_errors(const char *errors)
