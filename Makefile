@@ -174,6 +174,17 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
 		-fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) \
 		-o $@ $< $(FUZZ_OBJS) $(PKG_LIBS)
 
+# ---- bench (not part of `make test`) ----------------------------------------
+$(BUILD)/bench/%: bench/%.c $(SKELS) | $(DEPS_OK)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(BASE_CFLAGS) -o $@ $< $(PKG_LIBS)
+
+.PHONY: bench bench-xdp
+bench: bench-xdp
+bench-xdp: $(BUILD)/bench/xdpbench $(BPF_OBJS)
+	$(Q)BUILD=$(BUILD) bash scripts/bench-xdp.sh
+
 # ---- test ------------------------------------------------------------------
 test: all $(FUZZERS)
 	$(Q)BUILD=$(BUILD) PYTEST="$(PYTEST)" bash scripts/test.sh all
