@@ -420,7 +420,8 @@ static int cmd_gen(int argc, char **argv)
 	t0 = now_s();
 	t_end = t0 + seconds;
 	while (now_s() < t_end) {
-		struct xdp_md ctx = {.ingress_ifindex = (__u32)ifindex};
+		struct xdp_md ctx = {.data_end = FRAME_LEN,
+				      .ingress_ifindex = (__u32)ifindex};
 		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame,
 			    .data_size_in = FRAME_LEN, .ctx_in = &ctx,
 			    .ctx_size_in = sizeof(ctx), .repeat = repeat,
