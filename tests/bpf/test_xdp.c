@@ -38,6 +38,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
+#include <xdp/libxdp.h>
 
 #include <sluice/abi.h>
 
@@ -2169,6 +2170,71 @@ static void test_live_edits_and_persist(void **state)
 	assert_int_equal(access(e->pin, F_OK), -1);
 }
 
+/* Coexistence through the libxdp dispatcher: Sluice and another XDP
+ * program (xdp-filter's, from xdp-tools) on one interface, both running.
+ * Kernels that refuse the dispatcher's freplace programs make libxdp attach
+ * Sluice alone: then this is a skip with the reason. */
+static void test_dispatcher_coexistence(void **state)
+{
+	struct e2e *e = *state;
+	struct xdp_multiprog *mp;
+	struct xdp_program *other;
+	bool legacy;
+	int ifa, err;
+
+	SKIP_IF_NO_BPF();
+	if (!e->created) {
+		print_message("skipped: iproute2 'ip' not found\n");
+		skip();
+	}
+	assert_int_equal(xdpctl_ensure_bpffs(), 0);
+	assert_int_equal(enter_ns(e->fd_a), 0);
+	cfg_init(&e->t, true);
+	e->ifs[0] = e->if_a;
+	e->t.cfg.xdp.interfaces = e->ifs;
+	e->t.cfg.xdp.n_interfaces = 1;
+	e->t.cfg.xdp.mode = CFG_XDP_NATIVE;
+	snprintf(e->t.cfg.xdp.pin_path, sizeof(e->t.cfg.xdp.pin_path), "%s",
+		 e->pin);
+	cfg_port(&e->t, GUARDED_PORT);
+	cfg_allow(&e->t, "198.18.0.100", 32);
+	e->x = xdpctl_open(&e->t.cfg);
+	assert_non_null(e->x);
+	ifa = (int)if_nametoindex(e->if_a);
+	mp = xdp_multiprog__get_from_ifindex(ifa);
+	assert_false(libxdp_get_error(mp));
+	legacy = xdp_multiprog__is_legacy(mp);
+	xdp_multiprog__close(mp);
+	if (legacy) {
+		xdpctl_close(e->x);
+		e->x = NULL;
+		print_message("skipped: libxdp dispatcher unavailable: kernel "
+			      "refuses freplace (EPERM)\n");
+		skip();
+	}
+	other = xdp_program__find_file("xdpfilt_alw_all.o", NULL, NULL);
+	if (libxdp_get_error(other)) {
+		xdpctl_close(e->x);
+		e->x = NULL;
+		print_message("skipped: xdp-tools' xdpfilt_alw_all.o not "
+			      "installed\n");
+		skip();
+	}
+	err = xdp_program__attach(other, ifa, XDP_MODE_NATIVE, 0);
+	assert_int_equal(err, 0);
+	mp = xdp_multiprog__get_from_ifindex(ifa);
+	assert_int_equal(xdp_multiprog__program_count(mp), 2);
+	xdp_multiprog__close(mp);
+	/* Sluice (priority 10) still drops the non-allowed SYN */
+	assert_int_equal(probe_connect(e, GUARDED_PORT, 500), -ETIMEDOUT);
+	assert_int_equal(probe_connect(e, 22, 2000), 0);
+	assert_int_equal(xdp_program__detach(other, ifa, XDP_MODE_NATIVE, 0),
+			 0);
+	xdp_program__close(other);
+	xdpctl_close(e->x);
+	e->x = NULL;
+}
+
 /* Usage errors need no BPF: exit 1; help exits 0. */
 static void test_sluicectl_usage(void **state)
 {
@@ -2285,6 +2351,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_open_errors, e2e_setup,
 						e2e_teardown),
 		cmocka_unit_test_setup_teardown(test_live_edits_and_persist,
+						e2e_setup, e2e_teardown),
+		cmocka_unit_test_setup_teardown(test_dispatcher_coexistence,
 						e2e_setup, e2e_teardown),
 		cmocka_unit_test(test_sluicectl_usage),
 	};
