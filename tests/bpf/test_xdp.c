@@ -2152,6 +2152,23 @@ static void test_live_edits_and_persist(void **state)
 	snprintf(cmd, sizeof(cmd), "%s unban 198.18.0.2", base);
 	assert_int_equal(run_ctl(cmd, out, sizeof(out)), 0);
 	assert_int_equal(probe_connect(e, GUARDED_PORT, 2000), 0);
+	/* the daemon's own ban (L7 escalation) */
+	{
+		struct allowlist_entry be = {0};
+
+		entry_set(&be, "198.18.0.2", 32);
+		assert_int_equal(xdpctl_ban(e->x, &be, 3600ull * 1000000000ull),
+				 0);
+		assert_int_equal(probe_connect(e, GUARDED_PORT, 500),
+				 -ETIMEDOUT);
+		snprintf(cmd, sizeof(cmd), "%s bans", base);
+		assert_int_equal(run_ctl(cmd, out, sizeof(out)), 0);
+		if (!strstr(out, "198.18.0.2/32") || !strstr(out, "sluiced"))
+			fail_msg("bans after xdpctl_ban: %s", out);
+		snprintf(cmd, sizeof(cmd), "%s unban 198.18.0.2", base);
+		assert_int_equal(run_ctl(cmd, out, sizeof(out)), 0);
+		assert_int_equal(probe_connect(e, GUARDED_PORT, 2000), 0);
+	}
 	/* the reload re-synced the runtime allow entry away */
 	snprintf(cmd, sizeof(cmd), "%s allow list", base);
 	assert_int_equal(run_ctl(cmd, out, sizeof(out)), 0);
@@ -2258,6 +2275,54 @@ static void test_sluicectl_usage(void **state)
 				 out, sizeof(out)),
 			 2);
 	assert_string_equal(out, "");
+	/* the live-edit commands: argument errors are found before the pins
+	 * are looked for (exit 1), valid ones then miss the pins (exit 2) */
+	static const char *const bad[] = {
+		"ban",
+		"ban 192.0.2.1 192.0.2.2",
+		"ban 192.0.2.1 --for 5x",
+		"ban 192.0.2.1 --for 0",
+		"ban 192.0.2.1 --for 400d",
+		"ban 192.0.2.300",
+		"unban 192.0.2.1 --for 1m",
+		"status --for 1m",
+		"allow",
+		"allow frob",
+		"allow add",
+		"allow add 10.0.0.0/8 rate=5",
+		"allow add 10.0.0.1/8",
+		"allow del 10.0.0.0/8 rate=5/s",
+		"allow list extra",
+		"deny add 10.0.0.0/8 burst=5",
+		"top --seconds 0",
+		"top --limit x",
+		"bans --seconds 3",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char cmd[256];
+		int rc;
+
+		snprintf(cmd, sizeof(cmd),
+			 "--pin-path /sys/fs/bpf/sluice-test-none %s", bad[i]);
+		rc = run_ctl(cmd, out, sizeof(out));
+		if (rc != 1)
+			fail_msg("sluicectl %s: exit %d, want 1", bad[i], rc);
+	}
+	assert_int_equal(run_ctl("--pin-path /sys/fs/bpf/sluice-test-none "
+				 "allow add 10.0.0.0/8 rate=5/s",
+				 out, sizeof(out)),
+			 2);
+	assert_int_equal(run_ctl("--pin-path /sys/fs/bpf/sluice-test-none "
+				 "ban 2001:db8::/64 --for 10m",
+				 out, sizeof(out)),
+			 2);
+	assert_int_equal(run_ctl("--pin-path /sys/fs/bpf/sluice-test-none bans",
+				 out, sizeof(out)),
+			 2);
+	assert_int_equal(run_ctl("--pin-path /sys/fs/bpf/sluice-test-none top "
+				 "--seconds 1",
+				 out, sizeof(out)),
+			 2);
 }
 
 static void test_open_errors(void **state)
