@@ -15,6 +15,9 @@ PKGS=(
 	prometheus
 	# tools used by tests, the demo and the bench
 	procps psmisc wrk
+	# make bench (XDP): xdp-filter to compare with, nftables for the
+	# ingress-hook drop, ethtool for veth queue counters
+	xdp-tools nftables ethtool
 )
 
 missing=()
