@@ -328,6 +328,7 @@ static bool gate_request(struct proxy *p, struct conn *c, int route)
 	x->rl_limit = v.rl.limit;
 	x->rl_remaining = v.rl.remaining;
 	x->rl_reset = v.rl.reset_s;
+	x->rl_policy = v.rl.policy;
 	if (gate_upstream_request(&p->req, &v, p->gate_scratch,
 				  sizeof(p->gate_scratch))) {
 		send_error(p, c, 431, "request head too large");
@@ -671,7 +672,8 @@ static void send_head(struct proxy *p, struct conn *c, struct conn *u,
 	if (c->x.rl_headers && mode != REWRITE_CONN_NONE) {
 		struct rl_result rl = { .limit = c->x.rl_limit,
 					.remaining = c->x.rl_remaining,
-					.reset_s = c->x.rl_reset };
+					.reset_s = c->x.rl_reset,
+					.policy = c->x.rl_policy };
 
 		if (gate_add_ratelimit_headers(&p->resp, &rl, p->gate_scratch,
 					       sizeof(p->gate_scratch))) {
