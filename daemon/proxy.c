@@ -154,6 +154,8 @@ static void report(struct proxy *p, struct conn *c, int status,
 		e.client_port = ntohs(((struct sockaddr_in6 *)&c->addr)->sin6_port);
 	if (!x->obs.begun) {
 		e.extra_bytes_in = c->in ? buf_len(c->in) : 0;
+	} else if (x->cfg && x->route >= 0 && x->service < 0) {
+		e.route = x->cfg->routes[x->route].name; /* refused by the gate */
 	} else if (x->cfg && x->route >= 0) {
 		const struct config_service *svc =
 			&x->cfg->services[x->service];
@@ -286,6 +288,7 @@ static void send_gate_error(struct proxy *p, struct conn *c,
 	}
 	n = gate_error_response(c->x.cfg, route, v, c->x.head_method,
 				c->out->data, c->out->cap);
+	report(p, c, v->status, v->code, n > 0 ? (uint64_t)n : 0);
 	put_cfg(c);
 	if (n < 0) {
 		conn_close(&p->conns, c);
