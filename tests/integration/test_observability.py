@@ -590,3 +590,67 @@ def test_reload_counters(obs_gw):
     h.wait_for(lambda: reloads()[2] == 1, 10, what="recovered reload")
     # still serving
     assert h.one(h.http(h.ALLOWED4, h.SRV4, path=uniq("after")))["status"] == 200
+
+
+FLAP_PORT = 9019        # a target that is down, then up, then removed
+
+
+def test_upstream_up_is_latest_outcome_and_follows_reload(obs_gw, workdir):
+    """sluice_upstream_up reports a target's most recent outcome across the
+    two workers (a success after failures seen by both makes it 1 again),
+    and a target removed by a reload leaves the exposition."""
+    cfg = Path(obs_gw.config)
+    good = cfg.read_text()
+    target = f"{h.SRV4}:{FLAP_PORT}"
+
+    def up():
+        return parse_metrics(scrape(obs_gw))[0].get(
+            ("sluice_upstream_up",
+             frozenset({"service": "flap", "target": target}.items())))
+
+    def reload_to(text):
+        s, _ = parse_metrics(scrape(obs_gw))
+        ok0 = val(s, "sluice_config_reloads_total", result="success")
+        cfg.write_text(text)
+        obs_gw.p.send_signal(signal.SIGHUP)
+        h.wait_for(lambda: val(parse_metrics(scrape(obs_gw))[0],
+                               "sluice_config_reloads_total",
+                               result="success") == ok0 + 1,
+                   10, what="reload applied")
+
+    flap = good.replace("routes:\n", f"""\
+  - name: flap
+    targets: ["{target}"]
+    connect_timeout_ms: 1000
+routes:
+  - name: flap
+    path_prefix: /flap/
+    service: flap
+""", 1)
+    assert flap != good
+    backend = None
+    try:
+        reload_to(flap)
+        assert up() == 1                # configured, nothing tried yet
+        # ten connections: both workers see the target fail
+        for i in range(10):
+            r = h.one(h.http(h.ALLOWED4, h.SRV4, path=f"/flap/{i}"))
+            assert r["status"] == 502, r
+        assert up() == 0
+        backend = h.start_backend("flap", [target], workdir)
+        r = h.one(h.http(h.ALLOWED4, h.SRV4, path="/flap/back"))
+        assert r["status"] == 200, r
+        assert up() == 1                # the latest outcome, whichever worker
+        reload_to(good)
+        text = scrape(obs_gw)
+        assert up() is None, "a removed target is still exported"
+        assert f'target="{target}"' not in "".join(
+            l for l in text.splitlines(True)
+            if l.startswith("sluice_upstream_up"))
+        # the running targets are still there
+        assert val(parse_metrics(text)[0], "sluice_upstream_up",
+                   service="echo", target=f"{h.SRV4}:{h.B1_PORT}") == 1
+    finally:
+        cfg.write_text(good)
+        if backend:
+            assert backend.stop() == 0
