@@ -15,11 +15,21 @@
  *       exit; the attachment outlives the process. sluice: the Sluice
  *       program with its maps filled as in `cost`, plus SRC in the denylist.
  *   xdpbench gen IFNAME --src IP --dst IP --dst-mac MAC [--seconds S]
+ *                [--spin N] [--batch N]
  *       Traffic generator: BPF_PROG_TEST_RUN with BPF_F_TEST_XDP_LIVE_FRAMES
  *       and a program that returns XDP_TX, so each repetition transmits the
  *       frame out of IFNAME (run it in IFNAME's namespace). Calls last about
  *       200 ms each (every call sets up a page pool, which waits for an RCU
- *       grace period). Prints {"packets":N,"seconds":S,"calls":N}.
+ *       grace period). Batches of N frames (default 256: the page pool is as
+ *       large as the batch, and a smaller pool sends pages in flight back to
+ *       the page allocator). The program spins N iterations per frame first
+ *       (pacing). Prints {"packets":N,"seconds":S,"calls":N,...}.
+ *   xdpbench gen IFNAME --src --dst --dst-mac --calibrate [--rx-pid PID]
+ *       Sweeps --spin in short runs and prints the pacing at which the
+ *       receiving thread PID spends the least CPU per frame the veth took
+ *       (without PID: at which the veth takes the most frames per second),
+ *       as {"spin":N,"mpps":R,"rx_ns":T,"refused":F}. Reads IFNAME's
+ *       tx_queue_N_xdp_xmit[_errors] ethtool counters.
  */
 #include <arpa/inet.h>
 #include <errno.h>
