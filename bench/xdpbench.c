@@ -312,7 +312,7 @@ struct bcase {
 static int cmd_cost(int argc, char **argv)
 {
 	static const uint8_t dmac[6] = {0x02, 0x5c, 0, 0, 0x30, 0x01};
-	struct bcase c[9];
+	struct bcase c[10];
 	int n = 0, rounds = 9, xdpf_fd = -1;
 	__u32 repeat = 2000000;
 	struct sluice_xdp *skel;
@@ -331,7 +331,7 @@ static int cmd_cost(int argc, char **argv)
 	}
 	if (rounds < 1 || rounds > 64 || repeat < 1000)
 		die("--rounds 1..64, --repeat >= 1000", EINVAL);
-	skel = sluice_load(NULL);
+	skel = sluice_load("198.18.30.2");
 	sfd = bpf_program__fd(skel->progs.sluice_xdp);
 	pass_fd = tiny_prog(XDP_PASS);
 
@@ -352,6 +352,9 @@ static int cmd_cost(int argc, char **argv)
 	     sfd, "198.51.100.200", 8080, 0x10);
 	CASE("sluice_deny", "source in the denylist (drop_deny)", sfd,
 	     "10.1.0.5", 8080, 0x10);
+	CASE("sluice_deny_veth",
+	     "the veth run's denied source (drop_deny, short trie walk)", sfd,
+	     "198.18.30.2", 8080, 0x02);
 	CASE("sluice_not_allowed",
 	     "source outside the allowlist (drop_not_allowed)", sfd,
 	     "203.0.113.9", 8080, 0x10);

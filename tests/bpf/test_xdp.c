@@ -1121,7 +1121,9 @@ static void test_drop_events(void **state)
 		int n = ring_buffer__consume(rb);
 
 		print_message("  %d of 64 drops sampled at 1/16\n", n);
-		assert_true(n < 64);
+		/* every 16th drop per CPU (systematic sampling off the
+		 * per-CPU counter): 4 on one CPU, 2..6 if the runs moved */
+		assert_true(n >= 2 && n <= 6);
 	}
 	/* events off: nothing */
 	put_settings(SLUICE_SET_ALLOWLIST);
