@@ -232,7 +232,7 @@ static struct sluice_xdp *sluice_load(const char *extra_deny)
 		.v6_prefix = 64,
 		.sample_shift = 6,
 	};
-	struct sluice_port_key pk = {.port = 8080};
+	__u32 pk = 8080;
 	struct sluice_port_val pv = {.flags = SLUICE_PORT_GUARDED};
 	struct sluice_rule r0 = {0}, r1 = {.class_id = 1}, r2 = {.class_id = 2};
 	struct sluice_ban ban = {.expires_ns = mono_ns() + 36000000000000ull,
@@ -271,7 +271,7 @@ static struct sluice_xdp *sluice_load(const char *extra_deny)
 	class_put(bpf_map__fd(skel->maps.sl_classes_v1), 1, 100000000,
 		  100000000);
 	class_put(bpf_map__fd(skel->maps.sl_classes_v1), 2, 1, 1);
-	if (bpf_map_update_elem(bpf_map__fd(skel->maps.sl_ports_v1), &pk, &pv,
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.sl_ports_v2), &pk, &pv,
 				BPF_ANY) ||
 	    bpf_map_update_elem(bpf_map__fd(skel->maps.sl_settings_v2), &zero,
 				&set, BPF_ANY))

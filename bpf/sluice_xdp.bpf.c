@@ -290,10 +290,10 @@ judge(const struct pkt_info *pi, const struct sluice_settings *s)
 
 static __always_inline int port_guarded(int port)
 {
-	struct sluice_port_key k = {.port = (__u16)port};
+	__u32 k = (__u16)port;
 	struct sluice_port_val *v;
 
-	v = bpf_map_lookup_elem(&sl_ports_v1, &k);
+	v = bpf_map_lookup_elem(&sl_ports_v2, &k);
 	return v && (v->flags & SLUICE_PORT_GUARDED);
 }
 

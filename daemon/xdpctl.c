@@ -864,7 +864,7 @@ struct xdpctl *xdpctl_open(const struct config *cfg)
 		x->n_ifaces++;
 	}
 
-	x->fds.ports_fd = bpf_map__fd(x->skel->maps.sl_ports_v1);
+	x->fds.ports_fd = bpf_map__fd(x->skel->maps.sl_ports_v2);
 	x->fds.allow4_fd = bpf_map__fd(x->skel->maps.sl_allow4_v1);
 	x->fds.allow6_fd = bpf_map__fd(x->skel->maps.sl_allow6_v1);
 	x->fds.settings_fd = bpf_map__fd(x->skel->maps.sl_settings_v2);
@@ -1013,8 +1013,8 @@ int xdpctl_pins_open(const char *pin_path, struct xdpctl_pins *p)
 		{SLUICE_MAP_ALLOW6, BPF_MAP_TYPE_LPM_TRIE,
 		 sizeof(struct sluice_lpm6_key), sizeof(struct sluice_rule),
 		 &p->allow6_fd},
-		{SLUICE_MAP_PORTS, BPF_MAP_TYPE_HASH,
-		 sizeof(struct sluice_port_key), sizeof(struct sluice_port_val),
+		{SLUICE_MAP_PORTS, BPF_MAP_TYPE_ARRAY, sizeof(__u32),
+		 sizeof(struct sluice_port_val),
 		 &p->ports_fd},
 		{SLUICE_MAP_DENY4, BPF_MAP_TYPE_LPM_TRIE,
 		 sizeof(struct sluice_lpm4_key), sizeof(struct sluice_rule),
@@ -1077,6 +1077,9 @@ long xdpctl_pins_count(int map_fd)
 		return -errno;
 	if (info.key_size > sizeof(key))
 		return -EINVAL;
+	if (info.type == BPF_MAP_TYPE_ARRAY) /* slots in use: nonzero */
+		return xdpctl__array_count(map_fd, info.max_entries,
+					   info.value_size);
 	limit = 2L * info.max_entries + 16;
 	while (n < limit) {
 		if (bpf_map_get_next_key(map_fd, prev, next) < 0)

@@ -40,4 +40,11 @@ int xdpctl__ban(int ban4_fd, int ban6_fd, int settings_fd,
 		const struct allowlist_entry *e, uint64_t for_ns,
 		uint32_t source);
 
+/* All values of an array map of `slots` entries, indexed by key, in one
+ * malloc'd buffer (*vals, freed by the caller); 0 or -errno. */
+int xdpctl__array_read(int fd, uint32_t slots, size_t val_size,
+		       unsigned char **vals);
+/* Slots of such an array holding a nonzero value; -errno on failure. */
+long xdpctl__array_count(int fd, uint32_t slots, size_t val_size);
+
 #endif

@@ -39,6 +39,7 @@ struct sync_set {
 	size_t n;
 	struct xdpctl_sync_count *count;
 	bool lpm;		/* an LPM trie: lookups are not exact */
+	bool array;		/* an array: every slot exists, zero = unused */
 	size_t max_entries;
 };
 
@@ -79,6 +80,7 @@ static int sync_set_alloc(struct sync_set *s, const char *name, int fd,
 	s->n = 0;
 	s->count = count;
 	s->lpm = false;
+	s->array = false;
 	s->recs = calloc(n ? n : 1, s->rec_size);
 	return s->recs ? 0 : -ENOMEM;
 }
@@ -181,6 +183,64 @@ static bool keys_contain(const unsigned char *keys, size_t n, size_t ks,
 	return false;
 }
 
+static bool all_zero(const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+int xdpctl__array_read(int fd, uint32_t slots, size_t val_size,
+		       unsigned char **vals)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, o);
+	uint32_t *keys, count = slots, token;
+	unsigned char *v, *buf;
+	int err = 0;
+
+	*vals = NULL;
+	keys = calloc(slots, sizeof(*keys));
+	buf = calloc(slots, val_size);
+	v = calloc(slots, val_size);
+	if (!keys || !buf || !v) {
+		err = -ENOMEM;
+		goto out;
+	}
+	/* one call: the whole array fits in the buffers */
+	if (bpf_map_lookup_batch(fd, NULL, &token, keys, buf, &count, &o) < 0 &&
+	    errno != ENOENT) {
+		err = -errno;
+		goto out;
+	}
+	for (uint32_t i = 0; i < count && i < slots; i++)
+		if (keys[i] < slots)
+			memcpy(v + (size_t)keys[i] * val_size,
+			       buf + (size_t)i * val_size, val_size);
+	*vals = v;
+	v = NULL;
+out:
+	free(keys);
+	free(buf);
+	free(v);
+	return err;
+}
+
+long xdpctl__array_count(int fd, uint32_t slots, size_t val_size)
+{
+	unsigned char *vals;
+	long n = 0;
+	int err;
+
+	err = xdpctl__array_read(fd, slots, val_size, &vals);
+	if (err)
+		return err;
+	for (uint32_t i = 0; i < slots; i++)
+		n += !all_zero(vals + (size_t)i * val_size, val_size);
+	free(vals);
+	return n;
+}
+
 static int sync_add(struct sync_set *s)
 {
 	unsigned char cur[64], *live = NULL;
@@ -208,7 +268,7 @@ static int sync_add(struct sync_set *s)
 				s->count->kept++;
 				continue;
 			}
-			present = true;
+			present = !s->array || !all_zero(cur, s->val_size);
 		} else if (errno == ENOENT) {
 			present = false;
 		} else {
@@ -238,6 +298,32 @@ static int sync_add(struct sync_set *s)
 
 /* Phase 2: delete every live entry that is not wanted. The walk collects
  * first and deletes after, so deleting never disturbs the iteration. */
+static int sync_clear_array(struct sync_set *s, uint32_t slots)
+{
+	unsigned char *vals, zero[64] = {0};
+	int err;
+
+	err = xdpctl__array_read(s->fd, slots, s->val_size, &vals);
+	if (err) {
+		pr_err("xdp: reading %s failed: %s", s->name, strerror(-err));
+		return err;
+	}
+	for (uint32_t i = 0; i < slots && !err; i++) {
+		if (all_zero(vals + (size_t)i * s->val_size, s->val_size) ||
+		    sync_set_contains(s, &i))
+			continue;
+		if (bpf_map_update_elem(s->fd, &i, zero, BPF_ANY) < 0) {
+			err = -errno;
+			pr_err("xdp: clearing slot %u of %s failed: %s", i,
+			       s->name, strerror(-err));
+			break;
+		}
+		s->count->deleted++;
+	}
+	free(vals);
+	return err;
+}
+
 static int sync_delete(struct sync_set *s, size_t max_entries)
 {
 	size_t limit = 2 * max_entries + 16, n_stale = 0, cap = 0, walked = 0;
@@ -245,6 +331,8 @@ static int sync_delete(struct sync_set *s, size_t max_entries)
 	const void *prev = NULL;
 	int err = 0;
 
+	if (s->array)
+		return sync_clear_array(s, (uint32_t)max_entries);
 	for (;;) {
 		if (bpf_map_get_next_key(s->fd, prev, next) < 0) {
 			if (errno == ENOENT)
@@ -638,7 +726,7 @@ static int build_sets(const struct xdpctl_map_fds *m, const struct config *cfg,
 	if (err)
 		return err;
 	if (sync_set_alloc(&s->ports, SLUICE_MAP_PORTS, m->ports_fd,
-			   sizeof(struct sluice_port_key),
+			   sizeof(__u32),
 			   sizeof(struct sluice_port_val), cfg->xdp.n_ports,
 			   &st->ports) ||
 	    sync_set_alloc(&s->a4, SLUICE_MAP_ALLOW4, m->allow4_fd,
@@ -655,9 +743,10 @@ static int build_sets(const struct xdpctl_map_fds *m, const struct config *cfg,
 			   sizeof(struct sluice_rule), d6, &st->deny6))
 		return -ENOMEM;
 	s->a4.lpm = s->a6.lpm = s->d4.lpm = s->d6.lpm = true;
+	s->ports.array = true;
 
 	for (size_t i = 0; i < cfg->xdp.n_ports; i++) {
-		struct sluice_port_key k = {.port = cfg->xdp.ports[i]};
+		__u32 k = cfg->xdp.ports[i];
 
 		sync_set_push(&s->ports, &k, &pv);
 	}
@@ -777,7 +866,7 @@ int xdpctl_sync_maps(const struct xdpctl_map_fds *m, const struct config *cfg,
 	if (!err)
 		err = sync_add_or_make_room(&s.a6, SLUICE_MAX_ALLOW6);
 	if (!err)
-		err = sync_add_or_make_room(&s.ports, SLUICE_MAX_PORTS);
+		err = sync_add_or_make_room(&s.ports, SLUICE_PORT_SLOTS);
 	if (!err)
 		err = sync_add_or_make_room(&s.d4, SLUICE_MAX_DENY4);
 	if (!err)
@@ -787,7 +876,7 @@ int xdpctl_sync_maps(const struct xdpctl_map_fds *m, const struct config *cfg,
 		err = write_settings(m->settings_fd, &set, &st->gen);
 	/* 4. stale entries */
 	if (!err)
-		err = sync_delete(&s.ports, SLUICE_MAX_PORTS);
+		err = sync_delete(&s.ports, SLUICE_PORT_SLOTS);
 	if (!err)
 		err = sync_delete(&s.a4, SLUICE_MAX_ALLOW4);
 	if (!err)

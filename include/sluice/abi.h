@@ -11,14 +11,14 @@
 
 #include <linux/types.h>
 
-#define SLUICE_ABI_VERSION 2
+#define SLUICE_ABI_VERSION 3
 
 /* Default pin directory; one subdirectory per daemon instance is allowed. */
 #define SLUICE_PIN_ROOT "/sys/fs/bpf/sluice"
 
 /* Map names (<= 15 chars, BPF_OBJ_NAME_LEN). Pinned by name under the pin dir.
  * The suffix is the layout version of that one map. */
-#define SLUICE_MAP_PORTS  "sl_ports_v1"
+#define SLUICE_MAP_PORTS  "sl_ports_v2"	/* v2: array indexed by port (v1: hash) */
 #define SLUICE_MAP_ALLOW4 "sl_allow4_v1"
 #define SLUICE_MAP_ALLOW6 "sl_allow6_v1"
 #define SLUICE_MAP_STATS  "sl_stats_v2"	/* v2: 10 reasons (v1 had 5) */
@@ -33,7 +33,8 @@
 #define SLUICE_MAP_EVENTS "sl_events_v1"
 
 /* Capacities (max_entries). */
-#define SLUICE_MAX_PORTS  1024
+#define SLUICE_MAX_PORTS  1024	/* guarded ports a config may list */
+#define SLUICE_PORT_SLOTS 65536	/* sl_ports_v2 entries: one per port */
 #define SLUICE_MAX_ALLOW4 65536
 #define SLUICE_MAX_ALLOW6 65536
 #define SLUICE_MAX_DENY4  65536
@@ -72,7 +73,9 @@ struct sluice_counter {
 };
 _Static_assert(sizeof(struct sluice_counter) == 16, "sluice_counter size");
 
-/* Key of sl_ports_v1 (hash): a TCP destination port, host byte order. */
+/* Key of the old sl_ports_v1 (hash). sl_ports_v2 is an array whose __u32
+ * key is the TCP destination port (host byte order); on little-endian hosts
+ * this struct has the same bytes, so it still serves as that key. */
 struct sluice_port_key {
 	__u16 port;
 	__u16 pad;
@@ -81,6 +84,7 @@ _Static_assert(sizeof(struct sluice_port_key) == 4, "sluice_port_key size");
 
 #define SLUICE_PORT_GUARDED (1u << 0)
 
+/* Value of sl_ports_v2[port]; 0: not guarded (an unused slot). */
 struct sluice_port_val {
 	__u32 flags;	/* SLUICE_PORT_* */
 };

@@ -88,10 +88,10 @@ static void put_settings(__u32 flags)
 
 static void put_port(uint16_t port, __u32 flags)
 {
-	struct sluice_port_key k = {.port = port};
+	__u32 k = port;
 	struct sluice_port_val v = {.flags = flags};
 
-	assert_int_equal(bpf_map_update_elem(fd_of(skel->maps.sl_ports_v1), &k,
+	assert_int_equal(bpf_map_update_elem(fd_of(skel->maps.sl_ports_v2), &k,
 					     &v, BPF_ANY),
 			 0);
 }
@@ -286,11 +286,23 @@ static void clear_classes(void)
 			0);
 }
 
+/* The ports array has every slot: clearing it writes zeros. */
+static void clear_ports(void)
+{
+	struct sluice_port_val z = {0};
+
+	for (__u32 i = 0; i < SLUICE_PORT_SLOTS; i++)
+		assert_int_equal(
+			bpf_map_update_elem(fd_of(skel->maps.sl_ports_v2), &i,
+					    &z, BPF_ANY),
+			0);
+	assert_int_equal(count_map(fd_of(skel->maps.sl_ports_v2)), 0);
+}
+
 /* Empty every rule and state map (not the counters). */
 static void reset_maps(void)
 {
-	clear_map(fd_of(skel->maps.sl_ports_v1),
-		  sizeof(struct sluice_port_key));
+	clear_ports();
 	clear_map(fd_of(skel->maps.sl_allow4_v1),
 		  sizeof(struct sluice_lpm4_key));
 	clear_map(fd_of(skel->maps.sl_allow6_v1),
@@ -1208,7 +1220,7 @@ static void cfg_allow(struct test_cfg *t, const char *addr, uint8_t plen)
 static struct xdpctl_map_fds skel_fds(void)
 {
 	return (struct xdpctl_map_fds){
-		.ports_fd = fd_of(skel->maps.sl_ports_v1),
+		.ports_fd = fd_of(skel->maps.sl_ports_v2),
 		.allow4_fd = fd_of(skel->maps.sl_allow4_v1),
 		.allow6_fd = fd_of(skel->maps.sl_allow6_v1),
 		.settings_fd = fd_of(skel->maps.sl_settings_v2),
@@ -1256,10 +1268,10 @@ static bool has4(const char *addr, __u32 plen, __u32 *class_id)
 
 static bool has_port(uint16_t port)
 {
-	struct sluice_port_key k = {.port = port};
+	__u32 k = port;
 	struct sluice_port_val v;
 
-	if (bpf_map_lookup_elem(fd_of(skel->maps.sl_ports_v1), &k, &v) < 0)
+	if (bpf_map_lookup_elem(fd_of(skel->maps.sl_ports_v2), &k, &v) < 0)
 		return false;
 	return v.flags == SLUICE_PORT_GUARDED;
 }

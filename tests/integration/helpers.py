@@ -53,7 +53,7 @@ SANITIZER_RE = re.compile(
 ABI_VERSION = int(re.search(
     r"#define SLUICE_ABI_VERSION (\d+)",
     (REPO / "include/sluice/abi.h").read_text()).group(1))
-MAP_NAMES = ["sl_ports_v1", "sl_allow4_v1", "sl_allow6_v1", "sl_stats_v2",
+MAP_NAMES = ["sl_ports_v2", "sl_allow4_v1", "sl_allow6_v1", "sl_stats_v2",
              "sl_settings_v2", "sl_deny4_v1", "sl_deny6_v1", "sl_ban4_v1",
              "sl_ban6_v1", "sl_classes_v1", "sl_src4_v1", "sl_src6_v1",
              "sl_events_v1"]
