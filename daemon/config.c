@@ -52,6 +52,9 @@ enum ktype {
 	KT_SERVICE_REF,	/* size_t: index into config.services */
 	KT_SECTION,	/* mapping: sub table over base + off */
 	KT_LIST,	/* sequence of mappings: items at off, count at off2 */
+	KT_U64,		/* uint64_t, min..max */
+	KT_CIDRS,	/* sequence of CIDRs: struct allowlist_entry * at off,
+			 * size_t at off2 */
 };
 
 #define K_REQUIRED (1u << 0)	/* error when missing */
@@ -106,6 +109,7 @@ static void root_finish(struct pctx *p, yaml_node_t *map, void *base,
 static const struct ckey listener_keys[] = {
 	{ "name", KT_NAME, L(name), 0, 1, CONFIG_MAX_NAME - 1, .flags = K_REQUIRED | K_UNIQUE },
 	{ "address", KT_ADDR, L(addr), .flags = K_REQUIRED | K_UNIQUE },
+	{ "proxy_protocol", KT_BOOL, L(proxy_protocol), .def_int = 0 },
 };
 #undef L
 static const struct csection listener_sec = {
@@ -117,6 +121,8 @@ static const struct ckey service_keys[] = {
 	{ "name", KT_NAME, S(name), 0, 1, CONFIG_MAX_NAME - 1, .flags = K_REQUIRED | K_UNIQUE | K_RELOAD },
 	{ "targets", KT_ADDRS, S(targets), S(n_targets), 1, 256, .flags = K_REQUIRED | K_TARGET | K_RELOAD },
 	{ "connect_timeout_ms", KT_U32, S(connect_timeout_ms), 0, 1, 600000, .def_int = 2000, .flags = K_RELOAD },
+	{ "max_idle", KT_U32, S(max_idle), 0, 0, 4096, .def_int = 32, .flags = K_RELOAD },
+	{ "idle_timeout_ms", KT_U32, S(idle_timeout_ms), 0, 1, 3600000, .def_int = 30000, .flags = K_RELOAD },
 };
 #undef S
 static const struct csection service_sec = {
@@ -130,6 +136,7 @@ static const struct ckey route_keys[] = {
 	{ "service", KT_SERVICE_REF, R(service), .flags = K_REQUIRED | K_RELOAD },
 	{ "methods", KT_METHODS, R(methods), 0, 1, 16, .flags = K_RELOAD },
 	{ "host", KT_HOST, R(host), 0, 1, 253, .flags = K_RELOAD },
+	{ "max_body_bytes", KT_U64, R(max_body_bytes), 0, 0, 1ll << 62, .def_int = -1, .flags = K_RELOAD },
 };
 #undef R
 static const struct csection route_sec = {
@@ -169,6 +176,25 @@ static const struct ckey logging_keys[] = {
 };
 static const struct csection logging_sec = { "logging", KEYS(logging_keys), 0, NULL };
 
+#define H(f) offsetof(struct config_http, f)
+static const struct ckey http_keys[] = {
+	{ "header_timeout_ms", KT_U32, H(header_timeout_ms), 0, 100, 3600000, .def_int = 10000, .flags = K_RELOAD },
+	{ "body_timeout_ms", KT_U32, H(body_timeout_ms), 0, 100, 3600000, .def_int = 30000, .flags = K_RELOAD },
+	{ "keepalive_timeout_ms", KT_U32, H(keepalive_timeout_ms), 0, 100, 3600000, .def_int = 60000, .flags = K_RELOAD },
+	{ "response_timeout_ms", KT_U32, H(response_timeout_ms), 0, 100, 3600000, .def_int = 60000, .flags = K_RELOAD },
+	{ "tunnel_timeout_ms", KT_U32, H(tunnel_timeout_ms), 0, 100, 86400000, .def_int = 600000, .flags = K_RELOAD },
+	{ "drain_timeout_ms", KT_U32, H(drain_timeout_ms), 0, 0, 3600000, .def_int = 10000, .flags = K_RELOAD },
+	{ "max_header_bytes", KT_U32, H(max_header_bytes), 0, 1024, 1 << 20, .def_int = 32768 },
+	{ "max_uri_bytes", KT_U32, H(max_uri_bytes), 0, 64, 1 << 20, .def_int = 8192, .flags = K_RELOAD },
+	{ "max_body_bytes", KT_U64, H(max_body_bytes), 0, 0, 1ll << 62, .def_int = 0, .flags = K_RELOAD },
+	{ "max_connections", KT_U32, H(max_connections), 0, 1, 1000000, .def_int = 10000 },
+	{ "trusted_proxies", KT_CIDRS, H(trusted_proxies), H(n_trusted_proxies), 0, 1024, .flags = K_RELOAD },
+};
+#undef H
+static void http_finish(struct pctx *p, yaml_node_t *map, void *base,
+			const char *path, yaml_node_t **vals);
+static const struct csection http_sec = { "http", KEYS(http_keys), 0, http_finish };
+
 /* Table order is parse order: services before routes. */
 static const struct ckey root_keys[] = {
 	{ "listeners", KT_LIST, C(listeners), C(n_listeners), 1, SLUICE_MAX_PORTS, .flags = K_REQUIRED, .sub = &listener_sec },
@@ -176,7 +202,8 @@ static const struct ckey root_keys[] = {
 	{ "xdp", KT_SECTION, C(xdp), .sub = &xdp_sec },
 	{ "services", KT_LIST, C(services), C(n_services), 0, 4096, .flags = K_RELOAD, .sub = &service_sec },
 	{ "routes", KT_LIST, C(routes), C(n_routes), 0, 4096, .flags = K_RELOAD, .sub = &route_sec },
-	{ "workers", KT_U32, C(workers), 0, 0, 256, .def_int = 1 },
+	{ "http", KT_SECTION, C(http), .sub = &http_sec },
+	{ "workers", KT_U32, C(workers), 0, 0, 256, .def_int = 0 },
 	{ "logging", KT_SECTION, 0, .sub = &logging_sec },
 };
 #undef C
@@ -187,7 +214,8 @@ static const struct csection root_sec = { "config", KEYS(root_keys), 0, root_fin
 _Static_assert(N_KEYS(listener_keys) <= CFG_MAX_KEYS && N_KEYS(service_keys) <= CFG_MAX_KEYS &&
 	       N_KEYS(route_keys) <= CFG_MAX_KEYS && N_KEYS(allowlist_keys) <= CFG_MAX_KEYS &&
 	       N_KEYS(xdp_keys) <= CFG_MAX_KEYS && N_KEYS(admin_keys) <= CFG_MAX_KEYS &&
-	       N_KEYS(logging_keys) <= CFG_MAX_KEYS && N_KEYS(root_keys) <= CFG_MAX_KEYS,
+	       N_KEYS(logging_keys) <= CFG_MAX_KEYS && N_KEYS(root_keys) <= CFG_MAX_KEYS &&
+	       N_KEYS(http_keys) <= CFG_MAX_KEYS,
 	       "a key table outgrew CFG_MAX_KEYS");
 #undef N_KEYS
 
@@ -738,6 +766,28 @@ static bool get_strs_item(struct pctx *p, const struct ckey *k,
 	return *out != NULL;
 }
 
+static bool get_cidr(struct pctx *p, const yaml_node_t *n, const char *path,
+		     struct allowlist_entry *e)
+{
+	char tmp[64], msg[160];
+	const char *s;
+	size_t len;
+
+	if (!get_str(p, n, path, &s, &len))
+		return false;
+	if (len >= sizeof(tmp)) {
+		err_at(p, n, path, "invalid CIDR (too long)");
+		return false;
+	}
+	memcpy(tmp, s, len);
+	tmp[len] = '\0';
+	if (allowlist_parse_cidr(tmp, e, msg, sizeof(msg))) {
+		err_at(p, n, path, "%s", msg);
+		return false;
+	}
+	return true;
+}
+
 static const struct {
 	const char *name;
 	uint32_t bit;
@@ -1020,6 +1070,10 @@ static void parse_value(struct pctx *p, const struct ckey *k, yaml_node_t *n,
 		if (get_int(p, n, path, k->min, k->max, &v))
 			*FIELD(base, k->off, uint32_t) = (uint32_t)v;
 		return;
+	case KT_U64:
+		if (get_int(p, n, path, k->min, k->max, &v))
+			*FIELD(base, k->off, uint64_t) = (uint64_t)v;
+		return;
 	case KT_ADDR:
 		get_addr(p, n, path, k->flags & K_TARGET,
 			 FIELD(base, k->off, struct config_addr));
@@ -1073,6 +1127,7 @@ static void parse_value(struct pctx *p, const struct ckey *k, yaml_node_t *n,
 	case KT_STRS:
 	case KT_METHODS:
 	case KT_LIST:
+	case KT_CIDRS:
 		break;
 	}
 
@@ -1108,6 +1163,7 @@ static void parse_value(struct pctx *p, const struct ckey *k, yaml_node_t *n,
 		switch (k->type) {
 		case KT_ADDRS: isz = sizeof(struct config_addr); break;
 		case KT_STRS: isz = sizeof(char *); break;
+		case KT_CIDRS: isz = sizeof(struct allowlist_entry); break;
 		case KT_LIST: isz = k->sub->item_size; break;
 		default: break;
 		}
@@ -1130,6 +1186,8 @@ static void parse_value(struct pctx *p, const struct ckey *k, yaml_node_t *n,
 			} else if (k->type == KT_STRS) {
 				get_strs_item(p, k, it, ip, (char **)items + i,
 					      (char **)items, i);
+			} else if (k->type == KT_CIDRS) {
+				get_cidr(p, it, ip, (struct allowlist_entry *)items + i);
 			} else if (k->type == KT_METHODS) {
 				get_method(p, it, ip, FIELD(base, k->off, uint32_t));
 			} else if (it && it->type == YAML_MAPPING_NODE) {
@@ -1162,6 +1220,9 @@ static void apply_defaults(struct pctx *p, const struct csection *sec,
 			break;
 		case KT_U32:
 			*FIELD(base, k->off, uint32_t) = (uint32_t)k->def_int;
+			break;
+		case KT_U64:
+			*FIELD(base, k->off, uint64_t) = (uint64_t)k->def_int;
 			break;
 		case KT_ENUM:
 			*FIELD(base, k->off, int) = (int)k->def_int;
@@ -1293,6 +1354,18 @@ static void xdp_finish(struct pctx *p, yaml_node_t *map, void *base,
 		err_at(p, ifs, sp, "at least 1 entry is required when xdp is enabled");
 }
 
+static void http_finish(struct pctx *p, yaml_node_t *map, void *base,
+			const char *path, yaml_node_t **vals)
+{
+	struct config_http *h = base;
+	yaml_node_t *n = val_of(&http_sec, vals, "max_uri_bytes");
+
+	if (h->max_uri_bytes >= h->max_header_bytes)
+		err_at(p, n ? n : map, n ? "http.max_uri_bytes" : path,
+		       "must be smaller than http.max_header_bytes (%u)",
+		       h->max_header_bytes);
+}
+
 static int port_cmp(const void *a, const void *b)
 {
 	uint16_t x = *(const uint16_t *)a, y = *(const uint16_t *)b;
@@ -1326,6 +1399,9 @@ static void root_finish(struct pctx *p, yaml_node_t *map, void *base,
 		}
 	}
 
+	for (size_t i = 0; i < c->n_routes; i++)
+		if (c->routes[i].max_body_bytes == CONFIG_INHERIT)
+			c->routes[i].max_body_bytes = c->http.max_body_bytes;
 	if (!c->n_listeners)
 		return;
 	c->xdp.ports = calloc(c->n_listeners, sizeof(uint16_t));
@@ -1365,6 +1441,7 @@ static void config_free(struct config *c)
 	free(c->xdp.interfaces);
 	free(c->xdp.allowlist_files);
 	free(c->xdp.ports);
+	free(c->http.trusted_proxies);
 	allowlist_free(&c->xdp.allow);
 	free(c->path);
 	free(c);
