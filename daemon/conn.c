@@ -40,16 +40,9 @@ int conn_table_init(struct conn_table *t, uint32_t n, struct loop *l,
 	t->loop = l;
 	t->bufs = bufs;
 	t->live.live_next = t->live.live_prev = &t->live;
-	/* free list in index order: low ids first */
-	for (uint32_t i = n; i-- > 0;) {
-		struct conn *c = &t->slots[i];
-
-		c->id = i;
-		c->gen = 1;
-		c->tr.fd = -1;
-		c->live_next = t->free;
-		t->free = c;
-	}
+	/* slots are handed out in index order on first use, so a table sized
+	 * for many connections costs memory only for those it really had */
+	t->n_fresh = 0;
 	return 0;
 }
 
@@ -57,7 +50,7 @@ void conn_table_destroy(struct conn_table *t)
 {
 	if (!t->slots)
 		return;
-	for (uint32_t i = 0; i < t->n; i++) {
+	for (uint32_t i = 0; i < t->n_fresh; i++) {
 		struct conn *c = &t->slots[i];
 
 		if (c->kind == CONN_FREE)
@@ -78,13 +71,18 @@ struct conn *conn_alloc(struct conn_table *t, enum conn_kind kind, int fd)
 	struct conn *c = t->free;
 	uint32_t id, gen;
 
-	if (!c) {
+	if (c) {
+		t->free = c->live_next;
+		id = c->id;
+		gen = c->gen;
+	} else if (t->n_fresh < t->n) {
+		id = t->n_fresh++;
+		c = &t->slots[id];
+		gen = 1;
+	} else {
 		errno = EMFILE;
 		return NULL;
 	}
-	t->free = c->live_next;
-	id = c->id;
-	gen = c->gen;
 	memset(c, 0, sizeof(*c));
 	c->id = id;
 	c->gen = gen;
@@ -101,7 +99,7 @@ struct conn *conn_lookup(struct conn_table *t, uint64_t ud)
 	uint32_t id = loop_ud_id(ud);
 	struct conn *c;
 
-	if (id >= t->n)
+	if (id >= t->n_fresh)
 		return NULL;
 	c = &t->slots[id];
 	if (c->kind == CONN_FREE || c->gen != loop_ud_gen(ud))

@@ -90,6 +90,24 @@ struct conn_exchange {
 	size_t req_inflight;		/* bytes of client->in being sent */
 	size_t resp_inflight;		/* bytes of upstream->in being sent */
 	uint64_t started_ms;
+	/* ---- issue 4: what hooks (auth, limits, access log) read ---- */
+	/* The client of this request: the connection's client (c->addr,
+	 * after the PROXY protocol) or, when that is a trusted proxy, the
+	 * address its X-Forwarded-For chain carries. Use this one for logs,
+	 * rate limits and bans. */
+	struct sockaddr_storage client_addr;
+	char client_ip[INET6_ADDRSTRLEN];
+	char request_id[132];		/* X-Request-Id sent upstream and back */
+	int resp_status;		/* final status sent to the client (0: none) */
+	uint64_t req_body_bytes;	/* request body bytes forwarded (data) */
+	uint64_t resp_body_bytes;	/* response body bytes sent to the client */
+	uint64_t max_body;		/* route limit (0: none) */
+	struct buf *frame;		/* re-framed chunked request body */
+	bool upgrade;			/* websocket handshake forwarded */
+	bool tunnel;			/* 101 received: two-way tunnel */
+	bool resp_dechunk;		/* chunked response to an HTTP/1.0 client:
+					 * data only, close-delimited */
+	bool xff_used;			/* client_addr came from X-Forwarded-For */
 };
 
 struct conn {
@@ -114,10 +132,13 @@ struct conn {
 	/* upstream pool membership */
 	struct conn *pool_prev, *pool_next;
 	void *pool;
-	/* client: remote address; upstream: target address */
+	/* client: remote address (the PROXY protocol source when the
+	 * listener speaks it and the peer is trusted); upstream: target */
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 	char ip[INET6_ADDRSTRLEN];
+	uint8_t lflags;			/* client: listener flags (PROXY_L_*) */
+	bool tunnel_shut_up;		/* tunnel: write side of peer shut */
 	size_t last_len;		/* request head parse resume hint */
 	unsigned int requests;		/* served on this connection */
 	struct loop_ts ts;		/* connect timeout span */
@@ -127,7 +148,9 @@ struct conn {
 struct conn_table {
 	struct conn *slots;
 	uint32_t n;
-	struct conn *free;
+	struct conn *free;		/* slots used before, now free */
+	uint32_t n_fresh;		/* slots [n_fresh, n) never used (their
+					 * pages are never touched) */
 	struct conn live;		/* sentinel of the live list */
 	uint32_t n_live;
 	uint32_t n_clients;

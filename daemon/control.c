@@ -370,7 +370,7 @@ int control_run(struct control *ctl)
 		}
 	}
 	for (unsigned int i = 0; i < ctl->n_started; i++)
-		worker_stop(&ctl->workers[i], CONTROL_DRAIN_MS);
+		worker_stop(&ctl->workers[i], ctl->cfg->http.drain_timeout_ms);
 	for (unsigned int i = 0; i < ctl->n_workers; i++)
 		worker_destroy(&ctl->workers[i]);
 	ctl->n_workers = ctl->n_started = 0;

@@ -131,7 +131,8 @@ long rewrite_request(char *dst, size_t cap, const struct http_request *req,
 		    name_is(h, "content-length") ||
 		    name_is(h, "x-forwarded-for") ||
 		    name_is(h, "x-forwarded-proto") ||
-		    name_is(h, "x-forwarded-host") || name_is(h, "via"))
+		    name_is(h, "x-forwarded-host") || name_is(h, "via") ||
+		    (rw->request_id && name_is(h, "x-request-id")))
 			continue;
 		add_header(&s, h);
 	}
@@ -145,7 +146,7 @@ long rewrite_request(char *dst, size_t cap, const struct http_request *req,
 			  (unsigned long long)req->content_length);
 	else if (req->body == HTTP_BODY_CHUNKED)
 		sbuf_adds(&s, "Transfer-Encoding: chunked\r\n");
-	add_joined(&s, hs, n, "X-Forwarded-For",
+	add_joined(&s, hs, rw->xff_replace ? 0 : n, "X-Forwarded-For",
 		   rw->client_ip ? rw->client_ip : "unknown");
 	sbuf_adds(&s, "X-Forwarded-Proto: ");
 	sbuf_adds(&s, rw->proto ? rw->proto : "http");
@@ -155,13 +156,29 @@ long rewrite_request(char *dst, size_t cap, const struct http_request *req,
 		sbuf_add(&s, req->host, req->host_len);
 		sbuf_add(&s, "\r\n", 2);
 	}
-	add_joined(&s, hs, n, "Via", "1.1 sluice");
-	sbuf_adds(&s, "Connection: keep-alive\r\n\r\n");
+	if (rw->request_id) {
+		sbuf_adds(&s, "X-Request-Id: ");
+		sbuf_adds(&s, rw->request_id);
+		sbuf_add(&s, "\r\n", 2);
+	}
+	add_joined(&s, hs, n, "Via",
+		   req->minor_version == 0 ? "1.0 sluice" : "1.1 sluice");
+	if (rw->upgrade_websocket)
+		sbuf_adds(&s, "Upgrade: websocket\r\nConnection: upgrade\r\n\r\n");
+	else
+		sbuf_adds(&s, "Connection: keep-alive\r\n\r\n");
 	return s.overflow ? -ENOSPC : (long)s.len;
 }
 
 long rewrite_response(char *dst, size_t cap, const struct http_response *resp,
 		      enum rewrite_conn conn)
+{
+	return rewrite_response_ex(dst, cap, resp, conn, NULL);
+}
+
+long rewrite_response_ex(char *dst, size_t cap,
+			 const struct http_response *resp,
+			 enum rewrite_conn conn, const struct rewrite_resp *o)
 {
 	const struct http_header *hs = resp->headers;
 	size_t n = resp->num_headers;
@@ -172,16 +189,46 @@ long rewrite_response(char *dst, size_t cap, const struct http_response *resp,
 	sbuf_add(&s, resp->reason, resp->reason_len);
 	sbuf_add(&s, "\r\n", 2);
 	for (size_t i = 0; i < n; i++) {
-		if (hop_by_hop(hs, n, &hs[i]))
+		if (hop_by_hop(hs, n, &hs[i]) ||
+		    (o && o->via && name_is(&hs[i], "via")) ||
+		    (o && o->request_id && name_is(&hs[i], "x-request-id")) ||
+		    (o && o->drop_transfer_encoding &&
+		     name_is(&hs[i], "transfer-encoding")))
 			continue;
 		add_header(&s, &hs[i]);
 	}
+	if (o && o->request_id) {
+		sbuf_adds(&s, "X-Request-Id: ");
+		sbuf_adds(&s, o->request_id);
+		sbuf_add(&s, "\r\n", 2);
+	}
+	if (o && o->via)
+		add_joined(&s, hs, n, "Via", resp->minor_version == 0 ?
+				     "1.0 sluice" : "1.1 sluice");
 	if (conn == REWRITE_CONN_KEEP_ALIVE)
 		sbuf_adds(&s, "Connection: keep-alive\r\n");
 	else if (conn == REWRITE_CONN_CLOSE)
 		sbuf_adds(&s, "Connection: close\r\n");
+	else if (conn == REWRITE_CONN_UPGRADE)
+		sbuf_adds(&s, "Upgrade: websocket\r\nConnection: upgrade\r\n");
 	sbuf_add(&s, "\r\n", 2);
 	return s.overflow ? -ENOSPC : (long)s.len;
+}
+
+bool rewrite_request_id_valid(const char *v, size_t n)
+{
+	if (n == 0 || n > 128)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = v[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+		      c == '.' || c == ':' || c == '+' || c == '/' ||
+		      c == '=' || c == '@'))
+			return false;
+	}
+	return true;
 }
 
 const char *rewrite_error_code(int status)
@@ -192,16 +239,25 @@ const char *rewrite_error_code(int status)
 	case 408: return "request_timeout";
 	case 413: return "payload_too_large";
 	case 414: return "uri_too_long";
+	case 417: return "expectation_failed";
 	case 431: return "headers_too_large";
 	case 501: return "not_implemented";
 	case 502: return "bad_gateway";
+	case 503: return "service_unavailable";
 	case 504: return "gateway_timeout";
+	case 505: return "http_version_not_supported";
 	default: return "internal_error";
 	}
 }
 
 long rewrite_error(char *dst, size_t cap, int status, const char *message,
 		   bool head_method)
+{
+	return rewrite_error_ex(dst, cap, status, message, head_method, NULL);
+}
+
+long rewrite_error_ex(char *dst, size_t cap, int status, const char *message,
+		      bool head_method, const char *request_id)
 {
 	const char *code = rewrite_error_code(status);
 	char body[512];
@@ -222,8 +278,11 @@ long rewrite_error(char *dst, size_t cap, int status, const char *message,
 		  "HTTP/1.1 %d %s\r\n"
 		  "Content-Type: application/json\r\n"
 		  "Content-Length: %zu\r\n"
-		  "Connection: close\r\n\r\n",
+		  "Connection: close\r\n",
 		  status, http_reason(status), b.len);
+	if (request_id)
+		sbuf_addf(&s, "X-Request-Id: %s\r\n", request_id);
+	sbuf_add(&s, "\r\n", 2);
 	if (!head_method)
 		sbuf_add(&s, body, b.len);
 	return s.overflow ? -ENOSPC : (long)s.len;
