@@ -8,6 +8,15 @@ import pytest
 import helpers as h
 import raw
 
+# sluiced instances a test starts for itself listen here, so that they never
+# share a port (SO_REUSEPORT) with this module's shared gateways
+OWN_PORT = h.GW_PORT + 3
+OWN = [{"address": f"{h.SRV4}:{OWN_PORT}"}]
+
+
+def own_conn(**kw):
+    return raw.Conn(port=OWN_PORT, **kw)
+
 
 @pytest.fixture(scope="module")
 def gw(backends, workdir):
@@ -249,11 +258,11 @@ def test_upstream_response_timeout_is_504(gw_fast):
 
 def test_upstream_connect_timeout_is_502(backends, workdir):
     # 198.18.0.77 is on the server's subnet but nobody answers ARP
-    s = raw.start(workdir, "gw-connect-timeout", services=[
+    s = raw.start(workdir, "gw-connect-timeout", listeners=OWN, services=[
         {"name": "echo", "targets": ["198.18.0.77:9001"],
          "connect_timeout_ms": 300}])
     try:
-        c = raw.Conn(timeout=10)
+        c = own_conn(timeout=10)
         t0 = time.monotonic()
         c.send(raw.request("GET", "/x"))
         r = c.response()
@@ -266,13 +275,13 @@ def test_upstream_connect_timeout_is_502(backends, workdir):
 
 
 def test_connect_failure_retries_next_target(backends, workdir):
-    s = raw.start(workdir, "gw-retry", services=[
+    s = raw.start(workdir, "gw-retry", listeners=OWN, services=[
         {"name": "echo", "targets": [f"{h.SRV4}:{h.DEAD_PORT}",
                                      f"{h.SRV4}:{h.B1_PORT}"],
          "connect_timeout_ms": 500}])
     try:
         for i in range(4):      # round robin starts on the dead one twice
-            c = raw.Conn()
+            c = own_conn()
             c.send(raw.request("GET", f"/retry/{i}"))
             r = c.response()
             assert r.status == 200, (i, r)
@@ -280,7 +289,7 @@ def test_connect_failure_retries_next_target(backends, workdir):
         # not for a POST: nothing is retried that may have side effects
         codes = []
         for i in range(2):
-            c = raw.Conn()
+            c = own_conn()
             c.send(raw.request("POST", f"/retry-post/{i}", body=b"x"))
             codes.append(c.response().status)
             c.close()
@@ -308,13 +317,13 @@ def test_pool_reuses_upstream_connections(gw, backends):
 
 
 def test_pool_disabled_with_max_idle_0(backends, workdir):
-    s = raw.start(workdir, "gw-nopool", services=[
+    s = raw.start(workdir, "gw-nopool", listeners=OWN, services=[
         {"name": "echo", "targets": [f"{h.SRV4}:{h.B1_PORT}"],
          "max_idle": 0}])
     try:
         p = raw.uniq("nopool")
         for i in range(3):
-            c = raw.Conn()
+            c = own_conn()
             c.send(raw.request("GET", f"{p}/{i}"))
             assert c.response().status == 200
             c.close()
@@ -327,10 +336,10 @@ def test_pool_disabled_with_max_idle_0(backends, workdir):
 def test_pool_detects_connections_the_backend_closed(backends, workdir):
     port = 9013
     b3 = h.start_backend("b3", [f"{h.SRV4}:{port}"], workdir)
-    s = raw.start(workdir, "gw-deadpool", services=[
+    s = raw.start(workdir, "gw-deadpool", listeners=OWN, services=[
         {"name": "echo", "targets": [f"{h.SRV4}:{port}"]}])
     try:
-        c = raw.Conn()
+        c = own_conn()
         c.send(raw.request("GET", "/before"))
         assert c.response().status == 200
         # the backend restarts: every pooled connection is dead now
