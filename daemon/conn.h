@@ -95,9 +95,13 @@ struct conn_exchange {
 	 * after the PROXY protocol) or, when that is a trusted proxy, the
 	 * address its X-Forwarded-For chain carries. Use this one for logs,
 	 * rate limits and bans. */
-	struct sockaddr_storage client_addr;
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in sin;
+		struct sockaddr_in6 sin6;
+	} client_addr;
 	char client_ip[INET6_ADDRSTRLEN];
-	char request_id[132];		/* X-Request-Id sent upstream and back */
+	char request_id[68];		/* X-Request-Id sent upstream and back */
 	int resp_status;		/* final status sent to the client (0: none) */
 	uint64_t req_body_bytes;	/* request body bytes forwarded (data) */
 	uint64_t resp_body_bytes;	/* response body bytes sent to the client */

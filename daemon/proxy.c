@@ -161,9 +161,9 @@ static int post_recv(struct proxy *p, struct conn *c)
 
 	if (c->flags & (CONN_F_RECV | CONN_F_CLOSING | CONN_F_EOF))
 		return 0;
-	if (!discard) {
-		if (conn_in_get(&p->conns, c))
-			return -ENOMEM;
+	/* no input buffer yet (an idle connection): none is taken until data
+	 * arrives, on_recv() gets one then (a receive is at most maxlen) */
+	if (!discard && c->in) {
 		/* compact only if no send of the peer reads this buffer */
 		if (buf_room(c->in) < maxlen &&
 		    !(c->peer && (c->peer->flags & CONN_F_SEND)))
@@ -459,6 +459,7 @@ static bool start_exchange(struct proxy *p, struct conn *c, size_t head_len)
 	struct conn_exchange *x = &c->x;
 	const struct config_service *svc;
 	const struct config_http *h;
+	struct sockaddr_storage client;
 	struct rewrite_req rw;
 	bool peer_trusted;
 	int route;
@@ -485,8 +486,9 @@ static bool start_exchange(struct proxy *p, struct conn *c, size_t head_len)
 	peer_trusted = realip_trusted(h->trusted_proxies, h->n_trusted_proxies,
 				      (const struct sockaddr *)&c->addr);
 	x->xff_used = realip_resolve(h->trusted_proxies, h->n_trusted_proxies,
-				     &c->addr, r, &x->client_addr);
-	realip_format(&x->client_addr, x->client_ip, sizeof(x->client_ip));
+				     &c->addr, r, &client);
+	realip_format(&client, x->client_ip, sizeof(x->client_ip));
+	memcpy(&x->client_addr, &client, sizeof(x->client_addr));
 	request_id(p, r, x->request_id, sizeof(x->request_id));
 
 	route = router_match(x->cfg, r->host, r->host_len, r->method,

@@ -217,7 +217,7 @@ long rewrite_response_ex(char *dst, size_t cap,
 
 bool rewrite_request_id_valid(const char *v, size_t n)
 {
-	if (n == 0 || n > 128)
+	if (n == 0 || n > 64)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		char c = v[i];

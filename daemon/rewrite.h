@@ -55,7 +55,7 @@ enum rewrite_conn {
 					 * Connection: upgrade */
 };
 
-/* A request id a client may set: 1-128 bytes of A-Z a-z 0-9 and
+/* A request id a client may set: 1-64 bytes of A-Z a-z 0-9 and
  * - _ . : + / = @ */
 bool rewrite_request_id_valid(const char *v, size_t n);
 
