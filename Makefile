@@ -150,6 +150,15 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/asan/libpure.a
 	$(Q)$(CC) $(CPPFLAGS) -Itests $(ASAN_CFLAGS) -o $@ $< \
 		$(BUILD)/asan/libpure.a -lcmocka $(PKG_LIBS)
 
+# The admin server is not pure (sockets, a thread): its unit test links it.
+$(BUILD)/tests/unit/test_admin: tests/unit/test_admin.c $(BUILD)/asan/daemon/admin.o \
+		$(BUILD)/asan/libpure.a
+	$(call msg,CC-TEST,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) -Itests $(ASAN_CFLAGS) -o $@ $< \
+		$(BUILD)/asan/daemon/admin.o $(BUILD)/asan/libpure.a \
+		-lcmocka $(PKG_LIBS)
+
 # ---- BPF tests: skeleton + BPF_PROG_TEST_RUN --------------------------------
 $(BUILD)/tests/bpf/%: tests/bpf/%.c $(SKELS) $(BUILD)/asan/daemon/xdpctl.o \
 		$(BUILD)/asan/libpure.a
@@ -193,11 +202,26 @@ fuzz: $(FUZZERS)
 demo: all
 	$(Q)BUILD=$(BUILD) bash scripts/demo.sh
 
+# Binaries, systemd unit (paths rewritten to $(PREFIX)), default config
+# (never overwriting an existing one), man pages.
+SYSCONFDIR ?= /etc
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+MANDIR     ?= $(PREFIX)/share/man
 install: $(BUILD)/sluiced $(BUILD)/sluicectl
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/lib/sluice \
-		$(DESTDIR)/etc/sluice
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/sluice $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(BUILD)/sluiced $(BUILD)/sluicectl $(DESTDIR)$(PREFIX)/sbin/
-	install -m 0644 config/sluice.yaml config/allowlist.txt $(DESTDIR)/etc/sluice/
+	sed -e 's|/usr/local/sbin|$(PREFIX)/sbin|g' \
+		-e 's|/etc/sluice|$(SYSCONFDIR)/sluice|g' config/sluice.service \
+		> $(DESTDIR)$(UNITDIR)/sluice.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/sluice.service
+	for f in sluice.yaml allowlist.txt; do \
+		test -e $(DESTDIR)$(SYSCONFDIR)/sluice/$$f || \
+		install -m 0644 config/$$f $(DESTDIR)$(SYSCONFDIR)/sluice/$$f; \
+	done
+	install -m 0644 docs/man/sluice.yaml.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 docs/man/sluiced.8 docs/man/sluicectl.8 $(DESTDIR)$(MANDIR)/man8/
 
 format:
 	clang-format -i $(wildcard daemon/*.[ch] daemon/util/*.[ch] bpf/*.c bpf/lib/*.h \

@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -55,6 +56,9 @@ enum ktype {
 	KT_U64,		/* uint64_t, min..max */
 	KT_CIDRS,	/* sequence of CIDRs: struct allowlist_entry * at off,
 			 * size_t at off2 */
+	KT_BUCKETS,	/* sequence of numbers > 0, strictly increasing:
+			 * double[] at off, size_t count at off2 */
+	KT_RATIO,	/* double 0..1; default def_str */
 };
 
 #define K_REQUIRED (1u << 0)	/* error when missing */
@@ -64,6 +68,7 @@ enum ktype {
 #define K_IFNAME   (1u << 4)	/* strings: interface names */
 #define K_FILE     (1u << 5)	/* strings: paths relative to the config dir */
 #define K_ABSPATH  (1u << 6)	/* string: absolute path */
+#define K_USERNAME (1u << 7)	/* string: a user name or numeric uid */
 
 struct csection;
 struct pctx;
@@ -104,6 +109,8 @@ static void allowlist_finish(struct pctx *p, yaml_node_t *map, void *base,
 			     const char *path, yaml_node_t **vals);
 static void root_finish(struct pctx *p, yaml_node_t *map, void *base,
 			const char *path, yaml_node_t **vals);
+static void access_log_finish(struct pctx *p, yaml_node_t *map, void *base,
+			      const char *path, yaml_node_t **vals);
 
 #define L(f) offsetof(struct config_listener, f)
 static const struct ckey listener_keys[] = {
@@ -167,12 +174,37 @@ static const struct csection xdp_sec = { "xdp", KEYS(xdp_keys), 0, xdp_finish };
 static const struct ckey admin_keys[] = {
 	{ "enabled", KT_BOOL, C(admin_enabled), .def_int = 1 },
 	{ "address", KT_ADDR, C(admin), .def_str = "127.0.0.1:9900" },
+	{ "socket", KT_STRBUF, C(admin_socket), 0, 1, sizeof(((struct config *)0)->admin_socket) - 1,
+	  .def_str = "/run/sluice/admin.sock", .flags = K_ABSPATH },
 };
 static const struct csection admin_sec = { "admin", KEYS(admin_keys), 0, NULL };
+
+#define A(f) offsetof(struct config_access_log, f)
+static const char *const log_formats[] = { "json", "combined", NULL };
+static const struct ckey access_log_keys[] = {
+	{ "path", KT_STRBUF, A(path), 0, 1, sizeof(((struct config_access_log *)0)->path) - 1, .flags = 0 },
+	{ "format", KT_ENUM, A(format), .def_int = CFG_LOG_JSON, .flags = K_RELOAD, .choices = log_formats },
+	{ "sample", KT_RATIO, A(sample), .def_str = "1", .flags = K_RELOAD },
+	{ "buffer_kb", KT_U32, A(buffer_kb), 0, 16, 65536, .def_int = 256 },
+};
+#undef A
+static const struct csection access_log_sec = {
+	"access_log", KEYS(access_log_keys), 0, access_log_finish
+};
+
+#define M(f) offsetof(struct config_metrics, f)
+static const struct ckey metrics_keys[] = {
+	{ "enabled", KT_BOOL, M(enabled), .def_int = 1 },
+	{ "request_duration_buckets", KT_BUCKETS, M(request_buckets), M(n_request_buckets), 1, CONFIG_MAX_BUCKETS, .flags = 0 },
+	{ "upstream_duration_buckets", KT_BUCKETS, M(upstream_buckets), M(n_upstream_buckets), 1, CONFIG_MAX_BUCKETS, .flags = 0 },
+};
+#undef M
+static const struct csection metrics_sec = { "metrics", KEYS(metrics_keys), 0, NULL };
 
 static const struct ckey logging_keys[] = {
 	{ "level", KT_STRBUF, C(log_level), 0, 1, sizeof(((struct config *)0)->log_level) - 1,
 	  .def_str = "info", .flags = K_RELOAD, .choices = log_levels },
+	{ "access_log", KT_SECTION, C(access_log), .sub = &access_log_sec },
 };
 static const struct csection logging_sec = { "logging", KEYS(logging_keys), 0, NULL };
 
@@ -204,7 +236,9 @@ static const struct ckey root_keys[] = {
 	{ "routes", KT_LIST, C(routes), C(n_routes), 0, 4096, .flags = K_RELOAD, .sub = &route_sec },
 	{ "http", KT_SECTION, C(http), .sub = &http_sec },
 	{ "workers", KT_U32, C(workers), 0, 0, 256, .def_int = 0 },
+	{ "user", KT_STRBUF, C(user), 0, 1, sizeof(((struct config *)0)->user) - 1, .def_str = "", .flags = K_USERNAME },
 	{ "logging", KT_SECTION, 0, .sub = &logging_sec },
+	{ "metrics", KT_SECTION, C(metrics), .sub = &metrics_sec },
 };
 #undef C
 static const struct csection root_sec = { "config", KEYS(root_keys), 0, root_finish };
@@ -215,7 +249,9 @@ _Static_assert(N_KEYS(listener_keys) <= CFG_MAX_KEYS && N_KEYS(service_keys) <= 
 	       N_KEYS(route_keys) <= CFG_MAX_KEYS && N_KEYS(allowlist_keys) <= CFG_MAX_KEYS &&
 	       N_KEYS(xdp_keys) <= CFG_MAX_KEYS && N_KEYS(admin_keys) <= CFG_MAX_KEYS &&
 	       N_KEYS(logging_keys) <= CFG_MAX_KEYS && N_KEYS(root_keys) <= CFG_MAX_KEYS &&
-	       N_KEYS(http_keys) <= CFG_MAX_KEYS,
+	       N_KEYS(http_keys) <= CFG_MAX_KEYS &&
+
+	       N_KEYS(access_log_keys) <= CFG_MAX_KEYS && N_KEYS(metrics_keys) <= CFG_MAX_KEYS,
 	       "a key table outgrew CFG_MAX_KEYS");
 #undef N_KEYS
 
@@ -501,6 +537,33 @@ static bool get_int(struct pctx *p, const yaml_node_t *n, const char *path,
 	return false;
 bad:
 	err_type(p, n, path, "an integer");
+	return false;
+}
+
+/* A plain decimal number ("0.25", "1", "5e-3"); no hex, inf or nan. */
+static bool get_number(struct pctx *p, const yaml_node_t *n, const char *path,
+		       double *out)
+{
+	char buf[64], *end;
+	size_t len;
+
+	if (!is_scalar(n) || !is_plain(n) || is_null(n))
+		goto bad;
+	len = n->data.scalar.length;
+	if (len == 0 || len >= sizeof(buf))
+		goto bad;
+	memcpy(buf, n->data.scalar.value, len);
+	buf[len] = '\0';
+	for (size_t i = 0; i < len; i++)
+		if (!strchr("0123456789.eE+-", buf[i]))
+			goto bad;
+	errno = 0;
+	*out = strtod(buf, &end);
+	if (end != buf + len || errno || !isfinite(*out))
+		goto bad;
+	return true;
+bad:
+	err_type(p, n, path, "a number");
 	return false;
 }
 
@@ -1052,6 +1115,14 @@ static void parse_value(struct pctx *p, const struct ckey *k, yaml_node_t *n,
 			       qv(n, q, sizeof(q)));
 			return;
 		}
+		if ((k->flags & K_USERNAME) && (!name_ok(s, len) || s[0] == '-')) {
+			char q[256];
+
+			err_at(p, n, path,
+			       "invalid user name %s (letters, digits, '_', '.', '-'; not starting with '-')",
+			       qv(n, q, sizeof(q)));
+			return;
+		}
 		memcpy(FIELD(base, k->off, char), s, len);
 		FIELD(base, k->off, char)[len] = '\0';
 		return;
@@ -1114,6 +1185,55 @@ static void parse_value(struct pctx *p, const struct ckey *k, yaml_node_t *n,
 			}
 		}
 		err_at(p, n, path, "unknown service %s", qv(n, q, sizeof(q)));
+		return;
+	}
+	case KT_RATIO: {
+		double d;
+
+		if (!get_number(p, n, path, &d))
+			return;
+		if (d < 0 || d > 1) {
+			err_at(p, n, path, "%.40s is out of range (0-1)",
+			       (const char *)n->data.scalar.value);
+			return;
+		}
+		*FIELD(base, k->off, double) = d;
+		return;
+	}
+	case KT_BUCKETS: {
+		double *bk = FIELD(base, k->off, double);
+		size_t cnt;
+		char ip[160];
+
+		if (n->type != YAML_SEQUENCE_NODE) {
+			err_type(p, n, path, "a sequence");
+			return;
+		}
+		cnt = (size_t)(n->data.sequence.items.top -
+			       n->data.sequence.items.start);
+		if (cnt < (size_t)k->min || cnt > (size_t)k->max) {
+			err_at(p, n, path, "%zu buckets; %lld to %lld are allowed",
+			       cnt, k->min, k->max);
+			return;
+		}
+		for (size_t i = 0; i < cnt; i++) {
+			yaml_node_t *it = node(p, n->data.sequence.items.start[i]);
+
+			snprintf(ip, sizeof(ip), "%.100s[%zu]", path, i);
+			if (!get_number(p, it, ip, &bk[i]))
+				return;
+			if (!(bk[i] > 0)) {
+				err_at(p, it, ip, "a bucket bound must be greater than 0");
+				return;
+			}
+			if (i && !(bk[i] > bk[i - 1])) {
+				err_at(p, it, ip,
+				       "buckets must be strictly increasing (%.40s after %g)",
+				       (const char *)it->data.scalar.value, bk[i - 1]);
+				return;
+			}
+		}
+		*FIELD(base, k->off2, size_t) = cnt;
 		return;
 	}
 	case KT_SECTION:	/* "admin:" alone is an empty section */
@@ -1246,6 +1366,9 @@ static void apply_defaults(struct pctx *p, const struct csection *sec,
 		case KT_SECTION:
 			apply_defaults(p, k->sub, FIELD(base, k->off, char));
 			break;
+		case KT_RATIO:
+			*FIELD(base, k->off, double) = strtod(k->def_str, NULL);
+			break;
 		default:
 			break;
 		}
@@ -1333,6 +1456,22 @@ static void allowlist_finish(struct pctx *p, yaml_node_t *map, void *base,
 	else if (x->allowlist_enabled && (!files || empty_seq(files)))
 		err_at(p, en, path,
 		       "enabled but no 'files' given (to drop all traffic to the guarded ports, list an empty file)");
+}
+
+static void access_log_finish(struct pctx *p, yaml_node_t *map, void *base,
+			      const char *path, yaml_node_t **vals)
+{
+	struct config_access_log *a = base;
+	yaml_node_t *pn = val_of(&access_log_sec, vals, "path");
+
+	if (pn && a->path[0] && a->path[0] != '/' && strcmp(a->path, "-") &&
+	    strcmp(a->path, "stdout")) {
+		char q[256], sp[160];
+
+		subpath(sp, sizeof(sp), path, "path");
+		err_at(p, pn, sp, "must be an absolute path, '-' or 'stdout': %s",
+		       qv(pn, q, sizeof(q)));
+	}
 }
 
 static void xdp_finish(struct pctx *p, yaml_node_t *map, void *base,

@@ -10,7 +10,8 @@
  *     - name: public
  *       address: 127.0.0.1:8080      # IPv4 "a.b.c.d:port", IPv6 "[::1]:port"
  *   admin:
- *     address: 127.0.0.1:9900
+ *     address: 127.0.0.1:9900        # read-only HTTP (status, /metrics)
+ *     socket: /run/sluice/admin.sock # full admin API, mode 0600
  *   xdp:
  *     enabled: true
  *     interfaces: [lo]
@@ -41,9 +42,19 @@
  *     max_body_bytes: 0              # 0: unlimited; routes may override
  *     max_connections: 10000         # client connections per worker
  *     trusted_proxies: [10.0.0.0/8]  # PROXY protocol + X-Forwarded-For
- *   workers: 0                       # 0: one per CPU
+ *   workers: 0                       # 0: one per CPU (default)
+ *   user: sluice                   # optional: drop privileges after setup
  *   logging:
  *     level: info
+ *     access_log:                    # optional; off without a path
+ *       path: /var/log/sluice/access.log   # absolute, or "-" for stdout
+ *       format: json                 # json | combined
+ *       sample: 1.0                  # 0..1 of requests with status < 400
+ *       buffer_kb: 256               # per-worker line buffer
+ *   metrics:
+ *     enabled: true                  # GET /metrics on the admin listener
+ *     request_duration_buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+ *     upstream_duration_buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
  */
 #ifndef SLUICE_CONFIG_H
 #define SLUICE_CONFIG_H
@@ -145,6 +156,30 @@ struct config_xdp {
 	size_t n_ports;
 };
 
+#define CONFIG_MAX_BUCKETS 32
+
+/* metrics: (docs/OBSERVABILITY.md). Buckets are fixed at start-up. */
+struct config_metrics {
+	bool enabled;			/* default true */
+	double request_buckets[CONFIG_MAX_BUCKETS];	/* seconds */
+	size_t n_request_buckets;	/* 0: the built-in default */
+	double upstream_buckets[CONFIG_MAX_BUCKETS];
+	size_t n_upstream_buckets;
+};
+
+enum config_log_format {
+	CFG_LOG_JSON = 0,
+	CFG_LOG_COMBINED,
+};
+
+/* logging.access_log: */
+struct config_access_log {
+	char path[256];			/* "": off; "-" or "stdout"; absolute */
+	int format;			/* enum config_log_format */
+	double sample;			/* 0..1, default 1 */
+	uint32_t buffer_kb;		/* per worker, default 256 */
+};
+
 struct config {
 	char *path;			/* file it came from */
 	uint64_t generation;		/* set by the owner on swap */
@@ -157,10 +192,14 @@ struct config {
 	struct config_xdp xdp;
 	bool admin_enabled;
 	struct config_addr admin;	/* default 127.0.0.1:9900 */
+	char admin_socket[108];		/* default /run/sluice/admin.sock */
 	unsigned int workers;		/* default 0 = one per CPU */
 	char log_level[16];		/* default "info" */
+	char user[33];			/* "": stay root; else drop to it */
 	struct config_http http;
 	int refcount;			/* atomic; config_get/config_put */
+	struct config_metrics metrics;
+	struct config_access_log access_log;
 };
 
 /*

@@ -21,6 +21,7 @@
 
 #include "http.h"
 #include "loop.h"
+#include "obs.h"
 #include "transport.h"
 
 struct buf;
@@ -90,6 +91,7 @@ struct conn_exchange {
 	size_t req_inflight;		/* bytes of client->in being sent */
 	size_t resp_inflight;		/* bytes of upstream->in being sent */
 	uint64_t started_ms;
+	struct obs_exchange obs;	/* metrics and access log (obs.h) */
 	/* ---- issue 4: what hooks (auth, limits, access log) read ---- */
 	/* The client of this request: the connection's client (c->addr,
 	 * after the PROXY protocol) or, when that is a trusted proxy, the

@@ -12,11 +12,19 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "admin.h"
+#include "admin_api.h"
 #include "config.h"
 #include "log.h"
 #include "loop.h"
+#include "privdrop.h"
+#include "sdnotify.h"
+#include "obs.h"
 #include "worker.h"
 #include "xdpctl.h"
+
+#include <linux/capability.h>
+#include <stdatomic.h>
 
 _Static_assert(sizeof(((struct control *)0)->siginfo) ==
 	       sizeof(struct signalfd_siginfo), "siginfo size");
@@ -24,6 +32,18 @@ _Static_assert(sizeof(((struct control *)0)->siginfo) ==
 enum control_op {
 	CTL_OP_SIGNAL = 1,
 };
+
+static _Atomic uint64_t reloads_total, reload_failures_total;
+
+uint64_t control_reloads_total(void)
+{
+	return atomic_load(&reloads_total);
+}
+
+uint64_t control_reload_failures_total(void)
+{
+	return atomic_load(&reload_failures_total);
+}
 
 int control_block_signals(void)
 {
@@ -34,6 +54,7 @@ int control_block_signals(void)
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);	/* reopen the access log */
 	if (sigprocmask(SIG_BLOCK, &set, NULL))
 		return -errno;
 	return 0;
@@ -132,6 +153,65 @@ static int start_workers(struct control *ctl)
 	return 0;
 }
 
+/* The admin server: Unix socket (full API) + read-only TCP listener. */
+static int start_admin(struct control *ctl)
+{
+	const struct config *cfg = ctl->cfg;
+	struct admin_opts o = {
+		.unix_path = cfg->admin_socket,
+		.unix_mode = 0600,
+		.tcp = (const struct sockaddr *)&cfg->admin.sa,
+		.tcp_len = cfg->admin.salen,
+	};
+	int ret;
+
+	ret = admin_api_register(ctl);
+	if (ret) {
+		pr_err("admin: registering endpoints: %s", strerror(-ret));
+		return ret;
+	}
+	ret = admin_start(&o);
+	if (ret)
+		return ret;
+	ctl->admin_started = true;
+	return 0;
+}
+
+/*
+ * Switch to cfg->user. The thread that calls this (the control thread)
+ * keeps CAP_NET_ADMIN, to detach XDP at shutdown; every other thread loses
+ * every capability. The pin directory is handed to the user so that the
+ * pins can be removed at exit (the empty directory itself stays: its parent
+ * belongs to root).
+ */
+static int drop_privileges(struct control *ctl)
+{
+	static const int keep[] = { CAP_NET_ADMIN };
+	const struct config *cfg = ctl->cfg;
+	uid_t uid;
+	gid_t gid;
+	int ret;
+
+	ret = priv_lookup(cfg->user, &uid, &gid);
+	if (ret) {
+		pr_err("user '%s': %s", cfg->user,
+		       ret == -ENOENT ? "no such user" : strerror(-ret));
+		return ret;
+	}
+	if (ctl->xdp && chown(cfg->xdp.pin_path, uid, gid))
+		pr_warn("chown %s: %s (pins will stay after exit)",
+			cfg->xdp.pin_path, strerror(errno));
+	ret = priv_drop(uid, gid, keep, sizeof(keep) / sizeof(keep[0]));
+	if (ret) {
+		pr_err("dropping privileges to '%s': %s", cfg->user,
+		       strerror(-ret));
+		return ret;
+	}
+	pr_info("running as user %s (uid %u, gid %u), capabilities kept: net_admin",
+		cfg->user, (unsigned int)uid, (unsigned int)gid);
+	return 0;
+}
+
 int control_start(struct control *ctl, const char *path, struct config *cfg,
 		  bool log_level_fixed)
 {
@@ -139,6 +219,8 @@ int control_start(struct control *ctl, const char *path, struct config *cfg,
 	int ret;
 
 	memset(ctl, 0, sizeof(*ctl));
+	pthread_mutex_init(&ctl->lock, NULL);
+	ctl->loaded_at = time(NULL);
 	ctl->sfd = -1;
 	ctl->cfg = cfg;
 	ctl->generation = 1;
@@ -152,6 +234,7 @@ int control_start(struct control *ctl, const char *path, struct config *cfg,
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
 	ctl->sfd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (ctl->sfd < 0) {
 		ret = -errno;
@@ -180,9 +263,29 @@ int control_start(struct control *ctl, const char *path, struct config *cfg,
 		}
 	}
 
+	{
+		char err[256];
+
+		ret = obs_init(cfg, worker_count(cfg), err, sizeof(err));
+		if (ret) {
+			pr_err("%s", err);
+			return ret;
+		}
+		obs_set_xdp(ctl->xdp);
+	}
 	ret = start_workers(ctl);
 	if (ret)
 		return ret;
+	if (cfg->admin_enabled) {
+		ret = start_admin(ctl);
+		if (ret)
+			return ret;
+	}
+	if (cfg->user[0]) {
+		ret = drop_privileges(ctl);
+		if (ret)
+			return ret;
+	}
 
 	if (ctl->xdp) {
 		char ifs[256] = "";
@@ -202,6 +305,10 @@ int control_start(struct control *ctl, const char *path, struct config *cfg,
 	for (size_t i = 0; i < cfg->n_listeners; i++)
 		pr_info("listening on %s (%s)", cfg->listeners[i].addr.text,
 			cfg->listeners[i].name);
+	ret = sdnotifyf("READY=1\nSTATUS=serving, configuration generation 1\nMAINPID=%d",
+			(int)getpid());
+	if (ret)
+		pr_warn("sd_notify: %s", strerror(-ret));
 	return 0;
 }
 
@@ -258,27 +365,31 @@ static void log_errors(const char *errors)
 	}
 }
 
-int control_reload(struct control *ctl)
+/* Called with ctl->lock held. *errors: error lines on failure. */
+static int reload_locked(struct control *ctl, char **errors)
 {
 	struct config *ncfg = NULL;
-	char *errors = NULL;
 	enum log_level lvl;
 	int ret;
 
 	pr_info("reload: reading %s", ctl->path);
-	ret = config_load_file(ctl->path, &ncfg, &errors);
+	ret = config_load_file(ctl->path, &ncfg, errors);
 	if (ret) {
 		pr_err("reload: %s: invalid configuration, keeping the running one",
 		       ctl->path);
-		if (errors)
-			log_errors(errors);
+		if (*errors)
+			log_errors(*errors);
 		else
 			pr_err("reload: %s", strerror(-ret));
-		free(errors);
+		if (!*errors && asprintf(errors, "%s: %s\n", ctl->path,
+					 strerror(-ret)) < 0)
+			*errors = NULL;
 		ctl->reload_failures++;
+		obs_config_applied(NULL, false);
 		return ret;
 	}
-	free(errors);
+	free(*errors);
+	*errors = NULL;
 	warn_restart_needed(ctl->cfg, ncfg);
 	if (ctl->xdp && ncfg->xdp.enabled) {
 		ret = xdpctl_sync(ctl->xdp, ncfg);
@@ -290,6 +401,10 @@ int control_reload(struct control *ctl)
 				pr_err("reload: xdp maps could not be restored");
 			config_put(ncfg);
 			ctl->reload_failures++;
+			if (asprintf(errors, "xdp map sync failed: %s\n",
+				     strerror(-ret)) < 0)
+				*errors = NULL;
+			obs_config_applied(NULL, false);
 			return ret;
 		}
 	}
@@ -301,9 +416,73 @@ int control_reload(struct control *ctl)
 	config_put(ctl->cfg);
 	ctl->cfg = ncfg;
 	ctl->reloads++;
+	ctl->loaded_at = time(NULL);
+	obs_config_applied(ncfg, true);
 	pr_info("reload: configuration applied (generation %llu)",
 		(unsigned long long)ncfg->generation);
 	return 0;
+}
+
+int control_reload_ex(struct control *ctl, const char *origin, char **errors)
+{
+	char *errs = NULL;
+	int ret;
+
+	sdnotify("RELOADING=1\nSTATUS=reloading");
+	pthread_mutex_lock(&ctl->lock);
+	ret = reload_locked(ctl, &errs);
+	ctl->last_reload_at = time(NULL);
+	ctl->last_reload_ok = ret == 0;
+	snprintf(ctl->last_reload_origin, sizeof(ctl->last_reload_origin),
+		 "%s", origin);
+	free(ctl->last_reload_errors);
+	ctl->last_reload_errors = errs ? strdup(errs) : NULL;
+	if (ret)
+		atomic_fetch_add(&reload_failures_total, 1);
+	else
+		atomic_fetch_add(&reloads_total, 1);
+	sdnotifyf("READY=1\nSTATUS=serving, configuration generation %llu%s",
+		  (unsigned long long)ctl->generation,
+		  ret ? " (last reload refused)" : "");
+	pthread_mutex_unlock(&ctl->lock);
+	if (errors)
+		*errors = errs;
+	else
+		free(errs);
+	return ret;
+}
+
+int control_reload(struct control *ctl)
+{
+	return control_reload_ex(ctl, "SIGHUP", NULL);
+}
+
+struct config *control_config(struct control *ctl, struct control_stats *st)
+{
+	struct config *c;
+
+	pthread_mutex_lock(&ctl->lock);
+	c = config_get(ctl->cfg);
+	if (st) {
+		st->reloads = ctl->reloads;
+		st->reload_failures = ctl->reload_failures;
+		st->workers = ctl->n_started;
+		st->loaded_at = ctl->loaded_at;
+		st->last_reload_at = ctl->last_reload_at;
+		st->last_reload_ok = ctl->last_reload_ok;
+		memcpy(st->last_reload_origin, ctl->last_reload_origin,
+		       sizeof(st->last_reload_origin));
+		st->last_reload_errors = ctl->last_reload_errors ?
+						 strdup(ctl->last_reload_errors) : NULL;
+	}
+	pthread_mutex_unlock(&ctl->lock);
+	return c;
+}
+
+void control_stats_free(struct control_stats *st)
+{
+	free(st->last_reload_errors);
+	st->last_reload_errors = NULL;
 }
 
 static int arm_signal(struct control *ctl)
@@ -332,9 +511,13 @@ static void on_signal(void *arg, const struct loop_cqe *cqe)
 		case SIGHUP:
 			control_reload(ctl);
 			break;
+		case SIGUSR1:
+			obs_reopen_logs();
+			break;
 		case SIGTERM:
 		case SIGINT:
 			pr_info("%s: shutting down", strsignal((int)si->ssi_signo));
+			sdnotify("STOPPING=1\nSTATUS=draining");
 			st->stop = true;
 			return;
 		default:
@@ -369,11 +552,16 @@ int control_run(struct control *ctl)
 			break;
 		}
 	}
+	if (ctl->admin_started) {
+		admin_stop();	/* no admin request may race the teardown */
+		ctl->admin_started = false;
+	}
 	for (unsigned int i = 0; i < ctl->n_started; i++)
 		worker_stop(&ctl->workers[i], ctl->cfg->http.drain_timeout_ms);
 	for (unsigned int i = 0; i < ctl->n_workers; i++)
 		worker_destroy(&ctl->workers[i]);
 	ctl->n_workers = ctl->n_started = 0;
+	obs_set_xdp(NULL);
 	xdpctl_close(ctl->xdp);
 	ctl->xdp = NULL;
 	pr_info("sluiced stopped");
@@ -382,12 +570,17 @@ int control_run(struct control *ctl)
 
 void control_destroy(struct control *ctl)
 {
+	if (ctl->admin_started)
+		admin_stop();
+	ctl->admin_started = false;
+	admin_api_close();
 	for (unsigned int i = 0; i < ctl->n_started; i++)
 		worker_stop(&ctl->workers[i], 0);
 	for (unsigned int i = 0; i < ctl->n_workers; i++)
 		worker_destroy(&ctl->workers[i]);
 	free(ctl->workers);
 	ctl->workers = NULL;
+	obs_shutdown();
 	xdpctl_close(ctl->xdp);
 	ctl->xdp = NULL;
 	loop_free(ctl->loop);
@@ -400,4 +593,6 @@ void control_destroy(struct control *ctl)
 	ctl->cfg = NULL;
 	free(ctl->path);
 	ctl->path = NULL;
+	free(ctl->last_reload_errors);
+	ctl->last_reload_errors = NULL;
 }

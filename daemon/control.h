@@ -9,8 +9,10 @@
 #ifndef SLUICE_CONTROL_H
 #define SLUICE_CONTROL_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 struct config;
 struct loop;
@@ -33,6 +35,28 @@ struct control {
 	int sfd;			/* signalfd */
 	uint64_t siginfo[16];		/* struct signalfd_siginfo (128 bytes) */
 	unsigned int reloads, reload_failures;
+	/*
+	 * Reloads come from SIGHUP (this thread) and from the admin API (the
+	 * admin thread): `lock` serializes them and guards cfg, generation and
+	 * the reload record below against the admin thread's readers.
+	 */
+	pthread_mutex_t lock;
+	bool admin_started;
+	time_t loaded_at;		/* when cfg was loaded */
+	time_t last_reload_at;		/* 0: no reload yet */
+	bool last_reload_ok;
+	char last_reload_origin[16];	/* "SIGHUP", "admin" */
+	char *last_reload_errors;	/* the refused config's errors, or NULL */
+};
+
+/* A consistent copy of the reload record, for the admin API. */
+struct control_stats {
+	uint64_t reloads, reload_failures;
+	unsigned int workers;
+	time_t loaded_at, last_reload_at;
+	bool last_reload_ok;
+	char last_reload_origin[16];
+	char *last_reload_errors;	/* malloc'd copy or NULL */
 };
 
 /*
@@ -54,6 +78,23 @@ int control_run(struct control *ctl);
 
 /* SIGHUP: reload the config file. 0, or -errno when it was refused. */
 int control_reload(struct control *ctl);
+
+/*
+ * Reload from any thread. origin names the trigger in logs and in the
+ * record. On refusal (-EINVAL: invalid configuration; other -errno: XDP sync
+ * or I/O failure) *errors (when errors is not NULL) receives the error
+ * lines, malloc'd, one per line. The running configuration keeps serving.
+ */
+int control_reload_ex(struct control *ctl, const char *origin, char **errors);
+
+/* The current snapshot (a reference: config_put() it) and, when st is not
+ * NULL, the reload record (control_stats_free() it). Any thread. */
+struct config *control_config(struct control *ctl, struct control_stats *st);
+void control_stats_free(struct control_stats *st);
+
+/* Process-wide counters for metrics: reloads applied / refused. */
+uint64_t control_reloads_total(void);
+uint64_t control_reload_failures_total(void);
 
 void control_destroy(struct control *ctl);
 

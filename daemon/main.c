@@ -17,6 +17,7 @@
 #include "config.h"
 #include "control.h"
 #include "log.h"
+#include "privdrop.h"
 
 enum {
 	EXIT_OK = 0,
@@ -109,6 +110,19 @@ int main(int argc, char **argv)
 		return EXIT_CONFIG;
 	}
 	free(errors);
+	if (cfg->user[0]) {	/* a file cannot say whether the user exists */
+		uid_t uid;
+		gid_t gid;
+
+		ret = priv_lookup(cfg->user, &uid, &gid);
+		if (ret) {
+			fprintf(stderr, "sluiced: invalid configuration:\n"
+					"%s: user '%s': %s\n", path, cfg->user,
+				ret == -ENOENT ? "no such user" : strerror(-ret));
+			config_put(cfg);
+			return EXIT_CONFIG;
+		}
+	}
 	if (check) {
 		printf("sluiced: %s: configuration ok\n", path);
 		config_put(cfg);

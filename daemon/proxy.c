@@ -42,6 +42,7 @@
 #include "log.h"
 #include "proxyproto.h"
 #include "realip.h"
+#include "obs.h"
 #include "rewrite.h"
 #include "router.h"
 
@@ -211,6 +212,61 @@ static void put_cfg(struct proxy *p, struct conn *c)
 	}
 }
 
+/* Observability: report the request on c once (metrics, access log), while
+ * the exchange's snapshot is still held. status 0: the response sent. */
+static void report(struct proxy *p, struct conn *c, int status,
+		   const char *error, uint64_t error_len)
+{
+	struct conn_exchange *x = &c->x;
+	struct obs_end e = {
+		/* the request's client (trusted XFF resolved), else the
+		 * connection's */
+		.client = x->client_ip[0] ? x->client_ip : c->ip,
+		.status = status,
+		.error = error,
+		.extra_bytes_out = error_len,
+		.request_id = x->request_id[0] ? x->request_id : NULL,
+	};
+
+	if (!x->obs.t_start_ns)
+		return;
+	if (c->addr.ss_family == AF_INET)
+		e.client_port = ntohs(((struct sockaddr_in *)&c->addr)->sin_port);
+	else if (c->addr.ss_family == AF_INET6)
+		e.client_port = ntohs(((struct sockaddr_in6 *)&c->addr)->sin6_port);
+	if (!x->obs.begun) {
+		e.extra_bytes_in = c->in ? buf_len(c->in) : 0;
+	} else if (x->cfg && x->route >= 0) {
+		const struct config_service *svc =
+			&x->cfg->services[x->service];
+
+		e.route = x->cfg->routes[x->route].name;
+		e.service = svc->name;
+		if (x->target < svc->n_targets)
+			e.upstream = svc->targets[x->target].text;
+	}
+	obs_exchange_end(p->worker, &x->obs, &e);
+}
+
+/* A gateway error about to be sent: report it with the error's length. */
+static void report_error(struct proxy *p, struct conn *c, int status,
+			 const char *msg)
+{
+	char tmp[1024];
+	long n = 0;
+
+	if (!c->x.obs.t_start_ns)
+		return;
+	if (!c->x.resp_started)
+		n = rewrite_error_ex(tmp, sizeof(tmp), status, msg,
+				     c->state == CS_EXCHANGE && c->x.head_method,
+				     c->state == CS_EXCHANGE && c->x.request_id[0] ?
+					     c->x.request_id : NULL);
+	report(p, c, c->x.resp_started ? 0 : status,
+	       c->x.resp_started ? NULL : rewrite_error_code(status),
+	       n > 0 ? (uint64_t)n : 0);
+}
+
 /* Close the upstream of client c (not reusable), keeping alive what the
  * sends in flight still read. */
 static void drop_upstream(struct proxy *p, struct conn *c)
@@ -233,6 +289,7 @@ static void drop_upstream(struct proxy *p, struct conn *c)
 
 static void close_client(struct proxy *p, struct conn *c)
 {
+	report(p, c, 0, NULL, 0);
 	drop_upstream(p, c);
 	put_cfg(p, c);
 	conn_close(&p->conns, c);
@@ -264,6 +321,7 @@ static void send_error(struct proxy *p, struct conn *c, int status,
 	bool in_exchange = c->state == CS_EXCHANGE;
 	long n;
 
+	report_error(p, c, status, msg);
 	drop_upstream(p, c);
 	put_cfg(p, c);
 	p->rejected++;
@@ -390,6 +448,7 @@ static bool connect_failed(struct proxy *p, struct conn *c, int err)
 	struct conn_exchange *x = &c->x;
 	const struct config_service *svc = &x->cfg->services[x->service];
 
+	obs_upstream_failed(p->worker, svc->name, svc->targets[x->target].text);
 	if (warn_ok(p))
 		pr_warn("worker %u: upstream %s (service %s): connect failed: %s",
 			p->worker, svc->targets[x->target].text, svc->name,
@@ -465,7 +524,14 @@ static bool start_exchange(struct proxy *p, struct conn *c, size_t head_len)
 	int route;
 	long n;
 
-	memset(x, 0, sizeof(*x));
+	{
+		struct obs_exchange o = x->obs;	/* started in read_head */
+
+		memset(x, 0, sizeof(*x));
+		x->obs = o;
+		x->route = x->service = -1;
+		obs_exchange_begin(p->worker, &x->obs, r, head_len);
+	}
 	x->cfg = cfg_hold(p);
 	h = &x->cfg->http;
 	x->started_ms = p->now_ms;
@@ -582,6 +648,10 @@ static bool read_head(struct proxy *p, struct conn *c)
 
 	c->x.head_method = false;
 	c->x.request_id[0] = '\0';
+	if (len && !c->x.obs.t_start_ns) {
+		memset(&c->x.obs, 0, sizeof(c->x.obs));
+		c->x.obs.t_start_ns = obs_now_ns();
+	}
 	if (len == 0) {
 		if ((c->flags & CONN_F_EOF) || (p->draining && c->requests)) {
 			conn_close(&p->conns, c);
@@ -682,6 +752,7 @@ static void pump_request(struct proxy *p, struct conn *c)
 		return;
 	if (x->req_phase == CONN_PH_IDLE) {
 		x->req_phase = CONN_PH_HEAD;
+		x->obs.t_up_ns = obs_now_ns();
 		if (post_send(p, u, buf_head(c->out), buf_len(c->out)))
 			close_client(p, c);
 		return;
@@ -760,6 +831,7 @@ static void on_upstream_sent(struct proxy *p, struct conn *u)
 	}
 	x = &c->x;
 	if (c->state == CS_TUNNEL) {
+		x->obs.bytes_in += x->req_inflight;
 		buf_consume(c->in, x->req_inflight);
 		x->req_inflight = 0;
 	} else if (x->req_phase == CONN_PH_HEAD) {
@@ -769,6 +841,7 @@ static void on_upstream_sent(struct proxy *p, struct conn *u)
 		else
 			x->req_phase = CONN_PH_BODY;
 	} else if (x->req_phase == CONN_PH_BODY) {
+		x->obs.bytes_in += x->req_inflight;
 		if (x->req_body == HTTP_BODY_LENGTH) {
 			buf_consume(c->in, x->req_inflight);
 			x->req_body_bytes += x->req_inflight;
@@ -890,6 +963,8 @@ static void parse_response(struct proxy *p, struct conn *c, struct conn *u)
 			}
 			x->tunnel = true;
 			x->resp_status = 101;
+			x->obs.status = 101;
+			x->obs.t_resp_ns = obs_now_ns();
 			x->client_keep_alive = false;
 			send_head(p, c, u, (size_t)n, REWRITE_CONN_UPGRADE);
 			return;
@@ -907,6 +982,8 @@ static void parse_response(struct proxy *p, struct conn *c, struct conn *u)
 	}
 	x->resp_head_parsed = true;
 	x->resp_status = r->status;
+	x->obs.status = r->status;
+	x->obs.t_resp_ns = obs_now_ns();
 	x->resp_body = r->body;
 	x->resp_left = r->body == HTTP_BODY_LENGTH ? r->content_length : 0;
 	if (r->body == HTTP_BODY_CHUNKED) {
@@ -1142,6 +1219,7 @@ static void finish_exchange(struct proxy *p, struct conn *c)
 	struct conn *u = c->peer;
 	bool reuse;
 
+	report(p, c, 0, NULL, 0);
 	reuse = u && x->upstream_keep_alive && !x->req_aborted &&
 		x->req_phase == CONN_PH_DONE && !p->draining &&
 		!(u->flags & (CONN_F_EOF | CONN_F_SEND)) &&
@@ -1326,6 +1404,8 @@ static void on_sent(struct proxy *p, struct conn *c, const struct loop_cqe *cqe)
 {
 	long res = transport_write_done(&c->tr, cqe);
 
+	if (res > 0 && c->kind == CONN_CLIENT)
+		c->x.obs.bytes_out += (uint64_t)res;
 	if (res > 0 && (size_t)res < c->wlen) {
 		/* short write: send the rest */
 		if (post_send(p, c, c->wptr + res, c->wlen - (size_t)res))
@@ -1427,6 +1507,7 @@ void proxy_accept_on(struct proxy *p, int fd, unsigned int lflags)
 		return;
 	}
 	p->accepted++;
+	obs_conn_accepted(p->worker);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c->addrlen = sizeof(c->addr);
 	if (getpeername(fd, (struct sockaddr *)&c->addr, &c->addrlen))
@@ -1527,6 +1608,7 @@ void proxy_tick(struct proxy *p)
 	uint64_t ids[PROXY_SCAN_BATCH];
 	size_t n;
 
+	obs_conn_active(p->worker, p->conns.n_clients);
 	/* each pass handles every expired connection it found (they leave
 	 * the snapshot: closed or given a new deadline) */
 	do {

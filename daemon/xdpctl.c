@@ -20,6 +20,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 
+#include <linux/if_link.h>
 #include <linux/magic.h>
 
 #include <bpf/bpf.h>
@@ -667,6 +668,19 @@ static void detach_all(struct xdpctl *x)
 		int err;
 
 		err = xdp_program__detach(x->prog, ifc->ifindex, ifc->mode, 0);
+		if (err && ifc->mode != XDP_MODE_HW) {
+			/* libxdp looks the attached program up by id, which
+			 * needs CAP_SYS_ADMIN; after a drop to `user:` only
+			 * CAP_NET_ADMIN is left. Detach over netlink instead,
+			 * only if our program is still the one attached. */
+			LIBBPF_OPTS(bpf_xdp_attach_opts, o,
+				    .old_prog_fd = xdp_program__fd(x->prog));
+			__u32 fl = ifc->mode == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE :
+							       XDP_FLAGS_DRV_MODE;
+
+			if (bpf_xdp_detach(ifc->ifindex, fl, &o) == 0)
+				err = 0;
+		}
 		if (err)
 			log_libxdp_error("detach", ifc->name, err);
 		else

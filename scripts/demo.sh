@@ -122,6 +122,7 @@ Try, in another terminal:
   $BUILD/sluicectl status                     # XDP counters per reason
   bpftool map dump pinned $PIN/sl_allow4_v1   # the IPv4 allowlist trie
   ip link show lo                                # note 'xdpgeneric' and the prog id
+  curl -s http://127.0.0.1:9900/metrics          # Prometheus metrics (admin listener)
 
 sluiced log: $WORK/sluiced.log (follow it with: tail -f $WORK/sluiced.log)
 Press Ctrl-C to stop.

@@ -52,11 +52,17 @@ layer_fuzz() {
 		corpus=tests/fuzz/corpus/$name
 		work=$(mktemp -d)
 		[[ -d $corpus ]] && cp -r "$corpus"/. "$work"/
-		# Brief run: any crash, leak or UB report fails the suite.
-		run "fuzz/$name" $((FUZZ_SECONDS + 60)) "$f" -max_total_time="$FUZZ_SECONDS" \
-			-timeout=10 -rss_limit_mb=2048 -print_final_stats=0 \
-			-artifact_prefix="$work/" "$work"
-		rm -rf "$work"
+		# Brief run: any crash, leak or UB report fails the suite. The
+		# fuzzer's progress goes to a log; its tail is shown on failure.
+		run "fuzz/$name" $((FUZZ_SECONDS + 60)) bash -c '
+			"$1" -max_total_time="$2" -timeout=10 -rss_limit_mb=2048 \
+				-print_final_stats=1 -artifact_prefix="$3/" "$3" \
+				>"$3.log" 2>&1
+			rc=$?
+			if ((rc)); then tail -n 60 "$3.log"; else
+				grep -E "^stat::number_of_executed_units" "$3.log"; fi
+			exit $rc' _ "$f" "$FUZZ_SECONDS" "$work"
+		rm -rf "$work" "$work.log"
 	done
 }
 

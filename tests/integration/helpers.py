@@ -267,6 +267,11 @@ def backend_log(proc):
     return [json.loads(l) for l in text.splitlines() if l.strip()]
 
 
+def admin_socket_path(workdir, name):
+    """The admin socket write_config() gives config NAME."""
+    return Path(workdir) / f"{name}-admin.sock"
+
+
 def write_config(workdir, name, *, listeners=None, routes=None,
                  targets=None, allow=None, xdp=True, mode="native",
                  extra=""):
@@ -283,7 +288,9 @@ def write_config(workdir, name, *, listeners=None, routes=None,
     y = ["listeners:"]
     for i, l in enumerate(listeners):
         y += [f"  - name: l{i}", f'    address: "{l}"']
+    # a private admin socket: several suites may run at once on this host
     y += ["admin:", "  address: 127.0.0.1:9900",
+          f"  socket: {admin_socket_path(workdir, name)}",
           "xdp:", f"  enabled: {'true' if xdp else 'false'}",
           f"  interfaces: [{VETH_SRV}]", f"  mode: {mode}",
           f"  pin_path: {PIN_ROOT}",

@@ -844,6 +844,41 @@ static void test_no_trailing_newline(void **state)
 	expect_errors(BASE "workers: \"3", "cfg.yaml:6:12: syntax error: found unexpected end of stream (while scanning a quoted scalar at 6:10)\n");
 }
 
+/* Operations keys: admin.socket and user (issue 6). */
+static void test_ops_keys(void **state)
+{
+	struct config *c;
+
+	c = parse_ok(BASE "admin: {socket: /run/x/a.sock}\nuser: sluice\n");
+	assert_true(c->admin_enabled);
+	assert_string_equal(c->admin_socket, "/run/x/a.sock");
+	assert_string_equal(c->user, "sluice");
+	config_put(c);
+	c = parse_ok(BASE "admin:\nuser: \"65534\"\n");
+	assert_string_equal(c->admin_socket, "/run/sluice/admin.sock");
+	assert_string_equal(c->user, "65534");
+	config_put(c);
+	c = parse_ok(BASE);
+	assert_string_equal(c->user, "");
+	config_put(c);
+
+	expect_errors(BASE "admin: {socket: run/a.sock}\n",
+		      "cfg.yaml:6:17: admin.socket: must be an absolute path: 'run/a.sock'\n");
+	expect_errors(BASE "admin:\n  socket: /" 
+		      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n",
+		      "cfg.yaml:7:11: admin.socket: too long (112 characters, max 107)\n");
+	expect_errors(BASE "admin: {sockt: /a}\n",
+		      "cfg.yaml:6:9: admin: unknown key 'sockt' (did you mean 'socket'?)\n");
+	expect_errors(BASE "user: -root\n",
+		      "cfg.yaml:6:7: user: invalid user name '-root' (letters, digits, '_', '.', '-'; not starting with '-')\n");
+	expect_errors(BASE "user: a b\n",
+		      "cfg.yaml:6:7: user: invalid user name 'a b' (letters, digits, '_', '.', '-'; not starting with '-')\n");
+	expect_errors(BASE "user: [a]\n",
+		      "cfg.yaml:6:7: user: expected a string, got a sequence\n");
+	expect_errors(BASE "usr: a\n",
+		      "cfg.yaml:6:1: unknown key 'usr' (did you mean 'user'?)\n");
+}
+
 static int teardown_guard(void **state)
 {
 	guard_free();
@@ -874,6 +909,7 @@ int main(void)
 		cmocka_unit_test(test_no_trailing_newline),
 		cmocka_unit_test(test_http_section),
 		cmocka_unit_test(test_http_errors),
+		cmocka_unit_test(test_ops_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, teardown_guard);

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Admin server: HTTP/1.1 for operators and scrapers, off the hot path.
+ *
+ * Listens on a Unix stream socket (default /run/sluice/admin.sock, mode
+ * 0600, peers other than root and our own uid refused by SO_PEERCRED) and,
+ * optionally, on a TCP address (admin.address, meant to be loopback). It
+ * runs on one control-plane thread of its own (never on a worker ring);
+ * handlers run there, one request at a time, so a handler may block briefly
+ * (a reload) but must not block for long.
+ *
+ * Requests are small (head + body <= ADMIN_MAX_REQUEST), one per connection
+ * (every reply carries "Connection: close"). Dispatch is by exact path through
+ * a registry filled with admin_register(). The server itself enforces one
+ * policy before dispatch: a method other than GET or HEAD is accepted only on
+ * the Unix socket (403 "forbidden" on TCP), so the TCP listener is read-only.
+ *
+ * Error replies follow the gateway's format:
+ *   {"error":"<code>","status":<n>,"message":"<text>"}
+ */
+#ifndef SLUICE_ADMIN_H
+#define SLUICE_ADMIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+#define ADMIN_SOCKET_DEFAULT "/run/sluice/admin.sock"
+#define ADMIN_MAX_REQUEST    (64u * 1024)	/* head + body */
+#define ADMIN_MAX_CONNS      32
+#define ADMIN_IO_TIMEOUT_MS  5000		/* per connection, whole request */
+#define ADMIN_MAX_PATHS      64
+
+struct admin_request {
+	const char *method;	/* NUL-terminated */
+	const char *path;	/* NUL-terminated, without the query */
+	const char *query;	/* after '?', NUL-terminated; "" when none */
+	const char *body;	/* NUL-terminated copy; body_len bytes */
+	size_t body_len;
+	bool via_unix;		/* arrived on the Unix socket */
+};
+
+struct admin_reply {
+	int status;			/* default 200 */
+	const char *content_type;	/* default "application/json" */
+	char *body;			/* malloc'd; freed by admin */
+	size_t len;
+};
+
+/* Fill out and return 0; or return -errno (the server answers 500). */
+typedef int (*admin_handler_fn)(const struct admin_request *rq,
+				struct admin_reply *out, void *arg);
+
+/*
+ * Register fn for an exact path ("/status"). Registering a path again
+ * replaces its handler. May be called before or after admin_start(), from
+ * any thread. 0, -EINVAL (path not starting with '/'), -ENOSPC (registry
+ * full) or -ENOMEM.
+ */
+int admin_register(const char *path, admin_handler_fn fn, void *arg);
+
+/* Remove every registration (tests; after admin_stop()). */
+void admin_unregister_all(void);
+
+struct admin_opts {
+	const char *unix_path;		/* NULL: no Unix socket */
+	unsigned int unix_mode;		/* 0: 0600 */
+	const struct sockaddr *tcp;	/* NULL: no TCP listener */
+	socklen_t tcp_len;
+};
+
+/*
+ * Bind the listeners and start the admin thread. For the Unix socket the
+ * parent directory is created (0755) when missing; a stale socket file left
+ * by a dead process is replaced, a live one is -EADDRINUSE. 0 or -errno
+ * (the cause is logged). At most one server per process.
+ */
+int admin_start(const struct admin_opts *o);
+
+/* Stop the thread, close the listeners, remove the socket file. Idempotent. */
+void admin_stop(void);
+
+/* The bound TCP port (host order; useful with port 0), or 0. */
+unsigned int admin_tcp_port(void);
+
+/* ---- reply helpers for handlers (all 0 or -ENOMEM) ---- */
+
+/* Reply with status and a copy of body[0..len). */
+int admin_reply_set(struct admin_reply *out, int status,
+		    const char *content_type, const char *body, size_t len);
+/* {"error":code,"status":status,"message":msg} */
+int admin_reply_error(struct admin_reply *out, int status, const char *code,
+		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* 405 with the allowed methods named in the message. */
+int admin_reply_bad_method(struct admin_reply *out, const char *allowed);
+
+#endif

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Dropping root: switch the process to an unprivileged user after the
+ * privileged setup (BPF loaded and attached, ports and sockets bound),
+ * keeping only the capabilities the calling thread still needs. Direct
+ * prctl(2)/capset(2) system calls; no libcap.
+ *
+ * Threads: setresuid() is applied to every thread of the process (glibc), so
+ * threads that already run lose all capabilities (they did not ask to keep
+ * them); only the calling thread keeps `keep`. Call it from the thread that
+ * later needs the capabilities (the control thread, which detaches XDP on
+ * shutdown).
+ */
+#ifndef SLUICE_PRIVDROP_H
+#define SLUICE_PRIVDROP_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Resolve a user name or numeric uid to uid/gid. 0, -ENOENT or -errno. */
+int priv_lookup(const char *user, uid_t *uid, gid_t *gid);
+
+/*
+ * Become uid/gid (supplementary groups: gid only), with permitted and
+ * effective capabilities exactly caps[0..n) (CAP_* numbers), nothing
+ * inheritable or ambient, the bounding set reduced to caps, and
+ * no_new_privs set. 0 or -errno; on failure the process may be half-way:
+ * the caller must exit.
+ */
+int priv_drop(uid_t uid, gid_t gid, const int *caps, size_t n);
+
+/* Effective capability mask of the calling thread (bits by CAP_* number),
+ * or 0 on failure. For logs and tests. */
+unsigned long long priv_effective_caps(void);
+
+#endif
