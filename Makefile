@@ -60,7 +60,7 @@ MAIN_SRCS   := daemon/main.c daemon/sluicectl.c
 LIB_SRCS    := $(filter-out $(MAIN_SRCS),$(DAEMON_SRCS))
 # Pure modules (no I/O libraries): what unit tests and fuzzers link.
 PURE_MODS   := log http router allowlist config rewrite auth ratelimit metrics accesslog \
-               proxyproto realip
+               proxyproto realip crypto
 PURE_SRCS   := $(filter $(foreach m,$(PURE_MODS),daemon/$(m).c daemon/$(m)_%.c) \
                daemon/util/%.c,$(DAEMON_SRCS))
 

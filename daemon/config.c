@@ -34,7 +34,7 @@
 
 #define CFG_MAX_ERRORS 200	/* reported; the rest are counted */
 #define CFG_MAX_FILE (16u << 20)
-#define CFG_MAX_KEYS 16		/* keys per section */
+#define CFG_MAX_KEYS 32		/* keys per section */
 
 /* ---- key tables ----------------------------------------------------------- */
 
@@ -53,12 +53,14 @@ enum ktype {
 	KT_SERVICE_REF,	/* size_t: index into config.services */
 	KT_SECTION,	/* mapping: sub table over base + off */
 	KT_LIST,	/* sequence of mappings: items at off, count at off2 */
-	KT_U64,		/* uint64_t, min..max */
-	KT_CIDRS,	/* sequence of CIDRs: struct allowlist_entry * at off,
-			 * size_t at off2 */
 	KT_BUCKETS,	/* sequence of numbers > 0, strictly increasing:
 			 * double[] at off, size_t count at off2 */
 	KT_RATIO,	/* double 0..1; default def_str */
+	KT_CIDRS,	/* sequence of CIDRs -> struct allowlist at off */
+	KT_U64,		/* uint64_t, min..max */
+	KT_AUTH,	/* sequence of bearer|key|jwt -> uint32_t AUTH_M_* mask */
+	KT_STR,		/* char * (malloc'd), as written */
+	KT_FILE,	/* char * (malloc'd), resolved against the config dir */
 };
 
 #define K_REQUIRED (1u << 0)	/* error when missing */
@@ -69,6 +71,7 @@ enum ktype {
 #define K_FILE     (1u << 5)	/* strings: paths relative to the config dir */
 #define K_ABSPATH  (1u << 6)	/* string: absolute path */
 #define K_USERNAME (1u << 7)	/* string: a user name or numeric uid */
+#define K_RAW      (1u << 8)	/* strings: kept as written (not paths) */
 
 struct csection;
 struct pctx;
@@ -136,6 +139,83 @@ static const struct csection service_sec = {
 	"service", KEYS(service_keys), sizeof(struct config_service), NULL
 };
 
+/* ---- issue 5: auth, limits, escalation ---- */
+static const char *const rl_keys[] = { "consumer", "ip", "route", "global", NULL };
+static const char *const roles_modes[] = { "any", "all", NULL };
+
+static void limit_finish(struct pctx *p, yaml_node_t *map, void *base,
+			 const char *path, yaml_node_t **vals);
+static void consumer_finish(struct pctx *p, yaml_node_t *map, void *base,
+			    const char *path, yaml_node_t **vals);
+static void jwt_finish(struct pctx *p, yaml_node_t *map, void *base,
+		       const char *path, yaml_node_t **vals);
+static void jwt_key_finish(struct pctx *p, yaml_node_t *map, void *base,
+			   const char *path, yaml_node_t **vals);
+static void route_finish(struct pctx *p, yaml_node_t *map, void *base,
+			 const char *path, yaml_node_t **vals);
+
+#define LM(f) offsetof(struct config_limit, f)
+static const struct ckey limit_keys[] = {
+	{ "key", KT_ENUM, LM(key), .flags = K_REQUIRED | K_RELOAD, .choices = rl_keys },
+	{ "rates", KT_STRS, LM(rates), LM(n_rates), 1, RL_MAX_WINDOWS, .flags = K_REQUIRED | K_RAW | K_RELOAD },
+	{ "max_keys", KT_U32, LM(max_keys), 0, 64, 1 << 24, .def_int = RL_DEFAULT_MAX_KEYS, .flags = K_RELOAD },
+};
+#undef LM
+static const struct csection limit_sec = {
+	"limit", KEYS(limit_keys), sizeof(struct config_limit), limit_finish
+};
+
+#define CO(f) offsetof(struct config_consumer, f)
+static const struct ckey consumer_keys[] = {
+	{ "name", KT_NAME, CO(name), 0, 1, CONFIG_MAX_NAME - 1, .flags = K_REQUIRED | K_UNIQUE | K_RELOAD },
+	{ "roles", KT_STRS, CO(roles), CO(n_roles), 0, AUTH_MAX_ROLES, .flags = K_RAW | K_RELOAD },
+	{ "bearer_tokens", KT_STRS, CO(bearer_tokens), CO(n_bearer_tokens), 0, 64, .flags = K_RAW | K_RELOAD },
+	{ "api_keys", KT_STRS, CO(api_keys), CO(n_api_keys), 0, 64, .flags = K_RAW | K_RELOAD },
+};
+#undef CO
+static const struct csection consumer_sec = {
+	"consumer", KEYS(consumer_keys), sizeof(struct config_consumer), consumer_finish
+};
+
+#define JK(f) offsetof(struct config_jwt_key, f)
+static const struct ckey jwt_key_keys[] = {
+	{ "file", KT_FILE, JK(file), 0, 1, PATH_MAX - 1, .flags = K_RELOAD },
+	{ "secret", KT_STR, JK(secret), 0, 1, PATH_MAX - 1, .flags = K_RELOAD },
+	{ "kid", KT_STRBUF, JK(kid), 0, 1, AUTH_JWT_MAX_KID - 1, .flags = K_RELOAD },
+	{ "alg", KT_STRBUF, JK(alg), 0, 1, 15, .flags = K_RELOAD },
+};
+#undef JK
+static const struct csection jwt_key_sec = {
+	"jwt key", KEYS(jwt_key_keys), sizeof(struct config_jwt_key), jwt_key_finish
+};
+
+#define J(f) offsetof(struct config_jwt, f)
+static const struct ckey jwt_keys[] = {
+	{ "algorithms", KT_STRS, J(algorithms), J(n_algorithms), 1, AUTH_JWT_ALG_MAX, .flags = K_RAW | K_RELOAD },
+	{ "issuer", KT_STR, J(issuer), 0, 1, 1024, .flags = K_RELOAD },
+	{ "audiences", KT_STRS, J(audiences), J(n_audiences), 1, 32, .flags = K_RAW | K_RELOAD },
+	{ "leeway_s", KT_U32, J(leeway_s), 0, 0, 3600, .def_int = 30, .flags = K_RELOAD },
+	{ "require_exp", KT_BOOL, J(require_exp), .def_int = 1, .flags = K_RELOAD },
+	{ "consumer_claim", KT_STRBUF, J(consumer_claim), 0, 1, 63, .def_str = "sub", .flags = K_RELOAD },
+	{ "roles_claim", KT_STRBUF, J(roles_claim), 0, 0, 63, .def_str = "roles", .flags = K_RELOAD },
+	{ "keys", KT_LIST, J(keys), J(n_keys), 0, 256, .flags = K_RELOAD, .sub = &jwt_key_sec },
+	{ "jwks", KT_STRS, J(jwks_files), J(n_jwks_files), 0, 16, .flags = K_FILE | K_RELOAD },
+};
+#undef J
+static const struct csection jwt_sec = { "jwt", KEYS(jwt_keys), 0, jwt_finish };
+
+#define E(f) offsetof(struct config_escalation, f)
+static const struct ckey escalation_keys[] = {
+	{ "enabled", KT_BOOL, E(enabled), .def_int = 0, .flags = K_RELOAD },
+	{ "threshold", KT_U32, E(threshold), 0, 1, 1000000, .def_int = 20, .flags = K_RELOAD },
+	{ "window_s", KT_U32, E(window_s), 0, 1, 86400, .def_int = 60, .flags = K_RELOAD },
+	{ "ban_s", KT_U32, E(ban_s), 0, 1, 30 * 86400, .def_int = 600, .flags = K_RELOAD },
+	{ "count_rate_limited", KT_BOOL, E(count_rate_limited), .def_int = 1, .flags = K_RELOAD },
+	{ "count_auth_failures", KT_BOOL, E(count_auth_failures), .def_int = 1, .flags = K_RELOAD },
+};
+#undef E
+static const struct csection escalation_sec = { "escalation", KEYS(escalation_keys), 0, NULL };
+
 #define R(f) offsetof(struct config_route, f)
 static const struct ckey route_keys[] = {
 	{ "name", KT_NAME, R(name), 0, 1, CONFIG_MAX_NAME - 1, .flags = K_REQUIRED | K_UNIQUE | K_RELOAD },
@@ -144,10 +224,22 @@ static const struct ckey route_keys[] = {
 	{ "methods", KT_METHODS, R(methods), 0, 1, 16, .flags = K_RELOAD },
 	{ "host", KT_HOST, R(host), 0, 1, 253, .flags = K_RELOAD },
 	{ "max_body_bytes", KT_U64, R(max_body_bytes), 0, 0, 1ll << 62, .def_int = -1, .flags = K_RELOAD },
+	/* issue 5 */
+	{ "auth", KT_AUTH, R(auth.methods), 0, 1, 3, .flags = K_RELOAD },
+	{ "anonymous", KT_BOOL, R(auth.anonymous), .def_int = 0, .flags = K_RELOAD },
+	{ "roles", KT_STRS, R(auth.roles), R(auth.n_roles), 1, 64, .flags = K_RAW | K_RELOAD },
+	{ "roles_mode", KT_ENUM, R(auth.roles_mode), .def_int = AUTH_ROLES_ANY, .flags = K_RELOAD, .choices = roles_modes },
+	{ "key_header", KT_STRBUF, R(auth.key_header), 0, 1, AUTH_NAME_MAX - 1, .def_str = AUTH_DEFAULT_KEY_HEADER, .flags = K_RELOAD },
+	{ "key_query", KT_STRBUF, R(auth.key_query), 0, 1, AUTH_NAME_MAX - 1, .flags = K_RELOAD },
+	{ "strip_credentials", KT_BOOL, R(auth.strip), .def_int = 1, .flags = K_RELOAD },
+	{ "allow_cidrs", KT_CIDRS, R(auth.allow), 0, 0, 4096, .flags = K_RELOAD },
+	{ "deny_cidrs", KT_CIDRS, R(auth.deny), 0, 0, 4096, .flags = K_RELOAD },
+	{ "limits", KT_LIST, R(limits), R(n_limits), 0, 16, .flags = K_RELOAD, .sub = &limit_sec },
+	{ "ratelimit_headers", KT_BOOL, R(ratelimit_headers), .def_int = 0, .flags = K_RELOAD },
 };
 #undef R
 static const struct csection route_sec = {
-	"route", KEYS(route_keys), sizeof(struct config_route), NULL
+	"route", KEYS(route_keys), sizeof(struct config_route), route_finish
 };
 
 #define X(f) offsetof(struct config_xdp, f)
@@ -206,8 +298,6 @@ static const struct ckey logging_keys[] = {
 	  .def_str = "info", .flags = K_RELOAD, .choices = log_levels },
 	{ "access_log", KT_SECTION, C(access_log), .sub = &access_log_sec },
 };
-static const struct csection logging_sec = { "logging", KEYS(logging_keys), 0, NULL };
-
 #define H(f) offsetof(struct config_http, f)
 static const struct ckey http_keys[] = {
 	{ "header_timeout_ms", KT_U32, H(header_timeout_ms), 0, 100, 3600000, .def_int = 10000, .flags = K_RELOAD },
@@ -220,12 +310,13 @@ static const struct ckey http_keys[] = {
 	{ "max_uri_bytes", KT_U32, H(max_uri_bytes), 0, 64, 1 << 20, .def_int = 8192, .flags = K_RELOAD },
 	{ "max_body_bytes", KT_U64, H(max_body_bytes), 0, 0, 1ll << 62, .def_int = 0, .flags = K_RELOAD },
 	{ "max_connections", KT_U32, H(max_connections), 0, 1, 1000000, .def_int = 10000 },
-	{ "trusted_proxies", KT_CIDRS, H(trusted_proxies), H(n_trusted_proxies), 0, 1024, .flags = K_RELOAD },
 };
 #undef H
 static void http_finish(struct pctx *p, yaml_node_t *map, void *base,
 			const char *path, yaml_node_t **vals);
 static const struct csection http_sec = { "http", KEYS(http_keys), 0, http_finish };
+
+static const struct csection logging_sec = { "logging", KEYS(logging_keys), 0, NULL };
 
 /* Table order is parse order: services before routes. */
 static const struct ckey root_keys[] = {
@@ -233,6 +324,13 @@ static const struct ckey root_keys[] = {
 	{ "admin", KT_SECTION, 0, .sub = &admin_sec },
 	{ "xdp", KT_SECTION, C(xdp), .sub = &xdp_sec },
 	{ "services", KT_LIST, C(services), C(n_services), 0, 4096, .flags = K_RELOAD, .sub = &service_sec },
+	/* issue 5: parsed before routes, which refer to them */
+	{ "consumers", KT_LIST, C(consumers), C(n_consumers), 0, 100000, .flags = K_RELOAD, .sub = &consumer_sec },
+	{ "jwt", KT_SECTION, C(jwt), .flags = K_RELOAD, .sub = &jwt_sec },
+	{ "trusted_proxies", KT_CIDRS, C(auth.trusted_proxies), 0, 0, 4096, .flags = K_RELOAD },
+	{ "limits", KT_LIST, C(limits), C(n_limits), 0, 16, .flags = K_RELOAD, .sub = &limit_sec },
+	{ "escalation", KT_SECTION, C(escalation), .flags = K_RELOAD, .sub = &escalation_sec },
+	{ "auth_realm", KT_STRBUF, C(auth_realm), 0, 1, AUTH_NAME_MAX - 1, .def_str = "sluice", .flags = K_RELOAD },
 	{ "routes", KT_LIST, C(routes), C(n_routes), 0, 4096, .flags = K_RELOAD, .sub = &route_sec },
 	{ "http", KT_SECTION, C(http), .sub = &http_sec },
 	{ "workers", KT_U32, C(workers), 0, 0, 256, .def_int = 0 },
@@ -249,9 +347,10 @@ _Static_assert(N_KEYS(listener_keys) <= CFG_MAX_KEYS && N_KEYS(service_keys) <= 
 	       N_KEYS(route_keys) <= CFG_MAX_KEYS && N_KEYS(allowlist_keys) <= CFG_MAX_KEYS &&
 	       N_KEYS(xdp_keys) <= CFG_MAX_KEYS && N_KEYS(admin_keys) <= CFG_MAX_KEYS &&
 	       N_KEYS(logging_keys) <= CFG_MAX_KEYS && N_KEYS(root_keys) <= CFG_MAX_KEYS &&
-	       N_KEYS(http_keys) <= CFG_MAX_KEYS &&
-
-	       N_KEYS(access_log_keys) <= CFG_MAX_KEYS && N_KEYS(metrics_keys) <= CFG_MAX_KEYS,
+	       N_KEYS(access_log_keys) <= CFG_MAX_KEYS && N_KEYS(metrics_keys) <= CFG_MAX_KEYS &&
+	       N_KEYS(limit_keys) <= CFG_MAX_KEYS && N_KEYS(consumer_keys) <= CFG_MAX_KEYS &&
+	       N_KEYS(jwt_key_keys) <= CFG_MAX_KEYS && N_KEYS(jwt_keys) <= CFG_MAX_KEYS &&
+	       N_KEYS(escalation_keys) <= CFG_MAX_KEYS && N_KEYS(http_keys) <= CFG_MAX_KEYS,
 	       "a key table outgrew CFG_MAX_KEYS");
 #undef N_KEYS
 
@@ -815,6 +914,8 @@ static bool get_strs_item(struct pctx *p, const struct ckey *k,
 			}
 		}
 		*out = strndup(s, len);
+	} else if (k->flags & K_RAW) {
+		*out = strndup(s, len);
 	} else {
 		*out = resolve_path(p, s, len);
 		if (*out && strlen(*out) >= PATH_MAX) {
@@ -827,28 +928,6 @@ static bool get_strs_item(struct pctx *p, const struct ckey *k,
 	if (!*out)
 		p->oom = true;
 	return *out != NULL;
-}
-
-static bool get_cidr(struct pctx *p, const yaml_node_t *n, const char *path,
-		     struct allowlist_entry *e)
-{
-	char tmp[64], msg[160];
-	const char *s;
-	size_t len;
-
-	if (!get_str(p, n, path, &s, &len))
-		return false;
-	if (len >= sizeof(tmp)) {
-		err_at(p, n, path, "invalid CIDR (too long)");
-		return false;
-	}
-	memcpy(tmp, s, len);
-	tmp[len] = '\0';
-	if (allowlist_parse_cidr(tmp, e, msg, sizeof(msg))) {
-		err_at(p, n, path, "%s", msg);
-		return false;
-	}
-	return true;
 }
 
 static const struct {
@@ -934,6 +1013,69 @@ static bool get_host(struct pctx *p, const yaml_node_t *n, const char *path,
 	return true;
 bad:
 	err_at(p, n, path, "invalid host %s (a DNS name or IP literal, no port)",
+	       qv(n, b, sizeof(b)));
+	return false;
+}
+
+/* ---- issue 5 value types ------------------------------------------------------ */
+
+static bool get_cidr(struct pctx *p, const yaml_node_t *n, const char *path,
+		     struct allowlist *al)
+{
+	struct allowlist_entry e, *ne;
+	char tmp[INET6_ADDRSTRLEN + 8], msg[256], b[256];
+	const char *s;
+	size_t len;
+
+	if (!get_str(p, n, path, &s, &len))
+		return false;
+	if (len >= sizeof(tmp)) {
+		err_at(p, n, path, "invalid CIDR %s", qv(n, b, sizeof(b)));
+		return false;
+	}
+	memcpy(tmp, s, len);
+	tmp[len] = '\0';
+	if (allowlist_parse_cidr(tmp, &e, msg, sizeof(msg))) {
+		err_at(p, n, path, "%s", msg);
+		return false;
+	}
+	if (al->n == al->cap) {
+		size_t cap = al->cap ? al->cap * 2 : 8;
+
+		ne = realloc(al->entries, cap * sizeof(*ne));
+		if (!ne) {
+			p->oom = true;
+			return false;
+		}
+		al->entries = ne;
+		al->cap = cap;
+	}
+	e.line = (uint32_t)n->start_mark.line + 1;
+	al->entries[al->n++] = e;
+	return true;
+}
+
+static bool get_auth_method(struct pctx *p, const yaml_node_t *n,
+			    const char *path, uint32_t *mask)
+{
+	static const struct {
+		const char *name;
+		uint32_t bit;
+	} m[] = { { "bearer", AUTH_M_BEARER }, { "key", AUTH_M_KEY },
+		  { "jwt", AUTH_M_JWT } };
+	char b[256];
+	const char *s;
+	size_t len;
+
+	if (!get_str(p, n, path, &s, &len))
+		return false;
+	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+		if (sc_eq(n, m[i].name)) {
+			*mask |= m[i].bit;
+			return true;
+		}
+	}
+	err_at(p, n, path, "unknown authentication method %s (expected bearer, key or jwt)",
 	       qv(n, b, sizeof(b)));
 	return false;
 }
@@ -1173,6 +1315,21 @@ static void parse_value(struct pctx *p, const struct ckey *k, yaml_node_t *n,
 				*FIELD(base, k->off2, size_t) = len;
 		}
 		return;
+	case KT_STR:
+	case KT_FILE: {
+		char *d;
+
+		if (!get_str(p, n, path, &s, &len) || !str_max(p, n, path, len, k->max))
+			return;
+		d = k->type == KT_FILE ? resolve_path(p, s, len) : strndup(s, len);
+		if (!d) {
+			p->oom = true;
+			return;
+		}
+		free(*FIELD(base, k->off, char *));
+		*FIELD(base, k->off, char *) = d;
+		return;
+	}
 	case KT_SERVICE_REF: {
 		char q[256];
 
@@ -1248,6 +1405,7 @@ static void parse_value(struct pctx *p, const struct ckey *k, yaml_node_t *n,
 	case KT_METHODS:
 	case KT_LIST:
 	case KT_CIDRS:
+	case KT_AUTH:
 		break;
 	}
 
@@ -1270,6 +1428,9 @@ static void parse_value(struct pctx *p, const struct ckey *k, yaml_node_t *n,
 			if (k->type == KT_METHODS)
 				err_at(p, n, path,
 				       "must not be empty (omit it to allow any method)");
+			else if (k->type == KT_AUTH)
+				err_at(p, n, path,
+				       "must not be empty (omit it for a route without authentication)");
 			else
 				err_at(p, n, path, "at least %lld %s required",
 				       k->min, k->min == 1 ? "entry is" : "entries are");
@@ -1283,7 +1444,6 @@ static void parse_value(struct pctx *p, const struct ckey *k, yaml_node_t *n,
 		switch (k->type) {
 		case KT_ADDRS: isz = sizeof(struct config_addr); break;
 		case KT_STRS: isz = sizeof(char *); break;
-		case KT_CIDRS: isz = sizeof(struct allowlist_entry); break;
 		case KT_LIST: isz = k->sub->item_size; break;
 		default: break;
 		}
@@ -1306,10 +1466,12 @@ static void parse_value(struct pctx *p, const struct ckey *k, yaml_node_t *n,
 			} else if (k->type == KT_STRS) {
 				get_strs_item(p, k, it, ip, (char **)items + i,
 					      (char **)items, i);
-			} else if (k->type == KT_CIDRS) {
-				get_cidr(p, it, ip, (struct allowlist_entry *)items + i);
 			} else if (k->type == KT_METHODS) {
 				get_method(p, it, ip, FIELD(base, k->off, uint32_t));
+			} else if (k->type == KT_CIDRS) {
+				get_cidr(p, it, ip, FIELD(base, k->off, struct allowlist));
+			} else if (k->type == KT_AUTH) {
+				get_auth_method(p, it, ip, FIELD(base, k->off, uint32_t));
 			} else if (it && it->type == YAML_MAPPING_NODE) {
 				walk_map(p, it, k->sub, items + i * isz, ip);
 			} else {
@@ -1493,6 +1655,190 @@ static void xdp_finish(struct pctx *p, yaml_node_t *map, void *base,
 		err_at(p, ifs, sp, "at least 1 entry is required when xdp is enabled");
 }
 
+/* ---- issue 5 section checks ---- */
+
+static yaml_node_t *seq_item(struct pctx *p, yaml_node_t *seq, size_t i)
+{
+	if (!seq || seq->type != YAML_SEQUENCE_NODE ||
+	    (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start) <= i)
+		return seq;
+	return node(p, seq->data.sequence.items.start[i]);
+}
+
+static void limit_finish(struct pctx *p, yaml_node_t *map, void *base,
+			 const char *path, yaml_node_t **vals)
+{
+	struct config_limit *l = base;
+	yaml_node_t *rates = val_of(&limit_sec, vals, "rates");
+	char msg[256], sp[192];
+
+	l->limit.key = (enum rl_key_kind)l->key;
+	l->limit.max_keys = l->max_keys;
+	l->limit.n_windows = 0;
+	for (size_t i = 0; i < l->n_rates && i < RL_MAX_WINDOWS; i++) {
+		if (!l->rates[i])
+			continue;
+		if (rl_parse_window(l->rates[i], &l->limit.windows[i], msg,
+				    sizeof(msg))) {
+			snprintf(sp, sizeof(sp), "%.150s.rates[%zu]", path, i);
+			err_at(p, seq_item(p, rates, i), sp, "%s", msg);
+			continue;
+		}
+		l->limit.n_windows++;
+	}
+}
+
+/* A secret reference: "sha256:<hex>" (hash_ok), "file:PATH" or "env:NAME". */
+static void check_secret(struct pctx *p, yaml_node_t *n, const char *path,
+			 const char *spec, bool hash_ok)
+{
+	uint8_t h[CRYPTO_SHA256_LEN];
+	char msg[256];
+
+	if (!strncmp(spec, "file:", 5)) {
+		if (!spec[5])
+			err_at(p, n, path, "'file:' needs a path");
+		return;
+	}
+	if (!strncmp(spec, "env:", 4)) {
+		const char *v = spec + 4;
+		bool ok = (*v >= 'A' && *v <= 'Z') || (*v >= 'a' && *v <= 'z') || *v == '_';
+
+		for (; ok && *v; v++)
+			ok = (*v >= 'A' && *v <= 'Z') || (*v >= 'a' && *v <= 'z') ||
+			     (*v >= '0' && *v <= '9') || *v == '_';
+		if (!ok)
+			err_at(p, n, path, "'env:' needs a variable name ([A-Za-z_][A-Za-z0-9_]*)");
+		return;
+	}
+	if (!hash_ok) {
+		err_at(p, n, path,
+		       "an HMAC secret must be 'file:PATH' or 'env:NAME' (the key itself is needed, not its hash)");
+		return;
+	}
+	if (auth_parse_hash(spec, h, msg, sizeof(msg)))
+		err_at(p, n, path, "%s", msg);
+}
+
+static void check_roles(struct pctx *p, yaml_node_t *seq, const char *path,
+			char **roles, size_t n)
+{
+	char sp[192];
+
+	for (size_t i = 0; i < n; i++) {
+		if (!roles[i] || auth_name_valid(roles[i], strlen(roles[i])))
+			continue;
+		snprintf(sp, sizeof(sp), "%.150s[%zu]", path, i);
+		err_at(p, seq_item(p, seq, i), sp,
+		       "invalid role name '%.64s' (1-63 visible characters, no spaces, quotes, '\\' or ',')",
+		       roles[i]);
+	}
+}
+
+static void consumer_finish(struct pctx *p, yaml_node_t *map, void *base,
+			    const char *path, yaml_node_t **vals)
+{
+	struct config_consumer *c = base;
+	yaml_node_t *bt = val_of(&consumer_sec, vals, "bearer_tokens");
+	yaml_node_t *ak = val_of(&consumer_sec, vals, "api_keys");
+	char sp[192];
+
+	subpath(sp, sizeof(sp), path, "roles");
+	check_roles(p, val_of(&consumer_sec, vals, "roles"), sp, c->roles,
+		    c->n_roles);
+	for (size_t i = 0; i < c->n_bearer_tokens; i++) {
+		snprintf(sp, sizeof(sp), "%.150s.bearer_tokens[%zu]", path, i);
+		if (c->bearer_tokens[i])
+			check_secret(p, seq_item(p, bt, i), sp, c->bearer_tokens[i], true);
+	}
+	for (size_t i = 0; i < c->n_api_keys; i++) {
+		snprintf(sp, sizeof(sp), "%.150s.api_keys[%zu]", path, i);
+		if (c->api_keys[i])
+			check_secret(p, seq_item(p, ak, i), sp, c->api_keys[i], true);
+	}
+}
+
+static void jwt_key_finish(struct pctx *p, yaml_node_t *map, void *base,
+			   const char *path, yaml_node_t **vals)
+{
+	struct config_jwt_key *k = base;
+	yaml_node_t *alg = val_of(&jwt_key_sec, vals, "alg");
+	char sp[192];
+
+	if (!k->file == !k->secret)
+		err_at(p, map, path, "needs exactly one of 'file' (a PEM public key) or 'secret' (HS256/384/512)");
+	if (k->secret) {
+		subpath(sp, sizeof(sp), path, "secret");
+		check_secret(p, val_of(&jwt_key_sec, vals, "secret"), sp, k->secret, false);
+	}
+	if (alg && k->alg[0] && auth_jwt_alg_from_name(k->alg, strlen(k->alg)) < 0) {
+		subpath(sp, sizeof(sp), path, "alg");
+		err_at(p, alg, sp,
+		       "unknown algorithm '%s' (HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384 or EdDSA)",
+		       k->alg);
+	}
+}
+
+static void jwt_finish(struct pctx *p, yaml_node_t *map, void *base,
+		       const char *path, yaml_node_t **vals)
+{
+	struct config_jwt *j = base;
+	yaml_node_t *algs = val_of(&jwt_sec, vals, "algorithms");
+	char sp[192];
+
+	j->enabled = true;
+	for (size_t i = 0; i < j->n_algorithms; i++) {
+		if (!j->algorithms[i] ||
+		    auth_jwt_alg_from_name(j->algorithms[i], strlen(j->algorithms[i])) >= 0)
+			continue;
+		snprintf(sp, sizeof(sp), "%.150s.algorithms[%zu]", path, i);
+		err_at(p, seq_item(p, algs, i), sp,
+		       "unknown algorithm '%.32s' (HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384 or EdDSA; 'none' is never accepted)",
+		       j->algorithms[i]);
+	}
+	if (!j->n_keys && !j->n_jwks_files)
+		err_at(p, map, path, "needs 'keys' or 'jwks' (where the verification keys are)");
+}
+
+static void route_finish(struct pctx *p, yaml_node_t *map, void *base,
+			 const char *path, yaml_node_t **vals)
+{
+	struct config_route *r = base;
+	yaml_node_t *auth = val_of(&route_sec, vals, "auth");
+	yaml_node_t *kq = val_of(&route_sec, vals, "key_query");
+	yaml_node_t *kh = val_of(&route_sec, vals, "key_header");
+	char sp[192];
+
+	subpath(sp, sizeof(sp), path, "roles");
+	check_roles(p, val_of(&route_sec, vals, "roles"), sp, r->auth.roles,
+		    r->auth.n_roles);
+	if ((r->auth.methods & AUTH_M_JWT) && !p->cfg->jwt.enabled) {
+		subpath(sp, sizeof(sp), path, "auth");
+		err_at(p, auth, sp, "'jwt' needs a top-level 'jwt' section (keys, issuer, ...)");
+	}
+	if (!r->auth.methods) {
+		const char *needs[] = { "roles", "anonymous" };
+
+		for (size_t i = 0; i < 2; i++) {
+			yaml_node_t *v = val_of(&route_sec, vals, needs[i]);
+
+			if (v) {
+				subpath(sp, sizeof(sp), path, needs[i]);
+				err_at(p, v, sp, "needs 'auth' (the accepted credentials)");
+			}
+		}
+	}
+	if (kh && r->auth.key_header[0] && !name_ok(r->auth.key_header, strlen(r->auth.key_header))) {
+		subpath(sp, sizeof(sp), path, "key_header");
+		err_at(p, kh, sp, "invalid header name '%s'", r->auth.key_header);
+	}
+	if (kq && r->auth.key_query[0] && !name_ok(r->auth.key_query, strlen(r->auth.key_query))) {
+		subpath(sp, sizeof(sp), path, "key_query");
+		err_at(p, kq, sp, "invalid query parameter name '%s' (use A-Z a-z 0-9 _ . -)",
+		       r->auth.key_query);
+	}
+}
+
 static void http_finish(struct pctx *p, yaml_node_t *map, void *base,
 			const char *path, yaml_node_t **vals)
 {
@@ -1560,16 +1906,52 @@ static void root_finish(struct pctx *p, yaml_node_t *map, void *base,
 
 /* ---- entry points --------------------------------------------------------- */
 
+static void free_strs(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void free_limits(struct config_limit *l, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free_strs(l[i].rates, l[i].n_rates);
+	free(l);
+}
+
 static void config_free(struct config *c)
 {
 	if (!c)
 		return;
 	for (size_t i = 0; i < c->n_services; i++)
 		free(c->services[i].targets);
+	config_security_free(c);
 	for (size_t i = 0; i < c->n_routes; i++) {
 		free(c->routes[i].path_prefix);
 		free(c->routes[i].host);
+		auth_policy_free(&c->routes[i].auth);
+		free_limits(c->routes[i].limits, c->routes[i].n_limits);
 	}
+	free_limits(c->limits, c->n_limits);
+	for (size_t i = 0; i < c->n_consumers; i++) {
+		struct config_consumer *cc = &c->consumers[i];
+
+		free_strs(cc->roles, cc->n_roles);
+		free_strs(cc->bearer_tokens, cc->n_bearer_tokens);
+		free_strs(cc->api_keys, cc->n_api_keys);
+	}
+	free(c->consumers);
+	free_strs(c->jwt.algorithms, c->jwt.n_algorithms);
+	free_strs(c->jwt.audiences, c->jwt.n_audiences);
+	free_strs(c->jwt.jwks_files, c->jwt.n_jwks_files);
+	free(c->jwt.issuer);
+	for (size_t i = 0; i < c->jwt.n_keys; i++) {
+		free(c->jwt.keys[i].file);
+		free(c->jwt.keys[i].secret);
+	}
+	free(c->jwt.keys);
+	allowlist_free(&c->auth.trusted_proxies);
 	for (size_t i = 0; i < c->xdp.n_interfaces; i++)
 		free(c->xdp.interfaces[i]);
 	for (size_t i = 0; i < c->xdp.n_allowlist_files; i++)
@@ -1580,7 +1962,6 @@ static void config_free(struct config *c)
 	free(c->xdp.interfaces);
 	free(c->xdp.allowlist_files);
 	free(c->xdp.ports);
-	free(c->http.trusted_proxies);
 	allowlist_free(&c->xdp.allow);
 	free(c->path);
 	free(c);
@@ -1876,6 +2257,11 @@ int config_load_file(const char *path, struct config **out, char **errors)
 
 	if (c->xdp.enabled && c->xdp.allowlist_enabled) {
 		ret = load_allowlists(c, &acc, &acc_len);
+		if (!ret && acc)
+			ret = -EINVAL;
+	}
+	if (!ret) {
+		ret = config_security_load(c, &acc, &acc_len);
 		if (!ret && acc)
 			ret = -EINVAL;
 	}

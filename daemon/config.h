@@ -41,7 +41,6 @@
  *     max_uri_bytes: 8192
  *     max_body_bytes: 0              # 0: unlimited; routes may override
  *     max_connections: 10000         # client connections per worker
- *     trusted_proxies: [10.0.0.0/8]  # PROXY protocol + X-Forwarded-For
  *   workers: 0                       # 0: one per CPU (default)
  *   user: sluice                   # optional: drop privileges after setup
  *   logging:
@@ -55,6 +54,39 @@
  *     enabled: true                  # GET /metrics on the admin listener
  *     request_duration_buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
  *     upstream_duration_buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+ *
+ * Authentication, roles, L7 limits, escalation (issue 5; docs/AUTH.md):
+ *   consumers:
+ *     - name: alice
+ *       roles: [admin]
+ *       bearer_tokens: ['sha256:<hex>']     # or file:PATH, env:NAME
+ *       api_keys: [env:ALICE_KEY]
+ *   jwt:
+ *     algorithms: [RS256, ES256]          # default: all supported
+ *     issuer: https://idp.example
+ *     audiences: [api]
+ *     leeway_s: 30
+ *     consumer_claim: sub
+ *     roles_claim: roles
+ *     keys: [{file: idp.pem, kid: k1}]    # or {secret: env:HS_KEY}
+ *     jwks: [jwks.json]
+ *   trusted_proxies: [198.18.0.1]         # PROXY protocol + X-Forwarded-For
+ *                                         # are believed from these
+ *   limits: [{key: global, rates: [5000/s]}]
+ *   escalation: {enabled: true, threshold: 20, window_s: 60, ban_s: 600}
+ *   routes:
+ *     - name: api ...
+ *       auth: [bearer, key, jwt]          # any of
+ *       anonymous: false
+ *       roles: [admin]
+ *       roles_mode: any                   # any | all
+ *       key_header: X-API-Key
+ *       key_query: api_key
+ *       strip_credentials: true
+ *       allow_cidrs: [198.18.0.0/15]
+ *       deny_cidrs: [198.18.0.66]
+ *       ratelimit_headers: true
+ *       limits: [{key: consumer, rates: [10/s, 1000/h]}]   # consumer|ip|route|global
  */
 #ifndef SLUICE_CONFIG_H
 #define SLUICE_CONFIG_H
@@ -65,6 +97,8 @@
 #include <sys/socket.h>
 
 #include "allowlist.h"
+#include "auth.h"
+#include "ratelimit.h"
 
 #define CONFIG_MAX_NAME 64
 
@@ -79,7 +113,7 @@ struct config_listener {
 	char name[CONFIG_MAX_NAME];
 	struct config_addr addr;
 	bool proxy_protocol;		/* expect a PROXY v1/v2 header from
-					 * http.trusted_proxies peers */
+					 * trusted_proxies peers */
 };
 
 struct config_service {
@@ -104,6 +138,20 @@ enum config_method {
 	CFG_M_OTHER = 1u << 7,		/* any other token */
 };
 
+/*
+ * An L7 rate limit (issue 5): "limits:" at the top level (every route) or in
+ * a route. The table is created by config_load_file() and shared by every
+ * worker of the snapshot.
+ */
+struct config_limit {
+	int key;			/* enum rl_key_kind */
+	char **rates;			/* "10/s", "1000/h", "100/10s burst 5" */
+	size_t n_rates;
+	uint32_t max_keys;		/* default RL_DEFAULT_MAX_KEYS */
+	struct rl_limit limit;		/* parsed from rates */
+	struct rl_table *table;		/* config_load_file() */
+};
+
 struct config_route {
 	char name[CONFIG_MAX_NAME];
 	char *path_prefix;		/* starts with '/' */
@@ -113,6 +161,12 @@ struct config_route {
 	size_t service;			/* index into config.services */
 	uint64_t max_body_bytes;	/* request body limit (413); 0: none.
 					 * Absent: http.max_body_bytes */
+	/* issue 5: auth:, anonymous:, roles:, roles_mode:, key_header:,
+	 * key_query:, strip_credentials:, allow_cidrs:, deny_cidrs: */
+	struct auth_policy auth;
+	struct config_limit *limits;	/* limits: */
+	size_t n_limits;
+	bool ratelimit_headers;		/* RateLimit-* on allowed responses */
 };
 
 /* Route max_body_bytes not given: inherit http.max_body_bytes. */
@@ -130,9 +184,55 @@ struct config_http {
 	uint32_t max_uri_bytes;		/* request-target -> 414 */
 	uint64_t max_body_bytes;	/* default for routes; 0: none */
 	uint32_t max_connections;	/* clients per worker */
-	/* PROXY protocol peers and X-Forwarded-For hops that are believed */
-	struct allowlist_entry *trusted_proxies;
-	size_t n_trusted_proxies;
+	/* PROXY protocol peers and X-Forwarded-For hops that are believed:
+	 * the top-level trusted_proxies (config.auth.trusted_proxies) */
+};
+
+/* consumers: (issue 5). Secrets: "sha256:<hex>", "file:PATH", "env:NAME". */
+struct config_consumer {
+	char name[CONFIG_MAX_NAME];
+	char **roles;
+	size_t n_roles;
+	char **bearer_tokens;
+	size_t n_bearer_tokens;
+	char **api_keys;
+	size_t n_api_keys;
+};
+
+struct config_jwt_key {
+	char *file;			/* PEM public key (resolved path) */
+	char *secret;			/* HS*: "file:PATH" or "env:NAME" */
+	char kid[AUTH_JWT_MAX_KID];
+	char alg[16];			/* "" : any that fits the key */
+};
+
+/* jwt: (issue 5) one provider for every route with auth: [jwt]. */
+struct config_jwt {
+	bool enabled;			/* the section is present */
+	char **algorithms;		/* default: all */
+	size_t n_algorithms;
+	char *issuer;
+	char **audiences;
+	size_t n_audiences;
+	uint32_t leeway_s;		/* default 30 */
+	bool require_exp;		/* default true */
+	char consumer_claim[64];	/* default "sub" */
+	char roles_claim[64];		/* default "roles" */
+	struct config_jwt_key *keys;
+	size_t n_keys;
+	char **jwks_files;		/* resolved paths */
+	size_t n_jwks_files;
+};
+
+/* escalation: (issue 5) N rejections within T seconds -> XDP ban for D. */
+struct config_escalation {
+	bool enabled;			/* default false */
+	uint32_t threshold;		/* N, default 20 */
+	uint32_t window_s;		/* T, default 60 */
+	uint32_t ban_s;			/* D, default 600 */
+	bool count_rate_limited;	/* 429s count (default true) */
+	bool count_auth_failures;	/* 401s count (default true) */
+	struct rl_table *strikes;	/* config_load_file() */
 };
 
 enum config_xdp_mode {
@@ -197,6 +297,17 @@ struct config {
 	char log_level[16];		/* default "info" */
 	char user[33];			/* "": stay root; else drop to it */
 	struct config_http http;
+	/* issue 5 */
+	struct config_consumer *consumers;
+	size_t n_consumers;
+	struct config_jwt jwt;
+	struct config_limit *limits;	/* global: every route */
+	size_t n_limits;
+	struct config_escalation escalation;
+	char auth_realm[AUTH_NAME_MAX];	/* WWW-Authenticate realm */
+	/* Built by config_load_file() from the above: consumers, credentials,
+	 * JWT keys; trusted_proxies: is parsed into auth.trusted_proxies. */
+	struct auth_store auth;
 	int refcount;			/* atomic; config_get/config_put */
 	struct config_metrics metrics;
 	struct config_access_log access_log;
@@ -216,6 +327,16 @@ int config_parse(const char *name, const char *buf, size_t len,
 /* Read the file, config_parse() it, then load every allowlist file into
  * xdp.allow (errors "file:line: ..."). Same return convention. */
 int config_load_file(const char *path, struct config **out, char **errors);
+
+/*
+ * Issue 5: resolve what the auth/limit keys refer to (secret files and
+ * environment variables, PEM and JWKS files) into c->auth, and create the
+ * rate-limit tables. Called by config_load_file(); errors one per line
+ * "FILE: key: message" appended to *acc. 0, -EINVAL or -ENOMEM.
+ */
+int config_security_load(struct config *c, char **acc, size_t *acc_len);
+/* Free what config_security_load() built (idempotent). */
+void config_security_free(struct config *c);
 
 struct config *config_get(struct config *c);
 void config_put(struct config *c);

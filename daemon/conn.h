@@ -114,6 +114,9 @@ struct conn_exchange {
 	bool resp_dechunk;		/* chunked response to an HTTP/1.0 client:
 					 * data only, close-delimited */
 	bool xff_used;			/* client_addr came from X-Forwarded-For */
+	/* issue 5: RateLimit-* on the response (route ratelimit_headers) */
+	bool rl_headers;
+	uint64_t rl_limit, rl_remaining, rl_reset;
 };
 
 struct conn {

@@ -22,6 +22,34 @@
 #include "obs.h"
 #include "worker.h"
 #include "xdpctl.h"
+#include "gate.h"
+
+/*
+ * Issue 5: L7 escalation bans go into the XDP ban map through issue 3's
+ * xdpctl_ban(). Declared weak so that this builds before that lands; until
+ * then escalation logs that bans are not available.
+ */
+int xdpctl_ban(struct xdpctl *x, const struct allowlist_entry *e,
+	       uint64_t for_ns) __attribute__((weak));
+
+/* gate_ban_fn: called from worker threads; ctl->xdp outlives the workers. */
+static int ban_sink(void *ctx, const struct sockaddr *sa, uint32_t seconds)
+{
+	struct control *ctl = ctx;
+	struct allowlist_entry e = { 0 };
+
+	if (!xdpctl_ban || !ctl->xdp)
+		return -EOPNOTSUPP;
+	e.family = (uint8_t)sa->sa_family;
+	if (sa->sa_family == AF_INET) {
+		e.prefixlen = 32;
+		memcpy(e.addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	} else {
+		e.prefixlen = 128;
+		memcpy(e.addr, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+	}
+	return xdpctl_ban(ctl->xdp, &e, (uint64_t)seconds * 1000000000ull);
+}
 
 #include <linux/capability.h>
 #include <stdatomic.h>
@@ -261,6 +289,7 @@ int control_start(struct control *ctl, const char *path, struct config *cfg,
 			pr_err("xdp setup failed: %s", strerror(-ret));
 			return ret;
 		}
+		gate_set_ban_sink(ban_sink, ctl);
 	}
 
 	{
@@ -562,6 +591,7 @@ int control_run(struct control *ctl)
 		worker_destroy(&ctl->workers[i]);
 	ctl->n_workers = ctl->n_started = 0;
 	obs_set_xdp(NULL);
+	gate_set_ban_sink(NULL, NULL);
 	xdpctl_close(ctl->xdp);
 	ctl->xdp = NULL;
 	pr_info("sluiced stopped");
@@ -581,6 +611,7 @@ void control_destroy(struct control *ctl)
 	free(ctl->workers);
 	ctl->workers = NULL;
 	obs_shutdown();
+	gate_set_ban_sink(NULL, NULL);
 	xdpctl_close(ctl->xdp);
 	ctl->xdp = NULL;
 	loop_free(ctl->loop);

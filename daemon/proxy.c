@@ -36,9 +36,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "gate.h"
 #include "log.h"
 #include "proxyproto.h"
 #include "realip.h"
@@ -349,6 +351,70 @@ static void send_error(struct proxy *p, struct conn *c, int status,
 		conn_close(&p->conns, c);
 }
 
+/* ---- the gate (issue 5): auth, RBAC, L7 CIDR, rate limits -------------- */
+
+/* Answer a request the gate refused (401/403/429) and close. */
+static void send_gate_error(struct proxy *p, struct conn *c,
+			    const struct gate_verdict *v, int route)
+{
+	long n;
+
+	drop_upstream(p, c);
+	p->rejected++;
+	pr_debug("worker %u: %s: %d %s", p->worker, c->ip, v->status,
+		 v->message);
+	if (c->x.resp_started || (c->flags & CONN_F_SEND) ||
+	    conn_out_get(&p->conns, c)) {
+		put_cfg(p, c);
+		conn_close(&p->conns, c);
+		return;
+	}
+	n = gate_error_response(c->x.cfg, route, v, c->x.head_method,
+				c->out->data, c->out->cap);
+	put_cfg(p, c);
+	if (n < 0) {
+		conn_close(&p->conns, c);
+		return;
+	}
+	c->out->start = 0;
+	c->out->end = (size_t)n;
+	c->state = CS_ERROR;
+	c->x.resp_started = true;
+	c->deadline_ms = p->now_ms + PROXY_ERROR_SEND_MS;
+	if (post_send(p, c, c->out->data, (size_t)n))
+		conn_close(&p->conns, c);
+}
+
+/* After the route matched: false when the request was answered here. */
+static bool gate_request(struct proxy *p, struct conn *c, int route)
+{
+	struct conn_exchange *x = &c->x;
+	struct timespec wall, mono;
+	struct gate_verdict v;
+	uint64_t mono_ns;
+
+	clock_gettime(CLOCK_REALTIME, &wall);
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	mono_ns = (uint64_t)mono.tv_sec * 1000000000ull + (uint64_t)mono.tv_nsec;
+	if (gate_check(x->cfg, route, &p->req, (struct sockaddr *)&c->addr,
+		       wall.tv_sec, mono_ns, &v)) {
+		/* the request's client, not a trusted proxy in front of it */
+		gate_strike(x->cfg, &x->client_addr.sa, v.status, mono_ns);
+		send_gate_error(p, c, &v, route);
+		return false;
+	}
+	x->rl_headers = x->cfg->routes[route].ratelimit_headers && v.have_rl;
+	x->rl_limit = v.rl.limit;
+	x->rl_remaining = v.rl.remaining;
+	x->rl_reset = v.rl.reset_s;
+	if (gate_upstream_request(&p->req, &v, p->gate_scratch,
+				  sizeof(p->gate_scratch))) {
+		send_error(p, c, 431, "request head too large");
+		return false;
+	}
+	return true;
+}
+
 /* ---- exchange start ----------------------------------------------------- */
 
 static bool method_is(const struct http_request *r, const char *m)
@@ -518,6 +584,7 @@ static bool start_exchange(struct proxy *p, struct conn *c, size_t head_len)
 	struct conn_exchange *x = &c->x;
 	const struct config_service *svc;
 	const struct config_http *h;
+	const struct allowlist *tp;
 	struct sockaddr_storage client;
 	struct rewrite_req rw;
 	bool peer_trusted;
@@ -549,9 +616,10 @@ static bool start_exchange(struct proxy *p, struct conn *c, size_t head_len)
 	p->requests++;
 
 	/* who is asking: PROXY protocol source, then trusted XFF hops */
-	peer_trusted = realip_trusted(h->trusted_proxies, h->n_trusted_proxies,
+	tp = &x->cfg->auth.trusted_proxies;
+	peer_trusted = realip_trusted(tp->entries, tp->n,
 				      (const struct sockaddr *)&c->addr);
-	x->xff_used = realip_resolve(h->trusted_proxies, h->n_trusted_proxies,
+	x->xff_used = realip_resolve(tp->entries, tp->n,
 				     &c->addr, r, &client);
 	realip_format(&client, x->client_ip, sizeof(x->client_ip));
 	memcpy(&x->client_addr, &client, sizeof(x->client_addr));
@@ -564,6 +632,8 @@ static bool start_exchange(struct proxy *p, struct conn *c, size_t head_len)
 		return false;
 	}
 	x->route = route;
+	if (!gate_request(p, c, route))
+		return false;
 	x->service = (int)x->cfg->routes[route].service;
 	x->max_body = x->cfg->routes[route].max_body_bytes;
 	/* ---- request admitted by routing: policy hooks go here ---- */
@@ -893,6 +963,17 @@ static void send_head(struct proxy *p, struct conn *c, struct conn *u,
 	};
 	long len;
 
+	if (c->x.rl_headers && mode != REWRITE_CONN_NONE) {
+		struct rl_result rl = { .limit = c->x.rl_limit,
+					.remaining = c->x.rl_remaining,
+					.reset_s = c->x.rl_reset };
+
+		if (gate_add_ratelimit_headers(&p->resp, &rl, p->gate_scratch,
+					       sizeof(p->gate_scratch))) {
+			send_error(p, c, 502, "upstream response head too large");
+			return;
+		}
+	}
 	len = rewrite_response_ex(c->out->data, c->out->cap, &p->resp, mode,
 				  &o);
 	if (len < 0) {
@@ -1517,7 +1598,8 @@ void proxy_accept_on(struct proxy *p, int fd, unsigned int lflags)
 	/* a PROXY header is read only from a trusted peer; anyone else is
 	 * served as a direct client (and a PROXY line from them is a 400) */
 	if ((lflags & PROXY_L_PROXY_PROTOCOL) &&
-	    realip_trusted(h->trusted_proxies, h->n_trusted_proxies,
+	    realip_trusted(p->cfg->auth.trusted_proxies.entries,
+			   p->cfg->auth.trusted_proxies.n,
 			   (const struct sockaddr *)&c->addr))
 		c->state = CS_PROXY;
 	else

@@ -25,6 +25,8 @@ struct config;
 struct loop;
 struct loop_cqe;
 
+#define PROXY_GATE_SCRATCH		12288
+
 /* Timeouts (ms) that are not configuration: the others are in the
  * config's http section (struct config_http). */
 #define PROXY_LINGER_MS			2000	/* after our last byte */
@@ -63,6 +65,9 @@ struct proxy {
 	uint64_t rng[2];		/* request ids (xorshift128+) */
 	struct proxy_cfgref *refs;	/* snapshots in use by exchanges */
 	size_t n_refs, cap_refs;
+	/* issue 5: strings the gate's rewritten request/response head point
+	 * to, until the head is rebuilt (single-threaded per worker) */
+	char gate_scratch[PROXY_GATE_SCRATCH];
 };
 
 /* max_conns: client + upstream connections (0: derived from

@@ -23,6 +23,7 @@
 #include "admin.h"
 #include "ctlclient.h"
 #include "log.h"
+#include "tokencli.h"
 #include "xdpctl.h"
 
 enum {
@@ -341,6 +342,12 @@ static int cmd_reload(const struct opts *o, int argc, char **argv)
 	return err;
 }
 
+/* hash-token [new]: offline, no daemon needed (tokencli.c, docs/AUTH.md) */
+static int cmd_hash_token(const struct opts *o, int argc, char **argv)
+{
+	return tokencli_hash(argc, argv, o->json);
+}
+
 static const struct cmd cmds[] = {
 	{ "status", cmd_status, "status",
 	  "Daemon status: version, uptime, config generation, reload counts,\n"
@@ -375,6 +382,10 @@ static const struct cmd cmds[] = {
 	{ "bans", cmd_get, "bans", "List active bans with their expiry.\n", "/bans" },
 	{ "top", cmd_top, "top [N]",
 	  "Top talkers seen by XDP (packets and bytes per source address).\n",
+	  NULL },
+	{ "hash-token", cmd_hash_token, "hash-token [new]",
+	  "Read a token on stdin and print its sha256: reference for a\n"
+	  "consumer's bearer_tokens/api_keys; 'new' makes a random token too.\n",
 	  NULL },
 	{ "reload", cmd_reload, "reload",
 	  "Reload the configuration file now, like SIGHUP, and wait for the\n"

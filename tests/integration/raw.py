@@ -203,10 +203,11 @@ def backend_entries(backend, marker):
 
 
 def write_cfg(workdir, name, *, http=None, routes=None, services=None,
-              listeners=None, workers=1, xdp=False, allow=None):
+              listeners=None, workers=1, xdp=False, allow=None, top=None):
     """A config for these tests. routes: list of dicts (name, path_prefix,
     service, extra keys); services: list of dicts (name, targets, extra);
-    listeners: list of dicts (address, extra keys); http: dict."""
+    listeners: list of dicts (address, extra keys); http: dict; top: other
+    top-level keys (trusted_proxies, ...)."""
     workdir = Path(workdir)
     listeners = listeners or [{"address": f"{h.SRV4}:{h.GW_PORT}"},
                               {"address": f"[{h.SRV6}]:{h.GW_PORT}"}]
@@ -245,6 +246,8 @@ def write_cfg(workdir, name, *, http=None, routes=None, services=None,
         y.append("http:")
         for k, v in http.items():
             y.append(f"  {k}: {_yv(v)}")
+    for k, v in (top or {}).items():
+        y.append(f"{k}: {_yv(v)}")
     if workers is not None:
         y.append(f"workers: {workers}")
     y += ["logging:", "  level: info"]

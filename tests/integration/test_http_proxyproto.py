@@ -20,7 +20,7 @@ def gw_pp(backends, workdir):
         {"address": f"{h.SRV4}:{h.GW_PORT}", "proxy_protocol": True},
         {"address": f"[{h.SRV6}]:{h.GW_PORT}", "proxy_protocol": True},
         {"address": f"{h.SRV4}:{h.GW_PORT + 2}"}],
-        http={"trusted_proxies": [f"{TRUSTED4}/32", f"{h.ALLOWED6}/128"]})
+        top={"trusted_proxies": [f"{TRUSTED4}/32", f"{h.ALLOWED6}/128"]})
     yield s
     s.shutdown()
 

@@ -765,7 +765,6 @@ static void test_http_section(void **state)
 	assert_int_equal(c->http.max_uri_bytes, 8192);
 	assert_true(c->http.max_body_bytes == 0);
 	assert_int_equal(c->http.max_connections, 10000);
-	assert_int_equal(c->http.n_trusted_proxies, 0);
 	assert_false(c->listeners[0].proxy_protocol);
 	config_put(c);
 
@@ -790,8 +789,7 @@ static void test_http_section(void **state)
 		     "http:\n"
 		     "  header_timeout_ms: 1000\n"
 		     "  max_body_bytes: 1073741824\n"
-		     "  max_connections: 20000\n"
-		     "  trusted_proxies: [198.18.0.0/15, \"fd00:5c::/64\", 127.0.0.1]\n");
+		     "  max_connections: 20000\n");
 	assert_true(c->listeners[0].proxy_protocol);
 	assert_int_equal(c->services[0].max_idle, 0);
 	assert_int_equal(c->services[0].idle_timeout_ms, 500);
@@ -800,11 +798,6 @@ static void test_http_section(void **state)
 	assert_true(c->routes[1].max_body_bytes == 1073741824ull);
 	assert_int_equal(c->http.header_timeout_ms, 1000);
 	assert_int_equal(c->http.max_connections, 20000);
-	assert_int_equal(c->http.n_trusted_proxies, 3);
-	assert_int_equal(c->http.trusted_proxies[0].family, AF_INET);
-	assert_int_equal(c->http.trusted_proxies[0].prefixlen, 15);
-	assert_int_equal(c->http.trusted_proxies[1].family, AF_INET6);
-	assert_int_equal(c->http.trusted_proxies[2].prefixlen, 32);
 	config_put(c);
 
 	/* a route that sets no limit while http has none: unlimited */
@@ -818,10 +811,6 @@ static void test_http_errors(void **state)
 {
 	expect_errors(BASE "http:\n  header_timeout_ms: 5\n",
 		      "cfg.yaml:7:22: http.header_timeout_ms: 5 is out of range (100-3600000)\n");
-	expect_errors(BASE "http:\n  trusted_proxies: [10.0.0.1/8]\n",
-		      "cfg.yaml:7:21: http.trusted_proxies[0]: host bits set (did you mean 10.0.0.0/8?): '10.0.0.1/8'\n");
-	expect_errors(BASE "http:\n  trusted_proxies: [nope]\n",
-		      "cfg.yaml:7:21: http.trusted_proxies[0]: invalid address: 'nope'\n");
 	expect_errors(BASE "http:\n  max_uri_bytes: 40000\n",
 		      "cfg.yaml:7:18: http.max_uri_bytes: must be smaller than http.max_header_bytes (32768)\n");
 	expect_errors(BASE "http:\n  max_body_bytes: -1\n",
