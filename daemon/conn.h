@@ -59,8 +59,11 @@ enum conn_phase {
 	CONN_PH_DONE,
 };
 
-/* One request/response exchange, held by the client connection. */
+/* One request/response exchange, held by the client connection while a
+ * request is in progress (an idle keep-alive connection has none: it is
+ * taken from the table's pool when request bytes arrive). */
 struct conn_exchange {
+	struct conn_exchange *next_free;	/* pool link while free */
 	struct config *cfg;		/* snapshot the request started on */
 	int route;
 	int service;
@@ -151,7 +154,8 @@ struct conn {
 	size_t last_len;		/* request head parse resume hint */
 	unsigned int requests;		/* served on this connection */
 	struct loop_ts ts;		/* connect timeout span */
-	struct conn_exchange x;		/* client side only */
+	/* client side only; NULL while idle between requests (conn_x_get) */
+	struct conn_exchange *x;
 };
 
 struct conn_table {
@@ -165,7 +169,11 @@ struct conn_table {
 	uint32_t n_clients;
 	struct buf_pool *bufs;
 	struct loop *loop;
+	struct conn_exchange *x_free;	/* exchange pool */
+	uint32_t n_x_free;
 };
+
+#define CONN_X_CACHE 1024	/* free exchanges kept for reuse */
 
 /* n slots (<= LOOP_ID_MAX). 0 or -errno. */
 int conn_table_init(struct conn_table *t, uint32_t n, struct loop *l,
@@ -208,5 +216,10 @@ int conn_in_get(struct conn_table *t, struct conn *c);
 int conn_out_get(struct conn_table *t, struct conn *c);
 /* Give empty buffers back to the pool (idle connections hold none). */
 void conn_bufs_trim(struct conn_table *t, struct conn *c);
+
+/* Make sure c->x exists (zeroed when new). 0 or -ENOMEM. */
+int conn_x_get(struct conn_table *t, struct conn *c);
+/* Give c->x back to the pool (its config and buffers released first). */
+void conn_x_put(struct conn_table *t, struct conn *c);
 
 #endif

@@ -80,7 +80,7 @@ static bool warn_ok(struct proxy *p)
 static const struct config_http *http_cfg(const struct proxy *p,
 					  const struct conn *c)
 {
-	return c->x.cfg ? &c->x.cfg->http : &p->cfg->http;
+	return c->x && c->x->cfg ? &c->x->cfg->http : &p->cfg->http;
 }
 
 /* ---- config snapshots, counted per worker ----------------------------- */
@@ -204,13 +204,15 @@ static int post_send(struct proxy *p, struct conn *c, const char *data,
 /* End of an exchange's resources: re-framing buffer, config snapshot. */
 static void put_cfg(struct proxy *p, struct conn *c)
 {
-	if (c->x.frame) {
-		buf_put(&p->bufs, c->x.frame);
-		c->x.frame = NULL;
+	if (!c->x)
+		return;
+	if (c->x->frame) {
+		buf_put(&p->bufs, c->x->frame);
+		c->x->frame = NULL;
 	}
-	if (c->x.cfg) {
-		cfg_release(p, c->x.cfg);
-		c->x.cfg = NULL;
+	if (c->x->cfg) {
+		cfg_release(p, c->x->cfg);
+		c->x->cfg = NULL;
 	}
 }
 
@@ -219,19 +221,18 @@ static void put_cfg(struct proxy *p, struct conn *c)
 static void report(struct proxy *p, struct conn *c, int status,
 		   const char *error, uint64_t error_len)
 {
-	struct conn_exchange *x = &c->x;
+	struct conn_exchange *x = c->x;
 	struct obs_end e = {
-		/* the request's client (trusted XFF resolved), else the
-		 * connection's */
-		.client = x->client_ip[0] ? x->client_ip : c->ip,
 		.status = status,
 		.error = error,
 		.extra_bytes_out = error_len,
-		.request_id = x->request_id[0] ? x->request_id : NULL,
 	};
 
-	if (!x->obs.t_start_ns)
+	if (!x || !x->obs.t_start_ns)
 		return;
+	/* the request's client (trusted XFF resolved), else the connection's */
+	e.client = x->client_ip[0] ? x->client_ip : c->ip;
+	e.request_id = x->request_id[0] ? x->request_id : NULL;
 	if (c->addr.ss_family == AF_INET)
 		e.client_port = ntohs(((struct sockaddr_in *)&c->addr)->sin_port);
 	else if (c->addr.ss_family == AF_INET6)
@@ -257,15 +258,15 @@ static void report_error(struct proxy *p, struct conn *c, int status,
 	char tmp[1024];
 	long n = 0;
 
-	if (!c->x.obs.t_start_ns)
+	if (!c->x || !c->x->obs.t_start_ns)
 		return;
-	if (!c->x.resp_started)
+	if (!c->x->resp_started)
 		n = rewrite_error_ex(tmp, sizeof(tmp), status, msg,
-				     c->state == CS_EXCHANGE && c->x.head_method,
-				     c->state == CS_EXCHANGE && c->x.request_id[0] ?
-					     c->x.request_id : NULL);
-	report(p, c, c->x.resp_started ? 0 : status,
-	       c->x.resp_started ? NULL : rewrite_error_code(status),
+				     c->state == CS_EXCHANGE && c->x->head_method,
+				     c->state == CS_EXCHANGE && c->x->request_id[0] ?
+					     c->x->request_id : NULL);
+	report(p, c, c->x->resp_started ? 0 : status,
+	       c->x->resp_started ? NULL : rewrite_error_code(status),
 	       n > 0 ? (uint64_t)n : 0);
 }
 
@@ -282,7 +283,7 @@ static void drop_upstream(struct proxy *p, struct conn *c)
 	/* request head, body, re-framed body or tunnel bytes */
 	hold_if_read(p, u, &c->in);
 	hold_if_read(p, u, &c->out);
-	hold_if_read(p, u, &c->x.frame);
+	hold_if_read(p, u, &c->x->frame);
 	c->peer = NULL;
 	u->peer = NULL;
 	upstream_remove(&p->up, u);
@@ -323,20 +324,24 @@ static void send_error(struct proxy *p, struct conn *c, int status,
 	bool in_exchange = c->state == CS_EXCHANGE;
 	long n;
 
+	if (conn_x_get(&p->conns, c)) {
+		close_client(p, c);
+		return;
+	}
 	report_error(p, c, status, msg);
 	drop_upstream(p, c);
 	put_cfg(p, c);
 	p->rejected++;
 	pr_debug("worker %u: %s: %d %s", p->worker, c->ip, status, msg);
-	if (c->x.resp_started || (c->flags & CONN_F_SEND) ||
+	if (c->x->resp_started || (c->flags & CONN_F_SEND) ||
 	    conn_out_get(&p->conns, c)) {
 		conn_close(&p->conns, c);
 		return;
 	}
 	n = rewrite_error_ex(c->out->data, c->out->cap, status, msg,
-			     in_exchange && c->x.head_method,
-			     in_exchange && c->x.request_id[0] ?
-				     c->x.request_id : NULL);
+			     in_exchange && c->x->head_method,
+			     in_exchange && c->x->request_id[0] ?
+				     c->x->request_id : NULL);
 	if (n < 0) {
 		conn_close(&p->conns, c);
 		return;
@@ -344,8 +349,8 @@ static void send_error(struct proxy *p, struct conn *c, int status,
 	c->out->start = 0;
 	c->out->end = (size_t)n;
 	c->state = CS_ERROR;
-	c->x.resp_started = true;
-	c->x.resp_status = status;
+	c->x->resp_started = true;
+	c->x->resp_status = status;
 	c->deadline_ms = p->now_ms + PROXY_ERROR_SEND_MS;
 	if (post_send(p, c, c->out->data, (size_t)n))
 		conn_close(&p->conns, c);
@@ -363,13 +368,13 @@ static void send_gate_error(struct proxy *p, struct conn *c,
 	p->rejected++;
 	pr_debug("worker %u: %s: %d %s", p->worker, c->ip, v->status,
 		 v->message);
-	if (c->x.resp_started || (c->flags & CONN_F_SEND) ||
+	if (c->x->resp_started || (c->flags & CONN_F_SEND) ||
 	    conn_out_get(&p->conns, c)) {
 		put_cfg(p, c);
 		conn_close(&p->conns, c);
 		return;
 	}
-	n = gate_error_response(c->x.cfg, route, v, c->x.head_method,
+	n = gate_error_response(c->x->cfg, route, v, c->x->head_method,
 				c->out->data, c->out->cap);
 	put_cfg(p, c);
 	if (n < 0) {
@@ -379,7 +384,7 @@ static void send_gate_error(struct proxy *p, struct conn *c,
 	c->out->start = 0;
 	c->out->end = (size_t)n;
 	c->state = CS_ERROR;
-	c->x.resp_started = true;
+	c->x->resp_started = true;
 	c->deadline_ms = p->now_ms + PROXY_ERROR_SEND_MS;
 	if (post_send(p, c, c->out->data, (size_t)n))
 		conn_close(&p->conns, c);
@@ -388,7 +393,7 @@ static void send_gate_error(struct proxy *p, struct conn *c,
 /* After the route matched: false when the request was answered here. */
 static bool gate_request(struct proxy *p, struct conn *c, int route)
 {
-	struct conn_exchange *x = &c->x;
+	struct conn_exchange *x = c->x;
 	struct timespec wall, mono;
 	struct gate_verdict v;
 	uint64_t mono_ns;
@@ -511,7 +516,7 @@ static bool attach_upstream(struct proxy *p, struct conn *c, bool fresh);
  * idempotent requests; nothing was sent yet) or answer 502. */
 static bool connect_failed(struct proxy *p, struct conn *c, int err)
 {
-	struct conn_exchange *x = &c->x;
+	struct conn_exchange *x = c->x;
 	const struct config_service *svc = &x->cfg->services[x->service];
 
 	obs_upstream_failed(p->worker, svc->name, svc->targets[x->target].text);
@@ -532,7 +537,7 @@ static bool connect_failed(struct proxy *p, struct conn *c, int err)
 /* Link c to a pooled or new connection to its current target. */
 static bool attach_upstream(struct proxy *p, struct conn *c, bool fresh)
 {
-	struct conn_exchange *x = &c->x;
+	struct conn_exchange *x = c->x;
 	const struct config_service *svc = &x->cfg->services[x->service];
 	const struct config_addr *a = &svc->targets[x->target];
 	struct conn *u = NULL;
@@ -562,7 +567,7 @@ static bool attach_upstream(struct proxy *p, struct conn *c, bool fresh)
  * client's request body, response_timeout otherwise. */
 static bool waiting_for_body(const struct conn *c)
 {
-	return c->x.req_phase == CONN_PH_BODY && (c->flags & CONN_F_RECV) &&
+	return c->x->req_phase == CONN_PH_BODY && (c->flags & CONN_F_RECV) &&
 	       !(c->peer && (c->peer->flags & CONN_F_SEND));
 }
 
@@ -581,7 +586,7 @@ static void arm_exchange_deadline(struct proxy *p, struct conn *c)
 static bool start_exchange(struct proxy *p, struct conn *c, size_t head_len)
 {
 	const struct http_request *r = &p->req;
-	struct conn_exchange *x = &c->x;
+	struct conn_exchange *x = c->x;
 	const struct config_service *svc;
 	const struct config_http *h;
 	const struct allowlist *tp;
@@ -716,12 +721,6 @@ static bool read_head(struct proxy *p, struct conn *c)
 	size_t len = c->in ? buf_len(c->in) : 0;
 	int n;
 
-	c->x.head_method = false;
-	c->x.request_id[0] = '\0';
-	if (len && !c->x.obs.t_start_ns) {
-		memset(&c->x.obs, 0, sizeof(c->x.obs));
-		c->x.obs.t_start_ns = obs_now_ns();
-	}
 	if (len == 0) {
 		if ((c->flags & CONN_F_EOF) || (p->draining && c->requests)) {
 			conn_close(&p->conns, c);
@@ -730,6 +729,16 @@ static bool read_head(struct proxy *p, struct conn *c)
 		if (post_recv(p, c))
 			conn_close(&p->conns, c);
 		return false;
+	}
+	if (conn_x_get(&p->conns, c)) {
+		close_client(p, c);
+		return false;
+	}
+	c->x->head_method = false;
+	c->x->request_id[0] = '\0';
+	if (!c->x->obs.t_start_ns) {
+		memset(&c->x->obs, 0, sizeof(c->x->obs));
+		c->x->obs.t_start_ns = obs_now_ns();
 	}
 	n = http_parse_request(buf_head(c->in), len, c->last_len, &p->limits,
 			       r);
@@ -764,7 +773,7 @@ static bool read_head(struct proxy *p, struct conn *c)
  * chunks (data only) and the last chunk. false: the exchange ended. */
 static bool reframe_request(struct proxy *p, struct conn *c)
 {
-	struct conn_exchange *x = &c->x;
+	struct conn_exchange *x = c->x;
 	struct buf *f;
 
 	if (!x->frame && !(x->frame = buf_get(&p->bufs))) {
@@ -813,7 +822,7 @@ static bool reframe_request(struct proxy *p, struct conn *c)
 
 static void pump_request(struct proxy *p, struct conn *c)
 {
-	struct conn_exchange *x = &c->x;
+	struct conn_exchange *x = c->x;
 	struct conn *u = c->peer;
 	size_t avail, fwd;
 	const char *from;
@@ -868,7 +877,7 @@ static void pump_request(struct proxy *p, struct conn *c)
 /* The request could not be (fully) written to the upstream. */
 static void request_send_failed(struct proxy *p, struct conn *c, long err)
 {
-	struct conn_exchange *x = &c->x;
+	struct conn_exchange *x = c->x;
 
 	if (x->upstream_reused && !x->resp_started && !x->stale_retried &&
 	    x->req_phase == CONN_PH_HEAD && x->req_body == HTTP_BODY_NONE) {
@@ -899,7 +908,7 @@ static void on_upstream_sent(struct proxy *p, struct conn *u)
 		conn_close(&p->conns, u);
 		return;
 	}
-	x = &c->x;
+	x = c->x;
 	if (c->state == CS_TUNNEL) {
 		x->obs.bytes_in += x->req_inflight;
 		buf_consume(c->in, x->req_inflight);
@@ -935,7 +944,7 @@ static void on_upstream_sent(struct proxy *p, struct conn *u)
 /* The upstream closed or failed before a complete response head. */
 static void upstream_gone(struct proxy *p, struct conn *c)
 {
-	struct conn_exchange *x = &c->x;
+	struct conn_exchange *x = c->x;
 
 	if (x->upstream_reused && !x->resp_started && !x->stale_retried &&
 	    x->req_body == HTTP_BODY_NONE && !x->req_aborted &&
@@ -957,16 +966,16 @@ static void send_head(struct proxy *p, struct conn *c, struct conn *u,
 		      size_t consumed, enum rewrite_conn mode)
 {
 	struct rewrite_resp o = {
-		.request_id = c->x.request_id,
+		.request_id = c->x->request_id,
 		.via = true,
-		.drop_transfer_encoding = c->x.client_http10,
+		.drop_transfer_encoding = c->x->client_http10,
 	};
 	long len;
 
-	if (c->x.rl_headers && mode != REWRITE_CONN_NONE) {
-		struct rl_result rl = { .limit = c->x.rl_limit,
-					.remaining = c->x.rl_remaining,
-					.reset_s = c->x.rl_reset };
+	if (c->x->rl_headers && mode != REWRITE_CONN_NONE) {
+		struct rl_result rl = { .limit = c->x->rl_limit,
+					.remaining = c->x->rl_remaining,
+					.reset_s = c->x->rl_reset };
 
 		if (gate_add_ratelimit_headers(&p->resp, &rl, p->gate_scratch,
 					       sizeof(p->gate_scratch))) {
@@ -983,15 +992,15 @@ static void send_head(struct proxy *p, struct conn *c, struct conn *u,
 	buf_consume(u->in, consumed);
 	c->out->start = 0;
 	c->out->end = (size_t)len;
-	c->x.resp_phase = CONN_PH_HEAD;
-	c->x.resp_started = true;
+	c->x->resp_phase = CONN_PH_HEAD;
+	c->x->resp_started = true;
 	if (post_send(p, c, c->out->data, (size_t)len))
 		close_client(p, c);
 }
 
 static void parse_response(struct proxy *p, struct conn *c, struct conn *u)
 {
-	struct conn_exchange *x = &c->x;
+	struct conn_exchange *x = c->x;
 	struct http_response *r = &p->resp;
 	size_t avail;
 	int n;
@@ -1086,7 +1095,7 @@ static void parse_response(struct proxy *p, struct conn *c, struct conn *u)
  * the data. Returns bytes to send from the head of u->in (0: none yet). */
 static long dechunk_response(struct conn *c, struct conn *u)
 {
-	struct conn_exchange *x = &c->x;
+	struct conn_exchange *x = c->x;
 
 	while (u->in && buf_len(u->in) && !x->resp_ck_done) {
 		size_t doff, dlen;
@@ -1111,7 +1120,7 @@ static long dechunk_response(struct conn *c, struct conn *u)
 
 static void pump_response(struct proxy *p, struct conn *c)
 {
-	struct conn_exchange *x = &c->x;
+	struct conn_exchange *x = c->x;
 	struct conn *u = c->peer;
 	size_t avail, fwd;
 
@@ -1222,8 +1231,8 @@ static void pump_tunnel(struct proxy *p, struct conn *c)
 		close_client(p, c);
 		return;
 	}
-	if (tunnel_dir(p, c, u, &c->x.req_inflight) ||
-	    tunnel_dir(p, u, c, &c->x.resp_inflight)) {
+	if (tunnel_dir(p, c, u, &c->x->req_inflight) ||
+	    tunnel_dir(p, u, c, &c->x->resp_inflight)) {
 		close_client(p, c);
 		return;
 	}
@@ -1234,7 +1243,7 @@ static void pump_tunnel(struct proxy *p, struct conn *c)
 
 static void on_client_sent(struct proxy *p, struct conn *c)
 {
-	struct conn_exchange *x = &c->x;
+	struct conn_exchange *x = c->x;
 	struct conn *u = c->peer;
 
 	if (c->state == CS_ERROR) {
@@ -1295,7 +1304,7 @@ static void on_client_sent(struct proxy *p, struct conn *c)
 
 static void finish_exchange(struct proxy *p, struct conn *c)
 {
-	struct conn_exchange *x = &c->x;
+	struct conn_exchange *x = c->x;
 	const struct config_http *h = &x->cfg->http;
 	struct conn *u = c->peer;
 	bool reuse;
@@ -1330,16 +1339,19 @@ static void finish_exchange(struct proxy *p, struct conn *c)
 				      h->header_timeout_ms :
 				      h->keepalive_timeout_ms);
 	put_cfg(p, c);
+	if (!c->in || buf_len(c->in) == 0)
+		conn_x_put(&p->conns, c);	/* idle: no exchange */
 	conn_bufs_trim(&p->conns, c);
 }
 
 static void pump(struct proxy *p, struct conn *c)
 {
-	struct conn_exchange *x = &c->x;
+	struct conn_exchange *x;
 
 	for (;;) {
 		if (conn_closing(c))
 			return;
+		x = c->x;	/* finish_exchange() may give it back */
 		switch (c->state) {
 		case CS_PROXY:
 			if (!read_proxy_header(p, c))
@@ -1460,8 +1472,8 @@ static void on_recv(struct proxy *p, struct conn *c, const struct loop_cqe *cqe)
 		close_client(p, c);
 		return;
 	}
-	if (n == 0 && c->state != CS_TUNNEL)
-		c->x.client_keep_alive = false;
+	if (n == 0 && c->state != CS_TUNNEL && c->x)
+		c->x->client_keep_alive = false;
 	if ((c->state == CS_HEAD || c->state == CS_PROXY) && was_empty &&
 	    n > 0 && c->requests)
 		/* first byte of a new request: the head timeout starts */
@@ -1486,7 +1498,7 @@ static void on_sent(struct proxy *p, struct conn *c, const struct loop_cqe *cqe)
 	long res = transport_write_done(&c->tr, cqe);
 
 	if (res > 0 && c->kind == CONN_CLIENT)
-		c->x.obs.bytes_out += (uint64_t)res;
+		c->x->obs.bytes_out += (uint64_t)res;
 	if (res > 0 && (size_t)res < c->wlen) {
 		/* short write: send the rest */
 		if (post_send(p, c, c->wptr + res, c->wlen - (size_t)res))
