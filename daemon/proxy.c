@@ -679,6 +679,20 @@ static bool start_exchange(struct proxy *p, struct conn *c, size_t head_len)
 	c->out->start = 0;
 	c->out->end = (size_t)n;
 	buf_consume(c->in, head_len);
+	/* a Content-Length body already here goes with the head */
+	if (r->body == HTTP_BODY_LENGTH && buf_len(c->in) && buf_room(c->out)) {
+		size_t b = buf_len(c->in);
+
+		if (b > buf_room(c->out))
+			b = buf_room(c->out);
+		if (b > x->req_left)
+			b = (size_t)x->req_left;
+		buf_append(c->out, buf_head(c->in), b);
+		buf_consume(c->in, b);
+		x->req_left -= b;
+		x->req_body_bytes += b;
+		x->obs.bytes_in += b;
+	}
 	return attach_upstream(p, c, false);
 }
 
@@ -962,6 +976,44 @@ static void upstream_gone(struct proxy *p, struct conn *c)
 			      "without a complete response");
 }
 
+/* Body bytes already buffered behind a response head go out with the head
+ * in one send (one segment, one wakeup of the client for small responses):
+ * copied after the head in client->out, accounted as body sent. */
+static void merge_response_body(struct conn *c, struct conn *u)
+{
+	struct conn_exchange *x = c->x;
+	size_t avail = u->in ? buf_len(u->in) : 0, room = buf_room(c->out), n;
+
+	if (!avail || !room || x->resp_dechunk)
+		return;
+	n = avail < room ? avail : room;
+	switch (x->resp_body) {
+	case HTTP_BODY_NONE:
+		return;
+	case HTTP_BODY_LENGTH:
+		if (n > x->resp_left)
+			n = (size_t)x->resp_left;
+		x->resp_left -= n;
+		break;
+	case HTTP_BODY_CHUNKED: {
+		bool done = false;
+		long acc = http_chunked_scan(&x->resp_ck, buf_head(u->in), n,
+					     &done);
+
+		if (acc <= 0)
+			return;	/* an error sticks: pump_response sees it */
+		n = (size_t)acc;
+		x->resp_ck_done = done;
+		break;
+	}
+	default:
+		break;
+	}
+	buf_append(c->out, buf_head(u->in), n);
+	buf_consume(u->in, n);
+	x->resp_body_bytes += n;
+}
+
 static void send_head(struct proxy *p, struct conn *c, struct conn *u,
 		      size_t consumed, enum rewrite_conn mode)
 {
@@ -994,7 +1046,9 @@ static void send_head(struct proxy *p, struct conn *c, struct conn *u,
 	c->out->end = (size_t)len;
 	c->x->resp_phase = CONN_PH_HEAD;
 	c->x->resp_started = true;
-	if (post_send(p, c, c->out->data, (size_t)len))
+	if (mode == REWRITE_CONN_KEEP_ALIVE || mode == REWRITE_CONN_CLOSE)
+		merge_response_body(c, u);
+	if (post_send(p, c, c->out->data, buf_len(c->out)))
 		close_client(p, c);
 }
 
@@ -1272,7 +1326,9 @@ static void on_client_sent(struct proxy *p, struct conn *c)
 			x->resp_phase = CONN_PH_IDLE;
 		} else if (x->resp_body == HTTP_BODY_NONE ||
 			   (x->resp_body == HTTP_BODY_LENGTH &&
-			    x->resp_left == 0)) {
+			    x->resp_left == 0) ||
+			   (x->resp_body == HTTP_BODY_CHUNKED &&
+			    !x->resp_dechunk && x->resp_ck_done)) {
 			x->resp_phase = CONN_PH_DONE;
 		} else {
 			x->resp_phase = CONN_PH_BODY;

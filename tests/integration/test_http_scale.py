@@ -132,7 +132,7 @@ def test_10k_keepalive_connections_one_worker(gw):
             ok += _exchange(socks[w:w + WAVE], lambda i, w=w: f"/k2/{w + i}")
         assert ok == N_CONNS
         if not ASAN:
-            assert per_conn < 3072, f"{per_conn:.0f} bytes per idle connection"
+            assert per_conn < 1024, f"{per_conn:.0f} bytes per idle connection"
     finally:
         for s in socks:
             s.close()
