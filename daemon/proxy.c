@@ -506,8 +506,18 @@ static void request_id(struct proxy *p, const struct http_request *r,
 		out[found->value_len] = '\0';
 		return;
 	}
-	snprintf(out, cap, "%016llx%016llx", (unsigned long long)rng_next(p),
-		 (unsigned long long)rng_next(p));
+	if (cap < 33) {
+		out[0] = '\0';
+		return;
+	}
+	for (int k = 0; k < 2; k++) {
+		static const char hex[] = "0123456789abcdef";
+		uint64_t v = rng_next(p);
+
+		for (int i = 15; i >= 0; i--, v >>= 4)
+			out[k * 16 + i] = hex[v & 0xf];
+	}
+	out[32] = '\0';
 }
 
 static bool attach_upstream(struct proxy *p, struct conn *c, bool fresh);

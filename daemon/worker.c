@@ -177,7 +177,11 @@ static void dispatch(void *ctx, const struct loop_cqe *cqe)
 	struct worker *w = ctx;
 	unsigned int op = loop_ud_op(cqe->ud);
 
-	w->proxy.now_ms = clock_now_ms();
+	/* one clock read per batch of completions */
+	if (w->clock_stale) {
+		w->proxy.now_ms = clock_now_ms();
+		w->clock_stale = false;
+	}
 	if (op < CONN_OP__MAX) {
 		proxy_complete(&w->proxy, cqe);
 		return;
@@ -212,11 +216,17 @@ static void *worker_main(void *arg)
 	int ret;
 
 	w->proxy.now_ms = clock_now_ms();
+	ret = loop_start(w->loop);
+	if (ret) {
+		pr_err("worker %u: io_uring enable: %s", w->id, strerror(-ret));
+		return NULL;
+	}
 	for (size_t i = 0; i < w->n_listeners; i++)
 		arm_accept(w, i);
 	arm_event(w);
 	arm_tick(w);
 	for (;;) {
+		w->clock_stale = true;
 		ret = loop_run_once(w->loop, true, dispatch, w);
 		if (ret < 0) {
 			pr_err("worker %u: io_uring: %s", w->id, strerror(-ret));
@@ -268,8 +278,8 @@ int worker_init(struct worker *w, unsigned int id, const int *fds, size_t n,
 		config_put(cfg);
 		return ret;
 	}
-	w->loop = loop_new(WORKER_RING_ENTRIES, WORKER_RECV_BUFS,
-			   WORKER_RECV_BUF_SIZE);
+	w->loop = loop_new_flags(WORKER_RING_ENTRIES, WORKER_RECV_BUFS,
+				 WORKER_RECV_BUF_SIZE, LOOP_F_SINGLE_ISSUER);
 	if (!w->loop) {
 		ret = -errno;
 		pr_err("worker %u: io_uring setup: %s", id, strerror(-ret));

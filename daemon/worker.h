@@ -50,6 +50,7 @@ struct worker {
 	bool forced;
 	bool accept_paused;
 	bool limit_paused;		/* at http.max_connections */
+	bool clock_stale;		/* proxy.now_ms to refresh */
 	uint64_t drain_deadline_ms;
 	uint64_t last_accept_warn_ms;
 	struct loop_ts tick_ts;
