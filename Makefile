@@ -4,6 +4,7 @@
 #   make test       unit (cmocka, ASan+UBSan) + BPF (BPF_PROG_TEST_RUN) +
 #                   fuzz smoke (libFuzzer) + integration (pytest, netns)
 #   make demo       run the gateway on config/sluice.yaml with demo backends
+#   make bench      benchmarks (HTTP: Sluice vs NGINX vs HAProxy), not in test
 #   make fuzz       run every fuzz target for FUZZ_SECONDS each
 #   make install    PREFIX=/usr/local DESTDIR=
 .DELETE_ON_ERROR:
@@ -198,6 +199,13 @@ integration-test: all
 
 fuzz: $(FUZZERS)
 	$(Q)BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/test.sh fuzz
+
+# ---- bench (not part of `make test`): each area adds its target to `bench`
+.PHONY: bench bench-http
+bench: bench-http
+# HTTP proxy: Sluice vs NGINX vs HAProxy (docs/BENCHMARKS.md)
+bench-http: $(BUILD)/sluiced
+	$(Q)BUILD=$(BUILD) bash scripts/bench-http.sh
 
 demo: all
 	$(Q)BUILD=$(BUILD) bash scripts/demo.sh
