@@ -117,6 +117,8 @@ struct conn_exchange {
 	bool resp_dechunk;		/* chunked response to an HTTP/1.0 client:
 					 * data only, close-delimited */
 	bool xff_used;			/* client_addr came from X-Forwarded-For */
+	bool client_close;		/* the request said Connection: close
+					 * (or was HTTP/1.0 without keep-alive) */
 	/* issue 5: RateLimit-* on the response (route ratelimit_headers) */
 	bool rl_headers;
 	uint64_t rl_limit, rl_remaining, rl_reset;

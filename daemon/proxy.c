@@ -621,6 +621,7 @@ static bool start_exchange(struct proxy *p, struct conn *c, size_t head_len)
 	x->idempotent = method_idempotent(r);
 	x->client_http10 = r->minor_version == 0;
 	x->client_keep_alive = r->keep_alive && !p->draining;
+	x->client_close = !r->keep_alive;
 	x->req_body = r->body;
 	if (r->body == HTTP_BODY_LENGTH)
 		x->req_left = r->content_length;
@@ -1394,6 +1395,14 @@ static void finish_exchange(struct proxy *p, struct conn *c)
 		drop_upstream(p, c);
 	}
 	c->requests++;
+	if (x->client_close && x->req_phase == CONN_PH_DONE &&
+	    !x->req_aborted && (!c->in || buf_len(c->in) == 0)) {
+		/* the client asked to close and sent nothing more: nothing
+		 * unread can turn our close into a reset, no need to linger */
+		put_cfg(p, c);
+		conn_close(&p->conns, c);
+		return;
+	}
 	if (!x->client_keep_alive || p->draining ||
 	    (c->flags & CONN_F_EOF)) {
 		linger_close(p, c);
@@ -1651,7 +1660,6 @@ void proxy_accept_on(struct proxy *p, int fd, unsigned int lflags)
 {
 	const struct config_http *h = &p->cfg->http;
 	struct conn *c;
-	int one = 1;
 
 	if (p->draining) {
 		close(fd);
@@ -1667,7 +1675,7 @@ void proxy_accept_on(struct proxy *p, int fd, unsigned int lflags)
 	}
 	p->accepted++;
 	obs_conn_accepted(p->worker);
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* TCP_NODELAY is inherited from the listening socket */
 	c->addrlen = sizeof(c->addr);
 	if (getpeername(fd, (struct sockaddr *)&c->addr, &c->addrlen))
 		memset(&c->addr, 0, sizeof(c->addr));
