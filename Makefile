@@ -46,7 +46,7 @@ SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer \
            -fno-sanitize-recover=undefined
 ASAN_CFLAGS = -std=gnu11 $(WARN) -O1 -g $(SAN) $(PKG_CFLAGS)
 
-BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf -D__TARGET_ARCH_x86 \
+BPF_CFLAGS := -O2 -g -Wall -Werror -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 \
               -I/usr/include/$(ARCH_TRIPLET) -Iinclude -Ibpf -MD -MP
 
 DEPS_OK := $(BUILD)/.deps-ok
@@ -161,12 +161,13 @@ $(BUILD)/tests/unit/test_admin: tests/unit/test_admin.c $(BUILD)/asan/daemon/adm
 		-lcmocka $(PKG_LIBS)
 
 # ---- BPF tests: skeleton + BPF_PROG_TEST_RUN --------------------------------
-$(BUILD)/tests/bpf/%: tests/bpf/%.c $(SKELS) $(BUILD)/asan/daemon/xdpctl.o \
+XDPCTL_ASAN := $(filter $(BUILD)/asan/daemon/xdpctl%,$(ASAN_OBJS))
+$(BUILD)/tests/bpf/%: tests/bpf/%.c $(SKELS) $(XDPCTL_ASAN) \
 		$(BUILD)/asan/libpure.a
 	$(call msg,CC-TEST,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) -Itests $(ASAN_CFLAGS) -o $@ $< \
-		$(BUILD)/asan/daemon/xdpctl.o $(BUILD)/asan/libpure.a \
+		$(XDPCTL_ASAN) $(BUILD)/asan/libpure.a \
 		-lcmocka $(PKG_LIBS)
 
 # ---- fuzzers (clang libFuzzer + ASan/UBSan over the pure modules) -----------
@@ -183,6 +184,17 @@ $(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
 	$(Q)$(CLANG) $(CPPFLAGS) -std=gnu11 -g -O1 \
 		-fsanitize=fuzzer,address,undefined $(PKG_CFLAGS) \
 		-o $@ $< $(FUZZ_OBJS) $(PKG_LIBS)
+
+# ---- bench (not part of `make test`) ----------------------------------------
+$(BUILD)/bench/%: bench/%.c $(SKELS) | $(DEPS_OK)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(BASE_CFLAGS) -o $@ $< $(PKG_LIBS)
+
+.PHONY: bench bench-xdp
+bench: bench-xdp
+bench-xdp: $(BUILD)/bench/xdpbench $(BPF_OBJS)
+	$(Q)BUILD=$(BUILD) bash scripts/bench-xdp.sh
 
 # ---- test ------------------------------------------------------------------
 test: all $(FUZZERS)

@@ -1,21 +1,32 @@
 // SPDX-License-Identifier: MIT
 /*
- * Sluice XDP program: drop TCP to guarded ports from sources outside the
- * allowlist, before the kernel spends anything on them. Everything else
- * passes untouched. Every packet is counted (packets, bytes) under exactly
- * one enum sluice_reason, recorded on one exit path.
+ * Sluice XDP program: for TCP to guarded ports (or every IP packet with
+ * xdp.scope: all) apply, in order, the denylist, timed bans, the allowlist
+ * (when enforced) and per-source token buckets (packets/s, then SYN/s);
+ * everything else passes untouched. Every packet is counted (packets,
+ * bytes) under exactly one enum sluice_reason, recorded on one exit path;
+ * sampled drops go to a ring buffer for sluicectl top.
+ *
+ * Common case, one hash lookup: an IPv4 source that passed the rules has an
+ * entry in sl_src4_v1 holding both its token buckets and the verdict's rate
+ * class, stamped with the rules generation (settings.gen) it was taken at.
+ * While the generation is unchanged the deny/ban/allow tries are skipped;
+ * any change to those tries writes a new generation first (userspace:
+ * change the maps, then write gen), so a stale verdict is never used.
+ * Dropped sources get no entry (a spoofed flood cannot churn the table).
  *
  * Policy for packets whose ports cannot be seen (docs/OPERATIONS.md):
  *  - Non-first IP fragments (IPv4 offset != 0, IPv6 fragment header with
- *    offset != 0) carry no TCP header. They pass as pass_unguarded: a TCP
- *    segment cannot be reassembled without its first fragment, and the first
- *    fragment does carry the ports and is judged like any other packet (the
- *    kernel discards overlapping fragments, so a later fragment cannot
- *    rewrite the ports of an accepted first one).
+ *    offset != 0) carry no TCP header. With the default scope they pass as
+ *    pass_unguarded: a TCP segment cannot be reassembled without its first
+ *    fragment, and the first fragment does carry the ports and is judged
+ *    like any other packet (the kernel discards overlapping fragments, so a
+ *    later fragment cannot rewrite the ports of an accepted first one). With
+ *    scope all, every fragment is judged: IP-level rules apply to all.
  *  - A first TCP fragment too short to hold the TCP header (the RFC 1858
  *    "tiny fragment" trick) and an IPv6 extension chain longer than
- *    PARSE_MAX_IPV6_EXT headers are treated as going to a guarded port: when
- *    the allowlist is enforced, the source must be allowed.
+ *    PARSE_MAX_IPV6_EXT headers are judged as if they went to a guarded
+ *    port.
  *  - A frame truncated anywhere else (Ethernet, VLAN, IP header, IP options,
  *    extension header, TCP header of an unfragmented packet) or with an
  *    impossible field passes as pass_malformed: the stack sees the same bytes
@@ -41,30 +52,215 @@ struct {
 	__uint(XDP_PASS, 1);
 } XDP_RUN_CONFIG(sluice_xdp);
 
-static __always_inline int source_allowed(const struct pkt_info *pi)
-{
-	struct sluice_lpm4_key k4 = {.prefixlen = 32};
-	struct sluice_lpm6_key k6 = {.prefixlen = 128};
+/* Atomic compare-and-swap attempts on a contended bucket before giving up
+ * (the packet is then dropped as over the limit). */
+#define GCRA_TRIES 4
 
-	if (pi->family == 4) {
-		__builtin_memcpy(k4.addr, pi->saddr, 4);
-		return bpf_map_lookup_elem(&sl_allow4_v1, &k4) != NULL;
-	}
-	__builtin_memcpy(k6.addr, pi->saddr, 16);
-	return bpf_map_lookup_elem(&sl_allow6_v1, &k6) != NULL;
+static __always_inline __u64 mask_u64(__u64 v, __u32 bits)
+{
+	if (bits >= 64)
+		return v;
+	if (bits == 0)
+		return 0;
+	return v & (~0ULL << (64 - bits));
 }
 
-/* Verdict for a packet to a guarded port (or one that might be). */
-static __always_inline enum sluice_reason guard(const struct pkt_info *pi)
+/*
+ * Generic cell rate algorithm on one 64-bit theoretical arrival time, shared
+ * by all CPUs: admit when tat is at most tol ahead of now, then advance it by
+ * interval with a compare-and-swap so two CPUs never spend the same token.
+ * Returns 1 to admit, 0 to drop.
+ */
+static __always_inline int gcra(__u64 *tat, __u64 now, __u64 interval,
+				__u64 tol)
 {
-	struct sluice_settings *s;
-	__u32 zero = 0;
+	__u64 old, t;
+	int i;
 
-	s = bpf_map_lookup_elem(&sl_settings_v1, &zero);
+	if (!interval)
+		return 1;
+#pragma unroll
+	for (i = 0; i < GCRA_TRIES; i++) {
+		old = *(volatile __u64 *)tat;
+		t = old > now ? old : now;
+		if (t - now > tol)
+			return 0;
+		if (__sync_val_compare_and_swap(tat, old, t + interval) == old)
+			return 1;
+	}
+	return 0;
+}
+
+/* Token buckets of one source: SYN/s first (a refused SYN spends no packet
+ * token), then packets/s. pass is the reason to report when admitted. */
+static __always_inline enum sluice_reason
+rate_check(struct sluice_src *src, __u32 class_id, const struct pkt_info *pi,
+	   enum sluice_reason pass)
+{
+	struct sluice_class *cl;
+	__u64 now;
+
+	cl = bpf_map_lookup_elem(&sl_classes_v1, &class_id);
+	if (!cl)
+		return pass; /* unknown class: unlimited */
+	if (!cl->pkt_interval_ns && !(pi->syn && cl->syn_interval_ns))
+		return pass;
+	/* The coarse clock (CLOCK_MONOTONIC_COARSE, tick resolution) costs
+	 * a few ns where bpf_ktime_get_ns() costs ~20: the rate stays exact
+	 * over time (tat moves by exactly one interval per admitted packet);
+	 * only the instantaneous burst can exceed `burst` by one tick's
+	 * worth of tokens. */
+	now = bpf_ktime_get_coarse_ns();
+	if (pi->syn && !gcra(&src->syn_tat, now, cl->syn_interval_ns,
+			     cl->syn_tolerance_ns))
+		return SLUICE_R_DROP_SYN_RATE;
+	if (!gcra(&src->pkt_tat, now, cl->pkt_interval_ns,
+		  cl->pkt_tolerance_ns))
+		return SLUICE_R_DROP_RATE;
+	return pass;
+}
+
+static __always_inline int ban_active(const struct sluice_ban *b)
+{
+	return b && (b->expires_ns == 0 || b->expires_ns > bpf_ktime_get_ns());
+}
+
+static __always_inline enum sluice_reason
+pass_reason(const struct sluice_settings *s)
+{
+	return s && (s->flags & SLUICE_SET_ALLOWLIST) ? SLUICE_R_PASS_ALLOWED
+						      : SLUICE_R_PASS_GUARDED;
+}
+
+/* deny > ban > allow for an IPv4 source; *class_id for the rate stage. */
+static __always_inline enum sluice_reason
+rules4(const struct pkt_info *pi, const struct sluice_settings *s,
+       __u32 *class_id)
+{
+	struct sluice_lpm4_key k = {.prefixlen = 32};
+	struct sluice_rule *rule;
+
+	__builtin_memcpy(k.addr, pi->saddr, 4);
+	if (bpf_map_lookup_elem(&sl_deny4_v1, &k))
+		return SLUICE_R_DROP_DENY;
+	if (ban_active(bpf_map_lookup_elem(&sl_ban4_v1, &k)))
+		return SLUICE_R_DROP_BANNED;
+	*class_id = 0;
 	if (!s || !(s->flags & SLUICE_SET_ALLOWLIST))
-		return SLUICE_R_PASS_UNGUARDED;
-	return source_allowed(pi) ? SLUICE_R_PASS_ALLOWED
-				  : SLUICE_R_DROP_NOT_ALLOWED;
+		return SLUICE_R_PASS_GUARDED;
+	rule = bpf_map_lookup_elem(&sl_allow4_v1, &k);
+	if (!rule)
+		return SLUICE_R_DROP_NOT_ALLOWED;
+	*class_id = rule->class_id;
+	return SLUICE_R_PASS_ALLOWED;
+}
+
+static __always_inline enum sluice_reason
+rules6(const struct pkt_info *pi, const struct sluice_settings *s,
+       __u32 *class_id)
+{
+	struct sluice_lpm6_key k = {.prefixlen = 128};
+	struct sluice_rule *rule;
+
+	__builtin_memcpy(k.addr, pi->saddr, 16);
+	if (bpf_map_lookup_elem(&sl_deny6_v1, &k))
+		return SLUICE_R_DROP_DENY;
+	if (ban_active(bpf_map_lookup_elem(&sl_ban6_v1, &k)))
+		return SLUICE_R_DROP_BANNED;
+	*class_id = 0;
+	if (!s || !(s->flags & SLUICE_SET_ALLOWLIST))
+		return SLUICE_R_PASS_GUARDED;
+	rule = bpf_map_lookup_elem(&sl_allow6_v1, &k);
+	if (!rule)
+		return SLUICE_R_DROP_NOT_ALLOWED;
+	*class_id = rule->class_id;
+	return SLUICE_R_PASS_ALLOWED;
+}
+
+static __always_inline int is_drop(enum sluice_reason r)
+{
+	return r == SLUICE_R_DROP_NOT_ALLOWED || r >= SLUICE_R_DROP_DENY;
+}
+
+/* Find or create the per-source state. NULL only if the table refuses. */
+static __always_inline struct sluice_src *src_get(void *map, const void *key)
+{
+	struct sluice_src fresh = {};
+	struct sluice_src *src;
+
+	src = bpf_map_lookup_elem(map, key);
+	if (src)
+		return src;
+	bpf_map_update_elem(map, key, &fresh, BPF_NOEXIST);
+	return bpf_map_lookup_elem(map, key);
+}
+
+static __always_inline enum sluice_reason
+judge4(const struct pkt_info *pi, const struct sluice_settings *s)
+{
+	struct sluice_src4_key key;
+	struct sluice_src *src = NULL;
+	enum sluice_reason r;
+	__u32 class_id = 0;
+	__u64 gen;
+
+	if (!s || !(s->flags & SLUICE_SET_RATE))
+		return rules4(pi, s, &class_id);
+
+	gen = s->gen; /* read before the tries: see the top comment */
+	__builtin_memcpy(key.addr, pi->saddr, 4);
+	src = bpf_map_lookup_elem(&sl_src4_v1, &key);
+	if (src && gen && src->gen == gen)
+		return rate_check(src, src->class_id, pi, pass_reason(s));
+
+	r = rules4(pi, s, &class_id);
+	if (is_drop(r))
+		return r;
+	if (!src)
+		src = src_get(&sl_src4_v1, &key);
+	if (!src)
+		return r; /* table refused an entry: fail open */
+	src->class_id = class_id;
+	src->gen = gen;
+	return rate_check(src, class_id, pi, r);
+}
+
+static __always_inline enum sluice_reason
+judge6(const struct pkt_info *pi, const struct sluice_settings *s)
+{
+	struct sluice_src6_key key;
+	struct sluice_src *src;
+	enum sluice_reason r;
+	__u32 class_id = 0;
+	__u64 hi, lo;
+	__u32 plen;
+
+	r = rules6(pi, s, &class_id);
+	if (is_drop(r) || !s || !(s->flags & SLUICE_SET_RATE))
+		return r;
+
+	/* one bucket per /v6_prefix: rotating addresses inside it is futile */
+	plen = s->v6_prefix;
+	__builtin_memcpy(&hi, pi->saddr, 8);
+	__builtin_memcpy(&lo, pi->saddr + 8, 8);
+	hi = bpf_cpu_to_be64(mask_u64(bpf_be64_to_cpu(hi), plen));
+	lo = bpf_cpu_to_be64(
+		mask_u64(bpf_be64_to_cpu(lo), plen > 64 ? plen - 64 : 0));
+	__builtin_memcpy(key.addr, &hi, 8);
+	__builtin_memcpy(key.addr + 8, &lo, 8);
+	src = src_get(&sl_src6_v1, &key);
+	if (!src)
+		return r;
+	return rate_check(src, class_id, pi, r);
+}
+
+/* Verdict for a packet that is in scope. */
+static __always_inline enum sluice_reason
+judge(const struct pkt_info *pi, const struct sluice_settings *s)
+{
+	if (pi->family == 4)
+		return judge4(pi, s);
+	return judge6(pi, s);
 }
 
 static __always_inline int port_guarded(int port)
@@ -79,40 +275,73 @@ static __always_inline int port_guarded(int port)
 /* l4: what parse_ipv4/parse_ipv6 returned; the cursor is past the IP
  * headers. */
 static __always_inline enum sluice_reason
-classify(struct hdr_cursor *c, const struct pkt_info *pi, int l4)
+classify(struct hdr_cursor *c, struct pkt_info *pi, int l4,
+	 const struct sluice_settings *s)
 {
+	int all = s && (s->flags & SLUICE_SET_SCOPE_ALL);
 	int dport;
 
 	if (l4 == PARSE_ERR_DEPTH)
-		return guard(pi); /* could be TCP to a guarded port */
+		return judge(pi, s); /* could be TCP to a guarded port */
 	if (l4 < 0)
 		return SLUICE_R_PASS_MALFORMED;
 	if (pi->frag == FRAG_LATER)
-		return SLUICE_R_PASS_UNGUARDED;
+		return all ? judge(pi, s) : SLUICE_R_PASS_UNGUARDED;
 	if (l4 != IPPROTO_TCP)
-		return SLUICE_R_PASS_UNGUARDED;
+		return all ? judge(pi, s) : SLUICE_R_PASS_UNGUARDED;
 
-	dport = parse_tcphdr(c);
+	dport = parse_tcphdr(c, pi);
 	if (dport < 0)
-		return pi->frag == FRAG_FIRST ? guard(pi)
+		return pi->frag == FRAG_FIRST ? judge(pi, s)
 					      : SLUICE_R_PASS_MALFORMED;
-	if (!port_guarded(dport))
+	if (!all && !port_guarded(dport))
 		return SLUICE_R_PASS_UNGUARDED;
-	return guard(pi);
+	return judge(pi, s);
+}
+
+/* Report 1 in 2^sample_shift drops to the ring buffer. */
+static __always_inline void sample_drop(struct xdp_md *ctx,
+					const struct sluice_settings *s,
+					const struct pkt_info *pi,
+					enum sluice_reason r)
+{
+	struct sluice_event *ev;
+	__u32 shift = s->sample_shift;
+
+	if (shift > 31)
+		return;
+	if (shift && (bpf_get_prandom_u32() & ((1u << shift) - 1)))
+		return;
+	ev = bpf_ringbuf_reserve(&sl_events_v1, sizeof(*ev), 0);
+	if (!ev)
+		return; /* nobody reading and the ring is full */
+	ev->ts_ns = bpf_ktime_get_ns();
+	__builtin_memcpy(ev->addr, pi->saddr, 16);
+	ev->family = pi->family;
+	ev->reason = (__u8)r;
+	ev->dport = pi->dport;
+	ev->len = ctx->data_end - ctx->data;
+	bpf_ringbuf_submit(ev, 0);
 }
 
 /* The one exit: count the packet under its reason, map reason to action. */
-static __always_inline int record(struct xdp_md *ctx, enum sluice_reason r)
+static __always_inline int record(struct xdp_md *ctx, enum sluice_reason r,
+				  const struct sluice_settings *s,
+				  const struct pkt_info *pi)
 {
 	struct sluice_counter *cnt;
 	__u32 key = r;
 
-	cnt = bpf_map_lookup_elem(&sl_stats_v1, &key);
+	cnt = bpf_map_lookup_elem(&sl_stats_v2, &key);
 	if (cnt) {
 		cnt->packets++;
 		cnt->bytes += ctx->data_end - ctx->data;
 	}
-	return r == SLUICE_R_DROP_NOT_ALLOWED ? XDP_DROP : XDP_PASS;
+	if (!is_drop(r))
+		return XDP_PASS;
+	if (s && (s->flags & SLUICE_SET_EVENTS))
+		sample_drop(ctx, s, pi, r);
+	return XDP_DROP;
 }
 
 SEC("xdp")
@@ -122,8 +351,10 @@ int sluice_xdp(struct xdp_md *ctx)
 		.pos = (void *)(long)ctx->data,
 		.end = (void *)(long)ctx->data_end,
 	};
+	struct sluice_settings *s = NULL;
 	struct pkt_info pi = {};
 	enum sluice_reason r;
+	__u32 zero = 0;
 	int proto;
 
 	proto = parse_ethhdr(&c);
@@ -140,9 +371,10 @@ int sluice_xdp(struct xdp_md *ctx)
 		r = SLUICE_R_PASS_NOT_IP;
 		goto out;
 	}
-	r = classify(&c, &pi, proto);
+	s = bpf_map_lookup_elem(&sl_settings_v2, &zero);
+	r = classify(&c, &pi, proto, s);
 out:
-	return record(ctx, r);
+	return record(ctx, r, s, &pi);
 }
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";

@@ -119,9 +119,6 @@ static int reply_verror(struct admin_reply *out, int status, const char *code,
 {
 	char msg[1024];
 	struct jw w;
-	char *body;
-	size_t len;
-	int ret;
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	jw_init(&w);
@@ -130,15 +127,7 @@ static int reply_verror(struct admin_reply *out, int status, const char *code,
 	jw_ku64(&w, "status", (uint64_t)status);
 	jw_kstr(&w, "message", msg);
 	jw_obj_end(&w);
-	ret = jw_finish(&w, &body, &len);
-	if (ret)
-		return ret;
-	free(out->body);
-	out->body = body;
-	out->len = len;
-	out->status = status;
-	out->content_type = "application/json";
-	return 0;
+	return admin_reply_json(out, &w, status);
 }
 
 int admin_reply_error(struct admin_reply *out, int status, const char *code,
@@ -157,6 +146,116 @@ int admin_reply_bad_method(struct admin_reply *out, const char *allowed)
 {
 	return admin_reply_error(out, 405, "method_not_allowed",
 				 "this endpoint accepts %s", allowed);
+}
+
+/* ---- handler helpers ---- */
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Find key in an application/x-www-form-urlencoded string ("a=1&b=x%2Fy")
+ * and decode its value into out. 1 found, 0 absent, -EINVAL bad encoding or
+ * too long.
+ */
+static int form_get(const char *s, const char *key, char *out, size_t outlen)
+{
+	size_t kl = strlen(key);
+
+	while (s && *s) {
+		const char *amp = strchr(s, '&');
+		const char *end = amp ? amp : s + strlen(s);
+
+		if ((size_t)(end - s) > kl && !strncmp(s, key, kl) && s[kl] == '=') {
+			size_t o = 0;
+
+			for (const char *p = s + kl + 1; p < end; p++) {
+				char c = *p;
+
+				if (c == '+') {
+					c = ' ';
+				} else if (c == '%') {
+					int h, l;
+
+					if (end - p < 3)
+						return -EINVAL;
+					h = hexval(p[1]);
+					l = hexval(p[2]);
+					if (h < 0 || l < 0)
+						return -EINVAL;
+					c = (char)(h * 16 + l);
+					p += 2;
+				}
+				if (c == '\0' || o + 1 >= outlen)
+					return -EINVAL;
+				out[o++] = c;
+			}
+			out[o] = '\0';
+			return 1;
+		}
+		s = amp ? amp + 1 : NULL;
+	}
+	return 0;
+}
+
+int admin_param(const struct admin_request *rq, const char *key, char *out,
+		 size_t outlen)
+{
+	int r = form_get(rq->query, key, out, outlen);
+
+	if (r == 0 && rq->body_len)
+		r = form_get(rq->body, key, out, outlen);
+	return r;
+}
+
+bool admin_want_text(const struct admin_request *rq)
+{
+	char f[16];
+
+	return admin_param(rq, "format", f, sizeof(f)) == 1 && !strcmp(f, "text");
+}
+
+int admin_reply_json(struct admin_reply *out, struct jw *w, int status)
+{
+	char *body;
+	size_t len;
+	int ret;
+
+	ret = jw_finish(w, &body, &len);
+	if (ret)
+		return ret;
+	free(out->body);
+	out->body = body;
+	out->len = len;
+	out->status = status;
+	out->content_type = "application/json";
+	return 0;
+}
+
+int admin_reply_text(struct admin_reply *out, char *text, size_t len)
+{
+	free(out->body);
+	out->body = text;
+	out->len = len;
+	out->status = 200;
+	out->content_type = "text/plain; charset=utf-8";
+	return 0;
+}
+
+int admin_need_method(const struct admin_request *rq, struct admin_reply *out,
+		      const char *method)
+{
+	if (strcmp(rq->method, method))
+		return admin_reply_bad_method(out, method) ? -ENOMEM : 1;
+	return 0;
 }
 
 /* ---- server state ------------------------------------------------------------ */

@@ -93,5 +93,23 @@ int admin_reply_error(struct admin_reply *out, int status, const char *code,
 		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* 405 with the allowed methods named in the message. */
 int admin_reply_bad_method(struct admin_reply *out, const char *allowed);
+/* Take w's JSON (jw_finish) as the reply body, with status. */
+struct jw;
+int admin_reply_json(struct admin_reply *out, struct jw *w, int status);
+/* Take text (malloc'd, len bytes) as a 200 text/plain reply body. */
+int admin_reply_text(struct admin_reply *out, char *text, size_t len);
+/* 0 when rq's method is method; else a 405 is set and 1 returned. */
+int admin_need_method(const struct admin_request *rq, struct admin_reply *out,
+		      const char *method);
+
+/*
+ * A parameter from the query string or, failing that, the
+ * application/x-www-form-urlencoded body, decoded into out: 1 found, 0
+ * absent, -EINVAL bad encoding or too long.
+ */
+int admin_param(const struct admin_request *rq, const char *key, char *out,
+		size_t outlen);
+/* ?format=text asked for */
+bool admin_want_text(const struct admin_request *rq);
 
 #endif

@@ -25,118 +25,18 @@
 #include "util/jw.h"
 #include "util/table.h"
 #include "version.h"
+#include "liveapi.h"
+#include "obs.h"
 #include "xdpctl.h"
-#include "xdpctl_live.h"
 
 static struct {
 	struct control *ctl;
-	struct xdpctl_live live;	/* allow maps, read-write; -1 without xdp */
+	struct xdpctl_live *live;	/* the pinned maps; NULL without xdp */
 	pthread_mutex_t edit_lock;	/* serializes live edits */
 	time_t started;
-} api = { .live = { -1, -1 }, .edit_lock = PTHREAD_MUTEX_INITIALIZER };
+} api = { .edit_lock = PTHREAD_MUTEX_INITIALIZER };
 
 /* ---- helpers ------------------------------------------------------------------ */
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/*
- * Find key in an application/x-www-form-urlencoded string ("a=1&b=x%2Fy")
- * and decode its value into out. 1 found, 0 absent, -EINVAL bad encoding or
- * too long.
- */
-static int form_get(const char *s, const char *key, char *out, size_t outlen)
-{
-	size_t kl = strlen(key);
-
-	while (s && *s) {
-		const char *amp = strchr(s, '&');
-		const char *end = amp ? amp : s + strlen(s);
-
-		if ((size_t)(end - s) > kl && !strncmp(s, key, kl) && s[kl] == '=') {
-			size_t o = 0;
-
-			for (const char *p = s + kl + 1; p < end; p++) {
-				char c = *p;
-
-				if (c == '+') {
-					c = ' ';
-				} else if (c == '%') {
-					int h, l;
-
-					if (end - p < 3)
-						return -EINVAL;
-					h = hexval(p[1]);
-					l = hexval(p[2]);
-					if (h < 0 || l < 0)
-						return -EINVAL;
-					c = (char)(h * 16 + l);
-					p += 2;
-				}
-				if (c == '\0' || o + 1 >= outlen)
-					return -EINVAL;
-				out[o++] = c;
-			}
-			out[o] = '\0';
-			return 1;
-		}
-		s = amp ? amp + 1 : NULL;
-	}
-	return 0;
-}
-
-/* A parameter from the query string or, for POST, the form body. */
-static int param(const struct admin_request *rq, const char *key, char *out,
-		 size_t outlen)
-{
-	int r = form_get(rq->query, key, out, outlen);
-
-	if (r == 0 && rq->body_len)
-		r = form_get(rq->body, key, out, outlen);
-	return r;
-}
-
-static bool want_text(const struct admin_request *rq)
-{
-	char f[16];
-
-	return param(rq, "format", f, sizeof(f)) == 1 && !strcmp(f, "text");
-}
-
-static int finish_json(struct jw *w, struct admin_reply *out, int status)
-{
-	char *body;
-	size_t len;
-	int ret;
-
-	ret = jw_finish(w, &body, &len);
-	if (ret)
-		return ret;
-	free(out->body);
-	out->body = body;
-	out->len = len;
-	out->status = status;
-	out->content_type = "application/json";
-	return 0;
-}
-
-static int finish_text(char *text, size_t len, struct admin_reply *out)
-{
-	free(out->body);
-	out->body = text;
-	out->len = len;
-	out->status = 200;
-	out->content_type = "text/plain; charset=utf-8";
-	return 0;
-}
 
 static const char *mode_name(enum config_xdp_mode m)
 {
@@ -166,38 +66,44 @@ static void methods_text(uint32_t m, char *buf, size_t len)
 					      o ? "," : "", method_names[i]);
 }
 
-static int need_get(const struct admin_request *rq, struct admin_reply *out)
-{
-	if (strcmp(rq->method, "GET"))
-		return admin_reply_bad_method(out, "GET") ? -ENOMEM : 1;
-	return 0;
-}
-
-static int need_post(const struct admin_request *rq, struct admin_reply *out)
-{
-	if (strcmp(rq->method, "POST"))
-		return admin_reply_bad_method(out, "POST") ? -ENOMEM : 1;
-	return 0;
-}
-
 /* ---- GET /status ------------------------------------------------------------------ */
 
 struct xdp_view {
 	bool on;
 	struct sluice_counter cnt[SLUICE_R_MAX];
 	long n4, n6;
+	struct xdpctl_live_sizes sz;
 };
 
 static void read_xdp(struct control *ctl, struct xdp_view *v)
 {
 	memset(v, 0, sizeof(*v));
-	if (!ctl->xdp || api.live.allow4_fd < 0)
+	if (!ctl->xdp || !api.live)
 		return;
 	if (xdpctl_read_stats(ctl->xdp, v->cnt))
 		return;
-	v->n4 = xdpctl_pins_count(api.live.allow4_fd);
-	v->n6 = xdpctl_pins_count(api.live.allow6_fd);
-	v->on = v->n4 >= 0 && v->n6 >= 0;
+	v->on = !xdpctl_live_sizes(api.live, &v->sz);
+	v->n4 = v->sz.allow4;
+	v->n6 = v->sz.allow6;
+}
+
+static void jw_sizes(struct jw *w, const struct xdp_view *v)
+{
+	jw_key(w, "allowlist");
+	jw_obj(w);
+	jw_ki64(w, "v4", v->n4);
+	jw_ki64(w, "v6", v->n6);
+	jw_obj_end(w);
+	jw_key(w, "denylist");
+	jw_obj(w);
+	jw_ki64(w, "v4", v->sz.deny4);
+	jw_ki64(w, "v6", v->sz.deny6);
+	jw_obj_end(w);
+	jw_key(w, "bans");
+	jw_obj(w);
+	jw_ki64(w, "v4", v->sz.ban4);
+	jw_ki64(w, "v6", v->sz.ban6);
+	jw_obj_end(w);
 }
 
 static void jw_counters(struct jw *w, const struct xdp_view *v)
@@ -222,14 +128,14 @@ static int h_status(const struct admin_request *rq, struct admin_reply *out,
 	struct xdp_view xv;
 	struct config *c;
 	struct jw w;
-	int r = need_get(rq, out);
+	int r = admin_need_method(rq, out, "GET");
 
 	if (r)
 		return r < 0 ? r : 0;
 	c = control_config(ctl, &st);
 	control_stats_free(&st);	/* only the counters are used */
 	read_xdp(ctl, &xv);
-	if (want_text(rq)) {
+	if (admin_want_text(rq)) {
 		char *text = NULL;
 		size_t len = 0;
 		int n;
@@ -268,8 +174,12 @@ static int h_status(const struct admin_request *rq, struct admin_reply *out,
 				snprintf(b, sizeof(b), "%" PRIu64, (uint64_t)xv.cnt[i].bytes);
 				table_row(&t, row);
 			}
-			if (asprintf(&more, "allowlist:   %ld IPv4, %ld IPv6\n\n",
-				     xv.n4, xv.n6) < 0) {
+			if (asprintf(&more,
+				     "allowlist:   %ld IPv4, %ld IPv6\n"
+				     "denylist:    %ld IPv4, %ld IPv6\n"
+				     "bans:        %ld IPv4, %ld IPv6 (expired ones included)\n\n",
+				     xv.n4, xv.n6, xv.sz.deny4, xv.sz.deny6,
+				     xv.sz.ban4, xv.sz.ban6) < 0) {
 				table_free(&t);
 				free(text);
 				return -ENOMEM;
@@ -289,7 +199,7 @@ static int h_status(const struct admin_request *rq, struct admin_reply *out,
 				return -ENOMEM;
 			}
 		}
-		return finish_text(text, len, out);
+		return admin_reply_text(out, text, len);
 	}
 
 	jw_init(&w);
@@ -331,16 +241,12 @@ static int h_status(const struct admin_request *rq, struct admin_reply *out,
 	if (xv.on) {
 		jw_kstr(&w, "pin_path", c->xdp.pin_path);
 		jw_counters(&w, &xv);
-		jw_key(&w, "allowlist");
-		jw_obj(&w);
-		jw_ki64(&w, "v4", xv.n4);
-		jw_ki64(&w, "v6", xv.n6);
-		jw_obj_end(&w);
+		jw_sizes(&w, &xv);
 		jw_ku64(&w, "guarded_ports", c->xdp.n_ports);
 	}
 	jw_obj_end(&w);
 	config_put(c);
-	return finish_json(&w, out, 200);
+	return admin_reply_json(out, &w, 200);
 }
 
 /* ---- GET /config ------------------------------------------------------------------ */
@@ -352,12 +258,12 @@ static int h_config(const struct admin_request *rq, struct admin_reply *out,
 	struct control_stats st;
 	struct config *c;
 	struct jw w;
-	int r = need_get(rq, out);
+	int r = admin_need_method(rq, out, "GET");
 
 	if (r)
 		return r < 0 ? r : 0;
 	c = control_config(ctl, &st);
-	if (want_text(rq)) {
+	if (admin_want_text(rq)) {
 		char *text = NULL, when[32] = "never";
 		size_t len;
 		struct tm tm;
@@ -390,7 +296,7 @@ static int h_config(const struct admin_request *rq, struct admin_reply *out,
 		config_put(c);
 		if (fclose(f))
 			return -ENOMEM;
-		return finish_text(text, len, out);
+		return admin_reply_text(out, text, len);
 	}
 	jw_init(&w);
 	jw_obj(&w);
@@ -425,7 +331,7 @@ static int h_config(const struct admin_request *rq, struct admin_reply *out,
 	jw_obj_end(&w);
 	control_stats_free(&st);
 	config_put(c);
-	return finish_json(&w, out, 200);
+	return admin_reply_json(out, &w, 200);
 }
 
 /* ---- GET /routes, /upstreams ----------------------------------------------------------- */
@@ -436,12 +342,12 @@ static int h_routes(const struct admin_request *rq, struct admin_reply *out,
 	struct config *c;
 	struct jw w;
 	char m[96];
-	int r = need_get(rq, out);
+	int r = admin_need_method(rq, out, "GET");
 
 	if (r)
 		return r < 0 ? r : 0;
 	c = control_config(arg, NULL);
-	if (want_text(rq)) {
+	if (admin_want_text(rq)) {
 		static const char *const hdr[] = { "NAME", "HOST", "PATH_PREFIX",
 						   "METHODS", "SERVICE" };
 		struct table t;
@@ -461,7 +367,7 @@ static int h_routes(const struct admin_request *rq, struct admin_reply *out,
 		config_put(c);
 		if (table_render(&t, &text, &len))
 			return -ENOMEM;
-		return finish_text(text, len, out);
+		return admin_reply_text(out, text, len);
 	}
 	jw_init(&w);
 	jw_obj(&w);
@@ -487,7 +393,7 @@ static int h_routes(const struct admin_request *rq, struct admin_reply *out,
 	jw_arr_end(&w);
 	jw_obj_end(&w);
 	config_put(c);
-	return finish_json(&w, out, 200);
+	return admin_reply_json(out, &w, 200);
 }
 
 static int h_upstreams(const struct admin_request *rq, struct admin_reply *out,
@@ -495,12 +401,12 @@ static int h_upstreams(const struct admin_request *rq, struct admin_reply *out,
 {
 	struct config *c;
 	struct jw w;
-	int r = need_get(rq, out);
+	int r = admin_need_method(rq, out, "GET");
 
 	if (r)
 		return r < 0 ? r : 0;
 	c = control_config(arg, NULL);
-	if (want_text(rq)) {
+	if (admin_want_text(rq)) {
 		static const char *const hdr[] = { "SERVICE", "TARGET",
 						   "CONNECT_TIMEOUT_MS", "HEALTH" };
 		struct table t;
@@ -522,7 +428,7 @@ static int h_upstreams(const struct admin_request *rq, struct admin_reply *out,
 		config_put(c);
 		if (table_render(&t, &text, &len))
 			return -ENOMEM;
-		return finish_text(text, len, out);
+		return admin_reply_text(out, text, len);
 	}
 	jw_init(&w);
 	jw_obj(&w);
@@ -551,7 +457,7 @@ static int h_upstreams(const struct admin_request *rq, struct admin_reply *out,
 	jw_arr_end(&w);
 	jw_obj_end(&w);
 	config_put(c);
-	return finish_json(&w, out, 200);
+	return admin_reply_json(out, &w, 200);
 }
 
 /* ---- GET /xdp ----------------------------------------------------------------------- */
@@ -562,7 +468,7 @@ static int h_xdp(const struct admin_request *rq, struct admin_reply *out,
 	struct xdp_view xv;
 	struct config *c;
 	struct jw w;
-	int r = need_get(rq, out);
+	int r = admin_need_method(rq, out, "GET");
 
 	if (r)
 		return r < 0 ? r : 0;
@@ -577,11 +483,7 @@ static int h_xdp(const struct admin_request *rq, struct admin_reply *out,
 	jw_obj(&w);
 	jw_kstr(&w, "pin_path", c->xdp.pin_path);
 	jw_counters(&w, &xv);
-	jw_key(&w, "allowlist");
-	jw_obj(&w);
-	jw_ki64(&w, "v4", xv.n4);
-	jw_ki64(&w, "v6", xv.n6);
-	jw_obj_end(&w);
+	jw_sizes(&w, &xv);
 	jw_ku64(&w, "guarded_ports", c->xdp.n_ports);
 	jw_key(&w, "ports");
 	jw_arr(&w);
@@ -590,163 +492,41 @@ static int h_xdp(const struct admin_request *rq, struct admin_reply *out,
 	jw_arr_end(&w);
 	jw_obj_end(&w);
 	config_put(c);
-	return finish_json(&w, out, 200);
+	return admin_reply_json(out, &w, 200);
 }
 
-/* ---- allow list ------------------------------------------------------------------------ */
+/* ---- live XDP edits, bans, top talkers (liveapi.c) ---------------------------------- */
 
-static bool in_config(const struct config *c, const struct allowlist_entry *e)
+static int h_live(const struct admin_request *rq, struct admin_reply *out,
+		  void *arg)
 {
-	const struct allowlist *al = &c->xdp.allow;
+	struct liveapi_event ev;
+	int r;
 
-	for (size_t i = 0; i < al->n; i++) {
-		const struct allowlist_entry *x = &al->entries[i];
-
-		if (x->family == e->family && x->prefixlen == e->prefixlen &&
-		    !memcmp(x->addr, e->addr, e->family == AF_INET ? 4 : 16))
-			return true;
-	}
-	return false;
-}
-
-struct walk_ctx {
-	const struct config *c;
-	struct jw *w;
-	struct table *t;
-};
-
-static int list_one(const struct allowlist_entry *e, void *arg)
-{
-	struct walk_ctx *x = arg;
-	const char *src = in_config(x->c, e) ? "file" : "runtime";
-	char cidr[INET6_ADDRSTRLEN + 8];
-
-	allowlist_format(e, cidr, sizeof(cidr));
-	if (x->t) {
-		const char *row[2] = { cidr, src };
-
-		table_row(x->t, row);
-		return 0;
-	}
-	jw_obj(x->w);
-	jw_kstr(x->w, "cidr", cidr);
-	jw_kstr(x->w, "source", src);
-	jw_obj_end(x->w);
-	return 0;
-}
-
-static int xdp_needed(struct admin_reply *out)
-{
-	if (api.live.allow4_fd >= 0)
-		return 0;
-	return admin_reply_error(out, 409, "xdp_disabled",
-				 "XDP is not attached (xdp.enabled: false): there is no allowlist to edit") ?
-		       -ENOMEM : 1;
-}
-
-static int h_allow(const struct admin_request *rq, struct admin_reply *out,
-		   void *arg)
-{
-	struct walk_ctx x = { 0 };
-	struct table t;
-	struct jw w;
-	int r = need_get(rq, out);
-
-	if (!r)
-		r = xdp_needed(out);
-	if (r)
-		return r < 0 ? r : 0;
-	x.c = control_config(arg, NULL);
+	(void)arg;
+	if (!strcmp(rq->path, "/top") && !rq->via_unix)
+		/* it holds the admin thread for seconds: not for TCP */
+		return admin_reply_error(out, 403, "forbidden",
+					 "/top is served on the admin Unix socket only");
 	pthread_mutex_lock(&api.edit_lock);
-	if (want_text(rq)) {
-		static const char *const hdr[] = { "CIDR", "SOURCE" };
-		char *text = NULL;
-		size_t len = 0;
-
-		table_init(&t, 2, 0, hdr);
-		x.t = &t;
-		r = xdpctl_live_allow_walk(&api.live, list_one, &x);
-		pthread_mutex_unlock(&api.edit_lock);
-		config_put((struct config *)x.c);
-		if (r) {
-			table_free(&t);
-			return r;
-		}
-		if (table_render(&t, &text, &len))
-			return -ENOMEM;
-		return finish_text(text, len, out);
-	}
-	jw_init(&w);
-	x.w = &w;
-	jw_obj(&w);
-	jw_key(&w, "entries");
-	jw_arr(&w);
-	r = xdpctl_live_allow_walk(&api.live, list_one, &x);
+	r = liveapi_handle(api.live, rq, out, &ev);
 	pthread_mutex_unlock(&api.edit_lock);
-	jw_arr_end(&w);
-	jw_kstr(&w, "note", "runtime entries are not written to files and are removed by the next reload");
-	jw_obj_end(&w);
-	config_put((struct config *)x.c);
-	if (r) {
-		jw_free(&w);
+	if (r || !ev.action)
 		return r;
+	if (!strcmp(ev.action, "ban")) {
+		obs_ban(OBS_BAN_OPERATOR);
+		if (ev.seconds)
+			pr_warn("admin: banned %s in XDP for %llu s (operator)",
+				ev.cidr, (unsigned long long)ev.seconds);
+		else
+			pr_warn("admin: banned %s in XDP until unbanned (operator)",
+				ev.cidr);
+	} else if (!strcmp(ev.action, "unban")) {
+		pr_warn("admin: unbanned %s", ev.cidr);
+	} else {
+		pr_info("admin: %s %s (runtime only)", ev.action, ev.cidr);
 	}
-	return finish_json(&w, out, 200);
-}
-
-static int allow_edit(const struct admin_request *rq, struct admin_reply *out,
-		      struct control *ctl, bool add)
-{
-	struct allowlist_entry e = { 0 };
-	char cidr[128], err[160], norm[INET6_ADDRSTRLEN + 8];
-	struct jw w;
-	int r = need_post(rq, out);
-
-	if (!r)
-		r = xdp_needed(out);
-	if (r)
-		return r < 0 ? r : 0;
-	r = param(rq, "cidr", cidr, sizeof(cidr));
-	if (r <= 0)
-		return admin_reply_error(out, 400, "bad_request",
-					 r ? "malformed 'cidr' parameter" :
-					     "missing 'cidr' parameter (e.g. cidr=198.18.0.0/24)");
-	if (allowlist_parse_cidr(cidr, &e, err, sizeof(err)))
-		return admin_reply_error(out, 400, "bad_request", "%s", err);
-	allowlist_format(&e, norm, sizeof(norm));
-	pthread_mutex_lock(&api.edit_lock);
-	r = xdpctl_live_allow(&api.live, &e, add);
-	pthread_mutex_unlock(&api.edit_lock);
-	if (r == -EEXIST)
-		return admin_reply_error(out, 409, "exists", "%s is already in the allowlist", norm);
-	if (r == -ENOENT)
-		return admin_reply_error(out, 404, "not_found", "%s is not in the allowlist", norm);
-	if (r == -ENOSPC)
-		return admin_reply_error(out, 507, "map_full", "the allowlist map is full");
-	if (r)
-		return admin_reply_error(out, 500, "internal_error", "map update: %s", strerror(-r));
-	pr_info("admin: allowlist %s %s (runtime only)", add ? "add" : "del", norm);
-	jw_init(&w);
-	jw_obj(&w);
-	jw_kbool(&w, "ok", true);
-	jw_kstr(&w, "action", add ? "add" : "del");
-	jw_kstr(&w, "cidr", norm);
-	jw_kbool(&w, "persistent", false);
-	jw_obj_end(&w);
-	(void)ctl;
-	return finish_json(&w, out, 200);
-}
-
-static int h_allow_add(const struct admin_request *rq, struct admin_reply *out,
-		       void *arg)
-{
-	return allow_edit(rq, out, arg, true);
-}
-
-static int h_allow_del(const struct admin_request *rq, struct admin_reply *out,
-		       void *arg)
-{
-	return allow_edit(rq, out, arg, false);
+	return 0;
 }
 
 /* ---- POST /reload --------------------------------------------------------------------- */
@@ -757,7 +537,7 @@ static int h_reload(const struct admin_request *rq, struct admin_reply *out,
 	struct control *ctl = arg;
 	char *errors = NULL;
 	struct jw w;
-	int r = need_post(rq, out), ret;
+	int r = admin_need_method(rq, out, "POST"), ret;
 
 	if (r)
 		return r < 0 ? r : 0;
@@ -792,7 +572,7 @@ static int h_reload(const struct admin_request *rq, struct admin_reply *out,
 	}
 	jw_obj_end(&w);
 	free(errors);
-	return finish_json(&w, out, !ret ? 200 : ret == -EINVAL ? 422 : 500);
+	return admin_reply_json(out, &w, !ret ? 200 : ret == -EINVAL ? 422 : 500);
 }
 
 /* ---- registration ----------------------------------------------------------------------- */
@@ -808,9 +588,6 @@ int admin_api_register(struct control *ctl)
 		{ "/routes", h_routes },
 		{ "/upstreams", h_upstreams },
 		{ "/xdp", h_xdp },
-		{ "/allow", h_allow },
-		{ "/allow/add", h_allow_add },
-		{ "/allow/del", h_allow_del },
 		{ "/reload", h_reload },
 	};
 	struct config *c;
@@ -821,13 +598,20 @@ int admin_api_register(struct control *ctl)
 	c = control_config(ctl, NULL);
 	if (ctl->xdp && c->xdp.enabled) {
 		ret = xdpctl_live_open(c->xdp.pin_path, &api.live);
-		if (ret)
-			pr_warn("admin: cannot open the allow maps under %s for live edits: %s",
+		if (ret) {
+			pr_warn("admin: cannot open the XDP maps under %s for live edits: %s",
 				c->xdp.pin_path, strerror(-ret));
+			api.live = NULL;
+		}
 	}
 	config_put(c);
 	for (size_t i = 0; i < sizeof(eps) / sizeof(eps[0]); i++) {
 		ret = admin_register(eps[i].path, eps[i].fn, ctl);
+		if (ret)
+			return ret;
+	}
+	for (size_t i = 0; liveapi_paths[i]; i++) {
+		ret = admin_register(liveapi_paths[i], h_live, ctl);
 		if (ret)
 			return ret;
 	}
@@ -836,5 +620,6 @@ int admin_api_register(struct control *ctl)
 
 void admin_api_close(void)
 {
-	xdpctl_live_close(&api.live);
+	xdpctl_live_close(api.live);
+	api.live = NULL;
 }

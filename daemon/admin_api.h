@@ -7,17 +7,18 @@
  *   GET  /routes     routes of the running snapshot
  *   GET  /upstreams  services and their targets (health: "unknown" for now)
  *   GET  /xdp        XDP verdict counters, allowlist sizes, guarded ports
- *   GET  /allow      live allowlist entries, each "file" or "runtime"
- *   POST /allow/add  cidr=...   add a prefix (runtime only)
- *   POST /allow/del  cidr=...   remove a prefix (runtime only)
  *   POST /reload     reload the config file; 422 + errors when refused
+ *   /allow, /allow/add, /allow/del, /deny, /deny/add, /deny/del, /ban,
+ *   /unban, /bans, /top: the live XDP endpoints of liveapi.h (logged; bans
+ *   counted; /top on the Unix socket only)
  *
  * GET endpoints also answer aligned text with ?format=text. Parameters come
  * from the query string or an application/x-www-form-urlencoded body. POST
  * endpoints are served on the Unix socket only (admin.c).
  *
  * Live edits are runtime-only: nothing is written back to files, and the
- * next reload re-syncs the allowlist maps from the files.
+ * next reload re-syncs the allow and deny maps from the files. Bans survive
+ * reloads.
  */
 #ifndef SLUICE_ADMIN_API_H
 #define SLUICE_ADMIN_API_H
@@ -25,7 +26,7 @@
 struct control;
 
 /* Register the endpoints for ctl (call once listeners/XDP are up and before
- * privileges are dropped: it opens the pinned allow maps). 0 or -errno. */
+ * privileges are dropped: it opens the pinned XDP maps). 0 or -errno. */
 int admin_api_register(struct control *ctl);
 void admin_api_close(void);
 

@@ -16,8 +16,9 @@
  *  - Prefix lengths are decimal without leading zeros, 0..32 or 0..128.
  *  - Host bits beyond the prefix are an error ("10.0.0.1/8").
  *  - A NUL byte anywhere is an error (a binary or corrupt file).
- *  - Options after the CIDR are reserved for later (rate=, burst=, syn=)
- *    and rejected for now.
+ *  - Options after the CIDR: rate=N/s burst=N syn=N/s syn_burst=N, each at
+ *    most once, N decimal 1..ALLOWLIST_MAX_RATE without leading zeros; a
+ *    rate needs its "/s". Anything else is an error naming the option.
  * Lines may end in LF or CRLF; the last line need not end in a newline.
  */
 #include "allowlist.h"
@@ -28,6 +29,7 @@
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -332,23 +334,103 @@ static bool is_blank(char c)
 	return c == ' ' || c == '\t';
 }
 
-static bool is_reserved_option(const char *t, size_t n)
+static bool parse_u32_dec(const char *s, size_t n, uint32_t max, uint32_t *out)
 {
-	static const char *const opts[] = { "rate=", "burst=", "syn=" };
+	uint64_t v = 0;
+
+	if (n == 0 || n > 10 || (n > 1 && s[0] == '0'))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (v == 0 || v > max)
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+int allowlist_parse_rate(const char *text, size_t n, uint32_t *out)
+{
+	if (n < 3 || text[n - 2] != '/' || text[n - 1] != 's')
+		return -EINVAL;
+	return parse_u32_dec(text, n - 2, ALLOWLIST_MAX_RATE, out) ? 0
+								   : -EINVAL;
+}
+
+int allowlist_has_options(const struct allowlist_entry *e)
+{
+	return e->rate || e->burst || e->syn || e->syn_burst;
+}
+
+/* One "name=value" option o[0..n) into e. 0 or -EINVAL with msg set. */
+static int parse_option(const char *o, size_t n, struct allowlist_entry *e,
+			unsigned int flags, char *msg, size_t msglen)
+{
+	static const struct {
+		const char *name;
+		bool is_rate;
+		size_t off;
+	} opts[] = {
+		{ "rate", true, offsetof(struct allowlist_entry, rate) },
+		{ "burst", false, offsetof(struct allowlist_entry, burst) },
+		{ "syn", true, offsetof(struct allowlist_entry, syn) },
+		{ "syn_burst", false, offsetof(struct allowlist_entry, syn_burst) },
+	};
+	const char *eq = memchr(o, '=', n);
+	size_t nlen = eq ? (size_t)(eq - o) : n;
+	char m[160];
 
 	for (size_t i = 0; i < sizeof(opts) / sizeof(opts[0]); i++) {
-		size_t l = strlen(opts[i]);
+		uint32_t *field, v;
+		const char *val;
+		size_t vlen;
 
-		if (n >= l && !memcmp(t, opts[i], l))
-			return true;
+		if (nlen != strlen(opts[i].name) || memcmp(o, opts[i].name, nlen))
+			continue;
+		if (flags & ALLOWLIST_NO_OPTIONS) {
+			set_err(msg, msglen,
+				"options are not allowed in a denylist", o, n);
+			return -EINVAL;
+		}
+		field = (uint32_t *)((char *)e + opts[i].off);
+		if (!eq) {
+			snprintf(m, sizeof(m), "option %s needs a value (%s=%s)",
+				 opts[i].name, opts[i].name,
+				 opts[i].is_rate ? "N/s" : "N");
+			set_err(msg, msglen, m, o, n);
+			return -EINVAL;
+		}
+		if (*field) {
+			snprintf(m, sizeof(m), "option %s given twice",
+				 opts[i].name);
+			set_err(msg, msglen, m, o, n);
+			return -EINVAL;
+		}
+		val = eq + 1;
+		vlen = n - nlen - 1;
+		if (opts[i].is_rate ? allowlist_parse_rate(val, vlen, &v) != 0
+				    : !parse_u32_dec(val, vlen, ALLOWLIST_MAX_RATE,
+						     &v)) {
+			snprintf(m, sizeof(m),
+				 "invalid %s (want %s with N from 1 to %u)",
+				 opts[i].name, opts[i].is_rate ? "N/s" : "N",
+				 ALLOWLIST_MAX_RATE);
+			set_err(msg, msglen, m, o, n);
+			return -EINVAL;
+		}
+		*field = v;
+		return 0;
 	}
-	return false;
+	set_err(msg, msglen, "unknown option", o, n);
+	return -EINVAL;
 }
 
 /* One line (without its terminator). Returns 1 if an entry was added to
  * *e, 0 if blank, -EINVAL with msg set. */
 static int parse_line(const char *s, size_t n, struct allowlist_entry *e,
-		      char *msg, size_t msglen)
+		      unsigned int flags, char *msg, size_t msglen)
 {
 	const char *hash, *tok, *end;
 	size_t i = 0, tlen;
@@ -375,28 +457,32 @@ static int parse_line(const char *s, size_t n, struct allowlist_entry *e,
 	if (parse_cidr_n(tok, tlen, e, msg, msglen))
 		return -EINVAL;
 
-	/* anything after the CIDR is an option: none supported yet */
-	while (end < s + n && is_blank(*end))
-		end++;
-	if (end < s + n) {
-		const char *o = end;
+	/* anything after the CIDR is an option */
+	for (;;) {
+		const char *o;
 
+		while (end < s + n && is_blank(*end))
+			end++;
+		if (end == s + n)
+			break;
+		o = end;
 		while (end < s + n && !is_blank(*end))
 			end++;
-		if (is_reserved_option(o, (size_t)(end - o)))
-			set_err(msg, msglen,
-				"options are not supported yet (only a CIDR per line)",
-				o, (size_t)(end - o));
-		else
-			set_err(msg, msglen, "unknown option", o,
-				(size_t)(end - o));
-		return -EINVAL;
+		if (parse_option(o, (size_t)(end - o), e, flags, msg, msglen))
+			return -EINVAL;
 	}
 	return 1;
 }
 
 int allowlist_parse(const char *name, const char *buf, size_t len,
 		    struct allowlist *al, char *err, size_t errlen)
+{
+	return allowlist_parse_flags(name, buf, len, al, 0, err, errlen);
+}
+
+int allowlist_parse_flags(const char *name, const char *buf, size_t len,
+			  struct allowlist *al, unsigned int flags, char *err,
+			  size_t errlen)
 {
 	size_t n0 = al->n, pos = 0;
 	uint32_t lineno = 0;
@@ -428,7 +514,7 @@ int allowlist_parse(const char *name, const char *buf, size_t len,
 
 		memset(&e, 0, sizeof(e));
 		e.line = lineno;
-		r = parse_line(line, n, &e, msg, sizeof(msg));
+		r = parse_line(line, n, &e, flags, msg, sizeof(msg));
 		if (r < 0) {
 			char full[sizeof(msg) + 64 + PATH_MAX];
 
@@ -470,6 +556,12 @@ int allowlist_parse(const char *name, const char *buf, size_t len,
 
 int allowlist_load_file(const char *path, struct allowlist *al, char *err,
 			size_t errlen)
+{
+	return allowlist_load_file_flags(path, al, 0, err, errlen);
+}
+
+int allowlist_load_file_flags(const char *path, struct allowlist *al,
+			      unsigned int flags, char *err, size_t errlen)
 {
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
@@ -522,7 +614,7 @@ int allowlist_load_file(const char *path, struct allowlist *al, char *err,
 		len += (size_t)r;
 	}
 	close(fd);
-	ret = allowlist_parse(path, buf, len, al, err, errlen);
+	ret = allowlist_parse_flags(path, buf, len, al, flags, err, errlen);
 	free(buf);
 	return ret;
 

@@ -61,6 +61,7 @@ enum ktype {
 	KT_AUTH,	/* sequence of bearer|key|jwt -> uint32_t AUTH_M_* mask */
 	KT_STR,		/* char * (malloc'd), as written */
 	KT_FILE,	/* char * (malloc'd), resolved against the config dir */
+	KT_RATE,	/* "N/s" -> uint32_t N (1..ALLOWLIST_MAX_RATE) */
 };
 
 #define K_REQUIRED (1u << 0)	/* error when missing */
@@ -103,6 +104,7 @@ struct csection {
 #define KEYS(a) (a), (sizeof(a) / sizeof((a)[0]))
 
 static const char *const xdp_modes[] = { "auto", "native", "generic", NULL };
+static const char *const xdp_scopes[] = { "guarded", "all", NULL };
 static const char *const log_levels[] = { "error", "warn", "info", "debug",
 					  NULL };
 
@@ -114,6 +116,8 @@ static void root_finish(struct pctx *p, yaml_node_t *map, void *base,
 			const char *path, yaml_node_t **vals);
 static void access_log_finish(struct pctx *p, yaml_node_t *map, void *base,
 			      const char *path, yaml_node_t **vals);
+static void rate_finish(struct pctx *p, yaml_node_t *map, void *base,
+			const char *path, yaml_node_t **vals);
 
 #define L(f) offsetof(struct config_listener, f)
 static const struct ckey listener_keys[] = {
@@ -251,6 +255,21 @@ static const struct csection allowlist_sec = {
 	"allowlist", KEYS(allowlist_keys), 0, allowlist_finish
 };
 
+static const struct ckey denylist_keys[] = {
+	{ "files", KT_STRS, X(deny_files), X(n_deny_files), 0, 256, .flags = K_FILE | K_RELOAD },
+};
+static const struct csection denylist_sec = { "denylist", KEYS(denylist_keys), 0, NULL };
+
+static const struct ckey rate_keys[] = {
+	{ "rate", KT_RATE, X(rate.rate), .flags = K_RELOAD },
+	{ "burst", KT_U32, X(rate.burst), 0, 1, ALLOWLIST_MAX_RATE, .def_int = 0, .flags = K_RELOAD },
+	{ "syn", KT_RATE, X(rate.syn), .flags = K_RELOAD },
+	{ "syn_burst", KT_U32, X(rate.syn_burst), 0, 1, ALLOWLIST_MAX_RATE, .def_int = 0, .flags = K_RELOAD },
+	{ "ipv6_prefix", KT_U32, X(rate_v6_prefix), 0, 1, 128, .def_int = SLUICE_DEF_V6_PREFIX, .flags = K_RELOAD },
+	{ "table_size", KT_U32, X(rate_table_size), 0, 1024, 1 << 24, .def_int = SLUICE_DEF_SRC_ENTRIES },
+};
+static const struct csection rate_sec = { "rate_limit", KEYS(rate_keys), 0, rate_finish };
+
 static const struct ckey xdp_keys[] = {
 	{ "enabled", KT_BOOL, X(enabled), .def_int = 1 },
 	{ "interfaces", KT_STRS, X(interfaces), X(n_interfaces), 0, 64, .flags = K_IFNAME },
@@ -258,6 +277,11 @@ static const struct ckey xdp_keys[] = {
 	{ "pin_path", KT_STRBUF, X(pin_path), 0, 1, sizeof(((struct config_xdp *)0)->pin_path) - 1,
 	  .def_str = SLUICE_PIN_ROOT, .flags = K_ABSPATH },
 	{ "allowlist", KT_SECTION, 0, .sub = &allowlist_sec },
+	{ "denylist", KT_SECTION, 0, .sub = &denylist_sec },
+	{ "scope", KT_ENUM, X(scope), .def_int = CFG_XDP_SCOPE_GUARDED, .choices = xdp_scopes, .flags = K_RELOAD },
+	{ "persist", KT_BOOL, X(persist), .def_int = 0 },
+	{ "rate_limit", KT_SECTION, 0, .sub = &rate_sec },
+	{ "drop_sample", KT_U32, X(drop_sample), 0, 0, 1 << 30, .def_int = 1 << SLUICE_DEF_SAMPLE_SHIFT, .flags = K_RELOAD },
 };
 #undef X
 static const struct csection xdp_sec = { "xdp", KEYS(xdp_keys), 0, xdp_finish };
@@ -350,7 +374,9 @@ _Static_assert(N_KEYS(listener_keys) <= CFG_MAX_KEYS && N_KEYS(service_keys) <= 
 	       N_KEYS(access_log_keys) <= CFG_MAX_KEYS && N_KEYS(metrics_keys) <= CFG_MAX_KEYS &&
 	       N_KEYS(limit_keys) <= CFG_MAX_KEYS && N_KEYS(consumer_keys) <= CFG_MAX_KEYS &&
 	       N_KEYS(jwt_key_keys) <= CFG_MAX_KEYS && N_KEYS(jwt_keys) <= CFG_MAX_KEYS &&
-	       N_KEYS(escalation_keys) <= CFG_MAX_KEYS && N_KEYS(http_keys) <= CFG_MAX_KEYS,
+	       N_KEYS(escalation_keys) <= CFG_MAX_KEYS &&
+	       N_KEYS(denylist_keys) <= CFG_MAX_KEYS && N_KEYS(rate_keys) <= CFG_MAX_KEYS &&
+	       N_KEYS(http_keys) <= CFG_MAX_KEYS,
 	       "a key table outgrew CFG_MAX_KEYS");
 #undef N_KEYS
 
@@ -1287,6 +1313,21 @@ static void parse_value(struct pctx *p, const struct ckey *k, yaml_node_t *n,
 		if (get_int(p, n, path, k->min, k->max, &v))
 			*FIELD(base, k->off, uint64_t) = (uint64_t)v;
 		return;
+	case KT_RATE: {
+		uint32_t r;
+		char q[256];
+
+		if (!is_scalar(n) || is_null(n) || n->type != YAML_SCALAR_NODE ||
+		    allowlist_parse_rate((const char *)n->data.scalar.value,
+					 n->data.scalar.length, &r)) {
+			err_at(p, n, path,
+			       "expected a rate N/s with N from 1 to %u, got %s",
+			       ALLOWLIST_MAX_RATE, got(n, q, sizeof(q)));
+			return;
+		}
+		*FIELD(base, k->off, uint32_t) = r;
+		return;
+	}
 	case KT_ADDR:
 		get_addr(p, n, path, k->flags & K_TARGET,
 			 FIELD(base, k->off, struct config_addr));
@@ -1642,8 +1683,16 @@ static void xdp_finish(struct pctx *p, yaml_node_t *map, void *base,
 	struct config_xdp *x = base;
 	yaml_node_t *ifs = val_of(&xdp_sec, vals, "interfaces");
 	yaml_node_t *en = val_of(&xdp_sec, vals, "enabled");
+	yaml_node_t *ds = val_of(&xdp_sec, vals, "drop_sample");
 	char sp[64];
 	bool b;
+
+	if (ds && x->drop_sample & (x->drop_sample - 1)) {
+		subpath(sp, sizeof(sp), path, "drop_sample");
+		err_at(p, ds, sp,
+		       "must be 0 (off) or a power of two (1, 2, 4, ... 1073741824), got %u",
+		       x->drop_sample);
+	}
 
 	if (!x->enabled || x->n_interfaces || (en && !bool_value(en, &b)))
 		return;	/* (a bad 'enabled' was reported already) */
@@ -1849,6 +1898,25 @@ static void http_finish(struct pctx *p, yaml_node_t *map, void *base,
 		err_at(p, n ? n : map, n ? "http.max_uri_bytes" : path,
 		       "must be smaller than http.max_header_bytes (%u)",
 		       h->max_header_bytes);
+/* A burst without its rate limits nothing: say so rather than ignore it. */
+static void rate_finish(struct pctx *p, yaml_node_t *map, void *base,
+			const char *path, yaml_node_t **vals)
+{
+	yaml_node_t *rate = val_of(&rate_sec, vals, "rate");
+	yaml_node_t *burst = val_of(&rate_sec, vals, "burst");
+	yaml_node_t *syn = val_of(&rate_sec, vals, "syn");
+	yaml_node_t *syn_burst = val_of(&rate_sec, vals, "syn_burst");
+	char sp[96];
+
+	(void)base;
+	if (burst && !rate) {
+		subpath(sp, sizeof(sp), path, "burst");
+		err_at(p, burst, sp, "burst needs a rate (add rate: N/s)");
+	}
+	if (syn_burst && !syn) {
+		subpath(sp, sizeof(sp), path, "syn_burst");
+		err_at(p, syn_burst, sp, "syn_burst needs a syn rate (add syn: N/s)");
+	}
 }
 
 static int port_cmp(const void *a, const void *b)
@@ -1956,6 +2024,10 @@ static void config_free(struct config *c)
 		free(c->xdp.interfaces[i]);
 	for (size_t i = 0; i < c->xdp.n_allowlist_files; i++)
 		free(c->xdp.allowlist_files[i]);
+	for (size_t i = 0; i < c->xdp.n_deny_files; i++)
+		free(c->xdp.deny_files[i]);
+	free(c->xdp.deny_files);
+	allowlist_free(&c->xdp.deny);
 	free(c->listeners);
 	free(c->services);
 	free(c->routes);
@@ -2234,6 +2306,95 @@ static int load_allowlists(struct config *c, char **acc, size_t *acc_len)
 	return ret;
 }
 
+/* Load every denylist file into c->xdp.deny (no options allowed). */
+static int load_denylists(struct config *c, char **acc, size_t *acc_len)
+{
+	const size_t elen = 16384;
+	char *ebuf = malloc(elen), line[160];
+	size_t n4 = 0, n6 = 0;
+	int ret = 0;
+
+	if (!ebuf)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->xdp.n_deny_files && !ret; i++) {
+		int r = allowlist_load_file_flags(c->xdp.deny_files[i],
+						  &c->xdp.deny,
+						  ALLOWLIST_NO_OPTIONS, ebuf,
+						  elen);
+
+		if (r == -ENOMEM) {
+			ret = -ENOMEM;
+		} else if (r < 0) {
+			for (char *l = ebuf, *nl; !ret && l && *l; l = nl) {
+				nl = strchr(l, '\n');
+				ret = str_append(acc, acc_len, l,
+						 nl ? (size_t)(nl - l) : strlen(l));
+				if (nl)
+					nl++;
+			}
+		}
+	}
+	free(ebuf);
+	if (ret)
+		return ret;
+	allowlist_normalize(&c->xdp.deny);
+	for (size_t i = 0; i < c->xdp.deny.n; i++) {
+		if (c->xdp.deny.entries[i].family == AF_INET)
+			n4++;
+		else
+			n6++;
+	}
+	if (n4 > SLUICE_MAX_DENY4 || n6 > SLUICE_MAX_DENY6) {
+		snprintf(line, sizeof(line),
+			 "%s: xdp.denylist: too many entries (%zu IPv4, %zu IPv6; max %u each)",
+			 c->path, n4, n6, SLUICE_MAX_DENY4);
+		ret = str_append(acc, acc_len, line, strlen(line));
+	}
+	return ret;
+}
+
+static int opt_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, 4 * sizeof(uint32_t));
+}
+
+/* Distinct rate-option sets in the allowlist must fit the class table. */
+static int check_classes(struct config *c, char **acc, size_t *acc_len)
+{
+	const struct allowlist *al = &c->xdp.allow;
+	uint32_t (*t)[4];
+	size_t n = 0, distinct = 0;
+	char line[200];
+	int ret = 0;
+
+	t = calloc(al->n ? al->n : 1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	for (size_t i = 0; i < al->n; i++) {
+		const struct allowlist_entry *e = &al->entries[i];
+
+		if (!allowlist_has_options(e))
+			continue;
+		t[n][0] = e->rate;
+		t[n][1] = e->burst;
+		t[n][2] = e->syn;
+		t[n][3] = e->syn_burst;
+		n++;
+	}
+	qsort(t, n, sizeof(*t), opt_cmp);
+	for (size_t i = 0; i < n; i++)
+		if (i == 0 || memcmp(t[i], t[i - 1], sizeof(t[i])))
+			distinct++;
+	free(t);
+	if (distinct > SLUICE_MAX_CLASSES - 1) {
+		snprintf(line, sizeof(line),
+			 "%s: xdp.allowlist: too many distinct rate option sets (%zu; max %u)",
+			 c->path, distinct, SLUICE_MAX_CLASSES - 1);
+		ret = str_append(acc, acc_len, line, strlen(line));
+	}
+	return ret;
+}
+
 int config_load_file(const char *path, struct config **out, char **errors)
 {
 	struct config *c;
@@ -2257,9 +2418,11 @@ int config_load_file(const char *path, struct config **out, char **errors)
 
 	if (c->xdp.enabled && c->xdp.allowlist_enabled) {
 		ret = load_allowlists(c, &acc, &acc_len);
-		if (!ret && acc)
-			ret = -EINVAL;
+		if (!ret)
+			ret = check_classes(c, &acc, &acc_len);
 	}
+	if (!ret && c->xdp.enabled && c->xdp.n_deny_files)
+		ret = load_denylists(c, &acc, &acc_len);
 	if (!ret) {
 		ret = config_security_load(c, &acc, &acc_len);
 		if (!ret && acc)

@@ -20,6 +20,18 @@
  *     allowlist:
  *       enabled: true
  *       files: [allowlist.txt]       # relative to the config file's directory
+ *     denylist:
+ *       files: [denylist.txt]        # CIDRs always dropped (checked first)
+ *     scope: guarded                 # guarded (TCP to listener ports) | all
+ *     persist: false                 # keep program + maps across restarts
+ *     rate_limit:                    # default class; per-CIDR classes come
+ *       rate: 1000/s                 # from allowlist line options
+ *       burst: 2000
+ *       syn: 50/s
+ *       syn_burst: 100
+ *       ipv6_prefix: 64              # IPv6 sources share a bucket per /64
+ *       table_size: 65536            # LRU entries per address family
+ *     drop_sample: 64                # 1 in N drops to sluicectl top; 0 off
  *   services:
  *     - name: echo
  *       targets: [127.0.0.1:9001, 127.0.0.1:9002]
@@ -241,6 +253,20 @@ enum config_xdp_mode {
 	CFG_XDP_GENERIC,
 };
 
+enum config_xdp_scope {
+	CFG_XDP_SCOPE_GUARDED = 0,	/* TCP to the listeners' ports */
+	CFG_XDP_SCOPE_ALL,		/* every IPv4/IPv6 packet */
+};
+
+/* One token-bucket class. 0 rate: unlimited; 0 burst: one second's worth
+ * (the rate's N). */
+struct config_rate {
+	uint32_t rate;			/* packets per second per source */
+	uint32_t burst;
+	uint32_t syn;			/* TCP SYNs per second per source */
+	uint32_t syn_burst;
+};
+
 struct config_xdp {
 	bool enabled;			/* default true */
 	char **interfaces;
@@ -254,6 +280,16 @@ struct config_xdp {
 	/* guarded TCP ports: derived from listeners */
 	uint16_t *ports;
 	size_t n_ports;
+	/* issue 3 */
+	enum config_xdp_scope scope;	/* default guarded */
+	bool persist;			/* default false */
+	char **deny_files;		/* resolved relative to config dir */
+	size_t n_deny_files;
+	struct allowlist deny;		/* loaded by config_load_file */
+	struct config_rate rate;	/* default class (xdp.rate_limit) */
+	uint32_t rate_v6_prefix;	/* default 64 */
+	uint32_t rate_table_size;	/* default 65536 */
+	uint32_t drop_sample;		/* 1 in N drops sampled; 0 off; def. 64 */
 };
 
 #define CONFIG_MAX_BUCKETS 32

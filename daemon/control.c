@@ -26,20 +26,16 @@
 #include "gate.h"
 
 /*
- * Issue 5: L7 escalation bans go into the XDP ban map through issue 3's
- * xdpctl_ban(). Declared weak so that this builds before that lands; until
- * then escalation logs that bans are not available.
+ * gate_ban_fn (L7 escalation): put the address into the XDP ban map with
+ * xdpctl_ban(). Called from worker threads; ctl->xdp outlives the workers.
  */
-int xdpctl_ban(struct xdpctl *x, const struct allowlist_entry *e,
-	       uint64_t for_ns) __attribute__((weak));
-
-/* gate_ban_fn: called from worker threads; ctl->xdp outlives the workers. */
 static int ban_sink(void *ctx, const struct sockaddr *sa, uint32_t seconds)
 {
 	struct control *ctl = ctx;
 	struct allowlist_entry e = { 0 };
+	int err;
 
-	if (!xdpctl_ban || !ctl->xdp)
+	if (!ctl->xdp)
 		return -EOPNOTSUPP;
 	e.family = (uint8_t)sa->sa_family;
 	if (sa->sa_family == AF_INET) {
@@ -49,7 +45,10 @@ static int ban_sink(void *ctx, const struct sockaddr *sa, uint32_t seconds)
 		e.prefixlen = 128;
 		memcpy(e.addr, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
 	}
-	return xdpctl_ban(ctl->xdp, &e, (uint64_t)seconds * 1000000000ull);
+	err = xdpctl_ban(ctl->xdp, &e, (uint64_t)seconds * 1000000000ull);
+	if (!err)
+		obs_ban(OBS_BAN_SLUICED);
+	return err;
 }
 
 #include <linux/capability.h>
@@ -381,6 +380,11 @@ static void warn_restart_needed(const struct config *old,
 	     strcmp(old->xdp.pin_path, new->xdp.pin_path)))
 		pr_warn("reload: xdp interfaces, mode or pin_path changed; "
 			"restart sluiced to apply");
+	if (old->xdp.enabled && new->xdp.enabled &&
+	    (old->xdp.persist != new->xdp.persist ||
+	     old->xdp.rate_table_size != new->xdp.rate_table_size))
+		pr_warn("reload: xdp.persist or xdp.rate_limit.table_size "
+			"changed; restart sluiced to apply");
 }
 
 static void log_errors(const char *errors)

@@ -40,6 +40,7 @@
 	X(AUTH_REASON, "reason", DYN, 32, "other")                               \
 	X(XDP_VERDICT, "verdict", DYN, 8, "other")                               \
 	X(XDP_REASON, "reason", DYN, 64, "other")                                \
+	X(BAN_BY, "by", DYN, 4, "other")        /* sluiced, operator */           \
 	X(RESULT, "result", FIXED, 0, NULL)      /* success, failure */         \
 	X(VERSION, "version", DYN, 4, NULL)                                      \
 	X(ABI, "abi", DYN, 4, NULL)
@@ -92,6 +93,9 @@
 	  "Bytes seen by the XDP program, by verdict and reason.")               \
 	X(XDP_ACTIVE_BANS, GAUGE, SUM, "sluice_xdp_active_bans", NOB, (),        \
 	  "Client addresses banned now.")                                        \
+	X(XDP_BANS, COUNTER, SUM, "sluice_xdp_bans_total", NOB, (MD_BAN_BY),     \
+	  "Bans put into the XDP ban map, by sluiced (L7 escalation) or by "     \
+	  "an operator (admin API).")                                            \
 	X(CONFIG_RELOADS, COUNTER, SUM, "sluice_config_reloads_total", NOB,      \
 	  (MD_RESULT), "Configuration reloads, by result.")                      \
 	X(CONFIG_LAST_RELOAD_OK, GAUGE, SUM,                                     \

@@ -75,6 +75,7 @@ struct obs {
 	atomic_bool last_reload_ok;
 	_Atomic int64_t last_success_time;
 	_Atomic uint64_t active_bans;
+	_Atomic uint64_t bans[2];	/* enum obs_ban_by */
 };
 
 static struct obs g = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -138,8 +139,21 @@ static void collect(struct metrics *m, void *arg)
 		    atomic_load(&g.last_reload_ok) ? 1 : 0);
 	metrics_set(cs, MF_CONFIG_LAST_RELOAD_TIME, NULL,
 		    atomic_load(&g.last_success_time));
+	if (g.xdp) {
+		long n = xdpctl_count_bans(g.xdp);
+
+		if (n >= 0)
+			atomic_store(&g.active_bans, (uint64_t)n);
+	}
 	metrics_set(cs, MF_XDP_ACTIVE_BANS, NULL,
 		    (int64_t)atomic_load(&g.active_bans));
+	for (int b = 0; b < 2; b++) {
+		static const char *const by[2] = { "sluiced", "operator" };
+		uint32_t l = metrics_label_index(m, MD_BAN_BY, by[b]);
+
+		metrics_set(cs, MF_XDP_BANS, &l,
+			    (int64_t)atomic_load(&g.bans[b]));
+	}
 	metrics_set(cs, MF_ACCESS_LOG_WRITTEN, NULL,
 		    (int64_t)logwriter_written(g.log));
 	metrics_set(cs, MF_ACCESS_LOG_DROPPED, NULL,
@@ -353,6 +367,12 @@ void obs_reopen_logs(void)
 void obs_set_active_bans(uint64_t n)
 {
 	atomic_store(&g.active_bans, n);
+}
+
+void obs_ban(enum obs_ban_by by)
+{
+	if ((unsigned int)by < 2)
+		atomic_fetch_add(&g.bans[by], 1);
 }
 
 /* ---- worker hooks ----------------------------------------------------------- */

@@ -123,6 +123,13 @@ void obs_auth_failure(unsigned int worker, const char *route,
 void obs_ratelimit_rejected(unsigned int worker, const char *route);
 /* For the ban layer (any thread): the number of active bans now. */
 void obs_set_active_bans(uint64_t n);
+/* A ban was put into the XDP ban map (any thread). sluice_xdp_active_bans
+ * itself is counted from the ban maps at every scrape. */
+enum obs_ban_by {
+	OBS_BAN_SLUICED = 0,	/* L7 escalation */
+	OBS_BAN_OPERATOR = 1,	/* admin API: sluicectl ban */
+};
+void obs_ban(enum obs_ban_by by);
 
 /* SIGUSR1: reopen the access log file (logrotate). */
 void obs_reopen_logs(void);

@@ -405,6 +405,12 @@ static bool gate_request(struct proxy *p, struct conn *c, int route)
 		       wall.tv_sec, mono_ns, &v)) {
 		/* the request's client, not a trusted proxy in front of it */
 		gate_strike(x->cfg, &x->client_addr.sa, v.status, mono_ns);
+		if (v.status == 429)
+			obs_ratelimit_rejected(p->worker,
+					       x->cfg->routes[route].name);
+		else
+			obs_auth_failure(p->worker, x->cfg->routes[route].name,
+					 v.code);
 		send_gate_error(p, c, &v, route);
 		return false;
 	}

@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: MIT
 /*
  * sluicectl: operator CLI. Talks to a running sluiced over its admin Unix
- * socket (default /run/sluice/admin.sock); `status --pin-path DIR` reads the
- * pinned XDP maps directly instead (read-only, works without the admin
- * socket).
+ * socket (default /run/sluice/admin.sock). With --pin-path DIR, `status`
+ * reads the XDP maps pinned under DIR and the live XDP commands (allow,
+ * deny, ban, unban, bans, top) run the admin API's own handlers (liveapi.c)
+ * in-process on those maps: for when the admin socket is off, and for
+ * emergencies. Either way the request, the handler and the output are the
+ * same code.
  *
  * Exit codes: 0 ok; 1 usage error; 2 sluiced not running / not reachable
  * (or its maps cannot be read); 3 the request was refused or failed (bad
@@ -21,7 +24,9 @@
 #include <sluice/abi.h>
 
 #include "admin.h"
+#include "allowlist.h"
 #include "ctlclient.h"
+#include "liveapi.h"
 #include "log.h"
 #include "tokencli.h"
 #include "xdpctl.h"
@@ -39,6 +44,9 @@ struct opts {
 	const char *pin_path;
 	bool pin_path_set;
 	bool json;
+	const char *for_arg;		/* ban --for */
+	unsigned int seconds, limit;	/* top --seconds, --limit */
+	bool seconds_set, limit_set;
 };
 
 /* Print a string as a JSON string literal. */
@@ -62,7 +70,7 @@ static int status_pins(const char *pin_path, int json)
 {
 	struct sluice_counter cnt[SLUICE_R_MAX];
 	struct xdpctl_pins pins;
-	long n4, n6, nports;
+	long n4, n6, nports, d4, d6, b4, b6;
 	int err;
 
 	err = xdpctl_pins_open(pin_path, &pins);
@@ -84,9 +92,15 @@ static int status_pins(const char *pin_path, int json)
 	n4 = xdpctl_pins_count(pins.allow4_fd);
 	n6 = xdpctl_pins_count(pins.allow6_fd);
 	nports = xdpctl_pins_count(pins.ports_fd);
+	d4 = xdpctl_pins_count(pins.deny4_fd);
+	d6 = xdpctl_pins_count(pins.deny6_fd);
+	b4 = xdpctl_pins_count(pins.ban4_fd);
+	b6 = xdpctl_pins_count(pins.ban6_fd);
 	xdpctl_pins_close(&pins);
 	if (!err && (n4 < 0 || n6 < 0 || nports < 0))
 		err = (int)(n4 < 0 ? n4 : n6 < 0 ? n6 : nports);
+	if (!err && (d4 < 0 || d6 < 0 || b4 < 0 || b6 < 0))
+		err = (int)(d4 < 0 ? d4 : d6 < 0 ? d6 : b4 < 0 ? b4 : b6);
 	if (err) {
 		fprintf(stderr, "sluicectl: reading the maps under %s: %s\n",
 			pin_path, strerror(-err));
@@ -105,8 +119,10 @@ static int status_pins(const char *pin_path, int json)
 			       (uint64_t)cnt[r].packets,
 			       (uint64_t)cnt[r].bytes);
 		printf("},\"allowlist\":{\"v4\":%ld,\"v6\":%ld},"
+		       "\"denylist\":{\"v4\":%ld,\"v6\":%ld},"
+		       "\"bans\":{\"v4\":%ld,\"v6\":%ld},"
 		       "\"guarded_ports\":%ld}\n",
-		       n4, n6, nports);
+		       n4, n6, d4, d6, b4, b6, nports);
 		return EXIT_OK;
 	}
 
@@ -116,10 +132,11 @@ static int status_pins(const char *pin_path, int json)
 		       xdpctl_reason_name((enum sluice_reason)r),
 		       (uint64_t)cnt[r].packets, (uint64_t)cnt[r].bytes);
 	printf("\nallowlist entries: %ld IPv4, %ld IPv6\n", n4, n6);
+	printf("denylist entries:  %ld IPv4, %ld IPv6\n", d4, d6);
+	printf("bans (incl. expired): %ld IPv4, %ld IPv6\n", b4, b6);
 	printf("guarded ports:     %ld\n", nports);
 	return EXIT_OK;
 }
-
 
 /* ---- admin API calls ------------------------------------------------------------- */
 
@@ -129,8 +146,20 @@ static void print_err_line(const char *s, void *arg)
 	fprintf(stderr, "  %s\n", s);
 }
 
-static int conn_error(const struct opts *o, int err)
+static int conn_error(const struct opts *o, int err, bool local)
 {
+	if (local && err == -ENOENT) {
+		fprintf(stderr,
+			"sluicectl: sluiced is not running: no maps pinned under %s\n",
+			o->pin_path);
+		return EXIT_NO_DAEMON;
+	}
+	if (local) {
+		fprintf(stderr, "sluicectl: cannot open the maps under %s: %s\n",
+			o->pin_path, strerror(-err));
+		return err == -EACCES || err == -EPERM ? EXIT_DENIED :
+							 EXIT_NO_DAEMON;
+	}
 	if (err == -ENOENT || err == -ECONNREFUSED) {
 		fprintf(stderr,
 			"sluicectl: sluiced is not running (no admin socket at %s)\n",
@@ -147,26 +176,97 @@ static int conn_error(const struct opts *o, int err)
 	return EXIT_NO_DAEMON;
 }
 
+/* Is target one of the live XDP endpoints (liveapi.c)? */
+static bool live_target(const char *target)
+{
+	size_t n = strcspn(target, "?");
+
+	for (size_t i = 0; liveapi_paths[i]; i++)
+		if (strlen(liveapi_paths[i]) == n &&
+		    !strncmp(liveapi_paths[i], target, n))
+			return true;
+	return false;
+}
+
 /*
- * Do one request and print the outcome. ok_fmt (may be NULL) is printed on
- * success in human mode, with the reply body's JSON available through
- * ctlclient_json_str; text replies are printed as they are.
+ * --pin-path: serve the request in-process with the admin API's handler on
+ * the maps pinned under o->pin_path, exactly as sluiced would.
+ */
+static int local_request(const struct opts *o, const char *method,
+			 const char *target, const char *body,
+			 struct ctlclient_reply *r)
+{
+	struct admin_request rq = { .method = method, .via_unix = true };
+	struct admin_reply out = { .status = 200 };
+	struct xdpctl_live *l;
+	char path[64];
+	const char *q = strchr(target, '?');
+	size_t n = q ? (size_t)(q - target) : strlen(target);
+	int err;
+
+	if (n >= sizeof(path))
+		return -ENAMETOOLONG;
+	memcpy(path, target, n);
+	path[n] = '\0';
+	rq.path = path;
+	rq.query = q ? q + 1 : "";
+	rq.body = body ? body : "";
+	rq.body_len = strlen(rq.body);
+	err = xdpctl_live_open(o->pin_path, &l);
+	if (err)
+		return err;
+	err = liveapi_handle(l, &rq, &out, NULL);
+	xdpctl_live_close(l);
+	if (!err) {
+		r->status = out.status;
+		r->len = out.len;
+		r->body = malloc(out.len + 1);
+		if (r->body) {
+			memcpy(r->body, out.body, out.len);
+			r->body[out.len] = '\0';
+		} else {
+			err = -ENOMEM;
+		}
+	}
+	free(out.body);
+	return err;
+}
+
+/* One request to the admin socket, or, with --pin-path, a live XDP request
+ * served in-process. On failure the cause is printed and the exit status
+ * returned (with *r untouched); EXIT_OK otherwise. */
+static int transact(const struct opts *o, const char *method,
+		    const char *target, const char *body,
+		    struct ctlclient_reply *r)
+{
+	bool local = o->pin_path_set && live_target(target);
+	int err = local ? local_request(o, method, target, body, r) :
+			  ctlclient_request(o->sock, method, target, body, r);
+
+	return err ? conn_error(o, err, local) : EXIT_OK;
+}
+
+/*
+ * Do one request and print the outcome: with --json the reply as it is;
+ * else text replies as they are, and for a JSON reply (a change) its
+ * "message". Errors go to stderr with the reply's message.
  */
 static int call(const struct opts *o, const char *method, const char *target,
-		const char *body, const char *ok_text)
+		const char *body)
 {
 	struct ctlclient_reply r;
 	char msg[1024];
-	int err = ctlclient_request(o->sock, method, target, body, &r);
+	int err = transact(o, method, target, body, &r);
 
 	if (err)
-		return conn_error(o, err);
-	if (o->json || (r.status < 300 && !ok_text)) {
+		return err;
+	if (o->json || (r.status < 300 &&
+			!ctlclient_json_str(r.body, "message", msg, sizeof(msg)))) {
 		fputs(r.body, stdout);
 		if (r.len && r.body[r.len - 1] != '\n')
 			putchar('\n');
 	} else if (r.status < 300) {
-		puts(ok_text);
+		puts(msg);
 	}
 	if (r.status >= 300 && !o->json) {
 		if (!ctlclient_json_str(r.body, "message", msg, sizeof(msg)))
@@ -213,7 +313,7 @@ static int cmd_status(const struct opts *o, int argc, char **argv)
 		return cmd_usage_error("status", "unexpected argument '%s'", argv[1]);
 	if (o->pin_path_set)
 		return status_pins(o->pin_path, o->json);
-	ret = call(o, "GET", fmt_target(o, "/status", t, sizeof(t)), NULL, NULL);
+	ret = call(o, "GET", fmt_target(o, "/status", t, sizeof(t)), NULL);
 	if (ret == EXIT_NO_DAEMON) {
 		/* no admin socket (admin disabled?): the maps still tell */
 		fprintf(stderr, "sluicectl: reading the pinned maps under %s instead\n",
@@ -230,83 +330,122 @@ static int cmd_get(const struct opts *o, int argc, char **argv)
 
 	if (argc > 1)
 		return cmd_usage_error(argv[0], "unexpected argument '%s'", argv[1]);
-	return call(o, "GET", fmt_target(o, c->path, t, sizeof(t)), NULL, NULL);
+	return call(o, "GET", fmt_target(o, c->path, t, sizeof(t)), NULL);
 }
 
-/* allow|deny add|del|list [CIDR] */
+/* Join args[0..n) with spaces into buf: the entry text ("CIDR [OPTS]"). */
+static int join_args(const char *what, char **args, int n, char *buf,
+		     size_t len)
+{
+	size_t o = 0;
+
+	buf[0] = '\0';
+	for (int i = 0; i < n; i++) {
+		int w = snprintf(buf + o, len - o, "%s%s", i ? " " : "", args[i]);
+
+		if (w < 0 || (size_t)w >= len - o) {
+			fprintf(stderr, "sluicectl: %s: arguments too long\n", what);
+			return EXIT_USAGE;
+		}
+		o += (size_t)w;
+	}
+	return EXIT_OK;
+}
+
+/* Check an entry as the admin API will (usage error, exit 1, before any
+ * socket or map is touched) and form-encode it as key=... into body. */
+static int entry_body(const char *what, const char *key, char **args, int n,
+		      bool options, char *body, size_t len)
+{
+	struct allowlist_entry e;
+	char text[1024], err[512], esc[3 * sizeof(text)];
+	int rc = join_args(what, args, n, text, sizeof(text));
+
+	if (rc)
+		return rc;
+	if (liveapi_parse_entry(text, options, &e, err, sizeof(err))) {
+		fprintf(stderr, "sluicectl: %s: %s\n", what, err);
+		return EXIT_USAGE;
+	}
+	ctlclient_form_escape(text, esc, sizeof(esc));
+	if ((size_t)snprintf(body, len, "%s=%s", key, esc) >= len) {
+		fprintf(stderr, "sluicectl: %s: arguments too long\n", what);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+/* allow|deny add|del|list [CIDR [OPTS]] */
 static int cmd_list_edit(const struct opts *o, int argc, char **argv)
 {
 	const char *what = argv[0];
-	char path[64], body[256], esc[200], ok[320];
+	bool allow = !strcmp(what, "allow");
+	char path[64], body[4096], label[32];
+	int rc;
 
 	if (argc < 2)
 		return cmd_usage_error(what, "missing action (add, del or list)", NULL);
 	if (!strcmp(argv[1], "list") || !strcmp(argv[1], "ls")) {
 		if (argc > 2)
 			return cmd_usage_error(what, "unexpected argument '%s'", argv[2]);
-		snprintf(path, sizeof(path), "/%s", what);
-		return call(o, "GET", fmt_target(o, path, esc, sizeof(esc)), NULL, NULL);
+		snprintf(label, sizeof(label), "/%s", what);
+		return call(o, "GET", fmt_target(o, label, path, sizeof(path)), NULL);
 	}
 	if (strcmp(argv[1], "add") && strcmp(argv[1], "del"))
 		return cmd_usage_error(what, "unknown action '%s' (add, del or list)", argv[1]);
-	if (argc != 3)
-		return cmd_usage_error(what, argc < 3 ? "missing CIDR" :
-					     "unexpected argument '%s'", argv[argc - 1]);
+	if (argc < 3)
+		return cmd_usage_error(what, "missing CIDR", NULL);
+	if (strcmp(argv[1], "add") && argc > 3)
+		return cmd_usage_error(what, "unexpected argument '%s'", argv[3]);
+	snprintf(label, sizeof(label), "%s %s", what, argv[1]);
+	/* only allow add takes rate options (allowlist file syntax) */
+	rc = entry_body(label, "cidr", argv + 2, argc - 2,
+			allow && !strcmp(argv[1], "add"), body, sizeof(body));
+	if (rc)
+		return rc;
 	snprintf(path, sizeof(path), "/%s/%s", what, argv[1]);
-	ctlclient_form_escape(argv[2], esc, sizeof(esc));
-	snprintf(body, sizeof(body), "cidr=%s", esc);
-	snprintf(ok, sizeof(ok),
-		 "%s %s %s: done (runtime only: not written to any file; the next reload restores the files' list)",
-		 what, argv[1], argv[2]);
-	return call(o, "POST", path, body, ok);
+	return call(o, "POST", path, body);
 }
 
+/* ban ADDR[/LEN] [--for D] | unban ADDR[/LEN] */
 static int cmd_ban(const struct opts *o, int argc, char **argv)
 {
-	char body[256], esc[200], ok[256];
+	bool ban = !strcmp(argv[0], "ban");
+	char body[512];
+	uint64_t seconds = 0;
 	size_t n;
+	int rc;
 
 	if (argc < 2)
-		return cmd_usage_error("ban", "missing ADDRESS", NULL);
-	if (argc > 3)
-		return cmd_usage_error("ban", "unexpected argument '%s'", argv[3]);
-	ctlclient_form_escape(argv[1], esc, sizeof(esc));
-	n = (size_t)snprintf(body, sizeof(body), "addr=%s", esc);
-	if (argc == 3) {
-		ctlclient_form_escape(argv[2], esc, sizeof(esc));
-		snprintf(body + n, sizeof(body) - n, "&seconds=%s", esc);
+		return cmd_usage_error(argv[0], "missing address", NULL);
+	if (argc > 2)
+		return cmd_usage_error(argv[0], "unexpected argument '%s'", argv[2]);
+	if (o->for_arg && liveapi_parse_duration(o->for_arg, &seconds)) {
+		fprintf(stderr,
+			"sluicectl: ban: invalid duration '%s' (use N, Ns, Nm, Nh or Nd; at most a year)\n",
+			o->for_arg);
+		return EXIT_USAGE;
 	}
-	snprintf(ok, sizeof(ok), "banned %s (bans survive reloads; not written to files)",
-		 argv[1]);
-	return call(o, "POST", "/ban", body, ok);
+	rc = entry_body(argv[0], "addr", argv + 1, 1, false, body, sizeof(body));
+	if (rc)
+		return rc;
+	n = strlen(body);
+	if (seconds)
+		snprintf(body + n, sizeof(body) - n, "&seconds=%llu",
+			 (unsigned long long)seconds);
+	return call(o, "POST", ban ? "/ban" : "/unban", body);
 }
 
-static int cmd_unban(const struct opts *o, int argc, char **argv)
-{
-	char body[256], esc[200], ok[256];
-
-	if (argc != 2)
-		return cmd_usage_error("unban", argc < 2 ? "missing ADDRESS" :
-					       "unexpected argument '%s'", argv[argc - 1]);
-	ctlclient_form_escape(argv[1], esc, sizeof(esc));
-	snprintf(body, sizeof(body), "addr=%s", esc);
-	snprintf(ok, sizeof(ok), "unbanned %s", argv[1]);
-	return call(o, "POST", "/unban", body, ok);
-}
-
+/* top [--seconds N] [--limit N] */
 static int cmd_top(const struct opts *o, int argc, char **argv)
 {
-	char t[96], esc[32];
+	char t[96];
 
-	if (argc > 2)
-		return cmd_usage_error("top", "unexpected argument '%s'", argv[2]);
-	if (argc == 2) {
-		ctlclient_form_escape(argv[1], esc, sizeof(esc));
-		snprintf(t, sizeof(t), "/top?n=%s%s", esc, o->json ? "" : "&format=text");
-	} else {
-		fmt_target(o, "/top", t, sizeof(t));
-	}
-	return call(o, "GET", t, NULL, NULL);
+	if (argc > 1)
+		return cmd_usage_error("top", "unexpected argument '%s'", argv[1]);
+	snprintf(t, sizeof(t), "/top?seconds=%u&n=%u%s", o->seconds, o->limit,
+		 o->json ? "" : "&format=text");
+	return call(o, "GET", t, NULL);
 }
 
 static int cmd_reload(const struct opts *o, int argc, char **argv)
@@ -319,7 +458,7 @@ static int cmd_reload(const struct opts *o, int argc, char **argv)
 		return cmd_usage_error("reload", "unexpected argument '%s'", argv[1]);
 	err = ctlclient_request(o->sock, "POST", "/reload", "", &r);
 	if (err)
-		return conn_error(o, err);
+		return conn_error(o, err, false);
 	if (o->json) {
 		fputs(r.body, stdout);
 		putchar('\n');
@@ -364,25 +503,34 @@ static const struct cmd cmds[] = {
 	{ "upstreams", cmd_get, "upstreams",
 	  "Services and their targets, with connect timeouts and health.\n",
 	  "/upstreams" },
-	{ "allow", cmd_list_edit, "allow add|del CIDR | allow list",
-	  "Add or remove an allowlist prefix in the running XDP maps, or list\n"
-	  "the live entries (source: file or runtime).\n"
+	{ "allow", cmd_list_edit,
+	  "allow add CIDR [rate=N/s] [burst=N] [syn=N/s] [syn_burst=N]\n"
+	  "  allow del CIDR | allow list",
+	  "Add or remove an allowlist prefix in the running XDP maps (with the\n"
+	  "allowlist file's rate options: a per-source class), or list the live\n"
+	  "entries (source: file or runtime, class, limits). Adding an entry that\n"
+	  "is there with other limits changes them; with the same ones, exit 3.\n"
 	  "Live edits are RUNTIME ONLY: they are not written to any file, and\n"
 	  "the next reload (SIGHUP, sluicectl reload) re-syncs the maps from the\n"
 	  "allowlist files, dropping runtime additions and restoring deletions.\n"
 	  "Edit the files and reload to make a change permanent.\n", NULL },
 	{ "deny", cmd_list_edit, "deny add|del CIDR | deny list",
-	  "Add or remove a denylist prefix at runtime, or list the live entries.\n"
-	  "Runtime only, like allow.\n", NULL },
-	{ "ban", cmd_ban, "ban ADDRESS [SECONDS]",
-	  "Ban a client address (dropped by XDP) for SECONDS (default: the\n"
-	  "daemon's ban duration). Bans survive reloads and expire on their own.\n",
-	  NULL },
-	{ "unban", cmd_unban, "unban ADDRESS", "Lift a ban.\n", NULL },
-	{ "bans", cmd_get, "bans", "List active bans with their expiry.\n", "/bans" },
-	{ "top", cmd_top, "top [N]",
-	  "Top talkers seen by XDP (packets and bytes per source address).\n",
-	  NULL },
+	  "Add or remove a denylist prefix at runtime (dropped before any other\n"
+	  "rule), or list the live entries. Runtime only, like allow.\n", NULL },
+	{ "ban", cmd_ban, "ban ADDR[/LEN] [--for DURATION]",
+	  "Ban a source (dropped by XDP) until unbanned, or for DURATION (N\n"
+	  "seconds, or 30s, 10m, 2h, 1d; at most a year). Bans are not written\n"
+	  "to files; they survive reloads (and restarts with xdp.persist) and\n"
+	  "expire on their own.\n", NULL },
+	{ "unban", cmd_ban, "unban ADDR[/LEN]", "Lift a ban (exit 3 if there is none).\n", NULL },
+	{ "bans", cmd_get, "bans",
+	  "Active bans: prefix, time left, and who banned it (sluiced: L7\n"
+	  "escalation; operator: sluicectl ban).\n", "/bans" },
+	{ "top", cmd_top, "top [--seconds N] [--limit N]",
+	  "The heaviest dropped sources: XDP samples drops (xdp.drop_sample)\n"
+	  "into a ring buffer, read for N seconds (default 3, at most 10) and\n"
+	  "summed per source, with estimated packets and the main drop reason.\n"
+	  "--limit: rows shown (default 20).\n", NULL },
 	{ "hash-token", cmd_hash_token, "hash-token [new]",
 	  "Read a token on stdin and print its sha256: reference for a\n"
 	  "consumer's bearer_tokens/api_keys; 'new' makes a random token too.\n",
@@ -393,6 +541,23 @@ static const struct cmd cmds[] = {
 	  "(FILE:LINE:COL: message); the running configuration keeps serving.\n"
 	  "Exit status 3 when refused.\n", NULL },
 };
+
+static int parse_uint(const char *opt, const char *s, unsigned int max,
+		      unsigned int *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || s[0] < '0' || s[0] > '9' || v == 0 || v > max) {
+		fprintf(stderr, "sluicectl: %s: want a number from 1 to %u, got '%s'\n",
+			opt, max, s);
+		return -1;
+	}
+	*out = (unsigned int)v;
+	return 0;
+}
 
 static const struct cmd *find_cmd(const char *name)
 {
@@ -414,8 +579,12 @@ static void usage(FILE *f)
 		"\n"
 		"options:\n"
 		"  --socket PATH    admin socket (default $SLUICE_ADMIN_SOCKET or %s)\n"
-		"  --pin-path DIR   status: read the XDP maps pinned under DIR\n"
-		"                   (default %s)\n"
+		"  --pin-path DIR   status, allow, deny, ban, unban, bans, top: act\n"
+		"                   on the XDP maps pinned under DIR directly, without\n"
+		"                   the admin socket (status default %s)\n"
+		"  --for D          ban: duration (45, 30s, 10m, 2h, 1d)\n"
+		"  --seconds N      top: sampling window (default 3, at most 10)\n"
+		"  --limit N        top: rows (default 20)\n"
 		"  --json           machine-readable output (the admin API's JSON)\n"
 		"  -h, --help       this help; 'sluicectl COMMAND --help' for a command\n"
 		"\n"
@@ -446,10 +615,15 @@ int main(int argc, char **argv)
 		{"socket", required_argument, NULL, 's'},
 		{"json", no_argument, NULL, 'j'},
 		{"help", no_argument, NULL, 'h'},
+		{"for", required_argument, NULL, 'f'},
+		{"seconds", required_argument, NULL, 'S'},
+		{"limit", required_argument, NULL, 'l'},
 		{NULL, 0, NULL, 0},
 	};
 	struct opts o = { .sock = getenv("SLUICE_ADMIN_SOCKET"),
-			  .pin_path = SLUICE_PIN_ROOT };
+			  .pin_path = SLUICE_PIN_ROOT,
+			  .seconds = LIVEAPI_TOP_DEFAULT_S,
+			  .limit = LIVEAPI_TOP_DEFAULT_N };
 	const struct cmd *cmd;
 	bool help = false;
 	int c;
@@ -482,6 +656,21 @@ int main(int argc, char **argv)
 		case 'j':
 			o.json = true;
 			break;
+		case 'f':
+			o.for_arg = optarg;
+			break;
+		case 'S':
+			if (parse_uint("--seconds", optarg, LIVEAPI_TOP_MAX_S,
+				       &o.seconds))
+				return EXIT_USAGE;
+			o.seconds_set = true;
+			break;
+		case 'l':
+			if (parse_uint("--limit", optarg, LIVEAPI_TOP_MAX_N,
+				       &o.limit))
+				return EXIT_USAGE;
+			o.limit_set = true;
+			break;
 		case 'h':
 			help = true;
 			break;
@@ -512,6 +701,14 @@ int main(int argc, char **argv)
 	if (help) {
 		cmd_help(cmd);
 		return EXIT_OK;
+	}
+	if (o.for_arg && strcmp(cmd->name, "ban")) {
+		fprintf(stderr, "sluicectl: --for applies to ban only\n");
+		return EXIT_USAGE;
+	}
+	if ((o.seconds_set || o.limit_set) && strcmp(cmd->name, "top")) {
+		fprintf(stderr, "sluicectl: --seconds and --limit apply to top only\n");
+		return EXIT_USAGE;
 	}
 	return cmd->fn(&o, argc - optind, argv + optind);
 }

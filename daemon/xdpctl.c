@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
  * Kernel adapter: loads the Sluice XDP program through its skeleton, pins the
- * maps by name under the configured pin directory, attaches through libxdp,
- * and keeps the maps in step with the config by diff. The only module that
- * includes libbpf, libxdp and the skeleton.
+ * maps by name under the configured pin directory, attaches through libxdp
+ * (or, taking over from a persisted instance, by atomic replacement), and
+ * keeps the maps in step with the config by diff (xdpctl_sync.c). The only
+ * module that includes libbpf, libxdp and the skeleton; live edits for
+ * sluicectl are in xdpctl_live.c.
  */
 #include "xdpctl.h"
 
@@ -18,6 +20,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/if_link.h>
@@ -31,6 +34,7 @@
 #include "config.h"
 #include "log.h"
 #include "sluice_xdp.skel.h"
+#include "xdpctl_int.h"
 
 #define BPFFS_ROOT "/sys/fs/bpf"
 
@@ -38,6 +42,7 @@ struct xdpctl_iface {
 	char name[IF_NAMESIZE];
 	int ifindex;
 	enum xdp_attach_mode mode;
+	bool raw;	/* attached by bpf_xdp_attach (replace), not libxdp */
 };
 
 struct xdpctl {
@@ -47,7 +52,8 @@ struct xdpctl {
 	struct xdpctl_iface *ifaces;
 	size_t n_ifaces;
 	struct xdpctl_map_fds fds;
-	int stats_fd;
+	int stats_fd, ban4_fd, ban6_fd;
+	bool persist;
 };
 
 /* ---- logging ------------------------------------------------------------ */
@@ -148,7 +154,7 @@ static int mkdir_p(const char *path)
 }
 
 /* Exclusive flock on the pin directory; returns the fd or -errno. */
-static int pin_lock(const char *dir)
+int xdpctl__pin_lock(const char *dir)
 {
 	int fd, err;
 
@@ -163,7 +169,7 @@ static int pin_lock(const char *dir)
 	return fd;
 }
 
-static void pin_unlock(int fd)
+void xdpctl__pin_unlock(int fd)
 {
 	if (fd < 0)
 		return;
@@ -171,89 +177,8 @@ static void pin_unlock(int fd)
 	close(fd);
 }
 
-/* ---- map diff-sync ------------------------------------------------------- */
-
-/* The wanted contents of one map: records of key||value, sorted by key,
- * duplicate keys removed. */
-struct sync_set {
-	const char *name;
-	int fd;
-	size_t key_size, val_size, rec_size;
-	unsigned char *recs;
-	size_t n;
-	struct xdpctl_sync_count *count;
-};
-
-static int cmp_key(const void *a, const void *b, void *key_size)
-{
-	return memcmp(a, b, *(size_t *)key_size);
-}
-
-static void sync_set_sort(struct sync_set *s)
-{
-	size_t out = 0;
-
-	if (s->n == 0)
-		return;
-	qsort_r(s->recs, s->n, s->rec_size, cmp_key, &s->key_size);
-	for (size_t i = 1; i < s->n; i++) {
-		unsigned char *prev = s->recs + out * s->rec_size;
-		unsigned char *cur = s->recs + i * s->rec_size;
-
-		if (memcmp(prev, cur, s->key_size) == 0)
-			continue;
-		out++;
-		if (out != i)
-			memcpy(s->recs + out * s->rec_size, cur, s->rec_size);
-	}
-	s->n = out + 1;
-}
-
-static int sync_set_alloc(struct sync_set *s, const char *name, int fd,
-			  size_t key_size, size_t val_size, size_t n,
-			  struct xdpctl_sync_count *count)
-{
-	s->name = name;
-	s->fd = fd;
-	s->key_size = key_size;
-	s->val_size = val_size;
-	s->rec_size = key_size + val_size;
-	s->n = 0;
-	s->count = count;
-	s->recs = calloc(n ? n : 1, s->rec_size);
-	return s->recs ? 0 : -ENOMEM;
-}
-
-static void sync_set_push(struct sync_set *s, const void *key, const void *val)
-{
-	unsigned char *r = s->recs + s->n * s->rec_size;
-
-	memcpy(r, key, s->key_size);
-	memcpy(r + s->key_size, val, s->val_size);
-	s->n++;
-}
-
-static int sync_set_contains(const struct sync_set *s, const void *key)
-{
-	size_t lo = 0, hi = s->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = memcmp(key, s->recs + mid * s->rec_size, s->key_size);
-
-		if (c == 0)
-			return 1;
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
-	}
-	return 0;
-}
-
-/* Copy the first prefixlen bits of addr, zero the rest. */
-static void mask_addr(uint8_t *dst, const uint8_t *src, size_t bytes,
-		      unsigned int prefixlen)
+void xdpctl__mask_addr(uint8_t *dst, const uint8_t *src, size_t bytes,
+		       unsigned int prefixlen)
 {
 	for (size_t i = 0; i < bytes; i++) {
 		unsigned int bits = prefixlen > i * 8 ? prefixlen - i * 8 : 0;
@@ -265,308 +190,133 @@ static void mask_addr(uint8_t *dst, const uint8_t *src, size_t bytes,
 	}
 }
 
-static int is_full_error(int err)
+uint64_t xdpctl__now_ns(void)
 {
-	return err == -ENOSPC || err == -E2BIG;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* Phase 1: make every wanted entry present with its value. */
-static int sync_add(struct sync_set *s)
+uint64_t xdpctl__next_gen(uint64_t old)
 {
-	unsigned char cur[64];
+	uint64_t g = xdpctl__now_ns();
 
-	for (size_t i = 0; i < s->n; i++) {
-		const unsigned char *key = s->recs + i * s->rec_size;
-		const unsigned char *val = key + s->key_size;
-		bool present;
-		int err;
-
-		if (bpf_map_lookup_elem(s->fd, key, cur) == 0) {
-			if (memcmp(cur, val, s->val_size) == 0) {
-				s->count->kept++;
-				continue;
-			}
-			present = true;
-		} else if (errno == ENOENT) {
-			present = false;
-		} else {
-			err = -errno;
-			pr_err("xdp: lookup in %s failed: %s", s->name,
-			       strerror(-err));
-			return err;
-		}
-		if (bpf_map_update_elem(s->fd, key, val, BPF_ANY) < 0) {
-			err = -errno;
-			if (is_full_error(err))
-				return -ENOSPC; /* caller reports */
-			pr_err("xdp: update of %s failed: %s", s->name,
-			       strerror(-err));
-			return err;
-		}
-		if (present)
-			s->count->updated++;
-		else
-			s->count->added++;
-	}
-	return 0;
+	if (g <= old)
+		g = old + 1;
+	return g ? g : 1;
 }
 
-/* Phase 2: delete every live entry that is not wanted. The walk collects
- * first and deletes after, so deleting never disturbs the iteration. */
-static int sync_delete(struct sync_set *s, size_t max_entries)
+int xdpctl__bump_gen(int settings_fd, uint64_t *gen)
 {
-	size_t limit = 2 * max_entries + 16, n_stale = 0, cap = 0, walked = 0;
-	unsigned char key[64], next[64], *stale = NULL;
-	const void *prev = NULL;
-	int err = 0;
-
-	for (;;) {
-		if (bpf_map_get_next_key(s->fd, prev, next) < 0) {
-			if (errno == ENOENT)
-				break; /* end of map */
-			err = -errno;
-			pr_err("xdp: walking %s failed: %s", s->name,
-			       strerror(-err));
-			goto out;
-		}
-		if (++walked > limit) {
-			pr_warn("xdp: %s changed during sync; walk stopped",
-				s->name);
-			break;
-		}
-		memcpy(key, next, s->key_size);
-		prev = key;
-		if (sync_set_contains(s, key))
-			continue;
-		if (n_stale == cap) {
-			size_t ncap = cap ? cap * 2 : 64;
-			unsigned char *p = realloc(stale, ncap * s->key_size);
-
-			if (!p) {
-				err = -ENOMEM;
-				goto out;
-			}
-			stale = p;
-			cap = ncap;
-		}
-		memcpy(stale + n_stale * s->key_size, key, s->key_size);
-		n_stale++;
-	}
-	for (size_t i = 0; i < n_stale; i++) {
-		if (bpf_map_delete_elem(s->fd, stale + i * s->key_size) == 0) {
-			s->count->deleted++;
-		} else if (errno != ENOENT) {
-			err = -errno;
-			pr_err("xdp: delete from %s failed: %s", s->name,
-			       strerror(-err));
-			goto out;
-		}
-	}
-out:
-	free(stale);
-	return err;
-}
-
-/*
- * Phase 1 with a way out when the map is full: a config near capacity that
- * swaps entries cannot add everything before deleting anything. Then delete
- * this map's stale entries first and add again. Only in that case can a
- * client covered solely by a changing entry see a brief gap; it is logged.
- */
-static int sync_add_or_make_room(struct sync_set *s, size_t max_entries)
-{
-	struct xdpctl_sync_count first;
-	int err;
-
-	err = sync_add(s);
-	if (err != -ENOSPC)
-		return err;
-	pr_warn("xdp: map %s is full (%zu entries max): removing stale "
-		"entries before adding new ones",
-		s->name, max_entries);
-	first = *s->count;
-	err = sync_delete(s, max_entries);
-	if (err)
-		return err;
-	s->count->added = s->count->updated = s->count->kept = 0;
-	err = sync_add(s);
-	/* what the first pass wrote shows up as kept in the second */
-	if (s->count->kept >= first.added + first.updated)
-		s->count->kept -= first.added + first.updated;
-	s->count->added += first.added;
-	s->count->updated += first.updated;
-	if (err == -ENOSPC)
-		pr_err("xdp: map %s is full (%zu entries max): cannot hold "
-		       "the %zu configured entries",
-		       s->name, max_entries, s->n);
-	return err;
-}
-
-static int build_sets(const struct xdpctl_map_fds *m, const struct config *cfg,
-		      struct sync_set *ports, struct sync_set *a4,
-		      struct sync_set *a6, struct xdpctl_sync_stats *st)
-{
-	const struct allowlist *al = &cfg->xdp.allow;
-	const struct sluice_rule rule = {0};
-	const struct sluice_port_val pv = {.flags = SLUICE_PORT_GUARDED};
-	size_t n4 = 0, n6 = 0;
-	int err;
-
-	for (size_t i = 0; i < al->n; i++) {
-		if (al->entries[i].family == AF_INET)
-			n4++;
-		else if (al->entries[i].family == AF_INET6)
-			n6++;
-		else {
-			pr_err("xdp: allowlist entry from line %u has unknown "
-			       "address family %u",
-			       al->entries[i].line, al->entries[i].family);
-			return -EAFNOSUPPORT;
-		}
-	}
-	err = sync_set_alloc(ports, SLUICE_MAP_PORTS, m->ports_fd,
-			     sizeof(struct sluice_port_key),
-			     sizeof(struct sluice_port_val), cfg->xdp.n_ports,
-			     &st->ports);
-	if (err)
-		return err;
-	err = sync_set_alloc(a4, SLUICE_MAP_ALLOW4, m->allow4_fd,
-			     sizeof(struct sluice_lpm4_key),
-			     sizeof(struct sluice_rule), n4, &st->allow4);
-	if (err)
-		return err;
-	err = sync_set_alloc(a6, SLUICE_MAP_ALLOW6, m->allow6_fd,
-			     sizeof(struct sluice_lpm6_key),
-			     sizeof(struct sluice_rule), n6, &st->allow6);
-	if (err)
-		return err;
-
-	for (size_t i = 0; i < cfg->xdp.n_ports; i++) {
-		struct sluice_port_key k = {.port = cfg->xdp.ports[i]};
-
-		sync_set_push(ports, &k, &pv);
-	}
-	for (size_t i = 0; i < al->n; i++) {
-		const struct allowlist_entry *e = &al->entries[i];
-
-		if (e->family == AF_INET) {
-			struct sluice_lpm4_key k = {0};
-
-			if (e->prefixlen > 32) {
-				pr_err("xdp: allowlist entry from line %u: "
-				       "prefix /%u is too long for IPv4",
-				       e->line, e->prefixlen);
-				return -EINVAL;
-			}
-			k.prefixlen = e->prefixlen;
-			mask_addr(k.addr, e->addr, 4, e->prefixlen);
-			sync_set_push(a4, &k, &rule);
-		} else {
-			struct sluice_lpm6_key k = {0};
-
-			if (e->prefixlen > 128) {
-				pr_err("xdp: allowlist entry from line %u: "
-				       "prefix /%u is too long for IPv6",
-				       e->line, e->prefixlen);
-				return -EINVAL;
-			}
-			k.prefixlen = e->prefixlen;
-			mask_addr(k.addr, e->addr, 16, e->prefixlen);
-			sync_set_push(a6, &k, &rule);
-		}
-	}
-	sync_set_sort(ports);
-	sync_set_sort(a4);
-	sync_set_sort(a6);
-
-	/* refuse a config that cannot fit before touching any map */
-	if (ports->n > SLUICE_MAX_PORTS || a4->n > SLUICE_MAX_ALLOW4 ||
-	    a6->n > SLUICE_MAX_ALLOW6) {
-		const struct sync_set *big = ports->n > SLUICE_MAX_PORTS ? ports
-					     : a4->n > SLUICE_MAX_ALLOW4 ? a4
-									 : a6;
-		size_t max = big == ports ? SLUICE_MAX_PORTS
-			     : big == a4  ? SLUICE_MAX_ALLOW4
-					  : SLUICE_MAX_ALLOW6;
-
-		pr_err("xdp: map %s is full: %zu entries configured, %zu max",
-		       big->name, big->n, max);
-		return -ENOSPC;
-	}
-	return 0;
-}
-
-int xdpctl_sync_maps(const struct xdpctl_map_fds *m, const struct config *cfg,
-		     struct xdpctl_sync_stats *st)
-{
-	struct sync_set ports = {0}, a4 = {0}, a6 = {0};
-	struct xdpctl_sync_stats local;
-	struct sluice_settings set = {
-		.flags = cfg->xdp.allowlist_enabled ? SLUICE_SET_ALLOWLIST : 0,
-		.abi_version = SLUICE_ABI_VERSION,
-	};
+	struct sluice_settings cur;
 	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(settings_fd, &zero, &cur) < 0)
+		return -errno;
+	cur.gen = xdpctl__next_gen(cur.gen);
+	if (bpf_map_update_elem(settings_fd, &zero, &cur, BPF_ANY) < 0)
+		return -errno;
+	if (gen)
+		*gen = cur.gen;
+	return 0;
+}
+
+int xdpctl__ban(int ban4_fd, int ban6_fd, int settings_fd,
+		const struct allowlist_entry *e, uint64_t for_ns,
+		uint32_t source)
+{
+	struct sluice_ban b = {.source = source};
+	uint64_t now = xdpctl__now_ns();
 	int err;
 
-	if (!st)
-		st = &local;
-	memset(st, 0, sizeof(*st));
+	b.created_ns = now;
+	b.expires_ns = for_ns ? now + for_ns : 0;
+	if (e->family == AF_INET) {
+		struct sluice_lpm4_key k = {.prefixlen = e->prefixlen};
 
-	err = build_sets(m, cfg, &ports, &a4, &a6, st);
-	if (err) {
-		if (err == -ENOMEM)
-			pr_err("xdp: cannot prepare map sync: %s",
-			       strerror(-err));
-		goto out;
+		if (e->prefixlen > 32)
+			return -EINVAL;
+		xdpctl__mask_addr(k.addr, e->addr, 4, e->prefixlen);
+		err = bpf_map_update_elem(ban4_fd, &k, &b, BPF_ANY);
+	} else if (e->family == AF_INET6) {
+		struct sluice_lpm6_key k = {.prefixlen = e->prefixlen};
+
+		if (e->prefixlen > 128)
+			return -EINVAL;
+		xdpctl__mask_addr(k.addr, e->addr, 16, e->prefixlen);
+		err = bpf_map_update_elem(ban6_fd, &k, &b, BPF_ANY);
+	} else {
+		return -EAFNOSUPPORT;
 	}
-
-	/* Loosening first (allowlist additions), then the tightening parts
-	 * (guarded ports, enforcement flag), then stale deletions: a client
-	 * allowed by both the old and the new config is never dropped. */
-	err = sync_add_or_make_room(&a4, SLUICE_MAX_ALLOW4);
-	if (err)
-		goto out;
-	err = sync_add_or_make_room(&a6, SLUICE_MAX_ALLOW6);
-	if (err)
-		goto out;
-	err = sync_add_or_make_room(&ports, SLUICE_MAX_PORTS);
-	if (err)
-		goto out;
-	if (bpf_map_update_elem(m->settings_fd, &zero, &set, BPF_ANY) < 0) {
-		err = -errno;
-		pr_err("xdp: writing %s failed: %s", SLUICE_MAP_SETTINGS,
-		       strerror(-err));
-		goto out;
-	}
-	err = sync_delete(&ports, SLUICE_MAX_PORTS);
-	if (err)
-		goto out;
-	err = sync_delete(&a4, SLUICE_MAX_ALLOW4);
-	if (err)
-		goto out;
-	err = sync_delete(&a6, SLUICE_MAX_ALLOW6);
-	if (err)
-		goto out;
-
-	pr_debug(
-		"xdp: sync: ports +%zu -%zu, allow4 +%zu ~%zu -%zu, "
-		"allow6 +%zu ~%zu -%zu, allowlist %s",
-		st->ports.added, st->ports.deleted, st->allow4.added,
-		st->allow4.updated, st->allow4.deleted, st->allow6.added,
-		st->allow6.updated, st->allow6.deleted,
-		set.flags & SLUICE_SET_ALLOWLIST ? "enforced" : "off");
-out:
-	free(ports.recs);
-	free(a4.recs);
-	free(a6.recs);
-	return err;
+	if (err < 0)
+		return errno == E2BIG ? -ENOSPC : -errno;
+	/* a ban can hit a source whose "allowed" verdict is cached */
+	return xdpctl__bump_gen(settings_fd, NULL);
 }
 
 int xdpctl_sync(struct xdpctl *x, const struct config *cfg)
 {
+	int lock_fd, err;
+
 	if (!x || !cfg)
 		return -EINVAL;
-	return xdpctl_sync_maps(&x->fds, cfg, NULL);
+	lock_fd = xdpctl__pin_lock(x->pin_path);
+	if (lock_fd < 0)
+		pr_warn("xdp: cannot lock %s: %s; syncing anyway", x->pin_path,
+			strerror(-lock_fd));
+	err = xdpctl_sync_maps(&x->fds, cfg, NULL);
+	xdpctl__pin_unlock(lock_fd);
+	return err;
+}
+
+int xdpctl_ban(struct xdpctl *x, const struct allowlist_entry *e,
+	       uint64_t for_ns)
+{
+	int lock_fd, err;
+
+	if (!x || !e)
+		return -EINVAL;
+	lock_fd = xdpctl__pin_lock(x->pin_path);
+	err = xdpctl__ban(x->ban4_fd, x->ban6_fd, x->fds.settings_fd, e, for_ns,
+			  SLUICE_BAN_DAEMON);
+	xdpctl__pin_unlock(lock_fd);
+	return err;
+}
+
+static long count_live(int fd, size_t key_size, uint64_t now)
+{
+	unsigned char key[sizeof(struct sluice_lpm6_key)];
+	unsigned char next[sizeof(struct sluice_lpm6_key)];
+	const void *prev = NULL;
+	struct sluice_ban b;
+	long n = 0;
+
+	for (long guard = 0; guard < (1L << 24); guard++) {
+		if (bpf_map_get_next_key(fd, prev, next) < 0)
+			return errno == ENOENT ? n : -errno;
+		memcpy(key, next, key_size);
+		prev = key;
+		if (bpf_map_lookup_elem(fd, key, &b) < 0)
+			continue; /* removed meanwhile */
+		if (!b.expires_ns || b.expires_ns > now)
+			n++;
+	}
+	return -E2BIG;
+}
+
+long xdpctl_count_bans(struct xdpctl *x)
+{
+	uint64_t now = xdpctl__now_ns();
+	long n4, n6;
+
+	if (!x)
+		return -EINVAL;
+	n4 = count_live(x->ban4_fd, sizeof(struct sluice_lpm4_key), now);
+	if (n4 < 0)
+		return n4;
+	n6 = count_live(x->ban6_fd, sizeof(struct sluice_lpm6_key), now);
+	return n6 < 0 ? n6 : n4 + n6;
 }
 
 /* ---- load, attach, detach ------------------------------------------------ */
@@ -617,10 +367,75 @@ static void log_attach_mode(const struct xdpctl_iface *ifc,
 			xdp_program__run_prio(prog));
 }
 
-static int attach_one(struct xdpctl *x, const char *ifname,
-		      enum config_xdp_mode mode, struct xdpctl_iface *ifc)
+/* What an interface runs before we attach. */
+enum prior {
+	PRIOR_NONE = 0,
+	PRIOR_SLUICE,		/* a sluice_xdp attached directly (persisted) */
+	PRIOR_DISPATCHER,	/* a libxdp dispatcher (may hold sluice_xdp) */
+	PRIOR_OTHER,
+};
+
+struct prior_info {
+	enum prior kind;
+	__u32 id;
+	enum xdp_attach_mode mode;
+};
+
+static int prog_name_by_id(__u32 id, char *name, size_t len)
 {
-	__u32 other = 0;
+	struct bpf_prog_info info = {0};
+	__u32 ilen = sizeof(info);
+	int fd, err = 0;
+
+	fd = bpf_prog_get_fd_by_id(id);
+	if (fd < 0)
+		return -errno;
+	if (bpf_obj_get_info_by_fd(fd, &info, &ilen) < 0)
+		err = -errno;
+	else
+		snprintf(name, len, "%s", info.name);
+	close(fd);
+	return err;
+}
+
+static int prior_query(int ifindex, struct prior_info *pi)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	char name[BPF_OBJ_NAME_LEN] = "";
+
+	memset(pi, 0, sizeof(*pi));
+	if (bpf_xdp_query(ifindex, 0, &q) < 0)
+		return -errno;
+	if (q.drv_prog_id) {
+		pi->id = q.drv_prog_id;
+		pi->mode = XDP_MODE_NATIVE;
+	} else if (q.skb_prog_id) {
+		pi->id = q.skb_prog_id;
+		pi->mode = XDP_MODE_SKB;
+	} else if (q.hw_prog_id) {
+		pi->id = q.hw_prog_id;
+		pi->kind = PRIOR_OTHER;
+		return 0;
+	} else {
+		return 0;
+	}
+	prog_name_by_id(pi->id, name, sizeof(name));
+	if (strcmp(name, "sluice_xdp") == 0)
+		pi->kind = PRIOR_SLUICE;
+	else if (strcmp(name, "xdp_dispatcher") == 0)
+		pi->kind = PRIOR_DISPATCHER;
+	else
+		pi->kind = PRIOR_OTHER;
+	return 0;
+}
+
+static __u32 xdp_flags_of(enum xdp_attach_mode m)
+{
+	return m == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+}
+
+static int ifc_init(struct xdpctl_iface *ifc, const char *ifname)
+{
 	int err;
 
 	if (strlen(ifname) >= sizeof(ifc->name)) {
@@ -635,57 +450,198 @@ static int attach_one(struct xdpctl *x, const char *ifname,
 		       strerror(-err));
 		return -ENODEV;
 	}
+	return 0;
+}
 
+/* Take over from a sluice_xdp left attached by a persisted instance: swap
+ * the program atomically (XDP_FLAGS_REPLACE), in the mode it runs in. The
+ * old program shares the pinned maps, so no packet sees a gap. */
+static int replace_one(struct xdpctl *x, struct xdpctl_iface *ifc,
+		       const struct prior_info *pi, enum config_xdp_mode mode)
+{
+	LIBBPF_OPTS(bpf_xdp_attach_opts, o);
+	int old_fd, err;
+
+	old_fd = bpf_prog_get_fd_by_id(pi->id);
+	if (old_fd < 0) {
+		err = -errno;
+		pr_err("xdp: cannot open the program attached to %s: %s",
+		       ifc->name, strerror(-err));
+		return err;
+	}
+	o.old_prog_fd = old_fd;
+	ifc->mode = pi->mode;
+	ifc->raw = true;
+	err = bpf_xdp_attach(ifc->ifindex,
+			     bpf_program__fd(x->skel->progs.sluice_xdp),
+			     xdp_flags_of(ifc->mode) | XDP_FLAGS_REPLACE, &o);
+	err = err < 0 ? -errno : 0;
+	close(old_fd);
+	if (err) {
+		pr_err("xdp: replacing sluice_xdp (id %u) on %s failed: %s",
+		       pi->id, ifc->name, strerror(-err));
+		return err;
+	}
+	if ((mode == CFG_XDP_NATIVE && ifc->mode != XDP_MODE_NATIVE) ||
+	    (mode == CFG_XDP_GENERIC && ifc->mode != XDP_MODE_SKB))
+		pr_warn("xdp: %s keeps the %s mode of the persisted program; "
+			"restart with xdp.persist off to change modes",
+			ifc->name, mode_name(ifc->mode));
+	pr_info("xdp: took over %s from the persisted sluice_xdp (id %u) by "
+		"atomic replacement, %s mode",
+		ifc->name, pi->id, mode_name(ifc->mode));
+	return 0;
+}
+
+/* Attach without libxdp (used when the program is already loaded because
+ * other interfaces are being taken over by replacement). */
+static int attach_raw(struct xdpctl *x, struct xdpctl_iface *ifc,
+		      enum config_xdp_mode mode)
+{
+	int fd = bpf_program__fd(x->skel->progs.sluice_xdp), err;
+
+	ifc->raw = true;
 	ifc->mode = mode == CFG_XDP_GENERIC ? XDP_MODE_SKB : XDP_MODE_NATIVE;
+	err = bpf_xdp_attach(ifc->ifindex, fd,
+			     xdp_flags_of(ifc->mode) | XDP_FLAGS_UPDATE_IF_NOEXIST,
+			     NULL);
+	if (err < 0 && errno != EBUSY && errno != EEXIST &&
+	    mode == CFG_XDP_AUTO) {
+		pr_warn("xdp: native mode on %s failed (%s); falling back to "
+			"generic mode",
+			ifc->name, strerror(errno));
+		ifc->mode = XDP_MODE_SKB;
+		err = bpf_xdp_attach(ifc->ifindex, fd,
+				     XDP_FLAGS_SKB_MODE |
+					     XDP_FLAGS_UPDATE_IF_NOEXIST,
+				     NULL);
+	}
+	if (err < 0) {
+		err = -errno;
+		pr_err("xdp: attach on %s failed: %s", ifc->name,
+		       strerror(-err));
+		return err;
+	}
+	pr_info("xdp: attached sluice_xdp to %s in %s mode as a single program",
+		ifc->name, mode_name(ifc->mode));
+	return 0;
+}
+
+/* After libxdp added us to a dispatcher that already held a persisted
+ * sluice_xdp, take the old one out (both ran for a moment: no gap). */
+static void remove_old_from_dispatcher(struct xdpctl *x,
+				       const struct xdpctl_iface *ifc)
+{
+	struct xdp_multiprog *mp;
+	struct xdp_program *p = NULL;
+	__u32 mine = xdp_program__id(x->prog);
+
+	mp = xdp_multiprog__get_from_ifindex(ifc->ifindex);
+	if (libxdp_get_error(mp) || !mp || xdp_multiprog__is_legacy(mp))
+		goto out;
+	while ((p = xdp_multiprog__next_prog(p, mp))) {
+		struct xdp_program *old;
+		int err;
+
+		if (strcmp(xdp_program__name(p), "sluice_xdp") ||
+		    xdp_program__id(p) == mine)
+			continue;
+		old = xdp_program__from_id(xdp_program__id(p));
+		if (libxdp_get_error(old))
+			continue;
+		err = xdp_program__detach(old, ifc->ifindex, ifc->mode, 0);
+		if (err)
+			log_libxdp_error("removing the persisted sluice_xdp",
+					 ifc->name, err);
+		xdp_program__close(old);
+		break;
+	}
+out:
+	if (!libxdp_get_error(mp))
+		xdp_multiprog__close(mp);
+}
+
+static int attach_one(struct xdpctl *x, enum config_xdp_mode mode,
+		      struct xdpctl_iface *ifc, const struct prior_info *pi)
+{
+	__u32 other = 0;
+	int err;
+
+	ifc->raw = false;
+	ifc->mode = mode == CFG_XDP_GENERIC ? XDP_MODE_SKB : XDP_MODE_NATIVE;
+	if (pi->kind == PRIOR_DISPATCHER)
+		ifc->mode = pi->mode; /* join the dispatcher where it runs */
 	err = xdp_program__attach(x->prog, ifc->ifindex, ifc->mode, 0);
 	/* fall back when native is unsupported, not when the slot is taken */
-	if (err && err != -EBUSY && err != -EEXIST && mode == CFG_XDP_AUTO) {
+	if (err && err != -EBUSY && err != -EEXIST && mode == CFG_XDP_AUTO &&
+	    ifc->mode == XDP_MODE_NATIVE) {
 		char buf[256];
 
 		libxdp_strerror(err, buf, sizeof(buf));
 		pr_warn("xdp: native mode on %s failed (%s); falling back to "
 			"generic mode",
-			ifname, buf);
+			ifc->name, buf);
 		ifc->mode = XDP_MODE_SKB;
 		err = xdp_program__attach(x->prog, ifc->ifindex, ifc->mode, 0);
 	}
 	if (err) {
-		log_libxdp_error("attach", ifname, err);
+		log_libxdp_error("attach", ifc->name, err);
 		if (bpf_xdp_query_id(ifc->ifindex, 0, &other) == 0 && other)
 			pr_err("xdp: %s already runs XDP program id %u; "
 			       "remove it first (ip link set dev %s xdp off)",
-			       ifname, other, ifname);
+			       ifc->name, other, ifc->name);
 		return err;
 	}
 	log_attach_mode(ifc, x->prog);
+	if (pi->kind == PRIOR_DISPATCHER)
+		remove_old_from_dispatcher(x, ifc);
 	return 0;
+}
+
+static void detach_one(struct xdpctl *x, struct xdpctl_iface *ifc)
+{
+	int err;
+
+	if (ifc->raw) {
+		LIBBPF_OPTS(bpf_xdp_attach_opts, o,
+			    .old_prog_fd =
+				    bpf_program__fd(x->skel->progs.sluice_xdp));
+
+		/* only if it is still ours */
+		err = bpf_xdp_detach(ifc->ifindex,
+				     xdp_flags_of(ifc->mode) | XDP_FLAGS_REPLACE,
+				     &o);
+		if (err < 0)
+			pr_err("xdp: detach on %s failed: %s", ifc->name,
+			       strerror(errno));
+		else
+			pr_info("xdp: detached from %s", ifc->name);
+		return;
+	}
+	err = xdp_program__detach(x->prog, ifc->ifindex, ifc->mode, 0);
+	if (err && ifc->mode != XDP_MODE_HW) {
+		/* libxdp looks the attached program up by id, which needs
+		 * CAP_SYS_ADMIN; after a drop to `user:` only CAP_NET_ADMIN is
+		 * left. Detach over netlink instead, only if our program is
+		 * still the one attached. */
+		LIBBPF_OPTS(bpf_xdp_attach_opts, o,
+			    .old_prog_fd = xdp_program__fd(x->prog));
+
+		if (bpf_xdp_detach(ifc->ifindex,
+				   xdp_flags_of(ifc->mode) | XDP_FLAGS_REPLACE,
+				   &o) == 0)
+			err = 0;
+	}
+	if (err)
+		log_libxdp_error("detach", ifc->name, err);
+	else
+		pr_info("xdp: detached from %s", ifc->name);
 }
 
 static void detach_all(struct xdpctl *x)
 {
-	while (x->n_ifaces > 0) {
-		struct xdpctl_iface *ifc = &x->ifaces[--x->n_ifaces];
-		int err;
-
-		err = xdp_program__detach(x->prog, ifc->ifindex, ifc->mode, 0);
-		if (err && ifc->mode != XDP_MODE_HW) {
-			/* libxdp looks the attached program up by id, which
-			 * needs CAP_SYS_ADMIN; after a drop to `user:` only
-			 * CAP_NET_ADMIN is left. Detach over netlink instead,
-			 * only if our program is still the one attached. */
-			LIBBPF_OPTS(bpf_xdp_attach_opts, o,
-				    .old_prog_fd = xdp_program__fd(x->prog));
-			__u32 fl = ifc->mode == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE :
-							       XDP_FLAGS_DRV_MODE;
-
-			if (bpf_xdp_detach(ifc->ifindex, fl, &o) == 0)
-				err = 0;
-		}
-		if (err)
-			log_libxdp_error("detach", ifc->name, err);
-		else
-			pr_info("xdp: detached from %s", ifc->name);
-	}
+	while (x->n_ifaces > 0)
+		detach_one(x, &x->ifaces[--x->n_ifaces]);
 }
 
 /* Fail early with a clear message if a map the daemon relies on is missing
@@ -693,8 +649,11 @@ static void detach_all(struct xdpctl *x)
 static int check_map_names(struct bpf_object *obj)
 {
 	static const char *const names[] = {
-		SLUICE_MAP_PORTS, SLUICE_MAP_ALLOW4,   SLUICE_MAP_ALLOW6,
-		SLUICE_MAP_STATS, SLUICE_MAP_SETTINGS,
+		SLUICE_MAP_PORTS,   SLUICE_MAP_ALLOW4,	SLUICE_MAP_ALLOW6,
+		SLUICE_MAP_STATS,   SLUICE_MAP_SETTINGS, SLUICE_MAP_DENY4,
+		SLUICE_MAP_DENY6,   SLUICE_MAP_BAN4,	SLUICE_MAP_BAN6,
+		SLUICE_MAP_CLASSES, SLUICE_MAP_SRC4,	SLUICE_MAP_SRC6,
+		SLUICE_MAP_EVENTS,
 	};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -707,7 +666,7 @@ static int check_map_names(struct bpf_object *obj)
 }
 
 /* Which of the object's maps already have a pin (left by an earlier run that
- * did not clean up: libbpf reuses those). Bit i = i-th map of the object. */
+ * did not clean up, or persisted: libbpf reuses those). Bit i = i-th map. */
 static unsigned int existing_pins(struct bpf_object *obj)
 {
 	struct bpf_map *map;
@@ -753,12 +712,44 @@ static void unpin_and_rmdir(struct xdpctl *x)
 		pr_warn("xdp: removing %s: %s", x->pin_path, strerror(errno));
 }
 
+/* The rate-limit tables are sized from the config. A pinned table of
+ * another size cannot be reused: drop its pin (its buckets reset). */
+static void size_src_maps(struct xdpctl *x, __u32 entries)
+{
+	struct bpf_map *maps[] = {x->skel->maps.sl_src4_v1,
+				  x->skel->maps.sl_src6_v1};
+
+	for (size_t i = 0; i < 2; i++) {
+		const char *path = bpf_map__pin_path(maps[i]);
+		struct bpf_map_info info = {0};
+		__u32 len = sizeof(info);
+		int fd;
+
+		bpf_map__set_max_entries(maps[i], entries);
+		if (!path)
+			continue;
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
+		    info.max_entries != entries) {
+			pr_warn("xdp: %s holds %u entries, the config asks "
+				"for %u: replacing it (rate-limit state resets)",
+				path, info.max_entries, entries);
+			unlink(path);
+		}
+		close(fd);
+	}
+}
+
 struct xdpctl *xdpctl_open(const struct config *cfg)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts);
+	struct prior_info *prior = NULL;
 	unsigned int existed = 0;
+	bool takeover = false;
 	struct xdpctl *x;
-	int lock_fd, err;
+	int lock_fd = -1, err;
 
 	if (!cfg || !cfg->xdp.pin_path[0]) {
 		errno = EINVAL;
@@ -768,11 +759,30 @@ struct xdpctl *xdpctl_open(const struct config *cfg)
 	if (!x)
 		return NULL;
 	snprintf(x->pin_path, sizeof(x->pin_path), "%s", cfg->xdp.pin_path);
+	x->persist = cfg->xdp.persist;
 	x->ifaces = calloc(cfg->xdp.n_interfaces ? cfg->xdp.n_interfaces : 1,
 			   sizeof(*x->ifaces));
-	if (!x->ifaces) {
+	prior = calloc(cfg->xdp.n_interfaces ? cfg->xdp.n_interfaces : 1,
+		       sizeof(*prior));
+	if (!x->ifaces || !prior) {
 		err = -ENOMEM;
 		goto err_free;
+	}
+
+	/* what runs on the interfaces now: a persisted sluice_xdp is taken
+	 * over by atomic replacement; anything else is left to libxdp */
+	for (size_t i = 0; i < cfg->xdp.n_interfaces; i++) {
+		err = ifc_init(&x->ifaces[i], cfg->xdp.interfaces[i]);
+		if (err)
+			goto err_free;
+		err = prior_query(x->ifaces[i].ifindex, &prior[i]);
+		if (err) {
+			pr_err("xdp: querying XDP on %s failed: %s",
+			       x->ifaces[i].name, strerror(-err));
+			goto err_free;
+		}
+		if (prior[i].kind == PRIOR_SLUICE)
+			takeover = true;
 	}
 
 	err = mkdir_p(x->pin_path);
@@ -788,7 +798,7 @@ struct xdpctl *xdpctl_open(const struct config *cfg)
 		       x->pin_path);
 		goto err_rmdir;
 	}
-	lock_fd = pin_lock(x->pin_path);
+	lock_fd = xdpctl__pin_lock(x->pin_path);
 	if (lock_fd < 0) {
 		err = lock_fd;
 		pr_err("xdp: cannot lock %s: %s", x->pin_path, strerror(-err));
@@ -806,6 +816,8 @@ struct xdpctl *xdpctl_open(const struct config *cfg)
 	err = check_map_names(x->skel->obj);
 	if (err)
 		goto err_destroy_skel;
+	size_src_maps(x, cfg->xdp.rate_table_size ? cfg->xdp.rate_table_size
+						  : SLUICE_DEF_SRC_ENTRIES);
 
 	existed = existing_pins(x->skel->obj);
 	if (existed)
@@ -822,15 +834,9 @@ struct xdpctl *xdpctl_open(const struct config *cfg)
 	}
 
 	/* libxdp loads the object (and so creates or reuses the pins) on the
-	 * first attach; with no interface at all load it here. */
-	for (size_t i = 0; i < cfg->xdp.n_interfaces; i++) {
-		err = attach_one(x, cfg->xdp.interfaces[i], cfg->xdp.mode,
-				 &x->ifaces[x->n_ifaces]);
-		if (err)
-			goto err_detach;
-		x->n_ifaces++;
-	}
-	if (cfg->xdp.n_interfaces == 0) {
+	 * first attach; with no interface, or when taking over, load it here
+	 * and attach directly. */
+	if (takeover || cfg->xdp.n_interfaces == 0) {
 		err = sluice_xdp__load(x->skel);
 		if (err) {
 			pr_err("xdp: loading the BPF program failed: %s",
@@ -838,19 +844,45 @@ struct xdpctl *xdpctl_open(const struct config *cfg)
 			goto err_close_prog;
 		}
 	}
+	for (size_t i = 0; i < cfg->xdp.n_interfaces; i++) {
+		struct xdpctl_iface *ifc = &x->ifaces[i];
+
+		if (takeover && prior[i].kind == PRIOR_SLUICE)
+			err = replace_one(x, ifc, &prior[i], cfg->xdp.mode);
+		else if (takeover && prior[i].kind == PRIOR_NONE)
+			err = attach_raw(x, ifc, cfg->xdp.mode);
+		else if (takeover) {
+			pr_err("xdp: %s runs XDP program id %u while other "
+			       "interfaces run a persisted sluice_xdp; remove "
+			       "it first (ip link set dev %s xdp off)",
+			       ifc->name, prior[i].id, ifc->name);
+			err = -EBUSY;
+		} else
+			err = attach_one(x, cfg->xdp.mode, ifc, &prior[i]);
+		if (err)
+			goto err_detach;
+		x->n_ifaces++;
+	}
 
 	x->fds.ports_fd = bpf_map__fd(x->skel->maps.sl_ports_v1);
 	x->fds.allow4_fd = bpf_map__fd(x->skel->maps.sl_allow4_v1);
 	x->fds.allow6_fd = bpf_map__fd(x->skel->maps.sl_allow6_v1);
-	x->fds.settings_fd = bpf_map__fd(x->skel->maps.sl_settings_v1);
-	x->stats_fd = bpf_map__fd(x->skel->maps.sl_stats_v1);
+	x->fds.settings_fd = bpf_map__fd(x->skel->maps.sl_settings_v2);
+	x->fds.deny4_fd = bpf_map__fd(x->skel->maps.sl_deny4_v1);
+	x->fds.deny6_fd = bpf_map__fd(x->skel->maps.sl_deny6_v1);
+	x->fds.classes_fd = bpf_map__fd(x->skel->maps.sl_classes_v1);
+	x->stats_fd = bpf_map__fd(x->skel->maps.sl_stats_v2);
+	x->ban4_fd = bpf_map__fd(x->skel->maps.sl_ban4_v1);
+	x->ban6_fd = bpf_map__fd(x->skel->maps.sl_ban6_v1);
 
-	err = xdpctl_sync(x, cfg);
+	err = xdpctl_sync_maps(&x->fds, cfg, NULL);
 	if (err)
 		goto err_detach;
 
-	pin_unlock(lock_fd);
-	pr_debug("xdp: maps pinned under %s", x->pin_path);
+	xdpctl__pin_unlock(lock_fd);
+	free(prior);
+	pr_debug("xdp: maps pinned under %s%s", x->pin_path,
+		 x->persist ? " (persistent)" : "");
 	return x;
 
 err_detach:
@@ -861,10 +893,11 @@ err_destroy_skel:
 	unpin_created(x->skel->obj, existed);
 	sluice_xdp__destroy(x->skel);
 err_unlock:
-	pin_unlock(lock_fd);
+	xdpctl__pin_unlock(lock_fd);
 err_rmdir:
 	rmdir(x->pin_path); /* only succeeds if we left it empty */
 err_free:
+	free(prior);
 	free(x->ifaces);
 	free(x);
 	errno = -err;
@@ -877,15 +910,23 @@ void xdpctl_close(struct xdpctl *x)
 
 	if (!x)
 		return;
-	lock_fd = pin_lock(x->pin_path);
+	lock_fd = xdpctl__pin_lock(x->pin_path);
 	if (lock_fd < 0)
 		pr_warn("xdp: cannot lock %s: %s; unloading anyway",
 			x->pin_path, strerror(-lock_fd));
-	detach_all(x);
+	if (x->persist) {
+		pr_info("xdp: xdp.persist: leaving sluice_xdp attached to %zu "
+			"interface(s) and its maps pinned under %s",
+			x->n_ifaces, x->pin_path);
+		x->n_ifaces = 0;
+	} else {
+		detach_all(x);
+	}
 	xdp_program__close(x->prog);
-	unpin_and_rmdir(x);
+	if (!x->persist)
+		unpin_and_rmdir(x);
 	sluice_xdp__destroy(x->skel);
-	pin_unlock(lock_fd);
+	xdpctl__pin_unlock(lock_fd);
 	free(x->ifaces);
 	free(x);
 }
@@ -925,21 +966,17 @@ int xdpctl_read_stats(struct xdpctl *x, struct sluice_counter out[SLUICE_R_MAX])
 	return read_stats_fd(x->stats_fd, out);
 }
 
-struct pin_spec {
-	const char *name;
-	__u32 type, key_size, value_size;
-};
-
-/* Open one pinned map read-only and check it is what this ABI expects. */
-static int pin_get(const char *dir, const struct pin_spec *ps)
+int xdpctl__pin_get(const char *dir, const char *name, uint32_t type,
+		    uint32_t key_size, uint32_t value_size, bool rdonly)
 {
-	LIBBPF_OPTS(bpf_obj_get_opts, opts, .file_flags = BPF_F_RDONLY);
+	LIBBPF_OPTS(bpf_obj_get_opts, opts,
+		    .file_flags = rdonly ? BPF_F_RDONLY : 0);
 	struct bpf_map_info info = {0};
 	__u32 len = sizeof(info);
 	char path[PATH_MAX];
 	int fd, err;
 
-	if (snprintf(path, sizeof(path), "%s/%s", dir, ps->name) >=
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >=
 	    (int)sizeof(path))
 		return -ENAMETOOLONG;
 	fd = bpf_obj_get_opts(path, &opts);
@@ -950,8 +987,8 @@ static int pin_get(const char *dir, const struct pin_spec *ps)
 		close(fd);
 		return err;
 	}
-	if (info.type != ps->type || info.key_size != ps->key_size ||
-	    info.value_size != ps->value_size) {
+	if (info.type != type || info.key_size != key_size ||
+	    info.value_size != value_size) {
 		pr_err("%s: not a sluice ABI v%d map (type %u key %u value %u)",
 		       path, SLUICE_ABI_VERSION, info.type, info.key_size,
 		       info.value_size);
@@ -963,35 +1000,57 @@ static int pin_get(const char *dir, const struct pin_spec *ps)
 
 int xdpctl_pins_open(const char *pin_path, struct xdpctl_pins *p)
 {
-	const struct pin_spec specs[] = {
+	const struct {
+		const char *name;
+		__u32 type, key_size, value_size;
+		int *fd;
+	} specs[] = {
 		{SLUICE_MAP_STATS, BPF_MAP_TYPE_PERCPU_ARRAY, sizeof(__u32),
-		 sizeof(struct sluice_counter)},
+		 sizeof(struct sluice_counter), &p->stats_fd},
 		{SLUICE_MAP_ALLOW4, BPF_MAP_TYPE_LPM_TRIE,
-		 sizeof(struct sluice_lpm4_key), sizeof(struct sluice_rule)},
+		 sizeof(struct sluice_lpm4_key), sizeof(struct sluice_rule),
+		 &p->allow4_fd},
 		{SLUICE_MAP_ALLOW6, BPF_MAP_TYPE_LPM_TRIE,
-		 sizeof(struct sluice_lpm6_key), sizeof(struct sluice_rule)},
+		 sizeof(struct sluice_lpm6_key), sizeof(struct sluice_rule),
+		 &p->allow6_fd},
 		{SLUICE_MAP_PORTS, BPF_MAP_TYPE_HASH,
-		 sizeof(struct sluice_port_key),
-		 sizeof(struct sluice_port_val)},
+		 sizeof(struct sluice_port_key), sizeof(struct sluice_port_val),
+		 &p->ports_fd},
+		{SLUICE_MAP_DENY4, BPF_MAP_TYPE_LPM_TRIE,
+		 sizeof(struct sluice_lpm4_key), sizeof(struct sluice_rule),
+		 &p->deny4_fd},
+		{SLUICE_MAP_DENY6, BPF_MAP_TYPE_LPM_TRIE,
+		 sizeof(struct sluice_lpm6_key), sizeof(struct sluice_rule),
+		 &p->deny6_fd},
+		{SLUICE_MAP_BAN4, BPF_MAP_TYPE_LPM_TRIE,
+		 sizeof(struct sluice_lpm4_key), sizeof(struct sluice_ban),
+		 &p->ban4_fd},
+		{SLUICE_MAP_BAN6, BPF_MAP_TYPE_LPM_TRIE,
+		 sizeof(struct sluice_lpm6_key), sizeof(struct sluice_ban),
+		 &p->ban6_fd},
 	};
-	int *fds[] = {&p->stats_fd, &p->allow4_fd, &p->allow6_fd, &p->ports_fd};
 	int fd;
 
 	p->stats_fd = p->allow4_fd = p->allow6_fd = p->ports_fd = -1;
+	p->deny4_fd = p->deny6_fd = p->ban4_fd = p->ban6_fd = -1;
 	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
-		fd = pin_get(pin_path, &specs[i]);
+		fd = xdpctl__pin_get(pin_path, specs[i].name, specs[i].type,
+				     specs[i].key_size, specs[i].value_size,
+				     true);
 		if (fd < 0) {
 			xdpctl_pins_close(p);
 			return fd;
 		}
-		*fds[i] = fd;
+		*specs[i].fd = fd;
 	}
 	return 0;
 }
 
 void xdpctl_pins_close(struct xdpctl_pins *p)
 {
-	int *fds[] = {&p->stats_fd, &p->allow4_fd, &p->allow6_fd, &p->ports_fd};
+	int *fds[] = {&p->stats_fd, &p->allow4_fd, &p->allow6_fd,
+		      &p->ports_fd, &p->deny4_fd,  &p->deny6_fd,
+		      &p->ban4_fd,  &p->ban6_fd};
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++) {
 		if (*fds[i] >= 0)
@@ -1037,6 +1096,11 @@ const char *xdpctl_reason_name(enum sluice_reason r)
 		[SLUICE_R_PASS_NOT_IP] = "pass_not_ip",
 		[SLUICE_R_PASS_MALFORMED] = "pass_malformed",
 		[SLUICE_R_DROP_NOT_ALLOWED] = "drop_not_allowed",
+		[SLUICE_R_PASS_GUARDED] = "pass_guarded",
+		[SLUICE_R_DROP_DENY] = "drop_deny",
+		[SLUICE_R_DROP_BANNED] = "drop_banned",
+		[SLUICE_R_DROP_RATE] = "drop_rate",
+		[SLUICE_R_DROP_SYN_RATE] = "drop_syn_rate",
 	};
 
 	if ((unsigned int)r >= SLUICE_R_MAX)

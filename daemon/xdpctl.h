@@ -45,6 +45,7 @@ int xdpctl_sync(struct xdpctl *x, const struct config *cfg);
  */
 struct xdpctl_map_fds {
 	int ports_fd, allow4_fd, allow6_fd, settings_fd;
+	int deny4_fd, deny6_fd, classes_fd;	/* issue 3 */
 };
 struct xdpctl_sync_count {
 	size_t added;		/* key was missing */
@@ -54,11 +55,15 @@ struct xdpctl_sync_count {
 };
 struct xdpctl_sync_stats {
 	struct xdpctl_sync_count ports, allow4, allow6;
+	struct xdpctl_sync_count deny4, deny6, classes;
+	uint64_t gen;		/* rules generation written last */
 };
 int xdpctl_sync_maps(const struct xdpctl_map_fds *m, const struct config *cfg,
 		     struct xdpctl_sync_stats *st);
 
-/* Detach from all interfaces, unpin and free. NULL is ignored. */
+/* Detach from all interfaces, unpin and free. NULL is ignored. With
+ * xdp.persist the program stays attached and the maps pinned (a later
+ * xdpctl_open() takes them over without a gap); only the handle is freed. */
 void xdpctl_close(struct xdpctl *x);
 
 /* Counters summed over CPUs, indexed by enum sluice_reason. */
@@ -67,6 +72,7 @@ int xdpctl_read_stats(struct xdpctl *x, struct sluice_counter out[SLUICE_R_MAX])
 /* Read-only access to pins left by a running sluiced (for sluicectl). */
 struct xdpctl_pins {
 	int stats_fd, allow4_fd, allow6_fd, ports_fd;
+	int deny4_fd, deny6_fd, ban4_fd, ban6_fd;	/* issue 3 */
 };
 int xdpctl_pins_open(const char *pin_path, struct xdpctl_pins *p);
 void xdpctl_pins_close(struct xdpctl_pins *p);
@@ -77,5 +83,108 @@ long xdpctl_pins_count(int map_fd);
 
 /* Stable label for a reason ("pass_allowed", "drop_not_allowed", ...). */
 const char *xdpctl_reason_name(enum sluice_reason r);
+
+/* ---- classes, bans, live edits, top talkers (issue 3) -------------------- */
+
+struct allowlist_entry;
+struct config_rate;
+
+/* The rate class for rate/burst/syn/syn_burst (0 = unlimited; 0 burst =
+ * the rate's N). */
+void xdpctl_class_make(struct sluice_class *c, uint32_t rate, uint32_t burst,
+		       uint32_t syn, uint32_t syn_burst);
+/* The class an allowlist entry gets: its options over the default. */
+void xdpctl_class_of(struct sluice_class *c, const struct config_rate *def,
+		     const struct allowlist_entry *e);
+
+/* Ban a source (prefix) for for_ns nanoseconds (0: until unbanned), from
+ * the daemon (source SLUICE_BAN_DAEMON). Bans survive reloads. */
+int xdpctl_ban(struct xdpctl *x, const struct allowlist_entry *e,
+	       uint64_t for_ns);
+/* Bans in force now (unexpired entries of both ban tries), or -errno. */
+long xdpctl_count_bans(struct xdpctl *x);
+
+/*
+ * Live edits on the maps a running sluiced pinned (the admin API: sluiced's
+ * admin socket, or sluicectl --pin-path in-process). They take effect at
+ * once and are runtime only: the next reload re-syncs the allow and deny
+ * tries from the files (removing live additions, restoring live deletions).
+ * Bans live in their own tries, which a reload never touches. A handle keeps
+ * the pin directory and the maps open (so one opened before a privilege drop
+ * keeps working) and holds the directory's flock around every change, as
+ * the daemon's sync does; never in between.
+ */
+enum xdpctl_list {
+	XDPCTL_ALLOW = 0,
+	XDPCTL_DENY = 1,
+};
+struct xdpctl_live;
+
+/* -ENOENT when nothing is pinned there (no sluiced), -EPROTO on an ABI
+ * mismatch. */
+int xdpctl_live_open(const char *pin_path, struct xdpctl_live **out);
+void xdpctl_live_close(struct xdpctl_live *l);
+
+/* Add an entry; an allow entry with rate options gets a rate class (shared
+ * with any entry of the same limits). An entry already there with the same
+ * limits is -EEXIST; with other limits it is updated. -ENOSPC when full. */
+int xdpctl_live_add(struct xdpctl_live *l, enum xdpctl_list which,
+		    const struct allowlist_entry *e);
+/* Remove the exact entry; -ENOENT if it is not there. */
+int xdpctl_live_del(struct xdpctl_live *l, enum xdpctl_list which,
+		    const struct allowlist_entry *e);
+
+struct xdpctl_rule_info {
+	uint8_t family, prefixlen;
+	uint8_t addr[16];
+	uint32_t class_id;
+	uint32_t flags;			/* SLUICE_RULE_* */
+	struct sluice_class cls;	/* allow entries: their class */
+};
+/* All entries of a list, sorted; *out malloc'd (caller frees). */
+int xdpctl_live_list(struct xdpctl_live *l, enum xdpctl_list which,
+		     struct xdpctl_rule_info **out, size_t *n);
+
+int xdpctl_live_ban(struct xdpctl_live *l, const struct allowlist_entry *e,
+		    uint64_t for_ns);
+int xdpctl_live_unban(struct xdpctl_live *l, const struct allowlist_entry *e);
+
+struct xdpctl_ban_info {
+	uint8_t family, prefixlen;
+	uint8_t addr[16];
+	struct sluice_ban ban;
+};
+/* Unexpired bans (expired ones are removed on the way); *now_ns is the
+ * CLOCK_MONOTONIC time the expiries compare against. */
+int xdpctl_live_bans(struct xdpctl_live *l, struct xdpctl_ban_info **out,
+		     size_t *n, uint64_t *now_ns);
+
+/* Top talkers: sampled drops read from the ring buffer for ms
+ * milliseconds, aggregated per source, heaviest first. */
+struct xdpctl_talker {
+	uint8_t family;
+	uint8_t addr[16];
+	uint64_t samples;		/* sampled drops */
+	uint64_t by_reason[SLUICE_R_MAX];
+	uint64_t bytes;			/* sampled bytes */
+};
+struct xdpctl_top {
+	struct xdpctl_talker *talkers;
+	size_t n;
+	uint32_t sample_every;		/* 1 sample stands for this many */
+	uint64_t events;		/* events read in the window */
+};
+int xdpctl_live_top(struct xdpctl_live *l, unsigned int ms,
+		     struct xdpctl_top *out);
+/* The same on the maps pinned under pin_path (opens a handle). */
+int xdpctl_top_collect(const char *pin_path, unsigned int ms,
+		       struct xdpctl_top *out);
+void xdpctl_top_free(struct xdpctl_top *t);
+
+/* Entries in the allow, deny and ban tries (bans: expired ones included). */
+struct xdpctl_live_sizes {
+	long allow4, allow6, deny4, deny6, ban4, ban6;
+};
+int xdpctl_live_sizes(struct xdpctl_live *l, struct xdpctl_live_sizes *s);
 
 #endif

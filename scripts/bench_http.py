@@ -17,7 +17,8 @@ side saturated). Then RSS per idle keep-alive connection: 10,000 client
 connections each do one request and stay open; (RSS with them - RSS
 before) / 10,000, measured on the proxy's worker process.
 
-Output: a Markdown section on stdout (and in $OUT if set).
+Output: a Markdown section on stdout (and in $OUT if set), also written
+between the HTTP-BENCH markers of docs/BENCHMARKS.md (BENCH_NO_DOC=1: not).
 """
 import os
 import re
@@ -503,6 +504,28 @@ def report(results, idle, prealloc, load0, load1):
     print(text)
     if os.environ.get("OUT"):
         Path(os.environ["OUT"]).write_text(text)
+    if not os.environ.get("BENCH_NO_DOC"):
+        write_doc(text)
+
+
+BEGIN = "<!-- HTTP-BENCH:BEGIN (written by scripts/bench-http.sh; do not edit) -->"
+END = "<!-- HTTP-BENCH:END -->"
+
+
+def write_doc(text):
+    """Replace the section between the HTTP-BENCH markers of
+    docs/BENCHMARKS.md (appended when missing); the rest is left alone."""
+    doc = REPO / "docs" / "BENCHMARKS.md"
+    old = doc.read_text() if doc.exists() else "# Benchmarks\n"
+    block = f"{BEGIN}\n{text}{END}"
+    pat = re.compile(re.escape(BEGIN.split(" (")[0]) + r".*?" + re.escape(END),
+                     re.S)
+    if pat.search(old):
+        new = pat.sub(lambda m: block, old)
+    else:
+        new = old.rstrip("\n") + "\n\n## HTTP proxy (`make bench`)\n\n" + \
+            block + "\n"
+    doc.write_text(new)
 
 
 def fmt(v):

@@ -17,6 +17,9 @@ PKGS=(
 	procps psmisc wrk
 	# bench: the proxies Sluice is compared with (make bench)
 	nginx haproxy
+	# make bench (XDP): xdp-filter to compare with, nftables for the
+	# ingress-hook drop, ethtool for veth queue counters
+	xdp-tools nftables ethtool
 )
 
 missing=()

@@ -45,6 +45,72 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sl_allow6_v1 SEC(".maps");
 
+/* Denylist: longest-prefix match on the source address; checked first. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, SLUICE_MAX_DENY4);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sluice_lpm4_key);
+	__type(value, struct sluice_rule);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_deny4_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, SLUICE_MAX_DENY6);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sluice_lpm6_key);
+	__type(value, struct sluice_rule);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_deny6_v1 SEC(".maps");
+
+/* Timed bans (runtime state: a reload never touches them). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, SLUICE_MAX_BAN4);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sluice_lpm4_key);
+	__type(value, struct sluice_ban);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_ban4_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, SLUICE_MAX_BAN6);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sluice_lpm6_key);
+	__type(value, struct sluice_ban);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_ban6_v1 SEC(".maps");
+
+/* Rate classes, indexed by sluice_rule.class_id (0: the default class). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SLUICE_MAX_CLASSES);
+	__type(key, __u32);
+	__type(value, struct sluice_class);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_classes_v1 SEC(".maps");
+
+/* Per-source token buckets (and, for IPv4, the cached verdict). Shared by
+ * all CPUs, so a client's limit holds whichever CPU its packets land on.
+ * max_entries is set by the loader from xdp.rate_limit.table_size. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SLUICE_DEF_SRC_ENTRIES);
+	__type(key, struct sluice_src4_key);
+	__type(value, struct sluice_src);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_src4_v1 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SLUICE_DEF_SRC_ENTRIES);
+	__type(key, struct sluice_src6_key);
+	__type(value, struct sluice_src);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_src6_v1 SEC(".maps");
+
 /* Packet and byte counters per verdict reason, per CPU (summed in userspace).
  */
 struct {
@@ -53,16 +119,24 @@ struct {
 	__type(key, __u32);
 	__type(value, struct sluice_counter);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sl_stats_v1 SEC(".maps");
+} sl_stats_v2 SEC(".maps");
 
 /* Global settings, one entry at index 0. All-zero (the state before the
- * daemon's first sync) means "allowlist not enforced": fail open. */
+ * daemon's first sync) means: allowlist not enforced (fail open), guarded
+ * ports only, no rate limits, no sampling; deny and ban still apply. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct sluice_settings);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sl_settings_v1 SEC(".maps");
+} sl_settings_v2 SEC(".maps");
+
+/* Sampled drop events for sluicectl top. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, SLUICE_EVENTS_BYTES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sl_events_v1 SEC(".maps");
 
 #endif /* SLUICE_BPF_MAPS_H */

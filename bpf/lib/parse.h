@@ -47,6 +47,9 @@ struct hdr_cursor {
 struct pkt_info {
 	__u8 family;	/* 4 or 6 */
 	__u8 frag;	/* FRAG_* */
+	__u8 syn;	/* TCP SYN without ACK: a new connection */
+	__u8 pad;
+	__u16 dport;	/* TCP destination port (host order), 0 if unknown */
 	__u8 saddr[16]; /* source address, network order; v4 in [0..3] */
 };
 
@@ -186,8 +189,9 @@ static __always_inline int parse_ipv6(struct hdr_cursor *c, struct pkt_info *pi)
 }
 
 /* TCP header (the fixed 20 bytes; options are not needed). Returns the
- * destination port in host order. */
-static __always_inline int parse_tcphdr(struct hdr_cursor *c)
+ * destination port in host order; records it and the SYN flag in pi. */
+static __always_inline int parse_tcphdr(struct hdr_cursor *c,
+					struct pkt_info *pi)
 {
 	struct tcphdr *th = c->pos;
 
@@ -196,7 +200,9 @@ static __always_inline int parse_tcphdr(struct hdr_cursor *c)
 	if (th->doff < 5)
 		return PARSE_ERR_BAD;
 	c->pos = th + 1;
-	return bpf_ntohs(th->dest);
+	pi->dport = bpf_ntohs(th->dest);
+	pi->syn = th->syn && !th->ack;
+	return pi->dport;
 }
 
 #endif /* SLUICE_BPF_PARSE_H */

@@ -11,34 +11,58 @@
 
 #include <linux/types.h>
 
-#define SLUICE_ABI_VERSION 1
+#define SLUICE_ABI_VERSION 2
 
 /* Default pin directory; one subdirectory per daemon instance is allowed. */
 #define SLUICE_PIN_ROOT "/sys/fs/bpf/sluice"
 
-/* Map names (<= 15 chars, BPF_OBJ_NAME_LEN). Pinned by name under the pin dir. */
+/* Map names (<= 15 chars, BPF_OBJ_NAME_LEN). Pinned by name under the pin dir.
+ * The suffix is the layout version of that one map. */
 #define SLUICE_MAP_PORTS  "sl_ports_v1"
 #define SLUICE_MAP_ALLOW4 "sl_allow4_v1"
 #define SLUICE_MAP_ALLOW6 "sl_allow6_v1"
-#define SLUICE_MAP_STATS  "sl_stats_v1"
-#define SLUICE_MAP_SETTINGS "sl_settings_v1"
+#define SLUICE_MAP_STATS  "sl_stats_v2"	/* v2: 10 reasons (v1 had 5) */
+#define SLUICE_MAP_SETTINGS "sl_settings_v2" /* v2: gen, v6 prefix, sampling */
+#define SLUICE_MAP_DENY4  "sl_deny4_v1"
+#define SLUICE_MAP_DENY6  "sl_deny6_v1"
+#define SLUICE_MAP_BAN4   "sl_ban4_v1"
+#define SLUICE_MAP_BAN6   "sl_ban6_v1"
+#define SLUICE_MAP_CLASSES "sl_classes_v1"
+#define SLUICE_MAP_SRC4   "sl_src4_v1"
+#define SLUICE_MAP_SRC6   "sl_src6_v1"
+#define SLUICE_MAP_EVENTS "sl_events_v1"
 
 /* Capacities (max_entries). */
 #define SLUICE_MAX_PORTS  1024
 #define SLUICE_MAX_ALLOW4 65536
 #define SLUICE_MAX_ALLOW6 65536
+#define SLUICE_MAX_DENY4  65536
+#define SLUICE_MAX_DENY6  65536
+#define SLUICE_MAX_BAN4   65536
+#define SLUICE_MAX_BAN6   65536
+#define SLUICE_MAX_CLASSES 1024	/* class 0 is the default class */
+/* Rate-limit state tables (LRU): the default; xdp.rate_limit.table_size
+ * overrides it at load time. */
+#define SLUICE_DEF_SRC_ENTRIES 65536
+#define SLUICE_EVENTS_BYTES (256 * 1024)	/* sl_events_v1 ring size */
 
 /*
  * Verdict/reason index into the per-CPU stats array. Names double as metric
- * labels (see sluice_reason_names in the daemon).
+ * labels (see xdpctl_reason_name() in the daemon). Rules are applied in the
+ * order deny > ban > allow > rate; the first that drops names the reason.
  */
 enum sluice_reason {
-	SLUICE_R_PASS_UNGUARDED = 0,	/* not TCP to a guarded port */
-	SLUICE_R_PASS_ALLOWED = 1,	/* guarded, source in allowlist */
+	SLUICE_R_PASS_UNGUARDED = 0,	/* not judged: not TCP to a guarded port */
+	SLUICE_R_PASS_ALLOWED = 1,	/* judged, source in the allowlist */
 	SLUICE_R_PASS_NOT_IP = 2,	/* not IPv4/IPv6: ARP, LLDP, ... */
 	SLUICE_R_PASS_MALFORMED = 3,	/* truncated/unparseable: left to the stack */
-	SLUICE_R_DROP_NOT_ALLOWED = 4,	/* guarded, source not in allowlist */
-	SLUICE_R_MAX = 5,
+	SLUICE_R_DROP_NOT_ALLOWED = 4,	/* judged, source not in allowlist */
+	SLUICE_R_PASS_GUARDED = 5,	/* judged, passed; allowlist not enforced */
+	SLUICE_R_DROP_DENY = 6,		/* source in the denylist */
+	SLUICE_R_DROP_BANNED = 7,	/* source under an unexpired ban */
+	SLUICE_R_DROP_RATE = 8,		/* over its packets-per-second bucket */
+	SLUICE_R_DROP_SYN_RATE = 9,	/* TCP SYN over its SYN-per-second bucket */
+	SLUICE_R_MAX = 10,
 };
 
 /* One counter slot: packets and bytes, per CPU. */
@@ -75,20 +99,104 @@ struct sluice_lpm6_key {
 };
 _Static_assert(sizeof(struct sluice_lpm6_key) == 20, "sluice_lpm6_key size");
 
-/* Value of the allowlist tries. class_id selects a rate class (0: default). */
+/* Value of the allowlist and deny tries. class_id selects a rate class
+ * (0: default; always 0 in the deny tries). */
 struct sluice_rule {
 	__u32 class_id;
-	__u32 flags;	/* reserved, 0 */
+	__u32 flags;	/* SLUICE_RULE_* */
 };
 _Static_assert(sizeof(struct sluice_rule) == 8, "sluice_rule size");
 
-/* Single-entry array sl_settings_v1, written by the daemon at load/reload. */
+/* Single-entry array sl_settings_v2, written by the daemon at load/reload
+ * (and its gen by sluicectl after a live edit), always under the pin
+ * directory's flock. */
 #define SLUICE_SET_ALLOWLIST (1u << 0)	/* enforce the allowlist */
+#define SLUICE_SET_SCOPE_ALL (1u << 1)	/* judge every IP packet, not only
+					 * TCP to guarded ports */
+#define SLUICE_SET_RATE      (1u << 2)	/* some class has a limit: keep
+					 * per-source state in sl_src4/6 */
+#define SLUICE_SET_EVENTS    (1u << 3)	/* sample drops into sl_events_v1 */
+
+#define SLUICE_DEF_V6_PREFIX 64
+#define SLUICE_DEF_SAMPLE_SHIFT 6	/* 1 drop in 64 is sampled */
 
 struct sluice_settings {
-	__u32 flags;	/* SLUICE_SET_* */
+	__u32 flags;		/* SLUICE_SET_* */
 	__u32 abi_version;
+	/* Rules generation: rewritten with a new nonzero value after every
+	 * change to the deny/ban/allow tries, so per-source cached verdicts
+	 * (sluice_src.gen) taken before the change are not used after it. */
+	__u64 gen;
+	__u8 v6_prefix;		/* IPv6 sources share state per /v6_prefix */
+	__u8 sample_shift;	/* sample 1 in 2^n drops (SLUICE_SET_EVENTS) */
+	__u8 pad[6];
 };
-_Static_assert(sizeof(struct sluice_settings) == 8, "sluice_settings size");
+_Static_assert(sizeof(struct sluice_settings) == 24, "sluice_settings size");
+
+/* sluice_rule.flags */
+#define SLUICE_RULE_RUNTIME (1u << 0)	/* added by sluicectl, not from a file */
+
+/* Bans: LPM tries sl_ban4_v1/sl_ban6_v1 (keys as the allowlist, so a ban
+ * can cover a prefix). Never touched by a reload's sync. */
+#define SLUICE_BAN_OPERATOR 1	/* sluicectl ban */
+#define SLUICE_BAN_DAEMON   2	/* sluiced (L7 abuse escalation) */
+
+struct sluice_ban {
+	__u64 expires_ns;	/* CLOCK_MONOTONIC (bpf_ktime_get_ns); 0: never */
+	__u64 created_ns;	/* CLOCK_MONOTONIC when set */
+	__u32 source;		/* SLUICE_BAN_* */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct sluice_ban) == 24, "sluice_ban size");
+
+/*
+ * Rate class (array sl_classes_v1, index = sluice_rule.class_id; 0 is the
+ * default class from the config). Generic cell rate algorithm: a packet is
+ * admitted when the bucket's theoretical arrival time is at most
+ * tolerance_ns ahead of now, and then moves it interval_ns further.
+ * interval_ns = 1e9 / rate, tolerance_ns = interval_ns * (burst - 1).
+ * interval_ns 0 means unlimited. The rate/burst fields are informational.
+ */
+struct sluice_class {
+	__u64 pkt_interval_ns;
+	__u64 pkt_tolerance_ns;
+	__u64 syn_interval_ns;
+	__u64 syn_tolerance_ns;
+	__u32 pkt_rate, pkt_burst;	/* per second, packets */
+	__u32 syn_rate, syn_burst;
+};
+_Static_assert(sizeof(struct sluice_class) == 48, "sluice_class size");
+
+/* Per-source state, LRU hashes sl_src4_v1 (key: IPv4 address) and
+ * sl_src6_v1 (key: IPv6 address masked to settings.v6_prefix). */
+struct sluice_src4_key {
+	__u8 addr[4];		/* network order */
+};
+_Static_assert(sizeof(struct sluice_src4_key) == 4, "sluice_src4_key size");
+
+struct sluice_src6_key {
+	__u8 addr[16];		/* network order, host bits zero */
+};
+_Static_assert(sizeof(struct sluice_src6_key) == 16, "sluice_src6_key size");
+
+struct sluice_src {
+	__u64 pkt_tat;		/* GCRA theoretical arrival time, ns */
+	__u64 syn_tat;
+	__u64 gen;		/* IPv4 only: settings.gen of the cached verdict */
+	__u32 class_id;		/* IPv4 only: cached rate class */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct sluice_src) == 32, "sluice_src size");
+
+/* One sampled drop, in the sl_events_v1 ring buffer (for sluicectl top). */
+struct sluice_event {
+	__u64 ts_ns;		/* bpf_ktime_get_ns() */
+	__u8 addr[16];		/* source, network order; IPv4 in addr[0..3] */
+	__u8 family;		/* 4 or 6 */
+	__u8 reason;		/* enum sluice_reason */
+	__u16 dport;		/* TCP/UDP destination port, 0 if unknown */
+	__u32 len;		/* frame length */
+};
+_Static_assert(sizeof(struct sluice_event) == 32, "sluice_event size");
 
 #endif /* SLUICE_ABI_H */

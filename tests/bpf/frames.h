@@ -36,6 +36,8 @@ struct frame_spec {
 	uint16_t frag6;	  /* fragment header field: offset << 3 | M */
 	uint8_t l4_len;	  /* L4 bytes written; 0: full (TCP 20, UDP 8) */
 	uint16_t payload; /* payload bytes after the L4 header */
+	uint8_t tcp_flags; /* TCP flags byte; 0: SYN */
+	uint16_t sport;	   /* L4 source port; 0: 40000 */
 };
 
 static inline uint8_t *frame_put16(uint8_t *p, uint16_t v)
@@ -167,11 +169,11 @@ static inline size_t frame_build(const struct frame_spec *s, struct frame *f)
 	{
 		uint8_t hdr[20] = {0};
 
-		frame_put16(hdr, 40000);
+		frame_put16(hdr, s->sport ? s->sport : 40000);
 		frame_put16(hdr + 2, s->dport);
 		if (s->l4 == IPPROTO_TCP) {
 			hdr[12] = 5 << 4; /* data offset */
-			hdr[13] = 0x02;	  /* SYN */
+			hdr[13] = s->tcp_flags ? s->tcp_flags : 0x02;
 			frame_put16(hdr + 14, 65535);
 		} else {
 			frame_put16(hdr + 4, (uint16_t)(8 + s->payload));

@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -37,6 +38,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/if_link.h>
+#include <xdp/libxdp.h>
 
 #include <sluice/abi.h>
 
@@ -79,7 +81,7 @@ static void put_settings(__u32 flags)
 				    .abi_version = SLUICE_ABI_VERSION};
 	__u32 zero = 0;
 
-	assert_int_equal(bpf_map_update_elem(fd_of(skel->maps.sl_settings_v1),
+	assert_int_equal(bpf_map_update_elem(fd_of(skel->maps.sl_settings_v2),
 					     &zero, &s, BPF_ANY),
 			 0);
 }
@@ -156,7 +158,7 @@ static long count_map(int fd)
 
 static void read_stats(struct sluice_counter out[SLUICE_R_MAX])
 {
-	struct xdpctl_pins p = {.stats_fd = fd_of(skel->maps.sl_stats_v1)};
+	struct xdpctl_pins p = {.stats_fd = fd_of(skel->maps.sl_stats_v2)};
 
 	assert_int_equal(xdpctl_pins_read_stats(&p, out), 0);
 }
@@ -273,17 +275,47 @@ static int group_teardown(void **state)
 	return 0;
 }
 
-/* Baseline maps for the verdict tests. */
-static int verdict_setup(void **state)
+static void clear_classes(void)
 {
-	if (!skel)
-		return 0;
+	struct sluice_class z = {0};
+
+	for (__u32 i = 0; i < SLUICE_MAX_CLASSES; i++)
+		assert_int_equal(
+			bpf_map_update_elem(fd_of(skel->maps.sl_classes_v1), &i,
+					    &z, BPF_ANY),
+			0);
+}
+
+/* Empty every rule and state map (not the counters). */
+static void reset_maps(void)
+{
 	clear_map(fd_of(skel->maps.sl_ports_v1),
 		  sizeof(struct sluice_port_key));
 	clear_map(fd_of(skel->maps.sl_allow4_v1),
 		  sizeof(struct sluice_lpm4_key));
 	clear_map(fd_of(skel->maps.sl_allow6_v1),
 		  sizeof(struct sluice_lpm6_key));
+	clear_map(fd_of(skel->maps.sl_deny4_v1),
+		  sizeof(struct sluice_lpm4_key));
+	clear_map(fd_of(skel->maps.sl_deny6_v1),
+		  sizeof(struct sluice_lpm6_key));
+	clear_map(fd_of(skel->maps.sl_ban4_v1),
+		  sizeof(struct sluice_lpm4_key));
+	clear_map(fd_of(skel->maps.sl_ban6_v1),
+		  sizeof(struct sluice_lpm6_key));
+	clear_map(fd_of(skel->maps.sl_src4_v1),
+		  sizeof(struct sluice_src4_key));
+	clear_map(fd_of(skel->maps.sl_src6_v1),
+		  sizeof(struct sluice_src6_key));
+	clear_classes();
+}
+
+/* Baseline maps for the verdict tests. */
+static int verdict_setup(void **state)
+{
+	if (!skel)
+		return 0;
+	reset_maps();
 	put_port(GUARDED_PORT, SLUICE_PORT_GUARDED);
 	put_port(OTHER_PORT, 0);
 	put_allow4("198.18.0.0", 24, 0);
@@ -344,21 +376,21 @@ static void test_allowlist_disabled(void **state)
 	SKIP_IF_NO_BPF();
 	put_settings(0);
 	s = tcp4(V4_DENIED, GUARDED_PORT);
-	expect(&s, XDP_PASS, SLUICE_R_PASS_UNGUARDED);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_GUARDED);
 	s = tcp6(V6_DENIED, GUARDED_PORT);
-	expect(&s, XDP_PASS, SLUICE_R_PASS_UNGUARDED);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_GUARDED);
 	/* an empty settings map (before the first sync) also fails open */
 	{
 		__u32 zero = 0;
 		struct sluice_settings z = {0};
 
 		assert_int_equal(
-			bpf_map_update_elem(fd_of(skel->maps.sl_settings_v1),
+			bpf_map_update_elem(fd_of(skel->maps.sl_settings_v2),
 					    &zero, &z, BPF_ANY),
 			0);
 	}
 	s = tcp4(V4_DENIED, GUARDED_PORT);
-	expect(&s, XDP_PASS, SLUICE_R_PASS_UNGUARDED);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_GUARDED);
 }
 
 static void test_unguarded_port(void **state)
@@ -494,7 +526,7 @@ static void test_ipv6_ext_headers(void **state)
 	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
 	put_settings(0);
 	s.src = V6_DENIED;
-	expect(&s, XDP_PASS, SLUICE_R_PASS_UNGUARDED);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_GUARDED);
 }
 
 static void test_fragments(void **state)
@@ -623,12 +655,489 @@ static void test_counters_exact(void **state)
 	assert_int_equal(want_drop_pk, 3);
 }
 
+/* ---- deny, ban, rate, scope, cache, events ---------------------------- */
+
+static void put_lpm4(struct bpf_map *m, const char *addr, __u32 plen,
+		     const void *val)
+{
+	struct sluice_lpm4_key k = key4(addr, plen);
+
+	assert_int_equal(bpf_map_update_elem(fd_of(m), &k, val, BPF_ANY), 0);
+}
+
+static void put_lpm6(struct bpf_map *m, const char *addr, __u32 plen,
+		     const void *val)
+{
+	struct sluice_lpm6_key k = key6(addr, plen);
+
+	assert_int_equal(bpf_map_update_elem(fd_of(m), &k, val, BPF_ANY), 0);
+}
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void put_class(__u32 id, uint32_t rate, uint32_t burst, uint32_t syn,
+		      uint32_t syn_burst)
+{
+	struct sluice_class c;
+
+	xdpctl_class_make(&c, rate, burst, syn, syn_burst);
+	assert_int_equal(bpf_map_update_elem(fd_of(skel->maps.sl_classes_v1),
+					     &id, &c, BPF_ANY),
+			 0);
+}
+
+/* Settings with everything given; gen is bumped on every call. */
+static void put_settings_full(__u32 flags, __u8 v6_prefix, __u8 shift)
+{
+	static __u64 gen = 1000;
+	struct sluice_settings s = {.flags = flags,
+				    .abi_version = SLUICE_ABI_VERSION,
+				    .gen = ++gen,
+				    .v6_prefix = v6_prefix,
+				    .sample_shift = shift};
+	__u32 zero = 0;
+
+	assert_int_equal(bpf_map_update_elem(fd_of(skel->maps.sl_settings_v2),
+					     &zero, &s, BPF_ANY),
+			 0);
+}
+
+static void test_deny_first(void **state)
+{
+	struct sluice_rule r = {0};
+	struct frame_spec s;
+
+	SKIP_IF_NO_BPF();
+	/* denied although allowed: deny is checked first */
+	put_lpm4(skel->maps.sl_deny4_v1, "198.18.0.0", 28, &r);
+	put_lpm6(skel->maps.sl_deny6_v1, "fd00:5c::", 120, &r);
+	s = tcp4(V4_ALLOWED, GUARDED_PORT);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_DENY);
+	s = tcp6(V6_ALLOWED, GUARDED_PORT);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_DENY);
+	/* outside the denied prefix, inside the allowed one */
+	s = tcp4("198.18.0.77", GUARDED_PORT);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	s = tcp6("fd00:5c::1:5", GUARDED_PORT);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	/* only guarded traffic is judged */
+	s = tcp4(V4_ALLOWED, 22);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_UNGUARDED);
+	/* deny applies with the allowlist off too */
+	put_settings(0);
+	s = tcp4(V4_ALLOWED, GUARDED_PORT);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_DENY);
+	s = tcp4(V4_DENIED, GUARDED_PORT);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_GUARDED);
+}
+
+static void test_bans(void **state)
+{
+	struct sluice_ban forever = {.source = SLUICE_BAN_OPERATOR};
+	struct sluice_ban later = {.source = SLUICE_BAN_OPERATOR};
+	struct sluice_ban past = {.source = SLUICE_BAN_DAEMON};
+	struct sluice_rule r = {0};
+	struct frame_spec s;
+	uint64_t now = mono_ns();
+
+	SKIP_IF_NO_BPF();
+	later.expires_ns = now + 3600ull * 1000000000ull;
+	past.expires_ns = now - 1;
+	put_lpm4(skel->maps.sl_ban4_v1, "198.18.0.5", 32, &forever);
+	put_lpm4(skel->maps.sl_ban4_v1, "198.18.0.6", 32, &later);
+	put_lpm4(skel->maps.sl_ban4_v1, "198.18.0.7", 32, &past);
+	put_lpm6(skel->maps.sl_ban6_v1, "fd00:5c::", 112, &later);
+
+	s = tcp4("198.18.0.5", GUARDED_PORT);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_BANNED);
+	s = tcp4("198.18.0.6", GUARDED_PORT);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_BANNED);
+	/* an expired ban is inert */
+	s = tcp4("198.18.0.7", GUARDED_PORT);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	s = tcp6("fd00:5c::77", GUARDED_PORT);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_BANNED);
+	s = tcp6("fd00:5c::1:77", GUARDED_PORT);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	/* a banned source outside the allowlist: ban comes first */
+	put_lpm4(skel->maps.sl_ban4_v1, V4_DENIED, 32, &forever);
+	s = tcp4(V4_DENIED, GUARDED_PORT);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_BANNED);
+	/* deny before ban */
+	put_lpm4(skel->maps.sl_deny4_v1, "198.18.0.5", 32, &r);
+	s = tcp4("198.18.0.5", GUARDED_PORT);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_DENY);
+	/* unguarded traffic of a banned source passes (scope guarded) */
+	s = tcp4("198.18.0.6", 22);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_UNGUARDED);
+}
+
+static void test_scope_all(void **state)
+{
+	struct sluice_rule r = {0};
+	struct frame_spec s;
+
+	SKIP_IF_NO_BPF();
+	put_settings(SLUICE_SET_ALLOWLIST | SLUICE_SET_SCOPE_ALL);
+	s = tcp4(V4_DENIED, 22);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED);
+	s.l4 = IPPROTO_UDP;
+	expect(&s, XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED);
+	s = tcp6(V6_DENIED, 53);
+	s.l4 = IPPROTO_UDP;
+	expect(&s, XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED);
+	s.src = V6_ALLOWED;
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	/* every fragment is judged on its IP header */
+	s = tcp4(V4_DENIED, GUARDED_PORT);
+	s.ip4_frag = 10;
+	expect(&s, XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED);
+	s.src = V4_ALLOWED;
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	/* non-IP still passes; deny still applies */
+	s = (struct frame_spec){.family = 0};
+	expect(&s, XDP_PASS, SLUICE_R_PASS_NOT_IP);
+	put_lpm4(skel->maps.sl_deny4_v1, V4_ALLOWED, 32, &r);
+	s = tcp4(V4_ALLOWED, 53);
+	s.l4 = IPPROTO_UDP;
+	expect(&s, XDP_DROP, SLUICE_R_DROP_DENY);
+	/* a truncated TCP header is still left to the stack */
+	s = tcp4(V4_DENIED, GUARDED_PORT);
+	s.l4_len = 10;
+	expect(&s, XDP_PASS, SLUICE_R_PASS_MALFORMED);
+}
+
+/* The default class: rate 1/s, burst 5; SYN 1/s burst 2. With an interval of
+ * a second, nothing refills while the few frames below run. */
+static void test_rate_default_class(void **state)
+{
+	struct frame_spec s;
+
+	SKIP_IF_NO_BPF();
+	put_class(0, 1, 5, 1, 2);
+	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_RATE, 64, 0);
+	s = tcp4(V4_ALLOWED, GUARDED_PORT);
+	s.tcp_flags = 0x10; /* ACK */
+	for (int i = 0; i < 5; i++)
+		expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_RATE);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_RATE);
+	/* another source has its own bucket, and SYNs their own limit */
+	s.src = "198.18.0.9";
+	s.tcp_flags = 0; /* SYN */
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_SYN_RATE);
+	/* a refused SYN spent no packet token: 3 packets remain */
+	s.tcp_flags = 0x10;
+	for (int i = 0; i < 3; i++)
+		expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_RATE);
+	/* SYN+ACK is not a new connection */
+	s.tcp_flags = 0x12;
+	s.src = "198.18.0.10";
+	for (int i = 0; i < 5; i++)
+		expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	/* rate limits apply with the allowlist off too */
+	put_settings_full(SLUICE_SET_RATE, 64, 0);
+	s = tcp4(V4_DENIED, GUARDED_PORT);
+	s.tcp_flags = 0x10;
+	for (int i = 0; i < 5; i++)
+		expect(&s, XDP_PASS, SLUICE_R_PASS_GUARDED);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_RATE);
+	/* without the RATE flag no bucket is consulted */
+	put_settings(SLUICE_SET_ALLOWLIST);
+	s.src = V4_ALLOWED;
+	for (int i = 0; i < 8; i++)
+		expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+}
+
+static void test_rate_per_cidr_class(void **state)
+{
+	struct frame_spec s;
+
+	SKIP_IF_NO_BPF();
+	put_class(0, 0, 0, 0, 0); /* default: unlimited */
+	put_class(3, 1, 2, 0, 0);
+	put_allow4("198.18.0.128", 25, 3);
+	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_RATE, 64, 0);
+	s = tcp4("198.18.0.200", GUARDED_PORT);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_RATE);
+	s.src = "198.18.0.5"; /* the /24 entry: class 0, unlimited */
+	for (int i = 0; i < 20; i++)
+		expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	/* IPv6 class */
+	put_allow6("fd00:5c:0:0:8000::", 65, 3);
+	s = tcp6("fd00:5c::8000:0:0:1", GUARDED_PORT);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_RATE);
+	/* an unknown class id means unlimited, not a drop */
+	put_allow4("198.18.0.64", 26, 5000);
+	s = tcp4("198.18.0.70", GUARDED_PORT);
+	for (int i = 0; i < 5; i++)
+		expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+}
+
+static void test_rate_v6_prefix(void **state)
+{
+	static const char *const same64[] = {"fd00:5c::1", "fd00:5c::2",
+					     "fd00:5c::ffff:1", "fd00:5c::9"};
+	struct frame_spec s;
+
+	SKIP_IF_NO_BPF();
+	put_class(0, 1, 3, 0, 0);
+	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_RATE, 64, 0);
+	/* rotating addresses inside one /64 shares one bucket */
+	for (int i = 0; i < 3; i++) {
+		s = tcp6(same64[i], GUARDED_PORT);
+		expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	}
+	s = tcp6(same64[3], GUARDED_PORT);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_RATE);
+	put_allow6("fd00:5c:0:1::", 64, 0);
+	s = tcp6("fd00:5c:0:1::1", GUARDED_PORT);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	{
+		struct sluice_src6_key k = {0};
+		struct sluice_src v;
+
+		assert_int_equal(inet_pton(AF_INET6, "fd00:5c::", k.addr), 1);
+		assert_int_equal(bpf_map_lookup_elem(
+					 fd_of(skel->maps.sl_src6_v1), &k, &v),
+				 0);
+		assert_true(v.pkt_tat > 0);
+	}
+	/* /128: every address on its own */
+	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_RATE, 128, 0);
+	s = tcp6("fd00:5c::abcd", GUARDED_PORT);
+	for (int i = 0; i < 3; i++)
+		expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_RATE);
+	s = tcp6("fd00:5c::abce", GUARDED_PORT);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	/* /48: two /64s of one /48 share */
+	put_allow6("fd00:77::", 32, 0);
+	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_RATE, 48, 0);
+	s = tcp6("fd00:77:1:1::77", GUARDED_PORT);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	s = tcp6("fd00:77:1:2::77", GUARDED_PORT);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_RATE);
+	s = tcp6("fd00:77:2:2::77", GUARDED_PORT);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+}
+
+/* The per-source verdict cache is keyed on the rules generation. */
+static void test_verdict_cache_generation(void **state)
+{
+	struct sluice_rule r = {0};
+	struct sluice_ban b = {0};
+	struct frame_spec s;
+	struct sluice_lpm4_key k;
+
+	SKIP_IF_NO_BPF();
+	put_class(0, 1000000, 1000000, 0, 0); /* limits on, never reached */
+	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_RATE, 64, 0);
+	s = tcp4(V4_ALLOWED, GUARDED_PORT);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	/* a deny added without a new generation is not seen: the cached
+	 * verdict holds (this is why every writer bumps gen) */
+	put_lpm4(skel->maps.sl_deny4_v1, V4_ALLOWED, 32, &r);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_RATE, 64, 0);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_DENY);
+	/* and back */
+	k = key4(V4_ALLOWED, 32);
+	assert_int_equal(
+		bpf_map_delete_elem(fd_of(skel->maps.sl_deny4_v1), &k), 0);
+	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_RATE, 64, 0);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	/* a ban with a new generation */
+	put_lpm4(skel->maps.sl_ban4_v1, V4_ALLOWED, 32, &b);
+	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_RATE, 64, 0);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_BANNED);
+	/* allowlist entry removed: cut off */
+	k = key4(V4_ALLOWED, 32);
+	assert_int_equal(bpf_map_delete_elem(fd_of(skel->maps.sl_ban4_v1), &k),
+			 0);
+	k = key4("198.18.0.0", 24);
+	assert_int_equal(
+		bpf_map_delete_elem(fd_of(skel->maps.sl_allow4_v1), &k), 0);
+	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_RATE, 64, 0);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED);
+	/* a dropped source gets no state entry */
+	{
+		struct sluice_src4_key sk;
+		struct sluice_src v;
+
+		inet_pton(AF_INET, "198.19.77.1", sk.addr);
+		s = tcp4("198.19.77.1", GUARDED_PORT);
+		expect(&s, XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED);
+		assert_true(bpf_map_lookup_elem(fd_of(skel->maps.sl_src4_v1),
+						&sk, &v) < 0);
+		assert_int_equal(errno, ENOENT);
+	}
+}
+
+/* Buckets shared across CPUs: two threads on two CPUs drain one bucket
+ * through BPF_PROG_TEST_RUN; tokens are never spent twice. */
+struct drain {
+	struct frame f;
+	int cpu, err;
+	__u32 repeat;
+};
+
+static void *drain_thread(void *arg)
+{
+	struct drain *d = arg;
+	cpu_set_t set;
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = d->f.b,
+		    .data_size_in = (__u32)d->f.len, .repeat = d->repeat);
+
+	CPU_ZERO(&set);
+	CPU_SET(d->cpu, &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	d->err = bpf_prog_test_run_opts(
+		bpf_program__fd(skel->progs.sluice_xdp), &o);
+	return NULL;
+}
+
+static void test_rate_shared_across_cpus(void **state)
+{
+	struct sluice_counter before[SLUICE_R_MAX], after[SLUICE_R_MAX];
+	struct drain d[2];
+	pthread_t th[2];
+	struct frame_spec s;
+	uint64_t t0, t1, pass, drop, extra;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	SKIP_IF_NO_BPF();
+	if (ncpu < 2) {
+		print_message("skipped: needs 2 CPUs\n");
+		skip();
+	}
+	put_class(0, 1, 2000, 0, 0); /* 2000 tokens, refill 1/s */
+	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_RATE, 64, 0);
+	s = tcp4(V4_ALLOWED, GUARDED_PORT);
+	s.tcp_flags = 0x10;
+	for (int i = 0; i < 2; i++) {
+		assert_true(frame_build(&s, &d[i].f) > 0);
+		d[i].cpu = i;
+		d[i].repeat = 20000;
+	}
+	read_stats(before);
+	t0 = mono_ns();
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(
+			pthread_create(&th[i], NULL, drain_thread, &d[i]), 0);
+	for (int i = 0; i < 2; i++)
+		pthread_join(th[i], NULL);
+	t1 = mono_ns();
+	read_stats(after);
+	assert_int_equal(d[0].err, 0);
+	assert_int_equal(d[1].err, 0);
+	pass = after[SLUICE_R_PASS_ALLOWED].packets -
+	       before[SLUICE_R_PASS_ALLOWED].packets;
+	drop = after[SLUICE_R_DROP_RATE].packets -
+	       before[SLUICE_R_DROP_RATE].packets;
+	/* a token refills each second; a CAS lost GCRA_TRIES times drops */
+	extra = (t1 - t0) / 1000000000ull + 1;
+	print_message("  %llu admitted, %llu dropped in %.3f s\n",
+		      (unsigned long long)pass, (unsigned long long)drop,
+		      (double)(t1 - t0) / 1e9);
+	assert_int_equal(pass + drop, 40000);
+	assert_true(pass <= 2000 + extra);
+	assert_true(pass >= 2000 - 40); /* only lost CAS races may drop */
+}
+
+/* Sampled drops reach the ring buffer with source, reason and length. */
+struct ev_seen {
+	struct sluice_event ev[16];
+	int n;
+};
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct ev_seen *e = ctx;
+
+	if (size >= sizeof(struct sluice_event) && e->n < 16)
+		memcpy(&e->ev[e->n++], data, sizeof(struct sluice_event));
+	return 0;
+}
+
+static void test_drop_events(void **state)
+{
+	struct ring_buffer *rb;
+	struct ev_seen seen = {0};
+	struct sluice_rule r = {0};
+	struct frame_spec s;
+	struct frame f;
+	uint8_t want[4];
+
+	SKIP_IF_NO_BPF();
+	rb = ring_buffer__new(fd_of(skel->maps.sl_events_v1), on_event, &seen,
+			      NULL);
+	assert_non_null(rb);
+	ring_buffer__consume(rb); /* earlier tests' events */
+	seen.n = 0;
+	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_EVENTS, 64, 0);
+	s = tcp4(V4_DENIED, GUARDED_PORT);
+	s.payload = 33;
+	assert_true(frame_build(&s, &f) > 0);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED);
+	s = tcp4(V4_ALLOWED, GUARDED_PORT); /* passes: no event */
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	put_lpm6(skel->maps.sl_deny6_v1, "fd00:5d::", 64, &r);
+	s = tcp6(V6_DENIED, GUARDED_PORT);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_DENY);
+	assert_int_equal(ring_buffer__consume(rb), 2);
+	assert_int_equal(seen.n, 2);
+	inet_pton(AF_INET, V4_DENIED, want);
+	assert_int_equal(seen.ev[0].family, 4);
+	assert_memory_equal(seen.ev[0].addr, want, 4);
+	assert_int_equal(seen.ev[0].reason, SLUICE_R_DROP_NOT_ALLOWED);
+	assert_int_equal(seen.ev[0].dport, GUARDED_PORT);
+	assert_int_equal(seen.ev[0].len, f.len);
+	assert_int_equal(seen.ev[1].family, 6);
+	assert_int_equal(seen.ev[1].reason, SLUICE_R_DROP_DENY);
+
+	/* sampling 1 in 2^4: far fewer than 64 of 64 drops are reported */
+	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_EVENTS, 64, 4);
+	s = tcp4(V4_DENIED, GUARDED_PORT);
+	assert_true(frame_build(&s, &f) > 0);
+	for (int i = 0; i < 64; i++)
+		assert_int_equal(run_frame(f.b, f.len), XDP_DROP);
+	{
+		int n = ring_buffer__consume(rb);
+
+		print_message("  %d of 64 drops sampled at 1/16\n", n);
+		assert_true(n < 64);
+	}
+	/* events off: nothing */
+	put_settings(SLUICE_SET_ALLOWLIST);
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(run_frame(f.b, f.len), XDP_DROP);
+	assert_int_equal(ring_buffer__consume(rb), 0);
+	ring_buffer__free(rb);
+}
+
 /* ---- sync tests -------------------------------------------------------- */
 
 struct test_cfg {
 	struct config cfg;
 	uint16_t ports[SLUICE_MAX_PORTS + 8];
 	struct allowlist_entry entries[64];
+	struct allowlist_entry deny[16];
 };
 
 static void cfg_init(struct test_cfg *t, bool allowlist)
@@ -639,6 +1148,39 @@ static void cfg_init(struct test_cfg *t, bool allowlist)
 	t->cfg.xdp.ports = t->ports;
 	t->cfg.xdp.allow.entries = t->entries;
 	t->cfg.xdp.allow.cap = sizeof(t->entries) / sizeof(t->entries[0]);
+	t->cfg.xdp.deny.entries = t->deny;
+	t->cfg.xdp.deny.cap = sizeof(t->deny) / sizeof(t->deny[0]);
+}
+
+static void entry_set(struct allowlist_entry *e, const char *addr,
+		      uint8_t plen)
+{
+	memset(e, 0, sizeof(*e));
+	if (strchr(addr, ':')) {
+		e->family = AF_INET6;
+		assert_int_equal(inet_pton(AF_INET6, addr, e->addr), 1);
+	} else {
+		e->family = AF_INET;
+		assert_int_equal(inet_pton(AF_INET, addr, e->addr), 1);
+	}
+	e->prefixlen = plen;
+}
+
+static void cfg_deny(struct test_cfg *t, const char *addr, uint8_t plen)
+{
+	entry_set(&t->deny[t->cfg.xdp.deny.n++], addr, plen);
+}
+
+/* An allow entry with rate options. */
+static void cfg_allow_rate(struct test_cfg *t, const char *addr, uint8_t plen,
+			   uint32_t rate, uint32_t burst, uint32_t syn)
+{
+	struct allowlist_entry *e = &t->entries[t->cfg.xdp.allow.n++];
+
+	entry_set(e, addr, plen);
+	e->rate = rate;
+	e->burst = burst;
+	e->syn = syn;
 }
 
 static void cfg_port(struct test_cfg *t, uint16_t port)
@@ -667,7 +1209,10 @@ static struct xdpctl_map_fds skel_fds(void)
 		.ports_fd = fd_of(skel->maps.sl_ports_v1),
 		.allow4_fd = fd_of(skel->maps.sl_allow4_v1),
 		.allow6_fd = fd_of(skel->maps.sl_allow6_v1),
-		.settings_fd = fd_of(skel->maps.sl_settings_v1),
+		.settings_fd = fd_of(skel->maps.sl_settings_v2),
+		.deny4_fd = fd_of(skel->maps.sl_deny4_v1),
+		.deny6_fd = fd_of(skel->maps.sl_deny6_v1),
+		.classes_fd = fd_of(skel->maps.sl_classes_v1),
 	};
 }
 
@@ -675,12 +1220,7 @@ static int sync_setup(void **state)
 {
 	if (!skel)
 		return 0;
-	clear_map(fd_of(skel->maps.sl_ports_v1),
-		  sizeof(struct sluice_port_key));
-	clear_map(fd_of(skel->maps.sl_allow4_v1),
-		  sizeof(struct sluice_lpm4_key));
-	clear_map(fd_of(skel->maps.sl_allow6_v1),
-		  sizeof(struct sluice_lpm6_key));
+	reset_maps();
 	put_settings(0);
 	return 0;
 }
@@ -866,6 +1406,183 @@ static void test_sync_full_map(void **state)
 	assert_true(has_port(20009));
 	assert_true(has_port(40010));
 	assert_false(has_port(20010));
+	free(t);
+}
+
+static struct sluice_class get_class(__u32 id)
+{
+	struct sluice_class c;
+
+	assert_int_equal(bpf_map_lookup_elem(fd_of(skel->maps.sl_classes_v1),
+					     &id, &c),
+			 0);
+	return c;
+}
+
+static struct sluice_settings get_settings(void)
+{
+	struct sluice_settings s;
+	__u32 zero = 0;
+
+	assert_int_equal(bpf_map_lookup_elem(fd_of(skel->maps.sl_settings_v2),
+					     &zero, &s),
+			 0);
+	return s;
+}
+
+static void test_sync_deny_and_settings(void **state)
+{
+	struct xdpctl_map_fds fds;
+	struct xdpctl_sync_stats st;
+	struct sluice_settings set;
+	struct test_cfg *t;
+	uint64_t gen0;
+
+	SKIP_IF_NO_BPF();
+	fds = skel_fds();
+	t = calloc(1, sizeof(*t));
+	assert_non_null(t);
+	cfg_init(t, true);
+	cfg_deny(t, "198.18.0.0", 28);
+	cfg_deny(t, "fd00:5c::", 120);
+	t->cfg.xdp.scope = CFG_XDP_SCOPE_ALL;
+	t->cfg.xdp.drop_sample = 16;
+	t->cfg.xdp.rate_v6_prefix = 56;
+	assert_int_equal(xdpctl_sync_maps(&fds, &t->cfg, &st), 0);
+	assert_int_equal(st.deny4.added, 1);
+	assert_int_equal(st.deny6.added, 1);
+	assert_int_equal(count_map(fds.deny4_fd), 1);
+	set = get_settings();
+	assert_int_equal(set.flags, SLUICE_SET_ALLOWLIST |
+					    SLUICE_SET_SCOPE_ALL |
+					    SLUICE_SET_EVENTS);
+	assert_int_equal(set.sample_shift, 4);
+	assert_int_equal(set.v6_prefix, 56);
+	assert_true(set.gen != 0);
+	assert_int_equal(set.gen, st.gen);
+	gen0 = set.gen;
+
+	/* stale deny entries go; every sync writes a new generation */
+	cfg_init(t, true);
+	cfg_deny(t, "198.18.0.0", 29);
+	assert_int_equal(xdpctl_sync_maps(&fds, &t->cfg, &st), 0);
+	assert_int_equal(st.deny4.added, 1);
+	assert_int_equal(st.deny4.deleted, 1);
+	assert_int_equal(st.deny6.deleted, 1);
+	set = get_settings();
+	assert_true(set.gen > gen0);
+	assert_int_equal(set.flags, SLUICE_SET_ALLOWLIST);
+	assert_int_equal(set.v6_prefix, SLUICE_DEF_V6_PREFIX);
+
+	/* narrowing an allow entry: the /24 is added, not mistaken for the
+	 * /16 that covers it (a trie lookup is a longest-prefix match) */
+	cfg_init(t, true);
+	cfg_allow(t, "198.18.0.0", 16);
+	assert_int_equal(xdpctl_sync_maps(&fds, &t->cfg, NULL), 0);
+	cfg_init(t, true);
+	cfg_allow(t, "198.18.0.0", 24);
+	assert_int_equal(xdpctl_sync_maps(&fds, &t->cfg, &st), 0);
+	assert_int_equal(st.allow4.added, 1);
+	assert_int_equal(st.allow4.deleted, 1);
+	assert_true(has4("198.18.0.0", 24, NULL));
+	assert_false(has4("198.18.0.0", 16, NULL));
+	free(t);
+}
+
+static void test_sync_classes(void **state)
+{
+	struct xdpctl_map_fds fds;
+	struct xdpctl_sync_stats st;
+	struct sluice_class c;
+	struct test_cfg *t;
+	__u32 a = 99, b = 99, d = 99, e = 99;
+
+	SKIP_IF_NO_BPF();
+	fds = skel_fds();
+	t = calloc(1, sizeof(*t));
+	assert_non_null(t);
+	cfg_init(t, true);
+	t->cfg.xdp.rate.rate = 1000;
+	t->cfg.xdp.rate.syn = 50;
+	t->cfg.xdp.rate.syn_burst = 100;
+	cfg_allow(t, "198.18.0.0", 24);				/* default */
+	cfg_allow_rate(t, "198.51.100.0", 24, 500, 1000, 20);	/* class X */
+	cfg_allow_rate(t, "198.51.101.0", 24, 500, 1000, 20);	/* X again */
+	cfg_allow_rate(t, "203.0.113.0", 24, 0, 0, 5);		/* syn only */
+	assert_int_equal(xdpctl_sync_maps(&fds, &t->cfg, &st), 0);
+	assert_int_equal(st.classes.added, 3); /* default + 2 */
+
+	c = get_class(0);
+	assert_int_equal(c.pkt_rate, 1000);
+	assert_int_equal(c.pkt_burst, 1000);
+	assert_int_equal(c.pkt_interval_ns, 1000000);
+	assert_int_equal(c.pkt_tolerance_ns, 999ull * 1000000);
+	assert_int_equal(c.syn_interval_ns, 20000000);
+	assert_int_equal(c.syn_burst, 100);
+	assert_true(has4("198.18.0.0", 24, &a));
+	assert_int_equal(a, 0);
+	assert_true(has4("198.51.100.0", 24, &a));
+	assert_true(has4("198.51.101.0", 24, &b));
+	assert_true(has4("203.0.113.0", 24, &d));
+	assert_true(a != 0 && a == b && d != 0 && d != a);
+	c = get_class(a);
+	assert_int_equal(c.pkt_rate, 500);
+	assert_int_equal(c.pkt_burst, 1000);
+	assert_int_equal(c.syn_rate, 20);
+	assert_int_equal(c.syn_burst, 20); /* its own syn: burst of its N */
+	c = get_class(d);
+	assert_int_equal(c.pkt_rate, 1000); /* inherited */
+	assert_int_equal(c.syn_rate, 5);
+	assert_true(get_settings().flags & SLUICE_SET_RATE);
+
+	/* the same config again: ids stable, nothing rewritten */
+	assert_int_equal(xdpctl_sync_maps(&fds, &t->cfg, &st), 0);
+	assert_int_equal(st.classes.added + st.classes.updated +
+				 st.classes.deleted,
+			 0);
+	assert_int_equal(st.allow4.kept, 4);
+
+	/* change X's limits: a new slot; the old one is cleared after */
+	t->entries[1].rate = 400;
+	t->entries[2].rate = 400;
+	assert_int_equal(xdpctl_sync_maps(&fds, &t->cfg, &st), 0);
+	assert_true(has4("198.51.100.0", 24, &e));
+	assert_true(e != a && e != d && e != 0);
+	assert_int_equal(get_class(e).pkt_rate, 400);
+	assert_int_equal(get_class(a).pkt_interval_ns, 0);
+	assert_int_equal(st.classes.added, 1);
+	assert_int_equal(st.classes.deleted, 1);
+
+	/* no limits at all: the RATE flag goes */
+	cfg_init(t, true);
+	cfg_allow(t, "198.18.0.0", 24);
+	assert_int_equal(xdpctl_sync_maps(&fds, &t->cfg, &st), 0);
+	assert_false(get_settings().flags & SLUICE_SET_RATE);
+	assert_int_equal(get_class(e).pkt_interval_ns, 0);
+	assert_int_equal(get_class(d).syn_interval_ns, 0);
+	free(t);
+}
+
+/* Bans are runtime state: a sync never touches them. */
+static void test_sync_keeps_bans(void **state)
+{
+	struct xdpctl_map_fds fds;
+	struct sluice_ban b = {.source = SLUICE_BAN_OPERATOR};
+	struct test_cfg *t;
+
+	SKIP_IF_NO_BPF();
+	fds = skel_fds();
+	put_lpm4(skel->maps.sl_ban4_v1, "198.18.0.9", 32, &b);
+	put_lpm6(skel->maps.sl_ban6_v1, "fd00:5c::9", 128, &b);
+	t = calloc(1, sizeof(*t));
+	assert_non_null(t);
+	cfg_init(t, true);
+	cfg_allow(t, "198.18.0.0", 24);
+	assert_int_equal(xdpctl_sync_maps(&fds, &t->cfg, NULL), 0);
+	cfg_init(t, false);
+	assert_int_equal(xdpctl_sync_maps(&fds, &t->cfg, NULL), 0);
+	assert_int_equal(count_map(fd_of(skel->maps.sl_ban4_v1)), 1);
+	assert_int_equal(count_map(fd_of(skel->maps.sl_ban6_v1)), 1);
 	free(t);
 }
 
@@ -1061,11 +1778,11 @@ static int e2e_setup(void **state)
 	e->orig_ns = e->fd_a = e->fd_b = -1;
 	if (!skel)
 		return 0;
-	snprintf(e->ns_a, sizeof(e->ns_a), "slt-%d-a", id);
-	snprintf(e->ns_b, sizeof(e->ns_b), "slt-%d-b", id);
-	snprintf(e->if_a, sizeof(e->if_a), "slt-%d-a", id);
-	snprintf(e->if_b, sizeof(e->if_b), "slt-%d-b", id);
-	snprintf(e->pin, sizeof(e->pin), "/sys/fs/bpf/sluice-test-%d",
+	snprintf(e->ns_a, sizeof(e->ns_a), "slt3-%d-a", id);
+	snprintf(e->ns_b, sizeof(e->ns_b), "slt3-%d-b", id);
+	snprintf(e->if_a, sizeof(e->if_a), "slt3-%d-a", id);
+	snprintf(e->if_b, sizeof(e->if_b), "slt3-%d-b", id);
+	snprintf(e->pin, sizeof(e->pin), "/sys/fs/bpf/sluice-i3-%d",
 		 (int)getpid());
 	if (sh("command -v ip >/dev/null") != 0)
 		return 0;
@@ -1091,8 +1808,11 @@ static int e2e_setup(void **state)
 static void remove_pins(const char *dir)
 {
 	static const char *const names[] = {
-		SLUICE_MAP_PORTS, SLUICE_MAP_ALLOW4,   SLUICE_MAP_ALLOW6,
-		SLUICE_MAP_STATS, SLUICE_MAP_SETTINGS,
+		SLUICE_MAP_PORTS,   SLUICE_MAP_ALLOW4,	 SLUICE_MAP_ALLOW6,
+		SLUICE_MAP_STATS,   SLUICE_MAP_SETTINGS, SLUICE_MAP_DENY4,
+		SLUICE_MAP_DENY6,   SLUICE_MAP_BAN4,	 SLUICE_MAP_BAN6,
+		SLUICE_MAP_CLASSES, SLUICE_MAP_SRC4,	 SLUICE_MAP_SRC6,
+		SLUICE_MAP_EVENTS,
 	};
 	char p[256];
 
@@ -1295,6 +2015,243 @@ static void test_attach_detach(void **state)
 	assert_true(ret == 2 || ret == -1);
 }
 
+/* sluicectl live edits against a real attachment, then xdp.persist: the
+ * program keeps running without its daemon and a new one takes over by
+ * atomic replacement, with bans and counters intact. */
+static void test_live_edits_and_persist(void **state)
+{
+	struct e2e *e = *state;
+	struct sluice_counter c1[SLUICE_R_MAX], c2[SLUICE_R_MAX];
+	struct xdpctl_pins pins;
+	char cmd[512], out[8192], base[300];
+	__u32 id1 = 0, id2 = 0, id3 = 1;
+	int ifa;
+
+	SKIP_IF_NO_BPF();
+	if (!e->created) {
+		print_message("skipped: iproute2 'ip' not found\n");
+		skip();
+	}
+	if (run_ctl("--help", out, sizeof(out)) == -1) {
+		print_message("skipped: build/sluicectl not built\n");
+		skip();
+	}
+	assert_int_equal(xdpctl_ensure_bpffs(), 0);
+	assert_int_equal(enter_ns(e->fd_a), 0);
+	cfg_init(&e->t, true);
+	e->ifs[0] = e->if_a;
+	e->t.cfg.xdp.interfaces = e->ifs;
+	e->t.cfg.xdp.n_interfaces = 1;
+	e->t.cfg.xdp.mode = CFG_XDP_AUTO;
+	e->t.cfg.xdp.persist = true;
+	e->t.cfg.xdp.rate.syn = 1000;
+	e->t.cfg.xdp.drop_sample = 1;
+	snprintf(e->t.cfg.xdp.pin_path, sizeof(e->t.cfg.xdp.pin_path), "%s",
+		 e->pin);
+	snprintf(base, sizeof(base), "--pin-path %s", e->pin);
+	cfg_port(&e->t, GUARDED_PORT);
+	cfg_allow(&e->t, "198.18.0.2", 32);
+	e->x = xdpctl_open(&e->t.cfg);
+	assert_non_null(e->x);
+	ifa = (int)if_nametoindex(e->if_a);
+	assert_int_equal(probe_connect(e, GUARDED_PORT, 2000), 0);
+
+	/* deny add: cut off at once; del: back */
+	snprintf(cmd, sizeof(cmd), "%s deny add 198.18.0.2", base);
+	assert_int_equal(run_ctl(cmd, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "runtime only"));
+	assert_int_equal(probe_connect(e, GUARDED_PORT, 500), -ETIMEDOUT);
+	snprintf(cmd, sizeof(cmd), "%s deny list", base);
+	assert_int_equal(run_ctl(cmd, out, sizeof(out)), 0);
+	assert_non_null(strstr(out, "198.18.0.2/32"));
+	assert_non_null(strstr(out, "runtime"));
+	snprintf(cmd, sizeof(cmd), "%s deny del 198.18.0.2/32", base);
+	assert_int_equal(run_ctl(cmd, out, sizeof(out)), 0);
+	assert_int_equal(probe_connect(e, GUARDED_PORT, 2000), 0);
+	assert_int_equal(run_ctl(cmd, out, sizeof(out)), 3); /* gone */
+	snprintf(cmd, sizeof(cmd), "%s deny add 198.18.0.0/16 rate=5/s", base);
+	assert_int_equal(run_ctl(cmd, out, sizeof(out)), 1);
+	snprintf(cmd, sizeof(cmd), "%s deny add 198.18.0.1/16", base);
+	assert_int_equal(run_ctl(cmd, out, sizeof(out)), 1);
+
+	/* allow add with limits: a class; list shows it */
+	snprintf(cmd, sizeof(cmd),
+		 "%s allow add 198.51.100.0/24 rate=500/s burst=1000 syn=20/s",
+		 base);
+	assert_int_equal(run_ctl(cmd, out, sizeof(out)), 0);
+	snprintf(cmd, sizeof(cmd), "%s --json allow list", base);
+	assert_int_equal(run_ctl(cmd, out, sizeof(out)), 0);
+	if (!strstr(out, "{\"cidr\":\"198.51.100.0/24\",\"source\":\"runtime\""
+			 ",\"class\":1,\"rate\":500,\"burst\":1000,\"syn\":20,"
+			 "\"syn_burst\":20}") ||
+	    !strstr(out, "\"cidr\":\"198.18.0.2/32\",\"source\":\"file\""))
+		fail_msg("allow list: %s", out);
+
+	/* ban with expiry; listed; unban */
+	snprintf(cmd, sizeof(cmd), "%s ban 198.18.0.2 --for 10m", base);
+	assert_int_equal(run_ctl(cmd, out, sizeof(out)), 0);
+	assert_int_equal(probe_connect(e, GUARDED_PORT, 500), -ETIMEDOUT);
+	snprintf(cmd, sizeof(cmd), "%s bans", base);
+	assert_int_equal(run_ctl(cmd, out, sizeof(out)), 0);
+	if (!strstr(out, "198.18.0.2/32") ||
+	    !(strstr(out, "10m00s") || strstr(out, "9m59s")))
+		fail_msg("bans: %s", out);
+	snprintf(cmd, sizeof(cmd), "%s unban 198.18.0.2", base);
+	assert_int_equal(run_ctl(cmd, out, sizeof(out)), 0);
+	assert_int_equal(run_ctl(cmd, out, sizeof(out)), 3);
+	assert_int_equal(probe_connect(e, GUARDED_PORT, 2000), 0);
+
+	/* top: drops of the ban below are sampled 1:1 */
+	snprintf(cmd, sizeof(cmd), "%s ban 198.18.0.2", base);
+	assert_int_equal(run_ctl(cmd, out, sizeof(out)), 0);
+	{
+		pid_t pid;
+		int st;
+
+		snprintf(cmd, sizeof(cmd), "%s --json top --seconds 2", base);
+		pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			usleep(500000);
+			for (int i = 0; i < 3; i++)
+				probe_connect(e, GUARDED_PORT, 100);
+			_exit(0);
+		}
+		assert_int_equal(run_ctl(cmd, out, sizeof(out)), 0);
+		waitpid(pid, &st, 0);
+		if (!strstr(out, "\"source\":\"198.18.0.2\"") ||
+		    !strstr(out, "\"drop_banned\":"))
+			fail_msg("top: %s", out);
+	}
+
+	/* persist: close leaves the program attached and the maps pinned */
+	assert_int_equal(bpf_xdp_query_id(ifa, 0, &id1), 0);
+	assert_true(id1 != 0);
+	assert_int_equal(xdpctl_read_stats(e->x, c1), 0);
+	xdpctl_close(e->x);
+	e->x = NULL;
+	assert_int_equal(bpf_xdp_query_id(ifa, 0, &id2), 0);
+	assert_int_equal(id2, id1);
+	assert_int_equal(xdpctl_pins_open(e->pin, &pins), 0);
+	/* still enforcing with no daemon: the ban holds */
+	assert_int_equal(probe_connect(e, GUARDED_PORT, 500), -ETIMEDOUT);
+	assert_int_equal(xdpctl_pins_read_stats(&pins, c2), 0);
+	assert_true(c2[SLUICE_R_DROP_BANNED].packets >
+		    c1[SLUICE_R_DROP_BANNED].packets);
+	xdpctl_pins_close(&pins);
+
+	/* a new instance takes over atomically; bans and counters survive */
+	e->x = xdpctl_open(&e->t.cfg);
+	assert_non_null(e->x);
+	assert_int_equal(bpf_xdp_query_id(ifa, 0, &id3), 0);
+	assert_true(id3 != 0 && id3 != id1);
+	assert_int_equal(xdpctl_read_stats(e->x, c1), 0);
+	assert_true(c1[SLUICE_R_DROP_BANNED].packets >=
+		    c2[SLUICE_R_DROP_BANNED].packets);
+	assert_int_equal(probe_connect(e, GUARDED_PORT, 500), -ETIMEDOUT);
+	snprintf(cmd, sizeof(cmd), "%s unban 198.18.0.2", base);
+	assert_int_equal(run_ctl(cmd, out, sizeof(out)), 0);
+	assert_int_equal(probe_connect(e, GUARDED_PORT, 2000), 0);
+	/* the daemon's own ban (L7 escalation) */
+	{
+		struct allowlist_entry be = {0};
+
+		entry_set(&be, "198.18.0.2", 32);
+		assert_int_equal(xdpctl_ban(e->x, &be, 3600ull * 1000000000ull),
+				 0);
+		assert_int_equal(probe_connect(e, GUARDED_PORT, 500),
+				 -ETIMEDOUT);
+		snprintf(cmd, sizeof(cmd), "%s bans", base);
+		assert_int_equal(run_ctl(cmd, out, sizeof(out)), 0);
+		if (!strstr(out, "198.18.0.2/32") || !strstr(out, "sluiced"))
+			fail_msg("bans after xdpctl_ban: %s", out);
+		snprintf(cmd, sizeof(cmd), "%s unban 198.18.0.2", base);
+		assert_int_equal(run_ctl(cmd, out, sizeof(out)), 0);
+		assert_int_equal(probe_connect(e, GUARDED_PORT, 2000), 0);
+	}
+	/* the reload re-synced the runtime allow entry away */
+	snprintf(cmd, sizeof(cmd), "%s allow list", base);
+	assert_int_equal(run_ctl(cmd, out, sizeof(out)), 0);
+	assert_null(strstr(out, "198.51.100.0/24"));
+
+	/* and a non-persistent instance cleans everything up */
+	xdpctl_close(e->x);
+	e->t.cfg.xdp.persist = false;
+	e->x = xdpctl_open(&e->t.cfg);
+	assert_non_null(e->x);
+	xdpctl_close(e->x);
+	e->x = NULL;
+	id3 = 1;
+	assert_int_equal(bpf_xdp_query_id(ifa, 0, &id3), 0);
+	assert_int_equal(id3, 0);
+	assert_int_equal(access(e->pin, F_OK), -1);
+}
+
+/* Coexistence through the libxdp dispatcher: Sluice and another XDP
+ * program (xdp-filter's, from xdp-tools) on one interface, both running.
+ * Kernels that refuse the dispatcher's freplace programs make libxdp attach
+ * Sluice alone: then this is a skip with the reason. */
+static void test_dispatcher_coexistence(void **state)
+{
+	struct e2e *e = *state;
+	struct xdp_multiprog *mp;
+	struct xdp_program *other;
+	bool legacy;
+	int ifa, err;
+
+	SKIP_IF_NO_BPF();
+	if (!e->created) {
+		print_message("skipped: iproute2 'ip' not found\n");
+		skip();
+	}
+	assert_int_equal(xdpctl_ensure_bpffs(), 0);
+	assert_int_equal(enter_ns(e->fd_a), 0);
+	cfg_init(&e->t, true);
+	e->ifs[0] = e->if_a;
+	e->t.cfg.xdp.interfaces = e->ifs;
+	e->t.cfg.xdp.n_interfaces = 1;
+	e->t.cfg.xdp.mode = CFG_XDP_NATIVE;
+	snprintf(e->t.cfg.xdp.pin_path, sizeof(e->t.cfg.xdp.pin_path), "%s",
+		 e->pin);
+	cfg_port(&e->t, GUARDED_PORT);
+	cfg_allow(&e->t, "198.18.0.100", 32);
+	e->x = xdpctl_open(&e->t.cfg);
+	assert_non_null(e->x);
+	ifa = (int)if_nametoindex(e->if_a);
+	mp = xdp_multiprog__get_from_ifindex(ifa);
+	assert_false(libxdp_get_error(mp));
+	legacy = xdp_multiprog__is_legacy(mp);
+	xdp_multiprog__close(mp);
+	if (legacy) {
+		xdpctl_close(e->x);
+		e->x = NULL;
+		print_message("skipped: libxdp dispatcher unavailable: kernel "
+			      "refuses freplace (EPERM)\n");
+		skip();
+	}
+	other = xdp_program__find_file("xdpfilt_alw_all.o", NULL, NULL);
+	if (libxdp_get_error(other)) {
+		xdpctl_close(e->x);
+		e->x = NULL;
+		print_message("skipped: xdp-tools' xdpfilt_alw_all.o not "
+			      "installed\n");
+		skip();
+	}
+	err = xdp_program__attach(other, ifa, XDP_MODE_NATIVE, 0);
+	assert_int_equal(err, 0);
+	mp = xdp_multiprog__get_from_ifindex(ifa);
+	assert_int_equal(xdp_multiprog__program_count(mp), 2);
+	xdp_multiprog__close(mp);
+	/* Sluice (priority 10) still drops the non-allowed SYN */
+	assert_int_equal(probe_connect(e, GUARDED_PORT, 500), -ETIMEDOUT);
+	assert_int_equal(probe_connect(e, 22, 2000), 0);
+	assert_int_equal(xdp_program__detach(other, ifa, XDP_MODE_NATIVE, 0),
+			 0);
+	xdp_program__close(other);
+	xdpctl_close(e->x);
+	e->x = NULL;
+}
+
 /* Usage errors need no BPF: exit 1; help exits 0. */
 static void test_sluicectl_usage(void **state)
 {
@@ -1318,6 +2275,54 @@ static void test_sluicectl_usage(void **state)
 				 out, sizeof(out)),
 			 2);
 	assert_string_equal(out, "");
+	/* the live-edit commands: argument errors are found before the pins
+	 * are looked for (exit 1), valid ones then miss the pins (exit 2) */
+	static const char *const bad[] = {
+		"ban",
+		"ban 192.0.2.1 192.0.2.2",
+		"ban 192.0.2.1 --for 5x",
+		"ban 192.0.2.1 --for 0",
+		"ban 192.0.2.1 --for 400d",
+		"ban 192.0.2.300",
+		"unban 192.0.2.1 --for 1m",
+		"status --for 1m",
+		"allow",
+		"allow frob",
+		"allow add",
+		"allow add 10.0.0.0/8 rate=5",
+		"allow add 10.0.0.1/8",
+		"allow del 10.0.0.0/8 rate=5/s",
+		"allow list extra",
+		"deny add 10.0.0.0/8 burst=5",
+		"top --seconds 0",
+		"top --limit x",
+		"bans --seconds 3",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char cmd[256];
+		int rc;
+
+		snprintf(cmd, sizeof(cmd),
+			 "--pin-path /sys/fs/bpf/sluice-test-none %s", bad[i]);
+		rc = run_ctl(cmd, out, sizeof(out));
+		if (rc != 1)
+			fail_msg("sluicectl %s: exit %d, want 1", bad[i], rc);
+	}
+	assert_int_equal(run_ctl("--pin-path /sys/fs/bpf/sluice-test-none "
+				 "allow add 10.0.0.0/8 rate=5/s",
+				 out, sizeof(out)),
+			 2);
+	assert_int_equal(run_ctl("--pin-path /sys/fs/bpf/sluice-test-none "
+				 "ban 2001:db8::/64 --for 10m",
+				 out, sizeof(out)),
+			 2);
+	assert_int_equal(run_ctl("--pin-path /sys/fs/bpf/sluice-test-none bans",
+				 out, sizeof(out)),
+			 2);
+	assert_int_equal(run_ctl("--pin-path /sys/fs/bpf/sluice-test-none top "
+				 "--seconds 1",
+				 out, sizeof(out)),
+			 2);
 }
 
 static void test_open_errors(void **state)
@@ -1381,12 +2386,27 @@ int main(void)
 		cmocka_unit_test_setup(test_fragments, verdict_setup),
 		cmocka_unit_test_setup(test_truncated, verdict_setup),
 		cmocka_unit_test_setup(test_counters_exact, verdict_setup),
+		cmocka_unit_test_setup(test_deny_first, verdict_setup),
+		cmocka_unit_test_setup(test_bans, verdict_setup),
+		cmocka_unit_test_setup(test_scope_all, verdict_setup),
+		cmocka_unit_test_setup(test_rate_default_class, verdict_setup),
+		cmocka_unit_test_setup(test_rate_per_cidr_class, verdict_setup),
+		cmocka_unit_test_setup(test_rate_v6_prefix, verdict_setup),
+		cmocka_unit_test_setup(test_verdict_cache_generation,
+				       verdict_setup),
+		cmocka_unit_test_setup(test_rate_shared_across_cpus,
+				       verdict_setup),
+		cmocka_unit_test_setup(test_drop_events, verdict_setup),
 	};
 	const struct CMUnitTest sync[] = {
 		cmocka_unit_test_setup(test_sync_diff, sync_setup),
 		cmocka_unit_test_setup(test_sync_masks_host_bits, sync_setup),
 		cmocka_unit_test_setup(test_sync_full_map, sync_setup),
 		cmocka_unit_test_setup(test_sync_bad_entry, sync_setup),
+		cmocka_unit_test_setup(test_sync_deny_and_settings,
+				       sync_setup),
+		cmocka_unit_test_setup(test_sync_classes, sync_setup),
+		cmocka_unit_test_setup(test_sync_keeps_bans, sync_setup),
 		cmocka_unit_test_setup(test_sync_never_drops_common_client,
 				       sync_setup),
 	};
@@ -1395,6 +2415,10 @@ int main(void)
 						e2e_teardown),
 		cmocka_unit_test_setup_teardown(test_open_errors, e2e_setup,
 						e2e_teardown),
+		cmocka_unit_test_setup_teardown(test_live_edits_and_persist,
+						e2e_setup, e2e_teardown),
+		cmocka_unit_test_setup_teardown(test_dispatcher_coexistence,
+						e2e_setup, e2e_teardown),
 		cmocka_unit_test(test_sluicectl_usage),
 	};
 	int fails = 0;

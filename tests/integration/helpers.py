@@ -49,10 +49,17 @@ SANITIZER_RE = re.compile(
     r"(ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|"
     r"SUMMARY: (Address|Leak|UndefinedBehavior)Sanitizer)")
 
-MAP_NAMES = ["sl_ports_v1", "sl_allow4_v1", "sl_allow6_v1", "sl_stats_v1",
-             "sl_settings_v1"]
+# SLUICE_ABI_VERSION, read from the header the build used
+ABI_VERSION = int(re.search(
+    r"#define SLUICE_ABI_VERSION (\d+)",
+    (REPO / "include/sluice/abi.h").read_text()).group(1))
+MAP_NAMES = ["sl_ports_v1", "sl_allow4_v1", "sl_allow6_v1", "sl_stats_v2",
+             "sl_settings_v2", "sl_deny4_v1", "sl_deny6_v1", "sl_ban4_v1",
+             "sl_ban6_v1", "sl_classes_v1", "sl_src4_v1", "sl_src6_v1",
+             "sl_events_v1"]
 REASONS = ["pass_unguarded", "pass_allowed", "pass_not_ip", "pass_malformed",
-           "drop_not_allowed"]
+           "drop_not_allowed", "pass_guarded", "drop_deny", "drop_banned",
+           "drop_rate", "drop_syn_rate"]
 
 
 class Cleanup:
@@ -274,8 +281,9 @@ def admin_socket_path(workdir, name):
 
 def write_config(workdir, name, *, listeners=None, routes=None,
                  targets=None, allow=None, xdp=True, mode="native",
-                 extra=""):
-    """Write NAME.yaml (and NAME-allowlist.txt) into workdir; return path."""
+                 extra="", xdp_extra=()):
+    """Write NAME.yaml (and NAME-allowlist.txt) into workdir; return path.
+    xdp_extra: more lines under xdp: ("  drop_sample: 1")."""
     workdir = Path(workdir)
     listeners = listeners or [f"{SRV4}:{GW_PORT}", f"[{SRV6}]:{GW_PORT}"]
     targets = targets or [f"{SRV4}:{B1_PORT}"]
@@ -293,7 +301,7 @@ def write_config(workdir, name, *, listeners=None, routes=None,
           f"  socket: {admin_socket_path(workdir, name)}",
           "xdp:", f"  enabled: {'true' if xdp else 'false'}",
           f"  interfaces: [{VETH_SRV}]", f"  mode: {mode}",
-          f"  pin_path: {PIN_ROOT}",
+          f"  pin_path: {PIN_ROOT}", *xdp_extra,
           "  allowlist:", "    enabled: true", f"    files: [{al.name}]",
           "services:", "  - name: echo",
           "    targets: [" + ", ".join(f'"{t}"' for t in targets) + "]",

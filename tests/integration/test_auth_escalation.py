@@ -3,12 +3,11 @@
 A client that fails authentication (or is rate limited) more than N times
 within T seconds is banned in the XDP ban map for D seconds: its TCP
 connects time out while other clients are served, the ban is visible in
-bpftool, and after D seconds the client gets through again.
-
-Needs the XDP ban map (issue 3). Built without it, sluiced logs that bans
-are unavailable and this module is skipped with that reason.
+bpftool, in `sluicectl bans` (through the admin socket and on the pinned
+maps) and in the metrics, and after D seconds the client gets through again.
 """
 import json
+import re
 import time
 import uuid
 
@@ -48,6 +47,7 @@ escalation:
 """
     cfg = au.write_auth_config(workdir, "auth-esc", routes, top)
     g = au.Gateway(cfg, workdir, "gw-auth-esc")
+    gw_workdir[:] = [workdir]
     yield g
     g.stop()
 
@@ -61,24 +61,39 @@ def banned_keys():
     return keys
 
 
-def sluicectl_bans():
-    r = h.run([h.SLUICECTL, "--pin-path", h.PIN_ROOT, "--json", "bans"])
-    return json.loads(r.stdout)
+def sluicectl_bans(via_socket=False):
+    """Active bans, from the admin socket or straight from the pins."""
+    where = (["--socket", h.admin_socket_path(gw_workdir[0], "auth-esc")]
+             if via_socket else ["--pin-path", h.PIN_ROOT])
+    r = h.run([h.SLUICECTL, *where, "--json", "bans"])
+    return json.loads(r.stdout)["bans"]
+
+
+gw_workdir = []
 
 
 def assert_listed(ip, prefix):
-    bans = [b for b in sluicectl_bans() if b["cidr"] == f"{ip}/{prefix}"]
-    assert len(bans) == 1, sluicectl_bans()
-    assert bans[0]["by"] == "sluiced", bans
-    assert 0 < bans[0]["expires_in_s"] <= BAN_S, bans
+    for via_socket in (True, False):
+        bans = [b for b in sluicectl_bans(via_socket)
+                if b["cidr"] == f"{ip}/{prefix}"]
+        assert len(bans) == 1, sluicectl_bans(via_socket)
+        assert bans[0]["by"] == "sluiced", bans
+        assert 0 < bans[0]["expires_in_s"] <= BAN_S, bans
+
+
+def metric(name, labels=""):
+    sock = h.admin_socket_path(gw_workdir[0], "auth-esc")
+    r = h.run(["curl", "-sS", "--max-time", "5", "--unix-socket", str(sock),
+               "http://sluice/metrics"])
+    m = re.search(rf"^{re.escape(name + labels)} (\S+)$", r.stdout, re.M)
+    assert m, f"no {name}{labels} in /metrics"
+    return float(m.group(1))
 
 
 def wait_ban_logged(gw, ip, timeout=5):
     def logged():
         out = gw.output()
-        if "XDP bans are not available" in out:
-            pytest.skip("this build has no XDP ban map (issue 3): "
-                        "sluiced logged that bans are not available")
+        assert "XDP bans are not available" not in out, out
         return f"escalation: banned {ip} " in out
     h.wait_for(logged, timeout, what=f"ban of {ip} logged")
 
@@ -113,6 +128,10 @@ def test_auth_failures_lead_to_ban(gw):
     wait_ban_logged(gw, h.ALLOWED4)
     assert banned_keys(), "no entry in the XDP ban maps"
     assert_listed(h.ALLOWED4, 32)
+    assert metric("sluice_xdp_active_bans") == 1
+    assert metric("sluice_xdp_bans_total", '{by="sluiced"}') == 1
+    assert metric("sluice_auth_failures_total",
+                  '{route="api",reason="unauthorized"}') == THRESHOLD + 1
     # other clients are still served meanwhile
     r = au.get("/other", [f"Authorization: Bearer {TOKEN}"], src=h.ALLOWED6,
                dst=h.SRV6)
@@ -120,6 +139,7 @@ def test_auth_failures_lead_to_ban(gw):
     expect_banned_then_free(h.ALLOWED4, h.SRV4)
     # expired: gone from the list (expired bans are removed on the way)
     assert [b for b in sluicectl_bans() if b["cidr"].startswith(h.ALLOWED4)] == []
+    assert metric("sluice_xdp_active_bans") == 0
 
 
 @pytest.mark.timeout(90)
@@ -131,5 +151,8 @@ def test_rate_limit_rejections_lead_to_ban(gw):
                       "rate_limited")
     wait_ban_logged(gw, h.ALLOWED6)
     assert_listed(h.ALLOWED6, 128)
+    assert metric("sluice_ratelimit_rejections_total",
+                  '{route="limited"}') == THRESHOLD + 1
+    assert metric("sluice_xdp_bans_total", '{by="sluiced"}') == 2
     expect_banned_then_free(src, dst)
     assert [b for b in sluicectl_bans() if b["cidr"].startswith(src)] == []

@@ -256,7 +256,8 @@ def test_every_kind_of_traffic_is_counted(obs_gw):
                reason="drop_not_allowed") > xdp_before
     assert val(after, "sluice_xdp_packets_total", verdict="pass",
                reason="pass_allowed") > 0
-    assert val(after, "sluice_build_info", version="0.1.0", abi="1") == 1
+    assert val(after, "sluice_build_info", version="0.1.0",
+               abi=str(h.ABI_VERSION)) == 1
     # no raw paths or client addresses as label values
     assert "/api/" not in text and "/nowhere" not in text
     assert h.ALLOWED4 not in text and h.BLOCKED4 not in text

@@ -11,6 +11,7 @@ import signal
 import socket
 import stat
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -145,7 +146,8 @@ def test_sluicectl_tables_and_json(sluiced_factory, workdir):
     assert "unknown command 'frobnicate'" in r.stderr
     r = ctl(sock, "allow", "add", check=1)
     assert "missing CIDR" in r.stderr
-    r = ctl(sock, "allow", "add", "10.0.0.1/8", check=3)
+    # checked before anything is sent, with the allowlist parser's words
+    r = ctl(sock, "allow", "add", "10.0.0.1/8", check=1)
     assert "host bits set" in r.stderr
     r = ctl(sock, "allow", "del", "198.18.0.77/32", check=3)
     assert "198.18.0.77/32 is not in the allowlist" in r.stderr
@@ -169,9 +171,10 @@ def test_live_allow_edits_are_runtime_only(sluiced_factory, workdir):
     r = ctl(sock, "allow", "add", f"{h.BLOCKED4}/32", check=0)
     assert "runtime only" in r.stdout
     assert h.one(h.http(h.BLOCKED4, h.SRV4, path="/live"))["status"] == 200
-    entries = ctl_json(sock, "allow", "list")["entries"]
-    assert {"cidr": f"{h.BLOCKED4}/32", "source": "runtime"} in entries
-    assert {"cidr": f"{h.ALLOWED4}/32", "source": "file"} in entries
+    entries = {e["cidr"]: e["source"]
+               for e in ctl_json(sock, "allow", "list")["entries"]}
+    assert entries[f"{h.BLOCKED4}/32"] == "runtime"
+    assert entries[f"{h.ALLOWED4}/32"] == "file"
     # adding it twice is an error
     ctl(sock, "allow", "add", f"{h.BLOCKED4}/32", check=3)
     # a runtime delete of a file entry
@@ -189,6 +192,78 @@ def test_live_allow_edits_are_runtime_only(sluiced_factory, workdir):
                                              f"{h.ALLOWED6}/128"}
     assert h.connect(h.BLOCKED4, h.SRV4, h.GW_PORT)["result"] == "timeout"
     assert h.one(h.http(h.ALLOWED6, h.SRV6, path="/back"))["status"] == 200
+
+
+def test_live_deny_bans_and_top_over_the_socket(sluiced_factory, workdir):
+    """deny/ban/unban/bans/top through the admin socket; --pin-path sees the
+    same maps through the same handlers; bans survive a reload, deny edits
+    do not; bans are logged and counted."""
+    s = sluiced_factory("ops-deny", xdp_extra=["  drop_sample: 1"])
+    sock = sock_of(workdir, "ops-deny")
+    pins = ["--pin-path", str(h.PIN_ROOT)]
+    a4 = f"{h.ALLOWED4}/32"
+
+    assert h.connect(h.ALLOWED4, h.SRV4, h.GW_PORT)["result"] == "connected"
+    r = ctl(sock, "deny", "add", h.ALLOWED4, check=0)
+    assert r.stdout.strip() == (
+        f"added {a4} to the denylist (runtime only: the next reload re-syncs "
+        "it from the files)"), r.stdout
+    assert h.connect(h.ALLOWED4, h.SRV4, h.GW_PORT)["result"] == "timeout"
+    assert ctl_json(sock, "deny", "list")["entries"] == [
+        {"cidr": a4, "source": "runtime"}]
+    assert json.loads(ctl(sock, *pins, "--json", "deny", "list",
+                          check=0).stdout)["entries"] == [
+        {"cidr": a4, "source": "runtime"}]
+    lines = ctl(sock, "deny", "list", check=0).stdout.splitlines()
+    assert lines[0].split() == ["CIDR", "SOURCE"]
+    assert lines[1].split() == [a4, "runtime"]
+    ctl(sock, "reload", check=0)            # deny edits are runtime only
+    assert ctl_json(sock, "deny", "list")["entries"] == []
+    assert h.connect(h.ALLOWED4, h.SRV4, h.GW_PORT)["result"] == "connected"
+    r = ctl(sock, "deny", "del", a4, check=3)
+    assert f"{a4} is not in the denylist" in r.stderr
+
+    # a ban through the socket: listed both ways, survives a reload
+    r = ctl(sock, "ban", h.ALLOWED4, "--for", "1h", check=0)
+    assert r.stdout.strip() == f"banned {a4} for 1h00m (bans survive reloads)"
+    assert f"admin: banned {a4} in XDP for 3600 s (operator)" in s.output()
+    ctl(sock, "reload", check=0)
+    assert h.connect(h.ALLOWED4, h.SRV4, h.GW_PORT)["result"] == "timeout"
+    for where in ([], pins):
+        bans = json.loads(ctl(sock, *where, "--json", "bans", check=0)
+                          .stdout)["bans"]
+        assert [(b["cidr"], b["by"]) for b in bans] == [(a4, "operator")]
+        assert 3500 < bans[0]["expires_in_s"] <= 3600, bans
+    lines = ctl(sock, "bans", check=0).stdout.splitlines()
+    assert lines[0].split() == ["CIDR", "EXPIRES_IN", "BY"]
+    assert lines[1].split()[0] == a4 and lines[1].split()[2] == "operator"
+    code, body = admin_curl("http://127.0.0.1:9900/metrics")
+    assert code == 200
+    assert 'sluice_xdp_bans_total{by="operator"} 1\n' in body
+    assert "\nsluice_xdp_active_bans 1\n" in body
+
+    # top: the banned source's dropped SYNs are sampled 1:1
+    def knock():
+        time.sleep(0.5)
+        for _ in range(3):
+            h.connect(h.ALLOWED4, h.SRV4, h.GW_PORT, 1)
+    knocker = threading.Thread(target=knock)
+    knocker.start()
+    top = json.loads(ctl(sock, "--json", "top", "--seconds", "3", check=0)
+                     .stdout)
+    knocker.join(timeout=30)
+    talkers = {t["source"]: t for t in top["talkers"]}
+    assert top["sample_every"] == 1, top
+    assert talkers[h.ALLOWED4]["reasons"].get("drop_banned", 0) >= 1, top
+    code, _ = admin_curl("http://127.0.0.1:9900/top")
+    assert code == 403                      # Unix socket only
+    ctl(sock, "top", "--seconds", "11", check=1)
+
+    r = ctl(sock, "unban", h.ALLOWED4, check=0)
+    assert r.stdout.strip() == f"unbanned {a4}"
+    assert h.connect(h.ALLOWED4, h.SRV4, h.GW_PORT)["result"] == "connected"
+    r = ctl(sock, *pins, "unban", h.ALLOWED4, check=3)
+    assert f"{a4} is not banned" in r.stderr
 
 
 # ---- reload -----------------------------------------------------------------

@@ -186,16 +186,67 @@ static void test_prefix_errors(void **state)
 	expect_err("/8", "allow.txt:1: invalid address: '/8'");
 }
 
-static void test_options_rejected(void **state)
+static void test_options(void **state)
 {
-	expect_err("10.0.0.0/8 rate=100/s\n",
-		   "allow.txt:1: options are not supported yet (only a CIDR per line): 'rate=100/s'");
-	expect_err("10.0.0.0/8\tburst=5 # c\n",
-		   "allow.txt:1: options are not supported yet (only a CIDR per line): 'burst=5'");
-	expect_err("10.0.0.0/8 syn=1/s",
-		   "allow.txt:1: options are not supported yet (only a CIDR per line): 'syn=1/s'");
+	struct allowlist al = { 0 };
+	char e2[512];
+	static const char text[] =
+		"198.51.100.0/24 rate=500/s burst=1000 syn=20/s\n"
+		"10.0.0.0/8\tsyn_burst=7 syn=3/s # trailing comment\n"
+		"fd00:5c::/64 rate=1/s\n"
+		"192.0.2.1\n";
+
+	assert_int_equal(allowlist_parse("a", text, strlen(text), &al, e2,
+					 sizeof(e2)), 4);
+	assert_int_equal(al.entries[0].rate, 500);
+	assert_int_equal(al.entries[0].burst, 1000);
+	assert_int_equal(al.entries[0].syn, 20);
+	assert_int_equal(al.entries[0].syn_burst, 0);
+	assert_true(allowlist_has_options(&al.entries[0]));
+	assert_int_equal(al.entries[1].rate, 0);
+	assert_int_equal(al.entries[1].syn, 3);
+	assert_int_equal(al.entries[1].syn_burst, 7);
+	assert_int_equal(al.entries[2].rate, 1);
+	assert_int_equal(al.entries[2].family, AF_INET6);
+	assert_false(allowlist_has_options(&al.entries[3]));
+	allowlist_free(&al);
+}
+
+static void test_option_errors(void **state)
+{
+	expect_err("10.0.0.0/8 rate=100", "allow.txt:1: invalid rate (want N/s with N from 1 to 100000000): 'rate=100'");
+	expect_err("10.0.0.0/8 rate=0/s", "allow.txt:1: invalid rate (want N/s with N from 1 to 100000000): 'rate=0/s'");
+	expect_err("10.0.0.0/8 rate=010/s", "allow.txt:1: invalid rate (want N/s with N from 1 to 100000000): 'rate=010/s'");
+	expect_err("10.0.0.0/8 rate=100000001/s", "allow.txt:1: invalid rate (want N/s with N from 1 to 100000000): 'rate=100000001/s'");
+	expect_err("10.0.0.0/8 rate=5/m", "allow.txt:1: invalid rate (want N/s with N from 1 to 100000000): 'rate=5/m'");
+	expect_err("10.0.0.0/8 rate=-5/s", "allow.txt:1: invalid rate (want N/s with N from 1 to 100000000): 'rate=-5/s'");
+	expect_err("10.0.0.0/8\tburst=5/s # c\n", "allow.txt:1: invalid burst (want N with N from 1 to 100000000): 'burst=5/s'");
+	expect_err("10.0.0.0/8 burst=", "allow.txt:1: invalid burst (want N with N from 1 to 100000000): 'burst='");
+	expect_err("10.0.0.0/8 syn", "allow.txt:1: option syn needs a value (syn=N/s): 'syn'");
+	expect_err("10.0.0.0/8 syn=1/s syn=2/s", "allow.txt:1: option syn given twice: 'syn=2/s'");
+	expect_err("10.0.0.0/8 syn_burst=99999999999", "allow.txt:1: invalid syn_burst (want N with N from 1 to 100000000): 'syn_burst=99999999999'");
+	expect_err("10.0.0.0/8 Rate=1/s", "allow.txt:1: unknown option: 'Rate=1/s'");
+	expect_err("10.0.0.0/8 rate =1/s", "allow.txt:1: option rate needs a value (rate=N/s): 'rate'");
 	expect_err("10.0.0.0/8 foo", "allow.txt:1: unknown option: 'foo'");
 	expect_err("10.0.0.0/8 10.1.0.0/16", "allow.txt:1: unknown option: '10.1.0.0/16'");
+}
+
+static void test_denylist_refuses_options(void **state)
+{
+	struct allowlist al = { 0 };
+	char e2[256];
+	static const char ok[] = "10.0.0.0/8\n";
+	static const char bad[] = "10.0.0.0/8\n10.1.0.0/16 rate=5/s\n";
+
+	assert_int_equal(allowlist_parse_flags("deny.txt", ok, strlen(ok), &al,
+					       ALLOWLIST_NO_OPTIONS, e2,
+					       sizeof(e2)), 1);
+	assert_int_equal(allowlist_parse_flags("deny.txt", bad, strlen(bad),
+					       &al, ALLOWLIST_NO_OPTIONS, e2,
+					       sizeof(e2)), -EINVAL);
+	assert_string_equal(e2, "deny.txt:2: options are not allowed in a denylist: 'rate=5/s'");
+	assert_int_equal(al.n, 1);
+	allowlist_free(&al);
 }
 
 static void test_nul_and_control_bytes(void **state)
@@ -410,7 +461,9 @@ int main(void)
 		cmocka_unit_test(test_host_bits_boundaries),
 		cmocka_unit_test(test_strict_addresses),
 		cmocka_unit_test(test_prefix_errors),
-		cmocka_unit_test(test_options_rejected),
+		cmocka_unit_test(test_options),
+		cmocka_unit_test(test_option_errors),
+		cmocka_unit_test(test_denylist_refuses_options),
 		cmocka_unit_test(test_nul_and_control_bytes),
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_mapped_v6_stored_as_v6),

@@ -820,6 +820,111 @@ static void test_http_errors(void **state)
 	expect_errors("listeners:\n  - name: l\n    address: 127.0.0.1:8080\n"
 		      "    proxy_protocol: yes\n" "xdp:\n  enabled: false\n",
 		      "cfg.yaml:4:21: listeners[0].proxy_protocol: expected a boolean (true or false), got 'yes'\n");
+/* issue 3: scope, persist, denylist, rate_limit, drop_sample */
+static void test_xdp_limits_keys(void **state)
+{
+	struct config *c;
+
+	c = parse_ok(BASE);
+	assert_int_equal(c->xdp.scope, CFG_XDP_SCOPE_GUARDED);
+	assert_false(c->xdp.persist);
+	assert_int_equal(c->xdp.rate.rate, 0);
+	assert_int_equal(c->xdp.rate.syn, 0);
+	assert_int_equal(c->xdp.rate_v6_prefix, SLUICE_DEF_V6_PREFIX);
+	assert_int_equal(c->xdp.rate_table_size, SLUICE_DEF_SRC_ENTRIES);
+	assert_int_equal(c->xdp.drop_sample, 64);
+	assert_int_equal(c->xdp.n_deny_files, 0);
+	config_put(c);
+
+	c = parse_ok(BASE "  scope: all\n"
+			  "  persist: true\n"
+			  "  denylist: {files: [deny.txt]}\n"
+			  "  rate_limit:\n"
+			  "    rate: 1000/s\n"
+			  "    burst: 2000\n"
+			  "    syn: 50/s\n"
+			  "    syn_burst: 100\n"
+			  "    ipv6_prefix: 56\n"
+			  "    table_size: 4096\n"
+			  "  drop_sample: 0\n");
+	assert_int_equal(c->xdp.scope, CFG_XDP_SCOPE_ALL);
+	assert_true(c->xdp.persist);
+	assert_int_equal(c->xdp.n_deny_files, 1);
+	assert_string_equal(c->xdp.deny_files[0], "deny.txt");
+	assert_int_equal(c->xdp.rate.rate, 1000);
+	assert_int_equal(c->xdp.rate.burst, 2000);
+	assert_int_equal(c->xdp.rate.syn, 50);
+	assert_int_equal(c->xdp.rate.syn_burst, 100);
+	assert_int_equal(c->xdp.rate_v6_prefix, 56);
+	assert_int_equal(c->xdp.rate_table_size, 4096);
+	assert_int_equal(c->xdp.drop_sample, 0);
+	config_put(c);
+
+	expect_errors(BASE "  rate_limit: {rate: 1000}\n",
+		      "cfg.yaml:6:22: xdp.rate_limit.rate: expected a rate N/s with N from 1 to 100000000, got '1000'\n");
+	expect_errors(BASE "  rate_limit: {syn: 0/s}\n",
+		      "cfg.yaml:6:21: xdp.rate_limit.syn: expected a rate N/s with N from 1 to 100000000, got '0/s'\n");
+	expect_errors(BASE "  rate_limit: {burst: 5}\n",
+		      "cfg.yaml:6:23: xdp.rate_limit.burst: burst needs a rate (add rate: N/s)\n");
+	expect_errors(BASE "  rate_limit: {syn_burst: 5}\n",
+		      "cfg.yaml:6:27: xdp.rate_limit.syn_burst: syn_burst needs a syn rate (add syn: N/s)\n");
+	expect_errors(BASE "  rate_limit: {ipv6_prefix: 129}\n",
+		      "cfg.yaml:6:29: xdp.rate_limit.ipv6_prefix: 129 is out of range (1-128)\n");
+	expect_errors(BASE "  rate_limit: {table_size: 10}\n",
+		      "cfg.yaml:6:28: xdp.rate_limit.table_size: 10 is out of range (1024-16777216)\n");
+	expect_errors(BASE "  drop_sample: 3\n",
+		      "cfg.yaml:6:16: xdp.drop_sample: must be 0 (off) or a power of two (1, 2, 4, ... 1073741824), got 3\n");
+	expect_errors(BASE "  scope: everything\n",
+		      "cfg.yaml:6:10: xdp.scope: invalid value 'everything' (expected guarded or all)\n");
+}
+
+static void test_load_denylist_and_classes(void **state)
+{
+	char dir[] = "/tmp/sluice-cfg-XXXXXX", cfg[256], al[256], dl[256];
+	char want[1024];
+	struct config *c;
+	char *errs;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(cfg, sizeof(cfg), "%s/sluice.yaml", dir);
+	snprintf(al, sizeof(al), "%s/a.txt", dir);
+	snprintf(dl, sizeof(dl), "%s/d.txt", dir);
+	write_file(cfg, "listeners: [{name: l, address: '127.0.0.1:8080'}]\n"
+			"xdp:\n"
+			"  interfaces: [lo]\n"
+			"  allowlist: {files: [a.txt]}\n"
+			"  denylist: {files: [d.txt]}\n");
+	write_file(al, "198.51.100.0/24 rate=500/s burst=1000 syn=20/s\n"
+		       "10.0.0.0/8\n");
+	write_file(dl, "192.0.2.0/24\n2001:db8::/32\n");
+	assert_int_equal(config_load_file(cfg, &c, &errs), 0);
+	assert_int_equal(c->xdp.deny.n, 2);
+	assert_int_equal(c->xdp.allow.n, 2);
+	assert_int_equal(c->xdp.allow.entries[1].rate, 500);
+	assert_int_equal(c->xdp.allow.entries[1].syn, 20);
+	config_put(c);
+
+	/* options in a denylist are refused with file:line */
+	write_file(dl, "192.0.2.0/24\n198.18.0.0/15 rate=5/s\n");
+	assert_int_equal(config_load_file(cfg, &c, &errs), -EINVAL);
+	snprintf(want, sizeof(want),
+		 "%s:2: options are not allowed in a denylist: 'rate=5/s'\n",
+		 dl);
+	assert_string_equal(errs, want);
+	free(errs);
+	/* a bad option in an allowlist names its file and line */
+	write_file(dl, "192.0.2.0/24\n");
+	write_file(al, "10.0.0.0/8\n198.51.100.0/24 rate=500\n");
+	assert_int_equal(config_load_file(cfg, &c, &errs), -EINVAL);
+	snprintf(want, sizeof(want),
+		 "%s:2: invalid rate (want N/s with N from 1 to 100000000): 'rate=500'\n",
+		 al);
+	assert_string_equal(errs, want);
+	free(errs);
+	unlink(al);
+	unlink(dl);
+	unlink(cfg);
+	assert_int_equal(rmdir(dir), 0);
 }
 
 static void test_no_trailing_newline(void **state)
@@ -899,6 +1004,8 @@ int main(void)
 		cmocka_unit_test(test_http_section),
 		cmocka_unit_test(test_http_errors),
 		cmocka_unit_test(test_ops_keys),
+		cmocka_unit_test(test_xdp_limits_keys),
+		cmocka_unit_test(test_load_denylist_and_classes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, teardown_guard);

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include <sluice/abi.h>
+
 #include "metrics.h"
 #include "metrics_catalog.h"
 
@@ -552,8 +554,14 @@ static void test_catalog(void **state)
 				  "{route=\"none\",le=\"0.25\"} 1\n"));
 	assert_non_null(strstr(t, "sluice_http_request_duration_seconds_bucket"
 				  "{route=\"none\",le=\"10\"} 1\n"));
-	assert_non_null(strstr(t, "sluice_build_info{version=\"" SLUICE_VERSION
-				  "\",abi=\"1\"} 1\n"));
+	{
+		char bi[128];
+
+		snprintf(bi, sizeof(bi),
+			 "sluice_build_info{version=\"%s\",abi=\"%d\"} 1\n",
+			 SLUICE_VERSION, SLUICE_ABI_VERSION);
+		assert_non_null(strstr(t, bi));
+	}
 	/* unlabelled series exist from the start */
 	assert_non_null(strstr(t, "\nsluice_connections_active 0\n"));
 	assert_non_null(strstr(t, "\nsluice_config_reloads_total{result=\"failure\"} 0\n"));
