@@ -1898,6 +1898,8 @@ static void http_finish(struct pctx *p, yaml_node_t *map, void *base,
 		err_at(p, n ? n : map, n ? "http.max_uri_bytes" : path,
 		       "must be smaller than http.max_header_bytes (%u)",
 		       h->max_header_bytes);
+}
+
 /* A burst without its rate limits nothing: say so rather than ignore it. */
 static void rate_finish(struct pctx *p, yaml_node_t *map, void *base,
 			const char *path, yaml_node_t **vals)

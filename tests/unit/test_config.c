@@ -820,6 +820,8 @@ static void test_http_errors(void **state)
 	expect_errors("listeners:\n  - name: l\n    address: 127.0.0.1:8080\n"
 		      "    proxy_protocol: yes\n" "xdp:\n  enabled: false\n",
 		      "cfg.yaml:4:21: listeners[0].proxy_protocol: expected a boolean (true or false), got 'yes'\n");
+}
+
 /* issue 3: scope, persist, denylist, rate_limit, drop_sample */
 static void test_xdp_limits_keys(void **state)
 {
