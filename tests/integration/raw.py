@@ -203,7 +203,8 @@ def backend_entries(backend, marker):
 
 
 def write_cfg(workdir, name, *, http=None, routes=None, services=None,
-              listeners=None, workers=1, xdp=False, allow=None, top=None):
+              listeners=None, workers=1, xdp=False, allow=None, top=None,
+              access_log=None):
     """A config for these tests. routes: list of dicts (name, path_prefix,
     service, extra keys); services: list of dicts (name, targets, extra);
     listeners: list of dicts (address, extra keys); http: dict; top: other
@@ -251,6 +252,8 @@ def write_cfg(workdir, name, *, http=None, routes=None, services=None,
     if workers is not None:
         y.append(f"workers: {workers}")
     y += ["logging:", "  level: info"]
+    if access_log:
+        y += ["  access_log:", f"    path: {access_log}", "    format: json"]
     p = workdir / f"{name}.yaml"
     p.write_text("\n".join(y) + "\n")
     return p

@@ -1,7 +1,9 @@
 """PROXY protocol v1/v2 from trusted peers and trusted X-Forwarded-For
 chains: the client address they carry is the one forwarded."""
+import json
 import socket
 import struct
+from pathlib import Path
 
 import pytest
 
@@ -20,7 +22,9 @@ def gw_pp(backends, workdir):
         {"address": f"{h.SRV4}:{h.GW_PORT}", "proxy_protocol": True},
         {"address": f"[{h.SRV6}]:{h.GW_PORT}", "proxy_protocol": True},
         {"address": f"{h.SRV4}:{h.GW_PORT + 2}"}],
-        top={"trusted_proxies": [f"{TRUSTED4}/32", f"{h.ALLOWED6}/128"]})
+        top={"trusted_proxies": [f"{TRUSTED4}/32", f"{h.ALLOWED6}/128"]},
+        access_log=Path(workdir) / "pp-access.log")
+    s.access_log = Path(workdir) / "pp-access.log"
     yield s
     s.shutdown()
 
@@ -135,3 +139,47 @@ def test_trusted_xff_chain(gw_pp, backends):
     assert c.response().status == 200
     c.close()
     assert xff_seen(backends["b1"], p) == [UNTRUSTED4]
+
+
+def access_entry(gw, path):
+    def find():
+        try:
+            lines = gw.access_log.read_text().splitlines()
+        except FileNotFoundError:
+            return None
+        hits = [json.loads(l) for l in lines if l.strip()]
+        hits = [e for e in hits if e.get("path") == path]
+        return hits[0] if hits else None
+    return h.wait_for(find, 10, what=f"access log line for {path}")
+
+
+def test_access_log_uses_the_real_client_and_request_id(gw_pp, backends):
+    """The address the PROXY header or trusted XFF carries is the client
+    in the access log, with the request id the client saw."""
+    p = raw.uniq("log-pp")
+    c = raw.Conn(src=TRUSTED4)
+    c.send(f"PROXY TCP4 203.0.113.44 {h.SRV4} 4444 {h.GW_PORT}\r\n")
+    c.send(raw.request("GET", p))
+    r = c.response()
+    c.close()
+    e = access_entry(gw_pp, p)
+    assert e["client"] == "203.0.113.44", e
+    assert e["request_id"] == r.header("x-request-id"), (e, r)
+    # trusted XFF without PROXY: the rightmost untrusted hop
+    p = raw.uniq("log-xff")
+    c = raw.Conn(src=TRUSTED4, port=h.GW_PORT + 2)
+    c.send(raw.request("GET", p, headers=[
+        ("X-Forwarded-For", "192.0.2.9, 203.0.113.45"),
+        ("X-Request-Id", "trace-xff-1")]))
+    r = c.response()
+    c.close()
+    e = access_entry(gw_pp, p)
+    assert e["client"] == "203.0.113.45", e
+    assert e["request_id"] == "trace-xff-1" == r.header("x-request-id")
+    # an untrusted peer's XFF is not believed
+    p = raw.uniq("log-untrusted")
+    c = raw.Conn(src=UNTRUSTED4, port=h.GW_PORT + 2)
+    c.send(raw.request("GET", p, headers=[("X-Forwarded-For", "192.0.2.9")]))
+    c.response()
+    c.close()
+    assert access_entry(gw_pp, p)["client"] == UNTRUSTED4
