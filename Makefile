@@ -151,6 +151,15 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/asan/libpure.a
 	$(Q)$(CC) $(CPPFLAGS) -Itests $(ASAN_CFLAGS) -o $@ $< \
 		$(BUILD)/asan/libpure.a -lcmocka $(PKG_LIBS)
 
+# The gate keeps process-wide counters and a ban sink: its unit test links it.
+$(BUILD)/tests/unit/test_gate: tests/unit/test_gate.c $(BUILD)/asan/daemon/gate.o \
+		$(BUILD)/asan/libpure.a
+	$(call msg,CC-TEST,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) -Itests $(ASAN_CFLAGS) -o $@ $< \
+		$(BUILD)/asan/daemon/gate.o $(BUILD)/asan/libpure.a \
+		-lcmocka $(PKG_LIBS)
+
 # The admin server is not pure (sockets, a thread): its unit test links it.
 $(BUILD)/tests/unit/test_admin: tests/unit/test_admin.c $(BUILD)/asan/daemon/admin.o \
 		$(BUILD)/asan/libpure.a

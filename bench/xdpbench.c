@@ -15,15 +15,27 @@
  *       exit; the attachment outlives the process. sluice: the Sluice
  *       program with its maps filled as in `cost`, plus SRC in the denylist.
  *   xdpbench gen IFNAME --src IP --dst IP --dst-mac MAC [--seconds S]
+ *                [--spin N] [--batch N]
  *       Traffic generator: BPF_PROG_TEST_RUN with BPF_F_TEST_XDP_LIVE_FRAMES
  *       and a program that returns XDP_TX, so each repetition transmits the
  *       frame out of IFNAME (run it in IFNAME's namespace). Calls last about
  *       200 ms each (every call sets up a page pool, which waits for an RCU
- *       grace period). Prints {"packets":N,"seconds":S,"calls":N}.
+ *       grace period). Batches of N frames (default 256: the page pool is as
+ *       large as the batch, and a smaller pool sends pages in flight back to
+ *       the page allocator). The program spins N iterations per frame first
+ *       (pacing). Prints {"packets":N,"seconds":S,"calls":N,...}.
+ *   xdpbench gen IFNAME --src --dst --dst-mac --calibrate [--rx-pid PID]
+ *       Sweeps --spin in short runs and prints the pacing at which the
+ *       receiving thread PID spends the least CPU per frame the veth took
+ *       (without PID: at which the veth takes the most frames per second),
+ *       as {"spin":N,"mpps":R,"rx_ns":T,"refused":F}. Reads IFNAME's
+ *       tx_queue_N_xdp_xmit[_errors] ethtool counters.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,6 +47,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
+#include <linux/ethtool.h>
+#include <linux/sockios.h>
 #include <linux/if_link.h>
 
 #include <sluice/abi.h>
@@ -131,6 +145,47 @@ static int tiny_prog(int action)
 			   "GPL", insns, 2, &o);
 	if (fd < 0)
 		die("loading a tiny XDP program", errno);
+	return fd;
+}
+
+/*
+ * The generator's program: count r6 down from SPIN to 0, then XDP_TX. The
+ * loop paces the generator (each iteration is a subtract and a taken branch,
+ * about a cycle) so that it can be slowed to the receiver's speed: a
+ * generator that overruns the receiving veth's ring has its surplus frames
+ * returned to the live-frames page pool from the generating CPU while the
+ * receiving CPU returns the frames it dropped to the same pool, and the two
+ * CPUs then contend on the pool's ring lock, which is a cost of the
+ * harness, not of the program under test.
+ */
+static int spin_tx_prog(int spin)
+{
+	struct bpf_insn insns[5];
+	LIBBPF_OPTS(bpf_prog_load_opts, o);
+	int fd, n = 0;
+
+	memset(insns, 0, sizeof(insns));
+	if (spin > 0) {
+		/* r6 = spin; loop: r6 -= 1; if r6 != 0 goto loop */
+		insns[n].code = BPF_ALU64 | BPF_MOV | BPF_K;
+		insns[n].dst_reg = BPF_REG_6;
+		insns[n++].imm = spin;
+		insns[n].code = BPF_ALU64 | BPF_SUB | BPF_K;
+		insns[n].dst_reg = BPF_REG_6;
+		insns[n++].imm = 1;
+		insns[n].code = BPF_JMP | BPF_JNE | BPF_K;
+		insns[n].dst_reg = BPF_REG_6;
+		insns[n].off = -2;
+		insns[n++].imm = 0;
+	}
+	insns[n].code = BPF_ALU64 | BPF_MOV | BPF_K;
+	insns[n].dst_reg = BPF_REG_0;
+	insns[n++].imm = XDP_TX;
+	insns[n++].code = BPF_JMP | BPF_EXIT;
+	fd = bpf_prog_load(BPF_PROG_TYPE_XDP, "bench_gen", "GPL", insns,
+			   (size_t)n, &o);
+	if (fd < 0)
+		die("loading the generator's XDP program", errno);
 	return fd;
 }
 
@@ -387,71 +442,288 @@ static int parse_mac(const char *s, uint8_t m[6])
 	return 0;
 }
 
-static int cmd_gen(int argc, char **argv)
+/*
+ * The veth's own count of frames the generator handed to the peer's ring
+ * (ok) and of frames the full ring refused (err): the sums of its
+ * tx_queue_N_xdp_xmit and tx_queue_N_xdp_xmit_errors ethtool statistics.
+ */
+static int xmit_counters(const char *ifname, uint64_t *ok, uint64_t *err)
 {
-	const char *src = NULL, *dst = NULL, *mac = NULL;
-	double seconds = 5, t0, t_end, call_s = 0.2;
-	unsigned long long packets = 0;
-	uint8_t frame[FRAME_LEN], dmac[6];
-	__u32 repeat = 200000;
-	int ifindex, fd, calls = 0;
+	struct ethtool_sset_info *si = NULL;
+	struct ethtool_gstrings *gs = NULL;
+	struct ethtool_stats *st = NULL;
+	struct ifreq ifr;
+	__u32 n;
+	int sk, rc = -EIO;
 
-	if (argc < 1)
-		die("gen IFNAME --src --dst --dst-mac [--seconds]", EINVAL);
-	ifindex = (int)if_nametoindex(argv[0]);
-	if (!ifindex)
-		die(argv[0], ENODEV);
-	for (int i = 1; i + 1 < argc; i += 2) {
-		if (!strcmp(argv[i], "--src"))
-			src = argv[i + 1];
-		else if (!strcmp(argv[i], "--dst"))
-			dst = argv[i + 1];
-		else if (!strcmp(argv[i], "--dst-mac"))
-			mac = argv[i + 1];
-		else if (!strcmp(argv[i], "--seconds"))
-			seconds = atof(argv[i + 1]);
+	sk = socket(AF_INET, SOCK_DGRAM, 0);
+	if (sk < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifname);
+	si = calloc(1, sizeof(*si) + sizeof(__u32));
+	if (!si)
+		goto out;
+	si->cmd = ETHTOOL_GSSET_INFO;
+	si->sset_mask = 1ull << ETH_SS_STATS;
+	ifr.ifr_data = (char *)si;
+	if (ioctl(sk, SIOCETHTOOL, &ifr) || !si->sset_mask)
+		goto out;
+	n = si->data[0];
+	gs = calloc(1, sizeof(*gs) + (size_t)n * ETH_GSTRING_LEN);
+	st = calloc(1, sizeof(*st) + (size_t)n * sizeof(__u64));
+	if (!gs || !st)
+		goto out;
+	gs->cmd = ETHTOOL_GSTRINGS;
+	gs->string_set = ETH_SS_STATS;
+	gs->len = n;
+	ifr.ifr_data = (char *)gs;
+	if (ioctl(sk, SIOCETHTOOL, &ifr))
+		goto out;
+	st->cmd = ETHTOOL_GSTATS;
+	st->n_stats = n;
+	ifr.ifr_data = (char *)st;
+	if (ioctl(sk, SIOCETHTOOL, &ifr))
+		goto out;
+	*ok = 0;
+	*err = 0;
+	for (__u32 i = 0; i < n; i++) {
+		char name[ETH_GSTRING_LEN + 1];
+		size_t len;
+
+		memcpy(name, gs->data + (size_t)i * ETH_GSTRING_LEN,
+		       ETH_GSTRING_LEN);
+		name[ETH_GSTRING_LEN] = '\0';
+		len = strlen(name);
+		if (strncmp(name, "tx_queue_", 9))
+			continue;
+		if (len > 16 && !strcmp(name + len - 16, "_xdp_xmit_errors"))
+			*err += st->data[i];
+		else if (len > 9 && !strcmp(name + len - 9, "_xdp_xmit"))
+			*ok += st->data[i];
 	}
-	if (!src || !dst || !mac || parse_mac(mac, dmac) || seconds <= 0 ||
-	    seconds > 120)
-		die("gen needs --src, --dst, --dst-mac; --seconds 0..120",
-		    EINVAL);
-	frame4(frame, dmac, src, dst, 8080, 0x02);
-	fd = tiny_prog(XDP_TX);
-	t0 = now_s();
-	t_end = t0 + seconds;
+	rc = 0;
+out:
+	free(si);
+	free(gs);
+	free(st);
+	close(sk);
+	return rc;
+}
+
+struct gen_cfg {
+	int ifindex;
+	uint8_t frame[FRAME_LEN];
+	__u32 batch;
+};
+
+struct gen_run {
+	unsigned long long packets; /* frames the generator produced */
+	double seconds;
+	int calls;
+};
+
+/*
+ * Generate for `seconds` with the given pacing, in calls of about call_s
+ * each (every call sets up a page pool, which waits for an RCU grace
+ * period, so calls are long).
+ */
+static void gen_for(const struct gen_cfg *g, int spin, double seconds,
+		    double call_s, struct gen_run *out)
+{
+	static __u32 repeat = 100000; /* carried over: the last call's size */
+	double t0 = now_s(), t_end = t0 + seconds;
+	int fd = spin_tx_prog(spin);
+
+	memset(out, 0, sizeof(*out));
 	while (now_s() < t_end) {
 		struct xdp_md ctx = {.data_end = FRAME_LEN,
-				      .ingress_ifindex = (__u32)ifindex};
-		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = frame,
+				     .ingress_ifindex = (__u32)g->ifindex};
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = g->frame,
 			    .data_size_in = FRAME_LEN, .ctx_in = &ctx,
 			    .ctx_size_in = sizeof(ctx), .repeat = repeat,
 			    .flags = BPF_F_TEST_XDP_LIVE_FRAMES,
-			    .batch_size = 64);
-		double t = now_s(), dt;
+			    .batch_size = g->batch);
+		double t = now_s(), dt, want = call_s, left;
 		int err = bpf_prog_test_run_opts(fd, &o);
 
 		if (err)
 			die("BPF_PROG_TEST_RUN (live frames)", err);
 		dt = now_s() - t;
-		packets += repeat;
-		calls++;
-		/* aim for ~200 ms a call, within the time left */
+		out->packets += repeat;
+		out->calls++;
+		left = t_end - now_s();
+		if (left < want)
+			want = left > 0.02 ? left : 0.02;
 		if (dt > 0) {
-			double want = call_s;
-			double left = t_end - now_s();
+			double r = (double)repeat * want / dt;
 
-			if (left < want)
-				want = left > 0.02 ? left : 0.02;
-			repeat = (__u32)((double)repeat * want / dt);
-			if (repeat < 10000)
-				repeat = 10000;
-			if (repeat > 50000000)
-				repeat = 50000000;
+			repeat = r < 10000 ? 10000 : r > 5e7 ? 50000000 : (__u32)r;
 		}
 	}
-	printf("{\"packets\":%llu,\"seconds\":%.3f,\"calls\":%d}\n", packets,
-	       now_s() - t0, calls);
+	out->seconds = now_s() - t0;
 	close(fd);
+}
+
+/* CPU time of thread `pid` in ns (/proc/PID/schedstat), or -1 */
+static double thread_ns(int pid)
+{
+	char path[64];
+	double ns = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/schedstat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%lf", &ns) != 1)
+		ns = -1;
+	fclose(f);
+	return ns;
+}
+
+struct sample {
+	double rate;   /* frames the receiver's ring took per second */
+	double rx_ns;  /* receiver thread CPU ns per frame taken, or -1 */
+	double refused; /* fraction of frames the full ring refused */
+};
+
+static void sample_at(const struct gen_cfg *g, const char *ifname, int spin,
+		      double seconds, int rx_pid, struct sample *out)
+{
+	uint64_t ok0, ok1, e0, e1;
+	double c0 = -1, c1 = -1, n;
+	struct gen_run r;
+
+	if (rx_pid > 0)
+		c0 = thread_ns(rx_pid);
+	if (xmit_counters(ifname, &ok0, &e0))
+		die("reading the veth's xdp_xmit counters (ethtool -S)", EIO);
+	gen_for(g, spin, seconds, seconds / 2, &r);
+	if (xmit_counters(ifname, &ok1, &e1))
+		die("reading the veth's xdp_xmit counters (ethtool -S)", EIO);
+	if (rx_pid > 0)
+		c1 = thread_ns(rx_pid);
+	n = (double)(ok1 - ok0);
+	out->rate = n / r.seconds;
+	out->refused = (double)(e1 - e0) / (n + (double)(e1 - e0) + 1);
+	out->rx_ns = c0 >= 0 && c1 >= c0 && n > 0 ? (c1 - c0) / n : -1;
+	if (getenv("XDPBENCH_VERBOSE"))
+		fprintf(stderr,
+			"spin %d: %.3f Mpps taken, %.1f%% refused, rx %.0f ns\n",
+			spin, out->rate / 1e6, 100 * out->refused, out->rx_ns);
+}
+
+/* lower is better: receiver ns per frame when known, else 1/rate */
+static double score(const struct sample *s)
+{
+	if (s->rx_ns > 0)
+		return s->rx_ns;
+	return s->rate > 0 ? 1e9 / s->rate : 1e18;
+}
+
+/*
+ * Find the pacing at which the receiving core spends the least CPU per
+ * frame (or, without rx_pid, takes the most frames per second): a coarse
+ * sweep of spin counts, then a finer one around the best. Too fast a
+ * generator overruns the ring, and the surplus frames' return to the page
+ * pool contends with the receiver's; too slow a one lets the receiver
+ * sleep and wake for every few frames.
+ */
+static int calibrate(const struct gen_cfg *g, const char *ifname, double step,
+		     int rx_pid, struct sample *best_s)
+{
+	static const int coarse[] = {0,   50,  100, 150,  200,  300,  400,
+				     600, 800, 1100, 1500, 2000, 2800, 4000};
+	struct sample sm;
+	int best = -1;
+
+	for (size_t i = 0; i < sizeof(coarse) / sizeof(coarse[0]); i++) {
+		sample_at(g, ifname, coarse[i], step, rx_pid, &sm);
+		if (best < 0 || score(&sm) < score(best_s)) {
+			*best_s = sm;
+			best = coarse[i];
+		}
+	}
+	for (int k = -3, c = best; k <= 3; k++) {
+		int s = c + k * (c / 10 > 10 ? c / 10 : 10);
+
+		if (s < 0 || k == 0)
+			continue;
+		sample_at(g, ifname, s, step, rx_pid, &sm);
+		if (score(&sm) < score(best_s)) {
+			*best_s = sm;
+			best = s;
+		}
+	}
+	return best;
+}
+
+static int cmd_gen(int argc, char **argv)
+{
+	const char *src = NULL, *dst = NULL, *mac = NULL;
+	double seconds = 5, step = 0.15;
+	bool calib = false;
+	int rx_pid = 0;
+	struct gen_cfg g = {.batch = 256};
+	struct gen_run r;
+	uint8_t dmac[6];
+	int spin = 0;
+
+	if (argc < 1)
+		die("gen IFNAME --src --dst --dst-mac [--seconds S] [--spin N] "
+		    "[--batch N] [--calibrate [--rx-pid PID]]",
+		    EINVAL);
+	g.ifindex = (int)if_nametoindex(argv[0]);
+	if (!g.ifindex)
+		die(argv[0], ENODEV);
+	for (int i = 1; i < argc; i++) {
+		const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!strcmp(argv[i], "--calibrate")) {
+			calib = true;
+			continue;
+		}
+		if (!v)
+			die(argv[i], EINVAL);
+		if (!strcmp(argv[i], "--src"))
+			src = v;
+		else if (!strcmp(argv[i], "--dst"))
+			dst = v;
+		else if (!strcmp(argv[i], "--dst-mac"))
+			mac = v;
+		else if (!strcmp(argv[i], "--seconds"))
+			seconds = atof(v);
+		else if (!strcmp(argv[i], "--batch"))
+			g.batch = (__u32)atoi(v);
+		else if (!strcmp(argv[i], "--spin"))
+			spin = atoi(v);
+		else if (!strcmp(argv[i], "--rx-pid"))
+			rx_pid = atoi(v);
+		else
+			die(argv[i], EINVAL);
+		i++;
+	}
+	if (!src || !dst || !mac || parse_mac(mac, dmac) || seconds <= 0 ||
+	    seconds > 120 || spin < 0 || spin > 100000 || g.batch < 1 ||
+	    g.batch > 256)
+		die("gen needs --src, --dst, --dst-mac; --seconds 0..120, "
+		    "--spin 0..100000, --batch 1..256",
+		    EINVAL);
+	frame4(g.frame, dmac, src, dst, 8080, 0x02);
+	if (calib) {
+		struct sample best;
+
+		spin = calibrate(&g, argv[0], step, rx_pid, &best);
+		printf("{\"spin\":%d,\"mpps\":%.3f,\"rx_ns\":%.1f,"
+		       "\"refused\":%.4f}\n",
+		       spin, best.rate / 1e6, best.rx_ns, best.refused);
+		return 0;
+	}
+	gen_for(&g, spin, seconds, 0.2, &r);
+	printf("{\"packets\":%llu,\"seconds\":%.3f,\"calls\":%d,\"spin\":%d,"
+	       "\"batch\":%u}\n",
+	       r.packets, r.seconds, r.calls, spin, g.batch);
 	return 0;
 }
 

@@ -373,6 +373,18 @@ int config_load_file(const char *path, struct config **out, char **errors);
 int config_security_load(struct config *c, char **acc, size_t *acc_len);
 /* Free what config_security_load() built (idempotent). */
 void config_security_free(struct config *c);
+/*
+ * Reload: let the new snapshot nc carry on the rate-limit state of the
+ * running one, old. Every limit of nc whose definition is unchanged -- same
+ * scope (global, or the route of the same name), key kind, rates and
+ * capacity -- drops its fresh table and takes a reference to old's, so
+ * clients keep their counts across the reload while requests still running
+ * on old stay safe; a changed or new limit keeps its fresh table. The same
+ * for the escalation strike table (threshold and window unchanged). Call
+ * before nc is published to the workers. Returns the number of tables
+ * adopted.
+ */
+int config_security_adopt(struct config *nc, const struct config *old);
 
 struct config *config_get(struct config *c);
 void config_put(struct config *c);

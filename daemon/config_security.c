@@ -382,3 +382,68 @@ void config_security_free(struct config *c)
 	rl_table_free(c->escalation.strikes);
 	c->escalation.strikes = NULL;
 }
+
+/* ---- reload: carry limiter state over ---------------------------------- */
+
+/* Adopt into nl[] the tables of old[] whose definition is the same. Equal
+ * definitions within one scope pair up in order (the k-th with the k-th). */
+static int adopt_tables(struct config_limit *nl, size_t nn,
+			const struct config_limit *ol, size_t on)
+{
+	int adopted = 0;
+
+	for (size_t i = 0; i < nn; i++) {
+		size_t k = 0;
+
+		if (!nl[i].table)
+			continue;
+		for (size_t j = 0; j < i; j++)
+			if (nl[j].table && rl_limit_same(&nl[j].limit, &nl[i].limit))
+				k++;
+		for (size_t j = 0; j < on; j++) {
+			if (!ol[j].table ||
+			    !rl_limit_same(rl_table_limit(ol[j].table),
+					   &nl[i].limit))
+				continue;
+			if (k--)
+				continue;
+			if (ol[j].table != nl[i].table) {
+				rl_table_free(nl[i].table);
+				nl[i].table = rl_table_ref(ol[j].table);
+				adopted++;
+			}
+			break;
+		}
+	}
+	return adopted;
+}
+
+int config_security_adopt(struct config *nc, const struct config *old)
+{
+	int n = 0;
+
+	if (!nc || !old)
+		return 0;
+	n += adopt_tables(nc->limits, nc->n_limits, old->limits, old->n_limits);
+	for (size_t i = 0; i < nc->n_routes; i++) {
+		struct config_route *nr = &nc->routes[i];
+
+		for (size_t j = 0; j < old->n_routes; j++) {
+			if (strcmp(nr->name, old->routes[j].name))
+				continue;
+			n += adopt_tables(nr->limits, nr->n_limits,
+					  old->routes[j].limits,
+					  old->routes[j].n_limits);
+			break;
+		}
+	}
+	if (nc->escalation.strikes && old->escalation.strikes &&
+	    nc->escalation.strikes != old->escalation.strikes &&
+	    rl_limit_same(rl_table_limit(nc->escalation.strikes),
+			  rl_table_limit(old->escalation.strikes))) {
+		rl_table_free(nc->escalation.strikes);
+		nc->escalation.strikes = rl_table_ref(old->escalation.strikes);
+		n++;
+	}
+	return n;
+}

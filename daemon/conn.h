@@ -24,6 +24,8 @@
 #include "obs.h"
 #include "transport.h"
 
+struct rl_limit;
+
 struct buf;
 struct buf_pool;
 struct config;
@@ -122,6 +124,7 @@ struct conn_exchange {
 	/* issue 5: RateLimit-* on the response (route ratelimit_headers) */
 	bool rl_headers;
 	uint64_t rl_limit, rl_remaining, rl_reset;
+	const struct rl_limit *rl_policy;	/* in x.cfg's tables */
 };
 
 struct conn {

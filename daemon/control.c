@@ -447,6 +447,8 @@ static int reload_locked(struct control *ctl, char **errors)
 	if (!ctl->log_level_fixed && log_level_parse(ncfg->log_level, &lvl) == 0)
 		log_set_level(lvl);
 	ncfg->generation = ++ctl->generation;
+	/* unchanged L7 limits keep their clients' counts (issue 5) */
+	config_security_adopt(ncfg, ctl->cfg);
 	for (unsigned int i = 0; i < ctl->n_started; i++)
 		worker_set_config(&ctl->workers[i], config_get(ncfg));
 	config_put(ctl->cfg);

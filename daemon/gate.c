@@ -199,6 +199,13 @@ long gate_error_response(const struct config *cfg, int route,
 				       (unsigned long long)v->rl.retry_after_s,
 				       (unsigned long long)v->rl.limit,
 				       (unsigned long long)v->rl.retry_after_s);
+		if (v->rl.policy && xo < sizeof(extra)) {
+			char pol[256];
+
+			rl_policy_header(v->rl.policy, pol, sizeof(pol));
+			xo += (size_t)snprintf(extra + xo, sizeof(extra) - xo,
+					       "RateLimit-Policy: %s\r\n", pol);
+		}
 	}
 	if (xo >= sizeof(extra))
 		return -ENOSPC;
@@ -283,7 +290,7 @@ int gate_add_ratelimit_headers(struct http_response *resp,
 	unsigned long long vals[3] = { rl->limit, rl->remaining, rl->reset_s };
 	size_t o = 0;
 
-	if (resp->num_headers + 3 > HTTP_MAX_HEADERS)
+	if (resp->num_headers + 3 + (rl->policy != NULL) > HTTP_MAX_HEADERS)
 		return -ENOSPC;
 	for (int i = 0; i < 3; i++) {
 		int n = snprintf(scratch + o, cap - o, "%llu", vals[i]);
@@ -293,6 +300,17 @@ int gate_add_ratelimit_headers(struct http_response *resp,
 		resp->headers[resp->num_headers++] = (struct http_header){
 			names[i], strlen(names[i]), scratch + o, (size_t)n };
 		o += (size_t)n + 1;
+	}
+	if (rl->policy) {
+		size_t n;
+
+		if (o >= cap)
+			return -ENOSPC;
+		n = rl_policy_header(rl->policy, scratch + o, cap - o);
+		if (!n || o + n + 1 >= cap)
+			return -ENOSPC;	/* empty or (maybe) truncated */
+		resp->headers[resp->num_headers++] = (struct http_header){
+			"RateLimit-Policy", 16, scratch + o, n };
 	}
 	return 0;
 }

@@ -64,8 +64,9 @@ int gate_upstream_request(struct http_request *r, const struct gate_verdict *v,
 			  char *scratch, size_t cap);
 
 /*
- * RateLimit-Limit/-Remaining/-Reset (and RateLimit-Policy) for an allowed
- * response: appended to resp's headers, values in scratch. 0 or -ENOSPC.
+ * RateLimit-Limit/-Remaining/-Reset, and RateLimit-Policy when rl->policy is
+ * set, for an allowed response: appended to resp's headers, values in
+ * scratch. 0 or -ENOSPC.
  */
 int gate_add_ratelimit_headers(struct http_response *resp,
 			       const struct rl_result *rl, char *scratch,

@@ -804,6 +804,22 @@ void metrics_observe(struct metrics_shard *s, int fam, const uint32_t *labels,
 		publish(&s->tabs[fam], slot, key);
 }
 
+void metrics_clear(struct metrics_shard *s, int fam)
+{
+	const struct mfam *f;
+	struct mtable *t;
+
+	if (!s || fam < 0 || fam >= s->owner->n_fams)
+		return;
+	f = &s->owner->fams[fam];
+	t = &s->tabs[fam];
+	for (uint32_t i = 0; i < f->cap; i++)
+		atomic_store_explicit(&t->keys[i], 0, memory_order_relaxed);
+	for (size_t i = 0; i < (size_t)f->cap * f->words; i++)
+		atomic_store_explicit(&t->vals[i], 0, memory_order_relaxed);
+	t->used = 0;
+}
+
 uint64_t metrics_dropped(const struct metrics *m)
 {
 	uint64_t n = 0;

@@ -139,6 +139,14 @@ void metrics_set(struct metrics_shard *s, int fam, const uint32_t *labels,
 void metrics_observe(struct metrics_shard *s, int fam, const uint32_t *labels,
 		     double v);
 
+/*
+ * Forget every series of family fam in shard s (values and labels), e.g.
+ * a collector that re-derives a family at each scrape and must drop
+ * series that no longer apply. The shard's writer only, and not while
+ * another thread renders or reads (collectors run under the render).
+ */
+void metrics_clear(struct metrics_shard *s, int fam);
+
 /* Updates dropped so far, over all shards. */
 uint64_t metrics_dropped(const struct metrics *m);
 

@@ -73,8 +73,8 @@
 	  "Client connections open now.")                                        \
 	X(UPSTREAM_UP, GAUGE, MIN, "sluice_upstream_up", NOB,                    \
 	  (MD_SERVICE, MD_TARGET),                                               \
-	  "1 if the last attempt to reach the target succeeded (or none was "    \
-	  "made yet), 0 if it failed.")                                          \
+	  "0 if the most recent attempt (by any worker) to reach the target "    \
+	  "failed, else 1.")                                                     \
 	X(UPSTREAM_FAILURES, COUNTER, SUM,                                       \
 	  "sluice_upstream_failures_total", NOB, (MD_SERVICE, MD_TARGET),         \
 	  "Failed attempts to reach an upstream target (connect error, reset, "  \

@@ -78,6 +78,32 @@ struct obs {
 	_Atomic uint64_t bans[2];	/* enum obs_ban_by */
 };
 
+/*
+ * sluice_upstream_up: the most recent outcome per target address, across
+ * workers. Workers stamp (CLOCK_MONOTONIC ns, kept as a running maximum)
+ * the last success and the last failure of each target, indexed by its
+ * label index; the scrape reports, for the targets of the running config
+ * only, up = 0 if the last failure is newer than the last success.
+ */
+#define OBS_UP_SLOTS 4097		/* the target dimension: 4096 + "other" */
+static _Atomic uint64_t up_ok_ns[OBS_UP_SLOTS], up_fail_ns[OBS_UP_SLOTS];
+
+static void up_note(uint32_t target, bool ok)
+{
+	_Atomic uint64_t *w;
+	uint64_t now = obs_now_ns(), old;
+
+	if (target >= OBS_UP_SLOTS)
+		return;
+	w = ok ? &up_ok_ns[target] : &up_fail_ns[target];
+	old = atomic_load_explicit(w, memory_order_relaxed);
+	while (old < now &&
+	       !atomic_compare_exchange_weak_explicit(w, &old, now,
+						      memory_order_relaxed,
+						      memory_order_relaxed))
+		;
+}
+
 static struct obs g = { .lock = PTHREAD_MUTEX_INITIALIZER };
 static atomic_bool g_ready;
 
@@ -181,8 +207,9 @@ static void collect(struct metrics *m, void *arg)
 		}
 	}
 
-	/* configured targets count as up until a worker sees them fail
-	 * (sluice_upstream_up merges with min) */
+	/* the running config's targets only (a reload drops removed ones);
+	 * up until an attempt fails, then as the latest attempt went */
+	metrics_clear(cs, MF_UPSTREAM_UP);
 	if (g.cfg) {
 		for (size_t s = 0; s < g.cfg->n_services; s++) {
 			const struct config_service *sv = &g.cfg->services[s];
@@ -192,7 +219,10 @@ static void collect(struct metrics *m, void *arg)
 			for (size_t t = 0; t < sv->n_targets; t++) {
 				l[1] = metrics_label_index(m, MD_TARGET,
 							   sv->targets[t].text);
-				metrics_set(cs, MF_UPSTREAM_UP, l, 1);
+				metrics_set(cs, MF_UPSTREAM_UP, l,
+					    l[1] >= OBS_UP_SLOTS ||
+					    atomic_load(&up_fail_ns[l[1]]) <=
+					    atomic_load(&up_ok_ns[l[1]]));
 			}
 		}
 	}
@@ -411,7 +441,7 @@ void obs_upstream_failed(unsigned int i, const char *service,
 		return;
 	u[0] = metrics_label_index(g.m, MD_SERVICE, service);
 	u[1] = metrics_label_index(g.m, MD_TARGET, target);
-	metrics_set(w->shard, MF_UPSTREAM_UP, u, 0);
+	up_note(u[1], false);
 	metrics_inc(w->shard, MF_UPSTREAM_FAILURES, u, 1);
 }
 
@@ -465,8 +495,7 @@ void obs_request_done(unsigned int i, struct obs_request *r)
 
 		u[0] = metrics_label_index(g.m, MD_SERVICE, r->service);
 		u[1] = metrics_label_index(g.m, MD_TARGET, lr->upstream);
-		metrics_set(w->shard, MF_UPSTREAM_UP, u,
-			    r->upstream_state == OBS_UPSTREAM_OK);
+		up_note(u[1], r->upstream_state == OBS_UPSTREAM_OK);
 		if (r->upstream_state == OBS_UPSTREAM_FAILED)
 			metrics_inc(w->shard, MF_UPSTREAM_FAILURES, u, 1);
 	}

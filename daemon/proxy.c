@@ -239,6 +239,8 @@ static void report(struct proxy *p, struct conn *c, int status,
 		e.client_port = ntohs(((struct sockaddr_in6 *)&c->addr)->sin6_port);
 	if (!x->obs.begun) {
 		e.extra_bytes_in = c->in ? buf_len(c->in) : 0;
+	} else if (x->cfg && x->route >= 0 && x->service < 0) {
+		e.route = x->cfg->routes[x->route].name; /* refused by the gate */
 	} else if (x->cfg && x->route >= 0) {
 		const struct config_service *svc =
 			&x->cfg->services[x->service];
@@ -376,6 +378,7 @@ static void send_gate_error(struct proxy *p, struct conn *c,
 	}
 	n = gate_error_response(c->x->cfg, route, v, c->x->head_method,
 				c->out->data, c->out->cap);
+	report(p, c, v->status, v->code, n > 0 ? (uint64_t)n : 0);
 	put_cfg(p, c);
 	if (n < 0) {
 		conn_close(&p->conns, c);
@@ -418,6 +421,7 @@ static bool gate_request(struct proxy *p, struct conn *c, int route)
 	x->rl_limit = v.rl.limit;
 	x->rl_remaining = v.rl.remaining;
 	x->rl_reset = v.rl.reset_s;
+	x->rl_policy = v.rl.policy;
 	if (gate_upstream_request(&p->req, &v, p->gate_scratch,
 				  sizeof(p->gate_scratch))) {
 		send_error(p, c, 431, "request head too large");
@@ -1044,7 +1048,8 @@ static void send_head(struct proxy *p, struct conn *c, struct conn *u,
 	if (c->x->rl_headers && mode != REWRITE_CONN_NONE) {
 		struct rl_result rl = { .limit = c->x->rl_limit,
 					.remaining = c->x->rl_remaining,
-					.reset_s = c->x->rl_reset };
+					.reset_s = c->x->rl_reset,
+					.policy = c->x->rl_policy };
 
 		if (gate_add_ratelimit_headers(&p->resp, &rl, p->gate_scratch,
 					       sizeof(p->gate_scratch))) {

@@ -2,6 +2,7 @@
 /* GCRA rate limiter over a striped, set-associative table. See ratelimit.h. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,7 @@ struct rl_bucket {
 };
 
 struct rl_table {
+	atomic_uint refs;
 	struct rl_limit limit;
 	uint8_t seed[16];
 	size_t n_buckets;		/* power of two */
@@ -226,6 +228,7 @@ struct rl_table *rl_table_new(const struct rl_limit *l, const uint8_t seed[16])
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
+	atomic_init(&t->refs, 1);
 	t->limit = *l;
 	memcpy(t->seed, seed, 16);
 	if (l->key == RL_KEY_CONSUMER || l->key == RL_KEY_IP) {
@@ -247,9 +250,16 @@ struct rl_table *rl_table_new(const struct rl_limit *l, const uint8_t seed[16])
 	return t;
 }
 
+struct rl_table *rl_table_ref(struct rl_table *t)
+{
+	atomic_fetch_add_explicit(&t->refs, 1, memory_order_relaxed);
+	return t;
+}
+
 void rl_table_free(struct rl_table *t)
 {
-	if (!t)
+	if (!t || atomic_fetch_sub_explicit(&t->refs, 1,
+					    memory_order_acq_rel) != 1)
 		return;
 	for (size_t i = 0; i < t->n_buckets; i++)
 		pthread_mutex_destroy(&t->buckets[i].lock);
@@ -260,6 +270,28 @@ void rl_table_free(struct rl_table *t)
 const struct rl_limit *rl_table_limit(const struct rl_table *t)
 {
 	return &t->limit;
+}
+
+static size_t eff_keys(const struct rl_limit *l)
+{
+	return l->max_keys ? l->max_keys : RL_DEFAULT_MAX_KEYS;
+}
+
+bool rl_limit_same(const struct rl_limit *a, const struct rl_limit *b)
+{
+	if (a->key != b->key || a->n_windows != b->n_windows ||
+	    a->n_windows > RL_MAX_WINDOWS)
+		return false;
+	/* capacity only sizes per-client tables */
+	if ((a->key == RL_KEY_CONSUMER || a->key == RL_KEY_IP) &&
+	    eff_keys(a) != eff_keys(b))
+		return false;
+	for (unsigned int i = 0; i < a->n_windows; i++)
+		if (a->windows[i].limit != b->windows[i].limit ||
+		    a->windows[i].period_ns != b->windows[i].period_ns ||
+		    a->windows[i].burst != b->windows[i].burst)
+			return false;
+	return true;
 }
 
 /* Nanoseconds until entry e holds no history at all (0: idle). */
@@ -382,6 +414,7 @@ int rl_take(struct rl_table *t, const void *key, size_t keylen,
 		u128 tat = e->tat[pick] > nowL ? e->tat[pick] : nowL;
 
 		res->limit = win->burst;
+		res->policy = l;
 		res->period_s = ceil_s(win->period_ns);
 		res->reset_s = ceil_s((tat - nowL + win->limit - 1) /
 				      win->limit);

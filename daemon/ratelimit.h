@@ -61,6 +61,9 @@ struct rl_result {
 	uint64_t reset_s;	/* seconds until it is full again */
 	uint64_t retry_after_s;	/* denied: seconds until one would pass */
 	uint64_t period_s;	/* its period, rounded up to seconds */
+	/* the limit whose window this is (for RateLimit-Policy); owned by
+	 * the table, valid while a reference to the table is held */
+	const struct rl_limit *policy;
 };
 
 /*
@@ -74,10 +77,24 @@ int rl_parse_window(const char *text, struct rl_window *w, char *err,
 int rl_key_kind_from_name(const char *name);
 const char *rl_key_kind_name(enum rl_key_kind k);
 
-/* A table for limit l (copied). seed: 16 random bytes. NULL + errno. */
+/*
+ * A table for limit l (copied), holding one reference. seed: 16 random
+ * bytes. NULL + errno.
+ */
 struct rl_table *rl_table_new(const struct rl_limit *l, const uint8_t seed[16]);
+/* Another reference to t (a reloaded config snapshot adopting the table of
+ * an unchanged limit, so its clients keep their history). Returns t. */
+struct rl_table *rl_table_ref(struct rl_table *t);
+/* Drop a reference; the last one frees the table. NULL is a no-op. */
 void rl_table_free(struct rl_table *t);
 const struct rl_limit *rl_table_limit(const struct rl_table *t);
+
+/*
+ * Whether a and b define the same limit: key kind, the windows in order
+ * (limit, period, burst) and the table capacity (0 = the default). A table
+ * made for a serves b exactly as one made for b would.
+ */
+bool rl_limit_same(const struct rl_limit *a, const struct rl_limit *b);
 
 /*
  * Count one request for key[0..keylen) (keylen <= RL_MAX_KEY) at now_ns.

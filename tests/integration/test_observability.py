@@ -3,11 +3,13 @@ Prometheus server), the access log (fields, rejected requests, rotation),
 the alert rules and the Grafana dashboard.
 
 sluiced runs with 2 workers (so the scrape merges shards), routes /api/
-(backend b1) and /dead/ (nothing listens), and a JSON access log in the
-work dir. Prometheus runs in the server netns on its loopback, scraping
+(backend b1), /dead/ (nothing listens), /sec/ (bearer, role admin: 401 and
+403) and /lim/ (LIM_PER_HOUR per client address: 429), and a JSON access
+log in the work dir. Prometheus runs in the server netns on its loopback, scraping
 sluiced's admin listener there; its storage is a temp dir; it is stopped by
 PID.
 """
+import hashlib
 import json
 import re
 import shutil
@@ -26,6 +28,8 @@ PROM_DIR = h.REPO / "config" / "prometheus"
 GRAFANA = h.REPO / "config" / "grafana" / "sluice.json"
 ADMIN = "127.0.0.1:9900"
 PROM_ADDR = "127.0.0.1:9090"     # inside the server netns
+OPS_TOKEN = "obs-ops-" + uuid.uuid4().hex   # consumer with role ops, not admin
+LIM_PER_HOUR = 2                            # route lim: per client address
 
 
 def uniq(prefix):
@@ -125,6 +129,21 @@ routes:
   - name: dead
     path_prefix: /dead/
     service: dead
+  - name: sec
+    path_prefix: /sec/
+    service: echo
+    auth: [bearer]
+    roles: [admin]
+  - name: lim
+    path_prefix: /lim/
+    service: echo
+    limits:
+      - key: ip
+        rates: [{LIM_PER_HOUR}/h]
+consumers:
+  - name: opsbot
+    roles: [ops]
+    bearer_tokens: ['sha256:{hashlib.sha256(OPS_TOKEN.encode()).hexdigest()}']
 workers: 2
 logging:
   level: info
@@ -191,6 +210,26 @@ def raw_request(src, dst, data, timeout=5):
     return r.stdout
 
 
+def rejections(src, dst):
+    """One 401 (no credential), one 401 (bad token), one 403 (wrong role)
+    on route sec, and requests on route lim until one is refused (bounded):
+    returns how many of each status route lim answered."""
+    assert h.one(h.http(src, dst, path="/sec/a"))["status"] == 401
+    assert h.one(h.http(src, dst, path="/sec/b",
+                        header=["Authorization: Bearer nope"]))["status"] == 401
+    assert h.one(h.http(src, dst, path="/sec/c",
+                        header=[f"Authorization: Bearer {OPS_TOKEN}"])
+                 )["status"] == 403
+    lim = {}
+    for _ in range(LIM_PER_HOUR + 1):
+        st = h.one(h.http(src, dst, path="/lim/x"))["status"]
+        lim[st] = lim.get(st, 0) + 1
+        if st == 429:
+            break
+    assert lim.get(429) == 1, lim
+    return lim
+
+
 # ---- tests ---------------------------------------------------------------------
 
 def test_promtool_accepts_config_and_rules():
@@ -225,6 +264,8 @@ def test_every_kind_of_traffic_is_counted(obs_gw):
                        b"GET /x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"
                        ).startswith("HTTP/1.1 400 ")
     assert h.connect(h.BLOCKED4, h.SRV4, h.GW_PORT)["result"] == "timeout"
+    # 401 x2, 403, and route lim's 200s then one 429 (v6: its own budget)
+    lim = rejections(h.ALLOWED6, h.SRV6)
 
     text = scrape(obs_gw)
     after, types = parse_metrics(text)
@@ -238,6 +279,19 @@ def test_every_kind_of_traffic_is_counted(obs_gw):
     assert delta(rq, route="none", method="GET", code="404") == 1
     assert delta(rq, route="dead", method="GET", code="502") == 1
     assert delta(rq, route="none", method="OTHER", code="400") == 1
+    assert delta(rq, route="sec", method="GET", code="401") == 2
+    assert delta(rq, route="sec", method="GET", code="403") == 1
+    assert delta(rq, route="lim", method="GET", code="200") == lim.get(200, 0)
+    assert delta(rq, route="lim", method="GET", code="429") == 1
+    af = "sluice_auth_failures_total"
+    assert delta(af, route="sec", reason="unauthorized") == 2
+    assert delta(af, route="sec", reason="forbidden") == 1
+    assert sum(v for (n, _), v in after.items() if n == af) - \
+        sum(v for (n, _), v in before.items() if n == af) == 3
+    rl = "sluice_ratelimit_rejections_total"
+    assert delta(rl, route="lim") == 1
+    assert sum(v for (n, _), v in after.items() if n == rl) - \
+        sum(v for (n, _), v in before.items() if n == rl) == 1
     assert delta("sluice_http_request_duration_seconds_count", route="api") == 4
     assert (val(after, "sluice_http_request_duration_seconds_bucket",
                 route="api", le="+Inf") ==
@@ -261,6 +315,8 @@ def test_every_kind_of_traffic_is_counted(obs_gw):
     # no raw paths or client addresses as label values
     assert "/api/" not in text and "/nowhere" not in text
     assert h.ALLOWED4 not in text and h.BLOCKED4 not in text
+    assert h.ALLOWED6 not in text and OPS_TOKEN not in text
+    assert "opsbot" not in text     # no consumer names as labels
     for fam in ("sluice_http_requests_total", "sluice_xdp_packets_total",
                 "sluice_config_reloads_total"):
         assert types.get(fam) == "counter", (fam, types.get(fam))
@@ -279,6 +335,8 @@ def test_access_log_one_line_per_request(obs_gw):
     h.one(h.http(h.ALLOWED6, h.SRV6, path=miss, method="DELETE"))
     dead = f"/dead/{uuid.uuid4().hex[:8]}"
     h.one(h.http(h.ALLOWED4, h.SRV4, path=dead))
+    refused = f"/sec/{uuid.uuid4().hex[:8]}"
+    assert h.one(h.http(h.ALLOWED4, h.SRV4, path=refused))["status"] == 401
 
     [e] = wait_logged(obs_gw.access_log, lambda e: e["path"] == ok, 1)
     assert e["status"] == 200 and e["method"] == "GET"
@@ -301,6 +359,12 @@ def test_access_log_one_line_per_request(obs_gw):
     [e] = wait_logged(obs_gw.access_log, lambda e: e["path"] == dead, 1)
     assert (e["status"], e["route"], e["error"]) == (502, "dead", "bad_gateway")
     assert e["upstream"] == f"{h.SRV4}:{h.DEAD_PORT}"
+
+    # refused by the gate: logged with its route, no upstream
+    [e] = wait_logged(obs_gw.access_log, lambda e: e["path"] == refused, 1)
+    assert (e["status"], e["route"], e["upstream"], e["error"]) == \
+        (401, "sec", None, "unauthorized"), e
+    assert e["consumer"] is None and e["bytes_out"] > 0
 
     # an unparsable request is logged too, without request fields
     n400 = len([e for e in log_lines(obs_gw.access_log) if e["status"] == 400])
@@ -370,6 +434,12 @@ def test_prometheus_server_scrapes_sluice(obs_gw, workdir):
     series = 'sluice_http_requests_total{route="api",method="PUT",code="200"}'
     want = val(before, "sluice_http_requests_total", route="api",
                method="PUT", code="200") + 6
+    # and refusals, so the auth and rate-limit panels have series
+    before_rej = {
+        "auth": val(before, "sluice_auth_failures_total", route="sec",
+                    reason="unauthorized"),
+        "rl": val(before, "sluice_ratelimit_rejections_total", route="lim")}
+    rejections(h.ALLOWED4, h.SRV4)
 
     d = Path(workdir) / f"prom-{uuid.uuid4().hex[:6]}"
     (d / "data").mkdir(parents=True)
@@ -402,6 +472,15 @@ def test_prometheus_server_scrapes_sluice(obs_gw, workdir):
                    what=f"Prometheus to report {series} == {want}")
         code, j = query('up{job="sluice"}')
         assert code == 200 and float(j["data"]["result"][0]["value"][1]) == 1
+        for expr, want_v in (
+                ('sluice_auth_failures_total{route="sec",reason="unauthorized"}',
+                 before_rej["auth"] + 2),
+                ('sluice_ratelimit_rejections_total{route="lim"}',
+                 before_rej["rl"] + 1)):
+            code, j = query(expr)
+            assert code == 200 and j["data"]["result"], (expr, j)
+            assert float(j["data"]["result"][0]["value"][1]) == want_v, \
+                (expr, j)
 
         # every dashboard query and alert expression is valid PromQL that
         # this Prometheus evaluates against the live data
@@ -411,6 +490,20 @@ def test_prometheus_server_scrapes_sluice(obs_gw, workdir):
                  .replace("$instance", ".*").replace("$route", ".*"))
             code, j = query(e)
             assert code == 200 and j["status"] == "success", (e, j)
+        # the refusal panels show data (rate() needs two scrapes of them)
+        for p in dashboard_panels():
+            if p["title"] not in ("Rate-limit rejections by route",
+                                  "Auth failures by reason"):
+                continue
+            for t in p["targets"]:
+                e = (t["expr"].replace("$__rate_interval", "1m")
+                     .replace("$instance", ".*").replace("$route", ".*"))
+
+                def has_data(e=e):
+                    code, j = query(e)
+                    return code == 200 and bool(j["data"]["result"])
+                h.wait_for(has_data, 30, interval=0.5,
+                           what=f"panel {p['title']!r} to have data")
         code, j = query("ALERTS")
         assert code == 200 and j["status"] == "success"
         code, body = srv_get(f"http://{PROM_ADDR}/api/v1/rules")
@@ -439,7 +532,8 @@ def test_grafana_dashboard_names_live_metrics(obs_gw):
     assert dash["title"] and dash["uid"]
     panels = dashboard_panels()
     assert len(panels) >= 10
-    _, types = parse_metrics(scrape(obs_gw))
+    rejections(h.ALLOWED4, h.SRV4)
+    samples, types = parse_metrics(scrape(obs_gw))
     names = set()
     for p in panels:
         assert p["title"] and p["datasource"], p
@@ -460,6 +554,16 @@ def test_grafana_dashboard_names_live_metrics(obs_gw):
                    "sluice_upstream_up", "sluice_xdp_packets_total",
                    "sluice_ratelimit_rejections_total", "topk("):
         assert needed in exprs, f"no panel uses {needed}"
+    # the refusal panels' series exist with samples, not just their TYPE
+    for title, fam, labels in (
+            ("Rate-limit rejections by route",
+             "sluice_ratelimit_rejections_total", {"route": "lim"}),
+            ("Auth failures by reason", "sluice_auth_failures_total",
+             {"route": "sec", "reason": "unauthorized"})):
+        [p] = [p for p in panels if p["title"] == title]
+        assert any(fam in t["expr"] for t in p["targets"]), p
+        assert val(samples, fam, **labels) >= 1, \
+            f"{fam}{labels} missing from a live scrape after refusals"
 
 
 def test_reload_counters(obs_gw):
@@ -486,3 +590,67 @@ def test_reload_counters(obs_gw):
     h.wait_for(lambda: reloads()[2] == 1, 10, what="recovered reload")
     # still serving
     assert h.one(h.http(h.ALLOWED4, h.SRV4, path=uniq("after")))["status"] == 200
+
+
+FLAP_PORT = 9019        # a target that is down, then up, then removed
+
+
+def test_upstream_up_is_latest_outcome_and_follows_reload(obs_gw, workdir):
+    """sluice_upstream_up reports a target's most recent outcome across the
+    two workers (a success after failures seen by both makes it 1 again),
+    and a target removed by a reload leaves the exposition."""
+    cfg = Path(obs_gw.config)
+    good = cfg.read_text()
+    target = f"{h.SRV4}:{FLAP_PORT}"
+
+    def up():
+        return parse_metrics(scrape(obs_gw))[0].get(
+            ("sluice_upstream_up",
+             frozenset({"service": "flap", "target": target}.items())))
+
+    def reload_to(text):
+        s, _ = parse_metrics(scrape(obs_gw))
+        ok0 = val(s, "sluice_config_reloads_total", result="success")
+        cfg.write_text(text)
+        obs_gw.p.send_signal(signal.SIGHUP)
+        h.wait_for(lambda: val(parse_metrics(scrape(obs_gw))[0],
+                               "sluice_config_reloads_total",
+                               result="success") == ok0 + 1,
+                   10, what="reload applied")
+
+    flap = good.replace("routes:\n", f"""\
+  - name: flap
+    targets: ["{target}"]
+    connect_timeout_ms: 1000
+routes:
+  - name: flap
+    path_prefix: /flap/
+    service: flap
+""", 1)
+    assert flap != good
+    backend = None
+    try:
+        reload_to(flap)
+        assert up() == 1                # configured, nothing tried yet
+        # ten connections: both workers see the target fail
+        for i in range(10):
+            r = h.one(h.http(h.ALLOWED4, h.SRV4, path=f"/flap/{i}"))
+            assert r["status"] == 502, r
+        assert up() == 0
+        backend = h.start_backend("flap", [target], workdir)
+        r = h.one(h.http(h.ALLOWED4, h.SRV4, path="/flap/back"))
+        assert r["status"] == 200, r
+        assert up() == 1                # the latest outcome, whichever worker
+        reload_to(good)
+        text = scrape(obs_gw)
+        assert up() is None, "a removed target is still exported"
+        assert f'target="{target}"' not in "".join(
+            l for l in text.splitlines(True)
+            if l.startswith("sluice_upstream_up"))
+        # the running targets are still there
+        assert val(parse_metrics(text)[0], "sluice_upstream_up",
+                   service="echo", target=f"{h.SRV4}:{h.B1_PORT}") == 1
+    finally:
+        cfg.write_text(good)
+        if backend:
+            assert backend.stop() == 0

@@ -359,6 +359,86 @@ static void test_load(void **state)
 	config_put(c);
 }
 
+/* A reload adopts the tables of unchanged limits (so clients keep their
+ * counts) and starts changed ones fresh; the old snapshot stays usable. */
+static void test_reload_adopt(void **state)
+{
+	static const char *const v1 = BASE
+		"escalation: {enabled: true, threshold: 2, window_s: 60}\n"
+		"limits: [{key: ip, rates: [2/m]}, {key: global, rates: [100/s]}]\n"
+		"routes:\n"
+		"  - name: api\n"
+		"    service: echo\n"
+		"    limits: [{key: ip, rates: [1/m, 10/h]}, {key: route, rates: [5/s]}]\n"
+		"  - name: gone\n"
+		"    path_prefix: /gone\n"
+		"    service: echo\n"
+		"    limits: [{key: ip, rates: [1/m]}]\n";
+	/* global ip limit unchanged, global one changed; route api: first
+	 * unchanged, second changed (rate); route 'renamed' has gone's limit
+	 * but another name; escalation unchanged */
+	static const char *const v2 = BASE
+		"escalation: {enabled: true, threshold: 2, window_s: 60, ban_s: 5}\n"
+		"limits: [{key: ip, rates: [2/m]}, {key: global, rates: [200/s]}]\n"
+		"routes:\n"
+		"  - name: api\n"
+		"    service: echo\n"
+		"    limits: [{key: ip, rates: [1/m, 10/h]}, {key: route, rates: [6/s]}]\n"
+		"  - name: renamed\n"
+		"    path_prefix: /gone\n"
+		"    service: echo\n"
+		"    limits: [{key: ip, rates: [1/m]}]\n";
+	/* escalation window changed; ip limit's capacity changed */
+	static const char *const v3 = BASE
+		"escalation: {enabled: true, threshold: 2, window_s: 61}\n"
+		"limits: [{key: ip, rates: [2/m], max_keys: 128}]\n"
+		"routes:\n"
+		"  - name: api\n"
+		"    service: echo\n";
+	struct config *a, *b, *c;
+	char *errors = NULL;
+	struct rl_result rr;
+
+	(void)state;
+	if (load(v1, &a, &errors))
+		fail_msg("%s", errors);
+	if (load(v2, &b, &errors))
+		fail_msg("%s", errors);
+	/* exhaust the route limit and strike once on the old snapshot */
+	assert_int_equal(rl_take(a->routes[0].limits[0].table, "k", 1, 1, &rr), 0);
+	assert_true(rr.allowed);
+	assert_int_equal(rl_take(a->routes[0].limits[0].table, "k", 1, 1, &rr), 0);
+	assert_false(rr.allowed);
+
+	assert_int_equal(config_security_adopt(b, a), 3);
+	assert_ptr_equal(b->limits[0].table, a->limits[0].table);
+	assert_ptr_not_equal(b->limits[1].table, a->limits[1].table);
+	assert_ptr_equal(b->routes[0].limits[0].table, a->routes[0].limits[0].table);
+	assert_ptr_not_equal(b->routes[0].limits[1].table, a->routes[0].limits[1].table);
+	assert_ptr_not_equal(b->routes[1].limits[0].table, a->routes[1].limits[0].table);
+	assert_ptr_equal(b->escalation.strikes, a->escalation.strikes);
+	/* the count carried over: still refused on the new snapshot */
+	assert_int_equal(rl_take(b->routes[0].limits[0].table, "k", 1, 2, &rr), 0);
+	assert_false(rr.allowed);
+	/* adopting again is a no-op */
+	assert_int_equal(config_security_adopt(b, a), 0);
+
+	/* the old snapshot goes away; the new one keeps the shared tables */
+	config_put(a);
+	assert_int_equal(rl_take(b->routes[0].limits[0].table, "k", 1, 3, &rr), 0);
+	assert_false(rr.allowed);
+	assert_int_equal(rl_take(b->escalation.strikes, "s", 1, 3, &rr), 0);
+	assert_true(rr.allowed);
+
+	if (load(v3, &c, &errors))
+		fail_msg("%s", errors);
+	assert_int_equal(config_security_adopt(c, b), 0);
+	assert_ptr_not_equal(c->escalation.strikes, b->escalation.strikes);
+	assert_ptr_not_equal(c->limits[0].table, b->limits[0].table);
+	config_put(b);
+	config_put(c);
+}
+
 static void test_load_errors(void **state)
 {
 	char text[4096];
@@ -429,6 +509,7 @@ int main(void)
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_load_errors),
+		cmocka_unit_test(test_reload_adopt),
 	};
 
 	return cmocka_run_group_tests_name("config_auth", tests, setup, teardown);

@@ -340,6 +340,53 @@ static void test_gauge_merge_modes(void **state)
 	metrics_free(m);
 }
 
+static void test_clear(void **state)
+{
+	struct metrics *m = metrics_new(1);
+	struct metrics_shard *cs = metrics_control_shard(m);
+	int route, method, g, c;
+	uint32_t a[1], b[1];
+	int64_t v;
+	char *text;
+
+	(void)state;
+	assert_int_equal(simple_dims(m, &route, &method), 0);
+	g = metrics_family_add(m, &(struct metrics_family_def){
+		.type = METRICS_GAUGE, .name = "t_up", .help = "u",
+		.dims = &route, .n_dims = 1 }, err, sizeof(err));
+	c = metrics_family_add(m, &(struct metrics_family_def){
+		.type = METRICS_COUNTER, .name = "t_total", .help = "c",
+		.dims = &route, .n_dims = 1 }, err, sizeof(err));
+	assert_true(g >= 0 && c >= 0);
+	a[0] = (uint32_t)metrics_dim_intern(m, route, "a", 1);
+	b[0] = (uint32_t)metrics_dim_intern(m, route, "b", 1);
+	metrics_set(cs, g, a, 1);
+	metrics_set(cs, g, b, 0);
+	metrics_inc(cs, c, a, 3);
+	metrics_inc(metrics_shard(m, 0), c, b, 2);
+	metrics_clear(cs, g);
+	metrics_clear(cs, c);
+	/* gone from the control shard; the worker's series stays */
+	assert_int_equal(metrics_read(m, g, a, &v), -ENOENT);
+	assert_int_equal(metrics_read(m, g, b, &v), -ENOENT);
+	assert_int_equal(metrics_read(m, c, a, &v), -ENOENT);
+	assert_int_equal(metrics_read(m, c, b, &v), 0);
+	assert_int_equal(v, 2);
+	/* and usable again, from zero */
+	metrics_set(cs, g, b, 1);
+	metrics_inc(cs, c, a, 1);
+	text = render(m);
+	assert_true(sample(text, "t_up{route=\"a\"}") < 0);
+	assert_true(sample(text, "t_up{route=\"b\"}") == 1);
+	assert_true(sample(text, "t_total{route=\"a\"}") == 1);
+	free(text);
+	metrics_clear(NULL, g);		/* no-ops */
+	metrics_clear(cs, -1);
+	metrics_clear(cs, 999);
+	assert_int_equal(metrics_dropped(m), 0);
+	metrics_free(m);
+}
+
 static void test_bad_updates_are_counted(void **state)
 {
 	struct metrics *m = metrics_new(1);
@@ -639,6 +686,7 @@ int main(void)
 		cmocka_unit_test(test_label_value_escaping),
 		cmocka_unit_test(test_histogram),
 		cmocka_unit_test(test_gauge_merge_modes),
+		cmocka_unit_test(test_clear),
 		cmocka_unit_test(test_bad_updates_are_counted),
 		cmocka_unit_test(test_format_double),
 		cmocka_unit_test(test_concurrent_scrape),

@@ -333,6 +333,48 @@ static void test_policy_header(void **state)
 	assert_string_equal(buf, "10;w=1,");
 }
 
+/* Limit identity for reloads, shared tables, and the result's policy. */
+static void test_same_and_refs(void **state)
+{
+	struct rl_table *t = table(RL_KEY_IP, "2/s", "100/h", 0);
+	struct rl_limit l = *rl_table_limit(t), m;
+	struct rl_result r;
+
+	m = l;
+	assert_true(rl_limit_same(&l, &m));
+	m.max_keys = RL_DEFAULT_MAX_KEYS;	/* 0 means the default */
+	assert_true(rl_limit_same(&l, &m));
+	m.max_keys = 64;
+	assert_false(rl_limit_same(&l, &m));
+	m = l;
+	m.windows[1].burst = 101;
+	assert_false(rl_limit_same(&l, &m));
+	m = l;
+	m.windows[0].period_ns++;
+	assert_false(rl_limit_same(&l, &m));
+	m = l;
+	m.n_windows = 1;
+	assert_false(rl_limit_same(&l, &m));
+	m = l;
+	m.key = RL_KEY_CONSUMER;
+	assert_false(rl_limit_same(&l, &m));
+	/* capacity does not matter for a route or global limit */
+	l.key = m.key = RL_KEY_ROUTE;
+	m.max_keys = 64;
+	assert_true(rl_limit_same(&l, &m));
+
+	/* two references: the first free leaves a working table */
+	assert_ptr_equal(rl_table_ref(t), t);
+	assert_true(take(t, "a", T0, &r));
+	assert_ptr_equal(r.policy, rl_table_limit(t));
+	rl_table_free(t);
+	assert_true(take(t, "a", T0, &r));
+	assert_false(take(t, "a", T0, &r));	/* history kept */
+	assert_ptr_equal(r.policy, rl_table_limit(t));
+	rl_table_free(t);			/* ASan: freed exactly once */
+	rl_table_free(NULL);
+}
+
 static void test_bad_table(void **state)
 {
 	struct rl_limit l = { .key = RL_KEY_IP };
@@ -368,6 +410,7 @@ int main(void)
 		cmocka_unit_test(test_steady_rate),
 		cmocka_unit_test(test_burst_option),
 		cmocka_unit_test(test_several_windows),
+		cmocka_unit_test(test_same_and_refs),
 		cmocka_unit_test(test_result_numbers),
 		cmocka_unit_test(test_route_and_global_keys),
 		cmocka_unit_test(test_eviction),
