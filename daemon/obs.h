@@ -144,4 +144,11 @@ struct metrics *obs_metrics(void);
  * stopped. */
 void obs_shutdown(void);
 
+/*
+ * Passive health of an upstream target, as sluice_upstream_up reports it:
+ * "up" or "down" by the most recent attempt any worker made, "unknown"
+ * before the first attempt (or without metrics). For the admin API.
+ */
+const char *obs_upstream_health(const char *target);
+
 #endif
