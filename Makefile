@@ -4,6 +4,7 @@
 #   make test       unit (cmocka, ASan+UBSan) + BPF (BPF_PROG_TEST_RUN) +
 #                   fuzz smoke (libFuzzer) + integration (pytest, netns)
 #   make demo       run the gateway on config/sluice.yaml with demo backends
+#   make bench      benchmarks (HTTP: Sluice vs NGINX vs HAProxy), not in test
 #   make fuzz       run every fuzz target for FUZZ_SECONDS each
 #   make install    PREFIX=/usr/local DESTDIR=
 .DELETE_ON_ERROR:
@@ -60,7 +61,7 @@ MAIN_SRCS   := daemon/main.c daemon/sluicectl.c
 LIB_SRCS    := $(filter-out $(MAIN_SRCS),$(DAEMON_SRCS))
 # Pure modules (no I/O libraries): what unit tests and fuzzers link.
 PURE_MODS   := log http router allowlist config rewrite auth ratelimit metrics accesslog \
-               crypto
+               proxyproto realip crypto
 PURE_SRCS   := $(filter $(foreach m,$(PURE_MODS),daemon/$(m).c daemon/$(m)_%.c) \
                daemon/util/%.c,$(DAEMON_SRCS))
 
@@ -219,6 +220,13 @@ integration-test: all
 
 fuzz: $(FUZZERS)
 	$(Q)BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/test.sh fuzz
+
+# ---- bench (not part of `make test`): each area adds its target to `bench`
+.PHONY: bench bench-http
+bench: bench-http
+# HTTP proxy: Sluice vs NGINX vs HAProxy (docs/BENCHMARKS.md)
+bench-http: $(BUILD)/sluiced
+	$(Q)BUILD=$(BUILD) bash scripts/bench-http.sh
 
 demo: all
 	$(Q)BUILD=$(BUILD) bash scripts/demo.sh

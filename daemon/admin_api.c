@@ -419,8 +419,10 @@ static int h_upstreams(const struct admin_request *rq, struct admin_reply *out,
 
 			snprintf(ms, sizeof(ms), "%u", s->connect_timeout_ms);
 			for (size_t j = 0; j < s->n_targets; j++) {
-				const char *row[4] = { s->name, s->targets[j].text,
-						       ms, "unknown" };
+				const char *row[4] = {
+					s->name, s->targets[j].text, ms,
+					obs_upstream_health(s->targets[j].text)
+				};
 
 				table_row(&t, row);
 			}
@@ -447,8 +449,9 @@ static int h_upstreams(const struct admin_request *rq, struct admin_reply *out,
 		for (size_t j = 0; j < s->n_targets; j++) {
 			jw_obj(&w);
 			jw_kstr(&w, "address", s->targets[j].text);
-			/* health checks: a later issue */
-			jw_kstr(&w, "health", "unknown");
+			/* passive: the most recent attempt (obs.h) */
+			jw_kstr(&w, "health",
+				obs_upstream_health(s->targets[j].text));
 			jw_obj_end(&w);
 		}
 		jw_arr_end(&w);

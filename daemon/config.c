@@ -57,6 +57,7 @@ enum ktype {
 			 * double[] at off, size_t count at off2 */
 	KT_RATIO,	/* double 0..1; default def_str */
 	KT_CIDRS,	/* sequence of CIDRs -> struct allowlist at off */
+	KT_U64,		/* uint64_t, min..max */
 	KT_AUTH,	/* sequence of bearer|key|jwt -> uint32_t AUTH_M_* mask */
 	KT_STR,		/* char * (malloc'd), as written */
 	KT_FILE,	/* char * (malloc'd), resolved against the config dir */
@@ -122,6 +123,7 @@ static void rate_finish(struct pctx *p, yaml_node_t *map, void *base,
 static const struct ckey listener_keys[] = {
 	{ "name", KT_NAME, L(name), 0, 1, CONFIG_MAX_NAME - 1, .flags = K_REQUIRED | K_UNIQUE },
 	{ "address", KT_ADDR, L(addr), .flags = K_REQUIRED | K_UNIQUE },
+	{ "proxy_protocol", KT_BOOL, L(proxy_protocol), .def_int = 0 },
 };
 #undef L
 static const struct csection listener_sec = {
@@ -133,6 +135,8 @@ static const struct ckey service_keys[] = {
 	{ "name", KT_NAME, S(name), 0, 1, CONFIG_MAX_NAME - 1, .flags = K_REQUIRED | K_UNIQUE | K_RELOAD },
 	{ "targets", KT_ADDRS, S(targets), S(n_targets), 1, 256, .flags = K_REQUIRED | K_TARGET | K_RELOAD },
 	{ "connect_timeout_ms", KT_U32, S(connect_timeout_ms), 0, 1, 600000, .def_int = 2000, .flags = K_RELOAD },
+	{ "max_idle", KT_U32, S(max_idle), 0, 0, 4096, .def_int = 32, .flags = K_RELOAD },
+	{ "idle_timeout_ms", KT_U32, S(idle_timeout_ms), 0, 1, 3600000, .def_int = 30000, .flags = K_RELOAD },
 };
 #undef S
 static const struct csection service_sec = {
@@ -223,6 +227,7 @@ static const struct ckey route_keys[] = {
 	{ "service", KT_SERVICE_REF, R(service), .flags = K_REQUIRED | K_RELOAD },
 	{ "methods", KT_METHODS, R(methods), 0, 1, 16, .flags = K_RELOAD },
 	{ "host", KT_HOST, R(host), 0, 1, 253, .flags = K_RELOAD },
+	{ "max_body_bytes", KT_U64, R(max_body_bytes), 0, 0, 1ll << 62, .def_int = -1, .flags = K_RELOAD },
 	/* issue 5 */
 	{ "auth", KT_AUTH, R(auth.methods), 0, 1, 3, .flags = K_RELOAD },
 	{ "anonymous", KT_BOOL, R(auth.anonymous), .def_int = 0, .flags = K_RELOAD },
@@ -317,6 +322,24 @@ static const struct ckey logging_keys[] = {
 	  .def_str = "info", .flags = K_RELOAD, .choices = log_levels },
 	{ "access_log", KT_SECTION, C(access_log), .sub = &access_log_sec },
 };
+#define H(f) offsetof(struct config_http, f)
+static const struct ckey http_keys[] = {
+	{ "header_timeout_ms", KT_U32, H(header_timeout_ms), 0, 100, 3600000, .def_int = 10000, .flags = K_RELOAD },
+	{ "body_timeout_ms", KT_U32, H(body_timeout_ms), 0, 100, 3600000, .def_int = 30000, .flags = K_RELOAD },
+	{ "keepalive_timeout_ms", KT_U32, H(keepalive_timeout_ms), 0, 100, 3600000, .def_int = 60000, .flags = K_RELOAD },
+	{ "response_timeout_ms", KT_U32, H(response_timeout_ms), 0, 100, 3600000, .def_int = 60000, .flags = K_RELOAD },
+	{ "tunnel_timeout_ms", KT_U32, H(tunnel_timeout_ms), 0, 100, 86400000, .def_int = 600000, .flags = K_RELOAD },
+	{ "drain_timeout_ms", KT_U32, H(drain_timeout_ms), 0, 0, 3600000, .def_int = 10000, .flags = K_RELOAD },
+	{ "max_header_bytes", KT_U32, H(max_header_bytes), 0, 1024, 1 << 20, .def_int = 32768 },
+	{ "max_uri_bytes", KT_U32, H(max_uri_bytes), 0, 64, 1 << 20, .def_int = 8192, .flags = K_RELOAD },
+	{ "max_body_bytes", KT_U64, H(max_body_bytes), 0, 0, 1ll << 62, .def_int = 0, .flags = K_RELOAD },
+	{ "max_connections", KT_U32, H(max_connections), 0, 1, 1000000, .def_int = 10000 },
+};
+#undef H
+static void http_finish(struct pctx *p, yaml_node_t *map, void *base,
+			const char *path, yaml_node_t **vals);
+static const struct csection http_sec = { "http", KEYS(http_keys), 0, http_finish };
+
 static const struct csection logging_sec = { "logging", KEYS(logging_keys), 0, NULL };
 
 /* Table order is parse order: services before routes. */
@@ -333,7 +356,8 @@ static const struct ckey root_keys[] = {
 	{ "escalation", KT_SECTION, C(escalation), .flags = K_RELOAD, .sub = &escalation_sec },
 	{ "auth_realm", KT_STRBUF, C(auth_realm), 0, 1, AUTH_NAME_MAX - 1, .def_str = "sluice", .flags = K_RELOAD },
 	{ "routes", KT_LIST, C(routes), C(n_routes), 0, 4096, .flags = K_RELOAD, .sub = &route_sec },
-	{ "workers", KT_U32, C(workers), 0, 0, 256, .def_int = 1 },
+	{ "http", KT_SECTION, C(http), .sub = &http_sec },
+	{ "workers", KT_U32, C(workers), 0, 0, 256, .def_int = 0 },
 	{ "user", KT_STRBUF, C(user), 0, 1, sizeof(((struct config *)0)->user) - 1, .def_str = "", .flags = K_USERNAME },
 	{ "logging", KT_SECTION, 0, .sub = &logging_sec },
 	{ "metrics", KT_SECTION, C(metrics), .sub = &metrics_sec },
@@ -351,7 +375,8 @@ _Static_assert(N_KEYS(listener_keys) <= CFG_MAX_KEYS && N_KEYS(service_keys) <= 
 	       N_KEYS(limit_keys) <= CFG_MAX_KEYS && N_KEYS(consumer_keys) <= CFG_MAX_KEYS &&
 	       N_KEYS(jwt_key_keys) <= CFG_MAX_KEYS && N_KEYS(jwt_keys) <= CFG_MAX_KEYS &&
 	       N_KEYS(escalation_keys) <= CFG_MAX_KEYS &&
-	       N_KEYS(denylist_keys) <= CFG_MAX_KEYS && N_KEYS(rate_keys) <= CFG_MAX_KEYS,
+	       N_KEYS(denylist_keys) <= CFG_MAX_KEYS && N_KEYS(rate_keys) <= CFG_MAX_KEYS &&
+	       N_KEYS(http_keys) <= CFG_MAX_KEYS,
 	       "a key table outgrew CFG_MAX_KEYS");
 #undef N_KEYS
 
@@ -1284,6 +1309,10 @@ static void parse_value(struct pctx *p, const struct ckey *k, yaml_node_t *n,
 		if (get_int(p, n, path, k->min, k->max, &v))
 			*FIELD(base, k->off, uint32_t) = (uint32_t)v;
 		return;
+	case KT_U64:
+		if (get_int(p, n, path, k->min, k->max, &v))
+			*FIELD(base, k->off, uint64_t) = (uint64_t)v;
+		return;
 	case KT_RATE: {
 		uint32_t r;
 		char q[256];
@@ -1514,6 +1543,9 @@ static void apply_defaults(struct pctx *p, const struct csection *sec,
 			break;
 		case KT_U32:
 			*FIELD(base, k->off, uint32_t) = (uint32_t)k->def_int;
+			break;
+		case KT_U64:
+			*FIELD(base, k->off, uint64_t) = (uint64_t)k->def_int;
 			break;
 		case KT_ENUM:
 			*FIELD(base, k->off, int) = (int)k->def_int;
@@ -1856,6 +1888,18 @@ static void route_finish(struct pctx *p, yaml_node_t *map, void *base,
 	}
 }
 
+static void http_finish(struct pctx *p, yaml_node_t *map, void *base,
+			const char *path, yaml_node_t **vals)
+{
+	struct config_http *h = base;
+	yaml_node_t *n = val_of(&http_sec, vals, "max_uri_bytes");
+
+	if (h->max_uri_bytes >= h->max_header_bytes)
+		err_at(p, n ? n : map, n ? "http.max_uri_bytes" : path,
+		       "must be smaller than http.max_header_bytes (%u)",
+		       h->max_header_bytes);
+}
+
 /* A burst without its rate limits nothing: say so rather than ignore it. */
 static void rate_finish(struct pctx *p, yaml_node_t *map, void *base,
 			const char *path, yaml_node_t **vals)
@@ -1910,6 +1954,9 @@ static void root_finish(struct pctx *p, yaml_node_t *map, void *base,
 		}
 	}
 
+	for (size_t i = 0; i < c->n_routes; i++)
+		if (c->routes[i].max_body_bytes == CONFIG_INHERIT)
+			c->routes[i].max_body_bytes = c->http.max_body_bytes;
 	if (!c->n_listeners)
 		return;
 	c->xdp.ports = calloc(c->n_listeners, sizeof(uint16_t));

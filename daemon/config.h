@@ -42,7 +42,18 @@
  *       service: echo
  *       methods: [GET, POST]         # optional; default: any
  *       host: api.example.com        # optional; default: any host
- *   workers: 1
+ *   http:                            # all optional, defaults shown
+ *     header_timeout_ms: 10000       # request head must arrive within
+ *     body_timeout_ms: 30000         # request body idle
+ *     keepalive_timeout_ms: 60000
+ *     response_timeout_ms: 60000     # upstream response idle -> 504
+ *     tunnel_timeout_ms: 600000      # websocket tunnel idle
+ *     drain_timeout_ms: 10000        # SIGTERM grace for in-flight requests
+ *     max_header_bytes: 32768
+ *     max_uri_bytes: 8192
+ *     max_body_bytes: 0              # 0: unlimited; routes may override
+ *     max_connections: 10000         # client connections per worker
+ *   workers: 0                       # 0: one per CPU (default)
  *   user: sluice                   # optional: drop privileges after setup
  *   logging:
  *     level: info
@@ -71,7 +82,8 @@
  *     roles_claim: roles
  *     keys: [{file: idp.pem, kid: k1}]    # or {secret: env:HS_KEY}
  *     jwks: [jwks.json]
- *   trusted_proxies: [198.18.0.1]         # X-Forwarded-For from these
+ *   trusted_proxies: [198.18.0.1]         # PROXY protocol + X-Forwarded-For
+ *                                         # are believed from these
  *   limits: [{key: global, rates: [5000/s]}]
  *   escalation: {enabled: true, threshold: 20, window_s: 60, ban_s: 600}
  *   routes:
@@ -112,6 +124,8 @@ struct config_addr {
 struct config_listener {
 	char name[CONFIG_MAX_NAME];
 	struct config_addr addr;
+	bool proxy_protocol;		/* expect a PROXY v1/v2 header from
+					 * trusted_proxies peers */
 };
 
 struct config_service {
@@ -119,6 +133,9 @@ struct config_service {
 	struct config_addr *targets;
 	size_t n_targets;
 	uint32_t connect_timeout_ms;	/* default 2000 */
+	uint32_t max_idle;		/* pooled idle connections per target
+					 * and worker; default 32, 0: no pool */
+	uint32_t idle_timeout_ms;	/* pooled connection closed after */
 };
 
 /* Method bits for config_route.methods; 0 means any method. */
@@ -154,12 +171,33 @@ struct config_route {
 	char *host;			/* NULL: any host; lower-case, no port */
 	uint32_t methods;		/* CFG_M_* bits; 0 = any */
 	size_t service;			/* index into config.services */
+	uint64_t max_body_bytes;	/* request body limit (413); 0: none.
+					 * Absent: http.max_body_bytes */
 	/* issue 5: auth:, anonymous:, roles:, roles_mode:, key_header:,
 	 * key_query:, strip_credentials:, allow_cidrs:, deny_cidrs: */
 	struct auth_policy auth;
 	struct config_limit *limits;	/* limits: */
 	size_t n_limits;
 	bool ratelimit_headers;		/* RateLimit-* on allowed responses */
+};
+
+/* Route max_body_bytes not given: inherit http.max_body_bytes. */
+#define CONFIG_INHERIT UINT64_MAX
+
+/* HTTP engine settings (section "http"); all times in milliseconds. */
+struct config_http {
+	uint32_t header_timeout_ms;	/* whole request head -> 408 */
+	uint32_t body_timeout_ms;	/* client body idle -> 408 */
+	uint32_t keepalive_timeout_ms;	/* idle between requests -> close */
+	uint32_t response_timeout_ms;	/* upstream silent -> 504 */
+	uint32_t tunnel_timeout_ms;	/* upgraded (websocket) tunnel idle */
+	uint32_t drain_timeout_ms;	/* SIGTERM: in-flight requests get */
+	uint32_t max_header_bytes;	/* request head -> 431 (not reloadable) */
+	uint32_t max_uri_bytes;		/* request-target -> 414 */
+	uint64_t max_body_bytes;	/* default for routes; 0: none */
+	uint32_t max_connections;	/* clients per worker */
+	/* PROXY protocol peers and X-Forwarded-For hops that are believed:
+	 * the top-level trusted_proxies (config.auth.trusted_proxies) */
 };
 
 /* consumers: (issue 5). Secrets: "sha256:<hex>", "file:PATH", "env:NAME". */
@@ -291,9 +329,10 @@ struct config {
 	bool admin_enabled;
 	struct config_addr admin;	/* default 127.0.0.1:9900 */
 	char admin_socket[108];		/* default /run/sluice/admin.sock */
-	unsigned int workers;		/* default 1; 0 in file = one per CPU */
+	unsigned int workers;		/* default 0 = one per CPU */
 	char log_level[16];		/* default "info" */
 	char user[33];			/* "": stay root; else drop to it */
+	struct config_http http;
 	/* issue 5 */
 	struct config_consumer *consumers;
 	size_t n_consumers;

@@ -40,16 +40,9 @@ int conn_table_init(struct conn_table *t, uint32_t n, struct loop *l,
 	t->loop = l;
 	t->bufs = bufs;
 	t->live.live_next = t->live.live_prev = &t->live;
-	/* free list in index order: low ids first */
-	for (uint32_t i = n; i-- > 0;) {
-		struct conn *c = &t->slots[i];
-
-		c->id = i;
-		c->gen = 1;
-		c->tr.fd = -1;
-		c->live_next = t->free;
-		t->free = c;
-	}
+	/* slots are handed out in index order on first use, so a table sized
+	 * for many connections costs memory only for those it really had */
+	t->n_fresh = 0;
 	return 0;
 }
 
@@ -57,7 +50,7 @@ void conn_table_destroy(struct conn_table *t)
 {
 	if (!t->slots)
 		return;
-	for (uint32_t i = 0; i < t->n; i++) {
+	for (uint32_t i = 0; i < t->n_fresh; i++) {
 		struct conn *c = &t->slots[i];
 
 		if (c->kind == CONN_FREE)
@@ -68,6 +61,14 @@ void conn_table_destroy(struct conn_table *t)
 		buf_put(t->bufs, c->out);
 		buf_put(t->bufs, c->hold[0]);
 		buf_put(t->bufs, c->hold[1]);
+		free(c->x);
+		c->x = NULL;
+	}
+	while (t->x_free) {
+		struct conn_exchange *x = t->x_free;
+
+		t->x_free = x->next_free;
+		free(x);
 	}
 	free(t->slots);
 	t->slots = NULL;
@@ -78,13 +79,18 @@ struct conn *conn_alloc(struct conn_table *t, enum conn_kind kind, int fd)
 	struct conn *c = t->free;
 	uint32_t id, gen;
 
-	if (!c) {
+	if (c) {
+		t->free = c->live_next;
+		id = c->id;
+		gen = c->gen;
+	} else if (t->n_fresh < t->n) {
+		id = t->n_fresh++;
+		c = &t->slots[id];
+		gen = 1;
+	} else {
 		errno = EMFILE;
 		return NULL;
 	}
-	t->free = c->live_next;
-	id = c->id;
-	gen = c->gen;
 	memset(c, 0, sizeof(*c));
 	c->id = id;
 	c->gen = gen;
@@ -101,7 +107,7 @@ struct conn *conn_lookup(struct conn_table *t, uint64_t ud)
 	uint32_t id = loop_ud_id(ud);
 	struct conn *c;
 
-	if (id >= t->n)
+	if (id >= t->n_fresh)
 		return NULL;
 	c = &t->slots[id];
 	if (c->kind == CONN_FREE || c->gen != loop_ud_gen(ud))
@@ -109,8 +115,42 @@ struct conn *conn_lookup(struct conn_table *t, uint64_t ud)
 	return c;
 }
 
+int conn_x_get(struct conn_table *t, struct conn *c)
+{
+	struct conn_exchange *x = c->x;
+
+	if (x)
+		return 0;
+	if ((x = t->x_free)) {
+		t->x_free = x->next_free;
+		t->n_x_free--;
+		memset(x, 0, sizeof(*x));
+	} else if (!(x = calloc(1, sizeof(*x)))) {
+		return -ENOMEM;
+	}
+	c->x = x;
+	return 0;
+}
+
+void conn_x_put(struct conn_table *t, struct conn *c)
+{
+	struct conn_exchange *x = c->x;
+
+	if (!x)
+		return;
+	c->x = NULL;
+	if (t->n_x_free >= CONN_X_CACHE) {
+		free(x);
+		return;
+	}
+	x->next_free = t->x_free;
+	t->x_free = x;
+	t->n_x_free++;
+}
+
 static void conn_free(struct conn_table *t, struct conn *c)
 {
+	conn_x_put(t, c);
 	transport_close(&c->tr);
 	buf_put(t->bufs, c->in);
 	buf_put(t->bufs, c->out);

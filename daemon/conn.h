@@ -61,8 +61,11 @@ enum conn_phase {
 	CONN_PH_DONE,
 };
 
-/* One request/response exchange, held by the client connection. */
+/* One request/response exchange, held by the client connection while a
+ * request is in progress (an idle keep-alive connection has none: it is
+ * taken from the table's pool when request bytes arrive). */
 struct conn_exchange {
+	struct conn_exchange *next_free;	/* pool link while free */
 	struct config *cfg;		/* snapshot the request started on */
 	int route;
 	int service;
@@ -94,6 +97,30 @@ struct conn_exchange {
 	size_t resp_inflight;		/* bytes of upstream->in being sent */
 	uint64_t started_ms;
 	struct obs_exchange obs;	/* metrics and access log (obs.h) */
+	/* ---- issue 4: what hooks (auth, limits, access log) read ---- */
+	/* The client of this request: the connection's client (c->addr,
+	 * after the PROXY protocol) or, when that is a trusted proxy, the
+	 * address its X-Forwarded-For chain carries. Use this one for logs,
+	 * rate limits and bans. */
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in sin;
+		struct sockaddr_in6 sin6;
+	} client_addr;
+	char client_ip[INET6_ADDRSTRLEN];
+	char request_id[68];		/* X-Request-Id sent upstream and back */
+	int resp_status;		/* final status sent to the client (0: none) */
+	uint64_t req_body_bytes;	/* request body bytes forwarded (data) */
+	uint64_t resp_body_bytes;	/* response body bytes sent to the client */
+	uint64_t max_body;		/* route limit (0: none) */
+	struct buf *frame;		/* re-framed chunked request body */
+	bool upgrade;			/* websocket handshake forwarded */
+	bool tunnel;			/* 101 received: two-way tunnel */
+	bool resp_dechunk;		/* chunked response to an HTTP/1.0 client:
+					 * data only, close-delimited */
+	bool xff_used;			/* client_addr came from X-Forwarded-For */
+	bool client_close;		/* the request said Connection: close
+					 * (or was HTTP/1.0 without keep-alive) */
 	/* issue 5: RateLimit-* on the response (route ratelimit_headers) */
 	bool rl_headers;
 	uint64_t rl_limit, rl_remaining, rl_reset;
@@ -122,26 +149,36 @@ struct conn {
 	/* upstream pool membership */
 	struct conn *pool_prev, *pool_next;
 	void *pool;
-	/* client: remote address; upstream: target address */
+	/* client: remote address (the PROXY protocol source when the
+	 * listener speaks it and the peer is trusted); upstream: target */
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 	char ip[INET6_ADDRSTRLEN];
+	uint8_t lflags;			/* client: listener flags (PROXY_L_*) */
+	bool tunnel_shut_up;		/* tunnel: write side of peer shut */
 	size_t last_len;		/* request head parse resume hint */
 	unsigned int requests;		/* served on this connection */
 	struct loop_ts ts;		/* connect timeout span */
-	struct conn_exchange x;		/* client side only */
+	/* client side only; NULL while idle between requests (conn_x_get) */
+	struct conn_exchange *x;
 };
 
 struct conn_table {
 	struct conn *slots;
 	uint32_t n;
-	struct conn *free;
+	struct conn *free;		/* slots used before, now free */
+	uint32_t n_fresh;		/* slots [n_fresh, n) never used (their
+					 * pages are never touched) */
 	struct conn live;		/* sentinel of the live list */
 	uint32_t n_live;
 	uint32_t n_clients;
 	struct buf_pool *bufs;
 	struct loop *loop;
+	struct conn_exchange *x_free;	/* exchange pool */
+	uint32_t n_x_free;
 };
+
+#define CONN_X_CACHE 1024	/* free exchanges kept for reuse */
 
 /* n slots (<= LOOP_ID_MAX). 0 or -errno. */
 int conn_table_init(struct conn_table *t, uint32_t n, struct loop *l,
@@ -184,5 +221,10 @@ int conn_in_get(struct conn_table *t, struct conn *c);
 int conn_out_get(struct conn_table *t, struct conn *c);
 /* Give empty buffers back to the pool (idle connections hold none). */
 void conn_bufs_trim(struct conn_table *t, struct conn *c);
+
+/* Make sure c->x exists (zeroed when new). 0 or -ENOMEM. */
+int conn_x_get(struct conn_table *t, struct conn *c);
+/* Give c->x back to the pool (its config and buffers released first). */
+void conn_x_put(struct conn_table *t, struct conn *c);
 
 #endif

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -98,6 +99,8 @@ static int listen_on(const struct config_listener *l)
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)))
 		goto fail;
+	/* accepted sockets inherit it: no setsockopt per connection */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (l->addr.sa.ss_family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)))
 		goto fail;
@@ -592,7 +595,7 @@ int control_run(struct control *ctl)
 		ctl->admin_started = false;
 	}
 	for (unsigned int i = 0; i < ctl->n_started; i++)
-		worker_stop(&ctl->workers[i], CONTROL_DRAIN_MS);
+		worker_stop(&ctl->workers[i], ctl->cfg->http.drain_timeout_ms);
 	for (unsigned int i = 0; i < ctl->n_workers; i++)
 		worker_destroy(&ctl->workers[i]);
 	ctl->n_workers = ctl->n_started = 0;

@@ -19,7 +19,8 @@ struct loop;
 struct worker;
 struct xdpctl;
 
-#define CONTROL_DRAIN_MS 5000	/* in-flight requests get this on shutdown */
+/* In-flight requests get http.drain_timeout_ms on shutdown. */
+#define CONTROL_DRAIN_MS 5000	/* (unused: kept for source compatibility) */
 
 struct control {
 	char *path;			/* config file, for reloads */

@@ -1247,3 +1247,38 @@ bad:
 	c->state = CH_ERROR;
 	return -1;
 }
+
+long http_chunked_decode(struct http_chunked *c, const char *buf, size_t len,
+			 bool *done, size_t *data_off, size_t *data_len)
+{
+	size_t off = 0;
+	long r;
+
+	*data_off = 0;
+	*data_len = 0;
+	*done = c->state == CH_DONE;
+	if (c->state == CH_ERROR)
+		return -1;
+	while (off < len && !*done) {
+		if (c->state == CH_DATA) {
+			size_t n = len - off;
+
+			if (c->remaining < n)
+				n = (size_t)c->remaining;
+			r = http_chunked_scan(c, buf + off, n, done);
+			if (r != (long)n)
+				return -1;	/* cannot happen */
+			*data_off = off;
+			*data_len = n;
+			return (long)(off + n);
+		}
+		/* framing: byte by byte, so that a data run starts a call */
+		r = http_chunked_scan(c, buf + off, 1, done);
+		if (r < 0)
+			return -1;
+		off += (size_t)r;
+		if (r == 0)
+			break;
+	}
+	return (long)off;
+}

@@ -114,6 +114,17 @@ void http_chunked_init(struct http_chunked *c);
 long http_chunked_scan(struct http_chunked *c, const char *buf, size_t len,
 		       bool *done);
 
+/*
+ * Chunked decoder on top of the validator, for re-framing: like
+ * http_chunked_scan() (same state, same verdicts), but it stops right after
+ * the first run of chunk data it meets and reports where that run lies in
+ * buf: *data_off, *data_len (0 when the accepted bytes held only framing:
+ * size lines, extensions, CRLFs, trailers). Returns bytes accepted or -1.
+ * Call again from buf + the return value for the rest.
+ */
+long http_chunked_decode(struct http_chunked *c, const char *buf, size_t len,
+			 bool *done, size_t *data_off, size_t *data_len);
+
 /* Case-insensitive token compare, for header names. */
 bool http_token_eq(const char *a, size_t alen, const char *lit);
 

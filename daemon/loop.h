@@ -79,6 +79,17 @@ typedef void (*loop_cb)(void *ctx, const struct loop_cqe *cqe);
  * NULL + errno on failure.
  */
 struct loop *loop_new(unsigned entries, unsigned nbufs, size_t buf_size);
+
+/* loop_new() with LOOP_F_* flags. LOOP_F_SINGLE_ISSUER: only one thread
+ * ever submits to and reaps this loop, and it calls loop_start() before
+ * its first submission (task work is deferred to that thread; falls back
+ * to a plain ring where the kernel lacks it). */
+#define LOOP_F_SINGLE_ISSUER	(1u << 0)
+struct loop *loop_new_flags(unsigned entries, unsigned nbufs, size_t buf_size,
+			    unsigned flags);
+/* From the thread that will use the loop: enable a LOOP_F_SINGLE_ISSUER
+ * ring. No-op otherwise. 0 or -errno. */
+int loop_start(struct loop *l);
 void loop_free(struct loop *l);
 
 /* Size of one provided buffer (upper bound for a single receive). */

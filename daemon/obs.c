@@ -228,6 +228,24 @@ static void collect(struct metrics *m, void *arg)
 	}
 }
 
+const char *obs_upstream_health(const char *target)
+{
+	struct metrics *m = obs_metrics();
+	uint64_t ok, fail;
+	uint32_t l;
+
+	if (!m)
+		return "unknown";
+	l = metrics_label_index(m, MD_TARGET, target);
+	if (l >= OBS_UP_SLOTS)
+		return "unknown";
+	ok = atomic_load(&up_ok_ns[l]);
+	fail = atomic_load(&up_fail_ns[l]);
+	if (!ok && !fail)
+		return "unknown";	/* no attempt yet */
+	return fail > ok ? "down" : "up";
+}
+
 int obs_render(char **out, size_t *len)
 {
 	int ret;
@@ -626,6 +644,7 @@ void obs_exchange_end(unsigned int i, struct obs_exchange *e,
 	now = obs_now_ns();
 	lr->client = end->client;
 	lr->client_port = end->client_port;
+	lr->request_id = end->request_id;
 	lr->route = end->route;
 	lr->upstream = end->upstream;
 	lr->status = end->status ? end->status : e->status;

@@ -65,6 +65,7 @@ struct obs_end {
 	const char *error;		/* gateway error code or NULL */
 	uint64_t extra_bytes_in;	/* unparsed request bytes (errors) */
 	uint64_t extra_bytes_out;	/* the gateway's error response */
+	const char *request_id;		/* X-Request-Id (NULL: obs makes one) */
 };
 
 /* Report the exchange (metrics + access log) and reset e. No-op when e
@@ -142,5 +143,12 @@ struct metrics *obs_metrics(void);
 /* Flush and close the access log, free the registry. Workers must have
  * stopped. */
 void obs_shutdown(void);
+
+/*
+ * Passive health of an upstream target, as sluice_upstream_up reports it:
+ * "up" or "down" by the most recent attempt any worker made, "unknown"
+ * before the first attempt (or without metrics). For the admin API.
+ */
+const char *obs_upstream_health(const char *target);
 
 #endif

@@ -27,12 +27,25 @@ struct loop_cqe;
 
 #define PROXY_GATE_SCRATCH		12288
 
-/* Timeouts (ms); constants until the config grows a section for them. */
-#define PROXY_HEADER_TIMEOUT_MS		30000	/* request head -> 408 */
-#define PROXY_KEEPALIVE_IDLE_MS		60000	/* between requests -> close */
-#define PROXY_RESPONSE_TIMEOUT_MS	60000	/* upstream silent -> 504 */
+/* Timeouts (ms) that are not configuration: the others are in the
+ * config's http section (struct config_http). */
 #define PROXY_LINGER_MS			2000	/* after our last byte */
 #define PROXY_ERROR_SEND_MS		5000	/* to deliver an error */
+
+/* Extra room past max_head in each buffer for the headers the gateway adds. */
+#define PROXY_HEAD_SLACK		4096
+/* Free buffers a worker keeps for reuse (the rest go back to the kernel). */
+#define PROXY_BUF_CACHE			256
+
+/* Listener flags for proxy_accept_on(). */
+#define PROXY_L_PROXY_PROTOCOL		(1u << 0)
+
+/* A config snapshot and how many exchanges of this worker use it: the
+ * request path counts references locally, never on the shared atomic. */
+struct proxy_cfgref {
+	struct config *cfg;
+	unsigned long refs;
+};
 
 struct proxy {
 	struct loop *loop;
@@ -48,13 +61,18 @@ struct proxy {
 	bool draining;
 	unsigned int worker;
 	uint64_t accepted, requests, rejected;
+	unsigned int max_clients;	/* http.max_connections at start */
+	uint64_t rng[2];		/* request ids (xorshift128+) */
+	struct proxy_cfgref *refs;	/* snapshots in use by exchanges */
+	size_t n_refs, cap_refs;
 	/* issue 5: strings the gate's rewritten request/response head point
 	 * to, until the head is rebuilt (single-threaded per worker) */
 	char gate_scratch[PROXY_GATE_SCRATCH];
 };
 
-/* max_conns: client + upstream connections. cfg: a reference the proxy
- * takes over. 0 or -errno. */
+/* max_conns: client + upstream connections (0: derived from
+ * cfg->http.max_connections). cfg: a reference the proxy takes over.
+ * 0 or -errno. */
 int proxy_init(struct proxy *p, struct loop *l, struct config *cfg,
 	       unsigned int max_conns, unsigned int worker);
 void proxy_destroy(struct proxy *p);
@@ -65,6 +83,10 @@ void proxy_set_config(struct proxy *p, struct config *cfg);
 
 /* A new client socket from accept. Closes fd itself on failure. */
 void proxy_accept(struct proxy *p, int fd);
+/* Same, from a listener with PROXY_L_* flags. */
+void proxy_accept_on(struct proxy *p, int fd, unsigned int lflags);
+/* At the client connection limit (http.max_connections): stop accepting. */
+bool proxy_full(const struct proxy *p);
 
 /* A completion whose op is a CONN_OP_* (see conn.h). */
 void proxy_complete(struct proxy *p, const struct loop_cqe *cqe);

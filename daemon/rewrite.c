@@ -24,10 +24,8 @@ static bool ci_eq(const char *a, size_t alen, const char *b, size_t blen)
 	return true;
 }
 
-static bool name_is(const struct http_header *h, const char *lit)
-{
-	return ci_eq(h->name, h->name_len, lit, strlen(lit));
-}
+/* lit: a string literal (its length is known at compile time) */
+#define name_is(h, lit) ci_eq((h)->name, (h)->name_len, "" lit, sizeof(lit) - 1)
 
 static bool is_ows(char c)
 {
@@ -64,20 +62,79 @@ static bool named_in_connection(const struct http_header *hs, size_t n,
 	return false;
 }
 
-static bool hop_by_hop(const struct http_header *hs, size_t n,
-		       const struct http_header *h)
+/* Does any Connection field list a token other than close, keep-alive
+ * and upgrade (a field name made hop-by-hop)? Usually not: then no other
+ * field needs the per-name check. */
+static bool connection_names_fields(const struct http_header *hs, size_t n)
 {
-	static const char *const names[] = {
-		"connection", "keep-alive", "proxy-connection", "te",
-		"trailer", "upgrade",
-	};
+	for (size_t i = 0; i < n; i++) {
+		const char *v, *end;
 
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (name_is(h, names[i]))
+		if (!name_is(&hs[i], "connection"))
+			continue;
+		v = hs[i].value;
+		end = v + hs[i].value_len;
+		while (v < end) {
+			const char *tok, *tend;
+			size_t l;
+
+			while (v < end && (is_ows(*v) || *v == ','))
+				v++;
+			tok = v;
+			while (v < end && *v != ',')
+				v++;
+			tend = v;
+			while (tend > tok && is_ows(tend[-1]))
+				tend--;
+			l = (size_t)(tend - tok);
+			if (l && !ci_eq(tok, l, "close", 5) &&
+			    !ci_eq(tok, l, "keep-alive", 10) &&
+			    !ci_eq(tok, l, "upgrade", 7))
+				return true;
+		}
+	}
+	return false;
+}
+
+static bool hop_by_hop(const struct http_header *hs, size_t n,
+		       const struct http_header *h, bool named)
+{
+	switch (h->name_len) {
+	case 2:
+		return name_is(h, "te");
+	case 7:
+		return name_is(h, "trailer") || name_is(h, "upgrade");
+	case 10:
+		if (name_is(h, "connection") || name_is(h, "keep-alive"))
 			return true;
-	if (name_is(h, "host"))
-		return false;
-	return named_in_connection(hs, n, h->name, h->name_len);
+		break;
+	case 16:
+		if (name_is(h, "proxy-connection"))
+			return true;
+		break;
+	case 4:
+		if (name_is(h, "host"))
+			return false;
+		break;
+	default:
+		break;
+	}
+	return named && named_in_connection(hs, n, h->name, h->name_len);
+}
+
+/* Decimal digits of v into out (at least 21 bytes); returns the length. */
+static size_t u64_dec(char *out, unsigned long long v)
+{
+	char tmp[21];
+	size_t n = 0, i;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	return n;
 }
 
 static void add_header(struct sbuf *s, const struct http_header *h)
@@ -97,7 +154,8 @@ static void add_joined(struct sbuf *s, const struct http_header *hs, size_t n,
 	sbuf_adds(s, name);
 	sbuf_add(s, ": ", 2);
 	for (size_t i = 0; i < n; i++) {
-		if (!name_is(&hs[i], name) || hs[i].value_len == 0)
+		if (!ci_eq(hs[i].name, hs[i].name_len, name, strlen(name)) ||
+		    hs[i].value_len == 0)
 			continue;
 		if (!first)
 			sbuf_add(s, ", ", 2);
@@ -115,6 +173,8 @@ long rewrite_request(char *dst, size_t cap, const struct http_request *req,
 {
 	const struct http_header *hs = req->headers;
 	size_t n = req->num_headers;
+	bool named = connection_names_fields(hs, n);
+	char num[24];
 	struct sbuf s;
 
 	sbuf_init(&s, dst, cap);
@@ -123,15 +183,20 @@ long rewrite_request(char *dst, size_t cap, const struct http_request *req,
 	sbuf_add(&s, req->target, req->target_len);
 	/* the client's version: a backend must not answer a 1.0 request
 	 * with chunked framing, which a 1.0 client could not read */
-	sbuf_addf(&s, " HTTP/1.%d\r\n", req->minor_version == 0 ? 0 : 1);
+	if (req->minor_version == 0)
+		sbuf_add(&s, " HTTP/1.0\r\n", 11);
+	else
+		sbuf_add(&s, " HTTP/1.1\r\n", 11);
 	for (size_t i = 0; i < n; i++) {
 		const struct http_header *h = &hs[i];
 
-		if (hop_by_hop(hs, n, h) || name_is(h, "transfer-encoding") ||
+		if (hop_by_hop(hs, n, h, named) ||
+		    name_is(h, "transfer-encoding") ||
 		    name_is(h, "content-length") ||
 		    name_is(h, "x-forwarded-for") ||
 		    name_is(h, "x-forwarded-proto") ||
-		    name_is(h, "x-forwarded-host") || name_is(h, "via"))
+		    name_is(h, "x-forwarded-host") || name_is(h, "via") ||
+		    (rw->request_id && name_is(h, "x-request-id")))
 			continue;
 		add_header(&s, h);
 	}
@@ -140,12 +205,14 @@ long rewrite_request(char *dst, size_t cap, const struct http_request *req,
 		sbuf_adds(&s, rw->default_host);
 		sbuf_add(&s, "\r\n", 2);
 	}
-	if (req->body == HTTP_BODY_LENGTH)
-		sbuf_addf(&s, "Content-Length: %llu\r\n",
-			  (unsigned long long)req->content_length);
+	if (req->body == HTTP_BODY_LENGTH) {
+		sbuf_add(&s, "Content-Length: ", 16);
+		sbuf_add(&s, num, u64_dec(num, req->content_length));
+		sbuf_add(&s, "\r\n", 2);
+	}
 	else if (req->body == HTTP_BODY_CHUNKED)
 		sbuf_adds(&s, "Transfer-Encoding: chunked\r\n");
-	add_joined(&s, hs, n, "X-Forwarded-For",
+	add_joined(&s, hs, rw->xff_replace ? 0 : n, "X-Forwarded-For",
 		   rw->client_ip ? rw->client_ip : "unknown");
 	sbuf_adds(&s, "X-Forwarded-Proto: ");
 	sbuf_adds(&s, rw->proto ? rw->proto : "http");
@@ -155,33 +222,84 @@ long rewrite_request(char *dst, size_t cap, const struct http_request *req,
 		sbuf_add(&s, req->host, req->host_len);
 		sbuf_add(&s, "\r\n", 2);
 	}
-	add_joined(&s, hs, n, "Via", "1.1 sluice");
-	sbuf_adds(&s, "Connection: keep-alive\r\n\r\n");
+	if (rw->request_id) {
+		sbuf_adds(&s, "X-Request-Id: ");
+		sbuf_adds(&s, rw->request_id);
+		sbuf_add(&s, "\r\n", 2);
+	}
+	add_joined(&s, hs, n, "Via",
+		   req->minor_version == 0 ? "1.0 sluice" : "1.1 sluice");
+	if (rw->upgrade_websocket)
+		sbuf_adds(&s, "Upgrade: websocket\r\nConnection: upgrade\r\n\r\n");
+	else
+		sbuf_adds(&s, "Connection: keep-alive\r\n\r\n");
 	return s.overflow ? -ENOSPC : (long)s.len;
 }
 
 long rewrite_response(char *dst, size_t cap, const struct http_response *resp,
 		      enum rewrite_conn conn)
 {
+	return rewrite_response_ex(dst, cap, resp, conn, NULL);
+}
+
+long rewrite_response_ex(char *dst, size_t cap,
+			 const struct http_response *resp,
+			 enum rewrite_conn conn, const struct rewrite_resp *o)
+{
 	const struct http_header *hs = resp->headers;
 	size_t n = resp->num_headers;
+	bool named = connection_names_fields(hs, n);
+	char line[13] = "HTTP/1.1 000 ";
 	struct sbuf s;
 
 	sbuf_init(&s, dst, cap);
-	sbuf_addf(&s, "HTTP/1.1 %03d ", resp->status);
+	line[9] = (char)('0' + resp->status / 100 % 10);
+	line[10] = (char)('0' + resp->status / 10 % 10);
+	line[11] = (char)('0' + resp->status % 10);
+	sbuf_add(&s, line, sizeof(line));
 	sbuf_add(&s, resp->reason, resp->reason_len);
 	sbuf_add(&s, "\r\n", 2);
 	for (size_t i = 0; i < n; i++) {
-		if (hop_by_hop(hs, n, &hs[i]))
+		if (hop_by_hop(hs, n, &hs[i], named) ||
+		    (o && o->via && name_is(&hs[i], "via")) ||
+		    (o && o->request_id && name_is(&hs[i], "x-request-id")) ||
+		    (o && o->drop_transfer_encoding &&
+		     name_is(&hs[i], "transfer-encoding")))
 			continue;
 		add_header(&s, &hs[i]);
 	}
+	if (o && o->request_id) {
+		sbuf_adds(&s, "X-Request-Id: ");
+		sbuf_adds(&s, o->request_id);
+		sbuf_add(&s, "\r\n", 2);
+	}
+	if (o && o->via)
+		add_joined(&s, hs, n, "Via", resp->minor_version == 0 ?
+				     "1.0 sluice" : "1.1 sluice");
 	if (conn == REWRITE_CONN_KEEP_ALIVE)
 		sbuf_adds(&s, "Connection: keep-alive\r\n");
 	else if (conn == REWRITE_CONN_CLOSE)
 		sbuf_adds(&s, "Connection: close\r\n");
+	else if (conn == REWRITE_CONN_UPGRADE)
+		sbuf_adds(&s, "Upgrade: websocket\r\nConnection: upgrade\r\n");
 	sbuf_add(&s, "\r\n", 2);
 	return s.overflow ? -ENOSPC : (long)s.len;
+}
+
+bool rewrite_request_id_valid(const char *v, size_t n)
+{
+	if (n == 0 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = v[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+		      c == '.' || c == ':' || c == '+' || c == '/' ||
+		      c == '=' || c == '@'))
+			return false;
+	}
+	return true;
 }
 
 const char *rewrite_error_code(int status)
@@ -192,16 +310,25 @@ const char *rewrite_error_code(int status)
 	case 408: return "request_timeout";
 	case 413: return "payload_too_large";
 	case 414: return "uri_too_long";
+	case 417: return "expectation_failed";
 	case 431: return "headers_too_large";
 	case 501: return "not_implemented";
 	case 502: return "bad_gateway";
+	case 503: return "service_unavailable";
 	case 504: return "gateway_timeout";
+	case 505: return "http_version_not_supported";
 	default: return "internal_error";
 	}
 }
 
 long rewrite_error(char *dst, size_t cap, int status, const char *message,
 		   bool head_method)
+{
+	return rewrite_error_ex(dst, cap, status, message, head_method, NULL);
+}
+
+long rewrite_error_ex(char *dst, size_t cap, int status, const char *message,
+		      bool head_method, const char *request_id)
 {
 	const char *code = rewrite_error_code(status);
 	char body[512];
@@ -222,8 +349,11 @@ long rewrite_error(char *dst, size_t cap, int status, const char *message,
 		  "HTTP/1.1 %d %s\r\n"
 		  "Content-Type: application/json\r\n"
 		  "Content-Length: %zu\r\n"
-		  "Connection: close\r\n\r\n",
+		  "Connection: close\r\n",
 		  status, http_reason(status), b.len);
+	if (request_id)
+		sbuf_addf(&s, "X-Request-Id: %s\r\n", request_id);
+	sbuf_add(&s, "\r\n", 2);
 	if (!head_method)
 		sbuf_add(&s, body, b.len);
 	return s.overflow ? -ENOSPC : (long)s.len;

@@ -175,6 +175,12 @@ struct conn *upstream_connect(struct upstream *u, const struct config_addr *a,
 
 int upstream_put(struct upstream *u, struct conn *c, uint64_t now_ms)
 {
+	return upstream_put_ex(u, c, now_ms, u->max_idle, UPSTREAM_IDLE_MS);
+}
+
+int upstream_put_ex(struct upstream *u, struct conn *c, uint64_t now_ms,
+		    unsigned int max_idle, unsigned int idle_ms)
+{
 	struct upstream_pool *p;
 	int ret;
 
@@ -184,7 +190,7 @@ int upstream_put(struct upstream *u, struct conn *c, uint64_t now_ms)
 	p = pool_find(u, (struct sockaddr *)&c->addr, c->addrlen, true);
 	if (!p)
 		return -ENOSPC;
-	if (p->n >= u->max_idle)
+	if (p->n >= max_idle)
 		return -ENOSPC;
 	conn_bufs_trim(u->conns, c);
 	if (!(c->flags & CONN_F_RECV)) {
@@ -204,7 +210,7 @@ int upstream_put(struct upstream *u, struct conn *c, uint64_t now_ms)
 		p->head->pool_prev = c;
 	p->head = c;
 	p->n++;
-	c->deadline_ms = now_ms + UPSTREAM_IDLE_MS;
+	c->deadline_ms = now_ms + idle_ms;
 	return 0;
 }
 

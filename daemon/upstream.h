@@ -72,6 +72,10 @@ struct conn *upstream_connect(struct upstream *u, const struct config_addr *a,
  * 0, or -errno when it cannot be pooled (full): the caller closes it.
  */
 int upstream_put(struct upstream *u, struct conn *c, uint64_t now_ms);
+/* Same with the service's pool size and idle timeout (max_idle 0: never
+ * pooled, -ENOSPC). */
+int upstream_put_ex(struct upstream *u, struct conn *c, uint64_t now_ms,
+		    unsigned int max_idle, unsigned int idle_ms);
 
 /* Unlink c from its pool (no-op if not pooled). */
 void upstream_remove(struct upstream *u, struct conn *c);

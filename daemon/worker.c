@@ -29,7 +29,7 @@ static void arm_accept(struct worker *w, size_t i)
 	struct worker_listener *l = &w->listeners[i];
 	int ret;
 
-	if (l->armed || l->fd < 0 || w->stopping)
+	if (l->armed || l->fd < 0 || w->stopping || w->limit_paused)
 		return;
 	ret = loop_accept_multishot(w->loop, l->fd,
 				    loop_ud(W_OP_ACCEPT, (uint32_t)i, 0));
@@ -65,6 +65,42 @@ static void pause_accept(struct worker *w)
 		w->accept_paused = false;
 }
 
+static void cancel_accepts(struct worker *w)
+{
+	for (size_t i = 0; i < w->n_listeners; i++)
+		if (w->listeners[i].armed)
+			loop_cancel_ud(w->loop,
+				       loop_ud(W_OP_ACCEPT, (uint32_t)i, 0),
+				       loop_ud(W_OP_CANCEL, 0, 0));
+}
+
+/* At the connection limit: leave new clients in the listen backlog until
+ * a connection closes (resumed from worker_main). */
+static void limit_pause(struct worker *w)
+{
+	if (w->limit_paused)
+		return;
+	w->limit_paused = true;
+	if (!w->last_accept_warn_ms ||
+	    w->proxy.now_ms - w->last_accept_warn_ms >= 10000) {
+		w->last_accept_warn_ms = w->proxy.now_ms;
+		pr_warn("worker %u: %u client connections (http.max_connections); "
+			"pausing accepts", w->id, w->proxy.conns.n_clients);
+	}
+	cancel_accepts(w);
+}
+
+static void limit_resume(struct worker *w)
+{
+	if (!w->limit_paused || proxy_full(&w->proxy))
+		return;
+	w->limit_paused = false;
+	if (w->accept_paused)
+		return;		/* the fd pause timer re-arms */
+	for (size_t i = 0; i < w->n_listeners; i++)
+		arm_accept(w, i);
+}
+
 static void on_accept(struct worker *w, const struct loop_cqe *cqe)
 {
 	size_t i = loop_ud_id(cqe->ud);
@@ -76,8 +112,10 @@ static void on_accept(struct worker *w, const struct loop_cqe *cqe)
 	if (!cqe->more)
 		l->armed = false;
 	if (cqe->res >= 0) {
-		proxy_accept(&w->proxy, cqe->res);
-		if (!l->armed)
+		proxy_accept_on(&w->proxy, cqe->res, l->lflags);
+		if (proxy_full(&w->proxy))
+			limit_pause(w);
+		else if (!l->armed)
 			arm_accept(w, i);
 		return;
 	}
@@ -139,7 +177,11 @@ static void dispatch(void *ctx, const struct loop_cqe *cqe)
 	struct worker *w = ctx;
 	unsigned int op = loop_ud_op(cqe->ud);
 
-	w->proxy.now_ms = clock_now_ms();
+	/* one clock read per batch of completions */
+	if (w->clock_stale) {
+		w->proxy.now_ms = clock_now_ms();
+		w->clock_stale = false;
+	}
 	if (op < CONN_OP__MAX) {
 		proxy_complete(&w->proxy, cqe);
 		return;
@@ -174,18 +216,26 @@ static void *worker_main(void *arg)
 	int ret;
 
 	w->proxy.now_ms = clock_now_ms();
+	ret = loop_start(w->loop);
+	if (ret) {
+		pr_err("worker %u: io_uring enable: %s", w->id, strerror(-ret));
+		return NULL;
+	}
 	for (size_t i = 0; i < w->n_listeners; i++)
 		arm_accept(w, i);
 	arm_event(w);
 	arm_tick(w);
 	for (;;) {
+		w->clock_stale = true;
 		ret = loop_run_once(w->loop, true, dispatch, w);
 		if (ret < 0) {
 			pr_err("worker %u: io_uring: %s", w->id, strerror(-ret));
 			break;
 		}
-		if (!w->stopping)
+		if (!w->stopping) {
+			limit_resume(w);
 			continue;
+		}
 		if (proxy_live(&w->proxy) == 0)
 			break;
 		if (!w->forced && clock_now_ms() >= w->drain_deadline_ms) {
@@ -217,23 +267,26 @@ int worker_init(struct worker *w, unsigned int id, const int *fds, size_t n,
 		return -ENOMEM;
 	}
 	w->n_listeners = n;
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		w->listeners[i].fd = fds[i];
+		if (i < cfg->n_listeners && cfg->listeners[i].proxy_protocol)
+			w->listeners[i].lflags = PROXY_L_PROXY_PROTOCOL;
+	}
 	w->efd = eventfd(0, EFD_CLOEXEC);
 	if (w->efd < 0) {
 		ret = -errno;
 		config_put(cfg);
 		return ret;
 	}
-	w->loop = loop_new(WORKER_RING_ENTRIES, WORKER_RECV_BUFS,
-			   WORKER_RECV_BUF_SIZE);
+	w->loop = loop_new_flags(WORKER_RING_ENTRIES, WORKER_RECV_BUFS,
+				 WORKER_RECV_BUF_SIZE, LOOP_F_SINGLE_ISSUER);
 	if (!w->loop) {
 		ret = -errno;
 		pr_err("worker %u: io_uring setup: %s", id, strerror(-ret));
 		config_put(cfg);
 		return ret;
 	}
-	ret = proxy_init(&w->proxy, w->loop, cfg, WORKER_MAX_CONNS, id);
+	ret = proxy_init(&w->proxy, w->loop, cfg, 0, id);
 	if (ret) {
 		pr_err("worker %u: setup: %s", id, strerror(-ret));
 		return ret;

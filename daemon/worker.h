@@ -20,7 +20,7 @@
 
 struct config;
 
-#define WORKER_MAX_CONNS	16384	/* client + upstream connections */
+/* Connection table: 2 x http.max_connections + 1024 (proxy_init). */
 #define WORKER_RING_ENTRIES	1024
 #define WORKER_RECV_BUFS	512	/* provided buffers (power of two) */
 #define WORKER_RECV_BUF_SIZE	16384
@@ -30,6 +30,7 @@ struct config;
 struct worker_listener {
 	int fd;
 	bool armed;			/* multishot accept pending */
+	unsigned int lflags;		/* PROXY_L_* */
 };
 
 struct worker {
@@ -48,6 +49,8 @@ struct worker {
 	bool stopping;
 	bool forced;
 	bool accept_paused;
+	bool limit_paused;		/* at http.max_connections */
+	bool clock_stale;		/* proxy.now_ms to refresh */
 	uint64_t drain_deadline_ms;
 	uint64_t last_accept_warn_ms;
 	struct loop_ts tick_ts;

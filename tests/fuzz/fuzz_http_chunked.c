@@ -3,8 +3,8 @@
  * libFuzzer target for the chunked validator.
  *
  * Input: bytes 0-1 pick a split offset; bytes 2.. are the body. Scanning in
- * one call, in two calls split at that offset, and (for small inputs) byte
- * by byte must give the same verdict: same number of accepted bytes, same
+ * one call, in two calls split at that offset, through the decoder, and
+ * (for small inputs) byte by byte must give the same verdict: same number of accepted bytes, same
  * done flag, or an error in all cases.
  */
 #include <stdint.h>
@@ -57,6 +57,42 @@ static struct verdict scan(const char *buf, size_t len, const size_t *cuts,
 	return v;
 }
 
+/* http_chunked_decode over the whole input: same verdict as the scanner,
+ * data runs inside the accepted bytes and never overlapping framing */
+static struct verdict decode(const char *buf, size_t len)
+{
+	struct http_chunked c;
+	struct verdict v = { 0, false };
+	char *copy = malloc(len ? len : 1);
+	size_t off = 0;
+
+	if (!copy)
+		abort();
+	memcpy(copy, buf, len);
+	http_chunked_init(&c);
+	while (off < len && !v.done) {
+		size_t doff, dlen;
+		long r = http_chunked_decode(&c, copy + off, len - off, &v.done,
+					     &doff, &dlen);
+
+		if (r < 0) {
+			free(copy);
+			v.accepted = -1;
+			v.done = false;
+			return v;
+		}
+		if ((size_t)r > len - off || doff + dlen > (size_t)r ||
+		    (dlen && doff + dlen != (size_t)r))
+			abort();
+		if (r == 0)
+			break;
+		off += (size_t)r;
+	}
+	free(copy);
+	v.accepted = (long)off;
+	return v;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct verdict one, two;
@@ -74,6 +110,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (one.accepted != two.accepted || one.done != two.done)
 		abort();
 	if (one.accepted > (long)len)
+		abort();
+	two = decode(buf, len);
+	if (one.accepted != two.accepted || one.done != two.done)
 		abort();
 
 	if (len <= 512) {

@@ -140,6 +140,12 @@ def test_sluicectl_tables_and_json(sluiced_factory, workdir):
                                 "HEALTH"]
     assert lines[1].split() == ["echo", f"{h.SRV4}:{h.B1_PORT}", "1000",
                                 "unknown"]
+    # passive health: the most recent attempt decides
+    assert h.one(h.http(h.ALLOWED4, h.SRV4, path="/api/x"))["status"] == 200
+    ups = ctl_json(sock, "upstreams")["services"]
+    assert ups[0]["targets"][0]["health"] == "up", ups
+    assert ctl(sock, "upstreams", check=0).stdout.splitlines()[1].split()[3] \
+        == "up"
 
     # exit codes
     r = ctl(sock, "frobnicate", check=1)

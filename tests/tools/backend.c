@@ -17,6 +17,9 @@
  *   /bytes/N      N bytes of 'x', Content-Length
  *   /chunked/N    N bytes of 'x', Transfer-Encoding: chunked
  *   /sleep/MS     wait MS milliseconds (<= 60000), then the JSON body
+ *   /ws...        with Connection: upgrade + Upgrade: websocket: 101, then
+ *                 every byte received is echoed back (a tunnel) until EOF
+ *   /force101     101 whatever the request, then the same echo
  *
  * Request bodies (Content-Length or chunked) are read and counted, and
  * hashed with 64-bit FNV-1a so tests can prove a body arrived intact.
@@ -187,6 +190,8 @@ struct request {
 	uint64_t content_length;
 	bool keep_alive;
 	bool expect_continue;
+	bool conn_upgrade;		/* Connection: upgrade */
+	bool upgrade_ws;		/* Upgrade: websocket */
 	uint64_t body_bytes;
 	uint64_t body_hash;
 	char arena[MAX_HEADER_BYTES];	/* last: not cleared per request */
@@ -536,6 +541,9 @@ static int interpret_headers(struct request *r)
 		} else if (ieq(n, nl, "connection")) {
 			conn_close |= has_token(v, vl, "close");
 			conn_ka |= has_token(v, vl, "keep-alive");
+			r->conn_upgrade |= has_token(v, vl, "upgrade");
+		} else if (ieq(n, nl, "upgrade")) {
+			r->upgrade_ws |= has_token(v, vl, "websocket");
 		} else if (ieq(n, nl, "expect")) {
 			if (!ieq(v, vl, "100-continue"))
 				return RD_BAD;
@@ -864,6 +872,46 @@ static int respond(struct conn *c)
 	return err;
 }
 
+/* After a 101: echo every byte back until the peer closes its side, then
+ * close ours (a transparent tunnel test). */
+static void echo_tunnel(struct conn *c)
+{
+	char buf[16384];
+
+	if (c->end > c->pos &&
+	    send_all(c->fd, c->rbuf + c->pos, c->end - c->pos))
+		return;
+	c->pos = c->end = 0;
+	for (;;) {
+		ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || send_all(c->fd, buf, (size_t)n))
+			return;
+	}
+}
+
+/* Websocket handshake (Connection: upgrade + Upgrade: websocket on a
+ * path starting with /ws), or /force101 for any request: answer 101 and
+ * become an echo tunnel. Returns true when it did. */
+static bool maybe_upgrade(struct conn *c)
+{
+	struct request *r = &c->req;
+	static const char sw[] = "HTTP/1.1 101 Switching Protocols\r\n"
+				 "Upgrade: websocket\r\n"
+				 "Connection: Upgrade\r\n"
+				 "X-Backend-Tunnel: echo\r\n\r\n";
+	bool ws = r->conn_upgrade && r->upgrade_ws &&
+		  strncmp(r->target, "/ws", 3) == 0;
+
+	if (!ws && strncmp(r->target, "/force101", 9) != 0)
+		return false;
+	if (send_all(c->fd, sw, sizeof(sw) - 1) == 0)
+		echo_tunnel(c);
+	return true;
+}
+
 static void *conn_main(void *arg)
 {
 	struct conn *c = arg;
@@ -906,6 +954,8 @@ static void *conn_main(void *arg)
 			break;
 		}
 		log_request(c);
+		if (maybe_upgrade(c))
+			break;
 		if (respond(c) || !r->keep_alive)
 			break;
 	}

@@ -197,7 +197,7 @@ static void test_defaults(void **state)
 	assert_false(c->admin_enabled);		/* no admin section */
 	assert_string_equal(c->admin.text, "127.0.0.1:9900");
 	assert_int_equal(c->admin.port, 9900);
-	assert_int_equal(c->workers, 1);
+	assert_int_equal(c->workers, 0);	/* one per CPU */
 	assert_string_equal(c->log_level, "info");
 	assert_int_equal(c->n_services, 0);
 	assert_int_equal(c->n_routes, 0);
@@ -750,6 +750,78 @@ static void test_load_file(void **state)
 	assert_int_equal(rmdir(dir), 0);
 }
 
+/* Issue 4: the http section, pools, body limits, PROXY protocol. */
+static void test_http_section(void **state)
+{
+	struct config *c = parse_ok(BASE);
+
+	assert_int_equal(c->http.header_timeout_ms, 10000);
+	assert_int_equal(c->http.body_timeout_ms, 30000);
+	assert_int_equal(c->http.keepalive_timeout_ms, 60000);
+	assert_int_equal(c->http.response_timeout_ms, 60000);
+	assert_int_equal(c->http.tunnel_timeout_ms, 600000);
+	assert_int_equal(c->http.drain_timeout_ms, 10000);
+	assert_int_equal(c->http.max_header_bytes, 32768);
+	assert_int_equal(c->http.max_uri_bytes, 8192);
+	assert_true(c->http.max_body_bytes == 0);
+	assert_int_equal(c->http.max_connections, 10000);
+	assert_false(c->listeners[0].proxy_protocol);
+	config_put(c);
+
+	c = parse_ok("listeners:\n"
+		     "  - name: l\n"
+		     "    address: 127.0.0.1:8080\n"
+		     "    proxy_protocol: true\n"
+		     "xdp:\n"
+		     "  enabled: false\n"
+		     "services:\n"
+		     "  - name: s\n"
+		     "    targets: [127.0.0.1:1]\n"
+		     "    max_idle: 0\n"
+		     "    idle_timeout_ms: 500\n"
+		     "routes:\n"
+		     "  - name: small\n"
+		     "    path_prefix: /small/\n"
+		     "    service: s\n"
+		     "    max_body_bytes: 10\n"
+		     "  - name: inherit\n"
+		     "    service: s\n"
+		     "http:\n"
+		     "  header_timeout_ms: 1000\n"
+		     "  max_body_bytes: 1073741824\n"
+		     "  max_connections: 20000\n");
+	assert_true(c->listeners[0].proxy_protocol);
+	assert_int_equal(c->services[0].max_idle, 0);
+	assert_int_equal(c->services[0].idle_timeout_ms, 500);
+	assert_int_equal(c->services[0].connect_timeout_ms, 2000);
+	assert_true(c->routes[0].max_body_bytes == 10);
+	assert_true(c->routes[1].max_body_bytes == 1073741824ull);
+	assert_int_equal(c->http.header_timeout_ms, 1000);
+	assert_int_equal(c->http.max_connections, 20000);
+	config_put(c);
+
+	/* a route that sets no limit while http has none: unlimited */
+	c = parse_ok(BASE "services: [{name: s, targets: [127.0.0.1:1]}]\n"
+		     "routes: [{name: r, service: s}]\n");
+	assert_true(c->routes[0].max_body_bytes == 0);
+	config_put(c);
+}
+
+static void test_http_errors(void **state)
+{
+	expect_errors(BASE "http:\n  header_timeout_ms: 5\n",
+		      "cfg.yaml:7:22: http.header_timeout_ms: 5 is out of range (100-3600000)\n");
+	expect_errors(BASE "http:\n  max_uri_bytes: 40000\n",
+		      "cfg.yaml:7:18: http.max_uri_bytes: must be smaller than http.max_header_bytes (32768)\n");
+	expect_errors(BASE "http:\n  max_body_bytes: -1\n",
+		      "cfg.yaml:7:19: http.max_body_bytes: -1 is out of range (0-4611686018427387904)\n");
+	expect_errors(BASE "http:\n  max_conections: 5\n",
+		      "cfg.yaml:7:3: http: unknown key 'max_conections' (did you mean 'max_connections'?)\n");
+	expect_errors("listeners:\n  - name: l\n    address: 127.0.0.1:8080\n"
+		      "    proxy_protocol: yes\n" "xdp:\n  enabled: false\n",
+		      "cfg.yaml:4:21: listeners[0].proxy_protocol: expected a boolean (true or false), got 'yes'\n");
+}
+
 /* issue 3: scope, persist, denylist, rate_limit, drop_sample */
 static void test_xdp_limits_keys(void **state)
 {
@@ -931,6 +1003,8 @@ int main(void)
 		cmocka_unit_test(test_refcount),
 		cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_no_trailing_newline),
+		cmocka_unit_test(test_http_section),
+		cmocka_unit_test(test_http_errors),
 		cmocka_unit_test(test_ops_keys),
 		cmocka_unit_test(test_xdp_limits_keys),
 		cmocka_unit_test(test_load_denylist_and_classes),

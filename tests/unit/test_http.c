@@ -1393,6 +1393,102 @@ static void test_chunked_random_messages(void **state)
 	}
 }
 
+/* Decode buf[0..n) fed in pieces of at most `step` bytes (0: all at once);
+ * data bytes go to out. Returns accepted bytes or -1. */
+static long decode_all(const char *buf, size_t n, size_t step, char *out,
+		       size_t *out_len, bool *done)
+{
+	struct http_chunked c;
+	size_t off = 0;
+
+	http_chunked_init(&c);
+	*out_len = 0;
+	*done = false;
+	while (off < n && !*done) {
+		size_t piece = step && n - off > step ? step : n - off;
+		const char *g = guard_copy(buf + off, piece);
+		size_t pos = 0;
+
+		while (pos < piece && !*done) {
+			size_t doff, dlen;
+			long r = http_chunked_decode(&c, g + pos, piece - pos,
+						     done, &doff, &dlen);
+
+			if (r < 0)
+				return -1;
+			assert_true(doff + dlen <= (size_t)r);
+			memcpy(out + *out_len, g + pos + doff, dlen);
+			*out_len += dlen;
+			/* a data run ends the call; framing-only calls
+			 * accept everything up to the end or the last chunk */
+			if (r == 0)
+				break;
+			pos += (size_t)r;
+		}
+		off += pos;
+		if (pos < piece && !*done)
+			break;
+	}
+	return (long)off;
+}
+
+static void test_chunked_decode(void **state)
+{
+	char buf[4096], data[2048], out[4096];
+	size_t olen;
+	bool done;
+
+	/* known message: data only, extensions and trailers dropped */
+	{
+		static const char m[] = "3;a=b\r\nabc\r\n2\r\nde\r\n0\r\n"
+					"T: 1\r\n\r\nNEXT";
+
+		for (size_t step = 0; step < 8; step++) {
+			long r = decode_all(m, sizeof(m) - 1, step, out, &olen,
+					    &done);
+
+			assert_int_equal(r, (long)sizeof(m) - 1 - 4);
+			assert_true(done);
+			assert_int_equal(olen, 5);
+			assert_memory_equal(out, "abcde", 5);
+		}
+	}
+	/* invalid input fails like the validator */
+	assert_int_equal(decode_all("5 \r\nhello\r\n0\r\n\r\n", 16, 0, out,
+				    &olen, &done), -1);
+	assert_int_equal(decode_all("3\r\nabcX\r\n", 9, 1, out, &olen, &done),
+			 -1);
+	/* random messages, random piece sizes: same payload, same verdict */
+	for (int rep = 0; rep < 200; rep++) {
+		size_t n = 0, dn = 0;
+		int chunks = (int)(rng() % 6);
+
+		for (int k = 0; k < chunks; k++) {
+			size_t sz = 1 + (size_t)(rng() % 100);
+
+			n += (size_t)sprintf(buf + n, "%zX", sz);
+			if (rng() % 3 == 0)
+				n += (size_t)sprintf(buf + n, ";e%d", k);
+			n += (size_t)sprintf(buf + n, "\r\n");
+			for (size_t b = 0; b < sz; b++) {
+				data[dn] = (char)(rng() & 0xff);
+				buf[n++] = data[dn++];
+			}
+			n += (size_t)sprintf(buf + n, "\r\n");
+		}
+		n += (size_t)sprintf(buf + n, "0\r\n%s\r\n",
+				     rng() % 2 ? "X-T: y\r\n" : "");
+		for (size_t step = 0; step < 20; step += 1 + step) {
+			long r = decode_all(buf, n, step, out, &olen, &done);
+
+			assert_int_equal(r, (long)n);
+			assert_true(done);
+			assert_int_equal(olen, dn);
+			assert_memory_equal(out, data, dn);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1444,6 +1540,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_chunked_error_sticks, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_chunked_random_messages, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_chunked_decode, setup,
 						teardown),
 	};
 

@@ -1,0 +1,355 @@
+"""HTTP semantics through sluiced: keep-alive, HTTP/1.0, HEAD/204/304,
+Expect: 100-continue, websocket tunnels, timeouts, upstream pools."""
+import socket
+import time
+
+import pytest
+
+import helpers as h
+import raw
+
+# sluiced instances a test starts for itself listen here, so that they never
+# share a port (SO_REUSEPORT) with this module's shared gateways
+OWN_PORT = h.GW_PORT + 3
+OWN = [{"address": f"{h.SRV4}:{OWN_PORT}"}]
+
+
+def own_conn(**kw):
+    return raw.Conn(port=OWN_PORT, **kw)
+
+
+@pytest.fixture(scope="module")
+def gw(backends, workdir):
+    s = raw.start(workdir, "gw-sem", http={"tunnel_timeout_ms": 5000})
+    yield s
+    s.shutdown()
+
+
+def test_keepalive_and_connection_close(gw):
+    c = raw.Conn()
+    for i in range(3):
+        c.send(raw.request("GET", f"/ka/{i}"))
+        r = c.response()
+        assert r.status == 200 and r.json()["path"] == f"/ka/{i}"
+        assert (r.header("connection") or "").lower() == "keep-alive"
+    c.send(raw.request("GET", "/ka/last", headers=[("Connection", "close")]))
+    r = c.response()
+    assert r.status == 200
+    assert (r.header("connection") or "").lower() == "close"
+    assert c.closed()
+    c.close()
+
+
+def test_http10_default_close_and_keepalive(gw):
+    c = raw.Conn()
+    c.send(raw.request("GET", "/h10/a", version="1.0", host=None))
+    r = c.response()
+    assert r.status == 200 and r.json()["http_version"] == "HTTP/1.0"
+    assert (r.header("connection") or "").lower() == "close"
+    assert c.closed()
+    c.close()
+    c = raw.Conn()
+    for i in range(2):
+        c.send(raw.request("GET", f"/h10/ka{i}", version="1.0",
+                           headers=[("Connection", "keep-alive")]))
+        r = c.response()
+        assert r.status == 200, r
+        assert (r.header("connection") or "").lower() == "keep-alive"
+    c.close()
+
+
+def test_http10_client_gets_chunked_response_dechunked(gw):
+    c = raw.Conn()
+    c.send(raw.request("GET", "/chunked/100000", version="1.0"))
+    r = c.response()
+    assert r.status == 200, r
+    assert r.header("transfer-encoding") is None, r
+    assert r.header("content-length") is None
+    assert r.body == b"x" * 100000       # read until close
+    c.close()
+
+
+def test_head_204_304_have_no_body(gw):
+    c = raw.Conn()
+    c.send(raw.request("HEAD", "/bytes/5000"))
+    r = c.response(head_method=True)
+    assert r.status == 200 and r.header("content-length") == "5000"
+    for st in (204, 304):
+        c.send(raw.request("GET", f"/status/{st}"))
+        r = c.response()
+        assert r.status == st and r.body == b""
+    # the connection is still in sync: a normal request works
+    c.send(raw.request("GET", "/after-no-body"))
+    r = c.response()
+    assert r.status == 200 and r.json()["path"] == "/after-no-body"
+    assert c.buf == b""
+    c.close()
+
+
+def test_expect_100_continue(gw, backends):
+    p = raw.uniq("expect")
+    c = raw.Conn()
+    c.send(f"POST {p} HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n"
+           "Expect: 100-continue\r\n\r\n")
+    interim = c.read_head()
+    assert interim.status == 100, interim
+    c.send("hello world")
+    r = c.response()
+    assert r.status == 200 and r.json()["body_bytes"] == 11
+    c.close()
+    assert len(raw.backend_entries(backends["b1"], p)) == 1
+
+
+def test_websocket_tunnel(gw, backends):
+    c = raw.Conn()
+    c.send(raw.request("GET", "/ws/chat", headers=[
+        ("Connection", "Upgrade"), ("Upgrade", "websocket"),
+        ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ("Sec-WebSocket-Version", "13")]))
+    r = c.read_head()
+    assert r.status == 101, r
+    assert (r.header("upgrade") or "").lower() == "websocket"
+    assert "upgrade" in (r.header("connection") or "").lower()
+    # the backend saw the handshake headers
+    e = raw.backend_entries(backends["b1"], "/ws/chat")[-1]
+    hl = {k.lower(): v for k, v in e["header_list"]}
+    assert hl["upgrade"] == "websocket" and hl["connection"] == "upgrade"
+    assert hl["sec-websocket-key"] == "dGhlIHNhbXBsZSBub25jZQ=="
+    # bytes both ways, unchanged, including ones that look like HTTP
+    msgs = [b"\x81\x05hello", b"GET /evil HTTP/1.1\r\n\r\n", bytes(range(256))]
+    for m in msgs:
+        c.send(m)
+        assert c._take(len(m)) == m
+    # a large transfer: 2 MiB echoed while we keep sending
+    big = bytes((i * 7) & 0xff for i in range(2 << 20))
+    got = bytearray()
+    c.s.setblocking(True)
+    c.s.settimeout(10)
+    import threading
+    t = threading.Thread(target=c.s.sendall, args=(big,))
+    t.start()
+    while len(got) < len(big):
+        d = c.s.recv(1 << 20)
+        assert d, "tunnel closed early"
+        got += d
+    t.join()
+    assert bytes(got) == big
+    # half-close: our FIN reaches the backend, its FIN comes back
+    c.s.shutdown(socket.SHUT_WR)
+    assert c.read_until_close() == b""
+    c.close()
+    assert not raw.backend_entries(backends["b1"], "/evil")
+
+
+def test_websocket_tunnel_idle_timeout(gw):
+    c = raw.Conn(timeout=15)
+    c.send(raw.request("GET", "/ws/idle", headers=[
+        ("Connection", "upgrade"), ("Upgrade", "websocket")]))
+    assert c.read_head().status == 101
+    t0 = time.monotonic()
+    assert c.closed(timeout=12), "idle tunnel not closed"
+    assert time.monotonic() - t0 >= 4.0     # tunnel_timeout_ms: 5000
+    c.close()
+
+
+def test_non_websocket_upgrade_is_plain_http(gw, backends):
+    p = raw.uniq("h2c")
+    c = raw.Conn()
+    c.send(raw.request("GET", p, headers=[("Connection", "Upgrade"),
+                                           ("Upgrade", "h2c")]))
+    r = c.response()
+    assert r.status == 200, r
+    c.close()
+    names = [k.lower() for k, _ in
+             raw.backend_entries(backends["b1"], p)[0]["header_list"]]
+    assert "upgrade" not in names
+
+
+def test_unrequested_101_is_502(gw):
+    c = raw.Conn()
+    c.send(raw.request("GET", "/force101"))
+    r = c.response()
+    assert r.status == 502 and r.json()["error"] == "bad_gateway", r
+    c.close()
+
+
+# ---- timeouts --------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def gw_fast(backends, workdir):
+    s = raw.start(workdir, "gw-timeouts", http={
+        "header_timeout_ms": 1000, "body_timeout_ms": 1000,
+        "keepalive_timeout_ms": 1000, "response_timeout_ms": 1000},
+        listeners=[{"address": f"{h.SRV4}:{h.GW_PORT + 1}"}])
+    yield s
+    s.shutdown()
+
+
+def fast_conn(**kw):
+    return raw.Conn(port=h.GW_PORT + 1, **kw)
+
+
+def test_slowloris_gets_408(gw_fast, backends):
+    p = raw.uniq("slow")
+    c = fast_conn(timeout=10)
+    t0 = time.monotonic()
+    data = raw.request("GET", p, headers=[("X-Pad", "a" * 40)])
+    got = None
+    for i in range(len(data) - 2):     # one byte every 100 ms, never ends
+        try:
+            c.send(data[i:i + 1])
+        except (BrokenPipeError, ConnectionResetError):
+            break
+        time.sleep(0.1)
+        c.s.setblocking(False)
+        try:
+            got = c.s.recv(4096)
+        except BlockingIOError:
+            got = None
+        finally:
+            c.s.setblocking(True)
+            c.s.settimeout(10)
+        if got:
+            break
+    elapsed = time.monotonic() - t0
+    assert got, "no answer to a slowloris head"
+    c.buf = got
+    r = c.response()
+    assert r.status == 408 and r.json()["error"] == "request_timeout", r
+    assert (r.header("connection") or "").lower() == "close"
+    assert elapsed >= 0.9, elapsed     # the head timeout is from the start
+    c.close()
+    assert raw.backend_entries(backends["b1"], p) == []
+
+
+def test_silent_connection_closed(gw_fast):
+    c = fast_conn(timeout=10)
+    assert c.closed(timeout=6)
+    c.close()
+
+
+def test_body_idle_gets_408(gw_fast, backends):
+    p = raw.uniq("body-idle")
+    c = fast_conn(timeout=10)
+    c.send(f"POST {p} HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc")
+    r = c.response()
+    assert r.status == 408 and "body" in r.json()["message"], r
+    c.close()
+    assert raw.backend_entries(backends["b1"], p) == []
+
+
+def test_keepalive_idle_closes(gw_fast):
+    c = fast_conn(timeout=10)
+    c.send(raw.request("GET", "/ka-idle"))
+    assert c.response().status == 200
+    t0 = time.monotonic()
+    assert c.closed(timeout=6)
+    assert time.monotonic() - t0 >= 0.5
+    c.close()
+
+
+def test_upstream_response_timeout_is_504(gw_fast):
+    c = fast_conn(timeout=10)
+    c.send(raw.request("GET", "/sleep/3000"))
+    r = c.response()
+    assert r.status == 504 and r.json()["error"] == "gateway_timeout", r
+    c.close()
+
+
+def test_upstream_connect_timeout_is_502(backends, workdir):
+    # 198.18.0.77 is on the server's subnet but nobody answers ARP
+    s = raw.start(workdir, "gw-connect-timeout", listeners=OWN, services=[
+        {"name": "echo", "targets": ["198.18.0.77:9001"],
+         "connect_timeout_ms": 300}])
+    try:
+        c = own_conn(timeout=10)
+        t0 = time.monotonic()
+        c.send(raw.request("GET", "/x"))
+        r = c.response()
+        assert r.status == 502, r
+        assert "timed out" in r.json()["message"], r.json()
+        assert time.monotonic() - t0 < 5
+        c.close()
+    finally:
+        s.shutdown()
+
+
+def test_connect_failure_retries_next_target(backends, workdir):
+    s = raw.start(workdir, "gw-retry", listeners=OWN, services=[
+        {"name": "echo", "targets": [f"{h.SRV4}:{h.DEAD_PORT}",
+                                     f"{h.SRV4}:{h.B1_PORT}"],
+         "connect_timeout_ms": 500}])
+    try:
+        for i in range(4):      # round robin starts on the dead one twice
+            c = own_conn()
+            c.send(raw.request("GET", f"/retry/{i}"))
+            r = c.response()
+            assert r.status == 200, (i, r)
+            c.close()
+        # not for a POST: nothing is retried that may have side effects
+        codes = []
+        for i in range(2):
+            c = own_conn()
+            c.send(raw.request("POST", f"/retry-post/{i}", body=b"x"))
+            codes.append(c.response().status)
+            c.close()
+        assert sorted(codes) == [200, 502], codes
+    finally:
+        s.shutdown()
+
+
+# ---- pools -----------------------------------------------------------------
+
+def upstream_ports(backend, marker):
+    return [e["remote_addr"].rsplit(":", 1)[1]
+            for e in raw.backend_entries(backend, marker)]
+
+
+def test_pool_reuses_upstream_connections(gw, backends):
+    p = raw.uniq("pool")
+    for i in range(4):
+        c = raw.Conn()
+        c.send(raw.request("GET", f"{p}/{i}"))
+        assert c.response().status == 200
+        c.close()
+    ports = upstream_ports(backends["b1"], p)
+    assert len(ports) == 4 and len(set(ports)) == 1, ports
+
+
+def test_pool_disabled_with_max_idle_0(backends, workdir):
+    s = raw.start(workdir, "gw-nopool", listeners=OWN, services=[
+        {"name": "echo", "targets": [f"{h.SRV4}:{h.B1_PORT}"],
+         "max_idle": 0}])
+    try:
+        p = raw.uniq("nopool")
+        for i in range(3):
+            c = own_conn()
+            c.send(raw.request("GET", f"{p}/{i}"))
+            assert c.response().status == 200
+            c.close()
+        ports = upstream_ports(backends["b1"], p)
+        assert len(set(ports)) == 3, ports
+    finally:
+        s.shutdown()
+
+
+def test_pool_detects_connections_the_backend_closed(backends, workdir):
+    port = 9013
+    b3 = h.start_backend("b3", [f"{h.SRV4}:{port}"], workdir)
+    s = raw.start(workdir, "gw-deadpool", listeners=OWN, services=[
+        {"name": "echo", "targets": [f"{h.SRV4}:{port}"]}])
+    try:
+        c = own_conn()
+        c.send(raw.request("GET", "/before"))
+        assert c.response().status == 200
+        # the backend restarts: every pooled connection is dead now
+        assert b3.stop() == 0
+        b3 = h.start_backend("b3", [f"{h.SRV4}:{port}"], workdir)
+        for i in range(3):
+            c.send(raw.request("GET", f"/after/{i}"))
+            r = c.response()
+            assert r.status == 200, r
+        c.close()
+    finally:
+        s.shutdown()
+        b3.stop()

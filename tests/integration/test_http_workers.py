@@ -1,0 +1,160 @@
+"""Workers, graceful drain, connection limits and file-descriptor
+exhaustion."""
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+import helpers as h
+import raw
+
+
+def threads(pid):
+    return len(list(Path(f"/proc/{pid}/task").iterdir()))
+
+
+@pytest.mark.parametrize("workers", [2, 0], ids=["two", "default-per-cpu"])
+def test_workers_threads_and_service(backends, workdir, workers):
+    s = raw.start(workdir, f"gw-workers-{workers}", workers=workers)
+    try:
+        want = workers or os.cpu_count()
+        assert threads(s.pid) >= 1 + want, (threads(s.pid), want)
+        assert f"{want} worker(s)" in s.output()
+        conns = [raw.Conn() for _ in range(20)]
+        for rnd in range(3):
+            for i, c in enumerate(conns):
+                c.send(raw.request("GET", f"/w/{rnd}/{i}"))
+            for i, c in enumerate(conns):
+                r = c.response()
+                assert r.status == 200 and r.json()["path"] == f"/w/{rnd}/{i}"
+        for c in conns:
+            c.close()
+    finally:
+        s.shutdown()
+
+
+def test_graceful_drain_finishes_in_flight(backends, workdir):
+    s = raw.start(workdir, "gw-drain", http={"drain_timeout_ms": 5000})
+    idle = raw.Conn()
+    idle.send(raw.request("GET", "/drain/idle"))
+    assert idle.response().status == 200
+    busy = raw.Conn(timeout=10)
+    busy.send(raw.request("GET", "/sleep/1500"))
+    time.sleep(0.3)
+    s.p.send_signal(signal.SIGTERM)
+    # the idle keep-alive connection is closed at once
+    assert idle.closed(timeout=3)
+    # no new connections
+    time.sleep(0.2)
+    late = raw.Conn(connect=False)
+    with pytest.raises(ConnectionRefusedError):
+        late.s.connect(late.dst)
+    late.close()
+    # the request in flight completes, with Connection: close
+    r = busy.response()
+    assert r.status == 200 and r.json()["path"] == "/sleep/1500"
+    assert (r.header("connection") or "").lower() == "close"
+    busy.close()
+    idle.close()
+    s.stopped = True
+    rc = s.stop(timeout=10)
+    s.check_sanitizers()
+    assert rc == 0, h.tail(s.err_path)
+
+
+def test_drain_deadline_closes_the_rest(backends, workdir):
+    s = raw.start(workdir, "gw-drain-deadline", http={"drain_timeout_ms": 500})
+    busy = raw.Conn(timeout=10)
+    busy.send(raw.request("GET", "/sleep/4000"))
+    time.sleep(0.3)
+    t0 = time.monotonic()
+    s.p.send_signal(signal.SIGTERM)
+    rc = s.p.wait(timeout=10)
+    elapsed = time.monotonic() - t0
+    assert rc == 0
+    assert elapsed < 3.5, elapsed           # did not wait for the backend
+    assert busy.closed(timeout=3)
+    busy.close()
+    s.stopped = True
+    s.stop()
+    s.check_sanitizers()
+    assert "drain deadline passed" in s.output()
+
+
+# ---- resource limits --------------------------------------------------------
+
+def test_max_connections_pauses_accepting(backends, workdir):
+    s = raw.start(workdir, "gw-maxconn", http={"max_connections": 4})
+    try:
+        held = []
+        for i in range(4):
+            c = raw.Conn()
+            c.send(raw.request("GET", f"/held/{i}"))
+            assert c.response().status == 200
+            held.append(c)
+        extra = raw.Conn(timeout=1.5)       # sits in the listen backlog
+        extra.send(raw.request("GET", "/extra"))
+        with pytest.raises(socket.timeout):
+            extra.response()
+        held.pop().close()
+        extra.s.settimeout(5)
+        r = extra.response()
+        assert r.status == 200 and r.json()["path"] == "/extra"
+        assert "http.max_connections" in s.output()
+        extra.close()
+        for c in held:
+            c.close()
+    finally:
+        s.shutdown()
+
+
+class LimitedSluiced(h.Sluiced):
+    """sluiced started with a small RLIMIT_NOFILE (prlimit execs it)."""
+
+    def __init__(self, config, workdir, tag, nofile):
+        argv = ["prlimit", f"--nofile={nofile}:{nofile}", "nsenter",
+                f"--net=/run/netns/{h.SRV_NS}", h.SLUICED, "-c", config]
+        h.CLEANUP.pins.append(str(h.PIN_ROOT))
+        h.Proc.__init__(self, tag, argv, workdir, env=h.sanitizer_env())
+        self.config = config
+        self.stopped = False
+
+
+def test_fd_exhaustion_pauses_and_resumes(backends, workdir):
+    cfg = raw.write_cfg(workdir, "gw-nofile")
+    s = LimitedSluiced(cfg, workdir, "gw-nofile", 48).start()
+    conns = []
+    try:
+        for i in range(70):
+            c = raw.Conn(timeout=2)
+            conns.append(c)
+        h.wait_for(lambda: "pausing accepts" in s.output(), 10,
+                   what="an EMFILE warning")
+        # paused, not spinning: little CPU while the condition lasts
+        cpu0 = raw.cpu_seconds(s.pid)
+        time.sleep(2)
+        assert raw.cpu_seconds(s.pid) - cpu0 < 0.5
+        assert s.alive()
+        for c in conns:
+            c.close()
+        conns = []
+        # accepting resumed: a new client is served
+        h.wait_for(lambda: _one_ok(), 10, 0.2, what="service after EMFILE")
+    finally:
+        for c in conns:
+            c.close()
+        s.shutdown()
+
+
+def _one_ok():
+    try:
+        c = raw.Conn(timeout=2)
+        c.send(raw.request("GET", "/after-emfile"))
+        ok = c.response().status == 200
+        c.close()
+        return ok
+    except (OSError, EOFError):
+        return False
