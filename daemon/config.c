@@ -2263,8 +2263,15 @@ static int str_append(char **acc, size_t *len, const char *line, size_t n)
 	return 0;
 }
 
-/* Load every allowlist file into c->xdp.allow; errors appended to *acc. */
-static int load_allowlists(struct config *c, char **acc, size_t *acc_len)
+/*
+ * Load CIDR list files into *list (normalized); every error line is
+ * appended to *acc, and so is "too many entries" when the list would not
+ * fit its XDP maps. `what` names the config key in that message.
+ */
+static int load_cidr_files(struct config *c, char *const *files, size_t n,
+			   struct allowlist *list, unsigned int flags,
+			   const char *what, size_t max4, size_t max6,
+			   char **acc, size_t *acc_len)
 {
 	const size_t elen = 16384;
 	char *ebuf = malloc(elen), line[160];
@@ -2273,55 +2280,8 @@ static int load_allowlists(struct config *c, char **acc, size_t *acc_len)
 
 	if (!ebuf)
 		return -ENOMEM;
-	for (size_t i = 0; i < c->xdp.n_allowlist_files && !ret; i++) {
-		int r = allowlist_load_file(c->xdp.allowlist_files[i],
-					    &c->xdp.allow, ebuf, elen);
-
-		if (r == -ENOMEM) {
-			ret = -ENOMEM;
-		} else if (r < 0) {
-			for (char *l = ebuf, *nl; !ret && l && *l; l = nl) {
-				nl = strchr(l, '\n');
-				ret = str_append(acc, acc_len, l,
-						 nl ? (size_t)(nl - l) : strlen(l));
-				if (nl)
-					nl++;
-			}
-		}
-	}
-	free(ebuf);
-	if (ret)
-		return ret;
-	allowlist_normalize(&c->xdp.allow);
-	for (size_t i = 0; i < c->xdp.allow.n; i++) {
-		if (c->xdp.allow.entries[i].family == AF_INET)
-			n4++;
-		else
-			n6++;
-	}
-	if (n4 > SLUICE_MAX_ALLOW4 || n6 > SLUICE_MAX_ALLOW6) {
-		snprintf(line, sizeof(line),
-			 "%s: xdp.allowlist: too many entries (%zu IPv4, %zu IPv6; max %u each)",
-			 c->path, n4, n6, SLUICE_MAX_ALLOW4);
-		ret = str_append(acc, acc_len, line, strlen(line));
-	}
-	return ret;
-}
-
-/* Load every denylist file into c->xdp.deny (no options allowed). */
-static int load_denylists(struct config *c, char **acc, size_t *acc_len)
-{
-	const size_t elen = 16384;
-	char *ebuf = malloc(elen), line[160];
-	size_t n4 = 0, n6 = 0;
-	int ret = 0;
-
-	if (!ebuf)
-		return -ENOMEM;
-	for (size_t i = 0; i < c->xdp.n_deny_files && !ret; i++) {
-		int r = allowlist_load_file_flags(c->xdp.deny_files[i],
-						  &c->xdp.deny,
-						  ALLOWLIST_NO_OPTIONS, ebuf,
+	for (size_t i = 0; i < n && !ret; i++) {
+		int r = allowlist_load_file_flags(files[i], list, flags, ebuf,
 						  elen);
 
 		if (r == -ENOMEM) {
@@ -2339,17 +2299,17 @@ static int load_denylists(struct config *c, char **acc, size_t *acc_len)
 	free(ebuf);
 	if (ret)
 		return ret;
-	allowlist_normalize(&c->xdp.deny);
-	for (size_t i = 0; i < c->xdp.deny.n; i++) {
-		if (c->xdp.deny.entries[i].family == AF_INET)
+	allowlist_normalize(list);
+	for (size_t i = 0; i < list->n; i++) {
+		if (list->entries[i].family == AF_INET)
 			n4++;
 		else
 			n6++;
 	}
-	if (n4 > SLUICE_MAX_DENY4 || n6 > SLUICE_MAX_DENY6) {
+	if (n4 > max4 || n6 > max6) {
 		snprintf(line, sizeof(line),
-			 "%s: xdp.denylist: too many entries (%zu IPv4, %zu IPv6; max %u each)",
-			 c->path, n4, n6, SLUICE_MAX_DENY4);
+			 "%s: %s: too many entries (%zu IPv4, %zu IPv6; max %zu each)",
+			 c->path, what, n4, n6, max4);
 		ret = str_append(acc, acc_len, line, strlen(line));
 	}
 	return ret;
@@ -2419,12 +2379,18 @@ int config_load_file(const char *path, struct config **out, char **errors)
 		return ret;
 
 	if (c->xdp.enabled && c->xdp.allowlist_enabled) {
-		ret = load_allowlists(c, &acc, &acc_len);
+		ret = load_cidr_files(c, c->xdp.allowlist_files,
+				      c->xdp.n_allowlist_files, &c->xdp.allow, 0,
+				      "xdp.allowlist", SLUICE_MAX_ALLOW4,
+				      SLUICE_MAX_ALLOW6, &acc, &acc_len);
 		if (!ret)
 			ret = check_classes(c, &acc, &acc_len);
 	}
 	if (!ret && c->xdp.enabled && c->xdp.n_deny_files)
-		ret = load_denylists(c, &acc, &acc_len);
+		ret = load_cidr_files(c, c->xdp.deny_files, c->xdp.n_deny_files,
+				      &c->xdp.deny, ALLOWLIST_NO_OPTIONS,
+				      "xdp.denylist", SLUICE_MAX_DENY4,
+				      SLUICE_MAX_DENY6, &acc, &acc_len);
 	if (!ret) {
 		ret = config_security_load(c, &acc, &acc_len);
 		if (!ret && acc)
