@@ -10,20 +10,30 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#define LOOP_BGID 7
+#define LOOP_BGID 7		/* + group index */
+#define LOOP_GROUPS 2
 
 _Static_assert(sizeof(struct loop_ts) == sizeof(struct __kernel_timespec),
 	       "loop_ts must match __kernel_timespec");
 
-struct loop {
-	struct io_uring ring;
+/* A class of provided buffers. Buffer ids are unique across groups: group
+ * g's ids are base .. base + nbufs - 1, so a completion's id alone says
+ * which group (and which address) it used. */
+struct bufgroup {
 	struct io_uring_buf_ring *br;
 	size_t br_bytes;
 	char *bufs;
 	size_t bufs_bytes;
 	unsigned nbufs;
+	unsigned base;
 	size_t buf_size;
-	bool br_registered;
+	bool registered;
+};
+
+struct loop {
+	struct io_uring ring;
+	struct bufgroup g[LOOP_GROUPS];
+	unsigned ngroups;
 	bool disabled;		/* created R_DISABLED: loop_start() enables */
 };
 
@@ -65,46 +75,62 @@ static int ring_init(struct loop *l, unsigned entries, unsigned lflags)
 
 static int bufring_init(struct loop *l, unsigned nbufs, size_t buf_size)
 {
+	struct bufgroup *g = &l->g[l->ngroups];
 	struct io_uring_buf_reg reg;
+	unsigned base = 0;
 	int mask, ret;
 
 	if (nbufs == 0)
 		return 0;
-	if ((nbufs & (nbufs - 1)) || nbufs > 32768 || buf_size == 0 ||
-	    buf_size > (1u << 30))
+	if (l->ngroups)
+		base = l->g[l->ngroups - 1].base + l->g[l->ngroups - 1].nbufs;
+	if ((nbufs & (nbufs - 1)) || nbufs > 32768 || base + nbufs > 65536 ||
+	    buf_size == 0 || buf_size > (1u << 30))
 		return -EINVAL;
-	l->nbufs = nbufs;
-	l->buf_size = buf_size;
-	l->br_bytes = nbufs * sizeof(struct io_uring_buf);
-	l->br = mmap(NULL, l->br_bytes, PROT_READ | PROT_WRITE,
+	g->nbufs = nbufs;
+	g->base = base;
+	g->buf_size = buf_size;
+	g->br_bytes = nbufs * sizeof(struct io_uring_buf);
+	g->br = mmap(NULL, g->br_bytes, PROT_READ | PROT_WRITE,
 		     MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-	if (l->br == MAP_FAILED) {
-		l->br = NULL;
+	if (g->br == MAP_FAILED) {
+		g->br = NULL;
 		return -errno;
 	}
-	l->bufs_bytes = (size_t)nbufs * buf_size;
-	l->bufs = mmap(NULL, l->bufs_bytes, PROT_READ | PROT_WRITE,
+	/* pages are touched (and count in RSS) only once the kernel has
+	 * received into them */
+	g->bufs_bytes = (size_t)nbufs * buf_size;
+	g->bufs = mmap(NULL, g->bufs_bytes, PROT_READ | PROT_WRITE,
 		       MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-	if (l->bufs == MAP_FAILED) {
-		l->bufs = NULL;
+	if (g->bufs == MAP_FAILED) {
+		g->bufs = NULL;
 		return -errno;
 	}
+	l->ngroups++;
 	memset(&reg, 0, sizeof(reg));
-	reg.ring_addr = (unsigned long)l->br;
+	reg.ring_addr = (unsigned long)g->br;
 	reg.ring_entries = nbufs;
-	reg.bgid = LOOP_BGID;
+	reg.bgid = (unsigned short)(LOOP_BGID + (g - l->g));
 	ret = io_uring_register_buf_ring(&l->ring, &reg, 0);
 	if (ret)
 		return ret;
-	l->br_registered = true;
-	io_uring_buf_ring_init(l->br);
+	g->registered = true;
+	io_uring_buf_ring_init(g->br);
 	mask = io_uring_buf_ring_mask(nbufs);
 	for (unsigned i = 0; i < nbufs; i++)
-		io_uring_buf_ring_add(l->br, l->bufs + (size_t)i * buf_size,
-				      (unsigned)buf_size, (unsigned short)i,
-				      mask, (int)i);
-	io_uring_buf_ring_advance(l->br, (int)nbufs);
+		io_uring_buf_ring_add(g->br, g->bufs + (size_t)i * buf_size,
+				      (unsigned)buf_size,
+				      (unsigned short)(base + i), mask, (int)i);
+	io_uring_buf_ring_advance(g->br, (int)nbufs);
 	return 0;
+}
+
+int loop_add_bufs(struct loop *l, unsigned nbufs, size_t buf_size)
+{
+	if (l->ngroups == 0 || l->ngroups >= LOOP_GROUPS ||
+	    buf_size <= l->g[l->ngroups - 1].buf_size)
+		return -EINVAL;
+	return bufring_init(l, nbufs, buf_size);
 }
 
 struct loop *loop_new(unsigned entries, unsigned nbufs, size_t buf_size)
@@ -154,29 +180,49 @@ void loop_free(struct loop *l)
 {
 	if (!l)
 		return;
-	if (l->br_registered)
-		io_uring_unregister_buf_ring(&l->ring, LOOP_BGID);
+	for (unsigned i = 0; i < LOOP_GROUPS; i++)
+		if (l->g[i].registered)
+			io_uring_unregister_buf_ring(&l->ring,
+						     (int)(LOOP_BGID + i));
 	io_uring_queue_exit(&l->ring);
-	if (l->bufs)
-		munmap(l->bufs, l->bufs_bytes);
-	if (l->br)
-		munmap(l->br, l->br_bytes);
+	for (unsigned i = 0; i < LOOP_GROUPS; i++) {
+		if (l->g[i].bufs)
+			munmap(l->g[i].bufs, l->g[i].bufs_bytes);
+		if (l->g[i].br)
+			munmap(l->g[i].br, l->g[i].br_bytes);
+	}
 	free(l);
 }
 
 size_t loop_buf_size(const struct loop *l)
 {
-	return l->buf_size;
+	return l->ngroups ? l->g[0].buf_size : 0;
+}
+
+size_t loop_buf_size_max(const struct loop *l)
+{
+	return l->ngroups ? l->g[l->ngroups - 1].buf_size : 0;
+}
+
+static struct bufgroup *group_of(struct loop *l, unsigned bid)
+{
+	for (unsigned i = 0; i < l->ngroups; i++)
+		if (bid - l->g[i].base < l->g[i].nbufs)
+			return &l->g[i];
+	return NULL;
 }
 
 void loop_buf_recycle(struct loop *l, uint16_t bid)
 {
-	if (bid >= l->nbufs)
+	struct bufgroup *g = group_of(l, bid);
+
+	if (!g)
 		return;
-	io_uring_buf_ring_add(l->br, l->bufs + (size_t)bid * l->buf_size,
-			      (unsigned)l->buf_size, bid,
-			      io_uring_buf_ring_mask(l->nbufs), 0);
-	io_uring_buf_ring_advance(l->br, 1);
+	io_uring_buf_ring_add(g->br, g->bufs + (size_t)(bid - g->base) *
+					 g->buf_size,
+			      (unsigned)g->buf_size, bid,
+			      io_uring_buf_ring_mask(g->nbufs), 0);
+	io_uring_buf_ring_advance(g->br, 1);
 }
 
 /* An SQE with room for `need` consecutive ones (linked pairs); flushes the
@@ -206,18 +252,30 @@ int loop_accept_multishot(struct loop *l, int fd, uint64_t ud)
 
 int loop_recv(struct loop *l, int fd, size_t maxlen, uint64_t ud)
 {
-	struct io_uring_sqe *sqe;
+	return loop_recv_ex(l, fd, maxlen, 0, ud);
+}
 
-	if (!l->nbufs)
+int loop_recv_ex(struct loop *l, int fd, size_t maxlen, unsigned flags,
+		 uint64_t ud)
+{
+	struct io_uring_sqe *sqe;
+	unsigned gi = 0;
+
+	if (!l->ngroups)
 		return -EINVAL;
+	/* the smallest class that holds maxlen, else the largest */
+	while (gi + 1 < l->ngroups && maxlen > l->g[gi].buf_size)
+		gi++;
 	sqe = get_sqe(l, 1);
 	if (!sqe)
 		return -EBUSY;
-	if (maxlen > l->buf_size)
-		maxlen = l->buf_size;
+	if (maxlen > l->g[gi].buf_size)
+		maxlen = l->g[gi].buf_size;
 	io_uring_prep_recv(sqe, fd, NULL, maxlen, 0);
+	if (flags & LOOP_RECV_POLL_FIRST)
+		sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
 	sqe->flags |= IOSQE_BUFFER_SELECT;
-	sqe->buf_group = LOOP_BGID;
+	sqe->buf_group = (uint16_t)(LOOP_BGID + gi);
 	io_uring_sqe_set_data64(sqe, ud);
 	return 0;
 }
@@ -236,11 +294,17 @@ int loop_read(struct loop *l, int fd, void *buf, size_t len, uint64_t ud)
 int loop_send(struct loop *l, int fd, const void *buf, size_t len,
 	      uint64_t ud)
 {
+	return loop_send_ex(l, fd, buf, len, 0, ud);
+}
+
+int loop_send_ex(struct loop *l, int fd, const void *buf, size_t len,
+		 int msg_flags, uint64_t ud)
+{
 	struct io_uring_sqe *sqe = get_sqe(l, 1);
 
 	if (!sqe)
 		return -EBUSY;
-	io_uring_prep_send(sqe, fd, buf, len, MSG_NOSIGNAL);
+	io_uring_prep_send(sqe, fd, buf, len, MSG_NOSIGNAL | msg_flags);
 	io_uring_sqe_set_data64(sqe, ud);
 	return 0;
 }
@@ -327,9 +391,13 @@ int loop_run_once(struct loop *l, bool wait, loop_cb cb, void *ctx)
 		c.bid = 0;
 		c.buf = NULL;
 		if (c.has_buf) {
+			struct bufgroup *g;
+
 			c.bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
-			if (c.bid < l->nbufs)
-				c.buf = l->bufs + (size_t)c.bid * l->buf_size;
+			g = group_of(l, c.bid);
+			if (g)
+				c.buf = g->bufs + (size_t)(c.bid - g->base) *
+						  g->buf_size;
 			else
 				c.has_buf = false;
 		}

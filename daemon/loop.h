@@ -92,18 +92,35 @@ struct loop *loop_new_flags(unsigned entries, unsigned nbufs, size_t buf_size,
 int loop_start(struct loop *l);
 void loop_free(struct loop *l);
 
-/* Size of one provided buffer (upper bound for a single receive). */
+/* A second class of larger provided buffers (buf_size above the first
+ * class's): a loop_recv() whose maxlen does not fit the first class takes
+ * one of these. 0 or -errno. */
+int loop_add_bufs(struct loop *l, unsigned nbufs, size_t buf_size);
+
+/* Size of one provided buffer of the first class, and of the largest
+ * class (upper bound for a single receive). */
 size_t loop_buf_size(const struct loop *l);
+size_t loop_buf_size_max(const struct loop *l);
 void loop_buf_recycle(struct loop *l, uint16_t bid);
 
 /* Submission helpers: 0 or -errno (-EBUSY when the ring cannot take more). */
 int loop_accept_multishot(struct loop *l, int fd, uint64_t ud);
-/* Receive at most maxlen bytes into a provided buffer. */
+/* Receive at most maxlen bytes into a provided buffer: one of the smallest
+ * class that holds maxlen (else of the largest class). */
 int loop_recv(struct loop *l, int fd, size_t maxlen, uint64_t ud);
+/* loop_recv() with LOOP_RECV_* flags. LOOP_RECV_POLL_FIRST: no data is
+ * expected yet (an idle keep-alive connection, a request just sent), so
+ * wait for readiness instead of trying a receive that would fail first. */
+#define LOOP_RECV_POLL_FIRST	(1u << 0)
+int loop_recv_ex(struct loop *l, int fd, size_t maxlen, unsigned flags,
+		 uint64_t ud);
 /* Plain read into buf (signalfd, eventfd). */
 int loop_read(struct loop *l, int fd, void *buf, size_t len, uint64_t ud);
 int loop_send(struct loop *l, int fd, const void *buf, size_t len,
 	      uint64_t ud);
+/* loop_send() with extra MSG_* flags (MSG_NOSIGNAL is always set). */
+int loop_send_ex(struct loop *l, int fd, const void *buf, size_t len,
+		 int msg_flags, uint64_t ud);
 /* iov must stay valid until the next loop_run_once(). */
 int loop_writev(struct loop *l, int fd, const struct iovec *iov,
 		unsigned int n, uint64_t ud);
@@ -126,5 +143,6 @@ int loop_cancel_ud(struct loop *l, uint64_t target_ud, uint64_t ud);
  * of completions handled or -errno (-EINTR is not an error: returns 0).
  */
 int loop_run_once(struct loop *l, bool wait, loop_cb cb, void *ctx);
+
 
 #endif

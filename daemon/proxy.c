@@ -156,9 +156,27 @@ static void hold_if_read(struct proxy *p, struct conn *s, struct buf **bp)
 
 /* ---- submitting ------------------------------------------------------- */
 
+/* Nothing can have arrived yet: a keep-alive client between requests (it
+ * waits for our response first), an upstream whose response head has not
+ * begun (the request just went out). */
+extern unsigned int proxy_exp;
+unsigned int proxy_exp;	/* EXPERIMENT: SLUICE_EXP bits (remove) */
+static bool recv_idle(const struct conn *c)
+{
+	if (!(proxy_exp & 1))
+		return false;
+	if (c->in && buf_len(c->in))
+		return false;
+	if (c->kind == CONN_CLIENT)
+		return c->state == CS_HEAD && c->requests;
+	return c->peer && c->peer->x && !c->peer->x->resp_head_parsed;
+}
+
 static int post_recv(struct proxy *p, struct conn *c)
 {
-	size_t maxlen = loop_buf_size(p->loop);
+	/* an upstream's response: large receives (head and body at once) */
+	size_t maxlen = c->kind == CONN_UPSTREAM ? loop_buf_size_max(p->loop)
+						 : loop_buf_size(p->loop);
 	bool discard = c->kind == CONN_CLIENT && c->state == CS_LINGER;
 	int ret;
 
@@ -176,7 +194,9 @@ static int post_recv(struct proxy *p, struct conn *c)
 		if (maxlen == 0)
 			return 0;	/* backpressure: the other side drains it */
 	}
-	ret = transport_read(&c->tr, maxlen, conn_ud(c, CONN_OP_RECV));
+	ret = transport_read_ex(&c->tr, maxlen, recv_idle(c) ?
+				TRANSPORT_READ_IDLE : 0,
+				conn_ud(c, CONN_OP_RECV));
 	if (ret)
 		return ret;
 	conn_op_start(c);
@@ -184,19 +204,46 @@ static int post_recv(struct proxy *p, struct conn *c)
 	return 0;
 }
 
-static int post_send(struct proxy *p, struct conn *c, const char *data,
-		     size_t len)
+/* flags: TRANSPORT_WRITE_LAST when the connection is closed right after */
+static int post_send_ex(struct proxy *p, struct conn *c, const char *data,
+			size_t len, unsigned int flags)
 {
 	int ret;
 
+	(void)p;
 	c->wptr = data;
 	c->wlen = len;
-	ret = transport_write(&c->tr, data, len, conn_ud(c, CONN_OP_SEND));
+	ret = transport_write_ex(&c->tr, data, len, flags,
+				 conn_ud(c, CONN_OP_SEND));
 	if (ret)
 		return ret;
 	conn_op_start(c);
 	c->flags |= CONN_F_SEND;
 	return 0;
+}
+
+static int post_send(struct proxy *p, struct conn *c, const char *data,
+		     size_t len)
+{
+	return post_send_ex(p, c, data, len, 0);
+}
+
+/* The response ends with these bytes and the client connection closes
+ * after them (finish_exchange): they can leave with the FIN. */
+static bool resp_ends_conn(const struct conn_exchange *x)
+{
+	if (x->client_keep_alive || x->interim || x->tunnel)
+		return false;
+	switch (x->resp_body) {
+	case HTTP_BODY_NONE:
+		return true;
+	case HTTP_BODY_LENGTH:
+		return x->resp_left == 0;
+	case HTTP_BODY_CHUNKED:
+		return !x->resp_dechunk && x->resp_ck_done;
+	default:
+		return false;
+	}
 }
 
 /* ---- teardown ---------------------------------------------------------- */
@@ -1070,7 +1117,9 @@ static void send_head(struct proxy *p, struct conn *c, struct conn *u,
 	c->x->resp_started = true;
 	if (mode == REWRITE_CONN_KEEP_ALIVE || mode == REWRITE_CONN_CLOSE)
 		merge_response_body(c, u);
-	if (post_send(p, c, c->out->data, buf_len(c->out)))
+	if (post_send_ex(p, c, c->out->data, buf_len(c->out),
+			 mode == REWRITE_CONN_CLOSE && resp_ends_conn(c->x) ?
+				 TRANSPORT_WRITE_LAST : 0))
 		close_client(p, c);
 }
 
@@ -1273,7 +1322,9 @@ static void pump_response(struct proxy *p, struct conn *c)
 		return;
 	}
 	x->resp_inflight = fwd;
-	if (post_send(p, c, buf_head(u->in), fwd))
+	if (post_send_ex(p, c, buf_head(u->in), fwd,
+			 !x->client_keep_alive && x->resp_body == HTTP_BODY_LENGTH &&
+				 fwd == x->resp_left ? TRANSPORT_WRITE_LAST : 0))
 		close_client(p, c);
 }
 
@@ -1876,6 +1927,8 @@ int proxy_init(struct proxy *p, struct loop *l, struct config *cfg,
 	int ret;
 
 	memset(p, 0, sizeof(*p));
+	if (getenv("SLUICE_EXP"))
+		proxy_exp = (unsigned int)atoi(getenv("SLUICE_EXP"));
 	p->loop = l;
 	p->cfg = cfg;
 	p->worker = worker;

@@ -8,9 +8,12 @@
 
 #include "loop.h"
 
-static int plain_read(struct transport *t, size_t maxlen, uint64_t ud)
+static int plain_read(struct transport *t, size_t maxlen, unsigned int flags,
+		      uint64_t ud)
 {
-	return loop_recv(t->loop, t->fd, maxlen, ud);
+	return loop_recv_ex(t->loop, t->fd, maxlen,
+			    (flags & TRANSPORT_READ_IDLE) ? LOOP_RECV_POLL_FIRST
+							  : 0, ud);
 }
 
 static long plain_read_done(struct transport *t, const struct loop_cqe *cqe,
@@ -34,9 +37,12 @@ static void plain_read_release(struct transport *t, const struct loop_cqe *cqe)
 }
 
 static int plain_write(struct transport *t, const void *buf, size_t len,
-		       uint64_t ud)
+		       unsigned int flags, uint64_t ud)
 {
-	return loop_send(t->loop, t->fd, buf, len, ud);
+	/* MSG_MORE: not pushed now; the close or shutdown that follows
+	 * sends the bytes and the FIN in one segment */
+	return loop_send_ex(t->loop, t->fd, buf, len,
+			    (flags & TRANSPORT_WRITE_LAST) ? MSG_MORE : 0, ud);
 }
 
 static int plain_writev(struct transport *t, const struct iovec *iov,

@@ -22,12 +22,13 @@ struct transport;
 
 struct transport_ops {
 	const char *name;
-	int (*read)(struct transport *t, size_t maxlen, uint64_t ud);
+	int (*read)(struct transport *t, size_t maxlen, unsigned int flags,
+		    uint64_t ud);
 	long (*read_done)(struct transport *t, const struct loop_cqe *cqe,
 			  const char **data);
 	void (*read_release)(struct transport *t, const struct loop_cqe *cqe);
 	int (*write)(struct transport *t, const void *buf, size_t len,
-		     uint64_t ud);
+		     unsigned int flags, uint64_t ud);
 	int (*writev)(struct transport *t, const struct iovec *iov,
 		      unsigned int n, uint64_t ud);
 	long (*write_done)(struct transport *t, const struct loop_cqe *cqe);
@@ -50,7 +51,16 @@ void transport_plain_init(struct transport *t, struct loop *l, int fd);
 static inline int transport_read(struct transport *t, size_t maxlen,
 				 uint64_t ud)
 {
-	return t->ops->read(t, maxlen, ud);
+	return t->ops->read(t, maxlen, 0, ud);
+}
+
+/* transport_read() when no data is expected yet (idle keep-alive, a
+ * request just sent): waits for readiness before the first attempt. */
+#define TRANSPORT_READ_IDLE	(1u << 0)
+static inline int transport_read_ex(struct transport *t, size_t maxlen,
+				    unsigned int flags, uint64_t ud)
+{
+	return t->ops->read(t, maxlen, flags, ud);
 }
 
 /*
@@ -76,7 +86,19 @@ static inline void transport_read_release(struct transport *t,
 static inline int transport_write(struct transport *t, const void *buf,
 				  size_t len, uint64_t ud)
 {
-	return t->ops->write(t, buf, len, ud);
+	return t->ops->write(t, buf, len, 0, ud);
+}
+
+/* transport_write() of the last bytes before the connection is closed
+ * (or shut for writing) right after: they may wait for the FIN and leave
+ * in the same segment. The caller must close or shut down once it
+ * completes, or the bytes stay queued. */
+#define TRANSPORT_WRITE_LAST	(1u << 0)
+static inline int transport_write_ex(struct transport *t, const void *buf,
+				     size_t len, unsigned int flags,
+				     uint64_t ud)
+{
+	return t->ops->write(t, buf, len, flags, ud);
 }
 
 static inline int transport_writev(struct transport *t,

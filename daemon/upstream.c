@@ -194,8 +194,10 @@ int upstream_put_ex(struct upstream *u, struct conn *c, uint64_t now_ms,
 		return -ENOSPC;
 	conn_bufs_trim(u->conns, c);
 	if (!(c->flags & CONN_F_RECV)) {
-		ret = transport_read(&c->tr, loop_buf_size(u->conns->loop),
-				     conn_ud(c, CONN_OP_RECV));
+		ret = transport_read_ex(&c->tr,
+					loop_buf_size_max(u->conns->loop),
+					TRANSPORT_READ_IDLE,
+					conn_ud(c, CONN_OP_RECV));
 		if (ret)
 			return ret;
 		conn_op_start(c);

@@ -286,6 +286,12 @@ int worker_init(struct worker *w, unsigned int id, const int *fds, size_t n,
 		config_put(cfg);
 		return ret;
 	}
+	ret = loop_add_bufs(w->loop, WORKER_BIG_BUFS, WORKER_BIG_BUF_SIZE);
+	if (ret) {
+		pr_err("worker %u: io_uring buffers: %s", id, strerror(-ret));
+		config_put(cfg);
+		return ret;
+	}
 	ret = proxy_init(&w->proxy, w->loop, cfg, 0, id);
 	if (ret) {
 		pr_err("worker %u: setup: %s", id, strerror(-ret));

@@ -24,6 +24,10 @@ struct config;
 #define WORKER_RING_ENTRIES	1024
 #define WORKER_RECV_BUFS	512	/* provided buffers (power of two) */
 #define WORKER_RECV_BUF_SIZE	16384
+/* Upstream receives: a response head and a 16 KiB body in one receive
+ * (and one send to the client) */
+#define WORKER_BIG_BUFS		128
+#define WORKER_BIG_BUF_SIZE	32768
 #define WORKER_TICK_MS		500
 #define WORKER_ACCEPT_PAUSE_MS	250	/* after EMFILE/ENFILE */
 

@@ -43,6 +43,11 @@ CONNS = int(os.environ.get("BENCH_CONNS", "64"))
 # HAProxy needs 2 x maxconn + 14 descriptors under the 20000 hard limit of
 # this machine, so its maxconn is 9990: measure all three at 9900
 IDLE_CONNS = int(os.environ.get("BENCH_IDLE_CONNS", "9900"))
+# quick runs while tuning (the report then says what was left out):
+# BENCH_PROXIES=Sluice,NGINX  BENCH_SCENARIOS=small,16k  BENCH_IDLE=0
+PROXIES = os.environ.get("BENCH_PROXIES", "Sluice,NGINX,HAProxy").split(",")
+SCENARIOS = os.environ.get("BENCH_SCENARIOS", "small,16k,close").split(",")
+IDLE = os.environ.get("BENCH_IDLE", "1") != "0"
 NS = f"slb4-{os.getpid()}"
 ORIGIN_PORT, SLUICE_PORT, NGINX_PORT, HAPROXY_PORT = 9101, 8101, 8102, 8103
 PROXY_CPU, OTHER_CPU = "0", "1"
@@ -398,7 +403,7 @@ def main():
         limits = {"Sluice": 12000, "NGINX": 19000, "HAProxy": 9990}
         proxies = {n: (argv_of(n), port) for n, port in (
             ("Sluice", SLUICE_PORT), ("NGINX", NGINX_PORT),
-            ("HAProxy", HAPROXY_PORT))}
+            ("HAProxy", HAPROXY_PORT)) if n in PROXIES}
         prealloc = {}
         results, idle = {}, {}
         load0 = os.getloadavg()
@@ -413,6 +418,8 @@ def main():
             for scen, path, close in (("small", "/", False),
                                       ("16k", "/16k", False),
                                       ("close", "/", True)):
+                if scen not in SCENARIOS:
+                    continue
                 run_wrk(port, path, close, 2, {})       # warm-up
                 results[(name, scen)] = run_wrk(port, path, close, DURATION, {
                     "proxy": p.pids(), "origin": origin.pids()})
@@ -420,6 +427,8 @@ def main():
                       "req/s", file=sys.stderr)
             p.stop()
             procs.remove(p)
+            if not IDLE:
+                continue
             # idle connections and startup memory: fresh processes
             start_rss = {}
             for small in (False, True):
@@ -465,6 +474,8 @@ def report(results, idle, prealloc, load0, load1):
               "16k": "keep-alive, 16 KiB responses",
               "close": "new connection per request"}
     for scen in ("small", "16k", "close"):
+        if scen not in SCENARIOS:
+            continue
         w(f"**{titles[scen]}**")
         w("")
         w("| proxy | requests/s | per proxy core | p50 ms | p99 ms | proxy CPU | origin CPU | errors |")
@@ -504,7 +515,8 @@ def report(results, idle, prealloc, load0, load1):
     print(text)
     if os.environ.get("OUT"):
         Path(os.environ["OUT"]).write_text(text)
-    if not os.environ.get("BENCH_NO_DOC"):
+    partial = (set(PROXIES) != set(names) or len(SCENARIOS) < 3 or not IDLE)
+    if not os.environ.get("BENCH_NO_DOC") and not partial:
         write_doc(text)
 
 
