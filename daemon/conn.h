@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "http.h"
 #include "loop.h"
@@ -114,6 +115,14 @@ struct conn_exchange {
 	uint64_t resp_body_bytes;	/* response body bytes sent to the client */
 	uint64_t max_body;		/* route limit (0: none) */
 	struct buf *frame;		/* re-framed chunked request body */
+	/* The response head (client->out) and the body bytes already
+	 * received behind it (head_body bytes at the front of upstream->in)
+	 * leave in one gather write; upstream->in is consumed when it
+	 * completes. */
+	struct msghdr head_msg;
+	struct iovec head_iov[2];
+	size_t head_body;
+	bool head_gather;		/* that write is in flight */
 	bool upgrade;			/* websocket handshake forwarded */
 	bool tunnel;			/* 101 received: two-way tunnel */
 	bool resp_dechunk;		/* chunked response to an HTTP/1.0 client:

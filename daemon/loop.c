@@ -321,6 +321,18 @@ int loop_writev(struct loop *l, int fd, const struct iovec *iov,
 	return 0;
 }
 
+int loop_sendmsg(struct loop *l, int fd, const struct msghdr *msg,
+		 int msg_flags, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = get_sqe(l, 1);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_sendmsg(sqe, fd, msg, (unsigned)(MSG_NOSIGNAL | msg_flags));
+	io_uring_sqe_set_data64(sqe, ud);
+	return 0;
+}
+
 int loop_connect(struct loop *l, int fd, const struct sockaddr *sa,
 		 socklen_t salen, const struct loop_ts *ts, uint64_t ud,
 		 uint64_t timeout_ud)

@@ -124,6 +124,10 @@ int loop_send_ex(struct loop *l, int fd, const void *buf, size_t len,
 /* iov must stay valid until the next loop_run_once(). */
 int loop_writev(struct loop *l, int fd, const struct iovec *iov,
 		unsigned int n, uint64_t ud);
+/* sendmsg(2) with MSG_NOSIGNAL | msg_flags; msg (and what it points to)
+ * must stay valid until the next loop_run_once(). */
+int loop_sendmsg(struct loop *l, int fd, const struct msghdr *msg,
+		 int msg_flags, uint64_t ud);
 /* Connect with a linked timeout: two completions, `ud` for the connect
  * (-ECANCELED when the timeout fired) and `timeout_ud` for the timer.
  * sa and ts must stay valid until the next loop_run_once(). */

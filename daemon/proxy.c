@@ -47,6 +47,7 @@
 #include "obs.h"
 #include "rewrite.h"
 #include "router.h"
+#include "util/clock.h"
 
 enum client_state {
 	CS_HEAD = 1,		/* reading a request head */
@@ -145,10 +146,18 @@ static bool buf_has(const struct buf *b, const char *ptr)
 	return b && ptr >= b->data && ptr <= b->data + b->cap;
 }
 
+/* The gather write of a response head in flight on client s reads b. */
+static bool gather_reads(const struct conn *s, const struct buf *b)
+{
+	return s->kind == CONN_CLIENT && s->x && s->x->head_gather &&
+	       buf_has(b, s->x->head_iov[1].iov_base);
+}
+
 /* If the send in flight on s reads *bp, move the buffer to s's hold[]. */
 static void hold_if_read(struct proxy *p, struct conn *s, struct buf **bp)
 {
-	if ((s->flags & CONN_F_SEND) && buf_has(*bp, s->wptr)) {
+	if ((s->flags & CONN_F_SEND) &&
+	    (buf_has(*bp, s->wptr) || gather_reads(s, *bp))) {
 		hold_buf(p, s, *bp);
 		*bp = NULL;
 	}
@@ -226,6 +235,28 @@ static int post_send(struct proxy *p, struct conn *c, const char *data,
 		     size_t len)
 {
 	return post_send_ex(p, c, data, len, 0);
+}
+
+/* The gather write of x->head_iov[first..1] (send_head, short writes). */
+static int post_head_gather(struct conn *c, unsigned int first,
+			    unsigned int flags)
+{
+	struct conn_exchange *x = c->x;
+	int ret;
+
+	x->head_msg.msg_iov = &x->head_iov[first];
+	x->head_msg.msg_iovlen = 2 - first;
+	c->wptr = x->head_iov[first].iov_base;
+	c->wlen = x->head_iov[1].iov_len +
+		  (first == 0 ? x->head_iov[0].iov_len : 0);
+	ret = transport_writev(&c->tr, &x->head_msg, flags,
+			       conn_ud(c, CONN_OP_SEND));
+	if (ret)
+		return ret;
+	x->head_gather = true;
+	conn_op_start(c);
+	c->flags |= CONN_F_SEND;
+	return 0;
 }
 
 /* The response ends with these bytes and the client connection closes
@@ -444,15 +475,11 @@ static void send_gate_error(struct proxy *p, struct conn *c,
 static bool gate_request(struct proxy *p, struct conn *c, int route)
 {
 	struct conn_exchange *x = c->x;
-	struct timespec wall, mono;
+	uint64_t mono_ns = clock_batch_ns();
 	struct gate_verdict v;
-	uint64_t mono_ns;
 
-	clock_gettime(CLOCK_REALTIME, &wall);
-	clock_gettime(CLOCK_MONOTONIC, &mono);
-	mono_ns = (uint64_t)mono.tv_sec * 1000000000ull + (uint64_t)mono.tv_nsec;
 	if (gate_check(x->cfg, route, &p->req, (struct sockaddr *)&c->addr,
-		       wall.tv_sec, mono_ns, &v)) {
+		       clock_batch_wall_s(), mono_ns, &v)) {
 		/* the request's client, not a trusted proxy in front of it */
 		gate_strike(x->cfg, &x->client_addr.sa, v.status, mono_ns);
 		if (v.status == 429)
@@ -694,7 +721,10 @@ static bool start_exchange(struct proxy *p, struct conn *c, size_t head_len)
 				      (const struct sockaddr *)&c->addr);
 	x->xff_used = realip_resolve(tp->entries, tp->n,
 				     &c->addr, r, &client);
-	realip_format(&client, x->client_ip, sizeof(x->client_ip));
+	if (x->xff_used)
+		realip_format(&client, x->client_ip, sizeof(x->client_ip));
+	else	/* the connection's client, formatted once at accept */
+		memcpy(x->client_ip, c->ip, sizeof(x->client_ip));
 	memcpy(&x->client_addr, &client, sizeof(x->client_addr));
 	request_id(p, r, x->request_id, sizeof(x->request_id));
 
@@ -1045,19 +1075,19 @@ static void upstream_gone(struct proxy *p, struct conn *c)
 }
 
 /* Body bytes already buffered behind a response head go out with the head
- * in one send (one segment, one wakeup of the client for small responses):
- * copied after the head in client->out, accounted as body sent. */
-static void merge_response_body(struct conn *c, struct conn *u)
+ * in one gather write (one segment, one wakeup of the client, no copy):
+ * accounted as body sent here, consumed from upstream->in when the write
+ * completes. Returns their count. */
+static size_t merge_response_body(struct conn *c, struct conn *u)
 {
 	struct conn_exchange *x = c->x;
-	size_t avail = u->in ? buf_len(u->in) : 0, room = buf_room(c->out), n;
+	size_t n = u->in ? buf_len(u->in) : 0;
 
-	if (!avail || !room || x->resp_dechunk)
-		return;
-	n = avail < room ? avail : room;
+	if (!n || x->resp_dechunk)
+		return 0;
 	switch (x->resp_body) {
 	case HTTP_BODY_NONE:
-		return;
+		return 0;
 	case HTTP_BODY_LENGTH:
 		if (n > x->resp_left)
 			n = (size_t)x->resp_left;
@@ -1069,7 +1099,7 @@ static void merge_response_body(struct conn *c, struct conn *u)
 					     &done);
 
 		if (acc <= 0)
-			return;	/* an error sticks: pump_response sees it */
+			return 0;	/* an error sticks: pump_response sees it */
 		n = (size_t)acc;
 		x->resp_ck_done = done;
 		break;
@@ -1077,14 +1107,15 @@ static void merge_response_body(struct conn *c, struct conn *u)
 	default:
 		break;
 	}
-	buf_append(c->out, buf_head(u->in), n);
-	buf_consume(u->in, n);
 	x->resp_body_bytes += n;
+	return n;
 }
 
 static void send_head(struct proxy *p, struct conn *c, struct conn *u,
 		      size_t consumed, enum rewrite_conn mode)
 {
+	unsigned int flags;
+	size_t body = 0;
 	struct rewrite_resp o = {
 		.request_id = c->x->request_id,
 		.via = true,
@@ -1116,10 +1147,29 @@ static void send_head(struct proxy *p, struct conn *c, struct conn *u,
 	c->x->resp_phase = CONN_PH_HEAD;
 	c->x->resp_started = true;
 	if (mode == REWRITE_CONN_KEEP_ALIVE || mode == REWRITE_CONN_CLOSE)
-		merge_response_body(c, u);
-	if (post_send_ex(p, c, c->out->data, buf_len(c->out),
-			 mode == REWRITE_CONN_CLOSE && resp_ends_conn(c->x) ?
-				 TRANSPORT_WRITE_LAST : 0))
+		body = merge_response_body(c, u);
+	flags = mode == REWRITE_CONN_CLOSE && resp_ends_conn(c->x) ?
+			TRANSPORT_WRITE_LAST : 0;
+	if (body && body <= PROXY_HEAD_COPY_MAX && body <= buf_room(c->out)) {
+		/* a small body: copied behind the head is cheaper than a
+		 * gather write */
+		buf_append(c->out, buf_head(u->in), body);
+		buf_consume(u->in, body);
+		body = 0;
+	}
+	if (body) {
+		struct conn_exchange *x = c->x;
+
+		x->head_iov[0].iov_base = c->out->data;
+		x->head_iov[0].iov_len = buf_len(c->out);
+		x->head_iov[1].iov_base = buf_head(u->in);
+		x->head_iov[1].iov_len = body;
+		x->head_body = body;
+		if (post_head_gather(c, 0, flags))
+			close_client(p, c);
+		return;
+	}
+	if (post_send_ex(p, c, c->out->data, buf_len(c->out), flags))
 		close_client(p, c);
 }
 
@@ -1389,6 +1439,13 @@ static void on_client_sent(struct proxy *p, struct conn *c)
 	if (c->state != CS_EXCHANGE)
 		return;
 	if (x->resp_phase == CONN_PH_HEAD) {
+		if (x->head_gather) {
+			/* the body bytes that left with the head */
+			if (u && u->in)
+				buf_consume(u->in, x->head_body);
+			x->head_gather = false;
+			x->head_body = 0;
+		}
 		if (x->tunnel) {
 			x->resp_phase = CONN_PH_DONE;
 			c->state = CS_TUNNEL;
@@ -1636,7 +1693,24 @@ static void on_sent(struct proxy *p, struct conn *c, const struct loop_cqe *cqe)
 
 	if (res > 0 && c->kind == CONN_CLIENT)
 		c->x->obs.bytes_out += (uint64_t)res;
-	if (res > 0 && (size_t)res < c->wlen) {
+	if (res > 0 && (size_t)res < c->wlen && c->kind == CONN_CLIENT &&
+	    c->x && c->x->head_gather) {
+		/* short gather write: the rest of the head, then the body */
+		struct iovec *iov = c->x->head_iov;
+		unsigned int first = c->x->head_msg.msg_iov == iov ? 0 : 1;
+		size_t r = (size_t)res;
+
+		if (first == 0 && r >= iov[0].iov_len) {
+			r -= iov[0].iov_len;
+			first = 1;
+		}
+		iov[first].iov_base = (char *)iov[first].iov_base + r;
+		iov[first].iov_len -= r;
+		if (post_head_gather(c, first, 0))
+			res = -EIO;
+		else
+			return;
+	} else if (res > 0 && (size_t)res < c->wlen) {
 		/* short write: send the rest */
 		if (post_send(p, c, c->wptr + res, c->wlen - (size_t)res))
 			res = -EIO;

@@ -32,6 +32,9 @@ struct loop_cqe;
 #define PROXY_LINGER_MS			2000	/* after our last byte */
 #define PROXY_ERROR_SEND_MS		5000	/* to deliver an error */
 
+/* A response body up to this size already behind its head is copied after
+ * the head (one plain send); a larger one goes in a gather write. */
+#define PROXY_HEAD_COPY_MAX		2048
 /* Extra room past max_head in each buffer for the headers the gateway adds. */
 #define PROXY_HEAD_SLACK		4096
 /* Free buffers a worker keeps for reuse (the rest go back to the kernel). */

@@ -45,10 +45,16 @@ static int plain_write(struct transport *t, const void *buf, size_t len,
 			    (flags & TRANSPORT_WRITE_LAST) ? MSG_MORE : 0, ud);
 }
 
-static int plain_writev(struct transport *t, const struct iovec *iov,
-			unsigned int n, uint64_t ud)
+static int plain_writev(struct transport *t, struct msghdr *msg,
+			unsigned int flags, uint64_t ud)
 {
-	return loop_writev(t->loop, t->fd, iov, n, ud);
+	msg->msg_name = NULL;
+	msg->msg_namelen = 0;
+	msg->msg_control = NULL;
+	msg->msg_controllen = 0;
+	msg->msg_flags = 0;
+	return loop_sendmsg(t->loop, t->fd, msg,
+			    (flags & TRANSPORT_WRITE_LAST) ? MSG_MORE : 0, ud);
 }
 
 static long plain_write_done(struct transport *t, const struct loop_cqe *cqe)

@@ -14,6 +14,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 struct loop;
@@ -29,8 +30,8 @@ struct transport_ops {
 	void (*read_release)(struct transport *t, const struct loop_cqe *cqe);
 	int (*write)(struct transport *t, const void *buf, size_t len,
 		     unsigned int flags, uint64_t ud);
-	int (*writev)(struct transport *t, const struct iovec *iov,
-		      unsigned int n, uint64_t ud);
+	int (*writev)(struct transport *t, struct msghdr *msg,
+		      unsigned int flags, uint64_t ud);
 	long (*write_done)(struct transport *t, const struct loop_cqe *cqe);
 	int (*shutdown)(struct transport *t);
 	int (*cancel)(struct transport *t, uint64_t ud);
@@ -101,11 +102,14 @@ static inline int transport_write_ex(struct transport *t, const void *buf,
 	return t->ops->write(t, buf, len, flags, ud);
 }
 
-static inline int transport_writev(struct transport *t,
-				   const struct iovec *iov, unsigned int n,
-				   uint64_t ud)
+/* Gather write of msg->msg_iov (msg_iovlen entries; the other fields are
+ * the transport's). msg and the iovecs must stay valid until the next
+ * loop_run_once(), the data until the completion. flags: as for
+ * transport_write_ex(). */
+static inline int transport_writev(struct transport *t, struct msghdr *msg,
+				   unsigned int flags, uint64_t ud)
 {
-	return t->ops->writev(t, iov, n, ud);
+	return t->ops->writev(t, msg, flags, ud);
 }
 
 /* Bytes of the caller's data written (may be short) or -errno. */

@@ -179,7 +179,7 @@ static void dispatch(void *ctx, const struct loop_cqe *cqe)
 
 	/* one clock read per batch of completions */
 	if (w->clock_stale) {
-		w->proxy.now_ms = clock_now_ms();
+		w->proxy.now_ms = clock_batch_ns() / 1000000u;
 		w->clock_stale = false;
 	}
 	if (op < CONN_OP__MAX) {
@@ -227,6 +227,7 @@ static void *worker_main(void *arg)
 	arm_tick(w);
 	for (;;) {
 		w->clock_stale = true;
+		clock_batch_begin();
 		ret = loop_run_once(w->loop, true, dispatch, w);
 		if (ret < 0) {
 			pr_err("worker %u: io_uring: %s", w->id, strerror(-ret));
