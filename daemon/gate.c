@@ -167,7 +167,7 @@ static void json_str(char **p, char *end, const char *s)
 
 long gate_error_response(const struct config *cfg, int route,
 			 const struct gate_verdict *v, bool head_method,
-			 char *dst, size_t cap)
+			 const char *request_id, char *dst, size_t cap)
 {
 	char body[512], extra[768] = "";
 	char *bp = body, *be = body + sizeof(body);
@@ -207,6 +207,9 @@ long gate_error_response(const struct config *cfg, int route,
 					       "RateLimit-Policy: %s\r\n", pol);
 		}
 	}
+	if (request_id && request_id[0] && xo < sizeof(extra))
+		xo += (size_t)snprintf(extra + xo, sizeof(extra) - xo,
+				       "X-Request-Id: %s\r\n", request_id);
 	if (xo >= sizeof(extra))
 		return -ENOSPC;
 	n = snprintf(dst, cap,

@@ -47,11 +47,12 @@ int gate_check(const struct config *cfg, int route,
 
 /*
  * The complete rejection response for v (head + JSON body, Connection:
- * close; no body for HEAD). Returns its length or -ENOSPC.
+ * close; no body for HEAD), with X-Request-Id: request_id unless it is
+ * NULL or empty. Returns its length or -ENOSPC.
  */
 long gate_error_response(const struct config *cfg, int route,
 			 const struct gate_verdict *v, bool head_method,
-			 char *dst, size_t cap);
+			 const char *request_id, char *dst, size_t cap);
 
 /*
  * Rewrite r in place for the upstream: drop the stripped credential and any

@@ -455,7 +455,7 @@ static void send_gate_error(struct proxy *p, struct conn *c,
 		return;
 	}
 	n = gate_error_response(c->x->cfg, route, v, c->x->head_method,
-				c->out->data, c->out->cap);
+				c->x->request_id, c->out->data, c->out->cap);
 	report(p, c, v->status, v->code, n > 0 ? (uint64_t)n : 0);
 	put_cfg(p, c);
 	if (n < 0) {

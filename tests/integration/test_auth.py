@@ -185,6 +185,23 @@ def test_api_key_header_and_query(gw, backends):
         h.header(r, "www-authenticate")
 
 
+def test_refusals_carry_the_request_id(gw):
+    """401/403/429 answered by the gate echo the client's valid
+    X-Request-Id, or carry a generated one, like proxied responses."""
+    import re
+    for path, hdrs, status in (
+            ("admin/rid", [], 401),
+            ("admin/rid", [f"Authorization: Bearer {BOB_TOKEN}"], 403)):
+        r = au.get(uniq(path), hdrs + ["X-Request-Id: client-rid-7"])
+        assert r["status"] == status, r
+        assert h.header(r, "x-request-id") == "client-rid-7", r["headers"]
+        r = au.get(uniq(path), hdrs)
+        assert r["status"] == status, r
+        rid = h.header(r, "x-request-id")
+        assert rid and re.fullmatch(r"[0-9a-f]{32}", rid), r["headers"]
+    # 429: test_ip_limit_per_address
+
+
 def test_wrong_role_403(gw, backends):
     p = uniq("admin/bob")
     r = au.get(p, [f"Authorization: Bearer {BOB_TOKEN}"])
@@ -309,8 +326,10 @@ def test_ip_limit_per_address(gw):
             r = au.get(uniq("iplim/x"), src=src, dst=dst)
             assert r["status"] == 200, r
             assert h.header(r, "ratelimit-limit") is None
-        au.json_error(au.get(uniq("iplim/x"), src=src, dst=dst), 429,
-                      "rate_limited")
+        r = au.get(uniq("iplim/x"), ["X-Request-Id: rid-429"], src=src,
+                   dst=dst)
+        au.json_error(r, 429, "rate_limited")
+        assert h.header(r, "x-request-id") == "rid-429", r["headers"]
 
 
 def test_head_request_rejection_has_no_body(gw):

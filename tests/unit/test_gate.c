@@ -128,7 +128,7 @@ static void test_policy_headers(void **state)
 
 	assert_int_equal(check(c, T0 + 1, &v), 0);
 	assert_int_equal(check(c, T0 + 2, &v), 429);
-	n = gate_error_response(c, 0, &v, false, out, sizeof(out));
+	n = gate_error_response(c, 0, &v, false, NULL, out, sizeof(out));
 	assert_true(n > 0);
 	out[n] = '\0';
 	assert_non_null(strstr(out, "HTTP/1.1 429 "));
@@ -136,6 +136,16 @@ static void test_policy_headers(void **state)
 	assert_non_null(strstr(out, "\r\nRateLimit-Remaining: 0\r\n"));
 	if (!strstr(out, "\r\nRateLimit-Policy: 2;w=60, 100;w=3600\r\n"))
 		fail_msg("no RateLimit-Policy in:\n%s", out);
+	assert_null(strstr(out, "X-Request-Id"));
+	/* the request's id goes back on a refusal too */
+	n = gate_error_response(c, 0, &v, false, "req-42", out, sizeof(out));
+	assert_true(n > 0);
+	out[n] = '\0';
+	assert_non_null(strstr(out, "\r\nX-Request-Id: req-42\r\n"));
+	n = gate_error_response(c, 0, &v, false, "", out, sizeof(out));
+	assert_true(n > 0);
+	out[n] = '\0';
+	assert_null(strstr(out, "X-Request-Id"));
 	config_put(c);
 }
 
