@@ -150,6 +150,9 @@ int loop_start(struct loop *l)
 	if (ret < 0)
 		return -errno;
 	l->disabled = false;
+	/* this thread's io_uring_enter() calls then skip the fd lookup;
+	 * an error only means they keep doing it */
+	(void)io_uring_register_ring_fd(&l->ring);
 	return 0;
 }
 
@@ -210,6 +213,18 @@ static struct bufgroup *group_of(struct loop *l, unsigned bid)
 		if (bid - l->g[i].base < l->g[i].nbufs)
 			return &l->g[i];
 	return NULL;
+}
+
+unsigned loop_buf_count_max(const struct loop *l)
+{
+	return l->ngroups ? l->g[l->ngroups - 1].nbufs : 0;
+}
+
+size_t loop_buf_cap(struct loop *l, uint16_t bid)
+{
+	struct bufgroup *g = group_of(l, bid);
+
+	return g ? g->buf_size : 0;
 }
 
 void loop_buf_recycle(struct loop *l, uint16_t bid)

@@ -88,7 +88,8 @@ struct loop *loop_new(unsigned entries, unsigned nbufs, size_t buf_size);
 struct loop *loop_new_flags(unsigned entries, unsigned nbufs, size_t buf_size,
 			    unsigned flags);
 /* From the thread that will use the loop: enable a LOOP_F_SINGLE_ISSUER
- * ring. No-op otherwise. 0 or -errno. */
+ * ring and register its fd for this thread. No-op otherwise. 0 or
+ * -errno. */
 int loop_start(struct loop *l);
 void loop_free(struct loop *l);
 
@@ -101,6 +102,10 @@ int loop_add_bufs(struct loop *l, unsigned nbufs, size_t buf_size);
  * class (upper bound for a single receive). */
 size_t loop_buf_size(const struct loop *l);
 size_t loop_buf_size_max(const struct loop *l);
+/* Number of buffers in the largest class. */
+unsigned loop_buf_count_max(const struct loop *l);
+/* Size of provided buffer bid (0: no such buffer). */
+size_t loop_buf_cap(struct loop *l, uint16_t bid);
 void loop_buf_recycle(struct loop *l, uint16_t bid);
 
 /* Submission helpers: 0 or -errno (-EBUSY when the ring cannot take more). */

@@ -168,12 +168,8 @@ static void hold_if_read(struct proxy *p, struct conn *s, struct buf **bp)
 /* Nothing can have arrived yet: a keep-alive client between requests (it
  * waits for our response first), an upstream whose response head has not
  * begun (the request just went out). */
-extern unsigned int proxy_exp;
-unsigned int proxy_exp;	/* EXPERIMENT: SLUICE_EXP bits (remove) */
 static bool recv_idle(const struct conn *c)
 {
-	if (!(proxy_exp & 1))
-		return false;
 	if (c->in && buf_len(c->in))
 		return false;
 	if (c->kind == CONN_CLIENT)
@@ -1173,6 +1169,20 @@ static void send_head(struct proxy *p, struct conn *c, struct conn *u,
 		close_client(p, c);
 }
 
+/* A kept receive buffer that is full and too small for what must be
+ * held at once (a response head longer than it): move to a pool buffer. */
+static int unwrap_in(struct proxy *p, struct conn *u)
+{
+	struct buf *b = buf_get(&p->bufs);
+
+	if (!b)
+		return -ENOMEM;
+	buf_append(b, buf_head(u->in), buf_len(u->in));
+	buf_put(&p->bufs, u->in);
+	u->in = b;
+	return 0;
+}
+
 static void parse_response(struct proxy *p, struct conn *c, struct conn *u)
 {
 	struct conn_exchange *x = c->x;
@@ -1206,6 +1216,11 @@ static void parse_response(struct proxy *p, struct conn *c, struct conn *u)
 			x->resp_last_len = avail;
 			if (buf_room(u->in) == 0)
 				buf_compact(u->in);
+			if (buf_room(u->in) == 0 && u->in->wrapped &&
+			    unwrap_in(p, u)) {
+				send_error(p, c, 502, "out of memory");
+				return;
+			}
 			if (post_recv(p, u))
 				send_error(p, c, 502, "upstream receive failed");
 			return;
@@ -1605,6 +1620,40 @@ static void on_connect(struct proxy *p, struct conn *u, int res)
 	pump(p, c);
 }
 
+/* A wrapped receive buffer goes back to the ring (buf_put). */
+static void release_received(void *ctx, uint32_t tag)
+{
+	struct proxy *p = ctx;
+
+	loop_buf_recycle(p->loop, (uint16_t)tag);
+}
+
+/*
+ * An upstream's response data landing in an empty c->in: keep the provided
+ * buffer it arrived in as c->in instead of copying it (a 16 KiB body is
+ * then copied by nobody in user space: it goes out to the client from
+ * this buffer). At most half of the large buffers are kept this way, so
+ * slow clients cannot starve the ring; past that, data is copied.
+ */
+static bool keep_received(struct proxy *p, struct conn *c,
+			  const struct loop_cqe *cqe, const char *data,
+			  size_t n)
+{
+	uint16_t bid;
+	size_t cap;
+	struct buf *b;
+
+	if (p->bufs.n_wrapped >= loop_buf_count_max(p->loop) / 2 ||
+	    !transport_read_keep(&c->tr, cqe, &bid, &cap))
+		return false;
+	b = buf_wrap(&p->bufs, (char *)data, cap, n, bid);
+	if (!b)
+		return false;
+	buf_put(&p->bufs, c->in);	/* empty */
+	c->in = b;
+	return true;
+}
+
 static void on_recv(struct proxy *p, struct conn *c, const struct loop_cqe *cqe)
 {
 	const char *data;
@@ -1637,16 +1686,20 @@ static void on_recv(struct proxy *p, struct conn *c, const struct loop_cqe *cqe)
 		return;
 	}
 	was_empty = !c->in || buf_len(c->in) == 0;
-	if (n > 0) {
+	if (n > 0 && c->kind == CONN_UPSTREAM && was_empty &&
+	    keep_received(p, c, cqe, data, (size_t)n)) {
+		/* the receive buffer became c->in: nothing to copy */
+	} else if (n > 0) {
 		if (conn_in_get(&p->conns, c) ||
 		    buf_append(c->in, data, (size_t)n) != (size_t)n) {
 			transport_read_release(&c->tr, cqe);
 			goto fail;
 		}
+		transport_read_release(&c->tr, cqe);
 	} else {
 		c->flags |= CONN_F_EOF;
+		transport_read_release(&c->tr, cqe);
 	}
-	transport_read_release(&c->tr, cqe);
 
 	if (c->kind == CONN_UPSTREAM) {
 		peer = c->peer;
@@ -2001,8 +2054,6 @@ int proxy_init(struct proxy *p, struct loop *l, struct config *cfg,
 	int ret;
 
 	memset(p, 0, sizeof(*p));
-	if (getenv("SLUICE_EXP"))
-		proxy_exp = (unsigned int)atoi(getenv("SLUICE_EXP"));
 	p->loop = l;
 	p->cfg = cfg;
 	p->worker = worker;
@@ -2018,6 +2069,8 @@ int proxy_init(struct proxy *p, struct loop *l, struct config *cfg,
 	limits_from(p, cfg);
 	buf_pool_init(&p->bufs, p->limits.max_head + PROXY_HEAD_SLACK,
 		      PROXY_BUF_CACHE);
+	p->bufs.release = release_received;
+	p->bufs.release_ctx = p;
 	if (getrandom(p->rng, sizeof(p->rng), 0) != sizeof(p->rng)) {
 		p->rng[0] = (uint64_t)getpid() * 0x9e3779b97f4a7c15ull;
 		p->rng[1] = (uint64_t)(uintptr_t)p ^ ((uint64_t)worker << 32);

@@ -36,6 +36,16 @@ static void plain_read_release(struct transport *t, const struct loop_cqe *cqe)
 		loop_buf_recycle(t->loop, cqe->bid);
 }
 
+static bool plain_read_keep(struct transport *t, const struct loop_cqe *cqe,
+			    uint16_t *bid, size_t *cap)
+{
+	if (!cqe->has_buf || cqe->res <= 0)
+		return false;
+	*bid = cqe->bid;
+	*cap = loop_buf_cap(t->loop, cqe->bid);
+	return *cap > 0;
+}
+
 static int plain_write(struct transport *t, const void *buf, size_t len,
 		       unsigned int flags, uint64_t ud)
 {
@@ -86,6 +96,7 @@ static const struct transport_ops plain_ops = {
 	.read = plain_read,
 	.read_done = plain_read_done,
 	.read_release = plain_read_release,
+	.read_keep = plain_read_keep,
 	.write = plain_write,
 	.writev = plain_writev,
 	.write_done = plain_write_done,

@@ -12,6 +12,7 @@
 #ifndef SLUICE_TRANSPORT_H
 #define SLUICE_TRANSPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -28,6 +29,8 @@ struct transport_ops {
 	long (*read_done)(struct transport *t, const struct loop_cqe *cqe,
 			  const char **data);
 	void (*read_release)(struct transport *t, const struct loop_cqe *cqe);
+	bool (*read_keep)(struct transport *t, const struct loop_cqe *cqe,
+			  uint16_t *bid, size_t *cap);
 	int (*write)(struct transport *t, const void *buf, size_t len,
 		     unsigned int flags, uint64_t ud);
 	int (*writev)(struct transport *t, struct msghdr *msg,
@@ -81,6 +84,20 @@ static inline void transport_read_release(struct transport *t,
 					  const struct loop_cqe *cqe)
 {
 	t->ops->read_release(t, cqe);
+}
+
+/*
+ * Instead of transport_read_release(): keep the memory the data is in (no
+ * copy). True when it is a loop provided buffer the caller now owns (id
+ * *bid, *cap bytes), to give back with loop_buf_recycle(); false (TLS:
+ * the data is in the session's buffer) and the caller must copy and
+ * release as usual.
+ */
+static inline bool transport_read_keep(struct transport *t,
+				       const struct loop_cqe *cqe,
+				       uint16_t *bid, size_t *cap)
+{
+	return t->ops->read_keep && t->ops->read_keep(t, cqe, bid, cap);
 }
 
 /* buf must stay valid until the completion. 0 or -errno. */

@@ -42,6 +42,10 @@ void buf_pool_destroy(struct buf_pool *p)
 		block_free(p, b);
 	}
 	p->n_free = 0;
+	while ((b = p->free_wraps)) {
+		p->free_wraps = b->next_free;
+		free(b);
+	}
 }
 
 struct buf *buf_get(struct buf_pool *p)
@@ -59,6 +63,7 @@ struct buf *buf_get(struct buf_pool *p)
 			return NULL;
 		}
 		b->cap = block_bytes(p) - sizeof(*b);
+		b->data = (char *)(b + 1);
 	}
 	b->start = 0;
 	b->end = 0;
@@ -67,10 +72,38 @@ struct buf *buf_get(struct buf_pool *p)
 	return b;
 }
 
+struct buf *buf_wrap(struct buf_pool *p, char *data, size_t cap, size_t len,
+		     uint32_t tag)
+{
+	struct buf *b = p->free_wraps;
+
+	if (b)
+		p->free_wraps = b->next_free;
+	else if (!(b = malloc(sizeof(*b))))
+		return NULL;
+	b->start = 0;
+	b->end = len < cap ? len : cap;
+	b->cap = cap;
+	b->next_free = NULL;
+	b->data = data;
+	b->tag = tag;
+	b->wrapped = true;
+	p->n_wrapped++;
+	return b;
+}
+
 void buf_put(struct buf_pool *p, struct buf *b)
 {
 	if (!b)
 		return;
+	if (b->wrapped) {
+		p->n_wrapped--;
+		if (p->release)
+			p->release(p->release_ctx, b->tag);
+		b->next_free = p->free_wraps;
+		p->free_wraps = b;	/* headers are small: all kept */
+		return;
+	}
 	p->n_out--;
 	if (p->n_free >= p->max_free) {
 		block_free(p, b);

@@ -8,7 +8,9 @@
 #ifndef SLUICE_UTIL_BUF_H
 #define SLUICE_UTIL_BUF_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Data lives in data[start, end); free space is data[end, cap). */
 struct buf {
@@ -16,7 +18,9 @@ struct buf {
 	size_t end;
 	size_t cap;
 	struct buf *next_free;	/* pool link while free */
-	char data[];
+	char *data;		/* right behind the header, or wrapped memory */
+	uint32_t tag;		/* wrapped: the owner's id for the memory */
+	bool wrapped;		/* buf_wrap(): data is not the pool's */
 };
 
 struct buf_pool {
@@ -25,6 +29,11 @@ struct buf_pool {
 	size_t n_free;
 	size_t max_free;	/* blocks kept for reuse; extra ones are freed */
 	size_t n_out;		/* buffers handed out */
+	/* wrapped memory goes back to its owner through release() */
+	void (*release)(void *ctx, uint32_t tag);
+	void *release_ctx;
+	struct buf *free_wraps;	/* spare headers for buf_wrap() */
+	size_t n_wrapped;	/* wrapped buffers handed out */
 };
 
 void buf_pool_init(struct buf_pool *p, size_t block_size, size_t max_free);
@@ -32,6 +41,12 @@ void buf_pool_init(struct buf_pool *p, size_t block_size, size_t max_free);
 void buf_pool_destroy(struct buf_pool *p);
 /* An empty buffer, or NULL with errno = ENOMEM. */
 struct buf *buf_get(struct buf_pool *p);
+/* A buffer over memory someone else owns (data[0, len) filled, cap bytes
+ * in all), e.g. a receive buffer handed over instead of copied; buf_put()
+ * gives it back with p->release(p->release_ctx, tag). NULL with errno =
+ * ENOMEM (the memory is then still the caller's). */
+struct buf *buf_wrap(struct buf_pool *p, char *data, size_t cap, size_t len,
+		     uint32_t tag);
 /* Return b (may be NULL) to the pool. */
 void buf_put(struct buf_pool *p, struct buf *b);
 
