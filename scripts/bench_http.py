@@ -461,6 +461,8 @@ def main():
                     r = run_wrk(port, path, close, DURATION, {
                         "proxy": p.pids(), "origin": origin.pids()})
                     runs.setdefault((name, scen), []).append(r)
+                    if os.environ.get("BENCH_RAW"):
+                        print(r["raw"], file=sys.stderr)
                     print(f"round {rnd + 1} {name} {scen}: {r['rps']:.0f} "
                           f"req/s, {per_core(r):.0f} per core", file=sys.stderr)
         for name, p in running.items():
