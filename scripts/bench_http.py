@@ -299,6 +299,10 @@ def median_of(rounds):
                 for k in rounds[0]["cpu"]},
         "per_core": med(pcs),
         "per_core_range": (min(pcs), max(pcs)),
+        "p99_range": (min((r["p99"] for r in rounds if r["p99"] is not None),
+                          default=None),
+                      max((r["p99"] for r in rounds if r["p99"] is not None),
+                          default=None)),
         "errors": "; ".join(sorted({r["errors"].strip() for r in rounds
                                     if r["errors"].strip()})),
         "rounds": len(rounds),
@@ -523,15 +527,16 @@ def report(results, idle, prealloc, load0, load1):
             continue
         w(f"**{titles[scen]}**")
         w("")
-        w("| proxy | requests/s | per proxy core | (rounds: min-max) | p50 ms | p99 ms | proxy CPU | origin CPU | errors |")
-        w("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+        w("| proxy | requests/s | per proxy core | (rounds: min-max) | p50 ms | p99 ms | (rounds: min-max) | proxy CPU | origin CPU | errors |")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
         for n in names:
             r = results.get((n, scen))
             if not r:
                 continue
             lo, hi = r["per_core_range"]
+            plo, phi = r["p99_range"]
             w(f"| {n} | {r['rps']:.0f} | {r['per_core']:.0f} | {lo:.0f}-{hi:.0f} "
-              f"| {fmt(r['p50'])} | {fmt(r['p99'])} "
+              f"| {fmt(r['p50'])} | {fmt(r['p99'])} | {fmt(plo)}-{fmt(phi)} "
               f"| {r['cpu']['proxy'] * 100:.0f}% | {r['cpu']['origin'] * 100:.0f}% "
               f"| {r['errors'] or '-'} |")
         others = [n for n in names[1:] if (n, scen) in results]
