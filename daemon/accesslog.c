@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/str.h"
+
 /* Output budgets (bytes after escaping) of the variable-length fields. The
  * fixed part of a line is well under 1 KiB, so their sum keeps every line
  * below ACCESSLOG_LINE_MAX. */
@@ -21,38 +23,8 @@
 _Static_assert(B_PATH + B_HOST + B_UA + B_REFERER + 8 * B_SHORT + 512 <
 	       ACCESSLOG_LINE_MAX, "access log budgets exceed the line size");
 
-struct out {
-	char *p;
-	size_t len, cap;
-};
-
-static void put(struct out *o, const char *s, size_t n)
-{
-	if (n > o->cap - o->len)	/* cannot happen with the budgets above */
-		n = o->cap - o->len;
-	memcpy(o->p + o->len, s, n);
-	o->len += n;
-}
-
-static void puts_(struct out *o, const char *s)
-{
-	put(o, s, strlen(s));
-}
-
-static void putf(struct out *o, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void putf(struct out *o, const char *fmt, ...)
-{
-	char tmp[96];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		put(o, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
-}
+/* Lines are built in a bounded sbuf (util/str.h): the field budgets above
+ * keep every line inside it, so it never overflows. */
 
 /* Length of the valid UTF-8 sequence at s[0..n), or 0 if invalid. */
 static size_t utf8_len(const unsigned char *s, size_t n)
@@ -136,7 +108,7 @@ static size_t clf_unit(const unsigned char *s, size_t n, size_t *i, char *tmp)
 
 /* s[0..n) escaped with at most budget output bytes; cut text ends in
  * "...". */
-static void put_escaped(struct out *o, const char *s, size_t n, size_t budget,
+static void put_escaped(struct sbuf *o, const char *s, size_t n, size_t budget,
 			bool json)
 {
 	const unsigned char *u = (const unsigned char *)s;
@@ -150,10 +122,10 @@ static void put_escaped(struct out *o, const char *s, size_t n, size_t budget,
 		/* keep room for "..." unless this is the last unit */
 		if (used + l > budget - 3 && (i < n || used + l > budget)) {
 			i = save;
-			put(o, "...", 3);
+			sbuf_add(o, "...", 3);
 			return;
 		}
-		put(o, tmp, l);
+		sbuf_add(o, tmp, l);
 		used += l;
 	}
 }
@@ -163,35 +135,35 @@ static size_t slen(const char *s, size_t n)
 	return n ? n : s ? strlen(s) : 0;
 }
 
-static void json_field(struct out *o, const char *key, const char *s,
+static void json_field(struct sbuf *o, const char *key, const char *s,
 		       size_t n, size_t budget)
 {
-	putf(o, ",\"%s\":", key);
+	sbuf_addf(o, ",\"%s\":", key);
 	if (!s) {
-		puts_(o, "null");
+		sbuf_adds(o, "null");
 		return;
 	}
-	put(o, "\"", 1);
+	sbuf_add(o, "\"", 1);
 	put_escaped(o, s, slen(s, n), budget, true);
-	put(o, "\"", 1);
+	sbuf_add(o, "\"", 1);
 }
 
-static void clf_field(struct out *o, const char *s, size_t n, size_t budget)
+static void clf_field(struct sbuf *o, const char *s, size_t n, size_t budget)
 {
 	if (!s || !slen(s, n)) {
-		put(o, "-", 1);
+		sbuf_add(o, "-", 1);
 		return;
 	}
 	put_escaped(o, s, slen(s, n), budget, false);
 }
 
-static void ms_field(struct out *o, const char *key, int64_t us)
+static void ms_field(struct sbuf *o, const char *key, int64_t us)
 {
 	if (us < 0) {
-		putf(o, ",\"%s\":null", key);
+		sbuf_addf(o, ",\"%s\":null", key);
 		return;
 	}
-	putf(o, ",\"%s\":%" PRId64 ".%03" PRId64, key, us / 1000, us % 1000);
+	sbuf_addf(o, ",\"%s\":%" PRId64 ".%03" PRId64, key, us / 1000, us % 1000);
 }
 
 static void split_time(int64_t ns, struct tm *tm, int *ms)
@@ -207,7 +179,7 @@ static void split_time(int64_t ns, struct tm *tm, int *ms)
 	gmtime_r(&sec, tm);
 }
 
-static void format_json(struct out *o, const struct accesslog_record *r)
+static void format_json(struct sbuf *o, const struct accesslog_record *r)
 {
 	struct tm tm;
 	int ms;
@@ -215,10 +187,10 @@ static void format_json(struct out *o, const struct accesslog_record *r)
 
 	split_time(r->start_ns, &tm, &ms);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	putf(o, "{\"ts\":\"%s.%03dZ\"", ts, ms);
+	sbuf_addf(o, "{\"ts\":\"%s.%03dZ\"", ts, ms);
 	json_field(o, "request_id", r->request_id, 0, B_SHORT);
 	json_field(o, "client", r->client, 0, B_SHORT);
-	putf(o, ",\"client_port\":%u", r->client_port);
+	sbuf_addf(o, ",\"client_port\":%u", r->client_port);
 	json_field(o, "consumer", r->consumer, 0, B_SHORT);
 	json_field(o, "route", r->route, 0, B_SHORT);
 	json_field(o, "upstream", r->upstream, 0, B_SHORT);
@@ -226,11 +198,11 @@ static void format_json(struct out *o, const struct accesslog_record *r)
 	json_field(o, "path", r->path, r->path_len, B_PATH);
 	json_field(o, "host", r->host, r->host_len, B_HOST);
 	if (r->http_minor >= 0)
-		putf(o, ",\"protocol\":\"HTTP/1.%d\"", r->http_minor);
+		sbuf_addf(o, ",\"protocol\":\"HTTP/1.%d\"", r->http_minor);
 	else
-		puts_(o, ",\"protocol\":null");
-	putf(o, ",\"status\":%d", r->status);
-	putf(o, ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64, r->bytes_in,
+		sbuf_adds(o, ",\"protocol\":null");
+	sbuf_addf(o, ",\"status\":%d", r->status);
+	sbuf_addf(o, ",\"bytes_in\":%" PRIu64 ",\"bytes_out\":%" PRIu64, r->bytes_in,
 	     r->bytes_out);
 	ms_field(o, "duration_ms", r->duration_us);
 	ms_field(o, "upstream_ms", r->upstream_us);
@@ -238,54 +210,55 @@ static void format_json(struct out *o, const struct accesslog_record *r)
 	json_field(o, "user_agent", r->user_agent, r->user_agent_len, B_UA);
 	json_field(o, "referer", r->referer, r->referer_len, B_REFERER);
 	json_field(o, "error", r->error, 0, B_SHORT);
-	put(o, "}\n", 2);
+	sbuf_add(o, "}\n", 2);
 }
 
 static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
 				      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
 
 /* client - consumer [time] "METHOD path HTTP/1.x" status bytes "referer" "ua" */
-static void format_combined(struct out *o, const struct accesslog_record *r)
+static void format_combined(struct sbuf *o, const struct accesslog_record *r)
 {
 	struct tm tm;
 	int ms;
 
 	split_time(r->start_ns, &tm, &ms);
 	clf_field(o, r->client, 0, B_SHORT);
-	put(o, " - ", 3);
+	sbuf_add(o, " - ", 3);
 	clf_field(o, r->consumer, 0, B_SHORT);
-	putf(o, " [%02d/%s/%04d:%02d:%02d:%02d +0000] \"", tm.tm_mday,
+	sbuf_addf(o, " [%02d/%s/%04d:%02d:%02d:%02d +0000] \"", tm.tm_mday,
 	     months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
 	     tm.tm_sec);
 	clf_field(o, r->method, r->method_len, B_SHORT);
-	put(o, " ", 1);
+	sbuf_add(o, " ", 1);
 	clf_field(o, r->path, r->path_len, B_PATH);
 	if (r->http_minor >= 0)
-		putf(o, " HTTP/1.%d", r->http_minor);
-	putf(o, "\" %03d ", r->status);
+		sbuf_addf(o, " HTTP/1.%d", r->http_minor);
+	sbuf_addf(o, "\" %03d ", r->status);
 	if (r->bytes_out)
-		putf(o, "%" PRIu64, r->bytes_out);
+		sbuf_addf(o, "%" PRIu64, r->bytes_out);
 	else
-		put(o, "-", 1);
-	put(o, " \"", 2);
+		sbuf_add(o, "-", 1);
+	sbuf_add(o, " \"", 2);
 	clf_field(o, r->referer, r->referer_len, B_REFERER);
-	put(o, "\" \"", 3);
+	sbuf_add(o, "\" \"", 3);
 	clf_field(o, r->user_agent, r->user_agent_len, B_UA);
-	put(o, "\"\n", 2);
+	sbuf_add(o, "\"\n", 2);
 }
 
 int accesslog_format(enum accesslog_format f, const struct accesslog_record *r,
 		     char *buf, size_t len)
 {
-	struct out o = { buf, 0, len };
+	struct sbuf o;
 
 	if (len < ACCESSLOG_LINE_MAX)
 		return -ENOSPC;
+	sbuf_init(&o, buf, len);
 	if (f == ACCESSLOG_COMBINED)
 		format_combined(&o, r);
 	else
 		format_json(&o, r);
-	return (int)o.len;
+	return o.overflow ? -ENOSPC : (int)o.len;
 }
 
 int accesslog_format_parse(const char *s, enum accesslog_format *out)

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/str.h"
+
 #define KEY_USED (1ull << 63)
 #define MAX_KEY_BITS 62
 #define MAX_COLLECTORS 16
@@ -920,72 +922,18 @@ int metrics_read(const struct metrics *m, int fam, const uint32_t *labels,
 
 /* ---- rendering ---------------------------------------------------------------- */
 
-struct sb {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
-
-static void sb_grow(struct sb *b, size_t need)
-{
-	size_t cap = b->cap ? b->cap : 4096;
-	char *p;
-
-	while (cap - b->len < need)
-		cap *= 2;
-	p = realloc(b->p, cap);
-	if (!p) {
-		b->oom = true;
-		return;
-	}
-	b->p = p;
-	b->cap = cap;
-}
-
-static void sb_put(struct sb *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->cap - b->len < n + 1)
-		sb_grow(b, n + 1);
-	if (b->oom)
-		return;
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-}
-
-static void sb_str(struct sb *b, const char *s)
-{
-	sb_put(b, s, strlen(s));
-}
-
-static void sb_fmt(struct sb *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void sb_fmt(struct sb *b, const char *fmt, ...)
-{
-	char tmp[128];
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		sb_put(b, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
-}
-
 /* HELP text: backslash and newline escaped. Label values: also '"'. */
-static void sb_escaped(struct sb *b, const char *s, bool quote)
+static void sb_escaped(struct sbuf *b, const char *s, bool quote)
 {
 	for (; *s; s++) {
 		if (*s == '\\')
-			sb_put(b, "\\\\", 2);
+			sbuf_add(b, "\\\\", 2);
 		else if (*s == '\n')
-			sb_put(b, "\\n", 2);
+			sbuf_add(b, "\\n", 2);
 		else if (quote && *s == '"')
-			sb_put(b, "\\\"", 2);
+			sbuf_add(b, "\\\"", 2);
 		else
-			sb_put(b, s, 1);
+			sbuf_add(b, s, 1);
 	}
 }
 
@@ -1012,12 +960,12 @@ size_t metrics_format_double(double v, char *buf, size_t len)
 }
 
 /* {a="x",b="y"[,le="..."]} or nothing */
-static void sb_labels(struct sb *b, const struct metrics *m,
+static void sb_labels(struct sbuf *b, const struct metrics *m,
 		      const struct mfam *f, uint64_t key, const char *le)
 {
 	if (!f->n_dims && !le)
 		return;
-	sb_put(b, "{", 1);
+	sbuf_add(b, "{", 1);
 	for (size_t i = 0; i < f->n_dims; i++) {
 		const struct mdim *d = &m->dims[f->dims[i]];
 		uint32_t idx = (uint32_t)(key >> f->shift[i]) &
@@ -1025,20 +973,20 @@ static void sb_labels(struct sb *b, const struct metrics *m,
 		const char *v = metrics_dim_value(m, f->dims[i], idx);
 
 		if (i)
-			sb_put(b, ",", 1);
-		sb_str(b, d->label);
-		sb_put(b, "=\"", 2);
+			sbuf_add(b, ",", 1);
+		sbuf_adds(b, d->label);
+		sbuf_add(b, "=\"", 2);
 		sb_escaped(b, v ? v : "", true);
-		sb_put(b, "\"", 1);
+		sbuf_add(b, "\"", 1);
 	}
 	if (le) {
 		if (f->n_dims)
-			sb_put(b, ",", 1);
-		sb_put(b, "le=\"", 4);
-		sb_str(b, le);
-		sb_put(b, "\"", 1);
+			sbuf_add(b, ",", 1);
+		sbuf_add(b, "le=\"", 4);
+		sbuf_adds(b, le);
+		sbuf_add(b, "\"", 1);
 	}
-	sb_put(b, "}", 1);
+	sbuf_add(b, "}", 1);
 }
 
 static int key_cmp(const void *a, const void *b)
@@ -1083,25 +1031,25 @@ static const char *const type_names[] = {
 	[METRICS_HISTOGRAM] = "histogram",
 };
 
-static void render_family(struct sb *b, const struct metrics *m, int fam)
+static void render_family(struct sbuf *b, const struct metrics *m, int fam)
 {
 	const struct mfam *f = &m->fams[fam];
 	uint64_t v[METRICS_MAX_BUCKETS + 2];
 	size_t n;
 	uint64_t *keys;
 
-	sb_str(b, "# HELP ");
-	sb_str(b, f->name);
-	sb_put(b, " ", 1);
+	sbuf_adds(b, "# HELP ");
+	sbuf_adds(b, f->name);
+	sbuf_add(b, " ", 1);
 	sb_escaped(b, f->help, false);
-	sb_str(b, "\n# TYPE ");
-	sb_str(b, f->name);
-	sb_put(b, " ", 1);
-	sb_str(b, type_names[f->type]);
-	sb_put(b, "\n", 1);
+	sbuf_adds(b, "\n# TYPE ");
+	sbuf_adds(b, f->name);
+	sbuf_add(b, " ", 1);
+	sbuf_adds(b, type_names[f->type]);
+	sbuf_add(b, "\n", 1);
 	keys = family_keys(m, fam, &n);
 	if (!keys) {
-		b->oom = true;
+		b->overflow = true;
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -1119,30 +1067,30 @@ static void render_family(struct sb *b, const struct metrics *m, int fam)
 							      sizeof(le));
 				else
 					strcpy(le, "+Inf");
-				sb_str(b, f->name);
-				sb_str(b, "_bucket");
+				sbuf_adds(b, f->name);
+				sbuf_adds(b, "_bucket");
 				sb_labels(b, m, f, keys[i], le);
-				sb_fmt(b, " %" PRIu64 "\n", cum);
+				sbuf_addf(b, " %" PRIu64 "\n", cum);
 			}
 			memcpy(&sum, &v[f->n_bounds + 1], sizeof(sum));
 			metrics_format_double(sum, num, sizeof(num));
-			sb_str(b, f->name);
-			sb_str(b, "_sum");
+			sbuf_adds(b, f->name);
+			sbuf_adds(b, "_sum");
 			sb_labels(b, m, f, keys[i], NULL);
-			sb_put(b, " ", 1);
-			sb_str(b, num);
-			sb_put(b, "\n", 1);
-			sb_str(b, f->name);
-			sb_str(b, "_count");
+			sbuf_add(b, " ", 1);
+			sbuf_adds(b, num);
+			sbuf_add(b, "\n", 1);
+			sbuf_adds(b, f->name);
+			sbuf_adds(b, "_count");
 			sb_labels(b, m, f, keys[i], NULL);
-			sb_fmt(b, " %" PRIu64 "\n", cum);
+			sbuf_addf(b, " %" PRIu64 "\n", cum);
 		} else {
-			sb_str(b, f->name);
+			sbuf_adds(b, f->name);
 			sb_labels(b, m, f, keys[i], NULL);
 			if (f->type == METRICS_COUNTER)
-				sb_fmt(b, " %" PRIu64 "\n", v[0]);
+				sbuf_addf(b, " %" PRIu64 "\n", v[0]);
 			else
-				sb_fmt(b, " %" PRId64 "\n", (int64_t)v[0]);
+				sbuf_addf(b, " %" PRId64 "\n", (int64_t)v[0]);
 		}
 	}
 	free(keys);
@@ -1150,15 +1098,15 @@ static void render_family(struct sb *b, const struct metrics *m, int fam)
 
 int metrics_render(struct metrics *m, char **out, size_t *len)
 {
-	struct sb b = { 0 };
+	struct sbuf b;
 
 	for (int i = 0; i < m->n_coll; i++)
 		m->coll[i].fn(m, m->coll[i].arg);
-	sb_grow(&b, 1);
-	for (int f = 0; f < m->n_fams && !b.oom; f++)
+	sbuf_init_grow(&b, 4096);
+	for (int f = 0; f < m->n_fams && !b.overflow; f++)
 		render_family(&b, m, f);
-	if (b.oom) {
-		free(b.p);
+	if (b.overflow) {
+		sbuf_free(&b);
 		return -ENOMEM;
 	}
 	*out = b.p;

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Bounded string builder: appends never overflow; once something did not
- * fit, the builder is marked overflowed and every later append is ignored.
+ * String builder. Bounded (sbuf_init(): the caller's array) or growing
+ * (sbuf_init_grow(): a heap buffer, doubled as needed, freed with
+ * sbuf_free()). Appends never overflow: once something did not fit (or
+ * the heap ran out), the builder is marked overflowed and every later
+ * append is ignored.
  */
 #ifndef SLUICE_UTIL_STR_H
 #define SLUICE_UTIL_STR_H
@@ -14,6 +17,7 @@ struct sbuf {
 	size_t len;
 	size_t cap;
 	bool overflow;
+	bool grow;		/* p is the builder's heap buffer */
 };
 
 static inline void sbuf_init(struct sbuf *s, char *p, size_t cap)
@@ -22,7 +26,14 @@ static inline void sbuf_init(struct sbuf *s, char *p, size_t cap)
 	s->len = 0;
 	s->cap = cap;
 	s->overflow = false;
+	s->grow = false;
 }
+
+/* A growing builder starting with `hint` bytes (overflow set when even
+ * that cannot be allocated). */
+void sbuf_init_grow(struct sbuf *s, size_t hint);
+/* Free a growing builder's buffer (no-op for a bounded one). */
+void sbuf_free(struct sbuf *s);
 
 void sbuf_add(struct sbuf *s, const char *src, size_t n);
 void sbuf_adds(struct sbuf *s, const char *str);
