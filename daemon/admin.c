@@ -27,6 +27,7 @@
 #include "http.h"
 #include "log.h"
 #include "util/jw.h"
+#include "util/table.h"
 
 /* ---- registry --------------------------------------------------------------- */
 
@@ -248,6 +249,16 @@ int admin_reply_text(struct admin_reply *out, char *text, size_t len)
 	out->status = 200;
 	out->content_type = "text/plain; charset=utf-8";
 	return 0;
+}
+
+int admin_reply_table(struct admin_reply *out, struct table *t)
+{
+	char *text = NULL;
+	size_t len = 0;
+
+	if (table_render(t, &text, &len))
+		return -ENOMEM;
+	return admin_reply_text(out, text, len);
 }
 
 int admin_need_method(const struct admin_request *rq, struct admin_reply *out,

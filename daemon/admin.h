@@ -98,6 +98,9 @@ struct jw;
 int admin_reply_json(struct admin_reply *out, struct jw *w, int status);
 /* Take text (malloc'd, len bytes) as a 200 text/plain reply body. */
 int admin_reply_text(struct admin_reply *out, char *text, size_t len);
+/* Render t (util/table.h, freed) as a 200 text/plain reply. 0 or -ENOMEM. */
+struct table;
+int admin_reply_table(struct admin_reply *out, struct table *t);
 /* 0 when rq's method is method; else a 405 is set and 1 returned. */
 int admin_need_method(const struct admin_request *rq, struct admin_reply *out,
 		      const char *method);

@@ -351,8 +351,6 @@ static int h_routes(const struct admin_request *rq, struct admin_reply *out,
 		static const char *const hdr[] = { "NAME", "HOST", "PATH_PREFIX",
 						   "METHODS", "SERVICE" };
 		struct table t;
-		char *text = NULL;
-		size_t len = 0;
 
 		table_init(&t, 5, 0, hdr);
 		for (size_t i = 0; i < c->n_routes; i++) {
@@ -365,9 +363,7 @@ static int h_routes(const struct admin_request *rq, struct admin_reply *out,
 			table_row(&t, row);
 		}
 		config_put(c);
-		if (table_render(&t, &text, &len))
-			return -ENOMEM;
-		return admin_reply_text(out, text, len);
+		return admin_reply_table(out, &t);
 	}
 	jw_init(&w);
 	jw_obj(&w);
@@ -410,8 +406,7 @@ static int h_upstreams(const struct admin_request *rq, struct admin_reply *out,
 		static const char *const hdr[] = { "SERVICE", "TARGET",
 						   "CONNECT_TIMEOUT_MS", "HEALTH" };
 		struct table t;
-		char *text = NULL, ms[16];
-		size_t len = 0;
+		char ms[16];
 
 		table_init(&t, 4, 4, hdr);
 		for (size_t i = 0; i < c->n_services; i++) {
@@ -428,9 +423,7 @@ static int h_upstreams(const struct admin_request *rq, struct admin_reply *out,
 			}
 		}
 		config_put(c);
-		if (table_render(&t, &text, &len))
-			return -ENOMEM;
-		return admin_reply_text(out, text, len);
+		return admin_reply_table(out, &t);
 	}
 	jw_init(&w);
 	jw_obj(&w);

@@ -132,16 +132,6 @@ static int map_error(struct admin_reply *out, int err)
 				 strerror(-err));
 }
 
-static int render(struct table *t, struct admin_reply *out)
-{
-	char *text = NULL;
-	size_t len = 0;
-
-	if (table_render(t, &text, &len))
-		return -ENOMEM;
-	return admin_reply_text(out, text, len);
-}
-
 /* A required parameter; 1 found, else the 400 is set and 0 returned (or
  * -ENOMEM). */
 static int need_param(const struct admin_request *rq, struct admin_reply *out,
@@ -241,7 +231,7 @@ static int h_list(struct xdpctl_live *l, const struct admin_request *rq,
 	}
 	free(ri);
 	if (admin_want_text(rq))
-		return render(&t, out);
+		return admin_reply_table(out, &t);
 	jw_arr_end(&w);
 	jw_kstr(&w, "note", "runtime entries are not written to files and are removed by the next reload");
 	jw_obj_end(&w);
@@ -387,7 +377,7 @@ static int h_bans(struct xdpctl_live *l, const struct admin_request *rq,
 	}
 	free(bi);
 	if (text)
-		return render(&t, out);
+		return admin_reply_table(out, &t);
 	jw_arr_end(&w);
 	jw_obj_end(&w);
 	return admin_reply_json(out, &w, 200);
