@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Unit tests for daemon/config.c. YAML inputs end at a guard page. */
+/* Unit tests for daemon/config*.c. YAML inputs end at a guard page. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

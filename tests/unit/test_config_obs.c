@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Unit tests for the observability keys of daemon/config.c:
+/* Unit tests for the observability keys of daemon/config_keys.c:
  * metrics.* and logging.access_log.* */
 #include <errno.h>
 #include <setjmp.h>
