@@ -7,8 +7,8 @@
  * in-flight operations reaches zero (liburing examples/proxy.c, redis
  * freeClientAsync).
  *
- * The HTTP exchange state that proxy.c drives lives here too, so that a
- * connection is one object with one lifetime.
+ * The HTTP exchange state that the proxy module (proxy*.c) drives lives
+ * here too, so that a connection is one object with one lifetime.
  */
 #ifndef SLUICE_CONN_H
 #define SLUICE_CONN_H
@@ -140,7 +140,7 @@ struct conn {
 	uint32_t id;
 	uint32_t gen;
 	uint8_t kind;			/* enum conn_kind */
-	uint8_t state;			/* owner-defined (proxy.c) */
+	uint8_t state;			/* owner-defined (proxy_int.h) */
 	uint16_t flags;			/* CONN_F_* */
 	uint32_t inflight;		/* operations submitted, not completed */
 	struct transport tr;
