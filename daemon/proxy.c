@@ -863,9 +863,14 @@ static void finish_exchange(struct proxy *p, struct conn *c)
 	c->requests++;
 	if (x->client_close && x->req_phase == CONN_PH_DONE &&
 	    !x->req_aborted && (!c->in || buf_len(c->in) == 0)) {
-		/* the client asked to close and sent nothing more: nothing
-		 * unread can turn our close into a reset, no need to linger */
+		/* the client asked to close and sent nothing more: no need
+		 * to linger. The FIN goes now, with the response's last bytes
+		 * (sent with TRANSPORT_WRITE_LAST, still queued): the close
+		 * itself may come a turn later (a receive to cancel first),
+		 * and bytes arriving meanwhile would turn it into a reset
+		 * that drops what is still queued */
 		proxy__put_cfg(p, c);
+		transport_shutdown(&c->tr);
 		conn_close(&p->conns, c);
 		return;
 	}
