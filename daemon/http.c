@@ -1,33 +1,24 @@
 // SPDX-License-Identifier: MIT
 /*
- * Strict HTTP/1.1 message-head parser and chunked-body validator
- * (RFC 9112, RFC 9110). Pure: no allocation, no I/O, no logging, no globals
- * besides constant tables. docs/HTTP.md lists every accept/reject decision.
+ * Strict HTTP/1.1 message-head parser (RFC 9112, RFC 9110); the chunked-body
+ * validator and decoder are in http_chunked.c. Pure: no allocation, no I/O,
+ * no logging, no globals besides constant tables. docs/HTTP.md lists every
+ * accept/reject decision.
  *
  * Design: one forward pass over the bytes with a 256-entry class table;
  * results point into the caller's buffer. On "incomplete" (-2) the outputs
  * are unspecified; on -1 only ->status/->error are meaningful.
  */
 #include "http.h"
+#include "http_int.h"
 
 #include <limits.h>
 #include <string.h>
 
-/* ---- character classes ---------------------------------------------- */
-
-enum {
-	C_TCHAR = 0x01,	 /* token character (RFC 9110 5.6.2) */
-	C_FVAL = 0x02,	 /* field-vchar: VCHAR / obs-text */
-	C_WS = 0x04,	 /* SP / HTAB */
-	C_TARGET = 0x08, /* request-target byte: VCHAR except '#' */
-	C_HEX = 0x10,	 /* HEXDIG */
-	C_HOST = 0x20,	 /* reg-name byte we accept: ALPHA DIGIT - . _ ~ */
-	C_DIGIT = 0x40,	 /* DIGIT */
-	C_QDTEXT = 0x80, /* qdtext: HTAB SP 21 23-5B 5D-7E obs-text */
-};
+/* ---- character classes (enum and IS() in http_int.h) ------------------ */
 
 /* Generated from the RFC ABNF; see docs/HTTP.md. */
-static const uint8_t cls[256] = {
+const uint8_t http__cls[256] = {
 	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 0x00 */
 	0x00, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 0x08 */
 	0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* 0x10 */
@@ -61,8 +52,6 @@ static const uint8_t cls[256] = {
 	0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, /* 0xf0 */
 	0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, 0x82, /* 0xf8 */
 };
-
-#define IS(c, k) (cls[(uint8_t)(c)] & (k))
 
 /* ---- error strings (static, JSON-safe) -------------------------------- */
 
@@ -605,6 +594,36 @@ static int parse_fields(const char **pp, const char *end,
 }
 
 /*
+ * The field section of a request (request = true) or a response, up to and
+ * including the empty line, then the Transfer-Encoding checks both share
+ * (RFC 9112 6.1): none in HTTP/1.0, not with Content-Length, chunked at most
+ * once. A failed check answers bad_status (400 for a request, 502 for a
+ * response); the caller goes on with its own framing rules from *fs.
+ * Returns 0 (*pp past the final CRLF), -1 (err set) or -2.
+ */
+static inline int parse_field_section(const char **pp, const char *end,
+				      bool request, int minor, int bad_status,
+				      struct http_header *hdrs, size_t *num,
+				      struct fstate *fs, struct perr *err)
+{
+	int r;
+
+	*fs = (struct fstate){ .request = request, .minor = minor };
+	r = parse_fields(pp, end, hdrs, num, fs, err);
+	if (r < 0)
+		return r;
+	if (fs->te_seen) {
+		if (minor == 0)
+			return fail(err, bad_status, E_TE_10);
+		if (fs->cl_seen)
+			return fail(err, bad_status, E_TE_CL);
+		if (fs->te_chunked > 1)
+			return fail(err, bad_status, E_TE_CHUNKED_TWICE);
+	}
+	return 0;
+}
+
+/*
  * Fast "is it worth a full parse yet?" check for a caller that already saw
  * buf[0..from+3): look at the new bytes [from, to) only, for the end of the
  * head (CRLF CRLF) or a line-ending error (bare LF, CR not followed by LF)
@@ -821,21 +840,13 @@ static int parse_request(const char *buf, size_t len,
 	if (check_target(req, &auth, &auth_len, err) < 0)
 		return -1;
 
-	memset(&fs, 0, sizeof(fs));
-	fs.request = true;
-	fs.minor = minor;
-	r = parse_fields(&p, end, req->headers, &req->num_headers, &fs, err);
+	r = parse_field_section(&p, end, true, minor, 400, req->headers,
+				&req->num_headers, &fs, err);
 	if (r < 0)
 		return r;
 
-	/* ---- framing (RFC 9112 6.1, 6.3) ---- */
+	/* ---- framing (RFC 9112 6.1, 6.3), after the common checks ---- */
 	if (fs.te_seen) {
-		if (minor == 0)
-			return fail(err, 400, E_TE_10);
-		if (fs.cl_seen)
-			return fail(err, 400, E_TE_CL);
-		if (fs.te_chunked > 1)
-			return fail(err, 400, E_TE_CHUNKED_TWICE);
 		if (!fs.te_last_chunked)
 			return fail(err, 400, E_TE_NOT_LAST);
 		if (fs.te_other)
@@ -977,23 +988,14 @@ static int parse_response(const char *buf, size_t len, bool req_was_head,
 	resp->reason = rs;
 	resp->reason_len = (size_t)(rend - rs);
 
-	memset(&fs, 0, sizeof(fs));
-	fs.minor = minor;
-	r = parse_fields(&p, end, resp->headers, &resp->num_headers, &fs, err);
+	r = parse_field_section(&p, end, false, minor, 502, resp->headers,
+				&resp->num_headers, &fs, err);
 	if (r < 0)
 		return r;
 
-	/* ---- framing (RFC 9112 6.3) ---- */
-	if (fs.te_seen) {
-		if (minor == 0)
-			return fail(err, 502, E_TE_10);
-		if (fs.cl_seen)
-			return fail(err, 502, E_TE_CL);
-		if (fs.te_chunked > 1)
-			return fail(err, 502, E_TE_CHUNKED_TWICE);
-		if (fs.te_chunked && !fs.te_last_chunked)
-			return fail(err, 502, E_TE_NOT_LAST);
-	}
+	/* ---- framing (RFC 9112 6.3), after the common checks ---- */
+	if (fs.te_seen && fs.te_chunked && !fs.te_last_chunked)
+		return fail(err, 502, E_TE_NOT_LAST);
 	if ((st < 200 || st == 204) && (fs.te_seen || (fs.cl_seen && fs.cl)))
 		return fail(err, 502, E_NOBODY_FRAMING);
 
@@ -1042,243 +1044,4 @@ int http_parse_response(const char *buf, size_t len, size_t last_len,
 	if (r == -1)
 		resp->error = err.msg;
 	return r;
-}
-
-/* ---- chunked ---------------------------------------------------------- */
-
-#define CHUNK_SIZE_DIGITS 15		/* 16^15 = 2^60 */
-#define CHUNK_EXT_MAX 256		/* bytes of chunk-ext per line */
-#define CHUNK_TRAILER_MAX 8192		/* bytes of the whole trailer section */
-
-enum {
-	CH_SIZE_FIRST = 0,	/* first HEXDIG of chunk-size */
-	CH_SIZE,		/* HEXDIG, ';' or CR */
-	CH_EXT_NAME_FIRST,	/* after ';': token */
-	CH_EXT_NAME,		/* token, '=', ';' or CR */
-	CH_EXT_VAL_FIRST,	/* after '=': token or DQUOTE */
-	CH_EXT_VAL_TOKEN,	/* token, ';' or CR */
-	CH_EXT_VAL_QUOTED,	/* qdtext, '\\' or DQUOTE */
-	CH_EXT_VAL_QPAIR,	/* the byte after '\\' */
-	CH_EXT_VAL_END,		/* after closing DQUOTE: ';' or CR */
-	CH_SIZE_LF,		/* LF ending the chunk-size line */
-	CH_DATA,		/* chunk-data */
-	CH_DATA_CR,		/* CR after chunk-data */
-	CH_DATA_LF,		/* LF after chunk-data */
-	CH_TRAILER_START,	/* start of a trailer line or the final CRLF */
-	CH_TRAILER_NAME,	/* token or ':' */
-	CH_TRAILER_VALUE,	/* field-vchar, SP, HTAB or CR */
-	CH_TRAILER_LF,		/* LF ending a trailer field line */
-	CH_FINAL_LF,		/* LF ending the message */
-	CH_DONE,
-	CH_ERROR,
-};
-
-void http_chunked_init(struct http_chunked *c)
-{
-	memset(c, 0, sizeof(*c));
-	c->state = CH_SIZE_FIRST;
-}
-
-long http_chunked_scan(struct http_chunked *c, const char *buf, size_t len,
-		       bool *done)
-{
-	const uint8_t *p = (const uint8_t *)buf, *end = p + len;
-	int st = c->state;
-
-	*done = st == CH_DONE;
-	if (st == CH_DONE)
-		return 0;
-	if (st == CH_ERROR)
-		return -1;
-
-	while (p < end) {
-		uint8_t ch;
-
-		if (st == CH_DATA) {
-			size_t n = (size_t)(end - p);
-
-			if (c->remaining < n)
-				n = (size_t)c->remaining;
-			p += n;
-			c->remaining -= n;
-			if (c->remaining == 0)
-				st = CH_DATA_CR;
-			continue;
-		}
-		ch = *p++;
-		if (st >= CH_EXT_NAME_FIRST && st <= CH_EXT_VAL_END &&
-		    ++c->ext_len > CHUNK_EXT_MAX)
-			goto bad;
-		if (st >= CH_TRAILER_START && st <= CH_FINAL_LF &&
-		    ++c->trailer_bytes > CHUNK_TRAILER_MAX)
-			goto bad;
-
-		switch (st) {
-		case CH_SIZE_FIRST:
-			if (!IS(ch, C_HEX))
-				goto bad;
-			c->remaining = 0;
-			c->line_len = 0;
-			c->ext_len = 0;
-			/* fall through */
-		case CH_SIZE:
-			if (IS(ch, C_HEX)) {
-				if (++c->line_len > CHUNK_SIZE_DIGITS)
-					goto bad;
-				c->remaining = (c->remaining << 4) |
-					       (uint64_t)((ch & 0xf) +
-							  (ch > '9' ? 9 : 0));
-				st = CH_SIZE;
-			} else if (ch == ';') {
-				c->ext_len = 1;
-				st = CH_EXT_NAME_FIRST;
-			} else if (ch == '\r') {
-				st = CH_SIZE_LF;
-			} else {
-				goto bad;
-			}
-			break;
-		case CH_EXT_NAME_FIRST:
-			if (!IS(ch, C_TCHAR))
-				goto bad;
-			st = CH_EXT_NAME;
-			break;
-		case CH_EXT_NAME:
-		case CH_EXT_VAL_TOKEN:
-			if (IS(ch, C_TCHAR))
-				break;
-			if (ch == '=' && st == CH_EXT_NAME)
-				st = CH_EXT_VAL_FIRST;
-			else if (ch == ';')
-				st = CH_EXT_NAME_FIRST;
-			else if (ch == '\r')
-				st = CH_SIZE_LF;
-			else
-				goto bad;
-			break;
-		case CH_EXT_VAL_FIRST:
-			if (ch == '"')
-				st = CH_EXT_VAL_QUOTED;
-			else if (IS(ch, C_TCHAR))
-				st = CH_EXT_VAL_TOKEN;
-			else
-				goto bad;
-			break;
-		case CH_EXT_VAL_QUOTED:
-			if (ch == '"')
-				st = CH_EXT_VAL_END;
-			else if (ch == '\\')
-				st = CH_EXT_VAL_QPAIR;
-			else if (!IS(ch, C_QDTEXT))
-				goto bad;
-			break;
-		case CH_EXT_VAL_QPAIR:
-			if (!IS(ch, C_FVAL) && !IS(ch, C_WS))
-				goto bad;
-			st = CH_EXT_VAL_QUOTED;
-			break;
-		case CH_EXT_VAL_END:
-			if (ch == ';')
-				st = CH_EXT_NAME_FIRST;
-			else if (ch == '\r')
-				st = CH_SIZE_LF;
-			else
-				goto bad;
-			break;
-		case CH_SIZE_LF:
-			if (ch != '\n')
-				goto bad;
-			if (c->remaining == 0) {
-				c->trailer_bytes = 0;
-				st = CH_TRAILER_START;
-			} else {
-				st = CH_DATA;
-			}
-			break;
-		case CH_DATA_CR:
-			if (ch != '\r')
-				goto bad;
-			st = CH_DATA_LF;
-			break;
-		case CH_DATA_LF:
-			if (ch != '\n')
-				goto bad;
-			st = CH_SIZE_FIRST;
-			break;
-		case CH_TRAILER_START:
-			if (ch == '\r')
-				st = CH_FINAL_LF;
-			else if (IS(ch, C_TCHAR))
-				st = CH_TRAILER_NAME;
-			else
-				goto bad;	/* obs-fold, bare LF, junk */
-			break;
-		case CH_TRAILER_NAME:
-			if (ch == ':')
-				st = CH_TRAILER_VALUE;
-			else if (!IS(ch, C_TCHAR))
-				goto bad;
-			break;
-		case CH_TRAILER_VALUE:
-			if (ch == '\r')
-				st = CH_TRAILER_LF;
-			else if (!IS(ch, C_FVAL) && !IS(ch, C_WS))
-				goto bad;
-			break;
-		case CH_TRAILER_LF:
-			if (ch != '\n')
-				goto bad;
-			st = CH_TRAILER_START;
-			break;
-		case CH_FINAL_LF:
-			if (ch != '\n')
-				goto bad;
-			c->state = CH_DONE;
-			*done = true;
-			return (long)((const char *)p - buf);
-		default:
-			goto bad;
-		}
-	}
-	c->state = st;
-	return (long)len;
-
-bad:
-	c->state = CH_ERROR;
-	return -1;
-}
-
-long http_chunked_decode(struct http_chunked *c, const char *buf, size_t len,
-			 bool *done, size_t *data_off, size_t *data_len)
-{
-	size_t off = 0;
-	long r;
-
-	*data_off = 0;
-	*data_len = 0;
-	*done = c->state == CH_DONE;
-	if (c->state == CH_ERROR)
-		return -1;
-	while (off < len && !*done) {
-		if (c->state == CH_DATA) {
-			size_t n = len - off;
-
-			if (c->remaining < n)
-				n = (size_t)c->remaining;
-			r = http_chunked_scan(c, buf + off, n, done);
-			if (r != (long)n)
-				return -1;	/* cannot happen */
-			*data_off = off;
-			*data_len = n;
-			return (long)(off + n);
-		}
-		/* framing: byte by byte, so that a data run starts a call */
-		r = http_chunked_scan(c, buf + off, 1, done);
-		if (r < 0)
-			return -1;
-		off += (size_t)r;
-		if (r == 0)
-			break;
-	}
-	return (long)off;
 }
