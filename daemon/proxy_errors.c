@@ -44,6 +44,24 @@ static void report_error(struct proxy *p, struct conn *c, int status,
 		      n > 0 ? (uint64_t)n : 0);
 }
 
+/* Send the complete answer (n bytes, or n < 0: it could not be built)
+ * already in c->out, then close (lingering: on_client_sent). */
+static void send_answer(struct proxy *p, struct conn *c, long n, int status)
+{
+	if (n < 0) {
+		conn_close(&p->conns, c);
+		return;
+	}
+	c->out->start = 0;
+	c->out->end = (size_t)n;
+	c->state = CS_ERROR;
+	c->x->resp_started = true;
+	c->x->resp_status = status;
+	c->deadline_ms = p->now_ms + PROXY_ERROR_SEND_MS;
+	if (proxy__post_send(p, c, c->out->data, (size_t)n))
+		conn_close(&p->conns, c);
+}
+
 /* Answer the client with a gateway error and close. */
 void proxy__send_error(struct proxy *p, struct conn *c, int status,
 		       const char *msg)
@@ -69,18 +87,7 @@ void proxy__send_error(struct proxy *p, struct conn *c, int status,
 			     in_exchange && c->x->head_method,
 			     in_exchange && c->x->request_id[0] ?
 				     c->x->request_id : NULL);
-	if (n < 0) {
-		conn_close(&p->conns, c);
-		return;
-	}
-	c->out->start = 0;
-	c->out->end = (size_t)n;
-	c->state = CS_ERROR;
-	c->x->resp_started = true;
-	c->x->resp_status = status;
-	c->deadline_ms = p->now_ms + PROXY_ERROR_SEND_MS;
-	if (proxy__post_send(p, c, c->out->data, (size_t)n))
-		conn_close(&p->conns, c);
+	send_answer(p, c, n, status);
 }
 
 /* ---- the gate (issue 5): auth, RBAC, L7 CIDR, rate limits -------------- */
@@ -105,17 +112,7 @@ static void send_gate_error(struct proxy *p, struct conn *c,
 				c->x->request_id, c->out->data, c->out->cap);
 	proxy__report(p, c, v->status, v->code, n > 0 ? (uint64_t)n : 0);
 	proxy__put_cfg(p, c);
-	if (n < 0) {
-		conn_close(&p->conns, c);
-		return;
-	}
-	c->out->start = 0;
-	c->out->end = (size_t)n;
-	c->state = CS_ERROR;
-	c->x->resp_started = true;
-	c->deadline_ms = p->now_ms + PROXY_ERROR_SEND_MS;
-	if (proxy__post_send(p, c, c->out->data, (size_t)n))
-		conn_close(&p->conns, c);
+	send_answer(p, c, n, v->status);
 }
 
 /* After the route matched: false when the request was answered here. */

@@ -125,23 +125,34 @@ bool proxy__attach_upstream(struct proxy *p, struct conn *c, bool fresh)
 	return true;
 }
 
+/* A pooled connection turned out closed by the backend before it
+ * answered, and the request (no body) can be sent again as it was: once
+ * more on a new connection (on_connect() pumps). True when retried. */
+static bool retry_stale(struct proxy *p, struct conn *c, const char *what)
+{
+	struct conn_exchange *x = c->x;
+
+	if (!x->upstream_reused || x->resp_started || x->stale_retried ||
+	    x->req_body != HTTP_BODY_NONE)
+		return false;
+	pr_debug("worker %u: pooled upstream connection %s, retrying on a "
+		 "new one", p->worker, what);
+	x->stale_retried = true;
+	proxy__drop_upstream(p, c);
+	x->req_phase = CONN_PH_IDLE;
+	x->tries--;
+	proxy__attach_upstream(p, c, true);
+	return true;
+}
+
 /* The request could not be (fully) written to the upstream. */
 void proxy__request_send_failed(struct proxy *p, struct conn *c, long err)
 {
 	struct conn_exchange *x = c->x;
 
-	if (x->upstream_reused && !x->resp_started && !x->stale_retried &&
-	    x->req_phase == CONN_PH_HEAD && x->req_body == HTTP_BODY_NONE) {
-		/* a pooled connection the backend had closed: once more */
-		pr_debug("worker %u: pooled upstream connection was closed, "
-			 "retrying on a new one", p->worker);
-		x->stale_retried = true;
-		proxy__drop_upstream(p, c);
-		x->req_phase = CONN_PH_IDLE;
-		x->tries--;
-		proxy__attach_upstream(p, c, true);
+	if (x->req_phase == CONN_PH_HEAD &&
+	    retry_stale(p, c, "was closed"))
 		return;
-	}
 	pr_debug("worker %u: upstream write failed: %s", p->worker,
 		 strerror((int)-err));
 	/* the backend may still have answered (an early error): read it */
@@ -155,18 +166,9 @@ void proxy__upstream_gone(struct proxy *p, struct conn *c)
 {
 	struct conn_exchange *x = c->x;
 
-	if (x->upstream_reused && !x->resp_started && !x->stale_retried &&
-	    x->req_body == HTTP_BODY_NONE && !x->req_aborted &&
-	    (!c->peer->in || buf_len(c->peer->in) == 0)) {
-		pr_debug("worker %u: pooled upstream connection closed "
-			 "without answering, retrying on a new one", p->worker);
-		x->stale_retried = true;
-		proxy__drop_upstream(p, c);
-		x->req_phase = CONN_PH_IDLE;
-		x->tries--;
-		proxy__attach_upstream(p, c, true);	/* on_connect() pumps */
+	if (!x->req_aborted && (!c->peer->in || buf_len(c->peer->in) == 0) &&
+	    retry_stale(p, c, "closed without answering"))
 		return;
-	}
 	proxy__send_error(p, c, 502, "the upstream closed the connection "
 				     "without a complete response");
 }

@@ -333,6 +333,40 @@ def test_pool_disabled_with_max_idle_0(backends, workdir):
         s.shutdown()
 
 
+def test_pool_retries_a_request_the_backend_dropped(backends, workdir):
+    """A pooled connection the backend closes as the next request arrives
+    (its keep-alive timeout racing ours): a request without a body is sent
+    again on a new connection, once; one with a body is not (it may have
+    been acted on) and gets a 502."""
+    port = 9014
+    b4 = h.start_backend("b4", [f"{h.SRV4}:{port}"], workdir)
+    s = raw.start(workdir, "gw-droppool", listeners=OWN, services=[
+        {"name": "echo", "targets": [f"{h.SRV4}:{port}"]}])
+    try:
+        p = raw.uniq("dropped")
+        c = own_conn()
+        c.send(raw.request("GET", "/drop-next"))
+        assert c.response().status == 200
+        c.send(raw.request("GET", f"{p}/get"))
+        r = c.response()
+        assert r.status == 200, r
+        assert r.json()["path"] == f"{p}/get"
+        got = raw.backend_entries(b4, f"{p}/get")
+        assert len(got) == 2, got       # dropped once, then answered
+        assert got[0]["remote_addr"] != got[1]["remote_addr"], got
+        c.send(raw.request("GET", "/drop-next"))
+        assert c.response().status == 200
+        c.send(raw.request("POST", f"{p}/post", body=b"once"))
+        r = c.response()
+        assert r.status == 502, r
+        assert "without a complete response" in r.json()["message"], r
+        assert len(raw.backend_entries(b4, f"{p}/post")) == 1
+        c.close()
+    finally:
+        s.shutdown()
+        b4.stop()
+
+
 def test_pool_detects_connections_the_backend_closed(backends, workdir):
     port = 9013
     b3 = h.start_backend("b3", [f"{h.SRV4}:{port}"], workdir)

@@ -20,6 +20,10 @@
  *   /ws...        with Connection: upgrade + Upgrade: websocket: 101, then
  *                 every byte received is echoed back (a tunnel) until EOF
  *   /force101     101 whatever the request, then the same echo
+ *   /drop-next    the JSON body, keep-alive; the *next* request on this
+ *                 connection is read and logged, then the connection is
+ *                 closed without an answer (a backend dropping a kept-alive
+ *                 connection just as a request arrives)
  *
  * Request bodies (Content-Length or chunked) are read and counted, and
  * hashed with 64-bit FNV-1a so tests can prove a body arrived intact.
@@ -203,6 +207,7 @@ struct conn {
 	char rbuf[RBUF_SIZE];
 	size_t pos, end;
 	struct request req;
+	bool drop_next;		/* /drop-next: close instead of answering */
 };
 
 /* Errors carried out of the reader: EOF before a request vs. protocol. */
@@ -954,6 +959,9 @@ static void *conn_main(void *arg)
 			break;
 		}
 		log_request(c);
+		if (c->drop_next)
+			break;
+		c->drop_next = strcmp(r->target, "/drop-next") == 0;
 		if (maybe_upgrade(c))
 			break;
 		if (respond(c) || !r->keep_alive)
