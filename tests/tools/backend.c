@@ -1026,6 +1026,7 @@ static void *accept_main(void *arg)
 		}
 		c->fd = fd;
 		c->pos = c->end = 0;
+		c->drop_next = false;
 		addr_text((struct sockaddr *)&ss, c->peer, sizeof(c->peer));
 		if (pthread_create(&t, &attr, conn_main, c)) {
 			close(fd);
