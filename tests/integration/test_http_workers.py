@@ -38,50 +38,60 @@ def test_workers_threads_and_service(backends, workdir, workers):
 
 def test_graceful_drain_finishes_in_flight(backends, workdir):
     s = raw.start(workdir, "gw-drain", http={"drain_timeout_ms": 5000})
-    idle = raw.Conn()
-    idle.send(raw.request("GET", "/drain/idle"))
-    assert idle.response().status == 200
-    busy = raw.Conn(timeout=10)
-    busy.send(raw.request("GET", "/sleep/1500"))
-    time.sleep(0.3)
-    s.p.send_signal(signal.SIGTERM)
-    # the idle keep-alive connection is closed at once
-    assert idle.closed(timeout=3)
-    # no new connections
-    time.sleep(0.2)
-    late = raw.Conn(connect=False)
-    with pytest.raises(ConnectionRefusedError):
-        late.s.connect(late.dst)
-    late.close()
-    # the request in flight completes, with Connection: close
-    r = busy.response()
-    assert r.status == 200 and r.json()["path"] == "/sleep/1500"
-    assert (r.header("connection") or "").lower() == "close"
-    busy.close()
-    idle.close()
-    s.stopped = True
-    rc = s.stop(timeout=10)
-    s.check_sanitizers()
-    assert rc == 0, h.tail(s.err_path)
+    try:
+        idle = raw.Conn()
+        idle.send(raw.request("GET", "/drain/idle"))
+        assert idle.response().status == 200
+        busy = raw.Conn(timeout=10)
+        busy.send(raw.request("GET", "/sleep/1500"))
+        time.sleep(0.3)
+        s.p.send_signal(signal.SIGTERM)
+        # the idle keep-alive connection is closed at once
+        assert idle.closed(timeout=3)
+        # no new connections
+        time.sleep(0.2)
+        late = raw.Conn(connect=False)
+        with pytest.raises(ConnectionRefusedError):
+            late.s.connect(late.dst)
+        late.close()
+        # the request in flight completes, with Connection: close
+        r = busy.response()
+        assert r.status == 200 and r.json()["path"] == "/sleep/1500"
+        assert (r.header("connection") or "").lower() == "close"
+        busy.close()
+        idle.close()
+        s.stopped = True
+        rc = s.stop(timeout=10)
+        s.check_sanitizers()
+        assert rc == 0, h.tail(s.err_path)
+    finally:
+        # a failure before the drain must not leave it running (it holds
+        # the listeners and the admin port of the next tests)
+        s.stop(signal.SIGKILL, timeout=5)
 
 
 def test_drain_deadline_closes_the_rest(backends, workdir):
     s = raw.start(workdir, "gw-drain-deadline", http={"drain_timeout_ms": 500})
-    busy = raw.Conn(timeout=10)
-    busy.send(raw.request("GET", "/sleep/4000"))
-    time.sleep(0.3)
-    t0 = time.monotonic()
-    s.p.send_signal(signal.SIGTERM)
-    rc = s.p.wait(timeout=10)
-    elapsed = time.monotonic() - t0
-    assert rc == 0
-    assert elapsed < 3.5, elapsed           # did not wait for the backend
-    assert busy.closed(timeout=3)
-    busy.close()
-    s.stopped = True
-    s.stop()
-    s.check_sanitizers()
-    assert "drain deadline passed" in s.output()
+    try:
+        busy = raw.Conn(timeout=10)
+        busy.send(raw.request("GET", "/sleep/4000"))
+        time.sleep(0.3)
+        t0 = time.monotonic()
+        s.p.send_signal(signal.SIGTERM)
+        rc = s.p.wait(timeout=10)
+        elapsed = time.monotonic() - t0
+        assert rc == 0
+        assert elapsed < 3.5, elapsed           # did not wait for the backend
+        assert busy.closed(timeout=3)
+        busy.close()
+        s.stopped = True
+        s.stop()
+        s.check_sanitizers()
+        assert "drain deadline passed" in s.output()
+    finally:
+        # a failure before the drain must not leave it running (it holds
+        # the listeners and the admin port of the next tests)
+        s.stop(signal.SIGKILL, timeout=5)
 
 
 # ---- resource limits --------------------------------------------------------
