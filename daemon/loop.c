@@ -324,18 +324,6 @@ int loop_send_ex(struct loop *l, int fd, const void *buf, size_t len,
 	return 0;
 }
 
-int loop_writev(struct loop *l, int fd, const struct iovec *iov,
-		unsigned int n, uint64_t ud)
-{
-	struct io_uring_sqe *sqe = get_sqe(l, 1);
-
-	if (!sqe)
-		return -EBUSY;
-	io_uring_prep_writev(sqe, fd, iov, n, 0);
-	io_uring_sqe_set_data64(sqe, ud);
-	return 0;
-}
-
 int loop_sendmsg(struct loop *l, int fd, const struct msghdr *msg,
 		 int msg_flags, uint64_t ud)
 {

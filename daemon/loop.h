@@ -126,9 +126,6 @@ int loop_send(struct loop *l, int fd, const void *buf, size_t len,
 /* loop_send() with extra MSG_* flags (MSG_NOSIGNAL is always set). */
 int loop_send_ex(struct loop *l, int fd, const void *buf, size_t len,
 		 int msg_flags, uint64_t ud);
-/* iov must stay valid until the next loop_run_once(). */
-int loop_writev(struct loop *l, int fd, const struct iovec *iov,
-		unsigned int n, uint64_t ud);
 /* sendmsg(2) with MSG_NOSIGNAL | msg_flags; msg (and what it points to)
  * must stay valid until the next loop_run_once(). */
 int loop_sendmsg(struct loop *l, int fd, const struct msghdr *msg,
