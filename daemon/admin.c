@@ -27,6 +27,7 @@
 #include "http.h"
 #include "log.h"
 #include "util/jw.h"
+#include "util/str.h"
 #include "util/table.h"
 
 /* ---- registry --------------------------------------------------------------- */
@@ -151,17 +152,6 @@ int admin_reply_bad_method(struct admin_reply *out, const char *allowed)
 
 /* ---- handler helpers ---- */
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * Find key in an application/x-www-form-urlencoded string ("a=1&b=x%2Fy")
  * and decode its value into out. 1 found, 0 absent, -EINVAL bad encoding or
@@ -188,8 +178,8 @@ static int form_get(const char *s, const char *key, char *out, size_t outlen)
 
 					if (end - p < 3)
 						return -EINVAL;
-					h = hexval(p[1]);
-					l = hexval(p[2]);
+					h = str_hexval(p[1]);
+					l = str_hexval(p[2]);
 					if (h < 0 || l < 0)
 						return -EINVAL;
 					c = (char)(h * 16 + l);

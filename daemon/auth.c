@@ -10,6 +10,7 @@
 
 #include "auth.h"
 #include "http.h"
+#include "util/str.h"
 
 /* ---- config time ------------------------------------------------------- */
 
@@ -123,17 +124,6 @@ int auth_store_add_cred(struct auth_store *s, size_t ci,
 	return 0;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int auth_parse_hash(const char *text, uint8_t hash[CRYPTO_SHA256_LEN],
 		    char *err, size_t errlen)
 {
@@ -154,7 +144,7 @@ int auth_parse_hash(const char *text, uint8_t hash[CRYPTO_SHA256_LEN],
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < CRYPTO_SHA256_LEN; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		int hi = str_hexval(hex[2 * i]), lo = str_hexval(hex[2 * i + 1]);
 
 		if (hi < 0 || lo < 0) {
 			snprintf(err, errlen,
@@ -551,7 +541,7 @@ static int try_authorization(const struct auth_store *s,
 
 static int hexdig(char c)
 {
-	return hexval(c);
+	return str_hexval(c);
 }
 
 /* ?name=value in the query of target: 1 handled, 0 absent. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "auth_json.h"
+#include "util/str.h"
 
 struct jp {
 	const char *b;
@@ -42,24 +43,13 @@ static int new_tok(struct jp *p, enum auth_json_type type)
 	return (int)p->n++;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Read 4 hex digits at s (bounds checked by caller). -1 if not hex. */
 static long hex4(const char *s)
 {
 	long v = 0;
 
 	for (int i = 0; i < 4; i++) {
-		int h = hexval(s[i]);
+		int h = str_hexval(s[i]);
 
 		if (h < 0)
 			return -1;

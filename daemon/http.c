@@ -362,30 +362,6 @@ struct fstate {
 	bool expect_other;
 };
 
-/* next element of a #list (RFC 9110 5.6.1); empty elements are skipped */
-static bool list_next(const char **pp, const char *end, const char **es,
-		      const char **ee)
-{
-	const char *p = *pp, *s, *e;
-
-	while (p < end && (*p == ',' || *p == ' ' || *p == '\t'))
-		p++;
-	if (p == end) {
-		*pp = p;
-		return false;
-	}
-	s = p;
-	while (p < end && *p != ',')
-		p++;
-	e = p;
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-		e--;
-	*es = s;
-	*ee = e;
-	*pp = p;
-	return true;
-}
-
 static int on_content_length(struct fstate *fs, const char *v, size_t n,
 			     struct perr *err)
 {
@@ -411,7 +387,7 @@ static int on_transfer_encoding(struct fstate *fs, const char *v, size_t n,
 	const char *p = v, *end = v + n, *s, *e;
 
 	fs->te_seen = true;
-	while (list_next(&p, end, &s, &e)) {
+	while (http_list_next(&p, end, &s, &e)) {
 		const char *q = s;
 		bool params;
 
@@ -446,7 +422,7 @@ static int on_connection(struct fstate *fs, const char *v, size_t n,
 {
 	const char *p = v, *end = v + n, *s, *e;
 
-	while (list_next(&p, end, &s, &e)) {
+	while (http_list_next(&p, end, &s, &e)) {
 		size_t l = (size_t)(e - s);
 
 		if (!is_token(s, e))
@@ -465,7 +441,7 @@ static void on_expect(struct fstate *fs, const char *v, size_t n)
 {
 	const char *p = v, *end = v + n, *s, *e;
 
-	while (list_next(&p, end, &s, &e)) {
+	while (http_list_next(&p, end, &s, &e)) {
 		if (IEQ(s, (size_t)(e - s), "100-continue"))
 			fs->expect_continue = true;
 		else

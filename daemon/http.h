@@ -125,6 +125,34 @@ long http_chunked_scan(struct http_chunked *c, const char *buf, size_t len,
 long http_chunked_decode(struct http_chunked *c, const char *buf, size_t len,
 			 bool *done, size_t *data_off, size_t *data_len);
 
+/*
+ * Next element of a field value that is a #list (RFC 9110 5.6.1): skips
+ * empty elements and the whitespace around an element. *pp walks [*pp,
+ * end); returns false at the end, else the element in [*es, *ee).
+ */
+static inline bool http_list_next(const char **pp, const char *end,
+				  const char **es, const char **ee)
+{
+	const char *p = *pp, *s, *e;
+
+	while (p < end && (*p == ',' || *p == ' ' || *p == '\t'))
+		p++;
+	if (p == end) {
+		*pp = p;
+		return false;
+	}
+	s = p;
+	while (p < end && *p != ',')
+		p++;
+	e = p;
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+		e--;
+	*es = s;
+	*ee = e;
+	*pp = p;
+	return true;
+}
+
 /* Case-insensitive token compare, for header names. */
 bool http_token_eq(const char *a, size_t alen, const char *lit);
 

@@ -14,22 +14,11 @@
 /* Does a comma list hold the token (case-insensitive)? */
 static bool list_has(const char *v, size_t n, const char *tok)
 {
-	const char *end = v + n;
+	const char *end = v + n, *s, *e;
 
-	while (v < end) {
-		const char *s, *e;
-
-		while (v < end && (*v == ' ' || *v == '\t' || *v == ','))
-			v++;
-		s = v;
-		while (v < end && *v != ',')
-			v++;
-		e = v;
-		while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-			e--;
-		if (e > s && http_token_eq(s, (size_t)(e - s), tok))
+	while (http_list_next(&v, end, &s, &e))
+		if (http_token_eq(s, (size_t)(e - s), tok))
 			return true;
-	}
 	return false;
 }
 

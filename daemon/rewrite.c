@@ -27,37 +27,20 @@ static bool ci_eq(const char *a, size_t alen, const char *b, size_t blen)
 /* lit: a string literal (its length is known at compile time) */
 #define name_is(h, lit) ci_eq((h)->name, (h)->name_len, "" lit, sizeof(lit) - 1)
 
-static bool is_ows(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
 /* Is `name` listed as a token in any Connection header? */
 static bool named_in_connection(const struct http_header *hs, size_t n,
 				const char *name, size_t name_len)
 {
 	for (size_t i = 0; i < n; i++) {
-		const char *v, *end;
+		const char *v, *end, *tok, *tend;
 
 		if (!name_is(&hs[i], "connection"))
 			continue;
 		v = hs[i].value;
 		end = v + hs[i].value_len;
-		while (v < end) {
-			const char *tok, *tend;
-
-			while (v < end && (is_ows(*v) || *v == ','))
-				v++;
-			tok = v;
-			while (v < end && *v != ',')
-				v++;
-			tend = v;
-			while (tend > tok && is_ows(tend[-1]))
-				tend--;
-			if (tend > tok && ci_eq(tok, (size_t)(tend - tok), name,
-						name_len))
+		while (http_list_next(&v, end, &tok, &tend))
+			if (ci_eq(tok, (size_t)(tend - tok), name, name_len))
 				return true;
-		}
 	}
 	return false;
 }
@@ -68,26 +51,16 @@ static bool named_in_connection(const struct http_header *hs, size_t n,
 static bool connection_names_fields(const struct http_header *hs, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		const char *v, *end;
+		const char *v, *end, *tok, *tend;
 
 		if (!name_is(&hs[i], "connection"))
 			continue;
 		v = hs[i].value;
 		end = v + hs[i].value_len;
-		while (v < end) {
-			const char *tok, *tend;
-			size_t l;
+		while (http_list_next(&v, end, &tok, &tend)) {
+			size_t l = (size_t)(tend - tok);
 
-			while (v < end && (is_ows(*v) || *v == ','))
-				v++;
-			tok = v;
-			while (v < end && *v != ',')
-				v++;
-			tend = v;
-			while (tend > tok && is_ows(tend[-1]))
-				tend--;
-			l = (size_t)(tend - tok);
-			if (l && !ci_eq(tok, l, "close", 5) &&
+			if (!ci_eq(tok, l, "close", 5) &&
 			    !ci_eq(tok, l, "keep-alive", 10) &&
 			    !ci_eq(tok, l, "upgrade", 7))
 				return true;

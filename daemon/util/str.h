@@ -35,6 +35,18 @@ void sbuf_init_grow(struct sbuf *s, size_t hint);
 /* Free a growing builder's buffer (no-op for a bounded one). */
 void sbuf_free(struct sbuf *s);
 
+/* Value of hex digit c, or -1. */
+static inline int str_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 void sbuf_add(struct sbuf *s, const char *src, size_t n);
 void sbuf_adds(struct sbuf *s, const char *str);
 void sbuf_addf(struct sbuf *s, const char *fmt, ...)
