@@ -35,7 +35,12 @@ struct loop {
 	struct bufgroup g[LOOP_GROUPS];
 	unsigned ngroups;
 	bool disabled;		/* created R_DISABLED: loop_start() enables */
+	bool mshot_limit;	/* multishot receives take a byte limit */
 };
+
+/* user_data of the feature probe's own operations (consumed before any
+ * caller's: loop_start() or loop_new() runs it on an idle ring) */
+#define PROBE_UD 0xfffffffffffffff0ull
 
 static int ring_init(struct loop *l, unsigned entries, unsigned lflags)
 {
@@ -138,6 +143,64 @@ struct loop *loop_new(unsigned entries, unsigned nbufs, size_t buf_size)
 	return loop_new_flags(entries, nbufs, buf_size, 0);
 }
 
+/*
+ * Does this kernel end a multishot receive after a byte limit (sqe->optlen,
+ * Linux 6.17+)? Older kernels reject the field with -EINVAL. Probed with
+ * one receive on a socketpair: with a limit of 1, the first completion must
+ * be the last one.
+ */
+static void mshot_probe(struct loop *l)
+{
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqe;
+	bool last = false, cancelled = false;
+	int sv[2];
+
+	l->mshot_limit = false;
+	if (!l->ngroups ||
+	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
+		return;
+	if (write(sv[1], "xy", 2) != 2)
+		goto out;
+	sqe = io_uring_get_sqe(&l->ring);
+	if (!sqe)
+		goto out;
+	io_uring_prep_recv(sqe, sv[0], NULL, 0, 0);
+	sqe->ioprio |= IORING_RECV_MULTISHOT;
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = LOOP_BGID;
+	sqe->file_index = 1;	/* union with optlen: the total byte limit */
+	io_uring_sqe_set_data64(sqe, PROBE_UD);
+	/* a few rounds at most: the result, or (limit ignored) its cancel */
+	for (int round = 0; round < 4 && !last; round++) {
+		if (io_uring_submit_and_wait(&l->ring, 1) < 0)
+			break;
+		while (io_uring_peek_cqe(&l->ring, &cqe) == 0) {
+			if (cqe->user_data == PROBE_UD) {
+				bool more = cqe->flags & IORING_CQE_F_MORE;
+
+				if (cqe->flags & IORING_CQE_F_BUFFER)
+					loop_buf_recycle(l, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
+				if (!more) {
+					last = true;
+					l->mshot_limit = !cancelled &&
+							 cqe->res > 0;
+				} else if (!cancelled &&
+					   (sqe = io_uring_get_sqe(&l->ring))) {
+					/* the limit was ignored */
+					io_uring_prep_cancel64(sqe, PROBE_UD, 0);
+					io_uring_sqe_set_data64(sqe, PROBE_UD + 1);
+					cancelled = true;
+				}
+			}
+			io_uring_cqe_seen(&l->ring, cqe);
+		}
+	}
+out:
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int loop_start(struct loop *l)
 {
 	int ret;
@@ -153,6 +216,7 @@ int loop_start(struct loop *l)
 	/* this thread's io_uring_enter() calls then skip the fd lookup;
 	 * an error only means they keep doing it */
 	(void)io_uring_register_ring_fd(&l->ring);
+	mshot_probe(l);
 	return 0;
 }
 
@@ -176,6 +240,8 @@ struct loop *loop_new_flags(unsigned entries, unsigned nbufs, size_t buf_size,
 		errno = -ret;
 		return NULL;
 	}
+	if (!l->disabled)
+		mshot_probe(l);
 	return l;
 }
 
@@ -291,6 +357,39 @@ int loop_recv_ex(struct loop *l, int fd, size_t maxlen, unsigned flags,
 		sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = (uint16_t)(LOOP_BGID + gi);
+	io_uring_sqe_set_data64(sqe, ud);
+	return 0;
+}
+
+bool loop_recv_multi_ok(const struct loop *l)
+{
+	return l->mshot_limit;
+}
+
+int loop_recv_multi(struct loop *l, int fd, size_t maxlen, size_t limit,
+		    uint64_t ud)
+{
+	struct io_uring_sqe *sqe;
+	unsigned gi = 0;
+
+	if (!l->mshot_limit || !l->ngroups)
+		return -EOPNOTSUPP;
+	if (limit == 0 || limit > UINT32_MAX)
+		return -EINVAL;
+	while (gi + 1 < l->ngroups && maxlen > l->g[gi].buf_size)
+		gi++;
+	sqe = get_sqe(l, 1);
+	if (!sqe)
+		return -EBUSY;
+	if (maxlen > l->g[gi].buf_size)
+		maxlen = l->g[gi].buf_size;
+	/* len: at most maxlen bytes per completion; optlen (sharing the
+	 * file_index field): the multishot ends once limit bytes came */
+	io_uring_prep_recv(sqe, fd, NULL, maxlen, 0);
+	sqe->ioprio |= IORING_RECV_MULTISHOT | IORING_RECVSEND_POLL_FIRST;
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = (uint16_t)(LOOP_BGID + gi);
+	sqe->file_index = (uint32_t)limit;
 	io_uring_sqe_set_data64(sqe, ud);
 	return 0;
 }

@@ -119,6 +119,19 @@ int loop_recv(struct loop *l, int fd, size_t maxlen, uint64_t ud);
 #define LOOP_RECV_POLL_FIRST	(1u << 0)
 int loop_recv_ex(struct loop *l, int fd, size_t maxlen, unsigned flags,
 		 uint64_t ud);
+/*
+ * A multishot receive for a socket where nothing is expected yet: it stays
+ * armed, each arrival completes with loop_cqe.more set and a provided
+ * buffer of at most maxlen bytes, until `limit` bytes in all have come
+ * (the completion that reaches it, which may carry up to maxlen - 1 bytes
+ * past it, is the last), an error, EOF or a cancel: then .more is false.
+ * So a receiver that is not ready for the data still holds at most
+ * limit + maxlen - 1 bytes. -EOPNOTSUPP when the kernel cannot limit a
+ * multishot receive (before Linux 6.17): use loop_recv_ex() then.
+ */
+int loop_recv_multi(struct loop *l, int fd, size_t maxlen, size_t limit,
+		    uint64_t ud);
+bool loop_recv_multi_ok(const struct loop *l);
 /* Plain read into buf (signalfd, eventfd). */
 int loop_read(struct loop *l, int fd, void *buf, size_t len, uint64_t ud);
 int loop_send(struct loop *l, int fd, const void *buf, size_t len,

@@ -11,8 +11,12 @@
  *
  * At most one receive and one send are in flight per connection. Data read
  * from one side is consumed only when the send to the other side completed,
- * and that side is not read again before: memory per exchange is bounded by
- * a few buffers whatever the body sizes. Content-Length bodies are sent
+ * and a receive never brings more than the input buffer has room for:
+ * memory per exchange is bounded by a few buffers whatever the body sizes.
+ * Where nothing is expected yet (a keep-alive client between requests, an
+ * upstream waiting for a response), the receive is an armed (multishot)
+ * one that carries on over many requests, with a byte limit that keeps to
+ * the same bound (post_recv_armed). Content-Length bodies are sent
  * straight from the input buffer; chunked request bodies are re-framed (data
  * only: chunk extensions and trailers are dropped) through one more buffer;
  * chunked responses are validated and relayed, or de-chunked for HTTP/1.0
@@ -68,6 +72,45 @@ static bool recv_idle(const struct conn *c)
 	return c->peer && c->peer->x && !c->peer->x->resp_head_parsed;
 }
 
+/*
+ * Where nothing is expected yet (recv_idle), the receive stays armed
+ * across requests (multishot): no receive to submit and no readiness poll
+ * to arm per request. It reads whatever arrives, also while the
+ * connection is not ready for more (a request in flight), so it is given
+ * a byte limit that c->in can always take: c->in's room only grows while
+ * the receive is armed (data is appended or consumed, buffers compacted,
+ * an emptied buffer trimmed and replaced by one at least as large), and
+ * the receive brings at most limit + per-read - 1 bytes. When the limit
+ * is reached (after many small requests, or one large one) the receive
+ * ends and the next one is posted as usual, with the room there is then:
+ * the same bound as a single receive of room bytes. -EOPNOTSUPP: not
+ * possible here (kernel, transport, too little room).
+ */
+static int post_recv_armed(struct proxy *p, struct conn *c, size_t maxlen)
+{
+	size_t room = c->in ? buf_room(c->in) : p->bufs.block_size;
+	size_t per_read, limit;
+	int ret;
+
+	/* an upstream's receive buffer may itself become c->in
+	 * (keep_received): its size is the bound then */
+	if (c->kind == CONN_UPSTREAM && room > loop_buf_size_max(p->loop))
+		room = loop_buf_size_max(p->loop);
+	per_read = room / 4 * 3;
+	if (per_read > maxlen)
+		per_read = maxlen;
+	if (room < per_read + PROXY_RECV_ARMED_MIN)
+		return -EOPNOTSUPP;
+	limit = room - per_read + 1;
+	ret = transport_read_multi(&c->tr, per_read, limit,
+				   conn_ud(c, CONN_OP_RECV));
+	if (ret)
+		return ret;
+	conn_op_start(c);
+	c->flags |= CONN_F_RECV;
+	return 0;
+}
+
 int proxy__post_recv(struct proxy *p, struct conn *c)
 {
 	/* an upstream's response: large receives (head and body at once) */
@@ -90,9 +133,16 @@ int proxy__post_recv(struct proxy *p, struct conn *c)
 		if (maxlen == 0)
 			return 0;	/* backpressure: the other side drains it */
 	}
-	ret = transport_read_ex(&c->tr, maxlen, recv_idle(c) ?
-				TRANSPORT_READ_IDLE : 0,
-				conn_ud(c, CONN_OP_RECV));
+	if (!discard && recv_idle(c)) {
+		ret = post_recv_armed(p, c, maxlen);
+		if (ret != -EOPNOTSUPP)
+			return ret;
+		ret = transport_read_ex(&c->tr, maxlen, TRANSPORT_READ_IDLE,
+					conn_ud(c, CONN_OP_RECV));
+	} else {
+		ret = transport_read_ex(&c->tr, maxlen, 0,
+					conn_ud(c, CONN_OP_RECV));
+	}
 	if (ret)
 		return ret;
 	conn_op_start(c);
@@ -854,6 +904,11 @@ static void finish_exchange(struct proxy *p, struct conn *c)
 		c->peer = NULL;
 		u->peer = NULL;
 		u->state = US_IDLE;
+		/* the pool's receive (a close, or the next response) as an
+		 * armed one: it carries on into the next exchanges */
+		if (!(u->flags & CONN_F_RECV))
+			(void)post_recv_armed(p, u,
+					      loop_buf_size_max(p->loop));
 		if (upstream_put_ex(&p->up, u, p->now_ms, svc->max_idle,
 				    svc->idle_timeout_ms))
 			conn_close(&p->conns, u);
@@ -1130,6 +1185,7 @@ void proxy_complete(struct proxy *p, const struct loop_cqe *cqe)
 {
 	struct conn *c = conn_lookup(&p->conns, cqe->ud);
 	unsigned int op = loop_ud_op(cqe->ud);
+	bool last;
 
 	if (!c) {
 		/* cannot happen: slots are freed only when nothing is pending */
@@ -1139,16 +1195,21 @@ void proxy_complete(struct proxy *p, const struct loop_cqe *cqe)
 			loop_buf_recycle(p->loop, cqe->bid);
 		return;
 	}
+	/* an armed receive stays in flight until its last completion */
+	last = !(op == CONN_OP_RECV && cqe->more);
 	if (conn_closing(c)) {
 		if (op == CONN_OP_RECV)
 			transport_read_release(&c->tr, cqe);
-		conn_op_done(&p->conns, c);
+		if (last)
+			conn_op_done(&p->conns, c);
 		return;
 	}
-	conn_op_done(&p->conns, c);
+	if (last)
+		conn_op_done(&p->conns, c);
 	switch (op) {
 	case CONN_OP_RECV:
-		c->flags &= ~CONN_F_RECV;
+		if (last)
+			c->flags &= ~CONN_F_RECV;
 		on_recv(p, c, cqe);
 		break;
 	case CONN_OP_SEND:

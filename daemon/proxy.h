@@ -35,6 +35,9 @@ struct loop_cqe;
 /* A response body up to this size already behind its head is copied after
  * the head (one plain send); a larger one goes in a gather write. */
 #define PROXY_HEAD_COPY_MAX		2048
+/* An armed (multishot) receive only with a byte limit of at least this
+ * much: below, it would end after a request or two. */
+#define PROXY_RECV_ARMED_MIN		4096
 /* Extra room past max_head in each buffer for the headers the gateway adds. */
 #define PROXY_HEAD_SLACK		4096
 /* Free buffers a worker keeps for reuse (the rest go back to the kernel). */

@@ -16,6 +16,12 @@ static int plain_read(struct transport *t, size_t maxlen, unsigned int flags,
 							  : 0, ud);
 }
 
+static int plain_read_multi(struct transport *t, size_t maxlen, size_t limit,
+			    uint64_t ud)
+{
+	return loop_recv_multi(t->loop, t->fd, maxlen, limit, ud);
+}
+
 static long plain_read_done(struct transport *t, const struct loop_cqe *cqe,
 			    const char **data)
 {
@@ -94,6 +100,7 @@ static void plain_close(struct transport *t)
 static const struct transport_ops plain_ops = {
 	.name = "tcp",
 	.read = plain_read,
+	.read_multi = plain_read_multi,
 	.read_done = plain_read_done,
 	.read_release = plain_read_release,
 	.read_keep = plain_read_keep,

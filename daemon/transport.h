@@ -12,6 +12,7 @@
 #ifndef SLUICE_TRANSPORT_H
 #define SLUICE_TRANSPORT_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,6 +27,8 @@ struct transport_ops {
 	const char *name;
 	int (*read)(struct transport *t, size_t maxlen, unsigned int flags,
 		    uint64_t ud);
+	int (*read_multi)(struct transport *t, size_t maxlen, size_t limit,
+			  uint64_t ud);
 	long (*read_done)(struct transport *t, const struct loop_cqe *cqe,
 			  const char **data);
 	void (*read_release)(struct transport *t, const struct loop_cqe *cqe);
@@ -65,6 +68,21 @@ static inline int transport_read_ex(struct transport *t, size_t maxlen,
 				    unsigned int flags, uint64_t ud)
 {
 	return t->ops->read(t, maxlen, flags, ud);
+}
+
+/*
+ * A read that stays armed (loop_recv_multi()): completions with .more set
+ * keep coming, each with at most maxlen bytes, until limit bytes in all
+ * (the last may pass it by up to maxlen - 1), EOF, an error or a cancel.
+ * For a connection with nothing expected yet. -EOPNOTSUPP: not available
+ * (kernel, or a transport that cannot): use transport_read_ex().
+ */
+static inline int transport_read_multi(struct transport *t, size_t maxlen,
+				       size_t limit, uint64_t ud)
+{
+	if (!t->ops->read_multi)
+		return -EOPNOTSUPP;
+	return t->ops->read_multi(t, maxlen, limit, ud);
 }
 
 /*

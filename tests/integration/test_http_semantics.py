@@ -1,6 +1,7 @@
 """HTTP semantics through sluiced: keep-alive, HTTP/1.0, HEAD/204/304,
 Expect: 100-continue, websocket tunnels, timeouts, upstream pools."""
 import socket
+import threading
 import time
 
 import pytest
@@ -125,7 +126,6 @@ def test_websocket_tunnel(gw, backends):
     got = bytearray()
     c.s.setblocking(True)
     c.s.settimeout(10)
-    import threading
     t = threading.Thread(target=c.s.sendall, args=(big,))
     t.start()
     while len(got) < len(big):
@@ -387,3 +387,139 @@ def test_pool_detects_connections_the_backend_closed(backends, workdir):
     finally:
         s.shutdown()
         b3.stop()
+
+
+# ---- receives that stay armed across requests -------------------------------
+# Between requests a keep-alive client, and an upstream waiting for its
+# response, have a multishot receive that carries on over many requests,
+# with a byte limit their input buffer can always take (proxy.c,
+# post_recv_armed): it ends after about 20 KiB from a client and 8 KiB from
+# an upstream, and the next one is armed. These cross those limits many
+# times, at every offset.
+
+def test_long_keepalive_connection_crosses_receive_limits(gw, backends):
+    p = raw.uniq("armed")
+    c = raw.Conn()
+    sizes = [(i * 37) % 1500 for i in range(300)]
+    for i, n in enumerate(sizes):
+        body = bytes([65 + i % 26]) * n
+        c.send(raw.request("POST" if n else "GET", f"{p}/{i}", body=body))
+        r = c.response()
+        assert r.status == 200, (i, r)
+        j = r.json()
+        assert j["path"] == f"{p}/{i}" and j["body_bytes"] == n, (i, j)
+    c.close()
+    # one upstream connection carried them all (its receive too)
+    ports = upstream_ports(backends["b1"], p)
+    assert len(ports) == len(sizes) and len(set(ports)) == 1, set(ports)
+
+
+def test_pipelined_flood_while_a_request_waits(gw, backends):
+    """While the first request waits on the backend, the client sends
+    ~150 KiB of pipelined requests: far more than the gateway may buffer.
+    It reads what its input buffer holds, stops reading (the rest waits in
+    TCP), and answers every request, in order."""
+    p = raw.uniq("flood")
+    n = 1000
+    reqs = [raw.request("GET", "/sleep/300")] + [
+        raw.request("GET", f"{p}/{i}", headers=[("X-Pad", "p" * 100)])
+        for i in range(n)]
+    data = b"".join(reqs)
+    assert len(data) > 150_000
+    c = raw.Conn(timeout=20.0)
+    # a first exchange: the connection's receive is an armed one after it
+    c.send(raw.request("GET", f"{p}/first"))
+    assert c.response().status == 200
+    t = threading.Thread(target=c.send, args=(data,))
+    t.start()
+    try:
+        r = c.response()
+        assert r.status == 200 and r.json()["path"] == "/sleep/300", r
+        for i in range(n):
+            r = c.response()
+            assert r.status == 200, (i, r)
+            assert r.json()["path"] == f"{p}/{i}", (i, r)
+    finally:
+        t.join(20)
+        c.close()
+    assert not t.is_alive()
+    log = raw.backend_entries(backends["b1"], p)
+    assert [e["path"] for e in log] == [f"{p}/first"] + [
+        f"{p}/{i}" for i in range(n)]
+
+
+def test_client_half_close_after_request_gets_response(gw):
+    """The armed receive sees the client's FIN while its request is in
+    flight: the response still comes, then the connection closes."""
+    c = raw.Conn()
+    c.send(raw.request("GET", "/ka/first"))
+    assert c.response().status == 200
+    c.send(raw.request("GET", "/sleep/200"))
+    c.s.shutdown(socket.SHUT_WR)
+    r = c.response()
+    assert r.status == 200 and r.json()["path"] == "/sleep/200", r
+    assert c.closed()
+    c.close()
+
+
+def test_backend_bytes_past_its_response_are_never_a_response(workdir):
+    """A backend that sends more than its response declares: the excess
+    arrives on the upstream's armed receive during the exchange. It must
+    not be read as the answer to the next request: that connection is not
+    reused."""
+    port = 9015
+    srv = raw.sockets_in(h.SRV_NS, 1)[0]
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((h.SRV4, port))
+    srv.listen(8)
+    srv.settimeout(10)
+    conns = []
+    stop = [False]
+
+    def serve():
+        def one(s):
+            s.settimeout(10)
+            buf = b""
+            try:
+                while True:
+                    while b"\r\n\r\n" not in buf:
+                        d = s.recv(65536)
+                        if not d:
+                            return
+                        buf += d
+                    head, _, buf = buf.partition(b"\r\n\r\n")
+                    path = head.split(b" ")[1]
+                    body = b"ok:" + path
+                    junk = (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"
+                            b"SMUGG" if path.endswith(b"/junk") else b"")
+                    s.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: " +
+                              str(len(body)).encode() + b"\r\n\r\n" + body +
+                              junk)
+            except OSError:
+                return
+            finally:
+                s.close()
+        while not stop[0]:
+            try:
+                s, _ = srv.accept()
+            except OSError:
+                return
+            conns.append(s)
+            threading.Thread(target=one, args=(s,), daemon=True).start()
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    s = raw.start(workdir, "gw-junk", listeners=OWN, services=[
+        {"name": "echo", "targets": [f"{h.SRV4}:{port}"]}])
+    try:
+        c = own_conn()
+        for path in ("/a", "/b/junk", "/c", "/d/junk", "/e"):
+            c.send(raw.request("GET", path))
+            r = c.response()
+            assert r.status == 200 and r.body == b"ok:" + path.encode(), r
+        c.close()
+        # a new upstream connection after each response with excess bytes
+        assert len(conns) == 3, len(conns)
+    finally:
+        s.shutdown()
+        stop[0] = True
+        srv.close()
