@@ -52,19 +52,12 @@ static bool room_for(struct sbuf *s, size_t n)
 	return true;
 }
 
-void sbuf_add(struct sbuf *s, const char *src, size_t n)
+void sbuf_add_slow(struct sbuf *s, const char *src, size_t n)
 {
-	if (s->overflow || n > s->cap - s->len) {
-		if (!room_for(s, n))
-			return;
-	}
+	if (!room_for(s, n))
+		return;
 	memcpy(s->p + s->len, src, n);
 	s->len += n;
-}
-
-void sbuf_adds(struct sbuf *s, const char *str)
-{
-	sbuf_add(s, str, strlen(str));
 }
 
 void sbuf_addf(struct sbuf *s, const char *fmt, ...)

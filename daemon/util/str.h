@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <string.h>
 
 struct sbuf {
 	char *p;
@@ -47,8 +48,24 @@ static inline int str_hexval(char c)
 	return -1;
 }
 
-void sbuf_add(struct sbuf *s, const char *src, size_t n);
-void sbuf_adds(struct sbuf *s, const char *str);
+/* sbuf_add() when the bytes do not fit as it is (grows, or overflows). */
+void sbuf_add_slow(struct sbuf *s, const char *src, size_t n);
+
+/* Inline: the header rewrite appends a few pieces per field. */
+static inline void sbuf_add(struct sbuf *s, const char *src, size_t n)
+{
+	if (__builtin_expect(s->overflow || n > s->cap - s->len, 0)) {
+		sbuf_add_slow(s, src, n);
+		return;
+	}
+	memcpy(s->p + s->len, src, n);
+	s->len += n;
+}
+
+static inline void sbuf_adds(struct sbuf *s, const char *str)
+{
+	sbuf_add(s, str, strlen(str));
+}
 void sbuf_addf(struct sbuf *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Append str as the inside of a JSON string (quotes not added). */
