@@ -157,6 +157,10 @@ static void mshot_probe(struct loop *l)
 	int sv[2];
 
 	l->mshot_limit = false;
+	/* off by request: the fallback's own behaviour (troubleshooting,
+	 * and the tests of the path older kernels take) */
+	if (getenv("SLUICE_NO_MULTISHOT"))
+		return;
 	if (!l->ngroups ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
 		return;

@@ -127,7 +127,8 @@ int loop_recv_ex(struct loop *l, int fd, size_t maxlen, unsigned flags,
  * past it, is the last), an error, EOF or a cancel: then .more is false.
  * So a receiver that is not ready for the data still holds at most
  * limit + maxlen - 1 bytes. -EOPNOTSUPP when the kernel cannot limit a
- * multishot receive (before Linux 6.17): use loop_recv_ex() then.
+ * multishot receive (before Linux 6.17), or the environment has
+ * SLUICE_NO_MULTISHOT: use loop_recv_ex() then.
  */
 int loop_recv_multi(struct loop *l, int fd, size_t maxlen, size_t limit,
 		    uint64_t ud);

@@ -221,6 +221,12 @@ static void *worker_main(void *arg)
 		pr_err("worker %u: io_uring enable: %s", w->id, strerror(-ret));
 		return NULL;
 	}
+	if (w->id == 0)
+		pr_info("receives between requests: %s",
+			loop_recv_multi_ok(w->loop) ?
+				"armed (multishot with a byte limit)" :
+				"one at a time (needs Linux 6.17+, or "
+				"SLUICE_NO_MULTISHOT is set)");
 	for (size_t i = 0; i < w->n_listeners; i++)
 		arm_accept(w, i);
 	arm_event(w);

@@ -325,11 +325,12 @@ class Sluiced(Proc):
     would vanish with it. nsenter --net switches only the network namespace.
     """
 
-    def __init__(self, config, workdir, tag="sluiced", args=()):
+    def __init__(self, config, workdir, tag="sluiced", args=(), env=None):
         argv = ["nsenter", f"--net=/run/netns/{SRV_NS}", SLUICED, "-c",
                 config, *args]
         CLEANUP.pins.append(str(PIN_ROOT))
-        super().__init__(tag, argv, workdir, env=sanitizer_env())
+        super().__init__(tag, argv, workdir,
+                         env={**sanitizer_env(), **(env or {})})
         self.config = config
         self.stopped = False
 

@@ -1,5 +1,7 @@
 """HTTP semantics through sluiced: keep-alive, HTTP/1.0, HEAD/204/304,
 Expect: 100-continue, websocket tunnels, timeouts, upstream pools."""
+import os
+import re
 import socket
 import threading
 import time
@@ -397,28 +399,33 @@ def test_pool_detects_connections_the_backend_closed(backends, workdir):
 # an upstream, and the next one is armed. These cross those limits many
 # times, at every offset.
 
-def test_long_keepalive_connection_crosses_receive_limits(gw, backends):
+def kernel_version():
+    return tuple(int(x) for x in
+                 re.match(r"(\d+)\.(\d+)", os.uname().release).groups())
+
+
+def long_keepalive(conn, backend):
+    """300 requests of every size up to 1.5 KiB on one connection."""
     p = raw.uniq("armed")
-    c = raw.Conn()
     sizes = [(i * 37) % 1500 for i in range(300)]
     for i, n in enumerate(sizes):
         body = bytes([65 + i % 26]) * n
-        c.send(raw.request("POST" if n else "GET", f"{p}/{i}", body=body))
-        r = c.response()
+        conn.send(raw.request("POST" if n else "GET", f"{p}/{i}", body=body))
+        r = conn.response()
         assert r.status == 200, (i, r)
         j = r.json()
         assert j["path"] == f"{p}/{i}" and j["body_bytes"] == n, (i, j)
-    c.close()
+    conn.close()
     # one upstream connection carried them all (its receive too)
-    ports = upstream_ports(backends["b1"], p)
+    ports = upstream_ports(backend, p)
     assert len(ports) == len(sizes) and len(set(ports)) == 1, set(ports)
 
 
-def test_pipelined_flood_while_a_request_waits(gw, backends):
-    """While the first request waits on the backend, the client sends
-    ~150 KiB of pipelined requests: far more than the gateway may buffer.
-    It reads what its input buffer holds, stops reading (the rest waits in
-    TCP), and answers every request, in order."""
+def pipelined_flood(conn, backend):
+    """While a request waits on the backend, the client sends ~150 KiB of
+    pipelined requests: far more than the gateway may buffer. It reads
+    what its input buffer holds, stops reading (the rest waits in TCP),
+    and answers every request, in order."""
     p = raw.uniq("flood")
     n = 1000
     reqs = [raw.request("GET", "/sleep/300")] + [
@@ -426,26 +433,54 @@ def test_pipelined_flood_while_a_request_waits(gw, backends):
         for i in range(n)]
     data = b"".join(reqs)
     assert len(data) > 150_000
-    c = raw.Conn(timeout=20.0)
+    conn.s.settimeout(20.0)
     # a first exchange: the connection's receive is an armed one after it
-    c.send(raw.request("GET", f"{p}/first"))
-    assert c.response().status == 200
-    t = threading.Thread(target=c.send, args=(data,))
+    conn.send(raw.request("GET", f"{p}/first"))
+    assert conn.response().status == 200
+    t = threading.Thread(target=conn.send, args=(data,))
     t.start()
     try:
-        r = c.response()
+        r = conn.response()
         assert r.status == 200 and r.json()["path"] == "/sleep/300", r
         for i in range(n):
-            r = c.response()
+            r = conn.response()
             assert r.status == 200, (i, r)
             assert r.json()["path"] == f"{p}/{i}", (i, r)
     finally:
         t.join(20)
-        c.close()
+        conn.close()
     assert not t.is_alive()
-    log = raw.backend_entries(backends["b1"], p)
+    log = raw.backend_entries(backend, p)
     assert [e["path"] for e in log] == [f"{p}/first"] + [
         f"{p}/{i}" for i in range(n)]
+
+
+def test_receives_between_requests_are_armed(gw):
+    if kernel_version() < (6, 17):
+        pytest.skip("multishot receives with a byte limit need Linux 6.17+")
+    assert "receives between requests: armed" in gw.output()
+
+
+def test_long_keepalive_connection_crosses_receive_limits(gw, backends):
+    long_keepalive(raw.Conn(), backends["b1"])
+
+
+def test_pipelined_flood_while_a_request_waits(gw, backends):
+    pipelined_flood(raw.Conn(), backends["b1"])
+
+
+def test_one_receive_at_a_time_when_multishot_is_off(backends, workdir):
+    """The path kernels before 6.17 take (SLUICE_NO_MULTISHOT forces it):
+    the same exchanges, one receive posted at a time."""
+    s = h.Sluiced(raw.write_cfg(workdir, "gw-single", listeners=OWN),
+                  workdir, tag="gw-single", env={"SLUICE_NO_MULTISHOT": "1"})
+    try:
+        s.start()
+        assert "receives between requests: one at a time" in s.output()
+        long_keepalive(own_conn(), backends["b1"])
+        pipelined_flood(own_conn(), backends["b1"])
+    finally:
+        s.shutdown()
 
 
 def test_client_half_close_after_request_gets_response(gw):
