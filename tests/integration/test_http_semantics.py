@@ -89,9 +89,19 @@ def test_head_204_304_have_no_body(gw):
     c.close()
 
 
-def test_expect_100_continue(gw, backends):
+def warm(c):
+    """One exchange first: the connection's receive between requests is
+    then an armed (multishot) one, and what follows arrives through it."""
+    c.send(raw.request("GET", "/ka/warm"))
+    assert c.response().status == 200
+
+
+@pytest.mark.parametrize("armed", [False, True], ids=["first", "armed"])
+def test_expect_100_continue(gw, backends, armed):
     p = raw.uniq("expect")
     c = raw.Conn()
+    if armed:
+        warm(c)
     c.send(f"POST {p} HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n"
            "Expect: 100-continue\r\n\r\n")
     interim = c.read_head()
@@ -103,8 +113,11 @@ def test_expect_100_continue(gw, backends):
     assert len(raw.backend_entries(backends["b1"], p)) == 1
 
 
-def test_websocket_tunnel(gw, backends):
+@pytest.mark.parametrize("armed", [False, True], ids=["first", "armed"])
+def test_websocket_tunnel(gw, backends, armed):
     c = raw.Conn()
+    if armed:
+        warm(c)
     c.send(raw.request("GET", "/ws/chat", headers=[
         ("Connection", "Upgrade"), ("Upgrade", "websocket"),
         ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
