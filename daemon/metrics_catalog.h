@@ -71,6 +71,9 @@
 	  "Client connections accepted.")                                        \
 	X(CONNECTIONS_ACTIVE, GAUGE, SUM, "sluice_connections_active", NOB, (),  \
 	  "Client connections open now.")                                        \
+	X(RECV_BUFFERS_EXHAUSTED, COUNTER, SUM,                                  \
+	  "sluice_receive_buffers_exhausted_total", NOB, (),                     \
+	  "Receives that found every receive buffer in use (posted again).")     \
 	X(UPSTREAM_UP, GAUGE, MIN, "sluice_upstream_up", NOB,                    \
 	  (MD_SERVICE, MD_TARGET),                                               \
 	  "0 if the most recent attempt (by any worker) to reach the target "    \

@@ -442,6 +442,14 @@ void obs_conn_accepted(unsigned int i)
 		metrics_inc(w->shard, MF_CONNECTIONS_ACCEPTED, NULL, 1);
 }
 
+void obs_recv_buffers_exhausted(unsigned int i)
+{
+	struct obs_worker *w = worker(i);
+
+	if (w)
+		metrics_inc(w->shard, MF_RECV_BUFFERS_EXHAUSTED, NULL, 1);
+}
+
 void obs_conn_active(unsigned int i, uint32_t n)
 {
 	struct obs_worker *w = worker(i);

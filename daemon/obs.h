@@ -112,6 +112,9 @@ void obs_config_applied(const struct config *cfg, bool ok);
 
 /* Worker hooks. */
 void obs_conn_accepted(unsigned int worker);
+/* A receive found every provided buffer of its class in use (ENOBUFS)
+ * and is posted again. */
+void obs_recv_buffers_exhausted(unsigned int worker);
 /* The worker's open client connections now (sampled on its timer). */
 void obs_conn_active(unsigned int worker, uint32_t n);
 /* A finished request described directly (obs_exchange_end builds one). */

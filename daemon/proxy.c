@@ -1047,7 +1047,9 @@ static void on_recv(struct proxy *p, struct conn *c, const struct loop_cqe *cqe)
 	bool was_empty;
 
 	if (n == -ENOBUFS) {
-		/* provided buffers ran out for a moment: try again */
+		/* provided buffers ran out for a moment (more arrivals in one
+		 * turn of the loop than buffers): try again */
+		obs_recv_buffers_exhausted(p->worker);
 		transport_read_release(&c->tr, cqe);
 		if (proxy__post_recv(p, c))
 			goto fail;

@@ -262,6 +262,8 @@ def write_cfg(workdir, name, *, http=None, routes=None, services=None,
 def _yv(v):
     if isinstance(v, bool):
         return "true" if v else "false"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}: {_yv(x)}" for k, x in v.items()) + "}"
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_yv(x) for x in v) + "]"
     if isinstance(v, str):

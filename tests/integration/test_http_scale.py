@@ -5,8 +5,11 @@ Memory bounds are asserted on the optimized build only (the ASan build's
 allocator and shadow memory make RSS meaningless); both builds must serve
 everything correctly.
 """
+import contextlib
+import os
 import resource
 import selectors
+import signal
 import socket
 import threading
 import time
@@ -20,6 +23,7 @@ ASAN = "/asan/" in str(h.SLUICED)
 N_CONNS = 10_000
 WAVE = 250
 PORT = h.GW_PORT + 4
+ADMIN = "127.0.0.1:9904"        # in the server netns
 
 
 @pytest.fixture(scope="module")
@@ -36,14 +40,20 @@ def nofile():
 def gw(backends, workdir, nofile):
     s = raw.start(workdir, "gw-scale", workers=1,
                   listeners=[{"address": f"{h.SRV4}:{PORT}"}],
-                  http={"max_connections": N_CONNS + 2000})
+                  http={"max_connections": N_CONNS + 2000},
+                  # the burst test's upstream connections all stay pooled:
+                  # 1,200 new connects at once would overflow the test
+                  # backend's listen queue
+                  services=[{"name": "echo",
+                             "targets": [f"{h.SRV4}:{h.B1_PORT}"],
+                             "connect_timeout_ms": 1000, "max_idle": 1500}],
+                  top={"admin": {"address": ADMIN}})
     yield s
     s.shutdown()
 
 
-def _exchange(socks, path_of, timeout=60):
-    """Send one GET on every socket, read every response; returns the
-    number of 200 responses. Sockets are non-blocking."""
+def _send(socks, path_of):
+    """One GET on every socket (non-blocking); what _collect() waits for."""
     sel = selectors.DefaultSelector()
     pending = {}
     for i, s in enumerate(socks):
@@ -51,6 +61,11 @@ def _exchange(socks, path_of, timeout=60):
         s.sendall(req)          # tiny: fits the socket buffer
         pending[s] = b""
         sel.register(s, selectors.EVENT_READ)
+    return sel, pending
+
+
+def _collect(sel, pending, timeout=60):
+    """Read every response; returns the number of 200 responses."""
     ok = 0
     deadline = time.monotonic() + timeout
     while pending:
@@ -79,6 +94,23 @@ def _exchange(socks, path_of, timeout=60):
             sel.unregister(s)
     sel.close()
     return ok
+
+
+def _exchange(socks, path_of, timeout=60):
+    """Send one GET on every socket, read every response; returns the
+    number of 200 responses. Sockets are non-blocking."""
+    return _collect(*_send(socks, path_of), timeout=timeout)
+
+
+@contextlib.contextmanager
+def _stopped(pid):
+    """pid (a sluiced this module started) stopped meanwhile: what is sent
+    waits in its sockets, and all of it is there when it resumes."""
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
 
 
 def _connect_all(socks, dst):
@@ -133,6 +165,42 @@ def test_10k_keepalive_connections_one_worker(gw):
         assert ok == N_CONNS
         if not ASAN:
             assert per_conn < 1024, f"{per_conn:.0f} bytes per idle connection"
+    finally:
+        for s in socks:
+            s.close()
+
+
+def _metric(name):
+    r = h.run(["nsenter", f"--net=/run/netns/{h.SRV_NS}", "curl", "-sS",
+               "--max-time", "5", f"http://{ADMIN}/metrics"], timeout=10)
+    for line in r.stdout.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+def test_more_arrivals_at_once_than_receive_buffers(gw):
+    """1,200 clients connect and send a request while the worker is
+    stopped: when it resumes, it accepts them all and their first receives
+    (tried at once, data is there) find 512 client receive buffers. Those
+    that find none end (ENOBUFS, counted) and are posted again. Then three
+    more bursts on the same connections, whose receives are armed now (the
+    kernel runs those in small batches per turn of the loop). Every request
+    is answered."""
+    n = 1200
+    socks = raw.sockets_in(h.CLI_NS, n, socket.AF_INET, h.ALLOWED4)
+    try:
+        before = _metric("sluice_receive_buffers_exhausted_total")
+        with _stopped(gw.pid):
+            _connect_all(socks, (h.SRV4, PORT))
+            sent = _send(socks, lambda i: f"/burst/0/{i}")
+        assert _collect(*sent) == n
+        after = _metric("sluice_receive_buffers_exhausted_total")
+        assert after > before, (before, after)
+        for r in range(1, 4):
+            with _stopped(gw.pid):
+                sent = _send(socks, lambda i, r=r: f"/burst/{r}/{i}")
+            assert _collect(*sent) == n
     finally:
         for s in socks:
             s.close()
