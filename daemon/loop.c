@@ -38,9 +38,12 @@ struct loop {
 	bool mshot_limit;	/* multishot receives take a byte limit */
 };
 
-/* user_data of the feature probe's own operations (consumed before any
- * caller's: loop_start() or loop_new() runs it on an idle ring) */
+/* user_data of the feature probe's own operations (PROBE_UD, + 1 for its
+ * cancel). loop_start() or loop_new() runs the probe on an idle ring and
+ * reaps them; one that comes late all the same (a kernel that took more
+ * than the probe's wait) is dropped by loop_run_once(). */
 #define PROBE_UD 0xfffffffffffffff0ull
+#define PROBE_WAIT_NS 200000000ll
 
 static int ring_init(struct loop *l, unsigned entries, unsigned lflags)
 {
@@ -177,14 +180,19 @@ static void mshot_probe(struct loop *l)
 	io_uring_sqe_set_data64(sqe, PROBE_UD);
 	/* a few rounds at most: the result, or (limit ignored) its cancel */
 	for (int round = 0; round < 4 && !last; round++) {
-		if (io_uring_submit_and_wait(&l->ring, 1) < 0)
+		struct __kernel_timespec ts = { 0, PROBE_WAIT_NS };
+		int ret = io_uring_submit_and_wait_timeout(&l->ring, &cqe, 1,
+							   &ts, NULL);
+
+		if (ret < 0 && ret != -ETIME)
 			break;
 		while (io_uring_peek_cqe(&l->ring, &cqe) == 0) {
 			if (cqe->user_data == PROBE_UD) {
 				bool more = cqe->flags & IORING_CQE_F_MORE;
 
 				if (cqe->flags & IORING_CQE_F_BUFFER)
-					loop_buf_recycle(l, (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT));
+					loop_buf_recycle(l, (uint16_t)(cqe->flags >>
+							 IORING_CQE_BUFFER_SHIFT));
 				if (!more) {
 					last = true;
 					l->mshot_limit = !cancelled &&
@@ -501,6 +509,15 @@ int loop_run_once(struct loop *l, bool wait, loop_cb cb, void *ctx)
 		return ret;
 	io_uring_for_each_cqe(&l->ring, head, cqe) {
 		struct loop_cqe c;
+
+		if (__builtin_expect((cqe->user_data | 1) == (PROBE_UD | 1), 0)) {
+			/* the feature probe's, late: not the caller's */
+			if (cqe->flags & IORING_CQE_F_BUFFER)
+				loop_buf_recycle(l, (uint16_t)(cqe->flags >>
+						 IORING_CQE_BUFFER_SHIFT));
+			n++;
+			continue;
+		}
 
 		c.ud = cqe->user_data;
 		c.res = cqe->res;

@@ -73,7 +73,7 @@ def main():
             run[name] = p
         for name in run:        # warm-up
             b.run_wrk(PORTS[name], o.path, False, 2, {})
-        ratios, vals = [], {"A": [], "B": []}
+        ratios, vals, p99 = [], {"A": [], "B": []}, {"A": [], "B": []}
         for i in range(o.pairs):
             r = {}
             for name in (("A", "B") if i % 2 == 0 else ("B", "A")):
@@ -81,14 +81,19 @@ def main():
                               {"proxy": run[name].pids()})
                 r[name] = b.per_core(x)
                 vals[name].append(r[name])
+                if x["p99"] is not None:
+                    p99[name].append(x["p99"])
             ratios.append(r["B"] / r["A"])
             print(f"pair {i + 1}: A {r['A']:.0f} B {r['B']:.0f} per core, "
-                  f"B/A {ratios[-1]:.3f}", flush=True)
+                  f"B/A {ratios[-1]:.3f}; p99 A {p99['A'][-1]:.2f} ms, "
+                  f"B {p99['B'][-1]:.2f} ms", flush=True)
         print(f"median per core: A {statistics.median(vals['A']):.0f}, "
               f"B {statistics.median(vals['B']):.0f}; B/A median of pairs "
               f"{statistics.median(ratios):.3f} (pairs {min(ratios):.3f}-"
               f"{max(ratios):.3f}, {sum(x > 1 for x in ratios)} of "
-              f"{len(ratios)} above 1)")
+              f"{len(ratios)} above 1); p99 median A "
+              f"{statistics.median(p99['A'] or [0]):.2f} ms, B "
+              f"{statistics.median(p99['B'] or [0]):.2f} ms")
     finally:
         for p in reversed(procs):
             p.stop()
