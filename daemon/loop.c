@@ -348,28 +348,41 @@ int loop_recv(struct loop *l, int fd, size_t maxlen, uint64_t ud)
 	return loop_recv_ex(l, fd, maxlen, 0, ud);
 }
 
-int loop_recv_ex(struct loop *l, int fd, size_t maxlen, unsigned flags,
-		 uint64_t ud)
+/* A receive of at most maxlen bytes into a provided buffer of the smallest
+ * class that holds maxlen (else of the largest, and at most its size).
+ * NULL when the ring cannot take it. */
+static struct io_uring_sqe *prep_recv(struct loop *l, int fd, size_t maxlen,
+				      uint64_t ud)
 {
 	struct io_uring_sqe *sqe;
 	unsigned gi = 0;
 
-	if (!l->ngroups)
-		return -EINVAL;
-	/* the smallest class that holds maxlen, else the largest */
 	while (gi + 1 < l->ngroups && maxlen > l->g[gi].buf_size)
 		gi++;
 	sqe = get_sqe(l, 1);
 	if (!sqe)
-		return -EBUSY;
+		return NULL;
 	if (maxlen > l->g[gi].buf_size)
 		maxlen = l->g[gi].buf_size;
 	io_uring_prep_recv(sqe, fd, NULL, maxlen, 0);
-	if (flags & LOOP_RECV_POLL_FIRST)
-		sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = (uint16_t)(LOOP_BGID + gi);
 	io_uring_sqe_set_data64(sqe, ud);
+	return sqe;
+}
+
+int loop_recv_ex(struct loop *l, int fd, size_t maxlen, unsigned flags,
+		 uint64_t ud)
+{
+	struct io_uring_sqe *sqe;
+
+	if (!l->ngroups)
+		return -EINVAL;
+	sqe = prep_recv(l, fd, maxlen, ud);
+	if (!sqe)
+		return -EBUSY;
+	if (flags & LOOP_RECV_POLL_FIRST)
+		sqe->ioprio |= IORING_RECVSEND_POLL_FIRST;
 	return 0;
 }
 
@@ -382,27 +395,18 @@ int loop_recv_multi(struct loop *l, int fd, size_t maxlen, size_t limit,
 		    uint64_t ud)
 {
 	struct io_uring_sqe *sqe;
-	unsigned gi = 0;
 
 	if (!l->mshot_limit || !l->ngroups)
 		return -EOPNOTSUPP;
 	if (limit == 0 || limit > UINT32_MAX)
 		return -EINVAL;
-	while (gi + 1 < l->ngroups && maxlen > l->g[gi].buf_size)
-		gi++;
-	sqe = get_sqe(l, 1);
-	if (!sqe)
-		return -EBUSY;
-	if (maxlen > l->g[gi].buf_size)
-		maxlen = l->g[gi].buf_size;
 	/* len: at most maxlen bytes per completion; optlen (sharing the
 	 * file_index field): the multishot ends once limit bytes came */
-	io_uring_prep_recv(sqe, fd, NULL, maxlen, 0);
+	sqe = prep_recv(l, fd, maxlen, ud);
+	if (!sqe)
+		return -EBUSY;
 	sqe->ioprio |= IORING_RECV_MULTISHOT | IORING_RECVSEND_POLL_FIRST;
-	sqe->flags |= IOSQE_BUFFER_SELECT;
-	sqe->buf_group = (uint16_t)(LOOP_BGID + gi);
 	sqe->file_index = (uint32_t)limit;
-	io_uring_sqe_set_data64(sqe, ud);
 	return 0;
 }
 

@@ -72,6 +72,16 @@ static bool recv_idle(const struct conn *c)
 	return c->peer && c->peer->x && !c->peer->x->resp_head_parsed;
 }
 
+/* A receive was submitted (ret 0) on c: it is in flight. */
+static int recv_posted(struct conn *c, int ret)
+{
+	if (ret)
+		return ret;
+	conn_op_start(c);
+	c->flags |= CONN_F_RECV;
+	return 0;
+}
+
 /*
  * Where nothing is expected yet (recv_idle), the receive stays armed
  * across requests (multishot): no receive to submit and no readiness poll
@@ -90,7 +100,6 @@ static int post_recv_armed(struct proxy *p, struct conn *c, size_t maxlen)
 {
 	size_t room = c->in ? buf_room(c->in) : p->bufs.block_size;
 	size_t per_read, limit;
-	int ret;
 
 	/* an upstream's receive buffer may itself become c->in
 	 * (keep_received): its size is the bound then */
@@ -102,13 +111,8 @@ static int post_recv_armed(struct proxy *p, struct conn *c, size_t maxlen)
 	if (room < per_read + PROXY_RECV_ARMED_MIN)
 		return -EOPNOTSUPP;
 	limit = room - per_read + 1;
-	ret = transport_read_multi(&c->tr, per_read, limit,
-				   conn_ud(c, CONN_OP_RECV));
-	if (ret)
-		return ret;
-	conn_op_start(c);
-	c->flags |= CONN_F_RECV;
-	return 0;
+	return recv_posted(c, transport_read_multi(&c->tr, per_read, limit,
+						   conn_ud(c, CONN_OP_RECV)));
 }
 
 int proxy__post_recv(struct proxy *p, struct conn *c)
@@ -137,17 +141,12 @@ int proxy__post_recv(struct proxy *p, struct conn *c)
 		ret = post_recv_armed(p, c, maxlen);
 		if (ret != -EOPNOTSUPP)
 			return ret;
-		ret = transport_read_ex(&c->tr, maxlen, TRANSPORT_READ_IDLE,
-					conn_ud(c, CONN_OP_RECV));
-	} else {
-		ret = transport_read_ex(&c->tr, maxlen, 0,
-					conn_ud(c, CONN_OP_RECV));
+		return recv_posted(c, transport_read_ex(&c->tr, maxlen,
+							TRANSPORT_READ_IDLE,
+							conn_ud(c, CONN_OP_RECV)));
 	}
-	if (ret)
-		return ret;
-	conn_op_start(c);
-	c->flags |= CONN_F_RECV;
-	return 0;
+	return recv_posted(c, transport_read_ex(&c->tr, maxlen, 0,
+						conn_ud(c, CONN_OP_RECV)));
 }
 
 /* flags: TRANSPORT_WRITE_LAST when the connection is closed right after */
