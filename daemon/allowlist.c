@@ -25,7 +25,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -34,8 +33,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <unistd.h>
+
+#include "util/file.h"
 
 /* Upper bounds that keep an absurd input from exhausting memory. */
 #define AL_MAX_ENTRIES (1u << 24)
@@ -563,67 +562,18 @@ int allowlist_load_file(const char *path, struct allowlist *al, char *err,
 int allowlist_load_file_flags(const char *path, struct allowlist *al,
 			      unsigned int flags, char *err, size_t errlen)
 {
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
-	struct stat st;
-	int fd, ret;
+	char *buf;
+	size_t len;
+	int ret;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		ret = -errno;
-		goto io_err;
+	ret = file_read_all(path, AL_MAX_FILE, &buf, &len);
+	if (ret) {
+		if (err && errlen)
+			snprintf(err, errlen, "%s: %s", path, strerror(-ret));
+		return ret;
 	}
-	if (fstat(fd, &st)) {
-		ret = -errno;
-		goto io_err;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		ret = -EISDIR;
-		goto io_err;
-	}
-	cap = S_ISREG(st.st_mode) && st.st_size > 0 ?
-		      (size_t)st.st_size + 1 : 4096;
-	for (;;) {
-		ssize_t r;
-
-		if (len == cap || !buf) {
-			char *p;
-
-			if (len == cap)
-				cap *= 2;
-			if (cap > AL_MAX_FILE + 1) {
-				ret = -EFBIG;
-				goto io_err;
-			}
-			p = realloc(buf, cap);
-			if (!p) {
-				ret = -ENOMEM;
-				goto io_err;
-			}
-			buf = p;
-		}
-		r = read(fd, buf + len, cap - len);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			ret = -errno;
-			goto io_err;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-	}
-	close(fd);
 	ret = allowlist_parse_flags(path, buf, len, al, flags, err, errlen);
 	free(buf);
-	return ret;
-
-io_err:
-	if (fd >= 0)
-		close(fd);
-	free(buf);
-	if (err && errlen)
-		snprintf(err, errlen, "%s: %s", path, strerror(-ret));
 	return ret;
 }
 

@@ -9,81 +9,14 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "sluice/abi.h"
+#include "util/file.h"
 
 #define CFG_MAX_FILE (16u << 20)
-
-/* ---- reading files ---------------------------------------------------- */
-
-static int read_file(const char *path, char **out, size_t *outlen)
-{
-	size_t len = 0, cap = 4096;
-	char *buf = NULL;
-	int fd, ret = 0;
-	struct stat st;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st)) {
-		ret = -errno;
-		goto out;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		ret = -EISDIR;
-		goto out;
-	}
-	for (;;) {
-		ssize_t r;
-
-		if (!buf || len == cap) {
-			char *nb;
-
-			if (buf)
-				cap *= 2;
-			if (cap > CFG_MAX_FILE * 2) {
-				ret = -EFBIG;
-				goto out;
-			}
-			nb = realloc(buf, cap);
-			if (!nb) {
-				ret = -ENOMEM;
-				goto out;
-			}
-			buf = nb;
-		}
-		r = read(fd, buf + len, cap - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			ret = -errno;
-			goto out;
-		}
-		if (r == 0)
-			break;
-		len += (size_t)r;
-		if (len > CFG_MAX_FILE) {
-			ret = -EFBIG;
-			goto out;
-		}
-	}
-out:
-	close(fd);
-	if (ret) {
-		free(buf);
-		return ret;
-	}
-	*out = buf;
-	*outlen = len;
-	return 0;
-}
 
 /* Append "line\n" to a malloc'd string. */
 static int str_append(char **acc, size_t *len, const char *line, size_t n)
@@ -204,7 +137,7 @@ int config_load_file(const char *path, struct config **out, char **errors)
 	*out = NULL;
 	if (errors)
 		*errors = NULL;
-	ret = read_file(path, &buf, &len);
+	ret = file_read_all(path, CFG_MAX_FILE, &buf, &len);
 	if (ret) {
 		if (errors && asprintf(errors, "%s: %s\n", path, strerror(-ret)) < 0)
 			*errors = NULL;

@@ -477,18 +477,17 @@ bool cfg_get_strs_item(struct pctx *p, const struct ckey *k,
 	return *out != NULL;
 }
 
-static const struct {
+/* A flag of a list of names (methods, authentication methods). */
+struct flag_name {
 	const char *name;
 	uint32_t bit;
-} method_names[] = {
-	{ "GET", CFG_M_GET },	    { "HEAD", CFG_M_HEAD },
-	{ "POST", CFG_M_POST },	    { "PUT", CFG_M_PUT },
-	{ "DELETE", CFG_M_DELETE }, { "PATCH", CFG_M_PATCH },
-	{ "OPTIONS", CFG_M_OPTIONS },
 };
 
-bool cfg_get_method(struct pctx *p, const yaml_node_t *n, const char *path,
-		    uint32_t *mask)
+/* Set the bit of the scalar n's name in *mask; else an error naming
+ * `what` and the names expected. */
+static bool get_flag(struct pctx *p, const yaml_node_t *n, const char *path,
+		     const struct flag_name *names, size_t count,
+		     const char *what, const char *expected, uint32_t *mask)
 {
 	char b[256];
 	const char *s;
@@ -496,16 +495,29 @@ bool cfg_get_method(struct pctx *p, const yaml_node_t *n, const char *path,
 
 	if (!cfg_get_str(p, n, path, &s, &len))
 		return false;
-	for (size_t i = 0; i < sizeof(method_names) / sizeof(method_names[0]); i++) {
-		if (cfg_sc_eq(n, method_names[i].name)) {
-			*mask |= method_names[i].bit;
+	for (size_t i = 0; i < count; i++) {
+		if (cfg_sc_eq(n, names[i].name)) {
+			*mask |= names[i].bit;
 			return true;
 		}
 	}
-	cfg_err_at(p, n, path,
-		   "unknown method %s (expected GET, HEAD, POST, PUT, DELETE, PATCH or OPTIONS)",
-		   cfg_qv(n, b, sizeof(b)));
+	cfg_err_at(p, n, path, "unknown %s %s (expected %s)", what,
+		   cfg_qv(n, b, sizeof(b)), expected);
 	return false;
+}
+
+bool cfg_get_method(struct pctx *p, const yaml_node_t *n, const char *path,
+		    uint32_t *mask)
+{
+	static const struct flag_name m[] = {
+		{ "GET", CFG_M_GET },	    { "HEAD", CFG_M_HEAD },
+		{ "POST", CFG_M_POST },	    { "PUT", CFG_M_PUT },
+		{ "DELETE", CFG_M_DELETE }, { "PATCH", CFG_M_PATCH },
+		{ "OPTIONS", CFG_M_OPTIONS },
+	};
+
+	return get_flag(p, n, path, m, sizeof(m) / sizeof(m[0]), "method",
+			"GET, HEAD, POST, PUT, DELETE, PATCH or OPTIONS", mask);
 }
 
 bool cfg_get_path_prefix(struct pctx *p, const yaml_node_t *n,
@@ -606,24 +618,11 @@ bool cfg_get_cidr(struct pctx *p, const yaml_node_t *n, const char *path,
 bool cfg_get_auth_method(struct pctx *p, const yaml_node_t *n,
 			 const char *path, uint32_t *mask)
 {
-	static const struct {
-		const char *name;
-		uint32_t bit;
-	} m[] = { { "bearer", AUTH_M_BEARER }, { "key", AUTH_M_KEY },
-		  { "jwt", AUTH_M_JWT } };
-	char b[256];
-	const char *s;
-	size_t len;
+	static const struct flag_name m[] = {
+		{ "bearer", AUTH_M_BEARER }, { "key", AUTH_M_KEY },
+		{ "jwt", AUTH_M_JWT },
+	};
 
-	if (!cfg_get_str(p, n, path, &s, &len))
-		return false;
-	for (size_t i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
-		if (cfg_sc_eq(n, m[i].name)) {
-			*mask |= m[i].bit;
-			return true;
-		}
-	}
-	cfg_err_at(p, n, path, "unknown authentication method %s (expected bearer, key or jwt)",
-		   cfg_qv(n, b, sizeof(b)));
-	return false;
+	return get_flag(p, n, path, m, sizeof(m) / sizeof(m[0]),
+			"authentication method", "bearer, key or jwt", mask);
 }
