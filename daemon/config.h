@@ -53,6 +53,8 @@
  *     max_uri_bytes: 8192
  *     max_body_bytes: 0              # 0: unlimited; routes may override
  *     max_connections: 10000         # client connections per worker
+ *     receive_buffers: 512           # 16 KiB client receive buffers per worker
+ *     upstream_buffers: 128          # 32 KiB upstream receive buffers per worker
  *   workers: 0                       # 0: one per CPU (default)
  *   user: sluice                   # optional: drop privileges after setup
  *   logging:
@@ -196,6 +198,10 @@ struct config_http {
 	uint32_t max_uri_bytes;		/* request-target -> 414 */
 	uint64_t max_body_bytes;	/* default for routes; 0: none */
 	uint32_t max_connections;	/* clients per worker */
+	/* provided receive buffers per worker (powers of two, not
+	 * reloadable): 16 KiB ones for clients, 32 KiB ones for upstreams */
+	uint32_t receive_buffers;
+	uint32_t upstream_buffers;
 	/* PROXY protocol peers and X-Forwarded-For hops that are believed:
 	 * the top-level trusted_proxies (config.auth.trusted_proxies) */
 };

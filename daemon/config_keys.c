@@ -249,6 +249,8 @@ static const struct ckey http_keys[] = {
 	{ "max_uri_bytes", KT_U32, H(max_uri_bytes), 0, 64, 1 << 20, .def_int = 8192, .flags = K_RELOAD },
 	{ "max_body_bytes", KT_U64, H(max_body_bytes), 0, 0, 1ll << 62, .def_int = 0, .flags = K_RELOAD },
 	{ "max_connections", KT_U32, H(max_connections), 0, 1, 1000000, .def_int = 10000 },
+	{ "receive_buffers", KT_U32, H(receive_buffers), 0, 16, 32768, .def_int = 512 },
+	{ "upstream_buffers", KT_U32, H(upstream_buffers), 0, 16, 16384, .def_int = 128 },
 };
 #undef H
 static void http_finish(struct pctx *p, yaml_node_t *map, void *base,
@@ -560,11 +562,25 @@ static void http_finish(struct pctx *p, yaml_node_t *map, void *base,
 {
 	struct config_http *h = base;
 	yaml_node_t *n = val_of(&http_sec, vals, "max_uri_bytes");
+	static const char *const pools[] = { "receive_buffers",
+					     "upstream_buffers" };
+	const uint32_t counts[] = { h->receive_buffers, h->upstream_buffers };
+	char sp[64];
 
 	if (h->max_uri_bytes >= h->max_header_bytes)
 		cfg_err_at(p, n ? n : map, n ? "http.max_uri_bytes" : path,
 			   "must be smaller than http.max_header_bytes (%u)",
 			   h->max_header_bytes);
+	/* the kernel's buffer rings hold a power of two */
+	for (size_t i = 0; i < 2; i++) {
+		n = val_of(&http_sec, vals, pools[i]);
+		if (!n || !(counts[i] & (counts[i] - 1)))
+			continue;
+		cfg_subpath(sp, sizeof(sp), path, pools[i]);
+		cfg_err_at(p, n, sp,
+			   "must be a power of two (16, 32, 64, ...), got %u",
+			   counts[i]);
+	}
 }
 
 /* A burst without its rate limits nothing: say so rather than ignore it. */

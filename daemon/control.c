@@ -371,6 +371,11 @@ static void warn_restart_needed(const struct config *old,
 		pr_warn("reload: listeners changed; restart sluiced to apply");
 	if (old->workers != new->workers)
 		pr_warn("reload: workers changed; restart sluiced to apply");
+	if (old->http.max_connections != new->http.max_connections ||
+	    old->http.receive_buffers != new->http.receive_buffers ||
+	    old->http.upstream_buffers != new->http.upstream_buffers)
+		pr_warn("reload: http.max_connections, receive_buffers or "
+			"upstream_buffers changed; restart sluiced to apply");
 	if (old->xdp.enabled != new->xdp.enabled)
 		pr_warn("reload: xdp.enabled changed; restart sluiced to apply");
 	if (old->xdp.enabled && new->xdp.enabled &&

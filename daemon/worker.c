@@ -285,7 +285,7 @@ int worker_init(struct worker *w, unsigned int id, const int *fds, size_t n,
 		config_put(cfg);
 		return ret;
 	}
-	w->loop = loop_new_flags(WORKER_RING_ENTRIES, WORKER_RECV_BUFS,
+	w->loop = loop_new_flags(WORKER_RING_ENTRIES, cfg->http.receive_buffers,
 				 WORKER_RECV_BUF_SIZE, LOOP_F_SINGLE_ISSUER);
 	if (!w->loop) {
 		ret = -errno;
@@ -293,7 +293,8 @@ int worker_init(struct worker *w, unsigned int id, const int *fds, size_t n,
 		config_put(cfg);
 		return ret;
 	}
-	ret = loop_add_bufs(w->loop, WORKER_BIG_BUFS, WORKER_BIG_BUF_SIZE);
+	ret = loop_add_bufs(w->loop, cfg->http.upstream_buffers,
+			    WORKER_BIG_BUF_SIZE);
 	if (ret) {
 		pr_err("worker %u: io_uring buffers: %s", id, strerror(-ret));
 		config_put(cfg);

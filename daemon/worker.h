@@ -22,11 +22,10 @@ struct config;
 
 /* Connection table: 2 x http.max_connections + 1024 (proxy_init). */
 #define WORKER_RING_ENTRIES	1024
-#define WORKER_RECV_BUFS	512	/* provided buffers (power of two) */
+/* Provided receive buffers: http.receive_buffers of these for clients */
 #define WORKER_RECV_BUF_SIZE	16384
-/* Upstream receives: a response head and a 16 KiB body in one receive
- * (and one send to the client) */
-#define WORKER_BIG_BUFS		128
+/* Upstream receives (http.upstream_buffers of them): a response head and a
+ * 16 KiB body in one receive (and one send to the client) */
 #define WORKER_BIG_BUF_SIZE	32768
 #define WORKER_TICK_MS		500
 #define WORKER_ACCEPT_PAUSE_MS	250	/* after EMFILE/ENFILE */

@@ -319,6 +319,37 @@ def test_sluicectl_reload_good_and_bad(sluiced_factory, workdir):
     assert ctl_json(sock, "config")["last_reload"]["origin"] == "SIGHUP"
 
 
+def test_reload_of_start_only_settings_warns(sluiced_factory, workdir):
+    """Buffer pools and the connection limit are set up at start: a reload
+    that changes them is taken (everything else in it applies) and says
+    that those need a restart."""
+    s = sluiced_factory("ops-startonly")
+    sock = sock_of(workdir, "ops-startonly")
+    cfg = s.config
+    good = cfg.read_text()
+    warn = ("reload: http.max_connections, receive_buffers or "
+            "upstream_buffers changed; restart sluiced to apply")
+
+    cfg.write_text(good + "http:\n  receive_buffers: 1024\n")
+    r = ctl(sock, "reload", check=0)
+    assert r.stdout.strip() == "reloaded: configuration generation 2"
+    h.wait_for(lambda: warn in s.output(), 5, what="the restart warning")
+    assert h.one(h.http(h.ALLOWED4, h.SRV4, path="/after"))["status"] == 200
+
+    # a reload that leaves them alone says nothing of the kind
+    n = s.output().count(warn)
+    cfg.write_text(good + "http:\n  receive_buffers: 1024\n"
+                   "  header_timeout_ms: 5000\n")
+    ctl(sock, "reload", check=0)
+    assert s.output().count(warn) == n
+    # and a pool that is no power of two is refused with its place
+    cfg.write_text(good + "http:\n  upstream_buffers: 100\n")
+    r = ctl(sock, "reload", check=3)
+    line = len(good.splitlines()) + 2
+    assert (f"{cfg}:{line}:21: http.upstream_buffers: must be a power of "
+            "two (16, 32, 64, ...), got 100") in r.stderr, r.stderr
+
+
 @pytest.mark.timeout(300)
 def test_zero_failed_requests_across_50_reloads(sluiced_factory, workdir,
                                                backends):

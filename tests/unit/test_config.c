@@ -765,6 +765,8 @@ static void test_http_section(void **state)
 	assert_int_equal(c->http.max_uri_bytes, 8192);
 	assert_true(c->http.max_body_bytes == 0);
 	assert_int_equal(c->http.max_connections, 10000);
+	assert_int_equal(c->http.receive_buffers, 512);
+	assert_int_equal(c->http.upstream_buffers, 128);
 	assert_false(c->listeners[0].proxy_protocol);
 	config_put(c);
 
@@ -789,7 +791,9 @@ static void test_http_section(void **state)
 		     "http:\n"
 		     "  header_timeout_ms: 1000\n"
 		     "  max_body_bytes: 1073741824\n"
-		     "  max_connections: 20000\n");
+		     "  max_connections: 20000\n"
+		     "  receive_buffers: 4096\n"
+		     "  upstream_buffers: 16\n");
 	assert_true(c->listeners[0].proxy_protocol);
 	assert_int_equal(c->services[0].max_idle, 0);
 	assert_int_equal(c->services[0].idle_timeout_ms, 500);
@@ -798,6 +802,8 @@ static void test_http_section(void **state)
 	assert_true(c->routes[1].max_body_bytes == 1073741824ull);
 	assert_int_equal(c->http.header_timeout_ms, 1000);
 	assert_int_equal(c->http.max_connections, 20000);
+	assert_int_equal(c->http.receive_buffers, 4096);
+	assert_int_equal(c->http.upstream_buffers, 16);
 	config_put(c);
 
 	/* a route that sets no limit while http has none: unlimited */
@@ -815,6 +821,12 @@ static void test_http_errors(void **state)
 		      "cfg.yaml:7:18: http.max_uri_bytes: must be smaller than http.max_header_bytes (32768)\n");
 	expect_errors(BASE "http:\n  max_body_bytes: -1\n",
 		      "cfg.yaml:7:19: http.max_body_bytes: -1 is out of range (0-4611686018427387904)\n");
+	expect_errors(BASE "http:\n  receive_buffers: 1000\n",
+		      "cfg.yaml:7:20: http.receive_buffers: must be a power of two (16, 32, 64, ...), got 1000\n");
+	expect_errors(BASE "http:\n  upstream_buffers: 8\n",
+		      "cfg.yaml:7:21: http.upstream_buffers: 8 is out of range (16-16384)\n");
+	expect_errors(BASE "http:\n  receive_buffers: 65536\n",
+		      "cfg.yaml:7:20: http.receive_buffers: 65536 is out of range (16-32768)\n");
 	expect_errors(BASE "http:\n  max_conections: 5\n",
 		      "cfg.yaml:7:3: http: unknown key 'max_conections' (did you mean 'max_connections'?)\n");
 	expect_errors("listeners:\n  - name: l\n    address: 127.0.0.1:8080\n"
