@@ -2,9 +2,9 @@
 /*
  * Request flow. See proxy.h.
  *
- * Every completion updates a connection and then calls pump() on the client
- * connection of the exchange, which makes whatever progress is possible now
- * in both directions:
+ * Every completion updates a connection and then calls proxy__pump() on
+ * the client connection of the exchange, which makes whatever progress is
+ * possible now in both directions:
  *
  *   request:  client->in --(head re-built in client->out, then body)--> upstream
  *   response: upstream->in --(head re-built in client->out, then body)--> client
@@ -31,10 +31,11 @@
  * buffer, the buffer moves to the sending connection's hold[] and is given
  * back when that connection is freed (proxy_upstream.c).
  *
- * This file is the request path, kept in one translation unit so that it
- * inlines: submitting, the request head and the start of an exchange, the
- * request and response directions, the end of an exchange, completions.
- * The rest of the module is in proxy_*.c, listed in proxy_int.h.
+ * This file: submitting, the request head and the start of an exchange,
+ * the request direction, the end of an exchange, completions. The response
+ * direction is in proxy_response.c, the rest of the module in proxy_*.c,
+ * listed in proxy_int.h (the build links with LTO, so the request path
+ * still inlines across them).
  */
 #include "proxy.h"
 
@@ -49,8 +50,6 @@
 #include "realip.h"
 #include "rewrite.h"
 #include "router.h"
-
-static void pump(struct proxy *p, struct conn *c);
 
 static const struct config_http *http_cfg(const struct proxy *p,
 					  const struct conn *c)
@@ -150,7 +149,7 @@ int proxy__post_recv(struct proxy *p, struct conn *c)
 }
 
 /* flags: TRANSPORT_WRITE_LAST when the connection is closed right after */
-static int post_send_ex(struct proxy *p, struct conn *c, const char *data,
+int proxy__post_send_ex(struct proxy *p, struct conn *c, const char *data,
 			size_t len, unsigned int flags)
 {
 	int ret;
@@ -170,11 +169,12 @@ static int post_send_ex(struct proxy *p, struct conn *c, const char *data,
 int proxy__post_send(struct proxy *p, struct conn *c, const char *data,
 		     size_t len)
 {
-	return post_send_ex(p, c, data, len, 0);
+	return proxy__post_send_ex(p, c, data, len, 0);
 }
 
-/* The gather write of x->head_iov[first..1] (send_head, short writes). */
-static int post_head_gather(struct conn *c, unsigned int first,
+/* The gather write of x->head_iov[first..1] (proxy_response.c send_head,
+ * short writes). */
+int proxy__post_head_gather(struct conn *c, unsigned int first,
 			    unsigned int flags)
 {
 	struct conn_exchange *x = c->x;
@@ -195,24 +195,6 @@ static int post_head_gather(struct conn *c, unsigned int first,
 	return 0;
 }
 
-/* The response ends with these bytes and the client connection closes
- * after them (finish_exchange): they can leave with the FIN. */
-static bool resp_ends_conn(const struct conn_exchange *x)
-{
-	if (x->client_keep_alive || x->interim || x->tunnel)
-		return false;
-	switch (x->resp_body) {
-	case HTTP_BODY_NONE:
-		return true;
-	case HTTP_BODY_LENGTH:
-		return x->resp_left == 0;
-	case HTTP_BODY_CHUNKED:
-		return !x->resp_dechunk && x->resp_ck_done;
-	default:
-		return false;
-	}
-}
-
 /* ---- exchange start ----------------------------------------------------- */
 
 static bool method_is(const struct http_request *r, const char *m)
@@ -231,7 +213,7 @@ static bool method_idempotent(const struct http_request *r)
 
 /* Deadline of a client in an exchange: body_timeout while we wait for the
  * client's request body, response_timeout otherwise. */
-static void arm_exchange_deadline(struct proxy *p, struct conn *c)
+void proxy__arm_exchange_deadline(struct proxy *p, struct conn *c)
 {
 	const struct config_http *h = http_cfg(p, c);
 
@@ -506,380 +488,9 @@ static void on_upstream_sent(struct proxy *p, struct conn *u)
 		}
 		x->req_inflight = 0;
 	}
-	pump(p, c);
+	proxy__pump(p, c);
 	if (!conn_closing(c))
-		arm_exchange_deadline(p, c);
-}
-
-/* ---- response direction ------------------------------------------------ */
-
-/* Body bytes already buffered behind a response head go out with the head
- * in one gather write (one segment, one wakeup of the client, no copy):
- * accounted as body sent here, consumed from upstream->in when the write
- * completes. Returns their count. */
-static size_t merge_response_body(struct conn *c, struct conn *u)
-{
-	struct conn_exchange *x = c->x;
-	size_t n = u->in ? buf_len(u->in) : 0;
-
-	if (!n || x->resp_dechunk)
-		return 0;
-	switch (x->resp_body) {
-	case HTTP_BODY_NONE:
-		return 0;
-	case HTTP_BODY_LENGTH:
-		if (n > x->resp_left)
-			n = (size_t)x->resp_left;
-		x->resp_left -= n;
-		break;
-	case HTTP_BODY_CHUNKED: {
-		bool done = false;
-		long acc = http_chunked_scan(&x->resp_ck, buf_head(u->in), n,
-					     &done);
-
-		if (acc <= 0)
-			return 0;	/* an error sticks: pump_response sees it */
-		n = (size_t)acc;
-		x->resp_ck_done = done;
-		break;
-	}
-	default:
-		break;
-	}
-	x->resp_body_bytes += n;
-	return n;
-}
-
-static void send_head(struct proxy *p, struct conn *c, struct conn *u,
-		      size_t consumed, enum rewrite_conn mode)
-{
-	unsigned int flags;
-	size_t body = 0;
-	struct rewrite_resp o = {
-		.request_id = c->x->request_id,
-		.via = true,
-		.drop_transfer_encoding = c->x->client_http10,
-	};
-	long len;
-
-	if (c->x->rl_headers && mode != REWRITE_CONN_NONE) {
-		struct rl_result rl = { .limit = c->x->rl_limit,
-					.remaining = c->x->rl_remaining,
-					.reset_s = c->x->rl_reset,
-					.policy = c->x->rl_policy };
-
-		if (gate_add_ratelimit_headers(&p->resp, &rl, p->gate_scratch,
-					       sizeof(p->gate_scratch))) {
-			proxy__send_error(p, c, 502,
-					  "upstream response head too large");
-			return;
-		}
-	}
-	len = rewrite_response_ex(c->out->data, c->out->cap, &p->resp, mode,
-				  &o);
-	if (len < 0) {
-		proxy__send_error(p, c, 502,
-				  "upstream response head too large");
-		return;
-	}
-	buf_consume(u->in, consumed);
-	c->out->start = 0;
-	c->out->end = (size_t)len;
-	c->x->resp_phase = CONN_PH_HEAD;
-	c->x->resp_started = true;
-	if (mode == REWRITE_CONN_KEEP_ALIVE || mode == REWRITE_CONN_CLOSE)
-		body = merge_response_body(c, u);
-	flags = mode == REWRITE_CONN_CLOSE && resp_ends_conn(c->x) ?
-			TRANSPORT_WRITE_LAST : 0;
-	if (body && body <= PROXY_HEAD_COPY_MAX && body <= buf_room(c->out)) {
-		/* a small body: copied behind the head is cheaper than a
-		 * gather write */
-		buf_append(c->out, buf_head(u->in), body);
-		buf_consume(u->in, body);
-		body = 0;
-	}
-	if (body) {
-		struct conn_exchange *x = c->x;
-
-		x->head_iov[0].iov_base = c->out->data;
-		x->head_iov[0].iov_len = buf_len(c->out);
-		x->head_iov[1].iov_base = buf_head(u->in);
-		x->head_iov[1].iov_len = body;
-		x->head_body = body;
-		if (post_head_gather(c, 0, flags))
-			proxy__close_client(p, c);
-		return;
-	}
-	if (post_send_ex(p, c, c->out->data, buf_len(c->out), flags))
-		proxy__close_client(p, c);
-}
-
-/* A kept receive buffer that is full and too small for what must be
- * held at once (a response head longer than it): move to a pool buffer. */
-static int unwrap_in(struct proxy *p, struct conn *u)
-{
-	struct buf *b = buf_get(&p->bufs);
-
-	if (!b)
-		return -ENOMEM;
-	buf_append(b, buf_head(u->in), buf_len(u->in));
-	buf_put(&p->bufs, u->in);
-	u->in = b;
-	return 0;
-}
-
-static void parse_response(struct proxy *p, struct conn *c, struct conn *u)
-{
-	struct conn_exchange *x = c->x;
-	struct http_response *r = &p->resp;
-	size_t avail;
-	int n;
-
-	for (;;) {
-		avail = u->in ? buf_len(u->in) : 0;
-		if (avail == 0) {
-			if (u->flags & CONN_F_EOF) {
-				proxy__upstream_gone(p, c);
-				return;
-			}
-			if (proxy__post_recv(p, u))
-				proxy__send_error(p, c, 502,
-						  "upstream receive failed");
-			return;
-		}
-		n = http_parse_response(buf_head(u->in), avail,
-					x->resp_last_len, x->head_method, r);
-		if (n == -2) {
-			if (u->flags & CONN_F_EOF) {
-				proxy__upstream_gone(p, c);
-				return;
-			}
-			if (avail >= p->limits.max_head) {
-				proxy__send_error(p, c, 502,
-						  "upstream response head too large");
-				return;
-			}
-			x->resp_last_len = avail;
-			if (buf_room(u->in) == 0)
-				buf_compact(u->in);
-			if (buf_room(u->in) == 0 && u->in->wrapped &&
-			    unwrap_in(p, u)) {
-				proxy__send_error(p, c, 502, "out of memory");
-				return;
-			}
-			if (proxy__post_recv(p, u))
-				proxy__send_error(p, c, 502,
-						  "upstream receive failed");
-			return;
-		}
-		if (n < 0) {
-			if (proxy__warn_ok(p))
-				pr_warn("worker %u: invalid response from upstream: %s",
-					p->worker, r->error ? r->error : "?");
-			proxy__send_error(p, c, 502,
-					  "invalid response from the upstream");
-			return;
-		}
-		x->resp_last_len = 0;
-		if (r->status == 101) {
-			if (!x->upgrade || x->req_phase != CONN_PH_DONE ||
-			    !proxy__field_has(r->headers, r->num_headers,
-					      "upgrade", "websocket")) {
-				proxy__send_error(p, c, 502,
-						  "the upstream switched protocols");
-				return;
-			}
-			x->tunnel = true;
-			x->resp_status = 101;
-			x->obs.status = 101;
-			x->obs.t_resp_ns = obs_now_ns();
-			x->client_keep_alive = false;
-			send_head(p, c, u, (size_t)n, REWRITE_CONN_UPGRADE);
-			return;
-		}
-		if (r->status < 200) {
-			if (x->client_http10) {
-				buf_consume(u->in, (size_t)n);	/* 1xx not for 1.0 */
-				continue;
-			}
-			x->interim = true;
-			send_head(p, c, u, (size_t)n, REWRITE_CONN_NONE);
-			return;
-		}
-		break;
-	}
-	x->resp_head_parsed = true;
-	x->resp_status = r->status;
-	x->obs.status = r->status;
-	x->obs.t_resp_ns = obs_now_ns();
-	x->resp_body = r->body;
-	x->resp_left = r->body == HTTP_BODY_LENGTH ? r->content_length : 0;
-	if (r->body == HTTP_BODY_CHUNKED) {
-		http_chunked_init(&x->resp_ck);
-		/* HTTP/1.0 has no chunked coding: data only, then close */
-		x->resp_dechunk = x->client_http10;
-	}
-	x->upstream_keep_alive = r->keep_alive &&
-				 r->body != HTTP_BODY_UNTIL_CLOSE;
-	if (r->body == HTTP_BODY_UNTIL_CLOSE || x->req_phase != CONN_PH_DONE ||
-	    x->req_aborted || p->draining || x->resp_dechunk)
-		x->client_keep_alive = false;
-	send_head(p, c, u, (size_t)n,
-		  x->client_keep_alive ? REWRITE_CONN_KEEP_ALIVE
-				       : REWRITE_CONN_CLOSE);
-}
-
-static void pump_response(struct proxy *p, struct conn *c)
-{
-	struct conn_exchange *x = c->x;
-	struct conn *u = c->peer;
-	size_t avail, fwd;
-
-	if (x->resp_phase == CONN_PH_DONE || !u || u->state != US_ACTIVE)
-		return;
-	/* client->out carries the request head until it is sent */
-	if (x->req_phase == CONN_PH_IDLE || x->req_phase == CONN_PH_HEAD)
-		return;
-	if (c->flags & CONN_F_SEND)
-		return;
-	/* a body send completing decides whether the request is done,
-	 * hence whether the client connection can stay open */
-	if (x->req_phase == CONN_PH_BODY && (u->flags & CONN_F_SEND))
-		return;
-	if (!x->resp_head_parsed) {
-		if (x->resp_phase == CONN_PH_IDLE)
-			parse_response(p, c, u);
-		return;
-	}
-	if (x->resp_phase != CONN_PH_BODY)
-		return;
-	avail = u->in ? buf_len(u->in) : 0;
-	switch (x->resp_body) {
-	case HTTP_BODY_LENGTH:
-		fwd = avail < x->resp_left ? avail : (size_t)x->resp_left;
-		break;
-	case HTTP_BODY_CHUNKED: {
-		bool done = false;
-		long acc = 0;
-
-		if (x->resp_dechunk)
-			acc = proxy__dechunk_response(c, u);
-		else if (avail)
-			acc = http_chunked_scan(&x->resp_ck, buf_head(u->in),
-						avail, &done);
-		if (acc < 0) {
-			if (proxy__warn_ok(p))
-				pr_warn("worker %u: invalid chunked body from upstream",
-					p->worker);
-			proxy__close_client(p, c);
-			return;
-		}
-		fwd = (size_t)acc;
-		if (!x->resp_dechunk)
-			x->resp_ck_done = done;
-		if (x->resp_ck_done && fwd == 0) {
-			x->resp_phase = CONN_PH_DONE;
-			return;
-		}
-		avail = u->in ? buf_len(u->in) : 0;
-		break;
-	}
-	default:
-		fwd = avail;
-		break;
-	}
-	if (fwd == 0) {
-		if (u->flags & CONN_F_EOF) {
-			if (x->resp_body == HTTP_BODY_UNTIL_CLOSE)
-				x->resp_phase = CONN_PH_DONE;
-			else
-				proxy__close_client(p, c);	/* truncated */
-			return;
-		}
-		if (avail && buf_room(u->in) == 0) {
-			buf_compact(u->in);
-			if (buf_room(u->in) == 0) {
-				proxy__close_client(p, c);
-				return;
-			}
-		}
-		if (proxy__post_recv(p, u))
-			proxy__close_client(p, c);
-		return;
-	}
-	x->resp_inflight = fwd;
-	if (post_send_ex(p, c, buf_head(u->in), fwd,
-			 !x->client_keep_alive && x->resp_body == HTTP_BODY_LENGTH &&
-				 fwd == x->resp_left ? TRANSPORT_WRITE_LAST : 0))
-		proxy__close_client(p, c);
-}
-
-static void on_client_sent(struct proxy *p, struct conn *c)
-{
-	struct conn_exchange *x = c->x;
-	struct conn *u = c->peer;
-
-	if (c->state == CS_ERROR) {
-		proxy__linger_close(p, c);
-		return;
-	}
-	if (c->state == CS_TUNNEL) {
-		if (u)
-			buf_consume(u->in, x->resp_inflight);
-		x->resp_inflight = 0;
-		pump(p, c);
-		if (!conn_closing(c))
-			arm_exchange_deadline(p, c);
-		return;
-	}
-	if (c->state != CS_EXCHANGE)
-		return;
-	if (x->resp_phase == CONN_PH_HEAD) {
-		if (x->head_gather) {
-			/* the body bytes that left with the head */
-			if (u && u->in)
-				buf_consume(u->in, x->head_body);
-			x->head_gather = false;
-			x->head_body = 0;
-		}
-		if (x->tunnel) {
-			x->resp_phase = CONN_PH_DONE;
-			c->state = CS_TUNNEL;
-			pr_debug("worker %u: %s: websocket tunnel open",
-				 p->worker, c->ip);
-		} else if (x->interim) {
-			x->interim = false;
-			x->resp_phase = CONN_PH_IDLE;
-		} else if (x->resp_body == HTTP_BODY_NONE ||
-			   (x->resp_body == HTTP_BODY_LENGTH &&
-			    x->resp_left == 0) ||
-			   (x->resp_body == HTTP_BODY_CHUNKED &&
-			    !x->resp_dechunk && x->resp_ck_done)) {
-			x->resp_phase = CONN_PH_DONE;
-		} else {
-			x->resp_phase = CONN_PH_BODY;
-		}
-	} else if (x->resp_phase == CONN_PH_BODY) {
-		if (!u) {
-			proxy__close_client(p, c);
-			return;
-		}
-		buf_consume(u->in, x->resp_inflight);
-		x->resp_body_bytes += x->resp_inflight;
-		if (x->resp_body == HTTP_BODY_LENGTH) {
-			x->resp_left -= x->resp_inflight;
-			if (x->resp_left == 0)
-				x->resp_phase = CONN_PH_DONE;
-		} else if (x->resp_body == HTTP_BODY_CHUNKED &&
-			   x->resp_ck_done && (!x->resp_dechunk ||
-					       !buf_len(u->in))) {
-			x->resp_phase = CONN_PH_DONE;
-		}
-		x->resp_inflight = 0;
-	}
-	pump(p, c);
-	if (!conn_closing(c))
-		arm_exchange_deadline(p, c);
+		proxy__arm_exchange_deadline(p, c);
 }
 
 /* ---- end of an exchange ------------------------------------------------ */
@@ -944,7 +555,7 @@ static void finish_exchange(struct proxy *p, struct conn *c)
 	conn_bufs_trim(&p->conns, c);
 }
 
-static void pump(struct proxy *p, struct conn *c)
+void proxy__pump(struct proxy *p, struct conn *c)
 {
 	struct conn_exchange *x;
 
@@ -965,7 +576,7 @@ static void pump(struct proxy *p, struct conn *c)
 			pump_request(p, c);
 			if (conn_closing(c) || c->state != CS_EXCHANGE)
 				return;
-			pump_response(p, c);
+			proxy__pump_response(p, c);
 			if (conn_closing(c) || c->state != CS_EXCHANGE)
 				return;
 			if (x->resp_phase != CONN_PH_DONE)
@@ -1005,11 +616,11 @@ static void on_connect(struct proxy *p, struct conn *u, int res)
 		conn_close(&p->conns, u);
 		if (proxy__connect_failed(p, c,
 					  res == -ECANCELED ? -ETIMEDOUT : res))
-			pump(p, c);
+			proxy__pump(p, c);
 		return;
 	}
 	u->state = US_ACTIVE;
-	pump(p, c);
+	proxy__pump(p, c);
 }
 
 /*
@@ -1096,9 +707,9 @@ static void on_recv(struct proxy *p, struct conn *c, const struct loop_cqe *cqe)
 		if (n < 0)
 			pr_debug("worker %u: upstream receive: %s", p->worker,
 				 strerror((int)-n));
-		pump(p, peer);
+		proxy__pump(p, peer);
 		if (!conn_closing(peer))
-			arm_exchange_deadline(p, peer);
+			proxy__arm_exchange_deadline(p, peer);
 		return;
 	}
 	if (n < 0) {
@@ -1111,9 +722,9 @@ static void on_recv(struct proxy *p, struct conn *c, const struct loop_cqe *cqe)
 	    n > 0 && c->requests)
 		/* first byte of a new request: the head timeout starts */
 		c->deadline_ms = p->now_ms + http_cfg(p, c)->header_timeout_ms;
-	pump(p, c);
+	proxy__pump(p, c);
 	if (!conn_closing(c))
-		arm_exchange_deadline(p, c);
+		proxy__arm_exchange_deadline(p, c);
 	return;
 fail:
 	if (c->kind == CONN_CLIENT) {
@@ -1145,7 +756,7 @@ static void on_sent(struct proxy *p, struct conn *c, const struct loop_cqe *cqe)
 		}
 		iov[first].iov_base = (char *)iov[first].iov_base + r;
 		iov[first].iov_len -= r;
-		if (post_head_gather(c, first, 0))
+		if (proxy__post_head_gather(c, first, 0))
 			res = -EIO;
 		else
 			return;
@@ -1169,7 +780,7 @@ static void on_sent(struct proxy *p, struct conn *c, const struct loop_cqe *cqe)
 			struct conn *cl = c->peer;
 
 			proxy__request_send_failed(p, cl, res);
-			pump(p, cl);
+			proxy__pump(p, cl);
 		} else {
 			conn_close(&p->conns, c);
 		}
@@ -1179,7 +790,7 @@ static void on_sent(struct proxy *p, struct conn *c, const struct loop_cqe *cqe)
 	if (c->kind == CONN_UPSTREAM)
 		on_upstream_sent(p, c);
 	else
-		on_client_sent(p, c);
+		proxy__on_client_sent(p, c);
 }
 
 void proxy_complete(struct proxy *p, const struct loop_cqe *cqe)

@@ -45,7 +45,7 @@ static void report_error(struct proxy *p, struct conn *c, int status,
 }
 
 /* Send the complete answer (n bytes, or n < 0: it could not be built)
- * already in c->out, then close (lingering: on_client_sent). */
+ * already in c->out, then close (lingering: proxy__on_client_sent). */
 static void send_answer(struct proxy *p, struct conn *c, long n, int status)
 {
 	if (n < 0) {

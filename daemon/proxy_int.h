@@ -62,6 +62,27 @@ static inline bool proxy__waiting_for_body(const struct conn *c)
 int proxy__post_recv(struct proxy *p, struct conn *c);
 int proxy__post_send(struct proxy *p, struct conn *c, const char *data,
 		     size_t len);
+/* proxy__post_send() with flags: TRANSPORT_WRITE_LAST when the connection
+ * is closed right after. */
+int proxy__post_send_ex(struct proxy *p, struct conn *c, const char *data,
+			size_t len, unsigned int flags);
+/* The gather write of c->x->head_iov[first..1] (a response head and the
+ * body behind it; what is left of it after a short write). */
+int proxy__post_head_gather(struct conn *c, unsigned int first,
+			    unsigned int flags);
+/* proxy.c: every possible step of c's exchange now, in both directions
+ * (after any completion on c or its upstream). */
+void proxy__pump(struct proxy *p, struct conn *c);
+/* The deadline of client c in an exchange: body_timeout while its request
+ * body is awaited, response_timeout otherwise (tunnel_timeout in a
+ * tunnel). */
+void proxy__arm_exchange_deadline(struct proxy *p, struct conn *c);
+
+/* proxy_response.c: the response direction. Parse the upstream's response
+ * head and send the re-built head, then relay the body (from proxy__pump);
+ * a send to client c completed. */
+void proxy__pump_response(struct proxy *p, struct conn *c);
+void proxy__on_client_sent(struct proxy *p, struct conn *c);
 
 /* proxy_conn.c: teardown. End of an exchange's resources (re-framing
  * buffer, config snapshot). */
