@@ -36,6 +36,14 @@ struct loop {
 	unsigned ngroups;
 	bool disabled;		/* created R_DISABLED: loop_start() enables */
 	bool mshot_limit;	/* multishot receives take a byte limit */
+	/* registered files (loop_files_init): fd is at index fd of the
+	 * ring's file table while fixed[fd]; slot[i] == i is what the
+	 * table updates read, none (-1) empties a slot */
+	uint8_t *fixed;
+	int *slot;
+	unsigned nfixed;
+	int none;
+	unsigned long files_failed;
 };
 
 /* user_data of the feature probe's own operations (PROBE_UD, + 1 for its
@@ -44,6 +52,15 @@ struct loop {
  * than the probe's wait) is dropped by loop_run_once(). */
 #define PROBE_UD 0xfffffffffffffff0ull
 #define PROBE_WAIT_NS 200000000ll
+/* user_data of the file table's updates: op 0xff, id FILES_ID, gen the
+ * fd (FILES_DETACH set when the slot is emptied) */
+#define FILES_ID 0xfffffeu
+#define FILES_DETACH 0x80000000u
+/* op 0xff with one of these ids: the loop's own, never the caller's */
+static inline bool own_ud(uint64_t ud)
+{
+	return loop_ud_op(ud) == 0xff && loop_ud_id(ud) >= FILES_ID;
+}
 
 static int ring_init(struct loop *l, unsigned entries, unsigned lflags)
 {
@@ -266,6 +283,8 @@ void loop_free(struct loop *l)
 			io_uring_unregister_buf_ring(&l->ring,
 						     (int)(LOOP_BGID + i));
 	io_uring_queue_exit(&l->ring);
+	free(l->fixed);
+	free(l->slot);
 	for (unsigned i = 0; i < LOOP_GROUPS; i++) {
 		if (l->g[i].bufs)
 			munmap(l->g[i].bufs, l->g[i].bufs_bytes);
@@ -332,6 +351,103 @@ static struct io_uring_sqe *get_sqe(struct loop *l, unsigned need)
 	return sqe;
 }
 
+/* An SQE on fd: through the file table when fd is there (no file lookup
+ * and reference per operation). */
+static inline void use_fd(const struct loop *l, struct io_uring_sqe *sqe,
+			  int fd)
+{
+	if ((unsigned)fd < l->nfixed && l->fixed[fd])
+		sqe->flags |= IOSQE_FIXED_FILE;	/* sqe->fd: the index */
+}
+
+int loop_files_init(struct loop *l, unsigned n)
+{
+	int ret;
+
+	if (n > LOOP_FILES_MAX)
+		n = LOOP_FILES_MAX;
+	if (n == 0 || l->nfixed)
+		return 0;
+	l->fixed = calloc(n, sizeof(*l->fixed));
+	l->slot = malloc(n * sizeof(*l->slot));
+	if (!l->fixed || !l->slot) {
+		ret = -ENOMEM;
+		goto fail;
+	}
+	ret = io_uring_register_files_sparse(&l->ring, n);
+	if (ret)
+		goto fail;
+	for (unsigned i = 0; i < n; i++)
+		l->slot[i] = (int)i;
+	l->none = -1;
+	l->nfixed = n;
+	return 0;
+fail:
+	free(l->fixed);
+	free(l->slot);
+	l->fixed = NULL;
+	l->slot = NULL;
+	return ret;
+}
+
+void loop_fd_attach(struct loop *l, int fd)
+{
+	struct io_uring_sqe *sqe;
+
+	if ((unsigned)fd >= l->nfixed || l->fixed[fd])
+		return;
+	/* queued in order: the operations on fd prepared after it find it
+	 * in the table, and an earlier detach of the same number (a closed
+	 * fd the kernel gave out again) happens first */
+	sqe = get_sqe(l, 1);
+	if (!sqe)
+		return;		/* the ring is full: fd is used as it is */
+	io_uring_prep_files_update(sqe, &l->slot[fd], 1, fd);
+	io_uring_sqe_set_data64(sqe, loop_ud(0xff, FILES_ID, (uint32_t)fd));
+	l->fixed[fd] = 1;
+}
+
+void loop_fd_detach(struct loop *l, int fd)
+{
+	struct io_uring_sqe *sqe;
+
+	if ((unsigned)fd >= l->nfixed || !l->fixed[fd])
+		return;
+	l->fixed[fd] = 0;
+	sqe = get_sqe(l, 1);
+	if (sqe) {
+		io_uring_prep_files_update(sqe, &l->none, 1, fd);
+		io_uring_sqe_set_data64(sqe, loop_ud(0xff, FILES_ID,
+						     (uint32_t)fd | FILES_DETACH));
+		return;
+	}
+	/* the ring is full: now (the table's reference would keep the
+	 * socket open after its close) */
+	if (io_uring_register_files_update(&l->ring, (unsigned)fd, &l->none,
+					   1) < 0)
+		l->files_failed++;
+}
+
+unsigned long loop_files_failed(const struct loop *l)
+{
+	return l->files_failed;
+}
+
+/* A completion of the file table's updates. */
+static void files_done(struct loop *l, uint64_t ud, int res)
+{
+	uint32_t v = loop_ud_gen(ud);
+	unsigned fd = v & ~FILES_DETACH;
+
+	if (res >= 0)
+		return;
+	l->files_failed++;
+	/* an attach that failed: operations already queued on the index
+	 * fail (EBADF) and end their connection; later ones use the fd */
+	if (!(v & FILES_DETACH) && fd < l->nfixed)
+		l->fixed[fd] = 0;
+}
+
 int loop_accept_multishot(struct loop *l, int fd, uint64_t ud)
 {
 	struct io_uring_sqe *sqe = get_sqe(l, 1);
@@ -365,6 +481,7 @@ static struct io_uring_sqe *prep_recv(struct loop *l, int fd, size_t maxlen,
 	if (maxlen > l->g[gi].buf_size)
 		maxlen = l->g[gi].buf_size;
 	io_uring_prep_recv(sqe, fd, NULL, maxlen, 0);
+	use_fd(l, sqe, fd);
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = (uint16_t)(LOOP_BGID + gi);
 	io_uring_sqe_set_data64(sqe, ud);
@@ -435,6 +552,7 @@ int loop_send_ex(struct loop *l, int fd, const void *buf, size_t len,
 	if (!sqe)
 		return -EBUSY;
 	io_uring_prep_send(sqe, fd, buf, len, MSG_NOSIGNAL | msg_flags);
+	use_fd(l, sqe, fd);
 	io_uring_sqe_set_data64(sqe, ud);
 	return 0;
 }
@@ -447,6 +565,7 @@ int loop_sendmsg(struct loop *l, int fd, const struct msghdr *msg,
 	if (!sqe)
 		return -EBUSY;
 	io_uring_prep_sendmsg(sqe, fd, msg, (unsigned)(MSG_NOSIGNAL | msg_flags));
+	use_fd(l, sqe, fd);
 	io_uring_sqe_set_data64(sqe, ud);
 	return 0;
 }
@@ -460,6 +579,7 @@ int loop_connect(struct loop *l, int fd, const struct sockaddr *sa,
 	if (!sqe)
 		return -EBUSY;
 	io_uring_prep_connect(sqe, fd, sa, salen);
+	use_fd(l, sqe, fd);
 	sqe->flags |= IOSQE_IO_LINK;
 	io_uring_sqe_set_data64(sqe, ud);
 	sqe = io_uring_get_sqe(&l->ring);	/* room checked above */
@@ -514,9 +634,12 @@ int loop_run_once(struct loop *l, bool wait, loop_cb cb, void *ctx)
 	io_uring_for_each_cqe(&l->ring, head, cqe) {
 		struct loop_cqe c;
 
-		if (__builtin_expect((cqe->user_data | 1) == (PROBE_UD | 1), 0)) {
-			/* the feature probe's, late: not the caller's */
-			if (cqe->flags & IORING_CQE_F_BUFFER)
+		if (__builtin_expect(own_ud(cqe->user_data), 0)) {
+			/* a file table update's, or the feature probe's, late:
+			 * not the caller's */
+			if (loop_ud_id(cqe->user_data) == FILES_ID)
+				files_done(l, cqe->user_data, cqe->res);
+			else if (cqe->flags & IORING_CQE_F_BUFFER)
 				loop_buf_recycle(l, (uint16_t)(cqe->flags >>
 						 IORING_CQE_BUFFER_SHIFT));
 			n++;

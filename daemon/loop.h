@@ -25,7 +25,8 @@
 
 struct loop;
 
-/* user_data layout: op (8 bits) | id (24 bits) | gen (32 bits). */
+/* user_data layout: op (8 bits) | id (24 bits) | gen (32 bits). Op 0xff
+ * with an id of 0xfffffe or more is the loop's own. */
 #define LOOP_ID_MAX 0xffffffu
 
 static inline uint64_t loop_ud(unsigned op, uint32_t id, uint32_t gen)
@@ -92,6 +93,22 @@ struct loop *loop_new_flags(unsigned entries, unsigned nbufs, size_t buf_size,
  * -errno. */
 int loop_start(struct loop *l);
 void loop_free(struct loop *l);
+
+/* Registered files: a table of n slots (at most LOOP_FILES_MAX) in the
+ * ring, from the thread that uses the loop. A socket given to
+ * loop_fd_attach() sits at index fd, and the receives, sends and
+ * connects on it then skip the kernel's file lookup and reference per
+ * operation; fds >= n are used as they are. 0 or -errno (the loop works
+ * without). */
+#define LOOP_FILES_MAX 65536
+int loop_files_init(struct loop *l, unsigned n);
+/* Attach fd after it was opened; detach it before it is closed (the
+ * table holds a reference to the socket until then). No-ops for fds
+ * outside the table. */
+void loop_fd_attach(struct loop *l, int fd);
+void loop_fd_detach(struct loop *l, int fd);
+/* Table updates that failed (the fd was then used as it is). */
+unsigned long loop_files_failed(const struct loop *l);
 
 /* A second class of larger provided buffers (buf_size above the first
  * class's): a loop_recv() whose maxlen does not fit the first class takes

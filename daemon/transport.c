@@ -92,8 +92,11 @@ static int plain_cancel(struct transport *t, uint64_t ud)
 
 static void plain_close(struct transport *t)
 {
-	if (t->fd >= 0)
+	if (t->fd >= 0) {
+		if (t->loop)
+			loop_fd_detach(t->loop, t->fd);
 		close(t->fd);
+	}
 	t->fd = -1;
 }
 
@@ -118,4 +121,6 @@ void transport_plain_init(struct transport *t, struct loop *l, int fd)
 	t->loop = l;
 	t->fd = fd;
 	t->priv = NULL;
+	if (l && fd >= 0)
+		loop_fd_attach(l, fd);
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -210,9 +211,31 @@ static void dispatch(void *ctx, const struct loop_cqe *cqe)
 	}
 }
 
+/* Slots of the ring's file table: as many as fd numbers can reach (the
+ * open-files limit), or SLUICE_FILE_TABLE (troubleshooting and tests: 0
+ * for none, a few to mix table and plain sockets). */
+static unsigned file_table_slots(void)
+{
+	const char *e = getenv("SLUICE_FILE_TABLE");
+	struct rlimit rl;
+
+	if (e && *e) {
+		char *end;
+		unsigned long v = strtoul(e, &end, 10);
+
+		if (!*end)
+			return v > LOOP_FILES_MAX ? LOOP_FILES_MAX : (unsigned)v;
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY ||
+	    rl.rlim_cur > LOOP_FILES_MAX)
+		return LOOP_FILES_MAX;
+	return (unsigned)rl.rlim_cur;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
+	unsigned slots;
 	int ret;
 
 	w->proxy.now_ms = clock_now_ms();
@@ -221,6 +244,15 @@ static void *worker_main(void *arg)
 		pr_err("worker %u: io_uring enable: %s", w->id, strerror(-ret));
 		return NULL;
 	}
+	/* sockets numbered below the table's size go in the ring's file
+	 * table; the others (and all without a table) are used as they are */
+	slots = file_table_slots();
+	ret = loop_files_init(w->loop, slots);
+	if (ret && w->id == 0)
+		pr_warn("io_uring file table: %s; sockets are looked up per "
+			"operation", strerror(-ret));
+	else if (w->id == 0)
+		pr_info("io_uring file table: %u slots", slots);
 	if (w->id == 0)
 		pr_info("receives between requests: %s",
 			loop_recv_multi_ok(w->loop) ?

@@ -571,3 +571,74 @@ def test_backend_bytes_past_its_response_are_never_a_response(workdir):
         s.shutdown()
         stop[0] = True
         srv.close()
+
+
+
+# ---- the io_uring file table ------------------------------------------------
+# A worker's sockets sit in its ring's file table at index fd (no file
+# lookup per operation); with SLUICE_FILE_TABLE=24 the low fds do and the
+# others are used as they are, and numbers are reused across both.
+
+def ring_sockets(pid):
+    """What pid's io_uring file tables and fds hold: ({slot: file},
+    {fd: file}) for sockets, from /proc (fdinfo's UserFiles)."""
+    table, fds = {}, {}
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if target.startswith("socket:"):
+                fds[int(fd)] = target
+            elif target == "anon_inode:[io_uring]":
+                with open(f"/proc/{pid}/fdinfo/{fd}") as f:
+                    info = f.read()
+                files = info.partition("UserFiles:")[2]
+                files = files.partition("UserBufs:")[0]
+                for m in re.finditer(r"^\s*(\d+): (\S+)$", files, re.M):
+                    table[int(m.group(1))] = m.group(2)
+        except OSError:
+            continue        # closed meanwhile
+    return table, fds
+
+
+def stale_slots(pid):
+    """Table slots whose socket is not the one open at that fd (one that
+    would keep a closed socket alive)."""
+    table, fds = ring_sockets(pid)
+    return {k: v for k, v in table.items() if fds.get(k) != v}
+
+
+def test_file_table_and_plain_sockets_mixed(backends, workdir):
+    slots = 24
+    s = h.Sluiced(raw.write_cfg(workdir, "gw-ft", listeners=OWN),
+                  workdir, tag="gw-ft",
+                  env={"SLUICE_FILE_TABLE": str(slots)})
+    try:
+        s.start()
+        assert f"io_uring file table: {slots} slots" in s.output()
+        p = raw.uniq("ft")
+        for rnd in range(3):
+            conns = [own_conn() for _ in range(40)]
+            for k in range(3):
+                for i, c in enumerate(conns):
+                    c.send(raw.request("GET", f"{p}/{rnd}/{i}/{k}"))
+                for i, c in enumerate(conns):
+                    r = c.response()
+                    assert r.status == 200, (rnd, i, k, r)
+                    assert r.json()["path"] == f"{p}/{rnd}/{i}/{k}"
+            table, fds = ring_sockets(s.pid)
+            # both kinds carry connections now
+            assert len(table) >= slots // 2, (table, fds)
+            assert any(fd >= slots for fd in fds), fds
+            assert all(k < slots for k in table), table
+            assert stale_slots(s.pid) == {}
+            for c in conns:
+                c.close()
+            # the gateway closes them (the listener and at most 40 pooled
+            # upstream connections stay): no slot keeps a closed socket
+            h.wait_for(lambda: len(ring_sockets(s.pid)[1]) <= 41 and
+                       not stale_slots(s.pid), 10,
+                       what="client sockets closed, their slots emptied")
+        entries = raw.backend_entries(backends["b1"], p)
+        assert len(entries) == 3 * 40 * 3
+    finally:
+        s.shutdown()
