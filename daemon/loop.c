@@ -10,6 +10,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "log.h"
+
 #define LOOP_BGID 7		/* + group index */
 #define LOOP_GROUPS 2
 
@@ -43,7 +45,6 @@ struct loop {
 	int *slot;
 	unsigned nfixed;
 	int none;
-	unsigned long files_failed;
 };
 
 /* user_data of the feature probe's own operations (PROBE_UD, + 1 for its
@@ -423,14 +424,12 @@ void loop_fd_detach(struct loop *l, int fd)
 	}
 	/* the ring is full: now (the table's reference would keep the
 	 * socket open after its close) */
-	if (io_uring_register_files_update(&l->ring, (unsigned)fd, &l->none,
-					   1) < 0)
-		l->files_failed++;
-}
+	int ret = io_uring_register_files_update(&l->ring, (unsigned)fd,
+						 &l->none, 1);
 
-unsigned long loop_files_failed(const struct loop *l)
-{
-	return l->files_failed;
+	if (ret < 0)
+		pr_warn("io_uring file table: cannot empty slot %d: %s", fd,
+			strerror(-ret));
 }
 
 /* A completion of the file table's updates. */
@@ -441,7 +440,8 @@ static void files_done(struct loop *l, uint64_t ud, int res)
 
 	if (res >= 0)
 		return;
-	l->files_failed++;
+	pr_warn("io_uring file table: cannot %s slot %u: %s",
+		(v & FILES_DETACH) ? "empty" : "fill", fd, strerror(-res));
 	/* an attach that failed: operations already queued on the index
 	 * fail (EBADF) and end their connection; later ones use the fd */
 	if (!(v & FILES_DETACH) && fd < l->nfixed)

@@ -104,11 +104,10 @@ void loop_free(struct loop *l);
 int loop_files_init(struct loop *l, unsigned n);
 /* Attach fd after it was opened; detach it before it is closed (the
  * table holds a reference to the socket until then). No-ops for fds
- * outside the table. */
+ * outside the table. A table update that fails is logged; the fd is then
+ * used as it is. */
 void loop_fd_attach(struct loop *l, int fd);
 void loop_fd_detach(struct loop *l, int fd);
-/* Table updates that failed (the fd was then used as it is). */
-unsigned long loop_files_failed(const struct loop *l);
 
 /* A second class of larger provided buffers (buf_size above the first
  * class's): a loop_recv() whose maxlen does not fit the first class takes

@@ -251,8 +251,10 @@ static void *worker_main(void *arg)
 	if (ret && w->id == 0)
 		pr_warn("io_uring file table: %s; sockets are looked up per "
 			"operation", strerror(-ret));
-	else if (w->id == 0)
+	else if (w->id == 0 && slots)
 		pr_info("io_uring file table: %u slots", slots);
+	else if (w->id == 0)
+		pr_info("io_uring file table: off (SLUICE_FILE_TABLE=0)");
 	if (w->id == 0)
 		pr_info("receives between requests: %s",
 			loop_recv_multi_ok(w->loop) ?

@@ -642,3 +642,24 @@ def test_file_table_and_plain_sockets_mixed(backends, workdir):
         assert len(entries) == 3 * 40 * 3
     finally:
         s.shutdown()
+
+
+def test_no_file_table(backends, workdir):
+    """SLUICE_FILE_TABLE=0: no table, every socket used as it is."""
+    s = h.Sluiced(raw.write_cfg(workdir, "gw-noft", listeners=OWN),
+                  workdir, tag="gw-noft", env={"SLUICE_FILE_TABLE": "0"})
+    try:
+        s.start()
+        assert "io_uring file table: off" in s.output()
+        conns = [own_conn() for _ in range(10)]
+        for i, c in enumerate(conns):
+            c.send(raw.request("GET", f"/noft/{i}"))
+        for i, c in enumerate(conns):
+            r = c.response()
+            assert r.status == 200 and r.json()["path"] == f"/noft/{i}"
+        table, fds = ring_sockets(s.pid)
+        assert table == {} and len(fds) > 10, (table, fds)
+        for c in conns:
+            c.close()
+    finally:
+        s.shutdown()
