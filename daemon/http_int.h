@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Internal to the http module (http.c, http_chunked.c): the byte classes
- * both scanners test with. Not for other modules.
+ * Internal to the http module (http.c, http_chunked.c, http_host.c): the
+ * byte classes the scanners test with, and the host syntax check. Not for
+ * other modules.
  */
 #ifndef SLUICE_HTTP_INT_H
 #define SLUICE_HTTP_INT_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum {
@@ -23,5 +26,10 @@ enum {
 extern const uint8_t http__cls[256];
 
 #define IS(c, k) (http__cls[(uint8_t)(c)] & (k))
+
+/* host [ ":" port ]: host an "[" IPv6address "]" (no zone id) or a
+ * reg-name of unreserved characters (which covers IPv4 and DNS names),
+ * port 1*5DIGIT <= 65535 (required when port_required). http_host.c. */
+bool http__host_port_valid(const char *s, size_t n, bool port_required);
 
 #endif
