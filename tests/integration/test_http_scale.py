@@ -106,12 +106,21 @@ def _exchange(socks, path_of, timeout=60):
 
 
 def _all_stopped(pid):
-    """Every thread of pid has stopped (kill() returns before they do)."""
+    """Every thread of pid has stopped (kill() returns before they do).
+    The kernel's io_uring worker threads (iou-*) run no code of sluiced's
+    and are not waited for."""
     for tid in os.listdir(f"/proc/{pid}/task"):
-        with open(f"/proc/{pid}/task/{tid}/stat") as f:
-            # "tid (comm) S ...": the state follows the last ')'
-            if f.read().rpartition(")")[2].split()[0] not in ("T", "t"):
-                return False
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue            # the thread is gone
+        # "tid (comm) S ...": the state follows the last ')'
+        comm, _, rest = stat.partition("(")[2].rpartition(")")
+        if comm.startswith("iou-"):
+            continue
+        if rest.split()[0] not in ("T", "t"):
+            return False
     return True
 
 
