@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "http.h"
+#include "util/file.h"
 
 int ctlclient_request(const char *sock_path, const char *method,
 		      const char *target, const char *body,
@@ -20,7 +21,7 @@ int ctlclient_request(const char *sock_path, const char *method,
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct timeval tv = { .tv_sec = CTLCLIENT_TIMEOUT_MS / 1000 };
 	struct http_response resp;
-	size_t blen = body ? strlen(body) : 0, len = 0, cap = 8192;
+	size_t blen = body ? strlen(body) : 0, len = 0;
 	char *req = NULL, *buf = NULL;
 	int fd = -1, ret, n;
 
@@ -65,41 +66,12 @@ int ctlclient_request(const char *sock_path, const char *method,
 		}
 		o += (size_t)w;
 	}
-	buf = malloc(cap + 1);
-	if (!buf) {
-		ret = -ENOMEM;
+	ret = fd_read_all(fd, 8192, CTLCLIENT_MAX_REPLY, &buf, &len);
+	if (ret) {
+		if (ret == -EAGAIN)
+			ret = -ETIMEDOUT;
 		goto out;
 	}
-	for (;;) {
-		ssize_t rd;
-
-		if (len == cap) {
-			char *nb;
-
-			if (cap >= CTLCLIENT_MAX_REPLY) {
-				ret = -EFBIG;
-				goto out;
-			}
-			cap *= 2;
-			nb = realloc(buf, cap + 1);
-			if (!nb) {
-				ret = -ENOMEM;
-				goto out;
-			}
-			buf = nb;
-		}
-		rd = read(fd, buf + len, cap - len);
-		if (rd < 0 && errno == EINTR)
-			continue;
-		if (rd < 0) {
-			ret = errno == EAGAIN ? -ETIMEDOUT : -errno;
-			goto out;
-		}
-		if (rd == 0)
-			break;
-		len += (size_t)rd;
-	}
-	buf[len] = '\0';
 	n = http_parse_response(buf, len, 0, false, &resp);
 	if (n <= 0) {
 		ret = -EPROTO;

@@ -7,28 +7,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int file_read_all(const char *path, size_t max, char **out, size_t *outlen)
+int fd_read_all(int fd, size_t cap, size_t max, char **out, size_t *outlen)
 {
-	size_t len = 0, cap;
+	size_t len = 0;
 	char *buf = NULL;
-	struct stat st;
-	int fd, ret = 0;
+	int ret = 0;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st)) {
-		ret = -errno;
-		goto out;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		ret = -EISDIR;
-		goto out;
-	}
-	/* a regular file's size is known: usually one read, no regrowth */
-	cap = S_ISREG(st.st_mode) && st.st_size > 0 &&
-			      (size_t)st.st_size <= max ?
-		      (size_t)st.st_size + 1 : 4096;
+	if (cap == 0)
+		cap = 4096;
 	for (;;) {
 		ssize_t r;
 
@@ -40,7 +26,7 @@ int file_read_all(const char *path, size_t max, char **out, size_t *outlen)
 			nb = realloc(buf, cap + 1);	/* + the NUL */
 			if (!nb) {
 				ret = -ENOMEM;
-				goto out;
+				break;
 			}
 			buf = nb;
 		}
@@ -49,18 +35,16 @@ int file_read_all(const char *path, size_t max, char **out, size_t *outlen)
 			continue;
 		if (r < 0) {
 			ret = -errno;
-			goto out;
+			break;
 		}
 		if (r == 0)
 			break;
 		len += (size_t)r;
 		if (len > max) {
 			ret = -EFBIG;
-			goto out;
+			break;
 		}
 	}
-out:
-	close(fd);
 	if (ret) {
 		free(buf);
 		return ret;
@@ -69,4 +53,27 @@ out:
 	*out = buf;
 	*outlen = len;
 	return 0;
+}
+
+int file_read_all(const char *path, size_t max, char **out, size_t *outlen)
+{
+	struct stat st;
+	int fd, ret;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st))
+		ret = -errno;
+	else if (S_ISDIR(st.st_mode))
+		ret = -EISDIR;
+	else
+		/* a regular file's size is known: usually one read, no
+		 * regrowth */
+		ret = fd_read_all(fd, S_ISREG(st.st_mode) && st.st_size > 0 &&
+					      (size_t)st.st_size <= max ?
+					      (size_t)st.st_size + 1 : 0,
+				  max, out, outlen);
+	close(fd);
+	return ret;
 }
