@@ -18,14 +18,56 @@
 _Static_assert(sizeof(struct loop_ts) == sizeof(struct __kernel_timespec),
 	       "loop_ts must match __kernel_timespec");
 
-/* A class of provided buffers. Buffer ids are unique across groups: group
+/* Buffers a class keeps in its ring at least (or all it has), and how many
+ * turns of the loop with no shortage shrink that by a quarter. */
+#define RING_MIN 16
+#define RING_CALM_TURNS 4096
+/* A class of large receives (loop_add_bufs()) fills its buffers: its ring
+ * holds at most this many bytes of them. */
+#define RING_LARGE_BYTES (512u << 10)
+
+/*
+ * A class of provided buffers. Buffer ids are unique across groups: group
  * g's ids are base .. base + nbufs - 1, so a completion's id alone says
- * which group (and which address) it used. */
+ * which group (and which address) it used.
+ *
+ * The kernel takes buffers from the ring in the order they were added,
+ * so a ring that held every free buffer would hand out the one given
+ * back longest ago: each receive would land in memory out of the cache
+ * (a 16 KiB response touched 128 x 32 KiB in turn). Free buffers wait on
+ * a stack instead, and before each submission the ring is topped up to
+ * `target` from its top: the buffers just given back, still in the cache,
+ * are the next ones used, and buffers never needed are never touched
+ * (nor count in RSS). `target` doubles (up to `max`) when a turn emptied
+ * the ring while the stack had more, and shrinks back after
+ * RING_CALM_TURNS turns without that. in_ring counts the ring's buffers:
+ * one fewer per completion that consumed one (every consumed buffer comes
+ * back in a completion; a completion the kernel drops ends the worker, as
+ * io_uring_enter() then fails with -EBADR).
+ *
+ * A receive that finds the ring empty fails with -ENOBUFS and is posted
+ * again; only when the ring ran empty holding every free buffer were all
+ * of them in use (loop_bufs_exhausted()). The large class's ring is kept small on
+ * purpose (RING_LARGE_BYTES): a turn of the loop then receives at most
+ * that much into large buffers, and the receives that wait for the next
+ * turn cost less than copying a whole burst of responses into memory the
+ * cache no longer holds (16 KiB responses: +4 % per core, docs/
+ * BENCHMARKS.md).
+ */
 struct bufgroup {
 	struct io_uring_buf_ring *br;
 	size_t br_bytes;
 	char *bufs;
 	size_t bufs_bytes;
+	uint16_t *stack;	/* free buffers' ids, the last given back on top */
+	unsigned nstack;
+	unsigned in_ring;
+	unsigned target;
+	unsigned max;		/* target's ceiling */
+	unsigned calm;		/* turns without it running empty */
+	bool emptied;		/* this turn: the ring ran empty */
+	bool all_out;		/* the last top-up emptied the stack */
+	bool exhausted;		/* this turn: it ran empty holding them all */
 	unsigned nbufs;
 	unsigned base;
 	size_t buf_size;
@@ -99,12 +141,84 @@ static int ring_init(struct loop *l, unsigned entries, unsigned lflags)
 	return ret;
 }
 
+static struct bufgroup *group_of(struct loop *l, unsigned bid)
+{
+	for (unsigned i = 0; i < l->ngroups; i++)
+		if (bid - l->g[i].base < l->g[i].nbufs)
+			return &l->g[i];
+	return NULL;
+}
+
+/* A completion consumed buffer bid from its class's ring. */
+static struct bufgroup *buf_taken(struct loop *l, unsigned bid)
+{
+	struct bufgroup *g = group_of(l, bid);
+
+	if (g && g->in_ring && --g->in_ring == 0) {
+		g->emptied = true;
+		if (g->all_out)
+			g->exhausted = true;
+	}
+	return g;
+}
+
+/* Move free buffers from the stack's top into the ring until it holds
+ * target of them. */
+static void ring_top_up(struct bufgroup *g)
+{
+	int mask = io_uring_buf_ring_mask(g->nbufs);
+	int n = 0;
+
+	while (g->in_ring + (unsigned)n < g->target && g->nstack) {
+		uint16_t bid = g->stack[--g->nstack];
+
+		io_uring_buf_ring_add(g->br, g->bufs + (size_t)(bid - g->base) *
+					     g->buf_size,
+				      (unsigned)g->buf_size, bid, mask, n);
+		n++;
+	}
+	if (n) {
+		io_uring_buf_ring_advance(g->br, n);
+		g->in_ring += (unsigned)n;
+	}
+	g->all_out = g->nstack == 0;
+}
+
+/* Top every class's ring up (before a submission: the receives it
+ * carries may take buffers at once). */
+static void rings_top_up(struct loop *l)
+{
+	for (unsigned i = 0; i < l->ngroups; i++)
+		if (l->g[i].in_ring < l->g[i].target)
+			ring_top_up(&l->g[i]);
+}
+
+/* Once per turn of the loop: adapt each class's target to the last turn. */
+static void rings_adapt(struct loop *l)
+{
+	for (unsigned i = 0; i < l->ngroups; i++) {
+		struct bufgroup *g = &l->g[i];
+
+		if (g->emptied && g->nstack && g->target < g->max) {
+			g->target = g->target * 2 < g->max ? g->target * 2
+							   : g->max;
+			g->calm = 0;
+		} else if (!g->emptied && ++g->calm >= RING_CALM_TURNS) {
+			g->calm = 0;
+			if (g->target - g->target / 4 >= RING_MIN)
+				g->target -= g->target / 4;
+		}
+		g->emptied = false;
+		g->exhausted = false;
+	}
+}
+
 static int bufring_init(struct loop *l, unsigned nbufs, size_t buf_size)
 {
 	struct bufgroup *g = &l->g[l->ngroups];
 	struct io_uring_buf_reg reg;
 	unsigned base = 0;
-	int mask, ret;
+	int ret;
 
 	if (nbufs == 0)
 		return 0;
@@ -142,21 +256,37 @@ static int bufring_init(struct loop *l, unsigned nbufs, size_t buf_size)
 		return ret;
 	g->registered = true;
 	io_uring_buf_ring_init(g->br);
-	mask = io_uring_buf_ring_mask(nbufs);
+	g->stack = malloc(nbufs * sizeof(*g->stack));
+	if (!g->stack)
+		return -ENOMEM;
+	/* the lowest ids on top: used first */
 	for (unsigned i = 0; i < nbufs; i++)
-		io_uring_buf_ring_add(g->br, g->bufs + (size_t)i * buf_size,
-				      (unsigned)buf_size,
-				      (unsigned short)(base + i), mask, (int)i);
-	io_uring_buf_ring_advance(g->br, (int)nbufs);
+		g->stack[i] = (uint16_t)(base + nbufs - 1 - i);
+	g->nstack = nbufs;
+	g->max = nbufs;
+	g->target = nbufs < RING_MIN ? nbufs : RING_MIN;
+	ring_top_up(g);
 	return 0;
 }
 
 int loop_add_bufs(struct loop *l, unsigned nbufs, size_t buf_size)
 {
+	struct bufgroup *g = &l->g[l->ngroups];
+	int ret;
+
 	if (l->ngroups == 0 || l->ngroups >= LOOP_GROUPS ||
 	    buf_size <= l->g[l->ngroups - 1].buf_size)
 		return -EINVAL;
-	return bufring_init(l, nbufs, buf_size);
+	ret = bufring_init(l, nbufs, buf_size);
+	if (ret || nbufs == 0)
+		return ret;
+	/* large receives fill their buffers: a ring of RING_LARGE_BYTES */
+	g->max = (unsigned)(RING_LARGE_BYTES / buf_size);
+	if (g->max < RING_MIN)
+		g->max = RING_MIN;
+	if (g->max > nbufs)
+		g->max = nbufs;
+	return 0;
 }
 
 struct loop *loop_new(unsigned entries, unsigned nbufs, size_t buf_size)
@@ -208,9 +338,13 @@ static void mshot_probe(struct loop *l)
 			if (cqe->user_data == PROBE_UD) {
 				bool more = cqe->flags & IORING_CQE_F_MORE;
 
-				if (cqe->flags & IORING_CQE_F_BUFFER)
-					loop_buf_recycle(l, (uint16_t)(cqe->flags >>
-							 IORING_CQE_BUFFER_SHIFT));
+				if (cqe->flags & IORING_CQE_F_BUFFER) {
+					uint16_t bid = (uint16_t)(cqe->flags >>
+						IORING_CQE_BUFFER_SHIFT);
+
+					buf_taken(l, bid);
+					loop_buf_recycle(l, bid);
+				}
 				if (!more) {
 					last = true;
 					l->mshot_limit = !cancelled &&
@@ -291,6 +425,7 @@ void loop_free(struct loop *l)
 			munmap(l->g[i].bufs, l->g[i].bufs_bytes);
 		if (l->g[i].br)
 			munmap(l->g[i].br, l->g[i].br_bytes);
+		free(l->g[i].stack);
 	}
 	free(l);
 }
@@ -305,12 +440,12 @@ size_t loop_buf_size_max(const struct loop *l)
 	return l->ngroups ? l->g[l->ngroups - 1].buf_size : 0;
 }
 
-static struct bufgroup *group_of(struct loop *l, unsigned bid)
+bool loop_bufs_exhausted(const struct loop *l)
 {
 	for (unsigned i = 0; i < l->ngroups; i++)
-		if (bid - l->g[i].base < l->g[i].nbufs)
-			return &l->g[i];
-	return NULL;
+		if (l->g[i].exhausted)
+			return true;
+	return false;
 }
 
 unsigned loop_buf_count_max(const struct loop *l)
@@ -329,13 +464,9 @@ void loop_buf_recycle(struct loop *l, uint16_t bid)
 {
 	struct bufgroup *g = group_of(l, bid);
 
-	if (!g)
-		return;
-	io_uring_buf_ring_add(g->br, g->bufs + (size_t)(bid - g->base) *
-					 g->buf_size,
-			      (unsigned)g->buf_size, bid,
-			      io_uring_buf_ring_mask(g->nbufs), 0);
-	io_uring_buf_ring_advance(g->br, 1);
+	/* the ring takes it at the next top-up (before a submission) */
+	if (g && g->nstack < g->nbufs)
+		g->stack[g->nstack++] = bid;
 }
 
 /* An SQE with room for `need` consecutive ones (linked pairs); flushes the
@@ -344,8 +475,10 @@ static struct io_uring_sqe *get_sqe(struct loop *l, unsigned need)
 {
 	struct io_uring_sqe *sqe;
 
-	if (io_uring_sq_space_left(&l->ring) < need)
+	if (io_uring_sq_space_left(&l->ring) < need) {
+		rings_top_up(l);
 		io_uring_submit(&l->ring);
+	}
 	if (io_uring_sq_space_left(&l->ring) < need)
 		return NULL;
 	sqe = io_uring_get_sqe(&l->ring);
@@ -627,6 +760,8 @@ int loop_run_once(struct loop *l, bool wait, loop_cb cb, void *ctx)
 	unsigned head, n = 0;
 	int ret;
 
+	rings_adapt(l);
+	rings_top_up(l);
 	ret = io_uring_submit_and_wait(&l->ring, wait ? 1 : 0);
 	if (ret < 0 && ret != -EINTR && ret != -EAGAIN && ret != -EBUSY &&
 	    ret != -ETIME)
@@ -639,9 +774,13 @@ int loop_run_once(struct loop *l, bool wait, loop_cb cb, void *ctx)
 			 * not the caller's */
 			if (loop_ud_id(cqe->user_data) == FILES_ID)
 				files_done(l, cqe->user_data, cqe->res);
-			else if (cqe->flags & IORING_CQE_F_BUFFER)
-				loop_buf_recycle(l, (uint16_t)(cqe->flags >>
-						 IORING_CQE_BUFFER_SHIFT));
+			else if (cqe->flags & IORING_CQE_F_BUFFER) {
+				uint16_t bid = (uint16_t)(cqe->flags >>
+						IORING_CQE_BUFFER_SHIFT);
+
+				buf_taken(l, bid);
+				loop_buf_recycle(l, bid);
+			}
 			n++;
 			continue;
 		}
@@ -656,7 +795,7 @@ int loop_run_once(struct loop *l, bool wait, loop_cb cb, void *ctx)
 			struct bufgroup *g;
 
 			c.bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
-			g = group_of(l, c.bid);
+			g = buf_taken(l, c.bid);
 			if (g)
 				c.buf = g->bufs + (size_t)(c.bid - g->base) *
 						  g->buf_size;

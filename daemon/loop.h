@@ -111,7 +111,9 @@ void loop_fd_detach(struct loop *l, int fd);
 
 /* A second class of larger provided buffers (buf_size above the first
  * class's): a loop_recv() whose maxlen does not fit the first class takes
- * one of these. 0 or -errno. */
+ * one of these. At most 512 KiB of them wait in the ring at a time, the
+ * rest are a reserve for the buffers receivers keep (so one turn of the
+ * loop receives at most that much into them). 0 or -errno. */
 int loop_add_bufs(struct loop *l, unsigned nbufs, size_t buf_size);
 
 /* Size of one provided buffer of the first class, and of the largest
@@ -123,6 +125,11 @@ unsigned loop_buf_count_max(const struct loop *l);
 /* Size of provided buffer bid (0: no such buffer). */
 size_t loop_buf_cap(struct loop *l, uint16_t bid);
 void loop_buf_recycle(struct loop *l, uint16_t bid);
+/* For a receive that failed with -ENOBUFS in this turn of the loop: did a
+ * class's ring run empty this turn while it held every free buffer of the
+ * class (true: all were in use), or did the ring only hold fewer than the
+ * free ones (it is topped up before the next submission)? */
+bool loop_bufs_exhausted(const struct loop *l);
 
 /* Submission helpers: 0 or -errno (-EBUSY when the ring cannot take more). */
 int loop_accept_multishot(struct loop *l, int fd, uint64_t ud);

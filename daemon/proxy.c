@@ -658,8 +658,10 @@ static void on_recv(struct proxy *p, struct conn *c, const struct loop_cqe *cqe)
 
 	if (n == -ENOBUFS) {
 		/* provided buffers ran out for a moment (more arrivals in one
-		 * turn of the loop than buffers): try again */
-		obs_recv_buffers_exhausted(p->worker);
+		 * turn of the loop than buffers, or than the ring held): try
+		 * again */
+		if (loop_bufs_exhausted(p->loop))
+			obs_recv_buffers_exhausted(p->worker);
 		transport_read_release(&c->tr, cqe);
 		if (proxy__post_recv(p, c))
 			goto fail;

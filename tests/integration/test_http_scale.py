@@ -232,6 +232,59 @@ def test_more_arrivals_at_once_than_receive_buffers(gw):
             s.close()
 
 
+def test_more_upstream_responses_at_once_than_the_ring_holds(gw):
+    """64 responses reach the gateway while its worker is stopped: when it
+    resumes, one turn of its loop finds 64 upstream receives ready and a
+    ring of 16 large receive buffers (512 KiB; the rest of the 128 wait on
+    the free stack). The receives that find the ring empty are posted
+    again and served in the next turns; no buffer was missing, so none
+    counts as exhausted, and every response arrives whole."""
+    n = 64
+    socks = raw.sockets_in(h.CLI_NS, n, socket.AF_INET, h.ALLOWED4)
+    try:
+        _connect_all(socks, (h.SRV4, PORT))
+        before = _metric("sluice_receive_buffers_exhausted_total")
+        sent = _send(socks, lambda i: f"/sleep/500?ring={i}")
+        time.sleep(0.2)         # forwarded: the backend sleeps on them
+        with _stopped(gw.pid):
+            time.sleep(0.8)     # and answers meanwhile
+        assert _collect(*sent) == n
+        after = _metric("sluice_receive_buffers_exhausted_total")
+        assert after == before, (before, after)
+    finally:
+        for s in socks:
+            s.close()
+
+
+def test_receive_buffers_given_back_are_used_first(backends, workdir):
+    """Free receive buffers wait on a stack and the ring is topped up from
+    its top: request after request on one keep-alive connection reuses the
+    same few buffers. A fresh sluiced's memory grows by a few of them, not
+    by a page of each of its 512 client and 128 upstream buffers in turn
+    (2.5 MiB, what a ring handing every free buffer out in order costs)."""
+    port = h.GW_PORT + 5
+    s = raw.start(workdir, "gw-bufreuse", workers=1,
+                  listeners=[{"address": f"{h.SRV4}:{port}"}])
+    try:
+        c = raw.Conn(port=port, timeout=10)
+
+        def requests(k, tag):
+            for i in range(k):
+                c.send(raw.request("GET", f"/{tag}/{i}"))
+                assert c.response().status == 200
+
+        requests(50, "warm-up")
+        rss0 = raw.rss_kib(s.pid)
+        requests(2000, "reuse")
+        rss1 = raw.rss_kib(s.pid)
+        c.close()
+    finally:
+        s.shutdown()
+    print(f"\nsluiced RSS {rss0} KiB -> {rss1} KiB over 2,000 requests")
+    if not ASAN:
+        assert rss1 - rss0 < 1024, f"RSS grew by {rss1 - rss0} KiB"
+
+
 class RssSampler(threading.Thread):
     def __init__(self, pid):
         super().__init__(daemon=True)
