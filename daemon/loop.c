@@ -47,12 +47,12 @@ _Static_assert(sizeof(struct loop_ts) == sizeof(struct __kernel_timespec),
  *
  * A receive that finds the ring empty fails with -ENOBUFS and is posted
  * again; only when the ring ran empty holding every free buffer were all
- * of them in use (loop_bufs_exhausted()). The large class's ring is kept small on
- * purpose (RING_LARGE_BYTES): a turn of the loop then receives at most
- * that much into large buffers, and the receives that wait for the next
- * turn cost less than copying a whole burst of responses into memory the
- * cache no longer holds (16 KiB responses: +4 % per core, docs/
- * BENCHMARKS.md).
+ * of them in use (loop_bufs_exhausted()). The large class's ring is kept
+ * small on purpose (RING_LARGE_BYTES): a turn of the loop then receives
+ * at most that much into large buffers, and the receives that wait for
+ * the next turn cost less than copying a whole burst of responses into
+ * memory the cache no longer holds (16 KiB responses: +4 % per core,
+ * docs/BENCHMARKS.md).
  */
 struct bufgroup {
 	struct io_uring_buf_ring *br;
@@ -160,6 +160,16 @@ static struct bufgroup *buf_taken(struct loop *l, unsigned bid)
 			g->exhausted = true;
 	}
 	return g;
+}
+
+/* A completion's buffer that no caller gets (the loop's own operations):
+ * taken from its ring and back on the stack. */
+static void buf_drop(struct loop *l, const struct io_uring_cqe *cqe)
+{
+	uint16_t bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+
+	buf_taken(l, bid);
+	loop_buf_recycle(l, bid);
 }
 
 /* Move free buffers from the stack's top into the ring until it holds
@@ -338,13 +348,8 @@ static void mshot_probe(struct loop *l)
 			if (cqe->user_data == PROBE_UD) {
 				bool more = cqe->flags & IORING_CQE_F_MORE;
 
-				if (cqe->flags & IORING_CQE_F_BUFFER) {
-					uint16_t bid = (uint16_t)(cqe->flags >>
-						IORING_CQE_BUFFER_SHIFT);
-
-					buf_taken(l, bid);
-					loop_buf_recycle(l, bid);
-				}
+				if (cqe->flags & IORING_CQE_F_BUFFER)
+					buf_drop(l, cqe);
 				if (!more) {
 					last = true;
 					l->mshot_limit = !cancelled &&
@@ -774,13 +779,8 @@ int loop_run_once(struct loop *l, bool wait, loop_cb cb, void *ctx)
 			 * not the caller's */
 			if (loop_ud_id(cqe->user_data) == FILES_ID)
 				files_done(l, cqe->user_data, cqe->res);
-			else if (cqe->flags & IORING_CQE_F_BUFFER) {
-				uint16_t bid = (uint16_t)(cqe->flags >>
-						IORING_CQE_BUFFER_SHIFT);
-
-				buf_taken(l, bid);
-				loop_buf_recycle(l, bid);
-			}
+			else if (cqe->flags & IORING_CQE_F_BUFFER)
+				buf_drop(l, cqe);
 			n++;
 			continue;
 		}
