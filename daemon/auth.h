@@ -113,6 +113,8 @@ struct auth_result {
 	uint32_t method;		/* AUTH_M_* that authenticated */
 	bool invalid_token;		/* 401 for a bad credential, not a missing one */
 	const char *message;		/* human text for the JSON body */
+	/* read up to their NUL and n_roles only: auth_evaluate() does not
+	 * clear the rest (1 KiB per request) */
 	char consumer[AUTH_NAME_MAX];
 	char roles[AUTH_MAX_ROLES][AUTH_NAME_MAX];
 	unsigned int n_roles;

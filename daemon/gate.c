@@ -115,7 +115,13 @@ int gate_check(const struct config *cfg, int route,
 	const struct config_route *rt = &cfg->routes[route];
 	struct auth_request ar;
 
-	memset(v, 0, sizeof(*v));
+	/* auth_evaluate() sets v->auth, auth_client_addr() v->client: the
+	 * rest by hand (no memset of the whole verdict per request) */
+	v->status = 0;
+	v->code = NULL;
+	v->message = NULL;
+	v->have_rl = false;
+	memset(&v->rl, 0, sizeof(v->rl));
 	auth_client_addr(&cfg->auth.trusted_proxies, peer, r->headers,
 			 r->num_headers, &v->client);
 	ar.headers = r->headers;

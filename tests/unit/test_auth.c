@@ -393,6 +393,61 @@ static void test_anonymous(void **state)
 	auth_policy_free(&p);
 }
 
+/* auth_evaluate() sets every field it defines without a memset of the
+ * whole result: nothing of a garbage-filled one, nor of an earlier
+ * consumer's, shows through an anonymous pass or a denial. */
+static void test_result_fields_all_set(void **state)
+{
+	struct auth_policy p;
+	struct auth_result res;
+	struct req r;
+
+	policy(&p, AUTH_M_BEARER | AUTH_M_KEY);
+	p.anonymous = true;
+	req_init(&r, "/");
+	memset(&res, 0xa5, sizeof(res));
+	assert_int_equal(eval(&p, &r, &res), AUTH_ALLOW);
+	assert_int_equal(res.verdict, AUTH_ALLOW);
+	assert_false(res.authenticated);
+	assert_int_equal(res.method, 0);
+	assert_false(res.invalid_token);
+	assert_null(res.message);
+	assert_string_equal(res.consumer, "");
+	assert_int_equal(res.n_roles, 0);
+	assert_true(res.strip_headers == 0);
+	assert_int_equal(res.strip_query_off, 0);
+	assert_int_equal(res.strip_query_len, 0);
+
+	/* alice (two roles, a stripped header), then nobody in the same
+	 * result */
+	hdr(&r, "Authorization", "Bearer alice-token");
+	assert_int_equal(eval(&p, &r, &res), AUTH_ALLOW);
+	assert_string_equal(res.consumer, "alice");
+	assert_int_equal(res.n_roles, 2);
+	req_init(&r, "/");
+	assert_int_equal(eval(&p, &r, &res), AUTH_ALLOW);
+	assert_false(res.authenticated);
+	assert_int_equal(res.method, 0);
+	assert_string_equal(res.consumer, "");
+	assert_int_equal(res.n_roles, 0);
+	assert_true(res.strip_headers == 0);
+	auth_policy_free(&p);
+
+	/* a denial after a grant */
+	policy(&p, AUTH_M_BEARER);
+	req_init(&r, "/");
+	hdr(&r, "Authorization", "Bearer alice-token");
+	assert_int_equal(eval(&p, &r, &res), AUTH_ALLOW);
+	req_init(&r, "/");
+	hdr(&r, "Authorization", "Bearer wrong");
+	assert_int_equal(eval(&p, &r, &res), AUTH_DENY_401);
+	assert_false(res.authenticated);
+	assert_string_equal(res.consumer, "");
+	assert_int_equal(res.n_roles, 0);
+	assert_true(res.invalid_token);
+	auth_policy_free(&p);
+}
+
 static void test_roles(void **state)
 {
 	struct auth_policy p;
@@ -805,6 +860,7 @@ int main(void)
 		cmocka_unit_test(test_api_key_header),
 		cmocka_unit_test(test_api_key_query),
 		cmocka_unit_test(test_anonymous),
+		cmocka_unit_test(test_result_fields_all_set),
 		cmocka_unit_test(test_roles),
 		cmocka_unit_test(test_roles_header_and_challenge),
 		cmocka_unit_test(test_route_cidrs),
