@@ -49,8 +49,26 @@ struct cap_slab {
 	struct obs_capture caps[CAP_SLAB];
 };
 
+/*
+ * Label indexes of route, service and target names, remembered per worker
+ * by the name's address: the names live in the configuration snapshot, so
+ * the same few addresses come back on every request, and a hit costs a
+ * strcmp instead of a hash and a probe of the shared table. A hit is
+ * confirmed against the interned value, so an address that holds another
+ * name after a reload (or a value the table refused) misses instead of
+ * mislabelling.
+ */
+#define LABEL_MEMO	64	/* entries per worker, a power of 2 */
+
+struct label_memo {
+	const char *key;
+	uint32_t idx;
+	uint32_t dim;
+};
+
 struct obs_worker {
 	struct metrics_shard *shard;
+	struct label_memo memo[LABEL_MEMO];
 	struct obs_capture *free_caps;
 	struct cap_slab *slabs;
 	uint64_t rnd;
@@ -458,6 +476,26 @@ void obs_conn_active(unsigned int i, uint32_t n)
 		metrics_set(w->shard, MF_CONNECTIONS_ACTIVE, NULL, n);
 }
 
+/* metrics_label_index() through w's memo (value a non-empty name) */
+static uint32_t label_memo(struct obs_worker *w, enum metrics_dim_id dim,
+			   const char *value)
+{
+	uintptr_t h = ((uintptr_t)value >> 3) ^ ((uintptr_t)value >> 9) ^
+		      (uintptr_t)dim;
+	struct label_memo *e = &w->memo[h & (LABEL_MEMO - 1)];
+	const char *v;
+
+	if (e->key == value && e->dim == (uint32_t)dim) {
+		v = metrics_dim_value(g.m, (int)dim, e->idx);
+		if (v && strcmp(v, value) == 0)
+			return e->idx;
+	}
+	e->key = value;
+	e->dim = (uint32_t)dim;
+	e->idx = metrics_label_index(g.m, dim, value);
+	return e->idx;
+}
+
 void obs_upstream_failed(unsigned int i, const char *service,
 			 const char *target)
 {
@@ -504,7 +542,8 @@ void obs_request_done(unsigned int i, struct obs_request *r)
 
 	if (!w)
 		return;
-	l[0] = metrics_route_index(g.m, lr->route);
+	l[0] = lr->route && *lr->route ? label_memo(w, MD_ROUTE, lr->route)
+				       : metrics_route_index(g.m, NULL);
 	l[1] = r->method_index >= 0 ? (uint32_t)r->method_index
 				   : metrics_method_index(g.m, lr->method,
 							  lr->method_len);
@@ -520,8 +559,11 @@ void obs_request_done(unsigned int i, struct obs_request *r)
 	if (r->upstream_state != OBS_UPSTREAM_NONE && r->service && lr->upstream) {
 		uint32_t u[2];
 
-		u[0] = metrics_label_index(g.m, MD_SERVICE, r->service);
-		u[1] = metrics_label_index(g.m, MD_TARGET, lr->upstream);
+		u[0] = *r->service ? label_memo(w, MD_SERVICE, r->service) :
+				     metrics_label_index(g.m, MD_SERVICE, "");
+		u[1] = *lr->upstream ?
+			       label_memo(w, MD_TARGET, lr->upstream) :
+			       metrics_label_index(g.m, MD_TARGET, "");
 		up_note(u[1], r->upstream_state == OBS_UPSTREAM_OK);
 		if (r->upstream_state == OBS_UPSTREAM_FAILED)
 			metrics_inc(w->shard, MF_UPSTREAM_FAILURES, u, 1);
