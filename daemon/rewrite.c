@@ -119,15 +119,16 @@ static void add_header(struct sbuf *s, const struct http_header *h)
 }
 
 /* Emit "Name: v1, v2, extra" joining every header called `name`. */
-static void add_joined(struct sbuf *s, const struct http_header *hs, size_t n,
-		       const char *name, const char *extra)
+static void add_joined_n(struct sbuf *s, const struct http_header *hs,
+			 size_t n, const char *name, size_t name_len,
+			 const char *extra, size_t extra_len)
 {
 	bool first = true;
 
-	sbuf_adds(s, name);
+	sbuf_add(s, name, name_len);
 	sbuf_add(s, ": ", 2);
 	for (size_t i = 0; i < n; i++) {
-		if (!ci_eq(hs[i].name, hs[i].name_len, name, strlen(name)) ||
+		if (!ci_eq(hs[i].name, hs[i].name_len, name, name_len) ||
 		    hs[i].value_len == 0)
 			continue;
 		if (!first)
@@ -137,9 +138,13 @@ static void add_joined(struct sbuf *s, const struct http_header *hs, size_t n,
 	}
 	if (!first)
 		sbuf_add(s, ", ", 2);
-	sbuf_adds(s, extra);
+	sbuf_add(s, extra, extra_len);
 	sbuf_add(s, "\r\n", 2);
 }
+
+/* lit: a string literal; extra: any string */
+#define add_joined(s, hs, n, lit, extra)                                     \
+	add_joined_n(s, hs, n, "" lit, sizeof(lit) - 1, extra, strlen(extra))
 
 long rewrite_request(char *dst, size_t cap, const struct http_request *req,
 		     const struct rewrite_req *rw)
