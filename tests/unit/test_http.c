@@ -185,6 +185,68 @@ static void test_req_value_inner_ws_and_obs_text(void **state)
 	assert_int_equal(req.headers[3].value_len, 0);
 }
 
+/*
+ * Every byte value at every position of a long value (the scan takes 16
+ * bytes a step, then byte by byte): accepted exactly when it is a
+ * field-value byte (VCHAR, obs-text, SP, HTAB), and the value then ends
+ * where the line does; CR and LF end the line early (bare CR / LF).
+ */
+static void test_req_value_every_byte_every_offset(void **state)
+{
+	static const char pre[] = "GET / HTTP/1.1\r\nHost: h\r\nX-V: ";
+	static const char post[] = "\r\nX-W: w\r\n\r\n";
+	char in[sizeof(pre) + 40 + sizeof(post)];
+	struct http_request req;
+	unsigned int checked = 0;
+
+	for (size_t vlen = 1; vlen <= 40; vlen += 13) {
+		for (size_t at = 0; at < vlen; at++) {
+			for (unsigned int b = 0; b < 256; b++) {
+				size_t n = 0;
+				bool ok = b == '\t' || (b >= 0x20 && b != 0x7f);
+				/* OWS at either end is not part of the value */
+				bool edge = (b == ' ' || b == '\t') &&
+					    (at == 0 || at == vlen - 1);
+				int r;
+
+				memcpy(in, pre, sizeof(pre) - 1);
+				n = sizeof(pre) - 1;
+				memset(in + n, 'v', vlen);
+				in[n + at] = (char)b;
+				n += vlen;
+				memcpy(in + n, post, sizeof(post) - 1);
+				n += sizeof(post) - 1;
+				r = parse_req(in, n, &req);
+				if (!ok) {
+					if (r != -1)
+						fail_msg("byte 0x%02x at %zu of "
+							 "%zu: %d, want -1", b,
+							 at, vlen, r);
+					assert_int_equal(req.status, 400);
+					checked++;
+					continue;
+				}
+				if (r != (int)n)
+					fail_msg("byte 0x%02x at %zu of %zu: %d, "
+						 "want %zu", b, at, vlen, r, n);
+				assert_int_equal(req.num_headers, 3);
+				if (!edge) {
+					assert_int_equal(req.headers[1].value_len,
+							 vlen);
+					assert_int_equal(
+						(unsigned char)req.headers[1].value[at],
+						b);
+				} else {
+					assert_true(req.headers[1].value_len <
+						    vlen);
+				}
+				checked++;
+			}
+		}
+	}
+	assert_int_equal(checked, 256u * (1 + 14 + 27 + 40));
+}
+
 static void test_req_forms(void **state)
 {
 	struct http_request req;
@@ -1498,6 +1560,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_req_simple, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_req_value_inner_ws_and_obs_text,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_req_value_every_byte_every_offset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_req_forms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_req_hosts_valid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_req_hosts_invalid, setup,
