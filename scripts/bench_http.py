@@ -111,12 +111,14 @@ class Proc:
         self.log.close()
 
 
-def cpu_s(pids):
+def cpu_s(pids, user_only=False):
+    """CPU seconds of pids (user + system, or user only)."""
     t = 0.0
     for pid in pids:
         try:
             f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            t += (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+            t += (int(f[11]) + (0 if user_only else int(f[12]))) / \
+                os.sysconf("SC_CLK_TCK")
         except OSError:
             pass
     return t
@@ -277,13 +279,16 @@ def run_wrk(port, path, close, seconds, procs):
         argv += ["-H", "Connection: close"]
     argv.append(f"http://127.0.0.1:{port}{path}")
     before = {k: cpu_s(v) for k, v in procs.items()}
+    user0 = {k: cpu_s(v, True) for k, v in procs.items()}
     t0 = time.monotonic()
     r = subprocess.run(in_ns(argv), capture_output=True, text=True,
                        timeout=seconds + 60)
     wall = time.monotonic() - t0
     after = {k: cpu_s(v) for k, v in procs.items()}
+    user1 = {k: cpu_s(v, True) for k, v in procs.items()}
     res = parse_wrk(r.stdout)
     res["cpu"] = {k: (after[k] - before[k]) / wall for k in procs}
+    res["user"] = {k: (user1[k] - user0[k]) / wall for k in procs}
     res["raw"] = r.stdout
     return res
 
