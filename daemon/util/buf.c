@@ -2,6 +2,7 @@
 #include "util/buf.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -21,9 +22,31 @@ static size_t block_bytes(const struct buf_pool *p)
 	return (n + page - 1) / page * page;
 }
 
+/*
+ * Where a new block's header goes: a different cache line of its first
+ * page in turn, as far as the block's slack allows (64 lines with the
+ * default head limit). Headers at the start of page-aligned blocks would
+ * all fall in the same few cache sets, and so would the first bytes of
+ * every buffer (where heads are parsed and written), evicting each other.
+ */
+#define BUF_COLOR_LINE	64
+
+static size_t block_color(struct buf_pool *p)
+{
+	size_t slack = block_bytes(p) - sizeof(struct buf) - p->block_size;
+	size_t colors = slack / BUF_COLOR_LINE + 1;
+
+	if (colors > 64)
+		colors = 64;
+	return (p->color++ % colors) * BUF_COLOR_LINE;
+}
+
 static void block_free(const struct buf_pool *p, struct buf *b)
 {
-	munmap(b, block_bytes(p));
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	/* the header sits inside the block's first page */
+	munmap((void *)((uintptr_t)b & ~(uintptr_t)(page - 1)), block_bytes(p));
 }
 
 void buf_pool_init(struct buf_pool *p, size_t block_size, size_t max_free)
@@ -56,13 +79,16 @@ struct buf *buf_get(struct buf_pool *p)
 		p->free = b->next_free;
 		p->n_free--;
 	} else {
-		b = mmap(NULL, block_bytes(p), PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (b == MAP_FAILED) {
+		size_t off = block_color(p);
+		char *base = mmap(NULL, block_bytes(p), PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+		if (base == MAP_FAILED) {
 			errno = ENOMEM;
 			return NULL;
 		}
-		b->cap = block_bytes(p) - sizeof(*b);
+		b = (struct buf *)(void *)(base + off);
+		b->cap = block_bytes(p) - off - sizeof(*b);
 		b->data = (char *)(b + 1);
 	}
 	b->start = 0;

@@ -34,6 +34,7 @@ struct buf_pool {
 	void *release_ctx;
 	struct buf *free_wraps;	/* spare headers for buf_wrap() */
 	size_t n_wrapped;	/* wrapped buffers handed out */
+	unsigned int color;	/* the next new block's header offset (buf.c) */
 };
 
 void buf_pool_init(struct buf_pool *p, size_t block_size, size_t max_free);
