@@ -71,8 +71,24 @@ struct bufgroup {
 	unsigned nbufs;
 	unsigned base;
 	size_t buf_size;
+	size_t stride;		/* buf_size + BUF_COLOR_STEP: see buf_at() */
 	bool registered;
 };
+
+/*
+ * Buffer i starts BUF_COLOR_STEP bytes further into a page than buffer
+ * i - 1 (64 such offsets), for the same reason as the pool's headers
+ * (util/buf.c): at a multiple of the (power of 2) buffer size, the first
+ * bytes of every buffer, where heads arrive and are parsed, would fall in
+ * the same few cache sets. 64 bytes more per buffer, in pages never
+ * touched.
+ */
+#define BUF_COLOR_STEP	64
+
+static inline char *buf_at(const struct bufgroup *g, uint16_t bid)
+{
+	return g->bufs + (size_t)(bid - g->base) * g->stride;
+}
 
 struct loop {
 	struct io_uring ring;
@@ -182,8 +198,7 @@ static void ring_top_up(struct bufgroup *g)
 	while (g->in_ring + (unsigned)n < g->target && g->nstack) {
 		uint16_t bid = g->stack[--g->nstack];
 
-		io_uring_buf_ring_add(g->br, g->bufs + (size_t)(bid - g->base) *
-					     g->buf_size,
+		io_uring_buf_ring_add(g->br, buf_at(g, bid),
 				      (unsigned)g->buf_size, bid, mask, n);
 		n++;
 	}
@@ -240,6 +255,7 @@ static int bufring_init(struct loop *l, unsigned nbufs, size_t buf_size)
 	g->nbufs = nbufs;
 	g->base = base;
 	g->buf_size = buf_size;
+	g->stride = buf_size + BUF_COLOR_STEP;
 	g->br_bytes = nbufs * sizeof(struct io_uring_buf);
 	g->br = mmap(NULL, g->br_bytes, PROT_READ | PROT_WRITE,
 		     MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
@@ -249,7 +265,7 @@ static int bufring_init(struct loop *l, unsigned nbufs, size_t buf_size)
 	}
 	/* pages are touched (and count in RSS) only once the kernel has
 	 * received into them */
-	g->bufs_bytes = (size_t)nbufs * buf_size;
+	g->bufs_bytes = (size_t)nbufs * g->stride;
 	g->bufs = mmap(NULL, g->bufs_bytes, PROT_READ | PROT_WRITE,
 		       MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
 	if (g->bufs == MAP_FAILED) {
@@ -797,8 +813,7 @@ int loop_run_once(struct loop *l, bool wait, loop_cb cb, void *ctx)
 			c.bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
 			g = buf_taken(l, c.bid);
 			if (g)
-				c.buf = g->bufs + (size_t)(c.bid - g->base) *
-						  g->buf_size;
+				c.buf = buf_at(g, c.bid);
 			else
 				c.has_buf = false;
 		}
