@@ -74,8 +74,8 @@ def main():
         for name in run:        # warm-up
             b.run_wrk(PORTS[name], o.path, False, 2, {})
         ratios, vals, p99 = [], {"A": [], "B": []}, {"A": [], "B": []}
-        # user-space CPU per request (us): steadier than the total for
-        # changes made only in user space
+        # user-space CPU per request (us): counted in clock ticks, so
+        # only a hint, for changes made in user space
         user = {"A": [], "B": []}
         for i in range(o.pairs):
             r = {}
@@ -99,7 +99,7 @@ def main():
               f"{len(ratios)} above 1); p99 median A "
               f"{statistics.median(p99['A'] or [0]):.2f} ms, B "
               f"{statistics.median(p99['B'] or [0]):.2f} ms; user CPU per "
-              f"request median A {statistics.median(user['A']):.3f} us, B "
+              f"request (ticks) median A {statistics.median(user['A']):.3f} us, B "
               f"{statistics.median(user['B']):.3f} us")
     finally:
         for p in reversed(procs):

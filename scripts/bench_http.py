@@ -112,13 +112,27 @@ class Proc:
 
 
 def cpu_s(pids, user_only=False):
-    """CPU seconds of pids (user + system, or user only)."""
+    """CPU seconds of pids and all their threads: user + system from the
+    scheduler's run time (nanoseconds, /proc/PID/task/TID/schedstat), or
+    user only from /proc/PID/stat (clock ticks of 10 ms: coarse)."""
     t = 0.0
+    if not user_only:
+        for pid in pids:
+            try:
+                tids = os.listdir(f"/proc/{pid}/task")
+            except OSError:
+                continue
+            for tid in tids:
+                try:
+                    t += int(Path(f"/proc/{pid}/task/{tid}/schedstat")
+                             .read_text().split()[0]) / 1e9
+                except (OSError, ValueError, IndexError):
+                    pass
+        return t
     for pid in pids:
         try:
             f = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            t += (int(f[11]) + (0 if user_only else int(f[12]))) / \
-                os.sysconf("SC_CLK_TCK")
+            t += int(f[11]) / os.sysconf("SC_CLK_TCK")
         except OSError:
             pass
     return t
