@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "http.h"
+#include "http_int.h"
 #include "guard.h"
 
 #define S(lit) lit, sizeof(lit) - 1
@@ -245,6 +246,70 @@ static void test_req_value_every_byte_every_offset(void **state)
 		}
 	}
 	assert_int_equal(checked, 256u * (1 + 14 + 27 + 40));
+}
+
+/*
+ * Every byte value at every position of field names and request targets
+ * of 1-40 bytes (the scans take 16 bytes a step, then byte by byte):
+ * accepted exactly when the byte is in the class the RFC gives (token
+ * characters; VCHAR except '#'), as http_int.h's table says.
+ */
+static void test_req_name_and_target_every_byte_every_offset(void **state)
+{
+	char in[200];
+	struct http_request req;
+	unsigned int checked = 0;
+
+	for (size_t len = 1; len <= 40; len += 13) {
+		for (size_t at = 0; at < len; at++) {
+			for (unsigned int b = 0; b < 256; b++) {
+				bool ok = IS(b, C_TCHAR);
+				int n, r;
+
+				/* a field name: X + len bytes */
+				n = snprintf(in, sizeof(in),
+					     "GET / HTTP/1.1\r\nHost: h\r\nX");
+				memset(in + n, 'n', len);
+				in[n + at] = (char)b;
+				n += (int)len;
+				n += snprintf(in + n, sizeof(in) - (size_t)n,
+					      ": v\r\nY: y\r\n\r\n");
+				r = parse_req(in, (size_t)n, &req);
+				if (b != ':') {	/* ':' ends the name early */
+					if (ok ? r != n : r != -1)
+						fail_msg("name byte 0x%02x at %zu "
+							 "of %zu: %d", b, at,
+							 len, r);
+					if (ok)
+						assert_int_equal(
+							req.headers[1].name_len,
+							len + 1);
+					checked++;
+				}
+
+				/* a target: / + len bytes */
+				ok = IS(b, C_TARGET) && b != '%';
+				n = snprintf(in, sizeof(in), "GET /");
+				memset(in + n, 't', len);
+				in[n + at] = (char)b;
+				n += (int)len;
+				n += snprintf(in + n, sizeof(in) - (size_t)n,
+					      " HTTP/1.1\r\nHost: h\r\n\r\n");
+				r = parse_req(in, (size_t)n, &req);
+				if (b == '%')
+					continue;	/* percent-encoding rules */
+				if (ok ? r != n : r != -1)
+					fail_msg("target byte 0x%02x at %zu of "
+						 "%zu: %d", b, at, len, r);
+				if (ok)
+					assert_int_equal(req.target_len,
+							 len + 1);
+				checked++;
+			}
+		}
+	}
+	/* all but ':' in names and '%' in targets */
+	assert_int_equal(checked, 2u * 255 * (1 + 14 + 27 + 40));
 }
 
 static void test_req_forms(void **state)
@@ -1562,6 +1627,9 @@ int main(void)
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(
 			test_req_value_every_byte_every_offset, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+			test_req_name_and_target_every_byte_every_offset, setup,
+			teardown),
 		cmocka_unit_test_setup_teardown(test_req_forms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_req_hosts_valid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_req_hosts_invalid, setup,
