@@ -128,6 +128,9 @@ struct config_listener {
 	struct config_addr addr;
 	bool proxy_protocol;		/* expect a PROXY v1/v2 header from
 					 * trusted_proxies peers */
+	bool defer_accept;		/* TCP_DEFER_ACCEPT: handed over once
+					 * the client's first bytes came;
+					 * default true */
 };
 
 struct config_service {

@@ -39,6 +39,7 @@ static const struct ckey listener_keys[] = {
 	{ "name", KT_NAME, L(name), 0, 1, CONFIG_MAX_NAME - 1, .flags = K_REQUIRED | K_UNIQUE },
 	{ "address", KT_ADDR, L(addr), .flags = K_REQUIRED | K_UNIQUE },
 	{ "proxy_protocol", KT_BOOL, L(proxy_protocol), .def_int = 0 },
+	{ "defer_accept", KT_BOOL, L(defer_accept), .def_int = 1 },
 };
 #undef L
 static const struct csection listener_sec = {

@@ -88,6 +88,10 @@ int control_block_signals(void)
 	return 0;
 }
 
+/* TCP_DEFER_ACCEPT's wait for a silent client's first bytes, seconds
+ * (the kernel rounds it to one SYN-ACK retransmission, about 1 s) */
+#define LISTEN_DEFER_S	1
+
 static int listen_on(const struct config_listener *l)
 {
 	int fd, one = 1, ret;
@@ -101,6 +105,18 @@ static int listen_on(const struct config_listener *l)
 		goto fail;
 	/* accepted sockets inherit it: no setsockopt per connection */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* HTTP clients speak first: the kernel queues a connection for
+	 * accept once its first bytes came (one wake-up for the accept and
+	 * the request instead of two), or, for a silent client, after
+	 * LISTEN_DEFER_S (then the header timeout applies) */
+	if (l->defer_accept) {
+		int secs = LISTEN_DEFER_S;
+
+		if (setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs,
+			       sizeof(secs)))
+			pr_warn("listener %s: TCP_DEFER_ACCEPT: %s", l->name,
+				strerror(errno));
+	}
 	if (l->addr.sa.ss_family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)))
 		goto fail;

@@ -121,6 +121,56 @@ def test_max_connections_pauses_accepting(backends, workdir):
         s.shutdown()
 
 
+def _server_sockets(state, port):
+    """Server-side TCP sockets of the gateway's port in a state (ss, in
+    the server netns): 'syn-recv' lists connections the kernel has not
+    handed to accept yet."""
+    r = h.run(["ip", "netns", "exec", h.SRV_NS, "ss", "-Htn", "state", state,
+               f"( sport = :{port} )"], timeout=5)
+    return [l for l in r.stdout.splitlines() if l.strip()]
+
+
+def test_defer_accept_hands_over_on_first_bytes(backends, workdir):
+    """defer_accept (the default): a client that has connected but sent
+    nothing stays with the kernel (SYN-RECV on the server side), and the
+    connection is handed over with its first bytes; with defer_accept:
+    false it is accepted at once. A silent client is still handed over
+    about a second later, and then closed by the header timeout."""
+    deferred, direct = h.GW_PORT + 6, h.GW_PORT + 7
+    s = raw.start(workdir, "gw-defer",
+                  listeners=[{"address": f"{h.SRV4}:{deferred}"},
+                             {"address": f"{h.SRV4}:{direct}",
+                              "defer_accept": False}],
+                  http={"header_timeout_ms": 1000})
+    try:
+        a = raw.Conn(port=deferred, timeout=10)
+        b = raw.Conn(port=direct, timeout=10)
+        time.sleep(0.3)
+        assert len(_server_sockets("syn-recv", deferred)) == 1
+        assert _server_sockets("established", deferred) == []
+        assert _server_sockets("syn-recv", direct) == []
+        assert len(_server_sockets("established", direct)) == 1
+        a.send(raw.request("GET", "/deferred"))
+        r = a.response()
+        assert r.status == 200 and r.json()["path"] == "/deferred"
+        assert _server_sockets("syn-recv", deferred) == []
+        b.send(raw.request("GET", "/direct"))
+        assert b.response().status == 200
+        a.close()
+        b.close()
+        # silent: handed over after about a second (a retransmitted
+        # SYN-ACK and the client's ACK), then closed after 1 s of silence
+        t0 = time.monotonic()
+        c = raw.Conn(port=deferred, timeout=10)
+        h.wait_for(lambda: len(_server_sockets("syn-recv", deferred)) == 0,
+                   8, 0.05, what="the silent connection handed over")
+        assert c.closed(timeout=8)
+        assert time.monotonic() - t0 >= 1.0
+        c.close()
+    finally:
+        s.shutdown()
+
+
 class LimitedSluiced(h.Sluiced):
     """sluiced started with a small RLIMIT_NOFILE (prlimit execs it)."""
 

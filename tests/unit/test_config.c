@@ -768,12 +768,14 @@ static void test_http_section(void **state)
 	assert_int_equal(c->http.receive_buffers, 512);
 	assert_int_equal(c->http.upstream_buffers, 128);
 	assert_false(c->listeners[0].proxy_protocol);
+	assert_true(c->listeners[0].defer_accept);
 	config_put(c);
 
 	c = parse_ok("listeners:\n"
 		     "  - name: l\n"
 		     "    address: 127.0.0.1:8080\n"
 		     "    proxy_protocol: true\n"
+		     "    defer_accept: false\n"
 		     "xdp:\n"
 		     "  enabled: false\n"
 		     "services:\n"
@@ -795,6 +797,7 @@ static void test_http_section(void **state)
 		     "  receive_buffers: 4096\n"
 		     "  upstream_buffers: 16\n");
 	assert_true(c->listeners[0].proxy_protocol);
+	assert_false(c->listeners[0].defer_accept);
 	assert_int_equal(c->services[0].max_idle, 0);
 	assert_int_equal(c->services[0].idle_timeout_ms, 500);
 	assert_int_equal(c->services[0].connect_timeout_ms, 2000);
@@ -832,6 +835,9 @@ static void test_http_errors(void **state)
 	expect_errors("listeners:\n  - name: l\n    address: 127.0.0.1:8080\n"
 		      "    proxy_protocol: yes\n" "xdp:\n  enabled: false\n",
 		      "cfg.yaml:4:21: listeners[0].proxy_protocol: expected a boolean (true or false), got 'yes'\n");
+	expect_errors("listeners:\n  - name: l\n    address: 127.0.0.1:8080\n"
+		      "    defer_accept: 1\n" "xdp:\n  enabled: false\n",
+		      "cfg.yaml:4:19: listeners[0].defer_accept: expected a boolean (true or false), got '1'\n");
 }
 
 /* issue 3: scope, persist, denylist, rate_limit, drop_sample */
