@@ -2,7 +2,7 @@
 """Paired A/B of two sluiced builds (or one build with two environments),
 for changes too small for a single benchmark run to show on a shared host.
 
-    scripts/bench_ab.py A B [--pairs N] [--seconds S] [--path /|/16k]
+    scripts/bench_ab.py A B [--pairs N] [--seconds S] [--path /|/16k] [--close]
                             [--env-a K=V ...] [--env-b K=V ...]
 
 A and B are sluiced binaries. Both run side by side (CPU 0, one worker
@@ -41,6 +41,8 @@ def main():
     ap.add_argument("--pairs", type=int, default=10)
     ap.add_argument("--seconds", type=int, default=2)
     ap.add_argument("--path", default="/", choices=["/", "/16k"])
+    ap.add_argument("--close", action="store_true",
+                    help="a new connection per request (Connection: close)")
     ap.add_argument("--env-a", action="append", default=[])
     ap.add_argument("--env-b", action="append", default=[])
     o = ap.parse_args()
@@ -72,7 +74,7 @@ def main():
             b.wait_port(PORTS[name])
             run[name] = p
         for name in run:        # warm-up
-            b.run_wrk(PORTS[name], o.path, False, 2, {})
+            b.run_wrk(PORTS[name], o.path, o.close, 2, {})
         ratios, vals, p99 = [], {"A": [], "B": []}, {"A": [], "B": []}
         # user-space CPU per request (us): counted in clock ticks, so
         # only a hint, for changes made in user space
@@ -80,7 +82,7 @@ def main():
         for i in range(o.pairs):
             r = {}
             for name in (("A", "B") if i % 2 == 0 else ("B", "A")):
-                x = b.run_wrk(PORTS[name], o.path, False, o.seconds,
+                x = b.run_wrk(PORTS[name], o.path, o.close, o.seconds,
                               {"proxy": run[name].pids()})
                 r[name] = b.per_core(x)
                 vals[name].append(r[name])

@@ -207,7 +207,7 @@ http {{
   keepalive_timeout 120s;
   upstream origin {{ server 127.0.0.1:{ORIGIN_PORT}; keepalive 128; }}
   server {{
-    listen 127.0.0.1:{NGINX_PORT} backlog=4096;
+    listen 127.0.0.1:{NGINX_PORT} backlog=4096 deferred;
     location / {{
       proxy_pass http://origin;
       proxy_http_version 1.1;
@@ -234,7 +234,7 @@ defaults
   timeout http-keep-alive 120s
   option http-keep-alive
 frontend f
-  bind 127.0.0.1:{HAPROXY_PORT}
+  bind 127.0.0.1:{HAPROXY_PORT} defer-accept
   default_backend b
 backend b
   http-reuse always
