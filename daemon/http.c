@@ -385,10 +385,6 @@ static int on_field(struct fstate *fs, const struct http_header *h,
 }
 
 /*
- * Parse header fields from *pp up to and including the empty line.
- * Returns 0 (done, *pp past the final CRLF), -1 (err set) or -2.
- */
-/*
  * Past the field-value bytes from p (field-vchar, obs-text, SP, HTAB: the
  * set IS(c, C_FVAL | C_WS) tests): the first other byte, or end. With SSE2
  * (every x86-64) 16 bytes a step, so that most values take one or two
@@ -451,8 +447,9 @@ static inline const char *skip_name_fast(const char *p, const char *end)
 			return p + __builtin_ctz(m);
 		p += 16;
 	}
-#endif
+#else
 	(void)end;
+#endif
 	return p;
 }
 
@@ -485,6 +482,10 @@ static inline const char *skip_target(const char *p, const char *end)
 	return p;
 }
 
+/*
+ * Parse header fields from *pp up to and including the empty line.
+ * Returns 0 (done, *pp past the final CRLF), -1 (err set) or -2.
+ */
 static int parse_fields(const char **pp, const char *end,
 			struct http_header *hdrs, size_t *num,
 			struct fstate *fs, struct perr *err)

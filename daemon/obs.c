@@ -476,7 +476,7 @@ void obs_conn_active(unsigned int i, uint32_t n)
 		metrics_set(w->shard, MF_CONNECTIONS_ACTIVE, NULL, n);
 }
 
-/* metrics_label_index() through w's memo (value a non-empty name) */
+/* metrics_label_index() through w's memo */
 static uint32_t label_memo(struct obs_worker *w, enum metrics_dim_id dim,
 			   const char *value)
 {
@@ -485,6 +485,8 @@ static uint32_t label_memo(struct obs_worker *w, enum metrics_dim_id dim,
 	struct label_memo *e = &w->memo[h & (LABEL_MEMO - 1)];
 	const char *v;
 
+	if (!*value)	/* the fallback; nothing to remember */
+		return metrics_label_index(g.m, dim, value);
 	if (e->key == value && e->dim == (uint32_t)dim) {
 		v = metrics_dim_value(g.m, (int)dim, e->idx);
 		if (v && strcmp(v, value) == 0)
@@ -559,11 +561,8 @@ void obs_request_done(unsigned int i, struct obs_request *r)
 	if (r->upstream_state != OBS_UPSTREAM_NONE && r->service && lr->upstream) {
 		uint32_t u[2];
 
-		u[0] = *r->service ? label_memo(w, MD_SERVICE, r->service) :
-				     metrics_label_index(g.m, MD_SERVICE, "");
-		u[1] = *lr->upstream ?
-			       label_memo(w, MD_TARGET, lr->upstream) :
-			       metrics_label_index(g.m, MD_TARGET, "");
+		u[0] = label_memo(w, MD_SERVICE, r->service);
+		u[1] = label_memo(w, MD_TARGET, lr->upstream);
 		up_note(u[1], r->upstream_state == OBS_UPSTREAM_OK);
 		if (r->upstream_state == OBS_UPSTREAM_FAILED)
 			metrics_inc(w->shard, MF_UPSTREAM_FAILURES, u, 1);
