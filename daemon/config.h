@@ -201,6 +201,9 @@ struct config_http {
 	uint32_t max_uri_bytes;		/* request-target -> 414 */
 	uint64_t max_body_bytes;	/* default for routes; 0: none */
 	uint32_t max_connections;	/* clients per worker */
+	/* Content-Length response bodies with at least this many bytes
+	 * still to come after the head are spliced (0: never) */
+	uint32_t splice_min_bytes;
 	/* provided receive buffers per worker (powers of two, not
 	 * reloadable): 16 KiB ones for clients, 32 KiB ones for upstreams */
 	uint32_t receive_buffers;

@@ -250,6 +250,7 @@ static const struct ckey http_keys[] = {
 	{ "max_uri_bytes", KT_U32, H(max_uri_bytes), 0, 64, 1 << 20, .def_int = 8192, .flags = K_RELOAD },
 	{ "max_body_bytes", KT_U64, H(max_body_bytes), 0, 0, 1ll << 62, .def_int = 0, .flags = K_RELOAD },
 	{ "max_connections", KT_U32, H(max_connections), 0, 1, 1000000, .def_int = 10000 },
+	{ "splice_min_bytes", KT_U32, H(splice_min_bytes), 0, 0, 1 << 30, .def_int = 8192, .flags = K_RELOAD },
 	{ "receive_buffers", KT_U32, H(receive_buffers), 0, 16, 32768, .def_int = 512 },
 	{ "upstream_buffers", KT_U32, H(upstream_buffers), 0, 16, 16384, .def_int = 128 },
 };

@@ -44,6 +44,7 @@ enum conn_op {
 	CONN_OP_CONNECT,
 	CONN_OP_CONNECT_TIMEOUT,
 	CONN_OP_CANCEL,
+	CONN_OP_POLL,		/* readiness for a splice (proxy_splice.c) */
 	CONN_OP__MAX,
 };
 
@@ -53,6 +54,11 @@ enum conn_op {
 #define CONN_F_CONNECT	(1u << 3)	/* connect (+ its timer) in flight */
 #define CONN_F_EOF	(1u << 4)	/* peer closed its side */
 #define CONN_F_POOLED	(1u << 5)	/* idle in an upstream pool */
+#define CONN_F_POLL	(1u << 6)	/* a readiness poll is in flight */
+#define CONN_F_NONBLOCK	(1u << 7)	/* the socket is O_NONBLOCK (splice) */
+/* upstream: its last response had a body worth splicing, so the next
+ * response head is read alone (proxy_splice.c) */
+#define CONN_F_LARGE	(1u << 8)
 
 /* Progress of one direction of an exchange. */
 enum conn_phase {
@@ -134,6 +140,14 @@ struct conn_exchange {
 	bool rl_headers;
 	uint64_t rl_limit, rl_remaining, rl_reset;
 	const struct rl_limit *rl_policy;	/* in x.cfg's tables */
+	/* A Content-Length response body moved by the kernel (splice(2)):
+	 * upstream socket -> pipe -> client socket, never through user
+	 * space. The head (head_iov, head_body bytes of upstream->in behind
+	 * it) is written first. proxy_splice.c. */
+	bool spl;			/* the body is being spliced */
+	int spl_pipe[2];		/* read, write end (valid while spl) */
+	size_t spl_inpipe;		/* bytes in the pipe */
+	uint64_t spl_sent;		/* bytes spliced to the client */
 };
 
 struct conn {

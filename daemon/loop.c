@@ -711,6 +711,18 @@ int loop_send_ex(struct loop *l, int fd, const void *buf, size_t len,
 	return 0;
 }
 
+int loop_poll(struct loop *l, int fd, unsigned int events, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = get_sqe(l, 1);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_poll_add(sqe, fd, events);
+	use_fd(l, sqe, fd);
+	io_uring_sqe_set_data64(sqe, ud);
+	return 0;
+}
+
 int loop_sendmsg(struct loop *l, int fd, const struct msghdr *msg,
 		 int msg_flags, uint64_t ud)
 {

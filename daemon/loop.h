@@ -173,6 +173,9 @@ int loop_sendmsg(struct loop *l, int fd, const struct msghdr *msg,
 int loop_connect(struct loop *l, int fd, const struct sockaddr *sa,
 		 socklen_t salen, const struct loop_ts *ts, uint64_t ud,
 		 uint64_t timeout_ud);
+/* One-shot readiness poll of fd for `events` (POLLIN, POLLOUT): completes
+ * with the events that are ready (POLLERR/POLLHUP included) or -errno. */
+int loop_poll(struct loop *l, int fd, unsigned int events, uint64_t ud);
 /* One-shot timer: completes with -ETIME when it fires. */
 int loop_timeout(struct loop *l, const struct loop_ts *ts, uint64_t ud);
 /* Cancel every operation on fd; completes with the count or -ENOENT. */

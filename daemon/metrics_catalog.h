@@ -74,6 +74,9 @@
 	X(RECV_BUFFERS_EXHAUSTED, COUNTER, SUM,                                  \
 	  "sluice_receive_buffers_exhausted_total", NOB, (),                     \
 	  "Receives that found every receive buffer in use (posted again).")     \
+	X(SPLICED_BYTES, COUNTER, SUM, "sluice_spliced_response_bytes_total",    \
+	  NOB, (), "Response body bytes moved from upstream to client by the "  \
+	  "kernel (splice), never copied through the gateway.")                 \
 	X(UPSTREAM_UP, GAUGE, MIN, "sluice_upstream_up", NOB,                    \
 	  (MD_SERVICE, MD_TARGET),                                               \
 	  "0 if the most recent attempt (by any worker) to reach the target "    \

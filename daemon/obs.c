@@ -468,6 +468,14 @@ void obs_recv_buffers_exhausted(unsigned int i)
 		metrics_inc(w->shard, MF_RECV_BUFFERS_EXHAUSTED, NULL, 1);
 }
 
+void obs_spliced(unsigned int i, uint64_t bytes)
+{
+	struct obs_worker *w = worker(i);
+
+	if (w && bytes)
+		metrics_inc(w->shard, MF_SPLICED_BYTES, NULL, bytes);
+}
+
 void obs_conn_active(unsigned int i, uint32_t n)
 {
 	struct obs_worker *w = worker(i);

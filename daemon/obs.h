@@ -115,6 +115,8 @@ void obs_conn_accepted(unsigned int worker);
 /* A receive found every provided buffer of its class in use (ENOBUFS)
  * and is posted again. */
 void obs_recv_buffers_exhausted(unsigned int worker);
+/* Response body bytes a finished (or torn down) splice moved. */
+void obs_spliced(unsigned int worker, uint64_t bytes);
 /* The worker's open client connections now (sampled on its timer). */
 void obs_conn_active(unsigned int worker, uint32_t n);
 /* A finished request described directly (obs_exchange_end builds one). */

@@ -124,6 +124,10 @@ int proxy__post_recv(struct proxy *p, struct conn *c)
 
 	if (c->flags & (CONN_F_RECV | CONN_F_CLOSING | CONN_F_EOF))
 		return 0;
+	/* a spliced body is read by splice(2) alone */
+	if (c->kind == CONN_UPSTREAM && c->peer && c->peer->x &&
+	    c->peer->x->spl)
+		return 0;
 	/* no input buffer yet (an idle connection): none is taken until data
 	 * arrives, on_recv() gets one then (a receive is at most maxlen) */
 	if (!discard && c->in) {
@@ -137,6 +141,11 @@ int proxy__post_recv(struct proxy *p, struct conn *c)
 			return 0;	/* backpressure: the other side drains it */
 	}
 	if (!discard && recv_idle(c)) {
+		if (c->flags & CONN_F_LARGE)	/* the head alone: see below */
+			return recv_posted(c, transport_read_ex(&c->tr,
+				maxlen < PROXY_SPLICE_HEAD_READ ?
+				maxlen : PROXY_SPLICE_HEAD_READ,
+				TRANSPORT_READ_IDLE, conn_ud(c, CONN_OP_RECV)));
 		ret = post_recv_armed(p, c, maxlen);
 		if (ret != -EOPNOTSUPP)
 			return ret;
@@ -505,7 +514,7 @@ static void finish_exchange(struct proxy *p, struct conn *c)
 	proxy__report(p, c, 0, NULL, 0);
 	reuse = u && x->upstream_keep_alive && !x->req_aborted &&
 		x->req_phase == CONN_PH_DONE && !p->draining &&
-		!(u->flags & (CONN_F_EOF | CONN_F_SEND)) &&
+		!(u->flags & (CONN_F_EOF | CONN_F_SEND | CONN_F_POLL)) &&
 		(!u->in || buf_len(u->in) == 0);
 	if (reuse) {
 		const struct config_service *svc =
@@ -515,8 +524,13 @@ static void finish_exchange(struct proxy *p, struct conn *c)
 		u->peer = NULL;
 		u->state = US_IDLE;
 		/* the pool's receive (a close, or the next response) as an
-		 * armed one: it carries on into the next exchanges */
-		if (!(u->flags & CONN_F_RECV))
+		 * armed one: it carries on into the next exchanges; after a
+		 * large response, the next head alone (proxy_splice.c) */
+		if (!(u->flags & CONN_F_RECV) && (u->flags & CONN_F_LARGE))
+			(void)recv_posted(u, transport_read_ex(&u->tr,
+				PROXY_SPLICE_HEAD_READ, TRANSPORT_READ_IDLE,
+				conn_ud(u, CONN_OP_RECV)));
+		else if (!(u->flags & CONN_F_RECV))
 			(void)post_recv_armed(p, u,
 					      loop_buf_size_max(p->loop));
 		if (upstream_put_ex(&p->up, u, p->now_ms, svc->max_idle,
@@ -832,6 +846,9 @@ void proxy_complete(struct proxy *p, const struct loop_cqe *cqe)
 		break;
 	case CONN_OP_CONNECT:
 		on_connect(p, c, cqe->res);
+		break;
+	case CONN_OP_POLL:
+		proxy__on_poll(p, c);
 		break;
 	default:
 		/* CONN_OP_CONNECT_TIMEOUT, CONN_OP_CANCEL: accounting only */

@@ -43,6 +43,13 @@ struct loop_cqe;
 /* Free buffers a worker keeps for reuse (the rest go back to the kernel). */
 #define PROXY_BUF_CACHE			256
 
+/* Splicing response bodies (proxy_splice.c): an upstream whose last
+ * response was large has its next response head read alone, in a receive
+ * of at most this many bytes (a longer head is read on the usual way);
+ * empty pipes a worker keeps for reuse. */
+#define PROXY_SPLICE_HEAD_READ		1024
+#define PROXY_PIPE_CACHE		64
+
 /* Listener flags for proxy_accept_on(). */
 #define PROXY_L_PROXY_PROTOCOL		(1u << 0)
 
@@ -74,6 +81,9 @@ struct proxy {
 	/* issue 5: strings the gate's rewritten request/response head point
 	 * to, until the head is rebuilt (single-threaded per worker) */
 	char gate_scratch[PROXY_GATE_SCRATCH];
+	/* empty pipes for splicing, [n][0] the read end */
+	int pipes[PROXY_PIPE_CACHE][2];
+	unsigned int n_pipes;
 };
 
 /* max_conns: client + upstream connections (0: derived from

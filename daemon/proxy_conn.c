@@ -25,6 +25,7 @@ void proxy__put_cfg(struct proxy *p, struct conn *c)
 {
 	if (!c->x)
 		return;
+	proxy__splice_end(p, c->x);
 	if (c->x->frame) {
 		buf_put(&p->bufs, c->x->frame);
 		c->x->frame = NULL;

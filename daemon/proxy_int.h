@@ -16,6 +16,7 @@
  *   proxy_fields.c    fields of a parsed head: token lists, request ids
  *   proxy_chunked.c   chunked bodies re-coded: request re-framing,
  *                     de-chunking for HTTP/1.0 clients
+ *   proxy_splice.c    response bodies spliced (moved by the kernel)
  *   proxy_tunnel.c    upgraded (websocket) connections
  *   proxy_setup.c     init, destroy, config reload, per-worker snapshot refs
  *
@@ -133,6 +134,20 @@ bool proxy__reframe_request(struct proxy *p, struct conn *c);
 /* De-chunk a response for an HTTP/1.0 client: bytes to send from the head
  * of u->in (0: none yet, -1: invalid). */
 long proxy__dechunk_response(struct conn *c, struct conn *u);
+
+/* proxy_splice.c. From send_head(): splice the rest of the body (true:
+ * started) or not (false: send it the usual way); `body` bytes of it are
+ * at the front of u->in, already counted. */
+bool proxy__splice_start(struct proxy *p, struct conn *c, struct conn *u,
+			 size_t body);
+/* Every step of a spliced body possible now (closes c on failure). */
+void proxy__splice_pump(struct proxy *p, struct conn *c);
+/* A poll of c for a spliced exchange completed. */
+void proxy__on_poll(struct proxy *p, struct conn *c);
+/* End of the exchange's splice: the pipe back to the cache (or closed). */
+void proxy__splice_end(struct proxy *p, struct conn_exchange *x);
+/* proxy_destroy(): close the cached pipes. */
+void proxy__pipes_close(struct proxy *p);
 
 /* proxy_tunnel.c. CS_TUNNEL: move bytes both ways, pass half-closes on. */
 void proxy__pump_tunnel(struct proxy *p, struct conn *c);

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 
+#include "config.h"
 #include "gate.h"
 #include "log.h"
 #include "obs.h"
@@ -108,8 +109,11 @@ static void send_head(struct proxy *p, struct conn *c, struct conn *u,
 	c->out->end = (size_t)len;
 	c->x->resp_phase = CONN_PH_HEAD;
 	c->x->resp_started = true;
-	if (mode == REWRITE_CONN_KEEP_ALIVE || mode == REWRITE_CONN_CLOSE)
+	if (mode == REWRITE_CONN_KEEP_ALIVE || mode == REWRITE_CONN_CLOSE) {
 		body = merge_response_body(c, u);
+		if (proxy__splice_start(p, c, u, body))
+			return;
+	}
 	flags = mode == REWRITE_CONN_CLOSE && resp_ends_conn(c->x) ?
 			TRANSPORT_WRITE_LAST : 0;
 	if (body && body <= PROXY_HEAD_COPY_MAX && body <= buf_room(c->out)) {
@@ -230,6 +234,13 @@ static void parse_response(struct proxy *p, struct conn *c, struct conn *u)
 		break;
 	}
 	x->resp_head_parsed = true;
+	/* the next response head on u is read alone when this body is worth
+	 * splicing (proxy_splice.c) */
+	if (r->body == HTTP_BODY_LENGTH && x->cfg->http.splice_min_bytes &&
+	    r->content_length >= x->cfg->http.splice_min_bytes)
+		u->flags |= CONN_F_LARGE;
+	else
+		u->flags &= ~CONN_F_LARGE;
 	x->resp_status = r->status;
 	x->obs.status = r->status;
 	x->obs.t_resp_ns = obs_now_ns();
@@ -256,7 +267,8 @@ void proxy__pump_response(struct proxy *p, struct conn *c)
 	struct conn *u = c->peer;
 	size_t avail, fwd;
 
-	if (x->resp_phase == CONN_PH_DONE || !u || u->state != US_ACTIVE)
+	if (x->resp_phase == CONN_PH_DONE || !u || u->state != US_ACTIVE ||
+	    x->spl)
 		return;
 	/* client->out carries the request head until it is sent */
 	if (x->req_phase == CONN_PH_IDLE || x->req_phase == CONN_PH_HEAD)

@@ -125,6 +125,7 @@ void proxy_destroy(struct proxy *p)
 		if (p->conns.slots[i].kind == CONN_CLIENT)
 			proxy__put_cfg(p, &p->conns.slots[i]);
 	conn_table_destroy(&p->conns);
+	proxy__pipes_close(p);
 	buf_pool_destroy(&p->bufs);
 	for (size_t i = 0; i < p->n_refs; i++)
 		config_put(p->refs[i].cfg);

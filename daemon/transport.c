@@ -113,6 +113,7 @@ static const struct transport_ops plain_ops = {
 	.shutdown = plain_shutdown,
 	.cancel = plain_cancel,
 	.close = plain_close,
+	.spliceable = true,
 };
 
 void transport_plain_init(struct transport *t, struct loop *l, int fd)

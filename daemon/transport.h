@@ -42,6 +42,9 @@ struct transport_ops {
 	int (*shutdown)(struct transport *t);
 	int (*cancel)(struct transport *t, uint64_t ud);
 	void (*close)(struct transport *t);
+	/* the bytes on the wire are the application's (plain TCP): the
+	 * kernel may move them itself with splice(2) on fd */
+	bool spliceable;
 };
 
 struct transport {
@@ -50,6 +53,13 @@ struct transport {
 	int fd;
 	void *priv;		/* TLS session later */
 };
+
+/* The socket, when the kernel may move its bytes with splice(2) (plain
+ * TCP); -1 otherwise (TLS: the bytes on the wire are records). */
+static inline int transport_splice_fd(const struct transport *t)
+{
+	return t->ops->spliceable ? t->fd : -1;
+}
 
 /* Plain TCP on an already connected (or connecting) socket. */
 void transport_plain_init(struct transport *t, struct loop *l, int fd);

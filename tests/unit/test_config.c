@@ -767,6 +767,7 @@ static void test_http_section(void **state)
 	assert_int_equal(c->http.max_connections, 10000);
 	assert_int_equal(c->http.receive_buffers, 512);
 	assert_int_equal(c->http.upstream_buffers, 128);
+	assert_int_equal(c->http.splice_min_bytes, 8192);
 	assert_false(c->listeners[0].proxy_protocol);
 	assert_true(c->listeners[0].defer_accept);
 	config_put(c);
@@ -795,7 +796,8 @@ static void test_http_section(void **state)
 		     "  max_body_bytes: 1073741824\n"
 		     "  max_connections: 20000\n"
 		     "  receive_buffers: 4096\n"
-		     "  upstream_buffers: 16\n");
+		     "  upstream_buffers: 16\n"
+		     "  splice_min_bytes: 0\n");
 	assert_true(c->listeners[0].proxy_protocol);
 	assert_false(c->listeners[0].defer_accept);
 	assert_int_equal(c->services[0].max_idle, 0);
@@ -807,6 +809,7 @@ static void test_http_section(void **state)
 	assert_int_equal(c->http.max_connections, 20000);
 	assert_int_equal(c->http.receive_buffers, 4096);
 	assert_int_equal(c->http.upstream_buffers, 16);
+	assert_int_equal(c->http.splice_min_bytes, 0);
 	config_put(c);
 
 	/* a route that sets no limit while http has none: unlimited */
@@ -830,6 +833,10 @@ static void test_http_errors(void **state)
 		      "cfg.yaml:7:21: http.upstream_buffers: 8 is out of range (16-16384)\n");
 	expect_errors(BASE "http:\n  receive_buffers: 65536\n",
 		      "cfg.yaml:7:20: http.receive_buffers: 65536 is out of range (16-32768)\n");
+	expect_errors(BASE "http:\n  splice_min_bytes: 2147483648\n",
+		      "cfg.yaml:7:21: http.splice_min_bytes: 2147483648 is out of range (0-1073741824)\n");
+	expect_errors(BASE "http:\n  splice_min_bytes: -1\n",
+		      "cfg.yaml:7:21: http.splice_min_bytes: -1 is out of range (0-1073741824)\n");
 	expect_errors(BASE "http:\n  max_conections: 5\n",
 		      "cfg.yaml:7:3: http: unknown key 'max_conections' (did you mean 'max_connections'?)\n");
 	expect_errors("listeners:\n  - name: l\n    address: 127.0.0.1:8080\n"
