@@ -141,7 +141,9 @@ int proxy__post_recv(struct proxy *p, struct conn *c)
 			return 0;	/* backpressure: the other side drains it */
 	}
 	if (!discard && recv_idle(c)) {
-		if (c->flags & CONN_F_LARGE)	/* the head alone: see below */
+		/* after a large response, the next head alone, so that its
+		 * body can be spliced (proxy_splice.c) */
+		if (c->flags & CONN_F_LARGE)
 			return recv_posted(c, transport_read_ex(&c->tr,
 				maxlen < PROXY_SPLICE_HEAD_READ ?
 				maxlen : PROXY_SPLICE_HEAD_READ,
