@@ -45,7 +45,7 @@ struct loop_cqe;
 
 /* Splicing response bodies (proxy_splice.c): an upstream whose last
  * response was large has its next response head read alone, in a receive
- * of at most this many bytes (a longer head is read on the usual way);
+ * of at most this many bytes (a longer head is read the usual way);
  * empty pipes a worker keeps for reuse. */
 #define PROXY_SPLICE_HEAD_READ		1024
 #define PROXY_PIPE_CACHE		64

@@ -197,6 +197,31 @@ def request(method, path, headers=None, body=b"", host="gw.test",
     return head.encode() + (body if isinstance(body, bytes) else body.encode())
 
 
+def request_heads(s):
+    """Request heads (the bytes before the blank line) read in turn from
+    server-side socket s, until the peer closes; bodies are not read."""
+    buf = b""
+    while True:
+        while b"\r\n\r\n" not in buf:
+            d = s.recv(65536)
+            if not d:
+                return
+            buf += d
+        head, _, buf = buf.partition(b"\r\n\r\n")
+        yield head
+
+
+def metric(admin, name):
+    """The value of an unlabelled series in /metrics of the admin listener
+    at admin (host:port in the server namespace)."""
+    r = h.run(["nsenter", f"--net=/run/netns/{h.SRV_NS}", "curl", "-sS",
+               "--max-time", "5", f"http://{admin}/metrics"], timeout=10)
+    for line in r.stdout.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
 def backend_entries(backend, marker):
     """Backend log entries whose target contains marker, in arrival order."""
     return [e for e in h.backend_log(backend) if marker in e["target"]]

@@ -197,12 +197,7 @@ def test_10k_keepalive_connections_one_worker(gw):
 
 
 def _metric(name):
-    r = h.run(["nsenter", f"--net=/run/netns/{h.SRV_NS}", "curl", "-sS",
-               "--max-time", "5", f"http://{ADMIN}/metrics"], timeout=10)
-    for line in r.stdout.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    raise AssertionError(f"{name} not in /metrics")
+    return raw.metric(ADMIN, name)
 
 
 def test_more_arrivals_at_once_than_receive_buffers(gw):

@@ -527,15 +527,8 @@ def test_backend_bytes_past_its_response_are_never_a_response(workdir):
     def serve():
         def one(s):
             s.settimeout(10)
-            buf = b""
             try:
-                while True:
-                    while b"\r\n\r\n" not in buf:
-                        d = s.recv(65536)
-                        if not d:
-                            return
-                        buf += d
-                    head, _, buf = buf.partition(b"\r\n\r\n")
+                for head in raw.request_heads(s):
                     path = head.split(b" ")[1]
                     body = b"ok:" + path
                     junk = (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n"

@@ -58,16 +58,9 @@ class Origin:
                              daemon=True).start()
 
     def _serve(self, s):
-        buf = b""
         s.settimeout(30)
         try:
-            while True:
-                while b"\r\n\r\n" not in buf:
-                    d = s.recv(65536)
-                    if not d:
-                        return
-                    buf += d
-                head, _, buf = buf.partition(b"\r\n\r\n")
+            for head in raw.request_heads(s):
                 method, target, _ = head.split(b"\r\n")[0].decode().split(" ")
                 self.targets.append(target)
                 if not self._answer(s, method, target):
@@ -131,13 +124,8 @@ def gw(origin, workdir):
     s.shutdown()
 
 
-def metric(name=METRIC):
-    r = h.run(["nsenter", f"--net=/run/netns/{h.SRV_NS}", "curl", "-sS",
-               "--max-time", "5", f"http://{ADMIN}/metrics"], timeout=10)
-    for line in r.stdout.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    raise AssertionError(f"{name} not in /metrics")
+def metric():
+    return raw.metric(ADMIN, METRIC)
 
 
 def pipes(pid):
