@@ -81,6 +81,18 @@ static int recv_posted(struct conn *c, int ret)
 	return 0;
 }
 
+/* After a large response on upstream u, its next response head alone
+ * (at most PROXY_SPLICE_HEAD_READ bytes), so that the body is still in the
+ * socket to be spliced (proxy_splice.c). */
+static int post_recv_head(struct conn *u, size_t maxlen)
+{
+	if (maxlen > PROXY_SPLICE_HEAD_READ)
+		maxlen = PROXY_SPLICE_HEAD_READ;
+	return recv_posted(u, transport_read_ex(&u->tr, maxlen,
+						TRANSPORT_READ_IDLE,
+						conn_ud(u, CONN_OP_RECV)));
+}
+
 /*
  * Where nothing is expected yet (recv_idle), the receive stays armed
  * across requests (multishot): no receive to submit and no readiness poll
@@ -141,13 +153,8 @@ int proxy__post_recv(struct proxy *p, struct conn *c)
 			return 0;	/* backpressure: the other side drains it */
 	}
 	if (!discard && recv_idle(c)) {
-		/* after a large response, the next head alone, so that its
-		 * body can be spliced (proxy_splice.c) */
 		if (c->flags & CONN_F_LARGE)
-			return recv_posted(c, transport_read_ex(&c->tr,
-				maxlen < PROXY_SPLICE_HEAD_READ ?
-				maxlen : PROXY_SPLICE_HEAD_READ,
-				TRANSPORT_READ_IDLE, conn_ud(c, CONN_OP_RECV)));
+			return post_recv_head(c, maxlen);
 		ret = post_recv_armed(p, c, maxlen);
 		if (ret != -EOPNOTSUPP)
 			return ret;
@@ -529,9 +536,7 @@ static void finish_exchange(struct proxy *p, struct conn *c)
 		 * armed one: it carries on into the next exchanges; after a
 		 * large response, the next head alone (proxy_splice.c) */
 		if (!(u->flags & CONN_F_RECV) && (u->flags & CONN_F_LARGE))
-			(void)recv_posted(u, transport_read_ex(&u->tr,
-				PROXY_SPLICE_HEAD_READ, TRANSPORT_READ_IDLE,
-				conn_ud(u, CONN_OP_RECV)));
+			(void)post_recv_head(u, PROXY_SPLICE_HEAD_READ);
 		else if (!(u->flags & CONN_F_RECV))
 			(void)post_recv_armed(p, u,
 					      loop_buf_size_max(p->loop));

@@ -127,8 +127,7 @@ static int wait_for(struct conn *c, unsigned int events)
 
 /* Write what is left of the head (head_iov[0..1]); true when all of it is
  * out, false when the client is not ready (*err: 0) or failed (*err). */
-static bool write_head(struct proxy *p, struct conn *c, struct conn *u,
-		       int *err)
+static bool write_head(struct conn *c, struct conn *u, int *err)
 {
 	struct conn_exchange *x = c->x;
 	struct iovec *iov = x->head_iov;
@@ -136,7 +135,6 @@ static bool write_head(struct proxy *p, struct conn *c, struct conn *u,
 	unsigned int first = iov[0].iov_len ? 0 : 1;
 	ssize_t r;
 
-	(void)p;
 	*err = 0;
 	if (!iov[0].iov_len && !iov[1].iov_len)
 		return true;
@@ -210,7 +208,7 @@ void proxy__splice_pump(struct proxy *p, struct conn *c)
 				goto fail;
 			}
 		}
-		if (!write_head(p, c, u, &err)) {
+		if (!write_head(c, u, &err)) {
 			if (err) {
 				what = "client send failed";
 				goto fail;
@@ -270,8 +268,7 @@ bool proxy__splice_start(struct proxy *p, struct conn *c, struct conn *u,
 	if (!min || x->resp_body != HTTP_BODY_LENGTH || x->resp_dechunk ||
 	    x->resp_left < min || x->req_phase != CONN_PH_DONE ||
 	    (u->flags & (CONN_F_RECV | CONN_F_EOF | CONN_F_POLL)) ||
-	    transport_splice_fd(&c->tr) < 0 ||
-	    transport_splice_fd(&u->tr) < 0)
+	    !transport_spliceable(&c->tr) || !transport_spliceable(&u->tr))
 		return false;
 	if (set_nonblock(c) || set_nonblock(u) || pipe_get(p, x->spl_pipe))
 		return false;

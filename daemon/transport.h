@@ -54,11 +54,11 @@ struct transport {
 	void *priv;		/* TLS session later */
 };
 
-/* The socket, when the kernel may move its bytes with splice(2) (plain
- * TCP); -1 otherwise (TLS: the bytes on the wire are records). */
-static inline int transport_splice_fd(const struct transport *t)
+/* The kernel may move t's bytes with splice(2) on t->fd (plain TCP; not
+ * TLS, whose bytes on the wire are records). */
+static inline bool transport_spliceable(const struct transport *t)
 {
-	return t->ops->spliceable ? t->fd : -1;
+	return t->ops->spliceable;
 }
 
 /* Plain TCP on an already connected (or connecting) socket. */

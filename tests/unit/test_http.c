@@ -186,6 +186,20 @@ static void test_req_value_inner_ws_and_obs_text(void **state)
 	assert_int_equal(req.headers[3].value_len, 0);
 }
 
+/* pre, then len bytes of fill with byte b at offset at, then post, into
+ * in (room for all of it); returns the length. */
+static size_t with_byte_at(char *in, const char *pre, char fill, size_t len,
+			   size_t at, unsigned int b, const char *post)
+{
+	size_t n = strlen(pre), m = strlen(post);
+
+	memcpy(in, pre, n);
+	memset(in + n, fill, len);
+	in[n + at] = (char)b;
+	memcpy(in + n + len, post, m);
+	return n + len + m;
+}
+
 /*
  * Every byte value at every position of a long value (the scan takes 16
  * bytes a step, then byte by byte): accepted exactly when it is a
@@ -210,13 +224,8 @@ static void test_req_value_every_byte_every_offset(void **state)
 					    (at == 0 || at == vlen - 1);
 				int r;
 
-				memcpy(in, pre, sizeof(pre) - 1);
-				n = sizeof(pre) - 1;
-				memset(in + n, 'v', vlen);
-				in[n + at] = (char)b;
-				n += vlen;
-				memcpy(in + n, post, sizeof(post) - 1);
-				n += sizeof(post) - 1;
+				n = with_byte_at(in, pre, 'v', vlen, at, b,
+						 post);
 				r = parse_req(in, n, &req);
 				if (!ok) {
 					if (r != -1)
@@ -267,13 +276,9 @@ static void test_req_name_and_target_every_byte_every_offset(void **state)
 				int n, r;
 
 				/* a field name: X + len bytes */
-				n = snprintf(in, sizeof(in),
-					     "GET / HTTP/1.1\r\nHost: h\r\nX");
-				memset(in + n, 'n', len);
-				in[n + at] = (char)b;
-				n += (int)len;
-				n += snprintf(in + n, sizeof(in) - (size_t)n,
-					      ": v\r\nY: y\r\n\r\n");
+				n = (int)with_byte_at(in,
+					"GET / HTTP/1.1\r\nHost: h\r\nX", 'n',
+					len, at, b, ": v\r\nY: y\r\n\r\n");
 				r = parse_req(in, (size_t)n, &req);
 				if (b != ':') {	/* ':' ends the name early */
 					if (ok ? r != n : r != -1)
@@ -289,12 +294,8 @@ static void test_req_name_and_target_every_byte_every_offset(void **state)
 
 				/* a target: / + len bytes */
 				ok = IS(b, C_TARGET) && b != '%';
-				n = snprintf(in, sizeof(in), "GET /");
-				memset(in + n, 't', len);
-				in[n + at] = (char)b;
-				n += (int)len;
-				n += snprintf(in + n, sizeof(in) - (size_t)n,
-					      " HTTP/1.1\r\nHost: h\r\n\r\n");
+				n = (int)with_byte_at(in, "GET /", 't', len, at,
+					b, " HTTP/1.1\r\nHost: h\r\n\r\n");
 				r = parse_req(in, (size_t)n, &req);
 				if (b == '%')
 					continue;	/* percent-encoding rules */
