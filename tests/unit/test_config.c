@@ -475,6 +475,41 @@ static void test_routes(void **state)
 		      "cfg.yaml:20:11: routes[2].host: must not be empty\n");
 	expect_errors(BASE "routes:\n  - name: r\n",
 		      "cfg.yaml:7:5: routes[0]: missing required key 'service'\n");
+	/* requests are routed on their normal form: a prefix spelled any
+	 * other way could never match, so it is an error */
+	{
+		static const char *const bad[] = {
+			"/admin//", "/a/../b/", "/./a", "/a/.", "/%61dmin/",
+			"/a%2fb", "/a;b/", "/a\\b", "/a/..",
+		};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			char y[512], want[512];
+			const char *v = bad[i];
+			char shown[64];
+
+			/* cfg_qv() quotes the value, a backslash shown as x5c escaped */
+			if (strchr(v, '\\'))
+				snprintf(shown, sizeof(shown), "'/a\\x5cb'");
+			else
+				snprintf(shown, sizeof(shown), "'%s'", v);
+			snprintf(y, sizeof(y), BASE "routes:\n  - name: r\n"
+				 "    service: s\n    path_prefix: %s\n"
+				 "services: [{name: s, targets: ['127.0.0.1:1']}]\n",
+				 v);
+			snprintf(want, sizeof(want),
+				 "cfg.yaml:9:18: routes[0].path_prefix: path prefix %s is not in normal form (no '//', '.' or '..' segments, ';', '\\', encoded unreserved characters or lowercase hex: see docs/HTTP.md)\n",
+				 shown);
+			expect_errors(y, want);
+		}
+	}
+	{
+		struct config *ok = parse_ok(BASE "routes:\n  - name: r\n"
+			"    service: s\n    path_prefix: /a%2Fb/.well-known/..x/\n"
+			"services: [{name: s, targets: ['127.0.0.1:1']}]\n");
+
+		config_put(ok);
+	}
 
 	/* services may come after routes in the file */
 	struct config *c = parse_ok(BASE
