@@ -190,6 +190,9 @@ struct config_route {
 #define CONFIG_INHERIT UINT64_MAX
 
 /* HTTP engine settings (section "http"); all times in milliseconds. */
+enum { CFG_PATH_PARAMS_REJECT = 0, CFG_PATH_PARAMS_STRIP };
+enum { CFG_ESCAPED_SLASHES_REJECT = 0, CFG_ESCAPED_SLASHES_KEEP };
+
 struct config_http {
 	uint32_t header_timeout_ms;	/* whole request head -> 408 */
 	uint32_t body_timeout_ms;	/* client body idle -> 408 */
@@ -208,6 +211,11 @@ struct config_http {
 	 * reloadable): 16 KiB ones for clients, 32 KiB ones for upstreams */
 	uint32_t receive_buffers;
 	uint32_t upstream_buffers;
+	/* request paths (docs/HTTP.md, "Path normalisation"):
+	 * path_params: CFG_PATH_PARAMS_* (';' refused or stripped);
+	 * escaped_slashes: CFG_ESCAPED_SLASHES_* (%2F/%5C refused or kept) */
+	int path_params;
+	int escaped_slashes;
 	/* PROXY protocol peers and X-Forwarded-For hops that are believed:
 	 * the top-level trusted_proxies (config.auth.trusted_proxies) */
 };

@@ -20,6 +20,9 @@
 
 static const char *const xdp_modes[] = { "auto", "native", "generic", NULL };
 static const char *const xdp_scopes[] = { "guarded", "all", NULL };
+/* order: the CFG_PATH_PARAMS_* and CFG_ESCAPED_SLASHES_* values */
+static const char *const path_params_modes[] = { "reject", "strip", NULL };
+static const char *const escaped_slashes_modes[] = { "reject", "keep", NULL };
 static const char *const log_levels[] = { "error", "warn", "info", "debug",
 					  NULL };
 
@@ -253,6 +256,8 @@ static const struct ckey http_keys[] = {
 	{ "splice_min_bytes", KT_U32, H(splice_min_bytes), 0, 0, 1 << 30, .def_int = 8192, .flags = K_RELOAD },
 	{ "receive_buffers", KT_U32, H(receive_buffers), 0, 16, 32768, .def_int = 512 },
 	{ "upstream_buffers", KT_U32, H(upstream_buffers), 0, 16, 16384, .def_int = 128 },
+	{ "path_params", KT_ENUM, H(path_params), .def_int = CFG_PATH_PARAMS_REJECT, .flags = K_RELOAD, .choices = path_params_modes },
+	{ "escaped_slashes", KT_ENUM, H(escaped_slashes), .def_int = CFG_ESCAPED_SLASHES_REJECT, .flags = K_RELOAD, .choices = escaped_slashes_modes },
 };
 #undef H
 static void http_finish(struct pctx *p, yaml_node_t *map, void *base,

@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http.h"
+
 /* ---- scalars ---------------------------------------------------------------- */
 
 bool cfg_is_scalar(const yaml_node_t *n)
@@ -523,7 +525,8 @@ bool cfg_get_method(struct pctx *p, const yaml_node_t *n, const char *path,
 bool cfg_get_path_prefix(struct pctx *p, const yaml_node_t *n,
 			 const char *path, const char *s, size_t len)
 {
-	char b[256];
+	char b[256], norm[1025];
+	const char *err;
 
 	if (s[0] != '/') {
 		cfg_err_at(p, n, path, "must start with '/': %s", cfg_qv(n, b, sizeof(b)));
@@ -538,6 +541,17 @@ bool cfg_get_path_prefix(struct pctx *p, const yaml_node_t *n,
 				   cfg_qv(n, b, sizeof(b)));
 			return false;
 		}
+	}
+	/* requests are matched on their normal form (http_path.c): a prefix
+	 * in any other spelling could never match */
+	if (len < sizeof(norm) &&
+	    (http_path_normalize(norm, s, len, HTTP_PATH_STRIP_PARAMS |
+				 HTTP_PATH_KEEP_ESCAPED_SLASH, &err) != (long)len ||
+	     memcmp(norm, s, len) || memchr(s, ';', len))) {
+		cfg_err_at(p, n, path,
+			   "path prefix %s is not in normal form (no '//', '.' or '..' segments, ';', '\\', encoded unreserved characters or lowercase hex: see docs/HTTP.md)",
+			   cfg_qv(n, b, sizeof(b)));
+		return false;
 	}
 	return true;
 }

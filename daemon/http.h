@@ -153,6 +153,40 @@ static inline bool http_list_next(const char **pp, const char *end,
 	return true;
 }
 
+/*
+ * Path normalisation (http_path.c): the one form the router matches and
+ * the backend receives. Percent-encoded unreserved characters are decoded,
+ * other percent-encodings kept with uppercase hex, dot-segments resolved
+ * (RFC 3986 5.2.4), runs of '/' merged. Refused (-1, *error a static
+ * JSON-safe string): a path not starting with '/', invalid percent-encoding,
+ * %2F or %5C (unless HTTP_PATH_KEEP_ESCAPED_SLASH: kept encoded), a raw '\',
+ * an encoded control character, a dot-segment above the root, ';' (unless
+ * HTTP_PATH_STRIP_PARAMS: ";..." removed from each segment before the
+ * dot-segments are resolved), a byte that is not VCHAR, '?' or '#'.
+ *
+ * Returns the length written to dst (never more than len), or -1. dst may
+ * be src (in place); else it needs len bytes. When src is already in
+ * normal form (no '%' ';' '\', no "//", no "." or ".." segment) this costs
+ * one scan and writes nothing in place.
+ */
+#define HTTP_PATH_STRIP_PARAMS		0x1u
+#define HTTP_PATH_KEEP_ESCAPED_SLASH	0x2u
+long http_path_normalize(char *dst, const char *src, size_t len,
+			 unsigned int flags, const char **error);
+
+/*
+ * Normalise a parsed request's target in place: t is a writable alias of
+ * req->target with room bytes from it (room > target_len: the parser's
+ * request-line always has the SP after the target). origin-form: the path
+ * is normalised, the query kept as sent. absolute-form: becomes the
+ * origin-form path [?query], normalised likewise (req->host keeps pointing
+ * at the authority, which is not moved). asterisk-form and authority-form
+ * are left alone. Updates target/target_len/path/path_len. Returns 0, or -1
+ * with req->status = 400 and req->error set.
+ */
+int http_request_normalize_target(struct http_request *req, char *t,
+				  size_t room, unsigned int flags);
+
 /* Case-insensitive token compare, for header names. */
 bool http_token_eq(const char *a, size_t alen, const char *lit);
 

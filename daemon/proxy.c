@@ -243,6 +243,24 @@ void proxy__arm_exchange_deadline(struct proxy *p, struct conn *c)
 					      h->response_timeout_ms);
 }
 
+/* The request-target in its normal form (http_request_normalize_target),
+ * in place in the client's input buffer, where the parser left it. */
+static bool normalize_target(struct proxy *p, struct conn *c,
+			     const struct config_http *h)
+{
+	struct http_request *r = &p->req;
+	char *head = buf_head(c->in);
+	size_t off = (size_t)(r->target - head);
+	unsigned int flags = 0;
+
+	if (h->path_params == CFG_PATH_PARAMS_STRIP)
+		flags |= HTTP_PATH_STRIP_PARAMS;
+	if (h->escaped_slashes == CFG_ESCAPED_SLASHES_KEEP)
+		flags |= HTTP_PATH_KEEP_ESCAPED_SLASH;
+	return http_request_normalize_target(r, head + off,
+					     buf_len(c->in) - off, flags) == 0;
+}
+
 static bool start_exchange(struct proxy *p, struct conn *c, size_t head_len)
 {
 	const struct http_request *r = &p->req;
@@ -294,6 +312,12 @@ static bool start_exchange(struct proxy *p, struct conn *c, size_t head_len)
 	memcpy(&x->client_addr, &client, sizeof(x->client_addr));
 	proxy__request_id(p, r, x->request_id, sizeof(x->request_id));
 
+	/* route, authorise and forward one spelling of the path: its
+	 * normal form, written over the target in the input buffer */
+	if (!normalize_target(p, c, h)) {
+		proxy__send_error(p, c, 400, p->req.error);
+		return false;
+	}
 	route = router_match(x->cfg, r->host, r->host_len, r->method,
 			     r->method_len, r->path, r->path_len);
 	if (route < 0) {

@@ -152,12 +152,15 @@ long rewrite_request(char *dst, size_t cap, const struct http_request *req,
 	const struct http_header *hs = req->headers;
 	size_t n = req->num_headers;
 	bool named = connection_names_fields(hs, n);
+	bool host_field = false;
 	char num[24];
 	struct sbuf s;
 
 	sbuf_init(&s, dst, cap);
 	sbuf_add(&s, req->method, req->method_len);
 	sbuf_add(&s, " ", 1);
+	/* the normal form of the target (origin-form, also for an
+	 * absolute-form request: http_request_normalize_target()) */
 	sbuf_add(&s, req->target, req->target_len);
 	/* the client's version: a backend must not answer a 1.0 request
 	 * with chunked framing, which a 1.0 client could not read */
@@ -176,11 +179,17 @@ long rewrite_request(char *dst, size_t cap, const struct http_request *req,
 		    name_is(h, "x-forwarded-host") || name_is(h, "via") ||
 		    (rw->request_id && name_is(h, "x-request-id")))
 			continue;
+		host_field |= h->name_len == 4 && name_is(h, "host");
 		add_header(&s, h);
 	}
-	if (!req->host && rw->default_host) {
+	/* no Host field: the absolute-form target's authority (an HTTP/1.0
+	 * request), else the target's address */
+	if (!host_field && (req->host || rw->default_host)) {
 		sbuf_adds(&s, "Host: ");
-		sbuf_adds(&s, rw->default_host);
+		if (req->host)
+			sbuf_add(&s, req->host, req->host_len);
+		else
+			sbuf_adds(&s, rw->default_host);
 		sbuf_add(&s, "\r\n", 2);
 	}
 	if (req->body == HTTP_BODY_LENGTH) {

@@ -4,7 +4,10 @@
  * request head sent to a backend, the response head sent to a client, and
  * the gateway's own JSON error responses, into caller buffers.
  *
- * The request line is forwarded as parsed (method, target, HTTP/1.0 or 1.1).
+ * The request line is forwarded as parsed (method, target, HTTP/1.0 or 1.1);
+ * the proxy first puts the target in its normal form (origin-form,
+ * http_request_normalize_target()). A request without a Host field gets
+ * one: the absolute-form authority, else default_host.
  * Hop-by-hop fields removed in both directions: Connection, Keep-Alive,
  * Proxy-Connection, TE, Trailer, Upgrade, and every field named in a
  * Connection header (Host excepted). Requests: Transfer-Encoding and

@@ -475,6 +475,41 @@ static void test_routes(void **state)
 		      "cfg.yaml:20:11: routes[2].host: must not be empty\n");
 	expect_errors(BASE "routes:\n  - name: r\n",
 		      "cfg.yaml:7:5: routes[0]: missing required key 'service'\n");
+	/* requests are routed on their normal form: a prefix spelled any
+	 * other way could never match, so it is an error */
+	{
+		static const char *const bad[] = {
+			"/admin//", "/a/../b/", "/./a", "/a/.", "/%61dmin/",
+			"/a%2fb", "/a;b/", "/a\\b", "/a/..",
+		};
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			char y[512], want[512];
+			const char *v = bad[i];
+			char shown[64];
+
+			/* cfg_qv() quotes the value, a backslash shown as x5c escaped */
+			if (strchr(v, '\\'))
+				snprintf(shown, sizeof(shown), "'/a\\x5cb'");
+			else
+				snprintf(shown, sizeof(shown), "'%s'", v);
+			snprintf(y, sizeof(y), BASE "routes:\n  - name: r\n"
+				 "    service: s\n    path_prefix: %s\n"
+				 "services: [{name: s, targets: ['127.0.0.1:1']}]\n",
+				 v);
+			snprintf(want, sizeof(want),
+				 "cfg.yaml:9:18: routes[0].path_prefix: path prefix %s is not in normal form (no '//', '.' or '..' segments, ';', '\\', encoded unreserved characters or lowercase hex: see docs/HTTP.md)\n",
+				 shown);
+			expect_errors(y, want);
+		}
+	}
+	{
+		struct config *ok = parse_ok(BASE "routes:\n  - name: r\n"
+			"    service: s\n    path_prefix: /a%2Fb/.well-known/..x/\n"
+			"services: [{name: s, targets: ['127.0.0.1:1']}]\n");
+
+		config_put(ok);
+	}
 
 	/* services may come after routes in the file */
 	struct config *c = parse_ok(BASE
@@ -768,6 +803,9 @@ static void test_http_section(void **state)
 	assert_int_equal(c->http.receive_buffers, 512);
 	assert_int_equal(c->http.upstream_buffers, 128);
 	assert_int_equal(c->http.splice_min_bytes, 8192);
+	/* paths: the safe choices unless asked otherwise */
+	assert_int_equal(c->http.path_params, CFG_PATH_PARAMS_REJECT);
+	assert_int_equal(c->http.escaped_slashes, CFG_ESCAPED_SLASHES_REJECT);
 	assert_false(c->listeners[0].proxy_protocol);
 	assert_true(c->listeners[0].defer_accept);
 	config_put(c);
@@ -797,7 +835,11 @@ static void test_http_section(void **state)
 		     "  max_connections: 20000\n"
 		     "  receive_buffers: 4096\n"
 		     "  upstream_buffers: 16\n"
-		     "  splice_min_bytes: 0\n");
+		     "  splice_min_bytes: 0\n"
+		     "  path_params: strip\n"
+		     "  escaped_slashes: keep\n");
+	assert_int_equal(c->http.path_params, CFG_PATH_PARAMS_STRIP);
+	assert_int_equal(c->http.escaped_slashes, CFG_ESCAPED_SLASHES_KEEP);
 	assert_true(c->listeners[0].proxy_protocol);
 	assert_false(c->listeners[0].defer_accept);
 	assert_int_equal(c->services[0].max_idle, 0);
@@ -837,6 +879,10 @@ static void test_http_errors(void **state)
 		      "cfg.yaml:7:21: http.splice_min_bytes: 2147483648 is out of range (0-1073741824)\n");
 	expect_errors(BASE "http:\n  splice_min_bytes: -1\n",
 		      "cfg.yaml:7:21: http.splice_min_bytes: -1 is out of range (0-1073741824)\n");
+	expect_errors(BASE "http:\n  path_params: allow\n",
+		      "cfg.yaml:7:16: http.path_params: invalid value 'allow' (expected reject or strip)\n");
+	expect_errors(BASE "http:\n  escaped_slashes: decode\n",
+		      "cfg.yaml:7:20: http.escaped_slashes: invalid value 'decode' (expected reject or keep)\n");
 	expect_errors(BASE "http:\n  max_conections: 5\n",
 		      "cfg.yaml:7:3: http: unknown key 'max_conections' (did you mean 'max_connections'?)\n");
 	expect_errors("listeners:\n  - name: l\n    address: 127.0.0.1:8080\n"

@@ -73,6 +73,50 @@ static void test_request_basic(void **state)
 			    "Connection: keep-alive\r\n\r\n");
 }
 
+/* absolute-form: sent in origin-form (normalised by the proxy first), with
+ * a Host field from the authority when the client sent none (HTTP/1.0) */
+static void test_request_absolute_form(void **state)
+{
+	struct rewrite_req rw = { .client_ip = "198.18.0.2", .proto = "http",
+				  .default_host = "10.0.0.1:80",
+				  .xff_replace = true };
+
+	parse_req("GET http://h.test/a/../b?q=/../ HTTP/1.0\r\n\r\n");
+	assert_int_equal(http_request_normalize_target(
+				 &req, in + (req.target - in),
+				 strlen(in) - (size_t)(req.target - in), 0), 0);
+	assert_string_equal(rw_req(&rw),
+			    "GET /b?q=/../ HTTP/1.0\r\n"
+			    "Host: h.test\r\n"
+			    "X-Forwarded-For: 198.18.0.2\r\n"
+			    "X-Forwarded-Proto: http\r\n"
+			    "X-Forwarded-Host: h.test\r\n"
+			    "Via: 1.0 sluice\r\n"
+			    "Connection: keep-alive\r\n\r\n");
+	/* with a Host field: that one, once */
+	parse_req("GET http://h.test HTTP/1.1\r\nHost: H.test\r\n\r\n");
+	assert_int_equal(http_request_normalize_target(
+				 &req, in + (req.target - in),
+				 strlen(in) - (size_t)(req.target - in), 0), 0);
+	assert_string_equal(rw_req(&rw),
+			    "GET / HTTP/1.1\r\n"
+			    "Host: H.test\r\n"
+			    "X-Forwarded-For: 198.18.0.2\r\n"
+			    "X-Forwarded-Proto: http\r\n"
+			    "X-Forwarded-Host: h.test\r\n"
+			    "Via: 1.1 sluice\r\n"
+			    "Connection: keep-alive\r\n\r\n");
+	/* no Host at all (HTTP/1.0 origin-form): the target's address */
+	parse_req("GET / HTTP/1.0\r\n\r\n");
+	assert_string_equal(rw_req(&rw),
+			    "GET / HTTP/1.0\r\n"
+			    "Host: 10.0.0.1:80\r\n"
+			    "X-Forwarded-For: 198.18.0.2\r\n"
+			    "X-Forwarded-Proto: http\r\n"
+			    "Via: 1.0 sluice\r\n"
+			    "Connection: keep-alive\r\n\r\n");
+}
+
 static void test_request_hop_by_hop_and_framing(void **state)
 {
 	struct rewrite_req rw = { .client_ip = "::1", .default_host = "t:1" };
@@ -219,6 +263,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_request_basic),
+		cmocka_unit_test(test_request_absolute_form),
 		cmocka_unit_test(test_request_hop_by_hop_and_framing),
 		cmocka_unit_test(test_request_too_big),
 		cmocka_unit_test(test_response),
