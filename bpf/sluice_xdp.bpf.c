@@ -368,7 +368,7 @@ static __always_inline int record(struct xdp_md *ctx, enum sluice_reason r,
 	__u32 key = r;
 	__u64 n = 0;
 
-	cnt = bpf_map_lookup_elem(&sl_stats_v2, &key);
+	cnt = bpf_map_lookup_elem(&sl_stats_v3, &key);
 	if (cnt) {
 		n = ++cnt->packets;
 		cnt->bytes += ctx->data_end - ctx->data;

@@ -158,7 +158,7 @@ static long count_map(int fd)
 
 static void read_stats(struct sluice_counter out[SLUICE_R_MAX])
 {
-	struct xdpctl_pins p = {.stats_fd = fd_of(skel->maps.sl_stats_v2)};
+	struct xdpctl_pins p = {.stats_fd = fd_of(skel->maps.sl_stats_v3)};
 
 	assert_int_equal(xdpctl_pins_read_stats(&p, out), 0);
 }
