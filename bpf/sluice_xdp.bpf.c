@@ -15,18 +15,25 @@
  * change the maps, then write gen), so a stale verdict is never used.
  * Dropped sources get no entry (a spoofed flood cannot churn the table).
  *
- * Policy for packets whose ports cannot be seen (docs/OPERATIONS.md):
- *  - Non-first IP fragments (IPv4 offset != 0, IPv6 fragment header with
- *    offset != 0) carry no TCP header. With the default scope they pass as
- *    pass_unguarded: a TCP segment cannot be reassembled without its first
- *    fragment, and the first fragment does carry the ports and is judged
- *    like any other packet (the kernel discards overlapping fragments, so a
- *    later fragment cannot rewrite the ports of an accepted first one). With
- *    scope all, every fragment is judged: IP-level rules apply to all.
- *  - A first TCP fragment too short to hold the TCP header (the RFC 1858
- *    "tiny fragment" trick) and an IPv6 extension chain longer than
- *    PARSE_MAX_IPV6_EXT headers are judged as if they went to a guarded
- *    port.
+ * Policy for packets whose ports or flags cannot be seen
+ * (docs/OPERATIONS.md). The SYN bucket only holds if every SYN the kernel
+ * accepts was seen as one here, and the kernel reassembles fragments
+ * before TCP sees them, so:
+ *  - A first TCP fragment whose IP packet holds less than the 20-byte TCP
+ *    header (RFC 1858 "tiny fragment": the flags come in a later fragment)
+ *    is dropped as drop_frag_tiny, and a TCP fragment at offset 8 bytes
+ *    (RFC 1858 overlap: it could rewrite the flags) as drop_frag_overlap,
+ *    whatever the port and the source. No sound stack sends either.
+ *  - An IPv6 extension chain longer than PARSE_MAX_IPV6_EXT headers hides
+ *    the TCP header and its port: dropped as drop_ext_depth.
+ *  - Non-first fragments (IPv4 offset != 0, IPv6 fragment header with
+ *    offset != 0) carry no TCP header. When the datagram may be TCP they
+ *    are judged as if they went to a guarded port: source rules and the
+ *    client's packet bucket (never the SYN bucket: the first fragment,
+ *    which holds the flags, was judged for that). Other protocols pass as
+ *    pass_unguarded. With scope all, every fragment is judged.
+ *  - Lengths come from the IP header, not the frame: the kernel trims a
+ *    frame to its IP length, so a TCP header in the tail is never read.
  *  - A frame truncated anywhere else (Ethernet, VLAN, IP header, IP options,
  *    extension header, TCP header of an unfragmented packet) or with an
  *    impossible field passes as pass_malformed: the stack sees the same bytes
@@ -297,6 +304,17 @@ static __always_inline int port_guarded(int port)
 	return v && (v->flags & SLUICE_PORT_GUARDED);
 }
 
+/* A non-first fragment whose reassembled datagram may be TCP: IPv4
+ * protocol TCP; after an IPv6 fragment header, TCP or an extension header
+ * of the fragmentable part, which TCP may follow. */
+static __always_inline int later_frag_may_be_tcp(const struct pkt_info *pi,
+						 int l4)
+{
+	if (l4 == IPPROTO_TCP)
+		return 1;
+	return pi->family == 6 && ipv6_is_ext(l4);
+}
+
 /* l4: what parse_ipv4/parse_ipv6 returned; the cursor is past the IP
  * headers. */
 static __always_inline enum sluice_reason
@@ -307,21 +325,37 @@ classify(struct hdr_cursor *c, struct pkt_info *pi, int l4,
 	int dport;
 
 	if (l4 == PARSE_ERR_DEPTH)
-		goto judge; /* could be TCP to a guarded port */
+		return SLUICE_R_DROP_EXT_DEPTH; /* TCP and port out of sight */
 	if (l4 < 0)
 		return SLUICE_R_PASS_MALFORMED;
-	if (pi->frag == FRAG_LATER || l4 != IPPROTO_TCP) {
+	if (pi->frag == FRAG_LATER) {
+		/* RFC 1858: at offset 8 bytes a TCP fragment can only
+		 * rewrite the first fragment's header (flags, data offset) */
+		if (l4 == IPPROTO_TCP && pi->frag_off == 1)
+			return SLUICE_R_DROP_FRAG_OVERLAP;
+		/* no ports: a later fragment of TCP is judged as if it went
+		 * to a guarded port (source rules and the packet bucket) */
+		if (all || later_frag_may_be_tcp(pi, l4))
+			goto judge;
+		return SLUICE_R_PASS_UNGUARDED;
+	}
+	if (l4 != IPPROTO_TCP) {
 		if (!all)
 			return SLUICE_R_PASS_UNGUARDED;
 		goto judge;
 	}
 
+	/* The TCP header must lie inside the IP packet, not in a tail the
+	 * kernel trims; a first fragment too short for it hides its flags
+	 * in the next one (RFC 1858 tiny fragment). */
+	if (pi->l4_len < TCP_HDR_MIN)
+		return pi->frag == FRAG_FIRST ? SLUICE_R_DROP_FRAG_TINY
+					      : SLUICE_R_PASS_MALFORMED;
 	dport = parse_tcphdr(c, pi);
-	if (dport < 0) {
-		if (pi->frag != FRAG_FIRST)
-			return SLUICE_R_PASS_MALFORMED;
-		goto judge;
-	}
+	if (dport == PARSE_ERR_TRUNC && pi->frag == FRAG_FIRST)
+		return SLUICE_R_DROP_FRAG_TINY; /* the frame lacks its flags */
+	if (dport < 0)
+		return SLUICE_R_PASS_MALFORMED;
 	if (!all && !port_guarded(dport))
 		return SLUICE_R_PASS_UNGUARDED;
 judge:
@@ -368,7 +402,7 @@ static __always_inline int record(struct xdp_md *ctx, enum sluice_reason r,
 	__u32 key = r;
 	__u64 n = 0;
 
-	cnt = bpf_map_lookup_elem(&sl_stats_v2, &key);
+	cnt = bpf_map_lookup_elem(&sl_stats_v3, &key);
 	if (cnt) {
 		n = ++cnt->packets;
 		cnt->bytes += ctx->data_end - ctx->data;

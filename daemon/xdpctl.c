@@ -871,7 +871,7 @@ struct xdpctl *xdpctl_open(const struct config *cfg)
 	x->fds.deny4_fd = bpf_map__fd(x->skel->maps.sl_deny4_v1);
 	x->fds.deny6_fd = bpf_map__fd(x->skel->maps.sl_deny6_v1);
 	x->fds.classes_fd = bpf_map__fd(x->skel->maps.sl_classes_v1);
-	x->stats_fd = bpf_map__fd(x->skel->maps.sl_stats_v2);
+	x->stats_fd = bpf_map__fd(x->skel->maps.sl_stats_v3);
 	x->ban4_fd = bpf_map__fd(x->skel->maps.sl_ban4_v1);
 	x->ban6_fd = bpf_map__fd(x->skel->maps.sl_ban6_v1);
 
@@ -1104,6 +1104,9 @@ const char *xdpctl_reason_name(enum sluice_reason r)
 		[SLUICE_R_DROP_BANNED] = "drop_banned",
 		[SLUICE_R_DROP_RATE] = "drop_rate",
 		[SLUICE_R_DROP_SYN_RATE] = "drop_syn_rate",
+		[SLUICE_R_DROP_FRAG_TINY] = "drop_frag_tiny",
+		[SLUICE_R_DROP_FRAG_OVERLAP] = "drop_frag_overlap",
+		[SLUICE_R_DROP_EXT_DEPTH] = "drop_ext_depth",
 	};
 
 	if ((unsigned int)r >= SLUICE_R_MAX)

@@ -123,7 +123,7 @@ struct {
 	__type(key, __u32);
 	__type(value, struct sluice_counter);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sl_stats_v2 SEC(".maps");
+} sl_stats_v3 SEC(".maps");
 
 /* Global settings, one entry at index 0. All-zero (the state before the
  * daemon's first sync) means: allowlist not enforced (fail open), guarded

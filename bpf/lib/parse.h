@@ -44,12 +44,25 @@ struct hdr_cursor {
 	void *end;
 };
 
+/* Bytes of a full TCP header without options: what a first fragment must
+ * hold for the flags (and the data offset) to be read (RFC 1858). */
+#define TCP_HDR_MIN 20
+/* pkt_info.l4_len when the IP header gives no length (IPv6 payload length
+ * 0, a jumbogram): only the frame bounds the L4 header then. */
+#define L4_LEN_UNKNOWN 0x10000
+
 struct pkt_info {
 	__u8 family;	/* 4 or 6 */
 	__u8 frag;	/* FRAG_* */
 	__u8 syn;	/* TCP SYN without ACK: a new connection */
 	__u8 pad;
 	__u16 dport;	/* TCP destination port (host order), 0 if unknown */
+	__u16 frag_off;	/* fragment offset, 8-byte units (FRAG_LATER) */
+	/* Bytes after the IP headers as the IP header counts them (IPv4
+	 * total length, IPv6 payload length, minus the headers walked); the
+	 * kernel trims the frame to that length, so bytes past it (a padded
+	 * or forged tail) are never TCP. Negative: headers past the end. */
+	__s32 l4_len;
 	__u8 saddr[16]; /* source address, network order; v4 in [0..3] */
 };
 
@@ -114,10 +127,14 @@ static __always_inline int parse_ipv4(struct hdr_cursor *c, struct pkt_info *pi)
 	if (c->pos + hdrsize > c->end)
 		return PARSE_ERR_TRUNC;
 	c->pos += hdrsize;
+	if (bpf_ntohs(iph->tot_len) < hdrsize)
+		return PARSE_ERR_BAD;
 
 	pi->family = 4;
 	__builtin_memcpy(pi->saddr, &iph->saddr, 4);
+	pi->l4_len = (__s32)bpf_ntohs(iph->tot_len) - (__s32)hdrsize;
 	frag = bpf_ntohs(iph->frag_off);
+	pi->frag_off = frag & 0x1fff;
 	if (frag & 0x1fff)
 		pi->frag = FRAG_LATER;
 	else if (frag & 0x2000) /* IP_MF */
@@ -137,13 +154,16 @@ static __always_inline int ipv6_is_ext(__u8 nh)
  * A non-first fragment stops the walk (what follows is payload) and is
  * flagged FRAG_LATER. A chain still going after PARSE_MAX_IPV6_EXT headers is
  * PARSE_ERR_DEPTH: the stack would go on and might find TCP, so the caller
- * must not treat it as harmless.
+ * must not treat it as harmless. pi->l4_len is set on every non-error
+ * return (and for PARSE_ERR_DEPTH).
  */
 static __always_inline int parse_ipv6(struct hdr_cursor *c, struct pkt_info *pi)
 {
 	struct ipv6hdr *ip6h = c->pos;
 	struct ipv6_opt_hdr *opt;
 	struct ipv6_frag_ext *fh;
+	__s32 left; /* payload bytes after the headers walked so far */
+	__u32 hl;
 	__u16 frag;
 	__u8 nh;
 	int i;
@@ -156,6 +176,10 @@ static __always_inline int parse_ipv6(struct hdr_cursor *c, struct pkt_info *pi)
 	pi->family = 6;
 	__builtin_memcpy(pi->saddr, &ip6h->saddr, 16);
 	nh = ip6h->nexthdr;
+	left = bpf_ntohs(ip6h->payload_len);
+	if (!left)
+		left = L4_LEN_UNKNOWN;
+	pi->l4_len = left;
 
 #pragma unroll
 	for (i = 0; i < PARSE_MAX_IPV6_EXT; i++) {
@@ -166,10 +190,13 @@ static __always_inline int parse_ipv6(struct hdr_cursor *c, struct pkt_info *pi)
 			if ((void *)(fh + 1) > c->end)
 				return PARSE_ERR_TRUNC;
 			c->pos = fh + 1;
+			left -= sizeof(*fh);
+			pi->l4_len = left;
 			nh = fh->nexthdr;
 			frag = bpf_ntohs(fh->frag_off);
 			if (frag & 0xfff8) {
 				pi->frag = FRAG_LATER;
+				pi->frag_off = frag >> 3;
 				return nh;
 			}
 			if (frag & 1)
@@ -180,10 +207,13 @@ static __always_inline int parse_ipv6(struct hdr_cursor *c, struct pkt_info *pi)
 		opt = c->pos;
 		if ((void *)(opt + 1) > c->end)
 			return PARSE_ERR_TRUNC;
-		if (c->pos + (opt->hdrlen + 1) * 8 > c->end)
+		hl = (opt->hdrlen + 1) * 8;
+		if (c->pos + hl > c->end)
 			return PARSE_ERR_TRUNC;
 		nh = opt->nexthdr;
-		c->pos += (opt->hdrlen + 1) * 8;
+		c->pos += hl;
+		left -= hl;
+		pi->l4_len = left;
 	}
 	return ipv6_is_ext(nh) ? PARSE_ERR_DEPTH : nh;
 }

@@ -11,7 +11,7 @@
 
 #include <linux/types.h>
 
-#define SLUICE_ABI_VERSION 3
+#define SLUICE_ABI_VERSION 4
 
 /* Default pin directory; one subdirectory per daemon instance is allowed. */
 #define SLUICE_PIN_ROOT "/sys/fs/bpf/sluice"
@@ -21,7 +21,7 @@
 #define SLUICE_MAP_PORTS  "sl_ports_v2"	/* v2: array indexed by port (v1: hash) */
 #define SLUICE_MAP_ALLOW4 "sl_allow4_v1"
 #define SLUICE_MAP_ALLOW6 "sl_allow6_v1"
-#define SLUICE_MAP_STATS  "sl_stats_v2"	/* v2: 10 reasons (v1 had 5) */
+#define SLUICE_MAP_STATS  "sl_stats_v3"	/* v3: 13 reasons (v2 10, v1 5) */
 #define SLUICE_MAP_SETTINGS "sl_settings_v2" /* v2: gen, v6 prefix, sampling */
 #define SLUICE_MAP_DENY4  "sl_deny4_v1"
 #define SLUICE_MAP_DENY6  "sl_deny6_v1"
@@ -51,6 +51,8 @@
  * Verdict/reason index into the per-CPU stats array. Names double as metric
  * labels (see xdpctl_reason_name() in the daemon). Rules are applied in the
  * order deny > ban > allow > rate; the first that drops names the reason.
+ * SLUICE_R_DROP_NOT_ALLOWED and every reason from SLUICE_R_DROP_DENY on are
+ * drops; the others pass.
  */
 enum sluice_reason {
 	SLUICE_R_PASS_UNGUARDED = 0,	/* not judged: not TCP to a guarded port */
@@ -63,7 +65,18 @@ enum sluice_reason {
 	SLUICE_R_DROP_BANNED = 7,	/* source under an unexpired ban */
 	SLUICE_R_DROP_RATE = 8,		/* over its packets-per-second bucket */
 	SLUICE_R_DROP_SYN_RATE = 9,	/* TCP SYN over its SYN-per-second bucket */
-	SLUICE_R_MAX = 10,
+	/* Packets whose TCP header cannot be judged; never sent by a sound
+	 * stack, dropped whatever the port and the source (RFC 1858):
+	 * a first TCP fragment whose IP packet holds fewer than the 20 bytes
+	 * of the TCP header (the flags hide in a later fragment), */
+	SLUICE_R_DROP_FRAG_TINY = 10,
+	/* a TCP fragment at offset 8 bytes, which could only overwrite the
+	 * header of the first fragment (ports, flags), */
+	SLUICE_R_DROP_FRAG_OVERLAP = 11,
+	/* an IPv6 extension header chain longer than the program walks
+	 * (the TCP header, and the port, lie beyond it). */
+	SLUICE_R_DROP_EXT_DEPTH = 12,
+	SLUICE_R_MAX = 13,
 };
 
 /* One counter slot: packets and bytes, per CPU. */

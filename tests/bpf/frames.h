@@ -35,6 +35,8 @@ struct frame_spec {
 	uint8_t n_ext;
 	uint16_t frag6;	  /* fragment header field: offset << 3 | M */
 	uint8_t l4_len;	  /* L4 bytes written; 0: full (TCP 20, UDP 8) */
+	uint8_t l4_off;	  /* L4 header bytes skipped before those: the
+			   * slice of the header a later fragment holds */
 	uint16_t payload; /* payload bytes after the L4 header */
 	uint8_t tcp_flags; /* TCP flags byte; 0: SYN */
 	uint16_t sport;	   /* L4 source port; 0: 40000 */
@@ -168,6 +170,7 @@ static inline size_t frame_build(const struct frame_spec *s, struct frame *f)
 	l4 = p;
 	{
 		uint8_t hdr[20] = {0};
+		size_t n;
 
 		frame_put16(hdr, s->sport ? s->sport : 40000);
 		frame_put16(hdr + 2, s->dport);
@@ -178,7 +181,10 @@ static inline size_t frame_build(const struct frame_spec *s, struct frame *f)
 		} else {
 			frame_put16(hdr + 4, (uint16_t)(8 + s->payload));
 		}
-		memcpy(l4, hdr, l4_len < sizeof(hdr) ? l4_len : sizeof(hdr));
+		if (s->l4_off >= sizeof(hdr))
+			return 0;
+		n = sizeof(hdr) - s->l4_off;
+		memcpy(l4, hdr + s->l4_off, l4_len < n ? l4_len : n);
 	}
 	p = l4 + l4_len;
 	memset(p, 0x5a, s->payload);

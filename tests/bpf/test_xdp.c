@@ -158,7 +158,7 @@ static long count_map(int fd)
 
 static void read_stats(struct sluice_counter out[SLUICE_R_MAX])
 {
-	struct xdpctl_pins p = {.stats_fd = fd_of(skel->maps.sl_stats_v2)};
+	struct xdpctl_pins p = {.stats_fd = fd_of(skel->maps.sl_stats_v3)};
 
 	assert_int_equal(xdpctl_pins_read_stats(&p, out), 0);
 }
@@ -530,64 +530,201 @@ static void test_ipv6_ext_headers(void **state)
 	expect(&s, XDP_PASS, SLUICE_R_PASS_UNGUARDED);
 	s.dport = GUARDED_PORT;
 	expect(&s, XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED);
-	/* one more hides the L4 header: treated as guarded */
+	/* one more hides the L4 header and its port: dropped, whoever sends
+	 * it and wherever it goes (test_ipv6_ext_depth_syn has the table) */
 	s.n_ext = 9;
 	s.dport = 22;
-	expect(&s, XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_EXT_DEPTH);
 	s.src = V6_ALLOWED;
-	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_EXT_DEPTH);
 	put_settings(0);
 	s.src = V6_DENIED;
-	expect(&s, XDP_PASS, SLUICE_R_PASS_GUARDED);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_EXT_DEPTH);
 }
+
+/*
+ * Fragments, as one table. verdict_setup: allowlist enforced, 198.18.0.0/24
+ * and fd00:5c::/64 allowed, GUARDED_PORT guarded, no rate limits.
+ *  - a first fragment holding the whole TCP header is judged like a packet;
+ *  - a first TCP fragment with less than the 20-byte header, and a TCP
+ *    fragment at offset 8 bytes, are dropped whatever the source and port
+ *    (RFC 1858), so a SYN split across two fragments never slips past the
+ *    SYN bucket (the kernel reassembles before TCP sees the flags);
+ *  - a later fragment of TCP is judged as if it went to a guarded port.
+ * On the code before these rules, the tiny and offset-8 rows passed
+ * (pass_allowed, pass_unguarded) and the later-fragment rows of denied
+ * sources passed as pass_unguarded.
+ */
+struct frag_case {
+	const char *what;
+	struct frame_spec s;
+	__u32 action;
+	enum sluice_reason reason;
+};
+
+#define MF4 0x2000 /* IPv4 more-fragments flag */
+#define ACK 0x10
+
+static const uint8_t frag_only[] = {IPPROTO_FRAGMENT};
+static const uint8_t frag_dst[] = {IPPROTO_FRAGMENT, IPPROTO_DSTOPTS};
+static const uint8_t hop_frag[] = {IPPROTO_HOPOPTS, IPPROTO_FRAGMENT};
+
+#define F4(src_, port_, l4_, frag_, l4len_, l4off_)                           \
+	{.family = 4, .l4 = (l4_), .src = (src_), .dport = (port_),            \
+	 .ip4_frag = (frag_), .l4_len = (l4len_), .l4_off = (l4off_)}
+#define F6(src_, port_, l4_, ext_, frag6_, l4len_, l4off_)                    \
+	{.family = 6, .l4 = (l4_), .src = (src_), .dport = (port_),            \
+	 .ext = (ext_), .n_ext = sizeof(ext_), .frag6 = (frag6_),              \
+	 .l4_len = (l4len_), .l4_off = (l4off_)}
+
+static const struct frag_case frag_cases[] = {
+	/* IPv4 first fragments */
+	{"v4 first, full header, denied", F4(V4_DENIED, GUARDED_PORT,
+	 IPPROTO_TCP, MF4, 0, 0), XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED},
+	{"v4 first, full header, allowed", F4(V4_ALLOWED, GUARDED_PORT,
+	 IPPROTO_TCP, MF4, 0, 0), XDP_PASS, SLUICE_R_PASS_ALLOWED},
+	{"v4 first, full header, unguarded port", F4(V4_DENIED, 22,
+	 IPPROTO_TCP, MF4, 0, 0), XDP_PASS, SLUICE_R_PASS_UNGUARDED},
+	{"v4 first, 24 bytes (header + MSS)", F4(V4_ALLOWED, GUARDED_PORT,
+	 IPPROTO_TCP, MF4, 24, 0), XDP_PASS, SLUICE_R_PASS_ALLOWED},
+	{"v4 tiny first: 8 bytes (ports, seq), allowed", F4(V4_ALLOWED,
+	 GUARDED_PORT, IPPROTO_TCP, MF4, 8, 0), XDP_DROP,
+	 SLUICE_R_DROP_FRAG_TINY},
+	{"v4 tiny first: 16 bytes (flags, no checksum)", F4(V4_ALLOWED,
+	 GUARDED_PORT, IPPROTO_TCP, MF4, 16, 0), XDP_DROP,
+	 SLUICE_R_DROP_FRAG_TINY},
+	{"v4 tiny first: 2 bytes (no port)", F4(V4_ALLOWED, GUARDED_PORT,
+	 IPPROTO_TCP, MF4, 2, 0), XDP_DROP, SLUICE_R_DROP_FRAG_TINY},
+	{"v4 tiny first: 8 bytes to an unguarded port", F4(V4_ALLOWED, 22,
+	 IPPROTO_TCP, MF4, 8, 0), XDP_DROP, SLUICE_R_DROP_FRAG_TINY},
+	{"v4 tiny first, UDP: not TCP", F4(V4_DENIED, GUARDED_PORT,
+	 IPPROTO_UDP, MF4, 4, 0), XDP_PASS, SLUICE_R_PASS_UNGUARDED},
+	{"v4 unfragmented, 8 TCP bytes: malformed", F4(V4_DENIED,
+	 GUARDED_PORT, IPPROTO_TCP, 0, 8, 0), XDP_PASS,
+	 SLUICE_R_PASS_MALFORMED},
+	/* a SYN split in two: 8 bytes, then the other 12 at offset 1 */
+	{"v4 split SYN, part 1 (offset 0, 8 bytes)", F4(V4_ALLOWED,
+	 GUARDED_PORT, IPPROTO_TCP, MF4, 8, 0), XDP_DROP,
+	 SLUICE_R_DROP_FRAG_TINY},
+	{"v4 split SYN, part 2 (offset 1, flags)", F4(V4_ALLOWED,
+	 GUARDED_PORT, IPPROTO_TCP, 1, 12, 8), XDP_DROP,
+	 SLUICE_R_DROP_FRAG_OVERLAP},
+	{"v4 offset 1 with MF", F4(V4_ALLOWED, GUARDED_PORT, IPPROTO_TCP,
+	 MF4 | 1, 12, 8), XDP_DROP, SLUICE_R_DROP_FRAG_OVERLAP},
+	{"v4 offset 1, UDP: not TCP", F4(V4_DENIED, GUARDED_PORT,
+	 IPPROTO_UDP, MF4 | 1, 0, 0), XDP_PASS, SLUICE_R_PASS_UNGUARDED},
+	/* later fragments: no ports, judged as guarded */
+	{"v4 later (offset 2), denied", F4(V4_DENIED, GUARDED_PORT,
+	 IPPROTO_TCP, MF4 | 2, 0, 0), XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED},
+	{"v4 later (offset 10), denied", F4(V4_DENIED, GUARDED_PORT,
+	 IPPROTO_TCP, MF4 | 10, 0, 0), XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED},
+	{"v4 last (offset 10), denied", F4(V4_DENIED, GUARDED_PORT,
+	 IPPROTO_TCP, 10, 0, 0), XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED},
+	{"v4 later, allowed", F4(V4_ALLOWED, GUARDED_PORT, IPPROTO_TCP,
+	 MF4 | 10, 0, 0), XDP_PASS, SLUICE_R_PASS_ALLOWED},
+	{"v4 later, UDP", F4(V4_DENIED, GUARDED_PORT, IPPROTO_UDP,
+	 MF4 | 10, 0, 0), XDP_PASS, SLUICE_R_PASS_UNGUARDED},
+
+	/* IPv6 fragment header: the same rules */
+	{"v6 first, full header, denied", F6(V6_DENIED, GUARDED_PORT,
+	 IPPROTO_TCP, frag_only, 1, 0, 0), XDP_DROP,
+	 SLUICE_R_DROP_NOT_ALLOWED},
+	{"v6 first, full header, allowed", F6(V6_ALLOWED, GUARDED_PORT,
+	 IPPROTO_TCP, hop_frag, 1, 0, 0), XDP_PASS, SLUICE_R_PASS_ALLOWED},
+	{"v6 atomic fragment, 8 TCP bytes: malformed", F6(V6_DENIED,
+	 GUARDED_PORT, IPPROTO_TCP, frag_only, 0, 8, 0), XDP_PASS,
+	 SLUICE_R_PASS_MALFORMED},
+	{"v6 tiny first: 8 bytes, allowed", F6(V6_ALLOWED, GUARDED_PORT,
+	 IPPROTO_TCP, frag_only, 1, 8, 0), XDP_DROP,
+	 SLUICE_R_DROP_FRAG_TINY},
+	{"v6 tiny first: 2 bytes", F6(V6_ALLOWED, GUARDED_PORT, IPPROTO_TCP,
+	 frag_only, 1, 2, 0), XDP_DROP, SLUICE_R_DROP_FRAG_TINY},
+	{"v6 tiny first behind dest opts", F6(V6_ALLOWED, 22, IPPROTO_TCP,
+	 frag_dst, 1, 8, 0), XDP_DROP, SLUICE_R_DROP_FRAG_TINY},
+	{"v6 offset 1 (8 bytes), TCP", F6(V6_ALLOWED, GUARDED_PORT,
+	 IPPROTO_TCP, frag_only, (1 << 3), 12, 8), XDP_DROP,
+	 SLUICE_R_DROP_FRAG_OVERLAP},
+	{"v6 later (offset 8), denied", F6(V6_DENIED, GUARDED_PORT,
+	 IPPROTO_TCP, frag_only, (8 << 3) | 1, 0, 0), XDP_DROP,
+	 SLUICE_R_DROP_NOT_ALLOWED},
+	{"v6 last (offset 8), denied", F6(V6_DENIED, GUARDED_PORT,
+	 IPPROTO_TCP, frag_only, (8 << 3), 0, 0), XDP_DROP,
+	 SLUICE_R_DROP_NOT_ALLOWED},
+	{"v6 later, allowed", F6(V6_ALLOWED, GUARDED_PORT, IPPROTO_TCP,
+	 frag_only, (8 << 3) | 1, 0, 0), XDP_PASS, SLUICE_R_PASS_ALLOWED},
+	{"v6 later, next header dest opts (may be TCP)", F6(V6_DENIED,
+	 GUARDED_PORT, IPPROTO_TCP, frag_dst, (8 << 3) | 1, 0, 0), XDP_DROP,
+	 SLUICE_R_DROP_NOT_ALLOWED},
+	{"v6 later, UDP", F6(V6_DENIED, GUARDED_PORT, IPPROTO_UDP, frag_only,
+	 (8 << 3) | 1, 0, 0), XDP_PASS, SLUICE_R_PASS_UNGUARDED},
+};
 
 static void test_fragments(void **state)
 {
-	static const uint8_t frag[] = {IPPROTO_FRAGMENT};
+	SKIP_IF_NO_BPF();
+	for (size_t i = 0; i < sizeof(frag_cases) / sizeof(frag_cases[0]);
+	     i++) {
+		print_message("  %s\n", frag_cases[i].what);
+		expect(&frag_cases[i].s, frag_cases[i].action,
+		       frag_cases[i].reason);
+	}
+}
+
+/* Rewrite the IP length field (and the IPv4 checksum) of a built frame
+ * without VLAN tags, so the frame runs past what the IP header counts. */
+static void set_ip_len(struct frame *f, uint8_t family, uint16_t len)
+{
+	uint8_t *ip = f->b + 14;
+
+	if (family == 4) {
+		frame_put16(ip + 2, len);
+		frame_put16(ip + 10, 0);
+		frame_put16(ip + 10, frame_csum(ip, (size_t)(ip[0] & 15) * 4));
+	} else {
+		frame_put16(ip + 4, len);
+	}
+}
+
+/* A first fragment whose IP length holds 8 TCP bytes, in a frame whose tail
+ * carries a complete non-SYN TCP header: the kernel trims the tail and
+ * takes the flags from the next fragment, so the tail must not be read as
+ * the header. (Before: judged on the tail, pass_allowed.) */
+static void test_fragment_forged_tail(void **state)
+{
 	struct frame_spec s;
+	struct frame f;
 
 	SKIP_IF_NO_BPF();
-	/* IPv4 first fragment carries the ports: judged normally */
-	s = tcp4(V4_DENIED, GUARDED_PORT);
-	s.ip4_frag = 0x2000;
-	s.payload = 64;
-	expect(&s, XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED);
-	s.src = V4_ALLOWED;
-	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
-	/* later fragments have no TCP header: pass (cannot reassemble alone) */
-	s = tcp4(V4_DENIED, GUARDED_PORT);
-	s.ip4_frag = 0x2000 | 10;
-	expect(&s, XDP_PASS, SLUICE_R_PASS_UNGUARDED);
-	s.ip4_frag = 10; /* last fragment */
-	expect(&s, XDP_PASS, SLUICE_R_PASS_UNGUARDED);
-	/* tiny first fragment: too short for the TCP header -> guarded */
-	s = tcp4(V4_DENIED, 22);
-	s.ip4_frag = 0x2000;
-	s.l4_len = 8;
-	expect(&s, XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED);
-	s.src = V4_ALLOWED;
-	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
-	/* the same truncation without MF is just malformed */
-	s.src = V4_DENIED;
+	s = tcp4(V4_ALLOWED, GUARDED_PORT);
+	s.ip4_frag = MF4;
+	s.tcp_flags = ACK;
+	assert_true(frame_build(&s, &f) > 0);
+	expect_len(&f, f.len, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	set_ip_len(&f, 4, 20 + 8);
+	expect_len(&f, f.len, XDP_DROP, SLUICE_R_DROP_FRAG_TINY);
+	/* the same unfragmented: the kernel drops a TCP header that does not
+	 * fit; left to it */
 	s.ip4_frag = 0;
-	expect(&s, XDP_PASS, SLUICE_R_PASS_MALFORMED);
+	assert_true(frame_build(&s, &f) > 0);
+	set_ip_len(&f, 4, 20 + 8);
+	expect_len(&f, f.len, XDP_PASS, SLUICE_R_PASS_MALFORMED);
+	/* IPv4 total length below the header */
+	set_ip_len(&f, 4, 19);
+	expect_len(&f, f.len, XDP_PASS, SLUICE_R_PASS_MALFORMED);
 
-	/* IPv6: first fragment (offset 0, M=1) */
-	s = tcp6(V6_DENIED, GUARDED_PORT);
-	s.ext = frag;
+	/* IPv6: payload length = fragment header + 8 TCP bytes */
+	s = tcp6(V6_ALLOWED, GUARDED_PORT);
+	s.ext = frag_only;
 	s.n_ext = 1;
 	s.frag6 = 1;
-	expect(&s, XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED);
-	s.l4_len = 2; /* tiny first fragment */
-	s.dport = 0;
-	expect(&s, XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED);
-	/* later fragments */
-	s.l4_len = 0;
-	s.dport = GUARDED_PORT;
-	s.frag6 = (8 << 3) | 1;
-	expect(&s, XDP_PASS, SLUICE_R_PASS_UNGUARDED);
-	s.frag6 = 8 << 3;
-	expect(&s, XDP_PASS, SLUICE_R_PASS_UNGUARDED);
+	s.tcp_flags = ACK;
+	assert_true(frame_build(&s, &f) > 0);
+	expect_len(&f, f.len, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	set_ip_len(&f, 6, 8 + 8);
+	expect_len(&f, f.len, XDP_DROP, SLUICE_R_DROP_FRAG_TINY);
+	/* the payload length ends inside the extension chain */
+	set_ip_len(&f, 6, 4);
+	expect_len(&f, f.len, XDP_DROP, SLUICE_R_DROP_FRAG_TINY);
 }
 
 /* Cut a complete frame at every length from the Ethernet header on: each
@@ -999,6 +1136,99 @@ static void test_verdict_cache_generation(void **state)
 						&sk, &v) < 0);
 		assert_int_equal(errno, ENOENT);
 	}
+}
+
+/*
+ * Later fragments spend the client's packet bucket (rate 1/s, burst 3), and
+ * the bucket is the one its whole packets use; a split SYN whose first
+ * fragment holds the header spends the SYN bucket (1/s, burst 2).
+ * (Before: later fragments passed as pass_unguarded without a token.)
+ */
+static void test_fragments_packet_bucket(void **state)
+{
+	struct frame_spec s;
+
+	SKIP_IF_NO_BPF();
+	put_class(0, 1, 3, 1, 2);
+	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_RATE, 64, 0);
+
+	s = tcp4(V4_ALLOWED, GUARDED_PORT);
+	s.ip4_frag = MF4 | 10;
+	for (int i = 0; i < 3; i++)
+		expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_RATE);
+	s.ip4_frag = 20; /* the last fragment too */
+	expect(&s, XDP_DROP, SLUICE_R_DROP_RATE);
+	s.ip4_frag = 0; /* and a whole packet of that client */
+	s.tcp_flags = ACK;
+	expect(&s, XDP_DROP, SLUICE_R_DROP_RATE);
+	/* another client has its own bucket */
+	s = tcp4("198.18.0.6", GUARDED_PORT);
+	s.ip4_frag = MF4 | 10;
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+
+	/* IPv6: per /64, as whole packets */
+	s = tcp6("fd00:5c::77", GUARDED_PORT);
+	s.ext = frag_only;
+	s.n_ext = 1;
+	s.frag6 = (8 << 3) | 1;
+	for (int i = 0; i < 3; i++)
+		expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_RATE);
+	s = tcp6("fd00:5c::78", GUARDED_PORT);
+	s.tcp_flags = ACK;
+	expect(&s, XDP_DROP, SLUICE_R_DROP_RATE);
+
+	/* SYN in a first fragment of 24 bytes: seen, SYN bucket applies */
+	s = tcp4("198.18.0.7", GUARDED_PORT);
+	s.ip4_frag = MF4;
+	s.l4_len = 24;
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	expect(&s, XDP_DROP, SLUICE_R_DROP_SYN_RATE);
+}
+
+/*
+ * An IPv6 SYN behind 1..12 extension headers (hop-by-hop first, then
+ * destination options and routing headers in turn), SYN bucket 1/s burst 1,
+ * one bucket per address (/128): up to the walk limit (8) the SYN is seen
+ * (the second one is drop_syn_rate); beyond it the packet is drop_ext_depth.
+ * (Before: beyond the limit it was judged without its flags, so every SYN
+ * passed as pass_allowed.)
+ */
+static void test_ipv6_ext_depth_syn(void **state)
+{
+	uint8_t chain[12];
+	struct frame_spec s;
+	char src[64];
+
+	SKIP_IF_NO_BPF();
+	put_class(0, 0, 0, 1, 1);
+	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_RATE, 128, 0);
+	chain[0] = IPPROTO_HOPOPTS;
+	for (size_t i = 1; i < sizeof(chain); i++)
+		chain[i] = i % 2 ? IPPROTO_DSTOPTS : IPPROTO_ROUTING;
+	for (uint8_t n = 1; n <= sizeof(chain); n++) {
+		snprintf(src, sizeof(src), "fd00:5c::e:%u", n);
+		s = tcp6(src, GUARDED_PORT);
+		s.ext = chain;
+		s.n_ext = n;
+		print_message("  %u extension headers\n", n);
+		if (n <= 8) {
+			expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+			expect(&s, XDP_DROP, SLUICE_R_DROP_SYN_RATE);
+		} else {
+			expect(&s, XDP_DROP, SLUICE_R_DROP_EXT_DEPTH);
+			expect(&s, XDP_DROP, SLUICE_R_DROP_EXT_DEPTH);
+		}
+	}
+	/* beyond the limit, behind a fragment header too */
+	chain[3] = IPPROTO_FRAGMENT;
+	s = tcp6("fd00:5c::f:1", GUARDED_PORT);
+	s.ext = chain;
+	s.n_ext = 10;
+	s.frag6 = 1;
+	expect(&s, XDP_DROP, SLUICE_R_DROP_EXT_DEPTH);
 }
 
 /* Buckets shared across CPUs: two threads on two CPUs drain one bucket
@@ -2398,6 +2628,11 @@ int main(void)
 		cmocka_unit_test_setup(test_ipv4_options, verdict_setup),
 		cmocka_unit_test_setup(test_ipv6_ext_headers, verdict_setup),
 		cmocka_unit_test_setup(test_fragments, verdict_setup),
+		cmocka_unit_test_setup(test_fragment_forged_tail,
+				       verdict_setup),
+		cmocka_unit_test_setup(test_fragments_packet_bucket,
+				       verdict_setup),
+		cmocka_unit_test_setup(test_ipv6_ext_depth_syn, verdict_setup),
 		cmocka_unit_test_setup(test_truncated, verdict_setup),
 		cmocka_unit_test_setup(test_counters_exact, verdict_setup),
 		cmocka_unit_test_setup(test_deny_first, verdict_setup),

@@ -310,6 +310,11 @@ def test_every_kind_of_traffic_is_counted(obs_gw):
                reason="drop_not_allowed") > xdp_before
     assert val(after, "sluice_xdp_packets_total", verdict="pass",
                reason="pass_allowed") > 0
+    # every XDP reason is a label, the fragment and deep-chain drops too
+    for reason in h.REASONS:
+        assert ("sluice_xdp_packets_total",
+                frozenset({"verdict": reason.split("_")[0],
+                           "reason": reason}.items())) in after, reason
     assert val(after, "sluice_build_info", version="0.1.0",
                abi=str(h.ABI_VERSION)) == 1
     # no raw paths or client addresses as label values

@@ -1,18 +1,25 @@
-"""XDP deny, bans, rate limits, gapless reload and persist (issue 3).
+"""XDP deny, bans, rate limits, gapless reload and persist; the SYN limit
+against fragmented SYNs and deep IPv6 extension chains.
 
 Real traffic over a multi-queue veth pair in namespaces of this module's own
 (slt3-*), with raw TCP frames from build/tools/sltraffic: senders on both
 CPUs in the client namespace, an AF_PACKET tap in the server namespace that
 counts per source what XDP let through. Frames go to a foreign destination
 MAC, so the server's IP layer discards them right after XDP and the tap.
+The SYN-limit test at the end sends hand-built SYNs to the server's own MAC
+instead, and counts the SYN-RECV sockets they leave.
 """
+import ctypes
 import json
 import os
 import re
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -261,7 +268,7 @@ def test_ban_with_expiry_survives_reload(daemons, wd3):
 def percpu_packets(reason_index):
     """Per-CPU packet counts of one reason from the pinned stats map."""
     r = h.run(["bpftool", "-j", "map", "lookup", "pinned",
-               PIN / "sl_stats_v2", "key", str(reason_index), "0", "0", "0"])
+               PIN / "sl_stats_v3", "key", str(reason_index), "0", "0", "0"])
     v = json.loads(r.stdout)
     out = []
     for c in v.get("values", []):
@@ -434,3 +441,211 @@ def test_persist_restart_opens_no_gap(daemons, wd3):
     assert int(bucket_after["pkt_tat"]) >= int(bucket_before["pkt_tat"]) > 0
     d2.term()
     assert "xdp" in h.run(["ip", "-n", SRV_NS, "link", "show", VSRV]).stdout
+
+
+# ---- SYN limit against fragments and deep IPv6 chains -------------------------
+#
+# Hand-built SYNs (struct, AF_PACKET in the client namespace) from spoofed
+# sources inside the test subnets, one source per attack kind. The kernel
+# reassembles IP fragments before TCP sees them and walks any number of
+# IPv6 extension headers, so every SYN XDP lets through becomes a SYN-RECV
+# socket on sluiced's listener. The server has a static neighbour entry for
+# each spoofed source pointing at the client's veth, whose namespace does
+# not own the address and does not forward: the SYN-ACK is discarded without
+# a RST or ICMP, and the SYN-RECV socket stays for the duration of the test.
+#
+# With syn=1/s burst 2 a source can open at most 2 + 1 per elapsed second.
+# Before XDP dropped tiny first fragments, offset-8 fragments and over-deep
+# IPv6 chains, split8, split16 and ext9 left one SYN-RECV socket per SYN
+# (12 of 12): the first fragment or the deep packet was judged without its
+# flags (packet bucket only) and the later fragment passed unjudged. ext16
+# and split6 were already stopped by the kernel (it refuses IPv6 first
+# fragments without the whole TCP header, RFC 8200 4.5; the 16-header chain
+# it discarded too on the kernel this was written on), so they only check the new drop counters; whole, whole6
+# and ext8 show that admitted SYNs do leave SYN-RECV sockets.
+SYN_N = 12              # SYNs per attack kind (distinct source ports)
+SYN_BURST = 2
+ATTACK4 = {"whole": "198.18.3.20", "split8": "198.18.3.21",
+           "split16": "198.18.3.22"}
+ATTACK6 = {"whole6": "fd00:5c:3::20", "ext8": "fd00:5c:3::21",
+           "ext9": "fd00:5c:3::22", "ext16": "fd00:5c:3::23",
+           "split6": "fd00:5c:3::24"}
+# kind -> the XDP reasons its frames are counted under with the fix
+FIXED_REASONS = {"split8": {"drop_frag_tiny": SYN_N,
+                            "drop_frag_overlap": SYN_N},
+                 "split16": {"drop_frag_tiny": SYN_N},
+                 "ext9": {"drop_ext_depth": SYN_N},
+                 "ext16": {"drop_ext_depth": SYN_N},
+                 "split6": {"drop_frag_tiny": SYN_N,
+                            "drop_frag_overlap": SYN_N}}
+_libc = ctypes.CDLL(None, use_errno=True)
+CLONE_NEWNET = 0x40000000
+
+
+def _csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack(f"!{len(b) // 2}H", b))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+
+
+def _tcp_syn(src, dst, sport, v6):
+    """A 20-byte TCP SYN header with a correct checksum."""
+    fam = socket.AF_INET6 if v6 else socket.AF_INET
+    s, d = socket.inet_pton(fam, src), socket.inet_pton(fam, dst)
+    hdr = struct.pack("!HHIIBBHHH", sport, PORT, 1000 + sport, 0, 5 << 4,
+                      0x02, 65535, 0, 0)
+    if v6:
+        pseudo = s + d + struct.pack("!IxxxB", len(hdr), 6)
+    else:
+        pseudo = s + d + struct.pack("!xBH", 6, len(hdr))
+    c = _csum(pseudo + hdr)
+    return hdr[:16] + struct.pack("!H", c) + hdr[18:]
+
+
+def _ip4(src, dst, ident, frag, payload):
+    h_ = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(payload), ident, frag,
+                     64, 6, 0, socket.inet_aton(src), socket.inet_aton(dst))
+    return h_[:10] + struct.pack("!H", _csum(h_)) + h_[12:] + payload
+
+
+def _ip6(src, dst, nh, payload):
+    return (struct.pack("!IHBB", 6 << 28, len(payload), nh, 64)
+            + socket.inet_pton(socket.AF_INET6, src)
+            + socket.inet_pton(socket.AF_INET6, dst) + payload)
+
+
+def _dstopts(nh):
+    """8-byte destination options header: PadN over its 6 option bytes."""
+    return struct.pack("!BBBB4x", nh, 0, 1, 4)
+
+
+def attack_frames(kind, src, sport):
+    """The IP packets (no Ethernet header) of one SYN, as the attack sends
+    it."""
+    if kind in ATTACK4:
+        tcp, ident = _tcp_syn(src, SRV4, sport, False), sport
+        if kind == "whole":
+            return [_ip4(src, SRV4, ident, 0, tcp)]
+        cut = 8 if kind == "split8" else 16
+        return [_ip4(src, SRV4, ident, 0x2000, tcp[:cut]),
+                _ip4(src, SRV4, ident, cut // 8, tcp[cut:])]
+    tcp = _tcp_syn(src, SRV6, sport, True)
+    if kind == "split6":
+        # fragment header: next header TCP, offset, M flag, identification
+        f1 = struct.pack("!BxHI", 6, 0 | 1, sport) + tcp[:8]
+        f2 = struct.pack("!BxHI", 6, 1 << 3, sport) + tcp[8:]
+        return [_ip6(src, SRV6, 44, f1), _ip6(src, SRV6, 44, f2)]
+    n = {"whole6": 0, "ext8": 8, "ext9": 9, "ext16": 16}[kind]
+    chain = b"".join(_dstopts(60) for _ in range(n - 1))
+    if n:
+        chain += _dstopts(6)
+    return [_ip6(src, SRV6, 60 if n else 6, chain + tcp)]
+
+
+def _mac(ns, dev):
+    return json.loads(h.run(["ip", "-n", ns, "-j", "link", "show", dev])
+                      .stdout)[0]["address"]
+
+
+def packet_socket():
+    """An AF_PACKET socket bound to the client veth, made in CLI_NS."""
+    out, err = [], []
+
+    def run():
+        fd = os.open(f"/run/netns/{CLI_NS}", os.O_RDONLY)
+        try:
+            if _libc.setns(fd, CLONE_NEWNET) != 0:
+                e = ctypes.get_errno()
+                raise OSError(e, f"setns({CLI_NS}): {os.strerror(e)}")
+            s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+            s.bind((VCLI, 0))
+            out.append(s)
+        except Exception as e:          # re-raised in the caller
+            err.append(e)
+        finally:
+            os.close(fd)
+    t = threading.Thread(target=run)
+    t.start()
+    t.join(10)
+    if err:
+        raise err[0]
+    return out[0]
+
+
+def syn_recv(src):
+    """SYN-RECV sockets on the server whose peer is src."""
+    r = h.run(["ip", "netns", "exec", SRV_NS, "ss", "-Hn", "state",
+               "syn-recv"])
+    peer = f"[{src}]:" if ":" in src else f"{src}:"
+    return sum(1 for line in r.stdout.splitlines()
+               if line.split() and line.split()[-1].startswith(peer))
+
+
+def all_packets(st):
+    return sum(v["packets"] for v in st["counters"].values())
+
+
+@pytest.mark.timeout(120)
+def test_syn_limit_fragments_and_deep_ipv6(daemons, wd3):
+    allow = ["198.18.3.0/24", "fd00:5c:3::/64"]
+    cfg = write_cfg(wd3, "synfrag", allow=allow,
+                    rate={"syn": "1/s", "syn_burst": SYN_BURST,
+                          "ipv6_prefix": 128})
+    start(daemons, cfg, wd3, "synfrag")
+    smac, dmac = _mac(CLI_NS, VCLI), _mac(SRV_NS, VSRV)
+
+    def eth(ethertype):
+        return (bytes.fromhex(dmac.replace(":", ""))
+                + bytes.fromhex(smac.replace(":", ""))
+                + struct.pack("!H", ethertype))
+    for src in list(ATTACK4.values()) + list(ATTACK6.values()):
+        h.run(["ip", "-n", SRV_NS, "neigh", "replace", src, "lladdr", smac,
+               "dev", VSRV, "nud", "permanent"])
+    sock = packet_socket()
+    results = {}
+    try:
+        for kind, src in list(ATTACK4.items()) + list(ATTACK6.items()):
+            before = status()
+            et = 0x86dd if ":" in src else 0x0800
+            t0 = time.monotonic()
+            frames = 0
+            for i in range(SYN_N):
+                for ip in attack_frames(kind, src, 41000 + i):
+                    sock.send(eth(et) + ip)
+                    frames += 1
+            # every frame went through XDP (other traffic only adds) ...
+            h.wait_for(lambda: all_packets(status()) - all_packets(before)
+                       >= frames, 10, 0.02, f"{kind}: XDP saw {frames}")
+            # ... and the stack has settled: three equal counts in a row
+            seen = []
+            for _ in range(50):
+                seen.append(syn_recv(src))
+                if len(seen) >= 3 and seen[-1] == seen[-2] == seen[-3]:
+                    break
+                time.sleep(0.1)
+            elapsed = time.monotonic() - t0
+            after = status()
+            delta = {r: pk(after, r) - pk(before, r) for r in h.REASONS}
+            results[kind] = (seen[-1], elapsed, delta)
+            moved = [(r, n) for r, n in delta.items() if n]
+            print(f"\n{kind} from {src}: {seen[-1]} SYN-RECV of {SYN_N} "
+                  f"SYNs in {elapsed:.2f}s; XDP {moved}")
+    finally:
+        sock.close()
+    for kind, (n, elapsed, delta) in results.items():
+        bound = SYN_BURST + int(elapsed) + 1
+        assert n <= bound, \
+            f"{kind}: {n} SYN-RECV sockets from {SYN_N} SYNs, the SYN " \
+            f"bucket admits at most {bound} in {elapsed:.1f}s"
+        for reason, want in FIXED_REASONS.get(kind, {}).items():
+            assert delta[reason] == want, \
+                f"{kind}: {reason} moved by {delta[reason]}, want {want}"
+    # the measurement sees admitted SYNs: whole SYNs, and one behind 8
+    # extension headers (the parser's depth), fill the bucket exactly
+    for kind in ("whole", "whole6", "ext8"):
+        n, _, delta = results[kind]
+        assert n >= SYN_BURST, f"{kind}: only {n} SYN-RECV sockets"
+        assert delta["drop_syn_rate"] >= SYN_N - n
