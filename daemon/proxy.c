@@ -275,8 +275,10 @@ static bool start_exchange(struct proxy *p, struct conn *c, size_t head_len)
 	x->req_body = r->body;
 	if (r->body == HTTP_BODY_LENGTH)
 		x->req_left = r->content_length;
-	else if (r->body == HTTP_BODY_CHUNKED)
+	else if (r->body == HTTP_BODY_CHUNKED) {
 		http_chunked_init(&x->req_ck);
+		http_chunked_init(&x->req_seen_ck);
+	}
 	c->state = CS_EXCHANGE;
 	c->deadline_ms = p->now_ms + h->response_timeout_ms;
 	p->requests++;
@@ -317,6 +319,9 @@ static bool start_exchange(struct proxy *p, struct conn *c, size_t head_len)
 				  "request body larger than this route allows");
 		return false;
 	}
+	/* the body bytes that came with the head, before any upstream */
+	if (!proxy__check_received_body(p, c, head_len))
+		return false;
 	/* a websocket handshake is forwarded as one; any other Upgrade is
 	 * dropped (hop-by-hop) and the request served as plain HTTP */
 	x->upgrade = r->upgrade && r->body == HTTP_BODY_NONE &&
@@ -426,6 +431,9 @@ static void pump_request(struct proxy *p, struct conn *c)
 	if (!u || u->state != US_ACTIVE || (u->flags & CONN_F_SEND))
 		return;
 	if (x->req_phase == CONN_PH_IDLE) {
+		/* and those that arrived since (while connecting) */
+		if (!proxy__check_received_body(p, c, 0))
+			return;
 		x->req_phase = CONN_PH_HEAD;
 		x->obs.t_up_ns = obs_now_ns();
 		if (proxy__post_send(p, u, buf_head(c->out), buf_len(c->out)))
