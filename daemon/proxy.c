@@ -388,6 +388,9 @@ static bool read_head(struct proxy *p, struct conn *c)
 	}
 	c->x->head_method = false;
 	c->x->request_id[0] = '\0';
+	/* a new request: nothing of its response is out yet (a refused
+	 * pipelined request gets its error, not a silent close) */
+	c->x->resp_started = false;
 	if (!c->x->obs.t_start_ns) {
 		memset(&c->x->obs, 0, sizeof(c->x->obs));
 		c->x->obs.t_start_ns = obs_now_ns();
