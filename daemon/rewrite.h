@@ -13,8 +13,9 @@
  * (X-Forwarded-For replaced when the peer is not a trusted proxy),
  * X-Request-Id kept or replaced; any other X-Forwarded-*, X-Real-IP and
  * Forwarded are removed, and so is every field spelled like one of these
- * with '_' for '-' (rewrite_name_like). Responses keep Transfer-Encoding as sent
- * (the body is relayed after validation) and get Via and X-Request-Id.
+ * with '_' for '-' (rewrite_name_like). Responses keep Transfer-Encoding
+ * as sent (the body is relayed after validation) and get Via and
+ * X-Request-Id.
  */
 #ifndef SLUICE_REWRITE_H
 #define SLUICE_REWRITE_H

@@ -550,7 +550,8 @@ static void test_content_length_cap(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(cl_cap_cases) / sizeof(cl_cap_cases[0]);
 	     i++) {
-		int n = snprintf(buf, sizeof(buf), "POST / HTTP/1.1\r\nHost: h\r\n"
+		int n = snprintf(buf, sizeof(buf),
+				 "POST / HTTP/1.1\r\nHost: h\r\n"
 				 "Content-Length: %s\r\n\r\n",
 				 cl_cap_cases[i].value);
 		int r = parse_req(buf, (size_t)n, &req);
@@ -574,7 +575,8 @@ static void test_content_length_cap(void **state)
 			assert_true(resp.content_length == cl_cap_cases[i].len);
 		} else {
 			assert_int_equal(r, -1);
-			assert_string_equal(resp.error, "invalid content-length");
+			assert_string_equal(resp.error,
+					    "invalid content-length");
 		}
 	}
 }
