@@ -94,6 +94,13 @@ struct conn_exchange {
 	uint64_t resp_left;
 	struct http_chunked req_ck;
 	struct http_chunked resp_ck;
+	/* The chunked request body as received before the head goes
+	 * upstream, validated ahead of req_ck (proxy_chunked.c): its state,
+	 * the bytes and the data bytes seen, and whether its end was. */
+	struct http_chunked req_seen_ck;
+	size_t req_seen;
+	uint64_t req_seen_data;
+	bool req_seen_done;
 	bool interim;			/* a 1xx head is being sent */
 	bool req_aborted;		/* request body not (fully) forwarded */
 	bool req_ck_done;		/* chunked scanner saw the end */

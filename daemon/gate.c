@@ -11,6 +11,7 @@
 #include "config.h"
 #include "gate.h"
 #include "log.h"
+#include "rewrite.h"
 
 static _Atomic(gate_ban_fn) ban_fn;
 static _Atomic(void *) ban_ctx;
@@ -231,10 +232,11 @@ long gate_error_response(const struct config *cfg, int route,
 	return n;
 }
 
+/* Any X-Consumer-* field, in any spelling a CGI-style backend would read
+ * as one (X_Consumer_Name, x-consumer_roles): only the gate sets them. */
 static bool is_consumer_header(const struct http_header *h)
 {
-	return (h->name_len == 15 && !strncasecmp(h->name, "x-consumer-name", 15)) ||
-	       (h->name_len == 16 && !strncasecmp(h->name, "x-consumer-roles", 16));
+	return rewrite_name_like(h->name, h->name_len, "x-consumer-", true);
 }
 
 int gate_upstream_request(struct http_request *r, const struct gate_verdict *v,

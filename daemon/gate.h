@@ -56,7 +56,8 @@ long gate_error_response(const struct config *cfg, int route,
 
 /*
  * Rewrite r in place for the upstream: drop the stripped credential and any
- * client-sent X-Consumer-Name/X-Consumer-Roles, cut the API-key query
+ * client-sent X-Consumer-* (in any spelling rewrite_name_like() takes for
+ * one, X_Consumer_Name included), cut the API-key query
  * parameter from the target, and (authenticated requests) append
  * X-Consumer-Name and X-Consumer-Roles. Strings that r then points to live
  * in scratch, which must outlive the use of r. 0 or -ENOSPC.

@@ -101,7 +101,8 @@ const uint8_t http__cls[256] = {
 #define E_NOBODY_FRAMING "framing headers on a response without body"
 
 #define METHOD_MAX 64		/* longer methods: 501 (RFC 9110 9.1) */
-#define CL_MAX_DIGITS 19	/* 10^19 - 1 < 2^64 */
+#define CL_MAX_DIGITS 19	/* 10^19 - 1 < 2^64: no overflow while parsing */
+#define CL_MAX INT64_MAX	/* and at most 2^63 - 1 (docs/HTTP.md) */
 #define RESP_MAX_HEAD 32768	/* response heads have no limits argument */
 
 struct perr {
@@ -268,6 +269,11 @@ static int on_content_length(struct fstate *fs, const char *v, size_t n,
 			return fail(err, 400, E_CL);
 		x = x * 10 + (uint64_t)(v[i] - '0');
 	}
+	/* 19 digits reach 10^19 - 1; a length past 2^63 - 1 is one that
+	 * an off_t, a Java long or a signed 64-bit parser cannot hold: a
+	 * backend could read it as negative or wrapped */
+	if (x > (uint64_t)CL_MAX)
+		return fail(err, 400, E_CL);
 	fs->cl_seen = true;
 	fs->cl = x;
 	return 0;

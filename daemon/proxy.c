@@ -293,8 +293,10 @@ static bool start_exchange(struct proxy *p, struct conn *c, size_t head_len)
 	x->req_body = r->body;
 	if (r->body == HTTP_BODY_LENGTH)
 		x->req_left = r->content_length;
-	else if (r->body == HTTP_BODY_CHUNKED)
+	else if (r->body == HTTP_BODY_CHUNKED) {
 		http_chunked_init(&x->req_ck);
+		http_chunked_init(&x->req_seen_ck);
+	}
 	c->state = CS_EXCHANGE;
 	c->deadline_ms = p->now_ms + h->response_timeout_ms;
 	p->requests++;
@@ -341,6 +343,9 @@ static bool start_exchange(struct proxy *p, struct conn *c, size_t head_len)
 				  "request body larger than this route allows");
 		return false;
 	}
+	/* the body bytes that came with the head, before any upstream */
+	if (!proxy__check_received_body(p, c, head_len))
+		return false;
 	/* a websocket handshake is forwarded as one; any other Upgrade is
 	 * dropped (hop-by-hop) and the request served as plain HTTP */
 	x->upgrade = r->upgrade && r->body == HTTP_BODY_NONE &&
@@ -407,6 +412,9 @@ static bool read_head(struct proxy *p, struct conn *c)
 	}
 	c->x->head_method = false;
 	c->x->request_id[0] = '\0';
+	/* a new request: nothing of its response is out yet (a refused
+	 * pipelined request gets its error, not a silent close) */
+	c->x->resp_started = false;
 	if (!c->x->obs.t_start_ns) {
 		memset(&c->x->obs, 0, sizeof(c->x->obs));
 		c->x->obs.t_start_ns = obs_now_ns();
@@ -450,6 +458,9 @@ static void pump_request(struct proxy *p, struct conn *c)
 	if (!u || u->state != US_ACTIVE || (u->flags & CONN_F_SEND))
 		return;
 	if (x->req_phase == CONN_PH_IDLE) {
+		/* and those that arrived since (while connecting) */
+		if (!proxy__check_received_body(p, c, 0))
+			return;
 		x->req_phase = CONN_PH_HEAD;
 		x->obs.t_up_ns = obs_now_ns();
 		if (proxy__post_send(p, u, buf_head(c->out), buf_len(c->out)))

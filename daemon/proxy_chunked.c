@@ -68,6 +68,61 @@ bool proxy__reframe_request(struct proxy *p, struct conn *c)
 	return true;
 }
 
+/*
+ * A request must reach the backend whole or not at all as far as the
+ * gateway can tell: a backend given a head and then EOF holds an
+ * incomplete request that some frameworks start to process. So before the
+ * head goes upstream, every chunked body byte already received is checked
+ * (here, from start_exchange() and again just before the head is sent,
+ * for what arrived while connecting). An invalid body, or one larger than
+ * the route allows, is answered with nothing sent upstream. Only bytes
+ * that arrive after the head went out can still end the exchange in the
+ * middle (proxy__reframe_request: the upstream connection is aborted).
+ * Bytes after the body's end belong to the next request, parsed when its
+ * turn comes.
+ */
+bool proxy__check_received_body(struct proxy *p, struct conn *c, size_t skip)
+{
+	struct conn_exchange *x = c->x;
+	size_t len = c->in ? buf_len(c->in) : 0;
+	const char *b;
+
+	if (x->req_body != HTTP_BODY_CHUNKED || x->req_seen_done ||
+	    len <= skip)
+		return true;
+	b = buf_head(c->in) + skip;
+	len -= skip;
+	while (x->req_seen < len) {
+		size_t doff, dlen;
+		bool done = false;
+		long r = http_chunked_decode(&x->req_seen_ck, b + x->req_seen,
+					     len - x->req_seen, &done, &doff,
+					     &dlen);
+
+		if (r < 0) {
+			x->req_aborted = true;
+			proxy__send_error(p, c, 400,
+					  "invalid chunked request body");
+			return false;
+		}
+		x->req_seen += (size_t)r;
+		x->req_seen_data += dlen;
+		if (x->max_body && x->req_seen_data > x->max_body) {
+			x->req_aborted = true;
+			proxy__send_error(p, c, 413, "request body larger than "
+						     "this route allows");
+			return false;
+		}
+		if (done) {
+			x->req_seen_done = true;
+			break;
+		}
+		if (r == 0)
+			break;
+	}
+	return true;
+}
+
 /* ---- response direction ------------------------------------------------ */
 
 /* Chunked response body for an HTTP/1.0 client: skip the framing, send

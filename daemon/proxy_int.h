@@ -131,6 +131,11 @@ void proxy__request_id(struct proxy *p, const struct http_request *r,
 /* proxy_chunked.c. Re-frame the buffered chunked request body into
  * c->x->frame; false: the exchange ended. */
 bool proxy__reframe_request(struct proxy *p, struct conn *c);
+/* Before anything of the request goes upstream: validate the chunked
+ * request body bytes already received (c->in from skip on: skip is the
+ * head when it is still there); false: the exchange ended (400 or 413). */
+bool proxy__check_received_body(struct proxy *p, struct conn *c,
+				size_t skip);
 /* De-chunk a response for an HTTP/1.0 client: bytes to send from the head
  * of u->in (0: none yet, -1: invalid). */
 long proxy__dechunk_response(struct conn *c, struct conn *u);

@@ -95,6 +95,52 @@ static bool hop_by_hop(const struct http_header *hs, size_t n,
 	return named && named_in_connection(hs, n, h->name, h->name_len);
 }
 
+/* A name byte as CGI-style backends see it: ASCII lowercase, '_' as '-'. */
+static unsigned char name_fold(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return (unsigned char)(c + 32);
+	return c == '_' ? '-' : c;
+}
+
+bool rewrite_name_like(const char *name, size_t len, const char *lit,
+		       bool prefix)
+{
+	size_t n = strlen(lit);
+
+	if (prefix ? len < n : len != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (name_fold((unsigned char)name[i]) != (unsigned char)lit[i])
+			return false;
+	return true;
+}
+
+/*
+ * Fields the gateway sets on a request, or whose meaning it owns: a
+ * client's field spelled like one of them (any case, '_' for '-') never
+ * reaches the backend. Backends behind CGI, WSGI, PHP or FastCGI read
+ * X_Forwarded_For and X-Forwarded-For alike (both become
+ * HTTP_X_FORWARDED_FOR), so a look-alike would let a client forge what
+ * the gateway vouches for. X-Consumer-* is the gate's (gate.c removes the
+ * client's before adding its own). X-Forwarded-For and Via from the
+ * client are re-emitted, joined, under their exact names.
+ */
+static bool gateway_owned(const struct http_header *h,
+			  const struct rewrite_req *rw)
+{
+	return rewrite_name_like(h->name, h->name_len, "x-forwarded-", true) ||
+	       rewrite_name_like(h->name, h->name_len, "x-real-ip", false) ||
+	       rewrite_name_like(h->name, h->name_len, "forwarded", false) ||
+	       rewrite_name_like(h->name, h->name_len, "via", false) ||
+	       rewrite_name_like(h->name, h->name_len, "content-length",
+				 false) ||
+	       rewrite_name_like(h->name, h->name_len, "transfer-encoding",
+				 false) ||
+	       (rw->request_id &&
+		rewrite_name_like(h->name, h->name_len, "x-request-id", false));
+}
+
 /* Decimal digits of v into out (at least 21 bytes); returns the length. */
 static size_t u64_dec(char *out, unsigned long long v)
 {
@@ -171,13 +217,7 @@ long rewrite_request(char *dst, size_t cap, const struct http_request *req,
 	for (size_t i = 0; i < n; i++) {
 		const struct http_header *h = &hs[i];
 
-		if (hop_by_hop(hs, n, h, named) ||
-		    name_is(h, "transfer-encoding") ||
-		    name_is(h, "content-length") ||
-		    name_is(h, "x-forwarded-for") ||
-		    name_is(h, "x-forwarded-proto") ||
-		    name_is(h, "x-forwarded-host") || name_is(h, "via") ||
-		    (rw->request_id && name_is(h, "x-request-id")))
+		if (hop_by_hop(hs, n, h, named) || gateway_owned(h, rw))
 			continue;
 		host_field |= h->name_len == 4 && name_is(h, "host");
 		add_header(&s, h);

@@ -14,8 +14,11 @@
  * Content-Length are re-emitted from the parsed framing; client-supplied
  * X-Forwarded-Proto/-Host are replaced, X-Forwarded-For and Via appended to
  * (X-Forwarded-For replaced when the peer is not a trusted proxy),
- * X-Request-Id kept or replaced. Responses keep Transfer-Encoding as sent
- * (the body is relayed after validation) and get Via and X-Request-Id.
+ * X-Request-Id kept or replaced; any other X-Forwarded-*, X-Real-IP and
+ * Forwarded are removed, and so is every field spelled like one of these
+ * with '_' for '-' (rewrite_name_like). Responses keep Transfer-Encoding
+ * as sent (the body is relayed after validation) and get Via and
+ * X-Request-Id.
  */
 #ifndef SLUICE_REWRITE_H
 #define SLUICE_REWRITE_H
@@ -57,6 +60,15 @@ enum rewrite_conn {
 	REWRITE_CONN_UPGRADE,		/* 101: Upgrade: websocket +
 					 * Connection: upgrade */
 };
+
+/*
+ * Is a field name spelled like lit, reading it as CGI-style backends do
+ * (ASCII case-insensitive, '_' the same as '-')? prefix: does it start
+ * so? lit: lowercase, with '-'. X_Consumer_name is like "x-consumer-name"
+ * and like the prefix "x-consumer-".
+ */
+bool rewrite_name_like(const char *name, size_t len, const char *lit,
+		       bool prefix);
 
 /* A request id a client may set: 1-64 bytes of A-Z a-z 0-9 and
  * - _ . : + / = @ */

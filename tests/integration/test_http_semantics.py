@@ -489,7 +489,8 @@ def test_one_receive_at_a_time_when_multishot_is_off(backends, workdir):
                   workdir, tag="gw-single", env={"SLUICE_NO_MULTISHOT": "1"})
     try:
         s.start()
-        assert "receives between requests: one at a time" in s.output()
+        # the worker logs it as it starts, after "ready": wait for it
+        s.wait_output("receives between requests: one at a time", 10)
         long_keepalive(own_conn(), backends["b1"])
         pipelined_flood(own_conn(), backends["b1"])
     finally:

@@ -173,6 +173,53 @@ static void test_reload_keeps_state(void **state)
 	config_put(c);
 }
 
+/* The upstream's view: every client field a CGI-style backend would read
+ * as an X-Consumer-* one is gone, the gate's own are there once. */
+static void test_upstream_consumer_lookalikes(void **state)
+{
+	static const char text[] =
+		"GET / HTTP/1.1\r\nHost: h\r\n"
+		"X_Consumer_Name: spoof0\r\n"
+		"x-consumer_roles: spoof1\r\n"
+		"X-CONSUMER-NAME: spoof2\r\n"
+		"X-Consumer-Name: spoof3\r\n"
+		"X-Consumer-ID: spoof4\r\n"
+		"x_consumer_groups: spoof5\r\n"
+		"X-Consumer: kept\r\n\r\n";
+	static char buf[sizeof(text)], scratch[512];
+	struct http_request r;
+	struct gate_verdict v;
+	size_t names = 0, roles = 0, kept = 0;
+
+	(void)state;
+	memcpy(buf, text, sizeof(text));
+	assert_int_equal(http_parse_request(buf, sizeof(text) - 1, 0, NULL, &r),
+			 (int)sizeof(text) - 1);
+	memset(&v, 0, sizeof(v));
+	v.auth.authenticated = true;
+	strcpy(v.auth.consumer, "alice");
+	strcpy(v.auth.roles[0], "ops");
+	v.auth.n_roles = 1;
+	assert_int_equal(gate_upstream_request(&r, &v, scratch,
+					       sizeof(scratch)), 0);
+	for (size_t i = 0; i < r.num_headers; i++) {
+		const struct http_header *f = &r.headers[i];
+
+		if (memmem(f->value, f->value_len, "spoof", 5))
+			fail_msg("%.*s reached the upstream",
+				 (int)f->name_len, f->name);
+		if (f->value_len == 5 && !memcmp(f->value, "alice", 5))
+			names++;
+		if (f->value_len == 3 && !memcmp(f->value, "ops", 3))
+			roles++;
+		if (f->value_len == 4 && !memcmp(f->value, "kept", 4))
+			kept++;
+	}
+	assert_int_equal(names, 1);
+	assert_int_equal(roles, 1);
+	assert_int_equal(kept, 1);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -195,6 +242,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_policy_headers),
 		cmocka_unit_test(test_reload_keeps_state),
+		cmocka_unit_test(test_upstream_consumer_lookalikes),
 	};
 
 	return cmocka_run_group_tests_name("gate", tests, setup, teardown);

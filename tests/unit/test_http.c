@@ -503,9 +503,9 @@ static void test_req_content_length(void **state)
 	assert_int_equal(req.content_length, 0);
 
 	static const char b[] = "POST / HTTP/1.1\r\nHost: h\r\n"
-				"content-length: 9999999999999999999\r\n\r\n";
+				"content-length: 9223372036854775807\r\n\r\n";
 	assert_int_equal(parse_req(S(b), &req), sizeof(b) - 1);
-	assert_true(req.content_length == 9999999999999999999ull);
+	assert_true(req.content_length == 9223372036854775807ull);
 
 	static const char c[] = "POST / HTTP/1.0\r\n"
 				"Content-Length: 00042\r\n\r\n";
@@ -517,6 +517,68 @@ static void test_req_content_length(void **state)
 				"Content-Length: \t 5 \t\r\n\r\n";
 	assert_int_equal(parse_req(S(d), &req), sizeof(d) - 1);
 	assert_int_equal(req.content_length, 5);
+}
+
+/* Content-Length values at and past 2^63 - 1, for requests and responses
+ * (the same field rule): above it is 400 / invalid, never a length that a
+ * signed 64-bit reader would see as negative or wrapped. */
+static const struct {
+	const char *value;
+	bool ok;
+	uint64_t len;
+} cl_cap_cases[] = {
+	{ "9223372036854775807", true, 9223372036854775807ull },
+	{ "0009223372036854775", true, 9223372036854775ull },
+	{ "9223372036854775806", true, 9223372036854775806ull },
+	{ "9223372036854775808", false, 0 },	/* 2^63 */
+	{ "9223372036854775809", false, 0 },
+	{ "9300000000000000000", false, 0 },
+	{ "10000000000000000000", false, 0 },	/* 20 digits */
+	{ "18446744073709551615", false, 0 },	/* 2^64 - 1 */
+	{ "18446744073709551616", false, 0 },	/* 2^64: wraps to 0 */
+	{ "18446744073709551621", false, 0 },	/* 2^64 + 5: wraps to 5 */
+	{ "9999999999999999999", false, 0 },
+	{ "00000000000000000000", false, 0 },	/* 20 digits, even zeros */
+};
+
+static void test_content_length_cap(void **state)
+{
+	char buf[256];
+	struct http_request req;
+	struct http_response resp;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cl_cap_cases) / sizeof(cl_cap_cases[0]);
+	     i++) {
+		int n = snprintf(buf, sizeof(buf),
+				 "POST / HTTP/1.1\r\nHost: h\r\n"
+				 "Content-Length: %s\r\n\r\n",
+				 cl_cap_cases[i].value);
+		int r = parse_req(buf, (size_t)n, &req);
+
+		if (cl_cap_cases[i].ok) {
+			assert_int_equal(r, n);
+			assert_int_equal(req.body, HTTP_BODY_LENGTH);
+			assert_true(req.content_length == cl_cap_cases[i].len);
+		} else {
+			assert_int_equal(r, -1);
+			assert_int_equal(req.status, 400);
+			assert_string_equal(req.error, "invalid content-length");
+		}
+		n = snprintf(buf, sizeof(buf), "HTTP/1.1 200 OK\r\n"
+			     "Content-Length: %s\r\n\r\n",
+			     cl_cap_cases[i].value);
+		r = parse_resp(buf, (size_t)n, false, &resp);
+		if (cl_cap_cases[i].ok) {
+			assert_int_equal(r, n);
+			assert_int_equal(resp.body, HTTP_BODY_LENGTH);
+			assert_true(resp.content_length == cl_cap_cases[i].len);
+		} else {
+			assert_int_equal(r, -1);
+			assert_string_equal(resp.error,
+					    "invalid content-length");
+		}
+	}
 }
 
 static void test_req_chunked(void **state)
@@ -1639,6 +1701,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_req_upgrade_expect, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_req_content_length, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_content_length_cap, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_req_chunked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_req_leading_crlf, setup,

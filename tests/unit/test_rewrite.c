@@ -149,6 +149,123 @@ static void test_request_hop_by_hop_and_framing(void **state)
 	assert_null(strstr(out, "keep-alive"));
 }
 
+/* rewrite_name_like(): case-insensitive, '_' read as '-', exact or prefix. */
+static void test_name_like(void **state)
+{
+	static const struct {
+		const char *name, *lit;
+		bool prefix, like;
+	} cases[] = {
+		{ "X-Consumer-Name", "x-consumer-name", false, true },
+		{ "X_Consumer_Name", "x-consumer-name", false, true },
+		{ "x-consumer_roles", "x-consumer-", true, true },
+		{ "X-CONSUMER-ID", "x-consumer-", true, true },
+		{ "X_Consumer_", "x-consumer-", true, true },
+		{ "X-Consumer", "x-consumer-", true, false },
+		{ "X-Consumers-Name", "x-consumer-", true, false },
+		{ "XX-Consumer-Name", "x-consumer-", true, false },
+		{ "x_forwarded_for", "x-forwarded-", true, true },
+		{ "X_Real_IP", "x-real-ip", false, true },
+		{ "X-Real-IPs", "x-real-ip", false, false },
+		{ "X-Real-I", "x-real-ip", false, false },
+		{ "Forwarded", "forwarded", false, true },
+		{ "Forwarded_", "forwarded", false, false },
+		{ "x_request_id", "x-request-id", false, true },
+		{ "x.request.id", "x-request-id", false, false },
+		{ "x-request-id", "x_request_id", false, false },
+		{ "Content_Length", "content-length", false, true },
+		{ "Transfer_encoding", "transfer-encoding", false, true },
+		{ "", "via", false, false },
+		{ "", "", true, true },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bool got = rewrite_name_like(cases[i].name,
+					     strlen(cases[i].name),
+					     cases[i].lit, cases[i].prefix);
+
+		if (got != cases[i].like)
+			fail_msg("%s vs %s%s: %d", cases[i].name, cases[i].lit,
+				 cases[i].prefix ? "*" : "", got);
+	}
+}
+
+/*
+ * Fields the gateway owns, spelled as a CGI-style backend would read them
+ * (case, '_' for '-'): none of the client's values reaches the backend,
+ * and the gateway's own values are there once. A field that only looks
+ * close stays. Each value is unique, so its absence is checked in the
+ * whole output.
+ */
+static void test_request_owned_lookalikes(void **state)
+{
+	static const char *const spoofed[] = {
+		"X_Forwarded_For", "x-forwarded_for", "X-FORWARDED-FOR",
+		"x_forwarded_proto", "X_Forwarded_Host", "X-Forwarded-Port",
+		"X_Forwarded_Prefix", "X-Forwarded-", "X_Real_IP",
+		"x-real-ip", "X-REAL_IP", "forwarded", "FORWARDED",
+		"x_request_id", "X-Request_Id", "X-REQUEST-ID",
+		"Content_Length", "transfer_encoding",
+	};
+	static const char *const kept[] = {
+		"X-Forwarded", "XForwarded-For", "X-Real-IPs", "Forwarded-By",
+		"X-Requestid", "X-Consumer-Name-Hint", "Via-Hint",
+	};
+	struct rewrite_req rw = { .client_ip = "198.18.0.2", .proto = "http",
+				  .xff_replace = true, .request_id = "gw-id" };
+	char text[4096], *o;
+	size_t n;
+
+	(void)state;
+	n = (size_t)snprintf(text, sizeof(text),
+			     "GET / HTTP/1.1\r\nHost: h.test\r\n");
+	for (size_t i = 0; i < sizeof(spoofed) / sizeof(spoofed[0]); i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+				      "%s: spoof%02zu\r\n", spoofed[i], i);
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n,
+				      "%s: kept%02zu\r\n", kept[i], i);
+	snprintf(text + n, sizeof(text) - n, "\r\n");
+	parse_req(text);
+	o = (char *)rw_req(&rw);
+	assert_null(strstr(o, "spoof"));
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++) {
+		char line[96];
+
+		snprintf(line, sizeof(line), "\r\n%s: kept%02zu\r\n", kept[i],
+			 i);
+		assert_non_null(strstr(o, line));
+	}
+	assert_non_null(strstr(o, "\r\nX-Forwarded-For: 198.18.0.2\r\n"));
+	assert_non_null(strstr(o, "\r\nX-Forwarded-Proto: http\r\n"));
+	assert_non_null(strstr(o, "\r\nX-Forwarded-Host: h.test\r\n"));
+	assert_non_null(strstr(o, "\r\nX-Request-Id: gw-id\r\n"));
+	assert_non_null(strstr(o, "\r\nVia: 1.1 sluice\r\n"));
+	assert_null(strstr(o, "Content-Length"));
+	assert_null(strstr(o, "Transfer-Encoding"));
+
+	/* a trusted peer's X-Forwarded-For is extended under its exact name;
+	 * a look-alike next to it is still dropped, never joined */
+	parse_req("GET / HTTP/1.1\r\nHost: h\r\nX_Forwarded_For: 6.6.6.6\r\n"
+		  "X-Forwarded-For: 203.0.113.1\r\nVIA: 1.0 lb\r\n\r\n");
+	rw.xff_replace = false;
+	assert_string_equal(rw_req(&rw),
+			    "GET / HTTP/1.1\r\n"
+			    "Host: h\r\n"
+			    "X-Forwarded-For: 203.0.113.1, 198.18.0.2\r\n"
+			    "X-Forwarded-Proto: http\r\n"
+			    "X-Forwarded-Host: h\r\n"
+			    "X-Request-Id: gw-id\r\n"
+			    "Via: 1.0 lb, 1.1 sluice\r\n"
+			    "Connection: keep-alive\r\n\r\n");
+
+	/* no request id from the gateway: the client's is its own to keep */
+	parse_req("GET / HTTP/1.1\r\nHost: h\r\nX_Request_Id: mine\r\n\r\n");
+	rw.request_id = NULL;
+	assert_non_null(strstr(rw_req(&rw), "\r\nX_Request_Id: mine\r\n"));
+}
+
 static void test_request_too_big(void **state)
 {
 	struct rewrite_req rw = { .client_ip = "1.2.3.4" };
@@ -265,6 +382,8 @@ int main(void)
 		cmocka_unit_test(test_request_basic),
 		cmocka_unit_test(test_request_absolute_form),
 		cmocka_unit_test(test_request_hop_by_hop_and_framing),
+		cmocka_unit_test(test_name_like),
+		cmocka_unit_test(test_request_owned_lookalikes),
 		cmocka_unit_test(test_request_too_big),
 		cmocka_unit_test(test_response),
 		cmocka_unit_test(test_errors),
