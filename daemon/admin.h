@@ -15,8 +15,10 @@
  * get an immediate 503 "too_many_connections", and ADMIN_MAX_UNIX_CONNS for
  * the Unix socket, which TCP clients can never take (a connection beyond
  * those waits in the socket's backlog). Every connection has
- * ADMIN_IO_TIMEOUT_MS for its whole request and reply. Dispatch is by exact path through
- * a registry filled with admin_register(). The server itself enforces one
+ * ADMIN_IO_TIMEOUT_MS for its whole request and reply.
+ *
+ * Dispatch is by exact path through a registry filled with
+ * admin_register(). The server itself enforces one
  * policy before dispatch: a method other than GET or HEAD is accepted only on
  * the Unix socket (403 "forbidden" on TCP), so the TCP listener is read-only.
  *
