@@ -3,6 +3,7 @@
 The admin socket of each sluiced is private to the test (write_config puts
 it in the workdir), so suites running at the same time do not meet.
 """
+import contextlib
 import json
 import os
 import re
@@ -529,25 +530,32 @@ def _caps(pid, tid=None):
             "nnp": get("NoNewPrivs")}
 
 
-@pytest.fixture(params=["1777", "0700"], ids=["bpffs-1777", "bpffs-0700"])
-def private_bpffs(request, env):
+@contextlib.contextmanager
+def _bpffs(mode):
     """A bpffs instance of its own at a temporary directory, mounted with
-    mode=PARAM: a bare `mount -t bpf` gives 1777 (as in CI), systemd (and
-    sluiced itself, when nothing is mounted) mounts /sys/fs/bpf with 0700.
-    Unmounted afterwards, with whatever pins are left in it."""
-    mode = int(request.param, 8)
+    mode=MODE ("0700", "1777"); unmounted afterwards, with whatever pins are
+    left in it. Yields (directory, mode as a number)."""
     d = Path(tempfile.mkdtemp(prefix=f"sluice-bpffs-{os.getpid()}-"))
     mounted = False
     try:
-        h.run(["mount", "-t", "bpf", "-o", f"mode={request.param}", "bpf", d])
+        h.run(["mount", "-t", "bpf", "-o", f"mode={mode}", "bpf", d])
         mounted = True
         # the mount's root: sticky, with the mode asked for
-        assert stat.S_IMODE(os.stat(d).st_mode) == stat.S_ISVTX | mode
-        yield d, mode
+        assert stat.S_IMODE(os.stat(d).st_mode) == \
+            stat.S_ISVTX | int(mode, 8)
+        yield d, int(mode, 8)
     finally:
         if mounted and h.run(["umount", d], check=False).returncode != 0:
             h.run(["umount", "-l", d], check=False)
         d.rmdir()
+
+
+@pytest.fixture(params=["1777", "0700"], ids=["bpffs-1777", "bpffs-0700"])
+def private_bpffs(request, env):
+    """_bpffs(PARAM): a bare `mount -t bpf` gives 1777 (as in CI), systemd
+    (and sluiced itself, when nothing is mounted) mounts /sys/fs/bpf 0700."""
+    with _bpffs(request.param) as m:
+        yield m
 
 
 def _user_config(d, tag, pin, extra=""):
@@ -638,8 +646,13 @@ def test_every_thread_has_the_same_privileges(backends, workdir):
     shutil.rmtree(d, ignore_errors=True)
     d.mkdir(mode=0o755)
     s = None
-    try:
-        cfg = _user_config(d, "ops-threads", h.PIN_ROOT,
+    # pins in a bpffs of its own: under user:, the empty pin directory
+    # stays at exit when the bpffs root is 0700 (a systemd host)
+    with _bpffs("0700") as (mnt, _), contextlib.ExitStack() as done:
+        done.callback(shutil.rmtree, d, ignore_errors=True)
+        done.callback(lambda: s is not None and not s.stopped and
+                      s.stop(signal.SIGTERM))
+        cfg = _user_config(d, "ops-threads", mnt / "sluice",
                            extra=f"  access_log:\n    path: {d}/access.log\n"
                                  "    format: json\n")
         cfg.write_text(cfg.read_text().replace("\nworkers: 1\n",
@@ -662,11 +675,10 @@ def test_every_thread_has_the_same_privileges(backends, workdir):
         bad = {tid: c for tid, c in creds.items() if c != want}
         assert bad == {}, (f"threads whose credentials differ from {want}",
                            bad)
-        s.shutdown()
-    finally:
-        if s is not None and not s.stopped:
-            s.stop(signal.SIGTERM)
-        shutil.rmtree(d, ignore_errors=True)
+        s.stopped = True
+        assert s.stop(signal.SIGTERM, timeout=15) == 0, h.tail(s.err_path)
+        s.check_sanitizers()
+        assert list((mnt / "sluice").iterdir()) == []
 
 
 def test_check_refuses_unknown_user(env, tmp_path):
