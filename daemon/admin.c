@@ -5,6 +5,8 @@
  * Each connection carries one request: read until the head and the
  * Content-Length body are complete (bounded by ADMIN_MAX_REQUEST and
  * ADMIN_IO_TIMEOUT_MS), dispatch by exact path, write the reply, close.
+ * The slots are counted per listener, so that clients of the TCP listener
+ * (anyone on the host) can never keep the Unix socket (sluicectl) waiting.
  */
 #include "admin.h"
 
@@ -276,7 +278,8 @@ struct aconn {
 };
 
 static struct {
-	bool running;
+	bool listening;		/* admin_listen() done */
+	bool running;		/* the thread runs */
 	pthread_t thread;
 	int unix_fd, tcp_fd, wake_fd;
 	char *unix_path;
@@ -526,7 +529,43 @@ static bool peer_allowed(int fd, uid_t *uid)
 	return cr.uid == 0 || cr.uid == geteuid();
 }
 
-static void on_accept(int lfd, bool via_unix)
+/*
+ * Every TCP slot is taken: answer 503 at once and close, so that a scraper
+ * learns why instead of waiting. Best effort (one non-blocking send of a
+ * short reply); what the client sent already is read first so that the
+ * close does not become a reset that could discard the reply.
+ */
+static void refuse_busy(int fd)
+{
+	char body[192], reply[512], sink[2048];
+	int bl, n;
+
+	for (int i = 0; i < 4; i++)
+		if (recv(fd, sink, sizeof(sink), MSG_DONTWAIT) <= 0)
+			break;
+	bl = snprintf(body, sizeof(body),
+		      "{\"error\":\"too_many_connections\",\"status\":503,"
+		      "\"message\":\"the admin TCP listener serves at most %d "
+		      "connections at a time; try again\"}",
+		      ADMIN_MAX_TCP_CONNS);
+	n = snprintf(reply, sizeof(reply),
+		     "HTTP/1.1 503 %s\r\n"
+		     "Content-Type: application/json\r\n"
+		     "Content-Length: %d\r\n"
+		     "Retry-After: 1\r\n"
+		     "Cache-Control: no-store\r\n"
+		     "Connection: close\r\n\r\n%s",
+		     http_reason(503), bl, body);
+	if (n > 0 && (size_t)n < sizeof(reply) &&
+	    send(fd, reply, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		pr_debug("admin: refusing a TCP client: %s", strerror(errno));
+	shutdown(fd, SHUT_WR);
+	close(fd);
+}
+
+/* full: the listener's slots are all taken (only the TCP listener is polled
+ * then; its client is refused). */
+static void on_accept(int lfd, bool via_unix, bool full)
 {
 	struct aconn *c = NULL;
 	uid_t uid = 0;
@@ -538,14 +577,18 @@ static void on_accept(int lfd, bool via_unix)
 			pr_warn("admin: accept: %s", strerror(errno));
 		return;
 	}
-	for (size_t i = 0; i < ADMIN_MAX_CONNS; i++) {
+	for (size_t i = 0; !full && i < ADMIN_MAX_CONNS; i++) {
 		if (srv.conns[i].fd < 0) {
 			c = &srv.conns[i];
 			break;
 		}
 	}
-	if (!c) {	/* the loop stops polling listeners when full */
-		close(fd);
+	if (!c) {	/* the TCP listener is full (the caps add up to the
+			 * slots, and a full Unix socket is not polled) */
+		if (via_unix)
+			close(fd);
+		else
+			refuse_busy(fd);
 		return;
 	}
 	c->fd = fd;
@@ -569,7 +612,8 @@ static void *admin_thread(void *arg)
 	(void)arg;
 	for (;;) {
 		uint64_t now = now_ms(), next = UINT64_MAX;
-		size_t n = 0, used = 0;
+		size_t n = 0, used_tcp = 0, used_unix = 0;
+		bool tcp_full;
 		int timeout, r;
 
 		pfd[n] = (struct pollfd){ .fd = srv.wake_fd, .events = POLLIN };
@@ -583,7 +627,10 @@ static void *admin_thread(void *arg)
 				conn_close(c);
 				continue;
 			}
-			used++;
+			if (c->via_unix)
+				used_unix++;
+			else
+				used_tcp++;
 			if (c->deadline_ms < next)
 				next = c->deadline_ms;
 			pfd[n] = (struct pollfd){
@@ -592,18 +639,20 @@ static void *admin_thread(void *arg)
 			};
 			who[n++] = c;
 		}
-		if (used < ADMIN_MAX_CONNS) {
-			if (srv.unix_fd >= 0) {
-				pfd[n] = (struct pollfd){ .fd = srv.unix_fd,
-							  .events = POLLIN };
-				who[n++] = NULL;
-			}
-			if (srv.tcp_fd >= 0) {
-				pfd[n] = (struct pollfd){ .fd = srv.tcp_fd,
-							  .events = POLLIN };
-				who[n++] = NULL;
-			}
+		/* a full Unix socket keeps its clients in the backlog (root
+		 * only: they wait); the TCP listener is always polled, and
+		 * refuses when full (anyone: they are told at once) */
+		if (srv.unix_fd >= 0 && used_unix < ADMIN_MAX_UNIX_CONNS) {
+			pfd[n] = (struct pollfd){ .fd = srv.unix_fd,
+						  .events = POLLIN };
+			who[n++] = NULL;
 		}
+		if (srv.tcp_fd >= 0) {
+			pfd[n] = (struct pollfd){ .fd = srv.tcp_fd,
+						  .events = POLLIN };
+			who[n++] = NULL;
+		}
+		tcp_full = used_tcp >= ADMIN_MAX_TCP_CONNS;
 		timeout = next == UINT64_MAX ? -1 : (int)(next - now);
 		r = poll(pfd, (nfds_t)n, timeout);
 		if (r < 0) {
@@ -618,7 +667,10 @@ static void *admin_thread(void *arg)
 			if (!pfd[i].revents)
 				continue;
 			if (!who[i]) {
-				on_accept(pfd[i].fd, pfd[i].fd == srv.unix_fd);
+				bool via_unix = pfd[i].fd == srv.unix_fd;
+
+				on_accept(pfd[i].fd, via_unix,
+					  !via_unix && tcp_full);
 				continue;
 			}
 			if (who[i]->fd != pfd[i].fd)
@@ -758,11 +810,11 @@ static void close_listeners(void)
 	srv.tcp_port = 0;
 }
 
-int admin_start(const struct admin_opts *o)
+int admin_listen(const struct admin_opts *o)
 {
 	int ret;
 
-	if (srv.running)
+	if (srv.listening)
 		return -EALREADY;
 	for (size_t i = 0; i < ADMIN_MAX_CONNS; i++) {
 		memset(&srv.conns[i], 0, sizeof(srv.conns[i]));
@@ -792,13 +844,7 @@ int admin_start(const struct admin_opts *o)
 		}
 		srv.tcp_fd = ret;
 	}
-	ret = -pthread_create(&srv.thread, NULL, admin_thread, NULL);
-	if (ret) {
-		pr_err("admin: thread: %s", strerror(-ret));
-		goto fail;
-	}
-	pthread_setname_np(srv.thread, "sluice-admin");
-	srv.running = true;
+	srv.listening = true;
 	if (srv.unix_fd >= 0)
 		pr_info("admin: listening on unix:%s", o->unix_path);
 	if (srv.tcp_fd >= 0)
@@ -810,16 +856,50 @@ fail:
 	return ret;
 }
 
+int admin_serve(void)
+{
+	int ret;
+
+	if (!srv.listening)
+		return -EINVAL;
+	if (srv.running)
+		return -EALREADY;
+	ret = -pthread_create(&srv.thread, NULL, admin_thread, NULL);
+	if (ret) {
+		pr_err("admin: thread: %s", strerror(-ret));
+		return ret;
+	}
+	pthread_setname_np(srv.thread, "sluice-admin");
+	srv.running = true;
+	return 0;
+}
+
+int admin_start(const struct admin_opts *o)
+{
+	int ret;
+
+	ret = admin_listen(o);
+	if (ret)
+		return ret;
+	ret = admin_serve();
+	if (ret)
+		admin_stop();
+	return ret;
+}
+
 void admin_stop(void)
 {
 	uint64_t one = 1;
 
-	if (!srv.running)
+	if (!srv.listening)
 		return;
-	if (write(srv.wake_fd, &one, sizeof(one)) < 0)
-		pr_warn("admin: wake: %s", strerror(errno));
-	pthread_join(srv.thread, NULL);
-	srv.running = false;
+	if (srv.running) {
+		if (write(srv.wake_fd, &one, sizeof(one)) < 0)
+			pr_warn("admin: wake: %s", strerror(errno));
+		pthread_join(srv.thread, NULL);
+		srv.running = false;
+	}
+	srv.listening = false;
 	for (size_t i = 0; i < ADMIN_MAX_CONNS; i++)
 		if (srv.conns[i].fd >= 0)
 			conn_close(&srv.conns[i]);

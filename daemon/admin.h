@@ -10,8 +10,15 @@
  * (a reload) but must not block for long.
  *
  * Requests are small (head + body <= ADMIN_MAX_REQUEST), one per connection
- * (every reply carries "Connection: close"). Dispatch is by exact path through
- * a registry filled with admin_register(). The server itself enforces one
+ * (every reply carries "Connection: close"). Each listener has slots of its
+ * own: ADMIN_MAX_TCP_CONNS for the TCP listener, whose clients beyond that
+ * get an immediate 503 "too_many_connections", and ADMIN_MAX_UNIX_CONNS for
+ * the Unix socket, which TCP clients can never take (a connection beyond
+ * those waits in the socket's backlog). Every connection has
+ * ADMIN_IO_TIMEOUT_MS for its whole request and reply.
+ *
+ * Dispatch is by exact path through a registry filled with
+ * admin_register(). The server itself enforces one
  * policy before dispatch: a method other than GET or HEAD is accepted only on
  * the Unix socket (403 "forbidden" on TCP), so the TCP listener is read-only.
  *
@@ -27,7 +34,9 @@
 
 #define ADMIN_SOCKET_DEFAULT "/run/sluice/admin.sock"
 #define ADMIN_MAX_REQUEST    (64u * 1024)	/* head + body */
-#define ADMIN_MAX_CONNS      32
+#define ADMIN_MAX_TCP_CONNS  32		/* TCP listener */
+#define ADMIN_MAX_UNIX_CONNS 8		/* Unix socket, its own */
+#define ADMIN_MAX_CONNS      (ADMIN_MAX_TCP_CONNS + ADMIN_MAX_UNIX_CONNS)
 #define ADMIN_IO_TIMEOUT_MS  5000		/* per connection, whole request */
 #define ADMIN_MAX_PATHS      64
 
@@ -70,11 +79,17 @@ struct admin_opts {
 };
 
 /*
- * Bind the listeners and start the admin thread. For the Unix socket the
- * parent directory is created (0755) when missing; a stale socket file left
- * by a dead process is replaced, a live one is -EADDRINUSE. 0 or -errno
- * (the cause is logged). At most one server per process.
+ * Bind the listeners (no thread yet). For the Unix socket the parent
+ * directory is created (0755) when missing; a stale socket file left by a
+ * dead process is replaced, a live one is -EADDRINUSE. 0 or -errno (the
+ * cause is logged). At most one server per process.
  */
+int admin_listen(const struct admin_opts *o);
+
+/* Start the admin thread on the bound listeners. 0 or -errno (logged). */
+int admin_serve(void);
+
+/* admin_listen(), then admin_serve(). */
 int admin_start(const struct admin_opts *o);
 
 /* Stop the thread, close the listeners, remove the socket file. Idempotent. */

@@ -162,7 +162,7 @@ static int h_status(const struct admin_request *rq, struct admin_reply *out,
 		if (xv.on) {
 			struct table t;
 			static const char *const hdr[] = { "REASON", "PACKETS", "BYTES" };
-			char p[24], b[24], *more = NULL;
+			char p[24], b[24], *more = NULL, *grown;
 
 			table_init(&t, 3, 6, hdr);
 			for (int i = 0; i < SLUICE_R_MAX; i++) {
@@ -185,12 +185,14 @@ static int h_status(const struct admin_request *rq, struct admin_reply *out,
 				return -ENOMEM;
 			}
 			n = (int)strlen(more);
-			text = realloc(text, len + (size_t)n + 1);
-			if (!text) {
+			grown = realloc(text, len + (size_t)n + 1);
+			if (!grown) {
+				free(text);
 				free(more);
 				table_free(&t);
 				return -ENOMEM;
 			}
+			text = grown;
 			memcpy(text + len, more, (size_t)n + 1);
 			len += (size_t)n;
 			free(more);

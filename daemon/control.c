@@ -152,7 +152,8 @@ static const char *mode_name(enum config_xdp_mode m)
 	}
 }
 
-static int start_workers(struct control *ctl)
+/* Bind every worker's listeners and set its ring up; no thread yet. */
+static int init_workers(struct control *ctl)
 {
 	const struct config *cfg = ctl->cfg;
 	unsigned int n = worker_count(cfg);
@@ -186,8 +187,13 @@ static int start_workers(struct control *ctl)
 			break;
 	}
 	free(fds);
-	if (ret)
-		return ret;
+	return ret;
+}
+
+static int start_workers(struct control *ctl)
+{
+	int ret;
+
 	for (unsigned int w = 0; w < ctl->n_workers; w++) {
 		ret = worker_start(&ctl->workers[w]);
 		if (ret) {
@@ -199,8 +205,9 @@ static int start_workers(struct control *ctl)
 	return 0;
 }
 
-/* The admin server: Unix socket (full API) + read-only TCP listener. */
-static int start_admin(struct control *ctl)
+/* The admin server: Unix socket (full API) + read-only TCP listener, bound
+ * here; its thread starts with admin_serve(). */
+static int open_admin(struct control *ctl)
 {
 	const struct config *cfg = ctl->cfg;
 	struct admin_opts o = {
@@ -216,7 +223,7 @@ static int start_admin(struct control *ctl)
 		pr_err("admin: registering endpoints: %s", strerror(-ret));
 		return ret;
 	}
-	ret = admin_start(&o);
+	ret = admin_listen(&o);
 	if (ret)
 		return ret;
 	ctl->admin_started = true;
@@ -224,11 +231,14 @@ static int start_admin(struct control *ctl)
 }
 
 /*
- * Switch to cfg->user. The thread that calls this (the control thread)
- * keeps CAP_NET_ADMIN, to detach XDP at shutdown; every other thread loses
- * every capability. The pin directory is handed to the user so that the
- * pins can be removed at exit (the empty directory itself stays: its parent
- * belongs to root).
+ * Switch to cfg->user, keeping CAP_NET_ADMIN (to detach XDP at shutdown).
+ * Called while the process has its one thread: the workers, the admin
+ * server and the access-log writer start afterwards and inherit the same
+ * credentials, bounding set and no_new_privs (they are per thread). The pin
+ * directory is handed to the user so that the pins can be removed at exit
+ * (xdpctl reaches them through a descriptor opened now, as the user may not
+ * search a 0700 bpffs root); the empty directory stays when its parent is
+ * not the user's to write.
  */
 static int drop_privileges(struct control *ctl)
 {
@@ -320,16 +330,30 @@ int control_start(struct control *ctl, const char *path, struct config *cfg,
 		}
 		obs_set_xdp(ctl->xdp);
 	}
-	ret = start_workers(ctl);
+	/* everything that needs privileges, then the drop, then the threads */
+	ret = init_workers(ctl);
 	if (ret)
 		return ret;
 	if (cfg->admin_enabled) {
-		ret = start_admin(ctl);
+		ret = open_admin(ctl);
 		if (ret)
 			return ret;
 	}
 	if (cfg->user[0]) {
 		ret = drop_privileges(ctl);
+		if (ret)
+			return ret;
+	}
+	ret = obs_start();
+	if (ret) {
+		pr_err("access log: thread: %s", strerror(-ret));
+		return ret;
+	}
+	ret = start_workers(ctl);
+	if (ret)
+		return ret;
+	if (ctl->admin_started) {
+		ret = admin_serve();
 		if (ret)
 			return ret;
 	}

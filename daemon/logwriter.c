@@ -253,12 +253,6 @@ struct logwriter *logwriter_open(const char *path, unsigned int n_rings,
 		snprintf(err, errlen, "access log: eventfd: %s", strerror(-ret));
 		goto fail;
 	}
-	ret = -pthread_create(&w->thread, NULL, writer_main, w);
-	if (ret) {
-		snprintf(err, errlen, "access log: thread: %s", strerror(-ret));
-		goto fail;
-	}
-	w->started = true;
 	return w;
 oom:
 	ret = -ENOMEM;
@@ -267,6 +261,19 @@ fail:
 	logwriter_close(w);
 	errno = -ret;
 	return NULL;
+}
+
+int logwriter_start(struct logwriter *w)
+{
+	int ret;
+
+	if (w->started)
+		return 0;
+	ret = pthread_create(&w->thread, NULL, writer_main, w);
+	if (ret)
+		return -ret;
+	w->started = true;
+	return 0;
 }
 
 bool logwriter_submit(struct logwriter *w, unsigned int ring, const char *line,

@@ -23,11 +23,15 @@ struct logwriter;
 
 /*
  * Open path ("-" or "stdout": standard output) for appending (created 0640)
- * and start the writer thread with n_rings rings of ring_bytes each (one per
- * worker). NULL + errno, with a message in err.
+ * with n_rings rings of ring_bytes each (one per worker). NULL + errno, with
+ * a message in err. The writer thread starts with logwriter_start(), so the
+ * file can be opened before a privilege drop and the thread started after.
  */
 struct logwriter *logwriter_open(const char *path, unsigned int n_rings,
 				 size_t ring_bytes, char *err, size_t errlen);
+
+/* Start the writer thread (once; again is a no-op). 0 or -errno. */
+int logwriter_start(struct logwriter *w);
 
 /* From worker `ring`'s thread only: queue one whole line. false when it was
  * dropped (ring full). Never blocks. */

@@ -365,6 +365,11 @@ fail:
 	return ret;
 }
 
+int obs_start(void)
+{
+	return g.log ? logwriter_start(g.log) : 0;
+}
+
 void obs_set_xdp(struct xdpctl *x)
 {
 	pthread_mutex_lock(&g.lock);

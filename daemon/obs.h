@@ -101,6 +101,10 @@ struct obs_request {
 int obs_init(const struct config *cfg, unsigned int n_workers, char *err,
 	     size_t errlen);
 
+/* Start the access-log writer thread (after obs_init(), after the privilege
+ * drop, before the workers start). 0 or -errno. */
+int obs_start(void);
+
 /* XDP handle whose counters the scrape reads (NULL: none). Takes the scrape
  * lock, so it is safe against a scrape in progress. */
 void obs_set_xdp(struct xdpctl *x);

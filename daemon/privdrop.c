@@ -7,6 +7,7 @@
 #include <linux/capability.h>
 #include <pwd.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -70,9 +71,33 @@ static bool kept(const int *caps, size_t n, int c)
 	return false;
 }
 
+/* Threads of this process (io_uring workers included), from
+ * /proc/self/status; 0 when it cannot be read. */
+static long thread_count(void)
+{
+	char line[256];
+	long n = 0;
+	FILE *f;
+
+	f = fopen("/proc/self/status", "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Threads: %ld", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
 int priv_drop(uid_t uid, gid_t gid, const int *caps, size_t n)
 {
 	int last = 63, r;	/* beyond the running kernel: EINVAL, ignored */
+
+	/* the bounding set, the capability sets, keepcaps and no_new_privs
+	 * below belong to the calling thread alone: with another thread
+	 * running, it would keep what it has */
+	if (thread_count() > 1)
+		return -EBUSY;
 
 	/* bounding set first: needs CAP_SETPCAP, which goes with root */
 	for (int c = 0; c <= last; c++) {

@@ -5,11 +5,11 @@
  * keeping only the capabilities the calling thread still needs. Direct
  * prctl(2)/capset(2) system calls; no libcap.
  *
- * Threads: setresuid() is applied to every thread of the process (glibc), so
- * threads that already run lose all capabilities (they did not ask to keep
- * them); only the calling thread keeps `keep`. Call it from the thread that
- * later needs the capabilities (the control thread, which detaches XDP on
- * shutdown).
+ * Threads: the bounding set, the capability sets and no_new_privs are
+ * attributes of each thread, and only glibc's set*id() calls are applied to
+ * every thread. So the drop is done while the process has one thread, and
+ * every thread is created after it and inherits exactly its credentials;
+ * priv_drop() refuses (-EBUSY) when /proc/self/status counts more threads.
  */
 #ifndef SLUICE_PRIVDROP_H
 #define SLUICE_PRIVDROP_H
@@ -24,8 +24,9 @@ int priv_lookup(const char *user, uid_t *uid, gid_t *gid);
  * Become uid/gid (supplementary groups: gid only), with permitted and
  * effective capabilities exactly caps[0..n) (CAP_* numbers), nothing
  * inheritable or ambient, the bounding set reduced to caps, and
- * no_new_privs set. 0 or -errno; on failure the process may be half-way:
- * the caller must exit.
+ * no_new_privs set. The process must have one thread (-EBUSY otherwise,
+ * before anything changed). 0 or -errno; on other failures the process may
+ * be half-way: the caller must exit.
  */
 int priv_drop(uid_t uid, gid_t gid, const int *caps, size_t n);
 

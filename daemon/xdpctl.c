@@ -53,6 +53,7 @@ struct xdpctl {
 	size_t n_ifaces;
 	struct xdpctl_map_fds fds;
 	int stats_fd, ban4_fd, ban6_fd;
+	int dir_fd;	/* the pin directory, opened at load (see pin_lock()) */
 	bool persist;
 };
 
@@ -177,6 +178,32 @@ void xdpctl__pin_unlock(int fd)
 	close(fd);
 }
 
+/*
+ * The pin lock of a loaded instance: a new open file description of the pin
+ * directory (flock excludes between descriptions, so threads of this
+ * process exclude each other too), opened relative to the descriptor taken
+ * at load. After a drop to `user:` the path may not resolve (systemd mounts
+ * bpffs 0700: the user may not search its root); "." relative to the
+ * descriptor needs search permission on the pin directory alone, which is
+ * the user's.
+ */
+static int pin_lock(const struct xdpctl *x)
+{
+	int fd, err;
+
+	if (x->dir_fd < 0)
+		return xdpctl__pin_lock(x->pin_path);
+	fd = openat(x->dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
 void xdpctl__mask_addr(uint8_t *dst, const uint8_t *src, size_t bytes,
 		       unsigned int prefixlen)
 {
@@ -261,7 +288,7 @@ int xdpctl_sync(struct xdpctl *x, const struct config *cfg)
 
 	if (!x || !cfg)
 		return -EINVAL;
-	lock_fd = xdpctl__pin_lock(x->pin_path);
+	lock_fd = pin_lock(x);
 	if (lock_fd < 0)
 		pr_warn("xdp: cannot lock %s: %s; syncing anyway", x->pin_path,
 			strerror(-lock_fd));
@@ -277,7 +304,7 @@ int xdpctl_ban(struct xdpctl *x, const struct allowlist_entry *e,
 
 	if (!x || !e)
 		return -EINVAL;
-	lock_fd = xdpctl__pin_lock(x->pin_path);
+	lock_fd = pin_lock(x);
 	err = xdpctl__ban(x->ban4_fd, x->ban6_fd, x->fds.settings_fd, e, for_ns,
 			  SLUICE_BAN_DAEMON);
 	xdpctl__pin_unlock(lock_fd);
@@ -699,16 +726,38 @@ static void unpin_created(struct bpf_object *obj, unsigned int existed)
 	}
 }
 
+/*
+ * Unpin by name relative to the pin directory's descriptor (see pin_lock()):
+ * after a drop to `user:` that needs write and search permission on the pin
+ * directory only, which the user is given. Removing the directory itself
+ * needs write permission on its parent: under a bpffs root the user may not
+ * write to (0700, as systemd mounts it) the empty directory stays, and the
+ * next start reuses it.
+ */
 static void unpin_and_rmdir(struct xdpctl *x)
 {
-	int err;
+	struct bpf_map *map;
 
-	err = bpf_object__unpin_maps(x->skel->obj, NULL);
-	if (err)
-		pr_warn("xdp: unpinning maps under %s: %s", x->pin_path,
-			strerror(-err));
-	if (rmdir(x->pin_path) < 0 && errno != ENOTEMPTY && errno != EEXIST &&
-	    errno != ENOENT)
+	bpf_object__for_each_map(map, x->skel->obj)
+	{
+		const char *path = bpf_map__pin_path(map);
+		const char *name = path ? strrchr(path, '/') : NULL;
+		int r;
+
+		if (!name)
+			continue;
+		r = x->dir_fd >= 0 ? unlinkat(x->dir_fd, name + 1, 0)
+				   : unlink(path);
+		if (r < 0 && errno != ENOENT)
+			pr_warn("xdp: unpinning %s: %s", path, strerror(errno));
+	}
+	if (rmdir(x->pin_path) == 0 || errno == ENOTEMPTY || errno == EEXIST ||
+	    errno == ENOENT)
+		return;
+	if (errno == EACCES || errno == EPERM)
+		pr_info("xdp: pins removed; %s stays, empty (its parent is "
+			"not writable by this user)", x->pin_path);
+	else
 		pr_warn("xdp: removing %s: %s", x->pin_path, strerror(errno));
 }
 
@@ -759,6 +808,7 @@ struct xdpctl *xdpctl_open(const struct config *cfg)
 	if (!x)
 		return NULL;
 	snprintf(x->pin_path, sizeof(x->pin_path), "%s", cfg->xdp.pin_path);
+	x->dir_fd = -1;
 	x->persist = cfg->xdp.persist;
 	x->ifaces = calloc(cfg->xdp.n_interfaces ? cfg->xdp.n_interfaces : 1,
 			   sizeof(*x->ifaces));
@@ -798,7 +848,8 @@ struct xdpctl *xdpctl_open(const struct config *cfg)
 		       x->pin_path);
 		goto err_rmdir;
 	}
-	lock_fd = xdpctl__pin_lock(x->pin_path);
+	x->dir_fd = open(x->pin_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	lock_fd = x->dir_fd < 0 ? -errno : pin_lock(x);
 	if (lock_fd < 0) {
 		err = lock_fd;
 		pr_err("xdp: cannot lock %s: %s", x->pin_path, strerror(-err));
@@ -897,6 +948,8 @@ err_unlock:
 err_rmdir:
 	rmdir(x->pin_path); /* only succeeds if we left it empty */
 err_free:
+	if (x->dir_fd >= 0)
+		close(x->dir_fd);
 	free(prior);
 	free(x->ifaces);
 	free(x);
@@ -910,7 +963,7 @@ void xdpctl_close(struct xdpctl *x)
 
 	if (!x)
 		return;
-	lock_fd = xdpctl__pin_lock(x->pin_path);
+	lock_fd = pin_lock(x);
 	if (lock_fd < 0)
 		pr_warn("xdp: cannot lock %s: %s; unloading anyway",
 			x->pin_path, strerror(-lock_fd));
@@ -927,6 +980,8 @@ void xdpctl_close(struct xdpctl *x)
 		unpin_and_rmdir(x);
 	sluice_xdp__destroy(x->skel);
 	xdpctl__pin_unlock(lock_fd);
+	if (x->dir_fd >= 0)
+		close(x->dir_fd);
 	free(x->ifaces);
 	free(x);
 }

@@ -3,6 +3,7 @@
 The admin socket of each sluiced is private to the test (write_config puts
 it in the workdir), so suites running at the same time do not meet.
 """
+import contextlib
 import json
 import os
 import re
@@ -11,6 +12,7 @@ import signal
 import socket
 import stat
 import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -18,6 +20,7 @@ from pathlib import Path
 import pytest
 
 import helpers as h
+import raw
 
 
 def ctl(sock, *args, check=None, timeout=40):
@@ -100,6 +103,86 @@ def test_admin_tcp_is_read_only(sluiced_factory, workdir):
     code, body = admin_curl("http://127.0.0.1:9900/nope")
     assert code == 404
     assert json.loads(body)["error"] == "not_found"
+
+
+ADMIN_TCP_SLOTS = 32     # ADMIN_MAX_TCP_CONNS (daemon/admin.h)
+
+
+def _peek_state(s):
+    """'open' (nothing received, not closed), 'closed' (EOF, nothing
+    received) or the bytes the server sent."""
+    t = s.gettimeout()
+    s.setblocking(False)        # (with a timeout set, Python waits first)
+    try:
+        b = s.recv(4096, socket.MSG_PEEK)
+    except BlockingIOError:
+        return "open"
+    except ConnectionResetError:
+        return "closed"
+    finally:
+        s.settimeout(t)
+    return b if b else "closed"
+
+
+def test_admin_unix_socket_served_while_tcp_slots_are_full(sluiced_factory,
+                                                           workdir):
+    """Idle clients of the admin TCP listener hold at most its own slots:
+    the Unix socket (sluicectl) is answered at once while they are held,
+    TCP clients beyond the cap get a 503 with a JSON error at once, and idle
+    ones are closed after the admin I/O timeout."""
+    sluiced_factory("ops-slots")
+    sock = sock_of(workdir, "ops-slots")
+    extra = 8
+    conns = raw.sockets_in(h.SRV_NS, ADMIN_TCP_SLOTS + extra)
+    try:
+        for c in conns:
+            c.settimeout(5)
+            c.connect(("127.0.0.1", 9900))
+        # sluicectl answers while every TCP slot is held: its own timeout
+        # is 30 s, the run's 5 s (the idle clients time out after 5 s)
+        try:
+            r = h.run([h.SLUICECTL, "--socket", sock, "--json", "status"],
+                      timeout=5, check=False)
+        except subprocess.TimeoutExpired:
+            pytest.fail("sluicectl status got no answer in 5 s while idle "
+                        "clients held the admin TCP listener")
+        assert r.returncode == 0, r.stderr
+        assert json.loads(r.stdout)["config"]["generation"] == 1
+        states = [_peek_state(c) for c in conns]
+        # answered before any held client was let go
+        assert "closed" not in states, states
+        # the clients beyond the cap were refused at once, with a reason
+        h.wait_for(lambda: sum(_peek_state(c) not in ("open", "closed")
+                               for c in conns) == extra, 5,
+                   what=f"{extra} connections refused")
+        states = [_peek_state(c) for c in conns]
+        assert states.count("open") == ADMIN_TCP_SLOTS, states
+        refused = [c for c, st in zip(conns, states) if st != "open"]
+        for c in refused:
+            data = b""
+            while True:
+                chunk = c.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            head, _, body = data.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 503 "), data
+            assert b"\r\nRetry-After: 1\r\n" in head, data
+            assert json.loads(body) == {
+                "error": "too_many_connections", "status": 503,
+                "message": "the admin TCP listener serves at most "
+                           f"{ADMIN_TCP_SLOTS} connections at a time; "
+                           "try again"}
+        # the idle ones time out (admin I/O timeout, 5 s) ...
+        held = [c for c, st in zip(conns, states) if st == "open"]
+        h.wait_for(lambda: all(_peek_state(c) == "closed" for c in held), 20,
+                   what="idle admin TCP clients closed by the server")
+        # ... and new TCP clients are served again
+        code, body = admin_curl("http://127.0.0.1:9900/metrics")
+        assert code == 200 and "sluice_" in body
+    finally:
+        for c in conns:
+            c.close()
 
 
 # ---- sluicectl output formats and exit codes -------------------------------
@@ -447,15 +530,59 @@ def _caps(pid, tid=None):
             "nnp": get("NoNewPrivs")}
 
 
-def test_drop_privileges_to_user(backends, workdir):
-    # the config must stay readable by the user for reloads
+@contextlib.contextmanager
+def _bpffs(mode):
+    """A bpffs instance of its own at a temporary directory, mounted with
+    mode=MODE ("0700", "1777"); unmounted afterwards, with whatever pins are
+    left in it. Yields (directory, mode as a number)."""
+    d = Path(tempfile.mkdtemp(prefix=f"sluice-bpffs-{os.getpid()}-"))
+    mounted = False
+    try:
+        h.run(["mount", "-t", "bpf", "-o", f"mode={mode}", "bpf", d])
+        mounted = True
+        # the mount's root: sticky, with the mode asked for
+        assert stat.S_IMODE(os.stat(d).st_mode) == \
+            stat.S_ISVTX | int(mode, 8)
+        yield d, int(mode, 8)
+    finally:
+        if mounted and h.run(["umount", d], check=False).returncode != 0:
+            h.run(["umount", "-l", d], check=False)
+        d.rmdir()
+
+
+@pytest.fixture(params=["1777", "0700"], ids=["bpffs-1777", "bpffs-0700"])
+def private_bpffs(request, env):
+    """_bpffs(PARAM): a bare `mount -t bpf` gives 1777 (as in CI), systemd
+    (and sluiced itself, when nothing is mounted) mounts /sys/fs/bpf 0700."""
+    with _bpffs(request.param) as m:
+        yield m
+
+
+def _user_config(d, tag, pin, extra=""):
+    """A config for `user: nobody` in d (0755, files 0644: the user reads it
+    on reload) with its pins under pin."""
+    cfg = h.write_config(d, tag, extra=extra + "user: nobody\n")
+    cfg.write_text(cfg.read_text().replace(f"pin_path: {h.PIN_ROOT}\n",
+                                           f"pin_path: {pin}\n"))
+    assert f"pin_path: {pin}\n" in cfg.read_text()
+    for f in d.iterdir():
+        f.chmod(0o644)
+    return cfg
+
+
+def test_drop_privileges_to_user(backends, workdir, private_bpffs):
+    """Under `user:` the pins are removed at exit whatever the bpffs mode:
+    with 0700 (systemd) the user may not even search the bpffs root, so
+    every pin operation after the drop goes through the pin directory's
+    descriptor, opened as root."""
+    mnt, mode = private_bpffs
+    pin = mnt / "sluice"
     d = Path(f"/tmp/sluice-i6-user-{os.getpid()}")
     shutil.rmtree(d, ignore_errors=True)
     d.mkdir(mode=0o755)
+    s = None
     try:
-        cfg = h.write_config(d, "ops-user", extra="user: nobody\n")
-        for f in d.iterdir():
-            f.chmod(0o644)
+        cfg = _user_config(d, "ops-user", pin)
         s = h.Sluiced(cfg, workdir, tag="ops-user")
         s.start()
         pid = s.p.pid
@@ -466,30 +593,92 @@ def test_drop_privileges_to_user(backends, workdir):
         assert c["eff"] == CAP_NET_ADMIN and c["prm"] == CAP_NET_ADMIN, c
         assert c["bnd"] == CAP_NET_ADMIN, c
         assert c["nnp"] == "1"
-        # every other thread has nothing
-        for tid in os.listdir(f"/proc/{pid}/task"):
-            if int(tid) != pid:
-                t = _caps(pid, tid)
-                assert t["uid"] == ["65534"] * 4 and t["eff"] == 0, (tid, t)
         assert "running as user nobody" in s.output()
+        # the pins are there, in a directory the user owns
+        assert sorted(p.name for p in pin.iterdir()) == sorted(h.MAP_NAMES)
+        assert pin.stat().st_uid == 65534
         # still serving, still reloadable (as nobody), admin socket works
         assert h.one(h.http(h.ALLOWED4, h.SRV4, path="/u"))["status"] == 200
         sock = h.admin_socket_path(d, "ops-user")
         ctl(sock, "reload", check=0)
         ctl(sock, "allow", "add", f"{h.BLOCKED4}/32", check=0)
         assert h.one(h.http(h.BLOCKED4, h.SRV4, path="/u2"))["status"] == 200
-        # shutdown: exit 0, XDP detached, pins removed (the empty pin
-        # directory stays: its parent belongs to root)
+        # shutdown: exit 0, XDP detached, every pin removed
         s.stopped = True
         assert s.stop(signal.SIGTERM, timeout=15) == 0, h.tail(s.err_path)
         s.check_sanitizers()
+        out = s.output()
         assert h.srv_link_xdp() == ""
-        left = list(h.PIN_ROOT.iterdir()) if h.PIN_ROOT.exists() else []
-        assert left == [], left
+        left = list(pin.iterdir()) if pin.exists() else []
+        assert left == [], (left, out)
+        # the reload's sync and the exit took the pin lock without a word
+        assert "cannot lock" not in out and "unpinning" not in out, out
+        # the empty directory goes too where the user may write to the
+        # bpffs root (1777, sticky: the user owns the directory); under
+        # 0700 it stays, empty, for the next start to reuse
+        assert pin.exists() == (mode == 0o700), out
     finally:
-        if h.PIN_ROOT.exists():
-            h.PIN_ROOT.rmdir()
+        if s is not None and not s.stopped:
+            s.stop(signal.SIGTERM)
         shutil.rmtree(d, ignore_errors=True)
+
+
+def _task_creds(pid):
+    """{tid: the credential lines of /proc/PID/task/TID/status}."""
+    keys = ("Uid", "Gid", "Groups", "CapInh", "CapPrm", "CapEff", "CapBnd",
+            "CapAmb", "NoNewPrivs")
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            st = Path(f"/proc/{pid}/task/{tid}/status").read_text()
+        except FileNotFoundError:
+            continue                    # a thread that just ended
+        out[int(tid)] = {k: re.search(rf"^{k}:\s*(.*)$", st, re.M)
+                         .group(1).split() for k in keys}
+    return out
+
+
+def test_every_thread_has_the_same_privileges(backends, workdir):
+    """Capabilities, the bounding set and no_new_privs are per thread: the
+    drop happens while sluiced has one thread, and every thread (workers,
+    admin, access-log writer, io_uring workers) starts after it."""
+    d = Path(f"/tmp/sluice-i6-threads-{os.getpid()}")
+    shutil.rmtree(d, ignore_errors=True)
+    d.mkdir(mode=0o755)
+    s = None
+    # pins in a bpffs of its own: under user:, the empty pin directory
+    # stays at exit when the bpffs root is 0700 (a systemd host)
+    with _bpffs("0700") as (mnt, _), contextlib.ExitStack() as done:
+        done.callback(shutil.rmtree, d, ignore_errors=True)
+        done.callback(lambda: s is not None and not s.stopped and
+                      s.stop(signal.SIGTERM))
+        cfg = _user_config(d, "ops-threads", mnt / "sluice",
+                           extra=f"  access_log:\n    path: {d}/access.log\n"
+                                 "    format: json\n")
+        cfg.write_text(cfg.read_text().replace("\nworkers: 1\n",
+                                               "\nworkers: 2\n"))
+        s = h.Sluiced(cfg, workdir, tag="ops-threads")
+        s.start()
+        # traffic, so that the workers' rings have run
+        for i in range(3):
+            assert h.one(h.http(h.ALLOWED4, h.SRV4,
+                                path=f"/t{i}"))["status"] == 200
+        creds = _task_creds(s.p.pid)
+        # control, 2 workers, admin, access-log writer at least
+        assert len(creds) >= 5, creds
+        CAP_NET_ADMIN = f"{1 << 12:016x}"
+        want = {"Uid": ["65534"] * 4, "Gid": ["65534"] * 4,
+                "Groups": ["65534"], "CapInh": ["0" * 16],
+                "CapPrm": [CAP_NET_ADMIN], "CapEff": [CAP_NET_ADMIN],
+                "CapBnd": [CAP_NET_ADMIN], "CapAmb": ["0" * 16],
+                "NoNewPrivs": ["1"]}
+        bad = {tid: c for tid, c in creds.items() if c != want}
+        assert bad == {}, (f"threads whose credentials differ from {want}",
+                           bad)
+        s.stopped = True
+        assert s.stop(signal.SIGTERM, timeout=15) == 0, h.tail(s.err_path)
+        s.check_sanitizers()
+        assert list((mnt / "sluice").iterdir()) == []
 
 
 def test_check_refuses_unknown_user(env, tmp_path):
