@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -24,69 +25,74 @@ static bool prefix_match(const uint8_t *a, const uint8_t *net,
 	return true;
 }
 
-bool realip_trusted(const struct allowlist_entry *cidrs, size_t n,
-		    const struct sockaddr *sa)
+/*
+ * Socket addresses are read and written through memcpy into locals of the
+ * right type: the same bytes are seen as sockaddr, sockaddr_in,
+ * sockaddr_in6 and sockaddr_storage, and with inlining an optimiser may
+ * otherwise reorder accesses through the different types.
+ */
+static sa_family_t family_of(const void *sa)
 {
-	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-					    0xff, 0xff };
-	const uint8_t *a;
-	int fam = sa->sa_family;
+	sa_family_t f;
 
-	if (fam == AF_INET) {
-		a = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
-	} else if (fam == AF_INET6) {
-		a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
-		if (!memcmp(a, mapped, sizeof(mapped))) {
-			fam = AF_INET;
-			a += 12;
-		}
-	} else {
-		return false;
+	memcpy(&f, (const char *)sa + offsetof(struct sockaddr, sa_family),
+	       sizeof(f));
+	return f;
+}
+
+static void put_v4(struct sockaddr_storage *out, const void *a4)
+{
+	struct sockaddr_in s4;
+
+	memset(&s4, 0, sizeof(s4));
+	s4.sin_family = AF_INET;
+	memcpy(&s4.sin_addr, a4, 4);
+	memset(out, 0, sizeof(*out));
+	memcpy(out, &s4, sizeof(s4));
+}
+
+static void put_v6(struct sockaddr_storage *out, const struct in6_addr *a6)
+{
+	struct sockaddr_in6 s6;
+
+	if (IN6_IS_ADDR_V4MAPPED(a6)) {
+		put_v4(out, &a6->s6_addr[12]);
+		return;
 	}
-	for (size_t i = 0; i < n; i++)
-		if (cidrs[i].family == fam &&
-		    prefix_match(a, cidrs[i].addr, cidrs[i].prefixlen))
-			return true;
-	return false;
+	memset(&s6, 0, sizeof(s6));
+	s6.sin6_family = AF_INET6;
+	s6.sin6_addr = *a6;
+	memset(out, 0, sizeof(*out));
+	memcpy(out, &s6, sizeof(s6));
 }
 
 int realip_normalise(const struct sockaddr *sa, struct sockaddr_storage *out)
 {
+	sa_family_t f = family_of(sa);
+
+	if (f == AF_INET) {
+		struct sockaddr_in s4;
+
+		memcpy(&s4, sa, sizeof(s4));
+		put_v4(out, &s4.sin_addr);
+		return 0;
+	}
+	if (f == AF_INET6) {
+		struct sockaddr_in6 s6;
+
+		memcpy(&s6, sa, sizeof(s6));
+		put_v6(out, &s6.sin6_addr);
+		return 0;
+	}
 	memset(out, 0, sizeof(*out));
-	if (sa->sa_family == AF_INET) {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)out;
-
-		s4->sin_family = AF_INET;
-		s4->sin_addr = ((const struct sockaddr_in *)sa)->sin_addr;
-		return 0;
-	}
-	if (sa->sa_family == AF_INET6) {
-		const struct in6_addr *a =
-			&((const struct sockaddr_in6 *)sa)->sin6_addr;
-
-		if (IN6_IS_ADDR_V4MAPPED(a)) {
-			struct sockaddr_in *s4 = (struct sockaddr_in *)out;
-
-			s4->sin_family = AF_INET;
-			memcpy(&s4->sin_addr, &a->s6_addr[12], 4);
-		} else {
-			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)out;
-
-			s6->sin6_family = AF_INET6;
-			s6->sin6_addr = *a;
-		}
-		return 0;
-	}
 	return -EAFNOSUPPORT;
 }
 
 int realip_parse(const char *s, size_t n, struct sockaddr_storage *out)
 {
 	char tmp[INET6_ADDRSTRLEN + 1];
-	struct sockaddr_storage ss;
 
 	memset(out, 0, sizeof(*out));
-	memset(&ss, 0, sizeof(ss));
 	if (n >= 2 && s[0] == '[' && s[n - 1] == ']') {
 		/* brackets hold an IPv6 address and nothing else */
 		s++;
@@ -101,50 +107,71 @@ int realip_parse(const char *s, size_t n, struct sockaddr_storage *out)
 	/* inet_pton takes no port, no brackets, no spaces, no zone, and only
 	 * the four-part decimal IPv4 form (no "01.2.3.4", no "1.2.3") */
 	if (memchr(tmp, ':', n)) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		struct in6_addr a6;
 
-		if (inet_pton(AF_INET6, tmp, &s6->sin6_addr) != 1)
+		if (inet_pton(AF_INET6, tmp, &a6) != 1)
 			return -EINVAL;
-		s6->sin6_family = AF_INET6;
+		put_v6(out, &a6);
 	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		struct in_addr a4;
 
-		if (inet_pton(AF_INET, tmp, &s4->sin_addr) != 1)
+		if (inet_pton(AF_INET, tmp, &a4) != 1)
 			return -EINVAL;
-		s4->sin_family = AF_INET;
+		put_v4(out, &a4);
 	}
-	return realip_normalise((const struct sockaddr *)&ss, out);
+	return 0;
+}
+
+static void to_raddr(const struct sockaddr_storage *ss, struct realip_addr *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->family = (uint8_t)family_of(ss);
+	if (a->family == AF_INET) {
+		struct sockaddr_in s4;
+
+		memcpy(&s4, ss, sizeof(s4));
+		memcpy(a->addr, &s4.sin_addr, 4);
+	} else if (a->family == AF_INET6) {
+		struct sockaddr_in6 s6;
+
+		memcpy(&s6, ss, sizeof(s6));
+		memcpy(a->addr, &s6.sin6_addr, 16);
+	}
+}
+
+bool realip_trusted(const struct allowlist_entry *cidrs, size_t n,
+		    const struct sockaddr *sa)
+{
+	struct sockaddr_storage ss;
+	struct realip_addr a;
+
+	if (!n || realip_normalise(sa, &ss))
+		return false;
+	to_raddr(&ss, &a);
+	for (size_t i = 0; i < n; i++)
+		if (cidrs[i].family == a.family &&
+		    prefix_match(a.addr, cidrs[i].addr, cidrs[i].prefixlen))
+			return true;
+	return false;
 }
 
 void realip_format(const struct sockaddr_storage *ss, char *buf, size_t len)
 {
 	struct sockaddr_storage n;
-	const void *a = NULL;
+	struct realip_addr a;
 
-	if (!realip_normalise((const struct sockaddr *)ss, &n)) {
-		if (n.ss_family == AF_INET)
-			a = &((const struct sockaddr_in *)&n)->sin_addr;
-		else
-			a = &((const struct sockaddr_in6 *)&n)->sin6_addr;
+	if (realip_normalise((const struct sockaddr *)ss, &n)) {
+		snprintf(buf, len, "unknown");
+		return;
 	}
-	if (!a || !inet_ntop(n.ss_family, a, buf, (socklen_t)len))
+	to_raddr(&n, &a);
+	if (!inet_ntop(a.family, a.addr, buf, (socklen_t)len))
 		snprintf(buf, len, "unknown");
 }
 
 static bool is_xff(const struct http_header *h)
 {
 	return http_token_eq(h->name, h->name_len, "x-forwarded-for");
-}
-
-static void to_raddr(const struct sockaddr_storage *ss, struct realip_addr *a)
-{
-	memset(a, 0, sizeof(*a));
-	a->family = (uint8_t)ss->ss_family;
-	if (ss->ss_family == AF_INET)
-		memcpy(a->addr, &((const struct sockaddr_in *)ss)->sin_addr, 4);
-	else
-		memcpy(a->addr, &((const struct sockaddr_in6 *)ss)->sin6_addr,
-		       16);
 }
 
 static bool ows(char c)
