@@ -77,7 +77,7 @@ struct auth_store {
 	size_t table_size, n_creds;
 	bool jwt_enabled;
 	struct auth_jwt_provider jwt;
-	struct allowlist trusted_proxies;	/* PROXY protocol, X-Forwarded-For */
+	struct allowlist trusted_proxies;	/* PROXY header, XFF */
 	char realm[AUTH_NAME_MAX];		/* WWW-Authenticate realm */
 };
 

@@ -135,8 +135,8 @@ struct conn_exchange {
 	bool resp_dechunk;		/* chunked response to an HTTP/1.0 client:
 					 * data only, close-delimited */
 	bool xff_used;			/* client_addr came from X-Forwarded-For */
-	bool client_proxied;		/* client_addr is not the TCP peer (PROXY
-					 * header or X-Forwarded-For) */
+	/* client_addr is not the TCP peer (PROXY header or XFF) */
+	bool client_proxied;
 	bool client_close;		/* the request said Connection: close
 					 * (or was HTTP/1.0 without keep-alive) */
 	/* issue 5: RateLimit-* on the response (route ratelimit_headers) */
@@ -181,8 +181,8 @@ struct conn {
 	socklen_t addrlen;
 	char ip[INET6_ADDRSTRLEN];
 	uint8_t lflags;			/* client: listener flags (PROXY_L_*) */
-	bool addr_proxied;		/* client: addr came from a PROXY header,
-					 * it is not the TCP peer XDP sees */
+	/* client: addr came from a PROXY header, it is not the TCP peer */
+	bool addr_proxied;
 	bool tunnel_shut_up;		/* tunnel: write side of peer shut */
 	size_t last_len;		/* request head parse resume hint */
 	unsigned int requests;		/* served on this connection */

@@ -282,7 +282,8 @@ int gate_check(const struct config *cfg, int route,
 			v->auth.strip_query_len = 0;
 			v->status = 403;
 			v->code = "banned";
-			v->message = "client is banned after repeated rejections";
+			v->message =
+				"client is banned after repeated rejections";
 			atomic_fetch_add(&n_banned, 1);
 			return v->status;
 		}

@@ -13,7 +13,9 @@
  * what XDP sees).
  *
  * Thread-safe: called from every worker; the only shared mutable state is in
- * the rate-limit tables (striped locks) and a few atomic counters.
+ * the rate-limit tables (striped locks), the L7 ban table (a lock per
+ * bucket, skipped with one atomic load while no ban is live) and a few
+ * atomic counters.
  */
 #ifndef SLUICE_GATE_H
 #define SLUICE_GATE_H
