@@ -245,84 +245,11 @@ bool auth_cidr_match(const struct allowlist *al, const struct sockaddr *sa)
 	return false;
 }
 
-/* Parse one X-Forwarded-For element (an IP literal, IPv6 maybe in []). */
-static bool parse_ip(const char *s, size_t n, struct sockaddr_storage *out)
-{
-	char tmp[INET6_ADDRSTRLEN + 2];
-
-	if (n >= 2 && s[0] == '[' && s[n - 1] == ']') {
-		s++;
-		n -= 2;
-	}
-	if (n == 0 || n >= sizeof(tmp))
-		return false;
-	memcpy(tmp, s, n);
-	tmp[n] = '\0';
-	memset(out, 0, sizeof(*out));
-	if (inet_pton(AF_INET, tmp, &((struct sockaddr_in *)out)->sin_addr) ==
-	    1) {
-		out->ss_family = AF_INET;
-		return true;
-	}
-	if (inet_pton(AF_INET6, tmp,
-		      &((struct sockaddr_in6 *)out)->sin6_addr) == 1) {
-		out->ss_family = AF_INET6;
-		return true;
-	}
-	return false;
-}
-
 static bool name_is(const struct http_header *h, const char *name)
 {
 	size_t n = strlen(name);
 
 	return h->name_len == n && !strncasecmp(h->name, name, n);
-}
-
-int auth_client_addr(const struct allowlist *trusted,
-		     const struct sockaddr *peer,
-		     const struct http_header *headers, size_t n_headers,
-		     struct sockaddr_storage *out)
-{
-	struct sockaddr_storage cur, next;
-
-	memset(&cur, 0, sizeof(cur));
-	if (peer->sa_family == AF_INET6)
-		memcpy(&cur, peer, sizeof(struct sockaddr_in6));
-	else if (peer->sa_family == AF_INET)
-		memcpy(&cur, peer, sizeof(struct sockaddr_in));
-	if (!trusted || !trusted->n)
-		goto done;
-	/* walk X-Forwarded-For values right to left, last header first */
-	for (size_t hi = n_headers; hi-- > 0;) {
-		const struct http_header *h = &headers[hi];
-		size_t end = h->value_len;
-
-		if (!name_is(h, "x-forwarded-for"))
-			continue;
-		while (end > 0) {
-			size_t start = end, a, b;
-
-			if (!auth_cidr_match(trusted, (struct sockaddr *)&cur))
-				goto done;
-			while (start > 0 && h->value[start - 1] != ',')
-				start--;
-			a = start;
-			b = end;
-			while (a < b && (h->value[a] == ' ' || h->value[a] == '\t'))
-				a++;
-			while (b > a &&
-			       (h->value[b - 1] == ' ' || h->value[b - 1] == '\t'))
-				b--;
-			if (!parse_ip(h->value + a, b - a, &next))
-				goto done;
-			cur = next;
-			end = start ? start - 1 : 0;
-		}
-	}
-done:
-	*out = cur;
-	return 0;
 }
 
 /* ---- credentials ------------------------------------------------------- */
@@ -367,17 +294,17 @@ static bool has_role(const struct auth_result *res, const char *role)
 	return false;
 }
 
-static void grant_jwt(const struct auth_store *s,
-		      const struct auth_jwt_claims *cl,
+/*
+ * A JWT identity is the token's alone: its name and the roles its claims
+ * carry. A configured consumer that happens to have the same name adds
+ * nothing (an issuer that can mint sub=alice must not get alice's roles),
+ * and the gate keys its per-consumer limits apart by method.
+ */
+static void grant_jwt(const struct auth_jwt_claims *cl,
 		      struct auth_result *res)
 {
-	int ci = auth_store_find_consumer(s, cl->consumer);
-
-	/* a configured consumer of the same name contributes its roles */
-	if (ci >= 0)
-		grant_consumer(s, (size_t)ci, res);
-	else
-		strcpy(res->consumer, cl->consumer);
+	strcpy(res->consumer, cl->consumer);
+	res->n_roles = 0;
 	for (unsigned int i = 0; i < cl->n_roles; i++)
 		if (!has_role(res, cl->roles[i]) &&
 		    res->n_roles < AUTH_MAX_ROLES)
@@ -506,7 +433,7 @@ static int try_authorization(const struct auth_store *s,
 							  &cl);
 
 		if (st == AUTH_JWT_OK) {
-			grant_jwt(s, &cl, res);
+			grant_jwt(&cl, res);
 			res->method = AUTH_M_JWT;
 			res->authenticated = true;
 			return 1;

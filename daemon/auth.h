@@ -14,8 +14,9 @@
  * jwt), whether anonymous requests pass, the roles required (any-of or
  * all-of), where an API key is read from (header and/or query parameter),
  * whether the credential is stripped before proxying, and L7 CIDR allow/deny
- * lists checked against the client address (the peer, or the X-Forwarded-For
- * chain when the peer is a trusted proxy).
+ * lists checked against the client address (resolved once per exchange by
+ * realip_resolve(): the peer, or the X-Forwarded-For chain when the peer is
+ * a trusted proxy).
  *
  * Order of checks in auth_evaluate(): CIDR (403) ▸ credentials (401) ▸ roles
  * (403; 401 when anonymous). The address check runs first so that a denied
@@ -76,7 +77,7 @@ struct auth_store {
 	size_t table_size, n_creds;
 	bool jwt_enabled;
 	struct auth_jwt_provider jwt;
-	struct allowlist trusted_proxies;	/* for X-Forwarded-For */
+	struct allowlist trusted_proxies;	/* PROXY header, XFF */
 	char realm[AUTH_NAME_MAX];		/* WWW-Authenticate realm */
 };
 
@@ -156,18 +157,6 @@ void auth_policy_init(struct auth_policy *p);
 void auth_policy_free(struct auth_policy *p);
 
 /* ---- request time ------------------------------------------------------ */
-
-/*
- * The address of the client: peer itself unless peer is in trusted; then
- * the X-Forwarded-For entries are walked right to left while the hop is
- * trusted, and the first untrusted (or the leftmost) entry is the client.
- * Unparseable entries stop the walk at the last good hop. IPv4-mapped IPv6
- * addresses are treated as IPv4. Writes *out; returns 0.
- */
-int auth_client_addr(const struct allowlist *trusted,
-		     const struct sockaddr *peer,
-		     const struct http_header *headers, size_t n_headers,
-		     struct sockaddr_storage *out);
 
 /* Whether sa falls within any entry of al. */
 bool auth_cidr_match(const struct allowlist *al, const struct sockaddr *sa);

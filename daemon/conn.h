@@ -112,10 +112,11 @@ struct conn_exchange {
 	uint64_t started_ms;
 	struct obs_exchange obs;	/* metrics and access log (obs.h) */
 	/* ---- issue 4: what hooks (auth, limits, access log) read ---- */
-	/* The client of this request: the connection's client (c->addr,
-	 * after the PROXY protocol) or, when that is a trusted proxy, the
-	 * address its X-Forwarded-For chain carries. Use this one for logs,
-	 * rate limits and bans. */
+	/* The client of this request, resolved once by realip_resolve():
+	 * the connection's client (c->addr, after the PROXY protocol) or,
+	 * when that is a trusted proxy, the address its X-Forwarded-For chain
+	 * carries. Normalised (IPv4-mapped as IPv4). The gate, logs, rate
+	 * limits, bans and the X-Forwarded-For sent upstream all use it. */
 	union {
 		struct sockaddr sa;
 		struct sockaddr_in sin;
@@ -141,6 +142,8 @@ struct conn_exchange {
 	bool resp_dechunk;		/* chunked response to an HTTP/1.0 client:
 					 * data only, close-delimited */
 	bool xff_used;			/* client_addr came from X-Forwarded-For */
+	/* client_addr is not the TCP peer (PROXY header or XFF) */
+	bool client_proxied;
 	bool client_close;		/* the request said Connection: close
 					 * (or was HTTP/1.0 without keep-alive) */
 	/* issue 5: RateLimit-* on the response (route ratelimit_headers) */
@@ -185,6 +188,8 @@ struct conn {
 	socklen_t addrlen;
 	char ip[INET6_ADDRSTRLEN];
 	uint8_t lflags;			/* client: listener flags (PROXY_L_*) */
+	/* client: addr came from a PROXY header, it is not the TCP peer */
+	bool addr_proxied;
 	bool tunnel_shut_up;		/* tunnel: write side of peer shut */
 	size_t last_len;		/* request head parse resume hint */
 	unsigned int requests;		/* served on this connection */

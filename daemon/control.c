@@ -26,10 +26,12 @@
 #include "gate.h"
 
 /*
- * gate_ban_fn (L7 escalation): put the address into the XDP ban map with
- * xdpctl_ban(). Called from worker threads; ctl->xdp outlives the workers.
+ * gate_ban_fn (L7 escalation): put the address (an IPv6 one as its prefix)
+ * into the XDP ban map with xdpctl_ban(), which keeps a longer ban already
+ * there. Called from worker threads; ctl->xdp outlives the workers.
  */
-static int ban_sink(void *ctx, const struct sockaddr *sa, uint32_t seconds)
+static int ban_sink(void *ctx, const struct sockaddr *sa,
+		    unsigned int prefixlen, uint32_t seconds)
 {
 	struct control *ctl = ctx;
 	struct allowlist_entry e = { 0 };
@@ -39,10 +41,10 @@ static int ban_sink(void *ctx, const struct sockaddr *sa, uint32_t seconds)
 		return -EOPNOTSUPP;
 	e.family = (uint8_t)sa->sa_family;
 	if (sa->sa_family == AF_INET) {
-		e.prefixlen = 32;
+		e.prefixlen = (uint8_t)(prefixlen < 32 ? prefixlen : 32);
 		memcpy(e.addr, &((const struct sockaddr_in *)sa)->sin_addr, 4);
 	} else {
-		e.prefixlen = 128;
+		e.prefixlen = (uint8_t)(prefixlen < 128 ? prefixlen : 128);
 		memcpy(e.addr, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
 	}
 	err = xdpctl_ban(ctl->xdp, &e, (uint64_t)seconds * 1000000000ull);

@@ -41,6 +41,7 @@
 	X(XDP_VERDICT, "verdict", DYN, 8, "other")                               \
 	X(XDP_REASON, "reason", DYN, 64, "other")                                \
 	X(BAN_BY, "by", DYN, 4, "other")        /* sluiced, operator */           \
+	X(BAN_WHERE, "where", DYN, 4, "other")  /* xdp, l7 */                     \
 	X(RESULT, "result", FIXED, 0, NULL)      /* success, failure */         \
 	X(VERSION, "version", DYN, 4, NULL)                                      \
 	X(ABI, "abi", DYN, 4, NULL)
@@ -102,6 +103,12 @@
 	X(XDP_BANS, COUNTER, SUM, "sluice_xdp_bans_total", NOB, (MD_BAN_BY),     \
 	  "Bans put into the XDP ban map, by sluiced (L7 escalation) or by "     \
 	  "an operator (admin API).")                                            \
+	X(ESCALATION_BANS, COUNTER, SUM, "sluice_escalation_bans_total", NOB,    \
+	  (MD_BAN_WHERE), "Escalation bans, by where they are enforced: xdp "   \
+	  "(the client is the TCP peer) or l7 (behind a PROXY header or a "     \
+	  "trusted X-Forwarded-For, or XDP unavailable).")                      \
+	X(L7_BANNED, COUNTER, SUM, "sluice_l7_banned_requests_total", NOB, (),   \
+	  "Requests refused (403) because their client is under an L7 ban.")   \
 	X(CONFIG_RELOADS, COUNTER, SUM, "sluice_config_reloads_total", NOB,      \
 	  (MD_RESULT), "Configuration reloads, by result.")                      \
 	X(CONFIG_LAST_RELOAD_OK, GAUGE, SUM,                                     \

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "gate.h"
 #include "http.h"
 #include "log.h"
 #include "logwriter.h"
@@ -198,6 +199,20 @@ static void collect(struct metrics *m, void *arg)
 
 		metrics_set(cs, MF_XDP_BANS, &l,
 			    (int64_t)atomic_load(&g.bans[b]));
+	}
+	{
+		static const char *const where[2] = { "xdp", "l7" };
+		struct gate_stats gs;
+
+		gate_get_stats(&gs);
+		for (int w = 0; w < 2; w++) {
+			uint32_t l = metrics_label_index(m, MD_BAN_WHERE,
+							 where[w]);
+
+			metrics_set(cs, MF_ESCALATION_BANS, &l,
+				    (int64_t)(w ? gs.bans_l7 : gs.bans));
+		}
+		metrics_set(cs, MF_L7_BANNED, NULL, (int64_t)gs.banned);
 	}
 	metrics_set(cs, MF_ACCESS_LOG_WRITTEN, NULL,
 		    (int64_t)logwriter_written(g.log));

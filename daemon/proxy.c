@@ -268,10 +268,10 @@ static bool start_exchange(struct proxy *p, struct conn *c, size_t head_len)
 	const struct config_service *svc;
 	const struct config_http *h;
 	const struct allowlist *tp;
-	struct sockaddr_storage client;
+	struct realip_result rip;
+	char xff[REALIP_XFF_MAX];
 	struct rewrite_req rw;
-	bool peer_trusted;
-	int route;
+	int route, xff_err;
 	long n;
 
 	{
@@ -301,18 +301,25 @@ static bool start_exchange(struct proxy *p, struct conn *c, size_t head_len)
 	c->deadline_ms = p->now_ms + h->response_timeout_ms;
 	p->requests++;
 
-	/* who is asking: PROXY protocol source, then trusted XFF hops */
+	/* who is asking: PROXY protocol source, then trusted XFF hops; the
+	 * one answer for the gate, limits, bans, logs and the XFF sent on */
 	tp = &x->cfg->auth.trusted_proxies;
-	peer_trusted = realip_trusted(tp->entries, tp->n,
-				      (const struct sockaddr *)&c->addr);
-	x->xff_used = realip_resolve(tp->entries, tp->n,
-				     &c->addr, r, &client);
-	if (x->xff_used)
-		realip_format(&client, x->client_ip, sizeof(x->client_ip));
-	else	/* the connection's client, formatted once at accept */
-		memcpy(x->client_ip, c->ip, sizeof(x->client_ip));
-	memcpy(&x->client_addr, &client, sizeof(x->client_addr));
+	xff_err = realip_resolve(tp->entries, tp->n, &c->addr, r, &rip);
+	x->xff_used = rip.from_xff;
+	x->client_proxied = rip.from_xff || c->addr_proxied;
+	realip_format(&rip.client, x->client_ip, sizeof(x->client_ip));
+	memcpy(&x->client_addr, &rip.client, sizeof(x->client_addr));
 	proxy__request_id(p, r, x->request_id, sizeof(x->request_id));
+	if (xff_err) {
+		proxy__send_error(p, c, 400, xff_err == -E2BIG ?
+				  "X-Forwarded-For has too many trusted hops" :
+				  "X-Forwarded-For from a trusted proxy has an element that is not an IP address");
+		return false;
+	}
+	if (realip_xff_value(&rip, &c->addr, xff, sizeof(xff)) < 0) {
+		proxy__send_error(p, c, 400, "X-Forwarded-For too long");
+		return false;
+	}
 
 	/* route, authorise and forward one spelling of the path: its
 	 * normal form, written over the target in the input buffer */
@@ -359,10 +366,12 @@ static bool start_exchange(struct proxy *p, struct conn *c, size_t head_len)
 		return false;
 	}
 	memset(&rw, 0, sizeof(rw));
-	rw.client_ip = c->ip;
+	/* the believed chain, client first, then the peer: whatever the
+	 * client or an untrusted hop wrote is not passed on */
+	rw.client_ip = xff;
 	rw.proto = "http";
 	rw.default_host = svc->targets[x->target].text;
-	rw.xff_replace = !peer_trusted;
+	rw.xff_replace = true;
 	rw.request_id = x->request_id;
 	rw.upgrade_websocket = x->upgrade;
 	n = rewrite_request(c->out->data, c->out->cap, r, &rw);

@@ -176,6 +176,7 @@ bool proxy__read_proxy_header(struct proxy *p, struct conn *c)
 	if (pp.has_addr) {
 		memcpy(&c->addr, &pp.src, pp.addrlen);
 		c->addrlen = pp.addrlen;
+		c->addr_proxied = true;
 		realip_format(&c->addr, c->ip, sizeof(c->ip));
 	}
 	c->state = CS_HEAD;

@@ -122,10 +122,12 @@ bool proxy__gate_request(struct proxy *p, struct conn *c, int route)
 	uint64_t mono_ns = clock_batch_ns();
 	struct gate_verdict v;
 
-	if (gate_check(x->cfg, route, &p->req, (struct sockaddr *)&c->addr,
+	if (gate_check(x->cfg, route, &p->req, &x->client_addr.sa,
 		       clock_batch_wall_s(), mono_ns, &v)) {
-		/* the request's client, not a trusted proxy in front of it */
-		gate_strike(x->cfg, &x->client_addr.sa, v.status, mono_ns);
+		/* the request's client, not a trusted proxy in front of it;
+		 * banned in XDP only when XDP sees it (the TCP peer) */
+		gate_strike(x->cfg, &x->client_addr.sa, x->client_proxied,
+			    v.status, mono_ns);
 		if (v.status == 429)
 			obs_ratelimit_rejected(p->worker,
 					       x->cfg->routes[route].name);

@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -24,97 +25,147 @@ static bool prefix_match(const uint8_t *a, const uint8_t *net,
 	return true;
 }
 
-bool realip_trusted(const struct allowlist_entry *cidrs, size_t n,
-		    const struct sockaddr *sa)
+/*
+ * Socket addresses are read and written through memcpy into locals of the
+ * right type: the same bytes are seen as sockaddr, sockaddr_in,
+ * sockaddr_in6 and sockaddr_storage, and with inlining an optimiser may
+ * otherwise reorder accesses through the different types.
+ */
+static sa_family_t family_of(const void *sa)
 {
-	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-					    0xff, 0xff };
-	const uint8_t *a;
-	int fam = sa->sa_family;
+	sa_family_t f;
 
-	if (fam == AF_INET) {
-		a = (const uint8_t *)&((const struct sockaddr_in *)sa)->sin_addr;
-	} else if (fam == AF_INET6) {
-		a = ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr;
-		if (!memcmp(a, mapped, sizeof(mapped))) {
-			fam = AF_INET;
-			a += 12;
-		}
-	} else {
-		return false;
-	}
-	for (size_t i = 0; i < n; i++)
-		if (cidrs[i].family == fam &&
-		    prefix_match(a, cidrs[i].addr, cidrs[i].prefixlen))
-			return true;
-	return false;
+	memcpy(&f, (const char *)sa + offsetof(struct sockaddr, sa_family),
+	       sizeof(f));
+	return f;
 }
 
-static bool all_digits(const char *s, size_t n)
+static void put_v4(struct sockaddr_storage *out, const void *a4)
 {
-	if (n == 0 || n > 5)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return false;
-	return true;
+	struct sockaddr_in s4;
+
+	memset(&s4, 0, sizeof(s4));
+	s4.sin_family = AF_INET;
+	memcpy(&s4.sin_addr, a4, 4);
+	memset(out, 0, sizeof(*out));
+	memcpy(out, &s4, sizeof(s4));
+}
+
+static void put_v6(struct sockaddr_storage *out, const struct in6_addr *a6)
+{
+	struct sockaddr_in6 s6;
+
+	if (IN6_IS_ADDR_V4MAPPED(a6)) {
+		put_v4(out, &a6->s6_addr[12]);
+		return;
+	}
+	memset(&s6, 0, sizeof(s6));
+	s6.sin6_family = AF_INET6;
+	s6.sin6_addr = *a6;
+	memset(out, 0, sizeof(*out));
+	memcpy(out, &s6, sizeof(s6));
+}
+
+int realip_normalise(const struct sockaddr *sa, struct sockaddr_storage *out)
+{
+	sa_family_t f = family_of(sa);
+
+	if (f == AF_INET) {
+		struct sockaddr_in s4;
+
+		memcpy(&s4, sa, sizeof(s4));
+		put_v4(out, &s4.sin_addr);
+		return 0;
+	}
+	if (f == AF_INET6) {
+		struct sockaddr_in6 s6;
+
+		memcpy(&s6, sa, sizeof(s6));
+		put_v6(out, &s6.sin6_addr);
+		return 0;
+	}
+	memset(out, 0, sizeof(*out));
+	return -EAFNOSUPPORT;
 }
 
 int realip_parse(const char *s, size_t n, struct sockaddr_storage *out)
 {
 	char tmp[INET6_ADDRSTRLEN + 1];
-	const char *a = s, *colon;
-	size_t alen = n;
 
 	memset(out, 0, sizeof(*out));
-	if (n == 0)
-		return -EINVAL;
-	if (s[0] == '[') {
-		const char *rb = memchr(s, ']', n);
-
-		if (!rb)
-			return -EINVAL;
-		a = s + 1;
-		alen = (size_t)(rb - a);
-		if (rb + 1 != s + n &&
-		    (rb[1] != ':' || !all_digits(rb + 2, (size_t)(s + n - rb - 2))))
-			return -EINVAL;
-	} else if ((colon = memchr(s, ':', n)) && !memchr(colon + 1, ':',
-							  (size_t)(s + n - colon - 1))) {
-		/* exactly one ':': IPv4 with a port */
-		alen = (size_t)(colon - s);
-		if (!all_digits(colon + 1, (size_t)(s + n - colon - 1)))
+	if (n >= 2 && s[0] == '[' && s[n - 1] == ']') {
+		/* brackets hold an IPv6 address and nothing else */
+		s++;
+		n -= 2;
+		if (!memchr(s, ':', n))
 			return -EINVAL;
 	}
-	if (alen == 0 || alen >= sizeof(tmp))
+	if (n == 0 || n >= sizeof(tmp))
 		return -EINVAL;
-	memcpy(tmp, a, alen);
-	tmp[alen] = '\0';
-	if (memchr(tmp, ':', alen)) {
-		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)out;
+	memcpy(tmp, s, n);
+	tmp[n] = '\0';
+	/* inet_pton takes no port, no brackets, no spaces, no zone, and only
+	 * the four-part decimal IPv4 form (no "01.2.3.4", no "1.2.3") */
+	if (memchr(tmp, ':', n)) {
+		struct in6_addr a6;
 
-		if (inet_pton(AF_INET6, tmp, &s6->sin6_addr) != 1)
+		if (inet_pton(AF_INET6, tmp, &a6) != 1)
 			return -EINVAL;
-		s6->sin6_family = AF_INET6;
+		put_v6(out, &a6);
 	} else {
-		struct sockaddr_in *s4 = (struct sockaddr_in *)out;
+		struct in_addr a4;
 
-		if (a != s || inet_pton(AF_INET, tmp, &s4->sin_addr) != 1)
+		if (inet_pton(AF_INET, tmp, &a4) != 1)
 			return -EINVAL;
-		s4->sin_family = AF_INET;
+		put_v4(out, &a4);
 	}
 	return 0;
 }
 
+static void to_raddr(const struct sockaddr_storage *ss, struct realip_addr *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->family = (uint8_t)family_of(ss);
+	if (a->family == AF_INET) {
+		struct sockaddr_in s4;
+
+		memcpy(&s4, ss, sizeof(s4));
+		memcpy(a->addr, &s4.sin_addr, 4);
+	} else if (a->family == AF_INET6) {
+		struct sockaddr_in6 s6;
+
+		memcpy(&s6, ss, sizeof(s6));
+		memcpy(a->addr, &s6.sin6_addr, 16);
+	}
+}
+
+bool realip_trusted(const struct allowlist_entry *cidrs, size_t n,
+		    const struct sockaddr *sa)
+{
+	struct sockaddr_storage ss;
+	struct realip_addr a;
+
+	if (!n || realip_normalise(sa, &ss))
+		return false;
+	to_raddr(&ss, &a);
+	for (size_t i = 0; i < n; i++)
+		if (cidrs[i].family == a.family &&
+		    prefix_match(a.addr, cidrs[i].addr, cidrs[i].prefixlen))
+			return true;
+	return false;
+}
+
 void realip_format(const struct sockaddr_storage *ss, char *buf, size_t len)
 {
-	const void *a = NULL;
+	struct sockaddr_storage n;
+	struct realip_addr a;
 
-	if (ss->ss_family == AF_INET)
-		a = &((const struct sockaddr_in *)ss)->sin_addr;
-	else if (ss->ss_family == AF_INET6)
-		a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
-	if (!a || !inet_ntop(ss->ss_family, a, buf, (socklen_t)len))
+	if (realip_normalise((const struct sockaddr *)ss, &n)) {
+		snprintf(buf, len, "unknown");
+		return;
+	}
+	to_raddr(&n, &a);
+	if (!inet_ntop(a.family, a.addr, buf, (socklen_t)len))
 		snprintf(buf, len, "unknown");
 }
 
@@ -123,44 +174,113 @@ static bool is_xff(const struct http_header *h)
 	return http_token_eq(h->name, h->name_len, "x-forwarded-for");
 }
 
-bool realip_resolve(const struct allowlist_entry *cidrs, size_t n,
-		    const struct sockaddr_storage *peer,
-		    const struct http_request *req,
-		    struct sockaddr_storage *out)
+static bool ows(char c)
 {
-	bool used = false;
+	return c == ' ' || c == '\t';
+}
 
-	*out = *peer;
-	if (!n || !realip_trusted(cidrs, n, (const struct sockaddr *)peer))
-		return false;
-	/* fields from last to first, entries in each from right to left */
+int realip_resolve(const struct allowlist_entry *cidrs, size_t n,
+		   const struct sockaddr_storage *peer,
+		   const struct http_request *req, struct realip_result *res)
+{
+	/* believed elements, right to left */
+	struct realip_addr rev[REALIP_MAX_HOPS + 1];
+	unsigned int nrev = 0;
+	int err = 0;
+
+	res->from_xff = false;
+	res->n_chain = 0;
+	if (realip_normalise((const struct sockaddr *)peer, &res->client))
+		return 0;	/* no address (e.g. getpeername failed) */
+	if (!n || !realip_trusted(cidrs, n,
+				  (const struct sockaddr *)&res->client))
+		return 0;
+	/* field lines from last to first, elements of each right to left;
+	 * an empty field line is one empty element */
 	for (size_t i = req->num_headers; i-- > 0;) {
 		const struct http_header *h = &req->headers[i];
-		const char *v = h->value, *end = v + h->value_len;
+		const char *v = h->value, *e = v + h->value_len;
 
 		if (!is_xff(h))
 			continue;
-		while (end > v) {
-			const char *e = end, *s;
+		for (;;) {
+			const char *s = e, *next;
 			struct sockaddr_storage ss;
 
-			while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
-				e--;
-			s = e;
 			while (s > v && s[-1] != ',')
 				s--;
-			end = s > v ? s - 1 : v;
-			while (s < e && (*s == ' ' || *s == '\t'))
+			next = s > v ? s - 1 : NULL;
+			while (s < e && ows(*s))
 				s++;
-			if (s == e)
-				continue;	/* empty list element */
-			if (realip_parse(s, (size_t)(e - s), &ss))
-				return used;	/* garbage: stop at the hop */
-			*out = ss;
-			used = true;
+			while (e > s && ows(e[-1]))
+				e--;
+			if (realip_parse(s, (size_t)(e - s), &ss)) {
+				err = -EINVAL;
+				goto refuse;
+			}
+			to_raddr(&ss, &rev[nrev++]);
+			res->client = ss;
+			res->from_xff = true;
 			if (!realip_trusted(cidrs, n, (struct sockaddr *)&ss))
-				return true;
+				goto done;
+			if (nrev > REALIP_MAX_HOPS) {
+				err = -E2BIG;
+				goto refuse;
+			}
+			if (!next)
+				break;
+			e = next;
 		}
 	}
-	return used;
+done:
+	res->n_chain = nrev;
+	for (unsigned int k = 0; k < nrev; k++)
+		res->chain[k] = rev[nrev - 1 - k];
+	return 0;
+refuse:
+	realip_normalise((const struct sockaddr *)peer, &res->client);
+	res->from_xff = false;
+	return err;
+}
+
+static size_t fmt_raddr(const struct realip_addr *a, char *buf, size_t cap)
+{
+	if (!inet_ntop(a->family, a->addr, buf, (socklen_t)cap))
+		return 0;
+	return strlen(buf);
+}
+
+int realip_xff_value(const struct realip_result *res,
+		     const struct sockaddr_storage *peer, char *buf,
+		     size_t cap)
+{
+	char one[INET6_ADDRSTRLEN];
+	size_t o = 0;
+
+	if (!cap)
+		return -ENOSPC;
+	buf[0] = '\0';
+	for (unsigned int k = 0; k <= res->n_chain; k++) {
+		size_t l;
+
+		if (k < res->n_chain) {
+			l = fmt_raddr(&res->chain[k], one, sizeof(one));
+		} else {
+			/* the hop that sent the request to us: the peer when
+			 * it is trusted (n_chain > 0 or peer == client) */
+			realip_format(res->n_chain ? peer : &res->client, one,
+				      sizeof(one));
+			l = strlen(one);
+		}
+		if (o + (k ? 2 : 0) + l + 1 > cap)
+			return -ENOSPC;
+		if (k) {
+			memcpy(buf + o, ", ", 2);
+			o += 2;
+		}
+		memcpy(buf + o, one, l);
+		o += l;
+		buf[o] = '\0';
+	}
+	return (int)o;
 }

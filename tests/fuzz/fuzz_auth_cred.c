@@ -1,22 +1,26 @@
 // SPDX-License-Identifier: MIT
 /*
  * libFuzzer target for credential extraction and policy decisions
- * (auth_evaluate) and X-Forwarded-For walking (auth_client_addr).
+ * (auth_evaluate) and X-Forwarded-For walking (realip_resolve, the one
+ * resolver of the client address, and realip_xff_value).
  *
  * Input: byte 0 picks the policy bits; then lines: the first is the
  * request-target, the rest are "Name: value" headers (up to 16). Checks:
  * verdicts consistent with the result (an allowed authenticated request has
  * a header-safe consumer; denials carry a message and no identity), strip
  * bits only name existing headers, the query strip span lies inside the
- * target, and the client address is the peer or parsed from the input.
+ * target, the client address is the peer or parsed from the input, and the
+ * X-Forwarded-For sent on starts with that client.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "auth.h"
 #include "http.h"
+#include "realip.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -106,9 +110,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 
 	peer.sin_addr.s_addr = htonl(data[0] & 1 ? 0x7f000001 : 0xc6120001);
-	auth_client_addr(&trusted, (struct sockaddr *)&peer, hs, nh, &client);
-	if (client.ss_family != AF_INET && client.ss_family != AF_INET6)
-		abort();
+	{
+		static struct http_request req;
+		struct sockaddr_storage ps;
+		struct realip_result rip;
+		char xff[REALIP_XFF_MAX], cip[INET6_ADDRSTRLEN];
+		int err;
+
+		memset(&ps, 0, sizeof(ps));
+		memcpy(&ps, &peer, sizeof(peer));
+		req.num_headers = nh;
+		memcpy(req.headers, hs, nh * sizeof(hs[0]));
+		err = realip_resolve(trusted.entries, trusted.n, &ps, &req,
+				     &rip);
+		if (err && (err != -EINVAL && err != -E2BIG))
+			abort();
+		client = rip.client;
+		if (client.ss_family != AF_INET && client.ss_family != AF_INET6)
+			abort();
+		if (err && memcmp(&((struct sockaddr_in *)&client)->sin_addr,
+				  &peer.sin_addr, 4))
+			abort();
+		if (!err) {
+			if (realip_xff_value(&rip, &ps, xff, sizeof(xff)) <= 0)
+				abort();
+			realip_format(&client, cip, sizeof(cip));
+			if (strncmp(xff, cip, strlen(cip)))
+				abort();
+		}
+	}
 
 	auth_policy_init(&p);
 	p.methods = (data[0] >> 1) & 7;

@@ -136,7 +136,8 @@ def test_limits_and_strikes_survive_reload(backends, workdir):
         def banned():
             out = g.output()
             assert "XDP bans are not available" not in out, out
-            return f"escalation: banned {src} " in out
+            # src is IPv6: its /64 (xdp.rate_limit.ipv6_prefix) is banned
+            return "escalation: banned fd00:5c::/64 for " in out
         h.wait_for(banned, 5, what=f"ban of {src} logged")
         # let the ban expire so later tests from this address pass
         deadline = time.monotonic() + RELOAD_BAN_S + 10

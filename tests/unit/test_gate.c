@@ -22,6 +22,7 @@
 #include "config.h"
 #include "gate.h"
 #include "http.h"
+#include "realip.h"
 
 #define NS 1000000000ull
 #define T0 (1000ull * NS)
@@ -220,6 +221,199 @@ static void test_upstream_consumer_lookalikes(void **state)
 	assert_int_equal(kept, 1);
 }
 
+static int check_from(const struct config *c, const char *client,
+		      const char *authz, uint64_t now, struct gate_verdict *v)
+{
+	struct http_request r;
+	struct sockaddr_storage ss;
+
+	memset(&r, 0, sizeof(r));
+	r.method = "GET";
+	r.method_len = 3;
+	r.target = r.path = "/";
+	r.target_len = r.path_len = 1;
+	if (authz)
+		r.headers[r.num_headers++] = (struct http_header){
+			"Authorization", 13, authz, strlen(authz) };
+	assert_int_equal(realip_parse(client, strlen(client), &ss), 0);
+	return gate_check(c, 0, &r, (struct sockaddr *)&ss, 0, now, v);
+}
+
+static struct sockaddr_storage sa(const char *s)
+{
+	struct sockaddr_storage ss;
+
+	assert_int_equal(realip_parse(s, strlen(s), &ss), 0);
+	return ss;
+}
+
+/* IPv6 clients are limited per xdp.ipv6_prefix (/64 by default), as XDP
+ * groups them: 20 addresses of one /64 share one 3/m. */
+static void test_v6_prefix_limits(void **state)
+{
+	struct config *c = load(CFG("{key: ip, rates: ['3/m']}"));
+	struct config *c128 = load(
+		"listeners: [{name: pub, address: '127.0.0.1:8080'}]\n"
+		"xdp: {enabled: false, rate_limit: {ipv6_prefix: 128}}\n"
+		"services: [{name: echo, targets: ['127.0.0.1:9001']}]\n"
+		"routes: [{name: api, service: echo,"
+		" limits: [{key: ip, rates: ['3/m']}]}]\n");
+	struct gate_verdict v;
+	char ip[64];
+	int ok = 0;
+
+	(void)state;
+	for (int i = 0; i < 20; i++) {
+		snprintf(ip, sizeof(ip), "fd00:5c::%x:%x", 0x1000 + i, i * 7);
+		if (check_from(c, ip, NULL, T0 + (uint64_t)i, &v) == 0)
+			ok++;
+		else
+			assert_int_equal(v.status, 429);
+	}
+	assert_int_equal(ok, 3);
+	/* another /64 is another client */
+	assert_int_equal(check_from(c, "fd00:5d::1", NULL, T0, &v), 0);
+	/* IPv4-mapped and plain IPv4 are one client */
+	assert_int_equal(check_from(c, "192.0.2.1", NULL, T0, &v), 0);
+	assert_int_equal(check_from(c, "192.0.2.1", NULL, T0, &v), 0);
+	assert_int_equal(check_from(c, "::ffff:192.0.2.1", NULL, T0, &v), 0);
+	assert_int_equal(check_from(c, "192.0.2.1", NULL, T0, &v), 429);
+	/* ipv6_prefix: 128 keys each address alone */
+	ok = 0;
+	for (int i = 0; i < 20; i++) {
+		snprintf(ip, sizeof(ip), "fd00:5c::%x", 0x1000 + i);
+		ok += check_from(c128, ip, NULL, T0, &v) == 0;
+	}
+	assert_int_equal(ok, 20);
+	config_put(c);
+	config_put(c128);
+}
+
+static struct {
+	int calls;
+	int fail;
+	char addr[64];
+	unsigned int prefixlen;
+	uint32_t seconds;
+} sink;
+
+static int test_sink(void *ctx, const struct sockaddr *addr,
+		     unsigned int prefixlen, uint32_t seconds)
+{
+	(void)ctx;
+	sink.calls++;
+	realip_format((const struct sockaddr_storage *)addr, sink.addr,
+		      sizeof(sink.addr));
+	sink.prefixlen = prefixlen;
+	sink.seconds = seconds;
+	return sink.fail;
+}
+
+#define ESC_CFG                                                           \
+	"listeners: [{name: pub, address: '127.0.0.1:8080'}]\n"            \
+	"xdp: {enabled: false}\n"                                          \
+	"services: [{name: echo, targets: ['127.0.0.1:9001']}]\n"          \
+	"trusted_proxies: [198.18.0.2]\n"                                  \
+	"escalation: {enabled: true, threshold: 2, window_s: 60,"          \
+	" ban_s: 30}\n"                                                    \
+	"consumers: [{name: bob, bearer_tokens: ['sha256:"                 \
+	"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"  \
+	"']}]\n"                                                           \
+	"routes: [{name: api, service: echo, auth: [bearer]}]\n"
+
+/* Strike `client` until banned; returns the number of 401s it took. */
+static int strike_out(const struct config *c, const char *client,
+		      bool via_proxy, uint64_t now)
+{
+	struct sockaddr_storage ss = sa(client);
+	struct gate_verdict v;
+
+	for (int i = 1; i <= 10; i++) {
+		assert_int_equal(check_from(c, client, NULL, now, &v), 401);
+		if (gate_strike(c, (struct sockaddr *)&ss, via_proxy, v.status,
+				now))
+			return i;
+	}
+	fail_msg("%s never banned", client);
+	return 0;
+}
+
+/* A client behind a proxy is banned in L7 (XDP sees only the proxy):
+ * refused early with 403 "banned", other clients of the same proxy are
+ * not, and nothing goes to the XDP sink. A direct client goes to XDP with
+ * its address (IPv6: its /64). */
+static void test_escalation_where(void **state)
+{
+	struct config *c = load(ESC_CFG);
+	struct gate_stats before, after;
+	struct gate_verdict v;
+	char out[1024];
+	long n;
+
+	(void)state;
+	memset(&sink, 0, sizeof(sink));
+	gate_set_ban_sink(test_sink, NULL);
+	gate_get_stats(&before);
+
+	assert_int_equal(strike_out(c, "203.0.113.9", true, T0), 3);
+	assert_int_equal(sink.calls, 0);
+	assert_int_equal(check_from(c, "203.0.113.9", "Bearer test", T0 + NS,
+				    &v), 403);
+	assert_string_equal(v.code, "banned");
+	assert_int_equal(v.ban_left_s, 29);
+	n = gate_error_response(c, 0, &v, false, NULL, out, sizeof(out));
+	assert_true(n > 0);
+	out[n] = '\0';
+	assert_non_null(strstr(out, "HTTP/1.1 403 "));
+	assert_non_null(strstr(out, "\r\nRetry-After: 29\r\n"));
+	assert_non_null(strstr(out, "\"error\":\"banned\""));
+	/* another client behind the same proxy: served */
+	assert_int_equal(check_from(c, "203.0.113.10", "Bearer test",
+				    T0 + NS, &v), 0);
+	/* the proxy itself is never struck */
+	{
+		struct sockaddr_storage p = sa("198.18.0.2");
+
+		for (int i = 0; i < 5; i++)
+			assert_false(gate_strike(c, (struct sockaddr *)&p,
+						 false, 401, T0));
+	}
+	/* the ban expires by itself */
+	assert_int_equal(check_from(c, "203.0.113.9", "Bearer test",
+				    T0 + 31 * NS, &v), 0);
+
+	/* behind a proxy, IPv6: the /64 is banned in L7 */
+	strike_out(c, "2001:db8:1:2::5", true, T0);
+	assert_int_equal(sink.calls, 0);
+	assert_int_equal(check_from(c, "2001:db8:1:2:ffff::1", NULL, T0, &v),
+			 403);
+	assert_int_equal(check_from(c, "2001:db8:1:3::5", NULL, T0, &v), 401);
+
+	/* a direct client: XDP, with its prefix */
+	strike_out(c, "192.0.2.77", false, T0);
+	assert_int_equal(sink.calls, 1);
+	assert_string_equal(sink.addr, "192.0.2.77");
+	assert_int_equal(sink.prefixlen, 32);
+	assert_int_equal(sink.seconds, 30);
+	assert_int_equal(check_from(c, "192.0.2.77", NULL, T0, &v), 401);
+	strike_out(c, "2001:db8:9:9:1:2:3:4", false, T0);
+	assert_int_equal(sink.calls, 2);
+	assert_string_equal(sink.addr, "2001:db8:9:9::");
+	assert_int_equal(sink.prefixlen, 64);
+	/* the XDP sink fails: banned in L7 instead */
+	sink.fail = -EOPNOTSUPP;
+	strike_out(c, "192.0.2.78", false, T0);
+	assert_int_equal(sink.calls, 3);
+	assert_int_equal(check_from(c, "192.0.2.78", NULL, T0, &v), 403);
+
+	gate_get_stats(&after);
+	assert_int_equal(after.bans - before.bans, 2);
+	assert_int_equal(after.bans_l7 - before.bans_l7, 3);
+	assert_int_equal(after.banned - before.banned, 3);
+	gate_set_ban_sink(NULL, NULL);
+	config_put(c);
+}
+
 static int setup(void **state)
 {
 	(void)state;
@@ -243,6 +437,8 @@ int main(void)
 		cmocka_unit_test(test_policy_headers),
 		cmocka_unit_test(test_reload_keeps_state),
 		cmocka_unit_test(test_upstream_consumer_lookalikes),
+		cmocka_unit_test(test_v6_prefix_limits),
+		cmocka_unit_test(test_escalation_where),
 	};
 
 	return cmocka_run_group_tests_name("gate", tests, setup, teardown);

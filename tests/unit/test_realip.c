@@ -64,83 +64,209 @@ static void test_parse(void **state)
 {
 	struct sockaddr_storage ss;
 	char buf[64];
-	static const char *const good[] = { "1.2.3.4", "1.2.3.4:80", "::1",
-					    "[::1]", "[::1]:443", "fd00::1:2" };
-	static const char *const bad[] = { "", "1.2.3", "1.2.3.4:", "1.2.3.4:x",
-					   "[::1", "[::1]x", "[1.2.3.4]",
-					   "unknown", "01.2.3.4", "1.2.3.4:123456",
-					   "::1:80:", "[::1]:" };
+	/* strict: an address, IPv6 maybe in brackets; nothing else */
+	static const char *const good[] = { "1.2.3.4", "::1", "[::1]",
+					    "fd00::1:2", "[2001:db8::1]",
+					    "::ffff:1.2.3.4", "0.0.0.0" };
+	static const char *const bad[] = {
+		"", "1.2.3", "1.2.3.4:", "1.2.3.4:x", "1.2.3.4:80",
+		"[::1", "[::1]x", "[1.2.3.4]", "[::1]:443", "unknown",
+		"01.2.3.4", "1.2.3.4:123456", "::1:80:", "[::1]:", "[]",
+		" 1.2.3.4", "1.2.3.4 ", "fe80::1%eth0", "1.2.3.4/32",
+		"_hidden", "1.2.3.4.5", "256.1.1.1", "0x7f.0.0.1",
+	};
 
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++)
-		assert_int_equal(realip_parse(good[i], strlen(good[i]), &ss), 0);
+		if (realip_parse(good[i], strlen(good[i]), &ss))
+			fail_msg("refused '%s'", good[i]);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		if (realip_parse(bad[i], strlen(bad[i]), &ss) != -EINVAL)
 			fail_msg("accepted '%s'", bad[i]);
 	}
-	ss = addr("[fd00::9]:80");
+	ss = addr("[fd00::9]");
 	realip_format(&ss, buf, sizeof(buf));
 	assert_string_equal(buf, "fd00::9");
+	/* IPv4-mapped IPv6 is IPv4, parsed or formatted */
+	ss = addr("::ffff:198.18.0.7");
+	assert_int_equal(ss.ss_family, AF_INET);
+	{
+		struct sockaddr_in6 m = { .sin6_family = AF_INET6 };
+
+		inet_pton(AF_INET6, "::ffff:203.0.113.1", &m.sin6_addr);
+		memcpy(&ss, &m, sizeof(m));
+		realip_format(&ss, buf, sizeof(buf));
+		assert_string_equal(buf, "203.0.113.1");
+	}
 }
 
-/* Resolve with the given peer and X-Forwarded-For field values. */
-static const char *resolve(const char *peer, const char *const *xff,
-			   size_t n, bool *used)
+
+struct resolve_case {
+	const char *peer;
+	const char *xff[4];		/* field lines, in order */
+	int err;			/* realip_resolve() */
+	const char *client;		/* resolved client */
+	const char *upstream;		/* X-Forwarded-For sent on */
+};
+
+/* Trusted: 198.18.0.0/24, fd00:5c::/64, 10.1.2.3. */
+static const struct resolve_case cases[] = {
+	/* untrusted peer: X-Forwarded-For is ignored and replaced */
+	{ "192.0.2.50", { "203.0.113.7" }, 0, "192.0.2.50", "192.0.2.50" },
+	{ "192.0.2.50", { "garbage,," }, 0, "192.0.2.50", "192.0.2.50" },
+	/* trusted peer, no XFF: the peer itself */
+	{ "198.18.0.2", { NULL }, 0, "198.18.0.2", "198.18.0.2" },
+	/* trusted peer: its element is believed */
+	{ "198.18.0.2", { "203.0.113.7" }, 0, "203.0.113.7",
+	  "203.0.113.7, 198.18.0.2" },
+	/* the rightmost untrusted element wins; a client-written leftmost
+	 * one is neither the client nor passed on */
+	{ "198.18.0.2", { "6.6.6.6, 203.0.113.7, 198.18.0.5" }, 0,
+	  "203.0.113.7", "203.0.113.7, 198.18.0.5, 198.18.0.2" },
+	/* several field lines, in order, odd spacing and tabs */
+	{ "198.18.0.2", { "6.6.6.6", " 203.0.113.7\t,\t198.18.0.5 " }, 0,
+	  "203.0.113.7", "203.0.113.7, 198.18.0.5, 198.18.0.2" },
+	{ "198.18.0.2", { "203.0.113.7", "198.18.0.9", "10.1.2.3" }, 0,
+	  "203.0.113.7", "203.0.113.7, 198.18.0.9, 10.1.2.3, 198.18.0.2" },
+	/* every hop trusted: the leftmost */
+	{ "198.18.0.2", { "198.18.0.9, 10.1.2.3" }, 0, "198.18.0.9",
+	  "198.18.0.9, 10.1.2.3, 198.18.0.2" },
+	/* ip:port, [v6]:port: not addresses, refused */
+	{ "198.18.0.2", { "203.0.113.9:4711" }, -EINVAL, "198.18.0.2", NULL },
+	{ "198.18.0.2", { "[2001:db8::1]:443" }, -EINVAL, "198.18.0.2", NULL },
+	/* empty elements reached by the walk: refused */
+	{ "198.18.0.2", { "203.0.113.7," }, -EINVAL, "198.18.0.2", NULL },
+	{ "198.18.0.2", { "203.0.113.7, " }, -EINVAL, "198.18.0.2", NULL },
+	{ "198.18.0.2", { "203.0.113.7,,198.18.0.5" }, -EINVAL, "198.18.0.2",
+	  NULL },
+	{ "198.18.0.2", { "" }, -EINVAL, "198.18.0.2", NULL },
+	{ "198.18.0.2", { "203.0.113.7", "" }, -EINVAL, "198.18.0.2", NULL },
+	/* ... but not behind the client: elements left of it are not read */
+	{ "198.18.0.2", { ",,garbage, 203.0.113.7" }, 0, "203.0.113.7",
+	  "203.0.113.7, 198.18.0.2" },
+	{ "198.18.0.2", { "", "203.0.113.7" }, 0, "203.0.113.7",
+	  "203.0.113.7, 198.18.0.2" },
+	/* garbage from a trusted hop */
+	{ "198.18.0.2", { "203.0.113.7, nonsense, 198.18.0.5" }, -EINVAL,
+	  "198.18.0.2", NULL },
+	{ "198.18.0.2", { "unknown" }, -EINVAL, "198.18.0.2", NULL },
+	{ "198.18.0.2", { "203.0.113.7 198.18.0.5" }, -EINVAL, "198.18.0.2",
+	  NULL },
+	{ "198.18.0.2", { "\"203.0.113.7\"" }, -EINVAL, "198.18.0.2", NULL },
+	/* IPv6, bracketed IPv6 */
+	{ "fd00:5c::1", { "2001:db8::1, [fd00:5c::3]" }, 0, "2001:db8::1",
+	  "2001:db8::1, fd00:5c::3, fd00:5c::1" },
+	{ "fd00:5c::1", { "[2001:DB8:0::1]" }, 0, "2001:db8::1",
+	  "2001:db8::1, fd00:5c::1" },
+	/* IPv4-mapped: IPv4 everywhere, as a peer, a hop or the client */
+	{ "::ffff:198.18.0.2", { "::ffff:203.0.113.7" }, 0, "203.0.113.7",
+	  "203.0.113.7, 198.18.0.2" },
+	{ "198.18.0.2", { "203.0.113.7, ::ffff:198.18.0.5" }, 0,
+	  "203.0.113.7", "203.0.113.7, 198.18.0.5, 198.18.0.2" },
+	{ "::ffff:192.0.2.50", { "203.0.113.7" }, 0, "192.0.2.50",
+	  "192.0.2.50" },
+};
+
+static void run_case(const struct resolve_case *tc, size_t idx)
 {
-	static char out[64];
 	struct http_request req;
-	struct sockaddr_storage p = addr(peer), r;
+	struct realip_result res;
+	struct sockaddr_storage p;
+	char got[64], xff[REALIP_XFF_MAX];
+	int err;
 
 	memset(&req, 0, sizeof(req));
+	memset(&p, 0, sizeof(p));
+	if (strchr(tc->peer, ':')) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&p;
+
+		s6->sin6_family = AF_INET6;	/* as accept() gives it */
+		assert_int_equal(inet_pton(AF_INET6, tc->peer,
+					   &s6->sin6_addr), 1);
+	} else {
+		p = addr(tc->peer);
+	}
 	req.headers[req.num_headers++] = (struct http_header){
 		"Host", 4, "h", 1 };
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < 4 && tc->xff[i]; i++) {
 		req.headers[req.num_headers++] = (struct http_header){
 			i % 2 ? "x-forwarded-for" : "X-Forwarded-For", 15,
-			xff[i], strlen(xff[i]) };
+			tc->xff[i], strlen(tc->xff[i]) };
 		req.headers[req.num_headers++] = (struct http_header){
 			"X-Other", 7, "9.9.9.9", 7 };
 	}
-	*used = realip_resolve(cidrs, 3, &p, &req, &r);
-	realip_format(&r, out, sizeof(out));
-	return out;
+	err = realip_resolve(cidrs, 3, &p, &req, &res);
+	if (err != tc->err)
+		fail_msg("case %zu: err %d, want %d", idx, err, tc->err);
+	realip_format(&res.client, got, sizeof(got));
+	if (strcmp(got, tc->client))
+		fail_msg("case %zu: client %s, want %s", idx, got, tc->client);
+	if (res.client.ss_family == AF_INET6 &&
+	    IN6_IS_ADDR_V4MAPPED(&((struct sockaddr_in6 *)&res.client)->sin6_addr))
+		fail_msg("case %zu: mapped address not normalised", idx);
+	if (!tc->upstream)
+		return;
+	assert_true(realip_xff_value(&res, &p, xff, sizeof(xff)) > 0);
+	if (strcmp(xff, tc->upstream))
+		fail_msg("case %zu: upstream XFF '%s', want '%s'", idx, xff,
+			 tc->upstream);
 }
 
-static void test_resolve(void **state)
+static void test_resolve_table(void **state)
 {
-	const char *one[] = { "203.0.113.7" };
-	const char *chain[] = { "203.0.113.7, 192.0.2.1, 198.18.0.5" };
-	const char *split[] = { "203.0.113.7", "192.0.2.1 ,198.18.0.5 , " };
-	const char *alltrusted[] = { "198.18.0.9, 10.1.2.3" };
-	const char *garbage[] = { "203.0.113.7, nonsense, 198.18.0.5" };
-	const char *garbage_last[] = { "203.0.113.7, nonsense" };
-	const char *v6[] = { "[2001:db8::1]:5555, fd00:5c::3" };
-	bool used;
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		run_case(&cases[i], i);
+}
 
-	/* untrusted peer: XFF is ignored whatever it says */
-	assert_string_equal(resolve("192.0.2.50", one, 1, &used), "192.0.2.50");
-	assert_false(used);
-	/* trusted peer: its entry is believed */
-	assert_string_equal(resolve("198.18.0.2", one, 1, &used), "203.0.113.7");
-	assert_true(used);
-	/* chain: rightmost untrusted entry wins (192.0.2.1, not the
-	 * client-supplied leftmost one) */
-	assert_string_equal(resolve("198.18.0.2", chain, 1, &used), "192.0.2.1");
-	/* same across several fields, odd spacing, empty elements */
-	assert_string_equal(resolve("198.18.0.2", split, 2, &used), "192.0.2.1");
-	/* every hop trusted: the leftmost */
-	assert_string_equal(resolve("198.18.0.2", alltrusted, 1, &used),
-			    "198.18.0.9");
-	/* garbage stops the walk at the trusted hop that sent it */
-	assert_string_equal(resolve("198.18.0.2", garbage, 1, &used),
-			    "198.18.0.5");
-	assert_true(used);
-	assert_string_equal(resolve("198.18.0.2", garbage_last, 1, &used),
-			    "198.18.0.2");
-	assert_false(used);
-	assert_string_equal(resolve("fd00:5c::1", v6, 1, &used), "2001:db8::1");
-	/* no XFF at all */
-	assert_string_equal(resolve("198.18.0.2", NULL, 0, &used), "198.18.0.2");
-	assert_false(used);
+/* A chain of trusted hops: REALIP_MAX_HOPS are walked, one more is 400. */
+static void test_too_many_hops(void **state)
+{
+	struct http_request req;
+	struct realip_result res;
+	struct sockaddr_storage p = addr("198.18.0.2");
+	char line[REALIP_MAX_HOPS + 2][32], xff[REALIP_XFF_MAX];
+
+	(void)state;
+	memset(&req, 0, sizeof(req));
+	req.headers[req.num_headers++] = (struct http_header){
+		"X-Forwarded-For", 15, "203.0.113.7", 11 };
+	for (int i = 0; i < REALIP_MAX_HOPS; i++) {
+		snprintf(line[i], sizeof(line[i]), "198.18.0.%d", 10 + i);
+		req.headers[req.num_headers++] = (struct http_header){
+			"X-Forwarded-For", 15, line[i], strlen(line[i]) };
+	}
+	/* 16 trusted hops and then the client: fine */
+	assert_int_equal(realip_resolve(cidrs, 3, &p, &req, &res), 0);
+	realip_format(&res.client, xff, sizeof(xff));
+	assert_string_equal(xff, "203.0.113.7");
+	assert_int_equal(res.n_chain, REALIP_MAX_HOPS + 1);
+	assert_true(realip_xff_value(&res, &p, xff, sizeof(xff)) > 0);
+	assert_non_null(strstr(xff, "203.0.113.7, 198.18.0.10, "));
+	/* one more trusted hop: refused */
+	snprintf(line[REALIP_MAX_HOPS], sizeof(line[0]), "198.18.0.99");
+	req.headers[req.num_headers++] = (struct http_header){
+		"X-Forwarded-For", 15, line[REALIP_MAX_HOPS],
+		strlen(line[REALIP_MAX_HOPS]) };
+	assert_int_equal(realip_resolve(cidrs, 3, &p, &req, &res), -E2BIG);
+	realip_format(&res.client, xff, sizeof(xff));
+	assert_string_equal(xff, "198.18.0.2");
+	assert_false(res.from_xff);
+	/* and a long list on one line the same */
+	memset(&req, 0, sizeof(req));
+	{
+		char big[64 * 14] = "";
+
+		for (int i = 0; i < 40; i++)
+			snprintf(big + strlen(big), sizeof(big) - strlen(big),
+				 "%s198.18.0.%d", i ? "," : "", i);
+		req.headers[req.num_headers++] = (struct http_header){
+			"X-Forwarded-For", 15, big, strlen(big) };
+		assert_int_equal(realip_resolve(cidrs, 3, &p, &req, &res),
+				 -E2BIG);
+	}
+	/* no trusted proxies configured: the peer, whatever XFF says */
+	assert_int_equal(realip_resolve(cidrs, 0, &p, &req, &res), 0);
+	assert_false(res.from_xff);
 }
 
 int main(void)
@@ -148,7 +274,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_trusted),
 		cmocka_unit_test(test_parse),
-		cmocka_unit_test(test_resolve),
+		cmocka_unit_test(test_resolve_table),
+		cmocka_unit_test(test_too_many_hops),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);
