@@ -307,7 +307,6 @@ static bool start_exchange(struct proxy *p, struct conn *c, size_t head_len)
 	xff_err = realip_resolve(tp->entries, tp->n, &c->addr, r, &rip);
 	x->xff_used = rip.from_xff;
 	x->client_proxied = rip.from_xff || c->addr_proxied;
-	realip_format(&rip.client, x->client_ip, sizeof(x->client_ip));
 	memcpy(&x->client_addr, &rip.client, sizeof(x->client_addr));
 	proxy__request_id(p, r, x->request_id, sizeof(x->request_id));
 	if (xff_err) {
@@ -316,9 +315,19 @@ static bool start_exchange(struct proxy *p, struct conn *c, size_t head_len)
 				  "X-Forwarded-For from a trusted proxy has an element that is not an IP address");
 		return false;
 	}
-	if (realip_xff_value(&rip, &c->addr, xff, sizeof(xff)) < 0) {
-		proxy__send_error(p, c, 400, "X-Forwarded-For too long");
-		return false;
+	if (!rip.n_chain) {
+		/* no trusted hop: the client is the connection's source, as
+		 * formatted once at accept, and the whole chain sent on */
+		memcpy(x->client_ip, c->ip, sizeof(x->client_ip));
+		memcpy(xff, c->ip, sizeof(c->ip));
+	} else {
+		realip_format(&rip.client, x->client_ip,
+			      sizeof(x->client_ip));
+		if (realip_xff_value(&rip, &c->addr, xff, sizeof(xff)) < 0) {
+			proxy__send_error(p, c, 400,
+					  "X-Forwarded-For too long");
+			return false;
+		}
 	}
 
 	/* route, authorise and forward one spelling of the path: its
