@@ -61,14 +61,17 @@ BPF_SRCS    := $(wildcard bpf/*.bpf.c)
 BPF_OBJS    := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
 SKELS       := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.skel.h,$(BPF_SRCS))
 
-DAEMON_SRCS := $(wildcard daemon/*.c daemon/util/*.c)
-MAIN_SRCS   := daemon/main.c daemon/sluicectl.c
+# One folder per layer (docs/ARCHITECTURE.md); includes point down only,
+# which scripts/check-layers.sh checks on every build.
+DAEMON_SRCS := $(wildcard daemon/*/*.c)
+MAIN_SRCS   := daemon/cmd/main.c daemon/cmd/sluicectl.c
 LIB_SRCS    := $(filter-out $(MAIN_SRCS),$(DAEMON_SRCS))
-# Pure modules (no I/O libraries): what unit tests and fuzzers link.
-PURE_MODS   := log http router allowlist config rewrite auth ratelimit metrics accesslog \
-               proxyproto realip crypto
-PURE_SRCS   := $(filter $(foreach m,$(PURE_MODS),daemon/$(m).c daemon/$(m)_%.c) \
-               daemon/util/%.c,$(DAEMON_SRCS))
+# The pure layers (no I/O): what unit tests and fuzzers link. The metrics
+# registry and catalog are pure too, though they live with the rest of
+# observability.
+PURE_DIRS   := lib http config policy
+PURE_SRCS   := $(filter $(foreach d,$(PURE_DIRS),daemon/$(d)/%.c) \
+               daemon/obs/metrics.c daemon/obs/metrics_catalog.c,$(DAEMON_SRCS))
 
 LIB_OBJS    := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 ASAN_OBJS   := $(patsubst %.c,$(BUILD)/asan/%.o,$(LIB_SRCS))
@@ -86,9 +89,13 @@ FUZZERS     := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRCS))
 
 BINS := $(BUILD)/sluiced $(BUILD)/sluicectl $(BUILD)/asan/sluiced
 
-.PHONY: all deps test unit-test bpf-test fuzz-smoke integration-test demo \
+.PHONY: all layers deps test unit-test bpf-test fuzz-smoke integration-test demo \
         fuzz install clean format
-all: $(BINS) $(BPF_OBJS) $(TOOLS) $(UNIT_TESTS) $(BPF_TESTS)
+all: layers $(BINS) $(BPF_OBJS) $(TOOLS) $(UNIT_TESTS) $(BPF_TESTS)
+
+# include direction between the daemon's layers (folders)
+layers:
+	$(Q)bash scripts/check-layers.sh
 
 # ---- configure: install missing packages, then check tool versions --------
 deps: $(DEPS_OK)
@@ -131,15 +138,15 @@ $(BUILD)/asan/libpure.a: $(PURE_ASAN)
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/sluiced: $(BUILD)/obj/daemon/main.o $(BUILD)/libsluice.a
+$(BUILD)/sluiced: $(BUILD)/obj/daemon/cmd/main.o $(BUILD)/libsluice.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LTO) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/sluicectl: $(BUILD)/obj/daemon/sluicectl.o $(BUILD)/libsluice.a
+$(BUILD)/sluicectl: $(BUILD)/obj/daemon/cmd/sluicectl.o $(BUILD)/libsluice.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $(LTO) -o $@ $^ $(PKG_LIBS)
 
-$(BUILD)/asan/sluiced: $(BUILD)/asan/daemon/main.o $(BUILD)/asan/libsluice.a
+$(BUILD)/asan/sluiced: $(BUILD)/asan/daemon/cmd/main.o $(BUILD)/asan/libsluice.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) -g $(SAN) -o $@ $^ $(PKG_LIBS)
 
@@ -157,25 +164,25 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/asan/libpure.a
 		$(BUILD)/asan/libpure.a -lcmocka $(PKG_LIBS)
 
 # The gate keeps process-wide counters and a ban sink: its unit test links it.
-$(BUILD)/tests/unit/test_gate: tests/unit/test_gate.c $(BUILD)/asan/daemon/gate.o \
+$(BUILD)/tests/unit/test_gate: tests/unit/test_gate.c $(BUILD)/asan/daemon/proxy/gate.o \
 		$(BUILD)/asan/libpure.a
 	$(call msg,CC-TEST,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) -Itests $(ASAN_CFLAGS) -o $@ $< \
-		$(BUILD)/asan/daemon/gate.o $(BUILD)/asan/libpure.a \
+		$(BUILD)/asan/daemon/proxy/gate.o $(BUILD)/asan/libpure.a \
 		-lcmocka $(PKG_LIBS)
 
 # The admin server is not pure (sockets, a thread): its unit test links it.
-$(BUILD)/tests/unit/test_admin: tests/unit/test_admin.c $(BUILD)/asan/daemon/admin.o \
+$(BUILD)/tests/unit/test_admin: tests/unit/test_admin.c $(BUILD)/asan/daemon/control/admin.o \
 		$(BUILD)/asan/libpure.a
 	$(call msg,CC-TEST,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) -Itests $(ASAN_CFLAGS) -o $@ $< \
-		$(BUILD)/asan/daemon/admin.o $(BUILD)/asan/libpure.a \
+		$(BUILD)/asan/daemon/control/admin.o $(BUILD)/asan/libpure.a \
 		-lcmocka $(PKG_LIBS)
 
 # ---- BPF tests: skeleton + BPF_PROG_TEST_RUN --------------------------------
-XDPCTL_ASAN := $(filter $(BUILD)/asan/daemon/xdpctl%,$(ASAN_OBJS))
+XDPCTL_ASAN := $(filter $(BUILD)/asan/daemon/xdp/xdpctl%,$(ASAN_OBJS))
 $(BUILD)/tests/bpf/%: tests/bpf/%.c $(SKELS) $(XDPCTL_ASAN) \
 		$(BUILD)/asan/libpure.a
 	$(call msg,CC-TEST,$@)
@@ -258,7 +265,7 @@ install: $(BUILD)/sluiced $(BUILD)/sluicectl
 	install -m 0644 docs/man/sluiced.8 docs/man/sluicectl.8 $(DESTDIR)$(MANDIR)/man8/
 
 format:
-	clang-format -i $(wildcard daemon/*.[ch] daemon/util/*.[ch] bpf/*.c bpf/lib/*.h \
+	clang-format -i $(wildcard daemon/*/*.[ch] bpf/*.c bpf/lib/*.h \
 		tests/*/*.c include/sluice/*.h)
 
 clean:

@@ -43,10 +43,10 @@
 #include <sluice/abi.h>
 
 #include "bpf/frames.h"
-#include "config.h"
-#include "log.h"
+#include "config/config.h"
+#include "lib/log.h"
 #include "sluice_xdp.skel.h"
-#include "xdpctl.h"
+#include "xdp/xdpctl.h"
 
 #define GUARDED_PORT 8080
 #define OTHER_PORT   9090 /* in the ports map, but not flagged guarded */

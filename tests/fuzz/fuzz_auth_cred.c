@@ -18,9 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth.h"
-#include "http.h"
-#include "realip.h"
+#include "policy/auth.h"
+#include "http/http.h"
+#include "policy/realip.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

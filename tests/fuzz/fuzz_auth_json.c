@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth_json.h"
+#include "policy/auth_json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * libFuzzer target for the path normaliser (daemon/http_path.c).
+ * libFuzzer target for the path normaliser (daemon/http/http_path.c).
  *
  * Input: byte 0 picks the flags; bytes 1.. are the path. The result must be
  * the same into a separate buffer and in place; when accepted it is never
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http.h"
+#include "http/http.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth_jwt.h"
-#include "crypto.h"
+#include "policy/auth_jwt.h"
+#include "policy/crypto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -105,7 +105,7 @@ def test_admin_tcp_is_read_only(sluiced_factory, workdir):
     assert json.loads(body)["error"] == "not_found"
 
 
-ADMIN_TCP_SLOTS = 32     # ADMIN_MAX_TCP_CONNS (daemon/admin.h)
+ADMIN_TCP_SLOTS = 32     # ADMIN_MAX_TCP_CONNS (daemon/control/admin.h)
 
 
 def _peek_state(s):

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Unit tests for daemon/accesslog.c: formatter, sampling, SPSC ring. */
+/* Unit tests for daemon/http/accesslog.c: formatter, sampling, SPSC ring. */
 #include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "accesslog.h"
+#include "http/accesslog.h"
 #include "unit/guard.h"
 
 /* 2024-05-01T12:34:56.789Z */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests for daemon/admin.c (server over a private Unix socket and a
- * 127.0.0.1 ephemeral TCP port) and daemon/util/jw.c.
+ * Unit tests for daemon/control/admin.c (server over a private Unix socket and a
+ * 127.0.0.1 ephemeral TCP port) and daemon/lib/jw.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -19,8 +19,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "admin.h"
-#include "util/jw.h"
+#include "control/admin.h"
+#include "lib/jw.h"
 
 static char sock_path[108];
 static char sock_dir[64];

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Unit tests for daemon/allowlist.c. Inputs end at a guard page. */
+/* Unit tests for daemon/config/allowlist.c. Inputs end at a guard page. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,7 +13,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "allowlist.h"
+#include "config/allowlist.h"
 #include "unit/guard.h"
 
 static char err[4096];

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests for daemon/auth.c (consumers, credential lookup, 401/403
+ * Unit tests for daemon/policy/auth.c (consumers, credential lookup, 401/403
  * decisions, stripping, RBAC, L7 CIDR, X-Forwarded-For), token hashing,
  * the strict JSON reader (auth_json.c) and base64url.
  */
@@ -16,9 +16,9 @@
 
 #include <cmocka.h>
 
-#include "auth.h"
-#include "auth_json.h"
-#include "http.h"
+#include "policy/auth.h"
+#include "policy/auth_json.h"
+#include "http/http.h"
 #include "guard.h"
 
 #define NOW 1700000000

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests for daemon/util/buf.c: the buffer pool (mmap'd blocks, reuse
+ * Unit tests for daemon/lib/buf.c: the buffer pool (mmap'd blocks, reuse
  * last in first out, headers placed on different cache lines of the first
  * page) and the byte-range operations.
  */
@@ -15,7 +15,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "util/buf.h"
+#include "lib/buf.h"
 
 #define N 80
 

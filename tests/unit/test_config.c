@@ -14,7 +14,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "sluice/abi.h"
 #include "unit/guard.h"
 

@@ -21,8 +21,8 @@
 
 #include <cmocka.h>
 
-#include "config.h"
-#include "http.h"
+#include "config/config.h"
+#include "http/http.h"
 
 static char dir[256];
 

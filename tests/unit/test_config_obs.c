@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Unit tests for the observability keys of daemon/config_keys.c:
+/* Unit tests for the observability keys of daemon/config/config_keys.c:
  * metrics.* and logging.access_log.* */
 #include <errno.h>
 #include <setjmp.h>
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "config.h"
+#include "config/config.h"
 
 #define HEAD                                                                   \
 	"listeners: [{name: l, address: '127.0.0.1:8080'}]\n"                  \

@@ -19,10 +19,10 @@
 
 #include <cmocka.h>
 
-#include "config.h"
-#include "gate.h"
-#include "http.h"
-#include "realip.h"
+#include "config/config.h"
+#include "proxy/gate.h"
+#include "http/http.h"
+#include "policy/realip.h"
 
 #define NS 1000000000ull
 #define T0 (1000ull * NS)

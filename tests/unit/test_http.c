@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests for daemon/http.c. Every input is parsed from a buffer that
+ * Unit tests for daemon/http/http.c. Every input is parsed from a buffer that
  * ends exactly at a guard page (tests/unit/guard.h), so any read past the
  * given length crashes the test.
  */
@@ -14,8 +14,8 @@
 
 #include <cmocka.h>
 
-#include "http.h"
-#include "http_int.h"
+#include "http/http.h"
+#include "http/http_int.h"
 #include "guard.h"
 
 #define S(lit) lit, sizeof(lit) - 1

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests for daemon/http_path.c: the path normal form. Every input
+ * Unit tests for daemon/http/http_path.c: the path normal form. Every input
  * ends at a guard page (a one-byte over-read crashes) and is normalised
  * both in place and into a separate buffer.
  */
@@ -13,7 +13,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "http.h"
+#include "http/http.h"
 #include "unit/guard.h"
 
 #define S HTTP_PATH_STRIP_PARAMS

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests for daemon/auth_jwt.c against vectors made here, at test time,
+ * Unit tests for daemon/policy/auth_jwt.c against vectors made here, at test time,
  * by the openssl command-line tool: keys are generated into a temporary
  * directory, tokens are signed by `openssl dgst` / `openssl pkeyutl`, so the
  * verifier is never checked against itself. Covers every algorithm,
@@ -21,8 +21,8 @@
 
 #include <cmocka.h>
 
-#include "auth_jwt.h"
-#include "crypto.h"
+#include "policy/auth_jwt.h"
+#include "policy/crypto.h"
 #include "guard.h"
 
 static char dir[256];

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* Unit tests for daemon/metrics.c (registry, merge, renderer) and
- * daemon/metrics_catalog.c (the Sluice series). */
+/* Unit tests for daemon/obs/metrics.c (registry, merge, renderer) and
+ * daemon/obs/metrics_catalog.c (the Sluice series). */
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -15,8 +15,8 @@
 
 #include <sluice/abi.h>
 
-#include "metrics.h"
-#include "metrics_catalog.h"
+#include "obs/metrics.h"
+#include "obs/metrics_catalog.h"
 
 static char err[256];
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Unit tests for daemon/proxyproto.c. Inputs end at a guard page. */
+/* Unit tests for daemon/http/proxyproto.c. Inputs end at a guard page. */
 #include <arpa/inet.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "proxyproto.h"
+#include "http/proxyproto.h"
 #include "unit/guard.h"
 
 static int parse(const void *data, size_t len, struct proxyproto *pp)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests for daemon/ratelimit.c: window parsing, GCRA math at the exact
+ * Unit tests for daemon/policy/ratelimit.c: window parsing, GCRA math at the exact
  * nanosecond edges, several windows at once, the RateLimit-* numbers,
  * exactness under concurrent threads, eviction, and SipHash against the
  * reference vector from the SipHash paper.
@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "ratelimit.h"
+#include "policy/ratelimit.h"
 
 #define NS 1000000000ull
 static const uint8_t seed[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13,

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Unit tests for daemon/realip.c: trusted CIDRs and X-Forwarded-For. */
+/* Unit tests for daemon/policy/realip.c: trusted CIDRs and X-Forwarded-For. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <setjmp.h>
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "realip.h"
+#include "policy/realip.h"
 
 static struct allowlist_entry cidrs[3];
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Unit tests for daemon/rewrite.c: request/response head rebuilding and
+/* Unit tests for daemon/http/rewrite.c: request/response head rebuilding and
  * the gateway's JSON errors. Heads are parsed with the real parser. */
 #include <errno.h>
 #include <setjmp.h>
@@ -10,8 +10,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "http.h"
-#include "rewrite.h"
+#include "http/http.h"
+#include "http/rewrite.h"
 
 static struct http_request req;
 static struct http_response resp;

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Unit tests for daemon/router.c: snapshots built by config_parse(). */
+/* Unit tests for daemon/policy/router.c: snapshots built by config_parse(). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -10,8 +10,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "config.h"
-#include "router.h"
+#include "config/config.h"
+#include "policy/router.h"
 #include "unit/guard.h"
 
 #define HEAD_YAML                                                              \

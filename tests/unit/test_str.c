@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* Unit tests for daemon/util/str.c: bounded and growing string builders. */
+/* Unit tests for daemon/lib/str.c: bounded and growing string builders. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "util/str.h"
+#include "lib/str.h"
 
 /* A bounded builder stops at the first append that does not fit: what was
  * there stays, nothing later is added, and overflow says so. */

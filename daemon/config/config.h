@@ -1,0 +1,412 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Configuration: the only module that parses YAML (libyaml). Produces an
+ * immutable, reference-counted snapshot. Table-driven keys; every error names
+ * "file:line:column: message". All errors found are reported, not only the
+ * first.
+ *
+ * Example:
+ *   listeners:
+ *     - name: public
+ *       address: 127.0.0.1:8080      # IPv4 "a.b.c.d:port", IPv6 "[::1]:port"
+ *   admin:
+ *     address: 127.0.0.1:9900        # read-only HTTP (status, /metrics)
+ *     socket: /run/sluice/admin.sock # full admin API, mode 0600
+ *   xdp:
+ *     enabled: true
+ *     interfaces: [lo]
+ *     mode: auto                     # auto | native | generic
+ *     pin_path: /sys/fs/bpf/sluice
+ *     allowlist:
+ *       enabled: true
+ *       files: [allowlist.txt]       # relative to the config file's directory
+ *     denylist:
+ *       files: [denylist.txt]        # CIDRs always dropped (checked first)
+ *     scope: guarded                 # guarded (TCP to listener ports) | all
+ *     persist: false                 # keep program + maps across restarts
+ *     rate_limit:                    # default class; per-CIDR classes come
+ *       rate: 1000/s                 # from allowlist line options
+ *       burst: 2000
+ *       syn: 50/s
+ *       syn_burst: 100
+ *       ipv6_prefix: 64              # IPv6 sources share a bucket per /64
+ *       table_size: 65536            # LRU entries per address family
+ *     drop_sample: 64                # 1 in N drops to sluicectl top; 0 off
+ *   services:
+ *     - name: echo
+ *       targets: [127.0.0.1:9001, 127.0.0.1:9002]
+ *       connect_timeout_ms: 2000
+ *   routes:
+ *     - name: api
+ *       path_prefix: /api/
+ *       service: echo
+ *       methods: [GET, POST]         # optional; default: any
+ *       host: api.example.com        # optional; default: any host
+ *   http:                            # all optional, defaults shown
+ *     header_timeout_ms: 10000       # request head must arrive within
+ *     body_timeout_ms: 30000         # request body idle
+ *     keepalive_timeout_ms: 60000
+ *     response_timeout_ms: 60000     # upstream response idle -> 504
+ *     tunnel_timeout_ms: 600000      # websocket tunnel idle
+ *     drain_timeout_ms: 10000        # SIGTERM grace for in-flight requests
+ *     max_header_bytes: 32768
+ *     max_uri_bytes: 8192
+ *     max_body_bytes: 0              # 0: unlimited; routes may override
+ *     max_connections: 10000         # client connections per worker
+ *     receive_buffers: 512           # 16 KiB client receive buffers per worker
+ *     upstream_buffers: 128          # 32 KiB upstream receive buffers per worker
+ *   workers: 0                       # 0: one per CPU (default)
+ *   user: sluice                   # optional: drop privileges after setup
+ *   logging:
+ *     level: info
+ *     access_log:                    # optional; off without a path
+ *       path: /var/log/sluice/access.log   # absolute, or "-" for stdout
+ *       format: json                 # json | combined
+ *       sample: 1.0                  # 0..1 of requests with status < 400
+ *       buffer_kb: 256               # per-worker line buffer
+ *   metrics:
+ *     enabled: true                  # GET /metrics on the admin listener
+ *     request_duration_buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+ *     upstream_duration_buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+ *
+ * Authentication, roles, L7 limits, escalation (issue 5; docs/AUTH.md):
+ *   consumers:
+ *     - name: alice
+ *       roles: [admin]
+ *       bearer_tokens: ['sha256:<hex>']     # or file:PATH, env:NAME
+ *       api_keys: [env:ALICE_KEY]
+ *   jwt:
+ *     algorithms: [RS256, ES256]          # default: all supported
+ *     issuer: https://idp.example
+ *     audiences: [api]
+ *     leeway_s: 30
+ *     consumer_claim: sub
+ *     roles_claim: roles
+ *     keys: [{file: idp.pem, kid: k1}]    # or {secret: env:HS_KEY}
+ *     jwks: [jwks.json]
+ *   trusted_proxies: [198.18.0.1]         # PROXY protocol + X-Forwarded-For
+ *                                         # are believed from these
+ *   limits: [{key: global, rates: [5000/s]}]
+ *   escalation: {enabled: true, threshold: 20, window_s: 60, ban_s: 600}
+ *   routes:
+ *     - name: api ...
+ *       auth: [bearer, key, jwt]          # any of
+ *       anonymous: false
+ *       roles: [admin]
+ *       roles_mode: any                   # any | all
+ *       key_header: X-API-Key
+ *       key_query: api_key
+ *       strip_credentials: true
+ *       allow_cidrs: [198.18.0.0/15]
+ *       deny_cidrs: [198.18.0.66]
+ *       ratelimit_headers: true
+ *       limits: [{key: consumer, rates: [10/s, 1000/h]}]   # consumer|ip|route|global
+ */
+#ifndef SLUICE_CONFIG_H
+#define SLUICE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "config/allowlist.h"
+#include "policy/auth.h"
+#include "policy/ratelimit.h"
+
+#define CONFIG_MAX_NAME 64
+
+struct config_addr {
+	struct sockaddr_storage sa;	/* AF_INET or AF_INET6, port set */
+	socklen_t salen;
+	uint16_t port;			/* host byte order */
+	char text[64];			/* as written: "127.0.0.1:9001" */
+};
+
+struct config_listener {
+	char name[CONFIG_MAX_NAME];
+	struct config_addr addr;
+	bool proxy_protocol;		/* expect a PROXY v1/v2 header from
+					 * trusted_proxies peers */
+	bool defer_accept;		/* TCP_DEFER_ACCEPT: handed over once
+					 * the client's first bytes came;
+					 * default true */
+};
+
+struct config_service {
+	char name[CONFIG_MAX_NAME];
+	struct config_addr *targets;
+	size_t n_targets;
+	uint32_t connect_timeout_ms;	/* default 2000 */
+	uint32_t max_idle;		/* pooled idle connections per target
+					 * and worker; default 32, 0: no pool */
+	uint32_t idle_timeout_ms;	/* pooled connection closed after */
+};
+
+/* Method bits for config_route.methods; 0 means any method. */
+enum config_method {
+	CFG_M_GET = 1u << 0,
+	CFG_M_HEAD = 1u << 1,
+	CFG_M_POST = 1u << 2,
+	CFG_M_PUT = 1u << 3,
+	CFG_M_DELETE = 1u << 4,
+	CFG_M_PATCH = 1u << 5,
+	CFG_M_OPTIONS = 1u << 6,
+	CFG_M_OTHER = 1u << 7,		/* any other token */
+};
+
+/*
+ * An L7 rate limit (issue 5): "limits:" at the top level (every route) or in
+ * a route. The table is created by config_load_file() and shared by every
+ * worker of the snapshot.
+ */
+struct config_limit {
+	int key;			/* enum rl_key_kind */
+	char **rates;			/* "10/s", "1000/h", "100/10s burst 5" */
+	size_t n_rates;
+	uint32_t max_keys;		/* default RL_DEFAULT_MAX_KEYS */
+	struct rl_limit limit;		/* parsed from rates */
+	struct rl_table *table;		/* config_load_file() */
+};
+
+struct config_route {
+	char name[CONFIG_MAX_NAME];
+	char *path_prefix;		/* starts with '/' */
+	size_t path_prefix_len;
+	char *host;			/* NULL: any host; lower-case, no port */
+	uint32_t methods;		/* CFG_M_* bits; 0 = any */
+	size_t service;			/* index into config.services */
+	uint64_t max_body_bytes;	/* request body limit (413); 0: none.
+					 * Absent: http.max_body_bytes */
+	/* issue 5: auth:, anonymous:, roles:, roles_mode:, key_header:,
+	 * key_query:, strip_credentials:, allow_cidrs:, deny_cidrs: */
+	struct auth_policy auth;
+	struct config_limit *limits;	/* limits: */
+	size_t n_limits;
+	bool ratelimit_headers;		/* RateLimit-* on allowed responses */
+};
+
+/* Route max_body_bytes not given: inherit http.max_body_bytes. */
+#define CONFIG_INHERIT UINT64_MAX
+
+/* HTTP engine settings (section "http"); all times in milliseconds. */
+enum { CFG_PATH_PARAMS_REJECT = 0, CFG_PATH_PARAMS_STRIP };
+enum { CFG_ESCAPED_SLASHES_REJECT = 0, CFG_ESCAPED_SLASHES_KEEP };
+
+struct config_http {
+	uint32_t header_timeout_ms;	/* whole request head -> 408 */
+	uint32_t body_timeout_ms;	/* client body idle -> 408 */
+	uint32_t keepalive_timeout_ms;	/* idle between requests -> close */
+	uint32_t response_timeout_ms;	/* upstream silent -> 504 */
+	uint32_t tunnel_timeout_ms;	/* upgraded (websocket) tunnel idle */
+	uint32_t drain_timeout_ms;	/* SIGTERM: in-flight requests get */
+	uint32_t max_header_bytes;	/* request head -> 431 (not reloadable) */
+	uint32_t max_uri_bytes;		/* request-target -> 414 */
+	uint64_t max_body_bytes;	/* default for routes; 0: none */
+	uint32_t max_connections;	/* clients per worker */
+	/* Content-Length response bodies with at least this many bytes
+	 * still to come after the head are spliced (0: never) */
+	uint32_t splice_min_bytes;
+	/* provided receive buffers per worker (powers of two, not
+	 * reloadable): 16 KiB ones for clients, 32 KiB ones for upstreams */
+	uint32_t receive_buffers;
+	uint32_t upstream_buffers;
+	/* request paths (docs/HTTP.md, "Path normalisation"):
+	 * path_params: CFG_PATH_PARAMS_* (';' refused or stripped);
+	 * escaped_slashes: CFG_ESCAPED_SLASHES_* (%2F/%5C refused or kept) */
+	int path_params;
+	int escaped_slashes;
+	/* PROXY protocol peers and X-Forwarded-For hops that are believed:
+	 * the top-level trusted_proxies (config.auth.trusted_proxies) */
+};
+
+/* consumers: (issue 5). Secrets: "sha256:<hex>", "file:PATH", "env:NAME". */
+struct config_consumer {
+	char name[CONFIG_MAX_NAME];
+	char **roles;
+	size_t n_roles;
+	char **bearer_tokens;
+	size_t n_bearer_tokens;
+	char **api_keys;
+	size_t n_api_keys;
+};
+
+struct config_jwt_key {
+	char *file;			/* PEM public key (resolved path) */
+	char *secret;			/* HS*: "file:PATH" or "env:NAME" */
+	char kid[AUTH_JWT_MAX_KID];
+	char alg[16];			/* "" : any that fits the key */
+};
+
+/* jwt: (issue 5) one provider for every route with auth: [jwt]. */
+struct config_jwt {
+	bool enabled;			/* the section is present */
+	char **algorithms;		/* default: all */
+	size_t n_algorithms;
+	char *issuer;
+	char **audiences;
+	size_t n_audiences;
+	uint32_t leeway_s;		/* default 30 */
+	bool require_exp;		/* default true */
+	char consumer_claim[64];	/* default "sub" */
+	char roles_claim[64];		/* default "roles" */
+	struct config_jwt_key *keys;
+	size_t n_keys;
+	char **jwks_files;		/* resolved paths */
+	size_t n_jwks_files;
+};
+
+/* escalation: (issue 5) N rejections within T seconds -> XDP ban for D. */
+struct config_escalation {
+	bool enabled;			/* default false */
+	uint32_t threshold;		/* N, default 20 */
+	uint32_t window_s;		/* T, default 60 */
+	uint32_t ban_s;			/* D, default 600 */
+	bool count_rate_limited;	/* 429s count (default true) */
+	bool count_auth_failures;	/* 401s count (default true) */
+	struct rl_table *strikes;	/* config_load_file() */
+};
+
+enum config_xdp_mode {
+	CFG_XDP_AUTO = 0,
+	CFG_XDP_NATIVE,
+	CFG_XDP_GENERIC,
+};
+
+enum config_xdp_scope {
+	CFG_XDP_SCOPE_GUARDED = 0,	/* TCP to the listeners' ports */
+	CFG_XDP_SCOPE_ALL,		/* every IPv4/IPv6 packet */
+};
+
+/* One token-bucket class. 0 rate: unlimited; 0 burst: one second's worth
+ * (the rate's N). */
+struct config_rate {
+	uint32_t rate;			/* packets per second per source */
+	uint32_t burst;
+	uint32_t syn;			/* TCP SYNs per second per source */
+	uint32_t syn_burst;
+};
+
+struct config_xdp {
+	bool enabled;			/* default true */
+	char **interfaces;
+	size_t n_interfaces;
+	enum config_xdp_mode mode;
+	char pin_path[256];		/* default SLUICE_PIN_ROOT */
+	bool allowlist_enabled;		/* default true if files given */
+	char **allowlist_files;		/* resolved relative to config dir */
+	size_t n_allowlist_files;
+	struct allowlist allow;		/* all files' entries, loaded by config_load_file */
+	/* guarded TCP ports: derived from listeners */
+	uint16_t *ports;
+	size_t n_ports;
+	/* issue 3 */
+	enum config_xdp_scope scope;	/* default guarded */
+	bool persist;			/* default false */
+	char **deny_files;		/* resolved relative to config dir */
+	size_t n_deny_files;
+	struct allowlist deny;		/* loaded by config_load_file */
+	struct config_rate rate;	/* default class (xdp.rate_limit) */
+	uint32_t rate_v6_prefix;	/* default 64 */
+	uint32_t rate_table_size;	/* default 65536 */
+	uint32_t drop_sample;		/* 1 in N drops sampled; 0 off; def. 64 */
+};
+
+#define CONFIG_MAX_BUCKETS 32
+
+/* metrics: (docs/OBSERVABILITY.md). Buckets are fixed at start-up. */
+struct config_metrics {
+	bool enabled;			/* default true */
+	double request_buckets[CONFIG_MAX_BUCKETS];	/* seconds */
+	size_t n_request_buckets;	/* 0: the built-in default */
+	double upstream_buckets[CONFIG_MAX_BUCKETS];
+	size_t n_upstream_buckets;
+};
+
+enum config_log_format {
+	CFG_LOG_JSON = 0,
+	CFG_LOG_COMBINED,
+};
+
+/* logging.access_log: */
+struct config_access_log {
+	char path[256];			/* "": off; "-" or "stdout"; absolute */
+	int format;			/* enum config_log_format */
+	double sample;			/* 0..1, default 1 */
+	uint32_t buffer_kb;		/* per worker, default 256 */
+};
+
+struct config {
+	char *path;			/* file it came from */
+	uint64_t generation;		/* set by the owner on swap */
+	struct config_listener *listeners;
+	size_t n_listeners;
+	struct config_service *services;
+	size_t n_services;
+	struct config_route *routes;	/* in file order; longest prefix wins */
+	size_t n_routes;
+	struct config_xdp xdp;
+	bool admin_enabled;
+	struct config_addr admin;	/* default 127.0.0.1:9900 */
+	char admin_socket[108];		/* default /run/sluice/admin.sock */
+	unsigned int workers;		/* default 0 = one per CPU */
+	char log_level[16];		/* default "info" */
+	char user[33];			/* "": stay root; else drop to it */
+	struct config_http http;
+	/* issue 5 */
+	struct config_consumer *consumers;
+	size_t n_consumers;
+	struct config_jwt jwt;
+	struct config_limit *limits;	/* global: every route */
+	size_t n_limits;
+	struct config_escalation escalation;
+	char auth_realm[AUTH_NAME_MAX];	/* WWW-Authenticate realm */
+	/* Built by config_load_file() from the above: consumers, credentials,
+	 * JWT keys; trusted_proxies: is parsed into auth.trusted_proxies. */
+	struct auth_store auth;
+	int refcount;			/* atomic; config_get/config_put */
+	struct config_metrics metrics;
+	struct config_access_log access_log;
+};
+
+/*
+ * Parse YAML text `buf` named `name` (for messages; relative file references
+ * resolve against its directory). Pure: reads no files, does not load the
+ * allowlists (only records their resolved paths).
+ * Returns 0 and *out (refcount 1), or -EINVAL with every error, one per
+ * line "name:line:col: message", in a malloc'd *errors (caller frees).
+ * -ENOMEM on allocation failure.
+ */
+int config_parse(const char *name, const char *buf, size_t len,
+		 struct config **out, char **errors);
+
+/* Read the file, config_parse() it, then load every allowlist file into
+ * xdp.allow (errors "file:line: ..."). Same return convention. */
+int config_load_file(const char *path, struct config **out, char **errors);
+
+/*
+ * Issue 5: resolve what the auth/limit keys refer to (secret files and
+ * environment variables, PEM and JWKS files) into c->auth, and create the
+ * rate-limit tables. Called by config_load_file(); errors one per line
+ * "FILE: key: message" appended to *acc. 0, -EINVAL or -ENOMEM.
+ */
+int config_security_load(struct config *c, char **acc, size_t *acc_len);
+/* Free what config_security_load() built (idempotent). */
+void config_security_free(struct config *c);
+/*
+ * Reload: let the new snapshot nc carry on the rate-limit state of the
+ * running one, old. Every limit of nc whose definition is unchanged -- same
+ * scope (global, or the route of the same name), key kind, rates and
+ * capacity -- drops its fresh table and takes a reference to old's, so
+ * clients keep their counts across the reload while requests still running
+ * on old stay safe; a changed or new limit keeps its fresh table. The same
+ * for the escalation strike table (threshold and window unchanged). Call
+ * before nc is published to the workers. Returns the number of tables
+ * adopted.
+ */
+int config_security_adopt(struct config *nc, const struct config *old);
+
+struct config *config_get(struct config *c);
+void config_put(struct config *c);
+
+#endif

@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Internal to the config module (daemon/config*.c); nothing else includes
+ * this. What the files share:
+ *   config.c        the engine: errors, the table walker (walk_map,
+ *                   parse_value, defaults), config_parse(), snapshot
+ *                   lifetime (config_get/config_put)
+ *   config_value.c  scalar and value parsers: YAML node -> C value, each
+ *                   reporting its own errors
+ *   config_keys.c   the key tables of every section and their whole-section
+ *                   checks (the csection finish hooks); cfg_root_sec
+ *   config_files.c  config_load_file(): reading the file, allowlist and
+ *                   denylist files, rate-class check
+ *   config_security.c  secrets, key files, rate-limit tables
+ */
+#ifndef SLUICE_CONFIG_INT_H
+#define SLUICE_CONFIG_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <yaml.h>
+
+#include "config/config.h"
+
+/* ---- key tables ---------------------------------------------------------- */
+
+#define CFG_MAX_KEYS 32		/* keys per section */
+
+enum ktype {
+	KT_NAME,	/* char[CONFIG_MAX_NAME]: [A-Za-z0-9_.-]{1,63} */
+	KT_STRBUF,	/* char[max + 1], optional choices */
+	KT_ENUM,	/* int: index into choices */
+	KT_BOOL,
+	KT_U32,		/* uint32_t / unsigned int, min..max */
+	KT_ADDR,	/* struct config_addr */
+	KT_ADDRS,	/* sequence: struct config_addr * at off, size_t at off2 */
+	KT_STRS,	/* sequence: char ** at off, size_t at off2 */
+	KT_METHODS,	/* sequence of method names -> uint32_t CFG_M_* mask */
+	KT_PATH_PREFIX,	/* char * at off, size_t length at off2 */
+	KT_HOST,	/* char *, lower-cased */
+	KT_SERVICE_REF,	/* size_t: index into config.services */
+	KT_SECTION,	/* mapping: sub table over base + off */
+	KT_LIST,	/* sequence of mappings: items at off, count at off2 */
+	KT_BUCKETS,	/* sequence of numbers > 0, strictly increasing:
+			 * double[] at off, size_t count at off2 */
+	KT_RATIO,	/* double 0..1; default def_str */
+	KT_CIDRS,	/* sequence of CIDRs -> struct allowlist at off */
+	KT_U64,		/* uint64_t, min..max */
+	KT_AUTH,	/* sequence of bearer|key|jwt -> uint32_t AUTH_M_* mask */
+	KT_STR,		/* char * (malloc'd), as written */
+	KT_FILE,	/* char * (malloc'd), resolved against the config dir */
+	KT_RATE,	/* "N/s" -> uint32_t N (1..ALLOWLIST_MAX_RATE) */
+};
+
+#define K_REQUIRED (1u << 0)	/* error when missing */
+#define K_RELOAD   (1u << 1)	/* may change on SIGHUP reload */
+#define K_UNIQUE   (1u << 2)	/* unique across the items of a list */
+#define K_TARGET   (1u << 3)	/* address: unspecified (0.0.0.0, ::) refused */
+#define K_IFNAME   (1u << 4)	/* strings: interface names */
+#define K_FILE     (1u << 5)	/* strings: paths relative to the config dir */
+#define K_ABSPATH  (1u << 6)	/* string: absolute path */
+#define K_USERNAME (1u << 7)	/* string: a user name or numeric uid */
+#define K_RAW      (1u << 8)	/* strings: kept as written (not paths) */
+
+struct csection;
+struct pctx;
+
+struct ckey {
+	const char *name;
+	enum ktype type;
+	size_t off, off2;
+	long long min, max;	/* ints: bounds; strings: max length; lists:
+				 * item count bounds */
+	long long def_int;	/* default for KT_BOOL/KT_U32/KT_ENUM */
+	const char *def_str;	/* default for string and address types */
+	unsigned int flags;
+	const struct csection *sub;
+	const char *const *choices;	/* NULL-terminated */
+};
+
+struct csection {
+	const char *what;		/* item noun in messages ("listener") */
+	const struct ckey *keys;
+	size_t n_keys;
+	size_t item_size;		/* KT_LIST items */
+	/* whole-section checks after all keys; vals[i]: value node of keys[i]
+	 * or NULL when absent */
+	void (*finish)(struct pctx *p, yaml_node_t *map, void *base,
+		       const char *path, yaml_node_t **vals);
+};
+
+/* ---- parse context ------------------------------------------------------- */
+
+struct perr;
+
+struct pctx {
+	const char *name;
+	char *dir;		/* for relative paths; NULL: none */
+	const char *buf;
+	size_t len;
+	yaml_document_t *doc;
+	struct config *cfg;
+	struct perr *errs;
+	size_t n_errs, cap_errs, dropped;
+	bool oom;
+};
+
+/* ---- config.c: errors and walker helpers --------------------------------- */
+
+/* Record "name:line:col: path: message" at node (1:1 when NULL). */
+__attribute__((format(printf, 4, 5)))
+void cfg_err_at(struct pctx *p, const yaml_node_t *node, const char *path,
+		const char *fmt, ...);
+
+yaml_node_t *cfg_node(struct pctx *p, int id);
+
+/* out = "path.key" ("key" when path is empty). */
+void cfg_subpath(char *out, size_t len, const char *path, const char *key);
+
+/* Value node of `key` in mapping `map`, or NULL. */
+yaml_node_t *cfg_map_get(struct pctx *p, yaml_node_t *map, const char *key);
+
+/* ---- config_value.c: scalars --------------------------------------------- */
+
+bool cfg_is_scalar(const yaml_node_t *n);
+bool cfg_sc_eq(const yaml_node_t *n, const char *s);
+bool cfg_is_null(const yaml_node_t *n);
+
+/* What a node is, for "expected X, got Y". */
+const char *cfg_got(const yaml_node_t *n, char *buf, size_t len);
+
+/* A scalar's value, quoted for a message. */
+const char *cfg_qv(const yaml_node_t *n, char *buf, size_t len);
+
+void cfg_err_type(struct pctx *p, const yaml_node_t *n, const char *path,
+		  const char *expected);
+
+/* A non-null scalar without NUL bytes. */
+bool cfg_get_str(struct pctx *p, const yaml_node_t *n, const char *path,
+		 const char **s, size_t *len);
+
+bool cfg_str_max(struct pctx *p, const yaml_node_t *n, const char *path,
+		 size_t len, long long max);
+
+/* Plain decimal integer, no leading zeros, optional '-'. */
+bool cfg_get_int(struct pctx *p, const yaml_node_t *n, const char *path,
+		 long long min, long long max, long long *out);
+
+/* A plain decimal number ("0.25", "1", "5e-3"); no hex, inf or nan. */
+bool cfg_get_number(struct pctx *p, const yaml_node_t *n, const char *path,
+		    double *out);
+
+/* true/false (also True, TRUE, ...): *out set, no error reported. */
+bool cfg_bool_value(const yaml_node_t *n, bool *out);
+
+bool cfg_get_bool(struct pctx *p, const yaml_node_t *n, const char *path,
+		  bool *out);
+
+/* Index of the node's value in the NULL-terminated choices c; -1 (and an
+ * error) when it is none of them. */
+int cfg_choice_index(struct pctx *p, const yaml_node_t *n, const char *path,
+		     const char *const *c);
+
+/* ---- config_value.c: addresses and other value types --------------------- */
+
+/*
+ * "a.b.c.d:port", "[v6]:port" or "localhost:port"; IP literals only, ports
+ * 1-65535. On error writes a message (without the key path) to msg.
+ */
+int cfg_parse_addr(const char *s, size_t n, bool target,
+		   struct config_addr *a, char *msg, size_t msglen);
+
+bool cfg_addr_eq(const struct config_addr *a, const struct config_addr *b);
+
+bool cfg_get_addr(struct pctx *p, const yaml_node_t *n, const char *path,
+		  bool target, struct config_addr *a);
+
+/* [A-Za-z0-9_.-]+ */
+bool cfg_name_ok(const char *s, size_t n);
+
+/* s[0..n) against the config file's directory (malloc'd; NULL on OOM). */
+char *cfg_resolve_path(struct pctx *p, const char *s, size_t n);
+
+/* One item of a KT_STRS sequence, by k->flags (K_IFNAME, K_RAW, a path). */
+bool cfg_get_strs_item(struct pctx *p, const struct ckey *k,
+		       const yaml_node_t *n, const char *path, char **out,
+		       char *const *prev, size_t n_prev);
+
+bool cfg_get_method(struct pctx *p, const yaml_node_t *n, const char *path,
+		    uint32_t *mask);
+
+bool cfg_get_path_prefix(struct pctx *p, const yaml_node_t *n,
+			 const char *path, const char *s, size_t len);
+
+bool cfg_get_host(struct pctx *p, const yaml_node_t *n, const char *path,
+		  const char *s, size_t len);
+
+bool cfg_get_cidr(struct pctx *p, const yaml_node_t *n, const char *path,
+		  struct allowlist *al);
+
+bool cfg_get_auth_method(struct pctx *p, const yaml_node_t *n,
+			 const char *path, uint32_t *mask);
+
+/* ---- config_keys.c ------------------------------------------------------- */
+
+/* The top-level table; its keys' order is parse order. */
+extern const struct csection cfg_root_sec;
+
+#endif

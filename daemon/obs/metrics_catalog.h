@@ -1,0 +1,183 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The Sluice metric catalogue: every label dimension and every series the
+ * gateway exports, declared once, here. metrics_catalog_new() builds a
+ * registry (metrics.h) in which the id of each family and dimension is its
+ * enum value below, so the update sites read
+ *
+ *	metrics_inc(shard, MF_RATELIMIT_REJECTIONS, (uint32_t[]){ route }, 1);
+ *
+ * Adding a series is one line in METRICS_FAMILIES (and its update call);
+ * adding a label dimension is one line in METRICS_DIMS. Names follow the
+ * Prometheus conventions: sluice_ prefix, base units (seconds, bytes),
+ * counters end in _total. Label values are bounded: configured names,
+ * fixed sets, or a dimension's fallback value -- never raw paths or client
+ * addresses. See docs/OBSERVABILITY.md.
+ */
+#ifndef SLUICE_METRICS_CATALOG_H
+#define SLUICE_METRICS_CATALOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "obs/metrics.h"
+
+#ifndef SLUICE_VERSION
+#define SLUICE_VERSION "0.1.0"
+#endif
+
+/*
+ * X(id, label, kind, cap, fallback)
+ *   kind DYN: values interned at run time, at most cap of them, then the
+ *   fallback; kind FIXED: values listed in metrics_catalog.c.
+ */
+#define METRICS_DIMS(X)                                                         \
+	X(ROUTE, "route", DYN, 1024, "other")    /* route name, "none": unmatched */ \
+	X(METHOD, "method", FIXED, 0, "OTHER")   /* GET..TRACE, OTHER */            \
+	X(CODE, "code", FIXED, 0, "other")       /* exact if registered, else "5xx" */ \
+	X(SERVICE, "service", DYN, 1024, "other")                                \
+	X(TARGET, "target", DYN, 4096, "other")  /* a configured target address */ \
+	X(AUTH_REASON, "reason", DYN, 32, "other")                               \
+	X(XDP_VERDICT, "verdict", DYN, 8, "other")                               \
+	X(XDP_REASON, "reason", DYN, 64, "other")                                \
+	X(BAN_BY, "by", DYN, 4, "other")        /* sluiced, operator */           \
+	X(BAN_WHERE, "where", DYN, 4, "other")  /* xdp, l7 */                     \
+	X(RESULT, "result", FIXED, 0, NULL)      /* success, failure */         \
+	X(VERSION, "version", DYN, 4, NULL)                                      \
+	X(ABI, "abi", DYN, 4, NULL)
+
+/*
+ * X(id, type, merge, name, buckets, (dims...), help)
+ *   type: COUNTER, GAUGE, HISTOGRAM; merge (gauges): SUM, MIN, MAX;
+ *   buckets: NOB, REQ (metrics.request_duration_buckets),
+ *   UPS (metrics.upstream_duration_buckets).
+ */
+#define METRICS_FAMILIES(X)                                                     \
+	X(HTTP_REQUESTS, COUNTER, SUM, "sluice_http_requests_total", NOB,        \
+	  (MD_ROUTE, MD_METHOD, MD_CODE),                                        \
+	  "HTTP requests answered, by route, method and status code.")           \
+	X(HTTP_REQUEST_DURATION, HISTOGRAM, SUM,                                 \
+	  "sluice_http_request_duration_seconds", REQ, (MD_ROUTE),               \
+	  "Time from the request's first byte to the response's last byte.")     \
+	X(UPSTREAM_DURATION, HISTOGRAM, SUM, "sluice_upstream_duration_seconds", \
+	  UPS, (MD_ROUTE),                                                       \
+	  "Time from handing the request to an upstream connection to the "      \
+	  "response head.")                                                      \
+	X(HTTP_REQUEST_BYTES, COUNTER, SUM, "sluice_http_request_bytes_total",   \
+	  NOB, (MD_ROUTE), "Bytes received from clients (heads and bodies).")    \
+	X(HTTP_RESPONSE_BYTES, COUNTER, SUM, "sluice_http_response_bytes_total", \
+	  NOB, (MD_ROUTE), "Bytes sent to clients (heads and bodies).")          \
+	X(CONNECTIONS_ACCEPTED, COUNTER, SUM,                                    \
+	  "sluice_connections_accepted_total", NOB, (),                          \
+	  "Client connections accepted.")                                        \
+	X(CONNECTIONS_ACTIVE, GAUGE, SUM, "sluice_connections_active", NOB, (),  \
+	  "Client connections open now.")                                        \
+	X(RECV_BUFFERS_EXHAUSTED, COUNTER, SUM,                                  \
+	  "sluice_receive_buffers_exhausted_total", NOB, (),                     \
+	  "Receives that found every receive buffer in use (posted again).")     \
+	X(SPLICED_BYTES, COUNTER, SUM, "sluice_spliced_response_bytes_total",    \
+	  NOB, (), "Response body bytes moved from upstream to client by the "  \
+	  "kernel (splice), never copied through the gateway.")                 \
+	X(UPSTREAM_UP, GAUGE, MIN, "sluice_upstream_up", NOB,                    \
+	  (MD_SERVICE, MD_TARGET),                                               \
+	  "0 if the most recent attempt (by any worker) to reach the target "    \
+	  "failed, else 1.")                                                     \
+	X(UPSTREAM_FAILURES, COUNTER, SUM,                                       \
+	  "sluice_upstream_failures_total", NOB, (MD_SERVICE, MD_TARGET),         \
+	  "Failed attempts to reach an upstream target (connect error, reset, "  \
+	  "invalid response).")                                                  \
+	X(AUTH_FAILURES, COUNTER, SUM, "sluice_auth_failures_total", NOB,        \
+	  (MD_ROUTE, MD_AUTH_REASON),                                            \
+	  "Requests refused by authentication or authorisation, by reason.")     \
+	X(RATELIMIT_REJECTIONS, COUNTER, SUM,                                    \
+	  "sluice_ratelimit_rejections_total", NOB, (MD_ROUTE),                  \
+	  "Requests refused by an L7 rate limit.")                               \
+	X(XDP_PACKETS, COUNTER, SUM, "sluice_xdp_packets_total", NOB,            \
+	  (MD_XDP_VERDICT, MD_XDP_REASON),                                       \
+	  "Packets seen by the XDP program, by verdict and reason.")             \
+	X(XDP_BYTES, COUNTER, SUM, "sluice_xdp_bytes_total", NOB,                \
+	  (MD_XDP_VERDICT, MD_XDP_REASON),                                       \
+	  "Bytes seen by the XDP program, by verdict and reason.")               \
+	X(XDP_ACTIVE_BANS, GAUGE, SUM, "sluice_xdp_active_bans", NOB, (),        \
+	  "Client addresses banned now.")                                        \
+	X(XDP_BANS, COUNTER, SUM, "sluice_xdp_bans_total", NOB, (MD_BAN_BY),     \
+	  "Bans put into the XDP ban map, by sluiced (L7 escalation) or by "     \
+	  "an operator (admin API).")                                            \
+	X(ESCALATION_BANS, COUNTER, SUM, "sluice_escalation_bans_total", NOB,    \
+	  (MD_BAN_WHERE), "Escalation bans, by where they are enforced: xdp "   \
+	  "(the client is the TCP peer) or l7 (behind a PROXY header or a "     \
+	  "trusted X-Forwarded-For, or XDP unavailable).")                      \
+	X(L7_BANNED, COUNTER, SUM, "sluice_l7_banned_requests_total", NOB, (),   \
+	  "Requests refused (403) because their client is under an L7 ban.")   \
+	X(CONFIG_RELOADS, COUNTER, SUM, "sluice_config_reloads_total", NOB,      \
+	  (MD_RESULT), "Configuration reloads, by result.")                      \
+	X(CONFIG_LAST_RELOAD_OK, GAUGE, SUM,                                     \
+	  "sluice_config_last_reload_successful", NOB, (),                       \
+	  "1 if the last configuration reload succeeded (or none was tried).")   \
+	X(CONFIG_LAST_RELOAD_TIME, GAUGE, SUM,                                   \
+	  "sluice_config_last_reload_success_timestamp_seconds", NOB, (),        \
+	  "Unix time of the last configuration load that succeeded.")            \
+	X(ACCESS_LOG_WRITTEN, COUNTER, SUM, "sluice_access_log_lines_total",     \
+	  NOB, (), "Access log lines written.")                                  \
+	X(ACCESS_LOG_DROPPED, COUNTER, SUM,                                      \
+	  "sluice_access_log_dropped_total", NOB, (),                            \
+	  "Access log lines dropped because a worker's buffer was full or a "    \
+	  "write failed.")                                                       \
+	X(METRICS_DROPPED, COUNTER, SUM, "sluice_metrics_dropped_updates_total", \
+	  NOB, (), "Metric updates not applied (a series table was full).")     \
+	X(START_TIME, GAUGE, SUM, "sluice_start_time_seconds", NOB, (),          \
+	  "Unix time sluiced started.")                                          \
+	X(BUILD_INFO, GAUGE, SUM, "sluice_build_info", NOB,                      \
+	  (MD_VERSION, MD_ABI), "Always 1; labels name the build.")
+
+enum metrics_dim_id {
+#define MD_ENUM(id, label, kind, cap, fb) MD_##id,
+	METRICS_DIMS(MD_ENUM)
+#undef MD_ENUM
+	MD__COUNT
+};
+
+enum metrics_family_id {
+#define MF_ENUM(id, type, merge, name, bk, dims, help) MF_##id,
+	METRICS_FAMILIES(MF_ENUM)
+#undef MF_ENUM
+	MF__COUNT
+};
+
+/* Values of fixed dimensions */
+enum { METRICS_RESULT_SUCCESS = 0, METRICS_RESULT_FAILURE = 1 };
+
+/* Default histogram buckets (seconds), used when the config names none. */
+extern const double metrics_default_buckets[];
+extern const size_t metrics_n_default_buckets;
+
+struct metrics_catalog_opts {
+	const double *request_buckets;	/* NULL: the default */
+	size_t n_request_buckets;
+	const double *upstream_buckets;
+	size_t n_upstream_buckets;
+	uint32_t max_series;		/* per family per shard; 0: default */
+};
+
+/*
+ * A registry holding every catalogue family, with n_workers worker shards.
+ * Interns the "none" route, sets build info and seeds the unlabelled
+ * series so that they render from the first scrape. NULL + errno and a
+ * message in err (bad buckets: EINVAL).
+ */
+struct metrics *metrics_catalog_new(unsigned int n_workers,
+				    const struct metrics_catalog_opts *o,
+				    char *err, size_t errlen);
+
+/* Label index helpers for the hot path (lock-free). */
+uint32_t metrics_method_index(const struct metrics *m, const char *method,
+			      size_t len);
+uint32_t metrics_code_index(int status);
+/* The index of route name (NULL or "": "none"); interned on first use. */
+uint32_t metrics_route_index(struct metrics *m, const char *route);
+/* Index in a dynamic dimension, interning on first use (fallback when
+ * full or invalid). */
+uint32_t metrics_label_index(struct metrics *m, enum metrics_dim_id dim,
+			     const char *value);
+
+#endif

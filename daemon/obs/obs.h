@@ -1,0 +1,163 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Observability wiring: the process's metrics registry (metrics_catalog.h)
+ * and access log writer (logwriter.h), with one small entry point per event.
+ * Workers call the obs_*() hooks with their worker index; each touches only
+ * that worker's metrics shard and log ring, so the hooks take no locks and
+ * never block. Values that live elsewhere (XDP counters, reload results,
+ * log writer counts, configured upstream targets) are pulled in at scrape
+ * time by a collector, under a mutex that also serialises scrapes.
+ *
+ * Serves GET /metrics through the admin server's registry.
+ *
+ * Every hook is a no-op before obs_init() and after obs_shutdown(), so
+ * tools and tests that do not set it up need not care.
+ */
+#ifndef SLUICE_OBS_H
+#define SLUICE_OBS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http/accesslog.h"
+
+struct config;
+struct http_request;
+struct metrics;
+struct obs_capture;
+struct xdpctl;
+
+/*
+ * Per-exchange state the proxy keeps inside its connection (conn.h) and
+ * updates with one-line hooks; obs_exchange_end() reports it once and
+ * zeroes it. All zero: no request in progress.
+ */
+struct obs_exchange {
+	uint64_t t_start_ns;		/* first byte of the request head seen */
+	uint64_t t_up_ns;		/* request head handed to the upstream */
+	uint64_t t_resp_ns;		/* final response head received */
+	uint64_t bytes_in, bytes_out;
+	struct obs_capture *cap;	/* request fields for the access log */
+	int status;			/* final response status sent */
+	uint16_t method;		/* metrics label index */
+	int8_t http_minor;
+	bool begun;			/* obs_exchange_begin() ran */
+};
+
+/* Monotonic clock for the hooks (ns). */
+uint64_t obs_now_ns(void);
+
+/* Request head parsed (head_len bytes): capture method, path, host, user
+ * agent and referer for the access log (copied, bounded, from a per-worker
+ * pool) and the method's label. */
+void obs_exchange_begin(unsigned int worker, struct obs_exchange *e,
+			const struct http_request *r, size_t head_len);
+
+/* What the proxy knows when the exchange ends. */
+struct obs_end {
+	const char *client;
+	uint16_t client_port;
+	const char *route;		/* NULL: no route matched / none yet */
+	const char *service;
+	const char *upstream;		/* target text, NULL: none picked */
+	int status;			/* 0: e->status (the response sent) */
+	const char *error;		/* gateway error code or NULL */
+	uint64_t extra_bytes_in;	/* unparsed request bytes (errors) */
+	uint64_t extra_bytes_out;	/* the gateway's error response */
+	const char *request_id;		/* X-Request-Id (NULL: obs makes one) */
+};
+
+/* Report the exchange (metrics + access log) and reset e. No-op when e
+ * holds no request (t_start_ns == 0). */
+void obs_exchange_end(unsigned int worker, struct obs_exchange *e,
+		      const struct obs_end *end);
+
+/* A connect attempt to a target failed (before any retry elsewhere). */
+void obs_upstream_failed(unsigned int worker, const char *service,
+			 const char *target);
+
+/* One finished request (answered, rejected, or abandoned by the client). */
+struct obs_request {
+	/* The access log record. request_id NULL: obs makes one. Times:
+	 * duration_us and upstream_us (-1: no upstream response). */
+	struct accesslog_record log;
+	const char *service;		/* service name, NULL: none chosen */
+	/* outcome of the upstream attempt for sluice_upstream_up */
+	enum {
+		OBS_UPSTREAM_NONE = 0,	/* no upstream involved */
+		OBS_UPSTREAM_OK,	/* a response head came back */
+		OBS_UPSTREAM_FAILED,	/* reset / bad response / timeout */
+	} upstream_state;
+	int method_index;		/* >= 0: metrics label; -1: from log.method */
+};
+
+/*
+ * Build the registry (buckets from cfg->metrics), open the access log
+ * (cfg->access_log) with one ring per worker, and register GET /metrics
+ * with the admin server when cfg->metrics.enabled. 0 or -errno with a
+ * message in err. Call before the workers start.
+ */
+int obs_init(const struct config *cfg, unsigned int n_workers, char *err,
+	     size_t errlen);
+
+/* Start the access-log writer thread (after obs_init(), after the privilege
+ * drop, before the workers start). 0 or -errno. */
+int obs_start(void);
+
+/* XDP handle whose counters the scrape reads (NULL: none). Takes the scrape
+ * lock, so it is safe against a scrape in progress. */
+void obs_set_xdp(struct xdpctl *x);
+
+/* A configuration load finished: ok with the new snapshot (reloadable
+ * access log settings apply; its upstream targets are reported), or
+ * !ok (cfg NULL) when a reload was refused. Counts reloads. */
+void obs_config_applied(const struct config *cfg, bool ok);
+
+/* Worker hooks. */
+void obs_conn_accepted(unsigned int worker);
+/* A receive found every provided buffer of its class in use (ENOBUFS)
+ * and is posted again. */
+void obs_recv_buffers_exhausted(unsigned int worker);
+/* Response body bytes a finished (or torn down) splice moved. */
+void obs_spliced(unsigned int worker, uint64_t bytes);
+/* The worker's open client connections now (sampled on its timer). */
+void obs_conn_active(unsigned int worker, uint32_t n);
+/* A finished request described directly (obs_exchange_end builds one). */
+void obs_request_done(unsigned int worker, struct obs_request *r);
+/* For the auth and rate-limit layers: one call where a request is refused
+ * (the request's own completion is still reported by obs_request_done). */
+void obs_auth_failure(unsigned int worker, const char *route,
+		      const char *reason);
+void obs_ratelimit_rejected(unsigned int worker, const char *route);
+/* For the ban layer (any thread): the number of active bans now. */
+void obs_set_active_bans(uint64_t n);
+/* A ban was put into the XDP ban map (any thread). sluice_xdp_active_bans
+ * itself is counted from the ban maps at every scrape. */
+enum obs_ban_by {
+	OBS_BAN_SLUICED = 0,	/* L7 escalation */
+	OBS_BAN_OPERATOR = 1,	/* admin API: sluicectl ban */
+};
+void obs_ban(enum obs_ban_by by);
+
+/* SIGUSR1: reopen the access log file (logrotate). */
+void obs_reopen_logs(void);
+
+/* The scrape: Prometheus text, malloc'd (caller frees). 0 or -errno. */
+int obs_render(char **out, size_t *len);
+
+/* The registry (NULL before obs_init). */
+struct metrics *obs_metrics(void);
+
+/* Flush and close the access log, free the registry. Workers must have
+ * stopped. */
+void obs_shutdown(void);
+
+/*
+ * Passive health of an upstream target, as sluice_upstream_up reports it:
+ * "up" or "down" by the most recent attempt any worker made, "unknown"
+ * before the first attempt (or without metrics). For the admin API.
+ */
+const char *obs_upstream_health(const char *target);
+
+#endif

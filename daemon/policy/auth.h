@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Authentication, RBAC and L7 address policy: pure decisions over a request
+ * head and a config snapshot (no I/O, no logging, no allocation on the
+ * request path).
+ *
+ * Consumers carry a name, roles and credentials. Bearer tokens and API keys
+ * are stored only as SHA-256 digests (config: "sha256:<hex>", or "file:"/
+ * "env:" references that config resolves and hashes at load time); a
+ * presented credential is hashed and looked up in a table keyed by its
+ * digest, then compared in constant time. JWTs are verified by auth_jwt.
+ *
+ * Per route (struct auth_policy): the methods accepted (any of bearer, key,
+ * jwt), whether anonymous requests pass, the roles required (any-of or
+ * all-of), where an API key is read from (header and/or query parameter),
+ * whether the credential is stripped before proxying, and L7 CIDR allow/deny
+ * lists checked against the client address (resolved once per exchange by
+ * realip_resolve(): the peer, or the X-Forwarded-For chain when the peer is
+ * a trusted proxy).
+ *
+ * Order of checks in auth_evaluate(): CIDR (403) ▸ credentials (401) ▸ roles
+ * (403; 401 when anonymous). The address check runs first so that a denied
+ * address learns nothing about credentials.
+ */
+#ifndef SLUICE_AUTH_H
+#define SLUICE_AUTH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "config/allowlist.h"
+#include "policy/auth_jwt.h"
+#include "policy/crypto.h"
+
+struct http_header;
+
+enum auth_method {
+	AUTH_M_BEARER = 1u << 0,	/* Authorization: Bearer <opaque> */
+	AUTH_M_KEY = 1u << 1,		/* API key: header or query parameter */
+	AUTH_M_JWT = 1u << 2,		/* Authorization: Bearer <jwt> */
+};
+
+enum auth_roles_mode {
+	AUTH_ROLES_ANY = 0,		/* any one of the roles (default) */
+	AUTH_ROLES_ALL = 1,		/* every role */
+};
+
+enum auth_cred_kind {
+	AUTH_CRED_BEARER = 0,
+	AUTH_CRED_KEY = 1,
+};
+
+#define AUTH_HASH_TEXT_LEN (7 + 2 * CRYPTO_SHA256_LEN + 1) /* "sha256:" hex NUL */
+#define AUTH_MAX_CREDENTIAL 8192
+#define AUTH_DEFAULT_KEY_HEADER "X-API-Key"
+
+struct auth_consumer {
+	char name[AUTH_NAME_MAX];
+	char roles[AUTH_MAX_ROLES][AUTH_NAME_MAX];
+	unsigned int n_roles;
+};
+
+struct auth_cred {
+	uint8_t hash[CRYPTO_SHA256_LEN];
+	uint8_t kind;			/* enum auth_cred_kind */
+	uint8_t used;			/* slot in use (hash table) */
+	uint32_t consumer;		/* index into consumers */
+};
+
+/* Everything auth needs that is global to a config snapshot. */
+struct auth_store {
+	struct auth_consumer *consumers;
+	size_t n_consumers;
+	struct auth_cred *table;	/* open addressing, power-of-two size */
+	size_t table_size, n_creds;
+	bool jwt_enabled;
+	struct auth_jwt_provider jwt;
+	struct allowlist trusted_proxies;	/* PROXY header, XFF */
+	char realm[AUTH_NAME_MAX];		/* WWW-Authenticate realm */
+};
+
+struct auth_policy {
+	uint32_t methods;		/* AUTH_M_*; 0: no credentials needed */
+	bool anonymous;			/* no credential: pass as anonymous */
+	char **roles;			/* required roles */
+	size_t n_roles;
+	int roles_mode;			/* enum auth_roles_mode */
+	char key_header[AUTH_NAME_MAX];	/* "" : not read from a header */
+	char key_query[AUTH_NAME_MAX];	/* "" : not read from the query */
+	bool strip;			/* remove the credential (default) */
+	struct allowlist allow;		/* L7: if non-empty, client must match */
+	struct allowlist deny;		/* L7: client must not match */
+};
+
+enum auth_verdict {
+	AUTH_ALLOW = 0,
+	AUTH_DENY_401,
+	AUTH_DENY_403,
+};
+
+struct auth_request {
+	const struct http_header *headers;
+	size_t n_headers;
+	const char *target;		/* request-target (for ?key=) */
+	size_t target_len;
+	const struct sockaddr *client;	/* effective client address */
+};
+
+struct auth_result {
+	enum auth_verdict verdict;
+	bool authenticated;		/* false: anonymous (or denied) */
+	uint32_t method;		/* AUTH_M_* that authenticated */
+	bool invalid_token;		/* 401 for a bad credential, not a missing one */
+	const char *message;		/* human text for the JSON body */
+	/* read up to their NUL and n_roles only: auth_evaluate() does not
+	 * clear the rest (1 KiB per request) */
+	char consumer[AUTH_NAME_MAX];
+	char roles[AUTH_MAX_ROLES][AUTH_NAME_MAX];
+	unsigned int n_roles;
+	uint64_t strip_headers;		/* bit i: drop headers[i] upstream */
+	size_t strip_query_off;		/* span of target to drop; len 0: none */
+	size_t strip_query_len;
+};
+
+/* ---- config time ------------------------------------------------------- */
+
+void auth_store_init(struct auth_store *s);
+void auth_store_free(struct auth_store *s);
+
+/* Append a consumer; returns its index or -EINVAL (bad/duplicate name)
+ * / -ENOMEM. */
+int auth_store_add_consumer(struct auth_store *s, const char *name);
+/* Add a role to consumer ci. -EINVAL: bad name or too many roles. */
+int auth_store_add_role(struct auth_store *s, size_t ci, const char *role);
+/* Register a credential digest for consumer ci. -EEXIST if that digest is
+ * already registered (to any consumer), -ENOMEM. */
+int auth_store_add_cred(struct auth_store *s, size_t ci,
+			enum auth_cred_kind kind,
+			const uint8_t hash[CRYPTO_SHA256_LEN]);
+/* Index of the consumer named name, or -ENOENT. */
+int auth_store_find_consumer(const struct auth_store *s, const char *name);
+
+/*
+ * Parse "sha256:<64 hex digits>" into hash. 0, or -EINVAL with a message
+ * (uppercase hex is accepted). Plain-text secrets are refused: the message
+ * says how to write them.
+ */
+int auth_parse_hash(const char *text, uint8_t hash[CRYPTO_SHA256_LEN],
+		    char *err, size_t errlen);
+/* "sha256:<hex>" of token[0..n) into out (AUTH_HASH_TEXT_LEN bytes). */
+void auth_hash_token(const char *token, size_t n,
+		     char out[AUTH_HASH_TEXT_LEN]);
+
+void auth_policy_init(struct auth_policy *p);
+void auth_policy_free(struct auth_policy *p);
+
+/* ---- request time ------------------------------------------------------ */
+
+/* Whether sa falls within any entry of al. */
+bool auth_cidr_match(const struct allowlist *al, const struct sockaddr *sa);
+
+/*
+ * Decide a request. now: unix time in seconds (JWT exp/nbf). Fills *res
+ * and returns res->verdict.
+ */
+enum auth_verdict auth_evaluate(const struct auth_store *s,
+				const struct auth_policy *p,
+				const struct auth_request *req, int64_t now,
+				struct auth_result *res);
+
+/*
+ * Value of the WWW-Authenticate header for a 401 on policy p, e.g.
+ * 'Bearer realm="sluice", error="invalid_token"'. Returns the length
+ * written (NUL-terminated; truncated to len).
+ */
+size_t auth_www_authenticate(const struct auth_store *s,
+			     const struct auth_policy *p,
+			     const struct auth_result *res, char *buf,
+			     size_t len);
+
+/* Roles of res joined with ", " for X-Consumer-Roles. Returns the length. */
+size_t auth_roles_header(const struct auth_result *res, char *buf, size_t len);
+
+#endif

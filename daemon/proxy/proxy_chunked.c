@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Chunked bodies re-coded on their way through: request bodies re-framed
+ * (data only: chunk extensions and trailers are dropped), response bodies
+ * de-chunked for HTTP/1.0 clients. See proxy_int.h.
+ */
+#include "proxy/proxy.h"
+
+#include <stdio.h>
+
+#include "proxy/proxy_int.h"
+
+/* Room kept in the re-framing buffer for one chunk header and CRLF. */
+#define FRAME_OVERHEAD 32
+
+/* ---- request direction ------------------------------------------------- */
+
+/* Chunked request body: decode what is buffered into x->frame as fresh
+ * chunks (data only) and the last chunk. false: the exchange ended. */
+bool proxy__reframe_request(struct proxy *p, struct conn *c)
+{
+	struct conn_exchange *x = c->x;
+	struct buf *f;
+
+	if (!x->frame && !(x->frame = buf_get(&p->bufs))) {
+		proxy__send_error(p, c, 500, "out of memory");
+		return false;
+	}
+	f = x->frame;
+	while (!x->req_ck_done && c->in && buf_len(c->in) &&
+	       buf_room(f) > FRAME_OVERHEAD * 2) {
+		size_t lim = buf_len(c->in), doff, dlen;
+		bool done = false;
+		long r;
+
+		if (lim > buf_room(f) - FRAME_OVERHEAD)
+			lim = buf_room(f) - FRAME_OVERHEAD;
+		r = http_chunked_decode(&x->req_ck, buf_head(c->in), lim,
+					&done, &doff, &dlen);
+		if (r < 0) {
+			x->req_aborted = true;
+			proxy__send_error(p, c, 400,
+					  "invalid chunked request body");
+			return false;
+		}
+		if (dlen) {
+			x->req_body_bytes += dlen;
+			if (x->max_body && x->req_body_bytes > x->max_body) {
+				x->req_aborted = true;
+				proxy__send_error(p, c, 413,
+						  "request body larger than "
+						  "this route allows");
+				return false;
+			}
+			f->end += (size_t)snprintf(buf_tail(f), buf_room(f),
+						   "%zx\r\n", dlen);
+			buf_append(f, buf_head(c->in) + doff, dlen);
+			buf_append(f, "\r\n", 2);
+		}
+		buf_consume(c->in, (size_t)r);
+		if (done) {
+			x->req_ck_done = true;
+			buf_append(f, "0\r\n\r\n", 5);	/* trailers dropped */
+		}
+		if (r == 0)
+			break;
+	}
+	return true;
+}
+
+/*
+ * A request must reach the backend whole or not at all as far as the
+ * gateway can tell: a backend given a head and then EOF holds an
+ * incomplete request that some frameworks start to process. So before the
+ * head goes upstream, every chunked body byte already received is checked
+ * (here, from start_exchange() and again just before the head is sent,
+ * for what arrived while connecting). An invalid body, or one larger than
+ * the route allows, is answered with nothing sent upstream. Only bytes
+ * that arrive after the head went out can still end the exchange in the
+ * middle (proxy__reframe_request: the upstream connection is aborted).
+ * Bytes after the body's end belong to the next request, parsed when its
+ * turn comes.
+ */
+bool proxy__check_received_body(struct proxy *p, struct conn *c, size_t skip)
+{
+	struct conn_exchange *x = c->x;
+	size_t len = c->in ? buf_len(c->in) : 0;
+	const char *b;
+
+	if (x->req_body != HTTP_BODY_CHUNKED || x->req_seen_done ||
+	    len <= skip)
+		return true;
+	b = buf_head(c->in) + skip;
+	len -= skip;
+	while (x->req_seen < len) {
+		size_t doff, dlen;
+		bool done = false;
+		long r = http_chunked_decode(&x->req_seen_ck, b + x->req_seen,
+					     len - x->req_seen, &done, &doff,
+					     &dlen);
+
+		if (r < 0) {
+			x->req_aborted = true;
+			proxy__send_error(p, c, 400,
+					  "invalid chunked request body");
+			return false;
+		}
+		x->req_seen += (size_t)r;
+		x->req_seen_data += dlen;
+		if (x->max_body && x->req_seen_data > x->max_body) {
+			x->req_aborted = true;
+			proxy__send_error(p, c, 413, "request body larger than "
+						     "this route allows");
+			return false;
+		}
+		if (done) {
+			x->req_seen_done = true;
+			break;
+		}
+		if (r == 0)
+			break;
+	}
+	return true;
+}
+
+/* ---- response direction ------------------------------------------------ */
+
+/* Chunked response body for an HTTP/1.0 client: skip the framing, send
+ * the data. Returns bytes to send from the head of u->in (0: none yet). */
+long proxy__dechunk_response(struct conn *c, struct conn *u)
+{
+	struct conn_exchange *x = c->x;
+
+	while (u->in && buf_len(u->in) && !x->resp_ck_done) {
+		size_t doff, dlen;
+		bool done = false;
+		long r = http_chunked_decode(&x->resp_ck, buf_head(u->in),
+					     buf_len(u->in), &done, &doff,
+					     &dlen);
+
+		if (r < 0)
+			return -1;
+		x->resp_ck_done = done;
+		if (dlen) {
+			buf_consume(u->in, doff);
+			return (long)dlen;
+		}
+		buf_consume(u->in, (size_t)r);
+		if (r == 0)
+			break;
+	}
+	return 0;
+}

@@ -1,0 +1,174 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The upstream of an exchange: attach it (pooled or new), recover from a
+ * failed connect or a stale pooled connection, and drop it while keeping
+ * alive the buffers that sends in flight still read. See proxy_int.h.
+ */
+#include "proxy/proxy.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "lib/log.h"
+#include "obs/obs.h"
+#include "proxy/proxy_int.h"
+
+/* ---- buffers held across teardown ----------------------------------- */
+
+static void hold_buf(struct proxy *p, struct conn *c, struct buf *b)
+{
+	if (!b)
+		return;
+	if (!c->hold[0])
+		c->hold[0] = b;
+	else if (!c->hold[1])
+		c->hold[1] = b;
+	else
+		buf_put(&p->bufs, b);	/* cannot happen: two buffers at most */
+}
+
+static bool buf_has(const struct buf *b, const char *ptr)
+{
+	return b && ptr >= b->data && ptr <= b->data + b->cap;
+}
+
+/* The gather write of a response head in flight on client s reads b. */
+static bool gather_reads(const struct conn *s, const struct buf *b)
+{
+	return s->kind == CONN_CLIENT && s->x && s->x->head_gather &&
+	       buf_has(b, s->x->head_iov[1].iov_base);
+}
+
+/* If the send in flight on s reads *bp, move the buffer to s's hold[]. */
+static void hold_if_read(struct proxy *p, struct conn *s, struct buf **bp)
+{
+	if ((s->flags & CONN_F_SEND) &&
+	    (buf_has(*bp, s->wptr) || gather_reads(s, *bp))) {
+		hold_buf(p, s, *bp);
+		*bp = NULL;
+	}
+}
+
+/* ---- teardown ---------------------------------------------------------- */
+
+/* Close the upstream of client c (not reusable), keeping alive what the
+ * sends in flight still read. */
+void proxy__drop_upstream(struct proxy *p, struct conn *c)
+{
+	struct conn *u = c->peer;
+
+	if (!u)
+		return;
+	/* response head/body or tunnel bytes being sent to the client */
+	hold_if_read(p, c, &u->in);
+	/* request head, body, re-framed body or tunnel bytes */
+	hold_if_read(p, u, &c->in);
+	hold_if_read(p, u, &c->out);
+	hold_if_read(p, u, &c->x->frame);
+	c->peer = NULL;
+	u->peer = NULL;
+	upstream_remove(&p->up, u);
+	conn_close(&p->conns, u);
+}
+
+/* ---- attach, retry ----------------------------------------------------- */
+
+/* Connecting to the current target failed: try the next target once (for
+ * idempotent requests; nothing was sent yet) or answer 502. */
+bool proxy__connect_failed(struct proxy *p, struct conn *c, int err)
+{
+	struct conn_exchange *x = c->x;
+	const struct config_service *svc = &x->cfg->services[x->service];
+
+	obs_upstream_failed(p->worker, svc->name, svc->targets[x->target].text);
+	if (proxy__warn_ok(p))
+		pr_warn("worker %u: upstream %s (service %s): connect failed: %s",
+			p->worker, svc->targets[x->target].text, svc->name,
+			err == -ETIMEDOUT ? "timed out" : strerror(-err));
+	if (x->idempotent && x->tries < 2 && svc->n_targets > 1) {
+		x->target = (x->target + 1) % (unsigned int)svc->n_targets;
+		return proxy__attach_upstream(p, c, false);
+	}
+	proxy__send_error(p, c, 502, err == -ETIMEDOUT ?
+				     "timed out connecting to the upstream" :
+				     "could not connect to the upstream");
+	return false;
+}
+
+/* Link c to a pooled or new connection to its current target. */
+bool proxy__attach_upstream(struct proxy *p, struct conn *c, bool fresh)
+{
+	struct conn_exchange *x = c->x;
+	const struct config_service *svc = &x->cfg->services[x->service];
+	const struct config_addr *a = &svc->targets[x->target];
+	struct conn *u = NULL;
+
+	x->tries++;
+	if (!fresh)
+		u = upstream_take(&p->up, (const struct sockaddr *)&a->sa,
+				  a->salen);
+	if (u) {
+		x->upstream_reused = true;
+		u->state = US_ACTIVE;
+	} else {
+		x->upstream_reused = false;
+		u = upstream_connect(&p->up, a, svc->connect_timeout_ms,
+				     p->now_ms);
+		if (!u)
+			return proxy__connect_failed(p, c, -errno);
+		u->state = US_CONNECTING;
+	}
+	u->deadline_ms = 0;
+	c->peer = u;
+	u->peer = c;
+	return true;
+}
+
+/* A pooled connection turned out closed by the backend before it
+ * answered, and the request (no body) can be sent again as it was: once
+ * more on a new connection (on_connect() pumps). True when retried. */
+static bool retry_stale(struct proxy *p, struct conn *c, const char *what)
+{
+	struct conn_exchange *x = c->x;
+
+	if (!x->upstream_reused || x->resp_started || x->stale_retried ||
+	    x->req_body != HTTP_BODY_NONE)
+		return false;
+	pr_debug("worker %u: pooled upstream connection %s, retrying on a "
+		 "new one", p->worker, what);
+	x->stale_retried = true;
+	proxy__drop_upstream(p, c);
+	x->req_phase = CONN_PH_IDLE;
+	x->tries--;
+	proxy__attach_upstream(p, c, true);
+	return true;
+}
+
+/* The request could not be (fully) written to the upstream. */
+void proxy__request_send_failed(struct proxy *p, struct conn *c, long err)
+{
+	struct conn_exchange *x = c->x;
+
+	if (x->req_phase == CONN_PH_HEAD &&
+	    retry_stale(p, c, "was closed"))
+		return;
+	pr_debug("worker %u: upstream write failed: %s", p->worker,
+		 strerror((int)-err));
+	/* the backend may still have answered (an early error): read it */
+	x->req_aborted = true;
+	x->req_phase = CONN_PH_DONE;
+	x->client_keep_alive = false;
+}
+
+/* The upstream closed or failed before a complete response head. */
+void proxy__upstream_gone(struct proxy *p, struct conn *c)
+{
+	struct conn_exchange *x = c->x;
+
+	if (!x->req_aborted && (!c->peer->in || buf_len(c->peer->in) == 0) &&
+	    retry_stale(p, c, "closed without answering"))
+		return;
+	proxy__send_error(p, c, 502, "the upstream closed the connection "
+				     "without a complete response");
+}

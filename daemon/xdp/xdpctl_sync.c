@@ -1,0 +1,911 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Map sync by diff (part of the xdpctl module): make the ports, allowlist,
+ * denylist and rate-class maps equal to a config snapshot without ever
+ * clearing them. Order:
+ *   1. new or changed rate classes into free slots (never rewriting a slot
+ *      a live entry still points to with other limits);
+ *   2. add/fix allowlist entries, guarded ports, denylist entries;
+ *   3. settings with a new rules generation (cached verdicts retaken);
+ *   4. delete stale ports, allowlist and denylist entries;
+ *   5. a new generation again, then clear the classes nothing uses.
+ * A client allowed by both the old and the new config is never dropped:
+ * at every instant some entry allows it with limits at least as loose as
+ * one of the two configs. Bans are runtime state and never touched here.
+ */
+#include "xdp/xdpctl.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/socket.h>
+
+#include <bpf/bpf.h>
+
+#include "config/allowlist.h"
+#include "config/config.h"
+#include "lib/log.h"
+#include "xdp/xdpctl_int.h"
+
+/* The wanted contents of one map: records of key||value, sorted by key,
+ * duplicate keys removed. */
+struct sync_set {
+	const char *name;
+	int fd;
+	size_t key_size, val_size, rec_size;
+	unsigned char *recs;
+	size_t n;
+	struct xdpctl_sync_count *count;
+	bool lpm;		/* an LPM trie: lookups are not exact */
+	bool array;		/* an array: every slot exists, zero = unused */
+	size_t max_entries;
+};
+
+static int cmp_key(const void *a, const void *b, void *key_size)
+{
+	return memcmp(a, b, *(size_t *)key_size);
+}
+
+static void sync_set_sort(struct sync_set *s)
+{
+	size_t out = 0;
+
+	if (s->n == 0)
+		return;
+	qsort_r(s->recs, s->n, s->rec_size, cmp_key, &s->key_size);
+	for (size_t i = 1; i < s->n; i++) {
+		unsigned char *prev = s->recs + out * s->rec_size;
+		unsigned char *cur = s->recs + i * s->rec_size;
+
+		if (memcmp(prev, cur, s->key_size) == 0)
+			continue;
+		out++;
+		if (out != i)
+			memcpy(s->recs + out * s->rec_size, cur, s->rec_size);
+	}
+	s->n = out + 1;
+}
+
+static int sync_set_alloc(struct sync_set *s, const char *name, int fd,
+			  size_t key_size, size_t val_size, size_t n,
+			  struct xdpctl_sync_count *count)
+{
+	s->name = name;
+	s->fd = fd;
+	s->key_size = key_size;
+	s->val_size = val_size;
+	s->rec_size = key_size + val_size;
+	s->n = 0;
+	s->count = count;
+	s->lpm = false;
+	s->array = false;
+	s->recs = calloc(n ? n : 1, s->rec_size);
+	return s->recs ? 0 : -ENOMEM;
+}
+
+static void sync_set_push(struct sync_set *s, const void *key, const void *val)
+{
+	unsigned char *r = s->recs + s->n * s->rec_size;
+
+	memcpy(r, key, s->key_size);
+	memcpy(r + s->key_size, val, s->val_size);
+	s->n++;
+}
+
+static int sync_set_contains(const struct sync_set *s, const void *key)
+{
+	size_t lo = 0, hi = s->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = memcmp(key, s->recs + mid * s->rec_size, s->key_size);
+
+		if (c == 0)
+			return 1;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return 0;
+}
+
+static int is_full_error(int err)
+{
+	return err == -ENOSPC || err == -E2BIG;
+}
+
+/* Phase 1: make every wanted entry present with its value. */
+/*
+ * The live keys of an LPM trie, sorted. A trie lookup is a longest-prefix
+ * match, not an exact one: looking up 10.0.0.0/24 finds 10.0.0.0/16 if only
+ * that exists. Presence must be decided on the exact keys, or a narrowed
+ * entry would be taken as present and then lose its covering entry in the
+ * delete phase.
+ */
+static int live_keys(struct sync_set *s, size_t max_entries,
+		     unsigned char **out, size_t *n_out)
+{
+	size_t limit = 2 * max_entries + 16, n = 0, cap = 0;
+	unsigned char key[64], next[64], *keys = NULL;
+	const void *prev = NULL;
+
+	for (;;) {
+		if (bpf_map_get_next_key(s->fd, prev, next) < 0) {
+			if (errno == ENOENT)
+				break;
+			free(keys);
+			return -errno;
+		}
+		if (n >= limit)
+			break;
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			unsigned char *p = realloc(keys, ncap * s->key_size);
+
+			if (!p) {
+				free(keys);
+				return -ENOMEM;
+			}
+			keys = p;
+			cap = ncap;
+		}
+		memcpy(key, next, s->key_size);
+		memcpy(keys + n * s->key_size, key, s->key_size);
+		prev = key;
+		n++;
+	}
+	if (n)
+		qsort_r(keys, n, s->key_size, cmp_key, &s->key_size);
+	*out = keys;
+	*n_out = n;
+	return 0;
+}
+
+static bool keys_contain(const unsigned char *keys, size_t n, size_t ks,
+			 const void *key)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = memcmp(key, keys + mid * ks, ks);
+
+		if (c == 0)
+			return true;
+		if (c < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return false;
+}
+
+static bool all_zero(const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+int xdpctl__array_read(int fd, uint32_t slots, size_t val_size,
+		       unsigned char **vals)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, o);
+	uint32_t *keys, count = slots, token;
+	unsigned char *v, *buf;
+	int err = 0;
+
+	*vals = NULL;
+	keys = calloc(slots, sizeof(*keys));
+	buf = calloc(slots, val_size);
+	v = calloc(slots, val_size);
+	if (!keys || !buf || !v) {
+		err = -ENOMEM;
+		goto out;
+	}
+	/* one call: the whole array fits in the buffers */
+	if (bpf_map_lookup_batch(fd, NULL, &token, keys, buf, &count, &o) < 0 &&
+	    errno != ENOENT) {
+		err = -errno;
+		goto out;
+	}
+	for (uint32_t i = 0; i < count && i < slots; i++)
+		if (keys[i] < slots)
+			memcpy(v + (size_t)keys[i] * val_size,
+			       buf + (size_t)i * val_size, val_size);
+	*vals = v;
+	v = NULL;
+out:
+	free(keys);
+	free(buf);
+	free(v);
+	return err;
+}
+
+long xdpctl__array_count(int fd, uint32_t slots, size_t val_size)
+{
+	unsigned char *vals;
+	long n = 0;
+	int err;
+
+	err = xdpctl__array_read(fd, slots, val_size, &vals);
+	if (err)
+		return err;
+	for (uint32_t i = 0; i < slots; i++)
+		n += !all_zero(vals + (size_t)i * val_size, val_size);
+	free(vals);
+	return n;
+}
+
+static int sync_add(struct sync_set *s)
+{
+	unsigned char cur[64], *live = NULL;
+	size_t n_live = 0;
+	int err;
+
+	if (s->lpm) {
+		err = live_keys(s, s->max_entries, &live, &n_live);
+		if (err) {
+			pr_err("xdp: walking %s failed: %s", s->name,
+			       strerror(-err));
+			return err;
+		}
+	}
+	err = 0;
+	for (size_t i = 0; i < s->n && !err; i++) {
+		const unsigned char *key = s->recs + i * s->rec_size;
+		const unsigned char *val = key + s->key_size;
+		bool present;
+
+		if (s->lpm && !keys_contain(live, n_live, s->key_size, key)) {
+			present = false;
+		} else if (bpf_map_lookup_elem(s->fd, key, cur) == 0) {
+			if (memcmp(cur, val, s->val_size) == 0) {
+				s->count->kept++;
+				continue;
+			}
+			present = !s->array || !all_zero(cur, s->val_size);
+		} else if (errno == ENOENT) {
+			present = false;
+		} else {
+			err = -errno;
+			pr_err("xdp: lookup in %s failed: %s", s->name,
+			       strerror(-err));
+			break;
+		}
+		if (bpf_map_update_elem(s->fd, key, val, BPF_ANY) < 0) {
+			err = -errno;
+			if (is_full_error(err)) {
+				err = -ENOSPC; /* caller reports */
+				break;
+			}
+			pr_err("xdp: update of %s failed: %s", s->name,
+			       strerror(-err));
+			break;
+		}
+		if (present)
+			s->count->updated++;
+		else
+			s->count->added++;
+	}
+	free(live);
+	return err;
+}
+
+/* Phase 2: delete every live entry that is not wanted. The walk collects
+ * first and deletes after, so deleting never disturbs the iteration. */
+static int sync_clear_array(struct sync_set *s, uint32_t slots)
+{
+	unsigned char *vals, zero[64] = {0};
+	int err;
+
+	err = xdpctl__array_read(s->fd, slots, s->val_size, &vals);
+	if (err) {
+		pr_err("xdp: reading %s failed: %s", s->name, strerror(-err));
+		return err;
+	}
+	for (uint32_t i = 0; i < slots && !err; i++) {
+		if (all_zero(vals + (size_t)i * s->val_size, s->val_size) ||
+		    sync_set_contains(s, &i))
+			continue;
+		if (bpf_map_update_elem(s->fd, &i, zero, BPF_ANY) < 0) {
+			err = -errno;
+			pr_err("xdp: clearing slot %u of %s failed: %s", i,
+			       s->name, strerror(-err));
+			break;
+		}
+		s->count->deleted++;
+	}
+	free(vals);
+	return err;
+}
+
+static int sync_delete(struct sync_set *s, size_t max_entries)
+{
+	size_t limit = 2 * max_entries + 16, n_stale = 0, cap = 0, walked = 0;
+	unsigned char key[64], next[64], *stale = NULL;
+	const void *prev = NULL;
+	int err = 0;
+
+	if (s->array)
+		return sync_clear_array(s, (uint32_t)max_entries);
+	for (;;) {
+		if (bpf_map_get_next_key(s->fd, prev, next) < 0) {
+			if (errno == ENOENT)
+				break; /* end of map */
+			err = -errno;
+			pr_err("xdp: walking %s failed: %s", s->name,
+			       strerror(-err));
+			goto out;
+		}
+		if (++walked > limit) {
+			pr_warn("xdp: %s changed during sync; walk stopped",
+				s->name);
+			break;
+		}
+		memcpy(key, next, s->key_size);
+		prev = key;
+		if (sync_set_contains(s, key))
+			continue;
+		if (n_stale == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			unsigned char *p = realloc(stale, ncap * s->key_size);
+
+			if (!p) {
+				err = -ENOMEM;
+				goto out;
+			}
+			stale = p;
+			cap = ncap;
+		}
+		memcpy(stale + n_stale * s->key_size, key, s->key_size);
+		n_stale++;
+	}
+	for (size_t i = 0; i < n_stale; i++) {
+		if (bpf_map_delete_elem(s->fd, stale + i * s->key_size) == 0) {
+			s->count->deleted++;
+		} else if (errno != ENOENT) {
+			err = -errno;
+			pr_err("xdp: delete from %s failed: %s", s->name,
+			       strerror(-err));
+			goto out;
+		}
+	}
+out:
+	free(stale);
+	return err;
+}
+
+/*
+ * Phase 1 with a way out when the map is full: a config near capacity that
+ * swaps entries cannot add everything before deleting anything. Then delete
+ * this map's stale entries first and add again. Only in that case can a
+ * client covered solely by a changing entry see a brief gap; it is logged.
+ */
+static int sync_add_or_make_room(struct sync_set *s, size_t max_entries)
+{
+	struct xdpctl_sync_count first;
+	int err;
+
+	s->max_entries = max_entries;
+	err = sync_add(s);
+	if (err != -ENOSPC)
+		return err;
+	pr_warn("xdp: map %s is full (%zu entries max): removing stale "
+		"entries before adding new ones",
+		s->name, max_entries);
+	first = *s->count;
+	err = sync_delete(s, max_entries);
+	if (err)
+		return err;
+	s->count->added = s->count->updated = s->count->kept = 0;
+	err = sync_add(s);
+	/* what the first pass wrote shows up as kept in the second */
+	if (s->count->kept >= first.added + first.updated)
+		s->count->kept -= first.added + first.updated;
+	s->count->added += first.added;
+	s->count->updated += first.updated;
+	if (err == -ENOSPC)
+		pr_err("xdp: map %s is full (%zu entries max): cannot hold "
+		       "the %zu configured entries",
+		       s->name, max_entries, s->n);
+	return err;
+}
+
+
+/* ---- rate classes --------------------------------------------------------- */
+
+static uint64_t interval_ns(uint32_t rate)
+{
+	uint64_t iv = (1000000000ull + rate / 2) / rate;
+
+	return iv ? iv : 1;
+}
+
+void xdpctl_class_make(struct sluice_class *c, uint32_t rate, uint32_t burst,
+		       uint32_t syn, uint32_t syn_burst)
+{
+	memset(c, 0, sizeof(*c));
+	if (rate) {
+		c->pkt_rate = rate;
+		c->pkt_burst = burst ? burst : rate;
+		c->pkt_interval_ns = interval_ns(rate);
+		c->pkt_tolerance_ns =
+			c->pkt_interval_ns * (uint64_t)(c->pkt_burst - 1);
+	}
+	if (syn) {
+		c->syn_rate = syn;
+		c->syn_burst = syn_burst ? syn_burst : syn;
+		c->syn_interval_ns = interval_ns(syn);
+		c->syn_tolerance_ns =
+			c->syn_interval_ns * (uint64_t)(c->syn_burst - 1);
+	}
+}
+
+void xdpctl_class_of(struct sluice_class *c, const struct config_rate *def,
+		     const struct allowlist_entry *e)
+{
+	uint32_t rate = e->rate ? e->rate : def->rate;
+	uint32_t burst = e->burst ? e->burst : e->rate ? 0 : def->burst;
+	uint32_t syn = e->syn ? e->syn : def->syn;
+	uint32_t sburst = e->syn_burst ? e->syn_burst : e->syn ? 0
+							       : def->syn_burst;
+
+	xdpctl_class_make(c, rate, burst, syn, sburst);
+}
+
+static bool class_zero(const struct sluice_class *c)
+{
+	static const struct sluice_class z;
+
+	return memcmp(c, &z, sizeof(z)) == 0;
+}
+
+static bool class_limits(const struct sluice_class *c)
+{
+	return c->pkt_interval_ns || c->syn_interval_ns;
+}
+
+/* The class table as it is and as it will be. */
+struct class_plan {
+	struct sluice_class live[SLUICE_MAX_CLASSES];
+	struct sluice_class want[SLUICE_MAX_CLASSES];
+	bool used[SLUICE_MAX_CLASSES];
+};
+
+static int classes_read(int fd, struct class_plan *cp)
+{
+	for (__u32 i = 0; i < SLUICE_MAX_CLASSES; i++) {
+		if (bpf_map_lookup_elem(fd, &i, &cp->live[i]) < 0) {
+			int err = -errno;
+
+			pr_err("xdp: reading %s[%u] failed: %s",
+			       SLUICE_MAP_CLASSES, i, strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+/* Slot for class c: one already planned with the same limits, else a live
+ * slot holding exactly these limits, else a free (all-zero) one. */
+static int class_slot(struct class_plan *cp, const struct sluice_class *c,
+		      __u32 *id)
+{
+	__u32 pick = 0;
+
+	if (memcmp(c, &cp->want[0], sizeof(*c)) == 0) {
+		*id = 0;
+		return 0;
+	}
+	for (__u32 i = 1; i < SLUICE_MAX_CLASSES; i++) {
+		if (cp->used[i] && !memcmp(&cp->want[i], c, sizeof(*c))) {
+			*id = i;
+			return 0;
+		}
+	}
+	for (__u32 i = 1; i < SLUICE_MAX_CLASSES && !pick; i++)
+		if (!cp->used[i] && !memcmp(&cp->live[i], c, sizeof(*c)))
+			pick = i;
+	for (__u32 i = 1; i < SLUICE_MAX_CLASSES && !pick; i++)
+		if (!cp->used[i] && class_zero(&cp->live[i]))
+			pick = i;
+	if (!pick)
+		return -ENOSPC;
+	cp->used[pick] = true;
+	cp->want[pick] = *c;
+	*id = pick;
+	return 0;
+}
+
+struct class_ref {
+	struct sluice_class c;
+	size_t entry;	/* index into the allowlist */
+};
+
+static int class_ref_cmp(const void *a, const void *b)
+{
+	const struct class_ref *x = a, *y = b;
+	int c = memcmp(&x->c, &y->c, sizeof(x->c));
+
+	if (c)
+		return c;
+	return (x->entry > y->entry) - (x->entry < y->entry);
+}
+
+/* Plan the classes; class_ids[i] for allowlist entry i. */
+static int plan_classes(const struct config *cfg, struct class_plan *cp,
+			__u32 *class_ids)
+{
+	const struct allowlist *al = &cfg->xdp.allow;
+	struct class_ref *refs;
+	size_t n = 0;
+	int err = 0;
+
+	xdpctl_class_make(&cp->want[0], cfg->xdp.rate.rate, cfg->xdp.rate.burst,
+			  cfg->xdp.rate.syn, cfg->xdp.rate.syn_burst);
+	cp->used[0] = true;
+	refs = calloc(al->n ? al->n : 1, sizeof(*refs));
+	if (!refs)
+		return -ENOMEM;
+	for (size_t i = 0; i < al->n; i++) {
+		class_ids[i] = 0;
+		if (!allowlist_has_options(&al->entries[i]))
+			continue;
+		xdpctl_class_of(&refs[n].c, &cfg->xdp.rate, &al->entries[i]);
+		refs[n].entry = i;
+		n++;
+	}
+	qsort(refs, n, sizeof(*refs), class_ref_cmp);
+	for (size_t i = 0; i < n; i++) {
+		__u32 id;
+
+		if (i && !memcmp(&refs[i].c, &refs[i - 1].c, sizeof(refs[i].c))) {
+			class_ids[refs[i].entry] = class_ids[refs[i - 1].entry];
+			continue;
+		}
+		err = class_slot(cp, &refs[i].c, &id);
+		if (err) {
+			pr_err("xdp: map %s is full: more than %u distinct "
+			       "rate classes",
+			       SLUICE_MAP_CLASSES, SLUICE_MAX_CLASSES - 1);
+			break;
+		}
+		class_ids[refs[i].entry] = id;
+	}
+	free(refs);
+	return err;
+}
+
+/* Write the planned classes that differ from the live ones. */
+static int classes_write(int fd, struct class_plan *cp,
+			 struct xdpctl_sync_count *cnt)
+{
+	for (__u32 i = 0; i < SLUICE_MAX_CLASSES; i++) {
+		if (!cp->used[i])
+			continue;
+		if (!memcmp(&cp->live[i], &cp->want[i], sizeof(cp->want[i]))) {
+			cnt->kept++;
+			continue;
+		}
+		if (bpf_map_update_elem(fd, &i, &cp->want[i], BPF_ANY) < 0) {
+			int err = -errno;
+
+			pr_err("xdp: writing %s[%u] failed: %s",
+			       SLUICE_MAP_CLASSES, i, strerror(-err));
+			return err;
+		}
+		if (class_zero(&cp->live[i]))
+			cnt->added++;
+		else
+			cnt->updated++;
+	}
+	return 0;
+}
+
+/* Clear the live classes nothing points to any more. */
+static int classes_clear_unused(int fd, struct class_plan *cp,
+				struct xdpctl_sync_count *cnt)
+{
+	static const struct sluice_class z;
+
+	for (__u32 i = 1; i < SLUICE_MAX_CLASSES; i++) {
+		if (cp->used[i] || class_zero(&cp->live[i]))
+			continue;
+		if (bpf_map_update_elem(fd, &i, &z, BPF_ANY) < 0) {
+			int err = -errno;
+
+			pr_err("xdp: clearing %s[%u] failed: %s",
+			       SLUICE_MAP_CLASSES, i, strerror(-err));
+			return err;
+		}
+		cnt->deleted++;
+	}
+	return 0;
+}
+
+/* ---- the sets --------------------------------------------------------------- */
+
+struct sets {
+	struct sync_set ports, a4, a6, d4, d6;
+};
+
+static void sets_free(struct sets *s)
+{
+	free(s->ports.recs);
+	free(s->a4.recs);
+	free(s->a6.recs);
+	free(s->d4.recs);
+	free(s->d6.recs);
+}
+
+static int count_families(const struct allowlist *al, const char *what,
+			  size_t *n4, size_t *n6)
+{
+	*n4 = *n6 = 0;
+	for (size_t i = 0; i < al->n; i++) {
+		if (al->entries[i].family == AF_INET)
+			(*n4)++;
+		else if (al->entries[i].family == AF_INET6)
+			(*n6)++;
+		else {
+			pr_err("xdp: %s entry from line %u has unknown "
+			       "address family %u",
+			       what, al->entries[i].line, al->entries[i].family);
+			return -EAFNOSUPPORT;
+		}
+	}
+	return 0;
+}
+
+/* Push every entry of al into the v4/v6 sets with value rule (class from
+ * class_ids when given). */
+static int push_entries(const struct allowlist *al, const char *what,
+			struct sync_set *s4, struct sync_set *s6,
+			const __u32 *class_ids)
+{
+	for (size_t i = 0; i < al->n; i++) {
+		const struct allowlist_entry *e = &al->entries[i];
+		struct sluice_rule rule = {
+			.class_id = class_ids ? class_ids[i] : 0,
+		};
+
+		if (e->family == AF_INET) {
+			struct sluice_lpm4_key k = {0};
+
+			if (e->prefixlen > 32) {
+				pr_err("xdp: %s entry from line %u: "
+				       "prefix /%u is too long for IPv4",
+				       what, e->line, e->prefixlen);
+				return -EINVAL;
+			}
+			k.prefixlen = e->prefixlen;
+			xdpctl__mask_addr(k.addr, e->addr, 4, e->prefixlen);
+			sync_set_push(s4, &k, &rule);
+		} else {
+			struct sluice_lpm6_key k = {0};
+
+			if (e->prefixlen > 128) {
+				pr_err("xdp: %s entry from line %u: "
+				       "prefix /%u is too long for IPv6",
+				       what, e->line, e->prefixlen);
+				return -EINVAL;
+			}
+			k.prefixlen = e->prefixlen;
+			xdpctl__mask_addr(k.addr, e->addr, 16, e->prefixlen);
+			sync_set_push(s6, &k, &rule);
+		}
+	}
+	return 0;
+}
+
+static int check_fits(const struct sync_set *s, size_t max)
+{
+	if (s->n <= max)
+		return 0;
+	pr_err("xdp: map %s is full: %zu entries configured, %zu max", s->name,
+	       s->n, max);
+	return -ENOSPC;
+}
+
+static int build_sets(const struct xdpctl_map_fds *m, const struct config *cfg,
+		      const __u32 *class_ids, struct sets *s,
+		      struct xdpctl_sync_stats *st)
+{
+	const struct sluice_port_val pv = {.flags = SLUICE_PORT_GUARDED};
+	size_t a4 = 0, a6 = 0, d4 = 0, d6 = 0;
+	int err;
+
+	err = count_families(&cfg->xdp.allow, "allowlist", &a4, &a6);
+	if (!err)
+		err = count_families(&cfg->xdp.deny, "denylist", &d4, &d6);
+	if (err)
+		return err;
+	if (sync_set_alloc(&s->ports, SLUICE_MAP_PORTS, m->ports_fd,
+			   sizeof(__u32),
+			   sizeof(struct sluice_port_val), cfg->xdp.n_ports,
+			   &st->ports) ||
+	    sync_set_alloc(&s->a4, SLUICE_MAP_ALLOW4, m->allow4_fd,
+			   sizeof(struct sluice_lpm4_key),
+			   sizeof(struct sluice_rule), a4, &st->allow4) ||
+	    sync_set_alloc(&s->a6, SLUICE_MAP_ALLOW6, m->allow6_fd,
+			   sizeof(struct sluice_lpm6_key),
+			   sizeof(struct sluice_rule), a6, &st->allow6) ||
+	    sync_set_alloc(&s->d4, SLUICE_MAP_DENY4, m->deny4_fd,
+			   sizeof(struct sluice_lpm4_key),
+			   sizeof(struct sluice_rule), d4, &st->deny4) ||
+	    sync_set_alloc(&s->d6, SLUICE_MAP_DENY6, m->deny6_fd,
+			   sizeof(struct sluice_lpm6_key),
+			   sizeof(struct sluice_rule), d6, &st->deny6))
+		return -ENOMEM;
+	s->a4.lpm = s->a6.lpm = s->d4.lpm = s->d6.lpm = true;
+	s->ports.array = true;
+
+	for (size_t i = 0; i < cfg->xdp.n_ports; i++) {
+		__u32 k = cfg->xdp.ports[i];
+
+		sync_set_push(&s->ports, &k, &pv);
+	}
+	err = push_entries(&cfg->xdp.allow, "allowlist", &s->a4, &s->a6,
+			   class_ids);
+	if (!err)
+		err = push_entries(&cfg->xdp.deny, "denylist", &s->d4, &s->d6,
+				   NULL);
+	if (err)
+		return err;
+	sync_set_sort(&s->ports);
+	sync_set_sort(&s->a4);
+	sync_set_sort(&s->a6);
+	sync_set_sort(&s->d4);
+	sync_set_sort(&s->d6);
+
+	/* refuse a config that cannot fit before touching any map */
+	if (check_fits(&s->ports, SLUICE_MAX_PORTS) ||
+	    check_fits(&s->a4, SLUICE_MAX_ALLOW4) ||
+	    check_fits(&s->a6, SLUICE_MAX_ALLOW6) ||
+	    check_fits(&s->d4, SLUICE_MAX_DENY4) ||
+	    check_fits(&s->d6, SLUICE_MAX_DENY6))
+		return -ENOSPC;
+	return 0;
+}
+
+static unsigned int log2u(uint32_t v)
+{
+	unsigned int n = 0;
+
+	while (v > 1) {
+		v >>= 1;
+		n++;
+	}
+	return n;
+}
+
+static int write_settings(int fd, struct sluice_settings *set, uint64_t *gen)
+{
+	struct sluice_settings cur = {0};
+	__u32 zero = 0;
+	int err;
+
+	if (bpf_map_lookup_elem(fd, &zero, &cur) < 0) {
+		err = -errno;
+		goto fail;
+	}
+	set->gen = xdpctl__next_gen(cur.gen);
+	if (bpf_map_update_elem(fd, &zero, set, BPF_ANY) < 0) {
+		err = -errno;
+		goto fail;
+	}
+	*gen = set->gen;
+	return 0;
+fail:
+	pr_err("xdp: writing %s failed: %s", SLUICE_MAP_SETTINGS,
+	       strerror(-err));
+	return err;
+}
+
+int xdpctl_sync_maps(const struct xdpctl_map_fds *m, const struct config *cfg,
+		     struct xdpctl_sync_stats *st)
+{
+	struct xdpctl_sync_stats local;
+	struct class_plan *cp = NULL;
+	__u32 *class_ids = NULL;
+	struct sets s = {0};
+	struct sluice_settings set = {
+		.abi_version = SLUICE_ABI_VERSION,
+	};
+	bool limits = false;
+	int err;
+
+	if (!st)
+		st = &local;
+	memset(st, 0, sizeof(*st));
+
+	cp = calloc(1, sizeof(*cp));
+	class_ids = calloc(cfg->xdp.allow.n ? cfg->xdp.allow.n : 1,
+			   sizeof(*class_ids));
+	if (!cp || !class_ids) {
+		err = -ENOMEM;
+		pr_err("xdp: cannot prepare map sync: %s", strerror(-err));
+		goto out;
+	}
+	err = classes_read(m->classes_fd, cp);
+	if (!err)
+		err = plan_classes(cfg, cp, class_ids);
+	if (!err)
+		err = build_sets(m, cfg, class_ids, &s, st);
+	if (err) {
+		if (err == -ENOMEM)
+			pr_err("xdp: cannot prepare map sync: %s",
+			       strerror(-err));
+		goto out;
+	}
+	for (size_t i = 0; i < SLUICE_MAX_CLASSES; i++)
+		if (cp->used[i] && class_limits(&cp->want[i]))
+			limits = true;
+
+	set.flags = (cfg->xdp.allowlist_enabled ? SLUICE_SET_ALLOWLIST : 0) |
+		    (cfg->xdp.scope == CFG_XDP_SCOPE_ALL ? SLUICE_SET_SCOPE_ALL
+							 : 0) |
+		    (limits ? SLUICE_SET_RATE : 0) |
+		    (cfg->xdp.drop_sample ? SLUICE_SET_EVENTS : 0);
+	set.v6_prefix = (__u8)(cfg->xdp.rate_v6_prefix &&
+					       cfg->xdp.rate_v6_prefix <= 128
+				       ? cfg->xdp.rate_v6_prefix
+				       : SLUICE_DEF_V6_PREFIX);
+	set.sample_shift =
+		(__u8)(cfg->xdp.drop_sample ? log2u(cfg->xdp.drop_sample) : 0);
+
+	/* 1. classes; 2. loosening first, then the tightening parts */
+	err = classes_write(m->classes_fd, cp, &st->classes);
+	if (!err)
+		err = sync_add_or_make_room(&s.a4, SLUICE_MAX_ALLOW4);
+	if (!err)
+		err = sync_add_or_make_room(&s.a6, SLUICE_MAX_ALLOW6);
+	if (!err)
+		err = sync_add_or_make_room(&s.ports, SLUICE_PORT_SLOTS);
+	if (!err)
+		err = sync_add_or_make_room(&s.d4, SLUICE_MAX_DENY4);
+	if (!err)
+		err = sync_add_or_make_room(&s.d6, SLUICE_MAX_DENY6);
+	/* 3. settings + generation */
+	if (!err)
+		err = write_settings(m->settings_fd, &set, &st->gen);
+	/* 4. stale entries */
+	if (!err)
+		err = sync_delete(&s.ports, SLUICE_PORT_SLOTS);
+	if (!err)
+		err = sync_delete(&s.a4, SLUICE_MAX_ALLOW4);
+	if (!err)
+		err = sync_delete(&s.a6, SLUICE_MAX_ALLOW6);
+	if (!err)
+		err = sync_delete(&s.d4, SLUICE_MAX_DENY4);
+	if (!err)
+		err = sync_delete(&s.d6, SLUICE_MAX_DENY6);
+	/* 5. generation again, unused classes */
+	if (!err)
+		err = write_settings(m->settings_fd, &set, &st->gen);
+	if (!err)
+		err = classes_clear_unused(m->classes_fd, cp, &st->classes);
+	if (err)
+		goto out;
+
+	pr_debug("xdp: sync: ports +%zu -%zu, allow4 +%zu ~%zu -%zu, "
+		 "allow6 +%zu ~%zu -%zu, deny4 +%zu -%zu, deny6 +%zu -%zu, "
+		 "classes +%zu ~%zu -%zu, allowlist %s, rate limits %s",
+		 st->ports.added, st->ports.deleted, st->allow4.added,
+		 st->allow4.updated, st->allow4.deleted, st->allow6.added,
+		 st->allow6.updated, st->allow6.deleted, st->deny4.added,
+		 st->deny4.deleted, st->deny6.added, st->deny6.deleted,
+		 st->classes.added, st->classes.updated, st->classes.deleted,
+		 set.flags & SLUICE_SET_ALLOWLIST ? "enforced" : "off",
+		 limits ? "on" : "off");
+out:
+	sets_free(&s);
+	free(cp);
+	free(class_ids);
+	return err;
+}
