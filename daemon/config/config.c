@@ -689,7 +689,8 @@ static void config_free(struct config *c)
 		return;
 	for (size_t i = 0; i < c->n_services; i++)
 		free(c->services[i].targets);
-	config_security_free(c);
+	if (c->release)		/* what a builder attached (policy_build()) */
+		c->release(c);
 	for (size_t i = 0; i < c->n_routes; i++) {
 		free(c->routes[i].path_prefix);
 		free(c->routes[i].host);
@@ -714,7 +715,7 @@ static void config_free(struct config *c)
 		free(c->jwt.keys[i].secret);
 	}
 	free(c->jwt.keys);
-	allowlist_free(&c->auth.trusted_proxies);
+	allowlist_free(&c->trusted_proxies);
 	for (size_t i = 0; i < c->xdp.n_interfaces; i++)
 		free(c->xdp.interfaces[i]);
 	for (size_t i = 0; i < c->xdp.n_allowlist_files; i++)

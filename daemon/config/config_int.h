@@ -10,8 +10,7 @@
  *   config_keys.c   the key tables of every section and their whole-section
  *                   checks (the csection finish hooks); cfg_root_sec
  *   config_files.c  config_load_file(): reading the file, allowlist and
- *                   denylist files, rate-class check
- *   config_security.c  secrets, key files, rate-limit tables
+ *                   denylist files, rate-class check, the caller's builder
  */
 #ifndef SLUICE_CONFIG_INT_H
 #define SLUICE_CONFIG_INT_H

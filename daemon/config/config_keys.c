@@ -275,7 +275,7 @@ static const struct ckey root_keys[] = {
 	/* issue 5: parsed before routes, which refer to them */
 	{ "consumers", KT_LIST, C(consumers), C(n_consumers), 0, 100000, .flags = K_RELOAD, .sub = &consumer_sec },
 	{ "jwt", KT_SECTION, C(jwt), .flags = K_RELOAD, .sub = &jwt_sec },
-	{ "trusted_proxies", KT_CIDRS, C(auth.trusted_proxies), 0, 0, 4096, .flags = K_RELOAD },
+	{ "trusted_proxies", KT_CIDRS, C(trusted_proxies), 0, 0, 4096, .flags = K_RELOAD },
 	{ "limits", KT_LIST, C(limits), C(n_limits), 0, 16, .flags = K_RELOAD, .sub = &limit_sec },
 	{ "escalation", KT_SECTION, C(escalation), .flags = K_RELOAD, .sub = &escalation_sec },
 	{ "auth_realm", KT_STRBUF, C(auth_realm), 0, 1, AUTH_NAME_MAX - 1, .def_str = "sluice", .flags = K_RELOAD },
@@ -417,7 +417,7 @@ static void limit_finish(struct pctx *p, yaml_node_t *map, void *base,
 static void check_secret(struct pctx *p, yaml_node_t *n, const char *path,
 			 const char *spec, bool hash_ok)
 {
-	uint8_t h[CRYPTO_SHA256_LEN];
+	uint8_t h[AUTH_DIGEST_LEN];
 	char msg[256];
 
 	if (!strncmp(spec, "file:", 5)) {
