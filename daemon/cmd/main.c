@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 
 #include "config/config.h"
+#include "policy/policy.h"
 #include "control/control.h"
 #include "lib/log.h"
 #include "control/privdrop.h"
@@ -98,7 +99,7 @@ int main(int argc, char **argv)
 		log_set_level(lvl);
 	}
 
-	ret = config_load_file(path, &cfg, &errors);
+	ret = policy_load_file(path, &cfg, &errors);
 	if (ret) {
 		fprintf(stderr, "sluiced: invalid configuration:\n");
 		if (errors && *errors)

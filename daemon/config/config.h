@@ -69,7 +69,7 @@
  *     request_duration_buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
  *     upstream_duration_buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
  *
- * Authentication, roles, L7 limits, escalation (issue 5; docs/AUTH.md):
+ * Authentication, roles, L7 limits, escalation (docs/AUTH.md):
  *   consumers:
  *     - name: alice
  *       roles: [admin]
@@ -111,8 +111,12 @@
 #include <sys/socket.h>
 
 #include "config/allowlist.h"
-#include "policy/auth.h"
-#include "policy/ratelimit.h"
+#include "config/auth_spec.h"
+#include "config/limit_spec.h"
+
+/* Built from a snapshot by policy/ (policy/policy.h), opaque here. */
+struct auth_store;
+struct rl_table;
 
 #define CONFIG_MAX_NAME 64
 
@@ -156,9 +160,10 @@ enum config_method {
 };
 
 /*
- * An L7 rate limit (issue 5): "limits:" at the top level (every route) or in
- * a route. The table is created by config_load_file() and shared by every
- * worker of the snapshot.
+ * An L7 rate limit: "limits:" at the top level (every route) or in a route.
+ * The parser fills `limit` from the rates; the table is created by the
+ * policy builder (policy_build()) and shared by every worker of the
+ * snapshot.
  */
 struct config_limit {
 	int key;			/* enum rl_key_kind */
@@ -166,7 +171,7 @@ struct config_limit {
 	size_t n_rates;
 	uint32_t max_keys;		/* default RL_DEFAULT_MAX_KEYS */
 	struct rl_limit limit;		/* parsed from rates */
-	struct rl_table *table;		/* config_load_file() */
+	struct rl_table *table;		/* policy_build() */
 };
 
 struct config_route {
@@ -178,8 +183,8 @@ struct config_route {
 	size_t service;			/* index into config.services */
 	uint64_t max_body_bytes;	/* request body limit (413); 0: none.
 					 * Absent: http.max_body_bytes */
-	/* issue 5: auth:, anonymous:, roles:, roles_mode:, key_header:,
-	 * key_query:, strip_credentials:, allow_cidrs:, deny_cidrs: */
+	/* auth:, anonymous:, roles:, roles_mode:, key_header:, key_query:,
+	 * strip_credentials:, allow_cidrs:, deny_cidrs: */
 	struct auth_policy auth;
 	struct config_limit *limits;	/* limits: */
 	size_t n_limits;
@@ -217,10 +222,10 @@ struct config_http {
 	int path_params;
 	int escaped_slashes;
 	/* PROXY protocol peers and X-Forwarded-For hops that are believed:
-	 * the top-level trusted_proxies (config.auth.trusted_proxies) */
+	 * the top-level trusted_proxies (config.trusted_proxies) */
 };
 
-/* consumers: (issue 5). Secrets: "sha256:<hex>", "file:PATH", "env:NAME". */
+/* consumers:. Secrets: "sha256:<hex>", "file:PATH", "env:NAME". */
 struct config_consumer {
 	char name[CONFIG_MAX_NAME];
 	char **roles;
@@ -238,7 +243,7 @@ struct config_jwt_key {
 	char alg[16];			/* "" : any that fits the key */
 };
 
-/* jwt: (issue 5) one provider for every route with auth: [jwt]. */
+/* jwt: one provider for every route with auth: [jwt]. */
 struct config_jwt {
 	bool enabled;			/* the section is present */
 	char **algorithms;		/* default: all */
@@ -256,7 +261,7 @@ struct config_jwt {
 	size_t n_jwks_files;
 };
 
-/* escalation: (issue 5) N rejections within T seconds -> XDP ban for D. */
+/* escalation: N rejections within T seconds -> XDP ban for D. */
 struct config_escalation {
 	bool enabled;			/* default false */
 	uint32_t threshold;		/* N, default 20 */
@@ -264,7 +269,7 @@ struct config_escalation {
 	uint32_t ban_s;			/* D, default 600 */
 	bool count_rate_limited;	/* 429s count (default true) */
 	bool count_auth_failures;	/* 401s count (default true) */
-	struct rl_table *strikes;	/* config_load_file() */
+	struct rl_table *strikes;	/* policy_build() */
 };
 
 enum config_xdp_mode {
@@ -300,7 +305,6 @@ struct config_xdp {
 	/* guarded TCP ports: derived from listeners */
 	uint16_t *ports;
 	size_t n_ports;
-	/* issue 3 */
 	enum config_xdp_scope scope;	/* default guarded */
 	bool persist;			/* default false */
 	char **deny_files;		/* resolved relative to config dir */
@@ -353,7 +357,6 @@ struct config {
 	char log_level[16];		/* default "info" */
 	char user[33];			/* "": stay root; else drop to it */
 	struct config_http http;
-	/* issue 5 */
 	struct config_consumer *consumers;
 	size_t n_consumers;
 	struct config_jwt jwt;
@@ -361,9 +364,14 @@ struct config {
 	size_t n_limits;
 	struct config_escalation escalation;
 	char auth_realm[AUTH_NAME_MAX];	/* WWW-Authenticate realm */
-	/* Built by config_load_file() from the above: consumers, credentials,
-	 * JWT keys; trusted_proxies: is parsed into auth.trusted_proxies. */
-	struct auth_store auth;
+	/* PROXY protocol peers and X-Forwarded-For hops that are believed */
+	struct allowlist trusted_proxies;
+	/* Built from the above by policy_build(): consumers, credentials,
+	 * JWT keys (NULL until then). */
+	struct auth_store *auth;
+	/* Frees what a builder attached (the auth store, the rate-limit
+	 * tables); called by the last config_put(). NULL: nothing built. */
+	void (*release)(struct config *c);
 	int refcount;			/* atomic; config_get/config_put */
 	struct config_metrics metrics;
 	struct config_access_log access_log;
@@ -380,31 +388,22 @@ struct config {
 int config_parse(const char *name, const char *buf, size_t len,
 		 struct config **out, char **errors);
 
-/* Read the file, config_parse() it, then load every allowlist file into
- * xdp.allow (errors "file:line: ..."). Same return convention. */
+/* Read the file, config_parse() it, then load every allowlist and denylist
+ * file into xdp.allow and xdp.deny (errors "file:line: ..."). Same return
+ * convention. Builds no runtime objects: policy_load_file() does. */
 int config_load_file(const char *path, struct config **out, char **errors);
 
 /*
- * Issue 5: resolve what the auth/limit keys refer to (secret files and
- * environment variables, PEM and JWKS files) into c->auth, and create the
- * rate-limit tables. Called by config_load_file(); errors one per line
- * "FILE: key: message" appended to *acc. 0, -EINVAL or -ENOMEM.
+ * config_load_file(), then build(c, &acc, &acc_len) on the parsed snapshot
+ * even when its list files had errors, so that one run reports all of them.
+ * build appends "FILE: key: message" lines to *acc and returns 0 or
+ * -ENOMEM; any line makes the load fail with -EINVAL. This is how a higher
+ * layer (policy_load_file()) adds what it builds without config knowing it.
  */
-int config_security_load(struct config *c, char **acc, size_t *acc_len);
-/* Free what config_security_load() built (idempotent). */
-void config_security_free(struct config *c);
-/*
- * Reload: let the new snapshot nc carry on the rate-limit state of the
- * running one, old. Every limit of nc whose definition is unchanged -- same
- * scope (global, or the route of the same name), key kind, rates and
- * capacity -- drops its fresh table and takes a reference to old's, so
- * clients keep their counts across the reload while requests still running
- * on old stay safe; a changed or new limit keeps its fresh table. The same
- * for the escalation strike table (threshold and window unchanged). Call
- * before nc is published to the workers. Returns the number of tables
- * adopted.
- */
-int config_security_adopt(struct config *nc, const struct config *old);
+int config_load_file_with(const char *path,
+			  int (*build)(struct config *c, char **acc,
+				       size_t *acc_len),
+			  struct config **out, char **errors);
 
 struct config *config_get(struct config *c);
 void config_put(struct config *c);

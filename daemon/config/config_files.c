@@ -2,9 +2,9 @@
 /*
  * Configuration: config_load_file(). Reads the file and config_parse()s it,
  * then loads what the snapshot refers to: the XDP allowlist and denylist
- * files (checked against their maps' sizes and the rate-class table) and,
- * through config_security_load(), secrets and keys. Like those, this runs
- * at load time (sluiced -c, --check, SIGHUP), never per request.
+ * files (checked against their maps' sizes and the rate-class table), then
+ * runs the caller's builder (policy_build(): secrets, keys, limit tables).
+ * This runs at load time (sluiced -c, --check, SIGHUP), never per request.
  */
 #include "config/config.h"
 
@@ -127,7 +127,10 @@ static int check_classes(struct config *c, char **acc, size_t *acc_len)
 	return ret;
 }
 
-int config_load_file(const char *path, struct config **out, char **errors)
+int config_load_file_with(const char *path,
+			  int (*build)(struct config *c, char **acc,
+				       size_t *acc_len),
+			  struct config **out, char **errors)
 {
 	struct config *c;
 	size_t len = 0, acc_len = 0;
@@ -161,11 +164,10 @@ int config_load_file(const char *path, struct config **out, char **errors)
 				      &c->xdp.deny, ALLOWLIST_NO_OPTIONS,
 				      "xdp.denylist", SLUICE_MAX_DENY4,
 				      SLUICE_MAX_DENY6, &acc, &acc_len);
-	if (!ret) {
-		ret = config_security_load(c, &acc, &acc_len);
-		if (!ret && acc)
-			ret = -EINVAL;
-	}
+	if (!ret && build)
+		ret = build(c, &acc, &acc_len);
+	if (!ret && acc)
+		ret = -EINVAL;
 	if (ret) {
 		if (errors && ret == -EINVAL)
 			*errors = acc;
@@ -176,4 +178,9 @@ int config_load_file(const char *path, struct config **out, char **errors)
 	}
 	*out = c;
 	return 0;
+}
+
+int config_load_file(const char *path, struct config **out, char **errors)
+{
+	return config_load_file_with(path, NULL, out, errors);
 }

@@ -1,17 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Internal to the config module (daemon/config*.c); nothing else includes
- * this. What the files share:
- *   config.c        the engine: errors, the table walker (walk_map,
- *                   parse_value, defaults), config_parse(), snapshot
- *                   lifetime (config_get/config_put)
+ * Internal to the config module (the files of daemon/config/); nothing else includes
+ * this. The files, each calling only those above it in this list:
+ *   errors.c        error collection and the final sorted report
  *   config_value.c  scalar and value parsers: YAML node -> C value, each
  *                   reporting its own errors
+ *   walk.c          the table walker (cfg_walk_map, cfg_apply_defaults)
+ *   setters.c       one setter per value type (cfg_set_*), named by the
+ *                   key tables' rows; sections and lists walk again
  *   config_keys.c   the key tables of every section and their whole-section
  *                   checks (the csection finish hooks); cfg_root_sec
+ *   config.c        config_parse() and the snapshot's lifetime
  *   config_files.c  config_load_file(): reading the file, allowlist and
- *                   denylist files, rate-class check
- *   config_security.c  secrets, key files, rate-limit tables
+ *                   denylist files, rate-class check, the caller's builder
  */
 #ifndef SLUICE_CONFIG_INT_H
 #define SLUICE_CONFIG_INT_H
@@ -26,37 +27,12 @@
 /* ---- key tables ---------------------------------------------------------- */
 
 #define CFG_MAX_KEYS 32		/* keys per section */
-
-enum ktype {
-	KT_NAME,	/* char[CONFIG_MAX_NAME]: [A-Za-z0-9_.-]{1,63} */
-	KT_STRBUF,	/* char[max + 1], optional choices */
-	KT_ENUM,	/* int: index into choices */
-	KT_BOOL,
-	KT_U32,		/* uint32_t / unsigned int, min..max */
-	KT_ADDR,	/* struct config_addr */
-	KT_ADDRS,	/* sequence: struct config_addr * at off, size_t at off2 */
-	KT_STRS,	/* sequence: char ** at off, size_t at off2 */
-	KT_METHODS,	/* sequence of method names -> uint32_t CFG_M_* mask */
-	KT_PATH_PREFIX,	/* char * at off, size_t length at off2 */
-	KT_HOST,	/* char *, lower-cased */
-	KT_SERVICE_REF,	/* size_t: index into config.services */
-	KT_SECTION,	/* mapping: sub table over base + off */
-	KT_LIST,	/* sequence of mappings: items at off, count at off2 */
-	KT_BUCKETS,	/* sequence of numbers > 0, strictly increasing:
-			 * double[] at off, size_t count at off2 */
-	KT_RATIO,	/* double 0..1; default def_str */
-	KT_CIDRS,	/* sequence of CIDRs -> struct allowlist at off */
-	KT_U64,		/* uint64_t, min..max */
-	KT_AUTH,	/* sequence of bearer|key|jwt -> uint32_t AUTH_M_* mask */
-	KT_STR,		/* char * (malloc'd), as written */
-	KT_FILE,	/* char * (malloc'd), resolved against the config dir */
-	KT_RATE,	/* "N/s" -> uint32_t N (1..ALLOWLIST_MAX_RATE) */
-};
+#define CFG_MAX_ERRORS 200	/* reported; the rest are counted */
 
 #define K_REQUIRED (1u << 0)	/* error when missing */
 #define K_RELOAD   (1u << 1)	/* may change on SIGHUP reload */
 #define K_UNIQUE   (1u << 2)	/* unique across the items of a list */
-#define K_TARGET   (1u << 3)	/* address: unspecified (0.0.0.0, ::) refused */
+#define K_TARGET   (1u << 3)	/* addresses: unspecified (0.0.0.0, ::) refused */
 #define K_IFNAME   (1u << 4)	/* strings: interface names */
 #define K_FILE     (1u << 5)	/* strings: paths relative to the config dir */
 #define K_ABSPATH  (1u << 6)	/* string: absolute path */
@@ -65,17 +41,27 @@ enum ktype {
 
 struct csection;
 struct pctx;
+struct ckey;
 
+/*
+ * A setter (setters.c): parse value node n of key k (key path `path`, for
+ * messages) into the field at base + k->off; with n NULL, write the key's
+ * default instead.
+ */
+typedef void cfg_setter(struct pctx *p, const struct ckey *k, yaml_node_t *n,
+			void *base, const char *path);
+
+/* One key of a section. Rows use named initialisers only. */
 struct ckey {
 	const char *name;
-	enum ktype type;
-	size_t off, off2;
+	cfg_setter *set;
+	size_t off, off2;	/* field; off2: its count or length */
 	long long min, max;	/* ints: bounds; strings: max length; lists:
 				 * item count bounds */
-	long long def_int;	/* default for KT_BOOL/KT_U32/KT_ENUM */
-	const char *def_str;	/* default for string and address types */
+	long long def_int;	/* default of bool, integer and enum keys */
+	const char *def_str;	/* default of string, address and ratio keys */
 	unsigned int flags;
-	const struct csection *sub;
+	const struct csection *sub;	/* sections and lists */
 	const char *const *choices;	/* NULL-terminated */
 };
 
@@ -83,7 +69,7 @@ struct csection {
 	const char *what;		/* item noun in messages ("listener") */
 	const struct ckey *keys;
 	size_t n_keys;
-	size_t item_size;		/* KT_LIST items */
+	size_t item_size;		/* cfg_set_list items */
 	/* whole-section checks after all keys; vals[i]: value node of keys[i]
 	 * or NULL when absent */
 	void (*finish)(struct pctx *p, yaml_node_t *map, void *base,
@@ -106,14 +92,36 @@ struct pctx {
 	bool oom;
 };
 
-/* ---- config.c: errors and walker helpers --------------------------------- */
+/* ---- errors.c ------------------------------------------------------------ */
 
 /* Record "name:line:col: path: message" at node (1:1 when NULL). */
 __attribute__((format(printf, 4, 5)))
 void cfg_err_at(struct pctx *p, const yaml_node_t *node, const char *path,
 		const char *fmt, ...);
 
+/* The same at an explicit position (path NULL: none). */
+__attribute__((format(printf, 5, 6)))
+void cfg_err_pos(struct pctx *p, size_t line, size_t col, const char *path,
+		 const char *fmt, ...);
+
+/*
+ * End of a parse: ret, or -ENOMEM/-EINVAL from what was recorded; with
+ * -EINVAL the errors, sorted by position, one a line, in a malloc'd
+ * *errors. Frees the recorded errors.
+ */
+int cfg_errors_finish(struct pctx *p, int ret, char **errors);
+
+/* ---- walk.c -------------------------------------------------------------- */
+
 yaml_node_t *cfg_node(struct pctx *p, int id);
+
+/* Every key of sec to its default (its setter with a NULL node). */
+void cfg_apply_defaults(struct pctx *p, const struct csection *sec,
+			void *base);
+
+/* Check mapping map against sec and set base's fields from it. */
+void cfg_walk_map(struct pctx *p, yaml_node_t *map,
+		  const struct csection *sec, void *base, const char *path);
 
 /* out = "path.key" ("key" when path is empty). */
 void cfg_subpath(char *out, size_t len, const char *path, const char *key);
@@ -182,7 +190,8 @@ bool cfg_name_ok(const char *s, size_t n);
 /* s[0..n) against the config file's directory (malloc'd; NULL on OOM). */
 char *cfg_resolve_path(struct pctx *p, const char *s, size_t n);
 
-/* One item of a KT_STRS sequence, by k->flags (K_IFNAME, K_RAW, a path). */
+/* One item of a cfg_set_strs sequence, by k->flags (K_IFNAME, K_RAW, a
+ * path). */
 bool cfg_get_strs_item(struct pctx *p, const struct ckey *k,
 		       const yaml_node_t *n, const char *path, char **out,
 		       char *const *prev, size_t n_prev);
@@ -201,6 +210,31 @@ bool cfg_get_cidr(struct pctx *p, const yaml_node_t *n, const char *path,
 
 bool cfg_get_auth_method(struct pctx *p, const yaml_node_t *n,
 			 const char *path, uint32_t *mask);
+
+/* ---- setters.c: one per value type --------------------------------------- */
+
+cfg_setter cfg_set_name;	/* char[CONFIG_MAX_NAME]: [A-Za-z0-9_.-]{1,63} */
+cfg_setter cfg_set_strbuf;	/* char[max + 1], optional choices */
+cfg_setter cfg_set_enum;	/* int: index into choices */
+cfg_setter cfg_set_bool;
+cfg_setter cfg_set_u32;		/* uint32_t / unsigned int, min..max */
+cfg_setter cfg_set_u64;		/* uint64_t, min..max */
+cfg_setter cfg_set_rate;	/* "N/s" -> uint32_t N */
+cfg_setter cfg_set_ratio;	/* double 0..1 */
+cfg_setter cfg_set_addr;	/* struct config_addr */
+cfg_setter cfg_set_path_prefix;	/* char *, length at off2 */
+cfg_setter cfg_set_host;	/* char *, lower-cased */
+cfg_setter cfg_set_str;		/* char * (malloc'd), as written */
+cfg_setter cfg_set_file;	/* char *, resolved against the config dir */
+cfg_setter cfg_set_service_ref;	/* size_t: index into config.services */
+cfg_setter cfg_set_section;	/* mapping: sub table over base + off */
+cfg_setter cfg_set_addrs;	/* struct config_addr *, count at off2 */
+cfg_setter cfg_set_strs;	/* char **, count at off2 */
+cfg_setter cfg_set_methods;	/* method names -> uint32_t CFG_M_* mask */
+cfg_setter cfg_set_auth;	/* bearer|key|jwt -> uint32_t AUTH_M_* mask */
+cfg_setter cfg_set_cidrs;	/* CIDRs -> struct allowlist */
+cfg_setter cfg_set_buckets;	/* double[], strictly increasing; count off2 */
+cfg_setter cfg_set_list;	/* mappings: items at off, count at off2 */
 
 /* ---- config_keys.c ------------------------------------------------------- */
 

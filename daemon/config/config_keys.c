@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /*
- * Configuration: the key tables of every section -- one entry per key with
- * its type, bounds, default and flags -- and the whole-section checks that
- * run once a section's keys are parsed (csection.finish). Table order is
- * parse order. The engine that walks them is config.c.
+ * Configuration: the key tables of every section -- one row per key with
+ * its setter (the value type, setters.c), bounds, default and flags, named
+ * initialisers only -- and the whole-section checks that run once a
+ * section's keys are parsed (csection.finish). Table order is parse order.
+ * The walker is walk.c.
  */
 #include "config/config_int.h"
 
@@ -16,7 +17,7 @@
 
 /* ---- key tables ----------------------------------------------------------- */
 
-#define KEYS(a) (a), (sizeof(a) / sizeof((a)[0]))
+#define N_KEYS(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *const xdp_modes[] = { "auto", "native", "generic", NULL };
 static const char *const xdp_scopes[] = { "guarded", "all", NULL };
@@ -39,30 +40,49 @@ static void rate_finish(struct pctx *p, yaml_node_t *map, void *base,
 
 #define L(f) offsetof(struct config_listener, f)
 static const struct ckey listener_keys[] = {
-	{ "name", KT_NAME, L(name), 0, 1, CONFIG_MAX_NAME - 1, .flags = K_REQUIRED | K_UNIQUE },
-	{ "address", KT_ADDR, L(addr), .flags = K_REQUIRED | K_UNIQUE },
-	{ "proxy_protocol", KT_BOOL, L(proxy_protocol), .def_int = 0 },
-	{ "defer_accept", KT_BOOL, L(defer_accept), .def_int = 1 },
+	{ .name = "name", .set = cfg_set_name, .off = L(name), .min = 1,
+	  .max = CONFIG_MAX_NAME - 1, .flags = K_REQUIRED | K_UNIQUE },
+	{ .name = "address", .set = cfg_set_addr, .off = L(addr),
+	  .flags = K_REQUIRED | K_UNIQUE },
+	{ .name = "proxy_protocol", .set = cfg_set_bool,
+	  .off = L(proxy_protocol), .def_int = 0 },
+	{ .name = "defer_accept", .set = cfg_set_bool, .off = L(defer_accept),
+	  .def_int = 1 },
 };
 #undef L
 static const struct csection listener_sec = {
-	"listener", KEYS(listener_keys), sizeof(struct config_listener), NULL
+	.what = "listener",
+	.keys = listener_keys,
+	.n_keys = N_KEYS(listener_keys),
+	.item_size = sizeof(struct config_listener),
 };
 
 #define S(f) offsetof(struct config_service, f)
 static const struct ckey service_keys[] = {
-	{ "name", KT_NAME, S(name), 0, 1, CONFIG_MAX_NAME - 1, .flags = K_REQUIRED | K_UNIQUE | K_RELOAD },
-	{ "targets", KT_ADDRS, S(targets), S(n_targets), 1, 256, .flags = K_REQUIRED | K_TARGET | K_RELOAD },
-	{ "connect_timeout_ms", KT_U32, S(connect_timeout_ms), 0, 1, 600000, .def_int = 2000, .flags = K_RELOAD },
-	{ "max_idle", KT_U32, S(max_idle), 0, 0, 4096, .def_int = 32, .flags = K_RELOAD },
-	{ "idle_timeout_ms", KT_U32, S(idle_timeout_ms), 0, 1, 3600000, .def_int = 30000, .flags = K_RELOAD },
+	{ .name = "name", .set = cfg_set_name, .off = S(name), .min = 1,
+	  .max = CONFIG_MAX_NAME - 1,
+	  .flags = K_REQUIRED | K_UNIQUE | K_RELOAD },
+	{ .name = "targets", .set = cfg_set_addrs, .off = S(targets),
+	  .off2 = S(n_targets), .min = 1, .max = 256,
+	  .flags = K_REQUIRED | K_TARGET | K_RELOAD },
+	{ .name = "connect_timeout_ms", .set = cfg_set_u32,
+	  .off = S(connect_timeout_ms), .min = 1, .max = 600000,
+	  .def_int = 2000, .flags = K_RELOAD },
+	{ .name = "max_idle", .set = cfg_set_u32, .off = S(max_idle),
+	  .max = 4096, .def_int = 32, .flags = K_RELOAD },
+	{ .name = "idle_timeout_ms", .set = cfg_set_u32,
+	  .off = S(idle_timeout_ms), .min = 1, .max = 3600000, .def_int = 30000,
+	  .flags = K_RELOAD },
 };
 #undef S
 static const struct csection service_sec = {
-	"service", KEYS(service_keys), sizeof(struct config_service), NULL
+	.what = "service",
+	.keys = service_keys,
+	.n_keys = N_KEYS(service_keys),
+	.item_size = sizeof(struct config_service),
 };
 
-/* ---- issue 5: auth, limits, escalation ---- */
+/* ---- auth, limits, escalation ---- */
 static const char *const rl_keys[] = { "consumer", "ip", "route", "global", NULL };
 static const char *const roles_modes[] = { "any", "all", NULL };
 
@@ -79,220 +99,427 @@ static void route_finish(struct pctx *p, yaml_node_t *map, void *base,
 
 #define LM(f) offsetof(struct config_limit, f)
 static const struct ckey limit_keys[] = {
-	{ "key", KT_ENUM, LM(key), .flags = K_REQUIRED | K_RELOAD, .choices = rl_keys },
-	{ "rates", KT_STRS, LM(rates), LM(n_rates), 1, RL_MAX_WINDOWS, .flags = K_REQUIRED | K_RAW | K_RELOAD },
-	{ "max_keys", KT_U32, LM(max_keys), 0, 64, 1 << 24, .def_int = RL_DEFAULT_MAX_KEYS, .flags = K_RELOAD },
+	{ .name = "key", .set = cfg_set_enum, .off = LM(key),
+	  .flags = K_REQUIRED | K_RELOAD, .choices = rl_keys },
+	{ .name = "rates", .set = cfg_set_strs, .off = LM(rates),
+	  .off2 = LM(n_rates), .min = 1, .max = RL_MAX_WINDOWS,
+	  .flags = K_REQUIRED | K_RAW | K_RELOAD },
+	{ .name = "max_keys", .set = cfg_set_u32, .off = LM(max_keys),
+	  .min = 64, .max = 1 << 24, .def_int = RL_DEFAULT_MAX_KEYS,
+	  .flags = K_RELOAD },
 };
 #undef LM
 static const struct csection limit_sec = {
-	"limit", KEYS(limit_keys), sizeof(struct config_limit), limit_finish
+	.what = "limit",
+	.keys = limit_keys,
+	.n_keys = N_KEYS(limit_keys),
+	.item_size = sizeof(struct config_limit),
+	.finish = limit_finish,
 };
 
 #define CO(f) offsetof(struct config_consumer, f)
 static const struct ckey consumer_keys[] = {
-	{ "name", KT_NAME, CO(name), 0, 1, CONFIG_MAX_NAME - 1, .flags = K_REQUIRED | K_UNIQUE | K_RELOAD },
-	{ "roles", KT_STRS, CO(roles), CO(n_roles), 0, AUTH_MAX_ROLES, .flags = K_RAW | K_RELOAD },
-	{ "bearer_tokens", KT_STRS, CO(bearer_tokens), CO(n_bearer_tokens), 0, 64, .flags = K_RAW | K_RELOAD },
-	{ "api_keys", KT_STRS, CO(api_keys), CO(n_api_keys), 0, 64, .flags = K_RAW | K_RELOAD },
+	{ .name = "name", .set = cfg_set_name, .off = CO(name), .min = 1,
+	  .max = CONFIG_MAX_NAME - 1,
+	  .flags = K_REQUIRED | K_UNIQUE | K_RELOAD },
+	{ .name = "roles", .set = cfg_set_strs, .off = CO(roles),
+	  .off2 = CO(n_roles), .max = AUTH_MAX_ROLES,
+	  .flags = K_RAW | K_RELOAD },
+	{ .name = "bearer_tokens", .set = cfg_set_strs,
+	  .off = CO(bearer_tokens), .off2 = CO(n_bearer_tokens), .max = 64,
+	  .flags = K_RAW | K_RELOAD },
+	{ .name = "api_keys", .set = cfg_set_strs, .off = CO(api_keys),
+	  .off2 = CO(n_api_keys), .max = 64, .flags = K_RAW | K_RELOAD },
 };
 #undef CO
 static const struct csection consumer_sec = {
-	"consumer", KEYS(consumer_keys), sizeof(struct config_consumer), consumer_finish
+	.what = "consumer",
+	.keys = consumer_keys,
+	.n_keys = N_KEYS(consumer_keys),
+	.item_size = sizeof(struct config_consumer),
+	.finish = consumer_finish,
 };
 
 #define JK(f) offsetof(struct config_jwt_key, f)
 static const struct ckey jwt_key_keys[] = {
-	{ "file", KT_FILE, JK(file), 0, 1, PATH_MAX - 1, .flags = K_RELOAD },
-	{ "secret", KT_STR, JK(secret), 0, 1, PATH_MAX - 1, .flags = K_RELOAD },
-	{ "kid", KT_STRBUF, JK(kid), 0, 1, AUTH_JWT_MAX_KID - 1, .flags = K_RELOAD },
-	{ "alg", KT_STRBUF, JK(alg), 0, 1, 15, .flags = K_RELOAD },
+	{ .name = "file", .set = cfg_set_file, .off = JK(file), .min = 1,
+	  .max = PATH_MAX - 1, .flags = K_RELOAD },
+	{ .name = "secret", .set = cfg_set_str, .off = JK(secret), .min = 1,
+	  .max = PATH_MAX - 1, .flags = K_RELOAD },
+	{ .name = "kid", .set = cfg_set_strbuf, .off = JK(kid), .min = 1,
+	  .max = AUTH_JWT_MAX_KID - 1, .flags = K_RELOAD },
+	{ .name = "alg", .set = cfg_set_strbuf, .off = JK(alg), .min = 1,
+	  .max = 15, .flags = K_RELOAD },
 };
 #undef JK
 static const struct csection jwt_key_sec = {
-	"jwt key", KEYS(jwt_key_keys), sizeof(struct config_jwt_key), jwt_key_finish
+	.what = "jwt key",
+	.keys = jwt_key_keys,
+	.n_keys = N_KEYS(jwt_key_keys),
+	.item_size = sizeof(struct config_jwt_key),
+	.finish = jwt_key_finish,
 };
 
 #define J(f) offsetof(struct config_jwt, f)
 static const struct ckey jwt_keys[] = {
-	{ "algorithms", KT_STRS, J(algorithms), J(n_algorithms), 1, AUTH_JWT_ALG_MAX, .flags = K_RAW | K_RELOAD },
-	{ "issuer", KT_STR, J(issuer), 0, 1, 1024, .flags = K_RELOAD },
-	{ "audiences", KT_STRS, J(audiences), J(n_audiences), 1, 32, .flags = K_RAW | K_RELOAD },
-	{ "leeway_s", KT_U32, J(leeway_s), 0, 0, 3600, .def_int = 30, .flags = K_RELOAD },
-	{ "require_exp", KT_BOOL, J(require_exp), .def_int = 1, .flags = K_RELOAD },
-	{ "consumer_claim", KT_STRBUF, J(consumer_claim), 0, 1, 63, .def_str = "sub", .flags = K_RELOAD },
-	{ "roles_claim", KT_STRBUF, J(roles_claim), 0, 0, 63, .def_str = "roles", .flags = K_RELOAD },
-	{ "keys", KT_LIST, J(keys), J(n_keys), 0, 256, .flags = K_RELOAD, .sub = &jwt_key_sec },
-	{ "jwks", KT_STRS, J(jwks_files), J(n_jwks_files), 0, 16, .flags = K_FILE | K_RELOAD },
+	{ .name = "algorithms", .set = cfg_set_strs, .off = J(algorithms),
+	  .off2 = J(n_algorithms), .min = 1, .max = AUTH_JWT_ALG_MAX,
+	  .flags = K_RAW | K_RELOAD },
+	{ .name = "issuer", .set = cfg_set_str, .off = J(issuer), .min = 1,
+	  .max = 1024, .flags = K_RELOAD },
+	{ .name = "audiences", .set = cfg_set_strs, .off = J(audiences),
+	  .off2 = J(n_audiences), .min = 1, .max = 32,
+	  .flags = K_RAW | K_RELOAD },
+	{ .name = "leeway_s", .set = cfg_set_u32, .off = J(leeway_s),
+	  .max = 3600, .def_int = 30, .flags = K_RELOAD },
+	{ .name = "require_exp", .set = cfg_set_bool, .off = J(require_exp),
+	  .def_int = 1, .flags = K_RELOAD },
+	{ .name = "consumer_claim", .set = cfg_set_strbuf,
+	  .off = J(consumer_claim), .min = 1, .max = 63, .def_str = "sub",
+	  .flags = K_RELOAD },
+	{ .name = "roles_claim", .set = cfg_set_strbuf, .off = J(roles_claim),
+	  .max = 63, .def_str = "roles", .flags = K_RELOAD },
+	{ .name = "keys", .set = cfg_set_list, .off = J(keys),
+	  .off2 = J(n_keys), .max = 256, .flags = K_RELOAD,
+	  .sub = &jwt_key_sec },
+	{ .name = "jwks", .set = cfg_set_strs, .off = J(jwks_files),
+	  .off2 = J(n_jwks_files), .max = 16, .flags = K_FILE | K_RELOAD },
 };
 #undef J
-static const struct csection jwt_sec = { "jwt", KEYS(jwt_keys), 0, jwt_finish };
+static const struct csection jwt_sec = {
+	.what = "jwt",
+	.keys = jwt_keys,
+	.n_keys = N_KEYS(jwt_keys),
+	.finish = jwt_finish,
+};
 
 #define E(f) offsetof(struct config_escalation, f)
 static const struct ckey escalation_keys[] = {
-	{ "enabled", KT_BOOL, E(enabled), .def_int = 0, .flags = K_RELOAD },
-	{ "threshold", KT_U32, E(threshold), 0, 1, 1000000, .def_int = 20, .flags = K_RELOAD },
-	{ "window_s", KT_U32, E(window_s), 0, 1, 86400, .def_int = 60, .flags = K_RELOAD },
-	{ "ban_s", KT_U32, E(ban_s), 0, 1, 30 * 86400, .def_int = 600, .flags = K_RELOAD },
-	{ "count_rate_limited", KT_BOOL, E(count_rate_limited), .def_int = 1, .flags = K_RELOAD },
-	{ "count_auth_failures", KT_BOOL, E(count_auth_failures), .def_int = 1, .flags = K_RELOAD },
+	{ .name = "enabled", .set = cfg_set_bool, .off = E(enabled),
+	  .def_int = 0, .flags = K_RELOAD },
+	{ .name = "threshold", .set = cfg_set_u32, .off = E(threshold),
+	  .min = 1, .max = 1000000, .def_int = 20, .flags = K_RELOAD },
+	{ .name = "window_s", .set = cfg_set_u32, .off = E(window_s), .min = 1,
+	  .max = 86400, .def_int = 60, .flags = K_RELOAD },
+	{ .name = "ban_s", .set = cfg_set_u32, .off = E(ban_s), .min = 1,
+	  .max = 30 * 86400, .def_int = 600, .flags = K_RELOAD },
+	{ .name = "count_rate_limited", .set = cfg_set_bool,
+	  .off = E(count_rate_limited), .def_int = 1, .flags = K_RELOAD },
+	{ .name = "count_auth_failures", .set = cfg_set_bool,
+	  .off = E(count_auth_failures), .def_int = 1, .flags = K_RELOAD },
 };
 #undef E
-static const struct csection escalation_sec = { "escalation", KEYS(escalation_keys), 0, NULL };
+static const struct csection escalation_sec = {
+	.what = "escalation",
+	.keys = escalation_keys,
+	.n_keys = N_KEYS(escalation_keys),
+};
 
 #define R(f) offsetof(struct config_route, f)
 static const struct ckey route_keys[] = {
-	{ "name", KT_NAME, R(name), 0, 1, CONFIG_MAX_NAME - 1, .flags = K_REQUIRED | K_UNIQUE | K_RELOAD },
-	{ "path_prefix", KT_PATH_PREFIX, R(path_prefix), R(path_prefix_len), 1, 1024, .def_str = "/", .flags = K_RELOAD },
-	{ "service", KT_SERVICE_REF, R(service), .flags = K_REQUIRED | K_RELOAD },
-	{ "methods", KT_METHODS, R(methods), 0, 1, 16, .flags = K_RELOAD },
-	{ "host", KT_HOST, R(host), 0, 1, 253, .flags = K_RELOAD },
-	{ "max_body_bytes", KT_U64, R(max_body_bytes), 0, 0, 1ll << 62, .def_int = -1, .flags = K_RELOAD },
-	/* issue 5 */
-	{ "auth", KT_AUTH, R(auth.methods), 0, 1, 3, .flags = K_RELOAD },
-	{ "anonymous", KT_BOOL, R(auth.anonymous), .def_int = 0, .flags = K_RELOAD },
-	{ "roles", KT_STRS, R(auth.roles), R(auth.n_roles), 1, 64, .flags = K_RAW | K_RELOAD },
-	{ "roles_mode", KT_ENUM, R(auth.roles_mode), .def_int = AUTH_ROLES_ANY, .flags = K_RELOAD, .choices = roles_modes },
-	{ "key_header", KT_STRBUF, R(auth.key_header), 0, 1, AUTH_NAME_MAX - 1, .def_str = AUTH_DEFAULT_KEY_HEADER, .flags = K_RELOAD },
-	{ "key_query", KT_STRBUF, R(auth.key_query), 0, 1, AUTH_NAME_MAX - 1, .flags = K_RELOAD },
-	{ "strip_credentials", KT_BOOL, R(auth.strip), .def_int = 1, .flags = K_RELOAD },
-	{ "allow_cidrs", KT_CIDRS, R(auth.allow), 0, 0, 4096, .flags = K_RELOAD },
-	{ "deny_cidrs", KT_CIDRS, R(auth.deny), 0, 0, 4096, .flags = K_RELOAD },
-	{ "limits", KT_LIST, R(limits), R(n_limits), 0, 16, .flags = K_RELOAD, .sub = &limit_sec },
-	{ "ratelimit_headers", KT_BOOL, R(ratelimit_headers), .def_int = 0, .flags = K_RELOAD },
+	{ .name = "name", .set = cfg_set_name, .off = R(name), .min = 1,
+	  .max = CONFIG_MAX_NAME - 1,
+	  .flags = K_REQUIRED | K_UNIQUE | K_RELOAD },
+	{ .name = "path_prefix", .set = cfg_set_path_prefix,
+	  .off = R(path_prefix), .off2 = R(path_prefix_len), .min = 1,
+	  .max = 1024, .def_str = "/", .flags = K_RELOAD },
+	{ .name = "service", .set = cfg_set_service_ref, .off = R(service),
+	  .flags = K_REQUIRED | K_RELOAD },
+	{ .name = "methods", .set = cfg_set_methods, .off = R(methods),
+	  .min = 1, .max = 16, .flags = K_RELOAD },
+	{ .name = "host", .set = cfg_set_host, .off = R(host), .min = 1,
+	  .max = 253, .flags = K_RELOAD },
+	{ .name = "max_body_bytes", .set = cfg_set_u64,
+	  .off = R(max_body_bytes), .max = 1ll << 62, .def_int = -1,
+	  .flags = K_RELOAD },
+	/* authentication, roles, L7 address policy */
+	{ .name = "auth", .set = cfg_set_auth, .off = R(auth.methods), .min = 1,
+	  .max = 3, .flags = K_RELOAD },
+	{ .name = "anonymous", .set = cfg_set_bool, .off = R(auth.anonymous),
+	  .def_int = 0, .flags = K_RELOAD },
+	{ .name = "roles", .set = cfg_set_strs, .off = R(auth.roles),
+	  .off2 = R(auth.n_roles), .min = 1, .max = 64,
+	  .flags = K_RAW | K_RELOAD },
+	{ .name = "roles_mode", .set = cfg_set_enum, .off = R(auth.roles_mode),
+	  .def_int = AUTH_ROLES_ANY, .flags = K_RELOAD,
+	  .choices = roles_modes },
+	{ .name = "key_header", .set = cfg_set_strbuf,
+	  .off = R(auth.key_header), .min = 1, .max = AUTH_NAME_MAX - 1,
+	  .def_str = AUTH_DEFAULT_KEY_HEADER, .flags = K_RELOAD },
+	{ .name = "key_query", .set = cfg_set_strbuf, .off = R(auth.key_query),
+	  .min = 1, .max = AUTH_NAME_MAX - 1, .flags = K_RELOAD },
+	{ .name = "strip_credentials", .set = cfg_set_bool,
+	  .off = R(auth.strip), .def_int = 1, .flags = K_RELOAD },
+	{ .name = "allow_cidrs", .set = cfg_set_cidrs, .off = R(auth.allow),
+	  .max = 4096, .flags = K_RELOAD },
+	{ .name = "deny_cidrs", .set = cfg_set_cidrs, .off = R(auth.deny),
+	  .max = 4096, .flags = K_RELOAD },
+	{ .name = "limits", .set = cfg_set_list, .off = R(limits),
+	  .off2 = R(n_limits), .max = 16, .flags = K_RELOAD,
+	  .sub = &limit_sec },
+	{ .name = "ratelimit_headers", .set = cfg_set_bool,
+	  .off = R(ratelimit_headers), .def_int = 0, .flags = K_RELOAD },
 };
 #undef R
 static const struct csection route_sec = {
-	"route", KEYS(route_keys), sizeof(struct config_route), route_finish
+	.what = "route",
+	.keys = route_keys,
+	.n_keys = N_KEYS(route_keys),
+	.item_size = sizeof(struct config_route),
+	.finish = route_finish,
 };
 
 #define X(f) offsetof(struct config_xdp, f)
 static const struct ckey allowlist_keys[] = {
-	{ "enabled", KT_BOOL, X(allowlist_enabled), .def_int = 0, .flags = K_RELOAD },
-	{ "files", KT_STRS, X(allowlist_files), X(n_allowlist_files), 0, 256, .flags = K_FILE | K_RELOAD },
+	{ .name = "enabled", .set = cfg_set_bool, .off = X(allowlist_enabled),
+	  .def_int = 0, .flags = K_RELOAD },
+	{ .name = "files", .set = cfg_set_strs, .off = X(allowlist_files),
+	  .off2 = X(n_allowlist_files), .max = 256,
+	  .flags = K_FILE | K_RELOAD },
 };
 static const struct csection allowlist_sec = {
-	"allowlist", KEYS(allowlist_keys), 0, allowlist_finish
+	.what = "allowlist",
+	.keys = allowlist_keys,
+	.n_keys = N_KEYS(allowlist_keys),
+	.finish = allowlist_finish,
 };
 
 static const struct ckey denylist_keys[] = {
-	{ "files", KT_STRS, X(deny_files), X(n_deny_files), 0, 256, .flags = K_FILE | K_RELOAD },
+	{ .name = "files", .set = cfg_set_strs, .off = X(deny_files),
+	  .off2 = X(n_deny_files), .max = 256, .flags = K_FILE | K_RELOAD },
 };
-static const struct csection denylist_sec = { "denylist", KEYS(denylist_keys), 0, NULL };
+static const struct csection denylist_sec = {
+	.what = "denylist",
+	.keys = denylist_keys,
+	.n_keys = N_KEYS(denylist_keys),
+};
 
 static const struct ckey rate_keys[] = {
-	{ "rate", KT_RATE, X(rate.rate), .flags = K_RELOAD },
-	{ "burst", KT_U32, X(rate.burst), 0, 1, ALLOWLIST_MAX_RATE, .def_int = 0, .flags = K_RELOAD },
-	{ "syn", KT_RATE, X(rate.syn), .flags = K_RELOAD },
-	{ "syn_burst", KT_U32, X(rate.syn_burst), 0, 1, ALLOWLIST_MAX_RATE, .def_int = 0, .flags = K_RELOAD },
-	{ "ipv6_prefix", KT_U32, X(rate_v6_prefix), 0, 1, 128, .def_int = SLUICE_DEF_V6_PREFIX, .flags = K_RELOAD },
-	{ "table_size", KT_U32, X(rate_table_size), 0, 1024, 1 << 24, .def_int = SLUICE_DEF_SRC_ENTRIES },
+	{ .name = "rate", .set = cfg_set_rate, .off = X(rate.rate),
+	  .flags = K_RELOAD },
+	{ .name = "burst", .set = cfg_set_u32, .off = X(rate.burst), .min = 1,
+	  .max = ALLOWLIST_MAX_RATE, .def_int = 0, .flags = K_RELOAD },
+	{ .name = "syn", .set = cfg_set_rate, .off = X(rate.syn),
+	  .flags = K_RELOAD },
+	{ .name = "syn_burst", .set = cfg_set_u32, .off = X(rate.syn_burst),
+	  .min = 1, .max = ALLOWLIST_MAX_RATE, .def_int = 0,
+	  .flags = K_RELOAD },
+	{ .name = "ipv6_prefix", .set = cfg_set_u32, .off = X(rate_v6_prefix),
+	  .min = 1, .max = 128, .def_int = SLUICE_DEF_V6_PREFIX,
+	  .flags = K_RELOAD },
+	{ .name = "table_size", .set = cfg_set_u32, .off = X(rate_table_size),
+	  .min = 1024, .max = 1 << 24, .def_int = SLUICE_DEF_SRC_ENTRIES },
 };
-static const struct csection rate_sec = { "rate_limit", KEYS(rate_keys), 0, rate_finish };
+static const struct csection rate_sec = {
+	.what = "rate_limit",
+	.keys = rate_keys,
+	.n_keys = N_KEYS(rate_keys),
+	.finish = rate_finish,
+};
 
 static const struct ckey xdp_keys[] = {
-	{ "enabled", KT_BOOL, X(enabled), .def_int = 1 },
-	{ "interfaces", KT_STRS, X(interfaces), X(n_interfaces), 0, 64, .flags = K_IFNAME },
-	{ "mode", KT_ENUM, X(mode), .def_int = CFG_XDP_AUTO, .choices = xdp_modes },
-	{ "pin_path", KT_STRBUF, X(pin_path), 0, 1, sizeof(((struct config_xdp *)0)->pin_path) - 1,
+	{ .name = "enabled", .set = cfg_set_bool, .off = X(enabled),
+	  .def_int = 1 },
+	{ .name = "interfaces", .set = cfg_set_strs, .off = X(interfaces),
+	  .off2 = X(n_interfaces), .max = 64, .flags = K_IFNAME },
+	{ .name = "mode", .set = cfg_set_enum, .off = X(mode),
+	  .def_int = CFG_XDP_AUTO, .choices = xdp_modes },
+	{ .name = "pin_path", .set = cfg_set_strbuf, .off = X(pin_path),
+	  .min = 1, .max = sizeof(((struct config_xdp *)0)->pin_path) - 1,
 	  .def_str = SLUICE_PIN_ROOT, .flags = K_ABSPATH },
-	{ "allowlist", KT_SECTION, 0, .sub = &allowlist_sec },
-	{ "denylist", KT_SECTION, 0, .sub = &denylist_sec },
-	{ "scope", KT_ENUM, X(scope), .def_int = CFG_XDP_SCOPE_GUARDED, .choices = xdp_scopes, .flags = K_RELOAD },
-	{ "persist", KT_BOOL, X(persist), .def_int = 0 },
-	{ "rate_limit", KT_SECTION, 0, .sub = &rate_sec },
-	{ "drop_sample", KT_U32, X(drop_sample), 0, 0, 1 << 30, .def_int = 1 << SLUICE_DEF_SAMPLE_SHIFT, .flags = K_RELOAD },
+	{ .name = "allowlist", .set = cfg_set_section, .sub = &allowlist_sec },
+	{ .name = "denylist", .set = cfg_set_section, .sub = &denylist_sec },
+	{ .name = "scope", .set = cfg_set_enum, .off = X(scope),
+	  .def_int = CFG_XDP_SCOPE_GUARDED, .flags = K_RELOAD,
+	  .choices = xdp_scopes },
+	{ .name = "persist", .set = cfg_set_bool, .off = X(persist),
+	  .def_int = 0 },
+	{ .name = "rate_limit", .set = cfg_set_section, .sub = &rate_sec },
+	{ .name = "drop_sample", .set = cfg_set_u32, .off = X(drop_sample),
+	  .max = 1 << 30, .def_int = 1 << SLUICE_DEF_SAMPLE_SHIFT,
+	  .flags = K_RELOAD },
 };
 #undef X
-static const struct csection xdp_sec = { "xdp", KEYS(xdp_keys), 0, xdp_finish };
+static const struct csection xdp_sec = {
+	.what = "xdp",
+	.keys = xdp_keys,
+	.n_keys = N_KEYS(xdp_keys),
+	.finish = xdp_finish,
+};
 
 #define C(f) offsetof(struct config, f)
 static const struct ckey admin_keys[] = {
-	{ "enabled", KT_BOOL, C(admin_enabled), .def_int = 1 },
-	{ "address", KT_ADDR, C(admin), .def_str = "127.0.0.1:9900" },
-	{ "socket", KT_STRBUF, C(admin_socket), 0, 1, sizeof(((struct config *)0)->admin_socket) - 1,
+	{ .name = "enabled", .set = cfg_set_bool, .off = C(admin_enabled),
+	  .def_int = 1 },
+	{ .name = "address", .set = cfg_set_addr, .off = C(admin),
+	  .def_str = "127.0.0.1:9900" },
+	{ .name = "socket", .set = cfg_set_strbuf, .off = C(admin_socket),
+	  .min = 1, .max = sizeof(((struct config *)0)->admin_socket) - 1,
 	  .def_str = "/run/sluice/admin.sock", .flags = K_ABSPATH },
 };
-static const struct csection admin_sec = { "admin", KEYS(admin_keys), 0, NULL };
+static const struct csection admin_sec = {
+	.what = "admin",
+	.keys = admin_keys,
+	.n_keys = N_KEYS(admin_keys),
+};
 
 #define A(f) offsetof(struct config_access_log, f)
 static const char *const log_formats[] = { "json", "combined", NULL };
 static const struct ckey access_log_keys[] = {
-	{ "path", KT_STRBUF, A(path), 0, 1, sizeof(((struct config_access_log *)0)->path) - 1, .flags = 0 },
-	{ "format", KT_ENUM, A(format), .def_int = CFG_LOG_JSON, .flags = K_RELOAD, .choices = log_formats },
-	{ "sample", KT_RATIO, A(sample), .def_str = "1", .flags = K_RELOAD },
-	{ "buffer_kb", KT_U32, A(buffer_kb), 0, 16, 65536, .def_int = 256 },
+	{ .name = "path", .set = cfg_set_strbuf, .off = A(path), .min = 1,
+	  .max = sizeof(((struct config_access_log *)0)->path) - 1,
+	  .flags = 0 },
+	{ .name = "format", .set = cfg_set_enum, .off = A(format),
+	  .def_int = CFG_LOG_JSON, .flags = K_RELOAD, .choices = log_formats },
+	{ .name = "sample", .set = cfg_set_ratio, .off = A(sample),
+	  .def_str = "1", .flags = K_RELOAD },
+	{ .name = "buffer_kb", .set = cfg_set_u32, .off = A(buffer_kb),
+	  .min = 16, .max = 65536, .def_int = 256 },
 };
 #undef A
 static const struct csection access_log_sec = {
-	"access_log", KEYS(access_log_keys), 0, access_log_finish
+	.what = "access_log",
+	.keys = access_log_keys,
+	.n_keys = N_KEYS(access_log_keys),
+	.finish = access_log_finish,
 };
 
 #define M(f) offsetof(struct config_metrics, f)
 static const struct ckey metrics_keys[] = {
-	{ "enabled", KT_BOOL, M(enabled), .def_int = 1 },
-	{ "request_duration_buckets", KT_BUCKETS, M(request_buckets), M(n_request_buckets), 1, CONFIG_MAX_BUCKETS, .flags = 0 },
-	{ "upstream_duration_buckets", KT_BUCKETS, M(upstream_buckets), M(n_upstream_buckets), 1, CONFIG_MAX_BUCKETS, .flags = 0 },
+	{ .name = "enabled", .set = cfg_set_bool, .off = M(enabled),
+	  .def_int = 1 },
+	{ .name = "request_duration_buckets", .set = cfg_set_buckets,
+	  .off = M(request_buckets), .off2 = M(n_request_buckets), .min = 1,
+	  .max = CONFIG_MAX_BUCKETS, .flags = 0 },
+	{ .name = "upstream_duration_buckets", .set = cfg_set_buckets,
+	  .off = M(upstream_buckets), .off2 = M(n_upstream_buckets), .min = 1,
+	  .max = CONFIG_MAX_BUCKETS, .flags = 0 },
 };
 #undef M
-static const struct csection metrics_sec = { "metrics", KEYS(metrics_keys), 0, NULL };
+static const struct csection metrics_sec = {
+	.what = "metrics",
+	.keys = metrics_keys,
+	.n_keys = N_KEYS(metrics_keys),
+};
 
 static const struct ckey logging_keys[] = {
-	{ "level", KT_STRBUF, C(log_level), 0, 1, sizeof(((struct config *)0)->log_level) - 1,
-	  .def_str = "info", .flags = K_RELOAD, .choices = log_levels },
-	{ "access_log", KT_SECTION, C(access_log), .sub = &access_log_sec },
+	{ .name = "level", .set = cfg_set_strbuf, .off = C(log_level), .min = 1,
+	  .max = sizeof(((struct config *)0)->log_level) - 1, .def_str = "info",
+	  .flags = K_RELOAD, .choices = log_levels },
+	{ .name = "access_log", .set = cfg_set_section, .off = C(access_log),
+	  .sub = &access_log_sec },
 };
 #define H(f) offsetof(struct config_http, f)
 static const struct ckey http_keys[] = {
-	{ "header_timeout_ms", KT_U32, H(header_timeout_ms), 0, 100, 3600000, .def_int = 10000, .flags = K_RELOAD },
-	{ "body_timeout_ms", KT_U32, H(body_timeout_ms), 0, 100, 3600000, .def_int = 30000, .flags = K_RELOAD },
-	{ "keepalive_timeout_ms", KT_U32, H(keepalive_timeout_ms), 0, 100, 3600000, .def_int = 60000, .flags = K_RELOAD },
-	{ "response_timeout_ms", KT_U32, H(response_timeout_ms), 0, 100, 3600000, .def_int = 60000, .flags = K_RELOAD },
-	{ "tunnel_timeout_ms", KT_U32, H(tunnel_timeout_ms), 0, 100, 86400000, .def_int = 600000, .flags = K_RELOAD },
-	{ "drain_timeout_ms", KT_U32, H(drain_timeout_ms), 0, 0, 3600000, .def_int = 10000, .flags = K_RELOAD },
-	{ "max_header_bytes", KT_U32, H(max_header_bytes), 0, 1024, 1 << 20, .def_int = 32768 },
-	{ "max_uri_bytes", KT_U32, H(max_uri_bytes), 0, 64, 1 << 20, .def_int = 8192, .flags = K_RELOAD },
-	{ "max_body_bytes", KT_U64, H(max_body_bytes), 0, 0, 1ll << 62, .def_int = 0, .flags = K_RELOAD },
-	{ "max_connections", KT_U32, H(max_connections), 0, 1, 1000000, .def_int = 10000 },
-	{ "splice_min_bytes", KT_U32, H(splice_min_bytes), 0, 0, 1 << 30, .def_int = 8192, .flags = K_RELOAD },
-	{ "receive_buffers", KT_U32, H(receive_buffers), 0, 16, 32768, .def_int = 512 },
-	{ "upstream_buffers", KT_U32, H(upstream_buffers), 0, 16, 16384, .def_int = 128 },
-	{ "path_params", KT_ENUM, H(path_params), .def_int = CFG_PATH_PARAMS_REJECT, .flags = K_RELOAD, .choices = path_params_modes },
-	{ "escaped_slashes", KT_ENUM, H(escaped_slashes), .def_int = CFG_ESCAPED_SLASHES_REJECT, .flags = K_RELOAD, .choices = escaped_slashes_modes },
+	{ .name = "header_timeout_ms", .set = cfg_set_u32,
+	  .off = H(header_timeout_ms), .min = 100, .max = 3600000,
+	  .def_int = 10000, .flags = K_RELOAD },
+	{ .name = "body_timeout_ms", .set = cfg_set_u32,
+	  .off = H(body_timeout_ms), .min = 100, .max = 3600000,
+	  .def_int = 30000, .flags = K_RELOAD },
+	{ .name = "keepalive_timeout_ms", .set = cfg_set_u32,
+	  .off = H(keepalive_timeout_ms), .min = 100, .max = 3600000,
+	  .def_int = 60000, .flags = K_RELOAD },
+	{ .name = "response_timeout_ms", .set = cfg_set_u32,
+	  .off = H(response_timeout_ms), .min = 100, .max = 3600000,
+	  .def_int = 60000, .flags = K_RELOAD },
+	{ .name = "tunnel_timeout_ms", .set = cfg_set_u32,
+	  .off = H(tunnel_timeout_ms), .min = 100, .max = 86400000,
+	  .def_int = 600000, .flags = K_RELOAD },
+	{ .name = "drain_timeout_ms", .set = cfg_set_u32,
+	  .off = H(drain_timeout_ms), .max = 3600000, .def_int = 10000,
+	  .flags = K_RELOAD },
+	{ .name = "max_header_bytes", .set = cfg_set_u32,
+	  .off = H(max_header_bytes), .min = 1024, .max = 1 << 20,
+	  .def_int = 32768 },
+	{ .name = "max_uri_bytes", .set = cfg_set_u32, .off = H(max_uri_bytes),
+	  .min = 64, .max = 1 << 20, .def_int = 8192, .flags = K_RELOAD },
+	{ .name = "max_body_bytes", .set = cfg_set_u64,
+	  .off = H(max_body_bytes), .max = 1ll << 62, .def_int = 0,
+	  .flags = K_RELOAD },
+	{ .name = "max_connections", .set = cfg_set_u32,
+	  .off = H(max_connections), .min = 1, .max = 1000000,
+	  .def_int = 10000 },
+	{ .name = "splice_min_bytes", .set = cfg_set_u32,
+	  .off = H(splice_min_bytes), .max = 1 << 30, .def_int = 8192,
+	  .flags = K_RELOAD },
+	{ .name = "receive_buffers", .set = cfg_set_u32,
+	  .off = H(receive_buffers), .min = 16, .max = 32768, .def_int = 512 },
+	{ .name = "upstream_buffers", .set = cfg_set_u32,
+	  .off = H(upstream_buffers), .min = 16, .max = 16384, .def_int = 128 },
+	{ .name = "path_params", .set = cfg_set_enum, .off = H(path_params),
+	  .def_int = CFG_PATH_PARAMS_REJECT, .flags = K_RELOAD,
+	  .choices = path_params_modes },
+	{ .name = "escaped_slashes", .set = cfg_set_enum,
+	  .off = H(escaped_slashes), .def_int = CFG_ESCAPED_SLASHES_REJECT,
+	  .flags = K_RELOAD, .choices = escaped_slashes_modes },
 };
 #undef H
 static void http_finish(struct pctx *p, yaml_node_t *map, void *base,
 			const char *path, yaml_node_t **vals);
-static const struct csection http_sec = { "http", KEYS(http_keys), 0, http_finish };
+static const struct csection http_sec = {
+	.what = "http",
+	.keys = http_keys,
+	.n_keys = N_KEYS(http_keys),
+	.finish = http_finish,
+};
 
-static const struct csection logging_sec = { "logging", KEYS(logging_keys), 0, NULL };
+static const struct csection logging_sec = {
+	.what = "logging",
+	.keys = logging_keys,
+	.n_keys = N_KEYS(logging_keys),
+};
 
 /* Table order is parse order: services before routes. */
 static const struct ckey root_keys[] = {
-	{ "listeners", KT_LIST, C(listeners), C(n_listeners), 1, SLUICE_MAX_PORTS, .flags = K_REQUIRED, .sub = &listener_sec },
-	{ "admin", KT_SECTION, 0, .sub = &admin_sec },
-	{ "xdp", KT_SECTION, C(xdp), .sub = &xdp_sec },
-	{ "services", KT_LIST, C(services), C(n_services), 0, 4096, .flags = K_RELOAD, .sub = &service_sec },
-	/* issue 5: parsed before routes, which refer to them */
-	{ "consumers", KT_LIST, C(consumers), C(n_consumers), 0, 100000, .flags = K_RELOAD, .sub = &consumer_sec },
-	{ "jwt", KT_SECTION, C(jwt), .flags = K_RELOAD, .sub = &jwt_sec },
-	{ "trusted_proxies", KT_CIDRS, C(auth.trusted_proxies), 0, 0, 4096, .flags = K_RELOAD },
-	{ "limits", KT_LIST, C(limits), C(n_limits), 0, 16, .flags = K_RELOAD, .sub = &limit_sec },
-	{ "escalation", KT_SECTION, C(escalation), .flags = K_RELOAD, .sub = &escalation_sec },
-	{ "auth_realm", KT_STRBUF, C(auth_realm), 0, 1, AUTH_NAME_MAX - 1, .def_str = "sluice", .flags = K_RELOAD },
-	{ "routes", KT_LIST, C(routes), C(n_routes), 0, 4096, .flags = K_RELOAD, .sub = &route_sec },
-	{ "http", KT_SECTION, C(http), .sub = &http_sec },
-	{ "workers", KT_U32, C(workers), 0, 0, 256, .def_int = 0 },
-	{ "user", KT_STRBUF, C(user), 0, 1, sizeof(((struct config *)0)->user) - 1, .def_str = "", .flags = K_USERNAME },
-	{ "logging", KT_SECTION, 0, .sub = &logging_sec },
-	{ "metrics", KT_SECTION, C(metrics), .sub = &metrics_sec },
+	{ .name = "listeners", .set = cfg_set_list, .off = C(listeners),
+	  .off2 = C(n_listeners), .min = 1, .max = SLUICE_MAX_PORTS,
+	  .flags = K_REQUIRED, .sub = &listener_sec },
+	{ .name = "admin", .set = cfg_set_section, .sub = &admin_sec },
+	{ .name = "xdp", .set = cfg_set_section, .off = C(xdp),
+	  .sub = &xdp_sec },
+	{ .name = "services", .set = cfg_set_list, .off = C(services),
+	  .off2 = C(n_services), .max = 4096, .flags = K_RELOAD,
+	  .sub = &service_sec },
+	/* parsed before routes, which refer to them */
+	{ .name = "consumers", .set = cfg_set_list, .off = C(consumers),
+	  .off2 = C(n_consumers), .max = 100000, .flags = K_RELOAD,
+	  .sub = &consumer_sec },
+	{ .name = "jwt", .set = cfg_set_section, .off = C(jwt),
+	  .flags = K_RELOAD, .sub = &jwt_sec },
+	{ .name = "trusted_proxies", .set = cfg_set_cidrs,
+	  .off = C(trusted_proxies), .max = 4096, .flags = K_RELOAD },
+	{ .name = "limits", .set = cfg_set_list, .off = C(limits),
+	  .off2 = C(n_limits), .max = 16, .flags = K_RELOAD,
+	  .sub = &limit_sec },
+	{ .name = "escalation", .set = cfg_set_section, .off = C(escalation),
+	  .flags = K_RELOAD, .sub = &escalation_sec },
+	{ .name = "auth_realm", .set = cfg_set_strbuf, .off = C(auth_realm),
+	  .min = 1, .max = AUTH_NAME_MAX - 1, .def_str = "sluice",
+	  .flags = K_RELOAD },
+	{ .name = "routes", .set = cfg_set_list, .off = C(routes),
+	  .off2 = C(n_routes), .max = 4096, .flags = K_RELOAD,
+	  .sub = &route_sec },
+	{ .name = "http", .set = cfg_set_section, .off = C(http),
+	  .sub = &http_sec },
+	{ .name = "workers", .set = cfg_set_u32, .off = C(workers), .max = 256,
+	  .def_int = 0 },
+	{ .name = "user", .set = cfg_set_strbuf, .off = C(user), .min = 1,
+	  .max = sizeof(((struct config *)0)->user) - 1, .def_str = "",
+	  .flags = K_USERNAME },
+	{ .name = "logging", .set = cfg_set_section, .sub = &logging_sec },
+	{ .name = "metrics", .set = cfg_set_section, .off = C(metrics),
+	  .sub = &metrics_sec },
 };
 #undef C
 const struct csection cfg_root_sec = {
-	"config", KEYS(root_keys), 0, root_finish
+	.what = "config",
+	.keys = root_keys,
+	.n_keys = N_KEYS(root_keys),
+	.finish = root_finish,
 };
 
-/* walk_map() (config.c) keeps per-key state in arrays of CFG_MAX_KEYS */
-#define N_KEYS(a) (sizeof(a) / sizeof((a)[0]))
+/* cfg_walk_map() (walk.c) keeps per-key state in arrays of CFG_MAX_KEYS */
 _Static_assert(N_KEYS(listener_keys) <= CFG_MAX_KEYS && N_KEYS(service_keys) <= CFG_MAX_KEYS &&
 	       N_KEYS(route_keys) <= CFG_MAX_KEYS && N_KEYS(allowlist_keys) <= CFG_MAX_KEYS &&
 	       N_KEYS(xdp_keys) <= CFG_MAX_KEYS && N_KEYS(admin_keys) <= CFG_MAX_KEYS &&
@@ -380,7 +607,7 @@ static void xdp_finish(struct pctx *p, yaml_node_t *map, void *base,
 		cfg_err_at(p, ifs, sp, "at least 1 entry is required when xdp is enabled");
 }
 
-/* ---- issue 5 section checks ---- */
+/* ---- auth and limit section checks ---- */
 
 static yaml_node_t *seq_item(struct pctx *p, yaml_node_t *seq, size_t i)
 {
@@ -417,7 +644,7 @@ static void limit_finish(struct pctx *p, yaml_node_t *map, void *base,
 static void check_secret(struct pctx *p, yaml_node_t *n, const char *path,
 			 const char *spec, bool hash_ok)
 {
-	uint8_t h[CRYPTO_SHA256_LEN];
+	uint8_t h[AUTH_DIGEST_LEN];
 	char msg[256];
 
 	if (!strncmp(spec, "file:", 5)) {

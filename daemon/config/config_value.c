@@ -2,8 +2,8 @@
 /*
  * Configuration: scalar and value parsers. Each takes a YAML node and the
  * key path for its messages, reports what is wrong with cfg_err_at() and
- * says whether it produced a value; the walker (config.c) calls them by key
- * type.
+ * says whether it produced a value; the setters (setters.c) and the
+ * section checks (config_keys.c) call them.
  *
  * Scalars follow the YAML core schema for plain scalars: integers are
  * decimal ("0100" and "0x40" are rejected, not read as octal/hex), booleans
@@ -590,7 +590,7 @@ bad:
 	return false;
 }
 
-/* ---- issue 5 value types ------------------------------------------------------ */
+/* ---- authentication value types -------------------------------------------- */
 
 bool cfg_get_cidr(struct pctx *p, const yaml_node_t *n, const char *path,
 		  struct allowlist *al)

@@ -16,6 +16,7 @@
 #include "control/admin.h"
 #include "control/admin_api.h"
 #include "config/config.h"
+#include "policy/policy.h"
 #include "lib/log.h"
 #include "io/loop.h"
 #include "control/privdrop.h"
@@ -456,7 +457,7 @@ static int reload_locked(struct control *ctl, char **errors)
 	int ret;
 
 	pr_info("reload: reading %s", ctl->path);
-	ret = config_load_file(ctl->path, &ncfg, errors);
+	ret = policy_load_file(ctl->path, &ncfg, errors);
 	if (ret) {
 		pr_err("reload: %s: invalid configuration, keeping the running one",
 		       ctl->path);
@@ -494,8 +495,8 @@ static int reload_locked(struct control *ctl, char **errors)
 	if (!ctl->log_level_fixed && log_level_parse(ncfg->log_level, &lvl) == 0)
 		log_set_level(lvl);
 	ncfg->generation = ++ctl->generation;
-	/* unchanged L7 limits keep their clients' counts (issue 5) */
-	config_security_adopt(ncfg, ctl->cfg);
+	/* unchanged L7 limits keep their clients' counts */
+	policy_adopt(ncfg, ctl->cfg);
 	for (unsigned int i = 0; i < ctl->n_started; i++)
 		worker_set_config(&ctl->workers[i], config_get(ncfg));
 	config_put(ctl->cfg);

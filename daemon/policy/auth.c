@@ -14,6 +14,9 @@
 
 /* ---- config time ------------------------------------------------------- */
 
+_Static_assert(AUTH_DIGEST_LEN == CRYPTO_SHA256_LEN,
+	       "a credential digest is a SHA-256");
+
 void auth_store_init(struct auth_store *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -28,7 +31,6 @@ void auth_store_free(struct auth_store *s)
 		memset(s->table, 0, s->table_size * sizeof(*s->table));
 	free(s->table);
 	auth_jwt_provider_free(&s->jwt);
-	allowlist_free(&s->trusted_proxies);
 	s->consumers = NULL;
 	s->table = NULL;
 	s->n_consumers = s->table_size = s->n_creds = 0;
@@ -124,38 +126,6 @@ int auth_store_add_cred(struct auth_store *s, size_t ci,
 	return 0;
 }
 
-int auth_parse_hash(const char *text, uint8_t hash[CRYPTO_SHA256_LEN],
-		    char *err, size_t errlen)
-{
-	const char *hex;
-
-	if (strncmp(text, "sha256:", 7)) {
-		snprintf(err, errlen,
-			 "secret must be written as 'sha256:<hex>' (see "
-			 "'sluicectl hash-token'), 'file:PATH' or 'env:NAME', "
-			 "never in plain text");
-		return -EINVAL;
-	}
-	hex = text + 7;
-	if (strlen(hex) != 2 * CRYPTO_SHA256_LEN) {
-		snprintf(err, errlen,
-			 "sha256 digest must be 64 hex digits, got %zu",
-			 strlen(hex));
-		return -EINVAL;
-	}
-	for (size_t i = 0; i < CRYPTO_SHA256_LEN; i++) {
-		int hi = str_hexval(hex[2 * i]), lo = str_hexval(hex[2 * i + 1]);
-
-		if (hi < 0 || lo < 0) {
-			snprintf(err, errlen,
-				 "sha256 digest has a non-hex character");
-			return -EINVAL;
-		}
-		hash[i] = (uint8_t)(hi << 4 | lo);
-	}
-	return 0;
-}
-
 void auth_hash_token(const char *token, size_t n,
 		     char out[AUTH_HASH_TEXT_LEN])
 {
@@ -169,24 +139,6 @@ void auth_hash_token(const char *token, size_t n,
 		out[8 + 2 * i] = hx[h[i] & 15];
 	}
 	out[AUTH_HASH_TEXT_LEN - 1] = '\0';
-}
-
-void auth_policy_init(struct auth_policy *p)
-{
-	memset(p, 0, sizeof(*p));
-	strcpy(p->key_header, AUTH_DEFAULT_KEY_HEADER);
-	p->strip = true;
-}
-
-void auth_policy_free(struct auth_policy *p)
-{
-	for (size_t i = 0; i < p->n_roles; i++)
-		free(p->roles[i]);
-	free(p->roles);
-	p->roles = NULL;
-	p->n_roles = 0;
-	allowlist_free(&p->allow);
-	allowlist_free(&p->deny);
 }
 
 /* ---- addresses --------------------------------------------------------- */

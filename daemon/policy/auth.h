@@ -10,7 +10,7 @@
  * presented credential is hashed and looked up in a table keyed by its
  * digest, then compared in constant time. JWTs are verified by auth_jwt.
  *
- * Per route (struct auth_policy): the methods accepted (any of bearer, key,
+ * Per route (struct auth_policy, config/auth_spec.h): the methods accepted (any of bearer, key,
  * jwt), whether anonymous requests pass, the roles required (any-of or
  * all-of), where an API key is read from (header and/or query parameter),
  * whether the credential is stripped before proxying, and L7 CIDR allow/deny
@@ -31,21 +31,11 @@
 #include <sys/socket.h>
 
 #include "config/allowlist.h"
+#include "config/auth_spec.h"
 #include "policy/auth_jwt.h"
 #include "policy/crypto.h"
 
 struct http_header;
-
-enum auth_method {
-	AUTH_M_BEARER = 1u << 0,	/* Authorization: Bearer <opaque> */
-	AUTH_M_KEY = 1u << 1,		/* API key: header or query parameter */
-	AUTH_M_JWT = 1u << 2,		/* Authorization: Bearer <jwt> */
-};
-
-enum auth_roles_mode {
-	AUTH_ROLES_ANY = 0,		/* any one of the roles (default) */
-	AUTH_ROLES_ALL = 1,		/* every role */
-};
 
 enum auth_cred_kind {
 	AUTH_CRED_BEARER = 0,
@@ -54,7 +44,6 @@ enum auth_cred_kind {
 
 #define AUTH_HASH_TEXT_LEN (7 + 2 * CRYPTO_SHA256_LEN + 1) /* "sha256:" hex NUL */
 #define AUTH_MAX_CREDENTIAL 8192
-#define AUTH_DEFAULT_KEY_HEADER "X-API-Key"
 
 struct auth_consumer {
 	char name[AUTH_NAME_MAX];
@@ -79,19 +68,6 @@ struct auth_store {
 	struct auth_jwt_provider jwt;
 	struct allowlist trusted_proxies;	/* PROXY header, XFF */
 	char realm[AUTH_NAME_MAX];		/* WWW-Authenticate realm */
-};
-
-struct auth_policy {
-	uint32_t methods;		/* AUTH_M_*; 0: no credentials needed */
-	bool anonymous;			/* no credential: pass as anonymous */
-	char **roles;			/* required roles */
-	size_t n_roles;
-	int roles_mode;			/* enum auth_roles_mode */
-	char key_header[AUTH_NAME_MAX];	/* "" : not read from a header */
-	char key_query[AUTH_NAME_MAX];	/* "" : not read from the query */
-	bool strip;			/* remove the credential (default) */
-	struct allowlist allow;		/* L7: if non-empty, client must match */
-	struct allowlist deny;		/* L7: client must not match */
 };
 
 enum auth_verdict {
@@ -142,19 +118,9 @@ int auth_store_add_cred(struct auth_store *s, size_t ci,
 /* Index of the consumer named name, or -ENOENT. */
 int auth_store_find_consumer(const struct auth_store *s, const char *name);
 
-/*
- * Parse "sha256:<64 hex digits>" into hash. 0, or -EINVAL with a message
- * (uppercase hex is accepted). Plain-text secrets are refused: the message
- * says how to write them.
- */
-int auth_parse_hash(const char *text, uint8_t hash[CRYPTO_SHA256_LEN],
-		    char *err, size_t errlen);
 /* "sha256:<hex>" of token[0..n) into out (AUTH_HASH_TEXT_LEN bytes). */
 void auth_hash_token(const char *token, size_t n,
 		     char out[AUTH_HASH_TEXT_LEN]);
-
-void auth_policy_init(struct auth_policy *p);
-void auth_policy_free(struct auth_policy *p);
 
 /* ---- request time ------------------------------------------------------ */
 

@@ -15,22 +15,20 @@
 #define HDR_TOKS 48
 #define PAYLOAD_TOKS 384
 
-static const struct {
-	const char *name;
-	enum crypto_md md;
-} algs[AUTH_JWT_ALG_MAX] = {
-	[AUTH_JWT_HS256] = { "HS256", CRYPTO_MD_SHA256 },
-	[AUTH_JWT_HS384] = { "HS384", CRYPTO_MD_SHA384 },
-	[AUTH_JWT_HS512] = { "HS512", CRYPTO_MD_SHA512 },
-	[AUTH_JWT_RS256] = { "RS256", CRYPTO_MD_SHA256 },
-	[AUTH_JWT_RS384] = { "RS384", CRYPTO_MD_SHA384 },
-	[AUTH_JWT_RS512] = { "RS512", CRYPTO_MD_SHA512 },
-	[AUTH_JWT_PS256] = { "PS256", CRYPTO_MD_SHA256 },
-	[AUTH_JWT_PS384] = { "PS384", CRYPTO_MD_SHA384 },
-	[AUTH_JWT_PS512] = { "PS512", CRYPTO_MD_SHA512 },
-	[AUTH_JWT_ES256] = { "ES256", CRYPTO_MD_SHA256 },
-	[AUTH_JWT_ES384] = { "ES384", CRYPTO_MD_SHA384 },
-	[AUTH_JWT_EDDSA] = { "EdDSA", CRYPTO_MD_SHA512 },
+/* Digest of each algorithm (its name: auth_jwt_alg_name()). */
+static const enum crypto_md alg_md[AUTH_JWT_ALG_MAX] = {
+	[AUTH_JWT_HS256] = CRYPTO_MD_SHA256,
+	[AUTH_JWT_HS384] = CRYPTO_MD_SHA384,
+	[AUTH_JWT_HS512] = CRYPTO_MD_SHA512,
+	[AUTH_JWT_RS256] = CRYPTO_MD_SHA256,
+	[AUTH_JWT_RS384] = CRYPTO_MD_SHA384,
+	[AUTH_JWT_RS512] = CRYPTO_MD_SHA512,
+	[AUTH_JWT_PS256] = CRYPTO_MD_SHA256,
+	[AUTH_JWT_PS384] = CRYPTO_MD_SHA384,
+	[AUTH_JWT_PS512] = CRYPTO_MD_SHA512,
+	[AUTH_JWT_ES256] = CRYPTO_MD_SHA256,
+	[AUTH_JWT_ES384] = CRYPTO_MD_SHA384,
+	[AUTH_JWT_EDDSA] = CRYPTO_MD_SHA512,
 };
 
 static const char *const status_names[AUTH_JWT_E_MAX] = {
@@ -54,34 +52,6 @@ const char *auth_jwt_strerror(enum auth_jwt_status s)
 	if ((unsigned)s >= AUTH_JWT_E_MAX)
 		return "unknown";
 	return status_names[s];
-}
-
-int auth_jwt_alg_from_name(const char *name, size_t len)
-{
-	for (int i = 0; i < AUTH_JWT_ALG_MAX; i++)
-		if (strlen(algs[i].name) == len &&
-		    !memcmp(algs[i].name, name, len))
-			return i;
-	return -1;
-}
-
-const char *auth_jwt_alg_name(enum auth_jwt_alg a)
-{
-	return (unsigned)a < AUTH_JWT_ALG_MAX ? algs[a].name : "?";
-}
-
-bool auth_name_valid(const char *s, size_t n)
-{
-	if (n == 0 || n >= AUTH_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c <= 0x20 || c >= 0x7f || c == '"' || c == '\\' ||
-		    c == ',')
-			return false;
-	}
-	return true;
 }
 
 static int b64val(unsigned char c)
@@ -192,7 +162,7 @@ static bool verify_with(const struct auth_jwt_key *k, enum auth_jwt_alg a,
 			const char *data, size_t len, const uint8_t *sig,
 			size_t siglen)
 {
-	enum crypto_md md = algs[a].md;
+	enum crypto_md md = alg_md[a];
 	uint8_t mac[CRYPTO_MAX_MD_LEN];
 	enum crypto_sig scheme;
 
@@ -504,7 +474,7 @@ static int add_pk(struct auth_jwt_provider *p, const char *kid, int alg,
 	if (!any_alg_fits(&probe)) {
 		crypto_key_free(pk);
 		set_err(err, errlen, "key type does not fit algorithm %s",
-			alg >= 0 ? algs[alg].name : "?");
+			auth_jwt_alg_name(alg));
 		return -EINVAL;
 	}
 	k = new_key(p, kid, alg);
@@ -537,7 +507,7 @@ int auth_jwt_add_secret(struct auth_jwt_provider *p, const char *kid, int alg,
 
 	if (alg >= 0 && alg > AUTH_JWT_HS512) {
 		set_err(err, errlen, "a secret can only be used with HS256/384/512, not %s",
-			algs[alg].name);
+			auth_jwt_alg_name(alg));
 		return -EINVAL;
 	}
 	if (alg == AUTH_JWT_HS384)

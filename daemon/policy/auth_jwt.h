@@ -24,30 +24,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "config/auth_spec.h"
+
 #define AUTH_JWT_MAX_TOKEN 8192		/* bytes of the compact form */
-#define AUTH_JWT_MAX_KID 128
 #define AUTH_JWT_MAX_SECRET 512
-#define AUTH_NAME_MAX 64		/* consumer and role names, with NUL */
-#define AUTH_MAX_ROLES 16
-
-enum auth_jwt_alg {
-	AUTH_JWT_HS256 = 0,
-	AUTH_JWT_HS384,
-	AUTH_JWT_HS512,
-	AUTH_JWT_RS256,
-	AUTH_JWT_RS384,
-	AUTH_JWT_RS512,
-	AUTH_JWT_PS256,
-	AUTH_JWT_PS384,
-	AUTH_JWT_PS512,
-	AUTH_JWT_ES256,
-	AUTH_JWT_ES384,
-	AUTH_JWT_EDDSA,
-	AUTH_JWT_ALG_MAX,
-};
-
-#define AUTH_JWT_ALG_ALL ((1u << AUTH_JWT_ALG_MAX) - 1)
-
 /* Why a token was refused (0: accepted). Stable names: auth_jwt_strerror. */
 enum auth_jwt_status {
 	AUTH_JWT_OK = 0,
@@ -111,14 +91,6 @@ enum auth_jwt_status auth_jwt_verify(const struct auth_jwt_provider *p,
 				     int64_t now, struct auth_jwt_claims *out);
 
 const char *auth_jwt_strerror(enum auth_jwt_status s);
-
-/* A consumer or role name safe to put in a header: 1..63 visible ASCII
- * characters, none of space, '"', '\\' or ','. */
-bool auth_name_valid(const char *s, size_t n);
-
-/* "HS256" -> AUTH_JWT_HS256; -1 if unknown (including "none"). */
-int auth_jwt_alg_from_name(const char *name, size_t len);
-const char *auth_jwt_alg_name(enum auth_jwt_alg a);
 
 /*
  * Key loading (config time; allocates). Each appends to p->keys.

@@ -294,7 +294,7 @@ int gate_check(const struct config *cfg, int route,
 	ar.target = r->target;
 	ar.target_len = r->target_len;
 	ar.client = (const struct sockaddr *)&v->client;
-	switch (auth_evaluate(&cfg->auth, &rt->auth, &ar, wall_s, &v->auth)) {
+	switch (auth_evaluate(cfg->auth, &rt->auth, &ar, wall_s, &v->auth)) {
 	case AUTH_ALLOW:
 		break;
 	case AUTH_DENY_401:
@@ -357,7 +357,7 @@ long gate_error_response(const struct config *cfg, int route,
 	if (v->status == 401) {
 		char www[512];
 
-		auth_www_authenticate(&cfg->auth, &cfg->routes[route].auth,
+		auth_www_authenticate(cfg->auth, &cfg->routes[route].auth,
 				      &v->auth, www, sizeof(www));
 		xo += (size_t)snprintf(extra + xo, sizeof(extra) - xo,
 				       "WWW-Authenticate: %s\r\n", www);
@@ -513,7 +513,7 @@ bool gate_strike(const struct config *cfg, const struct sockaddr *client,
 		return false;
 	if (client->sa_family != AF_INET && client->sa_family != AF_INET6)
 		return false;
-	if (auth_cidr_match(&cfg->auth.trusted_proxies, client))
+	if (auth_cidr_match(&cfg->trusted_proxies, client))
 		return false;	/* never ban our own proxies */
 	klen = addr_key(client, v6p, key);
 	if (rl_take(e->strikes, key, klen, mono_ns, &r) || r.allowed)

@@ -303,7 +303,7 @@ static bool start_exchange(struct proxy *p, struct conn *c, size_t head_len)
 
 	/* who is asking: PROXY protocol source, then trusted XFF hops; the
 	 * one answer for the gate, limits, bans, logs and the XFF sent on */
-	tp = &x->cfg->auth.trusted_proxies;
+	tp = &x->cfg->trusted_proxies;
 	xff_err = realip_resolve(tp->entries, tp->n, &c->addr, r, &rip);
 	x->xff_used = rip.from_xff;
 	x->client_proxied = rip.from_xff || c->addr_proxied;

@@ -140,8 +140,8 @@ void proxy_accept_on(struct proxy *p, int fd, unsigned int lflags)
 	/* a PROXY header is read only from a trusted peer; anyone else is
 	 * served as a direct client (and a PROXY line from them is a 400) */
 	if ((lflags & PROXY_L_PROXY_PROTOCOL) &&
-	    realip_trusted(p->cfg->auth.trusted_proxies.entries,
-			   p->cfg->auth.trusted_proxies.n,
+	    realip_trusted(p->cfg->trusted_proxies.entries,
+			   p->cfg->trusted_proxies.n,
 			   (const struct sockaddr *)&c->addr))
 		c->state = CS_PROXY;
 	else

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * Unit tests for the issue-5 config keys: consumers:, jwt:, limits:,
+ * Unit tests for the authentication and limit config keys: consumers:, jwt:, limits:,
  * trusted_proxies:, escalation:, and the route keys auth:, anonymous:,
  * roles:, roles_mode:, key_header:, key_query:, strip_credentials:,
  * allow_cidrs:, deny_cidrs:, limits:, ratelimit_headers:. Parse errors must
  * name file:line:col; load-time errors (secret files, env, key files) name
- * the file and the key. config_load_file() builds the auth store and the
+ * the file and the key. policy_load_file() builds the auth store and the
  * rate-limit tables, which are exercised end to end here.
  */
 #include <arpa/inet.h>
@@ -22,6 +22,9 @@
 #include <cmocka.h>
 
 #include "config/config.h"
+#include "policy/auth.h"
+#include "policy/policy.h"
+#include "policy/ratelimit.h"
 #include "http/http.h"
 
 static char dir[256];
@@ -57,7 +60,7 @@ static int load(const char *text, struct config **c, char **errors)
 
 	write_file("sluice.yaml", text);
 	snprintf(path, sizeof(path), "%s/sluice.yaml", dir);
-	return config_load_file(path, c, errors);
+	return policy_load_file(path, c, errors);
 }
 
 /* Parse must fail with an error containing every one of want[] (NULL-ended). */
@@ -145,7 +148,7 @@ static void test_parse_full(void **state)
 	assert_string_equal(c->jwt.roles_claim, "realm_access.roles");
 	assert_string_equal(c->jwt.jwks_files[0], "keys.json");
 	assert_string_equal(c->jwt.keys[0].kid, "hs");
-	assert_int_equal(c->auth.trusted_proxies.n, 2);
+	assert_int_equal(c->trusted_proxies.n, 2);
 	assert_int_equal(c->n_limits, 1);
 	assert_int_equal(c->limits[0].key, RL_KEY_GLOBAL);
 	assert_true(c->escalation.enabled);
@@ -322,10 +325,10 @@ static void test_load(void **state)
 		 alice_hash);
 	if (load(text, &c, &errors))
 		fail_msg("%s", errors);
-	assert_int_equal(c->auth.n_consumers, 1);
-	assert_int_equal(c->auth.n_creds, 3);
-	assert_true(c->auth.jwt_enabled);
-	assert_int_equal(c->auth.jwt.n_keys, 2);
+	assert_int_equal(c->auth->n_consumers, 1);
+	assert_int_equal(c->auth->n_creds, 3);
+	assert_true(c->auth->jwt_enabled);
+	assert_int_equal(c->auth->jwt.n_keys, 2);
 	assert_non_null(c->routes[0].limits[0].table);
 	assert_non_null(c->escalation.strikes);
 
@@ -345,7 +348,7 @@ static void test_load(void **state)
 						   (struct sockaddr *)&sin };
 			struct auth_result res;
 
-			assert_int_equal(auth_evaluate(&c->auth, &c->routes[0].auth,
+			assert_int_equal(auth_evaluate(c->auth, &c->routes[0].auth,
 						       &ar, 0, &res), AUTH_ALLOW);
 			assert_string_equal(res.consumer, "alice");
 		}
@@ -410,7 +413,7 @@ static void test_reload_adopt(void **state)
 	assert_int_equal(rl_take(a->routes[0].limits[0].table, "k", 1, 1, &rr), 0);
 	assert_false(rr.allowed);
 
-	assert_int_equal(config_security_adopt(b, a), 3);
+	assert_int_equal(policy_adopt(b, a), 3);
 	assert_ptr_equal(b->limits[0].table, a->limits[0].table);
 	assert_ptr_not_equal(b->limits[1].table, a->limits[1].table);
 	assert_ptr_equal(b->routes[0].limits[0].table, a->routes[0].limits[0].table);
@@ -421,7 +424,7 @@ static void test_reload_adopt(void **state)
 	assert_int_equal(rl_take(b->routes[0].limits[0].table, "k", 1, 2, &rr), 0);
 	assert_false(rr.allowed);
 	/* adopting again is a no-op */
-	assert_int_equal(config_security_adopt(b, a), 0);
+	assert_int_equal(policy_adopt(b, a), 0);
 
 	/* the old snapshot goes away; the new one keeps the shared tables */
 	config_put(a);
@@ -432,7 +435,7 @@ static void test_reload_adopt(void **state)
 
 	if (load(v3, &c, &errors))
 		fail_msg("%s", errors);
-	assert_int_equal(config_security_adopt(c, b), 0);
+	assert_int_equal(policy_adopt(c, b), 0);
 	assert_ptr_not_equal(c->escalation.strikes, b->escalation.strikes);
 	assert_ptr_not_equal(c->limits[0].table, b->limits[0].table);
 	config_put(b);

@@ -4,7 +4,7 @@
  * headers of allowed responses carry RateLimit-Policy (IETF draft) naming
  * the windows of the limit that decided, next to RateLimit-Limit/-Remaining
  * /-Reset; and a limit's state carries over a reload that leaves it
- * unchanged (config_security_adopt), as seen through gate_check().
+ * unchanged (policy_adopt), as seen through gate_check().
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "config/config.h"
+#include "policy/policy.h"
 #include "proxy/gate.h"
 #include "http/http.h"
 #include "policy/realip.h"
@@ -40,7 +41,7 @@ static struct config *load(const char *text)
 	assert_non_null(f);
 	fputs(text, f);
 	fclose(f);
-	if (config_load_file(path, &c, &errors))
+	if (policy_load_file(path, &c, &errors))
 		fail_msg("%s", errors);
 	return c;
 }
@@ -163,12 +164,12 @@ static void test_reload_keeps_state(void **state)
 	assert_int_equal(check(a, T0, &v), 0);
 	assert_int_equal(check(a, T0, &v), 429);
 	/* without adoption b would be fresh; with it, still limited */
-	assert_int_equal(config_security_adopt(b, a), 1);
+	assert_int_equal(policy_adopt(b, a), 1);
 	config_put(a);
 	assert_int_equal(check(b, T0 + NS, &v), 429);
 	assert_int_equal(v.rl.retry_after_s, 59);
 	/* a changed limit: fresh */
-	assert_int_equal(config_security_adopt(c, b), 0);
+	assert_int_equal(policy_adopt(c, b), 0);
 	assert_int_equal(check(c, T0 + NS, &v), 0);
 	config_put(b);
 	config_put(c);

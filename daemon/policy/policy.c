@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * Issue 5 part of config_load_file(): turn the parsed consumers:, jwt: and
- * limits: keys into what the request path uses — the auth store (credential
- * digests, JWT keys) and the rate-limit tables — reading the files and
- * environment variables that secrets and keys refer to. Like the allowlist
- * files, this runs at load time (sluiced -c, --check, SIGHUP), never per
- * request.
+ * The policy builder: turn a parsed config snapshot's consumers:, jwt:,
+ * limits: and escalation: keys into what the request path uses -- the auth
+ * store (credential digests, JWT keys) and the rate-limit tables -- reading
+ * the files and environment variables that secrets and keys refer to, and
+ * attach them to the snapshot. Like the allowlist files, this runs at load
+ * time (sluiced -c, --check, SIGHUP), never per request. See policy.h.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,8 +16,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "config/config.h"
+#include "policy/policy.h"
+
+#include "policy/auth.h"
 #include "policy/crypto.h"
+#include "policy/ratelimit.h"
 
 #define SECRET_FILE_MAX 65536
 #define KEY_FILE_MAX (1u << 20)
@@ -186,7 +189,7 @@ static void add_creds(struct acc *a, struct config *c, size_t ci,
 			crypto_sha256(raw, len, h);
 			wipe_free(raw, len);
 		}
-		r = auth_store_add_cred(&c->auth, ci, kind, h);
+		r = auth_store_add_cred(c->auth, ci, kind, h);
 		if (r == -EEXIST)
 			fail(a, key, "the same secret is already given to a consumer");
 		else if (r)
@@ -197,7 +200,7 @@ static void add_creds(struct acc *a, struct config *c, size_t ci,
 static void load_jwt(struct acc *a, struct config *c, const char *cfgdir)
 {
 	struct config_jwt *j = &c->jwt;
-	struct auth_jwt_provider *p = &c->auth.jwt;
+	struct auth_jwt_provider *p = &c->auth->jwt;
 	char key[64], err[256];
 
 	p->leeway_s = j->leeway_s;
@@ -301,17 +304,21 @@ static void make_tables(struct acc *a, struct config_limit *l, size_t n)
 			l[i].table = new_table(a, &l[i].limit);
 }
 
-int config_security_load(struct config *c, char **accbuf, size_t *acc_len)
+static void policy_release(struct config *c);
+
+int policy_build(struct config *c, char **accbuf, size_t *acc_len)
 {
 	struct acc a = { .buf = accbuf, .len = acc_len, .file = c->path };
-	struct allowlist tp = c->auth.trusted_proxies;
 	char *cfgdir = NULL;
 	const char *slash = strrchr(c->path, '/');
 
-	config_security_free(c);
-	auth_store_init(&c->auth);
-	c->auth.trusted_proxies = tp;
-	snprintf(c->auth.realm, sizeof(c->auth.realm), "%s",
+	policy_release(c);
+	c->auth = malloc(sizeof(*c->auth));
+	if (!c->auth)
+		return -ENOMEM;
+	auth_store_init(c->auth);
+	c->release = policy_release;
+	snprintf(c->auth->realm, sizeof(c->auth->realm), "%s",
 		 c->auth_realm[0] ? c->auth_realm : "sluice");
 	if (slash) {
 		cfgdir = strndup(c->path, (size_t)(slash - c->path));
@@ -321,7 +328,7 @@ int config_security_load(struct config *c, char **accbuf, size_t *acc_len)
 
 	for (size_t i = 0; i < c->n_consumers; i++) {
 		const struct config_consumer *cc = &c->consumers[i];
-		int ci = auth_store_add_consumer(&c->auth, cc->name);
+		int ci = auth_store_add_consumer(c->auth, cc->name);
 		char key[96];
 
 		snprintf(key, sizeof(key), "consumers[%s]", cc->name);
@@ -334,7 +341,7 @@ int config_security_load(struct config *c, char **accbuf, size_t *acc_len)
 			continue;
 		}
 		for (size_t r = 0; r < cc->n_roles; r++)
-			if (auth_store_add_role(&c->auth, (size_t)ci, cc->roles[r]))
+			if (auth_store_add_role(c->auth, (size_t)ci, cc->roles[r]))
 				fail(&a, key, "invalid role '%s'", cc->roles[r]);
 		add_creds(&a, c, (size_t)ci, AUTH_CRED_BEARER, cc->bearer_tokens,
 			  cc->n_bearer_tokens, cfgdir);
@@ -342,7 +349,7 @@ int config_security_load(struct config *c, char **accbuf, size_t *acc_len)
 			  cc->n_api_keys, cfgdir);
 	}
 	if (c->jwt.enabled) {
-		c->auth.jwt_enabled = true;
+		c->auth->jwt_enabled = true;
 		load_jwt(&a, c, cfgdir);
 	}
 	make_tables(&a, c->limits, c->n_limits);
@@ -368,19 +375,20 @@ static void free_tables(struct config_limit *l, size_t n)
 	}
 }
 
-void config_security_free(struct config *c)
+/* Undo policy_build() (idempotent); the snapshot's release hook. */
+static void policy_release(struct config *c)
 {
-	struct allowlist tp = c->auth.trusted_proxies;
-
-	/* trusted_proxies belongs to the parsed config, not to the store */
-	c->auth.trusted_proxies = (struct allowlist){ 0 };
-	auth_store_free(&c->auth);
-	c->auth.trusted_proxies = tp;
+	if (c->auth) {
+		auth_store_free(c->auth);
+		free(c->auth);
+		c->auth = NULL;
+	}
 	free_tables(c->limits, c->n_limits);
 	for (size_t i = 0; i < c->n_routes; i++)
 		free_tables(c->routes[i].limits, c->routes[i].n_limits);
 	rl_table_free(c->escalation.strikes);
 	c->escalation.strikes = NULL;
+	c->release = NULL;
 }
 
 /* ---- reload: carry limiter state over ---------------------------------- */
@@ -418,7 +426,7 @@ static int adopt_tables(struct config_limit *nl, size_t nn,
 	return adopted;
 }
 
-int config_security_adopt(struct config *nc, const struct config *old)
+int policy_adopt(struct config *nc, const struct config *old)
 {
 	int n = 0;
 
@@ -446,4 +454,9 @@ int config_security_adopt(struct config *nc, const struct config *old)
 		n++;
 	}
 	return n;
+}
+
+int policy_load_file(const char *path, struct config **out, char **errors)
+{
+	return config_load_file_with(path, policy_build, out, errors);
 }
