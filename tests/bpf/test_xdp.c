@@ -1596,17 +1596,17 @@ static void cfg_port(struct test_cfg *t, uint16_t port)
 
 static void cfg_allow(struct test_cfg *t, const char *addr, uint8_t plen)
 {
-	struct allowlist_entry *e = &t->entries[t->cfg.xdp.allow.n++];
+	entry_set(&t->entries[t->cfg.xdp.allow.n++], addr, plen);
+}
 
-	memset(e, 0, sizeof(*e));
-	if (strchr(addr, ':')) {
-		e->family = AF_INET6;
-		assert_int_equal(inet_pton(AF_INET6, addr, e->addr), 1);
-	} else {
-		e->family = AF_INET;
-		assert_int_equal(inet_pton(AF_INET, addr, e->addr), 1);
-	}
-	e->prefixlen = plen;
+/* A fresh config for a sync test (free() it). */
+static struct test_cfg *new_cfg(bool allowlist)
+{
+	struct test_cfg *t = calloc(1, sizeof(*t));
+
+	assert_non_null(t);
+	cfg_init(t, allowlist);
+	return t;
 }
 
 static struct xdpctl_map_fds skel_fds(void)
@@ -1686,9 +1686,7 @@ static void test_sync_diff(void **state)
 	put_allow4("198.18.9.0", 24, 7);	     /* kept, value fixed */
 	put_allow6("fd00:5c:1::", 48, 0);	     /* stale */
 
-	t = calloc(1, sizeof(*t));
-	assert_non_null(t);
-	cfg_init(t, true);
+	t = new_cfg(true);
 	cfg_port(t, GUARDED_PORT);
 	cfg_port(t, 8443);
 	cfg_port(t, 8443); /* duplicate */
@@ -1759,9 +1757,7 @@ static void test_sync_masks_host_bits(void **state)
 
 	SKIP_IF_NO_BPF();
 	fds = skel_fds();
-	t = calloc(1, sizeof(*t));
-	assert_non_null(t);
-	cfg_init(t, true);
+	t = new_cfg(true);
 	cfg_allow(t, "198.18.3.77", 24);
 	cfg_allow(t, "fd00:5c::ffff", 64);
 	assert_int_equal(xdpctl_sync_maps(&fds, &t->cfg, NULL), 0);
@@ -1785,9 +1781,7 @@ static void test_sync_full_map(void **state)
 
 	SKIP_IF_NO_BPF();
 	fds = skel_fds();
-	t = calloc(1, sizeof(*t));
-	assert_non_null(t);
-	cfg_init(t, true);
+	t = new_cfg(true);
 	for (unsigned int i = 0; i < SLUICE_MAX_PORTS; i++)
 		cfg_port(t, (uint16_t)(20000 + i));
 	assert_int_equal(xdpctl_sync_maps(&fds, &t->cfg, &st), 0);
@@ -1846,9 +1840,7 @@ static void test_sync_deny_and_settings(void **state)
 
 	SKIP_IF_NO_BPF();
 	fds = skel_fds();
-	t = calloc(1, sizeof(*t));
-	assert_non_null(t);
-	cfg_init(t, true);
+	t = new_cfg(true);
 	cfg_deny(t, "198.18.0.0", 28);
 	cfg_deny(t, "fd00:5c::", 120);
 	t->cfg.xdp.scope = CFG_XDP_SCOPE_ALL;
@@ -1905,9 +1897,7 @@ static void test_sync_classes(void **state)
 
 	SKIP_IF_NO_BPF();
 	fds = skel_fds();
-	t = calloc(1, sizeof(*t));
-	assert_non_null(t);
-	cfg_init(t, true);
+	t = new_cfg(true);
 	t->cfg.xdp.rate.rate = 1000;
 	t->cfg.xdp.rate.syn = 50;
 	t->cfg.xdp.rate.syn_burst = 100;
@@ -1980,9 +1970,7 @@ static void test_sync_keeps_bans(void **state)
 	fds = skel_fds();
 	put_lpm4(skel->maps.sl_ban4_v1, "198.18.0.9", 32, &b);
 	put_lpm6(skel->maps.sl_ban6_v1, "fd00:5c::9", 128, &b);
-	t = calloc(1, sizeof(*t));
-	assert_non_null(t);
-	cfg_init(t, true);
+	t = new_cfg(true);
 	cfg_allow(t, "198.18.0.0", 24);
 	assert_int_equal(xdpctl_sync_maps(&fds, &t->cfg, NULL), 0);
 	cfg_init(t, false);
@@ -1999,9 +1987,7 @@ static void test_sync_bad_entry(void **state)
 
 	SKIP_IF_NO_BPF();
 	fds = skel_fds();
-	t = calloc(1, sizeof(*t));
-	assert_non_null(t);
-	cfg_init(t, true);
+	t = new_cfg(true);
 	cfg_allow(t, "198.18.0.0", 24);
 	t->entries[0].prefixlen = 33;
 	assert_int_equal(xdpctl_sync_maps(&fds, &t->cfg, NULL), -EINVAL);
@@ -2292,6 +2278,32 @@ static int probe_connect(struct e2e *e, uint16_t port, int ms)
 	return err == ECONNREFUSED ? 0 : -err;
 }
 
+/*
+ * Start an end-to-end test: skip without BPF or iproute2, enter netns A and
+ * prepare e->t (allowlist on, the private pin path) to attach to the veth
+ * end there (n_if 1), plus lo (n_if 2), or to nothing yet (n_if 0).
+ */
+static void e2e_begin(struct e2e *e, unsigned int n_if, int mode)
+{
+	SKIP_IF_NO_BPF();
+	if (!e->created) {
+		print_message("skipped: iproute2 'ip' not found\n");
+		skip();
+	}
+	assert_int_equal(xdpctl_ensure_bpffs(), 0);
+	assert_int_equal(enter_ns(e->fd_a), 0);
+	cfg_init(&e->t, true);
+	e->ifs[0] = e->if_a;
+	e->ifs[1] = (char *)"lo"; /* auto: native fails, generic used */
+	if (n_if) {
+		e->t.cfg.xdp.interfaces = e->ifs;
+		e->t.cfg.xdp.n_interfaces = n_if;
+		e->t.cfg.xdp.mode = mode;
+	}
+	snprintf(e->t.cfg.xdp.pin_path, sizeof(e->t.cfg.xdp.pin_path), "%s",
+		 e->pin);
+}
+
 static void test_attach_detach(void **state)
 {
 	struct e2e *e = *state;
@@ -2303,22 +2315,7 @@ static void test_attach_detach(void **state)
 	FILE *f;
 	size_t n;
 
-	SKIP_IF_NO_BPF();
-	if (!e->created) {
-		print_message("skipped: iproute2 'ip' not found\n");
-		skip();
-	}
-	assert_int_equal(xdpctl_ensure_bpffs(), 0);
-	assert_int_equal(enter_ns(e->fd_a), 0);
-
-	cfg_init(&e->t, true);
-	e->ifs[0] = e->if_a;
-	e->ifs[1] = (char *)"lo"; /* auto: native fails, generic used */
-	e->t.cfg.xdp.interfaces = e->ifs;
-	e->t.cfg.xdp.n_interfaces = 2;
-	e->t.cfg.xdp.mode = CFG_XDP_AUTO;
-	snprintf(e->t.cfg.xdp.pin_path, sizeof(e->t.cfg.xdp.pin_path), "%s",
-		 e->pin);
+	e2e_begin(e, 2, CFG_XDP_AUTO);
 	cfg_port(&e->t, GUARDED_PORT);
 	cfg_allow(&e->t, "198.18.0.100", 32);
 	cfg_allow(&e->t, "fd00:5c::", 64);
@@ -2433,27 +2430,14 @@ static void test_live_edits_and_persist(void **state)
 	__u32 id1 = 0, id2 = 0, id3 = 1;
 	int ifa;
 
-	SKIP_IF_NO_BPF();
-	if (!e->created) {
-		print_message("skipped: iproute2 'ip' not found\n");
-		skip();
-	}
 	if (run_ctl("--help", out, sizeof(out)) == -1) {
 		print_message("skipped: build/sluicectl not built\n");
 		skip();
 	}
-	assert_int_equal(xdpctl_ensure_bpffs(), 0);
-	assert_int_equal(enter_ns(e->fd_a), 0);
-	cfg_init(&e->t, true);
-	e->ifs[0] = e->if_a;
-	e->t.cfg.xdp.interfaces = e->ifs;
-	e->t.cfg.xdp.n_interfaces = 1;
-	e->t.cfg.xdp.mode = CFG_XDP_AUTO;
+	e2e_begin(e, 1, CFG_XDP_AUTO);
 	e->t.cfg.xdp.persist = true;
 	e->t.cfg.xdp.rate.syn = 1000;
 	e->t.cfg.xdp.drop_sample = 1;
-	snprintf(e->t.cfg.xdp.pin_path, sizeof(e->t.cfg.xdp.pin_path), "%s",
-		 e->pin);
 	snprintf(base, sizeof(base), "--pin-path %s", e->pin);
 	cfg_port(&e->t, GUARDED_PORT);
 	cfg_allow(&e->t, "198.18.0.2", 32);
@@ -2605,20 +2589,7 @@ static void test_dispatcher_coexistence(void **state)
 	bool legacy;
 	int ifa, err;
 
-	SKIP_IF_NO_BPF();
-	if (!e->created) {
-		print_message("skipped: iproute2 'ip' not found\n");
-		skip();
-	}
-	assert_int_equal(xdpctl_ensure_bpffs(), 0);
-	assert_int_equal(enter_ns(e->fd_a), 0);
-	cfg_init(&e->t, true);
-	e->ifs[0] = e->if_a;
-	e->t.cfg.xdp.interfaces = e->ifs;
-	e->t.cfg.xdp.n_interfaces = 1;
-	e->t.cfg.xdp.mode = CFG_XDP_NATIVE;
-	snprintf(e->t.cfg.xdp.pin_path, sizeof(e->t.cfg.xdp.pin_path), "%s",
-		 e->pin);
+	e2e_begin(e, 1, CFG_XDP_NATIVE);
 	cfg_port(&e->t, GUARDED_PORT);
 	cfg_allow(&e->t, "198.18.0.100", 32);
 	e->x = xdpctl_open(&e->t.cfg);
@@ -2737,16 +2708,7 @@ static void test_open_errors(void **state)
 	struct xdpctl *x;
 	char *ifs[1] = {(char *)"slt-nonexistent"};
 
-	SKIP_IF_NO_BPF();
-	if (!e->created) {
-		print_message("skipped: iproute2 'ip' not found\n");
-		skip();
-	}
-	assert_int_equal(xdpctl_ensure_bpffs(), 0);
-	assert_int_equal(enter_ns(e->fd_a), 0);
-	cfg_init(&e->t, true);
-	snprintf(e->t.cfg.xdp.pin_path, sizeof(e->t.cfg.xdp.pin_path), "%s",
-		 e->pin);
+	e2e_begin(e, 0, CFG_XDP_AUTO);
 
 	/* unknown interface: clear error, nothing left behind */
 	e->t.cfg.xdp.interfaces = ifs;
