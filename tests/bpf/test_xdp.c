@@ -163,6 +163,9 @@ static void read_stats(struct sluice_counter out[SLUICE_R_MAX])
 	assert_int_equal(xdpctl_pins_read_stats(&p, out), 0);
 }
 
+/* The table row being run ("what: "), so that a failure names it. */
+static char row[192];
+
 static __u32 run_frame(const void *data, size_t len)
 {
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = data,
@@ -171,7 +174,8 @@ static __u32 run_frame(const void *data, size_t len)
 
 	err = bpf_prog_test_run_opts(bpf_program__fd(skel->progs.sluice_xdp),
 				     &o);
-	assert_int_equal(err, 0);
+	if (err)
+		fail_msg("%sBPF_PROG_TEST_RUN: %s", row, strerror(-err));
 	return o.retval;
 }
 
@@ -195,21 +199,22 @@ static void expect_len(const struct frame *f, size_t len, __u32 action,
 		if (r == (int)reason) {
 			if (dp != 1 || db != len)
 				fail_msg(
-					"reason %s moved by %llu pkts %llu "
-					"bytes, want 1 pkt %zu bytes",
+					"%sreason %s moved by %llu pkts %llu "
+					"bytes, want 1 pkt %zu bytes", row,
 					xdpctl_reason_name(reason),
 					(unsigned long long)dp,
 					(unsigned long long)db, len);
 		} else if (dp || db) {
-			fail_msg("reason %s moved (%llu pkts) but %s expected",
+			fail_msg("%sreason %s moved (%llu pkts) but %s "
+				 "expected", row,
 				 xdpctl_reason_name((enum sluice_reason)r),
 				 (unsigned long long)dp,
 				 xdpctl_reason_name(reason));
 		}
 	}
 	if (got != action)
-		fail_msg("action %u, want %u (reason %s, frame of %zu bytes)",
-			 got, action, xdpctl_reason_name(reason), len);
+		fail_msg("%saction %u, want %u (reason %s, frame of %zu bytes)",
+			 row, got, action, xdpctl_reason_name(reason), len);
 }
 
 static void expect(const struct frame_spec *s, __u32 action,
@@ -217,9 +222,76 @@ static void expect(const struct frame_spec *s, __u32 action,
 {
 	struct frame f;
 
-	assert_true(frame_build(s, &f) > 0);
+	if (frame_build(s, &f) == 0)
+		fail_msg("%sframe_build failed", row);
 	expect_len(&f, f.len, action, reason);
 }
+
+/* expect(), `times` times, with failures named `what`. */
+static void expect_row(const char *what, const struct frame_spec *s,
+		       unsigned int times, __u32 action,
+		       enum sluice_reason reason)
+{
+	snprintf(row, sizeof(row), "%s: ", what);
+	for (unsigned int i = 0; i < times; i++)
+		expect(s, action, reason);
+	row[0] = '\0';
+}
+
+/*
+ * Verdict tables: each row is one frame, the action it must get and the
+ * one counter that must move (by one packet and the frame's bytes); the
+ * rows of a table run in order against the maps as they are. A burst row
+ * sends its frame `times` times, for the rate tests' token buckets.
+ */
+struct verdict_case {
+	const char *what;
+	struct frame_spec s;
+	__u32 action;
+	enum sluice_reason reason;
+};
+
+struct burst_case {
+	const char *what;
+	struct frame_spec s;
+	unsigned int times;
+	__u32 action;
+	enum sluice_reason reason;
+};
+
+static void expect_cases(const struct verdict_case *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		expect_row(c[i].what, &c[i].s, 1, c[i].action, c[i].reason);
+}
+
+static void expect_bursts(const struct burst_case *c, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		expect_row(c[i].what, &c[i].s, c[i].times, c[i].action,
+			   c[i].reason);
+}
+
+#define EXPECT_CASES(t) expect_cases((t), sizeof(t) / sizeof((t)[0]))
+#define EXPECT_BURSTS(t) expect_bursts((t), sizeof(t) / sizeof((t)[0]))
+
+/* Frame specs for the tables; more fields may follow the port. */
+#define TCP4(src_, port_, ...)                                                 \
+	{.family = 4, .l4 = IPPROTO_TCP, .src = (src_), .dport = (port_),      \
+	 __VA_ARGS__}
+#define TCP6(src_, port_, ...)                                                 \
+	{.family = 6, .l4 = IPPROTO_TCP, .src = (src_), .dport = (port_),      \
+	 __VA_ARGS__}
+#define UDP4(src_, port_, ...)                                                 \
+	{.family = 4, .l4 = IPPROTO_UDP, .src = (src_), .dport = (port_),      \
+	 __VA_ARGS__}
+#define UDP6(src_, port_, ...)                                                 \
+	{.family = 6, .l4 = IPPROTO_UDP, .src = (src_), .dport = (port_),      \
+	 __VA_ARGS__}
+#define NOT_IP(...) {.family = 0, __VA_ARGS__}
+#define VLAN1 .n_vlan = 1, .vlan_tpid = {0x8100}
+#define QINQ  .n_vlan = 2, .vlan_tpid = {0x88a8, 0x8100}
+#define EXT(chain_) .ext = (chain_), .n_ext = sizeof(chain_)
 
 static struct frame_spec tcp4(const char *src, uint16_t dport)
 {
@@ -340,57 +412,76 @@ static int verdict_setup(void **state)
 
 static void test_allowed_pass(void **state)
 {
-	struct frame_spec s;
+	static const struct verdict_case cases[] = {
+		{"v4 allowed", TCP4(V4_ALLOWED, GUARDED_PORT), XDP_PASS,
+		 SLUICE_R_PASS_ALLOWED},
+		{"v6 allowed", TCP6(V6_ALLOWED, GUARDED_PORT), XDP_PASS,
+		 SLUICE_R_PASS_ALLOWED},
+		/* a larger frame counts its real size */
+		{"v6 allowed, 500 bytes of payload",
+		 TCP6(V6_ALLOWED, GUARDED_PORT, .payload = 500), XDP_PASS,
+		 SLUICE_R_PASS_ALLOWED},
+	};
 
 	SKIP_IF_NO_BPF();
-	s = tcp4(V4_ALLOWED, GUARDED_PORT);
-	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
-	s = tcp6(V6_ALLOWED, GUARDED_PORT);
-	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
-	/* a larger frame counts its real size */
-	s.payload = 500;
-	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	EXPECT_CASES(cases);
 }
 
 static void test_not_allowed_drop(void **state)
 {
-	struct frame_spec s;
+	static const struct verdict_case cases[] = {
+		{"v4 denied", TCP4(V4_DENIED, GUARDED_PORT), XDP_DROP,
+		 SLUICE_R_DROP_NOT_ALLOWED},
+		{"v4 just outside the allowed /24", TCP4(V4_NEAR, GUARDED_PORT),
+		 XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED},
+		{"v6 denied", TCP6(V6_DENIED, GUARDED_PORT), XDP_DROP,
+		 SLUICE_R_DROP_NOT_ALLOWED},
+		/* a v4 rule does not allow the v4-mapped v6 address */
+		{"v4-mapped v6 of an allowed v4",
+		 TCP6("::ffff:198.18.0.5", GUARDED_PORT), XDP_DROP,
+		 SLUICE_R_DROP_NOT_ALLOWED},
+	};
 
 	SKIP_IF_NO_BPF();
-	s = tcp4(V4_DENIED, GUARDED_PORT);
-	expect(&s, XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED);
-	s = tcp4(V4_NEAR, GUARDED_PORT);
-	expect(&s, XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED);
-	s = tcp6(V6_DENIED, GUARDED_PORT);
-	expect(&s, XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED);
-	/* a v4 rule does not allow the v4-mapped v6 address */
-	s = tcp6("::ffff:198.18.0.5", GUARDED_PORT);
-	expect(&s, XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED);
+	EXPECT_CASES(cases);
 }
 
 static void test_longest_prefix(void **state)
 {
-	struct frame_spec s;
+	static const struct verdict_case before[] = {
+		{"198.18.77.3, no /32 yet", TCP4("198.18.77.3", GUARDED_PORT),
+		 XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED},
+	};
+	static const struct verdict_case after[] = {
+		{"198.18.77.3, its /32", TCP4("198.18.77.3", GUARDED_PORT),
+		 XDP_PASS, SLUICE_R_PASS_ALLOWED},
+		{"198.18.77.4, beside the /32",
+		 TCP4("198.18.77.4", GUARDED_PORT), XDP_DROP,
+		 SLUICE_R_DROP_NOT_ALLOWED},
+	};
 
 	SKIP_IF_NO_BPF();
-	s = tcp4("198.18.77.3", GUARDED_PORT);
-	expect(&s, XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED);
+	EXPECT_CASES(before);
 	put_allow4("198.18.77.3", 32, 0);
-	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
-	s = tcp4("198.18.77.4", GUARDED_PORT);
-	expect(&s, XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED);
+	EXPECT_CASES(after);
 }
 
 static void test_allowlist_disabled(void **state)
 {
-	struct frame_spec s;
+	static const struct verdict_case off[] = {
+		{"allowlist off, v4 denied", TCP4(V4_DENIED, GUARDED_PORT),
+		 XDP_PASS, SLUICE_R_PASS_GUARDED},
+		{"allowlist off, v6 denied", TCP6(V6_DENIED, GUARDED_PORT),
+		 XDP_PASS, SLUICE_R_PASS_GUARDED},
+	};
+	static const struct verdict_case empty[] = {
+		{"empty settings, v4 denied", TCP4(V4_DENIED, GUARDED_PORT),
+		 XDP_PASS, SLUICE_R_PASS_GUARDED},
+	};
 
 	SKIP_IF_NO_BPF();
 	put_settings(0);
-	s = tcp4(V4_DENIED, GUARDED_PORT);
-	expect(&s, XDP_PASS, SLUICE_R_PASS_GUARDED);
-	s = tcp6(V6_DENIED, GUARDED_PORT);
-	expect(&s, XDP_PASS, SLUICE_R_PASS_GUARDED);
+	EXPECT_CASES(off);
 	/* an empty settings map (before the first sync) also fails open */
 	{
 		__u32 zero = 0;
@@ -401,98 +492,98 @@ static void test_allowlist_disabled(void **state)
 					    &zero, &z, BPF_ANY),
 			0);
 	}
-	s = tcp4(V4_DENIED, GUARDED_PORT);
-	expect(&s, XDP_PASS, SLUICE_R_PASS_GUARDED);
+	EXPECT_CASES(empty);
 }
 
 static void test_unguarded_port(void **state)
 {
-	struct frame_spec s;
+	static const struct verdict_case cases[] = {
+		{"v4 denied, port 22", TCP4(V4_DENIED, 22), XDP_PASS,
+		 SLUICE_R_PASS_UNGUARDED},
+		{"v6 denied, port 22", TCP6(V6_DENIED, 22), XDP_PASS,
+		 SLUICE_R_PASS_UNGUARDED},
+		/* present in the ports map without the GUARDED flag */
+		{"v4 denied, listed port not guarded",
+		 TCP4(V4_DENIED, OTHER_PORT), XDP_PASS,
+		 SLUICE_R_PASS_UNGUARDED},
+	};
 
 	SKIP_IF_NO_BPF();
-	s = tcp4(V4_DENIED, 22);
-	expect(&s, XDP_PASS, SLUICE_R_PASS_UNGUARDED);
-	s = tcp6(V6_DENIED, 22);
-	expect(&s, XDP_PASS, SLUICE_R_PASS_UNGUARDED);
-	/* present in the ports map without the GUARDED flag */
-	s = tcp4(V4_DENIED, OTHER_PORT);
-	expect(&s, XDP_PASS, SLUICE_R_PASS_UNGUARDED);
+	EXPECT_CASES(cases);
 }
 
 static void test_udp_to_guarded_port(void **state)
 {
-	struct frame_spec s;
+	static const struct verdict_case cases[] = {
+		{"v4 UDP", UDP4(V4_DENIED, GUARDED_PORT), XDP_PASS,
+		 SLUICE_R_PASS_UNGUARDED},
+		{"v6 UDP", UDP6(V6_DENIED, GUARDED_PORT), XDP_PASS,
+		 SLUICE_R_PASS_UNGUARDED},
+	};
 
 	SKIP_IF_NO_BPF();
-	s = tcp4(V4_DENIED, GUARDED_PORT);
-	s.l4 = IPPROTO_UDP;
-	expect(&s, XDP_PASS, SLUICE_R_PASS_UNGUARDED);
-	s = tcp6(V6_DENIED, GUARDED_PORT);
-	s.l4 = IPPROTO_UDP;
-	expect(&s, XDP_PASS, SLUICE_R_PASS_UNGUARDED);
+	EXPECT_CASES(cases);
 }
 
 static void test_not_ip(void **state)
 {
-	struct frame_spec s = {.family = 0};
+	static const struct verdict_case cases[] = {
+		{"ARP", NOT_IP(), XDP_PASS, SLUICE_R_PASS_NOT_IP},
+		{"ARP behind a VLAN tag", NOT_IP(VLAN1), XDP_PASS,
+		 SLUICE_R_PASS_NOT_IP},
+		/* a third VLAN tag is beyond what we skip: left to the stack */
+		{"three VLAN tags",
+		 TCP4(V4_DENIED, GUARDED_PORT, .n_vlan = 3,
+		      .vlan_tpid = {0x88a8, 0x8100, 0x8100}),
+		 XDP_PASS, SLUICE_R_PASS_NOT_IP},
+	};
 
 	SKIP_IF_NO_BPF();
-	expect(&s, XDP_PASS, SLUICE_R_PASS_NOT_IP);
-	s.n_vlan = 1;
-	s.vlan_tpid[0] = 0x8100;
-	expect(&s, XDP_PASS, SLUICE_R_PASS_NOT_IP);
-	/* a third VLAN tag is beyond what we skip: left to the stack */
-	s = tcp4(V4_DENIED, GUARDED_PORT);
-	s.n_vlan = 3;
-	s.vlan_tpid[0] = 0x88a8;
-	s.vlan_tpid[1] = 0x8100;
-	s.vlan_tpid[2] = 0x8100;
-	expect(&s, XDP_PASS, SLUICE_R_PASS_NOT_IP);
+	EXPECT_CASES(cases);
 }
 
 static void test_vlan_drop(void **state)
 {
-	struct frame_spec s;
+	static const struct verdict_case cases[] = {
+		{"v4 denied, one tag", TCP4(V4_DENIED, GUARDED_PORT, VLAN1),
+		 XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED},
+		{"v4 denied, QinQ", TCP4(V4_DENIED, GUARDED_PORT, QINQ),
+		 XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED},
+		{"v4 allowed, QinQ", TCP4(V4_ALLOWED, GUARDED_PORT, QINQ),
+		 XDP_PASS, SLUICE_R_PASS_ALLOWED},
+		{"v6 denied, QinQ", TCP6(V6_DENIED, GUARDED_PORT, QINQ),
+		 XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED},
+	};
 
 	SKIP_IF_NO_BPF();
-	s = tcp4(V4_DENIED, GUARDED_PORT);
-	s.n_vlan = 1;
-	s.vlan_tpid[0] = 0x8100;
-	expect(&s, XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED);
-	s.n_vlan = 2;
-	s.vlan_tpid[0] = 0x88a8;
-	s.vlan_tpid[1] = 0x8100;
-	expect(&s, XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED);
-	s.src = V4_ALLOWED;
-	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
-
-	s = tcp6(V6_DENIED, GUARDED_PORT);
-	s.n_vlan = 2;
-	s.vlan_tpid[0] = 0x88a8;
-	s.vlan_tpid[1] = 0x8100;
-	expect(&s, XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED);
+	EXPECT_CASES(cases);
 }
 
 static void test_ipv4_options(void **state)
 {
-	struct frame_spec s;
+	static const struct verdict_case malformed[] = {
+		/* IHL below 5 is impossible: malformed, left to the stack */
+		{"IHL 4", TCP4(V4_DENIED, GUARDED_PORT, .ip4_ihl = 4), XDP_PASS,
+		 SLUICE_R_PASS_MALFORMED},
+		/* IHL claims options past the end of the frame */
+		{"IHL 15 past the end of the frame",
+		 TCP4(V4_DENIED, GUARDED_PORT, .ip4_ihl = 15, .l4_len = 4),
+		 XDP_PASS, SLUICE_R_PASS_MALFORMED},
+	};
+	char what[64];
 
 	SKIP_IF_NO_BPF();
 	for (uint8_t w = 1; w <= 10; w++) {
-		s = tcp4(V4_DENIED, GUARDED_PORT);
-		s.ip4_opt_words = w;
-		expect(&s, XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED);
+		struct frame_spec s = TCP4(V4_DENIED, GUARDED_PORT,
+					   .ip4_opt_words = w);
+
+		snprintf(what, sizeof(what), "%u option words, denied", w);
+		expect_row(what, &s, 1, XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED);
 		s.src = V4_ALLOWED;
-		expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+		snprintf(what, sizeof(what), "%u option words, allowed", w);
+		expect_row(what, &s, 1, XDP_PASS, SLUICE_R_PASS_ALLOWED);
 	}
-	/* IHL below 5 is impossible: malformed, left to the stack */
-	s = tcp4(V4_DENIED, GUARDED_PORT);
-	s.ip4_ihl = 4;
-	expect(&s, XDP_PASS, SLUICE_R_PASS_MALFORMED);
-	/* IHL claims options past the end of the frame */
-	s.ip4_ihl = 15;
-	s.l4_len = 4;
-	expect(&s, XDP_PASS, SLUICE_R_PASS_MALFORMED);
+	EXPECT_CASES(malformed);
 }
 
 static void test_ipv6_ext_headers(void **state)
@@ -501,45 +592,48 @@ static void test_ipv6_ext_headers(void **state)
 					IPPROTO_DSTOPTS};
 	static const uint8_t frag[] = {IPPROTO_HOPOPTS, IPPROTO_FRAGMENT,
 				       IPPROTO_DSTOPTS};
-	uint8_t many[9];
-	struct frame_spec s;
+	static const uint8_t many[9] = {
+		IPPROTO_DSTOPTS, IPPROTO_DSTOPTS, IPPROTO_DSTOPTS,
+		IPPROTO_DSTOPTS, IPPROTO_DSTOPTS, IPPROTO_DSTOPTS,
+		IPPROTO_DSTOPTS, IPPROTO_DSTOPTS, IPPROTO_DSTOPTS};
+	static const struct verdict_case cases[] = {
+		{"hop, routing, dest opts: denied",
+		 TCP6(V6_DENIED, GUARDED_PORT, EXT(chain)), XDP_DROP,
+		 SLUICE_R_DROP_NOT_ALLOWED},
+		{"hop, routing, dest opts: allowed",
+		 TCP6(V6_ALLOWED, GUARDED_PORT, EXT(chain)), XDP_PASS,
+		 SLUICE_R_PASS_ALLOWED},
+		{"hop, routing, dest opts: UDP",
+		 UDP6(V6_DENIED, GUARDED_PORT, EXT(chain)), XDP_PASS,
+		 SLUICE_R_PASS_UNGUARDED},
+		/* an atomic fragment (offset 0, M=0) is a whole packet */
+		{"atomic fragment",
+		 TCP6(V6_DENIED, GUARDED_PORT, EXT(frag), .frag6 = 0),
+		 XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED},
+		/* exactly the walk limit (8) still finds TCP */
+		{"8 headers, port 22", TCP6(V6_DENIED, 22, .ext = many,
+					    .n_ext = 8),
+		 XDP_PASS, SLUICE_R_PASS_UNGUARDED},
+		{"8 headers, guarded port",
+		 TCP6(V6_DENIED, GUARDED_PORT, .ext = many, .n_ext = 8),
+		 XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED},
+		/* one more hides the L4 header and its port: dropped, whoever
+		 * sends it and wherever it goes (test_ipv6_ext_depth_syn has
+		 * the table) */
+		{"9 headers, port 22", TCP6(V6_DENIED, 22, EXT(many)), XDP_DROP,
+		 SLUICE_R_DROP_EXT_DEPTH},
+		{"9 headers, allowed source", TCP6(V6_ALLOWED, 22, EXT(many)),
+		 XDP_DROP, SLUICE_R_DROP_EXT_DEPTH},
+	};
+	static const struct verdict_case off[] = {
+		{"9 headers, allowlist off", TCP6(V6_DENIED, 22, EXT(many)),
+		 XDP_DROP, SLUICE_R_DROP_EXT_DEPTH},
+	};
 
 	SKIP_IF_NO_BPF();
-	s = tcp6(V6_DENIED, GUARDED_PORT);
-	s.ext = chain;
-	s.n_ext = sizeof(chain);
-	expect(&s, XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED);
-	s.src = V6_ALLOWED;
-	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
-	s.l4 = IPPROTO_UDP;
-	s.src = V6_DENIED;
-	expect(&s, XDP_PASS, SLUICE_R_PASS_UNGUARDED);
-
-	/* an atomic fragment (offset 0, M=0) is a whole packet */
-	s = tcp6(V6_DENIED, GUARDED_PORT);
-	s.ext = frag;
-	s.n_ext = sizeof(frag);
-	s.frag6 = 0;
-	expect(&s, XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED);
-
-	/* exactly the walk limit (8) still finds TCP */
-	memset(many, IPPROTO_DSTOPTS, sizeof(many));
-	s = tcp6(V6_DENIED, 22);
-	s.ext = many;
-	s.n_ext = 8;
-	expect(&s, XDP_PASS, SLUICE_R_PASS_UNGUARDED);
-	s.dport = GUARDED_PORT;
-	expect(&s, XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED);
-	/* one more hides the L4 header and its port: dropped, whoever sends
-	 * it and wherever it goes (test_ipv6_ext_depth_syn has the table) */
-	s.n_ext = 9;
-	s.dport = 22;
-	expect(&s, XDP_DROP, SLUICE_R_DROP_EXT_DEPTH);
-	s.src = V6_ALLOWED;
-	expect(&s, XDP_DROP, SLUICE_R_DROP_EXT_DEPTH);
+	EXPECT_CASES(cases);
 	put_settings(0);
-	s.src = V6_DENIED;
-	expect(&s, XDP_DROP, SLUICE_R_DROP_EXT_DEPTH);
+	EXPECT_CASES(off);
 }
 
 /*
@@ -555,13 +649,6 @@ static void test_ipv6_ext_headers(void **state)
  * (pass_allowed, pass_unguarded) and the later-fragment rows of denied
  * sources passed as pass_unguarded.
  */
-struct frag_case {
-	const char *what;
-	struct frame_spec s;
-	__u32 action;
-	enum sluice_reason reason;
-};
-
 #define MF4 0x2000 /* IPv4 more-fragments flag */
 #define ACK 0x10
 
@@ -577,7 +664,7 @@ static const uint8_t hop_frag[] = {IPPROTO_HOPOPTS, IPPROTO_FRAGMENT};
 	 .ext = (ext_), .n_ext = sizeof(ext_), .frag6 = (frag6_),              \
 	 .l4_len = (l4len_), .l4_off = (l4off_)}
 
-static const struct frag_case frag_cases[] = {
+static const struct verdict_case frag_cases[] = {
 	/* IPv4 first fragments */
 	{"v4 first, full header, denied", F4(V4_DENIED, GUARDED_PORT,
 	 IPPROTO_TCP, MF4, 0, 0), XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED},
@@ -662,12 +749,7 @@ static const struct frag_case frag_cases[] = {
 static void test_fragments(void **state)
 {
 	SKIP_IF_NO_BPF();
-	for (size_t i = 0; i < sizeof(frag_cases) / sizeof(frag_cases[0]);
-	     i++) {
-		print_message("  %s\n", frag_cases[i].what);
-		expect(&frag_cases[i].s, frag_cases[i].action,
-		       frag_cases[i].reason);
-	}
+	EXPECT_CASES(frag_cases);
 }
 
 /* Rewrite the IP length field (and the IPv4 checksum) of a built frame
@@ -691,76 +773,95 @@ static void set_ip_len(struct frame *f, uint8_t family, uint16_t len)
  * the header. (Before: judged on the tail, pass_allowed.) */
 static void test_fragment_forged_tail(void **state)
 {
-	struct frame_spec s;
+	/* ip_len: the IP length field written over the built frame's (0:
+	 * left as built) */
+	static const struct {
+		const char *what;
+		struct frame_spec s;
+		uint16_t ip_len;
+		__u32 action;
+		enum sluice_reason reason;
+	} cases[] = {
+		{"v4 first fragment, ACK, as built",
+		 TCP4(V4_ALLOWED, GUARDED_PORT, .ip4_frag = MF4,
+		      .tcp_flags = ACK),
+		 0, XDP_PASS, SLUICE_R_PASS_ALLOWED},
+		{"v4 first fragment, IP length holds 8 TCP bytes",
+		 TCP4(V4_ALLOWED, GUARDED_PORT, .ip4_frag = MF4,
+		      .tcp_flags = ACK),
+		 20 + 8, XDP_DROP, SLUICE_R_DROP_FRAG_TINY},
+		/* the same unfragmented: the kernel drops a TCP header that
+		 * does not fit; left to it */
+		{"v4 unfragmented, IP length holds 8 TCP bytes",
+		 TCP4(V4_ALLOWED, GUARDED_PORT, .tcp_flags = ACK), 20 + 8,
+		 XDP_PASS, SLUICE_R_PASS_MALFORMED},
+		/* IPv4 total length below the header */
+		{"v4 total length below the header",
+		 TCP4(V4_ALLOWED, GUARDED_PORT, .tcp_flags = ACK), 19,
+		 XDP_PASS, SLUICE_R_PASS_MALFORMED},
+		{"v6 first fragment, ACK, as built",
+		 TCP6(V6_ALLOWED, GUARDED_PORT, .ext = frag_only, .n_ext = 1,
+		      .frag6 = 1, .tcp_flags = ACK),
+		 0, XDP_PASS, SLUICE_R_PASS_ALLOWED},
+		/* IPv6: payload length = fragment header + 8 TCP bytes */
+		{"v6 first fragment, payload length holds 8 TCP bytes",
+		 TCP6(V6_ALLOWED, GUARDED_PORT, .ext = frag_only, .n_ext = 1,
+		      .frag6 = 1, .tcp_flags = ACK),
+		 8 + 8, XDP_DROP, SLUICE_R_DROP_FRAG_TINY},
+		/* the payload length ends inside the extension chain */
+		{"v6 payload length ends inside the extension chain",
+		 TCP6(V6_ALLOWED, GUARDED_PORT, .ext = frag_only, .n_ext = 1,
+		      .frag6 = 1, .tcp_flags = ACK),
+		 4, XDP_DROP, SLUICE_R_DROP_FRAG_TINY},
+	};
 	struct frame f;
 
 	SKIP_IF_NO_BPF();
-	s = tcp4(V4_ALLOWED, GUARDED_PORT);
-	s.ip4_frag = MF4;
-	s.tcp_flags = ACK;
-	assert_true(frame_build(&s, &f) > 0);
-	expect_len(&f, f.len, XDP_PASS, SLUICE_R_PASS_ALLOWED);
-	set_ip_len(&f, 4, 20 + 8);
-	expect_len(&f, f.len, XDP_DROP, SLUICE_R_DROP_FRAG_TINY);
-	/* the same unfragmented: the kernel drops a TCP header that does not
-	 * fit; left to it */
-	s.ip4_frag = 0;
-	assert_true(frame_build(&s, &f) > 0);
-	set_ip_len(&f, 4, 20 + 8);
-	expect_len(&f, f.len, XDP_PASS, SLUICE_R_PASS_MALFORMED);
-	/* IPv4 total length below the header */
-	set_ip_len(&f, 4, 19);
-	expect_len(&f, f.len, XDP_PASS, SLUICE_R_PASS_MALFORMED);
-
-	/* IPv6: payload length = fragment header + 8 TCP bytes */
-	s = tcp6(V6_ALLOWED, GUARDED_PORT);
-	s.ext = frag_only;
-	s.n_ext = 1;
-	s.frag6 = 1;
-	s.tcp_flags = ACK;
-	assert_true(frame_build(&s, &f) > 0);
-	expect_len(&f, f.len, XDP_PASS, SLUICE_R_PASS_ALLOWED);
-	set_ip_len(&f, 6, 8 + 8);
-	expect_len(&f, f.len, XDP_DROP, SLUICE_R_DROP_FRAG_TINY);
-	/* the payload length ends inside the extension chain */
-	set_ip_len(&f, 6, 4);
-	expect_len(&f, f.len, XDP_DROP, SLUICE_R_DROP_FRAG_TINY);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(row, sizeof(row), "%s: ", cases[i].what);
+		if (frame_build(&cases[i].s, &f) == 0)
+			fail_msg("%sframe_build failed", row);
+		if (cases[i].ip_len)
+			set_ip_len(&f, cases[i].s.family, cases[i].ip_len);
+		expect_len(&f, f.len, cases[i].action, cases[i].reason);
+	}
+	row[0] = '\0';
 }
 
 /* Cut a complete frame at every length from the Ethernet header on: each
  * prefix must pass as malformed without faulting. */
-static void truncate_all(const struct frame_spec *s)
+static void truncate_all(const char *what, const struct frame_spec *s)
 {
 	struct frame f;
 
-	assert_true(frame_build(s, &f) > 0);
+	snprintf(row, sizeof(row), "%s: ", what);
+	if (frame_build(s, &f) == 0)
+		fail_msg("%sframe_build failed", row);
 	for (size_t len = 14; len < f.len; len++)
 		expect_len(&f, len, XDP_PASS, SLUICE_R_PASS_MALFORMED);
 	expect_len(&f, f.len, XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED);
+	row[0] = '\0';
 }
 
 static void test_truncated(void **state)
 {
 	static const uint8_t chain[] = {IPPROTO_HOPOPTS, IPPROTO_DSTOPTS,
 					IPPROTO_ROUTING};
-	struct frame_spec s;
+	static const struct {
+		const char *what;
+		struct frame_spec s;
+	} frames[] = {
+		{"v4", TCP4(V4_DENIED, GUARDED_PORT)},
+		{"v4, QinQ, 3 option words",
+		 TCP4(V4_DENIED, GUARDED_PORT, QINQ, .ip4_opt_words = 3)},
+		{"v6", TCP6(V6_DENIED, GUARDED_PORT)},
+		{"v6, VLAN, hop, dest opts, routing",
+		 TCP6(V6_DENIED, GUARDED_PORT, VLAN1, EXT(chain))},
+	};
 
 	SKIP_IF_NO_BPF();
-	s = tcp4(V4_DENIED, GUARDED_PORT);
-	truncate_all(&s);
-	s.n_vlan = 2;
-	s.vlan_tpid[0] = 0x88a8;
-	s.vlan_tpid[1] = 0x8100;
-	s.ip4_opt_words = 3;
-	truncate_all(&s);
-
-	s = tcp6(V6_DENIED, GUARDED_PORT);
-	truncate_all(&s);
-	s.n_vlan = 1;
-	s.vlan_tpid[0] = 0x8100;
-	s.ext = chain;
-	s.n_ext = sizeof(chain);
-	truncate_all(&s);
+	for (size_t i = 0; i < sizeof(frames) / sizeof(frames[0]); i++)
+		truncate_all(frames[i].what, &frames[i].s);
 }
 
 static void test_counters_exact(void **state)
@@ -859,40 +960,74 @@ static void put_settings_full(__u32 flags, __u8 v6_prefix, __u8 shift)
 
 static void test_deny_first(void **state)
 {
+	static const struct verdict_case cases[] = {
+		/* denied although allowed: deny is checked first */
+		{"v4 allowed, in the denied /28",
+		 TCP4(V4_ALLOWED, GUARDED_PORT), XDP_DROP, SLUICE_R_DROP_DENY},
+		{"v6 allowed, in the denied /120",
+		 TCP6(V6_ALLOWED, GUARDED_PORT), XDP_DROP, SLUICE_R_DROP_DENY},
+		/* outside the denied prefix, inside the allowed one */
+		{"v4 outside the denied prefix",
+		 TCP4("198.18.0.77", GUARDED_PORT), XDP_PASS,
+		 SLUICE_R_PASS_ALLOWED},
+		{"v6 outside the denied prefix",
+		 TCP6("fd00:5c::1:5", GUARDED_PORT), XDP_PASS,
+		 SLUICE_R_PASS_ALLOWED},
+		/* only guarded traffic is judged */
+		{"denied source, port 22", TCP4(V4_ALLOWED, 22), XDP_PASS,
+		 SLUICE_R_PASS_UNGUARDED},
+	};
+	/* deny applies with the allowlist off too */
+	static const struct verdict_case off[] = {
+		{"allowlist off, denied source",
+		 TCP4(V4_ALLOWED, GUARDED_PORT), XDP_DROP, SLUICE_R_DROP_DENY},
+		{"allowlist off, other source", TCP4(V4_DENIED, GUARDED_PORT),
+		 XDP_PASS, SLUICE_R_PASS_GUARDED},
+	};
 	struct sluice_rule r = {0};
-	struct frame_spec s;
 
 	SKIP_IF_NO_BPF();
-	/* denied although allowed: deny is checked first */
 	put_lpm4(skel->maps.sl_deny4_v1, "198.18.0.0", 28, &r);
 	put_lpm6(skel->maps.sl_deny6_v1, "fd00:5c::", 120, &r);
-	s = tcp4(V4_ALLOWED, GUARDED_PORT);
-	expect(&s, XDP_DROP, SLUICE_R_DROP_DENY);
-	s = tcp6(V6_ALLOWED, GUARDED_PORT);
-	expect(&s, XDP_DROP, SLUICE_R_DROP_DENY);
-	/* outside the denied prefix, inside the allowed one */
-	s = tcp4("198.18.0.77", GUARDED_PORT);
-	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
-	s = tcp6("fd00:5c::1:5", GUARDED_PORT);
-	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
-	/* only guarded traffic is judged */
-	s = tcp4(V4_ALLOWED, 22);
-	expect(&s, XDP_PASS, SLUICE_R_PASS_UNGUARDED);
-	/* deny applies with the allowlist off too */
+	EXPECT_CASES(cases);
 	put_settings(0);
-	s = tcp4(V4_ALLOWED, GUARDED_PORT);
-	expect(&s, XDP_DROP, SLUICE_R_DROP_DENY);
-	s = tcp4(V4_DENIED, GUARDED_PORT);
-	expect(&s, XDP_PASS, SLUICE_R_PASS_GUARDED);
+	EXPECT_CASES(off);
 }
 
 static void test_bans(void **state)
 {
+	static const struct verdict_case cases[] = {
+		{"banned for ever", TCP4("198.18.0.5", GUARDED_PORT), XDP_DROP,
+		 SLUICE_R_DROP_BANNED},
+		{"banned for an hour", TCP4("198.18.0.6", GUARDED_PORT),
+		 XDP_DROP, SLUICE_R_DROP_BANNED},
+		/* an expired ban is inert */
+		{"ban expired", TCP4("198.18.0.7", GUARDED_PORT), XDP_PASS,
+		 SLUICE_R_PASS_ALLOWED},
+		{"v6 in the banned /112", TCP6("fd00:5c::77", GUARDED_PORT),
+		 XDP_DROP, SLUICE_R_DROP_BANNED},
+		{"v6 outside the banned /112",
+		 TCP6("fd00:5c::1:77", GUARDED_PORT), XDP_PASS,
+		 SLUICE_R_PASS_ALLOWED},
+	};
+	/* a banned source outside the allowlist: ban comes first */
+	static const struct verdict_case not_allowed[] = {
+		{"banned and not allowed", TCP4(V4_DENIED, GUARDED_PORT),
+		 XDP_DROP, SLUICE_R_DROP_BANNED},
+	};
+	static const struct verdict_case denied[] = {
+		/* deny before ban */
+		{"banned and denied", TCP4("198.18.0.5", GUARDED_PORT),
+		 XDP_DROP, SLUICE_R_DROP_DENY},
+		/* unguarded traffic of a banned source passes (scope
+		 * guarded) */
+		{"banned, port 22", TCP4("198.18.0.6", 22), XDP_PASS,
+		 SLUICE_R_PASS_UNGUARDED},
+	};
 	struct sluice_ban forever = {.source = SLUICE_BAN_OPERATOR};
 	struct sluice_ban later = {.source = SLUICE_BAN_OPERATOR};
 	struct sluice_ban past = {.source = SLUICE_BAN_DAEMON};
 	struct sluice_rule r = {0};
-	struct frame_spec s;
 	uint64_t now = mono_ns();
 
 	SKIP_IF_NO_BPF();
@@ -902,159 +1037,190 @@ static void test_bans(void **state)
 	put_lpm4(skel->maps.sl_ban4_v1, "198.18.0.6", 32, &later);
 	put_lpm4(skel->maps.sl_ban4_v1, "198.18.0.7", 32, &past);
 	put_lpm6(skel->maps.sl_ban6_v1, "fd00:5c::", 112, &later);
-
-	s = tcp4("198.18.0.5", GUARDED_PORT);
-	expect(&s, XDP_DROP, SLUICE_R_DROP_BANNED);
-	s = tcp4("198.18.0.6", GUARDED_PORT);
-	expect(&s, XDP_DROP, SLUICE_R_DROP_BANNED);
-	/* an expired ban is inert */
-	s = tcp4("198.18.0.7", GUARDED_PORT);
-	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
-	s = tcp6("fd00:5c::77", GUARDED_PORT);
-	expect(&s, XDP_DROP, SLUICE_R_DROP_BANNED);
-	s = tcp6("fd00:5c::1:77", GUARDED_PORT);
-	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
-	/* a banned source outside the allowlist: ban comes first */
+	EXPECT_CASES(cases);
 	put_lpm4(skel->maps.sl_ban4_v1, V4_DENIED, 32, &forever);
-	s = tcp4(V4_DENIED, GUARDED_PORT);
-	expect(&s, XDP_DROP, SLUICE_R_DROP_BANNED);
-	/* deny before ban */
+	EXPECT_CASES(not_allowed);
 	put_lpm4(skel->maps.sl_deny4_v1, "198.18.0.5", 32, &r);
-	s = tcp4("198.18.0.5", GUARDED_PORT);
-	expect(&s, XDP_DROP, SLUICE_R_DROP_DENY);
-	/* unguarded traffic of a banned source passes (scope guarded) */
-	s = tcp4("198.18.0.6", 22);
-	expect(&s, XDP_PASS, SLUICE_R_PASS_UNGUARDED);
+	EXPECT_CASES(denied);
 }
 
 static void test_scope_all(void **state)
 {
+	static const struct verdict_case cases[] = {
+		{"TCP to port 22", TCP4(V4_DENIED, 22), XDP_DROP,
+		 SLUICE_R_DROP_NOT_ALLOWED},
+		{"UDP to port 22", UDP4(V4_DENIED, 22), XDP_DROP,
+		 SLUICE_R_DROP_NOT_ALLOWED},
+		{"v6 UDP to port 53", UDP6(V6_DENIED, 53), XDP_DROP,
+		 SLUICE_R_DROP_NOT_ALLOWED},
+		{"v6 UDP to port 53, allowed", UDP6(V6_ALLOWED, 53), XDP_PASS,
+		 SLUICE_R_PASS_ALLOWED},
+		/* every fragment is judged on its IP header */
+		{"later fragment, denied",
+		 TCP4(V4_DENIED, GUARDED_PORT, .ip4_frag = 10), XDP_DROP,
+		 SLUICE_R_DROP_NOT_ALLOWED},
+		{"later fragment, allowed",
+		 TCP4(V4_ALLOWED, GUARDED_PORT, .ip4_frag = 10), XDP_PASS,
+		 SLUICE_R_PASS_ALLOWED},
+		/* non-IP still passes; deny still applies */
+		{"ARP", NOT_IP(), XDP_PASS, SLUICE_R_PASS_NOT_IP},
+	};
+	static const struct verdict_case denied[] = {
+		{"UDP of a denied source", UDP4(V4_ALLOWED, 53), XDP_DROP,
+		 SLUICE_R_DROP_DENY},
+		/* a truncated TCP header is still left to the stack */
+		{"truncated TCP header",
+		 TCP4(V4_DENIED, GUARDED_PORT, .l4_len = 10), XDP_PASS,
+		 SLUICE_R_PASS_MALFORMED},
+	};
 	struct sluice_rule r = {0};
-	struct frame_spec s;
 
 	SKIP_IF_NO_BPF();
 	put_settings(SLUICE_SET_ALLOWLIST | SLUICE_SET_SCOPE_ALL);
-	s = tcp4(V4_DENIED, 22);
-	expect(&s, XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED);
-	s.l4 = IPPROTO_UDP;
-	expect(&s, XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED);
-	s = tcp6(V6_DENIED, 53);
-	s.l4 = IPPROTO_UDP;
-	expect(&s, XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED);
-	s.src = V6_ALLOWED;
-	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
-	/* every fragment is judged on its IP header */
-	s = tcp4(V4_DENIED, GUARDED_PORT);
-	s.ip4_frag = 10;
-	expect(&s, XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED);
-	s.src = V4_ALLOWED;
-	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
-	/* non-IP still passes; deny still applies */
-	s = (struct frame_spec){.family = 0};
-	expect(&s, XDP_PASS, SLUICE_R_PASS_NOT_IP);
+	EXPECT_CASES(cases);
 	put_lpm4(skel->maps.sl_deny4_v1, V4_ALLOWED, 32, &r);
-	s = tcp4(V4_ALLOWED, 53);
-	s.l4 = IPPROTO_UDP;
-	expect(&s, XDP_DROP, SLUICE_R_DROP_DENY);
-	/* a truncated TCP header is still left to the stack */
-	s = tcp4(V4_DENIED, GUARDED_PORT);
-	s.l4_len = 10;
-	expect(&s, XDP_PASS, SLUICE_R_PASS_MALFORMED);
+	EXPECT_CASES(denied);
 }
 
 /* The default class: rate 1/s, burst 5; SYN 1/s burst 2. With an interval of
  * a second, nothing refills while the few frames below run. */
 static void test_rate_default_class(void **state)
 {
-	struct frame_spec s;
+	static const struct burst_case cases[] = {
+		{"ACK within the burst",
+		 TCP4(V4_ALLOWED, GUARDED_PORT, .tcp_flags = ACK), 5, XDP_PASS,
+		 SLUICE_R_PASS_ALLOWED},
+		{"ACK past the burst",
+		 TCP4(V4_ALLOWED, GUARDED_PORT, .tcp_flags = ACK), 2, XDP_DROP,
+		 SLUICE_R_DROP_RATE},
+		/* another source has its own bucket, and SYNs their own
+		 * limit */
+		{"SYN of another source", TCP4("198.18.0.9", GUARDED_PORT), 2,
+		 XDP_PASS, SLUICE_R_PASS_ALLOWED},
+		{"SYN past the SYN burst", TCP4("198.18.0.9", GUARDED_PORT), 1,
+		 XDP_DROP, SLUICE_R_DROP_SYN_RATE},
+		/* a refused SYN spent no packet token: 3 packets remain */
+		{"ACK after the SYNs",
+		 TCP4("198.18.0.9", GUARDED_PORT, .tcp_flags = ACK), 3,
+		 XDP_PASS, SLUICE_R_PASS_ALLOWED},
+		{"ACK past what the SYNs left",
+		 TCP4("198.18.0.9", GUARDED_PORT, .tcp_flags = ACK), 1,
+		 XDP_DROP, SLUICE_R_DROP_RATE},
+		/* SYN+ACK is not a new connection */
+		{"SYN+ACK",
+		 TCP4("198.18.0.10", GUARDED_PORT, .tcp_flags = 0x12), 5,
+		 XDP_PASS, SLUICE_R_PASS_ALLOWED},
+	};
+	/* rate limits apply with the allowlist off too */
+	static const struct burst_case off[] = {
+		{"allowlist off, within the burst",
+		 TCP4(V4_DENIED, GUARDED_PORT, .tcp_flags = ACK), 5, XDP_PASS,
+		 SLUICE_R_PASS_GUARDED},
+		{"allowlist off, past the burst",
+		 TCP4(V4_DENIED, GUARDED_PORT, .tcp_flags = ACK), 1, XDP_DROP,
+		 SLUICE_R_DROP_RATE},
+	};
+	/* without the RATE flag no bucket is consulted */
+	static const struct burst_case no_rate[] = {
+		{"no RATE flag",
+		 TCP4(V4_ALLOWED, GUARDED_PORT, .tcp_flags = ACK), 8, XDP_PASS,
+		 SLUICE_R_PASS_ALLOWED},
+	};
 
 	SKIP_IF_NO_BPF();
 	put_class(0, 1, 5, 1, 2);
 	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_RATE, 64, 0);
-	s = tcp4(V4_ALLOWED, GUARDED_PORT);
-	s.tcp_flags = 0x10; /* ACK */
-	for (int i = 0; i < 5; i++)
-		expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
-	expect(&s, XDP_DROP, SLUICE_R_DROP_RATE);
-	expect(&s, XDP_DROP, SLUICE_R_DROP_RATE);
-	/* another source has its own bucket, and SYNs their own limit */
-	s.src = "198.18.0.9";
-	s.tcp_flags = 0; /* SYN */
-	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
-	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
-	expect(&s, XDP_DROP, SLUICE_R_DROP_SYN_RATE);
-	/* a refused SYN spent no packet token: 3 packets remain */
-	s.tcp_flags = 0x10;
-	for (int i = 0; i < 3; i++)
-		expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
-	expect(&s, XDP_DROP, SLUICE_R_DROP_RATE);
-	/* SYN+ACK is not a new connection */
-	s.tcp_flags = 0x12;
-	s.src = "198.18.0.10";
-	for (int i = 0; i < 5; i++)
-		expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
-	/* rate limits apply with the allowlist off too */
+	EXPECT_BURSTS(cases);
 	put_settings_full(SLUICE_SET_RATE, 64, 0);
-	s = tcp4(V4_DENIED, GUARDED_PORT);
-	s.tcp_flags = 0x10;
-	for (int i = 0; i < 5; i++)
-		expect(&s, XDP_PASS, SLUICE_R_PASS_GUARDED);
-	expect(&s, XDP_DROP, SLUICE_R_DROP_RATE);
-	/* without the RATE flag no bucket is consulted */
+	EXPECT_BURSTS(off);
 	put_settings(SLUICE_SET_ALLOWLIST);
-	s.src = V4_ALLOWED;
-	for (int i = 0; i < 8; i++)
-		expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	EXPECT_BURSTS(no_rate);
 }
 
 static void test_rate_per_cidr_class(void **state)
 {
-	struct frame_spec s;
+	static const struct burst_case v4[] = {
+		{"class 3, within the burst",
+		 TCP4("198.18.0.200", GUARDED_PORT), 2, XDP_PASS,
+		 SLUICE_R_PASS_ALLOWED},
+		{"class 3, past the burst", TCP4("198.18.0.200", GUARDED_PORT),
+		 1, XDP_DROP, SLUICE_R_DROP_RATE},
+		/* the /24 entry: class 0, unlimited */
+		{"class 0, unlimited", TCP4("198.18.0.5", GUARDED_PORT), 20,
+		 XDP_PASS, SLUICE_R_PASS_ALLOWED},
+	};
+	/* IPv6 class */
+	static const struct burst_case v6[] = {
+		{"v6 class 3, within the burst",
+		 TCP6("fd00:5c::8000:0:0:1", GUARDED_PORT), 2, XDP_PASS,
+		 SLUICE_R_PASS_ALLOWED},
+		{"v6 class 3, past the burst",
+		 TCP6("fd00:5c::8000:0:0:1", GUARDED_PORT), 1, XDP_DROP,
+		 SLUICE_R_DROP_RATE},
+	};
+	/* an unknown class id means unlimited, not a drop */
+	static const struct burst_case unknown[] = {
+		{"unknown class id", TCP4("198.18.0.70", GUARDED_PORT), 5,
+		 XDP_PASS, SLUICE_R_PASS_ALLOWED},
+	};
 
 	SKIP_IF_NO_BPF();
 	put_class(0, 0, 0, 0, 0); /* default: unlimited */
 	put_class(3, 1, 2, 0, 0);
 	put_allow4("198.18.0.128", 25, 3);
 	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_RATE, 64, 0);
-	s = tcp4("198.18.0.200", GUARDED_PORT);
-	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
-	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
-	expect(&s, XDP_DROP, SLUICE_R_DROP_RATE);
-	s.src = "198.18.0.5"; /* the /24 entry: class 0, unlimited */
-	for (int i = 0; i < 20; i++)
-		expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
-	/* IPv6 class */
+	EXPECT_BURSTS(v4);
 	put_allow6("fd00:5c:0:0:8000::", 65, 3);
-	s = tcp6("fd00:5c::8000:0:0:1", GUARDED_PORT);
-	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
-	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
-	expect(&s, XDP_DROP, SLUICE_R_DROP_RATE);
-	/* an unknown class id means unlimited, not a drop */
+	EXPECT_BURSTS(v6);
 	put_allow4("198.18.0.64", 26, 5000);
-	s = tcp4("198.18.0.70", GUARDED_PORT);
-	for (int i = 0; i < 5; i++)
-		expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	EXPECT_BURSTS(unknown);
 }
 
 static void test_rate_v6_prefix(void **state)
 {
-	static const char *const same64[] = {"fd00:5c::1", "fd00:5c::2",
-					     "fd00:5c::ffff:1", "fd00:5c::9"};
-	struct frame_spec s;
+	/* rotating addresses inside one /64 shares one bucket */
+	static const struct burst_case same64[] = {
+		{"fd00:5c::1", TCP6("fd00:5c::1", GUARDED_PORT), 1, XDP_PASS,
+		 SLUICE_R_PASS_ALLOWED},
+		{"fd00:5c::2", TCP6("fd00:5c::2", GUARDED_PORT), 1, XDP_PASS,
+		 SLUICE_R_PASS_ALLOWED},
+		{"fd00:5c::ffff:1", TCP6("fd00:5c::ffff:1", GUARDED_PORT), 1,
+		 XDP_PASS, SLUICE_R_PASS_ALLOWED},
+		{"fd00:5c::9, past the /64's burst",
+		 TCP6("fd00:5c::9", GUARDED_PORT), 1, XDP_DROP,
+		 SLUICE_R_DROP_RATE},
+	};
+	static const struct burst_case other64[] = {
+		{"another /64", TCP6("fd00:5c:0:1::1", GUARDED_PORT), 1,
+		 XDP_PASS, SLUICE_R_PASS_ALLOWED},
+	};
+	/* /128: every address on its own */
+	static const struct burst_case per128[] = {
+		{"/128, within the burst", TCP6("fd00:5c::abcd", GUARDED_PORT),
+		 3, XDP_PASS, SLUICE_R_PASS_ALLOWED},
+		{"/128, past the burst", TCP6("fd00:5c::abcd", GUARDED_PORT), 1,
+		 XDP_DROP, SLUICE_R_DROP_RATE},
+		{"/128, the next address", TCP6("fd00:5c::abce", GUARDED_PORT),
+		 1, XDP_PASS, SLUICE_R_PASS_ALLOWED},
+	};
+	/* /48: two /64s of one /48 share */
+	static const struct burst_case per48[] = {
+		{"/48, first /64", TCP6("fd00:77:1:1::77", GUARDED_PORT), 1,
+		 XDP_PASS, SLUICE_R_PASS_ALLOWED},
+		{"/48, second /64", TCP6("fd00:77:1:2::77", GUARDED_PORT), 2,
+		 XDP_PASS, SLUICE_R_PASS_ALLOWED},
+		{"/48, past the burst", TCP6("fd00:77:1:2::77", GUARDED_PORT),
+		 1, XDP_DROP, SLUICE_R_DROP_RATE},
+		{"/48, another /48", TCP6("fd00:77:2:2::77", GUARDED_PORT), 1,
+		 XDP_PASS, SLUICE_R_PASS_ALLOWED},
+	};
 
 	SKIP_IF_NO_BPF();
 	put_class(0, 1, 3, 0, 0);
 	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_RATE, 64, 0);
-	/* rotating addresses inside one /64 shares one bucket */
-	for (int i = 0; i < 3; i++) {
-		s = tcp6(same64[i], GUARDED_PORT);
-		expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
-	}
-	s = tcp6(same64[3], GUARDED_PORT);
-	expect(&s, XDP_DROP, SLUICE_R_DROP_RATE);
+	EXPECT_BURSTS(same64);
 	put_allow6("fd00:5c:0:1::", 64, 0);
-	s = tcp6("fd00:5c:0:1::1", GUARDED_PORT);
-	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	EXPECT_BURSTS(other64);
 	{
 		struct sluice_src6_key k = {0};
 		struct sluice_src v;
@@ -1065,25 +1231,11 @@ static void test_rate_v6_prefix(void **state)
 				 0);
 		assert_true(v.pkt_tat > 0);
 	}
-	/* /128: every address on its own */
 	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_RATE, 128, 0);
-	s = tcp6("fd00:5c::abcd", GUARDED_PORT);
-	for (int i = 0; i < 3; i++)
-		expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
-	expect(&s, XDP_DROP, SLUICE_R_DROP_RATE);
-	s = tcp6("fd00:5c::abce", GUARDED_PORT);
-	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
-	/* /48: two /64s of one /48 share */
+	EXPECT_BURSTS(per128);
 	put_allow6("fd00:77::", 32, 0);
 	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_RATE, 48, 0);
-	s = tcp6("fd00:77:1:1::77", GUARDED_PORT);
-	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
-	s = tcp6("fd00:77:1:2::77", GUARDED_PORT);
-	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
-	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
-	expect(&s, XDP_DROP, SLUICE_R_DROP_RATE);
-	s = tcp6("fd00:77:2:2::77", GUARDED_PORT);
-	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
+	EXPECT_BURSTS(per48);
 }
 
 /* The per-source verdict cache is keyed on the rules generation. */
@@ -1146,46 +1298,53 @@ static void test_verdict_cache_generation(void **state)
  */
 static void test_fragments_packet_bucket(void **state)
 {
-	struct frame_spec s;
+	static const struct burst_case cases[] = {
+		{"v4 later fragments, within the burst",
+		 TCP4(V4_ALLOWED, GUARDED_PORT, .ip4_frag = MF4 | 10), 3,
+		 XDP_PASS, SLUICE_R_PASS_ALLOWED},
+		{"v4 later fragment, past the burst",
+		 TCP4(V4_ALLOWED, GUARDED_PORT, .ip4_frag = MF4 | 10), 1,
+		 XDP_DROP, SLUICE_R_DROP_RATE},
+		/* the last fragment too */
+		{"v4 last fragment", TCP4(V4_ALLOWED, GUARDED_PORT,
+					  .ip4_frag = 20),
+		 1, XDP_DROP, SLUICE_R_DROP_RATE},
+		/* and a whole packet of that client */
+		{"v4 whole packet of that client",
+		 TCP4(V4_ALLOWED, GUARDED_PORT, .tcp_flags = ACK), 1, XDP_DROP,
+		 SLUICE_R_DROP_RATE},
+		/* another client has its own bucket */
+		{"v4 later fragment of another client",
+		 TCP4("198.18.0.6", GUARDED_PORT, .ip4_frag = MF4 | 10), 1,
+		 XDP_PASS, SLUICE_R_PASS_ALLOWED},
+		/* IPv6: per /64, as whole packets */
+		{"v6 later fragments, within the burst",
+		 TCP6("fd00:5c::77", GUARDED_PORT, .ext = frag_only, .n_ext = 1,
+		      .frag6 = (8 << 3) | 1),
+		 3, XDP_PASS, SLUICE_R_PASS_ALLOWED},
+		{"v6 later fragment, past the burst",
+		 TCP6("fd00:5c::77", GUARDED_PORT, .ext = frag_only, .n_ext = 1,
+		      .frag6 = (8 << 3) | 1),
+		 1, XDP_DROP, SLUICE_R_DROP_RATE},
+		{"v6 whole packet of the same /64",
+		 TCP6("fd00:5c::78", GUARDED_PORT, .tcp_flags = ACK), 1,
+		 XDP_DROP, SLUICE_R_DROP_RATE},
+		/* SYN in a first fragment of 24 bytes: seen, SYN bucket
+		 * applies */
+		{"SYN in a 24-byte first fragment",
+		 TCP4("198.18.0.7", GUARDED_PORT, .ip4_frag = MF4,
+		      .l4_len = 24),
+		 2, XDP_PASS, SLUICE_R_PASS_ALLOWED},
+		{"SYN in a 24-byte first fragment, past the SYN burst",
+		 TCP4("198.18.0.7", GUARDED_PORT, .ip4_frag = MF4,
+		      .l4_len = 24),
+		 1, XDP_DROP, SLUICE_R_DROP_SYN_RATE},
+	};
 
 	SKIP_IF_NO_BPF();
 	put_class(0, 1, 3, 1, 2);
 	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_RATE, 64, 0);
-
-	s = tcp4(V4_ALLOWED, GUARDED_PORT);
-	s.ip4_frag = MF4 | 10;
-	for (int i = 0; i < 3; i++)
-		expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
-	expect(&s, XDP_DROP, SLUICE_R_DROP_RATE);
-	s.ip4_frag = 20; /* the last fragment too */
-	expect(&s, XDP_DROP, SLUICE_R_DROP_RATE);
-	s.ip4_frag = 0; /* and a whole packet of that client */
-	s.tcp_flags = ACK;
-	expect(&s, XDP_DROP, SLUICE_R_DROP_RATE);
-	/* another client has its own bucket */
-	s = tcp4("198.18.0.6", GUARDED_PORT);
-	s.ip4_frag = MF4 | 10;
-	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
-
-	/* IPv6: per /64, as whole packets */
-	s = tcp6("fd00:5c::77", GUARDED_PORT);
-	s.ext = frag_only;
-	s.n_ext = 1;
-	s.frag6 = (8 << 3) | 1;
-	for (int i = 0; i < 3; i++)
-		expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
-	expect(&s, XDP_DROP, SLUICE_R_DROP_RATE);
-	s = tcp6("fd00:5c::78", GUARDED_PORT);
-	s.tcp_flags = ACK;
-	expect(&s, XDP_DROP, SLUICE_R_DROP_RATE);
-
-	/* SYN in a first fragment of 24 bytes: seen, SYN bucket applies */
-	s = tcp4("198.18.0.7", GUARDED_PORT);
-	s.ip4_frag = MF4;
-	s.l4_len = 24;
-	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
-	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
-	expect(&s, XDP_DROP, SLUICE_R_DROP_SYN_RATE);
+	EXPECT_BURSTS(cases);
 }
 
 /*
@@ -1200,7 +1359,7 @@ static void test_ipv6_ext_depth_syn(void **state)
 {
 	uint8_t chain[12];
 	struct frame_spec s;
-	char src[64];
+	char src[64], what[64];
 
 	SKIP_IF_NO_BPF();
 	put_class(0, 0, 0, 1, 1);
@@ -1213,13 +1372,15 @@ static void test_ipv6_ext_depth_syn(void **state)
 		s = tcp6(src, GUARDED_PORT);
 		s.ext = chain;
 		s.n_ext = n;
-		print_message("  %u extension headers\n", n);
+		snprintf(what, sizeof(what), "%u extension headers", n);
 		if (n <= 8) {
-			expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
-			expect(&s, XDP_DROP, SLUICE_R_DROP_SYN_RATE);
+			expect_row(what, &s, 1, XDP_PASS,
+				   SLUICE_R_PASS_ALLOWED);
+			expect_row(what, &s, 1, XDP_DROP,
+				   SLUICE_R_DROP_SYN_RATE);
 		} else {
-			expect(&s, XDP_DROP, SLUICE_R_DROP_EXT_DEPTH);
-			expect(&s, XDP_DROP, SLUICE_R_DROP_EXT_DEPTH);
+			expect_row(what, &s, 2, XDP_DROP,
+				   SLUICE_R_DROP_EXT_DEPTH);
 		}
 	}
 	/* beyond the limit, behind a fragment header too */
@@ -1228,7 +1389,8 @@ static void test_ipv6_ext_depth_syn(void **state)
 	s.ext = chain;
 	s.n_ext = 10;
 	s.frag6 = 1;
-	expect(&s, XDP_DROP, SLUICE_R_DROP_EXT_DEPTH);
+	expect_row("10 headers, a fragment header among them", &s, 1,
+		   XDP_DROP, SLUICE_R_DROP_EXT_DEPTH);
 }
 
 /* Buckets shared across CPUs: two threads on two CPUs drain one bucket
@@ -1434,17 +1596,17 @@ static void cfg_port(struct test_cfg *t, uint16_t port)
 
 static void cfg_allow(struct test_cfg *t, const char *addr, uint8_t plen)
 {
-	struct allowlist_entry *e = &t->entries[t->cfg.xdp.allow.n++];
+	entry_set(&t->entries[t->cfg.xdp.allow.n++], addr, plen);
+}
 
-	memset(e, 0, sizeof(*e));
-	if (strchr(addr, ':')) {
-		e->family = AF_INET6;
-		assert_int_equal(inet_pton(AF_INET6, addr, e->addr), 1);
-	} else {
-		e->family = AF_INET;
-		assert_int_equal(inet_pton(AF_INET, addr, e->addr), 1);
-	}
-	e->prefixlen = plen;
+/* A fresh config for a sync test (free() it). */
+static struct test_cfg *new_cfg(bool allowlist)
+{
+	struct test_cfg *t = calloc(1, sizeof(*t));
+
+	assert_non_null(t);
+	cfg_init(t, allowlist);
+	return t;
 }
 
 static struct xdpctl_map_fds skel_fds(void)
@@ -1524,9 +1686,7 @@ static void test_sync_diff(void **state)
 	put_allow4("198.18.9.0", 24, 7);	     /* kept, value fixed */
 	put_allow6("fd00:5c:1::", 48, 0);	     /* stale */
 
-	t = calloc(1, sizeof(*t));
-	assert_non_null(t);
-	cfg_init(t, true);
+	t = new_cfg(true);
 	cfg_port(t, GUARDED_PORT);
 	cfg_port(t, 8443);
 	cfg_port(t, 8443); /* duplicate */
@@ -1597,9 +1757,7 @@ static void test_sync_masks_host_bits(void **state)
 
 	SKIP_IF_NO_BPF();
 	fds = skel_fds();
-	t = calloc(1, sizeof(*t));
-	assert_non_null(t);
-	cfg_init(t, true);
+	t = new_cfg(true);
 	cfg_allow(t, "198.18.3.77", 24);
 	cfg_allow(t, "fd00:5c::ffff", 64);
 	assert_int_equal(xdpctl_sync_maps(&fds, &t->cfg, NULL), 0);
@@ -1623,9 +1781,7 @@ static void test_sync_full_map(void **state)
 
 	SKIP_IF_NO_BPF();
 	fds = skel_fds();
-	t = calloc(1, sizeof(*t));
-	assert_non_null(t);
-	cfg_init(t, true);
+	t = new_cfg(true);
 	for (unsigned int i = 0; i < SLUICE_MAX_PORTS; i++)
 		cfg_port(t, (uint16_t)(20000 + i));
 	assert_int_equal(xdpctl_sync_maps(&fds, &t->cfg, &st), 0);
@@ -1684,9 +1840,7 @@ static void test_sync_deny_and_settings(void **state)
 
 	SKIP_IF_NO_BPF();
 	fds = skel_fds();
-	t = calloc(1, sizeof(*t));
-	assert_non_null(t);
-	cfg_init(t, true);
+	t = new_cfg(true);
 	cfg_deny(t, "198.18.0.0", 28);
 	cfg_deny(t, "fd00:5c::", 120);
 	t->cfg.xdp.scope = CFG_XDP_SCOPE_ALL;
@@ -1743,9 +1897,7 @@ static void test_sync_classes(void **state)
 
 	SKIP_IF_NO_BPF();
 	fds = skel_fds();
-	t = calloc(1, sizeof(*t));
-	assert_non_null(t);
-	cfg_init(t, true);
+	t = new_cfg(true);
 	t->cfg.xdp.rate.rate = 1000;
 	t->cfg.xdp.rate.syn = 50;
 	t->cfg.xdp.rate.syn_burst = 100;
@@ -1818,9 +1970,7 @@ static void test_sync_keeps_bans(void **state)
 	fds = skel_fds();
 	put_lpm4(skel->maps.sl_ban4_v1, "198.18.0.9", 32, &b);
 	put_lpm6(skel->maps.sl_ban6_v1, "fd00:5c::9", 128, &b);
-	t = calloc(1, sizeof(*t));
-	assert_non_null(t);
-	cfg_init(t, true);
+	t = new_cfg(true);
 	cfg_allow(t, "198.18.0.0", 24);
 	assert_int_equal(xdpctl_sync_maps(&fds, &t->cfg, NULL), 0);
 	cfg_init(t, false);
@@ -1837,9 +1987,7 @@ static void test_sync_bad_entry(void **state)
 
 	SKIP_IF_NO_BPF();
 	fds = skel_fds();
-	t = calloc(1, sizeof(*t));
-	assert_non_null(t);
-	cfg_init(t, true);
+	t = new_cfg(true);
 	cfg_allow(t, "198.18.0.0", 24);
 	t->entries[0].prefixlen = 33;
 	assert_int_equal(xdpctl_sync_maps(&fds, &t->cfg, NULL), -EINVAL);
@@ -2130,6 +2278,32 @@ static int probe_connect(struct e2e *e, uint16_t port, int ms)
 	return err == ECONNREFUSED ? 0 : -err;
 }
 
+/*
+ * Start an end-to-end test: skip without BPF or iproute2, enter netns A and
+ * prepare e->t (allowlist on, the private pin path) to attach to the veth
+ * end there (n_if 1), plus lo (n_if 2), or to nothing yet (n_if 0).
+ */
+static void e2e_begin(struct e2e *e, unsigned int n_if, int mode)
+{
+	SKIP_IF_NO_BPF();
+	if (!e->created) {
+		print_message("skipped: iproute2 'ip' not found\n");
+		skip();
+	}
+	assert_int_equal(xdpctl_ensure_bpffs(), 0);
+	assert_int_equal(enter_ns(e->fd_a), 0);
+	cfg_init(&e->t, true);
+	e->ifs[0] = e->if_a;
+	e->ifs[1] = (char *)"lo"; /* auto: native fails, generic used */
+	if (n_if) {
+		e->t.cfg.xdp.interfaces = e->ifs;
+		e->t.cfg.xdp.n_interfaces = n_if;
+		e->t.cfg.xdp.mode = mode;
+	}
+	snprintf(e->t.cfg.xdp.pin_path, sizeof(e->t.cfg.xdp.pin_path), "%s",
+		 e->pin);
+}
+
 static void test_attach_detach(void **state)
 {
 	struct e2e *e = *state;
@@ -2141,22 +2315,7 @@ static void test_attach_detach(void **state)
 	FILE *f;
 	size_t n;
 
-	SKIP_IF_NO_BPF();
-	if (!e->created) {
-		print_message("skipped: iproute2 'ip' not found\n");
-		skip();
-	}
-	assert_int_equal(xdpctl_ensure_bpffs(), 0);
-	assert_int_equal(enter_ns(e->fd_a), 0);
-
-	cfg_init(&e->t, true);
-	e->ifs[0] = e->if_a;
-	e->ifs[1] = (char *)"lo"; /* auto: native fails, generic used */
-	e->t.cfg.xdp.interfaces = e->ifs;
-	e->t.cfg.xdp.n_interfaces = 2;
-	e->t.cfg.xdp.mode = CFG_XDP_AUTO;
-	snprintf(e->t.cfg.xdp.pin_path, sizeof(e->t.cfg.xdp.pin_path), "%s",
-		 e->pin);
+	e2e_begin(e, 2, CFG_XDP_AUTO);
 	cfg_port(&e->t, GUARDED_PORT);
 	cfg_allow(&e->t, "198.18.0.100", 32);
 	cfg_allow(&e->t, "fd00:5c::", 64);
@@ -2271,27 +2430,14 @@ static void test_live_edits_and_persist(void **state)
 	__u32 id1 = 0, id2 = 0, id3 = 1;
 	int ifa;
 
-	SKIP_IF_NO_BPF();
-	if (!e->created) {
-		print_message("skipped: iproute2 'ip' not found\n");
-		skip();
-	}
 	if (run_ctl("--help", out, sizeof(out)) == -1) {
 		print_message("skipped: build/sluicectl not built\n");
 		skip();
 	}
-	assert_int_equal(xdpctl_ensure_bpffs(), 0);
-	assert_int_equal(enter_ns(e->fd_a), 0);
-	cfg_init(&e->t, true);
-	e->ifs[0] = e->if_a;
-	e->t.cfg.xdp.interfaces = e->ifs;
-	e->t.cfg.xdp.n_interfaces = 1;
-	e->t.cfg.xdp.mode = CFG_XDP_AUTO;
+	e2e_begin(e, 1, CFG_XDP_AUTO);
 	e->t.cfg.xdp.persist = true;
 	e->t.cfg.xdp.rate.syn = 1000;
 	e->t.cfg.xdp.drop_sample = 1;
-	snprintf(e->t.cfg.xdp.pin_path, sizeof(e->t.cfg.xdp.pin_path), "%s",
-		 e->pin);
 	snprintf(base, sizeof(base), "--pin-path %s", e->pin);
 	cfg_port(&e->t, GUARDED_PORT);
 	cfg_allow(&e->t, "198.18.0.2", 32);
@@ -2443,20 +2589,7 @@ static void test_dispatcher_coexistence(void **state)
 	bool legacy;
 	int ifa, err;
 
-	SKIP_IF_NO_BPF();
-	if (!e->created) {
-		print_message("skipped: iproute2 'ip' not found\n");
-		skip();
-	}
-	assert_int_equal(xdpctl_ensure_bpffs(), 0);
-	assert_int_equal(enter_ns(e->fd_a), 0);
-	cfg_init(&e->t, true);
-	e->ifs[0] = e->if_a;
-	e->t.cfg.xdp.interfaces = e->ifs;
-	e->t.cfg.xdp.n_interfaces = 1;
-	e->t.cfg.xdp.mode = CFG_XDP_NATIVE;
-	snprintf(e->t.cfg.xdp.pin_path, sizeof(e->t.cfg.xdp.pin_path), "%s",
-		 e->pin);
+	e2e_begin(e, 1, CFG_XDP_NATIVE);
 	cfg_port(&e->t, GUARDED_PORT);
 	cfg_allow(&e->t, "198.18.0.100", 32);
 	e->x = xdpctl_open(&e->t.cfg);
@@ -2575,16 +2708,7 @@ static void test_open_errors(void **state)
 	struct xdpctl *x;
 	char *ifs[1] = {(char *)"slt-nonexistent"};
 
-	SKIP_IF_NO_BPF();
-	if (!e->created) {
-		print_message("skipped: iproute2 'ip' not found\n");
-		skip();
-	}
-	assert_int_equal(xdpctl_ensure_bpffs(), 0);
-	assert_int_equal(enter_ns(e->fd_a), 0);
-	cfg_init(&e->t, true);
-	snprintf(e->t.cfg.xdp.pin_path, sizeof(e->t.cfg.xdp.pin_path), "%s",
-		 e->pin);
+	e2e_begin(e, 0, CFG_XDP_AUTO);
 
 	/* unknown interface: clear error, nothing left behind */
 	e->t.cfg.xdp.interfaces = ifs;

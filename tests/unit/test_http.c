@@ -313,60 +313,179 @@ static void test_req_name_and_target_every_byte_every_offset(void **state)
 	assert_int_equal(checked, 2u * 255 * (1 + 14 + 27 + 40));
 }
 
+/*
+ * Heads that parse, as tables: each row is parsed whole from a guarded
+ * buffer and must return its full length (a response row: all but its
+ * last `tail` bytes, the start of the body), then the fields the row names
+ * are compared. A string NULL or a want not EQ() is not checked; "" means
+ * length 0. A request row with a status must be refused (-1) with it.
+ */
+struct want {
+	bool set;
+	uint64_t v;
+};
+
+#define EQ(x) { .set = true, .v = (uint64_t)(x) }
+
+struct req_case {
+	const char *what, *in;
+	const char *method, *target, *path, *host;
+	bool no_host;
+	struct want minor, body, cl, keep_alive, upgrade, expect_continue;
+	int status;		/* refused with this status */
+	const char *error;	/* and this error */
+};
+
+struct resp_case {
+	const char *what, *in;
+	bool head;		/* the answer to a HEAD request */
+	size_t tail;		/* body bytes after the head */
+	const char *reason;
+	struct want minor, status, nhdr, body, cl, keep_alive;
+};
+
+static void check_want(const char *what, const char *field, struct want w,
+		       uint64_t got)
+{
+	if (w.set && got != w.v)
+		fail_msg("%s: %s %llu, want %llu", what, field,
+			 (unsigned long long)got, (unsigned long long)w.v);
+}
+
+static void check_str(const char *what, const char *field, const char *p,
+		      size_t n, const char *want)
+{
+	if (!want)
+		return;
+	if (!*want ? n != 0 : !span_eq(p, n, want))
+		fail_msg("%s: %s \"%.*s\", want \"%s\"", what, field, (int)n,
+			 p ? p : "(null)", want);
+}
+
+static void check_reqs(const struct req_case *c, size_t ncases)
+{
+	for (size_t i = 0; i < ncases; i++) {
+		struct http_request req;
+		size_t n = strlen(c[i].in);
+		int want = c[i].status ? -1 : (int)n;
+		int r;
+
+		req.status = 0;
+		req.error = NULL;
+		r = parse_req(c[i].in, n, &req);
+		if (r != want)
+			fail_msg("%s: got %d (%s), want %d", c[i].what, r,
+				 r == -1 ? req.error : "", want);
+		if (c[i].status) {
+			if (req.status != c[i].status)
+				fail_msg("%s: status %d, want %d", c[i].what,
+					 req.status, c[i].status);
+			if (c[i].error && strcmp(req.error, c[i].error))
+				fail_msg("%s: error \"%s\", want \"%s\"",
+					 c[i].what, req.error, c[i].error);
+			continue;
+		}
+		check_str(c[i].what, "method", req.method, req.method_len,
+			  c[i].method);
+		check_str(c[i].what, "target", req.target, req.target_len,
+			  c[i].target);
+		check_str(c[i].what, "path", req.path, req.path_len,
+			  c[i].path);
+		check_str(c[i].what, "host", req.host, req.host_len,
+			  c[i].host);
+		if (c[i].no_host && req.host)
+			fail_msg("%s: host \"%.*s\", want none", c[i].what,
+				 (int)req.host_len, req.host);
+		check_want(c[i].what, "minor version", c[i].minor,
+			   (uint64_t)req.minor_version);
+		check_want(c[i].what, "body", c[i].body, req.body);
+		check_want(c[i].what, "content-length", c[i].cl,
+			   req.content_length);
+		check_want(c[i].what, "keep-alive", c[i].keep_alive,
+			   req.keep_alive);
+		check_want(c[i].what, "upgrade", c[i].upgrade, req.upgrade);
+		check_want(c[i].what, "expect-continue", c[i].expect_continue,
+			   req.expect_continue);
+	}
+}
+
+static void check_resps(const struct resp_case *c, size_t ncases)
+{
+	for (size_t i = 0; i < ncases; i++) {
+		struct http_response resp;
+		size_t n = strlen(c[i].in);
+		int r = parse_resp(c[i].in, n, c[i].head, &resp);
+
+		if (r != (int)(n - c[i].tail))
+			fail_msg("%s: got %d (%s), want %zu", c[i].what, r,
+				 r == -1 ? resp.error : "", n - c[i].tail);
+		check_str(c[i].what, "reason", resp.reason, resp.reason_len,
+			  c[i].reason);
+		check_want(c[i].what, "minor version", c[i].minor,
+			   (uint64_t)resp.minor_version);
+		check_want(c[i].what, "status", c[i].status,
+			   (uint64_t)resp.status);
+		check_want(c[i].what, "header count", c[i].nhdr,
+			   resp.num_headers);
+		check_want(c[i].what, "body", c[i].body, resp.body);
+		check_want(c[i].what, "content-length", c[i].cl,
+			   resp.content_length);
+		check_want(c[i].what, "keep-alive", c[i].keep_alive,
+			   resp.keep_alive);
+	}
+}
+
+#define CHECK_REQS(table) check_reqs((table), sizeof(table) / sizeof(*(table)))
+#define CHECK_RESPS(table) \
+	check_resps((table), sizeof(table) / sizeof(*(table)))
+
+static const struct req_case req_forms[] = {
+	/* absolute-form: path is the path part, host the authority */
+	{ .what = "absolute-form",
+	  .in = "GET http://Example.com:8080/p/q?x=1 HTTP/1.1\r\n"
+		"Host: example.COM:8080\r\n\r\n",
+	  .path = "/p/q", .host = "Example.com:8080" },
+	/* absolute-form with an empty path: path_len 0 ("/" implied) */
+	{ .what = "absolute-form, empty path",
+	  .in = "GET HTTPS://h.example?q HTTP/1.1\r\n"
+		"Host: h.example\r\n\r\n",
+	  .path = "", .host = "h.example" },
+	/* absolute-form in HTTP/1.0 without Host: host from the target */
+	{ .what = "absolute-form, HTTP/1.0 without Host",
+	  .in = "GET http://[::1]:80/ HTTP/1.0\r\n\r\n",
+	  .host = "[::1]:80", .path = "/" },
+	/* authority-form for CONNECT */
+	{ .what = "authority-form",
+	  .in = "CONNECT db.example:5432 HTTP/1.1\r\n"
+		"Host: db.example:5432\r\n\r\n",
+	  .target = "db.example:5432", .path = "" },
+	/* asterisk-form for OPTIONS */
+	{ .what = "asterisk-form",
+	  .in = "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n", .path = "*" },
+	/* origin-form edge cases */
+	{ .what = "origin-form, dot segments and odd query",
+	  .in = "GET //a/./b/../c?x?y=%41 HTTP/1.1\r\nHost: h\r\n\r\n",
+	  .path = "//a/./b/../c" },
+	/* extension method tokens are fine */
+	{ .what = "extension method",
+	  .in = "M-SEARCH! /x HTTP/1.1\r\nHost: h\r\n\r\n",
+	  .method = "M-SEARCH!" },
+};
+
 static void test_req_forms(void **state)
 {
-	struct http_request req;
-	int r;
+	CHECK_REQS(req_forms);
+}
 
-	/* absolute-form: path is the path part, host the authority */
-	static const char a[] = "GET http://Example.com:8080/p/q?x=1 HTTP/1.1\r\n"
-				"Host: example.COM:8080\r\n\r\n";
-	r = parse_req(S(a), &req);
-	assert_int_equal(r, sizeof(a) - 1);
-	assert_span(req.path, req.path_len, "/p/q");
-	assert_span(req.host, req.host_len, "Example.com:8080");
+/* "GET / HTTP/1.1" with one Host header; *n is the request's length. */
+static int parse_with_host(const char *host, struct http_request *req,
+			   int *n)
+{
+	char buf[256];
 
-	/* absolute-form with an empty path: path_len 0 ("/" implied) */
-	static const char a2[] = "GET HTTPS://h.example?q HTTP/1.1\r\n"
-				 "Host: h.example\r\n\r\n";
-	r = parse_req(S(a2), &req);
-	assert_int_equal(r, sizeof(a2) - 1);
-	assert_int_equal(req.path_len, 0);
-	assert_span(req.host, req.host_len, "h.example");
-
-	/* absolute-form in HTTP/1.0 without Host: host from the target */
-	static const char a3[] = "GET http://[::1]:80/ HTTP/1.0\r\n\r\n";
-	r = parse_req(S(a3), &req);
-	assert_int_equal(r, sizeof(a3) - 1);
-	assert_span(req.host, req.host_len, "[::1]:80");
-	assert_span(req.path, req.path_len, "/");
-
-	/* authority-form for CONNECT */
-	static const char c[] = "CONNECT db.example:5432 HTTP/1.1\r\n"
-				"Host: db.example:5432\r\n\r\n";
-	r = parse_req(S(c), &req);
-	assert_int_equal(r, sizeof(c) - 1);
-	assert_span(req.target, req.target_len, "db.example:5432");
-	assert_int_equal(req.path_len, 0);
-
-	/* asterisk-form for OPTIONS */
-	static const char o[] = "OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n";
-	r = parse_req(S(o), &req);
-	assert_int_equal(r, sizeof(o) - 1);
-	assert_span(req.path, req.path_len, "*");
-
-	/* origin-form edge cases */
-	static const char e1[] = "GET //a/./b/../c?x?y=%41 HTTP/1.1\r\n"
-				 "Host: h\r\n\r\n";
-	r = parse_req(S(e1), &req);
-	assert_int_equal(r, sizeof(e1) - 1);
-	assert_span(req.path, req.path_len, "//a/./b/../c");
-
-	/* extension method tokens are fine */
-	static const char m[] = "M-SEARCH! /x HTTP/1.1\r\nHost: h\r\n\r\n";
-	r = parse_req(S(m), &req);
-	assert_int_equal(r, sizeof(m) - 1);
-	assert_span(req.method, req.method_len, "M-SEARCH!");
+	*n = snprintf(buf, sizeof(buf), "GET / HTTP/1.1\r\nHost: %s\r\n\r\n",
+		      host);
+	return parse_req(buf, (size_t)*n, req);
 }
 
 static void test_req_hosts_valid(void **state)
@@ -377,13 +496,10 @@ static void test_req_hosts_valid(void **state)
 		"[1:2:3:4:5:6:7:8]", "[1:2:3:4:5:6:1.2.3.4]", "[::ffff:10.0.0.1]",
 		"[1::]", "[1:2:3:4:5:6:7::]", "xn--bcher-kva.example", "a_b~c-d",
 	};
-	char buf[256];
 	struct http_request req;
 
 	for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
-		int n = snprintf(buf, sizeof(buf),
-				 "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", hosts[i]);
-		int r = parse_req(buf, (size_t)n, &req);
+		int n, r = parse_with_host(hosts[i], &req, &n);
 
 		if (r != n)
 			fail_msg("host '%s' rejected (%d: %s)", hosts[i], r,
@@ -402,13 +518,10 @@ static void test_req_hosts_invalid(void **state)
 		"[::01.2.3.4]", "[fe80::1%25eth0]", "[v1.x]", "a/b", "a?b",
 		"[::1]:", "h\xc3\xa9",
 	};
-	char buf[256];
 	struct http_request req;
 
 	for (size_t i = 0; i < sizeof(hosts) / sizeof(hosts[0]); i++) {
-		int n = snprintf(buf, sizeof(buf),
-				 "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", hosts[i]);
-		int r = parse_req(buf, (size_t)n, &req);
+		int n, r = parse_with_host(hosts[i], &req, &n);
 
 		if (r != -1 || req.status != 400 ||
 		    strcmp(req.error, "invalid host header") != 0)
@@ -417,107 +530,91 @@ static void test_req_hosts_invalid(void **state)
 	}
 }
 
+static const struct req_case req_keep_alive[] = {
+	{ .what = "HTTP/1.0", .in = "GET / HTTP/1.0\r\n\r\n",
+	  .minor = EQ(0), .keep_alive = EQ(false), .no_host = true },
+	{ .what = "HTTP/1.0 keep-alive",
+	  .in = "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n",
+	  .keep_alive = EQ(true) },
+	{ .what = "HTTP/1.1 close in a list",
+	  .in = "GET / HTTP/1.1\r\nHost: h\r\nConnection: foo, CLOSE\r\n\r\n",
+	  .keep_alive = EQ(false) },
+	/* close wins over keep-alive, across several headers */
+	{ .what = "close after keep-alive",
+	  .in = "GET / HTTP/1.0\r\nConnection: keep-alive\r\n"
+		"Connection: close\r\n\r\n",
+	  .keep_alive = EQ(false) },
+	{ .what = "keep-alive among empty list elements",
+	  .in = "GET / HTTP/1.1\r\nHost: h\r\n"
+		"Connection: ,, keep-alive ,\r\n\r\n",
+	  .keep_alive = EQ(true) },
+};
+
 static void test_req_keep_alive(void **state)
 {
-	struct http_request req;
-
-	static const char a[] = "GET / HTTP/1.0\r\n\r\n";
-	assert_int_equal(parse_req(S(a), &req), sizeof(a) - 1);
-	assert_int_equal(req.minor_version, 0);
-	assert_false(req.keep_alive);
-	assert_null(req.host);
-
-	static const char b[] = "GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n";
-	assert_int_equal(parse_req(S(b), &req), sizeof(b) - 1);
-	assert_true(req.keep_alive);
-
-	static const char c[] = "GET / HTTP/1.1\r\nHost: h\r\n"
-				"Connection: foo, CLOSE\r\n\r\n";
-	assert_int_equal(parse_req(S(c), &req), sizeof(c) - 1);
-	assert_false(req.keep_alive);
-
-	/* close wins over keep-alive, across several headers */
-	static const char d[] = "GET / HTTP/1.0\r\nConnection: keep-alive\r\n"
-				"Connection: close\r\n\r\n";
-	assert_int_equal(parse_req(S(d), &req), sizeof(d) - 1);
-	assert_false(req.keep_alive);
-
-	static const char e[] = "GET / HTTP/1.1\r\nHost: h\r\n"
-				"Connection: ,, keep-alive ,\r\n\r\n";
-	assert_int_equal(parse_req(S(e), &req), sizeof(e) - 1);
-	assert_true(req.keep_alive);
+	CHECK_REQS(req_keep_alive);
 }
+
+static const struct req_case req_upgrade_expect[] = {
+	{ .what = "upgrade",
+	  .in = "GET /ws HTTP/1.1\r\nHost: h\r\n"
+		"Connection: keep-alive, Upgrade\r\n"
+		"Upgrade: websocket\r\n\r\n",
+	  .upgrade = EQ(true), .keep_alive = EQ(true) },
+	/* Upgrade header without the Connection token: not an upgrade */
+	{ .what = "Upgrade without the Connection token",
+	  .in = "GET /ws HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\n\r\n",
+	  .upgrade = EQ(false) },
+	/* HTTP/1.0 upgrade is ignored (RFC 9110 7.8) */
+	{ .what = "HTTP/1.0 upgrade",
+	  .in = "GET /ws HTTP/1.0\r\nConnection: upgrade\r\n"
+		"Upgrade: websocket\r\n\r\n",
+	  .upgrade = EQ(false) },
+	{ .what = "Expect: 100-continue",
+	  .in = "POST /u HTTP/1.1\r\nHost: h\r\n"
+		"Expect: 100-Continue\r\n"
+		"Content-Length: 10\r\n\r\n",
+	  .expect_continue = EQ(true), .body = EQ(HTTP_BODY_LENGTH),
+	  .cl = EQ(10) },
+	{ .what = "unsupported expectation",
+	  .in = "POST /u HTTP/1.1\r\nHost: h\r\n"
+		"Expect: 100-continue, x-foo\r\n\r\n",
+	  .status = 417, .error = "unsupported expectation" },
+	/* HTTP/1.0: expectations are ignored */
+	{ .what = "HTTP/1.0 expectations",
+	  .in = "POST /u HTTP/1.0\r\n"
+		"Expect: 100-continue\r\nExpect: x\r\n\r\n",
+	  .expect_continue = EQ(false) },
+};
 
 static void test_req_upgrade_expect(void **state)
 {
-	struct http_request req;
-
-	static const char a[] = "GET /ws HTTP/1.1\r\nHost: h\r\n"
-				"Connection: keep-alive, Upgrade\r\n"
-				"Upgrade: websocket\r\n\r\n";
-	assert_int_equal(parse_req(S(a), &req), sizeof(a) - 1);
-	assert_true(req.upgrade);
-	assert_true(req.keep_alive);
-
-	/* Upgrade header without the Connection token: not an upgrade */
-	static const char b[] = "GET /ws HTTP/1.1\r\nHost: h\r\n"
-				"Upgrade: websocket\r\n\r\n";
-	assert_int_equal(parse_req(S(b), &req), sizeof(b) - 1);
-	assert_false(req.upgrade);
-
-	/* HTTP/1.0 upgrade is ignored (RFC 9110 7.8) */
-	static const char c[] = "GET /ws HTTP/1.0\r\nConnection: upgrade\r\n"
-				"Upgrade: websocket\r\n\r\n";
-	assert_int_equal(parse_req(S(c), &req), sizeof(c) - 1);
-	assert_false(req.upgrade);
-
-	static const char d[] = "POST /u HTTP/1.1\r\nHost: h\r\n"
-				"Expect: 100-Continue\r\n"
-				"Content-Length: 10\r\n\r\n";
-	assert_int_equal(parse_req(S(d), &req), sizeof(d) - 1);
-	assert_true(req.expect_continue);
-	assert_int_equal(req.body, HTTP_BODY_LENGTH);
-	assert_int_equal(req.content_length, 10);
-
-	static const char e[] = "POST /u HTTP/1.1\r\nHost: h\r\n"
-				"Expect: 100-continue, x-foo\r\n\r\n";
-	assert_int_equal(parse_req(S(e), &req), -1);
-	assert_int_equal(req.status, 417);
-	assert_string_equal(req.error, "unsupported expectation");
-
-	/* HTTP/1.0: expectations are ignored */
-	static const char f[] = "POST /u HTTP/1.0\r\n"
-				"Expect: 100-continue\r\nExpect: x\r\n\r\n";
-	assert_int_equal(parse_req(S(f), &req), sizeof(f) - 1);
-	assert_false(req.expect_continue);
+	CHECK_REQS(req_upgrade_expect);
 }
+
+static const struct req_case req_content_length[] = {
+	{ .what = "Content-Length: 0",
+	  .in = "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 0\r\n\r\n",
+	  .body = EQ(HTTP_BODY_LENGTH), .cl = EQ(0) },
+	{ .what = "Content-Length: 2^63 - 1",
+	  .in = "POST / HTTP/1.1\r\nHost: h\r\n"
+		"content-length: 9223372036854775807\r\n\r\n",
+	  .cl = EQ(9223372036854775807ull) },
+	{ .what = "leading zeros",
+	  .in = "POST / HTTP/1.0\r\nContent-Length: 00042\r\n\r\n",
+	  .cl = EQ(42) },
+	/* OWS around the value is trimmed */
+	{ .what = "OWS around the value",
+	  .in = "POST / HTTP/1.1\r\nHost: h\r\n"
+		"Content-Length: \t 5 \t\r\n\r\n",
+	  .cl = EQ(5) },
+};
 
 static void test_req_content_length(void **state)
 {
-	struct http_request req;
-
-	static const char a[] = "POST / HTTP/1.1\r\nHost: h\r\n"
-				"Content-Length: 0\r\n\r\n";
-	assert_int_equal(parse_req(S(a), &req), sizeof(a) - 1);
-	assert_int_equal(req.body, HTTP_BODY_LENGTH);
-	assert_int_equal(req.content_length, 0);
-
-	static const char b[] = "POST / HTTP/1.1\r\nHost: h\r\n"
-				"content-length: 9223372036854775807\r\n\r\n";
-	assert_int_equal(parse_req(S(b), &req), sizeof(b) - 1);
-	assert_true(req.content_length == 9223372036854775807ull);
-
-	static const char c[] = "POST / HTTP/1.0\r\n"
-				"Content-Length: 00042\r\n\r\n";
-	assert_int_equal(parse_req(S(c), &req), sizeof(c) - 1);
-	assert_int_equal(req.content_length, 42);
-
-	/* OWS around the value is trimmed */
-	static const char d[] = "POST / HTTP/1.1\r\nHost: h\r\n"
-				"Content-Length: \t 5 \t\r\n\r\n";
-	assert_int_equal(parse_req(S(d), &req), sizeof(d) - 1);
-	assert_int_equal(req.content_length, 5);
+	CHECK_REQS(req_content_length);
 }
+
 
 /* Content-Length values at and past 2^63 - 1, for requests and responses
  * (the same field rule): above it is 400 / invalid, never a length that a
@@ -581,33 +678,33 @@ static void test_content_length_cap(void **state)
 	}
 }
 
+static const struct req_case req_chunked[] = {
+	{ .what = "Transfer-Encoding: Chunked",
+	  .in = "POST / HTTP/1.1\r\nHost: h\r\n"
+		"Transfer-Encoding: Chunked\r\n\r\n",
+	  .body = EQ(HTTP_BODY_CHUNKED) },
+	{ .what = "chunked among empty list elements",
+	  .in = "POST / HTTP/1.1\r\nHost: h\r\n"
+		"Transfer-Encoding: ,chunked,\r\n\r\n",
+	  .body = EQ(HTTP_BODY_CHUNKED) },
+};
+
 static void test_req_chunked(void **state)
 {
-	struct http_request req;
-
-	static const char a[] = "POST / HTTP/1.1\r\nHost: h\r\n"
-				"Transfer-Encoding: Chunked\r\n\r\n";
-	assert_int_equal(parse_req(S(a), &req), sizeof(a) - 1);
-	assert_int_equal(req.body, HTTP_BODY_CHUNKED);
-
-	static const char b[] = "POST / HTTP/1.1\r\nHost: h\r\n"
-				"Transfer-Encoding: ,chunked,\r\n\r\n";
-	assert_int_equal(parse_req(S(b), &req), sizeof(b) - 1);
-	assert_int_equal(req.body, HTTP_BODY_CHUNKED);
+	CHECK_REQS(req_chunked);
 }
+
+static const struct req_case req_leading_crlf[] = {
+	{ .what = "one empty line first",
+	  .in = "\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n", .method = "GET" },
+	/* only one empty line is ignored */
+	{ .what = "two empty lines first",
+	  .in = "\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n", .status = 400 },
+};
 
 static void test_req_leading_crlf(void **state)
 {
-	struct http_request req;
-
-	static const char a[] = "\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n";
-	assert_int_equal(parse_req(S(a), &req), sizeof(a) - 1);
-	assert_span(req.method, req.method_len, "GET");
-
-	/* only one empty line is ignored */
-	static const char b[] = "\r\n\r\nGET / HTTP/1.1\r\nHost: h\r\n\r\n";
-	assert_int_equal(parse_req(S(b), &req), -1);
-	assert_int_equal(req.status, 400);
+	CHECK_REQS(req_leading_crlf);
 }
 
 static void test_req_max_headers(void **state)
@@ -1060,107 +1157,82 @@ static void test_req_null_limits(void **state)
 
 /* ---- responses ---------------------------------------------------------- */
 
+static const struct resp_case resp_basic[] = {
+	{ .what = "200 with a body",
+	  .in = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+		"Server: x\r\n\r\nhello",
+	  .tail = 5, .minor = EQ(1), .status = EQ(200), .reason = "OK",
+	  .nhdr = EQ(2), .body = EQ(HTTP_BODY_LENGTH), .cl = EQ(5),
+	  .keep_alive = EQ(true) },
+	{ .what = "empty reason",
+	  .in = "HTTP/1.1 404 \r\nTransfer-Encoding: chunked\r\n\r\n",
+	  .status = EQ(404), .reason = "", .body = EQ(HTTP_BODY_CHUNKED) },
+	/* missing SP after the code is tolerated */
+	{ .what = "no SP after the code",
+	  .in = "HTTP/1.1 500\r\nContent-Length: 0\r\n\r\n",
+	  .status = EQ(500), .reason = "" },
+	{ .what = "reason with HTAB and UTF-8",
+	  .in = "HTTP/1.1 200 Very \tFine \xe2\x9c\x93\r\n"
+		"Content-Length: 0\r\n\r\n",
+	  .reason = "Very \tFine \xe2\x9c\x93" },
+};
+
 static void test_resp_basic(void **state)
 {
-	struct http_response resp;
-	static const char a[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
-				"Server: x\r\n\r\nhello";
-	int r = parse_resp(S(a), false, &resp);
-
-	assert_int_equal(r, sizeof(a) - 1 - 5);
-	assert_int_equal(resp.minor_version, 1);
-	assert_int_equal(resp.status, 200);
-	assert_span(resp.reason, resp.reason_len, "OK");
-	assert_int_equal(resp.num_headers, 2);
-	assert_int_equal(resp.body, HTTP_BODY_LENGTH);
-	assert_int_equal(resp.content_length, 5);
-	assert_true(resp.keep_alive);
-
-	static const char b[] = "HTTP/1.1 404 \r\nTransfer-Encoding: chunked\r\n\r\n";
-	assert_int_equal(parse_resp(S(b), false, &resp), sizeof(b) - 1);
-	assert_int_equal(resp.status, 404);
-	assert_int_equal(resp.reason_len, 0);
-	assert_int_equal(resp.body, HTTP_BODY_CHUNKED);
-
-	/* missing SP after the code is tolerated */
-	static const char c[] = "HTTP/1.1 500\r\nContent-Length: 0\r\n\r\n";
-	assert_int_equal(parse_resp(S(c), false, &resp), sizeof(c) - 1);
-	assert_int_equal(resp.status, 500);
-	assert_int_equal(resp.reason_len, 0);
-
-	static const char d[] = "HTTP/1.1 200 Very \tFine \xe2\x9c\x93\r\n"
-				"Content-Length: 0\r\n\r\n";
-	assert_int_equal(parse_resp(S(d), false, &resp), sizeof(d) - 1);
-	assert_span(resp.reason, resp.reason_len, "Very \tFine \xe2\x9c\x93");
+	CHECK_RESPS(resp_basic);
 }
+
+static const struct resp_case resp_framing[] = {
+	/* no framing: read until close, not reusable */
+	{ .what = "no framing", .in = "HTTP/1.1 200 OK\r\n\r\n",
+	  .body = EQ(HTTP_BODY_UNTIL_CLOSE), .keep_alive = EQ(false) },
+	/* HEAD: no body whatever the headers say */
+	{ .what = "HEAD, Content-Length",
+	  .in = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n",
+	  .head = true, .body = EQ(HTTP_BODY_NONE), .keep_alive = EQ(true) },
+	{ .what = "HEAD, chunked",
+	  .in = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+	  .head = true, .body = EQ(HTTP_BODY_NONE) },
+	/* 204, 304, 1xx */
+	{ .what = "204", .in = "HTTP/1.1 204 No Content\r\n\r\n",
+	  .body = EQ(HTTP_BODY_NONE), .keep_alive = EQ(true) },
+	{ .what = "204 with Content-Length: 0",
+	  .in = "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n" },
+	{ .what = "304 with Content-Length",
+	  .in = "HTTP/1.1 304 Not Modified\r\n"
+		"Content-Length: 1234\r\n\r\n",
+	  .body = EQ(HTTP_BODY_NONE) },
+	{ .what = "100", .in = "HTTP/1.1 100 Continue\r\n\r\n",
+	  .body = EQ(HTTP_BODY_NONE), .status = EQ(100) },
+	{ .what = "101",
+	  .in = "HTTP/1.1 101 Switching Protocols\r\n"
+		"Connection: upgrade\r\nUpgrade: websocket\r\n\r\n",
+	  .body = EQ(HTTP_BODY_NONE), .keep_alive = EQ(false) },
+	/* HTTP/1.0 */
+	{ .what = "HTTP/1.0",
+	  .in = "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n",
+	  .keep_alive = EQ(false) },
+	{ .what = "HTTP/1.0 keep-alive",
+	  .in = "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n"
+		"Connection: keep-alive\r\n\r\n",
+	  .keep_alive = EQ(true), .minor = EQ(0) },
+	{ .what = "HTTP/1.1 close",
+	  .in = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+		"Connection: close\r\n\r\n",
+	  .keep_alive = EQ(false), .body = EQ(HTTP_BODY_LENGTH) },
+	/* codings other than chunked: chunked last -> chunked framing */
+	{ .what = "gzip, chunked",
+	  .in = "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+	  .body = EQ(HTTP_BODY_CHUNKED), .keep_alive = EQ(true) },
+	/* no chunked at all -> until close (RFC 9112 6.3) */
+	{ .what = "gzip alone",
+	  .in = "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n",
+	  .body = EQ(HTTP_BODY_UNTIL_CLOSE), .keep_alive = EQ(false) },
+};
 
 static void test_resp_framing(void **state)
 {
-	struct http_response resp;
-
-	/* no framing: read until close, not reusable */
-	static const char a[] = "HTTP/1.1 200 OK\r\n\r\n";
-	assert_int_equal(parse_resp(S(a), false, &resp), sizeof(a) - 1);
-	assert_int_equal(resp.body, HTTP_BODY_UNTIL_CLOSE);
-	assert_false(resp.keep_alive);
-
-	/* HEAD: no body whatever the headers say */
-	static const char b[] = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n";
-	assert_int_equal(parse_resp(S(b), true, &resp), sizeof(b) - 1);
-	assert_int_equal(resp.body, HTTP_BODY_NONE);
-	assert_true(resp.keep_alive);
-	static const char b2[] = "HTTP/1.1 200 OK\r\n"
-				 "Transfer-Encoding: chunked\r\n\r\n";
-	assert_int_equal(parse_resp(S(b2), true, &resp), sizeof(b2) - 1);
-	assert_int_equal(resp.body, HTTP_BODY_NONE);
-
-	/* 204, 304, 1xx */
-	static const char c[] = "HTTP/1.1 204 No Content\r\n\r\n";
-	assert_int_equal(parse_resp(S(c), false, &resp), sizeof(c) - 1);
-	assert_int_equal(resp.body, HTTP_BODY_NONE);
-	assert_true(resp.keep_alive);
-	static const char c2[] = "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n";
-	assert_int_equal(parse_resp(S(c2), false, &resp), sizeof(c2) - 1);
-	static const char d[] = "HTTP/1.1 304 Not Modified\r\n"
-				"Content-Length: 1234\r\n\r\n";
-	assert_int_equal(parse_resp(S(d), false, &resp), sizeof(d) - 1);
-	assert_int_equal(resp.body, HTTP_BODY_NONE);
-	static const char e[] = "HTTP/1.1 100 Continue\r\n\r\n";
-	assert_int_equal(parse_resp(S(e), false, &resp), sizeof(e) - 1);
-	assert_int_equal(resp.body, HTTP_BODY_NONE);
-	assert_int_equal(resp.status, 100);
-	static const char f[] = "HTTP/1.1 101 Switching Protocols\r\n"
-				"Connection: upgrade\r\nUpgrade: websocket\r\n\r\n";
-	assert_int_equal(parse_resp(S(f), false, &resp), sizeof(f) - 1);
-	assert_int_equal(resp.body, HTTP_BODY_NONE);
-	assert_false(resp.keep_alive);
-
-	/* HTTP/1.0 */
-	static const char g[] = "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n";
-	assert_int_equal(parse_resp(S(g), false, &resp), sizeof(g) - 1);
-	assert_false(resp.keep_alive);
-	static const char h[] = "HTTP/1.0 200 OK\r\nContent-Length: 2\r\n"
-				"Connection: keep-alive\r\n\r\n";
-	assert_int_equal(parse_resp(S(h), false, &resp), sizeof(h) - 1);
-	assert_true(resp.keep_alive);
-	assert_int_equal(resp.minor_version, 0);
-	static const char i[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
-				"Connection: close\r\n\r\n";
-	assert_int_equal(parse_resp(S(i), false, &resp), sizeof(i) - 1);
-	assert_false(resp.keep_alive);
-	assert_int_equal(resp.body, HTTP_BODY_LENGTH);
-
-	/* codings other than chunked: chunked last -> chunked framing */
-	static const char j[] = "HTTP/1.1 200 OK\r\n"
-				"Transfer-Encoding: gzip, chunked\r\n\r\n";
-	assert_int_equal(parse_resp(S(j), false, &resp), sizeof(j) - 1);
-	assert_int_equal(resp.body, HTTP_BODY_CHUNKED);
-	assert_true(resp.keep_alive);
-	/* no chunked at all -> until close (RFC 9112 6.3) */
-	static const char k[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n";
-	assert_int_equal(parse_resp(S(k), false, &resp), sizeof(k) - 1);
-	assert_int_equal(resp.body, HTTP_BODY_UNTIL_CLOSE);
-	assert_false(resp.keep_alive);
+	CHECK_RESPS(resp_framing);
 }
 
 static const struct bad_case bad_responses[] = {
@@ -1496,41 +1568,44 @@ static void test_chunked_invalid(void **state)
 
 static void test_chunked_bounds(void **state)
 {
+	/* pre, then `at` fill bytes (the limit), then post: accepted; one
+	 * fill byte more: rejected */
+	static const struct {
+		const char *what, *pre;
+		char fill;
+		size_t at;
+		const char *post;
+		bool split;	/* also check split invariance when rejected */
+	} bounds[] = {
+		/* chunk-ext: 256 bytes a line is the limit (';' through CR) */
+		{ "chunk-ext of 256 bytes", "1;", 'e', 254,
+		  "\r\nx\r\n0\r\n\r\n", true },
+		/* trailer section: 8192 bytes including the final CRLF */
+		{ "trailer section of 8192 bytes", "0\r\nX: ", 'v',
+		  8192 - 3 - 4, "\r\n\r\n", false },
+	};
 	char buf[9000];
-	struct scan_result r;
-	size_t n;
 
-	/* chunk-ext: 256 bytes per line is the limit (';' through CR) */
-	n = 0;
-	buf[n++] = '1';
-	buf[n++] = ';';
-	memset(buf + n, 'e', 254);
-	n += 254;
-	memcpy(buf + n, "\r\nx\r\n0\r\n\r\n", 10);
-	n += 10;
-	r = scan_once(buf, n);
-	assert_int_equal(r.accepted, (long)n);
-	assert_true(r.done);
-	/* one more byte of extension: rejected */
-	memmove(buf + 3, buf + 2, n - 2);
-	buf[2] = 'e';
-	r = scan_once(buf, n + 1);
-	assert_int_equal(r.accepted, -1);
-	check_split_invariance(buf, n + 1);
+	for (size_t i = 0; i < sizeof(bounds) / sizeof(bounds[0]); i++) {
+		size_t n = with_byte_at(buf, bounds[i].pre, bounds[i].fill,
+					bounds[i].at, 0,
+					(unsigned char)bounds[i].fill,
+					bounds[i].post);
+		struct scan_result r = scan_once(buf, n);
 
-	/* trailer section: 8192 bytes including the final CRLF */
-	n = (size_t)sprintf(buf, "0\r\nX: ");
-	memset(buf + n, 'v', 8192 - 3 - 4);
-	n += 8192 - 3 - 4;
-	memcpy(buf + n, "\r\n\r\n", 4);
-	n += 4;
-	r = scan_once(buf, n);
-	assert_int_equal(r.accepted, (long)n);
-	assert_true(r.done);
-	memmove(buf + 7, buf + 6, n - 6);
-	buf[6] = 'v';
-	r = scan_once(buf, n + 1);
-	assert_int_equal(r.accepted, -1);
+		if (r.accepted != (long)n || !r.done)
+			fail_msg("%s: %ld done=%d, want %zu done",
+				 bounds[i].what, r.accepted, r.done, n);
+		n = with_byte_at(buf, bounds[i].pre, bounds[i].fill,
+				 bounds[i].at + 1, 0,
+				 (unsigned char)bounds[i].fill, bounds[i].post);
+		r = scan_once(buf, n);
+		if (r.accepted != -1)
+			fail_msg("%s, one byte more: accepted %ld",
+				 bounds[i].what, r.accepted);
+		if (bounds[i].split)
+			check_split_invariance(buf, n);
+	}
 }
 
 static void test_chunked_error_sticks(void **state)
