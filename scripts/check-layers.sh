@@ -19,8 +19,6 @@ ALLOWED_UP=(
 	"daemon/config/config.h -> policy/auth.h"
 	"daemon/config/config.h -> policy/ratelimit.h"
 	"daemon/config/config_security.c -> policy/crypto.h"
-	"daemon/obs/obs.c -> proxy/gate.h"
-	"daemon/obs/obs_admin.c -> control/admin.h"
 )
 
 declare -A rank

@@ -573,6 +573,34 @@ static int h_reload(const struct admin_request *rq, struct admin_reply *out,
 	return admin_reply_json(out, &w, !ret ? 200 : ret == -EINVAL ? 422 : 500);
 }
 
+/* ---- GET /metrics ---------------------------------------------------------------------- */
+
+#define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+static int h_metrics(const struct admin_request *rq, struct admin_reply *out,
+		     void *arg)
+{
+	static const char msg[] =
+		"{\"error\":\"method_not_allowed\",\"status\":405,"
+		"\"message\":\"use GET\"}";
+	char *body;
+	size_t len;
+	int ret;
+
+	(void)arg;
+	if (strcmp(rq->method, "GET") && strcmp(rq->method, "HEAD"))
+		return admin_reply_set(out, 405, "application/json", msg,
+				       sizeof(msg) - 1);
+	ret = obs_render(&body, &len);
+	if (ret)
+		return ret;
+	out->status = 200;
+	out->content_type = METRICS_CONTENT_TYPE;
+	out->body = body;
+	out->len = len;
+	return 0;
+}
+
 /* ---- registration ----------------------------------------------------------------------- */
 
 int admin_api_register(struct control *ctl)
@@ -589,6 +617,7 @@ int admin_api_register(struct control *ctl)
 		{ "/reload", h_reload },
 	};
 	struct config *c;
+	bool metrics;
 	int ret;
 
 	api.ctl = ctl;
@@ -602,7 +631,13 @@ int admin_api_register(struct control *ctl)
 			api.live = NULL;
 		}
 	}
+	metrics = c->metrics.enabled;
 	config_put(c);
+	if (metrics) {
+		ret = admin_register("/metrics", h_metrics, NULL);
+		if (ret)
+			return ret;
+	}
 	for (size_t i = 0; i < sizeof(eps) / sizeof(eps[0]); i++) {
 		ret = admin_register(eps[i].path, eps[i].fn, ctl);
 		if (ret)
