@@ -296,11 +296,6 @@ int metrics_render(struct metrics *m, char **out, size_t *len)
 	sbuf_init_grow(&b, 4096);
 	for (int f = 0; f < m->n_fams && !b.overflow; f++)
 		render_family(&b, m, f);
-	if (b.overflow) {
-		sbuf_free(&b);
-		return -ENOMEM;
-	}
-	*out = b.p;
-	*len = b.len;
-	return 0;
+	*out = sbuf_take(&b, len);
+	return *out ? 0 : -ENOMEM;
 }
