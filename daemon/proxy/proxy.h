@@ -78,7 +78,7 @@ struct proxy {
 	uint64_t rng[2];		/* request ids (xorshift128+) */
 	struct proxy_cfgref *refs;	/* snapshots in use by exchanges */
 	size_t n_refs, cap_refs;
-	/* issue 5: strings the gate's rewritten request/response head point
+	/* strings the gate's rewritten request/response head point
 	 * to, until the head is rebuilt (single-threaded per worker) */
 	char gate_scratch[PROXY_GATE_SCRATCH];
 	/* empty pipes for splicing, [n][0] the read end */
