@@ -71,7 +71,7 @@ LIB_SRCS    := $(filter-out $(MAIN_SRCS),$(DAEMON_SRCS))
 # observability.
 PURE_DIRS   := lib http config policy
 PURE_SRCS   := $(filter $(foreach d,$(PURE_DIRS),daemon/$(d)/%.c) \
-               daemon/obs/metrics.c daemon/obs/metrics_catalog.c,$(DAEMON_SRCS))
+               daemon/obs/metrics%.c,$(DAEMON_SRCS))
 
 LIB_OBJS    := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRCS))
 ASAN_OBJS   := $(patsubst %.c,$(BUILD)/asan/%.o,$(LIB_SRCS))

@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 
 #include "config/config.h"
+#include "control/admin_api.h"
 #include "policy/policy.h"
 #include "control/control.h"
 #include "lib/log.h"
@@ -35,6 +36,12 @@ static void usage(FILE *f)
 		"      --log-level L   override logging.level\n"
 		"  -h, --help          this text\n");
 }
+
+/* The admin API's endpoints, served by the control thread's admin server. */
+static const struct control_admin admin_api = {
+	.open = admin_api_register,
+	.close = admin_api_close,
+};
 
 /* Connections need descriptors: use the hard limit. */
 static void raise_nofile(void)
@@ -139,7 +146,7 @@ int main(int argc, char **argv)
 		config_put(cfg);
 		return EXIT_RUNTIME;
 	}
-	ret = control_start(&ctl, path, cfg, level != NULL);
+	ret = control_start(&ctl, path, cfg, level != NULL, &admin_api);
 	if (ret) {
 		control_destroy(&ctl);
 		return EXIT_RUNTIME;

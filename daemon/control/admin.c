@@ -243,14 +243,23 @@ int admin_reply_text(struct admin_reply *out, char *text, size_t len)
 	return 0;
 }
 
-int admin_reply_table(struct admin_reply *out, struct table *t)
+int admin_reply_sbuf(struct admin_reply *out, struct sbuf *b)
 {
-	char *text = NULL;
-	size_t len = 0;
+	size_t len;
+	char *text = sbuf_take(b, &len);
 
-	if (table_render(t, &text, &len))
+	if (!text)
 		return -ENOMEM;
 	return admin_reply_text(out, text, len);
+}
+
+int admin_reply_table(struct admin_reply *out, struct table *t)
+{
+	struct sbuf b;
+
+	sbuf_init_grow(&b, 1024);
+	table_render(t, &b);
+	return admin_reply_sbuf(out, &b);
 }
 
 int admin_need_method(const struct admin_request *rq, struct admin_reply *out,

@@ -113,6 +113,10 @@ struct jw;
 int admin_reply_json(struct admin_reply *out, struct jw *w, int status);
 /* Take text (malloc'd, len bytes) as a 200 text/plain reply body. */
 int admin_reply_text(struct admin_reply *out, char *text, size_t len);
+/* The same with a growing builder's text (lib/str.h; handed over, so b is
+ * left empty); -ENOMEM when it overflowed. */
+struct sbuf;
+int admin_reply_sbuf(struct admin_reply *out, struct sbuf *b);
 /* Render t (util/table.h, freed) as a 200 text/plain reply. 0 or -ENOMEM. */
 struct table;
 int admin_reply_table(struct admin_reply *out, struct table *t);

@@ -23,6 +23,7 @@
 #include "control/control.h"
 #include "lib/log.h"
 #include "lib/jw.h"
+#include "lib/str.h"
 #include "lib/table.h"
 #include "lib/version.h"
 #include "control/liveapi.h"
@@ -136,72 +137,49 @@ static int h_status(const struct admin_request *rq, struct admin_reply *out,
 	control_stats_free(&st);	/* only the counters are used */
 	read_xdp(ctl, &xv);
 	if (admin_want_text(rq)) {
-		char *text = NULL;
-		size_t len = 0;
-		int n;
+		struct sbuf b;
 
-		n = asprintf(&text,
-			     "sluiced %s, pid %d, up %llds\n"
-			     "config:      %s (generation %" PRIu64 ")\n"
-			     "reloads:     %" PRIu64 " ok, %" PRIu64 " failed%s%s\n"
-			     "workers:     %u\n"
-			     "listeners:   %zu\n"
-			     "xdp:         %s\n",
-			     SLUICE_VERSION, (int)getpid(),
-			     (long long)(time(NULL) - api.started), c->path,
-			     c->generation, st.reloads, st.reload_failures,
-			     st.last_reload_at && !st.last_reload_ok ?
-				     " (the last one failed: see GET /config)" : "",
-			     "",
-			     st.workers, c->n_listeners,
-			     xv.on ? "attached" : c->xdp.enabled ? "enabled, maps unreadable" : "disabled");
+		sbuf_init_grow(&b, 1024);
+		sbuf_addf(&b,
+			  "sluiced %s, pid %d, up %llds\n"
+			  "config:      %s (generation %" PRIu64 ")\n"
+			  "reloads:     %" PRIu64 " ok, %" PRIu64 " failed%s\n"
+			  "workers:     %u\n"
+			  "listeners:   %zu\n"
+			  "xdp:         %s\n",
+			  SLUICE_VERSION, (int)getpid(),
+			  (long long)(time(NULL) - api.started), c->path,
+			  c->generation, st.reloads, st.reload_failures,
+			  st.last_reload_at && !st.last_reload_ok ?
+				  " (the last one failed: see GET /config)" : "",
+			  st.workers, c->n_listeners,
+			  xv.on ? "attached" : c->xdp.enabled ?
+				  "enabled, maps unreadable" : "disabled");
 		config_put(c);
-		if (n < 0)
-			return -ENOMEM;
-		len = (size_t)n;
 		if (xv.on) {
 			struct table t;
 			static const char *const hdr[] = { "REASON", "PACKETS", "BYTES" };
-			char p[24], b[24], *more = NULL, *grown;
+			char p[24], by[24];
 
 			table_init(&t, 3, 6, hdr);
 			for (int i = 0; i < SLUICE_R_MAX; i++) {
 				const char *row[3] = {
-					xdpctl_reason_name((enum sluice_reason)i), p, b
+					xdpctl_reason_name((enum sluice_reason)i), p, by
 				};
 
 				snprintf(p, sizeof(p), "%" PRIu64, (uint64_t)xv.cnt[i].packets);
-				snprintf(b, sizeof(b), "%" PRIu64, (uint64_t)xv.cnt[i].bytes);
+				snprintf(by, sizeof(by), "%" PRIu64, (uint64_t)xv.cnt[i].bytes);
 				table_row(&t, row);
 			}
-			if (asprintf(&more,
-				     "allowlist:   %ld IPv4, %ld IPv6\n"
-				     "denylist:    %ld IPv4, %ld IPv6\n"
-				     "bans:        %ld IPv4, %ld IPv6 (expired ones included)\n\n",
-				     xv.n4, xv.n6, xv.sz.deny4, xv.sz.deny6,
-				     xv.sz.ban4, xv.sz.ban6) < 0) {
-				table_free(&t);
-				free(text);
-				return -ENOMEM;
-			}
-			n = (int)strlen(more);
-			grown = realloc(text, len + (size_t)n + 1);
-			if (!grown) {
-				free(text);
-				free(more);
-				table_free(&t);
-				return -ENOMEM;
-			}
-			text = grown;
-			memcpy(text + len, more, (size_t)n + 1);
-			len += (size_t)n;
-			free(more);
-			if (table_render(&t, &text, &len)) {
-				free(text);
-				return -ENOMEM;
-			}
+			sbuf_addf(&b,
+				  "allowlist:   %ld IPv4, %ld IPv6\n"
+				  "denylist:    %ld IPv4, %ld IPv6\n"
+				  "bans:        %ld IPv4, %ld IPv6 (expired ones included)\n\n",
+				  xv.n4, xv.n6, xv.sz.deny4, xv.sz.deny6,
+				  xv.sz.ban4, xv.sz.ban6);
+			table_render(&t, &b);
 		}
-		return admin_reply_text(out, text, len);
+		return admin_reply_sbuf(out, &b);
 	}
 
 	jw_init(&w);
@@ -573,6 +551,34 @@ static int h_reload(const struct admin_request *rq, struct admin_reply *out,
 	return admin_reply_json(out, &w, !ret ? 200 : ret == -EINVAL ? 422 : 500);
 }
 
+/* ---- GET /metrics ---------------------------------------------------------------------- */
+
+#define METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+static int h_metrics(const struct admin_request *rq, struct admin_reply *out,
+		     void *arg)
+{
+	static const char msg[] =
+		"{\"error\":\"method_not_allowed\",\"status\":405,"
+		"\"message\":\"use GET\"}";
+	char *body;
+	size_t len;
+	int ret;
+
+	(void)arg;
+	if (strcmp(rq->method, "GET") && strcmp(rq->method, "HEAD"))
+		return admin_reply_set(out, 405, "application/json", msg,
+				       sizeof(msg) - 1);
+	ret = obs_render(&body, &len);
+	if (ret)
+		return ret;
+	out->status = 200;
+	out->content_type = METRICS_CONTENT_TYPE;
+	out->body = body;
+	out->len = len;
+	return 0;
+}
+
 /* ---- registration ----------------------------------------------------------------------- */
 
 int admin_api_register(struct control *ctl)
@@ -589,6 +595,7 @@ int admin_api_register(struct control *ctl)
 		{ "/reload", h_reload },
 	};
 	struct config *c;
+	bool metrics;
 	int ret;
 
 	api.ctl = ctl;
@@ -602,7 +609,13 @@ int admin_api_register(struct control *ctl)
 			api.live = NULL;
 		}
 	}
+	metrics = c->metrics.enabled;
 	config_put(c);
+	if (metrics) {
+		ret = admin_register("/metrics", h_metrics, NULL);
+		if (ret)
+			return ret;
+	}
 	for (size_t i = 0; i < sizeof(eps) / sizeof(eps[0]); i++) {
 		ret = admin_register(eps[i].path, eps[i].fn, ctl);
 		if (ret)

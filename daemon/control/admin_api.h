@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The admin API's JSON endpoints (issue 6), registered on the admin server:
+ * The admin API's endpoints, registered on the admin server:
  *
  *   GET  /status     daemon, config generation, reloads, listeners, XDP
  *   GET  /config     config path, generation, last reload result + errors
@@ -11,6 +11,8 @@
  *   /allow, /allow/add, /allow/del, /deny, /deny/add, /deny/del, /ban,
  *   /unban, /bans, /top: the live XDP endpoints of liveapi.h (logged; bans
  *   counted; /top on the Unix socket only)
+ *   GET  /metrics    Prometheus text from the observability module (obs.h),
+ *                    when metrics.enabled
  *
  * GET endpoints also answer aligned text with ?format=text. Parameters come
  * from the query string or an application/x-www-form-urlencoded body. POST
@@ -26,7 +28,8 @@
 struct control;
 
 /* Register the endpoints for ctl (call once listeners/XDP are up and before
- * privileges are dropped: it opens the pinned XDP maps). 0 or -errno. */
+ * privileges are dropped: it opens the pinned XDP maps). 0 or -errno.
+ * The pair is the control thread's struct control_admin (cmd/main.c). */
 int admin_api_register(struct control *ctl);
 void admin_api_close(void);
 

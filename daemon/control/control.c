@@ -3,6 +3,7 @@
 #include "control/control.h"
 
 #include <errno.h>
+#include <linux/capability.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -14,7 +15,6 @@
 #include <unistd.h>
 
 #include "control/admin.h"
-#include "control/admin_api.h"
 #include "config/config.h"
 #include "policy/policy.h"
 #include "lib/log.h"
@@ -54,8 +54,16 @@ static int ban_sink(void *ctx, const struct sockaddr *sa,
 	return err;
 }
 
-#include <linux/capability.h>
-#include <stdatomic.h>
+/* obs_escalation_fn: the gate's escalation counters, read at each scrape. */
+static void escalation_counts(struct obs_escalation_counts *out)
+{
+	struct gate_stats s;
+
+	gate_get_stats(&s);
+	out->bans_xdp = s.bans;
+	out->bans_l7 = s.bans_l7;
+	out->banned = s.banned;
+}
 
 _Static_assert(sizeof(((struct control *)0)->siginfo) ==
 	       sizeof(struct signalfd_siginfo), "siginfo size");
@@ -63,18 +71,6 @@ _Static_assert(sizeof(((struct control *)0)->siginfo) ==
 enum control_op {
 	CTL_OP_SIGNAL = 1,
 };
-
-static _Atomic uint64_t reloads_total, reload_failures_total;
-
-uint64_t control_reloads_total(void)
-{
-	return atomic_load(&reloads_total);
-}
-
-uint64_t control_reload_failures_total(void)
-{
-	return atomic_load(&reload_failures_total);
-}
 
 int control_block_signals(void)
 {
@@ -221,10 +217,13 @@ static int open_admin(struct control *ctl)
 	};
 	int ret;
 
-	ret = admin_api_register(ctl);
-	if (ret) {
-		pr_err("admin: registering endpoints: %s", strerror(-ret));
-		return ret;
+	if (ctl->admin) {
+		ret = ctl->admin->open(ctl);
+		if (ret) {
+			pr_err("admin: registering endpoints: %s",
+			       strerror(-ret));
+			return ret;
+		}
 	}
 	ret = admin_listen(&o);
 	if (ret)
@@ -272,7 +271,7 @@ static int drop_privileges(struct control *ctl)
 }
 
 int control_start(struct control *ctl, const char *path, struct config *cfg,
-		  bool log_level_fixed)
+		  bool log_level_fixed, const struct control_admin *admin)
 {
 	sigset_t set;
 	int ret;
@@ -285,6 +284,7 @@ int control_start(struct control *ctl, const char *path, struct config *cfg,
 	ctl->generation = 1;
 	cfg->generation = 1;
 	ctl->log_level_fixed = log_level_fixed;
+	ctl->admin = admin;
 	ctl->path = strdup(path);
 	if (!ctl->path)
 		return -ENOMEM;
@@ -316,7 +316,7 @@ int control_start(struct control *ctl, const char *path, struct config *cfg,
 		}
 		ctl->xdp = xdpctl_open(cfg);
 		if (!ctl->xdp) {
-			ret = errno ? -errno : -EINVAL;
+			ret = -errno;	/* set on every failure */
 			pr_err("xdp setup failed: %s", strerror(-ret));
 			return ret;
 		}
@@ -332,6 +332,7 @@ int control_start(struct control *ctl, const char *path, struct config *cfg,
 			return ret;
 		}
 		obs_set_xdp(ctl->xdp);
+		obs_set_escalation_source(escalation_counts);
 	}
 	/* everything that needs privileges, then the drop, then the threads */
 	ret = init_workers(ctl);
@@ -523,10 +524,6 @@ int control_reload_ex(struct control *ctl, const char *origin, char **errors)
 		 "%s", origin);
 	free(ctl->last_reload_errors);
 	ctl->last_reload_errors = errs ? strdup(errs) : NULL;
-	if (ret)
-		atomic_fetch_add(&reload_failures_total, 1);
-	else
-		atomic_fetch_add(&reloads_total, 1);
 	sdnotifyf("READY=1\nSTATUS=serving, configuration generation %llu%s",
 		  (unsigned long long)ctl->generation,
 		  ret ? " (last reload refused)" : "");
@@ -648,6 +645,7 @@ int control_run(struct control *ctl)
 		worker_destroy(&ctl->workers[i]);
 	ctl->n_workers = ctl->n_started = 0;
 	obs_set_xdp(NULL);
+	obs_set_escalation_source(NULL);
 	gate_set_ban_sink(NULL, NULL);
 	xdpctl_close(ctl->xdp);
 	ctl->xdp = NULL;
@@ -660,7 +658,8 @@ void control_destroy(struct control *ctl)
 	if (ctl->admin_started)
 		admin_stop();
 	ctl->admin_started = false;
-	admin_api_close();
+	if (ctl->admin)
+		ctl->admin->close();
 	for (unsigned int i = 0; i < ctl->n_started; i++)
 		worker_stop(&ctl->workers[i], 0);
 	for (unsigned int i = 0; i < ctl->n_workers; i++)

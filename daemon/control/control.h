@@ -15,18 +15,30 @@
 #include <time.h>
 
 struct config;
+struct control;
 struct loop;
 struct worker;
 struct xdpctl;
 
-/* In-flight requests get http.drain_timeout_ms on shutdown. */
-#define CONTROL_DRAIN_MS 5000	/* (unused: kept for source compatibility) */
+/*
+ * The admin API served over this control thread (admin_api.h), passed in
+ * by the wiring (cmd/main.c): its endpoints call the control_*() functions
+ * below, so this file only calls them back through these hooks.
+ * open: register the endpoints, once the listeners and XDP are up and
+ * before privileges are dropped; 0 or -errno. close: release what open
+ * took, after the admin server stopped.
+ */
+struct control_admin {
+	int (*open)(struct control *ctl);
+	void (*close)(void);
+};
 
 struct control {
 	char *path;			/* config file, for reloads */
 	struct config *cfg;		/* current snapshot: one reference */
 	uint64_t generation;
 	bool log_level_fixed;		/* --log-level given: config does not apply */
+	const struct control_admin *admin;	/* NULL: no admin endpoints */
 	struct xdpctl *xdp;
 	struct worker *workers;
 	unsigned int n_workers;
@@ -61,12 +73,13 @@ struct control_stats {
 
 /*
  * Take over cfg (one reference), attach XDP if enabled, bind listeners,
+ * open the admin server with admin's endpoints (when cfg enables it),
  * start the workers. Signals must already be blocked (control_block_signals
  * before any thread exists). 0 or -errno (runtime setup failure; the cause
  * is logged). Call control_destroy() in both cases.
  */
 int control_start(struct control *ctl, const char *path, struct config *cfg,
-		  bool log_level_fixed);
+		  bool log_level_fixed, const struct control_admin *admin);
 
 /* Block the signals the control thread reads through its signalfd and
  * ignore SIGPIPE. 0 or -errno. */
@@ -91,10 +104,6 @@ int control_reload_ex(struct control *ctl, const char *origin, char **errors);
  * NULL, the reload record (control_stats_free() it). Any thread. */
 struct config *control_config(struct control *ctl, struct control_stats *st);
 void control_stats_free(struct control_stats *st);
-
-/* Process-wide counters for metrics: reloads applied / refused. */
-uint64_t control_reloads_total(void);
-uint64_t control_reload_failures_total(void);
 
 void control_destroy(struct control *ctl);
 

@@ -15,6 +15,7 @@
 #include "control/admin.h"
 #include "config/allowlist.h"
 #include "lib/jw.h"
+#include "lib/str.h"
 #include "lib/table.h"
 #include "xdp/xdpctl.h"
 
@@ -415,8 +416,7 @@ static int h_top(struct xdpctl_live *l, const struct admin_request *rq,
 	struct xdpctl_top t;
 	struct table tab;
 	struct jw w;
-	char *head = NULL;
-	size_t hlen;
+	struct sbuf b;
 	int err;
 
 	if (uint_param(rq, "seconds", LIVEAPI_TOP_DEFAULT_S, LIVEAPI_TOP_MAX_S,
@@ -432,16 +432,10 @@ static int h_top(struct xdpctl_live *l, const struct admin_request *rq,
 	if (err)
 		return map_error(out, err);
 	if (text) {
-		int n = asprintf(&head,
-				 "heaviest dropped sources over %u s (%s%u drops sampled, %llu samples)\n",
-				 seconds, t.sample_every ? "1 in " : "sampling off: ",
-				 t.sample_every, (unsigned long long)t.events);
-
-		if (n < 0) {
-			xdpctl_top_free(&t);
-			return -ENOMEM;
-		}
-		hlen = (size_t)n;
+		sbuf_init_grow(&b, 1024);
+		sbuf_addf(&b, "heaviest dropped sources over %u s (%s%u drops sampled, %llu samples)\n",
+			  seconds, t.sample_every ? "1 in " : "sampling off: ",
+			  t.sample_every, (unsigned long long)t.events);
 		table_init(&tab, 5, 0xe, hdr);
 	} else {
 		jw_init(&w);
@@ -490,11 +484,8 @@ static int h_top(struct xdpctl_live *l, const struct admin_request *rq,
 	}
 	xdpctl_top_free(&t);
 	if (text) {
-		if (table_render(&tab, &head, &hlen)) {
-			free(head);
-			return -ENOMEM;
-		}
-		return admin_reply_text(out, head, hlen);
+		table_render(&tab, &b);
+		return admin_reply_sbuf(out, &b);
 	}
 	jw_arr_end(&w);
 	jw_obj_end(&w);

@@ -173,11 +173,6 @@ struct conn *upstream_connect(struct upstream *u, const struct config_addr *a,
 	return c;
 }
 
-int upstream_put(struct upstream *u, struct conn *c, uint64_t now_ms)
-{
-	return upstream_put_ex(u, c, now_ms, u->max_idle, UPSTREAM_IDLE_MS);
-}
-
 int upstream_put_ex(struct upstream *u, struct conn *c, uint64_t now_ms,
 		    unsigned int max_idle, unsigned int idle_ms)
 {

@@ -67,13 +67,11 @@ struct conn *upstream_connect(struct upstream *u, const struct config_addr *a,
 			      unsigned int timeout_ms, uint64_t now_ms);
 
 /*
- * Make c idle in its target's pool and post the watch receive. c must have
- * no operation in flight but possibly that receive, and an empty input.
- * 0, or -errno when it cannot be pooled (full): the caller closes it.
+ * Make c idle in its target's pool (at most max_idle there, closed after
+ * idle_ms) and post the watch receive. c must have no operation in flight
+ * but possibly that receive, and an empty input. 0, or -errno when it
+ * cannot be pooled (full, or max_idle 0: -ENOSPC): the caller closes it.
  */
-int upstream_put(struct upstream *u, struct conn *c, uint64_t now_ms);
-/* Same with the service's pool size and idle timeout (max_idle 0: never
- * pooled, -ENOSPC). */
 int upstream_put_ex(struct upstream *u, struct conn *c, uint64_t now_ms,
 		    unsigned int max_idle, unsigned int idle_ms);
 

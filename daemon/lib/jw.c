@@ -16,32 +16,19 @@ void jw_init(struct jw *w)
 
 void jw_free(struct jw *w)
 {
-	free(w->p);
-	w->p = NULL;
-	w->len = w->cap = 0;
+	sbuf_free(&w->b);
+	sbuf_init(&w->b, NULL, 0);
 }
 
 static void put(struct jw *w, const char *s, size_t n)
 {
-	if (w->err)
+	if (w->err || !n)
 		return;
-	if (w->len + n + 1 > w->cap) {
-		size_t cap = w->cap ? w->cap : 256;
-		char *p;
-
-		while (cap < w->len + n + 1)
-			cap *= 2;
-		p = realloc(w->p, cap);
-		if (!p) {
-			w->err = -ENOMEM;
-			return;
-		}
-		w->p = p;
-		w->cap = cap;
-	}
-	memcpy(w->p + w->len, s, n);
-	w->len += n;
-	w->p[w->len] = '\0';
+	if (!w->b.grow)
+		sbuf_init_grow(&w->b, 256);
+	sbuf_add(&w->b, s, n);
+	if (w->b.overflow)
+		w->err = -ENOMEM;
 }
 
 /* Before any value: a comma when it is not the first one at this depth. */
@@ -227,20 +214,18 @@ void jw_kbool(struct jw *w, const char *k, bool v)
 int jw_finish(struct jw *w, char **out, size_t *len)
 {
 	int err = w->err;
+	char *p;
 
 	if (!err && (w->depth || w->after_key))
 		err = -EINVAL;
-	if (!err && !w->p)
-		put(w, "", 0);
-	err = err ? err : w->err;
-	if (err) {
+	if (!err && !w->b.grow)
+		sbuf_init_grow(&w->b, 1);
+	p = err ? NULL : sbuf_take(&w->b, len);
+	if (!p) {
 		jw_free(w);
-		return err;
+		return err ? err : -ENOMEM;
 	}
-	*out = w->p;
-	if (len)
-		*len = w->len;
-	w->p = NULL;
-	w->len = w->cap = 0;
+	*out = p;
+	jw_free(w);
 	return 0;
 }

@@ -14,11 +14,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "lib/str.h"
+
 #define JW_MAX_DEPTH 16
 
 struct jw {
-	char *p;
-	size_t len, cap;
+	struct sbuf b;			/* growing, allocated at the first byte */
 	int err;			/* 0, -ENOMEM or -EINVAL */
 	unsigned int depth;
 	bool first[JW_MAX_DEPTH + 1];	/* next value is the first at this depth */

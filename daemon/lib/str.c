@@ -26,6 +26,27 @@ void sbuf_free(struct sbuf *s)
 	s->len = s->cap = 0;
 }
 
+char *sbuf_take(struct sbuf *s, size_t *len)
+{
+	char *p;
+
+	if (!s->grow) {
+		s->overflow = true;
+		return NULL;
+	}
+	sbuf_add(s, "", 1);
+	if (s->overflow) {
+		sbuf_free(s);
+		return NULL;
+	}
+	p = s->p;
+	if (len)
+		*len = s->len - 1;
+	s->p = NULL;
+	s->len = s->cap = 0;
+	return p;
+}
+
 /* Room for n more bytes: true when there is (a growing builder grows). */
 static bool room_for(struct sbuf *s, size_t n)
 {

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * String builder. Bounded (sbuf_init(): the caller's array) or growing
- * (sbuf_init_grow(): a heap buffer, doubled as needed, freed with
- * sbuf_free()). Appends never overflow: once something did not fit (or
- * the heap ran out), the builder is marked overflowed and every later
- * append is ignored.
+ * The string builder (one for the whole daemon: access log lines, header
+ * rewrites, the Prometheus text, JSON and text replies of the admin API).
+ * Bounded (sbuf_init(): the caller's array; no allocation, for the request
+ * path) or growing (sbuf_init_grow(): a heap buffer, doubled as needed,
+ * freed with sbuf_free() or handed over with sbuf_take()). Appends never
+ * overflow: once something did not fit (or the heap ran out), the builder
+ * is marked overflowed and every later append is ignored.
  */
 #ifndef SLUICE_UTIL_STR_H
 #define SLUICE_UTIL_STR_H
@@ -35,6 +37,10 @@ static inline void sbuf_init(struct sbuf *s, char *p, size_t cap)
 void sbuf_init_grow(struct sbuf *s, size_t hint);
 /* Free a growing builder's buffer (no-op for a bounded one). */
 void sbuf_free(struct sbuf *s);
+/* A growing builder's text, NUL-terminated (not counted in *len), handed
+ * to the caller to free(); the builder is left empty. NULL when it
+ * overflowed (its buffer is freed then) or is a bounded one. */
+char *sbuf_take(struct sbuf *s, size_t *len);
 
 /* Value of hex digit c, or -1. */
 static inline int str_hexval(char c)

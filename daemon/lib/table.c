@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/str.h"
+
 void table_init(struct table *t, size_t ncols, unsigned int right,
 		const char *const *header)
 {
@@ -53,13 +55,22 @@ void table_free(struct table *t)
 	t->rows = t->cap = 0;
 }
 
-int table_render(struct table *t, char **out, size_t *len)
+static void add_spaces(struct sbuf *out, size_t n)
 {
-	size_t w[TABLE_MAX_COLS] = { 0 }, total = 0, o;
-	char *p;
+	static const char spaces[] = "                                ";
+
+	for (; n > sizeof(spaces) - 1; n -= sizeof(spaces) - 1)
+		sbuf_add(out, spaces, sizeof(spaces) - 1);
+	sbuf_add(out, spaces, n);
+}
+
+int table_render(struct table *t, struct sbuf *out)
+{
+	size_t w[TABLE_MAX_COLS] = { 0 };
 
 	if (t->oom) {
 		table_free(t);
+		out->overflow = true;
 		return -ENOMEM;
 	}
 	for (size_t r = 0; r < t->rows; r++)
@@ -69,48 +80,29 @@ int table_render(struct table *t, char **out, size_t *len)
 			if (l > w[c])
 				w[c] = l;
 		}
-	for (size_t c = 0; c < t->ncols; c++)
-		total += w[c] + 2;
-	total = total * t->rows + 1;
-	p = realloc(*out, *len + total);
-	if (!p) {
-		table_free(t);
-		return -ENOMEM;
-	}
-	o = *len;
 	for (size_t r = 0; r < t->rows; r++) {
-		size_t line_start = o;
+		size_t line_start = out->len;
 
 		for (size_t c = 0; c < t->ncols; c++) {
 			const char *s = t->cells[r * t->ncols + c];
 			size_t l = strlen(s), pad = w[c] - l;
 			bool last = c + 1 == t->ncols;
+			bool right = (t->right >> c) & 1;
 
-			if ((t->right >> c) & 1) {
-				memset(p + o, ' ', pad);
-				o += pad;
-				memcpy(p + o, s, l);
-				o += l;
-			} else {
-				memcpy(p + o, s, l);
-				o += l;
-				if (!last) {
-					memset(p + o, ' ', pad);
-					o += pad;
-				}
-			}
-			if (!last) {
-				memcpy(p + o, "  ", 2);
-				o += 2;
-			}
+			if (right)
+				add_spaces(out, pad);
+			sbuf_add(out, s, l);
+			if (!right && !last)
+				add_spaces(out, pad);
+			if (!last)
+				sbuf_add(out, "  ", 2);
 		}
-		while (o > line_start && p[o - 1] == ' ')
-			o--;
-		p[o++] = '\n';
+		/* no trailing blanks */
+		while (!out->overflow && out->len > line_start &&
+		       out->p[out->len - 1] == ' ')
+			out->len--;
+		sbuf_add(out, "\n", 1);
 	}
-	p[o] = '\0';
-	*out = p;
-	*len = o;
 	table_free(t);
-	return 0;
+	return out->overflow ? -ENOMEM : 0;
 }

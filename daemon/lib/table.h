@@ -26,9 +26,10 @@ void table_init(struct table *t, size_t ncols, unsigned int right,
 		const char *const *header);
 /* Append a row of t->ncols cells (NULL prints as "-"). */
 void table_row(struct table *t, const char *const *cells);
-/* Render, then free the cells. Appends to *out (malloc'd, may be NULL) at
- * *len. 0 or -ENOMEM. */
-int table_render(struct table *t, char **out, size_t *len);
+/* Render into out (lib/str.h), then free the cells. 0 or -ENOMEM (out
+ * overflowed, or a row could not be stored). */
+struct sbuf;
+int table_render(struct table *t, struct sbuf *out);
 void table_free(struct table *t);
 
 #endif

@@ -79,25 +79,23 @@ static uint64_t count_lines(const struct iovec *iov, int n, size_t bytes)
 }
 
 /* Write all `total` bytes of iov[0..n), continuing after short writes so
- * that a batch is never interleaved with the next one. Returns the bytes
- * written; fewer than total on an error (errno set). */
-static ssize_t writev_all(int fd, struct iovec *iov, int n, size_t total)
+ * that a batch is never interleaved with the next one. 0, or -errno with
+ * the bytes written before the error in *done. */
+static int writev_all(int fd, struct iovec *iov, int n, size_t total,
+		      size_t *done)
 {
-	size_t done = 0;
-
-	while (done < total) {
+	*done = 0;
+	while (*done < total) {
 		ssize_t k = writev(fd, iov, n);
 
 		if (k < 0) {
 			if (errno == EINTR)
 				continue;
-			return (ssize_t)done;
+			return -errno;
 		}
-		if (k == 0) {
-			errno = EIO;
-			return (ssize_t)done;
-		}
-		done += (size_t)k;
+		if (k == 0)
+			return -EIO;
+		*done += (size_t)k;
 		while (n && (size_t)k >= iov->iov_len) {
 			k -= (ssize_t)iov->iov_len;
 			iov++;
@@ -108,7 +106,7 @@ static ssize_t writev_all(int fd, struct iovec *iov, int n, size_t total)
 			iov->iov_len -= (size_t)k;
 		}
 	}
-	return (ssize_t)done;
+	return 0;
 }
 
 /* One pass over the rings: gather what they hold and write it with as few
@@ -123,8 +121,8 @@ static void drain(struct logwriter *w)
 	while (r < w->n_rings) {
 		unsigned int first = r, nr = 0;
 		int n = 0;
-		size_t total = 0;
-		ssize_t done;
+		size_t total = 0, done;
+		int err;
 
 		for (; r < w->n_rings && n + 2 <= MAX_IOV; r++, nr++) {
 			sizes[nr] = accesslog_ring_peek(&w->rings[r], iov + n);
@@ -134,32 +132,31 @@ static void drain(struct logwriter *w)
 		if (!total)
 			continue;
 		memcpy(wv, iov, sizeof(iov[0]) * (size_t)n);
-		done = writev_all(w->fd, wv, n, total);
-		if (done < (ssize_t)total) {
-			int e = errno;
+		err = writev_all(w->fd, wv, n, total, &done);
+		if (err) {
 			uint64_t lost = count_lines(iov, n, total) -
-					count_lines(iov, n, (size_t)(done < 0 ? 0 : done));
+					count_lines(iov, n, done);
 
 			atomic_fetch_add(&w->write_dropped, lost);
 			if (now_ms() - w->last_warn > 10000) {
 				pr_warn("access log %s: write failed: %s; %llu lines dropped",
-					w->path, strerror(e), (unsigned long long)lost);
+					w->path, strerror(-err), (unsigned long long)lost);
 				w->last_warn = now_ms();
 			}
 			if (done > 0)
 				atomic_fetch_add(&w->written,
-						 count_lines(iov, n, (size_t)done));
-			done = (ssize_t)total;
+						 count_lines(iov, n, done));
+			done = total;
 		} else {
 			atomic_fetch_add(&w->written,
-					 count_lines(iov, n, (size_t)done));
+					 count_lines(iov, n, done));
 		}
 		/* the batch is out (or given up): free the ring space */
 		for (unsigned int i = 0; i < nr; i++) {
-			size_t c = sizes[i] < (size_t)done ? sizes[i] : (size_t)done;
+			size_t c = sizes[i] < done ? sizes[i] : done;
 
 			accesslog_ring_consume(&w->rings[first + i], c);
-			done -= (ssize_t)c;
+			done -= c;
 		}
 	}
 }

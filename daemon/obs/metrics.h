@@ -163,9 +163,9 @@ int metrics_collector_add(struct metrics *m, metrics_collect_fn fn, void *arg);
 
 /*
  * Run the collectors, then render every family (HELP, TYPE, then its series
- * in a stable order) into a malloc'd buffer *out of *len bytes (not
- * NUL-terminated; caller frees). Families without series are rendered with
- * HELP and TYPE only. 0 or -ENOMEM.
+ * in a stable order) into a malloc'd buffer *out of *len bytes (a NUL
+ * follows, not counted; caller frees). Families without series are
+ * rendered with HELP and TYPE only. 0 or -ENOMEM.
  */
 int metrics_render(struct metrics *m, char **out, size_t *len);
 

@@ -162,7 +162,9 @@ struct metrics *metrics_catalog_new(unsigned int n_workers,
 
 	m = metrics_new(n_workers);
 	if (!m) {
-		snprintf(err, errlen, "metrics: %s", strerror(errno));
+		ret = -errno;
+		snprintf(err, errlen, "metrics: %s", strerror(-ret));
+		errno = -ret;
 		return NULL;
 	}
 	for (int id = 0; id < MD__COUNT; id++) {
@@ -237,6 +239,6 @@ struct metrics *metrics_catalog_new(unsigned int n_workers,
 	return m;
 fail:
 	metrics_free(m);
-	errno = ret == -ENOMEM ? ENOMEM : EINVAL;
+	errno = ret < 0 ? -ret : EINVAL;	/* >= 0: an id out of order */
 	return NULL;
 }

@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "config/config.h"
-#include "proxy/gate.h"
 #include "http/http.h"
 #include "lib/log.h"
 #include "obs/logwriter.h"
@@ -94,8 +93,9 @@ struct obs {
 	_Atomic uint64_t reloads_ok, reloads_failed;
 	atomic_bool last_reload_ok;
 	_Atomic int64_t last_success_time;
-	_Atomic uint64_t active_bans;
+	_Atomic uint64_t active_bans;	/* last counted in the ban maps */
 	_Atomic uint64_t bans[2];	/* enum obs_ban_by */
+	_Atomic(obs_escalation_fn) escalation;
 };
 
 /*
@@ -127,7 +127,7 @@ static void up_note(uint32_t target, bool ok)
 static struct obs g = { .lock = PTHREAD_MUTEX_INITIALIZER };
 static atomic_bool g_ready;
 
-struct metrics *obs_metrics(void)
+static struct metrics *obs_metrics(void)
 {
 	return atomic_load(&g_ready) ? g.m : NULL;
 }
@@ -202,17 +202,19 @@ static void collect(struct metrics *m, void *arg)
 	}
 	{
 		static const char *const where[2] = { "xdp", "l7" };
-		struct gate_stats gs;
+		obs_escalation_fn esc = atomic_load(&g.escalation);
+		struct obs_escalation_counts ec = { 0 };
 
-		gate_get_stats(&gs);
+		if (esc)
+			esc(&ec);
 		for (int w = 0; w < 2; w++) {
 			uint32_t l = metrics_label_index(m, MD_BAN_WHERE,
 							 where[w]);
 
 			metrics_set(cs, MF_ESCALATION_BANS, &l,
-				    (int64_t)(w ? gs.bans_l7 : gs.bans));
+				    (int64_t)(w ? ec.bans_l7 : ec.bans_xdp));
 		}
-		metrics_set(cs, MF_L7_BANNED, NULL, (int64_t)gs.banned);
+		metrics_set(cs, MF_L7_BANNED, NULL, (int64_t)ec.banned);
 	}
 	metrics_set(cs, MF_ACCESS_LOG_WRITTEN, NULL,
 		    (int64_t)logwriter_written(g.log));
@@ -300,8 +302,6 @@ static void apply_log_settings(const struct config *cfg)
 	set_sample(cfg->access_log.sample);
 }
 
-int obs_admin_register(void);	/* obs_admin.c */
-
 int obs_init(const struct config *cfg, unsigned int n_workers, char *err,
 	     size_t errlen)
 {
@@ -357,22 +357,11 @@ int obs_init(const struct config *cfg, unsigned int n_workers, char *err,
 		}
 	}
 	g.cfg = config_get((struct config *)cfg);
-	if (cfg->metrics.enabled) {
-		ret = obs_admin_register();
-		if (ret) {
-			snprintf(err, errlen, "observability: registering /metrics: %s",
-				 strerror(-ret));
-			goto fail;
-		}
-	}
 	atomic_store(&g_ready, true);
 	return 0;
 fail:
 	logwriter_close(g.log);
 	g.log = NULL;
-	if (g.cfg)
-		config_put(g.cfg);
-	g.cfg = NULL;
 	free(g.workers);
 	g.workers = NULL;
 	metrics_free(g.m);
@@ -451,9 +440,9 @@ void obs_reopen_logs(void)
 		logwriter_reopen(g.log);
 }
 
-void obs_set_active_bans(uint64_t n)
+void obs_set_escalation_source(obs_escalation_fn fn)
 {
-	atomic_store(&g.active_bans, n);
+	atomic_store(&g.escalation, fn);
 }
 
 void obs_ban(enum obs_ban_by by)
@@ -464,7 +453,7 @@ void obs_ban(enum obs_ban_by by)
 
 /* ---- worker hooks ----------------------------------------------------------- */
 
-static struct obs_worker *worker(unsigned int i)
+static struct obs_worker *ready_worker(unsigned int i)
 {
 	if (!atomic_load_explicit(&g_ready, memory_order_acquire) ||
 	    i >= g.n_workers)
@@ -474,7 +463,7 @@ static struct obs_worker *worker(unsigned int i)
 
 void obs_conn_accepted(unsigned int i)
 {
-	struct obs_worker *w = worker(i);
+	struct obs_worker *w = ready_worker(i);
 
 	if (w)
 		metrics_inc(w->shard, MF_CONNECTIONS_ACCEPTED, NULL, 1);
@@ -482,7 +471,7 @@ void obs_conn_accepted(unsigned int i)
 
 void obs_recv_buffers_exhausted(unsigned int i)
 {
-	struct obs_worker *w = worker(i);
+	struct obs_worker *w = ready_worker(i);
 
 	if (w)
 		metrics_inc(w->shard, MF_RECV_BUFFERS_EXHAUSTED, NULL, 1);
@@ -490,7 +479,7 @@ void obs_recv_buffers_exhausted(unsigned int i)
 
 void obs_spliced(unsigned int i, uint64_t bytes)
 {
-	struct obs_worker *w = worker(i);
+	struct obs_worker *w = ready_worker(i);
 
 	if (w && bytes)
 		metrics_inc(w->shard, MF_SPLICED_BYTES, NULL, bytes);
@@ -498,7 +487,7 @@ void obs_spliced(unsigned int i, uint64_t bytes)
 
 void obs_conn_active(unsigned int i, uint32_t n)
 {
-	struct obs_worker *w = worker(i);
+	struct obs_worker *w = ready_worker(i);
 
 	if (w)
 		metrics_set(w->shard, MF_CONNECTIONS_ACTIVE, NULL, n);
@@ -529,7 +518,7 @@ static uint32_t label_memo(struct obs_worker *w, enum metrics_dim_id dim,
 void obs_upstream_failed(unsigned int i, const char *service,
 			 const char *target)
 {
-	struct obs_worker *w = worker(i);
+	struct obs_worker *w = ready_worker(i);
 	uint32_t u[2];
 
 	if (!w || !service || !target)
@@ -542,7 +531,7 @@ void obs_upstream_failed(unsigned int i, const char *service,
 
 void obs_auth_failure(unsigned int i, const char *route, const char *reason)
 {
-	struct obs_worker *w = worker(i);
+	struct obs_worker *w = ready_worker(i);
 	uint32_t l[2];
 
 	if (!w)
@@ -554,7 +543,7 @@ void obs_auth_failure(unsigned int i, const char *route, const char *reason)
 
 void obs_ratelimit_rejected(unsigned int i, const char *route)
 {
-	struct obs_worker *w = worker(i);
+	struct obs_worker *w = ready_worker(i);
 	uint32_t r;
 
 	if (!w)
@@ -565,7 +554,7 @@ void obs_ratelimit_rejected(unsigned int i, const char *route)
 
 void obs_request_done(unsigned int i, struct obs_request *r)
 {
-	struct obs_worker *w = worker(i);
+	struct obs_worker *w = ready_worker(i);
 	struct accesslog_record *lr = &r->log;
 	uint32_t l[3];
 	int n;
@@ -662,7 +651,7 @@ static struct obs_capture *cap_get(struct obs_worker *w)
 void obs_exchange_begin(unsigned int i, struct obs_exchange *e,
 			const struct http_request *r, size_t head_len)
 {
-	struct obs_worker *w = worker(i);
+	struct obs_worker *w = ready_worker(i);
 	struct obs_capture *c;
 
 	if (!w)
@@ -706,7 +695,7 @@ static const char *field(const char *s, uint16_t len)
 void obs_exchange_end(unsigned int i, struct obs_exchange *e,
 		      const struct obs_end *end)
 {
-	struct obs_worker *w = worker(i);
+	struct obs_worker *w = ready_worker(i);
 	struct obs_request r = { 0 };
 	struct accesslog_record *lr = &r.log;
 	struct obs_capture *c = e->cap;

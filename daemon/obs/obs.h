@@ -5,10 +5,14 @@
  * Workers call the obs_*() hooks with their worker index; each touches only
  * that worker's metrics shard and log ring, so the hooks take no locks and
  * never block. Values that live elsewhere (XDP counters, reload results,
- * log writer counts, configured upstream targets) are pulled in at scrape
- * time by a collector, under a mutex that also serialises scrapes.
+ * log writer counts, configured upstream targets, the request gate's
+ * escalation counters) are pulled in at scrape time by a collector, under
+ * a mutex that also serialises scrapes.
  *
- * Serves GET /metrics through the admin server's registry.
+ * obs_render() produces the Prometheus text; the admin API (control/)
+ * serves it as GET /metrics. Counters kept by a layer above this one reach
+ * the scrape through a source the wiring sets (obs_set_escalation_source),
+ * so nothing here reaches up.
  *
  * Every hook is a no-op before obs_init() and after obs_shutdown(), so
  * tools and tests that do not set it up need not care.
@@ -93,10 +97,9 @@ struct obs_request {
 };
 
 /*
- * Build the registry (buckets from cfg->metrics), open the access log
- * (cfg->access_log) with one ring per worker, and register GET /metrics
- * with the admin server when cfg->metrics.enabled. 0 or -errno with a
- * message in err. Call before the workers start.
+ * Build the registry (buckets from cfg->metrics) and open the access log
+ * (cfg->access_log) with one ring per worker. 0 or -errno with a message
+ * in err. Call before the workers start.
  */
 int obs_init(const struct config *cfg, unsigned int n_workers, char *err,
 	     size_t errlen);
@@ -130,8 +133,6 @@ void obs_request_done(unsigned int worker, struct obs_request *r);
 void obs_auth_failure(unsigned int worker, const char *route,
 		      const char *reason);
 void obs_ratelimit_rejected(unsigned int worker, const char *route);
-/* For the ban layer (any thread): the number of active bans now. */
-void obs_set_active_bans(uint64_t n);
 /* A ban was put into the XDP ban map (any thread). sluice_xdp_active_bans
  * itself is counted from the ban maps at every scrape. */
 enum obs_ban_by {
@@ -140,14 +141,26 @@ enum obs_ban_by {
 };
 void obs_ban(enum obs_ban_by by);
 
+/*
+ * Escalation counters since start, as the request gate keeps them:
+ * sluice_escalation_bans_total{where="xdp"|"l7"} and
+ * sluice_l7_banned_requests_total. The scrape reads them through fn (set
+ * by the control thread; NULL: reported as 0).
+ */
+struct obs_escalation_counts {
+	uint64_t bans_xdp;		/* escalations banned in XDP */
+	uint64_t bans_l7;		/* escalations banned in L7 */
+	uint64_t banned;		/* requests refused by an L7 ban */
+};
+typedef void (*obs_escalation_fn)(struct obs_escalation_counts *out);
+void obs_set_escalation_source(obs_escalation_fn fn);
+
 /* SIGUSR1: reopen the access log file (logrotate). */
 void obs_reopen_logs(void);
 
-/* The scrape: Prometheus text, malloc'd (caller frees). 0 or -errno. */
+/* The scrape: Prometheus text, malloc'd (caller frees). 0 or -errno
+ * (-ENODEV before obs_init()). */
 int obs_render(char **out, size_t *len);
-
-/* The registry (NULL before obs_init). */
-struct metrics *obs_metrics(void);
 
 /* Flush and close the access log, free the registry. Workers must have
  * stopped. */

@@ -17,8 +17,7 @@
 
 static _Atomic(gate_ban_fn) ban_fn;
 static _Atomic(void *) ban_ctx;
-static atomic_uint_fast64_t n_401, n_403, n_429, n_bans, n_ban_fail;
-static atomic_uint_fast64_t n_bans_l7, n_banned;
+static atomic_uint_fast64_t n_bans, n_bans_l7, n_banned;
 
 void gate_set_ban_sink(gate_ban_fn fn, void *ctx)
 {
@@ -28,11 +27,7 @@ void gate_set_ban_sink(gate_ban_fn fn, void *ctx)
 
 void gate_get_stats(struct gate_stats *out)
 {
-	out->unauthorized = atomic_load(&n_401);
-	out->forbidden = atomic_load(&n_403);
-	out->rate_limited = atomic_load(&n_429);
 	out->bans = atomic_load(&n_bans);
-	out->ban_failures = atomic_load(&n_ban_fail);
 	out->bans_l7 = atomic_load(&n_bans_l7);
 	out->banned = atomic_load(&n_banned);
 }
@@ -301,13 +296,11 @@ int gate_check(const struct config *cfg, int route,
 		v->status = 401;
 		v->code = "unauthorized";
 		v->message = v->auth.message;
-		atomic_fetch_add(&n_401, 1);
 		return v->status;
 	case AUTH_DENY_403:
 		v->status = 403;
 		v->code = "forbidden";
 		v->message = v->auth.message;
-		atomic_fetch_add(&n_403, 1);
 		return v->status;
 	}
 	if (!take_limits(cfg->limits, cfg->n_limits, rt, v6p, mono_ns, v) ||
@@ -315,7 +308,6 @@ int gate_check(const struct config *cfg, int route,
 		v->status = 429;
 		v->code = "rate_limited";
 		v->message = "rate limit exceeded";
-		atomic_fetch_add(&n_429, 1);
 	}
 	return v->status;
 }
@@ -553,7 +545,6 @@ bool gate_strike(const struct config *cfg, const struct sockaddr *client,
 			static atomic_uint_fast64_t last_warn_s;
 			uint64_t now_s = mono_ns / 1000000000ull;
 
-			atomic_fetch_add(&n_ban_fail, 1);
 			if (atomic_exchange(&last_warn_s, now_s) != now_s)
 				pr_warn("escalation: cannot ban %s in XDP: %s; banning it in L7",
 					ip,

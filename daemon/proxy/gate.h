@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The request gate (issue 5): what the proxy asks after a route matched and
+ * The request gate: what the proxy asks after a route matched and
  * before an upstream is picked. In order: L7 address policy (403) ▸
  * credentials (401) ▸ roles (403) ▸ rate limits (429), over the immutable
  * config snapshot and its shared rate-limit tables. Also builds the answers
@@ -101,13 +101,10 @@ typedef int (*gate_ban_fn)(void *ctx, const struct sockaddr *addr,
 			   unsigned int prefixlen, uint32_t seconds);
 void gate_set_ban_sink(gate_ban_fn fn, void *ctx);
 
-/* Counters since start (summed over workers). */
+/* Escalation counters since start (all workers), for the metrics
+ * (sluice_escalation_bans_total, sluice_l7_banned_requests_total). */
 struct gate_stats {
-	uint64_t unauthorized;		/* 401 */
-	uint64_t forbidden;		/* 403 */
-	uint64_t rate_limited;		/* 429 */
 	uint64_t bans;			/* escalations banned in XDP */
-	uint64_t ban_failures;		/* the XDP sink refused */
 	uint64_t bans_l7;		/* escalations banned in L7 */
 	uint64_t banned;		/* requests refused by an L7 ban */
 };

@@ -78,7 +78,7 @@ struct proxy {
 	uint64_t rng[2];		/* request ids (xorshift128+) */
 	struct proxy_cfgref *refs;	/* snapshots in use by exchanges */
 	size_t n_refs, cap_refs;
-	/* issue 5: strings the gate's rewritten request/response head point
+	/* strings the gate's rewritten request/response head point
 	 * to, until the head is rebuilt (single-threaded per worker) */
 	char gate_scratch[PROXY_GATE_SCRATCH];
 	/* empty pipes for splicing, [n][0] the read end */
@@ -97,9 +97,8 @@ void proxy_destroy(struct proxy *p);
  * in flight keep the one they started on. */
 void proxy_set_config(struct proxy *p, struct config *cfg);
 
-/* A new client socket from accept. Closes fd itself on failure. */
-void proxy_accept(struct proxy *p, int fd);
-/* Same, from a listener with PROXY_L_* flags. */
+/* A new client socket from accept on a listener with PROXY_L_* flags.
+ * Closes fd itself on failure. */
 void proxy_accept_on(struct proxy *p, int fd, unsigned int lflags);
 /* At the client connection limit (http.max_connections): stop accepting. */
 bool proxy_full(const struct proxy *p);

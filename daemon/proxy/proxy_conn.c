@@ -107,11 +107,6 @@ bool proxy_full(const struct proxy *p)
 	return p->conns.n_clients >= p->max_clients;
 }
 
-void proxy_accept(struct proxy *p, int fd)
-{
-	proxy_accept_on(p, fd, 0);
-}
-
 void proxy_accept_on(struct proxy *p, int fd, unsigned int lflags)
 {
 	const struct config_http *h = &p->cfg->http;

@@ -305,6 +305,13 @@ static void test_jw(void **state)
 	assert_int_equal(len, strlen(out));
 	free(out);
 
+	/* nothing written: an empty text, still the caller's to free */
+	jw_init(&w);
+	assert_int_equal(jw_finish(&w, &out, &len), 0);
+	assert_string_equal(out, "");
+	assert_int_equal(len, 0);
+	free(out);
+
 	/* unbalanced */
 	jw_init(&w);
 	jw_obj(&w);

@@ -26,6 +26,8 @@ static char *render(struct metrics *m)
 	size_t len;
 
 	assert_int_equal(metrics_render(m, &out, &len), 0);
+	assert_int_equal(out[len], '\0');	/* a NUL follows, not counted */
+	assert_int_equal(strlen(out), len);
 	s = malloc(len + 1);
 	assert_non_null(s);
 	memcpy(s, out, len);

@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: MIT
-/* Unit tests for daemon/lib/str.c: bounded and growing string builders. */
+/* Unit tests for daemon/lib/str.c (bounded and growing string builders)
+ * and daemon/lib/table.c (aligned text tables, rendered into one). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
 #include "lib/str.h"
+#include "lib/table.h"
 
 /* A bounded builder stops at the first append that does not fit: what was
  * there stays, nothing later is added, and overflow says so. */
@@ -84,12 +88,89 @@ static void test_json(void **state)
 	assert_memory_equal(buf, "a\\\"b\\\\c\\u000a\\u0001", 19);
 }
 
+/* sbuf_take hands a growing builder's text over, NUL-terminated, and
+ * leaves the builder empty; an overflowed or bounded builder gives NULL. */
+static void test_take(void **state)
+{
+	struct sbuf s;
+	size_t len = 99;
+	char buf[4], *p;
+
+	(void)state;
+	sbuf_init_grow(&s, 2);
+	sbuf_addf(&s, "%s-%d", "abc", 12345);
+	p = sbuf_take(&s, &len);
+	assert_non_null(p);
+	assert_int_equal(len, 9);
+	assert_string_equal(p, "abc-12345");
+	assert_null(s.p);
+	assert_int_equal(s.len, 0);
+	free(p);
+
+	sbuf_init_grow(&s, 8);		/* nothing added: "" */
+	p = sbuf_take(&s, &len);
+	assert_non_null(p);
+	assert_int_equal(len, 0);
+	assert_string_equal(p, "");
+	free(p);
+
+	sbuf_init_grow(&s, 8);
+	s.overflow = true;		/* as after a failed allocation */
+	assert_null(sbuf_take(&s, &len));
+	assert_null(s.p);
+
+	sbuf_init(&s, buf, sizeof(buf));
+	sbuf_adds(&s, "ab");
+	assert_null(sbuf_take(&s, &len));
+}
+
+/* Columns as wide as their widest cell, two spaces apart, right-aligned
+ * where asked, no trailing blanks, appended after what the builder holds. */
+static void test_table(void **state)
+{
+	static const char *const hdr[] = { "NAME", "N", "NOTE" };
+	const char *r1[] = { "a", "12345", "x" };
+	const char *r2[] = { "longer", "7", "" };
+	struct table t;
+	struct sbuf s;
+	char *p;
+
+	(void)state;
+	sbuf_init_grow(&s, 4);
+	sbuf_adds(&s, "head\n");
+	table_init(&t, 3, 2, hdr);
+	table_row(&t, r1);
+	table_row(&t, r2);
+	assert_int_equal(table_render(&t, &s), 0);
+	p = sbuf_take(&s, NULL);
+	assert_non_null(p);
+	assert_string_equal(p, "head\n"
+			       "NAME        N  NOTE\n"
+			       "a       12345  x\n"
+			       "longer      7\n");
+	free(p);
+
+	/* a full bounded builder: -ENOMEM, cells freed all the same */
+	{
+		char small[8];
+
+		sbuf_init(&s, small, sizeof(small));
+		table_init(&t, 3, 2, hdr);
+		table_row(&t, r1);
+		assert_int_equal(table_render(&t, &s), -ENOMEM);
+		assert_true(s.overflow);
+		assert_null(t.cells);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bounded),
 		cmocka_unit_test(test_grow),
 		cmocka_unit_test(test_json),
+		cmocka_unit_test(test_take),
+		cmocka_unit_test(test_table),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
