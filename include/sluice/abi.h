@@ -16,21 +16,31 @@
 /* Default pin directory; one subdirectory per daemon instance is allowed. */
 #define SLUICE_PIN_ROOT "/sys/fs/bpf/sluice"
 
-/* Map names (<= 15 chars, BPF_OBJ_NAME_LEN). Pinned by name under the pin dir.
- * The suffix is the layout version of that one map. */
-#define SLUICE_MAP_PORTS  "sl_ports_v2"	/* v2: array indexed by port (v1: hash) */
-#define SLUICE_MAP_ALLOW4 "sl_allow4_v1"
-#define SLUICE_MAP_ALLOW6 "sl_allow6_v1"
-#define SLUICE_MAP_STATS  "sl_stats_v3"	/* v3: 13 reasons (v2 10, v1 5) */
-#define SLUICE_MAP_SETTINGS "sl_settings_v2" /* v2: gen, v6 prefix, sampling */
-#define SLUICE_MAP_DENY4  "sl_deny4_v1"
-#define SLUICE_MAP_DENY6  "sl_deny6_v1"
-#define SLUICE_MAP_BAN4   "sl_ban4_v1"
-#define SLUICE_MAP_BAN6   "sl_ban6_v1"
-#define SLUICE_MAP_CLASSES "sl_classes_v1"
-#define SLUICE_MAP_SRC4   "sl_src4_v1"
-#define SLUICE_MAP_SRC6   "sl_src6_v1"
-#define SLUICE_MAP_EVENTS "sl_events_v1"
+/*
+ * Map names, spelled once (as xdp-tools' MAP_NAME_* with textify()). Each
+ * is a bare identifier: the map's variable in bpf/lib/maps.h, and so also
+ * the skeleton's field (skel->maps.SLUICE_MAP_PORTS). SLUICE_MAP_NAME()
+ * turns one into the string userspace looks the map up by and pins it
+ * under (<= 15 chars, BPF_OBJ_NAME_LEN). The suffix is the layout version
+ * of that one map; operators see these names in bpftool.
+ */
+#define SLUICE_MAP_PORTS    sl_ports_v2	/* v2: array by port (v1: hash) */
+#define SLUICE_MAP_ALLOW4   sl_allow4_v1
+#define SLUICE_MAP_ALLOW6   sl_allow6_v1
+#define SLUICE_MAP_STATS    sl_stats_v3	/* v3: 13 reasons (v2 10, v1 5) */
+#define SLUICE_MAP_SETTINGS sl_settings_v2 /* v2: gen, v6 prefix, sampling */
+#define SLUICE_MAP_DENY4    sl_deny4_v1
+#define SLUICE_MAP_DENY6    sl_deny6_v1
+#define SLUICE_MAP_BAN4     sl_ban4_v1
+#define SLUICE_MAP_BAN6     sl_ban6_v1
+#define SLUICE_MAP_CLASSES  sl_classes_v1
+#define SLUICE_MAP_SRC4     sl_src4_v1
+#define SLUICE_MAP_SRC6     sl_src6_v1
+#define SLUICE_MAP_EVENTS   sl_events_v1
+
+#define SLUICE_TEXTIFY_(x) #x
+/* "sl_ports_v2" for SLUICE_MAP_PORTS (expanded before it is quoted). */
+#define SLUICE_MAP_NAME(map) SLUICE_TEXTIFY_(map)
 
 /* Capacities (max_entries). */
 #define SLUICE_MAX_PORTS  1024	/* guarded ports a config may list */
@@ -86,18 +96,10 @@ struct sluice_counter {
 };
 _Static_assert(sizeof(struct sluice_counter) == 16, "sluice_counter size");
 
-/* Key of the old sl_ports_v1 (hash). sl_ports_v2 is an array whose __u32
- * key is the TCP destination port (host byte order); on little-endian hosts
- * this struct has the same bytes, so it still serves as that key. */
-struct sluice_port_key {
-	__u16 port;
-	__u16 pad;
-};
-_Static_assert(sizeof(struct sluice_port_key) == 4, "sluice_port_key size");
-
 #define SLUICE_PORT_GUARDED (1u << 0)
 
-/* Value of sl_ports_v2[port]; 0: not guarded (an unused slot). */
+/* Value of sl_ports_v2[port] (an array: the __u32 key is the TCP destination
+ * port, host byte order); 0: not guarded (an unused slot). */
 struct sluice_port_val {
 	__u32 flags;	/* SLUICE_PORT_* */
 };
