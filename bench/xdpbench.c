@@ -252,29 +252,30 @@ static struct sluice_xdp *sluice_load(const char *extra_deny)
 		die("loading the Sluice program", err);
 	for (int i = 0; i < 1000; i++) {
 		snprintf(a, sizeof(a), "10.1.%d.%d", i / 250, i % 250 + 1);
-		lpm4_put(bpf_map__fd(skel->maps.sl_deny4_v1), a, 32, &r0);
+		lpm4_put(bpf_map__fd(skel->maps.SLUICE_MAP_DENY4), a, 32, &r0);
 		snprintf(a, sizeof(a), "10.2.%d.%d", i / 250, i % 250 + 1);
-		lpm4_put(bpf_map__fd(skel->maps.sl_ban4_v1), a, 32, &ban);
+		lpm4_put(bpf_map__fd(skel->maps.SLUICE_MAP_BAN4), a, 32, &ban);
 		snprintf(a, sizeof(a), "10.3.%d.0", i % 250);
-		lpm4_put(bpf_map__fd(skel->maps.sl_allow4_v1), a, 24, &r0);
+		lpm4_put(bpf_map__fd(skel->maps.SLUICE_MAP_ALLOW4), a, 24, &r0);
 	}
 	for (int i = 0; i < 100; i++) {
 		snprintf(a, sizeof(a), "10.4.%d.0", i);
-		lpm4_put(bpf_map__fd(skel->maps.sl_deny4_v1), a, 24, &r0);
+		lpm4_put(bpf_map__fd(skel->maps.SLUICE_MAP_DENY4), a, 24, &r0);
 	}
 	if (extra_deny)
-		lpm4_put(bpf_map__fd(skel->maps.sl_deny4_v1), extra_deny, 32,
-			 &r0);
-	lpm4_put(bpf_map__fd(skel->maps.sl_allow4_v1), "198.51.100.0", 25, &r1);
-	lpm4_put(bpf_map__fd(skel->maps.sl_allow4_v1), "198.51.100.128", 25,
-		 &r2);
-	class_put(bpf_map__fd(skel->maps.sl_classes_v1), 1, 100000000,
+		lpm4_put(bpf_map__fd(skel->maps.SLUICE_MAP_DENY4), extra_deny,
+			 32, &r0);
+	lpm4_put(bpf_map__fd(skel->maps.SLUICE_MAP_ALLOW4), "198.51.100.0", 25,
+		 &r1);
+	lpm4_put(bpf_map__fd(skel->maps.SLUICE_MAP_ALLOW4), "198.51.100.128",
+		 25, &r2);
+	class_put(bpf_map__fd(skel->maps.SLUICE_MAP_CLASSES), 1, 100000000,
 		  100000000);
-	class_put(bpf_map__fd(skel->maps.sl_classes_v1), 2, 1, 1);
-	if (bpf_map_update_elem(bpf_map__fd(skel->maps.sl_ports_v2), &pk, &pv,
-				BPF_ANY) ||
-	    bpf_map_update_elem(bpf_map__fd(skel->maps.sl_settings_v2), &zero,
-				&set, BPF_ANY))
+	class_put(bpf_map__fd(skel->maps.SLUICE_MAP_CLASSES), 2, 1, 1);
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.SLUICE_MAP_PORTS), &pk,
+				&pv, BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(skel->maps.SLUICE_MAP_SETTINGS),
+				&zero, &set, BPF_ANY))
 		die("map update", errno);
 	return skel;
 }

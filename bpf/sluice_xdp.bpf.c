@@ -8,8 +8,9 @@
  * sampled drops go to a ring buffer for sluicectl top.
  *
  * Common case, one hash lookup: an IPv4 source that passed the rules has an
- * entry in sl_src4_v1 holding both its token buckets and the verdict's rate
- * class, stamped with the rules generation (settings.gen) it was taken at.
+ * entry in the per-source table (SLUICE_MAP_SRC4) holding both its token
+ * buckets and the verdict's rate class, stamped with the rules generation
+ * (settings.gen) it was taken at.
  * While the generation is unchanged the deny/ban/allow tries are skipped;
  * any change to those tries writes a new generation first (userspace:
  * change the maps, then write gen), so a stale verdict is never used.
@@ -107,7 +108,7 @@ rate_check(struct sluice_src *src, __u32 class_id, const struct pkt_info *pi,
 	struct sluice_class *cl;
 	__u64 now;
 
-	cl = bpf_map_lookup_elem(&sl_classes_v1, &class_id);
+	cl = bpf_map_lookup_elem(&SLUICE_MAP_CLASSES, &class_id);
 	if (!cl)
 		return pass; /* unknown class: unlimited */
 	if (!cl->pkt_interval_ns && !(pi->syn && cl->syn_interval_ns))
@@ -148,14 +149,14 @@ rules4(const struct pkt_info *pi, const struct sluice_settings *s,
 	struct sluice_rule *rule;
 
 	__builtin_memcpy(k.addr, pi->saddr, 4);
-	if (bpf_map_lookup_elem(&sl_deny4_v1, &k))
+	if (bpf_map_lookup_elem(&SLUICE_MAP_DENY4, &k))
 		return SLUICE_R_DROP_DENY;
-	if (ban_active(bpf_map_lookup_elem(&sl_ban4_v1, &k)))
+	if (ban_active(bpf_map_lookup_elem(&SLUICE_MAP_BAN4, &k)))
 		return SLUICE_R_DROP_BANNED;
 	*class_id = 0;
 	if (!s || !(s->flags & SLUICE_SET_ALLOWLIST))
 		return SLUICE_R_PASS_GUARDED;
-	rule = bpf_map_lookup_elem(&sl_allow4_v1, &k);
+	rule = bpf_map_lookup_elem(&SLUICE_MAP_ALLOW4, &k);
 	if (!rule)
 		return SLUICE_R_DROP_NOT_ALLOWED;
 	*class_id = rule->class_id;
@@ -170,14 +171,14 @@ rules6(const struct pkt_info *pi, const struct sluice_settings *s,
 	struct sluice_rule *rule;
 
 	__builtin_memcpy(k.addr, pi->saddr, 16);
-	if (bpf_map_lookup_elem(&sl_deny6_v1, &k))
+	if (bpf_map_lookup_elem(&SLUICE_MAP_DENY6, &k))
 		return SLUICE_R_DROP_DENY;
-	if (ban_active(bpf_map_lookup_elem(&sl_ban6_v1, &k)))
+	if (ban_active(bpf_map_lookup_elem(&SLUICE_MAP_BAN6, &k)))
 		return SLUICE_R_DROP_BANNED;
 	*class_id = 0;
 	if (!s || !(s->flags & SLUICE_SET_ALLOWLIST))
 		return SLUICE_R_PASS_GUARDED;
-	rule = bpf_map_lookup_elem(&sl_allow6_v1, &k);
+	rule = bpf_map_lookup_elem(&SLUICE_MAP_ALLOW6, &k);
 	if (!rule)
 		return SLUICE_R_DROP_NOT_ALLOWED;
 	*class_id = rule->class_id;
@@ -227,7 +228,7 @@ judge4(const struct pkt_info *pi, const struct sluice_settings *s,
 	if (rate) {
 		gen = s->gen; /* read before the tries: see the top comment */
 		__builtin_memcpy(key.addr, pi->saddr, 4);
-		src = bpf_map_lookup_elem(&sl_src4_v1, &key);
+		src = bpf_map_lookup_elem(&SLUICE_MAP_SRC4, &key);
 		if (src && gen && src->gen == gen) {
 			ri->src = src;
 			ri->class_id = src->class_id;
@@ -239,7 +240,7 @@ judge4(const struct pkt_info *pi, const struct sluice_settings *s,
 	if (!rate || is_drop(r))
 		return r;
 	if (!src)
-		src = src_get(&sl_src4_v1, &key);
+		src = src_get(&SLUICE_MAP_SRC4, &key);
 	if (!src)
 		return r; /* table refused an entry: fail open */
 	src->class_id = class_id;
@@ -272,7 +273,7 @@ judge6(const struct pkt_info *pi, const struct sluice_settings *s,
 		mask_u64(bpf_be64_to_cpu(lo), plen > 64 ? plen - 64 : 0));
 	__builtin_memcpy(key.addr, &hi, 8);
 	__builtin_memcpy(key.addr + 8, &lo, 8);
-	ri->src = src_get(&sl_src6_v1, &key);
+	ri->src = src_get(&SLUICE_MAP_SRC6, &key);
 	ri->class_id = class_id;
 	return r;
 }
@@ -300,7 +301,7 @@ static __always_inline int port_guarded(int port)
 	__u32 k = (__u16)port;
 	struct sluice_port_val *v;
 
-	v = bpf_map_lookup_elem(&sl_ports_v2, &k);
+	v = bpf_map_lookup_elem(&SLUICE_MAP_PORTS, &k);
 	return v && (v->flags & SLUICE_PORT_GUARDED);
 }
 
@@ -381,7 +382,7 @@ static __always_inline void sample_drop(struct xdp_md *ctx,
 		return;
 	if (n & ((1ull << shift) - 1))
 		return;
-	ev = bpf_ringbuf_reserve(&sl_events_v1, sizeof(*ev), 0);
+	ev = bpf_ringbuf_reserve(&SLUICE_MAP_EVENTS, sizeof(*ev), 0);
 	if (!ev)
 		return; /* nobody reading and the ring is full */
 	ev->ts_ns = bpf_ktime_get_ns();
@@ -402,7 +403,7 @@ static __always_inline int record(struct xdp_md *ctx, enum sluice_reason r,
 	__u32 key = r;
 	__u64 n = 0;
 
-	cnt = bpf_map_lookup_elem(&sl_stats_v3, &key);
+	cnt = bpf_map_lookup_elem(&SLUICE_MAP_STATS, &key);
 	if (cnt) {
 		n = ++cnt->packets;
 		cnt->bytes += ctx->data_end - ctx->data;
@@ -441,7 +442,7 @@ int sluice_xdp(struct xdp_md *ctx)
 		r = SLUICE_R_PASS_NOT_IP;
 		goto out;
 	}
-	s = bpf_map_lookup_elem(&sl_settings_v2, &zero);
+	s = bpf_map_lookup_elem(&SLUICE_MAP_SETTINGS, &zero);
 	r = classify(&c, &pi, proto, s);
 out:
 	return record(ctx, r, s, &pi);

@@ -4,9 +4,10 @@
  *
  * Every map is BTF-defined (so `bpftool map dump` prints keys and values as
  * structs) and pinned by name (LIBBPF_PIN_BY_NAME) under the pin root the
- * loader chooses. The variable names ARE the map names and must match the
- * SLUICE_MAP_* strings in include/sluice/abi.h: the daemon looks each one up
- * by that string and refuses to start if one is missing.
+ * loader chooses. Each variable is named by its SLUICE_MAP_* macro from
+ * include/sluice/abi.h, so the map name is spelled once for the program, the
+ * skeleton and the daemon (which checks at load that every map it expects is
+ * in the object with the layout it expects, and refuses to start if not).
  */
 #ifndef SLUICE_BPF_MAPS_H
 #define SLUICE_BPF_MAPS_H
@@ -27,7 +28,7 @@ struct {
 	__type(key, __u32);
 	__type(value, struct sluice_port_val);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sl_ports_v2 SEC(".maps");
+} SLUICE_MAP_PORTS SEC(".maps");
 
 /* IPv4 allowlist: longest-prefix match on the source address. */
 struct {
@@ -37,7 +38,7 @@ struct {
 	__type(key, struct sluice_lpm4_key);
 	__type(value, struct sluice_rule);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sl_allow4_v1 SEC(".maps");
+} SLUICE_MAP_ALLOW4 SEC(".maps");
 
 /* IPv6 allowlist: longest-prefix match on the source address. */
 struct {
@@ -47,7 +48,7 @@ struct {
 	__type(key, struct sluice_lpm6_key);
 	__type(value, struct sluice_rule);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sl_allow6_v1 SEC(".maps");
+} SLUICE_MAP_ALLOW6 SEC(".maps");
 
 /* Denylist: longest-prefix match on the source address; checked first. */
 struct {
@@ -57,7 +58,7 @@ struct {
 	__type(key, struct sluice_lpm4_key);
 	__type(value, struct sluice_rule);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sl_deny4_v1 SEC(".maps");
+} SLUICE_MAP_DENY4 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -66,7 +67,7 @@ struct {
 	__type(key, struct sluice_lpm6_key);
 	__type(value, struct sluice_rule);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sl_deny6_v1 SEC(".maps");
+} SLUICE_MAP_DENY6 SEC(".maps");
 
 /* Timed bans (runtime state: a reload never touches them). */
 struct {
@@ -76,7 +77,7 @@ struct {
 	__type(key, struct sluice_lpm4_key);
 	__type(value, struct sluice_ban);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sl_ban4_v1 SEC(".maps");
+} SLUICE_MAP_BAN4 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
@@ -85,7 +86,7 @@ struct {
 	__type(key, struct sluice_lpm6_key);
 	__type(value, struct sluice_ban);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sl_ban6_v1 SEC(".maps");
+} SLUICE_MAP_BAN6 SEC(".maps");
 
 /* Rate classes, indexed by sluice_rule.class_id (0: the default class). */
 struct {
@@ -94,7 +95,7 @@ struct {
 	__type(key, __u32);
 	__type(value, struct sluice_class);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sl_classes_v1 SEC(".maps");
+} SLUICE_MAP_CLASSES SEC(".maps");
 
 /* Per-source token buckets (and, for IPv4, the cached verdict). Shared by
  * all CPUs, so a client's limit holds whichever CPU its packets land on.
@@ -105,7 +106,7 @@ struct {
 	__type(key, struct sluice_src4_key);
 	__type(value, struct sluice_src);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sl_src4_v1 SEC(".maps");
+} SLUICE_MAP_SRC4 SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -113,7 +114,7 @@ struct {
 	__type(key, struct sluice_src6_key);
 	__type(value, struct sluice_src);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sl_src6_v1 SEC(".maps");
+} SLUICE_MAP_SRC6 SEC(".maps");
 
 /* Packet and byte counters per verdict reason, per CPU (summed in userspace).
  */
@@ -123,7 +124,7 @@ struct {
 	__type(key, __u32);
 	__type(value, struct sluice_counter);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sl_stats_v3 SEC(".maps");
+} SLUICE_MAP_STATS SEC(".maps");
 
 /* Global settings, one entry at index 0. All-zero (the state before the
  * daemon's first sync) means: allowlist not enforced (fail open), guarded
@@ -134,13 +135,13 @@ struct {
 	__type(key, __u32);
 	__type(value, struct sluice_settings);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sl_settings_v2 SEC(".maps");
+} SLUICE_MAP_SETTINGS SEC(".maps");
 
 /* Sampled drop events for sluicectl top. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, SLUICE_EVENTS_BYTES);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sl_events_v1 SEC(".maps");
+} SLUICE_MAP_EVENTS SEC(".maps");
 
 #endif /* SLUICE_BPF_MAPS_H */

@@ -336,11 +336,6 @@ enum crypto_key_type crypto_key_type(const struct crypto_key *k)
 	return k ? k->type : CRYPTO_KEY_NONE;
 }
 
-unsigned int crypto_key_bits(const struct crypto_key *k)
-{
-	return k ? k->bits : 0;
-}
-
 void crypto_key_free(struct crypto_key *k)
 {
 	if (!k)

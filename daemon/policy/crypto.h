@@ -81,8 +81,6 @@ struct crypto_key *crypto_key_from_okp(enum crypto_key_type type,
 				       size_t errlen);
 
 enum crypto_key_type crypto_key_type(const struct crypto_key *k);
-/* RSA modulus size in bits (0 for other keys). */
-unsigned int crypto_key_bits(const struct crypto_key *k);
 void crypto_key_free(struct crypto_key *k);
 
 /*

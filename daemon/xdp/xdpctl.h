@@ -4,7 +4,8 @@
  * skeleton. Loads the XDP program, pins its maps (BTF, by name) under a pin
  * directory (flock held while loading/unloading), attaches via libxdp to
  * interfaces, syncs the maps from a config snapshot by diff (add before
- * delete), reads counters, and detaches/unpins on close.
+ * delete; xdpctl_sync.h), reads counters, and detaches/unpins on close.
+ * The module's files and the direction of their calls: xdpctl_int.h.
  */
 #ifndef SLUICE_XDPCTL_H
 #define SLUICE_XDPCTL_H
@@ -14,6 +15,8 @@
 #include <stdint.h>
 
 #include <sluice/abi.h>
+
+#include "xdp/xdpctl_sync.h"
 
 struct config;
 struct xdpctl;
@@ -32,34 +35,9 @@ int xdpctl_ensure_bpffs(void);
  */
 struct xdpctl *xdpctl_open(const struct config *cfg);
 
-/* Diff-sync ports, allowlist and settings maps to cfg (add before delete).
- * 0 or -errno (-ENOSPC when a map is full). */
+/* Diff-sync the maps to cfg (add before delete; xdpctl_sync_maps()) under
+ * the pin directory's flock. 0 or -errno (-ENOSPC when a map is full). */
 int xdpctl_sync(struct xdpctl *x, const struct config *cfg);
-
-/*
- * The same diff-sync on bare map fds (not owned), for callers that loaded the
- * program without attaching it (tests, tools). Order: add/update allow4,
- * allow6 and ports; write settings; then delete stale ports, allow4, allow6
- * entries. An entry present in both the live map and cfg with the right value
- * is never touched. st (may be NULL) receives what was done per map.
- */
-struct xdpctl_map_fds {
-	int ports_fd, allow4_fd, allow6_fd, settings_fd;
-	int deny4_fd, deny6_fd, classes_fd;	/* issue 3 */
-};
-struct xdpctl_sync_count {
-	size_t added;		/* key was missing */
-	size_t updated;		/* key present with another value: rewritten */
-	size_t kept;		/* key present with the right value: untouched */
-	size_t deleted;		/* stale key removed */
-};
-struct xdpctl_sync_stats {
-	struct xdpctl_sync_count ports, allow4, allow6;
-	struct xdpctl_sync_count deny4, deny6, classes;
-	uint64_t gen;		/* rules generation written last */
-};
-int xdpctl_sync_maps(const struct xdpctl_map_fds *m, const struct config *cfg,
-		     struct xdpctl_sync_stats *st);
 
 /* Detach from all interfaces, unpin and free. NULL is ignored. With
  * xdp.persist the program stays attached and the maps pinned (a later
@@ -72,30 +50,22 @@ int xdpctl_read_stats(struct xdpctl *x, struct sluice_counter out[SLUICE_R_MAX])
 /* Read-only access to pins left by a running sluiced (for sluicectl). */
 struct xdpctl_pins {
 	int stats_fd, allow4_fd, allow6_fd, ports_fd;
-	int deny4_fd, deny6_fd, ban4_fd, ban6_fd;	/* issue 3 */
+	int deny4_fd, deny6_fd, ban4_fd, ban6_fd;
 };
 int xdpctl_pins_open(const char *pin_path, struct xdpctl_pins *p);
 void xdpctl_pins_close(struct xdpctl_pins *p);
 int xdpctl_pins_read_stats(const struct xdpctl_pins *p,
 			   struct sluice_counter out[SLUICE_R_MAX]);
-/* Number of entries in allow4/allow6; -errno on failure. */
+/* Entries in a pinned map (an array: its slots holding a nonzero value);
+ * -errno on failure. */
 long xdpctl_pins_count(int map_fd);
 
 /* Stable label for a reason ("pass_allowed", "drop_not_allowed", ...). */
 const char *xdpctl_reason_name(enum sluice_reason r);
 
-/* ---- classes, bans, live edits, top talkers (issue 3) -------------------- */
+/* ---- bans, live edits, top talkers --------------------------------------- */
 
 struct allowlist_entry;
-struct config_rate;
-
-/* The rate class for rate/burst/syn/syn_burst (0 = unlimited; 0 burst =
- * the rate's N). */
-void xdpctl_class_make(struct sluice_class *c, uint32_t rate, uint32_t burst,
-		       uint32_t syn, uint32_t syn_burst);
-/* The class an allowlist entry gets: its options over the default. */
-void xdpctl_class_of(struct sluice_class *c, const struct config_rate *def,
-		     const struct allowlist_entry *e);
 
 /* Ban a source (prefix) for for_ns nanoseconds (0: until unbanned), from
  * the daemon (source SLUICE_BAN_DAEMON). Bans survive reloads. */
@@ -176,9 +146,6 @@ struct xdpctl_top {
 };
 int xdpctl_live_top(struct xdpctl_live *l, unsigned int ms,
 		     struct xdpctl_top *out);
-/* The same on the maps pinned under pin_path (opens a handle). */
-int xdpctl_top_collect(const char *pin_path, unsigned int ms,
-		       struct xdpctl_top *out);
 void xdpctl_top_free(struct xdpctl_top *t);
 
 /* Entries in the allow, deny and ban tries (bans: expired ones included). */

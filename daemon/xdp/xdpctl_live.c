@@ -32,21 +32,31 @@
 #include "config/config.h"
 #include "xdp/xdpctl_int.h"
 
-#define LIVE_NFDS 9
-
 struct xdpctl_live {
 	int dir_fd;		/* the pin directory, flock'd per change */
 	int allow4, allow6, deny4, deny6, ban4, ban6, classes, settings;
 	int events;
 };
 
-static int *live_fd(struct xdpctl_live *l, size_t i)
-{
-	int *fds[LIVE_NFDS] = {&l->allow4, &l->allow6,	&l->deny4,
-			       &l->deny6,  &l->ban4,	&l->ban6,
-			       &l->classes, &l->settings, &l->events};
+#define LIVE_NPINS 9
 
-	return fds[i];
+/* The maps a handle opens, and where each fd goes. */
+static void live_want(struct xdpctl_live *l,
+		      struct xdpctl_pin_want want[LIVE_NPINS])
+{
+	const struct xdpctl_pin_want w[LIVE_NPINS] = {
+		{XDPCTL_MAP_ALLOW4, &l->allow4},
+		{XDPCTL_MAP_ALLOW6, &l->allow6},
+		{XDPCTL_MAP_DENY4, &l->deny4},
+		{XDPCTL_MAP_DENY6, &l->deny6},
+		{XDPCTL_MAP_BAN4, &l->ban4},
+		{XDPCTL_MAP_BAN6, &l->ban6},
+		{XDPCTL_MAP_CLASSES, &l->classes},
+		{XDPCTL_MAP_SETTINGS, &l->settings},
+		{XDPCTL_MAP_EVENTS, &l->events},
+	};
+
+	memcpy(want, w, sizeof(w));
 }
 
 /* The pin directory's flock around one change (as the daemon's sync). */
@@ -62,11 +72,12 @@ static void live_unlock(struct xdpctl_live *l)
 
 void xdpctl_live_close(struct xdpctl_live *l)
 {
+	struct xdpctl_pin_want want[LIVE_NPINS];
+
 	if (!l)
 		return;
-	for (size_t i = 0; i < LIVE_NFDS; i++)
-		if (*live_fd(l, i) >= 0)
-			close(*live_fd(l, i));
+	live_want(l, want);
+	xdpctl__pins_put(want, LIVE_NPINS);
 	if (l->dir_fd >= 0)
 		close(l->dir_fd);
 	free(l);
@@ -74,56 +85,24 @@ void xdpctl_live_close(struct xdpctl_live *l)
 
 int xdpctl_live_open(const char *pin_path, struct xdpctl_live **out)
 {
+	struct xdpctl_pin_want want[LIVE_NPINS];
 	struct xdpctl_live *l;
-	struct {
-		const char *name;
-		__u32 type, ks, vs;
-		int *fd;
-	} specs[LIVE_NFDS];
+	int err;
 
 	*out = NULL;
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
-	for (size_t i = 0; i < LIVE_NFDS; i++)
-		*live_fd(l, i) = -1;
+	live_want(l, want);
 	l->dir_fd = open(pin_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (l->dir_fd < 0) {
-		int err = -errno;
-
+	err = l->dir_fd < 0 ? -errno : 0;
+	if (!err)
+		err = xdpctl__pins_get(pin_path, want, LIVE_NPINS, false);
+	if (err) {
+		if (l->dir_fd >= 0)
+			close(l->dir_fd);
 		free(l);
 		return err;
-	}
-#define SPEC(i, n, t, k, v, f)                                                 \
-	specs[i] = (typeof(specs[0])){n, t, sizeof(k), sizeof(v), &l->f}
-	SPEC(0, SLUICE_MAP_ALLOW4, BPF_MAP_TYPE_LPM_TRIE, struct sluice_lpm4_key,
-	     struct sluice_rule, allow4);
-	SPEC(1, SLUICE_MAP_ALLOW6, BPF_MAP_TYPE_LPM_TRIE, struct sluice_lpm6_key,
-	     struct sluice_rule, allow6);
-	SPEC(2, SLUICE_MAP_DENY4, BPF_MAP_TYPE_LPM_TRIE, struct sluice_lpm4_key,
-	     struct sluice_rule, deny4);
-	SPEC(3, SLUICE_MAP_DENY6, BPF_MAP_TYPE_LPM_TRIE, struct sluice_lpm6_key,
-	     struct sluice_rule, deny6);
-	SPEC(4, SLUICE_MAP_BAN4, BPF_MAP_TYPE_LPM_TRIE, struct sluice_lpm4_key,
-	     struct sluice_ban, ban4);
-	SPEC(5, SLUICE_MAP_BAN6, BPF_MAP_TYPE_LPM_TRIE, struct sluice_lpm6_key,
-	     struct sluice_ban, ban6);
-	SPEC(6, SLUICE_MAP_CLASSES, BPF_MAP_TYPE_ARRAY, __u32,
-	     struct sluice_class, classes);
-	SPEC(7, SLUICE_MAP_SETTINGS, BPF_MAP_TYPE_ARRAY, __u32,
-	     struct sluice_settings, settings);
-#undef SPEC
-	specs[8] = (typeof(specs[0])){SLUICE_MAP_EVENTS, BPF_MAP_TYPE_RINGBUF,
-				      0, 0, &l->events};
-	for (size_t i = 0; i < LIVE_NFDS; i++) {
-		int fd = xdpctl__pin_get(pin_path, specs[i].name, specs[i].type,
-					 specs[i].ks, specs[i].vs, false);
-
-		if (fd < 0) {
-			xdpctl_live_close(l);
-			return fd;
-		}
-		*specs[i].fd = fd;
 	}
 	*out = l;
 	return 0;
@@ -657,19 +636,6 @@ int xdpctl_live_top(struct xdpctl_live *l, unsigned int ms,
 out:
 	ring_buffer__free(rb);
 	free(c.slots);
-	return err;
-}
-
-int xdpctl_top_collect(const char *pin_path, unsigned int ms,
-		       struct xdpctl_top *out)
-{
-	struct xdpctl_live *l;
-	int err = xdpctl_live_open(pin_path, &l);
-
-	if (err)
-		return err;
-	err = xdpctl_live_top(l, ms, out);
-	xdpctl_live_close(l);
 	return err;
 }
 

@@ -13,7 +13,7 @@
  * at every instant some entry allows it with limits at least as loose as
  * one of the two configs. Bans are runtime state and never touched here.
  */
-#include "xdp/xdpctl.h"
+#include "xdp/xdpctl_sync.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -117,7 +117,6 @@ static int is_full_error(int err)
 	return err == -ENOSPC || err == -E2BIG;
 }
 
-/* Phase 1: make every wanted entry present with its value. */
 /*
  * The live keys of an LPM trie, sorted. A trie lookup is a longest-prefix
  * match, not an exact one: looking up 10.0.0.0/24 finds 10.0.0.0/16 if only
@@ -183,64 +182,7 @@ static bool keys_contain(const unsigned char *keys, size_t n, size_t ks,
 	return false;
 }
 
-static bool all_zero(const unsigned char *p, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (p[i])
-			return false;
-	return true;
-}
-
-int xdpctl__array_read(int fd, uint32_t slots, size_t val_size,
-		       unsigned char **vals)
-{
-	LIBBPF_OPTS(bpf_map_batch_opts, o);
-	uint32_t *keys, count = slots, token;
-	unsigned char *v, *buf;
-	int err = 0;
-
-	*vals = NULL;
-	keys = calloc(slots, sizeof(*keys));
-	buf = calloc(slots, val_size);
-	v = calloc(slots, val_size);
-	if (!keys || !buf || !v) {
-		err = -ENOMEM;
-		goto out;
-	}
-	/* one call: the whole array fits in the buffers */
-	if (bpf_map_lookup_batch(fd, NULL, &token, keys, buf, &count, &o) < 0 &&
-	    errno != ENOENT) {
-		err = -errno;
-		goto out;
-	}
-	for (uint32_t i = 0; i < count && i < slots; i++)
-		if (keys[i] < slots)
-			memcpy(v + (size_t)keys[i] * val_size,
-			       buf + (size_t)i * val_size, val_size);
-	*vals = v;
-	v = NULL;
-out:
-	free(keys);
-	free(buf);
-	free(v);
-	return err;
-}
-
-long xdpctl__array_count(int fd, uint32_t slots, size_t val_size)
-{
-	unsigned char *vals;
-	long n = 0;
-	int err;
-
-	err = xdpctl__array_read(fd, slots, val_size, &vals);
-	if (err)
-		return err;
-	for (uint32_t i = 0; i < slots; i++)
-		n += !all_zero(vals + (size_t)i * val_size, val_size);
-	free(vals);
-	return n;
-}
-
+/* Phase 1: make every wanted entry present with its value. */
 static int sync_add(struct sync_set *s)
 {
 	unsigned char cur[64], *live = NULL;
@@ -268,7 +210,8 @@ static int sync_add(struct sync_set *s)
 				s->count->kept++;
 				continue;
 			}
-			present = !s->array || !all_zero(cur, s->val_size);
+			present = !s->array ||
+				  !xdpctl__all_zero(cur, s->val_size);
 		} else if (errno == ENOENT) {
 			present = false;
 		} else {
@@ -309,7 +252,9 @@ static int sync_clear_array(struct sync_set *s, uint32_t slots)
 		return err;
 	}
 	for (uint32_t i = 0; i < slots && !err; i++) {
-		if (all_zero(vals + (size_t)i * s->val_size, s->val_size) ||
+		const unsigned char *v = vals + (size_t)i * s->val_size;
+
+		if (xdpctl__all_zero(v, s->val_size) ||
 		    sync_set_contains(s, &i))
 			continue;
 		if (bpf_map_update_elem(s->fd, &i, zero, BPF_ANY) < 0) {
@@ -416,7 +361,6 @@ static int sync_add_or_make_room(struct sync_set *s, size_t max_entries)
 	return err;
 }
 
-
 /* ---- rate classes --------------------------------------------------------- */
 
 static uint64_t interval_ns(uint32_t rate)
@@ -484,7 +428,8 @@ static int classes_read(int fd, struct class_plan *cp)
 			int err = -errno;
 
 			pr_err("xdp: reading %s[%u] failed: %s",
-			       SLUICE_MAP_CLASSES, i, strerror(-err));
+			       SLUICE_MAP_NAME(SLUICE_MAP_CLASSES), i,
+			       strerror(-err));
 			return err;
 		}
 	}
@@ -572,7 +517,8 @@ static int plan_classes(const struct config *cfg, struct class_plan *cp,
 		if (err) {
 			pr_err("xdp: map %s is full: more than %u distinct "
 			       "rate classes",
-			       SLUICE_MAP_CLASSES, SLUICE_MAX_CLASSES - 1);
+			       SLUICE_MAP_NAME(SLUICE_MAP_CLASSES),
+			       SLUICE_MAX_CLASSES - 1);
 			break;
 		}
 		class_ids[refs[i].entry] = id;
@@ -596,7 +542,8 @@ static int classes_write(int fd, struct class_plan *cp,
 			int err = -errno;
 
 			pr_err("xdp: writing %s[%u] failed: %s",
-			       SLUICE_MAP_CLASSES, i, strerror(-err));
+			       SLUICE_MAP_NAME(SLUICE_MAP_CLASSES), i,
+			       strerror(-err));
 			return err;
 		}
 		if (class_zero(&cp->live[i]))
@@ -620,7 +567,8 @@ static int classes_clear_unused(int fd, struct class_plan *cp,
 			int err = -errno;
 
 			pr_err("xdp: clearing %s[%u] failed: %s",
-			       SLUICE_MAP_CLASSES, i, strerror(-err));
+			       SLUICE_MAP_NAME(SLUICE_MAP_CLASSES), i,
+			       strerror(-err));
 			return err;
 		}
 		cnt->deleted++;
@@ -725,21 +673,21 @@ static int build_sets(const struct xdpctl_map_fds *m, const struct config *cfg,
 		err = count_families(&cfg->xdp.deny, "denylist", &d4, &d6);
 	if (err)
 		return err;
-	if (sync_set_alloc(&s->ports, SLUICE_MAP_PORTS, m->ports_fd,
-			   sizeof(__u32),
+	if (sync_set_alloc(&s->ports, SLUICE_MAP_NAME(SLUICE_MAP_PORTS),
+			   m->ports_fd, sizeof(__u32),
 			   sizeof(struct sluice_port_val), cfg->xdp.n_ports,
 			   &st->ports) ||
-	    sync_set_alloc(&s->a4, SLUICE_MAP_ALLOW4, m->allow4_fd,
-			   sizeof(struct sluice_lpm4_key),
+	    sync_set_alloc(&s->a4, SLUICE_MAP_NAME(SLUICE_MAP_ALLOW4),
+			   m->allow4_fd, sizeof(struct sluice_lpm4_key),
 			   sizeof(struct sluice_rule), a4, &st->allow4) ||
-	    sync_set_alloc(&s->a6, SLUICE_MAP_ALLOW6, m->allow6_fd,
-			   sizeof(struct sluice_lpm6_key),
+	    sync_set_alloc(&s->a6, SLUICE_MAP_NAME(SLUICE_MAP_ALLOW6),
+			   m->allow6_fd, sizeof(struct sluice_lpm6_key),
 			   sizeof(struct sluice_rule), a6, &st->allow6) ||
-	    sync_set_alloc(&s->d4, SLUICE_MAP_DENY4, m->deny4_fd,
-			   sizeof(struct sluice_lpm4_key),
+	    sync_set_alloc(&s->d4, SLUICE_MAP_NAME(SLUICE_MAP_DENY4),
+			   m->deny4_fd, sizeof(struct sluice_lpm4_key),
 			   sizeof(struct sluice_rule), d4, &st->deny4) ||
-	    sync_set_alloc(&s->d6, SLUICE_MAP_DENY6, m->deny6_fd,
-			   sizeof(struct sluice_lpm6_key),
+	    sync_set_alloc(&s->d6, SLUICE_MAP_NAME(SLUICE_MAP_DENY6),
+			   m->deny6_fd, sizeof(struct sluice_lpm6_key),
 			   sizeof(struct sluice_rule), d6, &st->deny6))
 		return -ENOMEM;
 	s->a4.lpm = s->a6.lpm = s->d4.lpm = s->d6.lpm = true;
@@ -802,8 +750,8 @@ static int write_settings(int fd, struct sluice_settings *set, uint64_t *gen)
 	*gen = set->gen;
 	return 0;
 fail:
-	pr_err("xdp: writing %s failed: %s", SLUICE_MAP_SETTINGS,
-	       strerror(-err));
+	pr_err("xdp: writing %s failed: %s",
+	       SLUICE_MAP_NAME(SLUICE_MAP_SETTINGS), strerror(-err));
 	return err;
 }
 

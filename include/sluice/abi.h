@@ -16,25 +16,35 @@
 /* Default pin directory; one subdirectory per daemon instance is allowed. */
 #define SLUICE_PIN_ROOT "/sys/fs/bpf/sluice"
 
-/* Map names (<= 15 chars, BPF_OBJ_NAME_LEN). Pinned by name under the pin dir.
- * The suffix is the layout version of that one map. */
-#define SLUICE_MAP_PORTS  "sl_ports_v2"	/* v2: array indexed by port (v1: hash) */
-#define SLUICE_MAP_ALLOW4 "sl_allow4_v1"
-#define SLUICE_MAP_ALLOW6 "sl_allow6_v1"
-#define SLUICE_MAP_STATS  "sl_stats_v3"	/* v3: 13 reasons (v2 10, v1 5) */
-#define SLUICE_MAP_SETTINGS "sl_settings_v2" /* v2: gen, v6 prefix, sampling */
-#define SLUICE_MAP_DENY4  "sl_deny4_v1"
-#define SLUICE_MAP_DENY6  "sl_deny6_v1"
-#define SLUICE_MAP_BAN4   "sl_ban4_v1"
-#define SLUICE_MAP_BAN6   "sl_ban6_v1"
-#define SLUICE_MAP_CLASSES "sl_classes_v1"
-#define SLUICE_MAP_SRC4   "sl_src4_v1"
-#define SLUICE_MAP_SRC6   "sl_src6_v1"
-#define SLUICE_MAP_EVENTS "sl_events_v1"
+/*
+ * Map names, spelled once (as xdp-tools' MAP_NAME_* with textify()). Each
+ * is a bare identifier: the map's variable in bpf/lib/maps.h, and so also
+ * the skeleton's field (skel->maps.SLUICE_MAP_PORTS). SLUICE_MAP_NAME()
+ * turns one into the string userspace looks the map up by and pins it
+ * under (<= 15 chars, BPF_OBJ_NAME_LEN). The suffix is the layout version
+ * of that one map; operators see these names in bpftool.
+ */
+#define SLUICE_MAP_PORTS    sl_ports_v2	/* v2: array by port (v1: hash) */
+#define SLUICE_MAP_ALLOW4   sl_allow4_v1
+#define SLUICE_MAP_ALLOW6   sl_allow6_v1
+#define SLUICE_MAP_STATS    sl_stats_v3	/* v3: 13 reasons (v2 10, v1 5) */
+#define SLUICE_MAP_SETTINGS sl_settings_v2 /* v2: gen, v6 prefix, sampling */
+#define SLUICE_MAP_DENY4    sl_deny4_v1
+#define SLUICE_MAP_DENY6    sl_deny6_v1
+#define SLUICE_MAP_BAN4     sl_ban4_v1
+#define SLUICE_MAP_BAN6     sl_ban6_v1
+#define SLUICE_MAP_CLASSES  sl_classes_v1
+#define SLUICE_MAP_SRC4     sl_src4_v1
+#define SLUICE_MAP_SRC6     sl_src6_v1
+#define SLUICE_MAP_EVENTS   sl_events_v1
+
+#define SLUICE_TEXTIFY_(x) #x
+/* "sl_ports_v2" for SLUICE_MAP_PORTS (expanded before it is quoted). */
+#define SLUICE_MAP_NAME(map) SLUICE_TEXTIFY_(map)
 
 /* Capacities (max_entries). */
 #define SLUICE_MAX_PORTS  1024	/* guarded ports a config may list */
-#define SLUICE_PORT_SLOTS 65536	/* sl_ports_v2 entries: one per port */
+#define SLUICE_PORT_SLOTS 65536	/* SLUICE_MAP_PORTS entries: one per port */
 #define SLUICE_MAX_ALLOW4 65536
 #define SLUICE_MAX_ALLOW6 65536
 #define SLUICE_MAX_DENY4  65536
@@ -45,7 +55,7 @@
 /* Rate-limit state tables (LRU): the default; xdp.rate_limit.table_size
  * overrides it at load time. */
 #define SLUICE_DEF_SRC_ENTRIES 65536
-#define SLUICE_EVENTS_BYTES (256 * 1024)	/* sl_events_v1 ring size */
+#define SLUICE_EVENTS_BYTES (256 * 1024) /* SLUICE_MAP_EVENTS ring size */
 
 /*
  * Verdict/reason index into the per-CPU stats array. Names double as metric
@@ -86,18 +96,10 @@ struct sluice_counter {
 };
 _Static_assert(sizeof(struct sluice_counter) == 16, "sluice_counter size");
 
-/* Key of the old sl_ports_v1 (hash). sl_ports_v2 is an array whose __u32
- * key is the TCP destination port (host byte order); on little-endian hosts
- * this struct has the same bytes, so it still serves as that key. */
-struct sluice_port_key {
-	__u16 port;
-	__u16 pad;
-};
-_Static_assert(sizeof(struct sluice_port_key) == 4, "sluice_port_key size");
-
 #define SLUICE_PORT_GUARDED (1u << 0)
 
-/* Value of sl_ports_v2[port]; 0: not guarded (an unused slot). */
+/* Value of SLUICE_MAP_PORTS[port] (an array: the __u32 key is the TCP
+ * destination port, host byte order); 0: not guarded (an unused slot). */
 struct sluice_port_val {
 	__u32 flags;	/* SLUICE_PORT_* */
 };
@@ -124,7 +126,7 @@ struct sluice_rule {
 };
 _Static_assert(sizeof(struct sluice_rule) == 8, "sluice_rule size");
 
-/* Single-entry array sl_settings_v2, written by the daemon at load/reload
+/* Single-entry array SLUICE_MAP_SETTINGS, written by the daemon at load/reload
  * (and its gen by sluicectl after a live edit), always under the pin
  * directory's flock. */
 #define SLUICE_SET_ALLOWLIST (1u << 0)	/* enforce the allowlist */
@@ -132,7 +134,8 @@ _Static_assert(sizeof(struct sluice_rule) == 8, "sluice_rule size");
 					 * TCP to guarded ports */
 #define SLUICE_SET_RATE      (1u << 2)	/* some class has a limit: keep
 					 * per-source state in sl_src4/6 */
-#define SLUICE_SET_EVENTS    (1u << 3)	/* sample drops into sl_events_v1 */
+#define SLUICE_SET_EVENTS    (1u << 3)	/* sample drops into the ring
+					 * SLUICE_MAP_EVENTS */
 
 #define SLUICE_DEF_V6_PREFIX 64
 #define SLUICE_DEF_SAMPLE_SHIFT 6	/* 1 drop in 64 is sampled */
@@ -153,8 +156,8 @@ _Static_assert(sizeof(struct sluice_settings) == 24, "sluice_settings size");
 /* sluice_rule.flags */
 #define SLUICE_RULE_RUNTIME (1u << 0)	/* added by sluicectl, not from a file */
 
-/* Bans: LPM tries sl_ban4_v1/sl_ban6_v1 (keys as the allowlist, so a ban
- * can cover a prefix). Never touched by a reload's sync. */
+/* Bans: LPM tries SLUICE_MAP_BAN4/SLUICE_MAP_BAN6 (keys as the allowlist,
+ * so a ban can cover a prefix). Never touched by a reload's sync. */
 #define SLUICE_BAN_OPERATOR 1	/* sluicectl ban */
 #define SLUICE_BAN_DAEMON   2	/* sluiced (L7 abuse escalation) */
 
@@ -167,7 +170,7 @@ struct sluice_ban {
 _Static_assert(sizeof(struct sluice_ban) == 24, "sluice_ban size");
 
 /*
- * Rate class (array sl_classes_v1, index = sluice_rule.class_id; 0 is the
+ * Rate class (array SLUICE_MAP_CLASSES, index = sluice_rule.class_id; 0 is the
  * default class from the config). Generic cell rate algorithm: a packet is
  * admitted when the bucket's theoretical arrival time is at most
  * tolerance_ns ahead of now, and then moves it interval_ns further.
@@ -184,8 +187,8 @@ struct sluice_class {
 };
 _Static_assert(sizeof(struct sluice_class) == 48, "sluice_class size");
 
-/* Per-source state, LRU hashes sl_src4_v1 (key: IPv4 address) and
- * sl_src6_v1 (key: IPv6 address masked to settings.v6_prefix). */
+/* Per-source state, LRU hashes SLUICE_MAP_SRC4 (key: IPv4 address) and
+ * SLUICE_MAP_SRC6 (key: IPv6 address masked to settings.v6_prefix). */
 struct sluice_src4_key {
 	__u8 addr[4];		/* network order */
 };
@@ -205,7 +208,7 @@ struct sluice_src {
 };
 _Static_assert(sizeof(struct sluice_src) == 32, "sluice_src size");
 
-/* One sampled drop, in the sl_events_v1 ring buffer (for sluicectl top). */
+/* One sampled drop, in the SLUICE_MAP_EVENTS ring (for sluicectl top). */
 struct sluice_event {
 	__u64 ts_ns;		/* bpf_ktime_get_ns() */
 	__u8 addr[16];		/* source, network order; IPv4 in addr[0..3] */

@@ -2200,11 +2200,19 @@ static int e2e_setup(void **state)
 static void remove_pins(const char *dir)
 {
 	static const char *const names[] = {
-		SLUICE_MAP_PORTS,   SLUICE_MAP_ALLOW4,	 SLUICE_MAP_ALLOW6,
-		SLUICE_MAP_STATS,   SLUICE_MAP_SETTINGS, SLUICE_MAP_DENY4,
-		SLUICE_MAP_DENY6,   SLUICE_MAP_BAN4,	 SLUICE_MAP_BAN6,
-		SLUICE_MAP_CLASSES, SLUICE_MAP_SRC4,	 SLUICE_MAP_SRC6,
-		SLUICE_MAP_EVENTS,
+		SLUICE_MAP_NAME(SLUICE_MAP_PORTS),
+		SLUICE_MAP_NAME(SLUICE_MAP_ALLOW4),
+		SLUICE_MAP_NAME(SLUICE_MAP_ALLOW6),
+		SLUICE_MAP_NAME(SLUICE_MAP_STATS),
+		SLUICE_MAP_NAME(SLUICE_MAP_SETTINGS),
+		SLUICE_MAP_NAME(SLUICE_MAP_DENY4),
+		SLUICE_MAP_NAME(SLUICE_MAP_DENY6),
+		SLUICE_MAP_NAME(SLUICE_MAP_BAN4),
+		SLUICE_MAP_NAME(SLUICE_MAP_BAN6),
+		SLUICE_MAP_NAME(SLUICE_MAP_CLASSES),
+		SLUICE_MAP_NAME(SLUICE_MAP_SRC4),
+		SLUICE_MAP_NAME(SLUICE_MAP_SRC6),
+		SLUICE_MAP_NAME(SLUICE_MAP_EVENTS),
 	};
 	char p[256];
 
@@ -2334,7 +2342,7 @@ static void test_attach_detach(void **state)
 	/* the pins are readable, with BTF, by bpftool and by sluicectl's path
 	 */
 	snprintf(cmd, sizeof(cmd), "bpftool -j map dump pinned %s/%s 2>&1",
-		 e->pin, SLUICE_MAP_ALLOW4);
+		 e->pin, SLUICE_MAP_NAME(SLUICE_MAP_ALLOW4));
 	f = popen(cmd, "r");
 	assert_non_null(f);
 	n = fread(out, 1, sizeof(out) - 1, f);
