@@ -81,7 +81,7 @@ static void put_settings(__u32 flags)
 				    .abi_version = SLUICE_ABI_VERSION};
 	__u32 zero = 0;
 
-	assert_int_equal(bpf_map_update_elem(fd_of(skel->maps.sl_settings_v2),
+	assert_int_equal(bpf_map_update_elem(fd_of(skel->maps.SLUICE_MAP_SETTINGS),
 					     &zero, &s, BPF_ANY),
 			 0);
 }
@@ -91,7 +91,7 @@ static void put_port(uint16_t port, __u32 flags)
 	__u32 k = port;
 	struct sluice_port_val v = {.flags = flags};
 
-	assert_int_equal(bpf_map_update_elem(fd_of(skel->maps.sl_ports_v2), &k,
+	assert_int_equal(bpf_map_update_elem(fd_of(skel->maps.SLUICE_MAP_PORTS), &k,
 					     &v, BPF_ANY),
 			 0);
 }
@@ -117,7 +117,7 @@ static void put_allow4(const char *addr, __u32 plen, __u32 class_id)
 	struct sluice_lpm4_key k = key4(addr, plen);
 	struct sluice_rule r = {.class_id = class_id};
 
-	assert_int_equal(bpf_map_update_elem(fd_of(skel->maps.sl_allow4_v1), &k,
+	assert_int_equal(bpf_map_update_elem(fd_of(skel->maps.SLUICE_MAP_ALLOW4), &k,
 					     &r, BPF_ANY),
 			 0);
 }
@@ -127,7 +127,7 @@ static void put_allow6(const char *addr, __u32 plen, __u32 class_id)
 	struct sluice_lpm6_key k = key6(addr, plen);
 	struct sluice_rule r = {.class_id = class_id};
 
-	assert_int_equal(bpf_map_update_elem(fd_of(skel->maps.sl_allow6_v1), &k,
+	assert_int_equal(bpf_map_update_elem(fd_of(skel->maps.SLUICE_MAP_ALLOW6), &k,
 					     &r, BPF_ANY),
 			 0);
 }
@@ -158,7 +158,7 @@ static long count_map(int fd)
 
 static void read_stats(struct sluice_counter out[SLUICE_R_MAX])
 {
-	struct xdpctl_pins p = {.stats_fd = fd_of(skel->maps.sl_stats_v3)};
+	struct xdpctl_pins p = {.stats_fd = fd_of(skel->maps.SLUICE_MAP_STATS)};
 
 	assert_int_equal(xdpctl_pins_read_stats(&p, out), 0);
 }
@@ -353,7 +353,7 @@ static void clear_classes(void)
 
 	for (__u32 i = 0; i < SLUICE_MAX_CLASSES; i++)
 		assert_int_equal(
-			bpf_map_update_elem(fd_of(skel->maps.sl_classes_v1), &i,
+			bpf_map_update_elem(fd_of(skel->maps.SLUICE_MAP_CLASSES), &i,
 					    &z, BPF_ANY),
 			0);
 }
@@ -365,31 +365,31 @@ static void clear_ports(void)
 
 	for (__u32 i = 0; i < SLUICE_PORT_SLOTS; i++)
 		assert_int_equal(
-			bpf_map_update_elem(fd_of(skel->maps.sl_ports_v2), &i,
+			bpf_map_update_elem(fd_of(skel->maps.SLUICE_MAP_PORTS), &i,
 					    &z, BPF_ANY),
 			0);
-	assert_int_equal(count_map(fd_of(skel->maps.sl_ports_v2)), 0);
+	assert_int_equal(count_map(fd_of(skel->maps.SLUICE_MAP_PORTS)), 0);
 }
 
 /* Empty every rule and state map (not the counters). */
 static void reset_maps(void)
 {
 	clear_ports();
-	clear_map(fd_of(skel->maps.sl_allow4_v1),
+	clear_map(fd_of(skel->maps.SLUICE_MAP_ALLOW4),
 		  sizeof(struct sluice_lpm4_key));
-	clear_map(fd_of(skel->maps.sl_allow6_v1),
+	clear_map(fd_of(skel->maps.SLUICE_MAP_ALLOW6),
 		  sizeof(struct sluice_lpm6_key));
-	clear_map(fd_of(skel->maps.sl_deny4_v1),
+	clear_map(fd_of(skel->maps.SLUICE_MAP_DENY4),
 		  sizeof(struct sluice_lpm4_key));
-	clear_map(fd_of(skel->maps.sl_deny6_v1),
+	clear_map(fd_of(skel->maps.SLUICE_MAP_DENY6),
 		  sizeof(struct sluice_lpm6_key));
-	clear_map(fd_of(skel->maps.sl_ban4_v1),
+	clear_map(fd_of(skel->maps.SLUICE_MAP_BAN4),
 		  sizeof(struct sluice_lpm4_key));
-	clear_map(fd_of(skel->maps.sl_ban6_v1),
+	clear_map(fd_of(skel->maps.SLUICE_MAP_BAN6),
 		  sizeof(struct sluice_lpm6_key));
-	clear_map(fd_of(skel->maps.sl_src4_v1),
+	clear_map(fd_of(skel->maps.SLUICE_MAP_SRC4),
 		  sizeof(struct sluice_src4_key));
-	clear_map(fd_of(skel->maps.sl_src6_v1),
+	clear_map(fd_of(skel->maps.SLUICE_MAP_SRC6),
 		  sizeof(struct sluice_src6_key));
 	clear_classes();
 }
@@ -488,7 +488,7 @@ static void test_allowlist_disabled(void **state)
 		struct sluice_settings z = {0};
 
 		assert_int_equal(
-			bpf_map_update_elem(fd_of(skel->maps.sl_settings_v2),
+			bpf_map_update_elem(fd_of(skel->maps.SLUICE_MAP_SETTINGS),
 					    &zero, &z, BPF_ANY),
 			0);
 	}
@@ -937,7 +937,7 @@ static void put_class(__u32 id, uint32_t rate, uint32_t burst, uint32_t syn,
 	struct sluice_class c;
 
 	xdpctl_class_make(&c, rate, burst, syn, syn_burst);
-	assert_int_equal(bpf_map_update_elem(fd_of(skel->maps.sl_classes_v1),
+	assert_int_equal(bpf_map_update_elem(fd_of(skel->maps.SLUICE_MAP_CLASSES),
 					     &id, &c, BPF_ANY),
 			 0);
 }
@@ -953,7 +953,7 @@ static void put_settings_full(__u32 flags, __u8 v6_prefix, __u8 shift)
 				    .sample_shift = shift};
 	__u32 zero = 0;
 
-	assert_int_equal(bpf_map_update_elem(fd_of(skel->maps.sl_settings_v2),
+	assert_int_equal(bpf_map_update_elem(fd_of(skel->maps.SLUICE_MAP_SETTINGS),
 					     &zero, &s, BPF_ANY),
 			 0);
 }
@@ -987,8 +987,8 @@ static void test_deny_first(void **state)
 	struct sluice_rule r = {0};
 
 	SKIP_IF_NO_BPF();
-	put_lpm4(skel->maps.sl_deny4_v1, "198.18.0.0", 28, &r);
-	put_lpm6(skel->maps.sl_deny6_v1, "fd00:5c::", 120, &r);
+	put_lpm4(skel->maps.SLUICE_MAP_DENY4, "198.18.0.0", 28, &r);
+	put_lpm6(skel->maps.SLUICE_MAP_DENY6, "fd00:5c::", 120, &r);
 	EXPECT_CASES(cases);
 	put_settings(0);
 	EXPECT_CASES(off);
@@ -1033,14 +1033,14 @@ static void test_bans(void **state)
 	SKIP_IF_NO_BPF();
 	later.expires_ns = now + 3600ull * 1000000000ull;
 	past.expires_ns = now - 1;
-	put_lpm4(skel->maps.sl_ban4_v1, "198.18.0.5", 32, &forever);
-	put_lpm4(skel->maps.sl_ban4_v1, "198.18.0.6", 32, &later);
-	put_lpm4(skel->maps.sl_ban4_v1, "198.18.0.7", 32, &past);
-	put_lpm6(skel->maps.sl_ban6_v1, "fd00:5c::", 112, &later);
+	put_lpm4(skel->maps.SLUICE_MAP_BAN4, "198.18.0.5", 32, &forever);
+	put_lpm4(skel->maps.SLUICE_MAP_BAN4, "198.18.0.6", 32, &later);
+	put_lpm4(skel->maps.SLUICE_MAP_BAN4, "198.18.0.7", 32, &past);
+	put_lpm6(skel->maps.SLUICE_MAP_BAN6, "fd00:5c::", 112, &later);
 	EXPECT_CASES(cases);
-	put_lpm4(skel->maps.sl_ban4_v1, V4_DENIED, 32, &forever);
+	put_lpm4(skel->maps.SLUICE_MAP_BAN4, V4_DENIED, 32, &forever);
 	EXPECT_CASES(not_allowed);
-	put_lpm4(skel->maps.sl_deny4_v1, "198.18.0.5", 32, &r);
+	put_lpm4(skel->maps.SLUICE_MAP_DENY4, "198.18.0.5", 32, &r);
 	EXPECT_CASES(denied);
 }
 
@@ -1078,7 +1078,7 @@ static void test_scope_all(void **state)
 	SKIP_IF_NO_BPF();
 	put_settings(SLUICE_SET_ALLOWLIST | SLUICE_SET_SCOPE_ALL);
 	EXPECT_CASES(cases);
-	put_lpm4(skel->maps.sl_deny4_v1, V4_ALLOWED, 32, &r);
+	put_lpm4(skel->maps.SLUICE_MAP_DENY4, V4_ALLOWED, 32, &r);
 	EXPECT_CASES(denied);
 }
 
@@ -1227,7 +1227,7 @@ static void test_rate_v6_prefix(void **state)
 
 		assert_int_equal(inet_pton(AF_INET6, "fd00:5c::", k.addr), 1);
 		assert_int_equal(bpf_map_lookup_elem(
-					 fd_of(skel->maps.sl_src6_v1), &k, &v),
+					 fd_of(skel->maps.SLUICE_MAP_SRC6), &k, &v),
 				 0);
 		assert_true(v.pkt_tat > 0);
 	}
@@ -1253,27 +1253,27 @@ static void test_verdict_cache_generation(void **state)
 	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
 	/* a deny added without a new generation is not seen: the cached
 	 * verdict holds (this is why every writer bumps gen) */
-	put_lpm4(skel->maps.sl_deny4_v1, V4_ALLOWED, 32, &r);
+	put_lpm4(skel->maps.SLUICE_MAP_DENY4, V4_ALLOWED, 32, &r);
 	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
 	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_RATE, 64, 0);
 	expect(&s, XDP_DROP, SLUICE_R_DROP_DENY);
 	/* and back */
 	k = key4(V4_ALLOWED, 32);
 	assert_int_equal(
-		bpf_map_delete_elem(fd_of(skel->maps.sl_deny4_v1), &k), 0);
+		bpf_map_delete_elem(fd_of(skel->maps.SLUICE_MAP_DENY4), &k), 0);
 	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_RATE, 64, 0);
 	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
 	/* a ban with a new generation */
-	put_lpm4(skel->maps.sl_ban4_v1, V4_ALLOWED, 32, &b);
+	put_lpm4(skel->maps.SLUICE_MAP_BAN4, V4_ALLOWED, 32, &b);
 	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_RATE, 64, 0);
 	expect(&s, XDP_DROP, SLUICE_R_DROP_BANNED);
 	/* allowlist entry removed: cut off */
 	k = key4(V4_ALLOWED, 32);
-	assert_int_equal(bpf_map_delete_elem(fd_of(skel->maps.sl_ban4_v1), &k),
+	assert_int_equal(bpf_map_delete_elem(fd_of(skel->maps.SLUICE_MAP_BAN4), &k),
 			 0);
 	k = key4("198.18.0.0", 24);
 	assert_int_equal(
-		bpf_map_delete_elem(fd_of(skel->maps.sl_allow4_v1), &k), 0);
+		bpf_map_delete_elem(fd_of(skel->maps.SLUICE_MAP_ALLOW4), &k), 0);
 	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_RATE, 64, 0);
 	expect(&s, XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED);
 	/* a dropped source gets no state entry */
@@ -1284,7 +1284,7 @@ static void test_verdict_cache_generation(void **state)
 		inet_pton(AF_INET, "198.19.77.1", sk.addr);
 		s = tcp4("198.19.77.1", GUARDED_PORT);
 		expect(&s, XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED);
-		assert_true(bpf_map_lookup_elem(fd_of(skel->maps.sl_src4_v1),
+		assert_true(bpf_map_lookup_elem(fd_of(skel->maps.SLUICE_MAP_SRC4),
 						&sk, &v) < 0);
 		assert_int_equal(errno, ENOENT);
 	}
@@ -1489,7 +1489,7 @@ static void test_drop_events(void **state)
 	uint8_t want[4];
 
 	SKIP_IF_NO_BPF();
-	rb = ring_buffer__new(fd_of(skel->maps.sl_events_v1), on_event, &seen,
+	rb = ring_buffer__new(fd_of(skel->maps.SLUICE_MAP_EVENTS), on_event, &seen,
 			      NULL);
 	assert_non_null(rb);
 	ring_buffer__consume(rb); /* earlier tests' events */
@@ -1501,7 +1501,7 @@ static void test_drop_events(void **state)
 	expect(&s, XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED);
 	s = tcp4(V4_ALLOWED, GUARDED_PORT); /* passes: no event */
 	expect(&s, XDP_PASS, SLUICE_R_PASS_ALLOWED);
-	put_lpm6(skel->maps.sl_deny6_v1, "fd00:5d::", 64, &r);
+	put_lpm6(skel->maps.SLUICE_MAP_DENY6, "fd00:5d::", 64, &r);
 	s = tcp6(V6_DENIED, GUARDED_PORT);
 	expect(&s, XDP_DROP, SLUICE_R_DROP_DENY);
 	assert_int_equal(ring_buffer__consume(rb), 2);
@@ -1612,13 +1612,13 @@ static struct test_cfg *new_cfg(bool allowlist)
 static struct xdpctl_map_fds skel_fds(void)
 {
 	return (struct xdpctl_map_fds){
-		.ports_fd = fd_of(skel->maps.sl_ports_v2),
-		.allow4_fd = fd_of(skel->maps.sl_allow4_v1),
-		.allow6_fd = fd_of(skel->maps.sl_allow6_v1),
-		.settings_fd = fd_of(skel->maps.sl_settings_v2),
-		.deny4_fd = fd_of(skel->maps.sl_deny4_v1),
-		.deny6_fd = fd_of(skel->maps.sl_deny6_v1),
-		.classes_fd = fd_of(skel->maps.sl_classes_v1),
+		.ports_fd = fd_of(skel->maps.SLUICE_MAP_PORTS),
+		.allow4_fd = fd_of(skel->maps.SLUICE_MAP_ALLOW4),
+		.allow6_fd = fd_of(skel->maps.SLUICE_MAP_ALLOW6),
+		.settings_fd = fd_of(skel->maps.SLUICE_MAP_SETTINGS),
+		.deny4_fd = fd_of(skel->maps.SLUICE_MAP_DENY4),
+		.deny6_fd = fd_of(skel->maps.SLUICE_MAP_DENY6),
+		.classes_fd = fd_of(skel->maps.SLUICE_MAP_CLASSES),
 	};
 }
 
@@ -1637,14 +1637,14 @@ static bool has4(const char *addr, __u32 plen, __u32 *class_id)
 	struct sluice_rule r;
 
 	/* LPM lookup returns the longest match; require the exact key */
-	if (bpf_map_lookup_elem(fd_of(skel->maps.sl_allow4_v1), &k, &r) < 0)
+	if (bpf_map_lookup_elem(fd_of(skel->maps.SLUICE_MAP_ALLOW4), &k, &r) < 0)
 		return false;
 	{
 		unsigned char next[sizeof(k)];
 		const void *prev = NULL;
 		struct sluice_lpm4_key cur;
 
-		while (bpf_map_get_next_key(fd_of(skel->maps.sl_allow4_v1),
+		while (bpf_map_get_next_key(fd_of(skel->maps.SLUICE_MAP_ALLOW4),
 					    prev, next) == 0) {
 			memcpy(&cur, next, sizeof(cur));
 			if (memcmp(&cur, &k, sizeof(k)) == 0) {
@@ -1663,7 +1663,7 @@ static bool has_port(uint16_t port)
 	__u32 k = port;
 	struct sluice_port_val v;
 
-	if (bpf_map_lookup_elem(fd_of(skel->maps.sl_ports_v2), &k, &v) < 0)
+	if (bpf_map_lookup_elem(fd_of(skel->maps.SLUICE_MAP_PORTS), &k, &v) < 0)
 		return false;
 	return v.flags == SLUICE_PORT_GUARDED;
 }
@@ -1813,7 +1813,7 @@ static struct sluice_class get_class(__u32 id)
 {
 	struct sluice_class c;
 
-	assert_int_equal(bpf_map_lookup_elem(fd_of(skel->maps.sl_classes_v1),
+	assert_int_equal(bpf_map_lookup_elem(fd_of(skel->maps.SLUICE_MAP_CLASSES),
 					     &id, &c),
 			 0);
 	return c;
@@ -1824,7 +1824,7 @@ static struct sluice_settings get_settings(void)
 	struct sluice_settings s;
 	__u32 zero = 0;
 
-	assert_int_equal(bpf_map_lookup_elem(fd_of(skel->maps.sl_settings_v2),
+	assert_int_equal(bpf_map_lookup_elem(fd_of(skel->maps.SLUICE_MAP_SETTINGS),
 					     &zero, &s),
 			 0);
 	return s;
@@ -1968,15 +1968,15 @@ static void test_sync_keeps_bans(void **state)
 
 	SKIP_IF_NO_BPF();
 	fds = skel_fds();
-	put_lpm4(skel->maps.sl_ban4_v1, "198.18.0.9", 32, &b);
-	put_lpm6(skel->maps.sl_ban6_v1, "fd00:5c::9", 128, &b);
+	put_lpm4(skel->maps.SLUICE_MAP_BAN4, "198.18.0.9", 32, &b);
+	put_lpm6(skel->maps.SLUICE_MAP_BAN6, "fd00:5c::9", 128, &b);
 	t = new_cfg(true);
 	cfg_allow(t, "198.18.0.0", 24);
 	assert_int_equal(xdpctl_sync_maps(&fds, &t->cfg, NULL), 0);
 	cfg_init(t, false);
 	assert_int_equal(xdpctl_sync_maps(&fds, &t->cfg, NULL), 0);
-	assert_int_equal(count_map(fd_of(skel->maps.sl_ban4_v1)), 1);
-	assert_int_equal(count_map(fd_of(skel->maps.sl_ban6_v1)), 1);
+	assert_int_equal(count_map(fd_of(skel->maps.SLUICE_MAP_BAN4)), 1);
+	assert_int_equal(count_map(fd_of(skel->maps.SLUICE_MAP_BAN6)), 1);
 	free(t);
 }
 
