@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * `sluicectl hash-token` (issue 5): print the "sha256:<hex>" reference of a
+ * `sluicectl hash-token`: print the "sha256:<hex>" reference of a
  * bearer token or API key for consumers: in the config, so the secret itself
  * is never written there.
  *

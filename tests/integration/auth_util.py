@@ -1,4 +1,4 @@
-"""Helpers for the auth / rate-limit integration tests (issue 5).
+"""Helpers for the auth / rate-limit integration tests.
 
 Configs are the suite's standard ones (helpers.write_config) with the
 routes replaced and top-level auth sections added. Tokens are hashed here

@@ -1,4 +1,4 @@
-"""Raw-socket HTTP for the HTTP engine tests (issue 4).
+"""Raw-socket HTTP for the HTTP engine tests.
 
 Sockets are created inside the client network namespace by a thread that
 setns()es into it first (a socket keeps the namespace it was created in, so

@@ -1,4 +1,4 @@
-"""Authentication, RBAC, L7 CIDR and rate limits through sluiced (issue 5).
+"""Authentication, RBAC, L7 CIDR and rate limits through sluiced.
 
 Every 401/403/429 path and its headers; what the backend receives
 (X-Consumer-*, credential stripped); JWT verified against a key made here

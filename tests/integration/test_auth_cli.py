@@ -1,4 +1,4 @@
-"""sluicectl hash-token and sluiced --check on the auth keys (issue 5)."""
+"""sluicectl hash-token and sluiced --check on the auth keys."""
 import hashlib
 import json
 

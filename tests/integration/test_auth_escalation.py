@@ -1,4 +1,4 @@
-"""Escalation: L7 abuse ends in an XDP ban that expires by itself (issue 5).
+"""Escalation: L7 abuse ends in an XDP ban that expires by itself.
 
 A client that fails authentication (or is rate limited) more than N times
 within T seconds is banned in the XDP ban map for D seconds: its TCP

@@ -1,4 +1,4 @@
-"""L7 rate limits are exact across worker threads (issue 5).
+"""L7 rate limits are exact across worker threads.
 
 Two workers share one global limit; a bounded burst from six client
 threads, each request on a new connection (so both workers' listeners get

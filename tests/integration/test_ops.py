@@ -1,4 +1,4 @@
-"""Operations (issue 6): admin API, sluicectl, reload, sd_notify, privileges.
+"""Operations: admin API, sluicectl, reload, sd_notify, privileges.
 
 The admin socket of each sluiced is private to the test (write_config puts
 it in the workdir), so suites running at the same time do not meet.

@@ -893,7 +893,7 @@ static void test_http_errors(void **state)
 		      "cfg.yaml:4:19: listeners[0].defer_accept: expected a boolean (true or false), got '1'\n");
 }
 
-/* issue 3: scope, persist, denylist, rate_limit, drop_sample */
+/* xdp keys: scope, persist, denylist, rate_limit, drop_sample */
 static void test_xdp_limits_keys(void **state)
 {
 	struct config *c;
@@ -1011,7 +1011,7 @@ static void test_no_trailing_newline(void **state)
 	expect_errors(BASE "workers: \"3", "cfg.yaml:6:12: syntax error: found unexpected end of stream (while scanning a quoted scalar at 6:10)\n");
 }
 
-/* Operations keys: admin.socket and user (issue 6). */
+/* Operations keys: admin.socket and user. */
 static void test_ops_keys(void **state)
 {
 	struct config *c;
