@@ -27,6 +27,14 @@ static void live_del(struct conn_table *t, struct conn *c)
 	t->n_live--;
 }
 
+/* What c carries goes back to its owner. */
+static void release_x(struct conn_table *t, struct conn *c)
+{
+	if (c->x && t->release_x)
+		t->release_x(t->release_ctx, c);
+	c->x = NULL;
+}
+
 int conn_table_init(struct conn_table *t, uint32_t n, struct loop *l,
 		    struct buf_pool *bufs)
 {
@@ -61,14 +69,7 @@ void conn_table_destroy(struct conn_table *t)
 		buf_put(t->bufs, c->out);
 		buf_put(t->bufs, c->hold[0]);
 		buf_put(t->bufs, c->hold[1]);
-		free(c->x);
-		c->x = NULL;
-	}
-	while (t->x_free) {
-		struct conn_exchange *x = t->x_free;
-
-		t->x_free = x->next_free;
-		free(x);
+		release_x(t, c);
 	}
 	free(t->slots);
 	t->slots = NULL;
@@ -115,42 +116,9 @@ struct conn *conn_lookup(struct conn_table *t, uint64_t ud)
 	return c;
 }
 
-int conn_x_get(struct conn_table *t, struct conn *c)
-{
-	struct conn_exchange *x = c->x;
-
-	if (x)
-		return 0;
-	if ((x = t->x_free)) {
-		t->x_free = x->next_free;
-		t->n_x_free--;
-		memset(x, 0, sizeof(*x));
-	} else if (!(x = calloc(1, sizeof(*x)))) {
-		return -ENOMEM;
-	}
-	c->x = x;
-	return 0;
-}
-
-void conn_x_put(struct conn_table *t, struct conn *c)
-{
-	struct conn_exchange *x = c->x;
-
-	if (!x)
-		return;
-	c->x = NULL;
-	if (t->n_x_free >= CONN_X_CACHE) {
-		free(x);
-		return;
-	}
-	x->next_free = t->x_free;
-	t->x_free = x;
-	t->n_x_free++;
-}
-
 static void conn_free(struct conn_table *t, struct conn *c)
 {
-	conn_x_put(t, c);
+	release_x(t, c);
 	transport_close(&c->tr);
 	buf_put(t->bufs, c->in);
 	buf_put(t->bufs, c->out);

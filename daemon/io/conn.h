@@ -7,8 +7,9 @@
  * in-flight operations reaches zero (liburing examples/proxy.c, redis
  * freeClientAsync).
  *
- * The HTTP exchange state that the proxy module (proxy*.c) drives lives
- * here too, so that a connection is one object with one lifetime.
+ * This layer knows nothing of HTTP: what a connection carries (its state,
+ * its current exchange: c->x) belongs to the layer above, which gives it
+ * back through the table's release hook when the connection is freed.
  */
 #ifndef SLUICE_CONN_H
 #define SLUICE_CONN_H
@@ -20,16 +21,14 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-#include "http/http.h"
 #include "io/loop.h"
-#include "obs/obs.h"
 #include "io/transport.h"
-
-struct rl_limit;
 
 struct buf;
 struct buf_pool;
-struct config;
+/* What a client connection carries, defined by the layer above
+ * (proxy/exchange.h): opaque here. */
+struct exchange;
 
 enum conn_kind {
 	CONN_FREE = 0,
@@ -44,7 +43,7 @@ enum conn_op {
 	CONN_OP_CONNECT,
 	CONN_OP_CONNECT_TIMEOUT,
 	CONN_OP_CANCEL,
-	CONN_OP_POLL,		/* readiness for a splice (proxy_splice.c) */
+	CONN_OP_POLL,		/* readiness (a non-blocking socket) */
 	CONN_OP__MAX,
 };
 
@@ -56,109 +55,8 @@ enum conn_op {
 #define CONN_F_POOLED	(1u << 5)	/* idle in an upstream pool */
 #define CONN_F_POLL	(1u << 6)	/* a readiness poll is in flight */
 #define CONN_F_NONBLOCK	(1u << 7)	/* the socket is O_NONBLOCK (splice) */
-/* upstream: its last response had a body worth splicing, so the next
- * response head is read alone (proxy_splice.c) */
-#define CONN_F_LARGE	(1u << 8)
-
-/* Progress of one direction of an exchange. */
-enum conn_phase {
-	CONN_PH_IDLE = 0,	/* not started */
-	CONN_PH_HEAD,		/* head being sent */
-	CONN_PH_BODY,		/* body being streamed */
-	CONN_PH_DONE,
-};
-
-/* One request/response exchange, held by the client connection while a
- * request is in progress (an idle keep-alive connection has none: it is
- * taken from the table's pool when request bytes arrive). */
-struct conn_exchange {
-	struct conn_exchange *next_free;	/* pool link while free */
-	struct config *cfg;		/* snapshot the request started on */
-	int route;
-	int service;
-	unsigned int target;		/* index into the service's targets */
-	unsigned int tries;		/* connection attempts made */
-	bool head_method;		/* request was HEAD */
-	bool idempotent;
-	bool client_keep_alive;		/* client may send another request */
-	bool client_http10;
-	bool upstream_reused;		/* came from the pool */
-	bool resp_started;		/* bytes of the response sent to client */
-	bool resp_head_parsed;		/* final (non-1xx) head parsed */
-	bool upstream_keep_alive;
-	uint8_t req_phase;		/* enum conn_phase */
-	uint8_t resp_phase;
-	enum http_body req_body;
-	enum http_body resp_body;
-	uint64_t req_left;		/* Content-Length bytes still to forward */
-	uint64_t resp_left;
-	struct http_chunked req_ck;
-	struct http_chunked resp_ck;
-	/* The chunked request body as received before the head goes
-	 * upstream, validated ahead of req_ck (proxy_chunked.c): its state,
-	 * the bytes and the data bytes seen, and whether its end was. */
-	struct http_chunked req_seen_ck;
-	size_t req_seen;
-	uint64_t req_seen_data;
-	bool req_seen_done;
-	bool interim;			/* a 1xx head is being sent */
-	bool req_aborted;		/* request body not (fully) forwarded */
-	bool req_ck_done;		/* chunked scanner saw the end */
-	bool resp_ck_done;
-	bool stale_retried;		/* retried after a dead pooled conn */
-	size_t resp_last_len;		/* parse resume hint for the response */
-	size_t req_inflight;		/* bytes of client->in being sent */
-	size_t resp_inflight;		/* bytes of upstream->in being sent */
-	uint64_t started_ms;
-	struct obs_exchange obs;	/* metrics and access log (obs.h) */
-	/* ---- issue 4: what hooks (auth, limits, access log) read ---- */
-	/* The client of this request, resolved once by realip_resolve():
-	 * the connection's client (c->addr, after the PROXY protocol) or,
-	 * when that is a trusted proxy, the address its X-Forwarded-For chain
-	 * carries. Normalised (IPv4-mapped as IPv4). The gate, logs, rate
-	 * limits, bans and the X-Forwarded-For sent upstream all use it. */
-	union {
-		struct sockaddr sa;
-		struct sockaddr_in sin;
-		struct sockaddr_in6 sin6;
-	} client_addr;
-	char client_ip[INET6_ADDRSTRLEN];
-	char request_id[68];		/* X-Request-Id sent upstream and back */
-	int resp_status;		/* final status sent to the client (0: none) */
-	uint64_t req_body_bytes;	/* request body bytes forwarded (data) */
-	uint64_t resp_body_bytes;	/* response body bytes sent to the client */
-	uint64_t max_body;		/* route limit (0: none) */
-	struct buf *frame;		/* re-framed chunked request body */
-	/* The response head (client->out) and the body bytes already
-	 * received behind it (head_body bytes at the front of upstream->in)
-	 * leave in one gather write; upstream->in is consumed when it
-	 * completes. */
-	struct msghdr head_msg;
-	struct iovec head_iov[2];
-	size_t head_body;
-	bool head_gather;		/* that write is in flight */
-	bool upgrade;			/* websocket handshake forwarded */
-	bool tunnel;			/* 101 received: two-way tunnel */
-	bool resp_dechunk;		/* chunked response to an HTTP/1.0 client:
-					 * data only, close-delimited */
-	bool xff_used;			/* client_addr came from X-Forwarded-For */
-	/* client_addr is not the TCP peer (PROXY header or XFF) */
-	bool client_proxied;
-	bool client_close;		/* the request said Connection: close
-					 * (or was HTTP/1.0 without keep-alive) */
-	/* issue 5: RateLimit-* on the response (route ratelimit_headers) */
-	bool rl_headers;
-	uint64_t rl_limit, rl_remaining, rl_reset;
-	const struct rl_limit *rl_policy;	/* in x.cfg's tables */
-	/* A Content-Length response body moved by the kernel (splice(2)):
-	 * upstream socket -> pipe -> client socket, never through user
-	 * space. The head (head_iov, head_body bytes of upstream->in behind
-	 * it) is written first. proxy_splice.c. */
-	bool spl;			/* the body is being spliced */
-	int spl_pipe[2];		/* read, write end (valid while spl) */
-	size_t spl_inpipe;		/* bytes in the pipe */
-	uint64_t spl_sent;		/* bytes spliced to the client */
-};
+/* Bits from here up are the owner's to define (proxy_int.h). */
+#define CONN_F_OWNER	(1u << 8)
 
 struct conn {
 	uint32_t id;
@@ -191,11 +89,13 @@ struct conn {
 	/* client: addr came from a PROXY header, it is not the TCP peer */
 	bool addr_proxied;
 	bool tunnel_shut_up;		/* tunnel: write side of peer shut */
-	size_t last_len;		/* request head parse resume hint */
 	unsigned int requests;		/* served on this connection */
 	struct loop_ts ts;		/* connect timeout span */
-	/* client side only; NULL while idle between requests (conn_x_get) */
-	struct conn_exchange *x;
+	/* client side only: the exchange in progress, owned by the layer
+	 * above; NULL while idle between requests. Released through
+	 * conn_table.release_x when the connection is freed (a send in
+	 * flight until then may still read it). */
+	struct exchange *x;
 };
 
 struct conn_table {
@@ -209,16 +109,16 @@ struct conn_table {
 	uint32_t n_clients;
 	struct buf_pool *bufs;
 	struct loop *loop;
-	struct conn_exchange *x_free;	/* exchange pool */
-	uint32_t n_x_free;
+	/* the owner's: gives back c->x of a connection being freed */
+	void (*release_x)(void *ctx, struct conn *c);
+	void *release_ctx;
 };
-
-#define CONN_X_CACHE 1024	/* free exchanges kept for reuse */
 
 /* n slots (<= LOOP_ID_MAX). 0 or -errno. */
 int conn_table_init(struct conn_table *t, uint32_t n, struct loop *l,
 		    struct buf_pool *bufs);
-/* Frees the table; live connections' sockets are closed. */
+/* Frees the table; live connections' sockets are closed (and their c->x
+ * released). */
 void conn_table_destroy(struct conn_table *t);
 
 /* A connection for fd (plain transport) or NULL + errno = EMFILE when the
@@ -256,10 +156,5 @@ int conn_in_get(struct conn_table *t, struct conn *c);
 int conn_out_get(struct conn_table *t, struct conn *c);
 /* Give empty buffers back to the pool (idle connections hold none). */
 void conn_bufs_trim(struct conn_table *t, struct conn *c);
-
-/* Make sure c->x exists (zeroed when new). 0 or -ENOMEM. */
-int conn_x_get(struct conn_table *t, struct conn *c);
-/* Give c->x back to the pool (its config and buffers released first). */
-void conn_x_put(struct conn_table *t, struct conn *c);
 
 #endif

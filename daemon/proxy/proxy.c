@@ -195,7 +195,7 @@ int proxy__post_send(struct proxy *p, struct conn *c, const char *data,
 int proxy__post_head_gather(struct conn *c, unsigned int first,
 			    unsigned int flags)
 {
-	struct conn_exchange *x = c->x;
+	struct exchange *x = c->x;
 	int ret;
 
 	x->head_msg.msg_iov = &x->head_iov[first];
@@ -261,49 +261,50 @@ static bool normalize_target(struct proxy *p, struct conn *c,
 					     buf_len(c->in) - off, flags) == 0;
 }
 
-static bool start_exchange(struct proxy *p, struct conn *c, size_t head_len)
+/* Start of an exchange, step 1: a fresh exchange state for the parsed
+ * request (its metrics and log capture, begun in read_head, kept) on the
+ * current config snapshot. */
+static void begin_exchange(struct proxy *p, struct conn *c, size_t head_len)
 {
 	const struct http_request *r = &p->req;
-	struct conn_exchange *x = c->x;
-	const struct config_service *svc;
-	const struct config_http *h;
-	const struct allowlist *tp;
-	struct realip_result rip;
-	char xff[REALIP_XFF_MAX];
-	struct rewrite_req rw;
-	int route, xff_err;
-	long n;
+	struct exchange *x = c->x;
+	struct obs_exchange o = x->obs;	/* started in read_head */
 
-	{
-		struct obs_exchange o = x->obs;	/* started in read_head */
-
-		memset(x, 0, sizeof(*x));
-		x->obs = o;
-		x->route = x->service = -1;
-		obs_exchange_begin(p->worker, &x->obs, r, head_len);
-	}
+	memset(x, 0, sizeof(*x));
+	x->obs = o;
+	x->route = x->service = -1;
+	obs_exchange_begin(p->worker, &x->obs, r, head_len);
 	x->cfg = proxy__cfg_hold(p);
-	h = &x->cfg->http;
 	x->started_ms = p->now_ms;
 	x->head_method = method_is(r, "HEAD");
 	x->idempotent = method_idempotent(r);
 	x->client_http10 = r->minor_version == 0;
 	x->client_keep_alive = r->keep_alive && !p->draining;
 	x->client_close = !r->keep_alive;
-	x->req_body = r->body;
+	x->req.body = r->body;
 	if (r->body == HTTP_BODY_LENGTH)
-		x->req_left = r->content_length;
+		x->req.left = r->content_length;
 	else if (r->body == HTTP_BODY_CHUNKED) {
-		http_chunked_init(&x->req_ck);
-		http_chunked_init(&x->req_seen_ck);
+		http_chunked_init(&x->req.ck);
+		http_chunked_init(&x->req.seen.ck);
 	}
 	c->state = CS_EXCHANGE;
-	c->deadline_ms = p->now_ms + h->response_timeout_ms;
+	c->deadline_ms = p->now_ms + x->cfg->http.response_timeout_ms;
 	p->requests++;
+}
 
-	/* who is asking: PROXY protocol source, then trusted XFF hops; the
-	 * one answer for the gate, limits, bans, logs and the XFF sent on */
-	tp = &x->cfg->trusted_proxies;
+/* Step 2: who is asking. The PROXY protocol source, then trusted XFF
+ * hops: the one answer for the gate, limits, bans and logs; into xff
+ * (REALIP_XFF_MAX bytes) the X-Forwarded-For to send on. False: the
+ * request was answered. */
+static bool resolve_client(struct proxy *p, struct conn *c, char *xff)
+{
+	const struct http_request *r = &p->req;
+	struct exchange *x = c->x;
+	const struct allowlist *tp = &x->cfg->trusted_proxies;
+	struct realip_result rip;
+	int xff_err;
+
 	xff_err = realip_resolve(tp->entries, tp->n, &c->addr, r, &rip);
 	x->xff_used = rip.from_xff;
 	x->client_proxied = rip.from_xff || c->addr_proxied;
@@ -320,19 +321,27 @@ static bool start_exchange(struct proxy *p, struct conn *c, size_t head_len)
 		 * formatted once at accept, and the whole chain sent on */
 		memcpy(x->client_ip, c->ip, sizeof(x->client_ip));
 		memcpy(xff, c->ip, sizeof(c->ip));
-	} else {
-		realip_format(&rip.client, x->client_ip,
-			      sizeof(x->client_ip));
-		if (realip_xff_value(&rip, &c->addr, xff, sizeof(xff)) < 0) {
-			proxy__send_error(p, c, 400,
-					  "X-Forwarded-For too long");
-			return false;
-		}
+		return true;
 	}
+	realip_format(&rip.client, x->client_ip, sizeof(x->client_ip));
+	if (realip_xff_value(&rip, &c->addr, xff, REALIP_XFF_MAX) < 0) {
+		proxy__send_error(p, c, 400, "X-Forwarded-For too long");
+		return false;
+	}
+	return true;
+}
 
-	/* route, authorise and forward one spelling of the path: its
-	 * normal form, written over the target in the input buffer */
-	if (!normalize_target(p, c, h)) {
+/* Step 3: route, authorise and check the request, on one spelling of the
+ * path (its normal form, written over the target in the input buffer);
+ * then pick its target. False: the request was answered. */
+static bool admit_request(struct proxy *p, struct conn *c, size_t head_len)
+{
+	const struct http_request *r = &p->req;
+	struct exchange *x = c->x;
+	const struct config_service *svc;
+	int route;
+
+	if (!normalize_target(p, c, &x->cfg->http)) {
 		proxy__send_error(p, c, 400, p->req.error);
 		return false;
 	}
@@ -369,6 +378,20 @@ static bool start_exchange(struct proxy *p, struct conn *c, size_t head_len)
 		     proxy__field_has(r->headers, r->num_headers, "upgrade",
 				      "websocket");
 	x->target = upstream_pick(&p->up, x->cfg, (size_t)x->service);
+	return true;
+}
+
+/* Step 4: the request head for the upstream, in c->out (with the
+ * Content-Length body bytes that came with it, when they fit); the
+ * client's head consumed. False: the request was answered. */
+static bool build_upstream_head(struct proxy *p, struct conn *c,
+				const char *xff, size_t head_len)
+{
+	const struct http_request *r = &p->req;
+	struct exchange *x = c->x;
+	const struct config_service *svc = &x->cfg->services[x->service];
+	struct rewrite_req rw;
+	long n;
 
 	if (conn_out_get(&p->conns, c)) {
 		proxy__send_error(p, c, 500, "out of memory");
@@ -397,14 +420,27 @@ static bool start_exchange(struct proxy *p, struct conn *c, size_t head_len)
 
 		if (b > buf_room(c->out))
 			b = buf_room(c->out);
-		if (b > x->req_left)
-			b = (size_t)x->req_left;
+		if (b > x->req.left)
+			b = (size_t)x->req.left;
 		buf_append(c->out, buf_head(c->in), b);
 		buf_consume(c->in, b);
-		x->req_left -= b;
-		x->req_body_bytes += b;
+		x->req.left -= b;
+		x->req.body_bytes += b;
 		x->obs.bytes_in += b;
 	}
+	return true;
+}
+
+/* A parsed request head of head_len bytes at the front of c->in: start its
+ * exchange, in steps; false when it was answered (refused) instead. */
+static bool start_exchange(struct proxy *p, struct conn *c, size_t head_len)
+{
+	char xff[REALIP_XFF_MAX];
+
+	begin_exchange(p, c, head_len);
+	if (!resolve_client(p, c, xff) || !admit_request(p, c, head_len) ||
+	    !build_upstream_head(p, c, xff, head_len))
+		return false;
 	return proxy__attach_upstream(p, c, false);
 }
 
@@ -424,7 +460,7 @@ static bool read_head(struct proxy *p, struct conn *c)
 			conn_close(&p->conns, c);
 		return false;
 	}
-	if (conn_x_get(&p->conns, c)) {
+	if (exchange_attach(&p->xpool, c)) {
 		proxy__close_client(p, c);
 		return false;
 	}
@@ -437,8 +473,8 @@ static bool read_head(struct proxy *p, struct conn *c)
 		memset(&c->x->obs, 0, sizeof(c->x->obs));
 		c->x->obs.t_start_ns = obs_now_ns();
 	}
-	n = http_parse_request(buf_head(c->in), len, c->last_len, &p->limits,
-			       r);
+	n = http_parse_request(buf_head(c->in), len, c->x->req.last_len,
+			       &p->limits, r);
 	if (n == -2) {
 		if (c->flags & CONN_F_EOF) {
 			conn_close(&p->conns, c);	/* truncated head */
@@ -448,7 +484,7 @@ static bool read_head(struct proxy *p, struct conn *c)
 			proxy__send_error(p, c, 431, "request head too large");
 			return false;
 		}
-		c->last_len = len;
+		c->x->req.last_len = len;
 		if (buf_room(c->in) == 0)
 			buf_compact(c->in);
 		if (proxy__post_recv(p, c))
@@ -460,7 +496,7 @@ static bool read_head(struct proxy *p, struct conn *c)
 				  r->error ? r->error : "malformed request");
 		return false;
 	}
-	c->last_len = 0;
+	c->x->req.last_len = 0;
 	return start_exchange(p, c, (size_t)n);
 }
 
@@ -468,36 +504,36 @@ static bool read_head(struct proxy *p, struct conn *c)
 
 static void pump_request(struct proxy *p, struct conn *c)
 {
-	struct conn_exchange *x = c->x;
+	struct exchange *x = c->x;
 	struct conn *u = c->peer;
 	size_t avail, fwd;
 	const char *from;
 
 	if (!u || u->state != US_ACTIVE || (u->flags & CONN_F_SEND))
 		return;
-	if (x->req_phase == CONN_PH_IDLE) {
+	if (x->req.phase == EX_PH_IDLE) {
 		/* and those that arrived since (while connecting) */
 		if (!proxy__check_received_body(p, c, 0))
 			return;
-		x->req_phase = CONN_PH_HEAD;
+		x->req.phase = EX_PH_HEAD;
 		x->obs.t_up_ns = obs_now_ns();
 		if (proxy__post_send(p, u, buf_head(c->out), buf_len(c->out)))
 			proxy__close_client(p, c);
 		return;
 	}
-	if (x->req_phase != CONN_PH_BODY)
+	if (x->req.phase != EX_PH_BODY)
 		return;
 	avail = c->in ? buf_len(c->in) : 0;
-	if (x->req_body == HTTP_BODY_LENGTH) {
-		fwd = avail < x->req_left ? avail : (size_t)x->req_left;
+	if (x->req.body == HTTP_BODY_LENGTH) {
+		fwd = avail < x->req.left ? avail : (size_t)x->req.left;
 		from = fwd ? buf_head(c->in) : NULL;
 	} else {
 		if (!proxy__reframe_request(p, c))
 			return;
 		fwd = buf_len(x->frame);
 		from = buf_head(x->frame);
-		if (fwd == 0 && x->req_ck_done) {
-			x->req_phase = CONN_PH_DONE;
+		if (fwd == 0 && x->req.ck_done) {
+			x->req.phase = EX_PH_DONE;
 			return;
 		}
 	}
@@ -519,7 +555,7 @@ static void pump_request(struct proxy *p, struct conn *c)
 			proxy__close_client(p, c);
 		return;
 	}
-	x->req_inflight = fwd;
+	x->req.inflight = fwd;
 	if (proxy__post_send(p, u, from, fwd))
 		proxy__close_client(p, c);
 }
@@ -527,7 +563,7 @@ static void pump_request(struct proxy *p, struct conn *c)
 static void on_upstream_sent(struct proxy *p, struct conn *u)
 {
 	struct conn *c = u->peer;
-	struct conn_exchange *x;
+	struct exchange *x;
 
 	if (!c) {
 		conn_close(&p->conns, u);
@@ -535,29 +571,29 @@ static void on_upstream_sent(struct proxy *p, struct conn *u)
 	}
 	x = c->x;
 	if (c->state == CS_TUNNEL) {
-		x->obs.bytes_in += x->req_inflight;
-		buf_consume(c->in, x->req_inflight);
-		x->req_inflight = 0;
-	} else if (x->req_phase == CONN_PH_HEAD) {
-		if (x->req_body == HTTP_BODY_NONE ||
-		    (x->req_body == HTTP_BODY_LENGTH && x->req_left == 0))
-			x->req_phase = CONN_PH_DONE;
+		x->obs.bytes_in += x->req.inflight;
+		buf_consume(c->in, x->req.inflight);
+		x->req.inflight = 0;
+	} else if (x->req.phase == EX_PH_HEAD) {
+		if (x->req.body == HTTP_BODY_NONE ||
+		    (x->req.body == HTTP_BODY_LENGTH && x->req.left == 0))
+			x->req.phase = EX_PH_DONE;
 		else
-			x->req_phase = CONN_PH_BODY;
-	} else if (x->req_phase == CONN_PH_BODY) {
-		x->obs.bytes_in += x->req_inflight;
-		if (x->req_body == HTTP_BODY_LENGTH) {
-			buf_consume(c->in, x->req_inflight);
-			x->req_body_bytes += x->req_inflight;
-			x->req_left -= x->req_inflight;
-			if (x->req_left == 0)
-				x->req_phase = CONN_PH_DONE;
+			x->req.phase = EX_PH_BODY;
+	} else if (x->req.phase == EX_PH_BODY) {
+		x->obs.bytes_in += x->req.inflight;
+		if (x->req.body == HTTP_BODY_LENGTH) {
+			buf_consume(c->in, x->req.inflight);
+			x->req.body_bytes += x->req.inflight;
+			x->req.left -= x->req.inflight;
+			if (x->req.left == 0)
+				x->req.phase = EX_PH_DONE;
 		} else {
-			buf_consume(x->frame, x->req_inflight);
-			if (x->req_ck_done && buf_len(x->frame) == 0)
-				x->req_phase = CONN_PH_DONE;
+			buf_consume(x->frame, x->req.inflight);
+			if (x->req.ck_done && buf_len(x->frame) == 0)
+				x->req.phase = EX_PH_DONE;
 		}
-		x->req_inflight = 0;
+		x->req.inflight = 0;
 	}
 	proxy__pump(p, c);
 	if (!conn_closing(c))
@@ -568,14 +604,14 @@ static void on_upstream_sent(struct proxy *p, struct conn *u)
 
 static void finish_exchange(struct proxy *p, struct conn *c)
 {
-	struct conn_exchange *x = c->x;
+	struct exchange *x = c->x;
 	const struct config_http *h = &x->cfg->http;
 	struct conn *u = c->peer;
 	bool reuse;
 
 	proxy__report(p, c, 0, NULL, 0);
-	reuse = u && x->upstream_keep_alive && !x->req_aborted &&
-		x->req_phase == CONN_PH_DONE && !p->draining &&
+	reuse = u && x->upstream_keep_alive && !x->req.aborted &&
+		x->req.phase == EX_PH_DONE && !p->draining &&
 		!(u->flags & (CONN_F_EOF | CONN_F_SEND | CONN_F_POLL)) &&
 		(!u->in || buf_len(u->in) == 0);
 	if (reuse) {
@@ -600,8 +636,8 @@ static void finish_exchange(struct proxy *p, struct conn *c)
 		proxy__drop_upstream(p, c);
 	}
 	c->requests++;
-	if (x->client_close && x->req_phase == CONN_PH_DONE &&
-	    !x->req_aborted && (!c->in || buf_len(c->in) == 0)) {
+	if (x->client_close && x->req.phase == EX_PH_DONE &&
+	    !x->req.aborted && (!c->in || buf_len(c->in) == 0)) {
 		/* the client asked to close and sent nothing more: no need
 		 * to linger. The FIN goes now, with the response's last bytes
 		 * (sent with TRANSPORT_WRITE_LAST, still queued): the close
@@ -619,19 +655,19 @@ static void finish_exchange(struct proxy *p, struct conn *c)
 		return;
 	}
 	c->state = CS_HEAD;
-	c->last_len = 0;
+	x->req.last_len = 0;
 	c->deadline_ms = p->now_ms + (c->in && buf_len(c->in) ?
 				      h->header_timeout_ms :
 				      h->keepalive_timeout_ms);
 	proxy__put_cfg(p, c);
 	if (!c->in || buf_len(c->in) == 0)
-		conn_x_put(&p->conns, c);	/* idle: no exchange */
+		exchange_detach(&p->xpool, c);	/* idle: no exchange */
 	conn_bufs_trim(&p->conns, c);
 }
 
 void proxy__pump(struct proxy *p, struct conn *c)
 {
-	struct conn_exchange *x;
+	struct exchange *x;
 
 	for (;;) {
 		if (conn_closing(c))
@@ -653,13 +689,13 @@ void proxy__pump(struct proxy *p, struct conn *c)
 			proxy__pump_response(p, c);
 			if (conn_closing(c) || c->state != CS_EXCHANGE)
 				return;
-			if (x->resp_phase != CONN_PH_DONE)
+			if (x->res.phase != EX_PH_DONE)
 				return;
-			if (x->req_phase != CONN_PH_DONE) {
+			if (x->req.phase != EX_PH_DONE) {
 				/* let a body send in flight complete first */
 				if (c->peer && (c->peer->flags & CONN_F_SEND))
 					return;
-				x->req_aborted = true;
+				x->req.aborted = true;
 				x->client_keep_alive = false;
 			}
 			finish_exchange(p, c);

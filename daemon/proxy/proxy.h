@@ -20,6 +20,7 @@
 #include "http/http.h"
 #include "io/upstream.h"
 #include "lib/buf.h"
+#include "proxy/exchange.h"
 
 struct config;
 struct loop;
@@ -63,6 +64,7 @@ struct proxy_cfgref {
 struct proxy {
 	struct loop *loop;
 	struct conn_table conns;
+	struct exchange_pool xpool;	/* what client connections carry */
 	struct buf_pool bufs;
 	struct upstream up;
 	struct config *cfg;		/* current snapshot: one reference */
@@ -78,8 +80,9 @@ struct proxy {
 	uint64_t rng[2];		/* request ids (xorshift128+) */
 	struct proxy_cfgref *refs;	/* snapshots in use by exchanges */
 	size_t n_refs, cap_refs;
-	/* strings the gate's rewritten request/response head point
-	 * to, until the head is rebuilt (single-threaded per worker) */
+	/* strings the gate's rewritten request/response head point to
+	 * (credential stripped, X-Consumer-* and RateLimit-* added), until
+	 * the head is rebuilt (single-threaded per worker) */
 	char gate_scratch[PROXY_GATE_SCRATCH];
 	/* empty pipes for splicing, [n][0] the read end */
 	int pipes[PROXY_PIPE_CACHE][2];

@@ -19,7 +19,7 @@
  * chunks (data only) and the last chunk. false: the exchange ended. */
 bool proxy__reframe_request(struct proxy *p, struct conn *c)
 {
-	struct conn_exchange *x = c->x;
+	struct exchange *x = c->x;
 	struct buf *f;
 
 	if (!x->frame && !(x->frame = buf_get(&p->bufs))) {
@@ -27,7 +27,7 @@ bool proxy__reframe_request(struct proxy *p, struct conn *c)
 		return false;
 	}
 	f = x->frame;
-	while (!x->req_ck_done && c->in && buf_len(c->in) &&
+	while (!x->req.ck_done && c->in && buf_len(c->in) &&
 	       buf_room(f) > FRAME_OVERHEAD * 2) {
 		size_t lim = buf_len(c->in), doff, dlen;
 		bool done = false;
@@ -35,18 +35,18 @@ bool proxy__reframe_request(struct proxy *p, struct conn *c)
 
 		if (lim > buf_room(f) - FRAME_OVERHEAD)
 			lim = buf_room(f) - FRAME_OVERHEAD;
-		r = http_chunked_decode(&x->req_ck, buf_head(c->in), lim,
+		r = http_chunked_decode(&x->req.ck, buf_head(c->in), lim,
 					&done, &doff, &dlen);
 		if (r < 0) {
-			x->req_aborted = true;
+			x->req.aborted = true;
 			proxy__send_error(p, c, 400,
 					  "invalid chunked request body");
 			return false;
 		}
 		if (dlen) {
-			x->req_body_bytes += dlen;
-			if (x->max_body && x->req_body_bytes > x->max_body) {
-				x->req_aborted = true;
+			x->req.body_bytes += dlen;
+			if (x->max_body && x->req.body_bytes > x->max_body) {
+				x->req.aborted = true;
 				proxy__send_error(p, c, 413,
 						  "request body larger than "
 						  "this route allows");
@@ -59,7 +59,7 @@ bool proxy__reframe_request(struct proxy *p, struct conn *c)
 		}
 		buf_consume(c->in, (size_t)r);
 		if (done) {
-			x->req_ck_done = true;
+			x->req.ck_done = true;
 			buf_append(f, "0\r\n\r\n", 5);	/* trailers dropped */
 		}
 		if (r == 0)
@@ -83,38 +83,38 @@ bool proxy__reframe_request(struct proxy *p, struct conn *c)
  */
 bool proxy__check_received_body(struct proxy *p, struct conn *c, size_t skip)
 {
-	struct conn_exchange *x = c->x;
+	struct exchange *x = c->x;
+	struct exchange_check *seen = &x->req.seen;
 	size_t len = c->in ? buf_len(c->in) : 0;
 	const char *b;
 
-	if (x->req_body != HTTP_BODY_CHUNKED || x->req_seen_done ||
-	    len <= skip)
+	if (x->req.body != HTTP_BODY_CHUNKED || seen->done || len <= skip)
 		return true;
 	b = buf_head(c->in) + skip;
 	len -= skip;
-	while (x->req_seen < len) {
+	while (seen->bytes < len) {
 		size_t doff, dlen;
 		bool done = false;
-		long r = http_chunked_decode(&x->req_seen_ck, b + x->req_seen,
-					     len - x->req_seen, &done, &doff,
+		long r = http_chunked_decode(&seen->ck, b + seen->bytes,
+					     len - seen->bytes, &done, &doff,
 					     &dlen);
 
 		if (r < 0) {
-			x->req_aborted = true;
+			x->req.aborted = true;
 			proxy__send_error(p, c, 400,
 					  "invalid chunked request body");
 			return false;
 		}
-		x->req_seen += (size_t)r;
-		x->req_seen_data += dlen;
-		if (x->max_body && x->req_seen_data > x->max_body) {
-			x->req_aborted = true;
+		seen->bytes += (size_t)r;
+		seen->data += dlen;
+		if (x->max_body && seen->data > x->max_body) {
+			x->req.aborted = true;
 			proxy__send_error(p, c, 413, "request body larger than "
 						     "this route allows");
 			return false;
 		}
 		if (done) {
-			x->req_seen_done = true;
+			seen->done = true;
 			break;
 		}
 		if (r == 0)
@@ -129,18 +129,18 @@ bool proxy__check_received_body(struct proxy *p, struct conn *c, size_t skip)
  * the data. Returns bytes to send from the head of u->in (0: none yet). */
 long proxy__dechunk_response(struct conn *c, struct conn *u)
 {
-	struct conn_exchange *x = c->x;
+	struct exchange *x = c->x;
 
-	while (u->in && buf_len(u->in) && !x->resp_ck_done) {
+	while (u->in && buf_len(u->in) && !x->res.ck_done) {
 		size_t doff, dlen;
 		bool done = false;
-		long r = http_chunked_decode(&x->resp_ck, buf_head(u->in),
+		long r = http_chunked_decode(&x->res.ck, buf_head(u->in),
 					     buf_len(u->in), &done, &doff,
 					     &dlen);
 
 		if (r < 0)
 			return -1;
-		x->resp_ck_done = done;
+		x->res.ck_done = done;
 		if (dlen) {
 			buf_consume(u->in, doff);
 			return (long)dlen;

@@ -41,7 +41,7 @@ void proxy__put_cfg(struct proxy *p, struct conn *c)
 void proxy__report(struct proxy *p, struct conn *c, int status,
 		   const char *error, uint64_t error_len)
 {
-	struct conn_exchange *x = c->x;
+	struct exchange *x = c->x;
 	struct obs_end e = {
 		.status = status,
 		.error = error,
@@ -175,7 +175,6 @@ bool proxy__read_proxy_header(struct proxy *p, struct conn *c)
 		realip_format(&c->addr, c->ip, sizeof(c->ip));
 	}
 	c->state = CS_HEAD;
-	c->last_len = 0;
 	return true;
 }
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * Answers the gateway makes itself: gateway errors (4xx/5xx) and the gate
- * (issue 5) with its refusals (401/403/429); rate-limited operational
- * warnings. See proxy_int.h.
+ * Answers the gateway makes itself: gateway errors (4xx/5xx) and the
+ * gate's refusals (401/403/429); rate-limited operational warnings. See
+ * proxy_int.h.
  */
 #include "proxy/proxy.h"
 
@@ -69,7 +69,7 @@ void proxy__send_error(struct proxy *p, struct conn *c, int status,
 	bool in_exchange = c->state == CS_EXCHANGE;
 	long n;
 
-	if (conn_x_get(&p->conns, c)) {
+	if (exchange_attach(&p->xpool, c)) {
 		proxy__close_client(p, c);
 		return;
 	}
@@ -90,7 +90,7 @@ void proxy__send_error(struct proxy *p, struct conn *c, int status,
 	send_answer(p, c, n, status);
 }
 
-/* ---- the gate (issue 5): auth, RBAC, L7 CIDR, rate limits -------------- */
+/* ---- the gate: auth, RBAC, L7 CIDR, rate limits ------------------------ */
 
 /* Answer a request the gate refused (401/403/429) and close. */
 static void send_gate_error(struct proxy *p, struct conn *c,
@@ -118,7 +118,7 @@ static void send_gate_error(struct proxy *p, struct conn *c,
 /* After the route matched: false when the request was answered here. */
 bool proxy__gate_request(struct proxy *p, struct conn *c, int route)
 {
-	struct conn_exchange *x = c->x;
+	struct exchange *x = c->x;
 	uint64_t mono_ns = clock_batch_ns();
 	struct gate_verdict v;
 

@@ -19,6 +19,8 @@
  *   proxy_splice.c    response bodies spliced (moved by the kernel)
  *   proxy_tunnel.c    upgraded (websocket) connections
  *   proxy_setup.c     init, destroy, config reload, per-worker snapshot refs
+ *   exchange.h/.c     the exchange (one request and its response, each
+ *                     direction a struct exchange_dir) and its pool
  *
  * Single-threaded like the rest of the module: a struct proxy and its
  * connections belong to one worker thread.
@@ -42,6 +44,11 @@ enum client_state {
 	CS_TUNNEL,		/* upgraded: two-way byte tunnel */
 };
 
+/* struct conn.flags of an upstream connection: its last response had a
+ * body worth splicing, so the next response head is read alone
+ * (proxy_splice.c) */
+#define CONN_F_LARGE	CONN_F_OWNER
+
 /* struct conn.state of an upstream connection */
 enum upstream_state {
 	US_CONNECTING = 1,
@@ -53,7 +60,7 @@ enum upstream_state {
  * body_timeout, else response_timeout). */
 static inline bool proxy__waiting_for_body(const struct conn *c)
 {
-	return c->x->req_phase == CONN_PH_BODY && (c->flags & CONN_F_RECV) &&
+	return c->x->req.phase == EX_PH_BODY && (c->flags & CONN_F_RECV) &&
 	       !(c->peer && (c->peer->flags & CONN_F_SEND));
 }
 
@@ -150,7 +157,7 @@ void proxy__splice_pump(struct proxy *p, struct conn *c);
 /* A poll of c for a spliced exchange completed. */
 void proxy__on_poll(struct proxy *p, struct conn *c);
 /* End of the exchange's splice: the pipe back to the cache (or closed). */
-void proxy__splice_end(struct proxy *p, struct conn_exchange *x);
+void proxy__splice_end(struct proxy *p, struct exchange *x);
 /* proxy_destroy(): close the cached pipes. */
 void proxy__pipes_close(struct proxy *p);
 

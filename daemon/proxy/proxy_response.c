@@ -19,17 +19,17 @@
 
 /* The response ends with these bytes and the client connection closes
  * after them (finish_exchange): they can leave with the FIN. */
-static bool resp_ends_conn(const struct conn_exchange *x)
+static bool resp_ends_conn(const struct exchange *x)
 {
 	if (x->client_keep_alive || x->interim || x->tunnel)
 		return false;
-	switch (x->resp_body) {
+	switch (x->res.body) {
 	case HTTP_BODY_NONE:
 		return true;
 	case HTTP_BODY_LENGTH:
-		return x->resp_left == 0;
+		return x->res.left == 0;
 	case HTTP_BODY_CHUNKED:
-		return !x->resp_dechunk && x->resp_ck_done;
+		return !x->resp_dechunk && x->res.ck_done;
 	default:
 		return false;
 	}
@@ -41,34 +41,34 @@ static bool resp_ends_conn(const struct conn_exchange *x)
  * completes. Returns their count. */
 static size_t merge_response_body(struct conn *c, struct conn *u)
 {
-	struct conn_exchange *x = c->x;
+	struct exchange *x = c->x;
 	size_t n = u->in ? buf_len(u->in) : 0;
 
 	if (!n || x->resp_dechunk)
 		return 0;
-	switch (x->resp_body) {
+	switch (x->res.body) {
 	case HTTP_BODY_NONE:
 		return 0;
 	case HTTP_BODY_LENGTH:
-		if (n > x->resp_left)
-			n = (size_t)x->resp_left;
-		x->resp_left -= n;
+		if (n > x->res.left)
+			n = (size_t)x->res.left;
+		x->res.left -= n;
 		break;
 	case HTTP_BODY_CHUNKED: {
 		bool done = false;
-		long acc = http_chunked_scan(&x->resp_ck, buf_head(u->in), n,
+		long acc = http_chunked_scan(&x->res.ck, buf_head(u->in), n,
 					     &done);
 
 		if (acc <= 0)
 			return 0;	/* an error sticks: pump_response sees it */
 		n = (size_t)acc;
-		x->resp_ck_done = done;
+		x->res.ck_done = done;
 		break;
 	}
 	default:
 		break;
 	}
-	x->resp_body_bytes += n;
+	x->res.body_bytes += n;
 	return n;
 }
 
@@ -107,7 +107,7 @@ static void send_head(struct proxy *p, struct conn *c, struct conn *u,
 	buf_consume(u->in, consumed);
 	c->out->start = 0;
 	c->out->end = (size_t)len;
-	c->x->resp_phase = CONN_PH_HEAD;
+	c->x->res.phase = EX_PH_HEAD;
 	c->x->resp_started = true;
 	if (mode == REWRITE_CONN_KEEP_ALIVE || mode == REWRITE_CONN_CLOSE) {
 		body = merge_response_body(c, u);
@@ -124,7 +124,7 @@ static void send_head(struct proxy *p, struct conn *c, struct conn *u,
 		body = 0;
 	}
 	if (body) {
-		struct conn_exchange *x = c->x;
+		struct exchange *x = c->x;
 
 		x->head_iov[0].iov_base = c->out->data;
 		x->head_iov[0].iov_len = buf_len(c->out);
@@ -155,7 +155,7 @@ static int unwrap_in(struct proxy *p, struct conn *u)
 
 static void parse_response(struct proxy *p, struct conn *c, struct conn *u)
 {
-	struct conn_exchange *x = c->x;
+	struct exchange *x = c->x;
 	struct http_response *r = &p->resp;
 	size_t avail;
 	int n;
@@ -173,7 +173,7 @@ static void parse_response(struct proxy *p, struct conn *c, struct conn *u)
 			return;
 		}
 		n = http_parse_response(buf_head(u->in), avail,
-					x->resp_last_len, x->head_method, r);
+					x->res.last_len, x->head_method, r);
 		if (n == -2) {
 			if (u->flags & CONN_F_EOF) {
 				proxy__upstream_gone(p, c);
@@ -184,7 +184,7 @@ static void parse_response(struct proxy *p, struct conn *c, struct conn *u)
 						  "upstream response head too large");
 				return;
 			}
-			x->resp_last_len = avail;
+			x->res.last_len = avail;
 			if (buf_room(u->in) == 0)
 				buf_compact(u->in);
 			if (buf_room(u->in) == 0 && u->in->wrapped &&
@@ -205,9 +205,9 @@ static void parse_response(struct proxy *p, struct conn *c, struct conn *u)
 					  "invalid response from the upstream");
 			return;
 		}
-		x->resp_last_len = 0;
+		x->res.last_len = 0;
 		if (r->status == 101) {
-			if (!x->upgrade || x->req_phase != CONN_PH_DONE ||
+			if (!x->upgrade || x->req.phase != EX_PH_DONE ||
 			    !proxy__field_has(r->headers, r->num_headers,
 					      "upgrade", "websocket")) {
 				proxy__send_error(p, c, 502,
@@ -244,17 +244,17 @@ static void parse_response(struct proxy *p, struct conn *c, struct conn *u)
 	x->resp_status = r->status;
 	x->obs.status = r->status;
 	x->obs.t_resp_ns = obs_now_ns();
-	x->resp_body = r->body;
-	x->resp_left = r->body == HTTP_BODY_LENGTH ? r->content_length : 0;
+	x->res.body = r->body;
+	x->res.left = r->body == HTTP_BODY_LENGTH ? r->content_length : 0;
 	if (r->body == HTTP_BODY_CHUNKED) {
-		http_chunked_init(&x->resp_ck);
+		http_chunked_init(&x->res.ck);
 		/* HTTP/1.0 has no chunked coding: data only, then close */
 		x->resp_dechunk = x->client_http10;
 	}
 	x->upstream_keep_alive = r->keep_alive &&
 				 r->body != HTTP_BODY_UNTIL_CLOSE;
-	if (r->body == HTTP_BODY_UNTIL_CLOSE || x->req_phase != CONN_PH_DONE ||
-	    x->req_aborted || p->draining || x->resp_dechunk)
+	if (r->body == HTTP_BODY_UNTIL_CLOSE || x->req.phase != EX_PH_DONE ||
+	    x->req.aborted || p->draining || x->resp_dechunk)
 		x->client_keep_alive = false;
 	send_head(p, c, u, (size_t)n,
 		  x->client_keep_alive ? REWRITE_CONN_KEEP_ALIVE
@@ -263,33 +263,33 @@ static void parse_response(struct proxy *p, struct conn *c, struct conn *u)
 
 void proxy__pump_response(struct proxy *p, struct conn *c)
 {
-	struct conn_exchange *x = c->x;
+	struct exchange *x = c->x;
 	struct conn *u = c->peer;
 	size_t avail, fwd;
 
-	if (x->resp_phase == CONN_PH_DONE || !u || u->state != US_ACTIVE ||
+	if (x->res.phase == EX_PH_DONE || !u || u->state != US_ACTIVE ||
 	    x->spl)
 		return;
 	/* client->out carries the request head until it is sent */
-	if (x->req_phase == CONN_PH_IDLE || x->req_phase == CONN_PH_HEAD)
+	if (x->req.phase == EX_PH_IDLE || x->req.phase == EX_PH_HEAD)
 		return;
 	if (c->flags & CONN_F_SEND)
 		return;
 	/* a body send completing decides whether the request is done,
 	 * hence whether the client connection can stay open */
-	if (x->req_phase == CONN_PH_BODY && (u->flags & CONN_F_SEND))
+	if (x->req.phase == EX_PH_BODY && (u->flags & CONN_F_SEND))
 		return;
 	if (!x->resp_head_parsed) {
-		if (x->resp_phase == CONN_PH_IDLE)
+		if (x->res.phase == EX_PH_IDLE)
 			parse_response(p, c, u);
 		return;
 	}
-	if (x->resp_phase != CONN_PH_BODY)
+	if (x->res.phase != EX_PH_BODY)
 		return;
 	avail = u->in ? buf_len(u->in) : 0;
-	switch (x->resp_body) {
+	switch (x->res.body) {
 	case HTTP_BODY_LENGTH:
-		fwd = avail < x->resp_left ? avail : (size_t)x->resp_left;
+		fwd = avail < x->res.left ? avail : (size_t)x->res.left;
 		break;
 	case HTTP_BODY_CHUNKED: {
 		bool done = false;
@@ -298,7 +298,7 @@ void proxy__pump_response(struct proxy *p, struct conn *c)
 		if (x->resp_dechunk)
 			acc = proxy__dechunk_response(c, u);
 		else if (avail)
-			acc = http_chunked_scan(&x->resp_ck, buf_head(u->in),
+			acc = http_chunked_scan(&x->res.ck, buf_head(u->in),
 						avail, &done);
 		if (acc < 0) {
 			if (proxy__warn_ok(p))
@@ -309,9 +309,9 @@ void proxy__pump_response(struct proxy *p, struct conn *c)
 		}
 		fwd = (size_t)acc;
 		if (!x->resp_dechunk)
-			x->resp_ck_done = done;
-		if (x->resp_ck_done && fwd == 0) {
-			x->resp_phase = CONN_PH_DONE;
+			x->res.ck_done = done;
+		if (x->res.ck_done && fwd == 0) {
+			x->res.phase = EX_PH_DONE;
 			return;
 		}
 		avail = u->in ? buf_len(u->in) : 0;
@@ -323,8 +323,8 @@ void proxy__pump_response(struct proxy *p, struct conn *c)
 	}
 	if (fwd == 0) {
 		if (u->flags & CONN_F_EOF) {
-			if (x->resp_body == HTTP_BODY_UNTIL_CLOSE)
-				x->resp_phase = CONN_PH_DONE;
+			if (x->res.body == HTTP_BODY_UNTIL_CLOSE)
+				x->res.phase = EX_PH_DONE;
 			else
 				proxy__close_client(p, c);	/* truncated */
 			return;
@@ -340,16 +340,20 @@ void proxy__pump_response(struct proxy *p, struct conn *c)
 			proxy__close_client(p, c);
 		return;
 	}
-	x->resp_inflight = fwd;
+	x->res.inflight = fwd;
+	/* the last bytes of a response that ends the connection leave with
+	 * the FIN */
 	if (proxy__post_send_ex(p, c, buf_head(u->in), fwd,
-			 !x->client_keep_alive && x->resp_body == HTTP_BODY_LENGTH &&
-				 fwd == x->resp_left ? TRANSPORT_WRITE_LAST : 0))
+				!x->client_keep_alive &&
+						x->res.body == HTTP_BODY_LENGTH &&
+						fwd == x->res.left ?
+					TRANSPORT_WRITE_LAST : 0))
 		proxy__close_client(p, c);
 }
 
 void proxy__on_client_sent(struct proxy *p, struct conn *c)
 {
-	struct conn_exchange *x = c->x;
+	struct exchange *x = c->x;
 	struct conn *u = c->peer;
 
 	if (c->state == CS_ERROR) {
@@ -358,8 +362,8 @@ void proxy__on_client_sent(struct proxy *p, struct conn *c)
 	}
 	if (c->state == CS_TUNNEL) {
 		if (u)
-			buf_consume(u->in, x->resp_inflight);
-		x->resp_inflight = 0;
+			buf_consume(u->in, x->res.inflight);
+		x->res.inflight = 0;
 		proxy__pump(p, c);
 		if (!conn_closing(c))
 			proxy__arm_exchange_deadline(p, c);
@@ -367,7 +371,7 @@ void proxy__on_client_sent(struct proxy *p, struct conn *c)
 	}
 	if (c->state != CS_EXCHANGE)
 		return;
-	if (x->resp_phase == CONN_PH_HEAD) {
+	if (x->res.phase == EX_PH_HEAD) {
 		if (x->head_gather) {
 			/* the body bytes that left with the head */
 			if (u && u->in)
@@ -376,39 +380,39 @@ void proxy__on_client_sent(struct proxy *p, struct conn *c)
 			x->head_body = 0;
 		}
 		if (x->tunnel) {
-			x->resp_phase = CONN_PH_DONE;
+			x->res.phase = EX_PH_DONE;
 			c->state = CS_TUNNEL;
 			pr_debug("worker %u: %s: websocket tunnel open",
 				 p->worker, c->ip);
 		} else if (x->interim) {
 			x->interim = false;
-			x->resp_phase = CONN_PH_IDLE;
-		} else if (x->resp_body == HTTP_BODY_NONE ||
-			   (x->resp_body == HTTP_BODY_LENGTH &&
-			    x->resp_left == 0) ||
-			   (x->resp_body == HTTP_BODY_CHUNKED &&
-			    !x->resp_dechunk && x->resp_ck_done)) {
-			x->resp_phase = CONN_PH_DONE;
+			x->res.phase = EX_PH_IDLE;
+		} else if (x->res.body == HTTP_BODY_NONE ||
+			   (x->res.body == HTTP_BODY_LENGTH &&
+			    x->res.left == 0) ||
+			   (x->res.body == HTTP_BODY_CHUNKED &&
+			    !x->resp_dechunk && x->res.ck_done)) {
+			x->res.phase = EX_PH_DONE;
 		} else {
-			x->resp_phase = CONN_PH_BODY;
+			x->res.phase = EX_PH_BODY;
 		}
-	} else if (x->resp_phase == CONN_PH_BODY) {
+	} else if (x->res.phase == EX_PH_BODY) {
 		if (!u) {
 			proxy__close_client(p, c);
 			return;
 		}
-		buf_consume(u->in, x->resp_inflight);
-		x->resp_body_bytes += x->resp_inflight;
-		if (x->resp_body == HTTP_BODY_LENGTH) {
-			x->resp_left -= x->resp_inflight;
-			if (x->resp_left == 0)
-				x->resp_phase = CONN_PH_DONE;
-		} else if (x->resp_body == HTTP_BODY_CHUNKED &&
-			   x->resp_ck_done && (!x->resp_dechunk ||
+		buf_consume(u->in, x->res.inflight);
+		x->res.body_bytes += x->res.inflight;
+		if (x->res.body == HTTP_BODY_LENGTH) {
+			x->res.left -= x->res.inflight;
+			if (x->res.left == 0)
+				x->res.phase = EX_PH_DONE;
+		} else if (x->res.body == HTTP_BODY_CHUNKED &&
+			   x->res.ck_done && (!x->resp_dechunk ||
 					       !buf_len(u->in))) {
-			x->resp_phase = CONN_PH_DONE;
+			x->res.phase = EX_PH_DONE;
 		}
-		x->resp_inflight = 0;
+		x->res.inflight = 0;
 	}
 	proxy__pump(p, c);
 	if (!conn_closing(c))

@@ -83,6 +83,14 @@ static void release_received(void *ctx, uint32_t tag)
 	loop_buf_recycle(p->loop, (uint16_t)tag);
 }
 
+/* A client connection being freed: its exchange back to the pool. */
+static void release_exchange(void *ctx, struct conn *c)
+{
+	struct proxy *p = ctx;
+
+	exchange_detach(&p->xpool, c);
+}
+
 int proxy_init(struct proxy *p, struct loop *l, struct config *cfg,
 	       unsigned int max_conns, unsigned int worker)
 {
@@ -115,6 +123,8 @@ int proxy_init(struct proxy *p, struct loop *l, struct config *cfg,
 	ret = conn_table_init(&p->conns, max_conns, l, &p->bufs);
 	if (ret)
 		return ret;
+	p->conns.release_x = release_exchange;
+	p->conns.release_ctx = p;
 	return upstream_init(&p->up, &p->conns, UPSTREAM_MAX_IDLE);
 }
 
@@ -125,6 +135,7 @@ void proxy_destroy(struct proxy *p)
 		if (p->conns.slots[i].kind == CONN_CLIENT)
 			proxy__put_cfg(p, &p->conns.slots[i]);
 	conn_table_destroy(&p->conns);
+	exchange_pool_destroy(&p->xpool);
 	proxy__pipes_close(p);
 	buf_pool_destroy(&p->bufs);
 	for (size_t i = 0; i < p->n_refs; i++)

@@ -98,7 +98,7 @@ static int set_nonblock(struct conn *c)
 	return 0;
 }
 
-void proxy__splice_end(struct proxy *p, struct conn_exchange *x)
+void proxy__splice_end(struct proxy *p, struct exchange *x)
 {
 	if (!x->spl)
 		return;
@@ -129,7 +129,7 @@ static int wait_for(struct conn *c, unsigned int events)
  * out, false when the client is not ready (*err: 0) or failed (*err). */
 static bool write_head(struct conn *c, struct conn *u, int *err)
 {
-	struct conn_exchange *x = c->x;
+	struct exchange *x = c->x;
 	struct iovec *iov = x->head_iov;
 	struct msghdr m = { 0 };
 	unsigned int first = iov[0].iov_len ? 0 : 1;
@@ -169,13 +169,13 @@ static bool write_head(struct conn *c, struct conn *u, int *err)
 /*
  * Every step possible now: the head, then fill the (empty) pipe from the
  * upstream and drain it to the client, until the body is complete
- * (resp_phase CONN_PH_DONE) or a side is not ready (a poll armed on it).
+ * (res.phase EX_PH_DONE) or a side is not ready (a poll armed on it).
  * A failure closes the client (the response has begun: nothing else can
  * be said to it).
  */
 void proxy__splice_pump(struct proxy *p, struct conn *c)
 {
-	struct conn_exchange *x = c->x;
+	struct exchange *x = c->x;
 	struct conn *u = c->peer;
 	const char *what = NULL;
 	int err = 0;
@@ -188,15 +188,16 @@ void proxy__splice_pump(struct proxy *p, struct conn *c)
 	for (;;) {
 		bool in_ready = true;
 
-		if (!x->spl_inpipe && x->resp_left) {
-			size_t want = x->resp_left < SPLICE_CHUNK ?
-					      (size_t)x->resp_left : SPLICE_CHUNK;
+		if (!x->spl_inpipe && x->res.left) {
+			size_t want = x->res.left < SPLICE_CHUNK ?
+					      (size_t)x->res.left :
+					      SPLICE_CHUNK;
 
 			r = splice(u->tr.fd, NULL, x->spl_pipe[1], NULL, want,
 				   SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 			if (r > 0) {
 				x->spl_inpipe = (size_t)r;
-				x->resp_left -= (uint64_t)r;
+				x->res.left -= (uint64_t)r;
 			} else if (r == 0) {
 				what = "the upstream closed within the body";
 				goto fail;
@@ -222,7 +223,7 @@ void proxy__splice_pump(struct proxy *p, struct conn *c)
 			if (r > 0) {
 				x->spl_inpipe -= (size_t)r;
 				x->spl_sent += (uint64_t)r;
-				x->resp_body_bytes += (uint64_t)r;
+				x->res.body_bytes += (uint64_t)r;
 				x->obs.bytes_out += (uint64_t)r;
 			} else if (r < 0 && errno != EAGAIN) {
 				err = -errno;
@@ -232,9 +233,9 @@ void proxy__splice_pump(struct proxy *p, struct conn *c)
 			if (x->spl_inpipe)
 				goto wait_out;
 		}
-		if (!x->resp_left) {
+		if (!x->res.left) {
 			proxy__splice_end(p, x);
-			x->resp_phase = CONN_PH_DONE;
+			x->res.phase = EX_PH_DONE;
 			return;
 		}
 		if (!in_ready) {
@@ -255,18 +256,18 @@ fail:
 
 /*
  * From send_head(): the response head is in c->out and `body` bytes of its
- * body (already counted out of resp_left) at the front of u->in. True when
+ * body (already counted out of res.left) at the front of u->in. True when
  * the rest of the body is spliced, which starts now; false: send it the
  * usual way.
  */
 bool proxy__splice_start(struct proxy *p, struct conn *c, struct conn *u,
 			 size_t body)
 {
-	struct conn_exchange *x = c->x;
+	struct exchange *x = c->x;
 	uint32_t min = x->cfg->http.splice_min_bytes;
 
-	if (!min || x->resp_body != HTTP_BODY_LENGTH || x->resp_dechunk ||
-	    x->resp_left < min || x->req_phase != CONN_PH_DONE ||
+	if (!min || x->res.body != HTTP_BODY_LENGTH || x->resp_dechunk ||
+	    x->res.left < min || x->req.phase != EX_PH_DONE ||
 	    (u->flags & (CONN_F_RECV | CONN_F_EOF | CONN_F_POLL)) ||
 	    !transport_spliceable(&c->tr) || !transport_spliceable(&u->tr))
 		return false;
@@ -280,7 +281,7 @@ bool proxy__splice_start(struct proxy *p, struct conn *c, struct conn *u,
 	x->head_iov[1].iov_base = body ? buf_head(u->in) : NULL;
 	x->head_iov[1].iov_len = body;
 	x->head_body = body;
-	x->resp_phase = CONN_PH_BODY;
+	x->res.phase = EX_PH_BODY;
 	proxy__splice_pump(p, c);
 	return true;
 }

@@ -40,8 +40,8 @@ void proxy__pump_tunnel(struct proxy *p, struct conn *c)
 		proxy__close_client(p, c);
 		return;
 	}
-	if (tunnel_dir(p, c, u, &c->x->req_inflight) ||
-	    tunnel_dir(p, u, c, &c->x->resp_inflight)) {
+	if (tunnel_dir(p, c, u, &c->x->req.inflight) ||
+	    tunnel_dir(p, u, c, &c->x->res.inflight)) {
 		proxy__close_client(p, c);
 		return;
 	}

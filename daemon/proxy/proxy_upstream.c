@@ -78,7 +78,7 @@ void proxy__drop_upstream(struct proxy *p, struct conn *c)
  * idempotent requests; nothing was sent yet) or answer 502. */
 bool proxy__connect_failed(struct proxy *p, struct conn *c, int err)
 {
-	struct conn_exchange *x = c->x;
+	struct exchange *x = c->x;
 	const struct config_service *svc = &x->cfg->services[x->service];
 
 	obs_upstream_failed(p->worker, svc->name, svc->targets[x->target].text);
@@ -99,7 +99,7 @@ bool proxy__connect_failed(struct proxy *p, struct conn *c, int err)
 /* Link c to a pooled or new connection to its current target. */
 bool proxy__attach_upstream(struct proxy *p, struct conn *c, bool fresh)
 {
-	struct conn_exchange *x = c->x;
+	struct exchange *x = c->x;
 	const struct config_service *svc = &x->cfg->services[x->service];
 	const struct config_addr *a = &svc->targets[x->target];
 	struct conn *u = NULL;
@@ -130,16 +130,16 @@ bool proxy__attach_upstream(struct proxy *p, struct conn *c, bool fresh)
  * more on a new connection (on_connect() pumps). True when retried. */
 static bool retry_stale(struct proxy *p, struct conn *c, const char *what)
 {
-	struct conn_exchange *x = c->x;
+	struct exchange *x = c->x;
 
 	if (!x->upstream_reused || x->resp_started || x->stale_retried ||
-	    x->req_body != HTTP_BODY_NONE)
+	    x->req.body != HTTP_BODY_NONE)
 		return false;
 	pr_debug("worker %u: pooled upstream connection %s, retrying on a "
 		 "new one", p->worker, what);
 	x->stale_retried = true;
 	proxy__drop_upstream(p, c);
-	x->req_phase = CONN_PH_IDLE;
+	x->req.phase = EX_PH_IDLE;
 	x->tries--;
 	proxy__attach_upstream(p, c, true);
 	return true;
@@ -148,25 +148,25 @@ static bool retry_stale(struct proxy *p, struct conn *c, const char *what)
 /* The request could not be (fully) written to the upstream. */
 void proxy__request_send_failed(struct proxy *p, struct conn *c, long err)
 {
-	struct conn_exchange *x = c->x;
+	struct exchange *x = c->x;
 
-	if (x->req_phase == CONN_PH_HEAD &&
+	if (x->req.phase == EX_PH_HEAD &&
 	    retry_stale(p, c, "was closed"))
 		return;
 	pr_debug("worker %u: upstream write failed: %s", p->worker,
 		 strerror((int)-err));
 	/* the backend may still have answered (an early error): read it */
-	x->req_aborted = true;
-	x->req_phase = CONN_PH_DONE;
+	x->req.aborted = true;
+	x->req.phase = EX_PH_DONE;
 	x->client_keep_alive = false;
 }
 
 /* The upstream closed or failed before a complete response head. */
 void proxy__upstream_gone(struct proxy *p, struct conn *c)
 {
-	struct conn_exchange *x = c->x;
+	struct exchange *x = c->x;
 
-	if (!x->req_aborted && (!c->peer->in || buf_len(c->peer->in) == 0) &&
+	if (!x->req.aborted && (!c->peer->in || buf_len(c->peer->in) == 0) &&
 	    retry_stale(p, c, "closed without answering"))
 		return;
 	proxy__send_error(p, c, 502, "the upstream closed the connection "
