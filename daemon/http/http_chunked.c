@@ -45,6 +45,12 @@ void http_chunked_init(struct http_chunked *c)
 	c->state = CH_SIZE_FIRST;
 }
 
+/*
+ * One function on purpose: a byte-at-a-time state machine whose states are
+ * the grammar's positions (the enum above). Split into helpers, the state
+ * and the cursor would have to travel through every call, and the grammar
+ * would no longer read top to bottom.
+ */
 long http_chunked_scan(struct http_chunked *c, const char *buf, size_t len,
 		       bool *done)
 {
