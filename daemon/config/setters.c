@@ -415,40 +415,42 @@ void cfg_set_strs(struct pctx *p, const struct ckey *k, yaml_node_t *n,
 	}
 }
 
-/* Method names -> uint32_t CFG_M_* mask. */
-void cfg_set_methods(struct pctx *p, const struct ckey *k, yaml_node_t *n,
-		     void *base, const char *path)
+/* A sequence of names, each OR-ed into the uint32_t mask at k->off by get;
+ * empty is an error that says what to do instead. */
+static void set_mask_seq(struct pctx *p, const struct ckey *k,
+			 yaml_node_t *n, void *base, const char *path,
+			 const char *if_empty,
+			 bool (*get)(struct pctx *, const yaml_node_t *,
+				     const char *, uint32_t *))
 {
 	size_t cnt;
 	char ip[160];
 
-	if (!n || !seq_items(p, k, n, path,
-			     "must not be empty (omit it to allow any method)",
-			     false, &cnt))
+	if (!n || !seq_items(p, k, n, path, if_empty, false, &cnt))
 		return;
 	for (size_t i = 0; i < cnt; i++) {
 		yaml_node_t *it = seq_node(p, n, i, ip, sizeof(ip), path);
 
-		cfg_get_method(p, it, ip, FIELD(base, k->off, uint32_t));
+		get(p, it, ip, FIELD(base, k->off, uint32_t));
 	}
+}
+
+/* Method names -> uint32_t CFG_M_* mask. */
+void cfg_set_methods(struct pctx *p, const struct ckey *k, yaml_node_t *n,
+		     void *base, const char *path)
+{
+	set_mask_seq(p, k, n, base, path,
+		     "must not be empty (omit it to allow any method)",
+		     cfg_get_method);
 }
 
 /* bearer|key|jwt -> uint32_t AUTH_M_* mask. */
 void cfg_set_auth(struct pctx *p, const struct ckey *k, yaml_node_t *n,
 		  void *base, const char *path)
 {
-	size_t cnt;
-	char ip[160];
-
-	if (!n || !seq_items(p, k, n, path,
-			     "must not be empty (omit it for a route without authentication)",
-			     false, &cnt))
-		return;
-	for (size_t i = 0; i < cnt; i++) {
-		yaml_node_t *it = seq_node(p, n, i, ip, sizeof(ip), path);
-
-		cfg_get_auth_method(p, it, ip, FIELD(base, k->off, uint32_t));
-	}
+	set_mask_seq(p, k, n, base, path,
+		     "must not be empty (omit it for a route without authentication)",
+		     cfg_get_auth_method);
 }
 
 /* CIDRs -> struct allowlist at k->off. */
