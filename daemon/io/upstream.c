@@ -14,12 +14,10 @@
 #include "lib/log.h"
 #include "lib/buf.h"
 
-int upstream_init(struct upstream *u, struct conn_table *t,
-		  unsigned int max_idle)
+int upstream_init(struct upstream *u, struct conn_table *t)
 {
 	memset(u, 0, sizeof(*u));
 	u->conns = t;
-	u->max_idle = max_idle;
 	return 0;
 }
 

@@ -22,9 +22,7 @@ struct conn_table;
 struct config;
 struct config_addr;
 
-#define UPSTREAM_MAX_IDLE	32	/* idle connections per target */
 #define UPSTREAM_MAX_POOLS	1024	/* distinct target addresses pooled */
-#define UPSTREAM_IDLE_MS	30000	/* idle connections closed after */
 
 struct upstream_pool {
 	struct sockaddr_storage addr;
@@ -38,15 +36,13 @@ struct upstream {
 	struct upstream_pool *pools;
 	size_t n_pools;
 	size_t cap_pools;
-	unsigned int max_idle;
 	uint32_t *rr;			/* next target per service index */
 	size_t n_rr;
 	uint64_t connects;		/* counters */
 	uint64_t reuses;
 };
 
-int upstream_init(struct upstream *u, struct conn_table *t,
-		  unsigned int max_idle);
+int upstream_init(struct upstream *u, struct conn_table *t);
 /* Pooled connections must have been closed (upstream_close_idle). */
 void upstream_destroy(struct upstream *u);
 

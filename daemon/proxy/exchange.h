@@ -63,7 +63,6 @@ struct exchange_dir {
 	uint64_t body_bytes;		/* body bytes forwarded (data) */
 	size_t last_len;		/* head parse resume hint */
 	struct http_chunked ck;		/* chunked: the forwarding scanner */
-	struct exchange_check seen;	/* chunked: checked ahead (request) */
 };
 
 struct exchange {
@@ -87,6 +86,7 @@ struct exchange {
 	bool spl;			/* the body is being spliced */
 	struct exchange_dir req;	/* client -> upstream */
 	struct exchange_dir res;	/* upstream -> client */
+	struct exchange_check req_seen;	/* chunked request body checked ahead */
 	uint64_t started_ms;
 	struct obs_exchange obs;	/* metrics and access log (obs.h) */
 	/* ---- what the gate and the hooks (auth, limits, access log) read */

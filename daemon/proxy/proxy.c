@@ -286,7 +286,7 @@ static void begin_exchange(struct proxy *p, struct conn *c, size_t head_len)
 		x->req.left = r->content_length;
 	else if (r->body == HTTP_BODY_CHUNKED) {
 		http_chunked_init(&x->req.ck);
-		http_chunked_init(&x->req.seen.ck);
+		http_chunked_init(&x->req_seen.ck);
 	}
 	c->state = CS_EXCHANGE;
 	c->deadline_ms = p->now_ms + x->cfg->http.response_timeout_ms;

@@ -84,7 +84,7 @@ bool proxy__reframe_request(struct proxy *p, struct conn *c)
 bool proxy__check_received_body(struct proxy *p, struct conn *c, size_t skip)
 {
 	struct exchange *x = c->x;
-	struct exchange_check *seen = &x->req.seen;
+	struct exchange_check *seen = &x->req_seen;
 	size_t len = c->in ? buf_len(c->in) : 0;
 	const char *b;
 

@@ -125,7 +125,7 @@ int proxy_init(struct proxy *p, struct loop *l, struct config *cfg,
 		return ret;
 	p->conns.release_x = release_exchange;
 	p->conns.release_ctx = p;
-	return upstream_init(&p->up, &p->conns, UPSTREAM_MAX_IDLE);
+	return upstream_init(&p->up, &p->conns);
 }
 
 void proxy_destroy(struct proxy *p)

@@ -119,6 +119,20 @@ def wait_for(pred, timeout, interval=0.05, what="condition"):
         time.sleep(interval)
 
 
+def access_log_entry(log_path, path, timeout=10):
+    """The first JSON access-log line of log_path for request path `path`,
+    waited for (the writer thread flushes after the response)."""
+    def find():
+        try:
+            lines = Path(log_path).read_text().splitlines()
+        except FileNotFoundError:
+            return None
+        hits = [json.loads(l) for l in lines if l.strip()]
+        hits = [e for e in hits if e.get("path") == path]
+        return hits[0] if hits else None
+    return wait_for(find, timeout, what=f"access log line for {path}")
+
+
 def tail(path, n=40):
     try:
         lines = Path(path).read_text(errors="replace").splitlines()

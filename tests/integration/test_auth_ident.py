@@ -119,15 +119,7 @@ def via_proxy(path, xff_lines, headers=(), src=PROXY):
 
 
 def log_entry(gw, path):
-    def find():
-        try:
-            lines = gw.log.read_text().splitlines()
-        except FileNotFoundError:
-            return None
-        hits = [json.loads(l) for l in lines if l.strip()]
-        hits = [e for e in hits if e.get("path") == path]
-        return hits[0] if hits else None
-    return h.wait_for(find, 10, what=f"access log line for {path}")
+    return h.access_log_entry(gw.log, path)
 
 
 def backend_xff(backends, path):

@@ -1,6 +1,5 @@
 """PROXY protocol v1/v2 from trusted peers and trusted X-Forwarded-For
 chains: the client address they carry is the one forwarded."""
-import json
 import socket
 import struct
 from pathlib import Path
@@ -144,15 +143,7 @@ def test_trusted_xff_chain(gw_pp, backends):
 
 
 def access_entry(gw, path):
-    def find():
-        try:
-            lines = gw.access_log.read_text().splitlines()
-        except FileNotFoundError:
-            return None
-        hits = [json.loads(l) for l in lines if l.strip()]
-        hits = [e for e in hits if e.get("path") == path]
-        return hits[0] if hits else None
-    return h.wait_for(find, 10, what=f"access log line for {path}")
+    return h.access_log_entry(gw.access_log, path)
 
 
 def test_access_log_uses_the_real_client_and_request_id(gw_pp, backends):
