@@ -19,6 +19,7 @@
 #include "policy/policy.h"
 #include "lib/log.h"
 #include "io/loop.h"
+#include "io/tls.h"
 #include "control/privdrop.h"
 #include "control/sdnotify.h"
 #include "obs/obs.h"
@@ -458,7 +459,7 @@ static int reload_locked(struct control *ctl, char **errors)
 	int ret;
 
 	pr_info("reload: reading %s", ctl->path);
-	ret = policy_load_file(ctl->path, &ncfg, errors);
+	ret = tls_load_file(ctl->path, &ncfg, errors);
 	if (ret) {
 		pr_err("reload: %s: invalid configuration, keeping the running one",
 		       ctl->path);

@@ -777,6 +777,14 @@ static void on_recv(struct proxy *p, struct conn *c, const struct loop_cqe *cqe)
 			goto fail;
 		return;
 	}
+	if (n == -EAGAIN) {
+		/* the transport needs another round trip (a TLS handshake
+		 * step, a partial record): no data for us yet */
+		transport_read_release(&c->tr, cqe);
+		if (proxy__post_recv(p, c))
+			goto fail;
+		return;
+	}
 	if (c->kind == CONN_UPSTREAM && (c->flags & CONN_F_POOLED)) {
 		transport_read_release(&c->tr, cqe);
 		upstream_idle_event(&p->up, c, n);
@@ -831,7 +839,7 @@ static void on_recv(struct proxy *p, struct conn *c, const struct loop_cqe *cqe)
 	if (n == 0 && c->state != CS_TUNNEL && c->x)
 		c->x->client_keep_alive = false;
 	if ((c->state == CS_HEAD || c->state == CS_PROXY) && was_empty &&
-	    n > 0 && c->requests)
+	    n > 0 && (c->requests || (c->lflags & PROXY_L_TLS)))
 		/* first byte of a new request: the head timeout starts */
 		c->deadline_ms = p->now_ms + http_cfg(p, c)->header_timeout_ms;
 	proxy__pump(p, c);

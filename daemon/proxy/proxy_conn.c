@@ -16,6 +16,7 @@
 #include "obs/obs.h"
 #include "proxy/proxy_int.h"
 #include "http/proxyproto.h"
+#include "io/tls.h"
 #include "policy/realip.h"
 
 /* ---- teardown ---------------------------------------------------------- */
@@ -107,8 +108,10 @@ bool proxy_full(const struct proxy *p)
 	return p->conns.n_clients >= p->max_clients;
 }
 
-void proxy_accept_on(struct proxy *p, int fd, unsigned int lflags)
+void proxy_accept_on(struct proxy *p, int fd, unsigned int lflags,
+		     size_t listener)
 {
+	struct tls_listener *tl = NULL;
 	const struct config_http *h = &p->cfg->http;
 	struct conn *c;
 
@@ -132,6 +135,15 @@ void proxy_accept_on(struct proxy *p, int fd, unsigned int lflags)
 		memset(&c->addr, 0, sizeof(c->addr));
 	realip_format(&c->addr, c->ip, sizeof(c->ip));
 	c->lflags = (uint8_t)lflags;
+	if (lflags & PROXY_L_TLS) {
+		/* the listener's contexts in the current snapshot; the
+		 * connection keeps a reference to them until it closes */
+		tl = tls_listener_of(p->cfg, listener);
+		if (!tl || transport_tls_init(&c->tr, tl)) {
+			conn_close(&p->conns, c);
+			return;
+		}
+	}
 	/* a PROXY header is read only from a trusted peer; anyone else is
 	 * served as a direct client (and a PROXY line from them is a 400) */
 	if ((lflags & PROXY_L_PROXY_PROTOCOL) &&
@@ -141,7 +153,8 @@ void proxy_accept_on(struct proxy *p, int fd, unsigned int lflags)
 		c->state = CS_PROXY;
 	else
 		c->state = CS_HEAD;
-	c->deadline_ms = p->now_ms + h->header_timeout_ms;
+	c->deadline_ms = p->now_ms + (tl ? tls_handshake_timeout_ms(tl) :
+						 h->header_timeout_ms);
 	if (proxy__post_recv(p, c))
 		conn_close(&p->conns, c);
 }

@@ -113,7 +113,7 @@ static void on_accept(struct worker *w, const struct loop_cqe *cqe)
 	if (!cqe->more)
 		l->armed = false;
 	if (cqe->res >= 0) {
-		proxy_accept_on(&w->proxy, cqe->res, l->lflags);
+		proxy_accept_on(&w->proxy, cqe->res, l->lflags, i);
 		if (proxy_full(&w->proxy))
 			limit_pause(w);
 		else if (!l->armed)
@@ -312,6 +312,8 @@ int worker_init(struct worker *w, unsigned int id, const int *fds, size_t n,
 		w->listeners[i].fd = fds[i];
 		if (i < cfg->n_listeners && cfg->listeners[i].proxy_protocol)
 			w->listeners[i].lflags = PROXY_L_PROXY_PROTOCOL;
+		if (i < cfg->n_listeners && cfg->listeners[i].tls.enabled)
+			w->listeners[i].lflags |= PROXY_L_TLS;
 	}
 	w->efd = eventfd(0, EFD_CLOEXEC);
 	if (w->efd < 0) {
