@@ -401,7 +401,7 @@ static bool build_upstream_head(struct proxy *p, struct conn *c,
 	/* the believed chain, client first, then the peer: whatever the
 	 * client or an untrusted hop wrote is not passed on */
 	rw.client_ip = xff;
-	rw.proto = "http";
+	rw.proto = (c->lflags & PROXY_L_TLS) ? "https" : "http";
 	rw.default_host = svc->targets[x->target].text;
 	rw.xff_replace = true;
 	rw.request_id = x->request_id;

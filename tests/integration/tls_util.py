@@ -5,6 +5,7 @@ api.test (and the gateway's address), a wildcard *.example.test, a client
 CA with one client certificate, and the broken cases a load must refuse
 (expired, mismatched key, no usable name, not PEM).
 """
+import contextlib
 import hashlib
 import ssl
 import subprocess
@@ -153,3 +154,22 @@ def peer_fingerprint(sock):
 
 def fd_count(pid):
     return len(list(Path(f"/proc/{pid}/fd").iterdir()))
+
+
+@contextlib.contextmanager
+def over(kind, workdir, port=h.GW_PORT):
+    """For a fixture parametrised with ("tcp", "tls"): the listeners of the
+    gateway (None: the default plain ones) and, for "tls", every raw.Conn
+    of the module speaking TLS (api.test, verified) while it runs."""
+    if kind != "tls":
+        yield None
+        return
+    import raw
+    pki = make_pki(Path(workdir) / "pki")
+    sec = tls_section(pki, ("api-ec",))
+    raw.TLS = client_ctx(pki)
+    try:
+        yield [{"address": f"{h.SRV4}:{port}", "tls": sec},
+               {"address": f"[{h.SRV6}]:{port}", "tls": sec}]
+    finally:
+        raw.TLS = None
