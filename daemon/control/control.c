@@ -71,7 +71,12 @@ _Static_assert(sizeof(((struct control *)0)->siginfo) ==
 
 enum control_op {
 	CTL_OP_SIGNAL = 1,
+	CTL_OP_CERT_POLL,
 };
+
+/* How often the TLS certificate files are stat()ed (a changed one reloads
+ * the configuration); SLUICE_CERT_POLL_MS overrides (tests). */
+#define CTL_CERT_POLL_MS 2000
 
 int control_block_signals(void)
 {
@@ -497,6 +502,7 @@ static int reload_locked(struct control *ctl, char **errors)
 	if (!ctl->log_level_fixed && log_level_parse(ncfg->log_level, &lvl) == 0)
 		log_set_level(lvl);
 	ncfg->generation = ++ctl->generation;
+	ctl->tls_mtime = tls_files_mtime(ncfg);
 	/* unchanged L7 limits keep their clients' counts */
 	policy_adopt(ncfg, ctl->cfg);
 	for (unsigned int i = 0; i < ctl->n_started; i++)
@@ -575,6 +581,38 @@ static int arm_signal(struct control *ctl)
 			 sizeof(ctl->siginfo), loop_ud(CTL_OP_SIGNAL, 0, 0));
 }
 
+static void arm_cert_poll(struct control *ctl)
+{
+	const char *e = getenv("SLUICE_CERT_POLL_MS");
+	unsigned long ms = e && *e ? strtoul(e, NULL, 10) : CTL_CERT_POLL_MS;
+
+	loop_ts_ms(&ctl->poll_ts, ms ? ms : CTL_CERT_POLL_MS);
+	if (loop_timeout(ctl->loop, &ctl->poll_ts,
+			 loop_ud(CTL_OP_CERT_POLL, 0, 0)))
+		pr_err("cannot arm the certificate file poll");
+}
+
+/* A certificate, key or CA file of a TLS listener changed on disk: reload
+ * (a refused reload keeps the old certificates; the change is not retried
+ * until the files change again). */
+static void cert_poll(struct control *ctl)
+{
+	int64_t now;
+	bool changed;
+
+	pthread_mutex_lock(&ctl->lock);
+	now = tls_files_mtime(ctl->cfg);
+	changed = now && now != ctl->tls_mtime;
+	if (changed)
+		ctl->tls_mtime = now;
+	pthread_mutex_unlock(&ctl->lock);
+	if (changed) {
+		pr_info("reload: a TLS certificate file changed");
+		control_reload_ex(ctl, "certificate", NULL);
+	}
+	arm_cert_poll(ctl);
+}
+
 struct signal_state {
 	struct control *ctl;
 	bool stop;
@@ -588,6 +626,10 @@ static void on_signal(void *arg, const struct loop_cqe *cqe)
 	const struct signalfd_siginfo *si = (const void *)ctl->siginfo;
 	int ret;
 
+	if (loop_ud_op(cqe->ud) == CTL_OP_CERT_POLL) {
+		cert_poll(ctl);
+		return;
+	}
 	if (loop_ud_op(cqe->ud) != CTL_OP_SIGNAL)
 		return;
 	if (cqe->res == (int)sizeof(*si)) {
@@ -628,6 +670,8 @@ int control_run(struct control *ctl)
 	ret = arm_signal(ctl);
 	if (ret)
 		return ret;
+	ctl->tls_mtime = tls_files_mtime(ctl->cfg);
+	arm_cert_poll(ctl);
 	while (!st.stop) {
 		ret = loop_run_once(ctl->loop, true, on_signal, &st);
 		if (ret < 0) {

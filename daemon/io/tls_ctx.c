@@ -496,7 +496,14 @@ static void add_cert(struct acc *a, struct tls_listener *tl,
 		goto out;
 	}
 	if (SSL_CTX_use_PrivateKey_file(g->ctx, cc->key, SSL_FILETYPE_PEM) != 1) {
-		fail(a, "%s: cannot load the private key", cc->key);
+		unsigned long e = ERR_peek_last_error();
+
+		if (ERR_GET_LIB(e) == ERR_LIB_X509 &&
+		    ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH)
+			fail(a, "%s: private key does not match the certificate %s",
+			     cc->key, cc->cert);
+		else
+			fail(a, "%s: cannot load the private key", cc->key);
 		goto out;
 	}
 	if (SSL_CTX_check_private_key(g->ctx) != 1) {
