@@ -69,6 +69,20 @@ static void escalation_counts(struct obs_escalation_counts *out)
 _Static_assert(sizeof(((struct control *)0)->siginfo) ==
 	       sizeof(struct signalfd_siginfo), "siginfo size");
 
+static void cert_expiry_cb(void *ctx, const char *listener, const char *file,
+			   const char *names, int64_t not_after)
+{
+	(void)ctx;
+	(void)names;
+	obs_tls_cert_expiry(listener, file, not_after);
+}
+
+/* sluice_tls_certificate_not_after_seconds of every served certificate */
+static void publish_cert_expiry(const struct config *cfg)
+{
+	tls_each_cert(cfg, cert_expiry_cb, NULL);
+}
+
 enum control_op {
 	CTL_OP_SIGNAL = 1,
 	CTL_OP_CERT_POLL,
@@ -339,6 +353,7 @@ int control_start(struct control *ctl, const char *path, struct config *cfg,
 		}
 		obs_set_xdp(ctl->xdp);
 		obs_set_escalation_source(escalation_counts);
+		publish_cert_expiry(cfg);
 	}
 	/* everything that needs privileges, then the drop, then the threads */
 	ret = init_workers(ctl);
@@ -512,6 +527,7 @@ static int reload_locked(struct control *ctl, char **errors)
 	ctl->reloads++;
 	ctl->loaded_at = time(NULL);
 	obs_config_applied(ncfg, true);
+	publish_cert_expiry(ncfg);
 	pr_info("reload: configuration applied (generation %llu)",
 		(unsigned long long)ncfg->generation);
 	return 0;

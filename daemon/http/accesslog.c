@@ -207,6 +207,7 @@ static void format_json(struct sbuf *o, const struct accesslog_record *r)
 	ms_field(o, "duration_ms", r->duration_us);
 	ms_field(o, "upstream_ms", r->upstream_us);
 	json_field(o, "tls", r->tls, 0, B_SHORT);
+	json_field(o, "sni", r->sni, 0, B_HOST);
 	json_field(o, "user_agent", r->user_agent, r->user_agent_len, B_UA);
 	json_field(o, "referer", r->referer, r->referer_len, B_REFERER);
 	json_field(o, "error", r->error, 0, B_SHORT);

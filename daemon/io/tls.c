@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "io/loop.h"
+#include "obs/obs.h"
 
 #define TLS_WRITE_MAX	(64 * 1024)	/* plaintext per send */
 #define TLS_STASH_MAX	(64 * 1024)	/* ciphertext kept unread */
@@ -605,10 +606,29 @@ const char *transport_tls_sni(const struct transport *t)
 	return SSL_get_servername(tc_of(t)->ssl, TLSEXT_NAMETYPE_host_name);
 }
 
+static __thread unsigned int tls_worker;
+
+void tls_thread_worker(unsigned int worker)
+{
+	tls_worker = worker;
+}
+
+/* Metrics of a handshake that ended; ssl NULL: it never really began
+ * (plain HTTP, a client gone before its hello). */
 static void tls__handshake_done(struct tls_conn *tc, SSL *ssl, bool ok)
 {
-	(void)tc;
-	(void)ssl;
-	(void)ok;
-	/* metrics: see tls_obs in a later step */
+	const char *verify = "none";
+
+	if (!ok) {
+		obs_tls_handshake(tls_worker, NULL, NULL, false);
+		return;
+	}
+	obs_tls_handshake(tls_worker, SSL_get_version(ssl),
+			  SSL_get_cipher_name(ssl), SSL_session_reused(ssl));
+	if (tc->tl->client_auth == CFG_CLIENT_AUTH_NONE)
+		return;
+	if (SSL_get0_peer_certificate(ssl))
+		verify = SSL_get_verify_result(ssl) == X509_V_OK ? "ok"
+								  : "failed";
+	obs_tls_client_cert(tls_worker, verify);
 }

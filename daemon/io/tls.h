@@ -28,6 +28,9 @@
 struct loop;
 struct tls_listener;
 
+/* The worker this thread is (metrics of its handshakes). */
+void tls_thread_worker(unsigned int worker);
+
 /* One-time process setup (ticket key master secret). 0 or -errno. */
 int tls_global_init(void);
 

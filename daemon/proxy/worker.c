@@ -11,6 +11,7 @@
 
 #include "config/config.h"
 #include "io/conn.h"
+#include "io/tls.h"
 #include "lib/log.h"
 #include "lib/clock.h"
 
@@ -239,6 +240,7 @@ static void *worker_main(void *arg)
 	int ret;
 
 	w->proxy.now_ms = clock_now_ms();
+	tls_thread_worker(w->id);
 	ret = loop_start(w->loop);
 	if (ret) {
 		pr_err("worker %u: io_uring enable: %s", w->id, strerror(-ret));

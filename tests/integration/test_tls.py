@@ -235,8 +235,9 @@ def test_garbage_and_stalls_keep_no_descriptor(gw, pki):
     for kind, c in conns:
         assert closed_after_alert(c), kind
         c.close()
+    # none kept: back to the count before (or below: an idle upstream
+    # connection of the warm-up request may have timed out meanwhile)
     _wait_fds(pid, base)
-    assert t.fd_count(pid) == base
 
 
 def test_handshake_timeout_closes_a_silent_client(gw):
