@@ -902,6 +902,12 @@ static void tls_finish(struct pctx *p, yaml_node_t *map, void *base,
 	struct config_tls *t = base;
 
 	t->enabled = true;
+	for (const char *s = t->hsts; s && *s; s++)
+		if (*s < 0x20 || *s > 0x7e) {
+			cfg_err_at(p, map, path,
+				   "hsts: only printable ASCII may go in a header value");
+			break;
+		}
 	if (t->client_auth != CFG_CLIENT_AUTH_NONE && !t->client_ca)
 		cfg_err_at(p, map, path,
 			   "client_auth '%s' needs client_ca (the CAs that sign client certificates)",

@@ -345,6 +345,12 @@ static bool admit_request(struct proxy *p, struct conn *c, size_t head_len)
 		proxy__send_error(p, c, 400, p->req.error);
 		return false;
 	}
+	if ((c->lflags & PROXY_L_REDIRECT_HTTPS) &&
+	    c->listener < x->cfg->n_listeners) {
+		proxy__send_redirect(p, c,
+				     x->cfg->listeners[c->listener].redirect_https);
+		return false;
+	}
 	route = router_match(x->cfg, r->host, r->host_len, r->method,
 			     r->method_len, r->path, r->path_len);
 	if (route < 0) {

@@ -137,6 +137,7 @@ void proxy_accept_on(struct proxy *p, int fd, unsigned int lflags,
 		memset(&c->addr, 0, sizeof(c->addr));
 	realip_format(&c->addr, c->ip, sizeof(c->ip));
 	c->lflags = (uint8_t)lflags;
+	c->listener = (uint16_t)listener;
 	if (lflags & PROXY_L_TLS) {
 		/* the listener's contexts in the current snapshot; the
 		 * connection keeps a reference to them until it closes */

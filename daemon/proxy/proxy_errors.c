@@ -6,6 +6,8 @@
  */
 #include "proxy/proxy.h"
 
+#include <stdio.h>
+
 #include "config/config.h"
 #include "proxy/gate.h"
 #include "lib/log.h"
@@ -13,6 +15,7 @@
 #include "proxy/proxy_int.h"
 #include "http/rewrite.h"
 #include "lib/clock.h"
+#include "lib/str.h"
 
 /* ---- warnings and gateway errors --------------------------------------- */
 
@@ -88,6 +91,53 @@ void proxy__send_error(struct proxy *p, struct conn *c, int status,
 			     in_exchange && c->x->request_id[0] ?
 				     c->x->request_id : NULL);
 	send_answer(p, c, n, status);
+}
+
+/* The host of a Host field without its port ("[::1]:80" -> "[::1]"). */
+static size_t host_without_port(const char *h, size_t n)
+{
+	for (size_t i = n; i > 0; i--) {
+		if (h[i - 1] == ':')
+			return i - 1;
+		if (h[i - 1] < '0' || h[i - 1] > '9')
+			break;
+	}
+	return n;
+}
+
+void proxy__send_redirect(struct proxy *p, struct conn *c, uint32_t port)
+{
+	const struct http_request *r = &p->req;
+	char portbuf[16] = "";
+	struct sbuf s;
+	size_t hl;
+
+	if (!r->host || !r->host_len) {
+		proxy__send_error(p, c, 400,
+				  "a Host is needed to redirect to https");
+		return;
+	}
+	if (c->x->resp_started || (c->flags & CONN_F_SEND) ||
+	    conn_out_get(&p->conns, c)) {
+		proxy__put_cfg(p, c);
+		conn_close(&p->conns, c);
+		return;
+	}
+	hl = host_without_port(r->host, r->host_len);
+	if (port != 443)
+		snprintf(portbuf, sizeof(portbuf), ":%u", port);
+	sbuf_init(&s, c->out->data, c->out->cap);
+	sbuf_adds(&s, "HTTP/1.1 308 Permanent Redirect\r\nLocation: https://");
+	sbuf_add(&s, r->host, hl);
+	sbuf_adds(&s, portbuf);
+	if (r->target_len && r->target[0] == '/')
+		sbuf_add(&s, r->target, r->target_len);
+	else
+		sbuf_add(&s, r->path, r->path_len);
+	sbuf_adds(&s, "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+	proxy__report(p, c, 308, NULL, s.overflow ? 0 : (uint64_t)s.len);
+	proxy__put_cfg(p, c);
+	send_answer(p, c, s.overflow ? -1 : (long)s.len, 308);
 }
 
 /* ---- the gate: auth, RBAC, L7 CIDR, rate limits ------------------------ */

@@ -1,6 +1,7 @@
 """TLS operations: session resumption (TLS 1.2 tickets, TLS 1.3 PSK) on
 any of two workers and across a reload, handshake metrics, the expiry
-gauge, the access log's tls and sni fields, sluicectl certs.
+gauge, the access log's tls and sni fields, sluicectl certs, HSTS and the
+308 redirect of a plain listener.
 
 Fails without the shared ticket keys: after the reload the new snapshot's
 contexts would hold new random keys and the session would not resume.
@@ -17,6 +18,7 @@ import raw
 import tls_util as t
 
 PORT = h.GW_PORT + 44
+REDIRECT = h.GW_PORT + 45      # plain, redirect_https: PORT
 ADMIN = "127.0.0.1:9944"
 
 
@@ -31,7 +33,11 @@ def gw(backends, workdir, pki):
     sock = workdir / "tls-ops.sock"
     s = raw.start(workdir, "gw-tls-ops", workers=2, access_log=str(log),
                   listeners=[{"address": f"{h.SRV4}:{PORT}",
-                              "tls": t.tls_section(pki, ("api-ec", "star"))}],
+                              "tls": t.tls_section(
+                                  pki, ("api-ec", "star"),
+                                  hsts="max-age=31536000")},
+                             {"address": f"{h.SRV4}:{REDIRECT}",
+                              "redirect_https": PORT}],
                   top={"admin": {"address": ADMIN, "socket": str(sock)}})
     s.log = log
     s.sock = sock
@@ -140,3 +146,38 @@ def test_sluicectl_certs(gw, pki):
     assert 28 <= by_file["star.chain.pem"]["days_left"] <= 30
     r = h.run([h.SLUICECTL, "--socket", gw.sock, "certs"])
     assert "NOT_AFTER" in r.stdout and "*.example.test" in r.stdout
+
+
+def test_hsts_on_tls_responses(gw, pki, backends):
+    c = raw.Conn(port=PORT, tls=t.client_ctx(pki))
+    c.send(raw.request("GET", raw.uniq("hsts"), headers=[
+        ("X-Forwarded-Proto", "http")]))
+    r = c.response()
+    assert r.header("strict-transport-security") == "max-age=31536000", r
+    c.close()
+
+
+@pytest.mark.parametrize("host,target,location", [
+    ("api.test", "{u}/b?x=1", f"https://api.test:{PORT}{{u}}/b?x=1"),
+    (f"api.test:{REDIRECT}", "{u}", f"https://api.test:{PORT}{{u}}"),
+    (f"[{h.SRV6}]:{REDIRECT}", "{u}", f"https://[{h.SRV6}]:{PORT}{{u}}"),
+    ("api.test", "http://api.test{u}?q", f"https://api.test:{PORT}{{u}}?q"),
+], ids=["path-query", "host-port", "ipv6-host", "absolute-form"])
+def test_plain_listener_redirects_to_https(gw, backends, host, target,
+                                           location):
+    u = raw.uniq("redir")
+    c = raw.Conn(port=REDIRECT, tls=False)
+    c.send(f"GET {target.format(u=u)} HTTP/1.1\r\nHost: {host}\r\n\r\n")
+    r = c.response()
+    assert r.status == 308, r
+    assert r.header("location") == location.format(u=u), r
+    assert r.header("strict-transport-security") is None
+    c.close()
+    assert raw.backend_entries(backends["b1"], u) == []
+
+
+def test_redirect_without_host_is_400(gw):
+    c = raw.Conn(port=REDIRECT, tls=False)
+    c.send(b"GET / HTTP/1.0\r\n\r\n")
+    assert c.response().status == 400
+    c.close()
