@@ -61,6 +61,7 @@ static void config_free(struct config *c)
 		free_strs(cc->roles, cc->n_roles);
 		free_strs(cc->bearer_tokens, cc->n_bearer_tokens);
 		free_strs(cc->api_keys, cc->n_api_keys);
+		free_strs(cc->client_certs, cc->n_client_certs);
 	}
 	free(c->consumers);
 	free_strs(c->jwt.algorithms, c->jwt.n_algorithms);

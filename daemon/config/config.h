@@ -266,6 +266,10 @@ struct config_consumer {
 	size_t n_bearer_tokens;
 	char **api_keys;
 	size_t n_api_keys;
+	/* TLS client certificates (auth: [mtls]): "sha256:<hex of the DER
+	 * certificate's SHA-256>", "cn:<subject CN>" or "san:<DNS name>" */
+	char **client_certs;
+	size_t n_client_certs;
 };
 
 struct config_jwt_key {

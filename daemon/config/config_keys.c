@@ -187,6 +187,9 @@ static const struct ckey consumer_keys[] = {
 	  .flags = K_RAW | K_RELOAD },
 	{ .name = "api_keys", .set = cfg_set_strs, .off = CO(api_keys),
 	  .off2 = CO(n_api_keys), .max = 64, .flags = K_RAW | K_RELOAD },
+	{ .name = "client_certs", .set = cfg_set_strs,
+	  .off = CO(client_certs), .off2 = CO(n_client_certs), .max = 64,
+	  .flags = K_RAW | K_RELOAD },
 };
 #undef CO
 static const struct csection consumer_sec = {

@@ -27,6 +27,8 @@
 #include <errno.h>
 #include <pthread.h>
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -68,6 +70,9 @@ struct tls_conn {
 	bool again;			/* decrypted data may be waiting */
 	bool failed;			/* fatal: send what is in out, then error */
 	bool counted;			/* handshake end reported */
+	/* a verified client certificate's identities (auth: [mtls]) */
+	char **ids;
+	size_t n_ids;
 };
 
 static __thread char tls_plain[TLS_PLAIN_MAX];
@@ -527,6 +532,7 @@ static void tls_close(struct transport *t)
 		tls_listener_put(tc->tl);
 		free(tc->stash);
 		free(tc->out);
+		free(tc->ids);
 		free(tc);
 		t->priv = NULL;
 	}
@@ -606,6 +612,84 @@ const char *transport_tls_sni(const struct transport *t)
 	return SSL_get_servername(tc_of(t)->ssl, TLSEXT_NAMETYPE_host_name);
 }
 
+#define TLS_MAX_IDS 10			/* fingerprint, CN, 8 DNS SANs */
+#define TLS_ID_MAX 260
+
+/* A printable name (no NUL, control or space) from an ASN.1 string. */
+static bool id_add(char **ids, size_t *n, char *space, const char *prefix,
+		   const ASN1_STRING *s)
+{
+	const unsigned char *d = ASN1_STRING_get0_data(s);
+	int len = ASN1_STRING_length(s);
+	char *o = space + *n * TLS_ID_MAX;
+	size_t pl = strlen(prefix);
+
+	if (*n >= TLS_MAX_IDS || len <= 0 || (size_t)len + pl >= TLS_ID_MAX)
+		return false;
+	for (int i = 0; i < len; i++)
+		if (d[i] <= 0x20 || d[i] >= 0x7f)
+			return false;
+	memcpy(o, prefix, pl);
+	memcpy(o + pl, d, (size_t)len);
+	o[pl + (size_t)len] = '\0';
+	ids[(*n)++] = o;
+	return true;
+}
+
+/* Once per connection: the identities of its verified client cert. */
+static void client_ids(struct tls_conn *tc, SSL *ssl)
+{
+	X509 *x = SSL_get0_peer_certificate(ssl);
+	unsigned char md[32];
+	unsigned int mdlen = sizeof(md);
+	GENERAL_NAMES *gens;
+	X509_NAME *subj;
+	char **ids, *space, *o;
+	size_t n = 0;
+	int i;
+
+	if (!x || SSL_get_verify_result(ssl) != X509_V_OK)
+		return;
+	ids = malloc(TLS_MAX_IDS * (sizeof(char *) + TLS_ID_MAX));
+	if (!ids)
+		return;
+	space = (char *)(ids + TLS_MAX_IDS);
+	if (X509_digest(x, tls_sha256, md, &mdlen) && mdlen == 32) {
+		o = space;
+		memcpy(o, "sha256:", 7);
+		for (unsigned int k = 0; k < 32; k++)
+			snprintf(o + 7 + 2 * k, 3, "%02x", md[k]);
+		ids[n++] = o;
+	}
+	subj = X509_get_subject_name(x);
+	i = subj ? X509_NAME_get_index_by_NID(subj, NID_commonName, -1) : -1;
+	if (i >= 0)
+		id_add(ids, &n, space, "cn:",
+		       X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, i)));
+	gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	for (int k = 0; gens && k < sk_GENERAL_NAME_num(gens); k++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, k);
+
+		if (g->type == GEN_DNS)
+			id_add(ids, &n, space, "san:", g->d.dNSName);
+	}
+	GENERAL_NAMES_free(gens);
+	tc->ids = ids;
+	tc->n_ids = n;
+}
+
+size_t transport_tls_client_ids(const struct transport *t,
+				const char *const **ids)
+{
+	const struct tls_conn *tc;
+
+	if (!transport_is_tls(t))
+		return 0;
+	tc = tc_of(t);
+	*ids = (const char *const *)tc->ids;
+	return tc->n_ids;
+}
+
 static __thread unsigned int tls_worker;
 
 void tls_thread_worker(unsigned int worker)
@@ -631,4 +715,5 @@ static void tls__handshake_done(struct tls_conn *tc, SSL *ssl, bool ok)
 		verify = SSL_get_verify_result(ssl) == X509_V_OK ? "ok"
 								  : "failed";
 	obs_tls_client_cert(tls_worker, verify);
+	client_ids(tc, ssl);
 }

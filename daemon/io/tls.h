@@ -64,6 +64,11 @@ const char *transport_tls_version(const struct transport *t);
 const char *transport_tls_cipher(const struct transport *t);
 const char *transport_tls_sni(const struct transport *t);
 bool transport_is_tls(const struct transport *t);
+/* The identities of a verified client certificate ("sha256:<hex>",
+ * "cn:<CN>", "san:<DNS>", for auth: [mtls]) at *ids; returns how many
+ * (0: plain, no certificate, or one that did not verify). */
+size_t transport_tls_client_ids(const struct transport *t,
+				const char *const **ids);
 
 /* Every certificate of a snapshot, for the admin API: calls fn once per
  * certificate with its file, names (comma separated) and expiry. */

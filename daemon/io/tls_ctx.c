@@ -44,6 +44,7 @@
 
 static unsigned char ticket_master[32];
 static EVP_CIPHER *ticket_cipher;	/* AES-256-CBC, fetched once */
+EVP_MD *tls_sha256;
 
 int tls_global_init(void)
 {
@@ -53,7 +54,8 @@ int tls_global_init(void)
 	    (ssize_t)sizeof(ticket_master))
 		return -EIO;
 	ticket_cipher = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL);
-	return ticket_cipher ? 0 : -ENOSYS;
+	tls_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	return ticket_cipher && tls_sha256 ? 0 : -ENOSYS;
 }
 
 struct ticket_key {

@@ -43,6 +43,9 @@ struct tls_set {
 	size_t n_files;
 };
 
+/* SHA-256, fetched once (client certificate fingerprints). */
+extern EVP_MD *tls_sha256;
+
 void tls_listener_get(struct tls_listener *tl);
 void tls_listener_put(struct tls_listener *tl);
 

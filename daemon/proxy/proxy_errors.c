@@ -10,6 +10,7 @@
 
 #include "config/config.h"
 #include "proxy/gate.h"
+#include "io/tls.h"
 #include "lib/log.h"
 #include "obs/obs.h"
 #include "proxy/proxy_int.h"
@@ -171,9 +172,11 @@ bool proxy__gate_request(struct proxy *p, struct conn *c, int route)
 	struct exchange *x = c->x;
 	uint64_t mono_ns = clock_batch_ns();
 	struct gate_verdict v;
+	const char *const *ids = NULL;
+	size_t n_ids = transport_tls_client_ids(&c->tr, &ids);
 
-	if (gate_check(x->cfg, route, &p->req, &x->client_addr.sa,
-		       clock_batch_wall_s(), mono_ns, &v)) {
+	if (gate_check_ex(x->cfg, route, &p->req, &x->client_addr.sa,
+			  clock_batch_wall_s(), mono_ns, ids, n_ids, &v)) {
 		/* the request's client, not a trusted proxy in front of it;
 		 * banned in XDP only when XDP sees it (the TCP peer) */
 		gate_strike(x->cfg, &x->client_addr.sa, x->client_proxied,

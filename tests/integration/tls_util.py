@@ -105,6 +105,12 @@ def make_pki(d):
     _ca(d, "cca")
     _leaf(d, "alice", "cca", "ec", "DNS:alice.clients.test", cn="alice",
           client=True)
+    _leaf(d, "bob", "cca", "ec", "DNS:bob.clients.test", cn="bob",
+          client=True)
+    _leaf(d, "carol", "cca", "ec", "DNS:carol.other.test", cn="carol",
+          client=True)
+    _leaf(d, "dave", "cca", "ec", "DNS:dave.clients.test", cn="dave",
+          client=True)
     _ca(d, "rogue")
     _leaf(d, "mallory", "rogue", "ec", "DNS:alice.clients.test",
           cn="alice", client=True)
