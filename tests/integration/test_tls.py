@@ -245,3 +245,32 @@ def test_handshake_timeout_closes_a_silent_client(gw):
     # closed by the gateway (handshake_timeout_ms: 400), not by the wait
     assert c.closed(timeout=10)
     c.close()
+
+
+AEAD_SUITES = {
+    "TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384",
+    "TLS_CHACHA20_POLY1305_SHA256",
+    "ECDHE-ECDSA-AES128-GCM-SHA256", "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-AES128-GCM-SHA256",
+    "ECDHE-RSA-AES256-GCM-SHA384", "ECDHE-RSA-CHACHA20-POLY1305",
+}
+
+
+def test_sslscan_defaults(gw):
+    """sslscan (Debian's) on the default settings: only TLS 1.2/1.3, only
+    AEAD suites with forward secrecy, no renegotiation, no heartbleed."""
+    r = subprocess.run(["ip", "netns", "exec", h.CLI_NS, "sslscan",
+                        "--no-colour", f"--sni-name=api.test",
+                        f"{h.SRV4}:{PORT}"],
+                       capture_output=True, text=True, timeout=120)
+    out = r.stdout
+    for p in ("SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1"):
+        assert f"{p}     disabled" in out or f"{p}   disabled" in out, out
+    assert "TLSv1.2   enabled" in out and "TLSv1.3   enabled" in out, out
+    suites = [l.split()[4] for l in out.splitlines()
+              if l.startswith(("Preferred", "Accepted"))]
+    assert suites and set(suites) <= AEAD_SUITES, suites
+    assert "renegotiation not supported" in out or \
+        "Secure session renegotiation supported" in out, out
+    assert "vulnerable to heartbleed" in out and \
+        "is vulnerable to heartbleed" not in out, out
