@@ -274,3 +274,23 @@ def test_sslscan_defaults(gw):
         "Secure session renegotiation supported" in out, out
     assert "vulnerable to heartbleed" in out and \
         "is vulnerable to heartbleed" not in out, out
+
+
+@pytest.mark.parametrize("tls,extra,msg", [
+    ({"client_auth": "required"}, {}, "needs client_ca"),
+    ({}, {"proxy_protocol": True}, "cannot be combined"),
+    ({}, {"redirect_https": 8443}, "redirect_https is for a plain listener"),
+    ({"hsts": "max-age=1\r\nX-Evil: 1"}, {}, "printable ASCII"),
+    ({"min_version": "1.1"}, {}, "min_version"),
+    ({"client_auth": "sometimes"}, {}, "client_auth"),
+    ({"handshake_timeout_ms": 0}, {}, "handshake_timeout_ms"),
+    ({"certificates": []}, {}, "certificates"),
+], ids=["auth-without-ca", "proxy-protocol", "redirect-on-tls", "hsts-crlf",
+        "old-min-version", "bad-client-auth", "zero-timeout", "no-certs"])
+def test_bad_tls_config_refused(workdir, pki, tls, extra, msg):
+    sec = t.tls_section(pki, ("api-ec",))
+    sec.update(tls)
+    p = raw.write_cfg(workdir, "tls-bad", listeners=[
+        {"address": f"{h.SRV4}:{PORT}", "tls": sec, **extra}])
+    r = h.run_sluiced_once(["-c", str(p), "--check"])
+    assert r.returncode != 0 and msg in r.stderr, r.stderr
