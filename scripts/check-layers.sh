@@ -51,6 +51,15 @@ while IFS= read -r f; do
 	done
 done < <(git ls-files 'daemon/*.c' 'daemon/*.h' 2>/dev/null || find daemon -name '*.[ch]')
 
+# OpenSSL's TLS API stays in the TLS transport (docs/TLS.md).
+while IFS= read -r f; do
+	case $f in daemon/io/tls*) continue ;; esac
+	if grep -En '^#include <openssl/ssl' "$f" >/dev/null; then
+		echo "$f: includes <openssl/ssl.h>: only daemon/io/tls*.c may"
+		bad=1
+	fi
+done < <(git ls-files 'daemon/*.c' 'daemon/*.h' 2>/dev/null || find daemon -name '*.[ch]')
+
 if (( bad )); then
 	echo "layers: upward or impure includes (order: ${LAYERS[*]})" >&2
 	exit 1

@@ -23,6 +23,7 @@ done
 WORK=$(mktemp -d /tmp/sluice-demo.XXXXXX)
 PIDS=()		# backends
 SL_PID=
+HTTPS=
 RC=0		# exit status when something failed before stop_all
 
 say() { printf '%s\n' "$*"; }
@@ -87,6 +88,39 @@ start_backend() { # NAME ADDR
 	exit 1
 }
 
+# HTTPS: a certificate for localhost and 127.0.0.1 made here (openssl CLI),
+# and the demo config with a TLS listener on 127.0.0.1:8443 next to the
+# plain one (written to $WORK: config/sluice.yaml itself stays plain)
+make_tls() {
+	mkdir -p "$WORK/tls"
+	if ! openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 \
+		-nodes -days 30 -subj /CN=localhost \
+		-addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+		-keyout "$WORK/tls/demo.key" -out "$WORK/tls/demo.pem" \
+		>"$WORK/tls/openssl.log" 2>&1; then
+		say "demo: openssl could not make the demo certificate:" >&2
+		cat "$WORK/tls/openssl.log" >&2
+		RC=1
+		exit 1
+	fi
+	local dir
+	dir=$(cd "$(dirname "$CONFIG")" && pwd)
+	sed -e "s|^\(    files: \)\[allowlist.txt\]|\1[$dir/allowlist.txt]|" \
+	    -e '0,/^    address: 127.0.0.1:8080/{/^    address: 127.0.0.1:8080/a\
+  - name: https\
+    address: 127.0.0.1:8443\
+    tls:\
+      certificates:\
+        - {cert: tls/demo.pem, key: tls/demo.key}\
+      hsts: "max-age=300"
+}' "$CONFIG" >"$WORK/sluice.yaml"
+	CONFIG=$WORK/sluice.yaml
+}
+if [[ $CONFIG == config/sluice.yaml ]]; then
+	make_tls
+	HTTPS=1
+fi
+
 start_backend demo-a 127.0.0.1:9001
 start_backend demo-b 127.0.0.1:9002
 say "demo: backends demo-a (127.0.0.1:9001) and demo-b (127.0.0.1:9002) up"
@@ -116,7 +150,9 @@ Sluice is running (sluiced pid $SL_PID, config $CONFIG).
 Try, in another terminal:
 
   curl -s http://127.0.0.1:8080/hello            # proxied, round robin demo-a/demo-b
-  curl -s http://127.0.0.1:8080/api/items -d x=1 # POST through the /api/ route
+${HTTPS:+  curl -s --cacert $WORK/tls/demo.pem https://localhost:8443/hello   # the same over TLS
+  $BUILD/sluicectl certs                      # certificates served, with expiry
+}  curl -s http://127.0.0.1:8080/api/items -d x=1 # POST through the /api/ route
   curl -s -X POST http://127.0.0.1:8080/hello    # no route (/ is GET/HEAD only): 404 no_route
   curl -si http://127.0.0.1:8080/status/404      # a backend's own 404, passed through
   $BUILD/sluicectl status                     # XDP counters per reason

@@ -15,6 +15,8 @@ PKGS=(
 	prometheus
 	# tools used by tests, the demo and the bench
 	procps psmisc wrk
+	# TLS tests and the demo's certificate (openssl CLI, s_client)
+	openssl sslscan
 	# bench: the proxies Sluice is compared with (make bench)
 	nginx haproxy
 	# make bench (XDP): xdp-filter to compare with, nftables for the

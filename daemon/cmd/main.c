@@ -20,6 +20,7 @@
 #include "control/control.h"
 #include "lib/log.h"
 #include "control/privdrop.h"
+#include "io/tls.h"
 
 enum {
 	EXIT_OK = 0,
@@ -106,7 +107,7 @@ int main(int argc, char **argv)
 		log_set_level(lvl);
 	}
 
-	ret = policy_load_file(path, &cfg, &errors);
+	ret = tls_load_file(path, &cfg, &errors);
 	if (ret) {
 		fprintf(stderr, "sluiced: invalid configuration:\n");
 		if (errors && *errors)

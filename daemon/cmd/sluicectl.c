@@ -503,6 +503,9 @@ static const struct cmd cmds[] = {
 	{ "upstreams", cmd_get, "upstreams",
 	  "Services and their targets, with connect timeouts and health.\n",
 	  "/upstreams" },
+	{ "certs", cmd_get, "certs",
+	  "TLS certificates served: listener, names (DNS and IP SANs), expiry,\n"
+	  "days left and the file each was read from.\n", "/certs" },
 	{ "allow", cmd_list_edit,
 	  "allow add CIDR [rate=N/s] [burst=N] [syn=N/s] [syn_burst=N]\n"
 	  "  allow del CIDR | allow list",

@@ -43,6 +43,7 @@ enum auth_method {
 	AUTH_M_BEARER = 1u << 0,	/* Authorization: Bearer <opaque> */
 	AUTH_M_KEY = 1u << 1,		/* API key: header or query parameter */
 	AUTH_M_JWT = 1u << 2,		/* Authorization: Bearer <jwt> */
+	AUTH_M_MTLS = 1u << 3,		/* a verified TLS client certificate */
 };
 
 enum auth_roles_mode {

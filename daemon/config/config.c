@@ -61,6 +61,7 @@ static void config_free(struct config *c)
 		free_strs(cc->roles, cc->n_roles);
 		free_strs(cc->bearer_tokens, cc->n_bearer_tokens);
 		free_strs(cc->api_keys, cc->n_api_keys);
+		free_strs(cc->client_certs, cc->n_client_certs);
 	}
 	free(c->consumers);
 	free_strs(c->jwt.algorithms, c->jwt.n_algorithms);
@@ -73,6 +74,20 @@ static void config_free(struct config *c)
 	}
 	free(c->jwt.keys);
 	allowlist_free(&c->trusted_proxies);
+	if (c->tls && c->tls_release)
+		c->tls_release(c->tls);
+	for (size_t i = 0; i < c->n_listeners; i++) {
+		struct config_tls *t = &c->listeners[i].tls;
+
+		for (size_t j = 0; j < t->n_certs; j++) {
+			free(t->certs[j].cert);
+			free(t->certs[j].key);
+		}
+		free(t->certs);
+		free_strs(t->alpn, t->n_alpn);
+		free(t->client_ca);
+		free(t->hsts);
+	}
 	for (size_t i = 0; i < c->xdp.n_interfaces; i++)
 		free(c->xdp.interfaces[i]);
 	for (size_t i = 0; i < c->xdp.n_allowlist_files; i++)

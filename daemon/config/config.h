@@ -127,9 +127,41 @@ struct config_addr {
 	char text[64];			/* as written: "127.0.0.1:9001" */
 };
 
+/* listeners[].tls: TLS termination (docs/TLS.md) */
+#define CONFIG_TLS_MAX_CERTS 32
+enum config_tls_version { CFG_TLS_12 = 0, CFG_TLS_13 };
+enum config_client_auth { CFG_CLIENT_AUTH_NONE = 0, CFG_CLIENT_AUTH_OPTIONAL,
+			  CFG_CLIENT_AUTH_REQUIRED };
+
+struct config_tls_cert {
+	char *cert;			/* PEM chain, leaf first (resolved path) */
+	char *key;			/* PEM private key (resolved path) */
+};
+
+struct config_tls {
+	bool enabled;			/* the listener has a tls: section */
+	struct config_tls_cert *certs;	/* the first is the default */
+	size_t n_certs;
+	int min_version;		/* enum config_tls_version */
+	char **alpn;			/* protocol ids, preference order */
+	size_t n_alpn;
+	char *client_ca;		/* PEM bundle; NULL: no client certs */
+	int client_auth;		/* enum config_client_auth */
+	uint32_t handshake_timeout_ms;
+	char *hsts;			/* Strict-Transport-Security value */
+};
+
+/* Built from a snapshot's tls: sections by io/tls (SSL_CTXs), opaque
+ * here; freed through config.tls_release. */
+struct tls_set;
+
 struct config_listener {
 	char name[CONFIG_MAX_NAME];
 	struct config_addr addr;
+	struct config_tls tls;
+	/* plain listener: answer every request with a 308 to https on this
+	 * port (0: off) */
+	uint32_t redirect_https;
 	bool proxy_protocol;		/* expect a PROXY v1/v2 header from
 					 * trusted_proxies peers */
 	bool defer_accept;		/* TCP_DEFER_ACCEPT: handed over once
@@ -234,6 +266,10 @@ struct config_consumer {
 	size_t n_bearer_tokens;
 	char **api_keys;
 	size_t n_api_keys;
+	/* TLS client certificates (auth: [mtls]): "sha256:<hex of the DER
+	 * certificate's SHA-256>", "cn:<subject CN>" or "san:<DNS name>" */
+	char **client_certs;
+	size_t n_client_certs;
 };
 
 struct config_jwt_key {
@@ -372,6 +408,11 @@ struct config {
 	/* Frees what a builder attached (the auth store, the rate-limit
 	 * tables); called by the last config_put(). NULL: nothing built. */
 	void (*release)(struct config *c);
+	/* The listeners' TLS contexts (io/tls.h tls_build()); NULL when no
+	 * listener has TLS. Freed by the last config_put() through
+	 * tls_release. */
+	struct tls_set *tls;
+	void (*tls_release)(struct tls_set *t);
 	int refcount;			/* atomic; config_get/config_put */
 	struct config_metrics metrics;
 	struct config_access_log access_log;

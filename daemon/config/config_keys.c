@@ -38,6 +38,57 @@ static void access_log_finish(struct pctx *p, yaml_node_t *map, void *base,
 static void rate_finish(struct pctx *p, yaml_node_t *map, void *base,
 			const char *path, yaml_node_t **vals);
 
+static const char *const tls_versions[] = { "1.2", "1.3", NULL };
+static const char *const client_auth_modes[] = { "none", "optional",
+						  "required", NULL };
+static void listener_finish(struct pctx *p, yaml_node_t *map, void *base,
+			    const char *path, yaml_node_t **vals);
+static void tls_finish(struct pctx *p, yaml_node_t *map, void *base,
+		       const char *path, yaml_node_t **vals);
+
+#define TC(f) offsetof(struct config_tls_cert, f)
+static const struct ckey tls_cert_keys[] = {
+	{ .name = "cert", .set = cfg_set_file, .off = TC(cert), .min = 1,
+	  .max = PATH_MAX - 1, .flags = K_REQUIRED | K_RELOAD },
+	{ .name = "key", .set = cfg_set_file, .off = TC(key), .min = 1,
+	  .max = PATH_MAX - 1, .flags = K_REQUIRED | K_RELOAD },
+};
+#undef TC
+static const struct csection tls_cert_sec = {
+	.what = "certificate",
+	.keys = tls_cert_keys,
+	.n_keys = N_KEYS(tls_cert_keys),
+	.item_size = sizeof(struct config_tls_cert),
+};
+
+#define T(f) offsetof(struct config_tls, f)
+static const struct ckey tls_keys[] = {
+	{ .name = "certificates", .set = cfg_set_list, .off = T(certs),
+	  .off2 = T(n_certs), .min = 1, .max = CONFIG_TLS_MAX_CERTS,
+	  .flags = K_REQUIRED | K_RELOAD, .sub = &tls_cert_sec },
+	{ .name = "min_version", .set = cfg_set_enum, .off = T(min_version),
+	  .def_int = CFG_TLS_12, .flags = K_RELOAD, .choices = tls_versions },
+	{ .name = "alpn", .set = cfg_set_strs, .off = T(alpn),
+	  .off2 = T(n_alpn), .min = 1, .max = 8, .flags = K_RAW | K_RELOAD },
+	{ .name = "client_ca", .set = cfg_set_file, .off = T(client_ca),
+	  .min = 1, .max = PATH_MAX - 1, .flags = K_RELOAD },
+	{ .name = "client_auth", .set = cfg_set_enum, .off = T(client_auth),
+	  .def_int = CFG_CLIENT_AUTH_NONE, .flags = K_RELOAD,
+	  .choices = client_auth_modes },
+	{ .name = "handshake_timeout_ms", .set = cfg_set_u32,
+	  .off = T(handshake_timeout_ms), .min = 100, .max = 600000,
+	  .def_int = 10000, .flags = K_RELOAD },
+	{ .name = "hsts", .set = cfg_set_str, .off = T(hsts), .min = 1,
+	  .max = 256, .flags = K_RELOAD },
+};
+#undef T
+static const struct csection tls_sec = {
+	.what = "tls",
+	.keys = tls_keys,
+	.n_keys = N_KEYS(tls_keys),
+	.finish = tls_finish,
+};
+
 #define L(f) offsetof(struct config_listener, f)
 static const struct ckey listener_keys[] = {
 	{ .name = "name", .set = cfg_set_name, .off = L(name), .min = 1,
@@ -48,6 +99,11 @@ static const struct ckey listener_keys[] = {
 	  .off = L(proxy_protocol), .def_int = 0 },
 	{ .name = "defer_accept", .set = cfg_set_bool, .off = L(defer_accept),
 	  .def_int = 1 },
+	{ .name = "tls", .set = cfg_set_section, .off = L(tls),
+	  .sub = &tls_sec },
+	{ .name = "redirect_https", .set = cfg_set_u32,
+	  .off = L(redirect_https), .min = 1, .max = 65535, .def_int = 0,
+	  .flags = K_RELOAD },
 };
 #undef L
 static const struct csection listener_sec = {
@@ -55,6 +111,7 @@ static const struct csection listener_sec = {
 	.keys = listener_keys,
 	.n_keys = N_KEYS(listener_keys),
 	.item_size = sizeof(struct config_listener),
+	.finish = listener_finish,
 };
 
 #define S(f) offsetof(struct config_service, f)
@@ -130,6 +187,9 @@ static const struct ckey consumer_keys[] = {
 	  .flags = K_RAW | K_RELOAD },
 	{ .name = "api_keys", .set = cfg_set_strs, .off = CO(api_keys),
 	  .off2 = CO(n_api_keys), .max = 64, .flags = K_RAW | K_RELOAD },
+	{ .name = "client_certs", .set = cfg_set_strs,
+	  .off = CO(client_certs), .off2 = CO(n_client_certs), .max = 64,
+	  .flags = K_RAW | K_RELOAD },
 };
 #undef CO
 static const struct csection consumer_sec = {
@@ -836,6 +896,38 @@ static void rate_finish(struct pctx *p, yaml_node_t *map, void *base,
 		cfg_subpath(sp, sizeof(sp), path, "syn_burst");
 		cfg_err_at(p, syn_burst, sp, "syn_burst needs a syn rate (add syn: N/s)");
 	}
+}
+
+/* tls: present (the section's keys are parsed only then) */
+static void tls_finish(struct pctx *p, yaml_node_t *map, void *base,
+		       const char *path, yaml_node_t **vals)
+{
+	struct config_tls *t = base;
+
+	t->enabled = true;
+	for (const char *s = t->hsts; s && *s; s++)
+		if (*s < 0x20 || *s > 0x7e) {
+			cfg_err_at(p, map, path,
+				   "hsts: only printable ASCII may go in a header value");
+			break;
+		}
+	if (t->client_auth != CFG_CLIENT_AUTH_NONE && !t->client_ca)
+		cfg_err_at(p, map, path,
+			   "client_auth '%s' needs client_ca (the CAs that sign client certificates)",
+			   client_auth_modes[t->client_auth]);
+}
+
+static void listener_finish(struct pctx *p, yaml_node_t *map, void *base,
+			    const char *path, yaml_node_t **vals)
+{
+	struct config_listener *l = base;
+
+	if (l->tls.enabled && l->proxy_protocol)
+		cfg_err_at(p, map, path,
+			   "tls and proxy_protocol cannot be combined yet");
+	if (l->tls.enabled && l->redirect_https)
+		cfg_err_at(p, map, path,
+			   "redirect_https is for a plain listener, this one has tls");
 }
 
 static int port_cmp(const void *a, const void *b)

@@ -634,9 +634,10 @@ bool cfg_get_auth_method(struct pctx *p, const yaml_node_t *n,
 {
 	static const struct flag_name m[] = {
 		{ "bearer", AUTH_M_BEARER }, { "key", AUTH_M_KEY },
-		{ "jwt", AUTH_M_JWT },
+		{ "jwt", AUTH_M_JWT }, { "mtls", AUTH_M_MTLS },
 	};
 
 	return get_flag(p, n, path, m, sizeof(m) / sizeof(m[0]),
-			"authentication method", "bearer, key or jwt", mask);
+			"authentication method", "bearer, key, jwt or mtls",
+			mask);
 }

@@ -27,6 +27,7 @@
 #include "lib/table.h"
 #include "lib/version.h"
 #include "control/liveapi.h"
+#include "io/tls.h"
 #include "obs/obs.h"
 #include "xdp/xdpctl.h"
 
@@ -436,6 +437,78 @@ static int h_upstreams(const struct admin_request *rq, struct admin_reply *out,
 	return admin_reply_json(out, &w, 200);
 }
 
+/* ---- GET /certs: every TLS certificate served ------------------------------- */
+
+struct certs_ctx {
+	struct jw *w;
+	struct table *t;
+	time_t now;
+};
+
+static void cert_row(void *arg, const char *listener, const char *file,
+		     const char *names, int64_t not_after)
+{
+	struct certs_ctx *cc = arg;
+	char when[32] = "", days[24];
+	time_t na = (time_t)not_after;
+	struct tm tm;
+
+	if (gmtime_r(&na, &tm))
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	snprintf(days, sizeof(days), "%" PRId64,
+		 (not_after - (int64_t)cc->now) / 86400);
+	if (cc->t) {
+		const char *row[5] = { listener, names, when, days, file };
+
+		table_row(cc->t, row);
+		return;
+	}
+	jw_obj(cc->w);
+	jw_kstr(cc->w, "listener", listener);
+	jw_kstr(cc->w, "names", names);
+	jw_kstr(cc->w, "not_after", when);
+	jw_ki64(cc->w, "not_after_seconds", not_after);
+	jw_ki64(cc->w, "days_left", (not_after - (int64_t)cc->now) / 86400);
+	jw_kstr(cc->w, "file", file);
+	jw_obj_end(cc->w);
+}
+
+static int h_certs(const struct admin_request *rq, struct admin_reply *out,
+		   void *arg)
+{
+	struct certs_ctx cc = { .now = time(NULL) };
+	struct config *c;
+	struct jw w;
+	int r = admin_need_method(rq, out, "GET");
+
+	if (r)
+		return r < 0 ? r : 0;
+	c = control_config(arg, NULL);
+	if (admin_want_text(rq)) {
+		static const char *const hdr[] = { "LISTENER", "NAMES",
+						   "NOT_AFTER", "DAYS_LEFT",
+						   "FILE" };
+		struct table t;
+
+		table_init(&t, 5, 1u << 3, hdr);
+		cc.t = &t;
+		tls_each_cert(c, cert_row, &cc);
+		config_put(c);
+		return admin_reply_table(out, &t);
+	}
+	jw_init(&w);
+	cc.w = &w;
+	jw_obj(&w);
+	jw_ku64(&w, "generation", c->generation);
+	jw_key(&w, "certificates");
+	jw_arr(&w);
+	tls_each_cert(c, cert_row, &cc);
+	jw_arr_end(&w);
+	jw_obj_end(&w);
+	config_put(c);
+	return admin_reply_json(out, &w, 200);
+}
+
 /* ---- GET /xdp ----------------------------------------------------------------------- */
 
 static int h_xdp(const struct admin_request *rq, struct admin_reply *out,
@@ -593,6 +666,7 @@ int admin_api_register(struct control *ctl)
 		{ "/upstreams", h_upstreams },
 		{ "/xdp", h_xdp },
 		{ "/reload", h_reload },
+		{ "/certs", h_certs },
 	};
 	struct config *c;
 	bool metrics;

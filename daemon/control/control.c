@@ -19,6 +19,7 @@
 #include "policy/policy.h"
 #include "lib/log.h"
 #include "io/loop.h"
+#include "io/tls.h"
 #include "control/privdrop.h"
 #include "control/sdnotify.h"
 #include "obs/obs.h"
@@ -68,9 +69,28 @@ static void escalation_counts(struct obs_escalation_counts *out)
 _Static_assert(sizeof(((struct control *)0)->siginfo) ==
 	       sizeof(struct signalfd_siginfo), "siginfo size");
 
+static void cert_expiry_cb(void *ctx, const char *listener, const char *file,
+			   const char *names, int64_t not_after)
+{
+	(void)ctx;
+	(void)names;
+	obs_tls_cert_expiry(listener, file, not_after);
+}
+
+/* sluice_tls_certificate_not_after_seconds of every served certificate */
+static void publish_cert_expiry(const struct config *cfg)
+{
+	tls_each_cert(cfg, cert_expiry_cb, NULL);
+}
+
 enum control_op {
 	CTL_OP_SIGNAL = 1,
+	CTL_OP_CERT_POLL,
 };
+
+/* How often the TLS certificate files are stat()ed (a changed one reloads
+ * the configuration); SLUICE_CERT_POLL_MS overrides (tests). */
+#define CTL_CERT_POLL_MS 2000
 
 int control_block_signals(void)
 {
@@ -333,6 +353,7 @@ int control_start(struct control *ctl, const char *path, struct config *cfg,
 		}
 		obs_set_xdp(ctl->xdp);
 		obs_set_escalation_source(escalation_counts);
+		publish_cert_expiry(cfg);
 	}
 	/* everything that needs privileges, then the drop, then the threads */
 	ret = init_workers(ctl);
@@ -458,7 +479,7 @@ static int reload_locked(struct control *ctl, char **errors)
 	int ret;
 
 	pr_info("reload: reading %s", ctl->path);
-	ret = policy_load_file(ctl->path, &ncfg, errors);
+	ret = tls_load_file(ctl->path, &ncfg, errors);
 	if (ret) {
 		pr_err("reload: %s: invalid configuration, keeping the running one",
 		       ctl->path);
@@ -496,6 +517,7 @@ static int reload_locked(struct control *ctl, char **errors)
 	if (!ctl->log_level_fixed && log_level_parse(ncfg->log_level, &lvl) == 0)
 		log_set_level(lvl);
 	ncfg->generation = ++ctl->generation;
+	ctl->tls_mtime = tls_files_mtime(ncfg);
 	/* unchanged L7 limits keep their clients' counts */
 	policy_adopt(ncfg, ctl->cfg);
 	for (unsigned int i = 0; i < ctl->n_started; i++)
@@ -505,6 +527,7 @@ static int reload_locked(struct control *ctl, char **errors)
 	ctl->reloads++;
 	ctl->loaded_at = time(NULL);
 	obs_config_applied(ncfg, true);
+	publish_cert_expiry(ncfg);
 	pr_info("reload: configuration applied (generation %llu)",
 		(unsigned long long)ncfg->generation);
 	return 0;
@@ -574,6 +597,38 @@ static int arm_signal(struct control *ctl)
 			 sizeof(ctl->siginfo), loop_ud(CTL_OP_SIGNAL, 0, 0));
 }
 
+static void arm_cert_poll(struct control *ctl)
+{
+	const char *e = getenv("SLUICE_CERT_POLL_MS");
+	unsigned long ms = e && *e ? strtoul(e, NULL, 10) : CTL_CERT_POLL_MS;
+
+	loop_ts_ms(&ctl->poll_ts, ms ? ms : CTL_CERT_POLL_MS);
+	if (loop_timeout(ctl->loop, &ctl->poll_ts,
+			 loop_ud(CTL_OP_CERT_POLL, 0, 0)))
+		pr_err("cannot arm the certificate file poll");
+}
+
+/* A certificate, key or CA file of a TLS listener changed on disk: reload
+ * (a refused reload keeps the old certificates; the change is not retried
+ * until the files change again). */
+static void cert_poll(struct control *ctl)
+{
+	int64_t now;
+	bool changed;
+
+	pthread_mutex_lock(&ctl->lock);
+	now = tls_files_mtime(ctl->cfg);
+	changed = now && now != ctl->tls_mtime;
+	if (changed)
+		ctl->tls_mtime = now;
+	pthread_mutex_unlock(&ctl->lock);
+	if (changed) {
+		pr_info("reload: a TLS certificate file changed");
+		control_reload_ex(ctl, "certificate", NULL);
+	}
+	arm_cert_poll(ctl);
+}
+
 struct signal_state {
 	struct control *ctl;
 	bool stop;
@@ -587,6 +642,10 @@ static void on_signal(void *arg, const struct loop_cqe *cqe)
 	const struct signalfd_siginfo *si = (const void *)ctl->siginfo;
 	int ret;
 
+	if (loop_ud_op(cqe->ud) == CTL_OP_CERT_POLL) {
+		cert_poll(ctl);
+		return;
+	}
 	if (loop_ud_op(cqe->ud) != CTL_OP_SIGNAL)
 		return;
 	if (cqe->res == (int)sizeof(*si)) {
@@ -627,6 +686,8 @@ int control_run(struct control *ctl)
 	ret = arm_signal(ctl);
 	if (ret)
 		return ret;
+	ctl->tls_mtime = tls_files_mtime(ctl->cfg);
+	arm_cert_poll(ctl);
 	while (!st.stop) {
 		ret = loop_run_once(ctl->loop, true, on_signal, &st);
 		if (ret < 0) {

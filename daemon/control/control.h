@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "io/loop.h"
+
 struct config;
 struct control;
 struct loop;
@@ -59,6 +61,10 @@ struct control {
 	bool last_reload_ok;
 	char last_reload_origin[16];	/* "SIGHUP", "admin" */
 	char *last_reload_errors;	/* the refused config's errors, or NULL */
+	/* TLS certificate files: newest change time seen (polled from this
+	 * thread; a change triggers a reload) */
+	int64_t tls_mtime;
+	struct loop_ts poll_ts;
 };
 
 /* A consistent copy of the reload record, for the admin API. */

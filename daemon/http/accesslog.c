@@ -19,8 +19,8 @@
 #define B_HOST 256
 #define B_UA 512
 #define B_REFERER 400
-#define B_SHORT 128	/* names, ids, addresses, method */
-_Static_assert(B_PATH + B_HOST + B_UA + B_REFERER + 8 * B_SHORT + 512 <
+#define B_SHORT 128	/* names, ids, addresses, method, TLS name */
+_Static_assert(B_PATH + B_HOST + B_UA + B_REFERER + 9 * B_SHORT + 512 <
 	       ACCESSLOG_LINE_MAX, "access log budgets exceed the line size");
 
 /* Lines are built in a bounded sbuf (util/str.h): the field budgets above
@@ -207,6 +207,7 @@ static void format_json(struct sbuf *o, const struct accesslog_record *r)
 	ms_field(o, "duration_ms", r->duration_us);
 	ms_field(o, "upstream_ms", r->upstream_us);
 	json_field(o, "tls", r->tls, 0, B_SHORT);
+	json_field(o, "sni", r->sni, 0, B_SHORT);
 	json_field(o, "user_agent", r->user_agent, r->user_agent_len, B_UA);
 	json_field(o, "referer", r->referer, r->referer_len, B_REFERER);
 	json_field(o, "error", r->error, 0, B_SHORT);

@@ -57,6 +57,7 @@ struct accesslog_record {
 	int64_t duration_us;		/* first byte in to last byte out */
 	int64_t upstream_us;		/* to the upstream's response head; -1: none */
 	const char *tls;		/* "TLSv1.3"; NULL: plain */
+	const char *sni;		/* TLS server name sent; NULL: none */
 	const char *error;		/* gateway error code ("no_route"); NULL */
 };
 

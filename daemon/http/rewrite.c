@@ -291,13 +291,20 @@ long rewrite_response_ex(char *dst, size_t cap,
 		    (o && o->via && name_is(&hs[i], "via")) ||
 		    (o && o->request_id && name_is(&hs[i], "x-request-id")) ||
 		    (o && o->drop_transfer_encoding &&
-		     name_is(&hs[i], "transfer-encoding")))
+		     name_is(&hs[i], "transfer-encoding")) ||
+		    (o && o->hsts &&
+		     name_is(&hs[i], "strict-transport-security")))
 			continue;
 		add_header(&s, &hs[i]);
 	}
 	if (o && o->request_id) {
 		sbuf_adds(&s, "X-Request-Id: ");
 		sbuf_adds(&s, o->request_id);
+		sbuf_add(&s, "\r\n", 2);
+	}
+	if (o && o->hsts) {
+		sbuf_adds(&s, "Strict-Transport-Security: ");
+		sbuf_adds(&s, o->hsts);
 		sbuf_add(&s, "\r\n", 2);
 	}
 	if (o && o->via)

@@ -51,6 +51,9 @@ struct rewrite_resp {
 	/* drop Transfer-Encoding (an HTTP/1.0 client gets the body
 	 * de-chunked and close-delimited) */
 	bool drop_transfer_encoding;
+	/* Strict-Transport-Security value to send (the upstream's field is
+	 * replaced); NULL: the upstream's passes */
+	const char *hsts;
 };
 
 enum rewrite_conn {

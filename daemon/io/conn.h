@@ -89,6 +89,7 @@ struct conn {
 	/* client: addr came from a PROXY header, it is not the TCP peer */
 	bool addr_proxied;
 	bool tunnel_shut_up;		/* tunnel: write side of peer shut */
+	uint16_t listener;		/* client: index in config.listeners */
 	unsigned int requests;		/* served on this connection */
 	struct loop_ts ts;		/* connect timeout span */
 	/* client side only: the exchange in progress, owned by the layer

@@ -765,6 +765,17 @@ int loop_timeout(struct loop *l, const struct loop_ts *ts, uint64_t ud)
 	return 0;
 }
 
+int loop_nop(struct loop *l, uint64_t ud)
+{
+	struct io_uring_sqe *sqe = get_sqe(l, 1);
+
+	if (!sqe)
+		return -EBUSY;
+	io_uring_prep_nop(sqe);
+	io_uring_sqe_set_data64(sqe, ud);
+	return 0;
+}
+
 int loop_cancel_fd(struct loop *l, int fd, uint64_t ud)
 {
 	struct io_uring_sqe *sqe = get_sqe(l, 1);

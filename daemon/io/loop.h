@@ -178,6 +178,9 @@ int loop_connect(struct loop *l, int fd, const struct sockaddr *sa,
 int loop_poll(struct loop *l, int fd, unsigned int events, uint64_t ud);
 /* One-shot timer: completes with -ETIME when it fires. */
 int loop_timeout(struct loop *l, const struct loop_ts *ts, uint64_t ud);
+/* A no-op that completes with 0 in the next turn (a transport that has
+ * data buffered answers a read with it). */
+int loop_nop(struct loop *l, uint64_t ud);
 /* Cancel every operation on fd; completes with the count or -ENOENT. */
 int loop_cancel_fd(struct loop *l, int fd, uint64_t ud);
 /* Cancel the operation(s) submitted with target_ud. */

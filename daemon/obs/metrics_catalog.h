@@ -44,7 +44,12 @@
 	X(BAN_WHERE, "where", DYN, 4, "other")  /* xdp, l7 */                     \
 	X(RESULT, "result", FIXED, 0, NULL)      /* success, failure */         \
 	X(VERSION, "version", DYN, 4, NULL)                                      \
-	X(ABI, "abi", DYN, 4, NULL)
+	X(ABI, "abi", DYN, 4, NULL)                                              \
+	X(TLS_PROTO, "tls_version", DYN, 8, "other") /* TLSv1.2, TLSv1.3, none */ \
+	X(TLS_CIPHER, "cipher", DYN, 32, "other")                                \
+	X(TLS_VERIFY, "result", DYN, 8, "other") /* ok, failed, none */          \
+	X(LISTENER, "listener", DYN, 256, "other")                               \
+	X(CERT_FILE, "file", DYN, 1024, "other")
 
 /*
  * X(id, type, merge, name, buckets, (dims...), help)
@@ -109,6 +114,21 @@
 	  "trusted X-Forwarded-For, or XDP unavailable).")                      \
 	X(L7_BANNED, COUNTER, SUM, "sluice_l7_banned_requests_total", NOB, (),   \
 	  "Requests refused (403) because their client is under an L7 ban.")   \
+	X(TLS_HANDSHAKES, COUNTER, SUM, "sluice_tls_handshakes_total", NOB,      \
+	  (MD_TLS_PROTO, MD_TLS_CIPHER, MD_RESULT),                              \
+	  "TLS handshakes ended, by version, cipher and result (a failure has "  \
+	  "version and cipher none).")                                           \
+	X(TLS_RESUMED, COUNTER, SUM, "sluice_tls_resumed_handshakes_total", NOB, \
+	  (MD_TLS_PROTO), "TLS handshakes that resumed a session (ticket or "   \
+	  "TLS 1.3 PSK).")                                                       \
+	X(TLS_CLIENT_CERTS, COUNTER, SUM,                                        \
+	  "sluice_tls_client_certificates_total", NOB, (MD_TLS_VERIFY),          \
+	  "Client certificates on listeners with client_ca, by verification "   \
+	  "result (ok, failed; none: the client sent none).")                    \
+	X(TLS_CERT_NOT_AFTER, GAUGE, MAX,                                        \
+	  "sluice_tls_certificate_not_after_seconds", NOB,                       \
+	  (MD_LISTENER, MD_CERT_FILE),                                           \
+	  "Unix time a served certificate expires, by listener and file.")      \
 	X(CONFIG_RELOADS, COUNTER, SUM, "sluice_config_reloads_total", NOB,      \
 	  (MD_RESULT), "Configuration reloads, by result.")                      \
 	X(CONFIG_LAST_RELOAD_OK, GAUGE, SUM,                                     \

@@ -469,6 +469,46 @@ void obs_conn_accepted(unsigned int i)
 		metrics_inc(w->shard, MF_CONNECTIONS_ACCEPTED, NULL, 1);
 }
 
+void obs_tls_handshake(unsigned int i, const char *version,
+		       const char *cipher, bool resumed)
+{
+	struct obs_worker *w = ready_worker(i);
+	uint32_t l[3];
+
+	if (!w)
+		return;
+	l[0] = metrics_label_index(g.m, MD_TLS_PROTO, version ? version : "none");
+	l[1] = metrics_label_index(g.m, MD_TLS_CIPHER, cipher ? cipher : "none");
+	l[2] = version ? METRICS_RESULT_SUCCESS : METRICS_RESULT_FAILURE;
+	metrics_inc(w->shard, MF_TLS_HANDSHAKES, l, 1);
+	if (version && resumed)
+		metrics_inc(w->shard, MF_TLS_RESUMED, l, 1);
+}
+
+void obs_tls_client_cert(unsigned int i, const char *result)
+{
+	struct obs_worker *w = ready_worker(i);
+	uint32_t l;
+
+	if (!w)
+		return;
+	l = metrics_label_index(g.m, MD_TLS_VERIFY, result);
+	metrics_inc(w->shard, MF_TLS_CLIENT_CERTS, &l, 1);
+}
+
+void obs_tls_cert_expiry(const char *listener, const char *file,
+			 int64_t not_after)
+{
+	uint32_t l[2];
+
+	if (!g.m)
+		return;
+	l[0] = metrics_label_index(g.m, MD_LISTENER, listener);
+	l[1] = metrics_label_index(g.m, MD_CERT_FILE, file);
+	metrics_set(metrics_control_shard(g.m), MF_TLS_CERT_NOT_AFTER, l,
+		    not_after);
+}
+
 void obs_recv_buffers_exhausted(unsigned int i)
 {
 	struct obs_worker *w = ready_worker(i);
@@ -714,6 +754,8 @@ void obs_exchange_end(unsigned int i, struct obs_exchange *e,
 	lr->upstream = end->upstream;
 	lr->status = end->status ? end->status : e->status;
 	lr->error = end->error;
+	lr->tls = end->tls;
+	lr->sni = end->sni;
 	lr->http_minor = e->begun ? e->http_minor : -1;
 	lr->bytes_in = e->bytes_in + end->extra_bytes_in;
 	lr->bytes_out = e->bytes_out + end->extra_bytes_out;

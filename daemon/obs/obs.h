@@ -70,6 +70,8 @@ struct obs_end {
 	uint64_t extra_bytes_in;	/* unparsed request bytes (errors) */
 	uint64_t extra_bytes_out;	/* the gateway's error response */
 	const char *request_id;		/* X-Request-Id (NULL: obs makes one) */
+	const char *tls;		/* TLS version ("TLSv1.3"); NULL: plain */
+	const char *sni;		/* TLS server name; NULL: none */
 };
 
 /* Report the exchange (metrics + access log) and reset e. No-op when e
@@ -119,6 +121,14 @@ void obs_config_applied(const struct config *cfg, bool ok);
 
 /* Worker hooks. */
 void obs_conn_accepted(unsigned int worker);
+/* A TLS handshake ended: version and cipher NULL when it failed. */
+void obs_tls_handshake(unsigned int worker, const char *version,
+		       const char *cipher, bool resumed);
+/* A client certificate verification result: "ok", "failed", "none". */
+void obs_tls_client_cert(unsigned int worker, const char *result);
+/* A served certificate's expiry (control thread, on each load). */
+void obs_tls_cert_expiry(const char *listener, const char *file,
+			 int64_t not_after);
 /* A receive found every provided buffer of its class in use (ENOBUFS)
  * and is posted again. */
 void obs_recv_buffers_exhausted(unsigned int worker);

@@ -564,6 +564,65 @@ static bool roles_ok(const struct auth_policy *p,
 	return p->roles_mode == AUTH_ROLES_ALL;
 }
 
+/* A verified client certificate (auth: [mtls]): 1 handled, 0 none. */
+static int try_mtls(const struct auth_store *s, const struct auth_request *req,
+		    struct auth_result *res)
+{
+	if (!req->n_cert_ids)
+		return 0;
+	for (size_t i = 0; i < req->n_cert_ids; i++) {
+		const char *id = req->cert_ids[i];
+		const struct auth_cred *c = lookup(s, AUTH_CRED_CERT, id,
+						   strlen(id));
+
+		if (c) {
+			grant_consumer(s, c->consumer, res);
+			res->method = AUTH_M_MTLS;
+			res->authenticated = true;
+			return 1;
+		}
+	}
+	deny(res, AUTH_DENY_401, true,
+	     "client certificate not registered to any consumer");
+	return 1;
+}
+
+int auth_cert_id_parse(const char *text, char *out, size_t outlen,
+		       char *err, size_t errlen)
+{
+	size_t n = strlen(text);
+
+	if (!strncmp(text, "sha256:", 7)) {
+		if (n != 7 + 64 || outlen <= n) {
+			snprintf(err, errlen, "'%s': sha256: wants the 64 hex digits of the certificate's SHA-256 fingerprint", text);
+			return -EINVAL;
+		}
+		memcpy(out, "sha256:", 7);
+		for (size_t i = 7; i < n; i++) {
+			char c = text[i];
+
+			if (str_hexval(c) < 0) {
+				snprintf(err, errlen, "'%s': not a hex digit at %zu", text, i);
+				return -EINVAL;
+			}
+			out[i] = (char)(c >= 'A' && c <= 'F' ? c - 'A' + 'a' : c);
+		}
+		out[n] = '\0';
+		return 0;
+	}
+	if ((!strncmp(text, "cn:", 3) && n > 3) ||
+	    (!strncmp(text, "san:", 4) && n > 4)) {
+		if (n >= outlen) {
+			snprintf(err, errlen, "'%.40s...': too long", text);
+			return -EINVAL;
+		}
+		memcpy(out, text, n + 1);
+		return 0;
+	}
+	snprintf(err, errlen, "'%s': want sha256:<fingerprint>, cn:<name> or san:<DNS name>", text);
+	return -EINVAL;
+}
+
 enum auth_verdict auth_evaluate(const struct auth_store *s,
 				const struct auth_policy *p,
 				const struct auth_request *req, int64_t now,
@@ -601,6 +660,8 @@ enum auth_verdict auth_evaluate(const struct auth_store *s,
 	if (!handled && (p->methods & AUTH_M_KEY) && p->key_query[0] &&
 	    req->target)
 		handled = try_query_key(s, p, req, res);
+	if (!handled && (p->methods & AUTH_M_MTLS))
+		handled = try_mtls(s, req, res);
 	if (handled && res->verdict != AUTH_ALLOW)
 		return res->verdict;
 	if (!handled) {

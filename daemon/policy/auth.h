@@ -40,6 +40,7 @@ struct http_header;
 enum auth_cred_kind {
 	AUTH_CRED_BEARER = 0,
 	AUTH_CRED_KEY = 1,
+	AUTH_CRED_CERT = 2,		/* a client certificate identity */
 };
 
 #define AUTH_HASH_TEXT_LEN (7 + 2 * CRYPTO_SHA256_LEN + 1) /* "sha256:" hex NUL */
@@ -82,6 +83,10 @@ struct auth_request {
 	const char *target;		/* request-target (for ?key=) */
 	size_t target_len;
 	const struct sockaddr *client;	/* effective client address */
+	/* The connection's verified TLS client certificate, as identities
+	 * ("sha256:<hex>", "cn:<CN>", "san:<DNS>"); none: n_cert_ids 0 */
+	const char *const *cert_ids;
+	size_t n_cert_ids;
 };
 
 struct auth_result {
@@ -117,6 +122,11 @@ int auth_store_add_cred(struct auth_store *s, size_t ci,
 			const uint8_t hash[CRYPTO_SHA256_LEN]);
 /* Index of the consumer named name, or -ENOENT. */
 int auth_store_find_consumer(const struct auth_store *s, const char *name);
+
+/* A consumer's client_certs entry in canonical form (lower-case hex for
+ * "sha256:"), into out. 0, or -EINVAL with a message in err. */
+int auth_cert_id_parse(const char *text, char *out, size_t outlen,
+		       char *err, size_t errlen);
 
 /* "sha256:<hex>" of token[0..n) into out (AUTH_HASH_TEXT_LEN bytes). */
 void auth_hash_token(const char *token, size_t n,

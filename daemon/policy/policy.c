@@ -347,6 +347,25 @@ int policy_build(struct config *c, char **accbuf, size_t *acc_len)
 			  cc->n_bearer_tokens, cfgdir);
 		add_creds(&a, c, (size_t)ci, AUTH_CRED_KEY, cc->api_keys,
 			  cc->n_api_keys, cfgdir);
+		for (size_t k = 0; k < cc->n_client_certs; k++) {
+			char id[320], err[200];
+			uint8_t hh[CRYPTO_SHA256_LEN];
+			int r;
+
+			if (auth_cert_id_parse(cc->client_certs[k], id,
+					       sizeof(id), err, sizeof(err))) {
+				fail(&a, key, "client_certs: %s", err);
+				continue;
+			}
+			crypto_sha256(id, strlen(id), hh);
+			r = auth_store_add_cred(c->auth, (size_t)ci,
+						AUTH_CRED_CERT, hh);
+			if (r == -EEXIST)
+				fail(&a, key, "client_certs: '%s' is already another consumer's",
+				     id);
+			else if (r)
+				a.oom = 1;
+		}
 	}
 	if (c->jwt.enabled) {
 		c->auth->jwt_enabled = true;

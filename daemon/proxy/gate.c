@@ -248,6 +248,16 @@ int gate_check(const struct config *cfg, int route,
 	       const struct http_request *r, const struct sockaddr *client,
 	       int64_t wall_s, uint64_t mono_ns, struct gate_verdict *v)
 {
+	return gate_check_ex(cfg, route, r, client, wall_s, mono_ns, NULL, 0,
+			     v);
+}
+
+int gate_check_ex(const struct config *cfg, int route,
+		  const struct http_request *r, const struct sockaddr *client,
+		  int64_t wall_s, uint64_t mono_ns,
+		  const char *const *cert_ids, size_t n_cert_ids,
+		  struct gate_verdict *v)
+{
 	const struct config_route *rt = &cfg->routes[route];
 	unsigned int v6p = cfg->xdp.rate_v6_prefix;
 	struct auth_request ar;
@@ -289,6 +299,8 @@ int gate_check(const struct config *cfg, int route,
 	ar.target = r->target;
 	ar.target_len = r->target_len;
 	ar.client = (const struct sockaddr *)&v->client;
+	ar.cert_ids = cert_ids;
+	ar.n_cert_ids = n_cert_ids;
 	switch (auth_evaluate(cfg->auth, &rt->auth, &ar, wall_s, &v->auth)) {
 	case AUTH_ALLOW:
 		break;

@@ -53,6 +53,13 @@ struct gate_verdict {
 int gate_check(const struct config *cfg, int route,
 	       const struct http_request *r, const struct sockaddr *client,
 	       int64_t wall_s, uint64_t mono_ns, struct gate_verdict *v);
+/* gate_check() with the connection's verified TLS client certificate
+ * identities (auth_request.cert_ids) for auth: [mtls]. */
+int gate_check_ex(const struct config *cfg, int route,
+		  const struct http_request *r, const struct sockaddr *client,
+		  int64_t wall_s, uint64_t mono_ns,
+		  const char *const *cert_ids, size_t n_cert_ids,
+		  struct gate_verdict *v);
 
 /*
  * The complete rejection response for v (head + JSON body, Connection:

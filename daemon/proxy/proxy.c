@@ -345,6 +345,12 @@ static bool admit_request(struct proxy *p, struct conn *c, size_t head_len)
 		proxy__send_error(p, c, 400, p->req.error);
 		return false;
 	}
+	if ((c->lflags & PROXY_L_REDIRECT_HTTPS) &&
+	    c->listener < x->cfg->n_listeners) {
+		proxy__send_redirect(p, c,
+				     x->cfg->listeners[c->listener].redirect_https);
+		return false;
+	}
 	route = router_match(x->cfg, r->host, r->host_len, r->method,
 			     r->method_len, r->path, r->path_len);
 	if (route < 0) {
@@ -401,7 +407,7 @@ static bool build_upstream_head(struct proxy *p, struct conn *c,
 	/* the believed chain, client first, then the peer: whatever the
 	 * client or an untrusted hop wrote is not passed on */
 	rw.client_ip = xff;
-	rw.proto = "http";
+	rw.proto = (c->lflags & PROXY_L_TLS) ? "https" : "http";
 	rw.default_host = svc->targets[x->target].text;
 	rw.xff_replace = true;
 	rw.request_id = x->request_id;
@@ -777,6 +783,14 @@ static void on_recv(struct proxy *p, struct conn *c, const struct loop_cqe *cqe)
 			goto fail;
 		return;
 	}
+	if (n == -EAGAIN) {
+		/* the transport needs another round trip (a TLS handshake
+		 * step, a partial record): no data for us yet */
+		transport_read_release(&c->tr, cqe);
+		if (proxy__post_recv(p, c))
+			goto fail;
+		return;
+	}
 	if (c->kind == CONN_UPSTREAM && (c->flags & CONN_F_POOLED)) {
 		transport_read_release(&c->tr, cqe);
 		upstream_idle_event(&p->up, c, n);
@@ -831,7 +845,7 @@ static void on_recv(struct proxy *p, struct conn *c, const struct loop_cqe *cqe)
 	if (n == 0 && c->state != CS_TUNNEL && c->x)
 		c->x->client_keep_alive = false;
 	if ((c->state == CS_HEAD || c->state == CS_PROXY) && was_empty &&
-	    n > 0 && c->requests)
+	    n > 0 && (c->requests || (c->lflags & PROXY_L_TLS)))
 		/* first byte of a new request: the head timeout starts */
 		c->deadline_ms = p->now_ms + http_cfg(p, c)->header_timeout_ms;
 	proxy__pump(p, c);

@@ -53,6 +53,8 @@ struct loop_cqe;
 
 /* Listener flags for proxy_accept_on(). */
 #define PROXY_L_PROXY_PROTOCOL		(1u << 0)
+#define PROXY_L_TLS			(1u << 1)	/* tls: section */
+#define PROXY_L_REDIRECT_HTTPS		(1u << 2)	/* 308 to https */
 
 /* A config snapshot and how many exchanges of this worker use it: the
  * request path counts references locally, never on the shared atomic. */
@@ -102,7 +104,8 @@ void proxy_set_config(struct proxy *p, struct config *cfg);
 
 /* A new client socket from accept on a listener with PROXY_L_* flags.
  * Closes fd itself on failure. */
-void proxy_accept_on(struct proxy *p, int fd, unsigned int lflags);
+void proxy_accept_on(struct proxy *p, int fd, unsigned int lflags,
+		     size_t listener);
 /* At the client connection limit (http.max_connections): stop accepting. */
 bool proxy_full(const struct proxy *p);
 

@@ -16,6 +16,7 @@
 #include "obs/obs.h"
 #include "proxy/proxy_int.h"
 #include "http/proxyproto.h"
+#include "io/tls.h"
 #include "policy/realip.h"
 
 /* ---- teardown ---------------------------------------------------------- */
@@ -53,6 +54,8 @@ void proxy__report(struct proxy *p, struct conn *c, int status,
 	/* the request's client (trusted XFF resolved), else the connection's */
 	e.client = x->client_ip[0] ? x->client_ip : c->ip;
 	e.request_id = x->request_id[0] ? x->request_id : NULL;
+	e.tls = transport_tls_version(&c->tr);
+	e.sni = transport_tls_sni(&c->tr);
 	if (c->addr.ss_family == AF_INET)
 		e.client_port = ntohs(((struct sockaddr_in *)&c->addr)->sin_port);
 	else if (c->addr.ss_family == AF_INET6)
@@ -107,8 +110,10 @@ bool proxy_full(const struct proxy *p)
 	return p->conns.n_clients >= p->max_clients;
 }
 
-void proxy_accept_on(struct proxy *p, int fd, unsigned int lflags)
+void proxy_accept_on(struct proxy *p, int fd, unsigned int lflags,
+		     size_t listener)
 {
+	struct tls_listener *tl = NULL;
 	const struct config_http *h = &p->cfg->http;
 	struct conn *c;
 
@@ -132,6 +137,16 @@ void proxy_accept_on(struct proxy *p, int fd, unsigned int lflags)
 		memset(&c->addr, 0, sizeof(c->addr));
 	realip_format(&c->addr, c->ip, sizeof(c->ip));
 	c->lflags = (uint8_t)lflags;
+	c->listener = (uint16_t)listener;
+	if (lflags & PROXY_L_TLS) {
+		/* the listener's contexts in the current snapshot; the
+		 * connection keeps a reference to them until it closes */
+		tl = tls_listener_of(p->cfg, listener);
+		if (!tl || transport_tls_init(&c->tr, tl)) {
+			conn_close(&p->conns, c);
+			return;
+		}
+	}
 	/* a PROXY header is read only from a trusted peer; anyone else is
 	 * served as a direct client (and a PROXY line from them is a 400) */
 	if ((lflags & PROXY_L_PROXY_PROTOCOL) &&
@@ -141,7 +156,8 @@ void proxy_accept_on(struct proxy *p, int fd, unsigned int lflags)
 		c->state = CS_PROXY;
 	else
 		c->state = CS_HEAD;
-	c->deadline_ms = p->now_ms + h->header_timeout_ms;
+	c->deadline_ms = p->now_ms + (tl ? tls_handshake_timeout_ms(tl) :
+						 h->header_timeout_ms);
 	if (proxy__post_recv(p, c))
 		conn_close(&p->conns, c);
 }

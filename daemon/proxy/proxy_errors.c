@@ -6,13 +6,17 @@
  */
 #include "proxy/proxy.h"
 
+#include <stdio.h>
+
 #include "config/config.h"
 #include "proxy/gate.h"
+#include "io/tls.h"
 #include "lib/log.h"
 #include "obs/obs.h"
 #include "proxy/proxy_int.h"
 #include "http/rewrite.h"
 #include "lib/clock.h"
+#include "lib/str.h"
 
 /* ---- warnings and gateway errors --------------------------------------- */
 
@@ -90,6 +94,53 @@ void proxy__send_error(struct proxy *p, struct conn *c, int status,
 	send_answer(p, c, n, status);
 }
 
+/* The host of a Host field without its port ("[::1]:80" -> "[::1]"). */
+static size_t host_without_port(const char *h, size_t n)
+{
+	for (size_t i = n; i > 0; i--) {
+		if (h[i - 1] == ':')
+			return i - 1;
+		if (h[i - 1] < '0' || h[i - 1] > '9')
+			break;
+	}
+	return n;
+}
+
+void proxy__send_redirect(struct proxy *p, struct conn *c, uint32_t port)
+{
+	const struct http_request *r = &p->req;
+	char portbuf[16] = "";
+	struct sbuf s;
+	size_t hl;
+
+	if (!r->host || !r->host_len) {
+		proxy__send_error(p, c, 400,
+				  "a Host is needed to redirect to https");
+		return;
+	}
+	if (c->x->resp_started || (c->flags & CONN_F_SEND) ||
+	    conn_out_get(&p->conns, c)) {
+		proxy__put_cfg(p, c);
+		conn_close(&p->conns, c);
+		return;
+	}
+	hl = host_without_port(r->host, r->host_len);
+	if (port != 443)
+		snprintf(portbuf, sizeof(portbuf), ":%u", port);
+	sbuf_init(&s, c->out->data, c->out->cap);
+	sbuf_adds(&s, "HTTP/1.1 308 Permanent Redirect\r\nLocation: https://");
+	sbuf_add(&s, r->host, hl);
+	sbuf_adds(&s, portbuf);
+	if (r->target_len && r->target[0] == '/')
+		sbuf_add(&s, r->target, r->target_len);
+	else
+		sbuf_add(&s, r->path, r->path_len);
+	sbuf_adds(&s, "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+	proxy__report(p, c, 308, NULL, s.overflow ? 0 : (uint64_t)s.len);
+	proxy__put_cfg(p, c);
+	send_answer(p, c, s.overflow ? -1 : (long)s.len, 308);
+}
+
 /* ---- the gate: auth, RBAC, L7 CIDR, rate limits ------------------------ */
 
 /* Answer a request the gate refused (401/403/429) and close. */
@@ -121,9 +172,11 @@ bool proxy__gate_request(struct proxy *p, struct conn *c, int route)
 	struct exchange *x = c->x;
 	uint64_t mono_ns = clock_batch_ns();
 	struct gate_verdict v;
+	const char *const *ids = NULL;
+	size_t n_ids = transport_tls_client_ids(&c->tr, &ids);
 
-	if (gate_check(x->cfg, route, &p->req, &x->client_addr.sa,
-		       clock_batch_wall_s(), mono_ns, &v)) {
+	if (gate_check_ex(x->cfg, route, &p->req, &x->client_addr.sa,
+			  clock_batch_wall_s(), mono_ns, ids, n_ids, &v)) {
 		/* the request's client, not a trusted proxy in front of it;
 		 * banned in XDP only when XDP sees it (the TCP peer) */
 		gate_strike(x->cfg, &x->client_addr.sa, x->client_proxied,

@@ -118,6 +118,9 @@ void proxy__request_send_failed(struct proxy *p, struct conn *c, long err);
 /* The upstream closed or failed before a complete response head. */
 void proxy__upstream_gone(struct proxy *p, struct conn *c);
 
+/* proxy_errors.c. A plain listener with redirect_https: answer the
+ * request with a 308 to the same host and target over https, then close. */
+void proxy__send_redirect(struct proxy *p, struct conn *c, uint32_t port);
 /* proxy_errors.c. True when an operational warning may be logged now (at
  * most one a second per worker). */
 bool proxy__warn_ok(struct proxy *p);

@@ -82,6 +82,10 @@ static void send_head(struct proxy *p, struct conn *c, struct conn *u,
 		.via = true,
 		.drop_transfer_encoding = c->x->client_http10,
 	};
+	const struct config *cfg = c->x->cfg;
+
+	if ((c->lflags & PROXY_L_TLS) && cfg && c->listener < cfg->n_listeners)
+		o.hsts = cfg->listeners[c->listener].tls.hsts;
 	long len;
 
 	if (c->x->rl_headers && mode != REWRITE_CONN_NONE) {

@@ -11,6 +11,7 @@
 
 #include "config/config.h"
 #include "io/conn.h"
+#include "io/tls.h"
 #include "lib/log.h"
 #include "lib/clock.h"
 
@@ -113,7 +114,7 @@ static void on_accept(struct worker *w, const struct loop_cqe *cqe)
 	if (!cqe->more)
 		l->armed = false;
 	if (cqe->res >= 0) {
-		proxy_accept_on(&w->proxy, cqe->res, l->lflags);
+		proxy_accept_on(&w->proxy, cqe->res, l->lflags, i);
 		if (proxy_full(&w->proxy))
 			limit_pause(w);
 		else if (!l->armed)
@@ -239,6 +240,7 @@ static void *worker_main(void *arg)
 	int ret;
 
 	w->proxy.now_ms = clock_now_ms();
+	tls_thread_worker(w->id);
 	ret = loop_start(w->loop);
 	if (ret) {
 		pr_err("worker %u: io_uring enable: %s", w->id, strerror(-ret));
@@ -312,6 +314,10 @@ int worker_init(struct worker *w, unsigned int id, const int *fds, size_t n,
 		w->listeners[i].fd = fds[i];
 		if (i < cfg->n_listeners && cfg->listeners[i].proxy_protocol)
 			w->listeners[i].lflags = PROXY_L_PROXY_PROTOCOL;
+		if (i < cfg->n_listeners && cfg->listeners[i].tls.enabled)
+			w->listeners[i].lflags |= PROXY_L_TLS;
+		if (i < cfg->n_listeners && cfg->listeners[i].redirect_https)
+			w->listeners[i].lflags |= PROXY_L_REDIRECT_HTTPS;
 	}
 	w->efd = eventfd(0, EFD_CLOEXEC);
 	if (w->efd < 0) {

@@ -78,18 +78,31 @@ class Resp:
                 f"{self.body[:200]!r}{'...' if len(self.body) > 200 else ''}>")
 
 
+# When set (an ssl.SSLContext, with TLS_NAME the SNI to send), every Conn
+# speaks TLS over its socket: how the HTTP engine tests run over TLS too
+# (a fixture parametrised with "tls" sets it for its module).
+TLS = None
+TLS_NAME = "api.test"
+
+
 class Conn:
     """One client connection from the client namespace."""
 
     def __init__(self, src=h.ALLOWED4, dst=h.SRV4, port=h.GW_PORT,
-                 timeout=5.0, connect=True):
+                 timeout=5.0, connect=True, tls=None):
         fam = socket.AF_INET6 if ":" in dst else socket.AF_INET
         self.s = sockets_in(h.CLI_NS, 1, fam, src)[0]
         self.s.settimeout(timeout)
         self.buf = b""
         self.dst = (dst, port)
+        self.tls = tls if tls is not None else TLS
         if connect:
-            self.s.connect(self.dst)
+            self.connect()
+
+    def connect(self):
+        self.s.connect(self.dst)
+        if self.tls:
+            self.s = self.tls.wrap_socket(self.s, server_hostname=TLS_NAME)
 
     def send(self, data):
         if isinstance(data, str):
@@ -175,10 +188,14 @@ class Conn:
         self.s.settimeout(timeout)
         try:
             d = self.buf or self.s.recv(4096)
-        except ConnectionResetError:
+        except (ConnectionResetError, BrokenPipeError):
             return True
         except socket.timeout:
             return False
+        except OSError as e:
+            if type(e).__module__ == "ssl" or "SSL" in type(e).__name__:
+                return True     # an alert, or EOF in the middle of a record
+            raise
         return d == b""
 
     def close(self):

@@ -15,6 +15,7 @@ import pytest
 
 import helpers as h
 import raw
+import tls_util
 
 PORT = h.GW_PORT + 11
 ORIGIN_PORT = 9021
@@ -112,19 +113,22 @@ def origin(topo):
     o.close()
 
 
-@pytest.fixture(scope="module")
-def gw(origin, workdir):
-    s = raw.start(workdir, "gw-received-body",
-                  listeners=[{"address": f"{h.SRV4}:{PORT}"}],
-                  services=[{"name": "rec",
-                             "targets": [f"{h.SRV4}:{ORIGIN_PORT}"],
-                             "max_idle": 0}],
-                  routes=[{"name": "small", "path_prefix": "/small/",
-                           "service": "rec", "max_body_bytes": 100},
-                          {"name": "all", "path_prefix": "/",
-                           "service": "rec"}])
-    yield s
-    s.shutdown()
+@pytest.fixture(scope="module", params=["tcp", "tls"])
+def gw(origin, workdir, request):
+    """Over plain TCP and over TLS (the same cases, decrypted first)."""
+    with tls_util.over(request.param, workdir, PORT) as listeners:
+        s = raw.start(workdir, f"gw-received-body-{request.param}",
+                      listeners=(listeners or
+                                 [{"address": f"{h.SRV4}:{PORT}"}])[:1],
+                      services=[{"name": "rec",
+                                 "targets": [f"{h.SRV4}:{ORIGIN_PORT}"],
+                                 "max_idle": 0}],
+                      routes=[{"name": "small", "path_prefix": "/small/",
+                               "service": "rec", "max_body_bytes": 100},
+                              {"name": "all", "path_prefix": "/",
+                               "service": "rec"}])
+        yield s
+        s.shutdown()
 
 
 def conn():

@@ -3,6 +3,9 @@
 Every case sends exact bytes to sluiced; the logging backend (b1) proves
 which requests reached it, in which order, and nothing else. A rejected
 request gets a JSON error with Connection: close and the connection ends.
+
+Every case runs twice: over plain TCP and over TLS (the gateway's TLS
+listener decrypts, the same HTTP engine parses).
 """
 import json
 
@@ -10,16 +13,20 @@ import pytest
 
 import helpers as h
 import raw
+import tls_util
 
 
-@pytest.fixture(scope="module")
-def gw(backends, workdir):
-    s = raw.start(workdir, "gw-strict", routes=[
-        {"name": "small", "path_prefix": "/small/", "service": "echo",
-         "max_body_bytes": 100},
-        {"name": "all", "path_prefix": "/", "service": "echo"}])
-    yield s
-    s.shutdown()
+@pytest.fixture(scope="module", params=["tcp", "tls"])
+def gw(backends, workdir, request):
+    with tls_util.over(request.param, workdir) as listeners:
+        s = raw.start(workdir, f"gw-strict-{request.param}",
+                      listeners=listeners, routes=[
+                          {"name": "small", "path_prefix": "/small/",
+                           "service": "echo", "max_body_bytes": 100},
+                          {"name": "all", "path_prefix": "/",
+                           "service": "echo"}])
+        yield s
+        s.shutdown()
 
 
 def expect_error(data, status, code, marker, backends):
@@ -292,7 +299,8 @@ def test_hop_by_hop_removed_and_forwarding_headers(gw, backends):
     assert hl["connection"] == ["keep-alive"]
     # the client is not a trusted proxy: its XFF is replaced
     assert hl["x-forwarded-for"] == [h.ALLOWED4]
-    assert hl["x-forwarded-proto"] == ["http"]
+    # what the client connected with, never its own copy
+    assert hl["x-forwarded-proto"] == ["https" if raw.TLS else "http"]
     assert hl["x-forwarded-host"] == ["api.test"]
     assert hl["via"] == ["1.1 upstream-lb, 1.1 sluice"]
     assert hl["host"] == ["api.test"]

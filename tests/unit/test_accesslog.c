@@ -68,7 +68,8 @@ static void test_json_full(void **state)
 		"\"path\":\"/api/items\",\"host\":\"api.example.com\","
 		"\"protocol\":\"HTTP/1.1\",\"status\":200,\"bytes_in\":78,"
 		"\"bytes_out\":1234,\"duration_ms\":12.345,\"upstream_ms\":0.999,"
-		"\"tls\":null,\"user_agent\":\"curl/7.88.1\",\"referer\":null,"
+		"\"tls\":null,\"sni\":null,"
+		"\"user_agent\":\"curl/7.88.1\",\"referer\":null,"
 		"\"error\":null}\n");
 }
 
@@ -96,7 +97,7 @@ static void test_json_rejected(void **state)
 		"\"route\":null,\"upstream\":null,\"method\":null,\"path\":null,"
 		"\"host\":null,\"protocol\":null,\"status\":400,\"bytes_in\":17,"
 		"\"bytes_out\":120,\"duration_ms\":0.005,\"upstream_ms\":null,"
-		"\"tls\":null,\"user_agent\":null,\"referer\":null,"
+		"\"tls\":null,\"sni\":null,\"user_agent\":null,\"referer\":null,"
 		"\"error\":\"bad_request\"}\n");
 }
 

@@ -55,6 +55,8 @@ static int setup(void **state)
 	assert_int_equal(auth_store_add_cred(&store, 1, AUTH_CRED_BEARER, h), 0);
 	hash_of("bob-key", h);
 	assert_int_equal(auth_store_add_cred(&store, 1, AUTH_CRED_KEY, h), 0);
+	hash_of("cn:bob", h);
+	assert_int_equal(auth_store_add_cred(&store, 1, AUTH_CRED_CERT, h), 0);
 	return 0;
 }
 
@@ -643,8 +645,9 @@ static void test_jwt_and_bearer(void **state)
 	snprintf(hv, sizeof(hv), "Bearer %s", tok);
 	hdr(&r, "Authorization", hv);
 	{
-		struct auth_request ar = { r.h, r.n, "/", 1,
-					   (struct sockaddr *)&r.sin };
+		struct auth_request ar = {
+			.headers = r.h, .n_headers = r.n, .target = "/",
+			.target_len = 1, .client = (struct sockaddr *)&r.sin };
 
 		/* sub "carol" is not the configured consumer carol: the
 		 * token's roles only, so carol's "billing" is not granted */
@@ -805,10 +808,98 @@ static void test_b64url(void **state)
 	assert_int_equal(auth_b64url_decode("YWJj", 4, out, 2), -ENOSPC);
 }
 
+/* auth: [mtls]: the transport's identities of a verified certificate;
+ * hostile and near-miss identities never authenticate. */
+static void test_mtls(void **state)
+{
+	static const struct {
+		const char *ids[3];
+		size_t n;
+		enum auth_verdict want;
+		const char *consumer;
+	} cases[] = {
+		{ { "cn:bob" }, 1, AUTH_ALLOW, "bob" },
+		{ { "sha256:00", "cn:bob" }, 2, AUTH_ALLOW, "bob" },
+		{ { "cn:Bob" }, 1, AUTH_DENY_401, "" },		/* case matters */
+		{ { "cn:bob " }, 1, AUTH_DENY_401, "" },
+		{ { "san:bob" }, 1, AUTH_DENY_401, "" },	/* other kind */
+		{ { "bob-token" }, 1, AUTH_DENY_401, "" },	/* a bearer's */
+		{ { "cn:alice" }, 1, AUTH_DENY_401, "" },
+		{ { NULL }, 0, AUTH_DENY_401, "" },		/* no cert */
+	};
+	struct auth_policy p;
+	struct auth_result res;
+	struct req r;
+
+	policy(&p, AUTH_M_MTLS);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct auth_request ar;
+
+		req_init(&r, "/");
+		ar = (struct auth_request){
+			.headers = r.h, .n_headers = r.n, .target = "/",
+			.target_len = 1, .client = (struct sockaddr *)&r.sin,
+			.cert_ids = cases[i].ids, .n_cert_ids = cases[i].n };
+		assert_int_equal(auth_evaluate(&store, &p, &ar, NOW, &res),
+				 cases[i].want);
+		assert_string_equal(res.consumer, cases[i].consumer);
+		if (cases[i].want == AUTH_ALLOW)
+			assert_int_equal(res.method, AUTH_M_MTLS);
+	}
+	/* a route without mtls ignores the certificate */
+	policy(&p, AUTH_M_BEARER);
+	{
+		const char *ids[] = { "cn:bob" };
+		struct auth_request ar = {
+			.headers = r.h, .n_headers = r.n, .target = "/",
+			.target_len = 1, .client = (struct sockaddr *)&r.sin,
+			.cert_ids = ids, .n_cert_ids = 1 };
+
+		assert_int_equal(auth_evaluate(&store, &p, &ar, NOW, &res),
+				 AUTH_DENY_401);
+	}
+	auth_policy_free(&p);
+}
+
+static void test_cert_id_parse(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "cn:alice", "cn:alice" },
+		{ "san:a.example", "san:a.example" },
+		{ "sha256:ABCDEF0123456789abcdef0123456789ABCDEF0123456789abcdef0123456789",
+		  "sha256:abcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789" },
+		{ "sha256:abcd", NULL },
+		{ "sha256:gbcdef0123456789abcdef0123456789abcdef0123456789abcdef0123456789", NULL },
+		{ "sha256:AB:CD:EF:01:23:45:67:89:ab:cd:ef:01:23:45:67:89", NULL },
+		{ "cn:", NULL },
+		{ "san:", NULL },
+		{ "alice", NULL },
+		{ "", NULL },
+		{ "CN:alice", NULL },
+	};
+	char out[320], err[200];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int r = auth_cert_id_parse(cases[i].in, out, sizeof(out), err,
+					   sizeof(err));
+
+		if (cases[i].out) {
+			assert_int_equal(r, 0);
+			assert_string_equal(out, cases[i].out);
+		} else {
+			assert_int_equal(r, -EINVAL);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hash_token),
+		cmocka_unit_test(test_mtls),
+		cmocka_unit_test(test_cert_id_parse),
 		cmocka_unit_test(test_store_errors),
 		cmocka_unit_test(test_store_growth),
 		cmocka_unit_test(test_bearer),

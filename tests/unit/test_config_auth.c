@@ -200,7 +200,7 @@ static void test_parse_errors(void **state)
 	}
 	{
 		const char *w[] = {
-			"t.yaml:12:12: routes[0].auth[0]: unknown authentication method 'password' (expected bearer, key or jwt)",
+			"t.yaml:12:12: routes[0].auth[0]: unknown authentication method 'password' (expected bearer, key, jwt or mtls)",
 			"t.yaml:13:12: routes[0].roles: needs 'auth'",
 			"t.yaml:14:16: routes[0].anonymous: needs 'auth'",
 			NULL };
@@ -344,8 +344,10 @@ static void test_load(void **state)
 		for (int i = 0; i < 3; i++) {
 			struct http_header h = { vals[i][0], strlen(vals[i][0]),
 						 vals[i][1], strlen(vals[i][1]) };
-			struct auth_request ar = { &h, 1, "/", 1,
-						   (struct sockaddr *)&sin };
+			struct auth_request ar = {
+				.headers = &h, .n_headers = 1, .target = "/",
+				.target_len = 1,
+				.client = (struct sockaddr *)&sin };
 			struct auth_result res;
 
 			assert_int_equal(auth_evaluate(c->auth, &c->routes[0].auth,

@@ -1,0 +1,719 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The TLS transport (transport.h): OpenSSL over the loop's own receives
+ * and sends, through a BIO over buffers the transport owns (the HAProxy
+ * way; docs/TLS.md says why not memory BIOs).
+ *
+ * Read side. transport_read() submits one of three operations, all with
+ * the caller's user_data, and transport_read_done() interprets it:
+ *   - a receive of ciphertext into a loop provided buffer; SSL reads it
+ *     straight from there (no copy), what it leaves unread is kept;
+ *   - during the handshake, a send of what SSL wrote (the server's
+ *     flights, an alert): the read side carries it, as the layer above
+ *     writes nothing before it got a first request;
+ *   - a no-op, when decrypted data is still waiting (the last read was
+ *     limited by the caller's room).
+ * read_done returns plaintext, 0 at EOF, or -EAGAIN: "read again" (a
+ * handshake step, a partial record, a flight sent).
+ *
+ * Write side. transport_write() encrypts (at most TLS_WRITE_MAX bytes of
+ * plaintext) into the output buffer and sends it with MSG_WAITALL, so a
+ * send completes whole or fails; write_done() reports the plaintext bytes
+ * it carried. Bytes SSL wrote meanwhile for itself (TLS 1.3 tickets after
+ * the handshake) lead the next send.
+ */
+#include "io/tls_int.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "io/loop.h"
+#include "obs/obs.h"
+
+#define TLS_WRITE_MAX	(64 * 1024)	/* plaintext per send */
+#define TLS_STASH_MAX	(64 * 1024)	/* ciphertext kept unread */
+#define TLS_PLAIN_MAX	(16 * 1024)	/* plaintext per read_done */
+
+enum tls_rop {
+	TLS_ROP_NONE = 0,
+	TLS_ROP_RECV,
+	TLS_ROP_SEND,
+	TLS_ROP_NOP,
+};
+
+struct tls_conn {
+	SSL *ssl;
+	BIO *bio;
+	struct tls_listener *tl;
+	/* the receive being read by SSL (the provided buffer) */
+	const char *rptr;
+	size_t rlen;
+	/* ciphertext SSL left unread */
+	char *stash;
+	size_t stash_off, stash_len, stash_cap;
+	/* ciphertext to send: [out_off, out_len) */
+	char *out;
+	size_t out_off, out_len, out_cap;
+	size_t w_cipher;		/* bytes of out the send in flight has */
+	size_t w_plain;			/* caller's bytes it carries */
+	size_t maxlen;			/* of the read in flight */
+	uint8_t rop;			/* enum tls_rop */
+	bool wbusy;			/* a write in flight */
+	bool delivered;			/* plaintext handed up at least once */
+	bool again;			/* decrypted data may be waiting */
+	bool failed;			/* fatal: send what is in out, then error */
+	bool counted;			/* handshake end reported */
+	/* a verified client certificate's identities (auth: [mtls]) */
+	char **ids;
+	size_t n_ids;
+};
+
+static __thread char tls_plain[TLS_PLAIN_MAX];
+
+/* ---- the BIO over the transport's buffers --------------------------------- */
+
+static BIO_METHOD *bio_meth;
+
+static int bio_read(BIO *b, char *dst, int len)
+{
+	struct tls_conn *tc = BIO_get_data(b);
+	size_t n = 0, want = (size_t)len;
+
+	BIO_clear_retry_flags(b);
+	if (tc->stash_len > tc->stash_off) {
+		n = tc->stash_len - tc->stash_off;
+		if (n > want)
+			n = want;
+		memcpy(dst, tc->stash + tc->stash_off, n);
+		tc->stash_off += n;
+		if (tc->stash_off == tc->stash_len)
+			tc->stash_off = tc->stash_len = 0;
+	}
+	if (n < want && tc->rlen) {
+		size_t m = tc->rlen < want - n ? tc->rlen : want - n;
+
+		memcpy(dst + n, tc->rptr, m);
+		tc->rptr += m;
+		tc->rlen -= m;
+		n += m;
+	}
+	if (!n) {
+		BIO_set_retry_read(b);
+		return -1;
+	}
+	return (int)n;
+}
+
+static int bio_write(BIO *b, const char *src, int len)
+{
+	struct tls_conn *tc = BIO_get_data(b);
+	size_t need = tc->out_len + (size_t)len;
+
+	BIO_clear_retry_flags(b);
+	if (need > tc->out_cap) {
+		size_t cap = tc->out_cap ? tc->out_cap : 4096;
+		char *nb;
+
+		/* a send in flight reads out: never move it then */
+		if (tc->wbusy || tc->rop == TLS_ROP_SEND)
+			return -1;
+		while (cap < need)
+			cap *= 2;
+		nb = realloc(tc->out, cap);
+		if (!nb)
+			return -1;
+		tc->out = nb;
+		tc->out_cap = cap;
+	}
+	memcpy(tc->out + tc->out_len, src, (size_t)len);
+	tc->out_len += (size_t)len;
+	return len;
+}
+
+static long bio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+	(void)b;
+	(void)num;
+	(void)ptr;
+	return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+static int bio_create(BIO *b)
+{
+	BIO_set_init(b, 1);
+	return 1;
+}
+
+static void bio_init(void)
+{
+	BIO_METHOD *m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+				     "sluice");
+
+	if (!m)
+		return;
+	BIO_meth_set_read(m, bio_read);
+	BIO_meth_set_write(m, bio_write);
+	BIO_meth_set_ctrl(m, bio_ctrl);
+	BIO_meth_set_create(m, bio_create);
+	bio_meth = m;
+}
+
+static BIO_METHOD *bio_method(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, bio_init);
+	return bio_meth;
+}
+
+/* ---- helpers --------------------------------------------------------------- */
+
+static struct tls_conn *tc_of(const struct transport *t)
+{
+	return t->priv;
+}
+
+/* What SSL left of the receive goes to the stash (the provided buffer is
+ * given back right after). */
+static int stash_rest(struct tls_conn *tc)
+{
+	size_t keep;
+
+	if (!tc->rlen)
+		return 0;
+	if (tc->stash_off) {
+		memmove(tc->stash, tc->stash + tc->stash_off,
+			tc->stash_len - tc->stash_off);
+		tc->stash_len -= tc->stash_off;
+		tc->stash_off = 0;
+	}
+	keep = tc->stash_len + tc->rlen;
+	if (keep > TLS_STASH_MAX)
+		return -ENOBUFS;
+	if (keep > tc->stash_cap) {
+		char *nb = realloc(tc->stash, keep);
+
+		if (!nb)
+			return -ENOMEM;
+		tc->stash = nb;
+		tc->stash_cap = keep;
+	}
+	memcpy(tc->stash + tc->stash_len, tc->rptr, tc->rlen);
+	tc->stash_len += tc->rlen;
+	tc->rlen = 0;
+	tc->rptr = NULL;
+	return 0;
+}
+
+/* Idle: give the buffers back (SSL_MODE_RELEASE_BUFFERS does the same for
+ * SSL's own). */
+static void trim(struct tls_conn *tc)
+{
+	if (tc->stash_len == 0 && tc->stash) {
+		free(tc->stash);
+		tc->stash = NULL;
+		tc->stash_cap = tc->stash_off = 0;
+	}
+	if (tc->out_len == tc->out_off && !tc->wbusy &&
+	    tc->rop != TLS_ROP_SEND && tc->out) {
+		free(tc->out);
+		tc->out = NULL;
+		tc->out_cap = tc->out_len = tc->out_off = 0;
+	}
+}
+
+/* Does the first receive look like plain HTTP (not a TLS record)? */
+static bool looks_like_http(const char *p, size_t n)
+{
+	return n && p[0] >= 'A' && p[0] <= 'Z';
+}
+
+#define PLAIN_TO_TLS_400 \
+	"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n" \
+	"Content-Length: 48\r\nConnection: close\r\n\r\n" \
+	"The plain HTTP request was sent to HTTPS port.\r\n"
+
+/* ---- operations ------------------------------------------------------------ */
+
+static int tls_read(struct transport *t, size_t maxlen, unsigned int flags,
+		    uint64_t ud)
+{
+	struct tls_conn *tc = tc_of(t);
+	int ret;
+
+	tc->maxlen = maxlen;
+	if (tc->out_len > tc->out_off && !tc->wbusy &&
+	    (!tc->delivered || tc->failed)) {
+		ret = loop_send_ex(t->loop, t->fd, tc->out + tc->out_off,
+				   tc->out_len - tc->out_off, MSG_WAITALL, ud);
+		if (!ret)
+			tc->rop = TLS_ROP_SEND;
+		return ret;
+	}
+	if (tc->failed)
+		return -EPROTO;
+	if (tc->again || tc->stash_len > tc->stash_off) {
+		ret = loop_nop(t->loop, ud);
+		if (!ret)
+			tc->rop = TLS_ROP_NOP;
+		return ret;
+	}
+	ret = loop_recv_ex(t->loop, t->fd, loop_buf_size(t->loop),
+			   (flags & TRANSPORT_READ_IDLE) ? LOOP_RECV_POLL_FIRST
+							 : 0, ud);
+	if (!ret)
+		tc->rop = TLS_ROP_RECV;
+	return ret;
+}
+
+/* The handshake ended (well or not): counted once. */
+static void tls__handshake_done(struct tls_conn *tc, SSL *ssl, bool ok);
+
+static long tls_fail(struct tls_conn *tc)
+{
+	if (!tc->counted) {
+		tc->counted = true;
+		tls__handshake_done(tc, tc->ssl, false);
+	}
+	ERR_clear_error();
+	tc->failed = true;
+	/* the alert SSL wrote goes out first (the next read sends it) */
+	return tc->out_len > tc->out_off && !tc->wbusy ? -EAGAIN
+							: -ECONNRESET;
+}
+
+static long tls_read_done(struct transport *t, const struct loop_cqe *cqe,
+			  const char **data)
+{
+	struct tls_conn *tc = tc_of(t);
+	uint8_t rop = tc->rop;
+	size_t want;
+	int n, err;
+
+	*data = NULL;
+	tc->rop = TLS_ROP_NONE;
+	if (rop == TLS_ROP_SEND) {
+		if (cqe->res < 0)
+			return cqe->res;
+		tc->out_off += (size_t)cqe->res;
+		if (tc->out_off >= tc->out_len)
+			tc->out_off = tc->out_len = 0;
+		if (tc->failed)
+			return -ECONNRESET;
+		trim(tc);
+		return -EAGAIN;
+	}
+	if (rop == TLS_ROP_RECV) {
+		if (cqe->res <= 0)
+			return cqe->res;	/* EOF or error */
+		if (!cqe->has_buf)
+			return -EIO;
+		if (!SSL_is_init_finished(tc->ssl) && !tc->counted &&
+		    SSL_in_before(tc->ssl) &&
+		    looks_like_http(cqe->buf, (size_t)cqe->res)) {
+			/* plain HTTP to a TLS port: a plain 400, then close */
+			tc->failed = true;
+			tc->counted = true;
+			tls__handshake_done(tc, NULL, false);
+			tc->out_len = tc->out_off = 0;
+			bio_write(tc->bio, PLAIN_TO_TLS_400,
+				  sizeof(PLAIN_TO_TLS_400) - 1);
+			return -EAGAIN;
+		}
+		tc->rptr = cqe->buf;
+		tc->rlen = (size_t)cqe->res;
+	}
+	if (tc->failed)
+		return -ECONNRESET;
+	if (!SSL_is_init_finished(tc->ssl)) {
+		n = SSL_do_handshake(tc->ssl);
+		if (n <= 0) {
+			err = SSL_get_error(tc->ssl, n);
+			if (err == SSL_ERROR_WANT_READ) {
+				if (stash_rest(tc))
+					return tls_fail(tc);
+				return -EAGAIN;
+			}
+			return tls_fail(tc);
+		}
+		tc->counted = true;
+		tls__handshake_done(tc, tc->ssl, true);
+	}
+	want = tc->maxlen < sizeof(tls_plain) ? tc->maxlen : sizeof(tls_plain);
+	if (!want)
+		want = 1;
+	n = SSL_read(tc->ssl, tls_plain, (int)want);
+	if (stash_rest(tc))
+		return tls_fail(tc);
+	if (n > 0) {
+		tc->again = true;
+		tc->delivered = true;
+		*data = tls_plain;
+		return n;
+	}
+	tc->again = false;
+	err = SSL_get_error(tc->ssl, n);
+	if (err == SSL_ERROR_WANT_READ) {
+		trim(tc);
+		return -EAGAIN;
+	}
+	if (err == SSL_ERROR_ZERO_RETURN)
+		return 0;		/* close_notify: EOF */
+	if (err == SSL_ERROR_SYSCALL && !ERR_peek_error())
+		return 0;
+	ERR_clear_error();
+	return -EPROTO;
+}
+
+static void tls_read_release(struct transport *t, const struct loop_cqe *cqe)
+{
+	struct tls_conn *tc = tc_of(t);
+
+	if (tc && tc->rlen)	/* an error path that left it unread */
+		(void)stash_rest(tc);
+	if (cqe->has_buf)
+		loop_buf_recycle(t->loop, cqe->bid);
+}
+
+/* Send out[out_off, out_len) for a write of `plain` caller bytes. */
+static int send_out(struct transport *t, struct tls_conn *tc, size_t plain,
+		    unsigned int flags, uint64_t ud)
+{
+	int ret;
+
+	tc->w_cipher = tc->out_len - tc->out_off;
+	tc->w_plain = plain;
+	ret = loop_send_ex(t->loop, t->fd, tc->out + tc->out_off, tc->w_cipher,
+			   MSG_WAITALL | ((flags & TRANSPORT_WRITE_LAST) ?
+					  MSG_MORE : 0), ud);
+	if (!ret)
+		tc->wbusy = true;
+	return ret;
+}
+
+static int encrypt(struct tls_conn *tc, const void *buf, size_t len,
+		   size_t *done)
+{
+	size_t w = 0;
+
+	if (!len)
+		return 0;
+	if (SSL_write_ex(tc->ssl, buf, len, &w) != 1) {
+		ERR_clear_error();
+		return -EPROTO;
+	}
+	*done += w;
+	return 0;
+}
+
+static int tls_write(struct transport *t, const void *buf, size_t len,
+		     unsigned int flags, uint64_t ud)
+{
+	struct tls_conn *tc = tc_of(t);
+	size_t done = 0;
+	int ret;
+
+	if (tc->wbusy || tc->rop == TLS_ROP_SEND || tc->failed ||
+	    !SSL_is_init_finished(tc->ssl))
+		return -EBUSY;
+	if (len > TLS_WRITE_MAX)
+		len = TLS_WRITE_MAX;
+	ret = encrypt(tc, buf, len, &done);
+	if (ret)
+		return ret;
+	return send_out(t, tc, done, flags, ud);
+}
+
+static int tls_writev(struct transport *t, struct msghdr *msg,
+		      unsigned int flags, uint64_t ud)
+{
+	struct tls_conn *tc = tc_of(t);
+	size_t total = 0, done = 0;
+	int ret = 0;
+
+	if (tc->wbusy || tc->rop == TLS_ROP_SEND || tc->failed ||
+	    !SSL_is_init_finished(tc->ssl))
+		return -EBUSY;
+	for (size_t i = 0; i < msg->msg_iovlen; i++)
+		total += msg->msg_iov[i].iov_len;
+	if (total <= sizeof(tls_plain)) {
+		/* a head and a small body: one record */
+		for (size_t i = 0; i < msg->msg_iovlen; i++) {
+			memcpy(tls_plain + done, msg->msg_iov[i].iov_base,
+			       msg->msg_iov[i].iov_len);
+			done += msg->msg_iov[i].iov_len;
+		}
+		done = 0;
+		ret = encrypt(tc, tls_plain, total, &done);
+	} else {
+		for (size_t i = 0; i < msg->msg_iovlen && !ret; i++) {
+			size_t n = msg->msg_iov[i].iov_len;
+
+			if (done + n > TLS_WRITE_MAX)
+				n = TLS_WRITE_MAX > done ? TLS_WRITE_MAX - done
+							 : 0;
+			if (!n)
+				break;
+			ret = encrypt(tc, msg->msg_iov[i].iov_base, n, &done);
+		}
+	}
+	if (ret)
+		return ret;
+	return send_out(t, tc, done, flags, ud);
+}
+
+static long tls_write_done(struct transport *t, const struct loop_cqe *cqe)
+{
+	struct tls_conn *tc = tc_of(t);
+	size_t rest;
+
+	tc->wbusy = false;
+	if (cqe->res < 0)
+		return cqe->res;
+	if ((size_t)cqe->res < tc->w_cipher)
+		return -EIO;	/* MSG_WAITALL: whole or an error */
+	tc->out_off += tc->w_cipher;
+	rest = tc->out_len - tc->out_off;
+	if (rest && tc->out_off) {
+		/* SSL wrote more meanwhile: it leads the next send */
+		memmove(tc->out, tc->out + tc->out_off, rest);
+	}
+	tc->out_len = rest;
+	tc->out_off = 0;
+	trim(tc);
+	return (long)tc->w_plain;
+}
+
+static int tls_shutdown(struct transport *t)
+{
+	struct tls_conn *tc = tc_of(t);
+
+	if (!tc->wbusy && tc->rop != TLS_ROP_SEND && !tc->failed &&
+	    SSL_is_init_finished(tc->ssl)) {
+		/* close_notify, best effort, without waiting */
+		if (SSL_shutdown(tc->ssl) < 0)
+			ERR_clear_error();
+		while (tc->out_len > tc->out_off) {
+			ssize_t r = send(t->fd, tc->out + tc->out_off,
+					 tc->out_len - tc->out_off,
+					 MSG_DONTWAIT | MSG_NOSIGNAL);
+
+			if (r <= 0)
+				break;
+			tc->out_off += (size_t)r;
+		}
+		tc->out_off = tc->out_len = 0;
+	}
+	if (shutdown(t->fd, SHUT_WR))
+		return -errno;
+	return 0;
+}
+
+static int tls_cancel(struct transport *t, uint64_t ud)
+{
+	return loop_cancel_fd(t->loop, t->fd, ud);
+}
+
+static void tls_close(struct transport *t)
+{
+	struct tls_conn *tc = tc_of(t);
+
+	if (tc) {
+		if (!tc->counted && tc->ssl)
+			tls__handshake_done(tc, NULL, false);
+		SSL_free(tc->ssl);	/* frees the BIO too */
+		tls_listener_put(tc->tl);
+		free(tc->stash);
+		free(tc->out);
+		free(tc->ids);
+		free(tc);
+		t->priv = NULL;
+	}
+	if (t->fd >= 0) {
+		if (t->loop)
+			loop_fd_detach(t->loop, t->fd);
+		close(t->fd);
+	}
+	t->fd = -1;
+}
+
+static const struct transport_ops tls_ops = {
+	.name = "tls",
+	.read = tls_read,
+	.read_done = tls_read_done,
+	.read_release = tls_read_release,
+	.write = tls_write,
+	.writev = tls_writev,
+	.write_done = tls_write_done,
+	.shutdown = tls_shutdown,
+	.cancel = tls_cancel,
+	.close = tls_close,
+	.spliceable = false,
+};
+
+int transport_tls_init(struct transport *t, struct tls_listener *tl)
+{
+	struct tls_conn *tc;
+	BIO_METHOD *m = bio_method();
+
+	if (!m || !tl || !tl->n_groups)
+		return -EINVAL;
+	tc = calloc(1, sizeof(*tc));
+	if (!tc)
+		return -ENOMEM;
+	tc->ssl = SSL_new(tl->groups[0].ctx);
+	tc->bio = tc->ssl ? BIO_new(m) : NULL;
+	if (!tc->bio) {
+		SSL_free(tc->ssl);
+		free(tc);
+		ERR_clear_error();
+		return -ENOMEM;
+	}
+	BIO_set_data(tc->bio, tc);
+	SSL_set_bio(tc->ssl, tc->bio, tc->bio);
+	SSL_set_accept_state(tc->ssl);
+	tls_listener_get(tl);
+	tc->tl = tl;
+	t->ops = &tls_ops;
+	t->priv = tc;
+	return 0;
+}
+
+bool transport_is_tls(const struct transport *t)
+{
+	return t->ops == &tls_ops;
+}
+
+const char *transport_tls_version(const struct transport *t)
+{
+	if (!transport_is_tls(t) || !SSL_is_init_finished(tc_of(t)->ssl))
+		return NULL;
+	return SSL_get_version(tc_of(t)->ssl);
+}
+
+const char *transport_tls_cipher(const struct transport *t)
+{
+	if (!transport_is_tls(t) || !SSL_is_init_finished(tc_of(t)->ssl))
+		return NULL;
+	return SSL_get_cipher_name(tc_of(t)->ssl);
+}
+
+const char *transport_tls_sni(const struct transport *t)
+{
+	if (!transport_is_tls(t))
+		return NULL;
+	return SSL_get_servername(tc_of(t)->ssl, TLSEXT_NAMETYPE_host_name);
+}
+
+#define TLS_MAX_IDS 10			/* fingerprint, CN, 8 DNS SANs */
+#define TLS_ID_MAX 260
+
+/* A printable name (no NUL, control or space) from an ASN.1 string. */
+static bool id_add(char **ids, size_t *n, char *space, const char *prefix,
+		   const ASN1_STRING *s)
+{
+	const unsigned char *d = ASN1_STRING_get0_data(s);
+	int len = ASN1_STRING_length(s);
+	char *o = space + *n * TLS_ID_MAX;
+	size_t pl = strlen(prefix);
+
+	if (*n >= TLS_MAX_IDS || len <= 0 || (size_t)len + pl >= TLS_ID_MAX)
+		return false;
+	for (int i = 0; i < len; i++)
+		if (d[i] <= 0x20 || d[i] >= 0x7f)
+			return false;
+	memcpy(o, prefix, pl);
+	memcpy(o + pl, d, (size_t)len);
+	o[pl + (size_t)len] = '\0';
+	ids[(*n)++] = o;
+	return true;
+}
+
+/* Once per connection: the identities of its verified client cert. */
+static void client_ids(struct tls_conn *tc, SSL *ssl)
+{
+	X509 *x = SSL_get0_peer_certificate(ssl);
+	unsigned char md[32];
+	unsigned int mdlen = sizeof(md);
+	GENERAL_NAMES *gens;
+	X509_NAME *subj;
+	char **ids, *space, *o;
+	size_t n = 0;
+	int i;
+
+	if (!x || SSL_get_verify_result(ssl) != X509_V_OK)
+		return;
+	ids = malloc(TLS_MAX_IDS * (sizeof(char *) + TLS_ID_MAX));
+	if (!ids)
+		return;
+	space = (char *)(ids + TLS_MAX_IDS);
+	if (X509_digest(x, tls_sha256, md, &mdlen) && mdlen == 32) {
+		o = space;
+		memcpy(o, "sha256:", 7);
+		for (unsigned int k = 0; k < 32; k++)
+			snprintf(o + 7 + 2 * k, 3, "%02x", md[k]);
+		ids[n++] = o;
+	}
+	subj = X509_get_subject_name(x);
+	i = subj ? X509_NAME_get_index_by_NID(subj, NID_commonName, -1) : -1;
+	if (i >= 0)
+		id_add(ids, &n, space, "cn:",
+		       X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subj, i)));
+	gens = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+	for (int k = 0; gens && k < sk_GENERAL_NAME_num(gens); k++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(gens, k);
+
+		if (g->type == GEN_DNS)
+			id_add(ids, &n, space, "san:", g->d.dNSName);
+	}
+	GENERAL_NAMES_free(gens);
+	tc->ids = ids;
+	tc->n_ids = n;
+}
+
+size_t transport_tls_client_ids(const struct transport *t,
+				const char *const **ids)
+{
+	const struct tls_conn *tc;
+
+	if (!transport_is_tls(t))
+		return 0;
+	tc = tc_of(t);
+	*ids = (const char *const *)tc->ids;
+	return tc->n_ids;
+}
+
+static __thread unsigned int tls_worker;
+
+void tls_thread_worker(unsigned int worker)
+{
+	tls_worker = worker;
+}
+
+/* Metrics of a handshake that ended; ssl NULL: it never really began
+ * (plain HTTP, a client gone before its hello). */
+static void tls__handshake_done(struct tls_conn *tc, SSL *ssl, bool ok)
+{
+	const char *verify = "none";
+
+	if (!ok) {
+		obs_tls_handshake(tls_worker, NULL, NULL, false);
+		return;
+	}
+	obs_tls_handshake(tls_worker, SSL_get_version(ssl),
+			  SSL_get_cipher_name(ssl), SSL_session_reused(ssl));
+	if (tc->tl->client_auth == CFG_CLIENT_AUTH_NONE)
+		return;
+	if (SSL_get0_peer_certificate(ssl))
+		verify = SSL_get_verify_result(ssl) == X509_V_OK ? "ok"
+								  : "failed";
+	obs_tls_client_cert(tls_worker, verify);
+	client_ids(tc, ssl);
+}
