@@ -61,6 +61,8 @@ const char *transport_tls_version(const struct transport *t);
 const char *transport_tls_cipher(const struct transport *t);
 const char *transport_tls_sni(const struct transport *t);
 bool transport_is_tls(const struct transport *t);
+/* The handshake completed and ALPN selected proto (e.g. "h2"). */
+bool transport_tls_alpn_is(const struct transport *t, const char *proto);
 
 /* Every certificate of a snapshot, for the admin API: calls fn once per
  * certificate with its file, names (comma separated) and expiry. */
