@@ -184,7 +184,8 @@ static bool feed(struct h2_conn *hc, const char *data, size_t n)
 		return true;
 	}
 	if ((size_t)rv < n) {
-		/* paused: keep the rest (c->in is empty or is data itself) */
+		/* paused: keep the rest (c->in is empty or is data itself);
+		 * it is fed again once a bridge took bytes */
 		if (c->in && data == buf_head(c->in)) {
 			buf_consume(c->in, (size_t)rv);
 		} else if (conn_in_get(&hc->p->conns, c) ||
@@ -195,6 +196,7 @@ static bool feed(struct h2_conn *hc, const char *data, size_t n)
 		}
 		hc->paused = true;
 	} else if (c->in && data == buf_head(c->in)) {
+		/* all taken (a pause on the last frame keeps paused set) */
 		buf_consume(c->in, n);
 	}
 	return true;
@@ -221,6 +223,11 @@ void h2__resume_input(struct h2_conn *hc)
 
 	if (!hc->paused || hc->in_recv || conn_closing(c))
 		return;
+	/* every stream's bridge must have taken its backlog: one stuck
+	 * stream holds the connection's input (never its buffer growing) */
+	for (struct h2_stream *s = hc->streams; s; s = s->next)
+		if (h2s_backlogged(hc, s))
+			return;
 	if (c->in && buf_len(c->in)) {
 		if (!feed(hc, buf_head(c->in), buf_len(c->in)))
 			return;
@@ -388,17 +395,6 @@ static int cb_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
 	return 0;
 }
 
-static int cb_invalid_frame_recv(nghttp2_session *session,
-				 const nghttp2_frame *frame, int lib_error,
-				 void *ud)
-{
-	(void)session;
-	(void)frame;
-	(void)lib_error;
-	h2__glitch(ud, "invalid_frame");
-	return 0;
-}
-
 static int cb_data_chunk(nghttp2_session *session, uint8_t flags,
 			 int32_t id, const uint8_t *data, size_t len, void *ud)
 {
@@ -477,8 +473,6 @@ static int make_callbacks(struct proxy *p)
 		cb, cb_invalid_header);
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cb,
 							     cb_frame_recv);
-	nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(
-		cb, cb_invalid_frame_recv);
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
 		cb, cb_data_chunk);
 	nghttp2_session_callbacks_set_on_frame_send_callback(cb,
@@ -614,6 +608,29 @@ void h2_complete(struct proxy *p, struct conn *c, unsigned int op,
 		on_sent(hc, cqe);
 }
 
+/* Is the client what holds things up: output it does not read, windows
+ * it keeps shut, a request body it does not finish? (Waiting for an
+ * upstream is not: the exchange's own response_timeout covers that.) */
+static bool client_stalls(struct h2_conn *hc)
+{
+	struct conn *c = hc->c;
+
+	if (hc->pend_len || ((c->flags & CONN_F_SEND) && c->out &&
+			     buf_len(c->out)))
+		return true;
+	if (nghttp2_session_get_remote_window_size(hc->s) <= 0)
+		return true;
+	for (struct h2_stream *s = hc->streams; s; s = s->next) {
+		if (!s->req_done && !s->status)
+			return true;
+		if (s->resp_head && !s->resp_done &&
+		    nghttp2_session_get_stream_remote_window_size(hc->s,
+								  s->id) <= 0)
+			return true;
+	}
+	return false;
+}
+
 void h2_deadline(struct proxy *p, struct conn *c)
 {
 	struct h2_conn *hc = h2__conn_of(p, c);
@@ -624,9 +641,13 @@ void h2_deadline(struct proxy *p, struct conn *c)
 			conn_close(&p->conns, c);
 		return;
 	}
+	if (hc->n_streams && !client_stalls(hc)) {
+		c->deadline_ms = p->now_ms + hc->stall_ms;
+		return;
+	}
 	if (hc->n_streams) {
 		/* open streams and nothing moved: a zero window kept shut,
-		 * a body dribbled */
+		 * output not read, a body dribbled */
 		h2__goaway(hc, NGHTTP2_ENHANCE_YOUR_CALM, "stall");
 	} else {
 		hc->dead = true;

@@ -64,10 +64,13 @@ struct h2_stream {
 	bool head_method;
 	bool req_done;			/* the whole request is in w */
 	bool w_dead;			/* the bridge does not take more */
-	/* bytes for the bridge: head, then body; [0, w_inflight) is being
-	 * sent */
-	char *w;
+	/* bytes for the bridge: head, then body, gathered in w while wf
+	 * (the buffer of the send in flight, wf_off of wf_len bytes sent)
+	 * is being written; they swap when it completes. w_inflight: the
+	 * read offset of our own answer's body in w (no bridge then) */
+	char *w, *wf;
 	size_t w_len, w_cap, w_inflight;
+	size_t wf_len, wf_off, wf_cap;
 	/* response */
 	bool resp_head;			/* final head parsed and submitted */
 	bool resp_done;			/* last byte handed to nghttp2 */
@@ -102,6 +105,8 @@ void h2s_headers_done(struct h2_conn *hc, struct h2_stream *s, bool end);
 int h2s_data(struct h2_conn *hc, struct h2_stream *s, const uint8_t *data,
 	     size_t len);
 void h2s_end(struct h2_conn *hc, struct h2_stream *s);
+/* The stream's bytes for its bridge are at the limit (input held). */
+bool h2s_backlogged(const struct h2_conn *hc, const struct h2_stream *s);
 /* nghttp2 closed the stream. */
 void h2s_closed(struct h2_conn *hc, struct h2_stream *s, uint32_t code);
 /* The connection goes: every stream leaves it. */

@@ -51,6 +51,7 @@ static void stream_free(struct h2_stream *s)
 	free(s->fields);
 	free(s->cookie);
 	free(s->w);
+	free(s->wf);
 	free(s);
 }
 
@@ -72,6 +73,8 @@ int h2s_begin_headers(struct h2_conn *hc, int32_t id)
 
 	if (!s)
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	if (!hc->n_streams)
+		h2__progress(hc);	/* from idle: the stall clock starts */
 	s->hc = hc;
 	s->id = id;
 	s->next = hc->streams;
@@ -255,35 +258,49 @@ static int open_bridge(struct h2_conn *hc, struct h2_stream *s)
 	return 0;
 }
 
-/* Send what is buffered for the bridge (one send at a time). */
+/* Send what is buffered for the bridge (one send at a time: w becomes
+ * wf, the buffer in flight). */
 static void bridge_send(struct proxy *p, struct h2_stream *s)
 {
 	struct conn *b = s->b;
+	char *t;
+	size_t cap;
 
-	if (!b || conn_closing(b) || (b->flags & CONN_F_SEND) || s->w_dead ||
-	    s->w_len == 0)
+	if (!b || conn_closing(b) || (b->flags & CONN_F_SEND) || s->w_dead)
 		return;
-	s->w_inflight = s->w_len;
-	if (proxy__post_send(p, b, s->w, s->w_len)) {
-		s->w_inflight = 0;
-		s->w_dead = true;
+	if (s->wf_off == s->wf_len) {
+		if (!s->w_len)
+			return;
+		t = s->wf;
+		cap = s->wf_cap;
+		s->wf = s->w;
+		s->wf_cap = s->w_cap;
+		s->wf_len = s->w_len;
+		s->wf_off = 0;
+		s->w = t;
+		s->w_cap = cap;
+		s->w_len = 0;
 	}
+	if (proxy__post_send(p, b, s->wf + s->wf_off, s->wf_len - s->wf_off))
+		s->w_dead = true;
 }
 
+/* Room for n more bytes in w (never the buffer in flight). */
 static int w_reserve(struct h2_stream *s, size_t n)
 {
 	char *w;
+	size_t cap;
 
 	if (s->w_len + n <= s->w_cap)
 		return 0;
-	/* only while no send reads it: the caller pauses input first */
-	if (s->w_inflight)
-		return -EBUSY;
-	w = realloc(s->w, s->w_len + n);
+	cap = s->w_cap ? s->w_cap : 1024;
+	while (cap < s->w_len + n)
+		cap *= 2;
+	w = realloc(s->w, cap);
 	if (!w)
 		return -ENOMEM;
 	s->w = w;
-	s->w_cap = s->w_len + n;
+	s->w_cap = cap;
 	return 0;
 }
 
@@ -328,8 +345,6 @@ void h2s_headers_done(struct h2_conn *hc, struct h2_stream *s, bool end)
 	s->chunked = !end && !s->has_cl;
 	need = strlen(s->method) + strlen(s->path) + strlen(authority) +
 	       s->fields_len + s->cookie_len + 96;
-	if (!end)
-		need += 2 * frame_room(hc);
 	ret = w_reserve(s, need);
 	if (ret)
 		goto fail;
@@ -379,7 +394,6 @@ int h2s_data(struct h2_conn *hc, struct h2_stream *s, const uint8_t *data,
 	if (s->status || s->w_dead || !s->b)
 		return 0;	/* answered, or the request path stopped */
 	if (w_reserve(s, len + 32)) {
-		/* cannot happen: input pauses with a frame's room left */
 		s->w_dead = true;
 		return 0;
 	}
@@ -391,9 +405,18 @@ int h2s_data(struct h2_conn *hc, struct h2_stream *s, const uint8_t *data,
 	if (s->chunked)
 		w_str(s, "\r\n");
 	bridge_send(hc->p, s);
-	if (s->w_cap - s->w_len < frame_room(hc))
+	/* the bridge is behind: hold the connection's input (the stream's
+	 * buffer grows by at most one more frame) */
+	if (h2s_backlogged(hc, s)) {
+		hc->paused = true;
 		return NGHTTP2_ERR_PAUSE;
+	}
 	return 0;
+}
+
+bool h2s_backlogged(const struct h2_conn *hc, const struct h2_stream *s)
+{
+	return !s->w_dead && s->w_len >= frame_room(hc);
 }
 
 void h2s_end(struct h2_conn *hc, struct h2_stream *s)
@@ -659,11 +682,10 @@ static void on_bridge_sent(struct proxy *p, struct h2_stream *s,
 		/* the request path stopped reading (it answered already):
 		 * the rest of the body goes nowhere */
 		s->w_dead = true;
-		s->w_len = s->w_inflight = 0;
+		s->w_len = 0;
+		s->wf_off = s->wf_len = 0;
 	} else {
-		memmove(s->w, s->w + res, s->w_len - (size_t)res);
-		s->w_len -= (size_t)res;
-		s->w_inflight = 0;
+		s->wf_off += (size_t)res;
 		bridge_send(p, s);
 	}
 	if (s->hc)

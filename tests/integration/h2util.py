@@ -192,6 +192,8 @@ def read_frames(s, until, timeout=5):
             d = s.recv(65536)
         except ConnectionResetError:
             d = b""
+        except socket.timeout:
+            return frames, False
         if not d:
             return frames, True
         buf += d
