@@ -939,6 +939,9 @@ static void listener_finish(struct pctx *p, yaml_node_t *map, void *base,
 	if (l->tls.enabled && l->redirect_https)
 		cfg_err_at(p, map, path,
 			   "redirect_https is for a plain listener, this one has tls");
+	if (l->tls.enabled && l->h2c)
+		cfg_err_at(p, map, path,
+			   "h2c is for a plain listener; with tls, offer h2 in tls.alpn");
 }
 
 static int port_cmp(const void *a, const void *b)

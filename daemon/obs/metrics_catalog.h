@@ -131,9 +131,8 @@
 	X(H2_STREAMS, COUNTER, SUM, "sluice_h2_streams_total", NOB, (),          \
 	  "HTTP/2 streams that became requests.")                               \
 	X(H2_ABUSE, COUNTER, SUM, "sluice_h2_abuse_total", NOB, (MD_H2_REASON),  \
-	  "HTTP/2 protocol abuse seen, by reason (rapid_reset, server_reset, "  \
-	  "continuation, header_list, ping, settings, empty_frames, stall, "    \
-	  "output, glitches); a GOAWAY counts as reason goaway_*.")            \
+	  "HTTP/2 connections closed (GOAWAY) for protocol abuse or errors, "  \
+	  "by reason (docs/HTTP2.md).")                                         \
 	X(START_TIME, GAUGE, SUM, "sluice_start_time_seconds", NOB, (),          \
 	  "Unix time sluiced started.")                                          \
 	X(BUILD_INFO, GAUGE, SUM, "sluice_build_info", NOB,                      \
