@@ -61,12 +61,30 @@ void h2__glitch(struct h2_conn *hc, const char *reason)
 
 /* ---- output ------------------------------------------------------------ */
 
+void h2__enter(struct h2_conn *hc)
+{
+	hc->busy++;
+}
+
+void h2__leave(struct h2_conn *hc)
+{
+	if (--hc->busy || !hc->closing || conn_closing(hc->c))
+		return;
+	/* h2_release() (from conn_free, now or later) frees hc */
+	conn_close(&hc->p->conns, hc->c);
+}
+
+static bool gone(const struct h2_conn *hc)
+{
+	return hc->closing || conn_closing(hc->c);
+}
+
 static void close_now(struct h2_conn *hc)
 {
-	struct conn *c = hc->c;
-
-	/* h2_release() (from conn_free) tears the session down */
-	conn_close(&hc->p->conns, c);
+	hc->closing = true;
+	hc->dead = true;
+	if (!hc->busy)
+		conn_close(&hc->p->conns, hc->c);
 }
 
 /* Copy what fits of the pending chunk into c->out. */
@@ -88,7 +106,7 @@ void h2__flush(struct h2_conn *hc)
 	struct conn *c = hc->c;
 	struct proxy *p = hc->p;
 
-	if (conn_closing(c))
+	if (gone(hc))
 		return;
 	if (conn_out_get(&p->conns, c)) {
 		close_now(hc);
@@ -161,7 +179,7 @@ static bool feed(struct h2_conn *hc, const char *data, size_t n)
 	hc->in_recv = true;
 	rv = nghttp2_session_mem_recv(hc->s, (const uint8_t *)data, n);
 	hc->in_recv = false;
-	if (conn_closing(c))
+	if (gone(hc))
 		return false;
 	if (rv < 0) {
 		const char *why = fatal_reason((int)rv);
@@ -206,7 +224,7 @@ static void want_input(struct h2_conn *hc)
 {
 	struct conn *c = hc->c;
 
-	if (conn_closing(c) || hc->paused || (c->in && buf_len(c->in)))
+	if (gone(hc) || hc->paused || (c->in && buf_len(c->in)))
 		return;
 	/* backpressure: output the client does not read stops input */
 	if (hc->pend_len || (c->out && buf_room(c->out) < buf_len(c->out)))
@@ -221,21 +239,24 @@ void h2__resume_input(struct h2_conn *hc)
 {
 	struct conn *c = hc->c;
 
-	if (!hc->paused || hc->in_recv || conn_closing(c))
+	if (!hc->paused || hc->in_recv || gone(hc))
 		return;
 	/* every stream's bridge must have taken its backlog: one stuck
 	 * stream holds the connection's input (never its buffer growing) */
 	for (struct h2_stream *s = hc->streams; s; s = s->next)
 		if (h2s_backlogged(hc, s))
 			return;
+	h2__enter(hc);
 	if (c->in && buf_len(c->in)) {
 		if (!feed(hc, buf_head(c->in), buf_len(c->in)))
-			return;
+			goto out;
 	} else {
 		hc->paused = false;
 	}
 	h2__flush(hc);
 	want_input(hc);
+out:
+	h2__leave(hc);
 }
 
 static void on_recv(struct h2_conn *hc, const struct loop_cqe *cqe)
@@ -579,10 +600,12 @@ bool h2_detect(struct proxy *p, struct conn *c)
 		return true;
 	}
 	hc = p->h2[c->id];
-	if (!feed(hc, buf_head(c->in), buf_len(c->in)))
-		return true;
-	h2__flush(hc);
-	want_input(hc);
+	h2__enter(hc);
+	if (feed(hc, buf_head(c->in), buf_len(c->in))) {
+		h2__flush(hc);
+		want_input(hc);
+	}
+	h2__leave(hc);
 	return true;
 }
 
@@ -602,10 +625,12 @@ void h2_complete(struct proxy *p, struct conn *c, unsigned int op,
 		conn_close(&p->conns, c);
 		return;
 	}
+	h2__enter(hc);
 	if (op == CONN_OP_RECV)
 		on_recv(hc, cqe);
 	else if (op == CONN_OP_SEND)
 		on_sent(hc, cqe);
+	h2__leave(hc);
 }
 
 /* Is the client what holds things up: output it does not read, windows
@@ -645,6 +670,7 @@ void h2_deadline(struct proxy *p, struct conn *c)
 		c->deadline_ms = p->now_ms + hc->stall_ms;
 		return;
 	}
+	h2__enter(hc);
 	if (hc->n_streams) {
 		/* open streams and nothing moved: a zero window kept shut,
 		 * output not read, a body dribbled */
@@ -655,6 +681,7 @@ void h2_deadline(struct proxy *p, struct conn *c)
 		c->deadline_ms = p->now_ms + PROXY_LINGER_MS;
 	}
 	h2__flush(hc);
+	h2__leave(hc);
 }
 
 void h2_drain(struct proxy *p)
@@ -668,7 +695,9 @@ void h2_drain(struct proxy *p)
 		if (!hc || c->state != CS_H2 || conn_closing(c) || hc->dead)
 			continue;
 		nghttp2_submit_shutdown_notice(hc->s);
+		h2__enter(hc);
 		h2__flush(hc);
+		h2__leave(hc);
 	}
 }
 

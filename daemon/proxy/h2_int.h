@@ -40,6 +40,11 @@ struct h2_conn {
 					 * buffer towards its upstream is full */
 	bool dead;			/* GOAWAY queued: no more input */
 	bool in_recv;			/* inside nghttp2_session_mem_recv */
+	/* the connection is to close; while busy (an entry point of h2.c
+	 * is running: h2__enter/h2__leave) the close waits for the
+	 * outermost leave, so nothing below frees c or this */
+	bool closing;
+	unsigned int busy;
 };
 
 struct h2_stream {
@@ -84,6 +89,11 @@ struct h2_stream {
 
 /* h2.c */
 struct h2_conn *h2__conn_of(struct proxy *p, const struct conn *c);
+/* Around every use of hc from outside h2.c's own entry points: a close
+ * asked for meanwhile happens at the outermost h2__leave(), after which
+ * hc may be gone. */
+void h2__enter(struct h2_conn *hc);
+void h2__leave(struct h2_conn *hc);
 /* Hand nghttp2's output to the client; GOAWAY done: close. */
 void h2__flush(struct h2_conn *hc);
 /* A glitch (reason: a metric label); past the budget, GOAWAY. */

@@ -643,6 +643,7 @@ static void on_bridge_recv(struct proxy *p, struct h2_stream *s,
 			   const struct loop_cqe *cqe)
 {
 	struct conn *b = s->b;
+	struct h2_conn *hc;
 	const char *data;
 	long n = transport_read_done(&b->tr, cqe, &data);
 
@@ -669,7 +670,10 @@ static void on_bridge_recv(struct proxy *p, struct h2_stream *s,
 	}
 	if (!s->b_eof && !s->resp_done)
 		proxy__post_recv(p, b);
-	h2__flush(s->hc);
+	hc = s->hc;	/* the flush may close the stream (and free s) */
+	h2__enter(hc);
+	h2__flush(hc);
+	h2__leave(hc);
 }
 
 static void on_bridge_sent(struct proxy *p, struct h2_stream *s,
@@ -729,6 +733,8 @@ void h2s_detach_all(struct h2_conn *hc)
 	while (hc->streams) {
 		struct h2_stream *s = hc->streams;
 
+		/* callbacks still to come in this turn find no stream */
+		nghttp2_session_set_stream_user_data(hc->s, s->id, NULL);
 		unlink_stream(hc, s);
 		s->hc = NULL;
 		if (s->b && !hc->p->h2_gone)
