@@ -242,7 +242,8 @@ static int open_bridge(struct h2_conn *hc, struct h2_stream *s)
 	v->addr_proxied = h->addr_proxied;
 	/* the TLS flag stays (X-Forwarded-Proto); the PROXY header was
 	 * read on the HTTP/2 connection already */
-	v->lflags = h->lflags & ~(PROXY_L_PROXY_PROTOCOL | PROXY_L_H2C);
+	v->lflags = (h->lflags & ~(PROXY_L_PROXY_PROTOCOL | PROXY_L_H2C)) |
+		    PROXY_L_H2S;
 	v->state = CS_HEAD;
 	v->deadline_ms = p->now_ms + p->cfg->http.header_timeout_ms;
 	b->state = CS_H2B;

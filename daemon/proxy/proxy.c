@@ -275,6 +275,8 @@ static void begin_exchange(struct proxy *p, struct conn *c, size_t head_len)
 	x->obs = o;
 	x->route = x->service = -1;
 	obs_exchange_begin(p->worker, &x->obs, r, head_len);
+	if (c->lflags & PROXY_L_H2S)
+		x->obs.http_minor = ACCESSLOG_HTTP2;	/* logged as such */
 	x->cfg = proxy__cfg_hold(p);
 	x->started_ms = p->now_ms;
 	x->head_method = method_is(r, "HEAD");

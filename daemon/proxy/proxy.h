@@ -56,6 +56,7 @@ struct loop_cqe;
 #define PROXY_L_TLS			(1u << 1)	/* tls: section */
 #define PROXY_L_REDIRECT_HTTPS		(1u << 2)	/* 308 to https */
 #define PROXY_L_H2C			(1u << 3)	/* HTTP/2 prior knowledge */
+#define PROXY_L_H2S			(1u << 4)	/* an HTTP/2 stream's bridge */
 
 /* A config snapshot and how many exchanges of this worker use it: the
  * request path counts references locally, never on the shared atomic. */

@@ -520,6 +520,7 @@ def test_access_log_and_request_id_per_stream(gw, backends):
     assert sorted(e["request_id"] for e in lines) == sorted(rids)
     assert {e["route"] for e in lines} == {"api"}
     assert {e["client"] for e in lines} == {h.ALLOWED4}
+    assert {e["protocol"] for e in lines} == {"HTTP/2"}
     c.close()
 
 
