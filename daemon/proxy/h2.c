@@ -475,6 +475,10 @@ static int cb_stream_close(nghttp2_session *session, int32_t id,
 		h2s_closed(hc, s, code);
 	if (!hc->n_streams)
 		hc->c->deadline_ms = now_ms(hc) + hc->idle_ms;
+	if (!hc->n_streams && hc->p->draining && !hc->dead) {
+		hc->dead = true;
+		nghttp2_session_terminate_session(hc->s, NGHTTP2_NO_ERROR);
+	}
 	return 0;
 }
 
@@ -694,7 +698,14 @@ void h2_drain(struct proxy *p)
 
 		if (!hc || c->state != CS_H2 || conn_closing(c) || hc->dead)
 			continue;
-		nghttp2_submit_shutdown_notice(hc->s);
+		if (hc->n_streams) {
+			/* no new streams; the last one to close ends it */
+			nghttp2_submit_shutdown_notice(hc->s);
+		} else {
+			hc->dead = true;
+			nghttp2_session_terminate_session(hc->s,
+							  NGHTTP2_NO_ERROR);
+		}
 		h2__enter(hc);
 		h2__flush(hc);
 		h2__leave(hc);

@@ -256,6 +256,22 @@ def test_resources_back_after_attacks(gw, legit):
     assert legit.get("/legit/end")["status"] == 200
 
 
+def test_drain_goaway(backends, workdir):
+    """SIGTERM: an idle HTTP/2 connection gets GOAWAY NO_ERROR and is
+    closed; sluiced exits 0."""
+    cfg = raw.write_cfg(workdir, "gw-h2d", listeners=[
+        {"address": f"{h.SRV4}:{PORT + 10}", "h2c": True}])
+    s = h.Sluiced(cfg, workdir, tag="gw-h2d")
+    s.start()
+    c = u.Client(PORT + 10)
+    assert c.get("/drain")["status"] == 200
+    s.p.send_signal(__import__("signal").SIGTERM)
+    assert c.wait_goaway(5) == u.NO_ERROR
+    assert c.wait_closed(5)
+    c.close()
+    s.shutdown()
+
+
 # ---- load ------------------------------------------------------------------
 
 def test_h2load_mixed_with_http11(gw, backends, workdir):
