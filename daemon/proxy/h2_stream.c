@@ -596,7 +596,17 @@ static void submit_head(struct h2_conn *hc, struct h2_stream *s)
 		s->rlast_len = 0;
 		if (r->status >= 200)
 			break;
-		buf_consume(in, (size_t)len);	/* 1xx: not passed on */
+		if (r->status == 100) {
+			/* interim: the client may be waiting for it to send
+			 * its body; other 1xx are not passed on */
+			snprintf(status, sizeof(status), "100");
+			nv[0] = (nghttp2_nv){ (uint8_t *)":status",
+					      (uint8_t *)status, 7, 3,
+					      NGHTTP2_NV_FLAG_NONE };
+			nghttp2_submit_headers(hc->s, NGHTTP2_FLAG_NONE, s->id,
+					       NULL, nv, 1, NULL);
+		}
+		buf_consume(in, (size_t)len);
 	}
 	names = malloc((size_t)len);
 	if (!names)

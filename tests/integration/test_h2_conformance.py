@@ -341,6 +341,21 @@ def test_trailers_and_te_trailers(gw):
     c.close()
 
 
+def test_expect_100_continue(gw):
+    """The upstream's 100 Continue reaches the client as an interim
+    HEADERS frame; the body sent after it arrives."""
+    import h2.events
+    c = u.Client(PORT)
+    sid = c.request("/continue", "PUT", headers=[
+        ("expect", "100-continue"), ("content-length", "4")], end=False)
+    c.pump(lambda c: any(isinstance(e, h2.events.InformationalResponseReceived)
+                         for e in c.events))
+    c.send_body(sid, b"body")
+    r = c.response(sid)
+    assert r["status"] == 200 and json.loads(r["body"])["body_bytes"] == 4
+    c.close()
+
+
 def test_zero_window_then_update(gw):
     """The client's stream window 0: HEADERS come, DATA waits for a
     WINDOW_UPDATE."""
