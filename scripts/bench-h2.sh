@@ -3,13 +3,17 @@
 # and HAProxy (bind ... proto h2), each with one worker in front of the
 # same HTTP/1.1 test backend, in a private network namespace (loopback
 # only). Prints one line per proxy (h2load's summary).
-# Knobs: BENCH_SECONDS (10), BENCH_CLIENTS (4), BENCH_STREAMS (100).
+# Knobs: BENCH_SECONDS (10), BENCH_CLIENTS (4), BENCH_STREAMS (100),
+# BENCH_PROXY_CPU (1: the proxy under test), BENCH_LOAD_CPUS (0: the
+# backend and h2load).
 # Run it on a quiet machine (uptime load < 2); see docs/HTTP2.md.
 set -euo pipefail
 BUILD=${BUILD:-build}
 SECS=${BENCH_SECONDS:-10}
 CLIENTS=${BENCH_CLIENTS:-4}
 STREAMS=${BENCH_STREAMS:-100}
+PCPU=${BENCH_PROXY_CPU:-1}
+LCPU=${BENCH_LOAD_CPUS:-0}
 [[ $(id -u) -eq 0 ]] || { echo "bench-h2: needs root (netns)" >&2; exit 1; }
 for t in h2load nginx haproxy; do
 	command -v $t >/dev/null || { echo "bench-h2: $t missing (scripts/deps.sh)" >&2; exit 1; }
@@ -27,9 +31,10 @@ trap cleanup EXIT
 ip netns add "$ns"
 ip -n "$ns" link set lo up
 in_ns() { ip netns exec "$ns" "$@"; }
+# started with ip netns exec itself (not a function): $! is the process
+bg_ns() { ip netns exec "$ns" "$@" & pids+=($!); }
 
-in_ns taskset -c 0 "$BUILD/tools/backend" --listen 127.0.0.1:9001 >"$dir/backend.out" 2>&1 &
-pids+=($!)
+bg_ns taskset -c "$LCPU" "$BUILD/tools/backend" --listen 127.0.0.1:9001 >"$dir/backend.out" 2>&1
 
 cat >"$dir/sluice.yaml" <<EOF
 listeners:
@@ -49,8 +54,7 @@ workers: 1
 logging:
   level: warn
 EOF
-in_ns taskset -c 1 "$BUILD/sluiced" -c "$dir/sluice.yaml" >"$dir/sluiced.out" 2>&1 &
-pids+=($!)
+bg_ns taskset -c "$PCPU" "$BUILD/sluiced" -c "$dir/sluice.yaml" >"$dir/sluiced.out" 2>&1
 
 cat >"$dir/nginx.conf" <<EOF
 worker_processes 1;
@@ -71,8 +75,7 @@ http {
 	}
 }
 EOF
-in_ns taskset -c 1 nginx -c "$dir/nginx.conf" -p "$dir" &
-pids+=($!)
+bg_ns taskset -c "$PCPU" nginx -c "$dir/nginx.conf" -p "$dir" >"$dir/nginx.out" 2>&1
 
 cat >"$dir/haproxy.cfg" <<EOF
 global
@@ -89,14 +92,13 @@ backend b
 	http-reuse always
 	server s 127.0.0.1:9001
 EOF
-in_ns taskset -c 1 haproxy -f "$dir/haproxy.cfg" -db &
-pids+=($!)
+bg_ns taskset -c "$PCPU" haproxy -f "$dir/haproxy.cfg" -db >"$dir/haproxy.out" 2>&1
 sleep 2
 
 for p in sluice:8081 nginx:8082 haproxy:8083; do
 	name=${p%%:*} port=${p##*:}
-	out=$(in_ns taskset -c 2,3 h2load -D "$SECS" -c "$CLIENTS" -m "$STREAMS" \
-		-t 2 "http://127.0.0.1:$port/bench" 2>&1)
+	out=$(in_ns timeout $((SECS + 30)) taskset -c "$LCPU" h2load -D "$SECS" -c "$CLIENTS" -m "$STREAMS" \
+		"http://127.0.0.1:$port/bench" 2>&1)
 	printf '%-8s %s | %s\n' "$name" \
 		"$(grep -m1 '^finished in' <<<"$out")" \
 		"$(grep -m1 '^requests:' <<<"$out")"
