@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(
 	# build
 	make gcc clang llvm pkg-config libbpf-dev libxdp-dev liburing-dev
-	libelf-dev zlib1g-dev libssl-dev libyaml-dev bpftool
+	libelf-dev zlib1g-dev libssl-dev libyaml-dev bpftool libnghttp2-dev
 	linux-libc-dev libc6-dev
 	# tests
 	libcmocka-dev python3-pytest python3-pytest-timeout curl iproute2
@@ -17,6 +17,8 @@ PKGS=(
 	procps psmisc wrk
 	# TLS tests and the demo's certificate (openssl CLI, s_client)
 	openssl sslscan
+	# HTTP/2 tests: h2load and the python h2 client
+	nghttp2-client python3-h2
 	# bench: the proxies Sluice is compared with (make bench)
 	nginx haproxy
 	# make bench (XDP): xdp-filter to compare with, nftables for the

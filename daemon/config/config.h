@@ -164,6 +164,8 @@ struct config_listener {
 	uint32_t redirect_https;
 	bool proxy_protocol;		/* expect a PROXY v1/v2 header from
 					 * trusted_proxies peers */
+	bool h2c;			/* plain listener: HTTP/2 with prior
+					 * knowledge beside HTTP/1.1 */
 	bool defer_accept;		/* TCP_DEFER_ACCEPT: handed over once
 					 * the client's first bytes came;
 					 * default true */
@@ -253,6 +255,14 @@ struct config_http {
 	 * escaped_slashes: CFG_ESCAPED_SLASHES_* (%2F/%5C refused or kept) */
 	int path_params;
 	int escaped_slashes;
+	/* HTTP/2 (proxy/h2.c): SETTINGS advertised and enforced, the
+	 * protocol-abuse budget per connection, the no-progress timeout */
+	uint32_t h2_max_streams;
+	uint32_t h2_max_header_list;
+	uint32_t h2_initial_window;
+	uint32_t h2_max_frame_size;
+	uint32_t h2_max_glitches;
+	uint32_t h2_stall_timeout_ms;
 	/* PROXY protocol peers and X-Forwarded-For hops that are believed:
 	 * the top-level trusted_proxies (config.trusted_proxies) */
 };

@@ -104,6 +104,7 @@ static const struct ckey listener_keys[] = {
 	{ .name = "redirect_https", .set = cfg_set_u32,
 	  .off = L(redirect_https), .min = 1, .max = 65535, .def_int = 0,
 	  .flags = K_RELOAD },
+	{ .name = "h2c", .set = cfg_set_bool, .off = L(h2c), .def_int = 0 },
 };
 #undef L
 static const struct csection listener_sec = {
@@ -513,6 +514,25 @@ static const struct ckey http_keys[] = {
 	{ .name = "escaped_slashes", .set = cfg_set_enum,
 	  .off = H(escaped_slashes), .def_int = CFG_ESCAPED_SLASHES_REJECT,
 	  .flags = K_RELOAD, .choices = escaped_slashes_modes },
+	/* HTTP/2 (docs/HTTP2.md) */
+	{ .name = "h2_max_concurrent_streams", .set = cfg_set_u32,
+	  .off = H(h2_max_streams), .min = 1, .max = 1000, .def_int = 100,
+	  .flags = K_RELOAD },
+	{ .name = "h2_max_header_list_bytes", .set = cfg_set_u32,
+	  .off = H(h2_max_header_list), .min = 1024, .max = 1 << 20,
+	  .def_int = 16384, .flags = K_RELOAD },
+	{ .name = "h2_initial_window", .set = cfg_set_u32,
+	  .off = H(h2_initial_window), .min = 1024, .max = (1u << 31) - 1,
+	  .def_int = 65535, .flags = K_RELOAD },
+	{ .name = "h2_max_frame_size", .set = cfg_set_u32,
+	  .off = H(h2_max_frame_size), .min = 16384, .max = (1 << 24) - 1,
+	  .def_int = 16384, .flags = K_RELOAD },
+	{ .name = "h2_max_glitches", .set = cfg_set_u32,
+	  .off = H(h2_max_glitches), .min = 1, .max = 1000000, .def_int = 100,
+	  .flags = K_RELOAD },
+	{ .name = "h2_stall_timeout_ms", .set = cfg_set_u32,
+	  .off = H(h2_stall_timeout_ms), .min = 100, .max = 3600000,
+	  .def_int = 30000, .flags = K_RELOAD },
 };
 #undef H
 static void http_finish(struct pctx *p, yaml_node_t *map, void *base,
@@ -928,6 +948,9 @@ static void listener_finish(struct pctx *p, yaml_node_t *map, void *base,
 	if (l->tls.enabled && l->redirect_https)
 		cfg_err_at(p, map, path,
 			   "redirect_https is for a plain listener, this one has tls");
+	if (l->tls.enabled && l->h2c)
+		cfg_err_at(p, map, path,
+			   "h2c is for a plain listener; with tls, offer h2 in tls.alpn");
 }
 
 static int port_cmp(const void *a, const void *b)

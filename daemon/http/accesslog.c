@@ -197,7 +197,9 @@ static void format_json(struct sbuf *o, const struct accesslog_record *r)
 	json_field(o, "method", r->method, r->method_len, B_SHORT);
 	json_field(o, "path", r->path, r->path_len, B_PATH);
 	json_field(o, "host", r->host, r->host_len, B_HOST);
-	if (r->http_minor >= 0)
+	if (r->http_minor == ACCESSLOG_HTTP2)
+		sbuf_adds(o, ",\"protocol\":\"HTTP/2\"");
+	else if (r->http_minor >= 0)
 		sbuf_addf(o, ",\"protocol\":\"HTTP/1.%d\"", r->http_minor);
 	else
 		sbuf_adds(o, ",\"protocol\":null");
@@ -233,7 +235,9 @@ static void format_combined(struct sbuf *o, const struct accesslog_record *r)
 	clf_field(o, r->method, r->method_len, B_SHORT);
 	sbuf_add(o, " ", 1);
 	clf_field(o, r->path, r->path_len, B_PATH);
-	if (r->http_minor >= 0)
+	if (r->http_minor == ACCESSLOG_HTTP2)
+		sbuf_adds(o, " HTTP/2.0");
+	else if (r->http_minor >= 0)
 		sbuf_addf(o, " HTTP/1.%d", r->http_minor);
 	sbuf_addf(o, "\" %03d ", r->status);
 	if (r->bytes_out)

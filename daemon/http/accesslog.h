@@ -32,6 +32,8 @@ enum accesslog_format {
  * (path, host, user agent, referer) are escaped: JSON with \" \\ \uXXXX and
  * invalid UTF-8 replaced by U+FFFD; combined with \" \\ \xHH.
  */
+#define ACCESSLOG_HTTP2 20
+
 struct accesslog_record {
 	int64_t start_ns;		/* CLOCK_REALTIME at the request's first byte */
 	const char *request_id;
@@ -50,7 +52,9 @@ struct accesslog_record {
 	size_t user_agent_len;
 	const char *referer;
 	size_t referer_len;
-	int http_minor;			/* 0, 1; -1: unknown (unparsable request) */
+	/* 0, 1; ACCESSLOG_HTTP2: an HTTP/2 stream (carried to the HTTP/1.1
+	 * path by proxy/h2*.c); -1: unknown (unparsable request) */
+	int http_minor;
 	int status;			/* 0: no response was sent */
 	uint64_t bytes_in;		/* from the client: head + body */
 	uint64_t bytes_out;		/* to the client: head + body */

@@ -27,10 +27,11 @@ static void live_del(struct conn_table *t, struct conn *c)
 	t->n_live--;
 }
 
-/* What c carries goes back to its owner. */
+/* What c carries goes back to its owner (also told when c->x is NULL:
+ * an owner may hang more on a connection, by its id). */
 static void release_x(struct conn_table *t, struct conn *c)
 {
-	if (c->x && t->release_x)
+	if (t->release_x)
 		t->release_x(t->release_ctx, c);
 	c->x = NULL;
 }

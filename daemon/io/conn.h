@@ -110,7 +110,8 @@ struct conn_table {
 	uint32_t n_clients;
 	struct buf_pool *bufs;
 	struct loop *loop;
-	/* the owner's: gives back c->x of a connection being freed */
+	/* the owner's: gives back c->x of a connection being freed (called
+	 * for every freed connection, c->x NULL or not) */
 	void (*release_x)(void *ctx, struct conn *c);
 	void *release_ctx;
 };

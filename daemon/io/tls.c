@@ -274,6 +274,17 @@ static int tls_read(struct transport *t, size_t maxlen, unsigned int flags,
 }
 
 /* The handshake ended (well or not): counted once. */
+bool transport_tls_alpn_is(const struct transport *t, const char *proto)
+{
+	const unsigned char *sel = NULL;
+	unsigned int len = 0;
+
+	if (!transport_is_tls(t) || !SSL_is_init_finished(tc_of(t)->ssl))
+		return false;
+	SSL_get0_alpn_selected(tc_of(t)->ssl, &sel, &len);
+	return sel && len == strlen(proto) && !memcmp(sel, proto, len);
+}
+
 static void tls__handshake_done(struct tls_conn *tc, SSL *ssl, bool ok);
 
 static long tls_fail(struct tls_conn *tc)

@@ -69,6 +69,8 @@ bool transport_is_tls(const struct transport *t);
  * (0: plain, no certificate, or one that did not verify). */
 size_t transport_tls_client_ids(const struct transport *t,
 				const char *const **ids);
+/* The handshake completed and ALPN selected proto (e.g. "h2"). */
+bool transport_tls_alpn_is(const struct transport *t, const char *proto);
 
 /* Every certificate of a snapshot, for the admin API: calls fn once per
  * certificate with its file, names (comma separated) and expiry. */

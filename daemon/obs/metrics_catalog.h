@@ -43,6 +43,7 @@
 	X(BAN_BY, "by", DYN, 4, "other")        /* sluiced, operator */           \
 	X(BAN_WHERE, "where", DYN, 4, "other")  /* xdp, l7 */                     \
 	X(RESULT, "result", FIXED, 0, NULL)      /* success, failure */         \
+	X(H2_REASON, "reason", DYN, 16, "other") /* HTTP/2 abuse reasons */      \
 	X(VERSION, "version", DYN, 4, NULL)                                      \
 	X(ABI, "abi", DYN, 4, NULL)                                              \
 	X(TLS_PROTO, "tls_version", DYN, 8, "other") /* TLSv1.2, TLSv1.3, none */ \
@@ -145,6 +146,13 @@
 	  "write failed.")                                                       \
 	X(METRICS_DROPPED, COUNTER, SUM, "sluice_metrics_dropped_updates_total", \
 	  NOB, (), "Metric updates not applied (a series table was full).")     \
+	X(H2_CONNECTIONS, COUNTER, SUM, "sluice_h2_connections_total", NOB, (),  \
+	  "Client connections that spoke HTTP/2 (h2c or ALPN h2).")             \
+	X(H2_STREAMS, COUNTER, SUM, "sluice_h2_streams_total", NOB, (),          \
+	  "HTTP/2 streams that became requests.")                               \
+	X(H2_ABUSE, COUNTER, SUM, "sluice_h2_abuse_total", NOB, (MD_H2_REASON),  \
+	  "HTTP/2 connections closed (GOAWAY) for protocol abuse or errors, "  \
+	  "by reason (docs/HTTP2.md).")                                         \
 	X(START_TIME, GAUGE, SUM, "sluice_start_time_seconds", NOB, (),          \
 	  "Unix time sluiced started.")                                          \
 	X(BUILD_INFO, GAUGE, SUM, "sluice_build_info", NOB,                      \

@@ -517,6 +517,23 @@ void obs_recv_buffers_exhausted(unsigned int i)
 		metrics_inc(w->shard, MF_RECV_BUFFERS_EXHAUSTED, NULL, 1);
 }
 
+void obs_h2_event(unsigned int i, int what, const char *reason)
+{
+	struct obs_worker *w = ready_worker(i);
+	uint32_t l[1];
+
+	if (!w)
+		return;
+	if (what == OBS_H2_CONN) {
+		metrics_inc(w->shard, MF_H2_CONNECTIONS, NULL, 1);
+	} else if (what == OBS_H2_STREAM) {
+		metrics_inc(w->shard, MF_H2_STREAMS, NULL, 1);
+	} else {
+		l[0] = metrics_label_index(g.m, MD_H2_REASON, reason);
+		metrics_inc(w->shard, MF_H2_ABUSE, l, 1);
+	}
+}
+
 void obs_spliced(unsigned int i, uint64_t bytes)
 {
 	struct obs_worker *w = ready_worker(i);

@@ -47,6 +47,7 @@
 #include "lib/log.h"
 #include "obs/obs.h"
 #include "proxy/proxy_int.h"
+#include "proxy/h2.h"
 #include "policy/realip.h"
 #include "http/rewrite.h"
 #include "policy/router.h"
@@ -274,6 +275,8 @@ static void begin_exchange(struct proxy *p, struct conn *c, size_t head_len)
 	x->obs = o;
 	x->route = x->service = -1;
 	obs_exchange_begin(p->worker, &x->obs, r, head_len);
+	if (c->lflags & PROXY_L_H2S)
+		x->obs.http_minor = ACCESSLOG_HTTP2;	/* logged as such */
 	x->cfg = proxy__cfg_hold(p);
 	x->started_ms = p->now_ms;
 	x->head_method = method_is(r, "HEAD");
@@ -457,6 +460,10 @@ static bool read_head(struct proxy *p, struct conn *c)
 	size_t len = c->in ? buf_len(c->in) : 0;
 	int n;
 
+	/* HTTP/2: ALPN h2, or the preface on an h2c listener */
+	if (len && !c->requests &&
+	    (c->lflags & (PROXY_L_H2C | PROXY_L_TLS)) && h2_detect(p, c))
+		return false;
 	if (len == 0) {
 		if ((c->flags & CONN_F_EOF) || (p->draining && c->requests)) {
 			conn_close(&p->conns, c);
@@ -944,6 +951,15 @@ void proxy_complete(struct proxy *p, const struct loop_cqe *cqe)
 	}
 	if (last)
 		conn_op_done(&p->conns, c);
+	if (c->kind == CONN_CLIENT &&
+	    (c->state == CS_H2 || c->state == CS_H2B)) {
+		if (op == CONN_OP_RECV && last)
+			c->flags &= ~CONN_F_RECV;
+		else if (op == CONN_OP_SEND)
+			c->flags &= ~CONN_F_SEND;
+		h2_complete(p, c, op, cqe);
+		return;
+	}
 	switch (op) {
 	case CONN_OP_RECV:
 		if (last)

@@ -55,6 +55,8 @@ struct loop_cqe;
 #define PROXY_L_PROXY_PROTOCOL		(1u << 0)
 #define PROXY_L_TLS			(1u << 1)	/* tls: section */
 #define PROXY_L_REDIRECT_HTTPS		(1u << 2)	/* 308 to https */
+#define PROXY_L_H2C			(1u << 3)	/* HTTP/2 prior knowledge */
+#define PROXY_L_H2S			(1u << 4)	/* an HTTP/2 stream's bridge */
 
 /* A config snapshot and how many exchanges of this worker use it: the
  * request path counts references locally, never on the shared atomic. */
@@ -89,6 +91,11 @@ struct proxy {
 	/* empty pipes for splicing, [n][0] the read end */
 	int pipes[PROXY_PIPE_CACHE][2];
 	unsigned int n_pipes;
+	/* HTTP/2 (h2.c): by connection id, what a connection in CS_H2 or
+	 * CS_H2B carries; nghttp2 callbacks and options (made on first use) */
+	void **h2;
+	void *h2_cbs, *h2_opt;
+	bool h2_gone;			/* proxy_destroy(): no more closes */
 };
 
 /* max_conns: client + upstream connections (0: derived from

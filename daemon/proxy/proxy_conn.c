@@ -15,6 +15,7 @@
 #include "lib/log.h"
 #include "obs/obs.h"
 #include "proxy/proxy_int.h"
+#include "proxy/h2.h"
 #include "http/proxyproto.h"
 #include "io/tls.h"
 #include "policy/realip.h"
@@ -221,6 +222,10 @@ static void on_deadline(struct proxy *p, struct conn *c)
 			proxy__send_error(p, c, 504,
 					  "the upstream did not respond in time");
 		break;
+	case CS_H2:
+	case CS_H2B:
+		h2_deadline(p, c);
+		break;
 	case CS_TUNNEL:
 		pr_debug("worker %u: %s: tunnel idle, closing", p->worker,
 			 c->ip);
@@ -300,6 +305,7 @@ void proxy_drain(struct proxy *p)
 
 	p->draining = true;
 	upstream_close_idle(&p->up);
+	h2_drain(p);
 	/* each pass closes all it found: they leave the snapshot */
 	while ((n = snapshot(p, ids, PROXY_SCAN_BATCH, SNAP_IDLE_CLIENT))) {
 		for (size_t i = 0; i < n; i++) {

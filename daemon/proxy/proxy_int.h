@@ -42,6 +42,9 @@ enum client_state {
 	CS_LINGER,		/* write side shut; discard input until EOF */
 	CS_PROXY,		/* reading a PROXY protocol header */
 	CS_TUNNEL,		/* upgraded: two-way byte tunnel */
+	CS_H2,			/* an HTTP/2 connection (h2.c) */
+	CS_H2B,			/* our end of an HTTP/2 stream's bridge to
+				 * the HTTP/1.1 path (h2_stream.c) */
 };
 
 /* struct conn.flags of an upstream connection: its last response had a
@@ -166,6 +169,9 @@ void proxy__pipes_close(struct proxy *p);
 
 /* proxy_tunnel.c. CS_TUNNEL: move bytes both ways, pass half-closes on. */
 void proxy__pump_tunnel(struct proxy *p, struct conn *c);
+
+/* h2.c: nghttp2's callbacks and options go (proxy_destroy). */
+void proxy__h2_destroy(struct proxy *p);
 
 /* proxy_setup.c. A reference to the current snapshot for an exchange,
  * counted per worker; given back with proxy__cfg_release(). */

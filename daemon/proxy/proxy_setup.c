@@ -13,6 +13,7 @@
 
 #include "config/config.h"
 #include "proxy/proxy_int.h"
+#include "proxy/h2.h"
 
 /* ---- config snapshots, counted per worker ----------------------------- */
 
@@ -88,7 +89,9 @@ static void release_exchange(void *ctx, struct conn *c)
 {
 	struct proxy *p = ctx;
 
-	exchange_detach(&p->xpool, c);
+	h2_release(p, c);
+	if (c->x)
+		exchange_detach(&p->xpool, c);
 }
 
 int proxy_init(struct proxy *p, struct loop *l, struct config *cfg,
@@ -134,7 +137,9 @@ void proxy_destroy(struct proxy *p)
 	for (uint32_t i = 0; i < p->conns.n_fresh; i++)
 		if (p->conns.slots[i].kind == CONN_CLIENT)
 			proxy__put_cfg(p, &p->conns.slots[i]);
+	p->h2_gone = true;
 	conn_table_destroy(&p->conns);
+	proxy__h2_destroy(p);
 	exchange_pool_destroy(&p->xpool);
 	proxy__pipes_close(p);
 	buf_pool_destroy(&p->bufs);

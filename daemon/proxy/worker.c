@@ -318,6 +318,8 @@ int worker_init(struct worker *w, unsigned int id, const int *fds, size_t n,
 			w->listeners[i].lflags |= PROXY_L_TLS;
 		if (i < cfg->n_listeners && cfg->listeners[i].redirect_https)
 			w->listeners[i].lflags |= PROXY_L_REDIRECT_HTTPS;
+		if (i < cfg->n_listeners && cfg->listeners[i].h2c)
+			w->listeners[i].lflags |= PROXY_L_H2C;
 	}
 	w->efd = eventfd(0, EFD_CLOEXEC);
 	if (w->efd < 0) {

@@ -808,6 +808,14 @@ static void test_http_section(void **state)
 	assert_int_equal(c->http.escaped_slashes, CFG_ESCAPED_SLASHES_REJECT);
 	assert_false(c->listeners[0].proxy_protocol);
 	assert_true(c->listeners[0].defer_accept);
+	/* HTTP/2 */
+	assert_false(c->listeners[0].h2c);
+	assert_int_equal(c->http.h2_max_streams, 100);
+	assert_int_equal(c->http.h2_max_header_list, 16384);
+	assert_int_equal(c->http.h2_initial_window, 65535);
+	assert_int_equal(c->http.h2_max_frame_size, 16384);
+	assert_int_equal(c->http.h2_max_glitches, 100);
+	assert_int_equal(c->http.h2_stall_timeout_ms, 30000);
 	config_put(c);
 
 	c = parse_ok("listeners:\n"
@@ -891,6 +899,13 @@ static void test_http_errors(void **state)
 	expect_errors("listeners:\n  - name: l\n    address: 127.0.0.1:8080\n"
 		      "    defer_accept: 1\n" "xdp:\n  enabled: false\n",
 		      "cfg.yaml:4:19: listeners[0].defer_accept: expected a boolean (true or false), got '1'\n");
+	expect_errors(BASE "http:\n  h2_max_frame_size: 16383\n",
+		      "cfg.yaml:7:22: http.h2_max_frame_size: 16383 is out of range (16384-16777215)\n");
+	expect_errors(BASE "http:\n  h2_max_concurrent_streams: 0\n",
+		      "cfg.yaml:7:30: http.h2_max_concurrent_streams: 0 is out of range (1-1000)\n");
+	expect_errors("listeners:\n  - name: l\n    address: 127.0.0.1:8080\n"
+		      "    h2c: yes\n" "xdp:\n  enabled: false\n",
+		      "cfg.yaml:4:10: listeners[0].h2c: expected a boolean (true or false), got 'yes'\n");
 }
 
 /* xdp keys: scope, persist, denylist, rate_limit, drop_sample */

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Shared by h2.c and h2_stream.c (see h2.h): the connection and the
+ * stream. Includes <nghttp2/nghttp2.h>; nothing outside proxy/h2*.c may.
+ */
+#ifndef SLUICE_H2_INT_H
+#define SLUICE_H2_INT_H
+
+#include <nghttp2/nghttp2.h>
+
+#include "proxy/h2.h"
+
+/* Control frames (PING, SETTINGS, PRIORITY, WINDOW_UPDATE) a connection
+ * may send per max_glitches between two completed streams, times this. */
+#define H2_CTRL_PER_GLITCH	10
+/* Request body bytes that count as progress (resetting the stall
+ * deadline): a dribble below this per stall timeout does not. */
+#define H2_PROGRESS_BYTES	16384
+
+struct h2_stream;
+
+struct h2_conn {
+	struct proxy *p;
+	struct conn *c;			/* the client connection (CS_H2) */
+	nghttp2_session *s;
+	/* a chunk nghttp2_session_mem_send() handed back that did not fit
+	 * in c->out yet (valid until the next mem_send call) */
+	const uint8_t *pend;
+	size_t pend_len;
+	struct h2_stream *streams;	/* open streams, a list */
+	unsigned int n_streams;
+	uint32_t glitches;		/* protocol abuse seen */
+	uint32_t ctrl;			/* control frames since progress */
+	uint64_t progress_bytes;	/* request body since last progress */
+	uint32_t max_glitches;
+	uint32_t max_header_list;
+	uint32_t stall_ms;
+	uint32_t idle_ms;
+	bool paused;			/* input held in c->in: a stream's
+					 * buffer towards its upstream is full */
+	bool dead;			/* GOAWAY queued: no more input */
+	bool in_recv;			/* inside nghttp2_session_mem_recv */
+	/* the connection is to close; while busy (an entry point of h2.c
+	 * is running: h2__enter/h2__leave) the close waits for the
+	 * outermost leave, so nothing below frees c or this */
+	bool closing;
+	unsigned int busy;
+};
+
+struct h2_stream {
+	struct h2_stream *prev, *next;
+	struct h2_conn *hc;		/* NULL once the stream left it */
+	int32_t id;
+	struct conn *b;			/* our end of the socket pair (CS_H2B) */
+	/* request: pseudo-header fields, then the regular ones as
+	 * HTTP/1.1 lines */
+	char *method, *path, *authority, *scheme;
+	char *fields;
+	size_t fields_len, fields_cap;
+	char *cookie;			/* cookie crumbs joined with "; " */
+	size_t cookie_len;
+	size_t list_bytes;		/* header list size (RFC 9113 6.5.2) */
+	char *host;			/* a host field (checked vs :authority) */
+	int status;			/* refused by us with this (0: no) */
+	const char *error;
+	bool end_stream;		/* the request ended on its HEADERS */
+	bool chunked;			/* body sent chunked (no content-length) */
+	bool has_cl;			/* a content-length field came */
+	bool head_method;
+	bool req_done;			/* the whole request is in w */
+	bool w_dead;			/* the bridge does not take more */
+	/* bytes for the bridge: head, then body, gathered in w while wf
+	 * (the buffer of the send in flight, wf_off of wf_len bytes sent)
+	 * is being written; they swap when it completes. w_inflight: the
+	 * read offset of our own answer's body in w (no bridge then) */
+	char *w, *wf;
+	size_t w_len, w_cap, w_inflight;
+	size_t wf_len, wf_off, wf_cap;
+	/* response */
+	bool resp_head;			/* final head parsed and submitted */
+	bool resp_done;			/* last byte handed to nghttp2 */
+	bool deferred;			/* data provider waits for bytes */
+	bool b_eof;			/* the bridge closed */
+	enum http_body rbody;
+	uint64_t rleft;
+	size_t rlast_len;
+	struct http_chunked rck;
+};
+
+/* h2.c */
+struct h2_conn *h2__conn_of(struct proxy *p, const struct conn *c);
+/* Around every use of hc from outside h2.c's own entry points: a close
+ * asked for meanwhile happens at the outermost h2__leave(), after which
+ * hc may be gone. */
+void h2__enter(struct h2_conn *hc);
+void h2__leave(struct h2_conn *hc);
+/* Hand nghttp2's output to the client; GOAWAY done: close. */
+void h2__flush(struct h2_conn *hc);
+/* A glitch (reason: a metric label); past the budget, GOAWAY. */
+void h2__glitch(struct h2_conn *hc, const char *reason);
+/* Close the connection for abuse: GOAWAY(code), counted by reason. */
+void h2__goaway(struct h2_conn *hc, uint32_t code, const char *reason);
+/* The stream's bridge took bytes: held input can go on. */
+void h2__resume_input(struct h2_conn *hc);
+/* Progress: the stall deadline moves. */
+void h2__progress(struct h2_conn *hc);
+
+/* h2_stream.c: nghttp2 callbacks of a stream */
+int h2s_begin_headers(struct h2_conn *hc, int32_t id);
+int h2s_header(struct h2_conn *hc, struct h2_stream *s, const uint8_t *name,
+	       size_t namelen, const uint8_t *value, size_t valuelen);
+/* The request head is complete (end: END_STREAM with it). */
+void h2s_headers_done(struct h2_conn *hc, struct h2_stream *s, bool end);
+/* Body bytes: 0, or NGHTTP2_ERR_PAUSE when the bridge is full. */
+int h2s_data(struct h2_conn *hc, struct h2_stream *s, const uint8_t *data,
+	     size_t len);
+void h2s_end(struct h2_conn *hc, struct h2_stream *s);
+/* The stream's bytes for its bridge are at the limit (input held). */
+bool h2s_backlogged(const struct h2_conn *hc, const struct h2_stream *s);
+/* nghttp2 closed the stream. */
+void h2s_closed(struct h2_conn *hc, struct h2_stream *s, uint32_t code);
+/* The connection goes: every stream leaves it. */
+void h2s_detach_all(struct h2_conn *hc);
+/* A completion on a bridge end. */
+void h2s_complete(struct proxy *p, struct conn *b, unsigned int op,
+		  const struct loop_cqe *cqe);
+/* b is freed: its stream goes. */
+void h2s_release(struct proxy *p, struct conn *b);
+
+#endif

@@ -1,0 +1,778 @@
+// SPDX-License-Identifier: MIT
+/*
+ * An HTTP/2 stream as an exchange (see h2.h, docs/HTTP2.md).
+ *
+ * The request is checked against RFC 9113 section 8 (nghttp2 checks most
+ * of it: pseudo-header fields, connection-specific fields, TE, upper case
+ * names, content-length against DATA; we add :authority against host, the
+ * header list size, and refuse what nghttp2 would drop) and translated
+ * into an HTTP/1.1 request. Nothing is handed on before the whole head
+ * passed. The translated request goes into one end of a socket pair whose
+ * other end is an ordinary client connection of this worker with the
+ * HTTP/2 connection's client address: the HTTP/1.1 request path, unchanged,
+ * runs routing, the gate (auth, roles, limits, escalation), the upstream
+ * pools, metrics, the access log and the request id for it. Its HTTP/1.1
+ * response comes back through the pair and is translated into HEADERS and
+ * DATA frames (connection-specific fields dropped, chunked decoded).
+ */
+#include "proxy/h2_int.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "config/config.h"
+#include "lib/log.h"
+#include "obs/obs.h"
+
+/* Room kept in a stream's buffer towards its bridge for one more DATA
+ * frame (and its chunk framing) before input is paused. */
+static size_t frame_room(const struct h2_conn *hc)
+{
+	return hc->p->cfg->http.h2_max_frame_size + 32;
+}
+
+static struct h2_stream *stream_of_b(struct proxy *p, const struct conn *b)
+{
+	return p->h2 ? p->h2[b->id] : NULL;
+}
+
+static void stream_free(struct h2_stream *s)
+{
+	free(s->method);
+	free(s->path);
+	free(s->authority);
+	free(s->scheme);
+	free(s->host);
+	free(s->fields);
+	free(s->cookie);
+	free(s->w);
+	free(s->wf);
+	free(s);
+}
+
+static void unlink_stream(struct h2_conn *hc, struct h2_stream *s)
+{
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		hc->streams = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->prev = s->next = NULL;
+	hc->n_streams--;
+}
+
+int h2s_begin_headers(struct h2_conn *hc, int32_t id)
+{
+	struct h2_stream *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	if (!hc->n_streams)
+		h2__progress(hc);	/* from idle: the stall clock starts */
+	s->hc = hc;
+	s->id = id;
+	s->next = hc->streams;
+	if (s->next)
+		s->next->prev = s;
+	hc->streams = s;
+	hc->n_streams++;
+	nghttp2_session_set_stream_user_data(hc->s, id, s);
+	return 0;
+}
+
+static char *dup_n(const uint8_t *v, size_t n)
+{
+	char *d = malloc(n + 1);
+
+	if (d) {
+		memcpy(d, v, n);
+		d[n] = '\0';
+	}
+	return d;
+}
+
+static bool is(const uint8_t *name, size_t n, const char *lit)
+{
+	return n == strlen(lit) && !memcmp(name, lit, n);
+}
+
+/* Append "name: value\r\n" to s->fields. */
+static int add_field(struct h2_stream *s, const uint8_t *name, size_t nl,
+		     const uint8_t *value, size_t vl)
+{
+	size_t need = s->fields_len + nl + vl + 4;
+
+	if (need > s->fields_cap) {
+		size_t cap = s->fields_cap ? s->fields_cap * 2 : 1024;
+		char *f;
+
+		while (cap < need)
+			cap *= 2;
+		f = realloc(s->fields, cap);
+		if (!f)
+			return -ENOMEM;
+		s->fields = f;
+		s->fields_cap = cap;
+	}
+	memcpy(s->fields + s->fields_len, name, nl);
+	s->fields_len += nl;
+	memcpy(s->fields + s->fields_len, ": ", 2);
+	s->fields_len += 2;
+	memcpy(s->fields + s->fields_len, value, vl);
+	s->fields_len += vl;
+	memcpy(s->fields + s->fields_len, "\r\n", 2);
+	s->fields_len += 2;
+	return 0;
+}
+
+static int add_cookie(struct h2_stream *s, const uint8_t *v, size_t n)
+{
+	char *c = realloc(s->cookie, s->cookie_len + n + 3);
+
+	if (!c)
+		return -ENOMEM;
+	s->cookie = c;
+	if (s->cookie_len) {
+		memcpy(c + s->cookie_len, "; ", 2);
+		s->cookie_len += 2;
+	}
+	memcpy(c + s->cookie_len, v, n);
+	s->cookie_len += n;
+	c[s->cookie_len] = '\0';
+	return 0;
+}
+
+static void refuse(struct h2_stream *s, int status, const char *error)
+{
+	if (!s->status) {
+		s->status = status;
+		s->error = error;
+	}
+}
+
+int h2s_header(struct h2_conn *hc, struct h2_stream *s, const uint8_t *name,
+	       size_t nl, const uint8_t *value, size_t vl)
+{
+	char **pseudo = NULL;
+
+	/* RFC 9113 6.5.2: each field counts its name, value and 32 */
+	s->list_bytes += nl + vl + 32;
+	if (s->list_bytes > hc->max_header_list) {
+		if (!s->status)
+			h2__glitch(hc, "header_list");
+		refuse(s, 431, "request header list too large");
+	}
+	if (s->status)
+		return 0;	/* decoded (HPACK state) and dropped */
+	if (nl && name[0] == ':') {
+		/* nghttp2 checked: known, once each, before regular fields */
+		if (is(name, nl, ":method"))
+			pseudo = &s->method;
+		else if (is(name, nl, ":path"))
+			pseudo = &s->path;
+		else if (is(name, nl, ":authority"))
+			pseudo = &s->authority;
+		else if (is(name, nl, ":scheme"))
+			pseudo = &s->scheme;
+		else
+			return 0;	/* :protocol: CONNECT is refused below */
+		free(*pseudo);
+		*pseudo = dup_n(value, vl);
+		return *pseudo ? 0 : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	}
+	if (is(name, nl, "host")) {
+		if (s->host) {
+			refuse(s, 400, "more than one host field");
+			return 0;
+		}
+		s->host = dup_n(value, vl);
+		return s->host ? 0 : NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	}
+	if (is(name, nl, "content-length"))
+		s->has_cl = true;
+	if (is(name, nl, "cookie"))
+		return add_cookie(s, value, vl) ?
+			       NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE : 0;
+	/* "te: trailers" (the only TE nghttp2 lets through) means nothing
+	 * to an HTTP/1.1 upstream that gets no trailers from us */
+	if (is(name, nl, "te"))
+		return 0;
+	return add_field(s, name, nl, value, vl) ?
+		       NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE : 0;
+}
+
+/* Answer the stream ourselves (400/431/503) with a JSON body. */
+static void answer(struct h2_conn *hc, struct h2_stream *s);
+
+/* Our end of the pair as a connection of this worker (CS_H2B); the other
+ * end an HTTP/1.1 client connection carrying the HTTP/2 client's
+ * identity. */
+static int open_bridge(struct h2_conn *hc, struct h2_stream *s)
+{
+	struct proxy *p = hc->p;
+	struct conn *h = hc->c, *b, *v;
+	int fds[2];
+
+	if (proxy_full(p) || p->draining)
+		return -EBUSY;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+		       fds))
+		return -errno;
+	v = conn_alloc(&p->conns, CONN_CLIENT, fds[0]);
+	if (!v) {
+		close(fds[0]);
+		close(fds[1]);
+		return -EBUSY;
+	}
+	b = conn_alloc(&p->conns, CONN_CLIENT, fds[1]);
+	if (!b) {
+		close(fds[1]);
+		conn_close(&p->conns, v);
+		return -EBUSY;
+	}
+	memcpy(&v->addr, &h->addr, sizeof(v->addr));
+	v->addrlen = h->addrlen;
+	memcpy(v->ip, h->ip, sizeof(v->ip));
+	v->addr_proxied = h->addr_proxied;
+	/* the TLS flag stays (X-Forwarded-Proto); the PROXY header was
+	 * read on the HTTP/2 connection already */
+	v->lflags = (h->lflags & ~(PROXY_L_PROXY_PROTOCOL | PROXY_L_H2C)) |
+		    PROXY_L_H2S;
+	v->state = CS_HEAD;
+	v->deadline_ms = p->now_ms + p->cfg->http.header_timeout_ms;
+	b->state = CS_H2B;
+	memcpy(b->ip, h->ip, sizeof(b->ip));
+	p->h2[b->id] = s;
+	s->b = b;
+	if (proxy__post_recv(p, v)) {
+		conn_close(&p->conns, v);
+		return -EIO;
+	}
+	if (proxy__post_recv(p, b))
+		return -EIO;
+	return 0;
+}
+
+/* Send what is buffered for the bridge (one send at a time: w becomes
+ * wf, the buffer in flight). */
+static void bridge_send(struct proxy *p, struct h2_stream *s)
+{
+	struct conn *b = s->b;
+	char *t;
+	size_t cap;
+
+	if (!b || conn_closing(b) || (b->flags & CONN_F_SEND) || s->w_dead)
+		return;
+	if (s->wf_off == s->wf_len) {
+		if (!s->w_len)
+			return;
+		t = s->wf;
+		cap = s->wf_cap;
+		s->wf = s->w;
+		s->wf_cap = s->w_cap;
+		s->wf_len = s->w_len;
+		s->wf_off = 0;
+		s->w = t;
+		s->w_cap = cap;
+		s->w_len = 0;
+	}
+	if (proxy__post_send(p, b, s->wf + s->wf_off, s->wf_len - s->wf_off))
+		s->w_dead = true;
+}
+
+/* Room for n more bytes in w (never the buffer in flight). */
+static int w_reserve(struct h2_stream *s, size_t n)
+{
+	char *w;
+	size_t cap;
+
+	if (s->w_len + n <= s->w_cap)
+		return 0;
+	cap = s->w_cap ? s->w_cap : 1024;
+	while (cap < s->w_len + n)
+		cap *= 2;
+	w = realloc(s->w, cap);
+	if (!w)
+		return -ENOMEM;
+	s->w = w;
+	s->w_cap = cap;
+	return 0;
+}
+
+static void w_put(struct h2_stream *s, const void *d, size_t n)
+{
+	memcpy(s->w + s->w_len, d, n);
+	s->w_len += n;
+}
+
+static void w_str(struct h2_stream *s, const char *str)
+{
+	w_put(s, str, strlen(str));
+}
+
+void h2s_headers_done(struct h2_conn *hc, struct h2_stream *s, bool end)
+{
+	struct proxy *p = hc->p;
+	const char *authority;
+	size_t need;
+	int ret;
+
+	s->end_stream = end;
+	if (s->status)
+		goto answer;
+	if (!s->method || !strcmp(s->method, "CONNECT")) {
+		/* extended CONNECT (websockets over HTTP/2) is not offered */
+		refuse(s, 405, "CONNECT is not supported over HTTP/2");
+		goto answer;
+	}
+	/* RFC 9113 8.3.1: :authority and host must agree; one is needed */
+	authority = s->authority ? s->authority : s->host;
+	if (s->authority && s->host && strcasecmp(s->authority, s->host)) {
+		refuse(s, 400, "host field differs from :authority");
+		goto answer;
+	}
+	if (!authority || !*authority) {
+		refuse(s, 400, "no :authority or host");
+		goto answer;
+	}
+	s->head_method = !strcmp(s->method, "HEAD");
+	/* a body without content-length goes chunked */
+	s->chunked = !end && !s->has_cl;
+	need = strlen(s->method) + strlen(s->path) + strlen(authority) +
+	       s->fields_len + s->cookie_len + 96;
+	ret = w_reserve(s, need);
+	if (ret)
+		goto fail;
+	w_str(s, s->method);
+	w_str(s, " ");
+	w_str(s, s->path);
+	w_str(s, " HTTP/1.1\r\nhost: ");
+	w_str(s, authority);
+	w_str(s, "\r\n");
+	if (s->fields_len)
+		w_put(s, s->fields, s->fields_len);
+	if (s->cookie_len) {
+		w_str(s, "cookie: ");
+		w_put(s, s->cookie, s->cookie_len);
+		w_str(s, "\r\n");
+	}
+	if (s->chunked)
+		w_str(s, "transfer-encoding: chunked\r\n");
+	w_str(s, "\r\n");
+	free(s->fields);
+	s->fields = NULL;
+	s->fields_len = s->fields_cap = 0;
+	s->req_done = end;
+	ret = open_bridge(hc, s);
+	if (ret)
+		goto fail;
+	obs_h2_event(p->worker, OBS_H2_STREAM, NULL);
+	bridge_send(p, s);
+	return;
+fail:
+	if (ret == -EBUSY) {
+		nghttp2_submit_rst_stream(hc->s, NGHTTP2_FLAG_NONE, s->id,
+					  NGHTTP2_REFUSED_STREAM);
+		return;
+	}
+	refuse(s, 503, "cannot take the stream now");
+answer:
+	answer(hc, s);
+}
+
+int h2s_data(struct h2_conn *hc, struct h2_stream *s, const uint8_t *data,
+	     size_t len)
+{
+	char line[24];
+	int n;
+
+	if (s->status || s->w_dead || !s->b)
+		return 0;	/* answered, or the request path stopped */
+	if (w_reserve(s, len + 32)) {
+		s->w_dead = true;
+		return 0;
+	}
+	if (s->chunked) {
+		n = snprintf(line, sizeof(line), "%zx\r\n", len);
+		w_put(s, line, (size_t)n);
+	}
+	w_put(s, data, len);
+	if (s->chunked)
+		w_str(s, "\r\n");
+	bridge_send(hc->p, s);
+	/* the bridge is behind: hold the connection's input (the stream's
+	 * buffer grows by at most one more frame) */
+	if (h2s_backlogged(hc, s)) {
+		hc->paused = true;
+		return NGHTTP2_ERR_PAUSE;
+	}
+	return 0;
+}
+
+bool h2s_backlogged(const struct h2_conn *hc, const struct h2_stream *s)
+{
+	return !s->w_dead && s->w_len >= frame_room(hc);
+}
+
+void h2s_end(struct h2_conn *hc, struct h2_stream *s)
+{
+	if (s->status || s->req_done)
+		return;
+	s->req_done = true;
+	if (s->chunked && !s->w_dead && s->b) {
+		if (!w_reserve(s, 5))
+			w_str(s, "0\r\n\r\n");
+		bridge_send(hc->p, s);
+	}
+}
+
+/* ---- the response ------------------------------------------------------ */
+
+static ssize_t answer_read(nghttp2_session *session, int32_t id, uint8_t *buf,
+			   size_t len, uint32_t *flags,
+			   nghttp2_data_source *src, void *ud)
+{
+	struct h2_stream *s = src->ptr;
+	size_t n = s->w_len - s->w_inflight;
+
+	(void)session;
+	(void)id;
+	(void)ud;
+	if (n > len)
+		n = len;
+	memcpy(buf, s->w + s->w_inflight, n);
+	s->w_inflight += n;
+	if (s->w_inflight == s->w_len) {
+		*flags |= NGHTTP2_DATA_FLAG_EOF;
+		s->resp_done = true;
+	}
+	return (ssize_t)n;
+}
+
+static void answer(struct h2_conn *hc, struct h2_stream *s)
+{
+	char status[4], len[24];
+	nghttp2_data_provider dp = { .source.ptr = s,
+				     .read_callback = answer_read };
+	nghttp2_nv nv[3];
+	int n;
+
+	/* the body: {"error":"..."} in s->w (no bridge: never sent there) */
+	s->w_dead = true;
+	s->w_len = s->w_inflight = 0;
+	if (w_reserve(s, strlen(s->error) + 16)) {
+		nghttp2_submit_rst_stream(hc->s, NGHTTP2_FLAG_NONE, s->id,
+					  NGHTTP2_INTERNAL_ERROR);
+		return;
+	}
+	s->w_len = (size_t)snprintf(s->w, s->w_cap, "{\"error\":\"%s\"}\n",
+				    s->error);
+	snprintf(status, sizeof(status), "%03d", s->status);
+	n = snprintf(len, sizeof(len), "%zu", s->w_len);
+	nv[0] = (nghttp2_nv){ (uint8_t *)":status", (uint8_t *)status, 7, 3,
+			      NGHTTP2_NV_FLAG_NONE };
+	nv[1] = (nghttp2_nv){ (uint8_t *)"content-type",
+			      (uint8_t *)"application/json", 12, 16,
+			      NGHTTP2_NV_FLAG_NONE };
+	nv[2] = (nghttp2_nv){ (uint8_t *)"content-length", (uint8_t *)len, 14,
+			      (size_t)n, NGHTTP2_NV_FLAG_NONE };
+	s->resp_head = true;
+	if (nghttp2_submit_response(hc->s, s->id, nv, 3, &dp))
+		nghttp2_submit_rst_stream(hc->s, NGHTTP2_FLAG_NONE, s->id,
+					  NGHTTP2_INTERNAL_ERROR);
+}
+
+/* Response body bytes from the bridge's buffer, de-chunked. */
+static ssize_t resp_read(nghttp2_session *session, int32_t id, uint8_t *buf,
+			 size_t len, uint32_t *flags, nghttp2_data_source *src,
+			 void *ud)
+{
+	struct h2_stream *s = src->ptr;
+	struct conn *b = s->b;
+	struct buf *in = b ? b->in : NULL;
+	size_t got = 0;
+
+	(void)session;
+	(void)id;
+	(void)ud;
+	while (in && buf_len(in) && got < len && !s->resp_done) {
+		size_t avail = buf_len(in), n;
+
+		if (s->rbody == HTTP_BODY_LENGTH) {
+			n = avail < len - got ? avail : len - got;
+			if (n > s->rleft)
+				n = (size_t)s->rleft;
+			memcpy(buf + got, buf_head(in), n);
+			buf_consume(in, n);
+			got += n;
+			s->rleft -= n;
+			if (!s->rleft)
+				s->resp_done = true;
+		} else if (s->rbody == HTTP_BODY_CHUNKED) {
+			size_t off, dl;
+			bool done = false;
+			long acc;
+
+			/* at most the room left, so a run of data always
+			 * fits what is accepted */
+			if (avail > len - got)
+				avail = len - got;
+			acc = http_chunked_decode(&s->rck, buf_head(in), avail,
+						  &done, &off, &dl);
+			if (acc < 0)
+				return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+			memcpy(buf + got, buf_head(in) + off, dl);
+			got += dl;
+			buf_consume(in, (size_t)acc);
+			if (done)
+				s->resp_done = true;
+			if (acc == 0)
+				break;
+		} else {
+			n = avail < len - got ? avail : len - got;
+			memcpy(buf + got, buf_head(in), n);
+			buf_consume(in, n);
+			got += n;
+		}
+	}
+	if (!s->resp_done && s->b_eof && (!in || !buf_len(in))) {
+		if (s->rbody != HTTP_BODY_UNTIL_CLOSE)
+			return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+		s->resp_done = true;
+	}
+	if (s->resp_done) {
+		*flags |= NGHTTP2_DATA_FLAG_EOF;
+	} else if (!got) {
+		s->deferred = true;
+		return NGHTTP2_ERR_DEFERRED;
+	}
+	/* room in the buffer again: read more of the response */
+	if (b && !conn_closing(b) && s->hc)
+		proxy__post_recv(s->hc->p, b);
+	return (ssize_t)got;
+}
+
+/* Response header fields HTTP/2 forbids (RFC 9113 8.2.2) */
+static bool conn_specific(const char *n, size_t l)
+{
+	return http_token_eq(n, l, "connection") ||
+	       http_token_eq(n, l, "keep-alive") ||
+	       http_token_eq(n, l, "proxy-connection") ||
+	       http_token_eq(n, l, "transfer-encoding") ||
+	       http_token_eq(n, l, "upgrade");
+}
+
+/* Parse the HTTP/1.1 response head in b->in; submit it as HEADERS. */
+static void submit_head(struct h2_conn *hc, struct h2_stream *s)
+{
+	struct proxy *p = hc->p;
+	struct http_response *r = &p->resp;
+	struct buf *in = s->b->in;
+	nghttp2_data_provider dp = { .source.ptr = s,
+				     .read_callback = resp_read };
+	nghttp2_nv nv[HTTP_MAX_HEADERS + 1];
+	char status[4], *names;
+	size_t n = 0, off = 0;
+	int len;
+
+	for (;;) {
+		len = in ? http_parse_response(buf_head(in), buf_len(in),
+					       s->rlast_len, s->head_method, r)
+			 : -2;
+		if (len == -2) {
+			s->rlast_len = in ? buf_len(in) : 0;
+			if (s->b_eof || (in && !buf_room(in)))
+				goto bad;
+			return;
+		}
+		if (len < 0)
+			goto bad;
+		s->rlast_len = 0;
+		if (r->status >= 200)
+			break;
+		if (r->status == 100) {
+			/* interim: the client may be waiting for it to send
+			 * its body; other 1xx are not passed on */
+			snprintf(status, sizeof(status), "100");
+			nv[0] = (nghttp2_nv){ (uint8_t *)":status",
+					      (uint8_t *)status, 7, 3,
+					      NGHTTP2_NV_FLAG_NONE };
+			nghttp2_submit_headers(hc->s, NGHTTP2_FLAG_NONE, s->id,
+					       NULL, nv, 1, NULL);
+		}
+		buf_consume(in, (size_t)len);
+	}
+	names = malloc((size_t)len);
+	if (!names)
+		goto bad;
+	snprintf(status, sizeof(status), "%03d", r->status % 1000);
+	nv[n++] = (nghttp2_nv){ (uint8_t *)":status", (uint8_t *)status, 7, 3,
+				NGHTTP2_NV_FLAG_NONE };
+	for (size_t i = 0; i < r->num_headers; i++) {
+		const struct http_header *h = &r->headers[i];
+
+		if (conn_specific(h->name, h->name_len))
+			continue;
+		for (size_t k = 0; k < h->name_len; k++)
+			names[off + k] = (char)tolower(
+				(unsigned char)h->name[k]);
+		nv[n++] = (nghttp2_nv){ (uint8_t *)names + off,
+					(uint8_t *)h->value, h->name_len,
+					h->value_len, NGHTTP2_NV_FLAG_NONE };
+		off += h->name_len;
+	}
+	s->rbody = r->body;
+	s->rleft = r->content_length;
+	http_chunked_init(&s->rck);
+	buf_consume(in, (size_t)len);
+	s->resp_head = true;
+	if (s->rbody == HTTP_BODY_NONE ||
+	    (s->rbody == HTTP_BODY_LENGTH && !s->rleft)) {
+		s->resp_done = true;
+		len = nghttp2_submit_response(hc->s, s->id, nv, n, NULL);
+	} else {
+		len = nghttp2_submit_response(hc->s, s->id, nv, n, &dp);
+	}
+	free(names);
+	if (len)
+		goto bad;
+	return;
+bad:
+	s->resp_head = true;
+	s->resp_done = true;
+	nghttp2_submit_rst_stream(hc->s, NGHTTP2_FLAG_NONE, s->id,
+				  NGHTTP2_INTERNAL_ERROR);
+}
+
+static void on_bridge_recv(struct proxy *p, struct h2_stream *s,
+			   const struct loop_cqe *cqe)
+{
+	struct conn *b = s->b;
+	struct h2_conn *hc;
+	const char *data;
+	long n = transport_read_done(&b->tr, cqe, &data);
+
+	if (n == -ENOBUFS || n == -EAGAIN) {
+		transport_read_release(&b->tr, cqe);
+		proxy__post_recv(p, b);
+		return;
+	}
+	if (n > 0 && (conn_in_get(&p->conns, b) ||
+		      buf_append(b->in, data, (size_t)n) != (size_t)n))
+		n = -ENOMEM;
+	transport_read_release(&b->tr, cqe);
+	if (n <= 0)
+		s->b_eof = true;
+	if (!s->hc) {
+		conn_close(&p->conns, b);
+		return;
+	}
+	if (!s->resp_head)
+		submit_head(s->hc, s);
+	else if (s->deferred && !s->resp_done) {
+		s->deferred = false;
+		nghttp2_session_resume_data(s->hc->s, s->id);
+	}
+	if (!s->b_eof && !s->resp_done)
+		proxy__post_recv(p, b);
+	hc = s->hc;	/* the flush may close the stream (and free s) */
+	h2__enter(hc);
+	h2__flush(hc);
+	h2__leave(hc);
+}
+
+static void on_bridge_sent(struct proxy *p, struct h2_stream *s,
+			   const struct loop_cqe *cqe)
+{
+	struct conn *b = s->b;
+	long res = transport_write_done(&b->tr, cqe);
+
+	if (res <= 0) {
+		/* the request path stopped reading (it answered already):
+		 * the rest of the body goes nowhere */
+		s->w_dead = true;
+		s->w_len = 0;
+		s->wf_off = s->wf_len = 0;
+	} else {
+		s->wf_off += (size_t)res;
+		bridge_send(p, s);
+	}
+	if (s->hc)
+		h2__resume_input(s->hc);
+}
+
+void h2s_complete(struct proxy *p, struct conn *b, unsigned int op,
+		  const struct loop_cqe *cqe)
+{
+	struct h2_stream *s = stream_of_b(p, b);
+
+	if (!s) {
+		if (op == CONN_OP_RECV)
+			transport_read_release(&b->tr, cqe);
+		conn_close(&p->conns, b);
+		return;
+	}
+	if (op == CONN_OP_RECV)
+		on_bridge_recv(p, s, cqe);
+	else if (op == CONN_OP_SEND)
+		on_bridge_sent(p, s, cqe);
+}
+
+void h2s_closed(struct h2_conn *hc, struct h2_stream *s, uint32_t code)
+{
+	(void)code;
+	unlink_stream(hc, s);
+	s->hc = NULL;
+	if (s->resp_done)
+		hc->ctrl = 0;	/* a stream served: control frames are fine */
+	if (!s->b) {
+		stream_free(s);
+		return;
+	}
+	/* the request path sees EOF: an unfinished exchange is aborted */
+	conn_close(&hc->p->conns, s->b);
+}
+
+void h2s_detach_all(struct h2_conn *hc)
+{
+	while (hc->streams) {
+		struct h2_stream *s = hc->streams;
+
+		/* callbacks still to come in this turn find no stream */
+		nghttp2_session_set_stream_user_data(hc->s, s->id, NULL);
+		unlink_stream(hc, s);
+		s->hc = NULL;
+		if (s->b && !hc->p->h2_gone)
+			conn_close(&hc->p->conns, s->b);
+		else if (!s->b)
+			stream_free(s);
+	}
+}
+
+void h2s_release(struct proxy *p, struct conn *b)
+{
+	struct h2_stream *s = stream_of_b(p, b);
+
+	if (!s)
+		return;
+	if (s->hc) {
+		/* the bridge went first (closed with the worker): the stream
+		 * cannot be answered any more; it is freed when nghttp2
+		 * closes it (h2s_closed), which may still call resp_read */
+		s->b = NULL;
+		s->b_eof = true;
+		s->w_dead = true;
+		if (!conn_closing(s->hc->c))
+			nghttp2_submit_rst_stream(s->hc->s, NGHTTP2_FLAG_NONE,
+						  s->id,
+						  NGHTTP2_INTERNAL_ERROR);
+		return;
+	}
+	stream_free(s);
+}
