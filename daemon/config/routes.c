@@ -497,13 +497,14 @@ static int sig_cmp(const void *x, const void *y)
 /*
  * Two routes with the same conditions (hosts, path, methods, headers,
  * query, in any order): the later one, or the one of lower priority, could
- * never be chosen. That is an error, at the route that loses.
+ * never be chosen. That is an error, at the route that loses. Checked only
+ * when nothing else was wrong: a route whose keys failed is half-filled.
  */
 void cfg_routes_check(struct pctx *p, struct config *c)
 {
 	struct sig_ix *v;
 
-	if (c->n_routes < 2)
+	if (c->n_routes < 2 || p->n_errs || p->dropped)
 		return;
 	v = calloc(c->n_routes, sizeof(*v));
 	if (!v) {
