@@ -343,9 +343,7 @@ static int build_tier(struct router_index *ix, const struct config *c,
 		struct ent *rx = e + ne + np;
 
 		for (size_t i = 0; i < nr; i++)
-			rx[i].tier = grp[rx[i].route];
-		for (size_t i = 0; i < nr; i++)
-			rx[i].kind = rx[i].tier;
+			rx[i].kind = grp[rx[i].route];
 		qsort(rx, nr, sizeof(*rx), ent_cmp);
 		t->regex_first = (uint32_t)ix->n_order;
 		t->regex_n = (uint32_t)nr;
