@@ -44,6 +44,11 @@ ROUTES = """\
   - name: h-exact
     path_exact: /h/
     service: echo
+  - name: v6
+    hosts: ['[fd00:5c::1]']
+    path_prefix: /six/
+    rewrite_prefix: /6/
+    service: echo
 """
 
 
@@ -97,6 +102,9 @@ CASES = [
     ("other.test", "/h/x?version=2", ("X-Env: beta",), "/q/x?version=2",
      "other.test"),
     ("other.test", "/h/x?version=2&version=3", (), 404, None),
+    # an IPv6 literal host in another spelling, with a port
+    ("[FD00:5C:0::1]:8080", "/six/a", (), "/6/a", "[FD00:5C:0::1]:8080"),
+    ("[fd00:5c::2]", "/six/a", (), 404, None),
     # an exact path beats both prefixes
     ("other.test", "/h/", ("X-Env: beta",), "/h/", "other.test"),
 ]
