@@ -212,8 +212,16 @@ $(BUILD)/bench/%: bench/%.c $(SKELS) | $(DEPS_OK)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(BASE_CFLAGS) -o $@ $< $(PKG_LIBS)
 
-.PHONY: bench bench-xdp
-bench: bench-xdp
+.PHONY: bench bench-xdp bench-router
+bench: bench-xdp bench-router
+# Router micro-benchmark: ns per lookup at 10, 1,000 and 10,000 routes
+$(BUILD)/bench/routerbench: bench/routerbench.c $(BUILD)/libsluice.a
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(BASE_CFLAGS) $(LTO) -o $@ $< $(BUILD)/libsluice.a $(PKG_LIBS)
+bench-router: $(BUILD)/bench/routerbench
+	$(Q)$(BUILD)/bench/routerbench
+
 bench-xdp: $(BUILD)/bench/xdpbench $(BPF_OBJS)
 	$(Q)BUILD=$(BUILD) bash scripts/bench-xdp.sh
 

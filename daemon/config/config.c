@@ -51,6 +51,7 @@ static void config_free(struct config *c)
 	for (size_t i = 0; i < c->n_routes; i++) {
 		free(c->routes[i].path_prefix);
 		free(c->routes[i].host);
+		cfg_route_free(&c->routes[i]);
 		auth_policy_free(&c->routes[i].auth);
 		free_limits(c->routes[i].limits, c->routes[i].n_limits);
 	}

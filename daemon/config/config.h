@@ -42,6 +42,13 @@
  *       service: echo
  *       methods: [GET, POST]         # optional; default: any
  *       host: api.example.com        # optional; default: any host
+ *       hosts: [a.example.com, '*.example.com']   # instead of host
+ *       path_exact: /v1/x            # or path_regex: '/v[0-9]+/.*'
+ *       headers: {X-Env: [canary, beta]}          # all must hold
+ *       query: {version: '2'}
+ *       strip_prefix: true           # or rewrite_prefix: /v2/
+ *       preserve_host: true          # false: Host is the target address
+ *       priority: 0                  # last tie-breaker (docs/CONFIG.md)
  *   http:                            # all optional, defaults shown
  *     header_timeout_ms: 10000       # request head must arrive within
  *     body_timeout_ms: 30000         # request body idle
@@ -117,6 +124,7 @@
 /* Built from a snapshot by policy/ (policy/policy.h), opaque here. */
 struct auth_store;
 struct rl_table;
+struct router_index;
 
 #define CONFIG_MAX_NAME 64
 
@@ -208,12 +216,49 @@ struct config_limit {
 	struct rl_table *table;		/* policy_build() */
 };
 
+/* How a route matches the path (docs/CONFIG.md, "Routes"). */
+enum config_path_kind {
+	CFG_PATH_PREFIX = 0,		/* path_prefix: a byte prefix */
+	CFG_PATH_EXACT,			/* path_exact: the whole path */
+	CFG_PATH_REGEX,			/* path_regex: anchored POSIX ERE */
+};
+
+/* A request header or query parameter condition: name with any of values. */
+struct config_match {
+	char *name;			/* headers: lower-case; query: as written */
+	size_t name_len;
+	char **values;			/* any one of them, compared exactly */
+	size_t *value_lens;
+	size_t n_values;
+};
+
+#define CONFIG_MAX_REGEX 256		/* path_regex bytes */
+
 struct config_route {
 	char name[CONFIG_MAX_NAME];
 	char *path_prefix;		/* starts with '/' */
 	size_t path_prefix_len;
-	char *host;			/* NULL: any host; lower-case, no port */
+	char *host;			/* host: as given (normalised), or NULL */
 	uint32_t methods;		/* CFG_M_* bits; 0 = any */
+	/* hosts: (and host:), normalised (http_host_normalize); "*.a.b" is
+	 * a wildcard: one or more labels before ".a.b". None: any host. */
+	char **hosts;
+	size_t n_hosts;
+	int path_kind;			/* enum config_path_kind */
+	char *path_exact;		/* path_exact:, normal form */
+	size_t path_exact_len;
+	char *path_regex;		/* path_regex: as written */
+	void *regex;			/* its regex_t, compiled "^(...)$" */
+	struct config_match *headers;	/* headers: (all must hold) */
+	size_t n_headers;
+	struct config_match *query;	/* query: (all must hold) */
+	size_t n_query;
+	bool strip_prefix;		/* forward the path without the prefix */
+	char *rewrite_prefix;		/* forward with the prefix replaced */
+	size_t rewrite_prefix_len;
+	bool preserve_host;		/* false: Host is the target's address */
+	long long priority;		/* last tie-breaker; higher wins */
+	uint32_t line, col;		/* where the route starts in the file */
 	size_t service;			/* index into config.services */
 	uint64_t max_body_bytes;	/* request body limit (413); 0: none.
 					 * Absent: http.max_body_bytes */
@@ -415,6 +460,9 @@ struct config {
 	/* Built from the above by policy_build(): consumers, credentials,
 	 * JWT keys (NULL until then). */
 	struct auth_store *auth;
+	/* The routing index (policy/router.h), built by policy_build(); NULL:
+	 * routes are matched by a linear scan. */
+	struct router_index *router;
 	/* Frees what a builder attached (the auth store, the rate-limit
 	 * tables); called by the last config_put(). NULL: nothing built. */
 	void (*release)(struct config *c);

@@ -38,6 +38,7 @@
 #define K_ABSPATH  (1u << 6)	/* string: absolute path */
 #define K_USERNAME (1u << 7)	/* string: a user name or numeric uid */
 #define K_RAW      (1u << 8)	/* strings: kept as written (not paths) */
+#define K_HEADER   (1u << 9)	/* matches: header names */
 
 struct csection;
 struct pctx;
@@ -211,6 +212,32 @@ bool cfg_get_cidr(struct pctx *p, const yaml_node_t *n, const char *path,
 bool cfg_get_auth_method(struct pctx *p, const yaml_node_t *n,
 			 const char *path, uint32_t *mask);
 
+/* ---- routes.c: route match keys and route checks -------------------------- */
+
+/* A hosts: item ("*.name" allowed), normalised into a malloc'd *out. */
+bool cfg_get_host_pattern(struct pctx *p, const yaml_node_t *n,
+			  const char *path, const char *s, size_t len,
+			  char **out);
+/* A path_regex: checked, compiled anchored into a malloc'd regex_t. */
+bool cfg_get_regex(struct pctx *p, const yaml_node_t *n, const char *path,
+		   const char *s, size_t len, void **out);
+void cfg_regex_free(void *re);
+/* One name -> value(s) pair of headers: (header true) or query:. */
+bool cfg_get_match(struct pctx *p, const yaml_node_t *kn,
+		   const yaml_node_t *vn, const char *path, bool header,
+		   struct config_match *m);
+/* Value nodes route_finish hands to cfg_route_check, in this order:
+ * path_prefix, path_exact, path_regex, host, hosts, strip_prefix,
+ * rewrite_prefix. */
+#define CFG_ROUTE_NODES 7
+void cfg_route_check(struct pctx *p, yaml_node_t *map,
+		     struct config_route *r, const char *path,
+		     yaml_node_t *const nodes[CFG_ROUTE_NODES]);
+/* Across all routes: the same conditions twice is an error. */
+void cfg_routes_check(struct pctx *p, struct config *c);
+/* What a route's match and rewrite keys allocated. */
+void cfg_route_free(struct config_route *r);
+
 /* ---- setters.c: one per value type --------------------------------------- */
 
 cfg_setter cfg_set_name;	/* char[CONFIG_MAX_NAME]: [A-Za-z0-9_.-]{1,63} */
@@ -235,6 +262,11 @@ cfg_setter cfg_set_auth;	/* bearer|key|jwt -> uint32_t AUTH_M_* mask */
 cfg_setter cfg_set_cidrs;	/* CIDRs -> struct allowlist */
 cfg_setter cfg_set_buckets;	/* double[], strictly increasing; count off2 */
 cfg_setter cfg_set_list;	/* mappings: items at off, count at off2 */
+cfg_setter cfg_set_i64;		/* long long, min..max */
+cfg_setter cfg_set_hosts;	/* host patterns -> char **, count at off2 */
+cfg_setter cfg_set_regex;	/* char * pattern at off, regex_t * at off2 */
+cfg_setter cfg_set_matches;	/* name: value(s) -> struct config_match *,
+				 * count at off2; K_HEADER: header names */
 
 /* ---- config_keys.c ------------------------------------------------------- */
 

@@ -320,6 +320,29 @@ static const struct ckey route_keys[] = {
 	  .sub = &limit_sec },
 	{ .name = "ratelimit_headers", .set = cfg_set_bool,
 	  .off = R(ratelimit_headers), .def_int = 0, .flags = K_RELOAD },
+	/* richer matching and rewriting (docs/CONFIG.md, "Routes") */
+	{ .name = "hosts", .set = cfg_set_hosts, .off = R(hosts),
+	  .off2 = R(n_hosts), .min = 1, .max = 255, .flags = K_RELOAD },
+	{ .name = "path_exact", .set = cfg_set_path_prefix,
+	  .off = R(path_exact), .off2 = R(path_exact_len), .min = 1,
+	  .max = 1024, .flags = K_RELOAD },
+	{ .name = "path_regex", .set = cfg_set_regex, .off = R(path_regex),
+	  .off2 = R(regex), .min = 1, .max = CONFIG_MAX_REGEX,
+	  .flags = K_RELOAD },
+	{ .name = "headers", .set = cfg_set_matches, .off = R(headers),
+	  .off2 = R(n_headers), .min = 1, .max = 16,
+	  .flags = K_HEADER | K_RELOAD },
+	{ .name = "query", .set = cfg_set_matches, .off = R(query),
+	  .off2 = R(n_query), .min = 1, .max = 16, .flags = K_RELOAD },
+	{ .name = "strip_prefix", .set = cfg_set_bool, .off = R(strip_prefix),
+	  .def_int = 0, .flags = K_RELOAD },
+	{ .name = "rewrite_prefix", .set = cfg_set_path_prefix,
+	  .off = R(rewrite_prefix), .off2 = R(rewrite_prefix_len), .min = 1,
+	  .max = 1024, .flags = K_RELOAD },
+	{ .name = "preserve_host", .set = cfg_set_bool,
+	  .off = R(preserve_host), .def_int = 1, .flags = K_RELOAD },
+	{ .name = "priority", .set = cfg_set_i64, .off = R(priority),
+	  .min = -1000000, .max = 1000000, .def_int = 0, .flags = K_RELOAD },
 };
 #undef R
 static const struct csection route_sec = {
@@ -578,7 +601,7 @@ static const struct ckey root_keys[] = {
 	  .min = 1, .max = AUTH_NAME_MAX - 1, .def_str = "sluice",
 	  .flags = K_RELOAD },
 	{ .name = "routes", .set = cfg_set_list, .off = C(routes),
-	  .off2 = C(n_routes), .max = 4096, .flags = K_RELOAD,
+	  .off2 = C(n_routes), .max = 16384, .flags = K_RELOAD,
 	  .sub = &route_sec },
 	{ .name = "http", .set = cfg_set_section, .off = C(http),
 	  .sub = &http_sec },
@@ -841,6 +864,17 @@ static void route_finish(struct pctx *p, yaml_node_t *map, void *base,
 	yaml_node_t *kh = val_of(&route_sec, vals, "key_header");
 	char sp[192];
 
+	yaml_node_t *const rn[CFG_ROUTE_NODES] = {
+		val_of(&route_sec, vals, "path_prefix"),
+		val_of(&route_sec, vals, "path_exact"),
+		val_of(&route_sec, vals, "path_regex"),
+		val_of(&route_sec, vals, "host"),
+		val_of(&route_sec, vals, "hosts"),
+		val_of(&route_sec, vals, "strip_prefix"),
+		val_of(&route_sec, vals, "rewrite_prefix"),
+	};
+
+	cfg_route_check(p, map, r, path, rn);
 	cfg_subpath(sp, sizeof(sp), path, "roles");
 	check_roles(p, val_of(&route_sec, vals, "roles"), sp, r->auth.roles,
 		    r->auth.n_roles);
@@ -990,6 +1024,7 @@ static void root_finish(struct pctx *p, yaml_node_t *map, void *base,
 	for (size_t i = 0; i < c->n_routes; i++)
 		if (c->routes[i].max_body_bytes == CONFIG_INHERIT)
 			c->routes[i].max_body_bytes = c->http.max_body_bytes;
+	cfg_routes_check(p, c);
 	if (!c->n_listeners)
 		return;
 	c->xdp.ports = calloc(c->n_listeners, sizeof(uint16_t));

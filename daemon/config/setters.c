@@ -193,6 +193,8 @@ void cfg_set_path_prefix(struct pctx *p, const struct ckey *k, yaml_node_t *n,
 	size_t len;
 
 	if (!n) {
+		if (!k->def_str)
+			return;
 		*FIELD(base, k->off, char *) = strdup(k->def_str);
 		if (!*FIELD(base, k->off, char *))
 			p->oom = true;
@@ -588,4 +590,129 @@ void cfg_set_list(struct pctx *p, const struct ckey *k, yaml_node_t *n,
 		    YAML_MAPPING_NODE)
 			return;
 	check_unique(p, k, base, n, path);
+}
+
+/* ---- route match keys (values checked in routes.c) ------------------------ */
+
+/* long long, k->min..k->max. */
+void cfg_set_i64(struct pctx *p, const struct ckey *k, yaml_node_t *n,
+		 void *base, const char *path)
+{
+	long long v;
+
+	if (!n)
+		*FIELD(base, k->off, long long) = k->def_int;
+	else if (cfg_get_int(p, n, path, k->min, k->max, &v))
+		*FIELD(base, k->off, long long) = v;
+}
+
+/* Host patterns ("*.example.com" allowed) -> char *[] at k->off, count at
+ * k->off2; a host given twice is an error. */
+void cfg_set_hosts(struct pctx *p, const struct ckey *k, yaml_node_t *n,
+		   void *base, const char *path)
+{
+	char **items;
+	size_t cnt, got = 0;
+	char ip[160];
+
+	if (!n || !seq_items(p, k, n, path,
+			     "must not be empty (omit it to match any host)",
+			     false, &cnt))
+		return;
+	items = (char **)seq_alloc(p, k, base, cnt, sizeof(*items));
+	if (!items)
+		return;
+	for (size_t i = 0; i < cnt; i++) {
+		yaml_node_t *it = seq_node(p, n, i, ip, sizeof(ip), path);
+		const char *s;
+		size_t len;
+		char *h = NULL;
+		bool dup = false;
+
+		if (!cfg_get_str(p, it, ip, &s, &len) ||
+		    !cfg_str_max(p, it, ip, len, k->max) ||
+		    !cfg_get_host_pattern(p, it, ip, s, len, &h))
+			continue;
+		for (size_t j = 0; j < got && !dup; j++)
+			dup = !strcmp(items[j], h);
+		if (dup) {
+			cfg_err_at(p, it, ip, "duplicate host '%s'", h);
+			free(h);
+			continue;
+		}
+		items[got++] = h;
+	}
+	*FIELD(base, k->off2, size_t) = got;
+}
+
+/* A POSIX extended regular expression: the pattern (char *) at k->off, its
+ * compiled form (regex_t *, matching the whole path) at k->off2. */
+void cfg_set_regex(struct pctx *p, const struct ckey *k, yaml_node_t *n,
+		   void *base, const char *path)
+{
+	const char *s;
+	size_t len;
+	void *re = NULL;
+
+	if (!n)
+		return;
+	if (!cfg_get_str(p, n, path, &s, &len) || !cfg_str_max(p, n, path, len, k->max))
+		return;
+	if (!cfg_get_regex(p, n, path, s, len, &re))
+		return;
+	set_dup(p, k, base, s, len, false);
+	if (p->oom) {
+		cfg_regex_free(re);
+		return;
+	}
+	cfg_regex_free(*FIELD(base, k->off2, void *));
+	*FIELD(base, k->off2, void *) = re;
+}
+
+/* A mapping of name: value or name: [values] -> struct config_match[] at
+ * k->off, count at k->off2 (k->min..k->max names, none twice). */
+void cfg_set_matches(struct pctx *p, const struct ckey *k, yaml_node_t *n,
+		     void *base, const char *path)
+{
+	struct config_match *m;
+	size_t cnt, got = 0;
+	bool header = k->flags & K_HEADER;
+	char ip[160];
+
+	if (!n)
+		return;
+	if (n->type != YAML_MAPPING_NODE) {
+		cfg_err_type(p, n, path, "a mapping (name: value or name: [values])");
+		return;
+	}
+	cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+	if (cnt < (size_t)k->min || cnt > (size_t)k->max) {
+		cfg_err_at(p, n, path, "%lld to %lld names, got %zu", k->min,
+			   k->max, cnt);
+		return;
+	}
+	m = (struct config_match *)seq_alloc(p, k, base, cnt, sizeof(*m));
+	if (!m)
+		return;
+	for (size_t i = 0; i < cnt; i++) {
+		yaml_node_pair_t *pr = &n->data.mapping.pairs.start[i];
+		yaml_node_t *kn = cfg_node(p, pr->key);
+		yaml_node_t *vn = cfg_node(p, pr->value);
+		bool dup = false;
+
+		cfg_subpath(ip, sizeof(ip), path,
+			    cfg_is_scalar(kn) ? (const char *)kn->data.scalar.value : "?");
+		if (!cfg_get_match(p, kn, vn, ip, header, &m[got])) {
+			got++;	/* freed with the others */
+			continue;
+		}
+		for (size_t j = 0; j < got && !dup; j++)
+			dup = m[j].name && m[j].name_len == m[got].name_len &&
+			      !memcmp(m[j].name, m[got].name, m[got].name_len);
+		if (dup)
+			cfg_err_at(p, kn, ip, "'%s' is given twice%s", m[got].name,
+				   header ? " (header names are case-insensitive)" : "");
+		got++;
+	}
+	*FIELD(base, k->off2, size_t) = got;
 }

@@ -336,10 +336,25 @@ static int h_routes(const struct admin_request *rq, struct admin_reply *out,
 		table_init(&t, 5, 0, hdr);
 		for (size_t i = 0; i < c->n_routes; i++) {
 			const struct config_route *rt = &c->routes[i];
-			const char *row[5] = { rt->name, rt->host ? rt->host : "*",
-					       rt->path_prefix, m,
+			char hs[128], ps[96];
+			const char *row[5] = { rt->name, hs, ps, m,
 					       c->services[rt->service].name };
+			size_t o = 0;
 
+			/* hosts joined; a path_exact as "=/x", a path_regex
+			 * as "~re" */
+			hs[0] = '\0';
+			for (size_t k = 0; k < rt->n_hosts && o < sizeof(hs); k++)
+				o += (size_t)snprintf(hs + o, sizeof(hs) - o, "%s%s",
+						      k ? "," : "", rt->hosts[k]);
+			if (!rt->n_hosts)
+				snprintf(hs, sizeof(hs), "*");
+			snprintf(ps, sizeof(ps), "%s%s",
+				 rt->path_kind == CFG_PATH_EXACT ? "=" :
+				 rt->path_kind == CFG_PATH_REGEX ? "~" : "",
+				 rt->path_kind == CFG_PATH_EXACT ? rt->path_exact :
+				 rt->path_kind == CFG_PATH_REGEX ? rt->path_regex :
+				 rt->path_prefix);
 			methods_text(rt->methods, m, sizeof(m));
 			table_row(&t, row);
 		}
@@ -358,6 +373,15 @@ static int h_routes(const struct admin_request *rq, struct admin_reply *out,
 		jw_kstr(&w, "name", rt->name);
 		jw_kstr(&w, "host", rt->host);
 		jw_kstr(&w, "path_prefix", rt->path_prefix);
+		jw_key(&w, "hosts");
+		jw_arr(&w);
+		for (size_t k = 0; k < rt->n_hosts; k++)
+			jw_str(&w, rt->hosts[k]);
+		jw_arr_end(&w);
+		if (rt->path_kind == CFG_PATH_EXACT)
+			jw_kstr(&w, "path_exact", rt->path_exact);
+		if (rt->path_kind == CFG_PATH_REGEX)
+			jw_kstr(&w, "path_regex", rt->path_regex);
 		jw_key(&w, "methods");
 		jw_arr(&w);
 		for (unsigned int b = 0; b < 8; b++)

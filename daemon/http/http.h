@@ -187,6 +187,15 @@ long http_path_normalize(char *dst, const char *src, size_t len,
 int http_request_normalize_target(struct http_request *req, char *t,
 				  size_t room, unsigned int flags);
 
+/*
+ * A host (a Host field value or an authority, [":" port] allowed) in the
+ * one spelling routes are matched on: lower-case, no port, no trailing
+ * '.', an IPv6 literal as "[" canonical-text "]". Writes at most cap bytes
+ * to dst (no NUL); returns the length, or -1 when it does not fit or a
+ * bracketed literal is not an IPv6 address.
+ */
+long http_host_normalize(char *dst, size_t cap, const char *s, size_t n);
+
 /* Case-insensitive token compare, for header names. */
 bool http_token_eq(const char *a, size_t alen, const char *lit);
 

@@ -3,10 +3,13 @@
  * Host syntax (RFC 3986 3.2.2) for the request parser: the Host field and
  * the authority of absolute-form and CONNECT targets. See http_int.h.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
 
+#include "http/http.h"
 #include "http/http_int.h"
 
 /* dec-octet "." x4 (RFC 3986 3.2.2): 0-255, no leading zeros */
@@ -116,4 +119,54 @@ bool http__host_port_valid(const char *s, size_t n, bool port_required)
 		port = port * 10 + (unsigned)(s[i] - '0');
 	}
 	return port <= 65535;
+}
+
+/*
+ * One spelling of a host for matching (router, route config): ASCII
+ * lower-case, the port dropped, one trailing '.' dropped (a fully
+ * qualified name is the same host), an IPv6 literal in its canonical text
+ * form (RFC 5952, inet_ntop) inside its brackets.
+ */
+long http_host_normalize(char *dst, size_t cap, const char *s, size_t n)
+{
+	size_t i = 0, end;
+
+	if (n && s[0] == '[') {
+		const char *rb = memchr(s, ']', n);
+		struct in6_addr a;
+		char tmp[INET6_ADDRSTRLEN], out[INET6_ADDRSTRLEN];
+		size_t l;
+
+		if (!rb || (size_t)(rb - s) - 1 >= sizeof(tmp))
+			return -1;
+		memcpy(tmp, s + 1, (size_t)(rb - s) - 1);
+		tmp[rb - s - 1] = '\0';
+		if (inet_pton(AF_INET6, tmp, &a) != 1 ||
+		    !inet_ntop(AF_INET6, &a, out, sizeof(out)))
+			return -1;
+		l = strlen(out);
+		if (l + 2 > cap)
+			return -1;
+		dst[0] = '[';
+		memcpy(dst + 1, out, l);
+		dst[l + 1] = ']';
+		return (long)l + 2;
+	}
+	end = n;
+	for (size_t k = n; k > 0; k--) {
+		if (s[k - 1] == ':') {
+			end = k - 1;
+			break;
+		}
+	}
+	if (end && s[end - 1] == '.')
+		end--;
+	if (end > cap)
+		return -1;
+	for (i = 0; i < end; i++) {
+		char c = s[i];
+
+		dst[i] = c >= 'A' && c <= 'Z' ? (char)(c + ('a' - 'A')) : c;
+	}
+	return (long)end;
 }

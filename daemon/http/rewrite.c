@@ -207,7 +207,22 @@ long rewrite_request(char *dst, size_t cap, const struct http_request *req,
 	sbuf_add(&s, " ", 1);
 	/* the normal form of the target (origin-form, also for an
 	 * absolute-form request: http_request_normalize_target()) */
-	sbuf_add(&s, req->target, req->target_len);
+	if (rw->path_prefix && rw->path_strip <= req->path_len) {
+		const char *rest = req->path + rw->path_strip;
+		size_t rl = req->target_len - (size_t)(rest - req->target);
+
+		sbuf_add(&s, rw->path_prefix, rw->path_prefix_len);
+		if (rl && rest[0] == '/' && rw->path_prefix_len &&
+		    rw->path_prefix[rw->path_prefix_len - 1] == '/') {
+			rest++;
+			rl--;
+		}
+		if (!rw->path_prefix_len && (!rl || rest[0] != '/'))
+			sbuf_add(&s, "/", 1);
+		sbuf_add(&s, rest, rl);
+	} else {
+		sbuf_add(&s, req->target, req->target_len);
+	}
 	/* the client's version: a backend must not answer a 1.0 request
 	 * with chunked framing, which a 1.0 client could not read */
 	if (req->minor_version == 0)
@@ -219,8 +234,18 @@ long rewrite_request(char *dst, size_t cap, const struct http_request *req,
 
 		if (hop_by_hop(hs, n, h, named) || gateway_owned(h, rw))
 			continue;
-		host_field |= h->name_len == 4 && name_is(h, "host");
+		if (h->name_len == 4 && name_is(h, "host")) {
+			host_field = true;
+			if (rw->host)
+				continue;
+		}
 		add_header(&s, h);
+	}
+	if (rw->host) {
+		sbuf_adds(&s, "Host: ");
+		sbuf_adds(&s, rw->host);
+		sbuf_add(&s, "\r\n", 2);
+		host_field = true;
 	}
 	/* no Host field: the absolute-form target's authority (an HTTP/1.0
 	 * request), else the target's address */

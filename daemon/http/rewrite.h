@@ -42,6 +42,16 @@ struct rewrite_req {
 	 * Connection: keep-alive (the proxy checked it is a websocket
 	 * handshake) */
 	bool upgrade_websocket;
+	/* the route's rewrite (strip_prefix, rewrite_prefix): the first
+	 * path_strip bytes of the path are replaced by path_prefix (a '/'
+	 * doubled where the two meet is sent once; an empty result is "/");
+	 * path_prefix NULL: the target as it is */
+	const char *path_prefix;
+	size_t path_prefix_len;
+	size_t path_strip;
+	/* Host to send instead of the client's (preserve_host: false);
+	 * NULL: the client's. X-Forwarded-Host keeps the client's. */
+	const char *host;
 };
 
 /* Response options; NULL means none of them. */

@@ -21,6 +21,7 @@
 #include "policy/auth.h"
 #include "policy/crypto.h"
 #include "policy/ratelimit.h"
+#include "policy/router.h"
 
 #define SECRET_FILE_MAX 65536
 #define KEY_FILE_MAX (1u << 20)
@@ -383,6 +384,8 @@ int policy_build(struct config *c, char **accbuf, size_t *acc_len)
 		c->escalation.strikes = new_table(&a, &l);
 	}
 	free(cfgdir);
+	if (router_build(c))
+		a.oom = 1;
 	return a.oom ? -ENOMEM : 0;
 }
 
@@ -407,6 +410,7 @@ static void policy_release(struct config *c)
 		free_tables(c->routes[i].limits, c->routes[i].n_limits);
 	rl_table_free(c->escalation.strikes);
 	c->escalation.strikes = NULL;
+	router_free(c);
 	c->release = NULL;
 }
 

@@ -342,6 +342,7 @@ static bool admit_request(struct proxy *p, struct conn *c, size_t head_len)
 	const struct http_request *r = &p->req;
 	struct exchange *x = c->x;
 	const struct config_service *svc;
+	struct router_req rq;
 	int route;
 
 	if (!normalize_target(p, c, &x->cfg->http)) {
@@ -354,8 +355,8 @@ static bool admit_request(struct proxy *p, struct conn *c, size_t head_len)
 				     x->cfg->listeners[c->listener].redirect_https);
 		return false;
 	}
-	route = router_match(x->cfg, r->host, r->host_len, r->method,
-			     r->method_len, r->path, r->path_len);
+	router_req_from_http(&rq, r);
+	route = router_lookup(x->cfg, &rq);
 	if (route < 0) {
 		proxy__send_error(p, c, 404, "no route matches this request");
 		return false;
@@ -390,6 +391,27 @@ static bool admit_request(struct proxy *p, struct conn *c, size_t head_len)
 	return true;
 }
 
+/* The route's own rewriting: its path (strip_prefix, rewrite_prefix) and
+ * Host (preserve_host: false sends the target's address, default_host). */
+static void route_rewrite(const struct config_route *rt,
+			  const struct http_request *r, struct rewrite_req *rw)
+{
+	size_t matched = rt->path_kind == CFG_PATH_EXACT ? r->path_len :
+			 rt->path_prefix_len;
+
+	if (rt->strip_prefix) {
+		rw->path_prefix = "/";
+		rw->path_prefix_len = 1;
+		rw->path_strip = matched;
+	} else if (rt->rewrite_prefix) {
+		rw->path_prefix = rt->rewrite_prefix;
+		rw->path_prefix_len = rt->rewrite_prefix_len;
+		rw->path_strip = matched;
+	}
+	if (!rt->preserve_host)
+		rw->host = rw->default_host;
+}
+
 /* Step 4: the request head for the upstream, in c->out (with the
  * Content-Length body bytes that came with it, when they fit); the
  * client's head consumed. False: the request was answered. */
@@ -415,6 +437,7 @@ static bool build_upstream_head(struct proxy *p, struct conn *c,
 	rw.xff_replace = true;
 	rw.request_id = x->request_id;
 	rw.upgrade_websocket = x->upgrade;
+	route_rewrite(&x->cfg->routes[x->route], r, &rw);
 	n = rewrite_request(c->out->data, c->out->cap, r, &rw);
 	if (n < 0) {
 		proxy__send_error(p, c, 431, "request head too large");

@@ -266,6 +266,59 @@ static void test_request_owned_lookalikes(void **state)
 	assert_non_null(strstr(rw_req(&rw), "\r\nX_Request_Id: mine\r\n"));
 }
 
+/* Route rewriting: the path's first path_strip bytes replaced by
+ * path_prefix, the query kept; Host replaced when asked. */
+static void test_request_route_rewrite(void **state)
+{
+	static const struct {
+		const char *target, *prefix;
+		size_t strip;
+		const char *want;
+	} t[] = {
+		{ "/api/users?x=1", "/", 5, "/users?x=1" },	/* strip "/api/" */
+		{ "/api/users", "/", 4, "/users" },		/* strip "/api" */
+		{ "/api", "/", 4, "/" },
+		{ "/api?q", "/", 4, "/?q" },
+		{ "/apiary", "/", 4, "/ary" },			/* byte prefix */
+		{ "/api/users", "/v2/", 5, "/v2/users" },
+		{ "/api/users", "/v2/", 4, "/v2/users" },	/* one '/' */
+		{ "/api/users", "/v2", 5, "/v2users" },		/* as written */
+		{ "/exact", "/other", 6, "/other" },		/* path_exact */
+		{ "/exact?a=b", "/other/", 6, "/other/?a=b" },
+	};
+	char text[256];
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct rewrite_req rw = { .client_ip = "1.2.3.4",
+					  .path_prefix = t[i].prefix,
+					  .path_prefix_len = strlen(t[i].prefix),
+					  .path_strip = t[i].strip };
+
+		snprintf(text, sizeof(text), "GET %s HTTP/1.1\r\nHost: h\r\n\r\n",
+			 t[i].target);
+		parse_req(text);
+		rw_req(&rw);
+		snprintf(text, sizeof(text), "GET %s HTTP/1.1\r\n", t[i].want);
+		if (strncmp(out, text, strlen(text)))
+			fail_msg("%s -> %.*s, want %s", t[i].target,
+				 (int)(strchr(out, '\r') - out), out, t[i].want);
+	}
+	/* preserve_host: false -> the target's address, the client's Host
+	 * still in X-Forwarded-Host */
+	parse_req("GET / HTTP/1.1\r\nhost: Client.Example\r\nA: b\r\n\r\n");
+	struct rewrite_req rw = { .client_ip = "1.2.3.4", .proto = "http",
+				  .host = "127.0.0.1:9001" };
+	assert_string_equal(rw_req(&rw),
+			    "GET / HTTP/1.1\r\n"
+			    "A: b\r\n"
+			    "Host: 127.0.0.1:9001\r\n"
+			    "X-Forwarded-For: 1.2.3.4\r\n"
+			    "X-Forwarded-Proto: http\r\n"
+			    "X-Forwarded-Host: Client.Example\r\n"
+			    "Via: 1.1 sluice\r\n"
+			    "Connection: keep-alive\r\n\r\n");
+}
+
 static void test_request_too_big(void **state)
 {
 	struct rewrite_req rw = { .client_ip = "1.2.3.4" };
@@ -385,6 +438,7 @@ int main(void)
 		cmocka_unit_test(test_name_like),
 		cmocka_unit_test(test_request_owned_lookalikes),
 		cmocka_unit_test(test_request_too_big),
+		cmocka_unit_test(test_request_route_rewrite),
 		cmocka_unit_test(test_response),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_request_id_valid),

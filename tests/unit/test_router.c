@@ -88,17 +88,18 @@ static void test_longest_prefix(void **state)
 	struct config *c = load("  - {name: root, service: s, path_prefix: /}\n"
 				"  - {name: api, service: s, path_prefix: /api/}\n"
 				"  - {name: apiv2, service: s, path_prefix: /api/v2/}\n"
-				"  - {name: api2, service: s, path_prefix: /api/}\n"
+				"  - {name: api2, service: s, path_prefix: /api/, priority: -1, methods: [GET, POST]}\n"
 				"  - {name: img, service: s, path_prefix: /img}\n");
 
 	assert_int_equal(match(c, NULL, "GET", "/"), 0);
 	assert_int_equal(match(c, NULL, "GET", "/index.html"), 0);
 	assert_int_equal(match(c, NULL, "GET", "/api"), 0);
-	assert_int_equal(match(c, NULL, "GET", "/api/"), 1);	/* tie: first */
-	assert_int_equal(match(c, NULL, "GET", "/api/users"), 1);
+	/* same prefix: the route with more conditions (methods) first */
+	assert_int_equal(match(c, NULL, "GET", "/api/"), 3);
+	assert_int_equal(match(c, NULL, "PUT", "/api/users"), 1);
 	assert_int_equal(match(c, NULL, "GET", "/api/v2/"), 2);
 	assert_int_equal(match(c, NULL, "GET", "/api/v2/x/y"), 2);
-	assert_int_equal(match(c, NULL, "GET", "/api/v3/x"), 1);
+	assert_int_equal(match(c, NULL, "DELETE", "/api/v3/x"), 1);
 	assert_int_equal(match(c, NULL, "GET", "/img"), 4);
 	assert_int_equal(match(c, NULL, "GET", "/imgs/a.png"), 4);	/* byte prefix */
 	assert_int_equal(match(c, NULL, "GET", "/images/a.png"), 0);
@@ -146,19 +147,21 @@ static void test_host(void **state)
 				"  - {name: v6, service: s, host: '[fd00::1]'}\n"
 				"  - {name: b, service: s, host: b.example.com, path_prefix: /b/}\n");
 
-	/* equal prefixes: host-specific routes come later, so "any" wins
-	 * ties; longer prefixes win regardless of host */
-	assert_int_equal(match(c, "api.example.com", "GET", "/"), 0);
+	/* an exact host ranks before any host, whatever the prefixes
+	 * (rule 1); then the longer prefix */
+	assert_int_equal(match(c, "api.example.com", "GET", "/"), 1);
 	assert_int_equal(match(c, "api.example.com", "GET", "/x/1"), 2);
 	assert_int_equal(match(c, "API.Example.Com", "GET", "/x"), 2);
 	assert_int_equal(match(c, "api.example.com:8080", "GET", "/x"), 2);
 	assert_int_equal(match(c, "api.example.com:", "GET", "/x"), 2);
+	assert_int_equal(match(c, "api.example.com.", "GET", "/x"), 2);
 	assert_int_equal(match(c, "api.example.co", "GET", "/x"), 0);
 	assert_int_equal(match(c, "api.example.comm", "GET", "/x"), 0);
 	assert_int_equal(match(c, "xapi.example.com", "GET", "/x"), 0);
 	assert_int_equal(match(c, "", "GET", "/x"), 0);
 	assert_int_equal(match(c, NULL, "GET", "/x"), 0);
-	assert_int_equal(match(c, "[fd00::1]:443", "GET", "/"), 0);
+	assert_int_equal(match(c, "[fd00::1]:443", "GET", "/"), 3);
+	assert_int_equal(match(c, "[fd00:0::1]", "GET", "/"), 3);
 	assert_int_equal(match(c, "b.example.com", "GET", "/b/c"), 4);
 	assert_int_equal(match(c, "B.EXAMPLE.COM:80", "GET", "/b/"), 4);
 	assert_int_equal(match(c, "c.example.com", "GET", "/b/c"), 0);
