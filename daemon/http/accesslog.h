@@ -58,6 +58,8 @@ struct accesslog_record {
 	int64_t upstream_us;		/* to the upstream's response head; -1: none */
 	const char *tls;		/* "TLSv1.3"; NULL: plain */
 	const char *error;		/* gateway error code ("no_route"); NULL */
+	unsigned int upstream_attempts;	/* targets tried (0: none; JSON only
+					 * when > 0) */
 };
 
 /* Parse "json" / "combined". 0 or -EINVAL. */

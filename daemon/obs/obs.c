@@ -712,6 +712,7 @@ void obs_exchange_end(unsigned int i, struct obs_exchange *e,
 	lr->request_id = end->request_id;
 	lr->route = end->route;
 	lr->upstream = end->upstream;
+	lr->upstream_attempts = end->upstream_attempts;
 	lr->status = end->status ? end->status : e->status;
 	lr->error = end->error;
 	lr->http_minor = e->begun ? e->http_minor : -1;

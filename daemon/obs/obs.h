@@ -70,6 +70,7 @@ struct obs_end {
 	uint64_t extra_bytes_in;	/* unparsed request bytes (errors) */
 	uint64_t extra_bytes_out;	/* the gateway's error response */
 	const char *request_id;		/* X-Request-Id (NULL: obs makes one) */
+	unsigned int upstream_attempts;	/* targets tried */
 };
 
 /* Report the exchange (metrics + access log) and reset e. No-op when e

@@ -377,8 +377,7 @@ static bool admit_request(struct proxy *p, struct conn *c, size_t head_len)
 		     method_is(r, "GET") &&
 		     proxy__field_has(r->headers, r->num_headers, "upgrade",
 				      "websocket");
-	x->target = upstream_pick(&p->up, x->cfg, (size_t)x->service);
-	return true;
+	return proxy__lb_first_pick(p, c);
 }
 
 /* Step 4: the request head for the upstream, in c->out (with the
@@ -730,6 +729,8 @@ static void on_connect(struct proxy *p, struct conn *u, int res)
 		return;
 	}
 	u->state = US_ACTIVE;
+	if (c->x)
+		proxy__lb_pending(p, c->x, false);
 	proxy__pump(p, c);
 }
 
