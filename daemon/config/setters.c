@@ -401,6 +401,7 @@ static void target_map(struct pctx *p, yaml_node_t *it, const char *ip,
 	}
 	snprintf(sp, sizeof(sp), "%s.address", ip);
 	cfg_get_addr(p, addr, sp, true, a);
+	a->weight = 1;
 	if (w) {
 		long long v;
 
@@ -426,11 +427,10 @@ void cfg_set_addrs(struct pctx *p, const struct ckey *k, yaml_node_t *n,
 	for (size_t i = 0; i < cnt; i++) {
 		yaml_node_t *it = seq_node(p, n, i, ip, sizeof(ip), path);
 
-		items[i].weight = 1;
 		if ((k->flags & K_TARGET) && it->type == YAML_MAPPING_NODE)
 			target_map(p, it, ip, items + i);
-		else
-			cfg_get_addr(p, it, ip, k->flags & K_TARGET, items + i);
+		else if (cfg_get_addr(p, it, ip, k->flags & K_TARGET, items + i))
+			items[i].weight = 1;
 	}
 }
 

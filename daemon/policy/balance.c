@@ -34,13 +34,20 @@ int balance_wrr(unsigned int n, const uint32_t *weight, int64_t *cur,
 	return best;
 }
 
-/* The k-th member of ok (0-based), or -1. */
-static int set_nth(unsigned int n, const struct balance_set *ok,
-		   unsigned int k)
+/* A member of ok drawn with probability proportional to its weight, from
+ * the 32 random bits r. */
+static int draw(unsigned int n, const uint32_t *weight,
+		const struct balance_set *ok, uint64_t total, uint32_t r)
 {
-	for (unsigned int i = 0; i < n; i++)
-		if (balance_set_has(ok, i) && k-- == 0)
+	uint64_t x = (uint64_t)r * total >> 32;
+
+	for (unsigned int i = 0; i < n; i++) {
+		if (!balance_set_has(ok, i))
+			continue;
+		if (x < weight[i])
 			return (int)i;
+		x -= weight[i];
+	}
 	return -1;
 }
 
@@ -48,19 +55,19 @@ int balance_p2c(unsigned int n, const uint32_t *weight,
 		const uint32_t *active, const struct balance_set *ok,
 		uint64_t rnd)
 {
-	unsigned int m = balance_set_count(ok), ka, kb;
+	uint64_t total = 0;
 	int a, b;
 
-	if (!m)
+	for (unsigned int i = 0; i < n; i++)
+		if (balance_set_has(ok, i))
+			total += weight[i];
+	if (!total)
 		return -1;
-	if (m == 1)
-		return set_nth(n, ok, 0);
-	ka = (unsigned int)((rnd & 0xffffffffu) % m);
-	kb = (unsigned int)((rnd >> 32) % (m - 1));
-	if (kb >= ka)
-		kb++;			/* two distinct candidates */
-	a = set_nth(n, ok, ka);
-	b = set_nth(n, ok, kb);
+	/* two candidates drawn by weight (a heavy target is more often
+	 * among them: with uniform draws one of three can win at most
+	 * 2/3 of the picks, whatever its weight) */
+	a = draw(n, weight, ok, total, (uint32_t)rnd);
+	b = draw(n, weight, ok, total, (uint32_t)(rnd >> 32));
 	/* (active + 1) / weight, compared without division */
 	if ((uint64_t)(active[a] + 1) * weight[b] <=
 	    (uint64_t)(active[b] + 1) * weight[a])
