@@ -16,7 +16,9 @@
 
 struct config;
 struct control;
+struct health;
 struct loop;
+struct watch;
 struct worker;
 struct xdpctl;
 
@@ -59,6 +61,9 @@ struct control {
 	bool last_reload_ok;
 	char last_reload_origin[16];	/* "SIGHUP", "admin" */
 	char *last_reload_errors;	/* the refused config's errors, or NULL */
+	struct health *health;		/* active health checks (health.h) */
+	struct watch *watch;		/* watch_files (watch.h); under lock */
+	uint64_t ibuf[512];		/* inotify events (4 KiB) */
 };
 
 /* A consistent copy of the reload record, for the admin API. */
