@@ -292,6 +292,12 @@ void balance_state_carry(struct balance_state *st,
 			break;
 		}
 	}
+	/* the service's counters go on (a reset would read as one) */
+	atomic_store(&st->panics, atomic_load(&old->panics));
+	atomic_store(&st->retries, atomic_load(&old->retries));
+	atomic_store(&st->budget_denied, atomic_load(&old->budget_denied));
+	atomic_store(&st->overflows, atomic_load(&old->overflows));
+	atomic_store(&st->unavailable, atomic_load(&old->unavailable));
 }
 
 void balance_candidates(const struct balance_state *st, uint64_t now_ms,
