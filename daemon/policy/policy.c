@@ -491,7 +491,6 @@ int policy_adopt(struct config *nc, const struct config *old)
 			    os->n_workers == ns->state->n_workers) {
 				balance_state_put(ns->state);
 				ns->state = balance_state_ref(os);
-				n++;
 			} else {
 				balance_state_carry(ns->state, os);
 			}

@@ -265,7 +265,8 @@ def test_allowlist_edit_applies_without_a_signal(sluiced_factory, workdir):
     al.write_text(al.read_text() + f"{h.BLOCKED4}/32\n")
     h.wait_for(lambda: f"{h.BLOCKED4}/32" in entries(), 10,
                what="the edited allowlist applied")
-    assert "reload: configuration applied" in s.output()
+    h.wait_for(lambda: "reload: configuration applied" in s.output(), 10,
+               what="the reload logged")
     assert h.one(h.http(h.BLOCKED4, h.SRV4, path="/w"))["status"] == 200
     # an edit that does not parse is logged and ignored
     good = al.read_text()
