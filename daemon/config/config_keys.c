@@ -117,7 +117,7 @@ static const struct ckey retries_keys[] = {
 	  .off = RT(budget_percent), .max = 100, .def_int = 20,
 	  .flags = K_RELOAD },
 	{ .name = "per_try_timeout_ms", .set = cfg_set_u32,
-	  .off = RT(per_try_timeout_ms), .max = 0, .def_int = 0,
+	  .off = RT(per_try_timeout_ms), .max = 600000, .def_int = 0,
 	  .flags = K_RELOAD },
 };
 #undef RT
@@ -253,6 +253,13 @@ static void service_finish(struct pctx *p, yaml_node_t *map, void *base,
 		cfg_err_at(p, vals[ih], sp, "invalid status range '%s' (use "
 			   "200-399 or a code, 100..599)",
 			   s->health.expect[i]);
+	}
+	if (s->retries.per_try_timeout_ms) {
+		size_t ir = key_index(service_keys, nk, "retries");
+
+		cfg_subpath(sp, sizeof(sp), path, "retries.per_try_timeout_ms");
+		cfg_err_at(p, ir < nk ? vals[ir] : map, sp, "not supported yet "
+			   "(use 0: http.response_timeout_ms applies)");
 	}
 	if (s->health.enabled && s->health.path[0] != '/') {
 		cfg_subpath(sp, sizeof(sp), path, "health.path");
