@@ -208,6 +208,25 @@ static void step(struct health *hc, size_t i, short revents)
 	finish(hc, i, false, why);
 }
 
+/* An ejection ends by itself (workers compare its end with the time):
+ * log and date its end here, once. */
+static void note_returns(const struct config_service *sv, uint64_t now)
+{
+	for (unsigned int i = 0; i < sv->state->n_targets; i++) {
+		struct balance_target *t = &sv->state->t[i];
+		uint64_t until = atomic_load(&t->eject_until_ms);
+
+		if (!until || until > now || t->return_seen_ms == until)
+			continue;
+		t->return_seen_ms = until;
+		if (atomic_load(&t->hc_up))
+			atomic_store(&t->out_reason, BALANCE_R_NONE);
+		atomic_store(&t->last_change_s, (uint64_t)time(NULL));
+		pr_info("upstream %s (service %s): back in rotation after its "
+			"ejection", sv->targets[i].text, sv->name);
+	}
+}
+
 /* Start the checks that are due in the current snapshot. */
 static void schedule(struct health *hc, uint64_t now)
 {
@@ -217,6 +236,9 @@ static void schedule(struct health *hc, uint64_t now)
 		return;
 	for (size_t s = 0; s < c->n_services; s++) {
 		const struct config_service *sv = &c->services[s];
+
+		if (sv->outlier.enabled && sv->state)
+			note_returns(sv, now);
 
 		if (!sv->health.enabled || !sv->state)
 			continue;

@@ -287,6 +287,7 @@ void balance_state_carry(struct balance_state *st,
 			atomic_store(&t->ejections_total,
 				     atomic_load(&o->ejections_total));
 			t->next_check_ms = o->next_check_ms;
+			t->return_seen_ms = o->return_seen_ms;
 			memcpy(t->last_error, o->last_error,
 			       sizeof(t->last_error));
 			break;

@@ -130,6 +130,8 @@ struct balance_target {
 	_Atomic uint64_t health_changes;	/* up <-> down by health checks */
 	_Atomic uint64_t ejections_total;
 	uint64_t next_check_ms;		/* health checker's own */
+	uint64_t return_seen_ms;	/* health checker's own: the ejection
+					 * whose end it logged */
 	char last_error[96];		/* health checker's own; for sluicectl */
 };
 

@@ -163,6 +163,9 @@ def test_5xx_backend_ejected_then_back_after_healing(three, workdir):
         # the ejection ends: the healed backend is chosen again
         h.wait_for(lambda: get("/back").json()["backend"] == "bal0", 10,
                    what="the healed backend chosen again")
+        h.wait_for(lambda: "back in rotation after its ejection"
+                   in s.output(), 5, what="the return logged")
+        assert upstreams(workdir, "bal-5xx")["targets"][0]["reason"] == ""
         assert series("sluice_upstream_healthy", service="api",
                       target=sick) == 1
         e = h.access_log_entry(log, "/e/19")
