@@ -75,6 +75,32 @@ int balance_p2c(unsigned int n, const uint32_t *weight,
 	return b;
 }
 
+bool balance_cookie(const char *s, size_t n, const char *name,
+		    const char **v, size_t *vlen)
+{
+	const char *end = s + n;
+	size_t nl = strlen(name);
+
+	while (s < end) {
+		const char *semi = memchr(s, ';', (size_t)(end - s));
+		const char *e = semi ? semi : end;
+
+		while (s < e && (*s == ' ' || *s == '\t'))
+			s++;
+		if (nl && (size_t)(e - s) > nl && !memcmp(s, name, nl) &&
+		    s[nl] == '=') {
+			*v = s + nl + 1;
+			*vlen = (size_t)(e - *v);
+			while (*vlen && ((*v)[*vlen - 1] == ' ' ||
+					 (*v)[*vlen - 1] == '\t'))
+				(*vlen)--;
+			return true;
+		}
+		s = semi ? semi + 1 : end;
+	}
+	return false;
+}
+
 uint64_t balance_hash(const void *p, size_t n)
 {
 	const unsigned char *s = p;

@@ -101,6 +101,14 @@ void balance_ring_free(struct balance_ring *r);
 int balance_ring_pick(const struct balance_ring *r, uint64_t key,
 		      const struct balance_set *ok);
 
+/*
+ * The value of cookie `name` in one Cookie field value s[0..n) ("a=1; b=2"):
+ * *v, *vlen point into s. Names match exactly (case-sensitive, as cookies
+ * are); the first match wins. False when absent.
+ */
+bool balance_cookie(const char *s, size_t n, const char *name,
+		    const char **v, size_t *vlen);
+
 /* 64-bit hash of bytes (FNV-1a, then a finalising mix). */
 uint64_t balance_hash(const void *p, size_t n);
 

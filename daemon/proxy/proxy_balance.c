@@ -27,28 +27,12 @@ static struct balance_worker *slot(struct proxy *p, struct balance_state *st)
 static bool cookie_value(const struct http_request *r, const char *name,
 			 const char **v, size_t *vlen)
 {
-	size_t nl = strlen(name);
-
 	for (size_t i = 0; i < r->num_headers; i++) {
 		const struct http_header *h = &r->headers[i];
-		const char *s = h->value, *end = h->value + h->value_len;
 
-		if (h->name_len != 6 || strncasecmp(h->name, "cookie", 6))
-			continue;
-		while (s < end) {
-			const char *semi = memchr(s, ';', (size_t)(end - s));
-			const char *e = semi ? semi : end;
-
-			while (s < e && *s == ' ')
-				s++;
-			if ((size_t)(e - s) > nl && !memcmp(s, name, nl) &&
-			    s[nl] == '=') {
-				*v = s + nl + 1;
-				*vlen = (size_t)(e - *v);
-				return true;
-			}
-			s = semi ? semi + 1 : end;
-		}
+		if (h->name_len == 6 && !strncasecmp(h->name, "cookie", 6) &&
+		    balance_cookie(h->value, h->value_len, name, v, vlen))
+			return true;
 	}
 	return false;
 }

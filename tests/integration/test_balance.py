@@ -174,6 +174,43 @@ def test_5xx_backend_ejected_then_back_after_healing(three, workdir):
         s.shutdown()
 
 
+# ---- consistent hashing --------------------------------------------------------
+
+def test_hash_on_cookie_sticks_and_moves_only_the_lost_keys(three, workdir):
+    s = start_gw(workdir, "bal-hash", [{
+        "name": "api", "targets": targets(), "lb": "hash",
+        "hash_on": "cookie:session",
+        "outlier": {"consecutive_5xx": 1, "base_ejection_ms": 60000}}])
+    try:
+        def who(user, i=0):
+            c = conn()
+            try:
+                c.send(raw.request("GET", f"/h/{user}/{i}", headers=[
+                    ("Cookie", f"theme=dark; session={user}")]))
+                r = c.response()
+                return r.json()["backend"] if r.status == 200 else r.status
+            finally:
+                c.close()
+
+        users = [f"u{k}" for k in range(30)]
+        first = {u: who(u) for u in users}
+        # the same key always lands on the same target (asked in another
+        # order, so that a round robin could not pass)
+        assert all(who(u, 1) == first[u] for u in reversed(users[:10]))
+        assert len(set(first.values())) == 3, first
+        # bal0 turns sick and is ejected on its first 500: its users move,
+        # nobody else's does
+        backend_get(PORTS[0], "/fail/on")
+        lost = [u for u in users if first[u] == "bal0"]
+        assert who(lost[0], 2) == 500
+        after = {u: who(u, 3) for u in users}
+        assert all(after[u] == first[u] for u in users if u not in lost), \
+            (first, after)
+        assert all(after[u] in ("bal1", "bal2") for u in lost), after
+    finally:
+        s.shutdown()
+
+
 # ---- health checks -----------------------------------------------------------
 
 def test_health_check_flap_logged_counted_and_shown(three, workdir):

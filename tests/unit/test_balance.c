@@ -275,6 +275,45 @@ static void test_ring_moves_few_keys(void **state)
 	}
 }
 
+/* Cookie values for hash_on: cookie:NAME, hostile rows included. */
+static void test_cookie(void **state)
+{
+	static const struct {
+		const char *field, *name, *want;	/* want NULL: absent */
+	} rows[] = {
+		{ "session=abc", "session", "abc" },
+		{ "a=1; session=abc; b=2", "session", "abc" },
+		{ "a=1;session=abc", "session", "abc" },
+		{ "session=abc ; b=2", "session", "abc" },
+		{ "session=", "session", "" },
+		{ "xsession=abc", "session", NULL },
+		{ "sessionx=abc", "session", NULL },
+		{ "Session=abc", "session", NULL },
+		{ "session", "session", NULL },
+		{ "a=session=abc", "session", NULL },
+		{ "a=1; session=first; session=second", "session", "first" },
+		{ ";;;", "session", NULL },
+		{ "", "session", NULL },
+		{ "session=a\0b", "session", "a\0b" },
+		{ "a=1", "", NULL },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(*rows); i++) {
+		const char *v = NULL;
+		size_t vlen = 0;
+		bool got = balance_cookie(rows[i].field, strlen(rows[i].field),
+					  rows[i].name, &v, &vlen);
+
+		if (got != (rows[i].want != NULL))
+			fail_msg("row %zu '%s': found %d", i, rows[i].field, got);
+		if (got && (vlen != strlen(rows[i].want) ||
+			    memcmp(v, rows[i].want, vlen)))
+			fail_msg("row %zu '%s': got '%.*s'", i, rows[i].field,
+				 (int)vlen, v);
+	}
+}
+
 /* ---- shared state -------------------------------------------------------- */
 
 static struct config *load(const char *svc_yaml)
@@ -554,6 +593,7 @@ int main(void)
 		cmocka_unit_test(test_p2c_prefers_less_loaded),
 		cmocka_unit_test(test_ring_spread),
 		cmocka_unit_test(test_ring_moves_few_keys),
+		cmocka_unit_test(test_cookie),
 		cmocka_unit_test(test_config_service),
 		cmocka_unit_test(test_config_service_errors),
 		cmocka_unit_test(test_outlier_ejection),
