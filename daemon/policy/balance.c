@@ -202,6 +202,19 @@ int balance_ring_pick(const struct balance_ring *r, uint64_t key,
 
 /* ---- shared state ------------------------------------------------------- */
 
+/* Zeroed memory on cache lines of its own: a worker's slot and the
+ * service's counters are written per request, and must not share a line
+ * with what other workers write. */
+static void *zalloc64(size_t n)
+{
+	size_t len = (n + 63) & ~(size_t)63;
+	void *p = aligned_alloc(64, len ? len : 64);
+
+	if (p)
+		memset(p, 0, len ? len : 64);
+	return p;
+}
+
 struct balance_state *balance_state_new(const struct config_service *s,
 					unsigned int n_workers)
 {
@@ -215,7 +228,7 @@ struct balance_state *balance_state_new(const struct config_service *s,
 		errno = EINVAL;
 		return NULL;
 	}
-	st = calloc(1, sizeof(*st));
+	st = zalloc64(sizeof(*st));
 	if (!st)
 		return NULL;
 	atomic_init(&st->refs, 1);
@@ -224,7 +237,7 @@ struct balance_state *balance_state_new(const struct config_service *s,
 	st->weight = calloc(n ? n : 1, sizeof(*st->weight));
 	st->names = calloc(n ? n : 1, sizeof(*st->names));
 	st->t = calloc(n ? n : 1, sizeof(*st->t));
-	st->w = calloc(n_workers, sizeof(*st->w));
+	st->w = zalloc64(n_workers * sizeof(*st->w));
 	if (!st->weight || !st->names || !st->t || !st->w)
 		goto oom;
 	for (unsigned int i = 0; i < n; i++) {
@@ -235,11 +248,15 @@ struct balance_state *balance_state_new(const struct config_service *s,
 		atomic_init(&st->t[i].hc_up, 1);
 	}
 	for (unsigned int w = 0; w < n_workers; w++) {
-		st->w[w].cur = calloc(n ? n : 1, sizeof(*st->w[w].cur));
-		st->w[w].active = calloc(n ? n : 1, sizeof(*st->w[w].active));
-		st->w[w].rnd = 0x9e3779b97f4a7c15ull * (w + 1);
-		if (!st->w[w].cur || !st->w[w].active)
+		/* one block per worker, on lines of its own */
+		size_t m = n ? n : 1;
+		char *blk = zalloc64(m * (sizeof(int64_t) + sizeof(uint32_t)));
+
+		if (!blk)
 			goto oom;
+		st->w[w].cur = (int64_t *)blk;
+		st->w[w].active = (uint32_t *)(blk + m * sizeof(int64_t));
+		st->w[w].rnd = 0x9e3779b97f4a7c15ull * (w + 1);
 	}
 	if (s->lb == CFG_LB_HASH &&
 	    balance_ring_build(&st->ring, n, st->weight, names))
@@ -264,8 +281,7 @@ void balance_state_put(struct balance_state *st)
 	if (!st || atomic_fetch_sub(&st->refs, 1) != 1)
 		return;
 	for (unsigned int w = 0; st->w && w < st->n_workers; w++) {
-		free(st->w[w].cur);
-		free(st->w[w].active);
+		free(st->w[w].cur);	/* the block holding active[] too */
 	}
 	balance_ring_free(&st->ring);
 	free(st->w);

@@ -143,12 +143,12 @@ struct balance_target {
 	char last_error[96];		/* health checker's own; for sluicectl */
 };
 
-/* One worker's slot: written only by that worker. */
+/* One worker's slot: written only by that worker (a cache line each). */
 struct balance_worker {
 	int64_t *cur;			/* round robin current weights */
 	uint32_t *active;		/* requests in flight per target */
 	uint64_t rnd;			/* p2c random state */
-};
+} __attribute__((aligned(64)));
 
 struct balance_state {
 	_Atomic int refs;
@@ -159,10 +159,12 @@ struct balance_state {
 	struct balance_target *t;
 	struct balance_worker *w;
 	struct balance_ring ring;	/* lb: hash */
-	_Atomic uint64_t active;	/* requests in flight, all workers */
+	/* written per request by every worker: a line of its own */
+	_Alignas(64) _Atomic uint64_t active;	/* requests in flight */
 	_Atomic uint64_t pending;	/* of them, connecting */
 	_Atomic uint64_t retrying;	/* of them, retries */
-	_Atomic uint64_t panics;	/* picks with every target out */
+	/* written rarely */
+	_Alignas(64) _Atomic uint64_t panics;	/* picks, every target out */
 	_Atomic uint64_t retries;	/* retries made */
 	_Atomic uint64_t budget_denied;	/* retries refused by the budget */
 	_Atomic uint64_t overflows;	/* 503s at limits */
