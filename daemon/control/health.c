@@ -20,18 +20,18 @@
 #include "lib/log.h"
 #include "policy/balance.h"
 
-#define HEALTH_MAX_PROBES 1024	/* checks in flight at once */
-#define HEALTH_TICK_MS 50	/* how often due checks are looked for */
+#define HEALTH_MAX_PROBES 1024 /* checks in flight at once */
+#define HEALTH_TICK_MS	  50   /* how often due checks are looked for */
 
 enum probe_phase { PH_CONNECT, PH_SEND, PH_READ };
 
 struct probe {
-	struct balance_state *st;	/* a reference */
+	struct balance_state *st; /* a reference */
 	unsigned int idx;
 	int fd;
 	int phase;
 	uint64_t deadline_ms;
-	struct config_health h;		/* copy; expect strings not used */
+	struct config_health h; /* copy; expect strings not used */
 	char service[CONFIG_MAX_NAME];
 	char target[64];
 	char req[512];
@@ -82,12 +82,12 @@ static void finish(struct health *hc, size_t i, bool pass, const char *why)
 				  (uint64_t)time(NULL));
 	if (r > 0)
 		pr_info("upstream %s (service %s): healthy again after %u "
-			"passing checks", pr->target, pr->service,
-			pr->h.healthy);
+			"passing checks",
+			pr->target, pr->service, pr->h.healthy);
 	else if (r < 0)
 		pr_warn("upstream %s (service %s): unhealthy after %u failed "
-			"checks: %s", pr->target, pr->service, pr->h.unhealthy,
-			why);
+			"checks: %s",
+			pr->target, pr->service, pr->h.unhealthy, why);
 	balance_state_put(pr->st);
 	hc->probes[i] = hc->probes[--hc->n];
 }
@@ -113,7 +113,8 @@ static void start_probe(struct health *hc, const struct config_service *s,
 	n = snprintf(pr->req, sizeof(pr->req),
 		     "GET %s HTTP/1.1\r\nHost: %s\r\n"
 		     "User-Agent: sluice-health-check\r\n"
-		     "Connection: close\r\n\r\n", s->health.path, a->text);
+		     "Connection: close\r\n\r\n",
+		     s->health.path, a->text);
 	pr->req_len = n > 0 && (size_t)n < sizeof(pr->req) ? (size_t)n : 0;
 	pr->fd = -1;
 	hc->n++;
@@ -156,7 +157,8 @@ static void step(struct health *hc, size_t i, short revents)
 	socklen_t el = sizeof(err);
 
 	if (pr->phase == PH_CONNECT) {
-		if (getsockopt(pr->fd, SOL_SOCKET, SO_ERROR, &err, &el) || err) {
+		if (getsockopt(pr->fd, SOL_SOCKET, SO_ERROR, &err, &el) ||
+		    err) {
 			snprintf(why, sizeof(why), "connect: %s",
 				 strerror(err ? err : errno));
 			finish(hc, i, false, why);
@@ -189,8 +191,9 @@ static void step(struct health *hc, size_t i, short revents)
 	if (n < 0 && errno == EAGAIN)
 		return;
 	if (n <= 0) {
-		finish(hc, i, false, n == 0 ? "closed before a status line" :
-						"receive failed");
+		finish(hc, i, false,
+		       n == 0 ? "closed before a status line"
+			      : "receive failed");
 		return;
 	}
 	pr->resp_len += (size_t)n;
@@ -223,7 +226,8 @@ static void note_returns(const struct config_service *sv, uint64_t now)
 			atomic_store(&t->out_reason, BALANCE_R_NONE);
 		atomic_store(&t->last_change_s, (uint64_t)time(NULL));
 		pr_info("upstream %s (service %s): back in rotation after its "
-			"ejection", sv->targets[i].text, sv->name);
+			"ejection",
+			sv->targets[i].text, sv->name);
 	}
 }
 
@@ -267,8 +271,9 @@ static void *health_main(void *arg)
 		schedule(hc, now);
 		for (size_t i = 0; i < hc->n; i++) {
 			pfd[i].fd = hc->probes[i].fd;
-			pfd[i].events = hc->probes[i].phase == PH_READ ?
-						POLLIN : POLLOUT;
+			pfd[i].events = hc->probes[i].phase == PH_READ
+						? POLLIN
+						: POLLOUT;
 			pfd[i].revents = 0;
 		}
 		n = poll(pfd, hc->n, HEALTH_TICK_MS);
@@ -283,7 +288,7 @@ static void *health_main(void *arg)
 				finish(hc, i, false, "timed out");
 		}
 	}
-	while (hc->n) {		/* unfinished: no result */
+	while (hc->n) { /* unfinished: no result */
 		struct probe *pr = &hc->probes[--hc->n];
 
 		if (pr->fd >= 0)

@@ -12,11 +12,11 @@
 #include "config/config.h"
 #include "lib/log.h"
 
-#define WATCH_MAX 64		/* files; past that, not watched */
+#define WATCH_MAX 64 /* files; past that, not watched */
 
 struct watch_file {
-	int wd;				/* its directory's watch */
-	char name[NAME_MAX + 1];	/* base name */
+	int wd;			 /* its directory's watch */
+	char name[NAME_MAX + 1]; /* base name */
 };
 
 struct watch {

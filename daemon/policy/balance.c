@@ -51,9 +51,8 @@ static int draw(unsigned int n, const uint32_t *weight,
 	return -1;
 }
 
-int balance_p2c(unsigned int n, const uint32_t *weight,
-		const uint32_t *active, const struct balance_set *ok,
-		uint64_t rnd)
+int balance_p2c(unsigned int n, const uint32_t *weight, const uint32_t *active,
+		const struct balance_set *ok, uint64_t rnd)
 {
 	uint64_t total = 0;
 	int a, b;
@@ -75,8 +74,8 @@ int balance_p2c(unsigned int n, const uint32_t *weight,
 	return b;
 }
 
-bool balance_cookie(const char *s, size_t n, const char *name,
-		    const char **v, size_t *vlen)
+bool balance_cookie(const char *s, size_t n, const char *name, const char **v,
+		    size_t *vlen)
 {
 	const char *end = s + n;
 	size_t nl = strlen(name);
@@ -158,7 +157,7 @@ int balance_ring_build(struct balance_ring *r, unsigned int n,
 
 		for (size_t j = 0; j < (size_t)weight[i] * BALANCE_RING_POINTS;
 		     j++) {
-			uint64_t v[2] = { base, j };
+			uint64_t v[2] = {base, j};
 
 			r->pts[k].hash = balance_hash(v, sizeof(v));
 			r->pts[k].target = i;
@@ -183,7 +182,7 @@ int balance_ring_pick(const struct balance_ring *r, uint64_t key,
 
 	if (!r->n)
 		return -1;
-	while (lo < hi) {		/* first point with hash >= key */
+	while (lo < hi) { /* first point with hash >= key */
 		size_t mid = lo + (hi - lo) / 2;
 
 		if (r->pts[mid].hash < key)
@@ -281,7 +280,7 @@ void balance_state_put(struct balance_state *st)
 	if (!st || atomic_fetch_sub(&st->refs, 1) != 1)
 		return;
 	for (unsigned int w = 0; st->w && w < st->n_workers; w++) {
-		free(st->w[w].cur);	/* the block holding active[] too */
+		free(st->w[w].cur); /* the block holding active[] too */
 	}
 	balance_ring_free(&st->ring);
 	free(st->w);
@@ -298,8 +297,8 @@ bool balance_state_fits(const struct balance_state *st,
 	    (s->lb == CFG_LB_HASH) != (st->ring.n > 0 || !s->n_targets))
 		return false;
 	for (unsigned int i = 0; i < st->n_targets; i++)
-		if (st->weight[i] != (s->targets[i].weight ?
-				      s->targets[i].weight : 1) ||
+		if (st->weight[i] !=
+			    (s->targets[i].weight ? s->targets[i].weight : 1) ||
 		    strncmp(st->names[i], s->targets[i].text,
 			    sizeof(st->names[i])))
 			return false;
@@ -321,7 +320,8 @@ void balance_state_carry(struct balance_state *st,
 			atomic_store(&t->eject_until_ms,
 				     atomic_load(&o->eject_until_ms));
 			atomic_store(&t->ejections, atomic_load(&o->ejections));
-			atomic_store(&t->out_reason, atomic_load(&o->out_reason));
+			atomic_store(&t->out_reason,
+				     atomic_load(&o->out_reason));
 			atomic_store(&t->last_change_s,
 				     atomic_load(&o->last_change_s));
 			atomic_store(&t->health_changes,
@@ -367,8 +367,7 @@ void balance_candidates(const struct balance_state *st, uint64_t now_ms,
 	*panic = st->n_targets > 0;
 }
 
-static unsigned int ejected_now(const struct balance_state *st,
-				uint64_t now_ms)
+static unsigned int ejected_now(const struct balance_state *st, uint64_t now_ms)
 {
 	unsigned int n = 0;
 
@@ -424,7 +423,7 @@ bool balance_report(struct balance_state *st, const struct config_outlier *o,
 	if (!limit || n < limit)
 		return false;
 	if (atomic_load(&t->eject_until_ms) > now_ms)
-		return false;		/* already out */
+		return false; /* already out */
 	max_out = (unsigned int)((uint64_t)st->n_targets *
 				 o->max_ejected_percent / 100);
 	if (max_out < 1)
@@ -469,8 +468,8 @@ int balance_health_result(struct balance_state *st,
 bool balance_retry_allowed(const struct balance_state *st,
 			   uint32_t budget_percent)
 {
-	uint64_t active = atomic_load_explicit(&st->active,
-					       memory_order_relaxed);
+	uint64_t active =
+		atomic_load_explicit(&st->active, memory_order_relaxed);
 	uint64_t allowed = active * budget_percent / 100;
 
 	if (allowed < BALANCE_MIN_RETRIES)

@@ -37,9 +37,9 @@
 #include "config/config.h"
 
 #define BALANCE_MAX_TARGETS	256	/* the targets key's maximum */
-#define BALANCE_RING_POINTS	160	/* ring points per unit of weight */
+#define BALANCE_RING_POINTS	160	/* points per unit of weight */
 #define BALANCE_MIN_RETRIES	3	/* the retry budget's floor */
-#define BALANCE_MAX_EJECT_SHIFT	6	/* back-off: base << at most 6 */
+#define BALANCE_MAX_EJECT_SHIFT 6	/* back-off: at most base << 6 */
 
 /* The targets that may be chosen: a bit per target index. */
 struct balance_set {
@@ -122,25 +122,26 @@ enum balance_reason {
 	BALANCE_R_NONE = 0,
 	BALANCE_R_HEALTH,		/* active health check failures */
 	BALANCE_R_5XX,			/* passive: consecutive 5xx */
-	BALANCE_R_CONNECT,		/* passive: consecutive connect failures */
+	BALANCE_R_CONNECT,		/* passive: connect failures */
 };
 
 struct balance_target {
 	/* health checks: 1 passing (or none configured), 0 failing */
 	_Atomic uint32_t hc_up;
-	_Atomic uint32_t hc_streak;	/* consecutive results of the other kind */
+	_Atomic uint32_t hc_streak;	/* results in a row that differ */
 	_Atomic uint64_t eject_until_ms;	/* 0: not ejected */
 	_Atomic uint32_t ejections;	/* back-off exponent (consecutive) */
 	_Atomic uint32_t fail_5xx;	/* consecutive 5xx responses */
 	_Atomic uint32_t fail_connect;	/* consecutive connect failures */
-	_Atomic uint32_t out_reason;	/* enum balance_reason, last change */
-	_Atomic uint64_t last_change_s;	/* unix time of the last change */
-	_Atomic uint64_t health_changes;	/* up <-> down by health checks */
+	_Atomic uint32_t out_reason;	/* enum balance_reason */
+	_Atomic uint64_t last_change_s;	/* unix time, last change */
+	/* up <-> down by health checks */
+	_Atomic uint64_t health_changes;
 	_Atomic uint64_t ejections_total;
 	uint64_t next_check_ms;		/* health checker's own */
 	uint64_t return_seen_ms;	/* health checker's own: the ejection
 					 * whose end it logged */
-	char last_error[96];		/* health checker's own; for sluicectl */
+	char last_error[96];		/* health checker's own */
 };
 
 /* One worker's slot: written only by that worker (a cache line each). */
@@ -164,11 +165,11 @@ struct balance_state {
 	_Atomic uint64_t pending;	/* of them, connecting */
 	_Atomic uint64_t retrying;	/* of them, retries */
 	/* written rarely */
-	_Alignas(64) _Atomic uint64_t panics;	/* picks, every target out */
+	_Alignas(64) _Atomic uint64_t panics;	/* every target was out */
 	_Atomic uint64_t retries;	/* retries made */
-	_Atomic uint64_t budget_denied;	/* retries refused by the budget */
+	_Atomic uint64_t budget_denied;	/* retries over the budget */
 	_Atomic uint64_t overflows;	/* 503s at limits */
-	_Atomic uint64_t unavailable;	/* 503s: no target could be reached */
+	_Atomic uint64_t unavailable;	/* 503s: no target answered */
 };
 
 /* A new state for service s and n_workers workers (refs 1). NULL: ENOMEM. */

@@ -61,7 +61,8 @@ static bool hash_key(struct proxy *p, struct exchange *x,
 			const struct http_header *h = &r->headers[i];
 
 			if (h->name_len == strlen(svc->hash_name) &&
-			    !strncasecmp(h->name, svc->hash_name, h->name_len)) {
+			    !strncasecmp(h->name, svc->hash_name,
+					 h->name_len)) {
 				v = h->value;
 				vlen = h->value_len;
 				break;
@@ -84,7 +85,7 @@ static bool pick(struct proxy *p, struct exchange *x,
 {
 	struct balance_state *st = svc->state;
 	struct balance_worker *w = slot(p, st);
-	struct balance_set tried = { 0 }, ok;
+	struct balance_set tried = {0}, ok;
 	bool panic;
 	int t = -1;
 
@@ -133,27 +134,32 @@ bool proxy__lb_first_pick(struct proxy *p, struct conn *c)
 	x->n_tried = 0;
 	x->lb_panic = false;
 	x->hash_key = 0;
-	if (!st) {	/* not built (cannot happen once loaded) */
+	if (!st) { /* not built (cannot happen once loaded) */
 		x->target = upstream_pick(&p->up, x->cfg, (size_t)x->service);
 		return true;
 	}
-	if (svc->limits.max_pending && atomic_load_explicit(
-		    &st->pending, memory_order_relaxed) >= svc->limits.max_pending) {
+	if (svc->limits.max_pending &&
+	    atomic_load_explicit(&st->pending, memory_order_relaxed) >=
+		    svc->limits.max_pending) {
 		atomic_fetch_add_explicit(&st->overflows, 1,
 					  memory_order_relaxed);
-		send_503(p, c, svc->name, "the service has too many requests "
-			 "waiting for an upstream connection", 1);
+		send_503(p, c, svc->name,
+			 "the service has too many requests "
+			 "waiting for an upstream connection",
+			 1);
 		return false;
 	}
-	active = atomic_fetch_add_explicit(&st->active, 1,
-					   memory_order_relaxed);
+	active =
+		atomic_fetch_add_explicit(&st->active, 1, memory_order_relaxed);
 	x->lb_active = true;
 	if (svc->limits.max_connections &&
 	    active >= svc->limits.max_connections) {
 		atomic_fetch_add_explicit(&st->overflows, 1,
 					  memory_order_relaxed);
-		send_503(p, c, svc->name, "the service is at its connection "
-			 "limit", 1);
+		send_503(p, c, svc->name,
+			 "the service is at its connection "
+			 "limit",
+			 1);
 		return false;
 	}
 	if (svc->lb == CFG_LB_HASH && !hash_key(p, x, svc, &x->hash_key))
@@ -198,33 +204,34 @@ void proxy__lb_pending(struct proxy *p, struct exchange *x, bool on)
 	if (!st || x->lb_pending == on)
 		return;
 	if (on)
-		atomic_fetch_add_explicit(&st->pending, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&st->pending, 1,
+					  memory_order_relaxed);
 	else
-		atomic_fetch_sub_explicit(&st->pending, 1, memory_order_relaxed);
+		atomic_fetch_sub_explicit(&st->pending, 1,
+					  memory_order_relaxed);
 	x->lb_pending = on;
 }
 
-void proxy__lb_outcome(struct proxy *p, struct exchange *x,
-		       bool connect_failed, int status)
+void proxy__lb_outcome(struct proxy *p, struct exchange *x, bool connect_failed,
+		       int status)
 {
 	const struct config_service *svc = &x->cfg->services[x->service];
 	struct balance_state *st = svc->state;
-	static const char *const why[] = { "", "health checks",
-					   "consecutive 5xx or resets",
-					   "consecutive connect failures" };
+	static const char *const why[] = {"", "health checks",
+					  "consecutive 5xx or resets",
+					  "consecutive connect failures"};
 	uint32_t r;
 
 	if (!st || !svc->outlier.enabled)
 		return;
 	if (!balance_report(st, &svc->outlier, x->target, connect_failed,
-			    status, p->now_ms,
-			    (uint64_t)clock_batch_wall_s()))
+			    status, p->now_ms, (uint64_t)clock_batch_wall_s()))
 		return;
 	r = atomic_load(&st->t[x->target].out_reason);
 	pr_warn("upstream %s (service %s): ejected for %llu ms: %s",
 		svc->targets[x->target].text, svc->name,
-		(unsigned long long)(atomic_load(&st->t[x->target]
-							  .eject_until_ms) -
+		(unsigned long long)(atomic_load(
+					     &st->t[x->target].eject_until_ms) -
 				     p->now_ms),
 		r < sizeof(why) / sizeof(why[0]) ? why[r] : "");
 }

@@ -25,7 +25,7 @@
 
 static struct balance_set all(unsigned int n)
 {
-	struct balance_set s = { 0 };
+	struct balance_set s = {0};
 
 	for (unsigned int i = 0; i < n; i++)
 		balance_set_add(&s, i);
@@ -39,13 +39,13 @@ struct spread_case {
 };
 
 static const struct spread_case spread_cases[] = {
-	{ "equal 3", 3, { 1, 1, 1 } },
-	{ "1:3", 2, { 1, 3 } },
-	{ "5:1:1", 3, { 5, 1, 1 } },
-	{ "1:2:3:4", 4, { 1, 2, 3, 4 } },
-	{ "single", 1, { 7 } },
-	{ "heavy 100:1", 2, { 100, 1 } },
-	{ "eight mixed", 8, { 1, 2, 1, 5, 3, 1, 1, 2 } },
+	{"equal 3", 3, {1, 1, 1}},
+	{"1:3", 2, {1, 3}},
+	{"5:1:1", 3, {5, 1, 1}},
+	{"1:2:3:4", 4, {1, 2, 3, 4}},
+	{"single", 1, {7}},
+	{"heavy 100:1", 2, {100, 1}},
+	{"eight mixed", 8, {1, 2, 1, 5, 3, 1, 1, 2}},
 };
 
 /* counts[i] within 5% (of PICKS) of the weight's share */
@@ -72,8 +72,8 @@ static void test_wrr_spread(void **state)
 	     k++) {
 		const struct spread_case *c = &spread_cases[k];
 		struct balance_set ok = all(c->n);
-		int64_t cur[8] = { 0 };
-		unsigned int counts[8] = { 0 };
+		int64_t cur[8] = {0};
+		unsigned int counts[8] = {0};
 
 		for (int i = 0; i < PICKS; i++) {
 			int t = balance_wrr(c->n, c->w, cur, &ok);
@@ -88,10 +88,10 @@ static void test_wrr_spread(void **state)
 /* Smooth: 5,1,1 interleaves (NGINX's sequence a a b a c a a). */
 static void test_wrr_smooth(void **state)
 {
-	uint32_t w[3] = { 5, 1, 1 };
-	int64_t cur[3] = { 0 };
+	uint32_t w[3] = {5, 1, 1};
+	int64_t cur[3] = {0};
 	struct balance_set ok = all(3);
-	char seq[8] = { 0 };
+	char seq[8] = {0};
 
 	(void)state;
 	for (int i = 0; i < 7; i++)
@@ -101,9 +101,9 @@ static void test_wrr_smooth(void **state)
 
 static void test_wrr_skips_unavailable(void **state)
 {
-	uint32_t w[3] = { 1, 1, 1 };
-	int64_t cur[3] = { 0 };
-	struct balance_set ok = all(3), none = { 0 };
+	uint32_t w[3] = {1, 1, 1};
+	int64_t cur[3] = {0};
+	struct balance_set ok = all(3), none = {0};
 
 	(void)state;
 	balance_set_del(&ok, 1);
@@ -126,8 +126,8 @@ static void test_p2c_spread(void **state)
 	     k++) {
 		const struct spread_case *c = &spread_cases[k];
 		struct balance_set ok = all(c->n);
-		uint32_t active[8] = { 0 };
-		unsigned int counts[8] = { 0 };
+		uint32_t active[8] = {0};
+		unsigned int counts[8] = {0};
 		int fifo[LAT];
 		uint64_t rnd = 42;
 
@@ -137,24 +137,24 @@ static void test_p2c_spread(void **state)
 			int t, *slot = &fifo[i % LAT];
 
 			if (*slot >= 0)
-				active[*slot]--;	/* the oldest finished */
+				active[*slot]--; /* the oldest finished */
 			t = balance_p2c(c->n, c->w, active, &ok,
 					balance_rand(&rnd));
 			assert_true(t >= 0 && (unsigned int)t < c->n);
 			active[t]++;
 			*slot = t;
-			if (i >= LAT)		/* steady state only */
+			if (i >= LAT) /* steady state only */
 				counts[t]++;
 		}
-		if (c->w[0] != 100)	/* 100:1 has no steady state at LAT */
+		if (c->w[0] != 100) /* 100:1 has no steady state at LAT */
 			check_spread("p2c", c, counts);
 	}
 }
 
 static void test_p2c_prefers_less_loaded(void **state)
 {
-	uint32_t w[4] = { 1, 1, 1, 1 };
-	uint32_t active[4] = { 10, 0, 10, 10 };
+	uint32_t w[4] = {1, 1, 1, 1};
+	uint32_t active[4] = {10, 0, 10, 10};
 	struct balance_set ok = all(4);
 	uint64_t rnd = 7;
 	unsigned int idle = 0, n = 0;
@@ -174,22 +174,22 @@ static void test_p2c_prefers_less_loaded(void **state)
 
 	/* weight-aware: 10 in flight on weight 10 beats 2 on weight 1 */
 	{
-		uint32_t w2[2] = { 10, 1 }, a2[2] = { 10, 2 };
+		uint32_t w2[2] = {10, 1}, a2[2] = {10, 2};
 		struct balance_set ok2 = all(2);
 
 		for (int i = 0; i < 100; i++)
 			assert_int_equal(balance_p2c(2, w2, a2, &ok2,
-						     balance_rand(&rnd)), 0);
+						     balance_rand(&rnd)),
+					 0);
 	}
 	/* never a target outside the set */
 	balance_set_del(&ok, 1);
 	for (int i = 0; i < 1000; i++)
-		assert_int_not_equal(balance_p2c(4, w, active, &ok,
-						 balance_rand(&rnd)), 1);
+		assert_int_not_equal(
+			balance_p2c(4, w, active, &ok, balance_rand(&rnd)), 1);
 }
 
-static void ring_of(struct balance_ring *r, unsigned int n,
-		    const uint32_t *w)
+static void ring_of(struct balance_ring *r, unsigned int n, const uint32_t *w)
 {
 	static char names[16][32];
 	const char *p[16];
@@ -209,18 +209,18 @@ static void test_ring_spread(void **state)
 		const struct spread_case *c = &spread_cases[k];
 		struct balance_ring r;
 		struct balance_set ok = all(c->n);
-		unsigned int counts[8] = { 0 };
+		unsigned int counts[8] = {0};
 
 		if (c->w[0] == 100)
-			continue;	/* 101 * 160 points: fine, but slow */
+			continue; /* 101 * 160 points: fine, but slow */
 		ring_of(&r, c->n, c->w);
 		for (int i = 0; i < PICKS; i++) {
 			char key[32];
 			int t;
 
 			snprintf(key, sizeof(key), "user-%d", i);
-			t = balance_ring_pick(&r, balance_hash(key, strlen(key)),
-					      &ok);
+			t = balance_ring_pick(
+				&r, balance_hash(key, strlen(key)), &ok);
 			assert_true(t >= 0 && (unsigned int)t < c->n);
 			counts[t]++;
 		}
@@ -232,7 +232,7 @@ static void test_ring_spread(void **state)
 /* A target leaving moves at most 1/N + 5% of the keys, and only its own. */
 static void test_ring_moves_few_keys(void **state)
 {
-	static const unsigned int ns[] = { 2, 3, 5, 8, 16 };
+	static const unsigned int ns[] = {2, 3, 5, 8, 16};
 
 	(void)state;
 	for (size_t k = 0; k < sizeof(ns) / sizeof(*ns); k++) {
@@ -261,15 +261,18 @@ static void test_ring_moves_few_keys(void **state)
 				if (a != b) {
 					moved++;
 					if (a != (int)gone)
-						fail_msg("n=%u: key of %d moved "
-							 "when %u left", n, a,
-							 gone);
+						fail_msg(
+							"n=%u: key of %d moved "
+							"when %u left",
+							n, a, gone);
 				}
 			}
 			if (moved > PICKS / n + PICKS / 20)
-				fail_msg("n=%u: %u keys of %d moved when %u "
-					 "left (max %d)", n, moved, PICKS,
-					 gone, PICKS / n + PICKS / 20);
+				fail_msg(
+					"n=%u: %u keys of %d moved when %u "
+					"left (max %d)",
+					n, moved, PICKS, gone,
+					PICKS / n + PICKS / 20);
 		}
 		balance_ring_free(&r);
 	}
@@ -279,23 +282,23 @@ static void test_ring_moves_few_keys(void **state)
 static void test_cookie(void **state)
 {
 	static const struct {
-		const char *field, *name, *want;	/* want NULL: absent */
+		const char *field, *name, *want; /* want NULL: absent */
 	} rows[] = {
-		{ "session=abc", "session", "abc" },
-		{ "a=1; session=abc; b=2", "session", "abc" },
-		{ "a=1;session=abc", "session", "abc" },
-		{ "session=abc ; b=2", "session", "abc" },
-		{ "session=", "session", "" },
-		{ "xsession=abc", "session", NULL },
-		{ "sessionx=abc", "session", NULL },
-		{ "Session=abc", "session", NULL },
-		{ "session", "session", NULL },
-		{ "a=session=abc", "session", NULL },
-		{ "a=1; session=first; session=second", "session", "first" },
-		{ ";;;", "session", NULL },
-		{ "", "session", NULL },
-		{ "session=a\0b", "session", "a\0b" },
-		{ "a=1", "", NULL },
+		{"session=abc", "session", "abc"},
+		{"a=1; session=abc; b=2", "session", "abc"},
+		{"a=1;session=abc", "session", "abc"},
+		{"session=abc ; b=2", "session", "abc"},
+		{"session=", "session", ""},
+		{"xsession=abc", "session", NULL},
+		{"sessionx=abc", "session", NULL},
+		{"Session=abc", "session", NULL},
+		{"session", "session", NULL},
+		{"a=session=abc", "session", NULL},
+		{"a=1; session=first; session=second", "session", "first"},
+		{";;;", "session", NULL},
+		{"", "session", NULL},
+		{"session=a\0b", "session", "a\0b"},
+		{"a=1", "", NULL},
 	};
 
 	(void)state;
@@ -306,7 +309,8 @@ static void test_cookie(void **state)
 					  rows[i].name, &v, &vlen);
 
 		if (got != (rows[i].want != NULL))
-			fail_msg("row %zu '%s': found %d", i, rows[i].field, got);
+			fail_msg("row %zu '%s': found %d", i, rows[i].field,
+				 got);
 		if (got && (vlen != strlen(rows[i].want) ||
 			    memcmp(v, rows[i].want, vlen)))
 			fail_msg("row %zu '%s': got '%.*s'", i, rows[i].field,
@@ -387,25 +391,25 @@ static void test_config_service_errors(void **state)
 	static const struct {
 		const char *yaml, *msg;
 	} rows[] = {
-		{ "[{address: '127.0.0.1:1', weight: 0}]", "weight" },
-		{ "[{address: '127.0.0.1:1', weight: 1001}]", "weight" },
-		{ "[{weight: 2}]", "missing required key 'address'" },
-		{ "[{address: '127.0.0.1:1', port: 2}]", "unknown key" },
-		{ "[{address: 'nohost'}]", "targets[0].address" },
+		{"[{address: '127.0.0.1:1', weight: 0}]", "weight"},
+		{"[{address: '127.0.0.1:1', weight: 1001}]", "weight"},
+		{"[{weight: 2}]", "missing required key 'address'"},
+		{"[{address: '127.0.0.1:1', port: 2}]", "unknown key"},
+		{"[{address: 'nohost'}]", "targets[0].address"},
 	};
 	static const struct {
 		const char *extra, *msg;
 	} svc_rows[] = {
-		{ "lb: random", "lb" },
-		{ "hash_on: body", "invalid hash_on" },
-		{ "hash_on: 'header:'", "invalid hash_on" },
-		{ "health: {expect: [600]}", "invalid status range" },
-		{ "health: {expect: [399-200]}", "invalid status range" },
-		{ "health: {path: healthz}", "must start with '/'" },
-		{ "health: {interval_ms: 1}", "interval_ms" },
-		{ "retries: {attempts: 11}", "attempts" },
-		{ "retries: {per_try_timeout_ms: 5}", "not supported yet" },
-		{ "outlier: {max_ejected_percent: 101}", "max_ejected_percent" },
+		{"lb: random", "lb"},
+		{"hash_on: body", "invalid hash_on"},
+		{"hash_on: 'header:'", "invalid hash_on"},
+		{"health: {expect: [600]}", "invalid status range"},
+		{"health: {expect: [399-200]}", "invalid status range"},
+		{"health: {path: healthz}", "must start with '/'"},
+		{"health: {interval_ms: 1}", "interval_ms"},
+		{"retries: {attempts: 11}", "attempts"},
+		{"retries: {per_try_timeout_ms: 5}", "not supported yet"},
+		{"outlier: {max_ejected_percent: 101}", "max_ejected_percent"},
 	};
 	char yaml[1024];
 
@@ -439,7 +443,8 @@ static void test_config_service_errors(void **state)
 			 "routes: [{name: r, path_prefix: /, service: s}]\n",
 			 svc_rows[i].extra);
 		if (!config_parse("b.yaml", yaml, strlen(yaml), &c, &errs))
-			fail_msg("row %zu (%s): accepted", i, svc_rows[i].extra);
+			fail_msg("row %zu (%s): accepted", i,
+				 svc_rows[i].extra);
 		if (!errs || !strstr(errs, svc_rows[i].msg))
 			fail_msg("row %zu (%s): '%s' not in: %s", i,
 				 svc_rows[i].extra, svc_rows[i].msg,
@@ -461,7 +466,8 @@ static struct balance_state *state_of(struct config **cp, const char *yaml)
 static void test_outlier_ejection(void **state)
 {
 	struct config *c;
-	struct balance_state *st = state_of(&c,
+	struct balance_state *st = state_of(
+		&c,
 		"  - name: s\n"
 		"    targets: [127.0.0.1:1, 127.0.0.1:2, 127.0.0.1:3, "
 		"127.0.0.1:4]\n"
@@ -502,10 +508,11 @@ static void test_outlier_ejection(void **state)
 static void test_health_thresholds_and_panic(void **state)
 {
 	struct config *c;
-	struct balance_state *st = state_of(&c,
-		"  - name: s\n"
-		"    targets: [127.0.0.1:1, 127.0.0.1:2]\n"
-		"    health: {healthy: 2, unhealthy: 3}\n");
+	struct balance_state *st =
+		state_of(&c,
+			 "  - name: s\n"
+			 "    targets: [127.0.0.1:1, 127.0.0.1:2]\n"
+			 "    health: {healthy: 2, unhealthy: 3}\n");
 	const struct config_health *h = &c->services[0].health;
 	struct balance_set ok;
 	bool panic;
@@ -542,8 +549,8 @@ static void test_health_thresholds_and_panic(void **state)
 static void test_retry_budget(void **state)
 {
 	struct config *c;
-	struct balance_state *st = state_of(&c,
-		"  - {name: s, targets: [127.0.0.1:1]}\n");
+	struct balance_state *st =
+		state_of(&c, "  - {name: s, targets: [127.0.0.1:1]}\n");
 
 	(void)state;
 	/* the floor: 3 retries at once even with nothing in flight */
@@ -565,18 +572,18 @@ static void test_retry_budget(void **state)
 static void test_state_reload(void **state)
 {
 	struct config *c1, *c2;
-	struct balance_state *a = state_of(&c1,
-		"  - {name: s, targets: [127.0.0.1:1, 127.0.0.1:2]}\n");
-	struct balance_state *b = state_of(&c2,
-		"  - {name: s, targets: [127.0.0.1:2, 127.0.0.1:3]}\n");
+	struct balance_state *a = state_of(
+		&c1, "  - {name: s, targets: [127.0.0.1:1, 127.0.0.1:2]}\n");
+	struct balance_state *b = state_of(
+		&c2, "  - {name: s, targets: [127.0.0.1:2, 127.0.0.1:3]}\n");
 
 	(void)state;
 	assert_true(balance_state_fits(a, &c1->services[0]));
 	assert_false(balance_state_fits(a, &c2->services[0]));
 	atomic_store(&a->t[1].hc_up, 0);
 	balance_state_carry(b, a);
-	assert_int_equal(atomic_load(&b->t[0].hc_up), 0);	/* :2 */
-	assert_int_equal(atomic_load(&b->t[1].hc_up), 1);	/* :3 new */
+	assert_int_equal(atomic_load(&b->t[0].hc_up), 0); /* :2 */
+	assert_int_equal(atomic_load(&b->t[1].hc_up), 1); /* :3 new */
 	balance_state_put(a);
 	balance_state_put(b);
 	config_put(c1);
