@@ -13,6 +13,8 @@ result. Drift of the machine over minutes hits both members of a pair
 alike, which single runs minutes apart cannot offer: on this VM single
 10-s runs moved by +-15 % between runs, paired ratios by +-5 %.
 
+--svc-a/--svc-b add lines to a side's service (`--svc-b 'lb: least_request'`).
+
 Example: the armed receives on and off in one binary:
     scripts/bench_ab.py build/sluiced build/sluiced --env-a SLUICE_NO_MULTISHOT=1
 
@@ -45,6 +47,9 @@ def main():
                     help="a new connection per request (Connection: close)")
     ap.add_argument("--env-a", action="append", default=[])
     ap.add_argument("--env-b", action="append", default=[])
+    ap.add_argument("--svc-a", action="append", default=[],
+                    help="a YAML line added to A's service ('lb: hash')")
+    ap.add_argument("--svc-b", action="append", default=[])
     o = ap.parse_args()
     if not 1 <= o.pairs <= 100 or not 1 <= o.seconds <= 30:
         ap.error("--pairs 1..100, --seconds 1..30")
@@ -62,9 +67,12 @@ def main():
                             b.OTHER_CPU, d))
         b.wait_port(b.ORIGIN_PORT)
         run = {}
-        for name, binary, env in (("A", o.a, o.env_a), ("B", o.b, o.env_b)):
+        for name, binary, env, svc in (("A", o.a, o.env_a, o.svc_a),
+                                       ("B", o.b, o.env_b, o.svc_b)):
             conf = b.sluice_conf(d).replace(f":{b.SLUICE_PORT}",
                                             f":{PORTS[name]}")
+            conf = conf.replace("    max_idle: 128\n", "    max_idle: 128\n" +
+                                "".join(f"    {l}\n" for l in svc))
             (d / f"{name}.yaml").write_text(conf)
             envs = " ".join(shlex.quote(e) for e in env)
             p = b.Proc(name, ["bash", "-c", f"ulimit -n {hard}; exec env "

@@ -501,7 +501,9 @@ static const struct cmd cmds[] = {
 	  "Routes of the running configuration: name, host, path prefix,\n"
 	  "methods and service.\n", "/routes" },
 	{ "upstreams", cmd_get, "upstreams",
-	  "Services and their targets, with connect timeouts and health.\n",
+	  "Services and their targets: weight, balancing, state (healthy,\n"
+	  "unhealthy, ejected) with the time and reason of its last change,\n"
+	  "and the outcome of the latest attempt.\n",
 	  "/upstreams" },
 	{ "certs", cmd_get, "certs",
 	  "TLS certificates served: listener, names (DNS and IP SANs), expiry,\n"

@@ -44,8 +44,11 @@ static void config_free(struct config *c)
 {
 	if (!c)
 		return;
-	for (size_t i = 0; i < c->n_services; i++)
+	for (size_t i = 0; i < c->n_services; i++) {
 		free(c->services[i].targets);
+		free_strs(c->services[i].health.expect,
+			  c->services[i].health.n_expect);
+	}
 	if (c->release)		/* what a builder attached (policy_build()) */
 		c->release(c);
 	for (size_t i = 0; i < c->n_routes; i++) {

@@ -133,6 +133,7 @@ struct config_addr {
 	socklen_t salen;
 	uint16_t port;			/* host byte order */
 	char text[64];			/* as written: "127.0.0.1:9001" */
+	uint32_t weight;		/* service targets: 1..1000, default 1 */
 };
 
 /* listeners[].tls: TLS termination (docs/TLS.md) */
@@ -179,6 +180,59 @@ struct config_listener {
 					 * default true */
 };
 
+/* Balancing of a service (services[].lb), docs/CONFIG.md. */
+enum config_lb {
+	CFG_LB_ROUND_ROBIN = 0,		/* smooth weighted round robin */
+	CFG_LB_LEAST_REQUEST,		/* power of two choices, weighted */
+	CFG_LB_HASH,			/* consistent hashing (a ring) */
+};
+
+enum config_hash_on {
+	CFG_HASH_IP = 0,		/* the request's client address */
+	CFG_HASH_HEADER,		/* header:NAME */
+	CFG_HASH_COOKIE,		/* cookie:NAME */
+};
+
+#define CONFIG_MAX_EXPECT 8
+
+/* services[].health: active HTTP checks (enabled when the section is
+ * given). expect: status ranges "200-399" or single codes. */
+struct config_health {
+	bool enabled;
+	char path[256];			/* default /healthz */
+	uint32_t interval_ms;		/* default 2000 */
+	uint32_t timeout_ms;		/* default 1000 */
+	uint32_t healthy;		/* passes to come back; default 2 */
+	uint32_t unhealthy;		/* failures to go out; default 3 */
+	char **expect;			/* as written */
+	size_t n_expect;
+	uint16_t expect_lo[CONFIG_MAX_EXPECT], expect_hi[CONFIG_MAX_EXPECT];
+};
+
+/* services[].outlier: passive ejection (enabled when the section is given) */
+struct config_outlier {
+	bool enabled;
+	uint32_t consecutive_5xx;	/* default 5; 0: not counted */
+	uint32_t consecutive_connect_failures;	/* default 3; 0: not counted */
+	uint32_t base_ejection_ms;	/* default 30000, doubled per ejection */
+	uint32_t max_ejected_percent;	/* default 50 */
+};
+
+/* services[].retries */
+struct config_retries {
+	uint32_t attempts;		/* tries in all; default 2 */
+	uint32_t budget_percent;	/* of the requests in flight; def. 20 */
+	uint32_t per_try_timeout_ms;	/* 0 only (not implemented yet) */
+};
+
+/* services[].limits: 0 is no limit */
+struct config_svc_limits {
+	uint32_t max_connections;	/* requests in flight to the service */
+	uint32_t max_pending;		/* of them, still connecting */
+};
+
+struct balance_state;
+
 struct config_service {
 	char name[CONFIG_MAX_NAME];
 	struct config_addr *targets;
@@ -187,6 +241,17 @@ struct config_service {
 	uint32_t max_idle;		/* pooled idle connections per target
 					 * and worker; default 32, 0: no pool */
 	uint32_t idle_timeout_ms;	/* pooled connection closed after */
+	int lb;				/* enum config_lb */
+	char hash_on[80];		/* as written, default "ip" */
+	int hash_kind;			/* enum config_hash_on */
+	char hash_name[72];		/* header or cookie name */
+	struct config_health health;
+	struct config_outlier outlier;
+	struct config_retries retries;
+	struct config_svc_limits limits;
+	/* shared balancing and health state, built by policy_build()
+	 * (policy/balance.h); kept across reloads by policy_adopt() */
+	struct balance_state *state;
 };
 
 /* Method bits for config_route.methods; 0 means any method. */
@@ -474,6 +539,9 @@ struct config {
 	int refcount;			/* atomic; config_get/config_put */
 	struct config_metrics metrics;
 	struct config_access_log access_log;
+	/* watch_files: reload when the config or a list file changes
+	 * (inotify on the control thread); default false */
+	bool watch_files;
 };
 
 /*

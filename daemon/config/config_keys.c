@@ -115,6 +115,91 @@ static const struct csection listener_sec = {
 	.finish = listener_finish,
 };
 
+static const char *const lb_modes[] = { "round_robin", "least_request",
+					"hash", NULL };
+
+static void service_finish(struct pctx *p, yaml_node_t *map, void *base,
+			   const char *path, yaml_node_t **vals);
+
+#define HC(f) offsetof(struct config_health, f)
+static const struct ckey health_keys[] = {
+	{ .name = "path", .set = cfg_set_strbuf, .off = HC(path), .min = 1,
+	  .max = sizeof(((struct config_health *)0)->path) - 1,
+	  .def_str = "/healthz", .flags = K_RELOAD },
+	{ .name = "interval_ms", .set = cfg_set_u32, .off = HC(interval_ms),
+	  .min = 50, .max = 3600000, .def_int = 2000, .flags = K_RELOAD },
+	{ .name = "timeout_ms", .set = cfg_set_u32, .off = HC(timeout_ms),
+	  .min = 10, .max = 600000, .def_int = 1000, .flags = K_RELOAD },
+	{ .name = "healthy", .set = cfg_set_u32, .off = HC(healthy),
+	  .min = 1, .max = 100, .def_int = 2, .flags = K_RELOAD },
+	{ .name = "unhealthy", .set = cfg_set_u32, .off = HC(unhealthy),
+	  .min = 1, .max = 100, .def_int = 3, .flags = K_RELOAD },
+	{ .name = "expect", .set = cfg_set_strs, .off = HC(expect),
+	  .off2 = HC(n_expect), .min = 1, .max = CONFIG_MAX_EXPECT,
+	  .flags = K_RAW | K_RELOAD },
+};
+#undef HC
+static const struct csection health_sec = {
+	.what = "health",
+	.keys = health_keys,
+	.n_keys = N_KEYS(health_keys),
+};
+
+#define OD(f) offsetof(struct config_outlier, f)
+static const struct ckey outlier_keys[] = {
+	{ .name = "consecutive_5xx", .set = cfg_set_u32,
+	  .off = OD(consecutive_5xx), .max = 1000, .def_int = 5,
+	  .flags = K_RELOAD },
+	{ .name = "consecutive_connect_failures", .set = cfg_set_u32,
+	  .off = OD(consecutive_connect_failures), .max = 1000, .def_int = 3,
+	  .flags = K_RELOAD },
+	{ .name = "base_ejection_ms", .set = cfg_set_u32,
+	  .off = OD(base_ejection_ms), .min = 100, .max = 3600000,
+	  .def_int = 30000, .flags = K_RELOAD },
+	{ .name = "max_ejected_percent", .set = cfg_set_u32,
+	  .off = OD(max_ejected_percent), .max = 100, .def_int = 50,
+	  .flags = K_RELOAD },
+};
+#undef OD
+static const struct csection outlier_sec = {
+	.what = "outlier",
+	.keys = outlier_keys,
+	.n_keys = N_KEYS(outlier_keys),
+};
+
+#define RT(f) offsetof(struct config_retries, f)
+static const struct ckey retries_keys[] = {
+	{ .name = "attempts", .set = cfg_set_u32, .off = RT(attempts),
+	  .min = 1, .max = 10, .def_int = 2, .flags = K_RELOAD },
+	{ .name = "budget_percent", .set = cfg_set_u32,
+	  .off = RT(budget_percent), .max = 100, .def_int = 20,
+	  .flags = K_RELOAD },
+	{ .name = "per_try_timeout_ms", .set = cfg_set_u32,
+	  .off = RT(per_try_timeout_ms), .max = 600000, .def_int = 0,
+	  .flags = K_RELOAD },
+};
+#undef RT
+static const struct csection retries_sec = {
+	.what = "retries",
+	.keys = retries_keys,
+	.n_keys = N_KEYS(retries_keys),
+};
+
+#define SL(f) offsetof(struct config_svc_limits, f)
+static const struct ckey svc_limits_keys[] = {
+	{ .name = "max_connections", .set = cfg_set_u32,
+	  .off = SL(max_connections), .max = 1000000, .def_int = 0,
+	  .flags = K_RELOAD },
+	{ .name = "max_pending", .set = cfg_set_u32, .off = SL(max_pending),
+	  .max = 1000000, .def_int = 0, .flags = K_RELOAD },
+};
+#undef SL
+static const struct csection svc_limits_sec = {
+	.what = "limits",
+	.keys = svc_limits_keys,
+	.n_keys = N_KEYS(svc_limits_keys),
+};
+
 #define S(f) offsetof(struct config_service, f)
 static const struct ckey service_keys[] = {
 	{ .name = "name", .set = cfg_set_name, .off = S(name), .min = 1,
@@ -131,6 +216,19 @@ static const struct ckey service_keys[] = {
 	{ .name = "idle_timeout_ms", .set = cfg_set_u32,
 	  .off = S(idle_timeout_ms), .min = 1, .max = 3600000, .def_int = 30000,
 	  .flags = K_RELOAD },
+	{ .name = "lb", .set = cfg_set_enum, .off = S(lb), .def_int = 0,
+	  .flags = K_RELOAD, .choices = lb_modes },
+	{ .name = "hash_on", .set = cfg_set_strbuf, .off = S(hash_on),
+	  .min = 1, .max = sizeof(((struct config_service *)0)->hash_on) - 1,
+	  .def_str = "ip", .flags = K_RELOAD },
+	{ .name = "health", .set = cfg_set_section, .off = S(health),
+	  .flags = K_RELOAD, .sub = &health_sec },
+	{ .name = "outlier", .set = cfg_set_section, .off = S(outlier),
+	  .flags = K_RELOAD, .sub = &outlier_sec },
+	{ .name = "retries", .set = cfg_set_section, .off = S(retries),
+	  .flags = K_RELOAD, .sub = &retries_sec },
+	{ .name = "limits", .set = cfg_set_section, .off = S(limits),
+	  .flags = K_RELOAD, .sub = &svc_limits_sec },
 };
 #undef S
 static const struct csection service_sec = {
@@ -138,7 +236,94 @@ static const struct csection service_sec = {
 	.keys = service_keys,
 	.n_keys = N_KEYS(service_keys),
 	.item_size = sizeof(struct config_service),
+	.finish = service_finish,
 };
+
+/* Key index in a table, for the finish hooks' vals[]. */
+static size_t key_index(const struct ckey *keys, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(keys[i].name, name))
+			return i;
+	return n;
+}
+
+/* "200-399" or "204" into lo..hi (100..599). */
+static bool parse_status_range(const char *s, uint16_t *lo, uint16_t *hi)
+{
+	unsigned int a, b;
+	int used = 0;
+
+	if (sscanf(s, "%3u-%3u%n", &a, &b, &used) == 2 && !s[used]) {
+	} else if (sscanf(s, "%3u%n", &a, &used) == 1 && !s[used]) {
+		b = a;
+	} else {
+		return false;
+	}
+	if (a < 100 || b > 599 || a > b)
+		return false;
+	*lo = (uint16_t)a;
+	*hi = (uint16_t)b;
+	return true;
+}
+
+/* hash_on, health.expect; the health and outlier sections' presence. */
+static void service_finish(struct pctx *p, yaml_node_t *map, void *base,
+			   const char *path, yaml_node_t **vals)
+{
+	struct config_service *s = base;
+	size_t nk = N_KEYS(service_keys);
+	size_t ih = key_index(service_keys, nk, "health");
+	size_t io = key_index(service_keys, nk, "outlier");
+	size_t ihash = key_index(service_keys, nk, "hash_on");
+	char sp[160];
+
+	(void)map;
+	s->health.enabled = ih < nk && vals[ih];
+	s->outlier.enabled = io < nk && vals[io];
+	if (!strcmp(s->hash_on, "ip")) {
+		s->hash_kind = CFG_HASH_IP;
+	} else if (!strncmp(s->hash_on, "header:", 7) && s->hash_on[7] &&
+		   strlen(s->hash_on + 7) < sizeof(s->hash_name)) {
+		s->hash_kind = CFG_HASH_HEADER;
+		strcpy(s->hash_name, s->hash_on + 7);
+	} else if (!strncmp(s->hash_on, "cookie:", 7) && s->hash_on[7] &&
+		   strlen(s->hash_on + 7) < sizeof(s->hash_name)) {
+		s->hash_kind = CFG_HASH_COOKIE;
+		strcpy(s->hash_name, s->hash_on + 7);
+	} else {
+		cfg_subpath(sp, sizeof(sp), path, "hash_on");
+		cfg_err_at(p, ihash < nk ? vals[ihash] : map, sp,
+			   "invalid hash_on '%s' (use ip, header:NAME or "
+			   "cookie:NAME)", s->hash_on);
+	}
+	if (!s->health.n_expect) {
+		s->health.expect_lo[0] = 200;
+		s->health.expect_hi[0] = 399;
+	}
+	for (size_t i = 0; i < s->health.n_expect; i++) {
+		if (!s->health.expect[i] ||
+		    parse_status_range(s->health.expect[i],
+				       &s->health.expect_lo[i],
+				       &s->health.expect_hi[i]))
+			continue;
+		cfg_subpath(sp, sizeof(sp), path, "health.expect");
+		cfg_err_at(p, vals[ih], sp, "invalid status range '%s' (use "
+			   "200-399 or a code, 100..599)",
+			   s->health.expect[i]);
+	}
+	if (s->retries.per_try_timeout_ms) {
+		size_t ir = key_index(service_keys, nk, "retries");
+
+		cfg_subpath(sp, sizeof(sp), path, "retries.per_try_timeout_ms");
+		cfg_err_at(p, ir < nk ? vals[ir] : map, sp, "not supported yet "
+			   "(use 0: http.response_timeout_ms applies)");
+	}
+	if (s->health.enabled && s->health.path[0] != '/') {
+		cfg_subpath(sp, sizeof(sp), path, "health.path");
+		cfg_err_at(p, vals[ih], sp, "must start with '/'");
+	}
+}
 
 /* ---- auth, limits, escalation ---- */
 static const char *const rl_keys[] = { "consumer", "ip", "route", "global", NULL };
@@ -607,6 +792,8 @@ static const struct ckey root_keys[] = {
 	  .sub = &http_sec },
 	{ .name = "workers", .set = cfg_set_u32, .off = C(workers), .max = 256,
 	  .def_int = 0 },
+	{ .name = "watch_files", .set = cfg_set_bool, .off = C(watch_files),
+	  .def_int = 0, .flags = K_RELOAD },
 	{ .name = "user", .set = cfg_set_strbuf, .off = C(user), .min = 1,
 	  .max = sizeof(((struct config *)0)->user) - 1, .def_str = "",
 	  .flags = K_USERNAME },

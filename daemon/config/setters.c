@@ -377,6 +377,42 @@ static yaml_node_t *seq_node(struct pctx *p, yaml_node_t *n, size_t i,
 	return cfg_node(p, n->data.sequence.items.start[i]);
 }
 
+/* A target written as {address: A, weight: W}. */
+static void target_map(struct pctx *p, yaml_node_t *it, const char *ip,
+		       struct config_addr *a)
+{
+	yaml_node_t *addr = NULL, *w = NULL;
+	char sp[200], b[256];
+
+	for (yaml_node_pair_t *q = it->data.mapping.pairs.start;
+	     q < it->data.mapping.pairs.top; q++) {
+		yaml_node_t *key = cfg_node(p, q->key);
+
+		if (cfg_is_scalar(key) && cfg_sc_eq(key, "address"))
+			addr = cfg_node(p, q->value);
+		else if (cfg_is_scalar(key) && cfg_sc_eq(key, "weight"))
+			w = cfg_node(p, q->value);
+		else
+			cfg_err_at(p, key, ip, "unknown key %s (a target has "
+				   "address and weight)",
+				   cfg_qv(key, b, sizeof(b)));
+	}
+	if (!addr) {
+		cfg_err_at(p, it, ip, "missing required key 'address'");
+		return;
+	}
+	snprintf(sp, sizeof(sp), "%s.address", ip);
+	cfg_get_addr(p, addr, sp, true, a);
+	a->weight = 1;
+	if (w) {
+		long long v;
+
+		snprintf(sp, sizeof(sp), "%s.weight", ip);
+		if (cfg_get_int(p, w, sp, 1, 1000, &v))
+			a->weight = (uint32_t)v;
+	}
+}
+
 /* struct config_addr[] at k->off, count at k->off2. */
 void cfg_set_addrs(struct pctx *p, const struct ckey *k, yaml_node_t *n,
 		   void *base, const char *path)
@@ -393,7 +429,10 @@ void cfg_set_addrs(struct pctx *p, const struct ckey *k, yaml_node_t *n,
 	for (size_t i = 0; i < cnt; i++) {
 		yaml_node_t *it = seq_node(p, n, i, ip, sizeof(ip), path);
 
-		cfg_get_addr(p, it, ip, k->flags & K_TARGET, items + i);
+		if ((k->flags & K_TARGET) && it->type == YAML_MAPPING_NODE)
+			target_map(p, it, ip, items + i);
+		else if (cfg_get_addr(p, it, ip, k->flags & K_TARGET, items + i))
+			items[i].weight = 1;
 	}
 }
 

@@ -22,6 +22,7 @@
 #include "config/config.h"
 #include "control/control.h"
 #include "lib/log.h"
+#include "lib/clock.h"
 #include "lib/jw.h"
 #include "lib/str.h"
 #include "lib/table.h"
@@ -29,6 +30,7 @@
 #include "control/liveapi.h"
 #include "io/tls.h"
 #include "obs/obs.h"
+#include "policy/balance.h"
 #include "xdp/xdpctl.h"
 
 static struct {
@@ -397,33 +399,85 @@ static int h_routes(const struct admin_request *rq, struct admin_reply *out,
 	return admin_reply_json(out, &w, 200);
 }
 
+static const char *const lb_names[] = { "round_robin", "least_request",
+					"hash" };
+
+/* A target's state now: "healthy", "unhealthy" (health checks),
+ * "ejected" (outlier detection). */
+static const char *target_state(const struct balance_state *st,
+				unsigned int i, uint64_t now_ms)
+{
+	if (!st)
+		return "unknown";
+	if (!atomic_load(&st->t[i].hc_up))
+		return "unhealthy";
+	if (atomic_load(&st->t[i].eject_until_ms) > now_ms)
+		return "ejected";
+	return "healthy";
+}
+
+static const char *reason_name(uint32_t r)
+{
+	static const char *const n[] = { "", "health_check", "consecutive_5xx",
+					 "connect_failures" };
+
+	return r < sizeof(n) / sizeof(n[0]) ? n[r] : "";
+}
+
+static void fmt_time(uint64_t s, char *buf, size_t len)
+{
+	time_t t = (time_t)s;
+	struct tm tm;
+
+	if (!s || !gmtime_r(&t, &tm)) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 static int h_upstreams(const struct admin_request *rq, struct admin_reply *out,
 		       void *arg)
 {
 	struct config *c;
 	struct jw w;
 	int r = admin_need_method(rq, out, "GET");
+	uint64_t now = clock_now_ms();
+	char changed[32];
 
 	if (r)
 		return r < 0 ? r : 0;
 	c = control_config(arg, NULL);
 	if (admin_want_text(rq)) {
-		static const char *const hdr[] = { "SERVICE", "TARGET",
-						   "CONNECT_TIMEOUT_MS", "HEALTH" };
+		static const char *const hdr[] = { "SERVICE", "TARGET", "WEIGHT",
+						   "LB", "STATE", "LAST_CHANGE",
+						   "REASON", "LAST_ATTEMPT" };
 		struct table t;
-		char ms[16];
+		char wt[16];
 
-		table_init(&t, 4, 4, hdr);
+		table_init(&t, 8, 8, hdr);
 		for (size_t i = 0; i < c->n_services; i++) {
 			const struct config_service *s = &c->services[i];
+			const struct balance_state *st = s->state;
 
-			snprintf(ms, sizeof(ms), "%u", s->connect_timeout_ms);
 			for (size_t j = 0; j < s->n_targets; j++) {
-				const char *row[4] = {
-					s->name, s->targets[j].text, ms,
-					obs_upstream_health(s->targets[j].text)
-				};
+				const char *row[8];
 
+				snprintf(wt, sizeof(wt), "%u",
+					 s->targets[j].weight);
+				fmt_time(st ? atomic_load(&st->t[j].last_change_s)
+					    : 0, changed, sizeof(changed));
+				row[0] = s->name;
+				row[1] = s->targets[j].text;
+				row[2] = wt;
+				row[3] = lb_names[s->lb];
+				row[4] = target_state(st, (unsigned int)j, now);
+				row[5] = changed;
+				row[6] = st ? reason_name(atomic_load(
+						      &st->t[j].out_reason)) : "";
+				if (!row[6][0])
+					row[6] = "-";
+				row[7] = obs_upstream_health(s->targets[j].text);
 				table_row(&t, row);
 			}
 		}
@@ -437,19 +491,45 @@ static int h_upstreams(const struct admin_request *rq, struct admin_reply *out,
 	jw_arr(&w);
 	for (size_t i = 0; i < c->n_services; i++) {
 		const struct config_service *s = &c->services[i];
+		const struct balance_state *st = s->state;
 
 		jw_obj(&w);
 		jw_kstr(&w, "name", s->name);
 		jw_ku64(&w, "connect_timeout_ms", s->connect_timeout_ms);
-		jw_kstr(&w, "balancing", "round_robin");
+		jw_kstr(&w, "balancing", lb_names[s->lb]);
+		jw_kbool(&w, "health_checks", s->health.enabled);
+		jw_kbool(&w, "outlier_detection", s->outlier.enabled);
+		if (st) {
+			jw_ku64(&w, "active_requests", atomic_load(&st->active));
+			jw_ku64(&w, "panics", atomic_load(&st->panics));
+			jw_ku64(&w, "retries", atomic_load(&st->retries));
+			jw_ku64(&w, "overflows", atomic_load(&st->overflows));
+		}
 		jw_key(&w, "targets");
 		jw_arr(&w);
 		for (size_t j = 0; j < s->n_targets; j++) {
 			jw_obj(&w);
 			jw_kstr(&w, "address", s->targets[j].text);
+			jw_ku64(&w, "weight", s->targets[j].weight);
+			jw_kstr(&w, "state",
+				target_state(st, (unsigned int)j, now));
 			/* passive: the most recent attempt (obs.h) */
 			jw_kstr(&w, "health",
 				obs_upstream_health(s->targets[j].text));
+			if (st) {
+				const struct balance_target *t = &st->t[j];
+
+				fmt_time(atomic_load(&t->last_change_s),
+					 changed, sizeof(changed));
+				jw_kstr(&w, "last_change", changed);
+				jw_kstr(&w, "reason",
+					reason_name(atomic_load(&t->out_reason)));
+				jw_ku64(&w, "health_changes",
+					atomic_load(&t->health_changes));
+				jw_ku64(&w, "ejections",
+					atomic_load(&t->ejections_total));
+				jw_kstr(&w, "last_check_error", t->last_error);
+			}
 			jw_obj_end(&w);
 		}
 		jw_arr_end(&w);

@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "control/admin.h"
+#include "control/health.h"
+#include "control/watch.h"
 #include "config/config.h"
 #include "policy/policy.h"
 #include "lib/log.h"
@@ -86,6 +88,7 @@ static void publish_cert_expiry(const struct config *cfg)
 enum control_op {
 	CTL_OP_SIGNAL = 1,
 	CTL_OP_CERT_POLL,
+	CTL_OP_INOTIFY,
 };
 
 /* How often the TLS certificate files are stat()ed (a changed one reloads
@@ -401,6 +404,14 @@ int control_start(struct control *ctl, const char *path, struct config *cfg,
 	for (size_t i = 0; i < cfg->n_listeners; i++)
 		pr_info("listening on %s (%s)", cfg->listeners[i].addr.text,
 			cfg->listeners[i].name);
+	ctl->health = health_start(ctl);
+	if (!ctl->health)
+		pr_warn("health checks: thread: %s", strerror(errno));
+	ctl->watch = watch_new();
+	if (!ctl->watch)
+		pr_warn("watch_files: inotify: %s", strerror(errno));
+	else
+		watch_set(ctl->watch, cfg);
 	ret = sdnotifyf("READY=1\nSTATUS=serving, configuration generation 1\nMAINPID=%d",
 			(int)getpid());
 	if (ret)
@@ -528,6 +539,8 @@ static int reload_locked(struct control *ctl, char **errors)
 	ctl->loaded_at = time(NULL);
 	obs_config_applied(ncfg, true);
 	publish_cert_expiry(ncfg);
+	if (ctl->watch)
+		watch_set(ctl->watch, ncfg);
 	pr_info("reload: configuration applied (generation %llu)",
 		(unsigned long long)ncfg->generation);
 	return 0;
@@ -635,6 +648,35 @@ struct signal_state {
 	int err;
 };
 
+static int arm_inotify(struct control *ctl)
+{
+	return loop_read(ctl->loop, watch_fd(ctl->watch), ctl->ibuf,
+			 sizeof(ctl->ibuf), loop_ud(CTL_OP_INOTIFY, 0, 0));
+}
+
+/* Files changed: reload when one of them is watched (watch_files). */
+static void on_inotify(struct control *ctl, const struct loop_cqe *cqe)
+{
+	bool hit = false;
+
+	if (cqe->res > 0) {
+		pthread_mutex_lock(&ctl->lock);
+		hit = watch_hit(ctl->watch, ctl->ibuf, (size_t)cqe->res);
+		pthread_mutex_unlock(&ctl->lock);
+	}
+	if (hit) {
+		pr_info("watch_files: a watched file changed, reloading");
+		control_reload_ex(ctl, "inotify", NULL);
+	}
+	if (cqe->res >= 0 || cqe->res == -EINTR || cqe->res == -EAGAIN) {
+		if (arm_inotify(ctl))
+			pr_warn("watch_files: cannot read inotify events");
+	} else {
+		pr_warn("watch_files: inotify read: %s; no longer watching",
+			strerror(-cqe->res));
+	}
+}
+
 static void on_signal(void *arg, const struct loop_cqe *cqe)
 {
 	struct signal_state *st = arg;
@@ -644,6 +686,10 @@ static void on_signal(void *arg, const struct loop_cqe *cqe)
 
 	if (loop_ud_op(cqe->ud) == CTL_OP_CERT_POLL) {
 		cert_poll(ctl);
+		return;
+	}
+	if (loop_ud_op(cqe->ud) == CTL_OP_INOTIFY) {
+		on_inotify(ctl, cqe);
 		return;
 	}
 	if (loop_ud_op(cqe->ud) != CTL_OP_SIGNAL)
@@ -688,6 +734,8 @@ int control_run(struct control *ctl)
 		return ret;
 	ctl->tls_mtime = tls_files_mtime(ctl->cfg);
 	arm_cert_poll(ctl);
+	if (ctl->watch && arm_inotify(ctl))
+		pr_warn("watch_files: cannot read inotify events");
 	while (!st.stop) {
 		ret = loop_run_once(ctl->loop, true, on_signal, &st);
 		if (ret < 0) {
@@ -700,6 +748,8 @@ int control_run(struct control *ctl)
 		admin_stop();	/* no admin request may race the teardown */
 		ctl->admin_started = false;
 	}
+	health_stop(ctl->health);
+	ctl->health = NULL;
 	for (unsigned int i = 0; i < ctl->n_started; i++)
 		worker_stop(&ctl->workers[i], ctl->cfg->http.drain_timeout_ms);
 	for (unsigned int i = 0; i < ctl->n_workers; i++)
@@ -719,6 +769,8 @@ void control_destroy(struct control *ctl)
 	if (ctl->admin_started)
 		admin_stop();
 	ctl->admin_started = false;
+	health_stop(ctl->health);
+	ctl->health = NULL;
 	if (ctl->admin)
 		ctl->admin->close();
 	for (unsigned int i = 0; i < ctl->n_started; i++)
@@ -733,6 +785,8 @@ void control_destroy(struct control *ctl)
 	ctl->xdp = NULL;
 	loop_free(ctl->loop);
 	ctl->loop = NULL;
+	watch_free(ctl->watch);	/* after the ring: no read in flight */
+	ctl->watch = NULL;
 	if (ctl->sfd >= 0)
 		close(ctl->sfd);
 	ctl->sfd = -1;

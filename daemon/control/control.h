@@ -18,7 +18,9 @@
 
 struct config;
 struct control;
+struct health;
 struct loop;
+struct watch;
 struct worker;
 struct xdpctl;
 
@@ -65,6 +67,9 @@ struct control {
 	 * thread; a change triggers a reload) */
 	int64_t tls_mtime;
 	struct loop_ts poll_ts;
+	struct health *health;		/* active health checks (health.h) */
+	struct watch *watch;		/* watch_files (watch.h); under lock */
+	uint64_t ibuf[512];		/* inotify events (4 KiB) */
 };
 
 /* A consistent copy of the reload record, for the admin API. */

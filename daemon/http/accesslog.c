@@ -208,6 +208,9 @@ static void format_json(struct sbuf *o, const struct accesslog_record *r)
 	     r->bytes_out);
 	ms_field(o, "duration_ms", r->duration_us);
 	ms_field(o, "upstream_ms", r->upstream_us);
+	if (r->upstream_attempts)
+		sbuf_addf(o, ",\"upstream_attempts\":%u",
+			  r->upstream_attempts);
 	json_field(o, "tls", r->tls, 0, B_SHORT);
 	json_field(o, "sni", r->sni, 0, B_SHORT);
 	json_field(o, "user_agent", r->user_agent, r->user_agent_len, B_UA);

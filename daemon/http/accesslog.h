@@ -63,6 +63,8 @@ struct accesslog_record {
 	const char *tls;		/* "TLSv1.3"; NULL: plain */
 	const char *sni;		/* TLS server name sent; NULL: none */
 	const char *error;		/* gateway error code ("no_route"); NULL */
+	unsigned int upstream_attempts;	/* targets tried (0: none; JSON only
+					 * when > 0) */
 };
 
 /* Parse "json" / "combined". 0 or -EINVAL. */

@@ -389,6 +389,15 @@ long rewrite_error(char *dst, size_t cap, int status, const char *message,
 long rewrite_error_ex(char *dst, size_t cap, int status, const char *message,
 		      bool head_method, const char *request_id)
 {
+	return rewrite_error_service(dst, cap, status, message, head_method,
+				     request_id, NULL, 0);
+}
+
+long rewrite_error_service(char *dst, size_t cap, int status,
+			   const char *message, bool head_method,
+			   const char *request_id, const char *service,
+			   unsigned int retry_after_s)
+{
 	const char *code = rewrite_error_code(status);
 	char body[512];
 	struct sbuf b, s;
@@ -400,6 +409,10 @@ long rewrite_error_ex(char *dst, size_t cap, int status, const char *message,
 	sbuf_adds(&b, code);
 	sbuf_addf(&b, "\",\"status\":%d,\"message\":\"", status);
 	sbuf_add_json(&b, message, strlen(message));
+	if (service) {
+		sbuf_adds(&b, "\",\"service\":\"");
+		sbuf_add_json(&b, service, strlen(service));
+	}
 	sbuf_adds(&b, "\"}");
 	if (b.overflow)
 		return -ENOSPC;
@@ -412,6 +425,8 @@ long rewrite_error_ex(char *dst, size_t cap, int status, const char *message,
 		  status, http_reason(status), b.len);
 	if (request_id)
 		sbuf_addf(&s, "X-Request-Id: %s\r\n", request_id);
+	if (retry_after_s)
+		sbuf_addf(&s, "Retry-After: %u\r\n", retry_after_s);
 	sbuf_add(&s, "\r\n", 2);
 	if (!head_method)
 		sbuf_add(&s, body, b.len);

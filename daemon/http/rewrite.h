@@ -104,5 +104,11 @@ long rewrite_error(char *dst, size_t cap, int status, const char *message,
 /* Same, with an X-Request-Id field when request_id is not NULL. */
 long rewrite_error_ex(char *dst, size_t cap, int status, const char *message,
 		      bool head_method, const char *request_id);
+/* Same, with a "service" member in the JSON body (service not NULL) and a
+ * Retry-After field (retry_after_s > 0): a service's limits or targets. */
+long rewrite_error_service(char *dst, size_t cap, int status,
+			   const char *message, bool head_method,
+			   const char *request_id, const char *service,
+			   unsigned int retry_after_s);
 
 #endif

@@ -92,6 +92,33 @@
 	  "sluice_upstream_failures_total", NOB, (MD_SERVICE, MD_TARGET),         \
 	  "Failed attempts to reach an upstream target (connect error, reset, "  \
 	  "invalid response).")                                                  \
+	X(UPSTREAM_HEALTHY, GAUGE, MIN, "sluice_upstream_healthy", NOB,          \
+	  (MD_SERVICE, MD_TARGET),                                               \
+	  "1 if the target is in rotation (health checks pass, not ejected), "   \
+	  "else 0.")                                                             \
+	X(UPSTREAM_HEALTH_CHANGES, COUNTER, SUM,                                 \
+	  "sluice_upstream_health_changes_total", NOB, (MD_SERVICE, MD_TARGET),  \
+	  "Times active health checks took the target out or brought it back.") \
+	X(UPSTREAM_EJECTIONS, COUNTER, SUM, "sluice_upstream_ejections_total",   \
+	  NOB, (MD_SERVICE, MD_TARGET),                                          \
+	  "Times outlier detection ejected the target.")                        \
+	X(UPSTREAM_ACTIVE, GAUGE, SUM, "sluice_upstream_active_requests", NOB,   \
+	  (MD_SERVICE), "Requests in flight to the service, all workers.")      \
+	X(UPSTREAM_PANIC, COUNTER, SUM, "sluice_upstream_panic_total", NOB,      \
+	  (MD_SERVICE), "Picks that found every target out and used all of "    \
+	  "them (panic mode).")                                                  \
+	X(UPSTREAM_RETRIES, COUNTER, SUM, "sluice_upstream_retries_total", NOB,  \
+	  (MD_SERVICE), "Requests sent again to another target.")               \
+	X(UPSTREAM_RETRY_DENIED, COUNTER, SUM,                                   \
+	  "sluice_upstream_retry_budget_exhausted_total", NOB, (MD_SERVICE),     \
+	  "Retries not made because the service's retry budget was spent.")     \
+	X(UPSTREAM_OVERFLOW, COUNTER, SUM, "sluice_upstream_overflow_total",     \
+	  NOB, (MD_SERVICE), "Requests answered 503 at the service's "          \
+	  "max_connections or max_pending.")                                     \
+	X(UPSTREAM_UNAVAILABLE, COUNTER, SUM,                                    \
+	  "sluice_upstream_unavailable_total", NOB, (MD_SERVICE),                \
+	  "Requests answered 503 because every target was out and none could "  \
+	  "be reached.")                                                         \
 	X(AUTH_FAILURES, COUNTER, SUM, "sluice_auth_failures_total", NOB,        \
 	  (MD_ROUTE, MD_AUTH_REASON),                                            \
 	  "Requests refused by authentication or authorisation, by reason.")     \

@@ -19,6 +19,7 @@
 #include "obs/metrics.h"
 #include "obs/metrics_catalog.h"
 #include "lib/clock.h"
+#include "policy/balance.h"
 #include "xdp/xdpctl.h"
 
 /* Request fields kept for the access log from the head to the end of an
@@ -170,6 +171,9 @@ static void xdp_verdict(const char *reason, char *out, size_t len)
 
 /* Runs inside metrics_render(), under g.lock: the only writer of the
  * control shard. */
+static void scrape_balance(struct metrics *m, struct metrics_shard *cs,
+			   const struct config *cfg);
+
 static void collect(struct metrics *m, void *arg)
 {
 	struct metrics_shard *cs = metrics_control_shard(m);
@@ -260,6 +264,49 @@ static void collect(struct metrics *m, void *arg)
 					    atomic_load(&up_fail_ns[l[1]]) <=
 					    atomic_load(&up_ok_ns[l[1]]));
 			}
+		}
+		scrape_balance(m, cs, g.cfg);
+	}
+}
+
+/* The services' balancing and health state (policy/balance.h). */
+static void scrape_balance(struct metrics *m, struct metrics_shard *cs,
+			   const struct config *cfg)
+{
+	uint64_t now = clock_now_ms();
+
+	metrics_clear(cs, MF_UPSTREAM_HEALTHY);
+	for (size_t s = 0; s < cfg->n_services; s++) {
+		const struct config_service *sv = &cfg->services[s];
+		struct balance_state *st = sv->state;
+		uint32_t l[2];
+
+		if (!st)
+			continue;
+		l[0] = metrics_label_index(m, MD_SERVICE, sv->name);
+		metrics_set(cs, MF_UPSTREAM_ACTIVE, l,
+			    (int64_t)atomic_load(&st->active));
+		metrics_set(cs, MF_UPSTREAM_PANIC, l,
+			    (int64_t)atomic_load(&st->panics));
+		metrics_set(cs, MF_UPSTREAM_RETRIES, l,
+			    (int64_t)atomic_load(&st->retries));
+		metrics_set(cs, MF_UPSTREAM_RETRY_DENIED, l,
+			    (int64_t)atomic_load(&st->budget_denied));
+		metrics_set(cs, MF_UPSTREAM_OVERFLOW, l,
+			    (int64_t)atomic_load(&st->overflows));
+		metrics_set(cs, MF_UPSTREAM_UNAVAILABLE, l,
+			    (int64_t)atomic_load(&st->unavailable));
+		for (unsigned int t = 0; t < st->n_targets; t++) {
+			l[1] = metrics_label_index(m, MD_TARGET,
+						   sv->targets[t].text);
+			metrics_set(cs, MF_UPSTREAM_HEALTHY, l,
+				    balance_target_ok(st, t, now));
+			metrics_set(cs, MF_UPSTREAM_HEALTH_CHANGES, l,
+				    (int64_t)atomic_load(
+					    &st->t[t].health_changes));
+			metrics_set(cs, MF_UPSTREAM_EJECTIONS, l,
+				    (int64_t)atomic_load(
+					    &st->t[t].ejections_total));
 		}
 	}
 }
@@ -769,6 +816,7 @@ void obs_exchange_end(unsigned int i, struct obs_exchange *e,
 	lr->request_id = end->request_id;
 	lr->route = end->route;
 	lr->upstream = end->upstream;
+	lr->upstream_attempts = end->upstream_attempts;
 	lr->status = end->status ? end->status : e->status;
 	lr->error = end->error;
 	lr->tls = end->tls;

@@ -72,6 +72,7 @@ struct obs_end {
 	const char *request_id;		/* X-Request-Id (NULL: obs makes one) */
 	const char *tls;		/* TLS version ("TLSv1.3"); NULL: plain */
 	const char *sni;		/* TLS server name; NULL: none */
+	unsigned int upstream_attempts;	/* targets tried */
 };
 
 /* Report the exchange (metrics + access log) and reset e. No-op when e

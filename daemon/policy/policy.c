@@ -19,6 +19,7 @@
 #include "policy/policy.h"
 
 #include "policy/auth.h"
+#include "policy/balance.h"
 #include "policy/crypto.h"
 #include "policy/ratelimit.h"
 #include "policy/router.h"
@@ -307,6 +308,30 @@ static void make_tables(struct acc *a, struct config_limit *l, size_t n)
 
 static void policy_release(struct config *c);
 
+/* The workers the control thread will start for c (control.c's rule). */
+static unsigned int n_workers(const struct config *c)
+{
+	long n;
+
+	if (c->workers)
+		return c->workers;
+	n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned int)n : 1;
+}
+
+/* Each service's balancing and health state (policy/balance.h). */
+static void make_states(struct acc *a, struct config *c)
+{
+	for (size_t i = 0; i < c->n_services; i++) {
+		if (c->services[i].state)
+			continue;
+		c->services[i].state = balance_state_new(&c->services[i],
+							 n_workers(c));
+		if (!c->services[i].state)
+			a->oom = 1;
+	}
+}
+
 int policy_build(struct config *c, char **accbuf, size_t *acc_len)
 {
 	struct acc a = { .buf = accbuf, .len = acc_len, .file = c->path };
@@ -372,6 +397,7 @@ int policy_build(struct config *c, char **accbuf, size_t *acc_len)
 		c->auth->jwt_enabled = true;
 		load_jwt(&a, c, cfgdir);
 	}
+	make_states(&a, c);
 	make_tables(&a, c->limits, c->n_limits);
 	for (size_t i = 0; i < c->n_routes; i++)
 		make_tables(&a, c->routes[i].limits, c->routes[i].n_limits);
@@ -411,6 +437,10 @@ static void policy_release(struct config *c)
 	rl_table_free(c->escalation.strikes);
 	c->escalation.strikes = NULL;
 	router_free(c);
+	for (size_t i = 0; i < c->n_services; i++) {
+		balance_state_put(c->services[i].state);
+		c->services[i].state = NULL;
+	}
 	c->release = NULL;
 }
 
@@ -465,6 +495,28 @@ int policy_adopt(struct config *nc, const struct config *old)
 			n += adopt_tables(nr->limits, nr->n_limits,
 					  old->routes[j].limits,
 					  old->routes[j].n_limits);
+			break;
+		}
+	}
+	/* a service with the same targets keeps its balancing and health
+	 * state; one whose targets changed carries over what its remaining
+	 * targets had (a target out stays out until it recovers) */
+	for (size_t i = 0; i < nc->n_services; i++) {
+		struct config_service *ns = &nc->services[i];
+
+		for (size_t j = 0; j < old->n_services; j++) {
+			struct balance_state *os = old->services[j].state;
+
+			if (strcmp(ns->name, old->services[j].name) || !os ||
+			    !ns->state)
+				continue;
+			if (balance_state_fits(os, ns) &&
+			    os->n_workers == ns->state->n_workers) {
+				balance_state_put(ns->state);
+				ns->state = balance_state_ref(os);
+			} else {
+				balance_state_carry(ns->state, os);
+			}
 			break;
 		}
 	}

@@ -65,6 +65,9 @@ struct exchange_dir {
 	struct http_chunked ck;		/* chunked: the forwarding scanner */
 };
 
+/* Upstream attempts per request at most (services[].retries.attempts). */
+#define PROXY_MAX_ATTEMPTS 10
+
 struct exchange {
 	struct exchange *next_free;	/* pool link while free */
 	struct config *cfg;		/* snapshot the request started on */
@@ -84,6 +87,16 @@ struct exchange {
 	bool stale_retried;		/* retried after a dead pooled conn */
 	bool head_gather;		/* the head's gather write is in flight */
 	bool spl;			/* the body is being spliced */
+	/* balancing (proxy_balance.c): what this exchange holds in the
+	 * service's state, released by proxy__lb_end() */
+	bool lb_active;			/* counted in state->active */
+	bool lb_pending;		/* counted in state->pending */
+	bool lb_retrying;		/* counted in state->retrying */
+	bool lb_worker;			/* counted in the worker's active[target] */
+	bool lb_panic;			/* the last pick found every target out */
+	uint8_t n_tried;		/* targets tried: tried[0..n_tried) */
+	uint8_t tried[PROXY_MAX_ATTEMPTS];
+	uint64_t hash_key;		/* lb: hash */
 	struct exchange_dir req;	/* client -> upstream */
 	struct exchange_dir res;	/* upstream -> client */
 	struct exchange_check req_seen;	/* chunked request body checked ahead */

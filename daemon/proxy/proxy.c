@@ -387,8 +387,7 @@ static bool admit_request(struct proxy *p, struct conn *c, size_t head_len)
 		     method_is(r, "GET") &&
 		     proxy__field_has(r->headers, r->num_headers, "upgrade",
 				      "websocket");
-	x->target = upstream_pick(&p->up, x->cfg, (size_t)x->service);
-	return true;
+	return proxy__lb_first_pick(p, c);
 }
 
 /* The route's own rewriting: its path (strip_prefix, rewrite_prefix) and
@@ -766,6 +765,8 @@ static void on_connect(struct proxy *p, struct conn *u, int res)
 		return;
 	}
 	u->state = US_ACTIVE;
+	if (c->x)
+		proxy__lb_pending(p, c->x, false);
 	proxy__pump(p, c);
 }
 

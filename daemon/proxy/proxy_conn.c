@@ -33,6 +33,7 @@ void proxy__put_cfg(struct proxy *p, struct conn *c)
 		c->x->frame = NULL;
 	}
 	if (c->x->cfg) {
+		proxy__lb_end(p, c->x);
 		proxy__cfg_release(p, c->x->cfg);
 		c->x->cfg = NULL;
 	}
@@ -73,6 +74,7 @@ void proxy__report(struct proxy *p, struct conn *c, int status,
 		e.service = svc->name;
 		if (x->target < svc->n_targets)
 			e.upstream = svc->targets[x->target].text;
+		e.upstream_attempts = x->n_tried;
 	}
 	obs_exchange_end(p->worker, &x->obs, &e);
 }

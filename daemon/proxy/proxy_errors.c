@@ -141,6 +141,36 @@ void proxy__send_redirect(struct proxy *p, struct conn *c, uint32_t port)
 	send_answer(p, c, s.overflow ? -1 : (long)s.len, 308);
 }
 
+void proxy__send_error_service(struct proxy *p, struct conn *c, int status,
+			       const char *msg, const char *service,
+			       unsigned int retry_after_s)
+{
+	char name[CONFIG_MAX_NAME];
+	long n;
+
+	/* the snapshot that holds the name is let go below */
+	snprintf(name, sizeof(name), "%s", service);
+	if (exchange_attach(&p->xpool, c)) {
+		proxy__close_client(p, c);
+		return;
+	}
+	report_error(p, c, status, msg);
+	proxy__drop_upstream(p, c);
+	proxy__put_cfg(p, c);
+	p->rejected++;
+	pr_debug("worker %u: %s: %d %s", p->worker, c->ip, status, msg);
+	if (c->x->resp_started || (c->flags & CONN_F_SEND) ||
+	    conn_out_get(&p->conns, c)) {
+		conn_close(&p->conns, c);
+		return;
+	}
+	n = rewrite_error_service(c->out->data, c->out->cap, status, msg,
+				  c->x->head_method,
+				  c->x->request_id[0] ? c->x->request_id : NULL,
+				  name, retry_after_s);
+	send_answer(p, c, n, status);
+}
+
 /* ---- the gate: auth, RBAC, L7 CIDR, rate limits ------------------------ */
 
 /* Answer a request the gate refused (401/403/429) and close. */

@@ -130,6 +130,26 @@ bool proxy__warn_ok(struct proxy *p);
 /* Answer client c with a gateway error and close. */
 void proxy__send_error(struct proxy *p, struct conn *c, int status,
 		       const char *msg);
+/* The same for a service's 503s: the JSON names the service, and
+ * retry_after_s > 0 adds a Retry-After field. */
+void proxy__send_error_service(struct proxy *p, struct conn *c, int status,
+			       const char *msg, const char *service,
+			       unsigned int retry_after_s);
+
+/* proxy_balance.c: the service's limits and the first target (x->target);
+ * false when the request was answered (503). */
+bool proxy__lb_first_pick(struct proxy *p, struct conn *c);
+/* Another target for a retry, within attempts and the service's budget;
+ * false: no retry. */
+bool proxy__lb_retry(struct proxy *p, struct conn *c);
+/* The exchange is (on) or is no longer (off) waiting for a connect. */
+void proxy__lb_pending(struct proxy *p, struct exchange *x, bool on);
+/* An attempt's outcome for outlier detection: a connect failure, or a
+ * response status (0: reset before a response). */
+void proxy__lb_outcome(struct proxy *p, struct exchange *x,
+		       bool connect_failed, int status);
+/* Release what the exchange holds in the service's state. */
+void proxy__lb_end(struct proxy *p, struct exchange *x);
 /* The gate, after the route matched: false when the request was answered
  * (refused) here. */
 bool proxy__gate_request(struct proxy *p, struct conn *c, int route);

@@ -246,6 +246,7 @@ static void parse_response(struct proxy *p, struct conn *c, struct conn *u)
 	else
 		u->flags &= ~CONN_F_LARGE;
 	x->resp_status = r->status;
+	proxy__lb_outcome(p, x, false, r->status);
 	x->obs.status = r->status;
 	x->obs.t_resp_ns = obs_now_ns();
 	x->res.body = r->body;

@@ -7,11 +7,13 @@
 #include "proxy/proxy.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "config/config.h"
 #include "lib/log.h"
 #include "obs/obs.h"
+#include "policy/balance.h"
 #include "proxy/proxy_int.h"
 
 /* ---- buffers held across teardown ----------------------------------- */
@@ -74,8 +76,10 @@ void proxy__drop_upstream(struct proxy *p, struct conn *c)
 
 /* ---- attach, retry ----------------------------------------------------- */
 
-/* Connecting to the current target failed: try the next target once (for
- * idempotent requests; nothing was sent yet) or answer 502. */
+/* Connecting to the current target failed: try another target (for
+ * idempotent requests; nothing was sent yet) within the service's
+ * retries, or answer: 503 naming the service when every target was out
+ * (panic mode found none that answers), else 502. */
 bool proxy__connect_failed(struct proxy *p, struct conn *c, int err)
 {
 	struct exchange *x = c->x;
@@ -86,9 +90,18 @@ bool proxy__connect_failed(struct proxy *p, struct conn *c, int err)
 		pr_warn("worker %u: upstream %s (service %s): connect failed: %s",
 			p->worker, svc->targets[x->target].text, svc->name,
 			err == -ETIMEDOUT ? "timed out" : strerror(-err));
-	if (x->idempotent && x->tries < 2 && svc->n_targets > 1) {
-		x->target = (x->target + 1) % (unsigned int)svc->n_targets;
+	proxy__lb_pending(p, x, false);
+	proxy__lb_outcome(p, x, true, 0);
+	if (x->idempotent && proxy__lb_retry(p, c))
 		return proxy__attach_upstream(p, c, false);
+	if (x->lb_panic) {
+		if (svc->state)
+			atomic_fetch_add_explicit(&svc->state->unavailable, 1,
+						  memory_order_relaxed);
+		proxy__send_error_service(p, c, 503, "no target of the "
+					  "service could be reached",
+					  svc->name, 0);
+		return false;
 	}
 	proxy__send_error(p, c, 502, err == -ETIMEDOUT ?
 				     "timed out connecting to the upstream" :
@@ -118,6 +131,7 @@ bool proxy__attach_upstream(struct proxy *p, struct conn *c, bool fresh)
 		if (!u)
 			return proxy__connect_failed(p, c, -errno);
 		u->state = US_CONNECTING;
+		proxy__lb_pending(p, x, true);
 	}
 	u->deadline_ms = 0;
 	c->peer = u;
@@ -161,14 +175,40 @@ void proxy__request_send_failed(struct proxy *p, struct conn *c, long err)
 	x->client_keep_alive = false;
 }
 
+/* The request (no body, idempotent, nothing of a response came) goes to
+ * another target after a reset: true when it did. */
+static bool retry_elsewhere(struct proxy *p, struct conn *c)
+{
+	struct exchange *x = c->x;
+
+	if (!x->idempotent || x->resp_started || x->req.aborted ||
+	    x->req.body != HTTP_BODY_NONE || !proxy__lb_retry(p, c))
+		return false;
+	pr_debug("worker %u: upstream reset before answering, retrying on "
+		 "%s", p->worker,
+		 x->cfg->services[x->service].targets[x->target].text);
+	proxy__drop_upstream(p, c);
+	x->req.phase = EX_PH_IDLE;
+	/* a new connection: on_connect() pumps the request again */
+	return proxy__attach_upstream(p, c, true);
+}
+
 /* The upstream closed or failed before a complete response head. */
 void proxy__upstream_gone(struct proxy *p, struct conn *c)
 {
 	struct exchange *x = c->x;
+	bool nothing = !c->peer->in || buf_len(c->peer->in) == 0;
 
-	if (!x->req.aborted && (!c->peer->in || buf_len(c->peer->in) == 0) &&
+	if (!x->req.aborted && nothing &&
 	    retry_stale(p, c, "closed without answering"))
 		return;
+	if (nothing) {
+		proxy__lb_outcome(p, x, false, 0);
+		if (retry_elsewhere(p, c))
+			return;
+		if (!c->peer)
+			return;		/* answered by a failed attach */
+	}
 	proxy__send_error(p, c, 502, "the upstream closed the connection "
 				     "without a complete response");
 }

@@ -215,19 +215,21 @@ def test_sluicectl_tables_and_json(sluiced_factory, workdir):
     assert all(l[col - 2:col] == "  " and l[col] != " " for l in lines[1:])
 
     ups = ctl_json(sock, "upstreams")["services"]
-    assert ups[0]["name"] == "echo"
-    assert ups[0]["targets"] == [{"address": f"{h.SRV4}:{h.B1_PORT}",
-                                  "health": "unknown"}]
+    assert ups[0]["name"] == "echo" and ups[0]["balancing"] == "round_robin"
+    t = ups[0]["targets"][0]
+    assert (t["address"], t["weight"], t["state"], t["health"]) == (
+        f"{h.SRV4}:{h.B1_PORT}", 1, "healthy", "unknown"), t
     lines = ctl(sock, "upstreams", check=0).stdout.splitlines()
-    assert lines[0].split() == ["SERVICE", "TARGET", "CONNECT_TIMEOUT_MS",
-                                "HEALTH"]
-    assert lines[1].split() == ["echo", f"{h.SRV4}:{h.B1_PORT}", "1000",
+    assert lines[0].split() == ["SERVICE", "TARGET", "WEIGHT", "LB", "STATE",
+                                "LAST_CHANGE", "REASON", "LAST_ATTEMPT"]
+    assert lines[1].split() == ["echo", f"{h.SRV4}:{h.B1_PORT}", "1",
+                                "round_robin", "healthy", "-", "-",
                                 "unknown"]
     # passive health: the most recent attempt decides
     assert h.one(h.http(h.ALLOWED4, h.SRV4, path="/api/x"))["status"] == 200
     ups = ctl_json(sock, "upstreams")["services"]
     assert ups[0]["targets"][0]["health"] == "up", ups
-    assert ctl(sock, "upstreams", check=0).stdout.splitlines()[1].split()[3] \
+    assert ctl(sock, "upstreams", check=0).stdout.splitlines()[1].split()[7] \
         == "up"
 
     # exit codes

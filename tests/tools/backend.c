@@ -20,6 +20,8 @@
  *   /ws...        with Connection: upgrade + Upgrade: websocket: 101, then
  *                 every byte received is echoed back (a tunnel) until EOF
  *   /force101     101 whatever the request, then the same echo
+ *   /fail/on      from now on every other request is answered 500 (a sick
+ *                 backend, health path included); /fail/off heals it
  *   /drop-next    the JSON body, keep-alive; the *next* request on this
  *                 connection is read and logged, then the connection is
  *                 closed without an answer (a backend dropping a kept-alive
@@ -58,6 +60,10 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
+#include <stdatomic.h>
+
+/* /fail/on .. /fail/off: every request answered 500 */
+static atomic_bool g_failing;
 #include <unistd.h>
 
 #define MAX_LISTENERS 16
@@ -858,6 +864,12 @@ static int respond(struct conn *c)
 		if (!path_num(r->target, plen, "/status/", 599, &v) || v < 200)
 			return send_error(c, 400, "bad_status");
 		status = (int)v;
+	} else if (plen == 8 && !strncmp(r->target, "/fail/on", 8)) {
+		atomic_store(&g_failing, true);
+	} else if (plen == 9 && !strncmp(r->target, "/fail/off", 9)) {
+		atomic_store(&g_failing, false);
+	} else if (atomic_load(&g_failing)) {
+		status = 500;
 	}
 
 	describe(&body, c, false);

@@ -1,0 +1,317 @@
+"""Balancing with real backends: a backend killed under load, a backend
+returning 500s ejected and back, health-check flaps, the circuit limit,
+every target out, and watched config files (docs/OPERATIONS.md)."""
+import json
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+import helpers as h
+import raw
+
+GW = h.GW_PORT + 21
+ADMIN = "127.0.0.1:9941"
+PORTS = [9041, 9042, 9043]
+LISTEN = [{"address": f"{h.SRV4}:{GW}"}]
+
+
+def conn(**kw):
+    return raw.Conn(port=GW, **kw)
+
+
+def get(path, **kw):
+    c = conn(**kw)
+    try:
+        c.send(raw.request("GET", path))
+        return c.response()
+    finally:
+        c.close()
+
+
+def backend_get(port, path):
+    """A request straight to a backend (its /fail/on, /fail/off)."""
+    c = raw.Conn(port=port)
+    try:
+        c.send(raw.request("GET", path))
+        assert c.response().status == 200
+    finally:
+        c.close()
+
+
+def metrics():
+    r = h.run(["nsenter", f"--net=/run/netns/{h.SRV_NS}", "curl", "-sS",
+               "--max-time", "5", f"http://{ADMIN}/metrics"], timeout=10)
+    return r.stdout
+
+
+def series(name, **labels):
+    """Value of the series name{labels} (0 when absent)."""
+    want = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
+    for line in metrics().splitlines():
+        m = re.match(r"^(\w+)(?:\{(.*)\})? (\S+)$", line)
+        if not m or m.group(1) != name:
+            continue
+        got = ",".join(sorted((m.group(2) or "").split(",")))
+        if got == want or (not labels and not m.group(2)):
+            return float(m.group(3))
+    return 0.0
+
+
+def start_gw(workdir, name, services, workers=1, access_log=None):
+    top = {"admin": {"address": ADMIN,
+                     "socket": str(Path(workdir) / f"{name}-admin.sock")}}
+    routes = [{"name": "all", "path_prefix": "/",
+               "service": services[0]["name"]}]
+    return raw.start(workdir, name, listeners=LISTEN, services=services,
+                     routes=routes, top=top, access_log=access_log,
+                     workers=workers)
+
+
+def upstreams(workdir, name):
+    r = h.run([h.SLUICECTL, "--socket", Path(workdir) / f"{name}-admin.sock",
+               "--json", "upstreams"], timeout=20)
+    return json.loads(r.stdout)["services"][0]
+
+
+@pytest.fixture
+def three(backends, workdir):
+    """Three backends of our own (b1/b2 of the suite stay untouched)."""
+    procs = [h.start_backend(f"bal{i}", [f"{h.SRV4}:{p}"], workdir)
+             for i, p in enumerate(PORTS)]
+    yield procs
+    for p in procs:
+        if p.alive():
+            p.stop()
+
+
+def targets(ports=PORTS):
+    return [f"{h.SRV4}:{p}" for p in ports]
+
+
+# ---- a backend killed during load ------------------------------------------
+
+def test_backend_killed_under_load_no_client_error(three, workdir):
+    """Bounded GET load over three backends; one is killed mid-load. Resets
+    and refused connects are retried on another target, health checks and
+    outlier detection take the dead one out: the client sees no error."""
+    s = start_gw(workdir, "bal-kill", [{
+        "name": "api", "targets": targets(), "lb": "least_request",
+        "connect_timeout_ms": 1000,
+        "health": {"path": "/healthz", "interval_ms": 200, "timeout_ms": 500,
+                   "healthy": 1, "unhealthy": 1},
+        "outlier": {"consecutive_connect_failures": 1,
+                    "base_ejection_ms": 5000},
+        "retries": {"attempts": 3, "budget_percent": 100}}],
+        workers=2)
+    stop = Path(workdir) / "bal-kill.stop"
+    stop.unlink(missing_ok=True)
+    load = subprocess.Popen(
+        ["ip", "netns", "exec", h.CLI_NS, h.PY,
+         Path(__file__).resolve().parent / "loadgen.py", "--src", h.ALLOWED4,
+         "--host", h.SRV4, "--port", str(GW), "--threads", "4",
+         "--stop-file", str(stop), "--max-seconds", "60",
+         "--max-requests", "20000"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    h.CLEANUP.procs[load.pid] = load
+    try:
+        victim = three[1]
+        h.wait_for(lambda: len(h.backend_log(victim)) >= 50, 30,
+                   what="load reaching the victim")
+        victim.stop()           # SIGTERM: sockets reset, port refused
+        n = len(h.backend_log(three[0])) + len(h.backend_log(three[2]))
+        h.wait_for(lambda: len(h.backend_log(three[0])) +
+                   len(h.backend_log(three[2])) >= n + 300, 30,
+                   what="load going on after the kill")
+    finally:
+        stop.touch()
+        out, _ = load.communicate(timeout=90)
+        h.CLEANUP.procs.pop(load.pid, None)
+    res = json.loads(out)
+    assert res["failed"] == 0, res
+    assert res["ok"] > 300, res
+    ups = upstreams(workdir, "bal-kill")
+    assert ups["targets"][1]["state"] in ("unhealthy", "ejected"), ups
+    s.shutdown()
+
+
+# ---- a backend returning 500s ----------------------------------------------
+
+def test_5xx_backend_ejected_then_back_after_healing(three, workdir):
+    log = Path(workdir) / "bal-5xx-access.log"
+    s = start_gw(workdir, "bal-5xx", [{
+        "name": "api", "targets": targets(PORTS[:2]),
+        "outlier": {"consecutive_5xx": 3, "base_ejection_ms": 1000,
+                    "max_ejected_percent": 50}}], access_log=str(log))
+    try:
+        sick = f"{h.SRV4}:{PORTS[0]}"
+        backend_get(PORTS[0], "/fail/on")
+        statuses = [get(f"/e/{i}").status for i in range(20)]
+        # round robin: the sick one answers 500 three times, then is out
+        assert statuses.count(500) == 3, statuses
+        assert statuses[-10:] == [200] * 10, statuses
+        assert "ejected for 1000 ms: consecutive 5xx" in s.output()
+        assert series("sluice_upstream_ejections_total", service="api",
+                      target=sick) == 1
+        assert series("sluice_upstream_healthy", service="api",
+                      target=sick) == 0
+        assert upstreams(workdir, "bal-5xx")["targets"][0]["state"] == \
+            "ejected"
+        backend_get(PORTS[0], "/fail/off")
+        # the ejection ends: the healed backend is chosen again
+        h.wait_for(lambda: get("/back").json()["backend"] == "bal0", 10,
+                   what="the healed backend chosen again")
+        h.wait_for(lambda: "back in rotation after its ejection"
+                   in s.output(), 5, what="the return logged")
+        assert upstreams(workdir, "bal-5xx")["targets"][0]["reason"] == ""
+        assert series("sluice_upstream_healthy", service="api",
+                      target=sick) == 1
+        e = h.access_log_entry(log, "/e/19")
+        assert e["upstream_attempts"] == 1, e
+    finally:
+        s.shutdown()
+
+
+# ---- consistent hashing --------------------------------------------------------
+
+def test_hash_on_cookie_sticks_and_moves_only_the_lost_keys(three, workdir):
+    s = start_gw(workdir, "bal-hash", [{
+        "name": "api", "targets": targets(), "lb": "hash",
+        "hash_on": "cookie:session",
+        "outlier": {"consecutive_5xx": 1, "base_ejection_ms": 60000}}])
+    try:
+        def who(user, i=0):
+            c = conn()
+            try:
+                c.send(raw.request("GET", f"/h/{user}/{i}", headers=[
+                    ("Cookie", f"theme=dark; session={user}")]))
+                r = c.response()
+                return r.json()["backend"] if r.status == 200 else r.status
+            finally:
+                c.close()
+
+        users = [f"u{k}" for k in range(30)]
+        first = {u: who(u) for u in users}
+        # the same key always lands on the same target (asked in another
+        # order, so that a round robin could not pass)
+        assert all(who(u, 1) == first[u] for u in reversed(users[:10]))
+        assert len(set(first.values())) == 3, first
+        # bal0 turns sick and is ejected on its first 500: its users move,
+        # nobody else's does
+        backend_get(PORTS[0], "/fail/on")
+        lost = [u for u in users if first[u] == "bal0"]
+        assert who(lost[0], 2) == 500
+        after = {u: who(u, 3) for u in users}
+        assert all(after[u] == first[u] for u in users if u not in lost), \
+            (first, after)
+        assert all(after[u] in ("bal1", "bal2") for u in lost), after
+    finally:
+        s.shutdown()
+
+
+# ---- health checks -----------------------------------------------------------
+
+def test_health_check_flap_logged_counted_and_shown(three, workdir):
+    s = start_gw(workdir, "bal-hc", [{
+        "name": "api", "targets": targets(PORTS[:2]),
+        "health": {"path": "/healthz", "interval_ms": 100, "timeout_ms": 500,
+                   "healthy": 2, "unhealthy": 2, "expect": ["200-299"]}}])
+    try:
+        flappy = f"{h.SRV4}:{PORTS[0]}"
+        backend_get(PORTS[0], "/fail/on")
+        h.wait_for(lambda: "unhealthy after 2 failed checks: status 500"
+                   in s.output(), 10, what="the flap logged")
+        # out of rotation: every request goes to the other one
+        assert {get(f"/hc/{i}").json()["backend"] for i in range(6)} == \
+            {"bal1"}
+        t = upstreams(workdir, "bal-hc")["targets"][0]
+        assert (t["state"], t["reason"], t["last_check_error"]) == (
+            "unhealthy", "health_check", "status 500"), t
+        assert re.match(r"\d{4}-\d\d-\d\dT", t["last_change"]), t
+        assert series("sluice_upstream_health_changes_total", service="api",
+                      target=flappy) == 1
+        backend_get(PORTS[0], "/fail/off")
+        h.wait_for(lambda: "healthy again after 2 passing checks"
+                   in s.output(), 10, what="the recovery logged")
+        assert series("sluice_upstream_health_changes_total", service="api",
+                      target=flappy) == 2
+        assert "bal0" in {get(f"/hc2/{i}").json()["backend"]
+                          for i in range(4)}
+    finally:
+        s.shutdown()
+
+
+def test_every_target_out_panics_then_503_names_the_service(workdir,
+                                                             backends):
+    dead = [f"{h.SRV4}:{h.DEAD_PORT}", f"{h.SRV4}:{h.DEAD_PORT + 30}"]
+    s = start_gw(workdir, "bal-dead", [{
+        "name": "gone", "targets": dead, "connect_timeout_ms": 500,
+        "health": {"interval_ms": 100, "timeout_ms": 300, "unhealthy": 1}}])
+    try:
+        h.wait_for(lambda: s.output().count("unhealthy after 1 failed") >= 2,
+                   10, what="both targets out")
+        r = get("/x")
+        assert r.status == 503, r
+        assert r.json()["service"] == "gone", r
+        assert r.json()["error"] == "service_unavailable", r
+        assert series("sluice_upstream_panic_total", service="gone") >= 1
+        assert series("sluice_upstream_unavailable_total",
+                      service="gone") == 1
+    finally:
+        s.shutdown()
+
+
+# ---- circuit limit -----------------------------------------------------------
+
+def test_circuit_limit_503_retry_after_then_recovers(three, workdir):
+    s = start_gw(workdir, "bal-limit", [{
+        "name": "api", "targets": targets(PORTS[:1]),
+        "limits": {"max_connections": 2}}])
+    try:
+        slow = [conn(), conn()]
+        for i, c in enumerate(slow):
+            c.send(raw.request("GET", f"/sleep/1500?{i}"))
+        h.wait_for(lambda: len(raw.backend_entries(three[0], "/sleep/"))
+                   >= 2, 10, what="two requests in flight")
+        r = get("/over")
+        assert r.status == 503, r
+        assert r.header("retry-after") == "1", r
+        assert r.json()["service"] == "api", r
+        assert "connection limit" in r.json()["message"], r
+        for c in slow:
+            assert c.response().status == 200
+            c.close()
+        assert get("/after").status == 200
+        assert series("sluice_upstream_overflow_total", service="api") == 1
+    finally:
+        s.shutdown()
+
+
+# ---- watched files -------------------------------------------------------------
+
+def test_allowlist_edit_applies_without_a_signal(sluiced_factory, workdir):
+    s = sluiced_factory("bal-watch", extra="watch_files: true\n")
+    sock = h.admin_socket_path(workdir, "bal-watch")
+    al = Path(workdir) / "bal-watch-allowlist.txt"
+
+    def entries():
+        r = h.run([h.SLUICECTL, "--socket", sock, "--json", "allow", "list"],
+                  timeout=20)
+        return {e["cidr"] for e in json.loads(r.stdout)["entries"]}
+
+    assert h.connect(h.BLOCKED4, h.SRV4, h.GW_PORT)["result"] == "timeout"
+    al.write_text(al.read_text() + f"{h.BLOCKED4}/32\n")
+    h.wait_for(lambda: f"{h.BLOCKED4}/32" in entries(), 10,
+               what="the edited allowlist applied")
+    h.wait_for(lambda: "reload: configuration applied" in s.output(), 10,
+               what="the reload logged")
+    assert h.one(h.http(h.BLOCKED4, h.SRV4, path="/w"))["status"] == 200
+    # an edit that does not parse is logged and ignored
+    good = al.read_text()
+    al.write_text(good + "not-a-cidr\n")
+    h.wait_for(lambda: "invalid configuration, keeping the running one"
+               in s.output(), 10, what="the bad edit refused")
+    assert f"{h.BLOCKED4}/32" in entries()
+    assert h.one(h.http(h.ALLOWED4, h.SRV4, path="/w2"))["status"] == 200
