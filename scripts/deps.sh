@@ -6,13 +6,15 @@ set -euo pipefail
 PKGS=(
 	# build
 	make gcc clang llvm pkg-config libbpf-dev libxdp-dev liburing-dev
-	libelf-dev zlib1g-dev libssl-dev libyaml-dev bpftool
+	libelf-dev zlib1g-dev libssl-dev libyaml-dev bpftool libhiredis-dev
 	linux-libc-dev libc6-dev
 	# tests
 	libcmocka-dev python3-pytest python3-pytest-timeout curl iproute2
 	libclang-rt-14-dev
 	# observability tests: a real Prometheus server and promtool
 	prometheus
+	# cluster tests: a real Redis (the daemon links libhiredis)
+	redis-server
 	# tools used by tests, the demo and the bench
 	procps psmisc wrk
 	# bench: the proxies Sluice is compared with (make bench)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "control/admin.h"
+#include "control/cluster.h"
 #include "config/config.h"
 #include "policy/policy.h"
 #include "lib/log.h"
@@ -49,8 +50,11 @@ static int ban_sink(void *ctx, const struct sockaddr *sa,
 		memcpy(e.addr, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
 	}
 	err = xdpctl_ban(ctl->xdp, &e, (uint64_t)seconds * 1000000000ull);
-	if (!err)
+	if (!err) {
 		obs_ban(OBS_BAN_SLUICED);
+		/* the other hosts of a cluster ban it too */
+		cluster_publish_ban(&e, seconds, true, "sluiced");
+	}
 	return err;
 }
 
@@ -343,6 +347,9 @@ int control_start(struct control *ctl, const char *path, struct config *cfg,
 		if (ret)
 			return ret;
 	}
+	ret = cluster_open(ctl);
+	if (ret)
+		return ret;
 	if (cfg->user[0]) {
 		ret = drop_privileges(ctl);
 		if (ret)
@@ -351,6 +358,11 @@ int control_start(struct control *ctl, const char *path, struct config *cfg,
 	ret = obs_start();
 	if (ret) {
 		pr_err("access log: thread: %s", strerror(-ret));
+		return ret;
+	}
+	ret = cluster_start();
+	if (ret) {
+		pr_err("cluster: threads: %s", strerror(-ret));
 		return ret;
 	}
 	ret = start_workers(ctl);
@@ -420,6 +432,14 @@ static void warn_restart_needed(const struct config *old,
 	    old->http.upstream_buffers != new->http.upstream_buffers)
 		pr_warn("reload: http.max_connections, receive_buffers or "
 			"upstream_buffers changed; restart sluiced to apply");
+	if (old->cluster.enabled != new->cluster.enabled ||
+	    strcmp(old->cluster.redis, new->cluster.redis) ||
+	    strcmp(old->cluster.node, new->cluster.node) ||
+	    strcmp(old->cluster.password, new->cluster.password) ||
+	    old->cluster.on_redis_down != new->cluster.on_redis_down ||
+	    old->cluster.sync_ms != new->cluster.sync_ms ||
+	    old->cluster.timeout_ms != new->cluster.timeout_ms)
+		pr_warn("reload: cluster changed; restart sluiced to apply");
 	if (old->xdp.enabled != new->xdp.enabled)
 		pr_warn("reload: xdp.enabled changed; restart sluiced to apply");
 	if (old->xdp.enabled && new->xdp.enabled &&
@@ -644,6 +664,7 @@ int control_run(struct control *ctl)
 	for (unsigned int i = 0; i < ctl->n_workers; i++)
 		worker_destroy(&ctl->workers[i]);
 	ctl->n_workers = ctl->n_started = 0;
+	cluster_stop();
 	obs_set_xdp(NULL);
 	obs_set_escalation_source(NULL);
 	gate_set_ban_sink(NULL, NULL);
@@ -666,6 +687,7 @@ void control_destroy(struct control *ctl)
 		worker_destroy(&ctl->workers[i]);
 	free(ctl->workers);
 	ctl->workers = NULL;
+	cluster_stop();
 	obs_shutdown();
 	gate_set_ban_sink(NULL, NULL);
 	xdpctl_close(ctl->xdp);

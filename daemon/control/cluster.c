@@ -1,0 +1,961 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Cluster: limits and bans shared through Redis. See cluster.h and
+ * docs/CLUSTER.md.
+ *
+ * Redis keys (prefix "sluice:"):
+ *   rl:{limit}:{key hex}:{window}  hash node -> count, expires after 2
+ *                                 windows; the Lua script below sets this
+ *                                 host's field and returns the sum
+ *   node:{name}                   heartbeat, TTL NODE_TTL_MS
+ *   nodes                         sorted set name -> last heartbeat (ms)
+ *   bans                          stream of ban/unban entries, MAXLEN ~
+ *   bans:live                     hash cidr -> "expires_ms node by"
+ */
+#include "control/cluster.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+
+#include "config/allowlist.h"
+#include "config/config.h"
+#include "control/control.h"
+#include "lib/jw.h"
+#include "lib/log.h"
+#include "obs/obs.h"
+#include "policy/cluster_limit.h"
+#include "xdp/xdpctl.h"
+
+#define NODE_TTL_MS	3000		/* a node is live this long after a beat */
+#define BEAT_MS		1000
+#define BACKOFF_MIN_MS	100
+#define BACKOFF_MAX_MS	5000
+#define STREAM_MAXLEN	10000		/* entries kept, about (MAXLEN ~) */
+#define QUEUE_MAX	4096		/* bans waiting for Redis */
+#define SYNC_BATCH	1024		/* keys per table per reconcile */
+#define XREAD_BLOCK_MS	1000
+#define MAX_NODES	64
+
+/* HSET our count, keep the hash two windows, return the cluster total. */
+static const char lua_sync[] =
+	"redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) "
+	"redis.call('PEXPIRE', KEYS[1], ARGV[3]) "
+	"local s = 0 "
+	"for _, v in ipairs(redis.call('HVALS', KEYS[1])) do "
+	"s = s + tonumber(v) end "
+	"return s";
+
+struct ban_msg {
+	bool ban;
+	char cidr[64];
+	uint64_t seconds;
+	char by[12];
+	uint64_t at_ms;			/* when it was decided (wall) */
+};
+
+static struct {
+	bool enabled;
+	struct control *ctl;
+	struct config_cluster cfg;	/* copy: the section is not reloadable */
+	char node[64];
+	char password[256];
+	struct xdpctl_live *live;	/* pinned ban maps (unbans) */
+	pthread_t sync_tid, tail_tid;
+	bool sync_started, tail_started;
+	atomic_bool stop;
+
+	pthread_mutex_t lock;		/* guards everything below */
+	struct ban_msg *queue;		/* ring of QUEUE_MAX */
+	size_t q_head, q_len;
+	uint64_t q_dropped;
+	char nodes[MAX_NODES][64];	/* live, sorted */
+	unsigned int n_nodes, rank;
+	bool up_sync, up_tail;
+	char last_error[128];
+	char run_id[48];		/* of the Redis the tail thread reads */
+	char last_id[48];		/* last stream ID applied */
+	uint64_t reconnects, published, applied, lag_ms, last_sync_ms;
+} cl = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Sleep up to ms, waking early when stopping. */
+static void nap(uint64_t ms)
+{
+	while (ms && !atomic_load(&cl.stop)) {
+		uint64_t step = ms < 50 ? ms : 50;
+		struct timespec ts = { 0, (long)step * 1000000L };
+
+		nanosleep(&ts, NULL);
+		ms -= step;
+	}
+}
+
+static void set_error(const char *what, const char *detail)
+{
+	pthread_mutex_lock(&cl.lock);
+	snprintf(cl.last_error, sizeof(cl.last_error), "%.20s: %.100s", what,
+		 detail ? detail : "?");
+	pthread_mutex_unlock(&cl.lock);
+}
+
+/* ---- connection ------------------------------------------------------- */
+
+/* A connection with timeouts (ms) on connect and on every command, AUTH
+ * done; NULL when Redis cannot be reached (the cause recorded). */
+static redisContext *connect_redis(uint32_t timeout_ms, const char *who)
+{
+	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+	const char *a = cl.cfg.redis;
+	redisContext *c;
+	redisReply *r;
+
+	if (a[0] == '/') {
+		c = redisConnectUnixWithTimeout(a, tv);
+	} else {
+		char host[256];
+		const char *colon = strrchr(a, ':');
+		size_t hl = (size_t)(colon - a);
+
+		if (a[0] == '[') {	/* [v6]:port */
+			hl -= 2;
+			memcpy(host, a + 1, hl);
+		} else {
+			memcpy(host, a, hl);
+		}
+		host[hl] = '\0';
+		c = redisConnectWithTimeout(host, atoi(colon + 1), tv);
+	}
+	if (!c || c->err) {
+		set_error(who, c ? c->errstr : "out of memory");
+		if (c)
+			redisFree(c);
+		return NULL;
+	}
+	redisSetTimeout(c, tv);
+	if (cl.password[0]) {
+		r = redisCommand(c, "AUTH %s", cl.password);
+		if (!r || r->type == REDIS_REPLY_ERROR) {
+			set_error(who, r ? r->str : c->errstr);
+			if (r)
+				freeReplyObject(r);
+			redisFree(c);
+			return NULL;
+		}
+		freeReplyObject(r);
+	}
+	return c;
+}
+
+/* The reply of a pipelined command, or NULL (connection broken: the
+ * caller drops it). */
+static redisReply *get_reply(redisContext *c)
+{
+	void *r = NULL;
+
+	if (redisGetReply(c, &r) != REDIS_OK)
+		return NULL;
+	return r;
+}
+
+/* ---- limits ------------------------------------------------------------- */
+
+static enum crl_state down_state(void)
+{
+	switch (cl.cfg.on_redis_down) {
+	case CFG_REDIS_DOWN_OPEN: return CRL_DOWN_OPEN;
+	case CFG_REDIS_DOWN_CLOSED: return CRL_DOWN_CLOSED;
+	default: return CRL_DOWN_LOCAL;
+	}
+}
+
+/* Apply fn to every cluster table of cfg. */
+static void each_table(struct config *cfg,
+		       void (*fn)(struct crl_table *t, void *arg), void *arg)
+{
+	for (size_t i = 0; i < cfg->n_limits; i++)
+		if (cfg->limits[i].ctable)
+			fn(cfg->limits[i].ctable, arg);
+	for (size_t r = 0; r < cfg->n_routes; r++)
+		for (size_t i = 0; i < cfg->routes[r].n_limits; i++)
+			if (cfg->routes[r].limits[i].ctable)
+				fn(cfg->routes[r].limits[i].ctable, arg);
+}
+
+static void set_env(struct crl_table *t, void *arg)
+{
+	enum crl_state st = *(enum crl_state *)arg;
+	unsigned int n, rank;
+
+	pthread_mutex_lock(&cl.lock);
+	n = cl.n_nodes ? cl.n_nodes : 1;
+	rank = cl.rank;
+	pthread_mutex_unlock(&cl.lock);
+	crl_set_env(t, n, rank, st, (uint64_t)cl.cfg.sync_ms * 2000000ull);
+}
+
+struct sync_ctx {
+	redisContext *c;
+	const char *sha;
+	struct crl_sync *buf;
+	bool failed;
+};
+
+static void hex(const char *in, size_t n, char *out)
+{
+	static const char d[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = d[(unsigned char)in[i] >> 4];
+		out[2 * i + 1] = d[(unsigned char)in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+/* One reconcile of table t: every active key's count out, totals in. */
+static void sync_table(struct crl_table *t, void *arg)
+{
+	struct sync_ctx *s = arg;
+	const struct rl_window *w = &crl_table_limit(t)->windows[0];
+	uint64_t now_ns = wall_ms() * 1000000ull;
+	size_t cursor = 0, n;
+	char key[RL_MAX_KEY * 2 + 256], cnt[24], ttl[24];
+
+	if (s->failed)
+		return;
+	do {
+		n = crl_collect(t, now_ns, s->buf, SYNC_BATCH, &cursor);
+		snprintf(ttl, sizeof(ttl), "%" PRIu64,
+			 (uint64_t)(2 * w->period_ns / 1000000ull + 10000));
+		for (size_t i = 0; i < n; i++) {
+			char kh[RL_MAX_KEY * 2 + 1];
+
+			hex(s->buf[i].key, s->buf[i].klen, kh);
+			snprintf(key, sizeof(key), "sluice:rl:%s:%s:%" PRIu64,
+				 crl_table_id(t), kh, s->buf[i].win);
+			snprintf(cnt, sizeof(cnt), "%" PRIu64, s->buf[i].count);
+			redisAppendCommand(s->c, "EVALSHA %s 1 %s %s %s %s",
+					   s->sha, key, cl.node, cnt, ttl);
+		}
+		for (size_t i = 0; i < n; i++) {
+			redisReply *r = get_reply(s->c);
+
+			if (!r) {
+				s->failed = true;
+				return;
+			}
+			if (r->type == REDIS_REPLY_INTEGER && r->integer >= 0)
+				crl_apply(t, &s->buf[i], (uint64_t)r->integer);
+			else if (r->type == REDIS_REPLY_ERROR)
+				set_error("limit sync", r->str);
+			freeReplyObject(r);
+		}
+	} while (cursor && n);
+}
+
+/* ---- heartbeat ------------------------------------------------------------ */
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* Beat, and read the live nodes. 0 or -EIO (connection broken). */
+static int heartbeat(redisContext *c)
+{
+	uint64_t now = wall_ms();
+	char names[MAX_NODES][64];
+	unsigned int n = 0, rank = 0;
+	redisReply *r;
+	char v[160];
+
+	snprintf(v, sizeof(v), "{\"at_ms\":%" PRIu64 ",\"pid\":%d}", now,
+		 (int)getpid());
+	redisAppendCommand(c, "SET sluice:node:%s %s PX %d", cl.node, v,
+			   NODE_TTL_MS);
+	redisAppendCommand(c, "ZADD sluice:nodes %" PRIu64 " %s", now,
+			   cl.node);
+	redisAppendCommand(c, "ZREMRANGEBYSCORE sluice:nodes -inf %" PRIu64,
+			   now - NODE_TTL_MS);
+	redisAppendCommand(c, "ZRANGEBYSCORE sluice:nodes %" PRIu64 " +inf",
+			   now - NODE_TTL_MS);
+	for (int i = 0; i < 3; i++) {
+		r = get_reply(c);
+		if (!r)
+			return -EIO;
+		if (r->type == REDIS_REPLY_ERROR)
+			set_error("heartbeat", r->str);
+		freeReplyObject(r);
+	}
+	r = get_reply(c);
+	if (!r)
+		return -EIO;
+	if (r->type == REDIS_REPLY_ARRAY)
+		for (size_t i = 0; i < r->elements && n < MAX_NODES; i++)
+			if (r->element[i]->type == REDIS_REPLY_STRING)
+				snprintf(names[n++], sizeof(names[0]), "%s",
+					 r->element[i]->str);
+	freeReplyObject(r);
+	qsort(names, n, sizeof(names[0]), cmp_name);
+	for (unsigned int i = 0; i < n; i++)
+		if (!strcmp(names[i], cl.node))
+			rank = i;
+	pthread_mutex_lock(&cl.lock);
+	memcpy(cl.nodes, names, sizeof(names[0]) * n);
+	cl.n_nodes = n ? n : 1;
+	cl.rank = rank;
+	pthread_mutex_unlock(&cl.lock);
+	return 0;
+}
+
+/* ---- ban publishing ----------------------------------------------------- */
+
+void cluster_publish_ban(const struct allowlist_entry *e, uint64_t seconds,
+			 bool ban, const char *by)
+{
+	struct ban_msg *m;
+
+	if (!cl.enabled)
+		return;
+	pthread_mutex_lock(&cl.lock);
+	if (cl.q_len == QUEUE_MAX) {	/* drop the oldest */
+		cl.q_head = (cl.q_head + 1) % QUEUE_MAX;
+		cl.q_len--;
+		cl.q_dropped++;
+	}
+	m = &cl.queue[(cl.q_head + cl.q_len) % QUEUE_MAX];
+	m->ban = ban;
+	allowlist_format(e, m->cidr, sizeof(m->cidr));
+	m->seconds = seconds;
+	snprintf(m->by, sizeof(m->by), "%s", by);
+	m->at_ms = wall_ms();
+	cl.q_len++;
+	pthread_mutex_unlock(&cl.lock);
+}
+
+/* XADD the queued bans (and keep the live-ban hash); an entry leaves the
+ * queue only once Redis acknowledged it. 0 or -EIO. */
+static int publish_bans(redisContext *c)
+{
+	for (;;) {
+		struct ban_msg m;
+		char secs[24], exp[24], at[24], live[160];
+		redisReply *r1, *r2;
+		uint64_t expires;
+
+		pthread_mutex_lock(&cl.lock);
+		if (!cl.q_len) {
+			pthread_mutex_unlock(&cl.lock);
+			return 0;
+		}
+		m = cl.queue[cl.q_head];
+		pthread_mutex_unlock(&cl.lock);
+
+		expires = m.ban && m.seconds ? m.at_ms + m.seconds * 1000 : 0;
+		snprintf(secs, sizeof(secs), "%" PRIu64, m.seconds);
+		snprintf(exp, sizeof(exp), "%" PRIu64, expires);
+		snprintf(at, sizeof(at), "%" PRIu64, m.at_ms);
+		redisAppendCommand(c,
+				   "XADD sluice:bans MAXLEN ~ %d * op %s cidr %s seconds %s expires_ms %s at_ms %s node %s by %s",
+				   STREAM_MAXLEN, m.ban ? "ban" : "unban",
+				   m.cidr, secs, exp, at, cl.node, m.by);
+		if (m.ban) {
+			snprintf(live, sizeof(live), "%s %s %s", exp, cl.node,
+				 m.by);
+			redisAppendCommand(c, "HSET sluice:bans:live %s %s",
+					   m.cidr, live);
+		} else {
+			redisAppendCommand(c, "HDEL sluice:bans:live %s",
+					   m.cidr);
+		}
+		r1 = get_reply(c);
+		r2 = r1 ? get_reply(c) : NULL;
+		if (!r1 || !r2) {
+			if (r1)
+				freeReplyObject(r1);
+			return -EIO;
+		}
+		if (r1->type == REDIS_REPLY_ERROR)
+			set_error("ban publish", r1->str);
+		freeReplyObject(r1);
+		freeReplyObject(r2);
+		pthread_mutex_lock(&cl.lock);
+		if (cl.q_len) {
+			cl.q_head = (cl.q_head + 1) % QUEUE_MAX;
+			cl.q_len--;
+		}
+		cl.published++;
+		pthread_mutex_unlock(&cl.lock);
+	}
+}
+
+/* ---- the sync thread ---------------------------------------------------- */
+
+static void set_all(enum crl_state st)
+{
+	struct config *cfg = control_config(cl.ctl, NULL);
+
+	each_table(cfg, set_env, &st);
+	config_put(cfg);
+}
+
+static void *sync_main(void *arg)
+{
+	struct crl_sync *buf = calloc(SYNC_BATCH, sizeof(*buf));
+	uint64_t backoff = BACKOFF_MIN_MS, last_beat = 0;
+	redisContext *c = NULL;
+	char sha[64] = "";
+
+	(void)arg;
+	if (!buf)
+		return NULL;
+	set_all(down_state());
+	while (!atomic_load(&cl.stop)) {
+		uint64_t t0 = mono_ms();
+		struct sync_ctx s;
+		struct config *cfg;
+		redisReply *r;
+
+		if (!c) {
+			c = connect_redis(cl.cfg.timeout_ms, "sync");
+			if (c) {
+				r = redisCommand(c, "SCRIPT LOAD %s", lua_sync);
+				if (r && r->type == REDIS_REPLY_STRING) {
+					snprintf(sha, sizeof(sha), "%s", r->str);
+				} else {
+					set_error("SCRIPT LOAD", r ? r->str :
+						  c->errstr);
+					redisFree(c);
+					c = NULL;
+				}
+				if (r)
+					freeReplyObject(r);
+			}
+			if (!c) {
+				nap(backoff);
+				backoff = backoff * 2 > BACKOFF_MAX_MS ?
+					  BACKOFF_MAX_MS : backoff * 2;
+				continue;
+			}
+			backoff = BACKOFF_MIN_MS;
+			last_beat = 0;
+			pthread_mutex_lock(&cl.lock);
+			if (!cl.up_sync)
+				cl.reconnects++;
+			pthread_mutex_unlock(&cl.lock);
+			pr_info("cluster: connected to Redis at %s as node %s",
+				cl.cfg.redis, cl.node);
+		}
+		if (t0 - last_beat >= BEAT_MS || !last_beat) {
+			if (heartbeat(c))
+				goto broken;
+			last_beat = t0;
+		}
+		if (publish_bans(c))
+			goto broken;
+		/* limits: push counts, pull totals; state up once it works */
+		cfg = control_config(cl.ctl, NULL);
+		s = (struct sync_ctx){ .c = c, .sha = sha, .buf = buf };
+		each_table(cfg, sync_table, &s);
+		if (!s.failed) {
+			enum crl_state up = CRL_UP;
+
+			each_table(cfg, set_env, &up);
+		}
+		config_put(cfg);
+		if (s.failed)
+			goto broken;
+		pthread_mutex_lock(&cl.lock);
+		cl.up_sync = true;
+		cl.last_sync_ms = mono_ms();
+		pthread_mutex_unlock(&cl.lock);
+		{
+			uint64_t spent = mono_ms() - t0;
+
+			nap(spent < cl.cfg.sync_ms ? cl.cfg.sync_ms - spent : 1);
+		}
+		continue;
+broken:
+		pr_warn("cluster: lost Redis at %s (%s); limits: %s until it returns",
+			cl.cfg.redis, c->errstr[0] ? c->errstr : "error",
+			cl.cfg.on_redis_down == CFG_REDIS_DOWN_OPEN ? "open" :
+			cl.cfg.on_redis_down == CFG_REDIS_DOWN_CLOSED ?
+				"closed" : "local shares");
+		set_error("sync", c->errstr[0] ? c->errstr : "error");
+		redisFree(c);
+		c = NULL;
+		pthread_mutex_lock(&cl.lock);
+		cl.up_sync = false;
+		pthread_mutex_unlock(&cl.lock);
+		set_all(down_state());
+	}
+	if (c)
+		redisFree(c);
+	free(buf);
+	return NULL;
+}
+
+/* ---- the tail thread ---------------------------------------------------- */
+
+static const char *field(const redisReply *kv, const char *name)
+{
+	for (size_t i = 0; i + 1 < kv->elements; i += 2)
+		if (kv->element[i]->type == REDIS_REPLY_STRING &&
+		    !strcmp(kv->element[i]->str, name) &&
+		    kv->element[i + 1]->type == REDIS_REPLY_STRING)
+			return kv->element[i + 1]->str;
+	return NULL;
+}
+
+/* Install a ban (expires_ms 0: never) or lift one, in our XDP maps. */
+static void install(const char *cidr, bool ban, uint64_t expires_ms,
+		    const char *by, const char *origin)
+{
+	struct allowlist_entry e;
+	char err[128];
+	uint64_t now = wall_ms();
+	int r;
+
+	if (!cl.ctl->xdp)
+		return;
+	if (allowlist_parse_cidr(cidr, &e, err, sizeof(err))) {
+		pr_warn("cluster: bad ban entry from %s: %s", origin, err);
+		return;
+	}
+	if (ban) {
+		uint64_t for_ns;
+
+		if (expires_ms && expires_ms <= now)
+			return;	/* over already */
+		for_ns = expires_ms ? (expires_ms - now) * 1000000ull : 0;
+		if (cl.live && by && !strcmp(by, "operator"))
+			r = xdpctl_live_ban(cl.live, &e, for_ns);
+		else
+			r = xdpctl_ban(cl.ctl->xdp, &e, for_ns);
+	} else {
+		r = cl.live ? xdpctl_live_unban(cl.live, &e) : -EOPNOTSUPP;
+		if (r == -ENOENT)
+			r = 0;
+	}
+	if (r)
+		pr_warn("cluster: cannot %s %s (from %s): %s",
+			ban ? "ban" : "unban", cidr, origin, strerror(-r));
+	else
+		pr_info("cluster: %s %s (from %s)", ban ? "banned" : "unbanned",
+			cidr, origin);
+}
+
+/* The live bans of the hash, all installed. 0 or -EIO. */
+static int load_live(redisContext *c)
+{
+	redisReply *r = redisCommand(c, "HGETALL sluice:bans:live");
+	size_t n = 0;
+
+	if (!r)
+		return -EIO;
+	if (r->type == REDIS_REPLY_ARRAY)
+		for (size_t i = 0; i + 1 < r->elements; i += 2) {
+			const char *v = r->element[i + 1]->str;
+			unsigned long long exp = 0;
+			char node[64] = "?", by[16] = "sluiced";
+
+			if (!v || sscanf(v, "%llu %63s %15s", &exp, node,
+					 by) < 1)
+				continue;
+			install(r->element[i]->str, true, exp, by, node);
+			n++;
+		}
+	freeReplyObject(r);
+	pr_info("cluster: %zu live ban(s) loaded from Redis", n);
+	return 0;
+}
+
+/* The ID of the stream's first (first) or last entry into id ("0-0":
+ * empty). 0 or -EIO. */
+static int edge_id(redisContext *c, bool first, char *id, size_t len)
+{
+	redisReply *r = first ?
+		redisCommand(c, "XRANGE sluice:bans - + COUNT 1") :
+		redisCommand(c, "XREVRANGE sluice:bans + - COUNT 1");
+
+	if (!r)
+		return -EIO;
+	snprintf(id, len, "0-0");
+	if (r->type == REDIS_REPLY_ARRAY && r->elements &&
+	    r->element[0]->type == REDIS_REPLY_ARRAY &&
+	    r->element[0]->elements &&
+	    r->element[0]->element[0]->type == REDIS_REPLY_STRING)
+		snprintf(id, len, "%s", r->element[0]->element[0]->str);
+	freeReplyObject(r);
+	return 0;
+}
+
+static int id_cmp(const char *a, const char *b)
+{
+	unsigned long long am = 0, as = 0, bm = 0, bs = 0;
+
+	sscanf(a, "%llu-%llu", &am, &as);
+	sscanf(b, "%llu-%llu", &bm, &bs);
+	if (am != bm)
+		return am < bm ? -1 : 1;
+	return as < bs ? -1 : as > bs;
+}
+
+/* After (re)connecting: where to read from. A first start or a Redis that
+ * lost its data (another run_id) loads the live bans; a Redis that trimmed
+ * past our last ID too. Then XREAD replays what we missed. 0 or -EIO. */
+static int resync(redisContext *c, bool *first_start)
+{
+	char run_id[48] = "", first[48], last[48];
+	redisReply *r = redisCommand(c, "INFO server");
+	bool reload;
+
+	if (!r)
+		return -EIO;
+	if (r->type == REDIS_REPLY_STRING) {
+		const char *p = strstr(r->str, "run_id:");
+
+		if (p)
+			sscanf(p + 7, "%40[0-9a-f]", run_id);
+	}
+	freeReplyObject(r);
+	if (edge_id(c, true, first, sizeof(first)))
+		return -EIO;
+	pthread_mutex_lock(&cl.lock);
+	reload = *first_start || strcmp(run_id, cl.run_id) ||
+		 id_cmp(cl.last_id, first) < 0;
+	if (strcmp(run_id, cl.run_id) && !*first_start)
+		snprintf(cl.last_id, sizeof(cl.last_id), "0-0");
+	snprintf(cl.run_id, sizeof(cl.run_id), "%s", run_id);
+	pthread_mutex_unlock(&cl.lock);
+	if (!reload)
+		return 0;
+	if (*first_start) {
+		/* the stream's end first: what comes after is replayed */
+		if (edge_id(c, false, last, sizeof(last)))
+			return -EIO;
+		pthread_mutex_lock(&cl.lock);
+		snprintf(cl.last_id, sizeof(cl.last_id), "%s", last);
+		pthread_mutex_unlock(&cl.lock);
+	}
+	if (load_live(c))
+		return -EIO;
+	*first_start = false;
+	return 0;
+}
+
+/* Apply the entries of one XREAD reply. */
+static void apply_entries(const redisReply *r)
+{
+	const redisReply *entries;
+
+	if (r->type != REDIS_REPLY_ARRAY || !r->elements ||
+	    r->element[0]->type != REDIS_REPLY_ARRAY ||
+	    r->element[0]->elements < 2)
+		return;
+	entries = r->element[0]->element[1];
+	for (size_t i = 0; i < entries->elements; i++) {
+		const redisReply *en = entries->element[i];
+		const char *id, *op, *cidr, *node, *by, *exp;
+		unsigned long long ms = 0;
+
+		if (en->type != REDIS_REPLY_ARRAY || en->elements < 2 ||
+		    en->element[0]->type != REDIS_REPLY_STRING ||
+		    en->element[1]->type != REDIS_REPLY_ARRAY)
+			continue;
+		id = en->element[0]->str;
+		op = field(en->element[1], "op");
+		cidr = field(en->element[1], "cidr");
+		node = field(en->element[1], "node");
+		by = field(en->element[1], "by");
+		exp = field(en->element[1], "expires_ms");
+		if (op && cidr && node && strcmp(node, cl.node))
+			install(cidr, !strcmp(op, "ban"),
+				exp ? strtoull(exp, NULL, 10) : 0, by, node);
+		sscanf(id, "%llu", &ms);
+		pthread_mutex_lock(&cl.lock);
+		snprintf(cl.last_id, sizeof(cl.last_id), "%s", id);
+		if (node && strcmp(node, cl.node)) {
+			uint64_t now = wall_ms();
+
+			cl.applied++;
+			cl.lag_ms = now > ms ? now - ms : 0;
+		}
+		pthread_mutex_unlock(&cl.lock);
+	}
+}
+
+static void *tail_main(void *arg)
+{
+	uint64_t backoff = BACKOFF_MIN_MS;
+	redisContext *c = NULL;
+	bool first_start = true;
+
+	(void)arg;
+	while (!atomic_load(&cl.stop)) {
+		char id[48];
+		redisReply *r;
+
+		if (!c) {
+			/* the read blocks XREAD_BLOCK_MS: a longer timeout */
+			c = connect_redis(cl.cfg.timeout_ms + XREAD_BLOCK_MS,
+					  "tail");
+			if (c && resync(c, &first_start)) {
+				redisFree(c);
+				c = NULL;
+			}
+			if (!c) {
+				nap(backoff);
+				backoff = backoff * 2 > BACKOFF_MAX_MS ?
+					  BACKOFF_MAX_MS : backoff * 2;
+				continue;
+			}
+			backoff = BACKOFF_MIN_MS;
+			pthread_mutex_lock(&cl.lock);
+			cl.up_tail = true;
+			pthread_mutex_unlock(&cl.lock);
+		}
+		pthread_mutex_lock(&cl.lock);
+		snprintf(id, sizeof(id), "%s", cl.last_id);
+		pthread_mutex_unlock(&cl.lock);
+		r = redisCommand(c, "XREAD COUNT 256 BLOCK %d STREAMS sluice:bans %s",
+				 XREAD_BLOCK_MS, id);
+		if (!r) {
+			set_error("tail", c->errstr);
+			redisFree(c);
+			c = NULL;
+			pthread_mutex_lock(&cl.lock);
+			cl.up_tail = false;
+			pthread_mutex_unlock(&cl.lock);
+			continue;
+		}
+		if (r->type == REDIS_REPLY_ERROR)
+			set_error("XREAD", r->str);
+		else
+			apply_entries(r);
+		freeReplyObject(r);
+	}
+	if (c)
+		redisFree(c);
+	return NULL;
+}
+
+/* ---- start, stop, status ------------------------------------------------ */
+
+static int read_password(const char *spec, const char *cfg_path)
+{
+	if (!spec[0])
+		return 0;
+	if (!strncmp(spec, "env:", 4)) {
+		const char *v = getenv(spec + 4);
+
+		if (!v || !*v) {
+			pr_err("cluster.password: environment variable '%s' is not set or empty",
+			       spec + 4);
+			return -EINVAL;
+		}
+		snprintf(cl.password, sizeof(cl.password), "%s", v);
+		return 0;
+	}
+	{
+		const char *p = spec + 5, *slash = strrchr(cfg_path, '/');
+		char full[4096];
+		FILE *f;
+		size_t n;
+
+		if (p[0] != '/' && slash)
+			snprintf(full, sizeof(full), "%.*s/%.1000s",
+				 (int)(slash - cfg_path) & 2047, cfg_path, p);
+		else
+			snprintf(full, sizeof(full), "%.1000s", p);
+		f = fopen(full, "re");
+		if (!f) {
+			pr_err("cluster.password: %s: %s", full,
+			       strerror(errno));
+			return -errno;
+		}
+		n = fread(cl.password, 1, sizeof(cl.password) - 1, f);
+		fclose(f);
+		cl.password[n] = '\0';
+		cl.password[strcspn(cl.password, "\r\n")] = '\0';
+		if (!cl.password[0]) {
+			pr_err("cluster.password: %s: empty", full);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+int cluster_open(struct control *ctl)
+{
+	const struct config *cfg = ctl->cfg;
+	int ret;
+
+	if (!cfg->cluster.enabled)
+		return 0;
+	cl.ctl = ctl;
+	cl.cfg = cfg->cluster;
+	if (cl.cfg.node[0]) {
+		snprintf(cl.node, sizeof(cl.node), "%s", cl.cfg.node);
+	} else if (gethostname(cl.node, sizeof(cl.node) - 1)) {
+		snprintf(cl.node, sizeof(cl.node), "pid-%d", (int)getpid());
+	}
+	ret = read_password(cl.cfg.password, cfg->path);
+	if (ret)
+		return ret;
+	cl.queue = calloc(QUEUE_MAX, sizeof(*cl.queue));
+	if (!cl.queue)
+		return -ENOMEM;
+	if (ctl->xdp && cfg->xdp.enabled) {
+		ret = xdpctl_live_open(cfg->xdp.pin_path, &cl.live);
+		if (ret) {
+			pr_warn("cluster: cannot open the XDP maps under %s: %s (unbans from other hosts will not apply)",
+				cfg->xdp.pin_path, strerror(-ret));
+			cl.live = NULL;
+		}
+	}
+	snprintf(cl.last_id, sizeof(cl.last_id), "0-0");
+	atomic_store(&cl.stop, false);
+	cl.enabled = true;
+	return 0;
+}
+
+int cluster_start(void)
+{
+	int ret;
+
+	if (!cl.enabled)
+		return 0;
+	ret = -pthread_create(&cl.sync_tid, NULL, sync_main, NULL);
+	if (ret)
+		return ret;
+	cl.sync_started = true;
+	ret = -pthread_create(&cl.tail_tid, NULL, tail_main, NULL);
+	if (ret)
+		return ret;
+	cl.tail_started = true;
+	pr_info("cluster: node %s, Redis %s, limits sync every %u ms, on_redis_down %s",
+		cl.node, cl.cfg.redis, cl.cfg.sync_ms,
+		cl.cfg.on_redis_down == CFG_REDIS_DOWN_OPEN ? "open" :
+		cl.cfg.on_redis_down == CFG_REDIS_DOWN_CLOSED ? "closed" :
+								  "local");
+	return 0;
+}
+
+void cluster_stop(void)
+{
+	if (!cl.enabled)
+		return;
+	atomic_store(&cl.stop, true);
+	if (cl.sync_started)
+		pthread_join(cl.sync_tid, NULL);
+	if (cl.tail_started)
+		pthread_join(cl.tail_tid, NULL);
+	cl.sync_started = cl.tail_started = false;
+	xdpctl_live_close(cl.live);
+	cl.live = NULL;
+	free(cl.queue);
+	cl.queue = NULL;
+	cl.q_len = 0;
+	cl.enabled = false;
+	memset(cl.password, 0, sizeof(cl.password));
+}
+
+void cluster_get_counts(struct cluster_counts *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!cl.enabled)
+		return;
+	pthread_mutex_lock(&cl.lock);
+	out->enabled = true;
+	out->up = cl.up_sync && cl.up_tail;
+	out->nodes = cl.n_nodes;
+	out->reconnects = cl.reconnects;
+	out->bans_published = cl.published;
+	out->bans_applied = cl.applied;
+	out->bans_queued = cl.q_len;
+	out->stream_lag_ms = cl.lag_ms;
+	out->sync_age_ms = cl.last_sync_ms ? mono_ms() - cl.last_sync_ms : 0;
+	pthread_mutex_unlock(&cl.lock);
+}
+
+void cluster_status_json(struct jw *w)
+{
+	struct cluster_counts k;
+
+	cluster_get_counts(&k);
+	jw_obj(w);
+	jw_kbool(w, "enabled", k.enabled);
+	if (!k.enabled) {
+		jw_obj_end(w);
+		return;
+	}
+	pthread_mutex_lock(&cl.lock);
+	jw_kstr(w, "node", cl.node);
+	jw_kstr(w, "redis", cl.cfg.redis);
+	jw_kstr(w, "state", k.up ? "up" : cl.up_sync || cl.up_tail ?
+		"partial" : "down");
+	jw_kstr(w, "on_redis_down",
+		cl.cfg.on_redis_down == CFG_REDIS_DOWN_OPEN ? "open" :
+		cl.cfg.on_redis_down == CFG_REDIS_DOWN_CLOSED ? "closed" :
+								  "local");
+	jw_ku64(w, "sync_ms", cl.cfg.sync_ms);
+	jw_key(w, "nodes");
+	jw_arr(w);
+	for (unsigned int i = 0; i < cl.n_nodes && cl.nodes[i][0]; i++)
+		jw_str(w, cl.nodes[i]);
+	jw_arr_end(w);
+	jw_ku64(w, "rank", cl.rank);
+	jw_kstr(w, "stream_last_id", cl.last_id);
+	jw_ku64(w, "stream_lag_ms", k.stream_lag_ms);
+	jw_ku64(w, "sync_age_ms", k.sync_age_ms);
+	jw_ku64(w, "reconnects", k.reconnects);
+	jw_ku64(w, "bans_published", k.bans_published);
+	jw_ku64(w, "bans_applied", k.bans_applied);
+	jw_ku64(w, "bans_queued", k.bans_queued);
+	jw_ku64(w, "bans_dropped", cl.q_dropped);
+	jw_kstr(w, "last_error", cl.last_error);
+	pthread_mutex_unlock(&cl.lock);
+	jw_obj_end(w);
+}
+
+void cluster_status_line(char *buf, unsigned long len)
+{
+	struct cluster_counts k;
+
+	cluster_get_counts(&k);
+	if (!k.enabled) {
+		snprintf(buf, len, "off");
+		return;
+	}
+	pthread_mutex_lock(&cl.lock);
+	snprintf(buf, len,
+		 "%s, node %s, Redis %s, %" PRIu64 " node(s) live, stream at %s (lag %" PRIu64 " ms), %" PRIu64 " ban(s) queued",
+		 k.up ? "up" : "DOWN", cl.node, cl.cfg.redis, k.nodes,
+		 cl.last_id, k.stream_lag_ms, k.bans_queued);
+	pthread_mutex_unlock(&cl.lock);
+}
