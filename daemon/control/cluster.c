@@ -46,14 +46,29 @@
 #define XREAD_BLOCK_MS	1000
 #define MAX_NODES	64
 
-/* HSET our count, keep the hash two windows, return the cluster total. */
+/*
+ * Reserve this host's allowance for one key and window, atomically: the
+ * hash holds each host's reservation (what it may admit in the window,
+ * never below what it admitted). Others' reservations plus ours never pass
+ * N: ours becomes count + ceil(free / hosts), free = N - others - count.
+ * A live host with no field yet is counted at its implicit share (ARGV[6])
+ * while the window is young: it admits that much before its first sync.
+ * ARGV: node, count, N, hosts, ttl ms, implicit share. Returns ours.
+ */
 static const char lua_sync[] =
-	"redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) "
-	"redis.call('PEXPIRE', KEYS[1], ARGV[3]) "
-	"local s = 0 "
-	"for _, v in ipairs(redis.call('HVALS', KEYS[1])) do "
-	"s = s + tonumber(v) end "
-	"return s";
+	"local me, cnt = ARGV[1], tonumber(ARGV[2]) "
+	"local n, h = tonumber(ARGV[3]), tonumber(ARGV[4]) "
+	"local f = redis.call('HGETALL', KEYS[1]) "
+	"local others, seen = 0, 0 "
+	"for i = 1, #f, 2 do if f[i] ~= me then "
+	"others = others + tonumber(f[i + 1]) seen = seen + 1 end end "
+	"if h - 1 > seen then others = others + (h - 1 - seen) * tonumber(ARGV[6]) end "
+	"local free = n - others - cnt "
+	"local mine = cnt "
+	"if free > 0 then mine = cnt + math.ceil(free / h) end "
+	"redis.call('HSET', KEYS[1], me, mine) "
+	"redis.call('PEXPIRE', KEYS[1], ARGV[5]) "
+	"return mine";
 
 struct ban_msg {
 	bool ban;
@@ -243,7 +258,9 @@ static void sync_table(struct crl_table *t, void *arg)
 	const struct rl_window *w = &crl_table_limit(t)->windows[0];
 	uint64_t now_ns = wall_ms() * 1000000ull;
 	size_t cursor = 0, n;
-	char key[RL_MAX_KEY * 2 + 256], cnt[24], ttl[24];
+	char key[RL_MAX_KEY * 2 + 256], cnt[24], ttl[24], lim[24], hosts[16];
+	char implicit[24];
+	unsigned int nodes, rank;
 
 	if (s->failed)
 		return;
@@ -251,15 +268,30 @@ static void sync_table(struct crl_table *t, void *arg)
 		n = crl_collect(t, now_ns, s->buf, SYNC_BATCH, &cursor);
 		snprintf(ttl, sizeof(ttl), "%" PRIu64,
 			 (uint64_t)(2 * w->period_ns / 1000000ull + 10000));
+		pthread_mutex_lock(&cl.lock);
+		nodes = cl.n_nodes ? cl.n_nodes : 1;
+		rank = cl.rank;
+		pthread_mutex_unlock(&cl.lock);
+		snprintf(lim, sizeof(lim), "%" PRIu64, w->limit);
+		snprintf(hosts, sizeof(hosts), "%u", nodes);
 		for (size_t i = 0; i < n; i++) {
 			char kh[RL_MAX_KEY * 2 + 1];
+			uint64_t age = now_ns - s->buf[i].win * w->period_ns;
+
+			/* hosts not synced yet hold their share in a young
+			 * window only (crl_set_env: 2 intervals) */
+			snprintf(implicit, sizeof(implicit), "%" PRIu64,
+				 age < (uint64_t)cl.cfg.sync_ms * 2000000ull ?
+				 crl_share(w->limit, nodes, rank) : 0);
 
 			hex(s->buf[i].key, s->buf[i].klen, kh);
 			snprintf(key, sizeof(key), "sluice:rl:%s:%s:%" PRIu64,
 				 crl_table_id(t), kh, s->buf[i].win);
 			snprintf(cnt, sizeof(cnt), "%" PRIu64, s->buf[i].count);
-			redisAppendCommand(s->c, "EVALSHA %s 1 %s %s %s %s",
-					   s->sha, key, cl.node, cnt, ttl);
+			redisAppendCommand(s->c,
+					   "EVALSHA %s 1 %s %s %s %s %s %s %s",
+					   s->sha, key, cl.node, cnt, lim, hosts,
+					   ttl, implicit);
 		}
 		for (size_t i = 0; i < n; i++) {
 			redisReply *r = get_reply(s->c);

@@ -267,10 +267,9 @@ size_t crl_collect(struct crl_table *t, uint64_t wall_ns, struct crl_sync *out,
 	return n;
 }
 
-void crl_apply(struct crl_table *t, const struct crl_sync *s, uint64_t total)
+void crl_apply(struct crl_table *t, const struct crl_sync *s,
+	       uint64_t allowance)
 {
-	uint64_t n = t->limit.windows[0].limit;
-	uint64_t left = total < n ? n - total : 0;
 	struct crl_bucket *b = bucket_of(t, s->key, s->klen);
 
 	pthread_mutex_lock(&b->lock);
@@ -280,12 +279,7 @@ void crl_apply(struct crl_table *t, const struct crl_sync *s, uint64_t total)
 		if (!e->used || e->key_len != s->klen || e->win != s->win ||
 		    memcmp(e->key, s->key, s->klen))
 			continue;
-		e->allowance = s->count +
-			       crl_share(left,
-					 atomic_load_explicit(&t->nodes,
-							      memory_order_relaxed),
-					 atomic_load_explicit(&t->rank,
-							      memory_order_relaxed));
+		e->allowance = allowance > s->count ? allowance : s->count;
 		break;
 	}
 	pthread_mutex_unlock(&b->lock);

@@ -10,12 +10,12 @@
  * current window: the requests this host admitted (count) and how many it
  * may admit (allowance). A request passes while count < allowance. The
  * cluster thread (control/cluster.c) reconciles every sync interval: it
- * collects the active entries (crl_collect), writes each one's count to
- * Redis and reads back the cluster's total, and hands it to crl_apply(),
- * which sets allowance = count at the push + this host's share of what is
- * left (N - total split over the live hosts). Between two reconciles the
- * cluster can overshoot by at most what it admits in one interval
- * (docs/CLUSTER.md has the bound).
+ * collects the active entries (crl_collect) and, for each, has Redis
+ * reserve this host's allowance atomically (a Lua script: count + a share
+ * of what the other hosts' reservations leave of N), which crl_apply()
+ * sets. The reservations never add up to more than N, so the cluster
+ * admits at most N per window, plus the small exceptions docs/CLUSTER.md
+ * bounds (a key first seen mid-window, a wrong count of live hosts).
  *
  * While Redis is unreachable the table follows the state the cluster
  * thread sets: local (each host admits its share N/H of every window),
@@ -88,9 +88,10 @@ struct crl_sync {
 size_t crl_collect(struct crl_table *t, uint64_t wall_ns, struct crl_sync *out,
 		   size_t max, size_t *cursor);
 
-/* The cluster total of s's window (all hosts' counts, ours included as
- * s->count): set the entry's allowance, if it is still in that window. */
-void crl_apply(struct crl_table *t, const struct crl_sync *s, uint64_t total);
+/* The allowance Redis reserved for s's key and window (at least s->count):
+ * set it, if the entry is still in that window. */
+void crl_apply(struct crl_table *t, const struct crl_sync *s,
+	       uint64_t allowance);
 
 /* This host's share of n over nodes hosts, rank 0-based. */
 uint64_t crl_share(uint64_t n, unsigned int nodes, unsigned int rank);
