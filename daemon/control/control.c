@@ -69,6 +69,23 @@ static void escalation_counts(struct obs_escalation_counts *out)
 	out->banned = s.banned;
 }
 
+/* obs_cluster_fn: the cluster module's state, read at each scrape. */
+static void cluster_counts(struct obs_cluster_counts *out)
+{
+	struct cluster_counts k;
+
+	cluster_get_counts(&k);
+	out->enabled = k.enabled;
+	out->up = k.up;
+	out->nodes = k.nodes;
+	out->connects = k.reconnects;
+	out->published = k.bans_published;
+	out->applied = k.bans_applied;
+	out->queued = k.bans_queued;
+	out->lag_ms = k.stream_lag_ms;
+	out->sync_age_ms = k.sync_age_ms;
+}
+
 _Static_assert(sizeof(((struct control *)0)->siginfo) ==
 	       sizeof(struct signalfd_siginfo), "siginfo size");
 
@@ -337,6 +354,7 @@ int control_start(struct control *ctl, const char *path, struct config *cfg,
 		}
 		obs_set_xdp(ctl->xdp);
 		obs_set_escalation_source(escalation_counts);
+		obs_set_cluster_source(cluster_counts);
 	}
 	/* everything that needs privileges, then the drop, then the threads */
 	ret = init_workers(ctl);
@@ -667,6 +685,7 @@ int control_run(struct control *ctl)
 	cluster_stop();
 	obs_set_xdp(NULL);
 	obs_set_escalation_source(NULL);
+	obs_set_cluster_source(NULL);
 	gate_set_ban_sink(NULL, NULL);
 	xdpctl_close(ctl->xdp);
 	ctl->xdp = NULL;
