@@ -90,6 +90,7 @@ static struct {
 	atomic_bool stop;
 
 	pthread_mutex_t lock;		/* guards everything below */
+	pthread_cond_t wake;		/* a ban queued: publish it now */
 	struct ban_msg *queue;		/* ring of QUEUE_MAX */
 	size_t q_head, q_len;
 	uint64_t q_dropped;
@@ -100,7 +101,8 @@ static struct {
 	char run_id[48];		/* of the Redis the tail thread reads */
 	char last_id[48];		/* last stream ID applied */
 	uint64_t reconnects, published, applied, lag_ms, last_sync_ms;
-} cl = { .lock = PTHREAD_MUTEX_INITIALIZER };
+} cl = { .lock = PTHREAD_MUTEX_INITIALIZER,
+	 .wake = PTHREAD_COND_INITIALIZER };
 
 static uint64_t wall_ms(void)
 {
@@ -128,6 +130,21 @@ static void nap(uint64_t ms)
 		nanosleep(&ts, NULL);
 		ms -= step;
 	}
+}
+
+/* Until the next sync (ms from now) or a queued ban, whichever first. */
+static void wait_tick(uint64_t ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	ts.tv_sec += (time_t)(ms / 1000) + ts.tv_nsec / 1000000000L;
+	ts.tv_nsec %= 1000000000L;
+	pthread_mutex_lock(&cl.lock);
+	if (!cl.q_len && !atomic_load(&cl.stop))
+		pthread_cond_timedwait(&cl.wake, &cl.lock, &ts);
+	pthread_mutex_unlock(&cl.lock);
 }
 
 static void set_error(const char *what, const char *detail)
@@ -386,6 +403,7 @@ void cluster_publish_ban(const struct allowlist_entry *e, uint64_t seconds,
 	snprintf(m->by, sizeof(m->by), "%s", by);
 	m->at_ms = wall_ms();
 	cl.q_len++;
+	pthread_cond_signal(&cl.wake);
 	pthread_mutex_unlock(&cl.lock);
 }
 
@@ -528,7 +546,8 @@ static void *sync_main(void *arg)
 		{
 			uint64_t spent = mono_ms() - t0;
 
-			nap(spent < cl.cfg.sync_ms ? cl.cfg.sync_ms - spent : 1);
+			wait_tick(spent < cl.cfg.sync_ms ?
+				  cl.cfg.sync_ms - spent : 1);
 		}
 		continue;
 broken:
@@ -903,6 +922,9 @@ void cluster_stop(void)
 	if (!cl.enabled)
 		return;
 	atomic_store(&cl.stop, true);
+	pthread_mutex_lock(&cl.lock);
+	pthread_cond_signal(&cl.wake);
+	pthread_mutex_unlock(&cl.lock);
 	if (cl.sync_started)
 		pthread_join(cl.sync_tid, NULL);
 	if (cl.tail_started)
