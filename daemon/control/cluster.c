@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
- * Cluster: limits and bans shared through Redis. See cluster.h and
- * docs/CLUSTER.md.
+ * Cluster: Redis connections, the limit sync thread (reservations,
+ * heartbeat, publishing the ban queue), start, stop and status. The ban
+ * side is cluster_bans.c. See cluster.h and docs/CLUSTER.md.
  *
  * Redis keys (prefix "sluice:"):
- *   rl:{limit}:{key hex}:{window}  hash node -> count, expires after 2
- *                                 windows; the Lua script below sets this
- *                                 host's field and returns the sum
+ *   rl:{limit}:{key hex}:{window}  hash node -> reservation, expires
+ *                                 after 2 windows; the Lua script below
+ *                                 reserves this host's allowance
  *   node:{name}                   heartbeat, TTL NODE_TTL_MS
  *   nodes                         sorted set name -> last heartbeat (ms)
  *   bans                          stream of ban/unban entries, MAXLEN ~
@@ -21,30 +22,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <hiredis/hiredis.h>
 
-#include "config/allowlist.h"
 #include "config/config.h"
+#include "control/cluster_int.h"
 #include "control/control.h"
 #include "lib/jw.h"
 #include "lib/log.h"
-#include "obs/obs.h"
 #include "policy/cluster_limit.h"
 #include "xdp/xdpctl.h"
 
-#define NODE_TTL_MS	3000		/* a node is live this long after a beat */
-#define BEAT_MS		1000
-#define BACKOFF_MIN_MS	100
-#define BACKOFF_MAX_MS	5000
-#define STREAM_MAXLEN	10000		/* entries kept, about (MAXLEN ~) */
-#define QUEUE_MAX	4096		/* bans waiting for Redis */
-#define SYNC_BATCH	1024		/* keys per table per reconcile */
-#define XREAD_BLOCK_MS	1000
-#define MAX_NODES	64
 
 /*
  * Reserve this host's allowance for one key and window, atomically: the
@@ -70,41 +60,10 @@ static const char lua_sync[] =
 	"redis.call('PEXPIRE', KEYS[1], ARGV[5]) "
 	"return mine";
 
-struct ban_msg {
-	bool ban;
-	char cidr[64];
-	uint64_t seconds;
-	char by[12];
-	uint64_t at_ms;			/* when it was decided (wall) */
-};
+struct cluster_state cl = { .lock = PTHREAD_MUTEX_INITIALIZER,
+			    .wake = PTHREAD_COND_INITIALIZER };
 
-static struct {
-	bool enabled;
-	struct control *ctl;
-	struct config_cluster cfg;	/* copy: the section is not reloadable */
-	char node[64];
-	char password[256];
-	struct xdpctl_live *live;	/* pinned ban maps (unbans) */
-	pthread_t sync_tid, tail_tid;
-	bool sync_started, tail_started;
-	atomic_bool stop;
-
-	pthread_mutex_t lock;		/* guards everything below */
-	pthread_cond_t wake;		/* a ban queued: publish it now */
-	struct ban_msg *queue;		/* ring of QUEUE_MAX */
-	size_t q_head, q_len;
-	uint64_t q_dropped;
-	char nodes[MAX_NODES][64];	/* live, sorted */
-	unsigned int n_nodes, rank;
-	bool up_sync, up_tail;
-	char last_error[128];
-	char run_id[48];		/* of the Redis the tail thread reads */
-	char last_id[48];		/* last stream ID applied */
-	uint64_t reconnects, published, applied, lag_ms, last_sync_ms;
-} cl = { .lock = PTHREAD_MUTEX_INITIALIZER,
-	 .wake = PTHREAD_COND_INITIALIZER };
-
-static uint64_t wall_ms(void)
+uint64_t cluster__wall_ms(void)
 {
 	struct timespec ts;
 
@@ -112,7 +71,7 @@ static uint64_t wall_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static uint64_t mono_ms(void)
+uint64_t cluster__mono_ms(void)
 {
 	struct timespec ts;
 
@@ -121,7 +80,7 @@ static uint64_t mono_ms(void)
 }
 
 /* Sleep up to ms, waking early when stopping. */
-static void nap(uint64_t ms)
+void cluster__nap(uint64_t ms)
 {
 	while (ms && !atomic_load(&cl.stop)) {
 		uint64_t step = ms < 50 ? ms : 50;
@@ -147,7 +106,7 @@ static void wait_tick(uint64_t ms)
 	pthread_mutex_unlock(&cl.lock);
 }
 
-static void set_error(const char *what, const char *detail)
+void cluster__set_error(const char *what, const char *detail)
 {
 	pthread_mutex_lock(&cl.lock);
 	snprintf(cl.last_error, sizeof(cl.last_error), "%.20s: %.100s", what,
@@ -159,7 +118,7 @@ static void set_error(const char *what, const char *detail)
 
 /* A connection with timeouts (ms) on connect and on every command, AUTH
  * done; NULL when Redis cannot be reached (the cause recorded). */
-static redisContext *connect_redis(uint32_t timeout_ms, const char *who)
+redisContext *cluster__connect(uint32_t timeout_ms, const char *who)
 {
 	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
 	const char *a = cl.cfg.redis;
@@ -183,7 +142,7 @@ static redisContext *connect_redis(uint32_t timeout_ms, const char *who)
 		c = redisConnectWithTimeout(host, atoi(colon + 1), tv);
 	}
 	if (!c || c->err) {
-		set_error(who, c ? c->errstr : "out of memory");
+		cluster__set_error(who, c ? c->errstr : "out of memory");
 		if (c)
 			redisFree(c);
 		return NULL;
@@ -192,7 +151,7 @@ static redisContext *connect_redis(uint32_t timeout_ms, const char *who)
 	if (cl.password[0]) {
 		r = redisCommand(c, "AUTH %s", cl.password);
 		if (!r || r->type == REDIS_REPLY_ERROR) {
-			set_error(who, r ? r->str : c->errstr);
+			cluster__set_error(who, r ? r->str : c->errstr);
 			if (r)
 				freeReplyObject(r);
 			redisFree(c);
@@ -205,7 +164,7 @@ static redisContext *connect_redis(uint32_t timeout_ms, const char *who)
 
 /* The reply of a pipelined command, or NULL (connection broken: the
  * caller drops it). */
-static redisReply *get_reply(redisContext *c)
+redisReply *cluster__reply(redisContext *c)
 {
 	void *r = NULL;
 
@@ -273,7 +232,7 @@ static void sync_table(struct crl_table *t, void *arg)
 {
 	struct sync_ctx *s = arg;
 	const struct rl_window *w = &crl_table_limit(t)->windows[0];
-	uint64_t now_ns = wall_ms() * 1000000ull;
+	uint64_t now_ns = cluster__wall_ms() * 1000000ull;
 	size_t cursor = 0, n;
 	char key[RL_MAX_KEY * 2 + 256], cnt[24], ttl[24], lim[24], hosts[16];
 	char implicit[24];
@@ -311,7 +270,7 @@ static void sync_table(struct crl_table *t, void *arg)
 					   ttl, implicit);
 		}
 		for (size_t i = 0; i < n; i++) {
-			redisReply *r = get_reply(s->c);
+			redisReply *r = cluster__reply(s->c);
 
 			if (!r) {
 				s->failed = true;
@@ -320,7 +279,7 @@ static void sync_table(struct crl_table *t, void *arg)
 			if (r->type == REDIS_REPLY_INTEGER && r->integer >= 0)
 				crl_apply(t, &s->buf[i], (uint64_t)r->integer);
 			else if (r->type == REDIS_REPLY_ERROR)
-				set_error("limit sync", r->str);
+				cluster__set_error("limit sync", r->str);
 			freeReplyObject(r);
 		}
 	} while (cursor && n);
@@ -336,7 +295,7 @@ static int cmp_name(const void *a, const void *b)
 /* Beat, and read the live nodes. 0 or -EIO (connection broken). */
 static int heartbeat(redisContext *c)
 {
-	uint64_t now = wall_ms();
+	uint64_t now = cluster__wall_ms();
 	char names[MAX_NODES][64];
 	unsigned int n = 0, rank = 0;
 	redisReply *r;
@@ -353,14 +312,14 @@ static int heartbeat(redisContext *c)
 	redisAppendCommand(c, "ZRANGEBYSCORE sluice:nodes %" PRIu64 " +inf",
 			   now - NODE_TTL_MS);
 	for (int i = 0; i < 3; i++) {
-		r = get_reply(c);
+		r = cluster__reply(c);
 		if (!r)
 			return -EIO;
 		if (r->type == REDIS_REPLY_ERROR)
-			set_error("heartbeat", r->str);
+			cluster__set_error("heartbeat", r->str);
 		freeReplyObject(r);
 	}
-	r = get_reply(c);
+	r = cluster__reply(c);
 	if (!r)
 		return -EIO;
 	if (r->type == REDIS_REPLY_ARRAY)
@@ -379,88 +338,6 @@ static int heartbeat(redisContext *c)
 	cl.rank = rank;
 	pthread_mutex_unlock(&cl.lock);
 	return 0;
-}
-
-/* ---- ban publishing ----------------------------------------------------- */
-
-void cluster_publish_ban(const struct allowlist_entry *e, uint64_t seconds,
-			 bool ban, const char *by)
-{
-	struct ban_msg *m;
-
-	if (!cl.enabled)
-		return;
-	pthread_mutex_lock(&cl.lock);
-	if (cl.q_len == QUEUE_MAX) {	/* drop the oldest */
-		cl.q_head = (cl.q_head + 1) % QUEUE_MAX;
-		cl.q_len--;
-		cl.q_dropped++;
-	}
-	m = &cl.queue[(cl.q_head + cl.q_len) % QUEUE_MAX];
-	m->ban = ban;
-	allowlist_format(e, m->cidr, sizeof(m->cidr));
-	m->seconds = seconds;
-	snprintf(m->by, sizeof(m->by), "%s", by);
-	m->at_ms = wall_ms();
-	cl.q_len++;
-	pthread_cond_signal(&cl.wake);
-	pthread_mutex_unlock(&cl.lock);
-}
-
-/* XADD the queued bans (and keep the live-ban hash); an entry leaves the
- * queue only once Redis acknowledged it. 0 or -EIO. */
-static int publish_bans(redisContext *c)
-{
-	for (;;) {
-		struct ban_msg m;
-		char secs[24], exp[24], at[24], live[160];
-		redisReply *r1, *r2;
-		uint64_t expires;
-
-		pthread_mutex_lock(&cl.lock);
-		if (!cl.q_len) {
-			pthread_mutex_unlock(&cl.lock);
-			return 0;
-		}
-		m = cl.queue[cl.q_head];
-		pthread_mutex_unlock(&cl.lock);
-
-		expires = m.ban && m.seconds ? m.at_ms + m.seconds * 1000 : 0;
-		snprintf(secs, sizeof(secs), "%" PRIu64, m.seconds);
-		snprintf(exp, sizeof(exp), "%" PRIu64, expires);
-		snprintf(at, sizeof(at), "%" PRIu64, m.at_ms);
-		redisAppendCommand(c,
-				   "XADD sluice:bans MAXLEN ~ %d * op %s cidr %s seconds %s expires_ms %s at_ms %s node %s by %s",
-				   STREAM_MAXLEN, m.ban ? "ban" : "unban",
-				   m.cidr, secs, exp, at, cl.node, m.by);
-		if (m.ban) {
-			snprintf(live, sizeof(live), "%s %s %s", exp, cl.node,
-				 m.by);
-			redisAppendCommand(c, "HSET sluice:bans:live %s %s",
-					   m.cidr, live);
-		} else {
-			redisAppendCommand(c, "HDEL sluice:bans:live %s",
-					   m.cidr);
-		}
-		r1 = get_reply(c);
-		r2 = r1 ? get_reply(c) : NULL;
-		if (!r1 || !r2) {
-			if (r1)
-				freeReplyObject(r1);
-			return -EIO;
-		}
-		if (r1->type == REDIS_REPLY_ERROR)
-			set_error("ban publish", r1->str);
-		freeReplyObject(r1);
-		freeReplyObject(r2);
-		pthread_mutex_lock(&cl.lock);
-		if (cl.q_len) {
-			cl.q_head = (cl.q_head + 1) % QUEUE_MAX;
-			cl.q_len--;
-		}
-		cl.published++;
-		pthread_mutex_unlock(&cl.lock);
-	}
 }
 
 /* ---- the sync thread ---------------------------------------------------- */
@@ -485,19 +362,19 @@ static void *sync_main(void *arg)
 		return NULL;
 	set_all(down_state());
 	while (!atomic_load(&cl.stop)) {
-		uint64_t t0 = mono_ms();
+		uint64_t t0 = cluster__mono_ms();
 		struct sync_ctx s;
 		struct config *cfg;
 		redisReply *r;
 
 		if (!c) {
-			c = connect_redis(cl.cfg.timeout_ms, "sync");
+			c = cluster__connect(cl.cfg.timeout_ms, "sync");
 			if (c) {
 				r = redisCommand(c, "SCRIPT LOAD %s", lua_sync);
 				if (r && r->type == REDIS_REPLY_STRING) {
 					snprintf(sha, sizeof(sha), "%s", r->str);
 				} else {
-					set_error("SCRIPT LOAD", r ? r->str :
+					cluster__set_error("SCRIPT LOAD", r ? r->str :
 						  c->errstr);
 					redisFree(c);
 					c = NULL;
@@ -506,7 +383,7 @@ static void *sync_main(void *arg)
 					freeReplyObject(r);
 			}
 			if (!c) {
-				nap(backoff);
+				cluster__nap(backoff);
 				backoff = backoff * 2 > BACKOFF_MAX_MS ?
 					  BACKOFF_MAX_MS : backoff * 2;
 				continue;
@@ -525,7 +402,7 @@ static void *sync_main(void *arg)
 				goto broken;
 			last_beat = t0;
 		}
-		if (publish_bans(c))
+		if (cluster__publish_bans(c))
 			goto broken;
 		/* limits: push counts, pull totals; state up once it works */
 		cfg = control_config(cl.ctl, NULL);
@@ -541,10 +418,10 @@ static void *sync_main(void *arg)
 			goto broken;
 		pthread_mutex_lock(&cl.lock);
 		cl.up_sync = true;
-		cl.last_sync_ms = mono_ms();
+		cl.last_sync_ms = cluster__mono_ms();
 		pthread_mutex_unlock(&cl.lock);
 		{
-			uint64_t spent = mono_ms() - t0;
+			uint64_t spent = cluster__mono_ms() - t0;
 
 			wait_tick(spent < cl.cfg.sync_ms ?
 				  cl.cfg.sync_ms - spent : 1);
@@ -556,7 +433,7 @@ broken:
 			cl.cfg.on_redis_down == CFG_REDIS_DOWN_OPEN ? "open" :
 			cl.cfg.on_redis_down == CFG_REDIS_DOWN_CLOSED ?
 				"closed" : "local shares");
-		set_error("sync", c->errstr[0] ? c->errstr : "error");
+		cluster__set_error("sync", c->errstr[0] ? c->errstr : "error");
 		redisFree(c);
 		c = NULL;
 		pthread_mutex_lock(&cl.lock);
@@ -567,251 +444,6 @@ broken:
 	if (c)
 		redisFree(c);
 	free(buf);
-	return NULL;
-}
-
-/* ---- the tail thread ---------------------------------------------------- */
-
-static const char *field(const redisReply *kv, const char *name)
-{
-	for (size_t i = 0; i + 1 < kv->elements; i += 2)
-		if (kv->element[i]->type == REDIS_REPLY_STRING &&
-		    !strcmp(kv->element[i]->str, name) &&
-		    kv->element[i + 1]->type == REDIS_REPLY_STRING)
-			return kv->element[i + 1]->str;
-	return NULL;
-}
-
-/* Install a ban (expires_ms 0: never) or lift one, in our XDP maps. */
-static void install(const char *cidr, bool ban, uint64_t expires_ms,
-		    const char *by, const char *origin)
-{
-	struct allowlist_entry e;
-	char err[128];
-	uint64_t now = wall_ms();
-	int r;
-
-	if (!cl.ctl->xdp)
-		return;
-	if (allowlist_parse_cidr(cidr, &e, err, sizeof(err))) {
-		pr_warn("cluster: bad ban entry from %s: %s", origin, err);
-		return;
-	}
-	if (ban) {
-		uint64_t for_ns;
-
-		if (expires_ms && expires_ms <= now)
-			return;	/* over already */
-		for_ns = expires_ms ? (expires_ms - now) * 1000000ull : 0;
-		if (cl.live && by && !strcmp(by, "operator"))
-			r = xdpctl_live_ban(cl.live, &e, for_ns);
-		else
-			r = xdpctl_ban(cl.ctl->xdp, &e, for_ns);
-	} else {
-		r = cl.live ? xdpctl_live_unban(cl.live, &e) : -EOPNOTSUPP;
-		if (r == -ENOENT)
-			r = 0;
-	}
-	if (r)
-		pr_warn("cluster: cannot %s %s (from %s): %s",
-			ban ? "ban" : "unban", cidr, origin, strerror(-r));
-	else
-		pr_info("cluster: %s %s (from %s)", ban ? "banned" : "unbanned",
-			cidr, origin);
-}
-
-/* The live bans of the hash, all installed. 0 or -EIO. */
-static int load_live(redisContext *c)
-{
-	redisReply *r = redisCommand(c, "HGETALL sluice:bans:live");
-	size_t n = 0;
-
-	if (!r)
-		return -EIO;
-	if (r->type == REDIS_REPLY_ARRAY)
-		for (size_t i = 0; i + 1 < r->elements; i += 2) {
-			const char *v = r->element[i + 1]->str;
-			unsigned long long exp = 0;
-			char node[64] = "?", by[16] = "sluiced";
-
-			if (!v || sscanf(v, "%llu %63s %15s", &exp, node,
-					 by) < 1)
-				continue;
-			install(r->element[i]->str, true, exp, by, node);
-			n++;
-		}
-	freeReplyObject(r);
-	pr_info("cluster: %zu live ban(s) loaded from Redis", n);
-	return 0;
-}
-
-/* The ID of the stream's first (first) or last entry into id ("0-0":
- * empty). 0 or -EIO. */
-static int edge_id(redisContext *c, bool first, char *id, size_t len)
-{
-	redisReply *r = first ?
-		redisCommand(c, "XRANGE sluice:bans - + COUNT 1") :
-		redisCommand(c, "XREVRANGE sluice:bans + - COUNT 1");
-
-	if (!r)
-		return -EIO;
-	snprintf(id, len, "0-0");
-	if (r->type == REDIS_REPLY_ARRAY && r->elements &&
-	    r->element[0]->type == REDIS_REPLY_ARRAY &&
-	    r->element[0]->elements &&
-	    r->element[0]->element[0]->type == REDIS_REPLY_STRING)
-		snprintf(id, len, "%s", r->element[0]->element[0]->str);
-	freeReplyObject(r);
-	return 0;
-}
-
-static int id_cmp(const char *a, const char *b)
-{
-	unsigned long long am = 0, as = 0, bm = 0, bs = 0;
-
-	sscanf(a, "%llu-%llu", &am, &as);
-	sscanf(b, "%llu-%llu", &bm, &bs);
-	if (am != bm)
-		return am < bm ? -1 : 1;
-	return as < bs ? -1 : as > bs;
-}
-
-/* After (re)connecting: where to read from. A first start or a Redis that
- * lost its data (another run_id) loads the live bans; a Redis that trimmed
- * past our last ID too. Then XREAD replays what we missed. 0 or -EIO. */
-static int resync(redisContext *c, bool *first_start)
-{
-	char run_id[48] = "", first[48], last[48];
-	redisReply *r = redisCommand(c, "INFO server");
-	bool reload;
-
-	if (!r)
-		return -EIO;
-	if (r->type == REDIS_REPLY_STRING) {
-		const char *p = strstr(r->str, "run_id:");
-
-		if (p)
-			sscanf(p + 7, "%40[0-9a-f]", run_id);
-	}
-	freeReplyObject(r);
-	if (edge_id(c, true, first, sizeof(first)))
-		return -EIO;
-	pthread_mutex_lock(&cl.lock);
-	reload = *first_start || strcmp(run_id, cl.run_id) ||
-		 id_cmp(cl.last_id, first) < 0;
-	if (strcmp(run_id, cl.run_id) && !*first_start)
-		snprintf(cl.last_id, sizeof(cl.last_id), "0-0");
-	snprintf(cl.run_id, sizeof(cl.run_id), "%s", run_id);
-	pthread_mutex_unlock(&cl.lock);
-	if (!reload)
-		return 0;
-	if (*first_start) {
-		/* the stream's end first: what comes after is replayed */
-		if (edge_id(c, false, last, sizeof(last)))
-			return -EIO;
-		pthread_mutex_lock(&cl.lock);
-		snprintf(cl.last_id, sizeof(cl.last_id), "%s", last);
-		pthread_mutex_unlock(&cl.lock);
-	}
-	if (load_live(c))
-		return -EIO;
-	*first_start = false;
-	return 0;
-}
-
-/* Apply the entries of one XREAD reply. */
-static void apply_entries(const redisReply *r)
-{
-	const redisReply *entries;
-
-	if (r->type != REDIS_REPLY_ARRAY || !r->elements ||
-	    r->element[0]->type != REDIS_REPLY_ARRAY ||
-	    r->element[0]->elements < 2)
-		return;
-	entries = r->element[0]->element[1];
-	for (size_t i = 0; i < entries->elements; i++) {
-		const redisReply *en = entries->element[i];
-		const char *id, *op, *cidr, *node, *by, *exp;
-		unsigned long long ms = 0;
-
-		if (en->type != REDIS_REPLY_ARRAY || en->elements < 2 ||
-		    en->element[0]->type != REDIS_REPLY_STRING ||
-		    en->element[1]->type != REDIS_REPLY_ARRAY)
-			continue;
-		id = en->element[0]->str;
-		op = field(en->element[1], "op");
-		cidr = field(en->element[1], "cidr");
-		node = field(en->element[1], "node");
-		by = field(en->element[1], "by");
-		exp = field(en->element[1], "expires_ms");
-		if (op && cidr && node && strcmp(node, cl.node))
-			install(cidr, !strcmp(op, "ban"),
-				exp ? strtoull(exp, NULL, 10) : 0, by, node);
-		sscanf(id, "%llu", &ms);
-		pthread_mutex_lock(&cl.lock);
-		snprintf(cl.last_id, sizeof(cl.last_id), "%s", id);
-		if (node && strcmp(node, cl.node)) {
-			uint64_t now = wall_ms();
-
-			cl.applied++;
-			cl.lag_ms = now > ms ? now - ms : 0;
-		}
-		pthread_mutex_unlock(&cl.lock);
-	}
-}
-
-static void *tail_main(void *arg)
-{
-	uint64_t backoff = BACKOFF_MIN_MS;
-	redisContext *c = NULL;
-	bool first_start = true;
-
-	(void)arg;
-	while (!atomic_load(&cl.stop)) {
-		char id[48];
-		redisReply *r;
-
-		if (!c) {
-			/* the read blocks XREAD_BLOCK_MS: a longer timeout */
-			c = connect_redis(cl.cfg.timeout_ms + XREAD_BLOCK_MS,
-					  "tail");
-			if (c && resync(c, &first_start)) {
-				redisFree(c);
-				c = NULL;
-			}
-			if (!c) {
-				nap(backoff);
-				backoff = backoff * 2 > BACKOFF_MAX_MS ?
-					  BACKOFF_MAX_MS : backoff * 2;
-				continue;
-			}
-			backoff = BACKOFF_MIN_MS;
-			pthread_mutex_lock(&cl.lock);
-			cl.up_tail = true;
-			pthread_mutex_unlock(&cl.lock);
-		}
-		pthread_mutex_lock(&cl.lock);
-		snprintf(id, sizeof(id), "%s", cl.last_id);
-		pthread_mutex_unlock(&cl.lock);
-		r = redisCommand(c, "XREAD COUNT 256 BLOCK %d STREAMS sluice:bans %s",
-				 XREAD_BLOCK_MS, id);
-		if (!r) {
-			set_error("tail", c->errstr);
-			redisFree(c);
-			c = NULL;
-			pthread_mutex_lock(&cl.lock);
-			cl.up_tail = false;
-			pthread_mutex_unlock(&cl.lock);
-			continue;
-		}
-		if (r->type == REDIS_REPLY_ERROR)
-			set_error("XREAD", r->str);
-		else
-			apply_entries(r);
-		freeReplyObject(r);
-	}
-	if (c)
-		redisFree(c);
 	return NULL;
 }
 
@@ -905,7 +537,7 @@ int cluster_start(void)
 	if (ret)
 		return ret;
 	cl.sync_started = true;
-	ret = -pthread_create(&cl.tail_tid, NULL, tail_main, NULL);
+	ret = -pthread_create(&cl.tail_tid, NULL, cluster__tail_main, NULL);
 	if (ret)
 		return ret;
 	cl.tail_started = true;
@@ -953,7 +585,7 @@ void cluster_get_counts(struct cluster_counts *out)
 	out->bans_applied = cl.applied;
 	out->bans_queued = cl.q_len;
 	out->stream_lag_ms = cl.lag_ms;
-	out->sync_age_ms = cl.last_sync_ms ? mono_ms() - cl.last_sync_ms : 0;
+	out->sync_age_ms = cl.last_sync_ms ? cluster__mono_ms() - cl.last_sync_ms : 0;
 	pthread_mutex_unlock(&cl.lock);
 }
 

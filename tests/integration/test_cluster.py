@@ -36,7 +36,9 @@ PID = os.getpid()
 CL_NS = f"slc-cl-{PID}"
 HOSTS = (1, 2, 3)
 PORT = 8080
-LIMIT_N = 60            # per minute, per consumer, for the whole cluster
+# per minute, per consumer, for the whole cluster (SLUICE_CLUSTER_LIMIT_N
+# to measure other sizes: docs/BENCHMARKS.md)
+LIMIT_N = int(os.environ.get("SLUICE_CLUSTER_LIMIT_N", "60"))
 SYNC_MS = 50
 LOADER = Path(__file__).resolve().parent / "cluster_load.py"
 REDIS = shutil.which("redis-server")
