@@ -41,6 +41,12 @@ while IFS= read -r f; do
 			fi
 		fi
 	done < <(sed -n 's/^#include "\([^"]*\)".*/\1/p' "$f")
+	# Redis is the cluster module's alone (docs/CLUSTER.md)
+	if [[ $f != daemon/control/cluster* ]] &&
+	   grep -En '^#include <hiredis/' "$f" >/dev/null; then
+		echo "$f: includes hiredis: only daemon/control/cluster*.c may"
+		bad=1
+	fi
 	for p in "${PURE[@]}"; do
 		[[ $from == "$p" ]] || continue
 		if grep -En "^#include $IMPURE_RE" "$f" >/dev/null; then

@@ -269,7 +269,7 @@ def test_cluster_limit_total_across_hosts(cluster):
     documented bound (docs/CLUSTER.md): Redis reserves each host's
     allowance so that they add up to N; a key first seen on a host in the
     middle of a window gets 1 unreserved request there (<= hosts more)."""
-    inside_one_window(8)
+    inside_one_window(max(8, LIMIT_N * 4 * 0.01))
     res = load(4 * LIMIT_N, TOKENS["c1"], pause=0.004)
     ok = sum(s.get("200", 0) for s in res["statuses"].values())
     at = res["admitted_at"]
