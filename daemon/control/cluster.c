@@ -60,7 +60,7 @@ static const char lua_sync[] =
 	"redis.call('PEXPIRE', KEYS[1], ARGV[5]) "
 	"return mine";
 
-struct cluster_state cl = { .lock = PTHREAD_MUTEX_INITIALIZER,
+struct cluster_state cluster__state = { .lock = PTHREAD_MUTEX_INITIALIZER,
 			    .wake = PTHREAD_COND_INITIALIZER };
 
 uint64_t cluster__wall_ms(void)
@@ -278,11 +278,15 @@ static void sync_table(struct crl_table *t, void *arg)
 			}
 			if (r->type == REDIS_REPLY_INTEGER && r->integer >= 0)
 				crl_apply(t, &s->buf[i], (uint64_t)r->integer);
-			else if (r->type == REDIS_REPLY_ERROR)
+			else if (r->type == REDIS_REPLY_ERROR) {
 				cluster__set_error("limit sync", r->str);
+				/* scripts flushed: reconnect loads it again */
+				if (!strncmp(r->str, "NOSCRIPT", 8))
+					s->failed = true;
+			}
 			freeReplyObject(r);
 		}
-	} while (cursor && n);
+	} while (cursor && n && !s->failed);
 }
 
 /* ---- heartbeat ------------------------------------------------------------ */
@@ -433,7 +437,8 @@ broken:
 			cl.cfg.on_redis_down == CFG_REDIS_DOWN_OPEN ? "open" :
 			cl.cfg.on_redis_down == CFG_REDIS_DOWN_CLOSED ?
 				"closed" : "local shares");
-		cluster__set_error("sync", c->errstr[0] ? c->errstr : "error");
+		if (c->errstr[0])	/* else the reply's error is recorded */
+			cluster__set_error("sync", c->errstr);
 		redisFree(c);
 		c = NULL;
 		pthread_mutex_lock(&cl.lock);

@@ -58,7 +58,9 @@ struct cluster_state {
 	char last_id[48];		/* last stream ID applied */
 	uint64_t reconnects, published, applied, lag_ms, last_sync_ms;
 };
-extern struct cluster_state cl;
+/* The one state of the module; "cl" inside it. */
+extern struct cluster_state cluster__state;
+#define cl cluster__state
 
 uint64_t cluster__wall_ms(void);
 uint64_t cluster__mono_ms(void);
