@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 LAYERS=(lib http config policy xdp obs io proxy control cmd)
 PURE=(lib http config policy)
 # I/O and kernel libraries a pure layer must not include.
-IMPURE_RE='<(liburing|bpf/|xdp/|openssl/ssl|sys/epoll|linux/bpf|nghttp2/)'
+IMPURE_RE='<(liburing|bpf/|xdp/|openssl/ssl|sys/epoll|linux/bpf|nghttp2/|hiredis/)'
 
 # Upward includes still to be removed, one "file -> header" a line.
 ALLOWED_UP=(
@@ -41,6 +41,12 @@ while IFS= read -r f; do
 			fi
 		fi
 	done < <(sed -n 's/^#include "\([^"]*\)".*/\1/p' "$f")
+	# Redis is the cluster module's alone (docs/CLUSTER.md)
+	if [[ $f != daemon/control/cluster* ]] &&
+	   grep -En '^#include <hiredis/' "$f" >/dev/null; then
+		echo "$f: includes hiredis: only daemon/control/cluster*.c may"
+		bad=1
+	fi
 	for p in "${PURE[@]}"; do
 		[[ $from == "$p" ]] || continue
 		if grep -En "^#include $IMPURE_RE" "$f" >/dev/null; then

@@ -25,7 +25,7 @@ if command -v bpftool >/dev/null && ! bpftool gen help 2>&1 | grep -q skeleton; 
 	fail=1
 fi
 for p in "libbpf libbpf-dev" "libxdp libxdp-dev" "liburing liburing-dev" \
-	 "yaml-0.1 libyaml-dev" "openssl libssl-dev" "cmocka libcmocka-dev"; do
+	 "yaml-0.1 libyaml-dev" "openssl libssl-dev" "hiredis libhiredis-dev" "cmocka libcmocka-dev"; do
 	set -- $p
 	if ! pkg-config --exists "$1"; then
 		echo "configure: pkg-config cannot find $1: apt-get install $2" >&2

@@ -6,13 +6,15 @@ set -euo pipefail
 PKGS=(
 	# build
 	make gcc clang llvm pkg-config libbpf-dev libxdp-dev liburing-dev
-	libelf-dev zlib1g-dev libssl-dev libyaml-dev bpftool libnghttp2-dev
+	libelf-dev zlib1g-dev libssl-dev libyaml-dev bpftool libnghttp2-dev libhiredis-dev
 	linux-libc-dev libc6-dev
 	# tests
 	libcmocka-dev python3-pytest python3-pytest-timeout curl iproute2
 	libclang-rt-14-dev
 	# observability tests: a real Prometheus server and promtool
 	prometheus
+	# cluster tests: a real Redis (the daemon links libhiredis)
+	redis-server
 	# tools used by tests, the demo and the bench
 	procps psmisc wrk
 	# TLS tests and the demo's certificate (openssl CLI, s_client)

@@ -531,6 +531,10 @@ static const struct cmd cmds[] = {
 	{ "bans", cmd_get, "bans",
 	  "Active bans: prefix, time left, and who banned it (sluiced: L7\n"
 	  "escalation; operator: sluicectl ban).\n", "/bans" },
+	{ "cluster", cmd_get, "cluster",
+	  "The cluster (config cluster:): this node, Redis state, the nodes\n"
+	  "seen in the last 3 s, the ban stream's last ID and lag, bans queued\n"
+	  "while Redis is down.\n", "/cluster" },
 	{ "top", cmd_top, "top [--seconds N] [--limit N]",
 	  "The heaviest dropped sources: XDP samples drops (xdp.drop_sample)\n"
 	  "into a ring buffer, read for N seconds (default 3, at most 10) and\n"

@@ -125,6 +125,7 @@
 struct auth_store;
 struct rl_table;
 struct router_index;
+struct crl_table;
 
 #define CONFIG_MAX_NAME 64
 
@@ -279,6 +280,9 @@ struct config_limit {
 	uint32_t max_keys;		/* default RL_DEFAULT_MAX_KEYS */
 	struct rl_limit limit;		/* parsed from rates */
 	struct rl_table *table;		/* policy_build() */
+	int scope;			/* enum config_limit_scope */
+	char cluster_id[96];		/* scope cluster: its name in Redis */
+	struct crl_table *ctable;	/* scope cluster: policy_build() */
 };
 
 /* How a route matches the path (docs/CONFIG.md, "Routes"). */
@@ -418,6 +422,30 @@ struct config_jwt {
 };
 
 /* escalation: N rejections within T seconds -> XDP ban for D. */
+/* limits[].scope: where a limit's count lives */
+enum config_limit_scope {
+	CFG_SCOPE_LOCAL = 0,	/* this host (default) */
+	CFG_SCOPE_CLUSTER,	/* every host of cluster: (docs/CLUSTER.md) */
+};
+
+/* cluster.on_redis_down */
+enum config_redis_down {
+	CFG_REDIS_DOWN_LOCAL = 0,	/* each host its share of the limit */
+	CFG_REDIS_DOWN_OPEN,		/* cluster limits stop limiting */
+	CFG_REDIS_DOWN_CLOSED,		/* cluster limits refuse (429) */
+};
+
+/* cluster: (section absent: enabled false, no Redis) */
+struct config_cluster {
+	bool enabled;			/* the section is present */
+	char redis[256];		/* "HOST:PORT" or an absolute socket path */
+	char password[256];		/* "", "env:NAME" or "file:PATH" */
+	char node[64];			/* default: the hostname */
+	int on_redis_down;		/* enum config_redis_down */
+	uint32_t sync_ms;		/* limit reconcile interval, default 50 */
+	uint32_t timeout_ms;		/* Redis connect/command timeout */
+};
+
 struct config_escalation {
 	bool enabled;			/* default false */
 	uint32_t threshold;		/* N, default 20 */
@@ -519,6 +547,7 @@ struct config {
 	struct config_limit *limits;	/* global: every route */
 	size_t n_limits;
 	struct config_escalation escalation;
+	struct config_cluster cluster;
 	char auth_realm[AUTH_NAME_MAX];	/* WWW-Authenticate realm */
 	/* PROXY protocol peers and X-Forwarded-For hops that are believed */
 	struct allowlist trusted_proxies;

@@ -327,6 +327,10 @@ static void service_finish(struct pctx *p, yaml_node_t *map, void *base,
 
 /* ---- auth, limits, escalation ---- */
 static const char *const rl_keys[] = { "consumer", "ip", "route", "global", NULL };
+/* order: enum config_limit_scope, enum config_redis_down */
+static const char *const limit_scopes[] = { "local", "cluster", NULL };
+static const char *const redis_down_modes[] = { "local", "open", "closed",
+						NULL };
 static const char *const roles_modes[] = { "any", "all", NULL };
 
 static void limit_finish(struct pctx *p, yaml_node_t *map, void *base,
@@ -350,6 +354,9 @@ static const struct ckey limit_keys[] = {
 	{ .name = "max_keys", .set = cfg_set_u32, .off = LM(max_keys),
 	  .min = 64, .max = 1 << 24, .def_int = RL_DEFAULT_MAX_KEYS,
 	  .flags = K_RELOAD },
+	{ .name = "scope", .set = cfg_set_enum, .off = LM(scope),
+	  .def_int = CFG_SCOPE_LOCAL, .flags = K_RELOAD,
+	  .choices = limit_scopes },
 };
 #undef LM
 static const struct csection limit_sec = {
@@ -459,6 +466,34 @@ static const struct csection escalation_sec = {
 	.what = "escalation",
 	.keys = escalation_keys,
 	.n_keys = N_KEYS(escalation_keys),
+};
+
+static void cluster_finish(struct pctx *p, yaml_node_t *map, void *base,
+			   const char *path, yaml_node_t **vals);
+
+#define CL(f) offsetof(struct config_cluster, f)
+static const struct ckey cluster_keys[] = {
+	{ .name = "redis", .set = cfg_set_strbuf, .off = CL(redis), .min = 1,
+	  .max = sizeof(((struct config_cluster *)0)->redis) - 1,
+	  .flags = K_REQUIRED },
+	{ .name = "password", .set = cfg_set_strbuf, .off = CL(password),
+	  .min = 1, .max = sizeof(((struct config_cluster *)0)->password) - 1 },
+	{ .name = "node", .set = cfg_set_strbuf, .off = CL(node), .min = 1,
+	  .max = sizeof(((struct config_cluster *)0)->node) - 1 },
+	{ .name = "on_redis_down", .set = cfg_set_enum,
+	  .off = CL(on_redis_down), .def_int = CFG_REDIS_DOWN_LOCAL,
+	  .choices = redis_down_modes },
+	{ .name = "sync_ms", .set = cfg_set_u32, .off = CL(sync_ms), .min = 10,
+	  .max = 1000, .def_int = 50 },
+	{ .name = "timeout_ms", .set = cfg_set_u32, .off = CL(timeout_ms),
+	  .min = 10, .max = 10000, .def_int = 200 },
+};
+#undef CL
+static const struct csection cluster_sec = {
+	.what = "cluster",
+	.keys = cluster_keys,
+	.n_keys = N_KEYS(cluster_keys),
+	.finish = cluster_finish,
 };
 
 #define R(f) offsetof(struct config_route, f)
@@ -777,6 +812,10 @@ static const struct ckey root_keys[] = {
 	  .flags = K_RELOAD, .sub = &jwt_sec },
 	{ .name = "trusted_proxies", .set = cfg_set_cidrs,
 	  .off = C(trusted_proxies), .max = 4096, .flags = K_RELOAD },
+	/* before limits (scope: cluster needs it); not reloadable: the
+	 * Redis connection is set up at start */
+	{ .name = "cluster", .set = cfg_set_section, .off = C(cluster),
+	  .sub = &cluster_sec },
 	{ .name = "limits", .set = cfg_set_list, .off = C(limits),
 	  .off2 = C(n_limits), .max = 16, .flags = K_RELOAD,
 	  .sub = &limit_sec },
@@ -818,6 +857,7 @@ _Static_assert(N_KEYS(listener_keys) <= CFG_MAX_KEYS && N_KEYS(service_keys) <= 
 	       N_KEYS(limit_keys) <= CFG_MAX_KEYS && N_KEYS(consumer_keys) <= CFG_MAX_KEYS &&
 	       N_KEYS(jwt_key_keys) <= CFG_MAX_KEYS && N_KEYS(jwt_keys) <= CFG_MAX_KEYS &&
 	       N_KEYS(escalation_keys) <= CFG_MAX_KEYS &&
+	       N_KEYS(cluster_keys) <= CFG_MAX_KEYS &&
 	       N_KEYS(denylist_keys) <= CFG_MAX_KEYS && N_KEYS(rate_keys) <= CFG_MAX_KEYS &&
 	       N_KEYS(http_keys) <= CFG_MAX_KEYS,
 	       "a key table outgrew CFG_MAX_KEYS");
@@ -927,6 +967,83 @@ static void limit_finish(struct pctx *p, yaml_node_t *map, void *base,
 			continue;
 		}
 		l->limit.n_windows++;
+	}
+	if (l->scope != CFG_SCOPE_CLUSTER)
+		return;
+	cfg_subpath(sp, sizeof(sp), path, "scope");
+	if (!p->cfg->cluster.enabled)
+		cfg_err_at(p, val_of(&limit_sec, vals, "scope"), sp,
+			   "scope 'cluster' needs a top-level 'cluster' section (redis, node, ...)");
+	else if (l->n_rates != 1 || (l->limit.n_windows == 1 &&
+				     l->limit.windows[0].burst !=
+				     l->limit.windows[0].limit))
+		cfg_err_at(p, val_of(&limit_sec, vals, "scope"), sp,
+			   "a cluster limit takes exactly one rate, without 'burst' (a fixed window of N per period shared by all hosts)");
+}
+
+/* cluster: the Redis address ("HOST:PORT", "[V6]:PORT" or an absolute
+ * Unix socket path) and the password reference. */
+static void cluster_finish(struct pctx *p, yaml_node_t *map, void *base,
+			   const char *path, yaml_node_t **vals)
+{
+	struct config_cluster *c = base;
+	yaml_node_t *rn = val_of(&cluster_sec, vals, "redis");
+	yaml_node_t *pw = val_of(&cluster_sec, vals, "password");
+	yaml_node_t *nn = val_of(&cluster_sec, vals, "node");
+	const char *a = c->redis, *colon;
+	char sp[96];
+	bool ok = true;
+
+	(void)map;
+	c->enabled = true;
+	if (rn && a[0] && a[0] != '/') {
+		char *end;
+		unsigned long port;
+
+		colon = strrchr(a, ':');
+		ok = colon && colon != a && colon[1];
+		if (ok) {
+			port = strtoul(colon + 1, &end, 10);
+			ok = !*end && port >= 1 && port <= 65535 &&
+			     colon[1] >= '0' && colon[1] <= '9';
+		}
+		if (ok && a[0] == '[')
+			ok = colon[-1] == ']' && colon - a > 2;
+		else if (ok)
+			ok = !memchr(a, ':', (size_t)(colon - a)) &&
+			     strspn(a, "abcdefghijklmnopqrstuvwxyz"
+				    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") ==
+			     (size_t)(colon - a);
+		if (!ok) {
+			cfg_subpath(sp, sizeof(sp), path, "redis");
+			cfg_err_at(p, rn, sp,
+				   "bad Redis address '%s' (HOST:PORT such as 127.0.0.1:6379, [::1]:6379, or an absolute Unix socket path)",
+				   a);
+		}
+	}
+	if (pw && c->password[0]) {
+		const char *v = c->password + 4;
+
+		cfg_subpath(sp, sizeof(sp), path, "password");
+		if (!strncmp(c->password, "env:", 4))
+			ok = *v && strspn(v, "abcdefghijklmnopqrstuvwxyz"
+					  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") ==
+				   strlen(v) && !(*v >= '0' && *v <= '9');
+		else
+			ok = !strncmp(c->password, "file:", 5) &&
+			     c->password[5];
+		if (!ok)
+			cfg_err_at(p, pw, sp,
+				   "must be 'env:NAME' or 'file:PATH' (the password itself is not written in the config)");
+	}
+	if (nn && c->node[0] &&
+	    strspn(c->node, "abcdefghijklmnopqrstuvwxyz"
+		   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") !=
+	    strlen(c->node)) {
+		cfg_subpath(sp, sizeof(sp), path, "node");
+		cfg_err_at(p, nn, sp,
+			   "node name '%s': use letters, digits, '.', '-' and '_'",
+			   c->node);
 	}
 }
 

@@ -18,6 +18,7 @@
 #include <sluice/abi.h>
 
 #include "control/admin.h"
+#include "control/cluster.h"
 #include "config/allowlist.h"
 #include "config/config.h"
 #include "control/control.h"
@@ -159,6 +160,12 @@ static int h_status(const struct admin_request *rq, struct admin_reply *out,
 			  xv.on ? "attached" : c->xdp.enabled ?
 				  "enabled, maps unreadable" : "disabled");
 		config_put(c);
+		{
+			char line[256];
+
+			cluster_status_line(line, sizeof(line));
+			sbuf_addf(&b, "cluster:     %s\n", line);
+		}
 		if (xv.on) {
 			struct table t;
 			static const char *const hdr[] = { "REASON", "PACKETS", "BYTES" };
@@ -220,6 +227,8 @@ static int h_status(const struct admin_request *rq, struct admin_reply *out,
 	jw_kstr(&w, "mode", mode_name(c->xdp.mode));
 	jw_kstr(&w, "pin_path", c->xdp.pin_path);
 	jw_obj_end(&w);
+	jw_key(&w, "cluster");
+	cluster_status_json(&w);
 	/* the same keys as the pin-based `sluicectl status --json` */
 	if (xv.on) {
 		jw_kstr(&w, "pin_path", c->xdp.pin_path);
@@ -666,6 +675,15 @@ static int h_live(const struct admin_request *rq, struct admin_reply *out,
 	pthread_mutex_unlock(&api.edit_lock);
 	if (r || !ev.action)
 		return r;
+	if (!strcmp(ev.action, "ban") || !strcmp(ev.action, "unban")) {
+		struct allowlist_entry e;
+		char err[128];
+
+		/* the other hosts of a cluster apply it too */
+		if (!allowlist_parse_cidr(ev.cidr, &e, err, sizeof(err)))
+			cluster_publish_ban(&e, ev.seconds,
+					    ev.action[0] == 'b', "operator");
+	}
 	if (!strcmp(ev.action, "ban")) {
 		obs_ban(OBS_BAN_OPERATOR);
 		if (ev.seconds)
@@ -680,6 +698,31 @@ static int h_live(const struct admin_request *rq, struct admin_reply *out,
 		pr_info("admin: %s %s (runtime only)", ev.action, ev.cidr);
 	}
 	return 0;
+}
+
+/* ---- GET /cluster ------------------------------------------------------------------- */
+
+static int h_cluster(const struct admin_request *rq, struct admin_reply *out,
+		     void *arg)
+{
+	struct jw w;
+	int r = admin_need_method(rq, out, "GET");
+
+	(void)arg;
+	if (r)
+		return r < 0 ? r : 0;
+	if (admin_want_text(rq)) {
+		struct sbuf b;
+		char line[256];
+
+		sbuf_init_grow(&b, 256);
+		cluster_status_line(line, sizeof(line));
+		sbuf_addf(&b, "cluster: %s\n", line);
+		return admin_reply_sbuf(out, &b);
+	}
+	jw_init(&w);
+	cluster_status_json(&w);
+	return admin_reply_json(out, &w, 200);
 }
 
 /* ---- POST /reload --------------------------------------------------------------------- */
@@ -771,6 +814,7 @@ int admin_api_register(struct control *ctl)
 		{ "/xdp", h_xdp },
 		{ "/reload", h_reload },
 		{ "/certs", h_certs },
+		{ "/cluster", h_cluster },
 	};
 	struct config *c;
 	bool metrics;

@@ -17,6 +17,7 @@
 #include "control/admin.h"
 #include "control/health.h"
 #include "control/watch.h"
+#include "control/cluster.h"
 #include "config/config.h"
 #include "policy/policy.h"
 #include "lib/log.h"
@@ -52,8 +53,11 @@ static int ban_sink(void *ctx, const struct sockaddr *sa,
 		memcpy(e.addr, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
 	}
 	err = xdpctl_ban(ctl->xdp, &e, (uint64_t)seconds * 1000000000ull);
-	if (!err)
+	if (!err) {
 		obs_ban(OBS_BAN_SLUICED);
+		/* the other hosts of a cluster ban it too */
+		cluster_publish_ban(&e, seconds, true, "sluiced");
+	}
 	return err;
 }
 
@@ -66,6 +70,23 @@ static void escalation_counts(struct obs_escalation_counts *out)
 	out->bans_xdp = s.bans;
 	out->bans_l7 = s.bans_l7;
 	out->banned = s.banned;
+}
+
+/* obs_cluster_fn: the cluster module's state, read at each scrape. */
+static void cluster_counts(struct obs_cluster_counts *out)
+{
+	struct cluster_counts k;
+
+	cluster_get_counts(&k);
+	out->enabled = k.enabled;
+	out->up = k.up;
+	out->nodes = k.nodes;
+	out->connects = k.reconnects;
+	out->published = k.bans_published;
+	out->applied = k.bans_applied;
+	out->queued = k.bans_queued;
+	out->lag_ms = k.stream_lag_ms;
+	out->sync_age_ms = k.sync_age_ms;
 }
 
 _Static_assert(sizeof(((struct control *)0)->siginfo) ==
@@ -357,6 +378,7 @@ int control_start(struct control *ctl, const char *path, struct config *cfg,
 		obs_set_xdp(ctl->xdp);
 		obs_set_escalation_source(escalation_counts);
 		publish_cert_expiry(cfg);
+		obs_set_cluster_source(cluster_counts);
 	}
 	/* everything that needs privileges, then the drop, then the threads */
 	ret = init_workers(ctl);
@@ -367,6 +389,9 @@ int control_start(struct control *ctl, const char *path, struct config *cfg,
 		if (ret)
 			return ret;
 	}
+	ret = cluster_open(ctl);
+	if (ret)
+		return ret;
 	if (cfg->user[0]) {
 		ret = drop_privileges(ctl);
 		if (ret)
@@ -375,6 +400,11 @@ int control_start(struct control *ctl, const char *path, struct config *cfg,
 	ret = obs_start();
 	if (ret) {
 		pr_err("access log: thread: %s", strerror(-ret));
+		return ret;
+	}
+	ret = cluster_start();
+	if (ret) {
+		pr_err("cluster: threads: %s", strerror(-ret));
 		return ret;
 	}
 	ret = start_workers(ctl);
@@ -452,6 +482,14 @@ static void warn_restart_needed(const struct config *old,
 	    old->http.upstream_buffers != new->http.upstream_buffers)
 		pr_warn("reload: http.max_connections, receive_buffers or "
 			"upstream_buffers changed; restart sluiced to apply");
+	if (old->cluster.enabled != new->cluster.enabled ||
+	    strcmp(old->cluster.redis, new->cluster.redis) ||
+	    strcmp(old->cluster.node, new->cluster.node) ||
+	    strcmp(old->cluster.password, new->cluster.password) ||
+	    old->cluster.on_redis_down != new->cluster.on_redis_down ||
+	    old->cluster.sync_ms != new->cluster.sync_ms ||
+	    old->cluster.timeout_ms != new->cluster.timeout_ms)
+		pr_warn("reload: cluster changed; restart sluiced to apply");
 	if (old->xdp.enabled != new->xdp.enabled)
 		pr_warn("reload: xdp.enabled changed; restart sluiced to apply");
 	if (old->xdp.enabled && new->xdp.enabled &&
@@ -755,8 +793,10 @@ int control_run(struct control *ctl)
 	for (unsigned int i = 0; i < ctl->n_workers; i++)
 		worker_destroy(&ctl->workers[i]);
 	ctl->n_workers = ctl->n_started = 0;
+	cluster_stop();
 	obs_set_xdp(NULL);
 	obs_set_escalation_source(NULL);
+	obs_set_cluster_source(NULL);
 	gate_set_ban_sink(NULL, NULL);
 	xdpctl_close(ctl->xdp);
 	ctl->xdp = NULL;
@@ -779,6 +819,7 @@ void control_destroy(struct control *ctl)
 		worker_destroy(&ctl->workers[i]);
 	free(ctl->workers);
 	ctl->workers = NULL;
+	cluster_stop();
 	obs_shutdown();
 	gate_set_ban_sink(NULL, NULL);
 	xdpctl_close(ctl->xdp);

@@ -180,6 +180,25 @@
 	X(H2_ABUSE, COUNTER, SUM, "sluice_h2_abuse_total", NOB, (MD_H2_REASON),  \
 	  "HTTP/2 connections closed (GOAWAY) for protocol abuse or errors, "  \
 	  "by reason (docs/HTTP2.md).")                                         \
+	X(CLUSTER_UP, GAUGE, SUM, "sluice_cluster_redis_up", NOB, (),            \
+	  "1 while both cluster connections to Redis work (cluster: only).")   \
+	X(CLUSTER_NODES, GAUGE, SUM, "sluice_cluster_nodes", NOB, (),            \
+	  "Cluster nodes that sent a heartbeat in the last 3 s.")               \
+	X(CLUSTER_CONNECTS, COUNTER, SUM, "sluice_cluster_redis_connects_total", \
+	  NOB, (), "Connections of the limit sync thread to Redis made.")      \
+	X(CLUSTER_BANS_PUBLISHED, COUNTER, SUM,                                  \
+	  "sluice_cluster_bans_published_total", NOB, (),                        \
+	  "Bans and unbans of this host written to the Redis stream.")          \
+	X(CLUSTER_BANS_APPLIED, COUNTER, SUM,                                    \
+	  "sluice_cluster_bans_applied_total", NOB, (),                          \
+	  "Bans and unbans of other hosts read from the stream and applied.")   \
+	X(CLUSTER_BANS_QUEUED, GAUGE, SUM, "sluice_cluster_bans_queued", NOB,    \
+	  (), "Bans of this host waiting for Redis.")                           \
+	X(CLUSTER_BAN_LAG, GAUGE, SUM, "sluice_cluster_ban_lag_milliseconds",    \
+	  NOB, (), "Last applied stream entry: from its ID time to now.")       \
+	X(CLUSTER_SYNC_AGE, GAUGE, SUM,                                          \
+	  "sluice_cluster_limit_sync_age_milliseconds", NOB, (),                 \
+	  "Since the last cluster limit sync that reached Redis.")             \
 	X(START_TIME, GAUGE, SUM, "sluice_start_time_seconds", NOB, (),          \
 	  "Unix time sluiced started.")                                          \
 	X(BUILD_INFO, GAUGE, SUM, "sluice_build_info", NOB,                      \

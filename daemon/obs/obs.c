@@ -97,6 +97,7 @@ struct obs {
 	_Atomic uint64_t active_bans;	/* last counted in the ban maps */
 	_Atomic uint64_t bans[2];	/* enum obs_ban_by */
 	_Atomic(obs_escalation_fn) escalation;
+	_Atomic(obs_cluster_fn) cluster;
 };
 
 /*
@@ -219,6 +220,30 @@ static void collect(struct metrics *m, void *arg)
 				    (int64_t)(w ? ec.bans_l7 : ec.bans_xdp));
 		}
 		metrics_set(cs, MF_L7_BANNED, NULL, (int64_t)ec.banned);
+	}
+	{
+		obs_cluster_fn clf = atomic_load(&g.cluster);
+		struct obs_cluster_counts k = { 0 };
+
+		if (clf)
+			clf(&k);
+		if (k.enabled) {
+			metrics_set(cs, MF_CLUSTER_UP, NULL, k.up);
+			metrics_set(cs, MF_CLUSTER_NODES, NULL,
+				    (int64_t)k.nodes);
+			metrics_set(cs, MF_CLUSTER_CONNECTS, NULL,
+				    (int64_t)k.connects);
+			metrics_set(cs, MF_CLUSTER_BANS_PUBLISHED, NULL,
+				    (int64_t)k.published);
+			metrics_set(cs, MF_CLUSTER_BANS_APPLIED, NULL,
+				    (int64_t)k.applied);
+			metrics_set(cs, MF_CLUSTER_BANS_QUEUED, NULL,
+				    (int64_t)k.queued);
+			metrics_set(cs, MF_CLUSTER_BAN_LAG, NULL,
+				    (int64_t)k.lag_ms);
+			metrics_set(cs, MF_CLUSTER_SYNC_AGE, NULL,
+				    (int64_t)k.sync_age_ms);
+		}
 	}
 	metrics_set(cs, MF_ACCESS_LOG_WRITTEN, NULL,
 		    (int64_t)logwriter_written(g.log));
@@ -485,6 +510,11 @@ void obs_reopen_logs(void)
 {
 	if (atomic_load(&g_ready))
 		logwriter_reopen(g.log);
+}
+
+void obs_set_cluster_source(obs_cluster_fn fn)
+{
+	atomic_store(&g.cluster, fn);
 }
 
 void obs_set_escalation_source(obs_escalation_fn fn)

@@ -170,6 +170,17 @@ struct obs_escalation_counts {
 typedef void (*obs_escalation_fn)(struct obs_escalation_counts *out);
 void obs_set_escalation_source(obs_escalation_fn fn);
 
+/* The cluster module's state (sluice_cluster_*), read at each scrape
+ * through fn (set by the control thread; NULL: no cluster, no series
+ * values but 0). */
+struct obs_cluster_counts {
+	bool enabled, up;
+	uint64_t nodes, connects, published, applied, queued;
+	uint64_t lag_ms, sync_age_ms;
+};
+typedef void (*obs_cluster_fn)(struct obs_cluster_counts *out);
+void obs_set_cluster_source(obs_cluster_fn fn);
+
 /* SIGUSR1: reopen the access log file (logrotate). */
 void obs_reopen_logs(void);
 

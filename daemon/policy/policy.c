@@ -21,6 +21,7 @@
 #include "policy/auth.h"
 #include "policy/balance.h"
 #include "policy/crypto.h"
+#include "policy/cluster_limit.h"
 #include "policy/ratelimit.h"
 #include "policy/router.h"
 
@@ -299,11 +300,40 @@ static struct rl_table *new_table(struct acc *a, const struct rl_limit *l)
 	return t;
 }
 
-static void make_tables(struct acc *a, struct config_limit *l, size_t n)
+/* scope: cluster: a table named after where the limit is and what it
+ * is, the same on every host with the same config */
+static void make_cluster_table(struct acc *a, struct config_limit *l,
+			       size_t i, const char *scope)
 {
-	for (size_t i = 0; i < n; i++)
-		if (l[i].limit.n_windows && !l[i].table)
+	uint8_t seed[16];
+
+	snprintf(l->cluster_id, sizeof(l->cluster_id), "%.48s:%zu:%s:%llu/%llu",
+		 scope, i, rl_key_kind_name(l->limit.key),
+		 (unsigned long long)l->limit.windows[0].limit,
+		 (unsigned long long)(l->limit.windows[0].period_ns /
+				      1000000000ull));
+	if (crypto_random(seed, sizeof(seed))) {
+		a->oom = 1;
+		return;
+	}
+	l->ctable = crl_table_new(&l->limit, l->cluster_id, seed);
+	if (!l->ctable)
+		a->oom = 1;
+}
+
+static void make_tables(struct acc *a, struct config_limit *l, size_t n,
+			const char *scope)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (!l[i].limit.n_windows)
+			continue;
+		if (l[i].scope == CFG_SCOPE_CLUSTER) {
+			if (!l[i].ctable && l[i].limit.n_windows == 1)
+				make_cluster_table(a, &l[i], i, scope);
+		} else if (!l[i].table) {
 			l[i].table = new_table(a, &l[i].limit);
+		}
+	}
 }
 
 static void policy_release(struct config *c);
@@ -398,9 +428,10 @@ int policy_build(struct config *c, char **accbuf, size_t *acc_len)
 		load_jwt(&a, c, cfgdir);
 	}
 	make_states(&a, c);
-	make_tables(&a, c->limits, c->n_limits);
+	make_tables(&a, c->limits, c->n_limits, "*");
 	for (size_t i = 0; i < c->n_routes; i++)
-		make_tables(&a, c->routes[i].limits, c->routes[i].n_limits);
+		make_tables(&a, c->routes[i].limits, c->routes[i].n_limits,
+			    c->routes[i].name);
 	if (c->escalation.enabled && !c->escalation.strikes) {
 		struct rl_limit l = { .key = RL_KEY_IP, .n_windows = 1 };
 
@@ -420,6 +451,8 @@ static void free_tables(struct config_limit *l, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		rl_table_free(l[i].table);
 		l[i].table = NULL;
+		crl_table_free(l[i].ctable);
+		l[i].ctable = NULL;
 	}
 }
 
@@ -453,6 +486,20 @@ static int adopt_tables(struct config_limit *nl, size_t nn,
 {
 	int adopted = 0;
 
+	/* cluster limits: by name (it says where and what the limit is) */
+	for (size_t i = 0; i < nn; i++)
+		for (size_t j = 0; nl[i].ctable && j < on; j++) {
+			if (!ol[j].ctable ||
+			    strcmp(crl_table_id(ol[j].ctable),
+				   crl_table_id(nl[i].ctable)))
+				continue;
+			if (ol[j].ctable != nl[i].ctable) {
+				crl_table_free(nl[i].ctable);
+				nl[i].ctable = crl_table_ref(ol[j].ctable);
+				adopted++;
+			}
+			break;
+		}
 	for (size_t i = 0; i < nn; i++) {
 		size_t k = 0;
 

@@ -9,8 +9,10 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <time.h>
 
 #include "config/config.h"
+#include "policy/cluster_limit.h"
 #include "proxy/gate.h"
 #include "lib/log.h"
 #include "http/rewrite.h"
@@ -219,18 +221,34 @@ static size_t limit_key(const struct config_limit *l, const struct config_route 
 /* Take from each limit; the first refusal decides. Tracks the tightest. */
 static bool take_limits(struct config_limit *ls, size_t n,
 			const struct config_route *rt, unsigned int v6_prefix,
-			uint64_t mono_ns, struct gate_verdict *v)
+			uint64_t mono_ns, uint64_t *wall_ns,
+			struct gate_verdict *v)
 {
 	for (size_t i = 0; i < n; i++) {
 		char key[RL_MAX_KEY + 1];
 		struct rl_result r;
 		size_t klen;
 
-		if (!ls[i].table)
+		if (ls[i].ctable) {
+			/* scope: cluster: windows on the wall clock, which
+			 * all hosts share (read only when such a limit is) */
+			struct timespec ts;
+
+			if (!*wall_ns) {
+				clock_gettime(CLOCK_REALTIME, &ts);
+				*wall_ns = (uint64_t)ts.tv_sec * 1000000000ull +
+					   (uint64_t)ts.tv_nsec;
+			}
+			klen = limit_key(&ls[i], rt, v, v6_prefix, key);
+			if (crl_take(ls[i].ctable, key, klen, *wall_ns, &r))
+				continue;
+		} else if (!ls[i].table) {
 			continue;
-		klen = limit_key(&ls[i], rt, v, v6_prefix, key);
-		if (rl_take(ls[i].table, key, klen, mono_ns, &r))
-			continue;
+		} else {
+			klen = limit_key(&ls[i], rt, v, v6_prefix, key);
+			if (rl_take(ls[i].table, key, klen, mono_ns, &r))
+				continue;
+		}
 		if (!r.allowed) {
 			v->rl = r;
 			v->have_rl = true;
@@ -261,6 +279,7 @@ int gate_check_ex(const struct config *cfg, int route,
 	const struct config_route *rt = &cfg->routes[route];
 	unsigned int v6p = cfg->xdp.rate_v6_prefix;
 	struct auth_request ar;
+	uint64_t wall_ns = 0;
 	char key[17];
 
 	/* auth_evaluate() sets v->auth: the rest by hand (no memset of the
@@ -315,8 +334,10 @@ int gate_check_ex(const struct config *cfg, int route,
 		v->message = v->auth.message;
 		return v->status;
 	}
-	if (!take_limits(cfg->limits, cfg->n_limits, rt, v6p, mono_ns, v) ||
-	    !take_limits(rt->limits, rt->n_limits, rt, v6p, mono_ns, v)) {
+	if (!take_limits(cfg->limits, cfg->n_limits, rt, v6p, mono_ns,
+			 &wall_ns, v) ||
+	    !take_limits(rt->limits, rt->n_limits, rt, v6p, mono_ns, &wall_ns,
+			 v)) {
 		v->status = 429;
 		v->code = "rate_limited";
 		v->message = "rate limit exceeded";

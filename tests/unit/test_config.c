@@ -908,6 +908,77 @@ static void test_http_errors(void **state)
 		      "cfg.yaml:4:10: listeners[0].h2c: expected a boolean (true or false), got 'yes'\n");
 }
 
+/* cluster: and limits[].scope -- defaults, and a table of bad values */
+static void test_cluster_section(void **state)
+{
+	static const char *const HOW =
+		" (HOST:PORT such as 127.0.0.1:6379, [::1]:6379, or an absolute Unix socket path)\n";
+	static const struct {
+		const char *yaml, *want;
+	} bad[] = {
+		{ "cluster:\n  redis: 127.0.0.1:99999\n",
+		  "cfg.yaml:7:10: cluster.redis: bad Redis address '127.0.0.1:99999'" },
+		{ "cluster:\n  redis: \"[::1:6379\"\n",
+		  "cfg.yaml:7:10: cluster.redis: bad Redis address '[::1:6379'" },
+		{ "cluster:\n  redis: \"host name:6379\"\n",
+		  "cfg.yaml:7:10: cluster.redis: bad Redis address 'host name:6379'" },
+		{ "cluster:\n  redis: \":6379\"\n",
+		  "cfg.yaml:7:10: cluster.redis: bad Redis address ':6379'" },
+		{ "cluster:\n  redis: redis.local\n",
+		  "cfg.yaml:7:10: cluster.redis: bad Redis address 'redis.local'" },
+		{ "cluster:\n  redis: \"10.0.0.1:6379x\"\n",
+		  "cfg.yaml:7:10: cluster.redis: bad Redis address '10.0.0.1:6379x'" },
+		{ "cluster:\n  redis: 127.0.0.1:6379\n  on_redis_down: maybe\n",
+		  "cfg.yaml:8:18: cluster.on_redis_down: invalid value 'maybe' (expected local, open or closed)\n" },
+		{ "cluster:\n  redis: 127.0.0.1:6379\n  password: env:1X\n",
+		  "cfg.yaml:8:13: cluster.password: must be 'env:NAME' or 'file:PATH' (the password itself is not written in the config)\n" },
+		{ "cluster:\n  redis: 127.0.0.1:6379\n  password: hunter2\n",
+		  "cfg.yaml:8:13: cluster.password: must be 'env:NAME' or 'file:PATH' (the password itself is not written in the config)\n" },
+		{ "cluster:\n  redis: 127.0.0.1:6379\n  node: \"gw 1\"\n",
+		  "cfg.yaml:8:9: cluster.node: node name 'gw 1': use letters, digits, '.', '-' and '_'\n" },
+		{ "cluster:\n  redis: 127.0.0.1:6379\n  sync_ms: 5\n",
+		  "cfg.yaml:8:12: cluster.sync_ms: 5 is out of range (10-1000)\n" },
+		{ "cluster:\n  node: gw-1\n",
+		  "cfg.yaml:7:3: cluster: missing required key 'redis'\n" },
+		{ "limits:\n  - key: ip\n    rates: [10/m]\n    scope: region\n",
+		  "cfg.yaml:9:12: limits[0].scope: invalid value 'region' (expected local or cluster)\n" },
+		{ "limits:\n  - key: ip\n    rates: [10/m]\n    scope: cluster\n",
+		  "cfg.yaml:9:12: limits[0].scope: scope 'cluster' needs a top-level 'cluster' section (redis, node, ...)\n" },
+		{ "cluster:\n  redis: 127.0.0.1:6379\nlimits:\n  - key: ip\n    rates: [10/m burst 5]\n    scope: cluster\n",
+		  "cfg.yaml:11:12: limits[0].scope: a cluster limit takes exactly one rate, without 'burst' (a fixed window of N per period shared by all hosts)\n" },
+	};
+	struct config *c;
+	char text[512], want[512];
+
+	(void)state;
+	c = parse_ok(BASE);
+	assert_false(c->cluster.enabled);
+	config_put(c);
+	c = parse_ok(BASE "cluster:\n  redis: \"[::1]:6379\"\n"
+		     "limits:\n  - key: consumer\n    rates: [100/m]\n"
+		     "    scope: cluster\n  - key: ip\n    rates: [5/s]\n");
+	assert_true(c->cluster.enabled);
+	assert_string_equal(c->cluster.redis, "[::1]:6379");
+	assert_int_equal(c->cluster.on_redis_down, CFG_REDIS_DOWN_LOCAL);
+	assert_int_equal(c->cluster.sync_ms, 50);
+	assert_int_equal(c->cluster.timeout_ms, 200);
+	assert_string_equal(c->cluster.node, "");
+	assert_int_equal(c->limits[0].scope, CFG_SCOPE_CLUSTER);
+	assert_int_equal(c->limits[1].scope, CFG_SCOPE_LOCAL);
+	config_put(c);
+	c = parse_ok(BASE "cluster:\n  redis: /run/redis/redis.sock\n"
+		     "  password: file:redis.pw\n  node: gw-1.eu_2\n"
+		     "  on_redis_down: closed\n");
+	assert_int_equal(c->cluster.on_redis_down, CFG_REDIS_DOWN_CLOSED);
+	config_put(c);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "%s%s", BASE, bad[i].yaml);
+		snprintf(want, sizeof(want), "%s%s", bad[i].want,
+			 strchr(bad[i].want, '\n') ? "" : HOW);
+		expect_errors(text, want);
+	}
+}
+
 /* xdp keys: scope, persist, denylist, rate_limit, drop_sample */
 static void test_xdp_limits_keys(void **state)
 {
@@ -1092,6 +1163,7 @@ int main(void)
 		cmocka_unit_test(test_http_section),
 		cmocka_unit_test(test_http_errors),
 		cmocka_unit_test(test_ops_keys),
+		cmocka_unit_test(test_cluster_section),
 		cmocka_unit_test(test_xdp_limits_keys),
 		cmocka_unit_test(test_load_denylist_and_classes),
 	};
