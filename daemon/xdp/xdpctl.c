@@ -161,6 +161,53 @@ static int pin_lock(const struct xdpctl *x)
 	return xdpctl__pin_lock_at(x->dir_fd);
 }
 
+/* ---- SYN cookies: the stack's side ---------------------------------------- */
+
+#define SYNCOOKIES_SYSCTL "/proc/sys/net/ipv4/tcp_syncookies"
+
+/*
+ * With xdp.syncookies on (true or auto), the stack must take the ACK of an
+ * XDP cookie without a stored request: net.ipv4.tcp_syncookies = 2 (in
+ * sluiced's network namespace). Set it when it is not (logged; never set
+ * back: other values only differ in when the stack itself sends cookies,
+ * docs/SYNCOOKIES.md). 0 or -errno, logged: a start or reload that cannot
+ * set it fails rather than answer SYNs with cookies the stack refuses.
+ */
+static int syncookies_sysctl(const struct config *cfg)
+{
+	char buf[16] = "";
+	ssize_t n;
+	int fd, err;
+
+	if (cfg->xdp.cookies == CFG_XDP_COOKIES_OFF)
+		return 0;
+	fd = open(SYNCOOKIES_SYSCTL, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		goto fail;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n > 0 && buf[0] == '2') {
+		close(fd);
+		return 0;
+	}
+	if (lseek(fd, 0, SEEK_SET) < 0 || write(fd, "2\n", 2) != 2) {
+		err = -errno;
+		close(fd);
+		goto fail;
+	}
+	close(fd);
+	pr_info("xdp: xdp.syncookies: net.ipv4.tcp_syncookies set from %.1s "
+		"to 2 (the stack accepts the ACK of an XDP SYN cookie)",
+		n > 0 ? buf : "?");
+	return 0;
+fail:
+	pr_err("xdp: xdp.syncookies needs net.ipv4.tcp_syncookies = 2 and "
+	       "cannot set it (%s: %s); set it, or turn xdp.syncookies off",
+	       SYNCOOKIES_SYSCTL, strerror(-err));
+	return err;
+}
+
 /* ---- the loaded handle: sync, bans, counters ----------------------------- */
 
 int xdpctl_sync(struct xdpctl *x, const struct config *cfg)
@@ -169,6 +216,9 @@ int xdpctl_sync(struct xdpctl *x, const struct config *cfg)
 
 	if (!x || !cfg)
 		return -EINVAL;
+	err = syncookies_sysctl(cfg);
+	if (err)
+		return err;
 	lock_fd = pin_lock(x);
 	if (lock_fd < 0)
 		pr_warn("xdp: cannot lock %s: %s; syncing anyway", x->pin_path,
@@ -471,6 +521,11 @@ struct xdpctl *xdpctl_open(const struct config *cfg)
 
 	if (!cfg || !cfg->xdp.pin_path[0]) {
 		errno = EINVAL;
+		return NULL;
+	}
+	err = syncookies_sysctl(cfg);
+	if (err) {
+		errno = -err;
 		return NULL;
 	}
 	x = handle_new(cfg);

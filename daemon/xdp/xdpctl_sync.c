@@ -732,6 +732,23 @@ static unsigned int log2u(uint32_t v)
 	return n;
 }
 
+/* xdp.syncookies into the settings: the mode, and for auto the SYN rate
+ * as a count per detector window (2^SLUICE_SYNFLOOD_WINDOW_SHIFT ns). */
+static void cookie_settings(const struct config_xdp *x,
+			    struct sluice_settings *set)
+{
+	uint64_t rate = x->cookie_syn_rate ? x->cookie_syn_rate
+					   : CFG_DEF_COOKIE_SYN_RATE;
+	uint64_t n = (rate << SLUICE_SYNFLOOD_WINDOW_SHIFT) / 1000000000ull;
+
+	if (x->cookies == CFG_XDP_COOKIES_ON)
+		set->flags |= SLUICE_SET_COOKIE_ON;
+	else if (x->cookies == CFG_XDP_COOKIES_AUTO)
+		set->flags |= SLUICE_SET_COOKIE_AUTO;
+	set->cookie_syn_window = (__u32)(n ? (n > UINT32_MAX ? UINT32_MAX : n)
+					   : 1);
+}
+
 static int write_settings(int fd, struct sluice_settings *set, uint64_t *gen)
 {
 	struct sluice_settings cur = {0};
@@ -806,6 +823,7 @@ int xdpctl_sync_maps(const struct xdpctl_map_fds *m, const struct config *cfg,
 				       : SLUICE_DEF_V6_PREFIX);
 	set.sample_shift =
 		(__u8)(cfg->xdp.drop_sample ? log2u(cfg->xdp.drop_sample) : 0);
+	cookie_settings(&cfg->xdp, &set);
 
 	/* 1. classes; 2. loosening first, then the tightening parts */
 	err = classes_write(m->classes_fd, cp, &st->classes);
