@@ -444,7 +444,7 @@ judge:
  * costs nothing on the 2^shift - 1 drops that are not sampled, where a
  * bpf_get_prandom_u32() call per drop cost ~5 ns.
  */
-static __always_inline void sample_drop(struct xdp_md *ctx,
+static __always_inline void sample_drop(__u32 len,
 					const struct sluice_settings *s,
 					const struct pkt_info *pi,
 					enum sluice_reason r, __u64 n)
@@ -464,12 +464,13 @@ static __always_inline void sample_drop(struct xdp_md *ctx,
 	ev->family = pi->family;
 	ev->reason = (__u8)r;
 	ev->dport = pi->dport;
-	ev->len = ctx->data_end - ctx->data;
+	ev->len = len;
 	bpf_ringbuf_submit(ev, 0);
 }
 
-/* The one exit: count the packet under its reason, map reason to action. */
-static __always_inline int record(struct xdp_md *ctx, enum sluice_reason r,
+/* The one exit: count the packet (len: its bytes as received, before a
+ * SYN cookie rewrite) under its reason, map reason to action. */
+static __always_inline int record(__u32 len, enum sluice_reason r,
 				  const struct sluice_settings *s,
 				  const struct pkt_info *pi)
 {
@@ -480,14 +481,14 @@ static __always_inline int record(struct xdp_md *ctx, enum sluice_reason r,
 	cnt = bpf_map_lookup_elem(&SLUICE_MAP_STATS, &key);
 	if (cnt) {
 		n = ++cnt->packets;
-		cnt->bytes += ctx->data_end - ctx->data;
+		cnt->bytes += len;
 	}
 	if (r == SLUICE_R_TX_SYNCOOKIE)
 		return XDP_TX;
 	if (!is_drop(r))
 		return XDP_PASS;
 	if (s && (s->flags & SLUICE_SET_EVENTS))
-		sample_drop(ctx, s, pi, r, n);
+		sample_drop(len, s, pi, r, n);
 	return XDP_DROP;
 }
 
@@ -502,6 +503,7 @@ int sluice_xdp(struct xdp_md *ctx)
 	struct pkt_info pi = {};
 	enum sluice_reason r;
 	__u32 zero = 0;
+	__u32 len = ctx->data_end - ctx->data;
 	void *l3;
 	int proto;
 
@@ -523,7 +525,7 @@ int sluice_xdp(struct xdp_md *ctx)
 	s = bpf_map_lookup_elem(&SLUICE_MAP_SETTINGS, &zero);
 	r = classify(ctx, &c, &pi, proto, s, l3);
 out:
-	return record(ctx, r, s, &pi);
+	return record(len, r, s, &pi);
 }
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
