@@ -333,14 +333,12 @@ static void unpin_and_rmdir(struct xdpctl *x)
 		pr_warn("xdp: removing %s: %s", x->pin_path, strerror(errno));
 }
 
-/* The rate-limit tables are sized from the config. A pinned table of
- * another size cannot be reused: drop its pin (its buckets reset). */
-static void size_src_maps(struct xdpctl *x, __u32 entries)
+/* Set the size of maps[0..n) to entries. A pinned map of another size
+ * cannot be reused: drop its pin (what it held is lost: `lost`). */
+static void size_maps(struct bpf_map **maps, size_t n, __u32 entries,
+		      const char *lost)
 {
-	struct bpf_map *maps[] = {x->skel->maps.SLUICE_MAP_SRC4,
-				  x->skel->maps.SLUICE_MAP_SRC6};
-
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; i < n; i++) {
 		const char *path = bpf_map__pin_path(maps[i]);
 		struct bpf_map_info info = {0};
 		__u32 len = sizeof(info);
@@ -355,12 +353,33 @@ static void size_src_maps(struct xdpctl *x, __u32 entries)
 		if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
 		    info.max_entries != entries) {
 			pr_warn("xdp: %s holds %u entries, the config asks "
-				"for %u: replacing it (rate-limit state resets)",
-				path, info.max_entries, entries);
+				"for %u: replacing it (%s)",
+				path, info.max_entries, entries, lost);
 			unlink(path);
 		}
 		close(fd);
 	}
+}
+
+/* The rate-limit tables (xdp.rate_limit.table_size) and the allow and
+ * deny tries (xdp.list_size) are sized from the config. An LPM trie is not
+ * preallocated: its size is a limit, not memory. */
+static void size_from_config(struct xdpctl *x, const struct config *cfg)
+{
+	struct bpf_map *src[] = {x->skel->maps.SLUICE_MAP_SRC4,
+				 x->skel->maps.SLUICE_MAP_SRC6};
+	struct bpf_map *lists[] = {x->skel->maps.SLUICE_MAP_ALLOW4,
+				   x->skel->maps.SLUICE_MAP_ALLOW6,
+				   x->skel->maps.SLUICE_MAP_DENY4,
+				   x->skel->maps.SLUICE_MAP_DENY6};
+
+	size_maps(src, 2,
+		  cfg->xdp.rate_table_size ? cfg->xdp.rate_table_size
+					   : SLUICE_DEF_SRC_ENTRIES,
+		  "rate-limit state resets");
+	size_maps(lists, 4,
+		  cfg->xdp.list_size ? cfg->xdp.list_size : SLUICE_MAX_ALLOW4,
+		  "live sluicectl edits are lost; the files are synced again");
 }
 
 static struct xdpctl *handle_new(const struct config *cfg)
@@ -445,8 +464,7 @@ static int object_open(struct xdpctl *x, const struct config *cfg,
 	err = xdpctl__maps_check(x->skel->obj);
 	if (err)
 		goto err_destroy_skel;
-	size_src_maps(x, cfg->xdp.rate_table_size ? cfg->xdp.rate_table_size
-						  : SLUICE_DEF_SRC_ENTRIES);
+	size_from_config(x, cfg);
 	*existed = existing_pins(x->skel->obj);
 	if (*existed)
 		pr_info("xdp: reusing maps pinned under %s by an earlier run",

@@ -651,6 +651,18 @@ static int push_entries(const struct allowlist *al, const char *what,
 	return 0;
 }
 
+/* The capacity of the map behind fd (the loader may have sized the tries
+ * from xdp.list_size); def when the kernel does not say. */
+static size_t map_capacity(int fd, size_t def)
+{
+	struct bpf_map_info info = {0};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0 || !info.max_entries)
+		return def;
+	return info.max_entries;
+}
+
 static int check_fits(const struct sync_set *s, size_t max)
 {
 	if (s->n <= max)
@@ -712,11 +724,15 @@ static int build_sets(const struct xdpctl_map_fds *m, const struct config *cfg,
 	sync_set_sort(&s->d6);
 
 	/* refuse a config that cannot fit before touching any map */
+	s->a4.max_entries = map_capacity(m->allow4_fd, SLUICE_MAX_ALLOW4);
+	s->a6.max_entries = map_capacity(m->allow6_fd, SLUICE_MAX_ALLOW6);
+	s->d4.max_entries = map_capacity(m->deny4_fd, SLUICE_MAX_DENY4);
+	s->d6.max_entries = map_capacity(m->deny6_fd, SLUICE_MAX_DENY6);
 	if (check_fits(&s->ports, SLUICE_MAX_PORTS) ||
-	    check_fits(&s->a4, SLUICE_MAX_ALLOW4) ||
-	    check_fits(&s->a6, SLUICE_MAX_ALLOW6) ||
-	    check_fits(&s->d4, SLUICE_MAX_DENY4) ||
-	    check_fits(&s->d6, SLUICE_MAX_DENY6))
+	    check_fits(&s->a4, s->a4.max_entries) ||
+	    check_fits(&s->a6, s->a6.max_entries) ||
+	    check_fits(&s->d4, s->d4.max_entries) ||
+	    check_fits(&s->d6, s->d6.max_entries))
 		return -ENOSPC;
 	return 0;
 }
@@ -828,15 +844,15 @@ int xdpctl_sync_maps(const struct xdpctl_map_fds *m, const struct config *cfg,
 	/* 1. classes; 2. loosening first, then the tightening parts */
 	err = classes_write(m->classes_fd, cp, &st->classes);
 	if (!err)
-		err = sync_add_or_make_room(&s.a4, SLUICE_MAX_ALLOW4);
+		err = sync_add_or_make_room(&s.a4, s.a4.max_entries);
 	if (!err)
-		err = sync_add_or_make_room(&s.a6, SLUICE_MAX_ALLOW6);
+		err = sync_add_or_make_room(&s.a6, s.a6.max_entries);
 	if (!err)
 		err = sync_add_or_make_room(&s.ports, SLUICE_PORT_SLOTS);
 	if (!err)
-		err = sync_add_or_make_room(&s.d4, SLUICE_MAX_DENY4);
+		err = sync_add_or_make_room(&s.d4, s.d4.max_entries);
 	if (!err)
-		err = sync_add_or_make_room(&s.d6, SLUICE_MAX_DENY6);
+		err = sync_add_or_make_room(&s.d6, s.d6.max_entries);
 	/* 3. settings + generation */
 	if (!err)
 		err = write_settings(m->settings_fd, &set, &st->gen);
@@ -844,13 +860,13 @@ int xdpctl_sync_maps(const struct xdpctl_map_fds *m, const struct config *cfg,
 	if (!err)
 		err = sync_delete(&s.ports, SLUICE_PORT_SLOTS);
 	if (!err)
-		err = sync_delete(&s.a4, SLUICE_MAX_ALLOW4);
+		err = sync_delete(&s.a4, s.a4.max_entries);
 	if (!err)
-		err = sync_delete(&s.a6, SLUICE_MAX_ALLOW6);
+		err = sync_delete(&s.a6, s.a6.max_entries);
 	if (!err)
-		err = sync_delete(&s.d4, SLUICE_MAX_DENY4);
+		err = sync_delete(&s.d4, s.d4.max_entries);
 	if (!err)
-		err = sync_delete(&s.d6, SLUICE_MAX_DENY6);
+		err = sync_delete(&s.d6, s.d6.max_entries);
 	/* 5. generation again, unused classes */
 	if (!err)
 		err = write_settings(m->settings_fd, &set, &st->gen);
