@@ -41,6 +41,12 @@ struct sync_set {
 	bool lpm;		/* an LPM trie: lookups are not exact */
 	bool array;		/* an array: every slot exists, zero = unused */
 	size_t max_entries;
+	/* The trie's keys as sync_add() walked them, sorted; sync_delete()
+	 * takes its stale keys from them instead of walking again (nothing
+	 * else writes the tries while the sync holds the pin lock, and what
+	 * sync_add() wrote is wanted, never stale). */
+	unsigned char *live;
+	size_t n_live;
 };
 
 static int cmp_key(const void *a, const void *b, void *key_size)
@@ -325,7 +331,9 @@ static int sync_add(struct sync_set *s)
 	if (!err)
 		err = batch_flush_add(s, &b);
 	batch_free(&b);
-	free(live);
+	free(s->live);
+	s->live = live;
+	s->n_live = n_live;
 	return err;
 }
 
@@ -367,7 +375,14 @@ static int sync_delete(struct sync_set *s, size_t max_entries)
 
 	if (s->array)
 		return sync_clear_array(s, (uint32_t)max_entries);
-	err = walk_keys(s, 2 * max_entries + 16, &stale, &n_live);
+	if (s->live) {
+		stale = s->live;	/* taken over: see struct sync_set */
+		n_live = s->n_live;
+		s->live = NULL;
+		s->n_live = 0;
+	} else {
+		err = walk_keys(s, 2 * max_entries + 16, &stale, &n_live);
+	}
 	if (err) {
 		pr_err("xdp: walking %s failed: %s", s->name, strerror(-err));
 		return err;
@@ -673,6 +688,10 @@ static void sets_free(struct sets *s)
 	free(s->a6.recs);
 	free(s->d4.recs);
 	free(s->d6.recs);
+	free(s->a4.live);
+	free(s->a6.live);
+	free(s->d4.live);
+	free(s->d6.live);
 }
 
 static int count_families(const struct allowlist *al, const char *what,
