@@ -47,8 +47,8 @@
 #include "sluice_xdp.skel.h"
 #include "xdp/xdpctl.h"
 
-#define PORT 8080
-#define FRAME_LEN 74
+#define PORT	   8080
+#define FRAME_LEN  74
 #define MAX_ROUNDS 31
 
 static double now_s(void)
@@ -144,8 +144,8 @@ static double median(double *v, int n)
 	return v[n / 2];
 }
 
-static double cost_ns(int prog_fd, const uint8_t *f, size_t len,
-		      __u32 repeat, int rounds, double *lo, double *hi)
+static double cost_ns(int prog_fd, const uint8_t *f, size_t len, __u32 repeat,
+		      int rounds, double *lo, double *hi)
 {
 	double v[MAX_ROUNDS];
 
@@ -288,8 +288,8 @@ static void one(int family, bool deny, size_t n, __u32 repeat, int rounds,
 	pthread_join(th, NULL);
 
 	hit_ns = cost_ns(p.prog_fd, hit, hit_len, repeat, rounds, &lo, &hi);
-	miss_ns = cost_ns(p.prog_fd, miss, miss_len, repeat, rounds, &mlo,
-			  &mhi);
+	miss_ns =
+		cost_ns(p.prog_fd, miss, miss_len, repeat, rounds, &mlo, &mhi);
 	printf("%s\n    {\"family\": %d, \"list\": \"%s\", \"entries\": %zu, "
 	       "\"load_ms\": %.1f, \"fill_s\": %.3f, \"resync_s\": %.3f, "
 	       "\"gap_runs\": %lu, \"probe_runs\": %lu, "
@@ -329,7 +329,8 @@ int main(int argc, char **argv)
 			rounds = atoi(argv[++i]);
 		} else {
 			die("usage: rulesbench [--sizes N,N,...] [--repeat N] "
-			    "[--rounds N]", EINVAL);
+			    "[--rounds N]",
+			    EINVAL);
 		}
 	}
 	if (rounds < 1 || rounds > MAX_ROUNDS || repeat < 1000)

@@ -41,13 +41,13 @@
 
 /* bpf_tcp_raw_gen_syncookie_ipv4/6 and bpf_tcp_raw_check_syncookie_ipv4/6
  * are helpers (Linux 6.0), declared in bpf_helper_defs.h. */
-#define TCPOPT_MSS 2
+#define TCPOPT_MSS  2
 #define TCPOLEN_MSS 4
 
 /* struct bpf_sock.state of a listener (the kernel's TCP_LISTEN). */
 #define SC_TCP_LISTEN 10
-#define SC_TTL 64
-#define SC_WINDOW 65535	/* unscaled: no window scaling (see above) */
+#define SC_TTL	      64
+#define SC_WINDOW     65535 /* unscaled: no window scaling (see above) */
 /* Largest Ethernet + VLAN prefix parse_ethhdr() accepts. */
 #define SC_L2_MAX (sizeof(struct ethhdr) + 2 * sizeof(struct vlan_tag))
 
@@ -81,8 +81,7 @@ static __always_inline __u16 sc_fold(__s64 sum)
 
 /* Whether SYNs are answered with cookies now. count: this is a SYN that
  * passed the rules, to be counted by the flood detector. */
-static __always_inline int sc_active(const struct sluice_settings *s,
-				     int count)
+static __always_inline int sc_active(const struct sluice_settings *s, int count)
 {
 	struct sluice_synflood *st;
 	__u32 zero = 0;
@@ -101,8 +100,8 @@ static __always_inline int sc_active(const struct sluice_settings *s,
 		old = st->window;
 		/* the CPU that moves the window resets the count (a SYN
 		 * another CPU counts meanwhile may be lost: harmless) */
-		if (old != w && __sync_val_compare_and_swap(&st->window, old,
-							    w) == old)
+		if (old != w &&
+		    __sync_val_compare_and_swap(&st->window, old, w) == old)
 			st->syns = 0;
 		if (__sync_fetch_and_add(&st->syns, 1) >= s->cookie_syn_window)
 			st->active_until_ns = now + SLUICE_SYNFLOOD_HOLD_NS;
@@ -127,9 +126,8 @@ static __always_inline int sc_swap_mac(struct xdp_md *ctx)
 }
 
 /* The SYN-ACK's TCP header for a SYN th with cookie and mss. */
-static __always_inline void sc_tcp_fill(struct sc_tcp *t,
-					const struct tcphdr *th, __u32 cookie,
-					__u16 mss)
+static __always_inline void
+sc_tcp_fill(struct sc_tcp *t, const struct tcphdr *th, __u32 cookie, __u16 mss)
 {
 	__builtin_memset(t, 0, sizeof(*t));
 	t->th.source = th->dest;
@@ -176,13 +174,12 @@ static __always_inline __u64 sc_bound(__u64 l3off)
 }
 
 /* Resize the frame to l3off + len bytes; 0 or -1. */
-static __always_inline int sc_resize(struct xdp_md *ctx, __u32 l3off,
-				     __u32 len)
+static __always_inline int sc_resize(struct xdp_md *ctx, __u32 l3off, __u32 len)
 {
 	long old = (long)bpf_xdp_get_buff_len(ctx);
 
 	return bpf_xdp_adjust_tail(ctx, (int)((long)(l3off + len) - old)) ? -1
-									   : 0;
+									  : 0;
 }
 
 /*
@@ -218,16 +215,16 @@ static __always_inline int sc_synack4(struct xdp_md *ctx, __u32 l3off,
 	h.ip.saddr = iph->daddr;
 	h.ip.daddr = iph->saddr;
 	sc_tcp_fill(&h.tcp, th, (__u32)r, (__u16)(r >> 32));
-	h.ip.check = sc_fold(bpf_csum_diff(0, 0, (void *)&h.ip,
-					   sizeof(h.ip), 0));
+	h.ip.check =
+		sc_fold(bpf_csum_diff(0, 0, (void *)&h.ip, sizeof(h.ip), 0));
 	ph.saddr = h.ip.saddr;
 	ph.daddr = h.ip.daddr;
 	ph.zero = 0;
 	ph.proto = IPPROTO_TCP;
 	ph.len = bpf_htons(sizeof(h.tcp));
 	r = bpf_csum_diff(0, 0, (void *)&ph, sizeof(ph), 0);
-	h.tcp.th.check = sc_fold(bpf_csum_diff(0, 0, (void *)&h.tcp,
-					       sizeof(h.tcp), (__u32)r));
+	h.tcp.th.check = sc_fold(
+		bpf_csum_diff(0, 0, (void *)&h.tcp, sizeof(h.tcp), (__u32)r));
 
 	/* iph and th are not used past this point: the frame changes */
 	if (sc_swap_mac(ctx) || sc_resize(ctx, l3off, sizeof(h)))
@@ -273,8 +270,8 @@ static __always_inline int sc_synack6(struct xdp_md *ctx, __u32 l3off,
 	ph.len = bpf_htonl(sizeof(h.tcp));
 	ph.nexthdr = IPPROTO_TCP;
 	r = bpf_csum_diff(0, 0, (void *)&ph, sizeof(ph), 0);
-	h.tcp.th.check = sc_fold(bpf_csum_diff(0, 0, (void *)&h.tcp,
-					       sizeof(h.tcp), (__u32)r));
+	h.tcp.th.check = sc_fold(
+		bpf_csum_diff(0, 0, (void *)&h.tcp, sizeof(h.tcp), (__u32)r));
 
 	if (sc_swap_mac(ctx) || sc_resize(ctx, l3off, sizeof(h)))
 		return -1;
@@ -312,16 +309,15 @@ static __always_inline void sc_mark_listener(struct bpf_sock *sk, void *iph,
 
 /* Result of sc_ack(). */
 enum {
-	SC_ACK_OTHER = 0,	/* belongs to a connection (or to nothing) */
-	SC_ACK_VALID = 1,	/* a handshake ACK, its cookie valid */
-	SC_ACK_BAD = 2,		/* for the listener only, cookie invalid */
+	SC_ACK_OTHER = 0, /* belongs to a connection (or to nothing) */
+	SC_ACK_VALID = 1, /* a handshake ACK, its cookie valid */
+	SC_ACK_BAD = 2,	  /* for the listener only, cookie invalid */
 };
 
 /* An ACK (no SYN, no RST) to a guarded port while cookies are on: is it
  * the end of a cookie handshake? l3 is the IP header. */
-static __always_inline int sc_ack(struct xdp_md *ctx,
-				  const struct pkt_info *pi, void *l3,
-				  struct tcphdr *th)
+static __always_inline int sc_ack(struct xdp_md *ctx, const struct pkt_info *pi,
+				  void *l3, struct tcphdr *th)
 {
 	struct bpf_sock_tuple t = {};
 	struct bpf_sock *sk;

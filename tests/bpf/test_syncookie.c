@@ -52,7 +52,7 @@
 
 static struct sluice_xdp *skel;
 static char skip_reason[256];
-static int home_ns = -1;	/* the namespace to return to */
+static int home_ns = -1; /* the namespace to return to */
 static int listen4 = -1, listen6 = -1;
 
 #define SKIP_IF_NO_BPF()                                                       \
@@ -79,10 +79,10 @@ static void put_settings(__u32 flags, __u32 cookie_syn_window)
 				    .cookie_syn_window = cookie_syn_window};
 	__u32 zero = 0;
 
-	assert_int_equal(bpf_map_update_elem(
-				 fd_of(skel->maps.SLUICE_MAP_SETTINGS), &zero,
-				 &s, BPF_ANY),
-			 0);
+	assert_int_equal(
+		bpf_map_update_elem(fd_of(skel->maps.SLUICE_MAP_SETTINGS),
+				    &zero, &s, BPF_ANY),
+		0);
 }
 
 static void put_port(uint16_t port)
@@ -111,10 +111,10 @@ static void reset_synflood(void)
 	struct sluice_synflood z = {0};
 	__u32 zero = 0;
 
-	assert_int_equal(bpf_map_update_elem(
-				 fd_of(skel->maps.SLUICE_MAP_SYNFLOOD), &zero,
-				 &z, BPF_ANY),
-			 0);
+	assert_int_equal(
+		bpf_map_update_elem(fd_of(skel->maps.SLUICE_MAP_SYNFLOOD),
+				    &zero, &z, BPF_ANY),
+		0);
 }
 
 static struct sluice_synflood get_synflood(void)
@@ -122,10 +122,10 @@ static struct sluice_synflood get_synflood(void)
 	struct sluice_synflood st;
 	__u32 zero = 0;
 
-	assert_int_equal(bpf_map_lookup_elem(
-				 fd_of(skel->maps.SLUICE_MAP_SYNFLOOD), &zero,
-				 &st),
-			 0);
+	assert_int_equal(
+		bpf_map_lookup_elem(fd_of(skel->maps.SLUICE_MAP_SYNFLOOD),
+				    &zero, &st),
+		0);
 	return st;
 }
 
@@ -142,8 +142,8 @@ static __u64 count_of(enum sluice_reason r)
 
 /* A SYN, or with flags (ACK 0x10) a segment of the client's handshake,
  * with an MSS option of mss (0: none). */
-static void build(struct frame *f, int family, uint16_t dport,
-		  const char *src, uint8_t flags, uint16_t mss)
+static void build(struct frame *f, int family, uint16_t dport, const char *src,
+		  uint8_t flags, uint16_t mss)
 {
 	struct frame_spec s = {
 		.family = (uint8_t)family,
@@ -253,12 +253,12 @@ static uint32_t check_synack(const struct frame *in, const struct frame *out,
 		assert_memory_equal(ip + 8, iip + 24, 16);
 		assert_memory_equal(ip + 24, iip + 8, 16);
 	}
-	assert_memory_equal(th, ith + 2, 2);	/* ports swapped */
+	assert_memory_equal(th, ith + 2, 2); /* ports swapped */
 	assert_memory_equal(th + 2, ith, 2);
 	assert_int_equal(get32(th + 8), CLIENT_ISN + 1);
 	assert_int_equal(th[12] >> 4, 6);
-	assert_int_equal(th[13], 0x12);		/* SYN|ACK */
-	assert_int_equal(th[20], 2);		/* MSS option */
+	assert_int_equal(th[13], 0x12); /* SYN|ACK */
+	assert_int_equal(th[20], 2);	/* MSS option */
 	assert_int_equal(th[21], 4);
 	assert_int_equal((th[22] << 8) | th[23], want_mss);
 	assert_int_equal(tcp_csum(ip, family, th, 24), 0);
@@ -270,8 +270,7 @@ static void build_ack(struct frame *f, int family, uint32_t cookie)
 {
 	uint8_t *th;
 
-	build(f, family, GUARDED_PORT, family == 4 ? V4_SRC : V6_SRC, 0x10,
-	      0);
+	build(f, family, GUARDED_PORT, family == 4 ? V4_SRC : V6_SRC, 0x10, 0);
 	th = f->b + 14 + (family == 4 ? 20 : 40);
 	put32(th + 4, CLIENT_ISN + 1);
 	put32(th + 8, cookie + 1);
@@ -428,7 +427,7 @@ static void test_handshake_v4(void **state)
 	(void)state;
 	SKIP_IF_NO_BPF();
 	handshake(4, 1460, 1460);
-	handshake(4, 0, 536);	/* no MSS option: the RFC default */
+	handshake(4, 0, 536); /* no MSS option: the RFC default */
 }
 
 static void test_handshake_v6(void **state)
@@ -466,8 +465,7 @@ static void test_other_segments(void **state)
 
 		build(&f, 4, cases[i].port, cases[i].src, cases[i].flags, 0);
 		if (run(&f, &out) != cases[i].action)
-			fail_msg("%s: action %u", cases[i].what,
-				 run(&f, &out));
+			fail_msg("%s: action %u", cases[i].what, run(&f, &out));
 		assert_int_equal(count_of(SLUICE_R_TX_SYNCOOKIE), tx);
 	}
 	/* the denied SYN was counted as such, not answered (the denied
@@ -541,8 +539,8 @@ int main(void)
 	alarm(60); /* a hang is a failure with a name: SIGALRM */
 	log_set_level(LOG_LVL_WARN);
 	xdpctl_init_logging();
-	return cmocka_run_group_tests_name("xdp_syncookies", tests,
-					   group_setup, group_teardown)
+	return cmocka_run_group_tests_name("xdp_syncookies", tests, group_setup,
+					   group_teardown)
 		       ? 1
 		       : 0;
 }
