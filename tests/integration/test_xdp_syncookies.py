@@ -72,7 +72,7 @@ def raw_ack(src, dst, dport, seq, ack):
         raise err[0]
 
 
-# An XDP program that passes every frame (xdp-tools' AF_XDP default
+# An XDP program that passes every frame (libxdp's AF_XDP default
 # program, its socket map empty).
 PASS_OBJ = "/usr/lib/x86_64-linux-gnu/bpf/xsk_def_xdp_prog.o"
 
@@ -83,7 +83,7 @@ def cookies(sluiced_factory):
     # an XDP program of its own (the peer's flush wakes only such a
     # receiver); a real NIC needs nothing of the sort. Pass-all it is.
     if not os.path.exists(PASS_OBJ):
-        pytest.skip(f"{PASS_OBJ} missing (xdp-tools)")
+        pytest.skip(f"{PASS_OBJ} missing (libxdp1, from libxdp-dev)")
     cli = ["ip", "-n", h.CLI_NS, "link", "set", "dev", h.VETH_CLI]
     h.run(cli + ["xdpdrv", "obj", PASS_OBJ, "sec", "xdp"])
     try:
