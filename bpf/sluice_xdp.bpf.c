@@ -361,9 +361,10 @@ cookie_stage(struct xdp_md *ctx, struct pkt_info *pi,
 			ret = sc_synack4(ctx, l3off, l3, th, th_len);
 		else
 			ret = sc_synack6(ctx, l3off, l3, th, th_len);
-		/* a frame that failed half way through the rewrite is not
-		 * the SYN any more: drop it (never seen: the kernel takes
-		 * any well-formed SYN and the frame can always shrink) */
+		/* on failure the SYN takes the ordinary path: the helpers
+		 * refused it (frame untouched), or the resize did (frame
+		 * untouched); the checks after a resize only convince the
+		 * verifier and cannot fail */
 		return ret ? SLUICE_R_MAX : SLUICE_R_TX_SYNCOOKIE;
 	}
 	if (!th->ack || th->syn || !sc_active(s, 0))

@@ -227,7 +227,7 @@ static __always_inline int sc_synack4(struct xdp_md *ctx, __u32 l3off,
 		bpf_csum_diff(0, 0, (void *)&h.tcp, sizeof(h.tcp), (__u32)r));
 
 	/* iph and th are not used past this point: the frame changes */
-	if (sc_swap_mac(ctx) || sc_resize(ctx, l3off, sizeof(h)))
+	if (sc_resize(ctx, l3off, sizeof(h)) || sc_swap_mac(ctx))
 		return -1;
 	data = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
@@ -273,7 +273,7 @@ static __always_inline int sc_synack6(struct xdp_md *ctx, __u32 l3off,
 	h.tcp.th.check = sc_fold(
 		bpf_csum_diff(0, 0, (void *)&h.tcp, sizeof(h.tcp), (__u32)r));
 
-	if (sc_swap_mac(ctx) || sc_resize(ctx, l3off, sizeof(h)))
+	if (sc_resize(ctx, l3off, sizeof(h)) || sc_swap_mac(ctx))
 		return -1;
 	data = (void *)(long)ctx->data;
 	end = (void *)(long)ctx->data_end;
