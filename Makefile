@@ -225,6 +225,18 @@ bench-router: $(BUILD)/bench/routerbench
 bench-xdp: $(BUILD)/bench/xdpbench $(BPF_OBJS)
 	$(Q)BUILD=$(BUILD) bash scripts/bench-xdp.sh
 
+# large allow/deny lists: per-packet cost, memory, load and sync times
+$(BUILD)/bench/rulesbench: bench/rulesbench.c $(SKELS) $(BUILD)/libsluice.a \
+		| $(DEPS_OK)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) $(BASE_CFLAGS) -o $@ $< $(BUILD)/libsluice.a \
+		$(PKG_LIBS)
+
+.PHONY: bench-rules
+bench-rules: $(BUILD)/bench/rulesbench
+	$(Q)BUILD=$(BUILD) bash scripts/bench-rules.sh
+
 # ---- test ------------------------------------------------------------------
 test: all $(FUZZERS)
 	$(Q)BUILD=$(BUILD) PYTEST="$(PYTEST)" bash scripts/test.sh all

@@ -50,6 +50,7 @@
 
 #include "lib/maps.h"
 #include "lib/parse.h"
+#include "lib/syncookie.h"
 
 /* libxdp run config: run early (low number first) among programs sharing the
  * interface through the libxdp dispatcher; on XDP_PASS continue the chain. */
@@ -187,7 +188,7 @@ rules6(const struct pkt_info *pi, const struct sluice_settings *s,
 
 static __always_inline int is_drop(enum sluice_reason r)
 {
-	return r == SLUICE_R_DROP_NOT_ALLOWED || r >= SLUICE_R_DROP_DENY;
+	return sluice_reason_is_drop(r);
 }
 
 /* Find or create the per-source state. NULL only if the table refuses. */
@@ -316,14 +317,75 @@ static __always_inline int later_frag_may_be_tcp(const struct pkt_info *pi,
 	return pi->family == 6 && ipv6_is_ext(l4);
 }
 
-/* l4: what parse_ipv4/parse_ipv6 returned; the cursor is past the IP
- * headers. */
+/* Rules alone (deny, ban, allow; no per-source state) for a SYN about to
+ * be answered with a cookie: a spoofed flood leaves no state behind. */
 static __always_inline enum sluice_reason
-classify(struct hdr_cursor *c, struct pkt_info *pi, int l4,
-	 const struct sluice_settings *s)
+rules(const struct pkt_info *pi, const struct sluice_settings *s)
+{
+	__u32 class_id;
+
+	if (pi->family == 4)
+		return rules4(pi, s, &class_id);
+	return rules6(pi, s, &class_id);
+}
+
+/*
+ * SYN cookies (lib/syncookie.h) for TCP to a guarded port while they are
+ * on: a SYN the rules pass is answered (SLUICE_R_TX_SYNCOOKIE, the frame
+ * rewritten), an ACK for the listener alone with a bad cookie is dropped.
+ * Returns SLUICE_R_MAX to judge the packet as usual; *valid_ack tells
+ * that it is a handshake ACK with a valid cookie.
+ */
+static __always_inline enum sluice_reason
+cookie_stage(struct xdp_md *ctx, struct pkt_info *pi,
+	     const struct sluice_settings *s, void *l3, struct tcphdr *th,
+	     void *end, int *valid_ack)
+{
+	enum sluice_reason r;
+	__u32 th_len, l3off;
+	int ret;
+
+	if (th->rst || pi->frag != FRAG_NONE)
+		return SLUICE_R_MAX;
+	if (pi->syn) {
+		th_len = th->doff * 4;
+		if ((void *)th + th_len > end || (__s32)th_len > pi->l4_len)
+			return SLUICE_R_MAX;
+		r = rules(pi, s);
+		if (is_drop(r))
+			return r;
+		if (!sc_active(s, 1))
+			return SLUICE_R_MAX;
+		l3off = l3 - (void *)(long)ctx->data;
+		if (pi->family == 4)
+			ret = sc_synack4(ctx, l3off, l3, th, th_len);
+		else
+			ret = sc_synack6(ctx, l3off, l3, th, th_len);
+		/* on failure the SYN takes the ordinary path: the helpers
+		 * refused it (frame untouched), or the resize did (frame
+		 * untouched); the checks after a resize only convince the
+		 * verifier and cannot fail */
+		return ret ? SLUICE_R_MAX : SLUICE_R_TX_SYNCOOKIE;
+	}
+	if (!th->ack || th->syn || !sc_active(s, 0))
+		return SLUICE_R_MAX;
+	ret = sc_ack(ctx, pi, l3, th);
+	if (ret == SC_ACK_BAD)
+		return SLUICE_R_DROP_SYNCOOKIE;
+	*valid_ack = ret == SC_ACK_VALID;
+	return SLUICE_R_MAX;
+}
+
+/* l4: what parse_ipv4/parse_ipv6 returned; the cursor is past the IP
+ * headers, which start at l3. */
+static __always_inline enum sluice_reason
+classify(struct xdp_md *ctx, struct hdr_cursor *c, struct pkt_info *pi,
+	 int l4, const struct sluice_settings *s, void *l3)
 {
 	int all = s && (s->flags & SLUICE_SET_SCOPE_ALL);
-	int dport;
+	int dport, guarded, valid_ack = 0;
+	struct tcphdr *th;
+	enum sluice_reason r;
 
 	if (l4 == PARSE_ERR_DEPTH)
 		return SLUICE_R_DROP_EXT_DEPTH; /* TCP and port out of sight */
@@ -352,13 +414,26 @@ classify(struct hdr_cursor *c, struct pkt_info *pi, int l4,
 	if (pi->l4_len < TCP_HDR_MIN)
 		return pi->frag == FRAG_FIRST ? SLUICE_R_DROP_FRAG_TINY
 					      : SLUICE_R_PASS_MALFORMED;
+	th = c->pos;
 	dport = parse_tcphdr(c, pi);
 	if (dport == PARSE_ERR_TRUNC && pi->frag == FRAG_FIRST)
 		return SLUICE_R_DROP_FRAG_TINY; /* the frame lacks its flags */
 	if (dport < 0)
 		return SLUICE_R_PASS_MALFORMED;
-	if (!all && !port_guarded(dport))
+	guarded = port_guarded(dport);
+	if (!all && !guarded)
 		return SLUICE_R_PASS_UNGUARDED;
+	if (guarded && s &&
+	    (s->flags & (SLUICE_SET_COOKIE_ON | SLUICE_SET_COOKIE_AUTO)) &&
+	    (void *)(th + 1) <= c->end) {
+		r = cookie_stage(ctx, pi, s, l3, th, c->end, &valid_ack);
+		if (r != SLUICE_R_MAX)
+			return r;
+	}
+	r = judge(pi, s);
+	if (valid_ack && !is_drop(r))
+		return SLUICE_R_PASS_SYNCOOKIE;
+	return r;
 judge:
 	return judge(pi, s);
 }
@@ -370,7 +445,7 @@ judge:
  * costs nothing on the 2^shift - 1 drops that are not sampled, where a
  * bpf_get_prandom_u32() call per drop cost ~5 ns.
  */
-static __always_inline void sample_drop(struct xdp_md *ctx,
+static __always_inline void sample_drop(__u32 len,
 					const struct sluice_settings *s,
 					const struct pkt_info *pi,
 					enum sluice_reason r, __u64 n)
@@ -390,12 +465,13 @@ static __always_inline void sample_drop(struct xdp_md *ctx,
 	ev->family = pi->family;
 	ev->reason = (__u8)r;
 	ev->dport = pi->dport;
-	ev->len = ctx->data_end - ctx->data;
+	ev->len = len;
 	bpf_ringbuf_submit(ev, 0);
 }
 
-/* The one exit: count the packet under its reason, map reason to action. */
-static __always_inline int record(struct xdp_md *ctx, enum sluice_reason r,
+/* The one exit: count the packet (len: its bytes as received, before a
+ * SYN cookie rewrite) under its reason, map reason to action. */
+static __always_inline int record(__u32 len, enum sluice_reason r,
 				  const struct sluice_settings *s,
 				  const struct pkt_info *pi)
 {
@@ -406,12 +482,14 @@ static __always_inline int record(struct xdp_md *ctx, enum sluice_reason r,
 	cnt = bpf_map_lookup_elem(&SLUICE_MAP_STATS, &key);
 	if (cnt) {
 		n = ++cnt->packets;
-		cnt->bytes += ctx->data_end - ctx->data;
+		cnt->bytes += len;
 	}
+	if (r == SLUICE_R_TX_SYNCOOKIE)
+		return XDP_TX;
 	if (!is_drop(r))
 		return XDP_PASS;
 	if (s && (s->flags & SLUICE_SET_EVENTS))
-		sample_drop(ctx, s, pi, r, n);
+		sample_drop(len, s, pi, r, n);
 	return XDP_DROP;
 }
 
@@ -426,9 +504,12 @@ int sluice_xdp(struct xdp_md *ctx)
 	struct pkt_info pi = {};
 	enum sluice_reason r;
 	__u32 zero = 0;
+	__u32 len = ctx->data_end - ctx->data;
+	void *l3;
 	int proto;
 
 	proto = parse_ethhdr(&c);
+	l3 = c.pos;
 	if (proto < 0) {
 		r = SLUICE_R_PASS_MALFORMED;
 		goto out;
@@ -443,9 +524,9 @@ int sluice_xdp(struct xdp_md *ctx)
 		goto out;
 	}
 	s = bpf_map_lookup_elem(&SLUICE_MAP_SETTINGS, &zero);
-	r = classify(&c, &pi, proto, s);
+	r = classify(ctx, &c, &pi, proto, s, l3);
 out:
-	return record(ctx, r, s, &pi);
+	return record(len, r, s, &pi);
 }
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";

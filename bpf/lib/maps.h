@@ -144,4 +144,14 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } SLUICE_MAP_EVENTS SEC(".maps");
 
+/* Global SYN-flood detector for xdp.syncookies: auto (runtime state,
+ * written by the program only; userspace may read it). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sluice_synflood);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} SLUICE_MAP_SYNFLOOD SEC(".maps");
+
 #endif /* SLUICE_BPF_MAPS_H */

@@ -462,6 +462,17 @@ enum config_xdp_mode {
 	CFG_XDP_GENERIC,
 };
 
+/* SYNs per second over which xdp.syncookies: auto answers with cookies
+ * when syn_rate is not given. */
+#define CFG_DEF_COOKIE_SYN_RATE 5000
+
+/* xdp.syncookies.enabled (docs/SYNCOOKIES.md) */
+enum config_xdp_cookies {
+	CFG_XDP_COOKIES_OFF = 0,
+	CFG_XDP_COOKIES_ON,		/* every SYN to a guarded port */
+	CFG_XDP_COOKIES_AUTO,		/* while SYNs/s > syn_rate */
+};
+
 enum config_xdp_scope {
 	CFG_XDP_SCOPE_GUARDED = 0,	/* TCP to the listeners' ports */
 	CFG_XDP_SCOPE_ALL,		/* every IPv4/IPv6 packet */
@@ -498,6 +509,9 @@ struct config_xdp {
 	uint32_t rate_v6_prefix;	/* default 64 */
 	uint32_t rate_table_size;	/* default 65536 */
 	uint32_t drop_sample;		/* 1 in N drops sampled; 0 off; def. 64 */
+	uint32_t list_size;		/* entries per allow/deny trie; 65536 */
+	enum config_xdp_cookies cookies;	/* default off */
+	uint32_t cookie_syn_rate;	/* auto: global SYNs/s; def. 5000 */
 };
 
 #define CONFIG_MAX_BUCKETS 32

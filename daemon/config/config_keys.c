@@ -21,6 +21,7 @@
 
 static const char *const xdp_modes[] = { "auto", "native", "generic", NULL };
 static const char *const xdp_scopes[] = { "guarded", "all", NULL };
+static const char *const xdp_cookies[] = { "false", "true", "auto", NULL };
 /* order: the CFG_PATH_PARAMS_* and CFG_ESCAPED_SLASHES_* values */
 static const char *const path_params_modes[] = { "reject", "strip", NULL };
 static const char *const escaped_slashes_modes[] = { "reject", "keep", NULL };
@@ -37,6 +38,8 @@ static void access_log_finish(struct pctx *p, yaml_node_t *map, void *base,
 			      const char *path, yaml_node_t **vals);
 static void rate_finish(struct pctx *p, yaml_node_t *map, void *base,
 			const char *path, yaml_node_t **vals);
+static void cookie_finish(struct pctx *p, yaml_node_t *map, void *base,
+			  const char *path, yaml_node_t **vals);
 
 static const char *const tls_versions[] = { "1.2", "1.3", NULL };
 static const char *const client_auth_modes[] = { "none", "optional",
@@ -621,6 +624,20 @@ static const struct csection rate_sec = {
 	.finish = rate_finish,
 };
 
+static const struct ckey cookie_keys[] = {
+	{ .name = "enabled", .set = cfg_set_enum, .off = X(cookies),
+	  .def_int = CFG_XDP_COOKIES_OFF, .flags = K_RELOAD,
+	  .choices = xdp_cookies },
+	{ .name = "syn_rate", .set = cfg_set_rate, .off = X(cookie_syn_rate),
+	  .flags = K_RELOAD },
+};
+static const struct csection cookie_sec = {
+	.what = "syncookies",
+	.keys = cookie_keys,
+	.n_keys = N_KEYS(cookie_keys),
+	.finish = cookie_finish,
+};
+
 static const struct ckey xdp_keys[] = {
 	{ .name = "enabled", .set = cfg_set_bool, .off = X(enabled),
 	  .def_int = 1 },
@@ -639,6 +656,9 @@ static const struct ckey xdp_keys[] = {
 	{ .name = "persist", .set = cfg_set_bool, .off = X(persist),
 	  .def_int = 0 },
 	{ .name = "rate_limit", .set = cfg_set_section, .sub = &rate_sec },
+	{ .name = "syncookies", .set = cfg_set_section, .sub = &cookie_sec },
+	{ .name = "list_size", .set = cfg_set_u32, .off = X(list_size),
+	  .min = 1024, .max = 1 << 24, .def_int = SLUICE_MAX_ALLOW4 },
 	{ .name = "drop_sample", .set = cfg_set_u32, .off = X(drop_sample),
 	  .max = 1 << 30, .def_int = 1 << SLUICE_DEF_SAMPLE_SHIFT,
 	  .flags = K_RELOAD },
@@ -908,6 +928,18 @@ static void access_log_finish(struct pctx *p, yaml_node_t *map, void *base,
 		cfg_err_at(p, pn, sp, "must be an absolute path, '-' or 'stdout': %s",
 			   cfg_qv(pn, q, sizeof(q)));
 	}
+}
+
+static void cookie_finish(struct pctx *p, yaml_node_t *map, void *base,
+			  const char *path, yaml_node_t **vals)
+{
+	struct config_xdp *x = base;
+
+	(void)p;
+	(void)map;
+	(void)path;
+	if (!val_of(&cookie_sec, vals, "syn_rate"))
+		x->cookie_syn_rate = CFG_DEF_COOKIE_SYN_RATE;
 }
 
 static void xdp_finish(struct pctx *p, yaml_node_t *map, void *base,

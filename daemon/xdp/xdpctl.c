@@ -161,6 +161,53 @@ static int pin_lock(const struct xdpctl *x)
 	return xdpctl__pin_lock_at(x->dir_fd);
 }
 
+/* ---- SYN cookies: the stack's side ---------------------------------------- */
+
+#define SYNCOOKIES_SYSCTL "/proc/sys/net/ipv4/tcp_syncookies"
+
+/*
+ * With xdp.syncookies on (true or auto), the stack must take the ACK of an
+ * XDP cookie without a stored request: net.ipv4.tcp_syncookies = 2 (in
+ * sluiced's network namespace). Set it when it is not (logged; never set
+ * back: other values only differ in when the stack itself sends cookies,
+ * docs/SYNCOOKIES.md). 0 or -errno, logged: a start or reload that cannot
+ * set it fails rather than answer SYNs with cookies the stack refuses.
+ */
+static int syncookies_sysctl(const struct config *cfg)
+{
+	char buf[16] = "";
+	ssize_t n;
+	int fd, err;
+
+	if (cfg->xdp.cookies == CFG_XDP_COOKIES_OFF)
+		return 0;
+	fd = open(SYNCOOKIES_SYSCTL, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		goto fail;
+	}
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n > 0 && buf[0] == '2') {
+		close(fd);
+		return 0;
+	}
+	if (lseek(fd, 0, SEEK_SET) < 0 || write(fd, "2\n", 2) != 2) {
+		err = -errno;
+		close(fd);
+		goto fail;
+	}
+	close(fd);
+	pr_info("xdp: xdp.syncookies: net.ipv4.tcp_syncookies set from %.1s "
+		"to 2 (the stack accepts the ACK of an XDP SYN cookie)",
+		n > 0 ? buf : "?");
+	return 0;
+fail:
+	pr_err("xdp: xdp.syncookies needs net.ipv4.tcp_syncookies = 2 and "
+	       "cannot set it (%s: %s); set it, or turn xdp.syncookies off",
+	       SYNCOOKIES_SYSCTL, strerror(-err));
+	return err;
+}
+
 /* ---- the loaded handle: sync, bans, counters ----------------------------- */
 
 int xdpctl_sync(struct xdpctl *x, const struct config *cfg)
@@ -169,6 +216,9 @@ int xdpctl_sync(struct xdpctl *x, const struct config *cfg)
 
 	if (!x || !cfg)
 		return -EINVAL;
+	err = syncookies_sysctl(cfg);
+	if (err)
+		return err;
 	lock_fd = pin_lock(x);
 	if (lock_fd < 0)
 		pr_warn("xdp: cannot lock %s: %s; syncing anyway", x->pin_path,
@@ -283,14 +333,12 @@ static void unpin_and_rmdir(struct xdpctl *x)
 		pr_warn("xdp: removing %s: %s", x->pin_path, strerror(errno));
 }
 
-/* The rate-limit tables are sized from the config. A pinned table of
- * another size cannot be reused: drop its pin (its buckets reset). */
-static void size_src_maps(struct xdpctl *x, __u32 entries)
+/* Set the size of maps[0..n) to entries. A pinned map of another size
+ * cannot be reused: drop its pin (what it held is lost: `lost`). */
+static void size_maps(struct bpf_map **maps, size_t n, __u32 entries,
+		      const char *lost)
 {
-	struct bpf_map *maps[] = {x->skel->maps.SLUICE_MAP_SRC4,
-				  x->skel->maps.SLUICE_MAP_SRC6};
-
-	for (size_t i = 0; i < 2; i++) {
+	for (size_t i = 0; i < n; i++) {
 		const char *path = bpf_map__pin_path(maps[i]);
 		struct bpf_map_info info = {0};
 		__u32 len = sizeof(info);
@@ -305,12 +353,33 @@ static void size_src_maps(struct xdpctl *x, __u32 entries)
 		if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0 &&
 		    info.max_entries != entries) {
 			pr_warn("xdp: %s holds %u entries, the config asks "
-				"for %u: replacing it (rate-limit state resets)",
-				path, info.max_entries, entries);
+				"for %u: replacing it (%s)",
+				path, info.max_entries, entries, lost);
 			unlink(path);
 		}
 		close(fd);
 	}
+}
+
+/* The rate-limit tables (xdp.rate_limit.table_size) and the allow and
+ * deny tries (xdp.list_size) are sized from the config. An LPM trie is not
+ * preallocated: its size is a limit, not memory. */
+static void size_from_config(struct xdpctl *x, const struct config *cfg)
+{
+	struct bpf_map *src[] = {x->skel->maps.SLUICE_MAP_SRC4,
+				 x->skel->maps.SLUICE_MAP_SRC6};
+	struct bpf_map *lists[] = {x->skel->maps.SLUICE_MAP_ALLOW4,
+				   x->skel->maps.SLUICE_MAP_ALLOW6,
+				   x->skel->maps.SLUICE_MAP_DENY4,
+				   x->skel->maps.SLUICE_MAP_DENY6};
+
+	size_maps(src, 2,
+		  cfg->xdp.rate_table_size ? cfg->xdp.rate_table_size
+					   : SLUICE_DEF_SRC_ENTRIES,
+		  "rate-limit state resets");
+	size_maps(lists, 4,
+		  cfg->xdp.list_size ? cfg->xdp.list_size : SLUICE_MAX_ALLOW4,
+		  "live sluicectl edits are lost; the files are synced again");
 }
 
 static struct xdpctl *handle_new(const struct config *cfg)
@@ -395,8 +464,7 @@ static int object_open(struct xdpctl *x, const struct config *cfg,
 	err = xdpctl__maps_check(x->skel->obj);
 	if (err)
 		goto err_destroy_skel;
-	size_src_maps(x, cfg->xdp.rate_table_size ? cfg->xdp.rate_table_size
-						  : SLUICE_DEF_SRC_ENTRIES);
+	size_from_config(x, cfg);
 	*existed = existing_pins(x->skel->obj);
 	if (*existed)
 		pr_info("xdp: reusing maps pinned under %s by an earlier run",
@@ -471,6 +539,11 @@ struct xdpctl *xdpctl_open(const struct config *cfg)
 
 	if (!cfg || !cfg->xdp.pin_path[0]) {
 		errno = EINVAL;
+		return NULL;
+	}
+	err = syncookies_sysctl(cfg);
+	if (err) {
+		errno = -err;
 		return NULL;
 	}
 	x = handle_new(cfg);

@@ -64,6 +64,9 @@ const struct xdpctl_map_spec xdpctl__maps[XDPCTL_NMAPS] = {
 				sizeof(struct sluice_src)),
 	[XDPCTL_MAP_EVENTS] = ROW(SLUICE_MAP_EVENTS, BPF_MAP_TYPE_RINGBUF, 0,
 				  0),
+	[XDPCTL_MAP_SYNFLOOD] = ROW(SLUICE_MAP_SYNFLOOD, BPF_MAP_TYPE_ARRAY,
+				    sizeof(__u32),
+				    sizeof(struct sluice_synflood)),
 };
 
 #undef ROW

@@ -88,6 +88,9 @@ const char *xdpctl_reason_name(enum sluice_reason r)
 		[SLUICE_R_DROP_FRAG_TINY] = "drop_frag_tiny",
 		[SLUICE_R_DROP_FRAG_OVERLAP] = "drop_frag_overlap",
 		[SLUICE_R_DROP_EXT_DEPTH] = "drop_ext_depth",
+		[SLUICE_R_TX_SYNCOOKIE] = "tx_syncookie",
+		[SLUICE_R_PASS_SYNCOOKIE] = "pass_syncookie",
+		[SLUICE_R_DROP_SYNCOOKIE] = "drop_syncookie",
 	};
 
 	if ((unsigned int)r >= SLUICE_R_MAX)

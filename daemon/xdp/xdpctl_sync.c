@@ -41,6 +41,12 @@ struct sync_set {
 	bool lpm;		/* an LPM trie: lookups are not exact */
 	bool array;		/* an array: every slot exists, zero = unused */
 	size_t max_entries;
+	/* The trie's keys as sync_add() walked them, sorted; sync_delete()
+	 * takes its stale keys from them instead of walking again (nothing
+	 * else writes the tries while the sync holds the pin lock, and what
+	 * sync_add() wrote is wanted, never stale). */
+	unsigned char *live;
+	size_t n_live;
 };
 
 static int cmp_key(const void *a, const void *b, void *key_size)
@@ -124,43 +130,75 @@ static int is_full_error(int err)
  * entry would be taken as present and then lose its covering entry in the
  * delete phase.
  */
-static int live_keys(struct sync_set *s, size_t max_entries,
+/* Entries written or deleted per batch system call: a large reload costs
+ * a few hundred calls, not one per entry. */
+#define SYNC_BATCH 4096
+
+/* Keys (and values) collected for one batch call. */
+/* All keys of a hash-like map (at most limit), unsorted, read with batch
+ * lookups (a few hundred calls for 10^6 entries, where a get_next_key walk
+ * makes one per entry). *out malloc'd. 0 or -errno. */
+static int walk_keys(const struct sync_set *s, size_t limit,
 		     unsigned char **out, size_t *n_out)
 {
-	size_t limit = 2 * max_entries + 16, n = 0, cap = 0;
-	unsigned char key[64], next[64], *keys = NULL;
-	const void *prev = NULL;
+	LIBBPF_OPTS(bpf_map_batch_opts, o);
+	unsigned char *keys = NULL, *vals = NULL, in[64], next[64];
+	size_t n = 0, cap = 0;
+	bool first = true;
+	int err = 0;
 
+	vals = malloc((size_t)SYNC_BATCH * (s->val_size ? s->val_size : 1));
+	if (!vals)
+		return -ENOMEM;
 	for (;;) {
-		if (bpf_map_get_next_key(s->fd, prev, next) < 0) {
-			if (errno == ENOENT)
-				break;
-			free(keys);
-			return -errno;
-		}
-		if (n >= limit)
-			break;
-		if (n == cap) {
-			size_t ncap = cap ? cap * 2 : 64;
+		__u32 count = SYNC_BATCH;
+
+		if (n + SYNC_BATCH > cap) {
+			size_t ncap = cap ? cap * 2 : SYNC_BATCH * 2;
 			unsigned char *p = realloc(keys, ncap * s->key_size);
 
 			if (!p) {
-				free(keys);
-				return -ENOMEM;
+				err = -ENOMEM;
+				break;
 			}
 			keys = p;
 			cap = ncap;
 		}
-		memcpy(key, next, s->key_size);
-		memcpy(keys + n * s->key_size, key, s->key_size);
-		prev = key;
-		n++;
+		err = bpf_map_lookup_batch(s->fd, first ? NULL : in, next,
+					   keys + n * s->key_size, vals,
+					   &count, &o);
+		first = false;
+		if (count > SYNC_BATCH)
+			count = SYNC_BATCH;
+		n += count;
+		if (err == -ENOENT) { /* the end of the map */
+			err = 0;
+			break;
+		}
+		if (err < 0)
+			break;
+		if (n >= limit)
+			break;
+		memcpy(in, next, s->key_size);
 	}
-	if (n)
-		qsort_r(keys, n, s->key_size, cmp_key, &s->key_size);
+	free(vals);
+	if (err) {
+		free(keys);
+		return err;
+	}
 	*out = keys;
 	*n_out = n;
 	return 0;
+}
+
+static int live_keys(struct sync_set *s, size_t max_entries,
+		     unsigned char **out, size_t *n_out)
+{
+	int err = walk_keys(s, 2 * max_entries + 16, out, n_out);
+
+	if (!err && *n_out)
+		qsort_r(*out, *n_out, s->key_size, cmp_key, &s->key_size);
+	return err;
 }
 
 static bool keys_contain(const unsigned char *keys, size_t n, size_t ks,
@@ -182,18 +220,66 @@ static bool keys_contain(const unsigned char *keys, size_t n, size_t ks,
 	return false;
 }
 
+struct sync_batch {
+	unsigned char *keys, *vals;
+	uint32_t n;
+};
+
+static int batch_init(struct sync_batch *b, const struct sync_set *s)
+{
+	b->n = 0;
+	b->keys = malloc(SYNC_BATCH * s->key_size);
+	b->vals = malloc(SYNC_BATCH * (s->val_size ? s->val_size : 1));
+	if (b->keys && b->vals)
+		return 0;
+	free(b->keys);
+	free(b->vals);
+	b->keys = b->vals = NULL;
+	return -ENOMEM;
+}
+
+static void batch_free(struct sync_batch *b)
+{
+	free(b->keys);
+	free(b->vals);
+}
+
+/* Write the pending new entries; they count as added. */
+static int batch_flush_add(struct sync_set *s, struct sync_batch *b)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, o, .elem_flags = BPF_ANY);
+	__u32 count = b->n;
+	int err;
+
+	if (!b->n)
+		return 0;
+	err = bpf_map_update_batch(s->fd, b->keys, b->vals, &count, &o);
+	s->count->added += count < b->n ? count : b->n;
+	b->n = 0;
+	if (err < 0 && is_full_error(err))
+		return -ENOSPC; /* caller reports */
+	if (err < 0)
+		pr_err("xdp: batch update of %s failed: %s", s->name,
+		       strerror(-err));
+	return err < 0 ? err : 0;
+}
+
 /* Phase 1: make every wanted entry present with its value. */
 static int sync_add(struct sync_set *s)
 {
 	unsigned char cur[64], *live = NULL;
+	struct sync_batch b = {0};
 	size_t n_live = 0;
 	int err;
 
 	if (s->lpm) {
 		err = live_keys(s, s->max_entries, &live, &n_live);
+		if (!err)
+			err = batch_init(&b, s);
 		if (err) {
 			pr_err("xdp: walking %s failed: %s", s->name,
 			       strerror(-err));
+			free(live);
 			return err;
 		}
 	}
@@ -204,7 +290,14 @@ static int sync_add(struct sync_set *s)
 		bool present;
 
 		if (s->lpm && !keys_contain(live, n_live, s->key_size, key)) {
-			present = false;
+			/* new: written in batches */
+			memcpy(b.keys + (size_t)b.n * s->key_size, key,
+			       s->key_size);
+			memcpy(b.vals + (size_t)b.n * s->val_size, val,
+			       s->val_size);
+			if (++b.n == SYNC_BATCH)
+				err = batch_flush_add(s, &b);
+			continue;
 		} else if (bpf_map_lookup_elem(s->fd, key, cur) == 0) {
 			if (memcmp(cur, val, s->val_size) == 0) {
 				s->count->kept++;
@@ -235,7 +328,12 @@ static int sync_add(struct sync_set *s)
 		else
 			s->count->added++;
 	}
-	free(live);
+	if (!err)
+		err = batch_flush_add(s, &b);
+	batch_free(&b);
+	free(s->live);
+	s->live = live;
+	s->n_live = n_live;
 	return err;
 }
 
@@ -271,50 +369,51 @@ static int sync_clear_array(struct sync_set *s, uint32_t slots)
 
 static int sync_delete(struct sync_set *s, size_t max_entries)
 {
-	size_t limit = 2 * max_entries + 16, n_stale = 0, cap = 0, walked = 0;
-	unsigned char key[64], next[64], *stale = NULL;
-	const void *prev = NULL;
+	unsigned char *stale = NULL;
+	size_t n_stale = 0, n_live = 0;
 	int err = 0;
 
 	if (s->array)
 		return sync_clear_array(s, (uint32_t)max_entries);
-	for (;;) {
-		if (bpf_map_get_next_key(s->fd, prev, next) < 0) {
-			if (errno == ENOENT)
-				break; /* end of map */
-			err = -errno;
-			pr_err("xdp: walking %s failed: %s", s->name,
-			       strerror(-err));
-			goto out;
-		}
-		if (++walked > limit) {
-			pr_warn("xdp: %s changed during sync; walk stopped",
-				s->name);
-			break;
-		}
-		memcpy(key, next, s->key_size);
-		prev = key;
+	if (s->live) {
+		stale = s->live;	/* taken over: see struct sync_set */
+		n_live = s->n_live;
+		s->live = NULL;
+		s->n_live = 0;
+	} else {
+		err = walk_keys(s, 2 * max_entries + 16, &stale, &n_live);
+	}
+	if (err) {
+		pr_err("xdp: walking %s failed: %s", s->name, strerror(-err));
+		return err;
+	}
+	/* keep the stale keys, in place */
+	for (size_t i = 0; i < n_live; i++) {
+		const unsigned char *key = stale + i * s->key_size;
+
 		if (sync_set_contains(s, key))
 			continue;
-		if (n_stale == cap) {
-			size_t ncap = cap ? cap * 2 : 64;
-			unsigned char *p = realloc(stale, ncap * s->key_size);
-
-			if (!p) {
-				err = -ENOMEM;
-				goto out;
-			}
-			stale = p;
-			cap = ncap;
-		}
-		memcpy(stale + n_stale * s->key_size, key, s->key_size);
+		memmove(stale + n_stale * s->key_size, key, s->key_size);
 		n_stale++;
 	}
-	for (size_t i = 0; i < n_stale; i++) {
-		if (bpf_map_delete_elem(s->fd, stale + i * s->key_size) == 0) {
-			s->count->deleted++;
-		} else if (errno != ENOENT) {
-			err = -errno;
+	for (size_t i = 0; i < n_stale;) {
+		LIBBPF_OPTS(bpf_map_batch_opts, o);
+		__u32 count = n_stale - i < SYNC_BATCH ? (__u32)(n_stale - i)
+						       : SYNC_BATCH;
+		__u32 want = count;
+
+		/* a batch stops at a key already gone (-ENOENT): that one
+		 * is skipped, the rest go on */
+		err = bpf_map_delete_batch(s->fd, stale + i * s->key_size,
+					   &count, &o);
+		if (count > want)
+			count = want;
+		s->count->deleted += count;
+		i += count;
+		if (err == -ENOENT) {
+			i++;
+			err = 0;
+		} else if (err < 0) {
 			pr_err("xdp: delete from %s failed: %s", s->name,
 			       strerror(-err));
 			goto out;
@@ -589,6 +688,10 @@ static void sets_free(struct sets *s)
 	free(s->a6.recs);
 	free(s->d4.recs);
 	free(s->d6.recs);
+	free(s->a4.live);
+	free(s->a6.live);
+	free(s->d4.live);
+	free(s->d6.live);
 }
 
 static int count_families(const struct allowlist *al, const char *what,
@@ -649,6 +752,18 @@ static int push_entries(const struct allowlist *al, const char *what,
 		}
 	}
 	return 0;
+}
+
+/* The capacity of the map behind fd (the loader may have sized the tries
+ * from xdp.list_size); def when the kernel does not say. */
+static size_t map_capacity(int fd, size_t def)
+{
+	struct bpf_map_info info = {0};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0 || !info.max_entries)
+		return def;
+	return info.max_entries;
 }
 
 static int check_fits(const struct sync_set *s, size_t max)
@@ -712,11 +827,15 @@ static int build_sets(const struct xdpctl_map_fds *m, const struct config *cfg,
 	sync_set_sort(&s->d6);
 
 	/* refuse a config that cannot fit before touching any map */
+	s->a4.max_entries = map_capacity(m->allow4_fd, SLUICE_MAX_ALLOW4);
+	s->a6.max_entries = map_capacity(m->allow6_fd, SLUICE_MAX_ALLOW6);
+	s->d4.max_entries = map_capacity(m->deny4_fd, SLUICE_MAX_DENY4);
+	s->d6.max_entries = map_capacity(m->deny6_fd, SLUICE_MAX_DENY6);
 	if (check_fits(&s->ports, SLUICE_MAX_PORTS) ||
-	    check_fits(&s->a4, SLUICE_MAX_ALLOW4) ||
-	    check_fits(&s->a6, SLUICE_MAX_ALLOW6) ||
-	    check_fits(&s->d4, SLUICE_MAX_DENY4) ||
-	    check_fits(&s->d6, SLUICE_MAX_DENY6))
+	    check_fits(&s->a4, s->a4.max_entries) ||
+	    check_fits(&s->a6, s->a6.max_entries) ||
+	    check_fits(&s->d4, s->d4.max_entries) ||
+	    check_fits(&s->d6, s->d6.max_entries))
 		return -ENOSPC;
 	return 0;
 }
@@ -730,6 +849,23 @@ static unsigned int log2u(uint32_t v)
 		n++;
 	}
 	return n;
+}
+
+/* xdp.syncookies into the settings: the mode, and for auto the SYN rate
+ * as a count per detector window (2^SLUICE_SYNFLOOD_WINDOW_SHIFT ns). */
+static void cookie_settings(const struct config_xdp *x,
+			    struct sluice_settings *set)
+{
+	uint64_t rate = x->cookie_syn_rate ? x->cookie_syn_rate
+					   : CFG_DEF_COOKIE_SYN_RATE;
+	uint64_t n = (rate << SLUICE_SYNFLOOD_WINDOW_SHIFT) / 1000000000ull;
+
+	if (x->cookies == CFG_XDP_COOKIES_ON)
+		set->flags |= SLUICE_SET_COOKIE_ON;
+	else if (x->cookies == CFG_XDP_COOKIES_AUTO)
+		set->flags |= SLUICE_SET_COOKIE_AUTO;
+	set->cookie_syn_window = (__u32)(n ? (n > UINT32_MAX ? UINT32_MAX : n)
+					   : 1);
 }
 
 static int write_settings(int fd, struct sluice_settings *set, uint64_t *gen)
@@ -806,19 +942,20 @@ int xdpctl_sync_maps(const struct xdpctl_map_fds *m, const struct config *cfg,
 				       : SLUICE_DEF_V6_PREFIX);
 	set.sample_shift =
 		(__u8)(cfg->xdp.drop_sample ? log2u(cfg->xdp.drop_sample) : 0);
+	cookie_settings(&cfg->xdp, &set);
 
 	/* 1. classes; 2. loosening first, then the tightening parts */
 	err = classes_write(m->classes_fd, cp, &st->classes);
 	if (!err)
-		err = sync_add_or_make_room(&s.a4, SLUICE_MAX_ALLOW4);
+		err = sync_add_or_make_room(&s.a4, s.a4.max_entries);
 	if (!err)
-		err = sync_add_or_make_room(&s.a6, SLUICE_MAX_ALLOW6);
+		err = sync_add_or_make_room(&s.a6, s.a6.max_entries);
 	if (!err)
 		err = sync_add_or_make_room(&s.ports, SLUICE_PORT_SLOTS);
 	if (!err)
-		err = sync_add_or_make_room(&s.d4, SLUICE_MAX_DENY4);
+		err = sync_add_or_make_room(&s.d4, s.d4.max_entries);
 	if (!err)
-		err = sync_add_or_make_room(&s.d6, SLUICE_MAX_DENY6);
+		err = sync_add_or_make_room(&s.d6, s.d6.max_entries);
 	/* 3. settings + generation */
 	if (!err)
 		err = write_settings(m->settings_fd, &set, &st->gen);
@@ -826,13 +963,13 @@ int xdpctl_sync_maps(const struct xdpctl_map_fds *m, const struct config *cfg,
 	if (!err)
 		err = sync_delete(&s.ports, SLUICE_PORT_SLOTS);
 	if (!err)
-		err = sync_delete(&s.a4, SLUICE_MAX_ALLOW4);
+		err = sync_delete(&s.a4, s.a4.max_entries);
 	if (!err)
-		err = sync_delete(&s.a6, SLUICE_MAX_ALLOW6);
+		err = sync_delete(&s.a6, s.a6.max_entries);
 	if (!err)
-		err = sync_delete(&s.d4, SLUICE_MAX_DENY4);
+		err = sync_delete(&s.d4, s.d4.max_entries);
 	if (!err)
-		err = sync_delete(&s.d6, SLUICE_MAX_DENY6);
+		err = sync_delete(&s.d6, s.d6.max_entries);
 	/* 5. generation again, unused classes */
 	if (!err)
 		err = write_settings(m->settings_fd, &set, &st->gen);

@@ -11,7 +11,7 @@
 
 #include <linux/types.h>
 
-#define SLUICE_ABI_VERSION 4
+#define SLUICE_ABI_VERSION 5
 
 /* Default pin directory; one subdirectory per daemon instance is allowed. */
 #define SLUICE_PIN_ROOT "/sys/fs/bpf/sluice"
@@ -27,8 +27,9 @@
 #define SLUICE_MAP_PORTS    sl_ports_v2	/* v2: array by port (v1: hash) */
 #define SLUICE_MAP_ALLOW4   sl_allow4_v1
 #define SLUICE_MAP_ALLOW6   sl_allow6_v1
-#define SLUICE_MAP_STATS    sl_stats_v3	/* v3: 13 reasons (v2 10, v1 5) */
-#define SLUICE_MAP_SETTINGS sl_settings_v2 /* v2: gen, v6 prefix, sampling */
+#define SLUICE_MAP_STATS    sl_stats_v4	/* v4: 16 reasons (v3 13, v2 10) */
+#define SLUICE_MAP_SETTINGS sl_settings_v3 /* v3: SYN cookies (v2: gen,
+					    * v6 prefix, sampling) */
 #define SLUICE_MAP_DENY4    sl_deny4_v1
 #define SLUICE_MAP_DENY6    sl_deny6_v1
 #define SLUICE_MAP_BAN4     sl_ban4_v1
@@ -37,6 +38,7 @@
 #define SLUICE_MAP_SRC4     sl_src4_v1
 #define SLUICE_MAP_SRC6     sl_src6_v1
 #define SLUICE_MAP_EVENTS   sl_events_v1
+#define SLUICE_MAP_SYNFLOOD sl_synflood_v1
 
 #define SLUICE_TEXTIFY_(x) #x
 /* "sl_ports_v2" for SLUICE_MAP_PORTS (expanded before it is quoted). */
@@ -61,8 +63,9 @@
  * Verdict/reason index into the per-CPU stats array. Names double as metric
  * labels (see xdpctl_reason_name() in the daemon). Rules are applied in the
  * order deny > ban > allow > rate; the first that drops names the reason.
- * SLUICE_R_DROP_NOT_ALLOWED and every reason from SLUICE_R_DROP_DENY on are
- * drops; the others pass.
+ * SLUICE_R_DROP_NOT_ALLOWED, SLUICE_R_DROP_DENY..SLUICE_R_DROP_EXT_DEPTH and
+ * SLUICE_R_DROP_SYNCOOKIE are drops (sluice_reason_is_drop()),
+ * SLUICE_R_TX_SYNCOOKIE is answered (XDP_TX); the others pass.
  */
 enum sluice_reason {
 	SLUICE_R_PASS_UNGUARDED = 0,	/* not judged: not TCP to a guarded port */
@@ -86,8 +89,21 @@ enum sluice_reason {
 	/* an IPv6 extension header chain longer than the program walks
 	 * (the TCP header, and the port, lie beyond it). */
 	SLUICE_R_DROP_EXT_DEPTH = 12,
-	SLUICE_R_MAX = 13,
+	/* SYN cookies (xdp.syncookies, docs/SYNCOOKIES.md): a SYN answered
+	 * from XDP with a cookie SYN-ACK (XDP_TX), */
+	SLUICE_R_TX_SYNCOOKIE = 13,
+	/* the handshake's ACK, its cookie valid, passed to the stack, */
+	SLUICE_R_PASS_SYNCOOKIE = 14,
+	/* an ACK for no connection whose cookie is not valid (forged). */
+	SLUICE_R_DROP_SYNCOOKIE = 15,
+	SLUICE_R_MAX = 16,
 };
+
+static inline int sluice_reason_is_drop(enum sluice_reason r)
+{
+	return r == SLUICE_R_DROP_NOT_ALLOWED || r == SLUICE_R_DROP_SYNCOOKIE ||
+	       (r >= SLUICE_R_DROP_DENY && r <= SLUICE_R_DROP_EXT_DEPTH);
+}
 
 /* One counter slot: packets and bytes, per CPU. */
 struct sluice_counter {
@@ -136,6 +152,10 @@ _Static_assert(sizeof(struct sluice_rule) == 8, "sluice_rule size");
 					 * per-source state in sl_src4/6 */
 #define SLUICE_SET_EVENTS    (1u << 3)	/* sample drops into the ring
 					 * SLUICE_MAP_EVENTS */
+#define SLUICE_SET_COOKIE_ON (1u << 4)	/* answer SYNs to guarded ports
+					 * with SYN cookies, always */
+#define SLUICE_SET_COOKIE_AUTO (1u << 5) /* ... while the global SYN rate
+					  * is over cookie_syn_window */
 
 #define SLUICE_DEF_V6_PREFIX 64
 #define SLUICE_DEF_SAMPLE_SHIFT 6	/* 1 drop in 64 is sampled */
@@ -149,7 +169,12 @@ struct sluice_settings {
 	__u64 gen;
 	__u8 v6_prefix;		/* IPv6 sources share state per /v6_prefix */
 	__u8 sample_shift;	/* sample 1 in 2^n drops (SLUICE_SET_EVENTS) */
-	__u8 pad[6];
+	__u8 pad[2];
+	/* SLUICE_SET_COOKIE_AUTO: SYNs (to guarded ports, from sources the
+	 * rules pass) per SLUICE_SYNFLOOD_WINDOW_SHIFT window above which
+	 * SYNs are answered with cookies (xdp.syncookies.syn_rate scaled to
+	 * the window). */
+	__u32 cookie_syn_window;
 };
 _Static_assert(sizeof(struct sluice_settings) == 24, "sluice_settings size");
 
@@ -218,5 +243,23 @@ struct sluice_event {
 	__u32 len;		/* frame length */
 };
 _Static_assert(sizeof(struct sluice_event) == 32, "sluice_event size");
+
+/*
+ * Global SYN-flood detector (SLUICE_SET_COOKIE_AUTO): array
+ * SLUICE_MAP_SYNFLOOD, one entry, written by the XDP program only. SYNs are
+ * counted per window of 2^SLUICE_SYNFLOOD_WINDOW_SHIFT ns (~1.07 s); when
+ * a window's count passes settings.cookie_syn_window, SYNs are answered
+ * with cookies until active_until_ns (SLUICE_SYNFLOOD_HOLD_NS later).
+ */
+#define SLUICE_SYNFLOOD_WINDOW_SHIFT 30
+#define SLUICE_SYNFLOOD_HOLD_NS (2ull << SLUICE_SYNFLOOD_WINDOW_SHIFT)
+
+struct sluice_synflood {
+	__u64 window;		/* bpf_ktime_get_coarse_ns() >> WINDOW_SHIFT */
+	__u64 syns;		/* SYNs counted in that window */
+	__u64 active_until_ns;	/* cookie mode on while now < this */
+	__u64 pad;
+};
+_Static_assert(sizeof(struct sluice_synflood) == 32, "sluice_synflood size");
 
 #endif /* SLUICE_ABI_H */

@@ -60,6 +60,11 @@
 static struct sluice_xdp *skel;
 static char skip_reason[256];
 
+/* The gapless-swap tests: SWAP_N /32s replaced by SWAP_N others while a
+ * probe source is judged over and over. */
+#define SWAP_N 100000
+#define SWAP_CAP (1u << 18)
+
 #define SKIP_IF_NO_BPF()                                                       \
 	do {                                                                   \
 		if (!skel) {                                                   \
@@ -326,6 +331,10 @@ static int group_setup(void **state)
 	}
 	/* no pinning: these maps live only as long as this process */
 	bpf_object__for_each_map(m, skel->obj) bpf_map__set_pin_path(m, NULL);
+	/* room for the 10^5-entry swaps (old and new sets at once), as
+	 * xdp.list_size would give */
+	bpf_map__set_max_entries(skel->maps.SLUICE_MAP_ALLOW4, SWAP_CAP);
+	bpf_map__set_max_entries(skel->maps.SLUICE_MAP_DENY4, SWAP_CAP);
 	err = sluice_xdp__load(skel);
 	if (err) {
 		snprintf(skip_reason, sizeof(skip_reason),
@@ -2002,14 +2011,16 @@ static void test_sync_bad_entry(void **state)
 /* A reload that swaps many entries, while a client allowed by both configs
  * (by different CIDRs) keeps sending: not one of its packets may drop. */
 struct hammer {
+	const char *src;	/* the probe source */
+	__u32 want;		/* the action it must get every time */
 	volatile int stop;
-	unsigned long runs, drops, errors;
+	unsigned long runs, wrong, errors;
 };
 
 static void *hammer_thread(void *arg)
 {
 	struct hammer *h = arg;
-	struct frame_spec s = tcp4("198.18.0.5", GUARDED_PORT);
+	struct frame_spec s = tcp4(h->src, GUARDED_PORT);
 	struct frame f;
 
 	if (frame_build(&s, &f) == 0)
@@ -2021,54 +2032,71 @@ static void *hammer_thread(void *arg)
 		if (bpf_prog_test_run_opts(
 			    bpf_program__fd(skel->progs.sluice_xdp), &o))
 			h->errors++;
-		else if (o.retval != XDP_PASS)
-			h->drops++;
+		else if (o.retval != h->want)
+			h->wrong++;
 		h->runs++;
 	}
 	return NULL;
 }
 
-#define SWAP_N 20000
+/* SWAP_N /32s in first_octet.0.0.0/8, then the covering entry. */
+static void fill_swap_list(struct allowlist *l, uint8_t first_octet,
+			   const char *cover, uint8_t cover_len)
+{
+	for (int i = 0; i < SWAP_N; i++) {
+		struct allowlist_entry *e = &l->entries[i];
 
-static void test_sync_never_drops_common_client(void **state)
+		memset(e, 0, sizeof(*e));
+		e->family = AF_INET;
+		e->prefixlen = 32;
+		e->addr[0] = first_octet;
+		e->addr[1] = (uint8_t)(i >> 16);
+		e->addr[2] = (uint8_t)(i >> 8);
+		e->addr[3] = (uint8_t)i;
+	}
+	memset(&l->entries[SWAP_N], 0, sizeof(l->entries[SWAP_N]));
+	l->entries[SWAP_N].family = AF_INET;
+	l->entries[SWAP_N].prefixlen = cover_len;
+	inet_pton(AF_INET, cover, l->entries[SWAP_N].addr);
+	l->n = SWAP_N + 1;
+}
+
+/*
+ * A list of SWAP_N + 1 entries replaced by a disjoint one whose covering
+ * entry also holds the probe: while the second sync runs, the probe is
+ * judged again and again and must get `want` every time (allowlist: pass;
+ * denylist: drop). deny selects which list is swapped.
+ */
+static void swap_under_probe(bool deny, __u32 want)
 {
 	struct xdpctl_map_fds fds;
 	struct xdpctl_sync_stats st;
-	struct hammer h = {0};
+	struct xdpctl_sync_count *cnt;
+	struct hammer h = {.src = "198.18.0.5", .want = want};
 	struct allowlist_entry *big;
+	struct allowlist *l;
 	struct config cfg;
 	uint16_t port = GUARDED_PORT;
 	pthread_t th;
+	int fd;
 
 	SKIP_IF_NO_BPF();
 	fds = skel_fds();
 	big = calloc(SWAP_N + 1, sizeof(*big));
 	assert_non_null(big);
-
-	/* old config: 198.18.0.0/24 + SWAP_N /32s in 10.0.0.0/8 */
 	memset(&cfg, 0, sizeof(cfg));
-	cfg.xdp.allowlist_enabled = true;
 	cfg.xdp.ports = &port;
 	cfg.xdp.n_ports = 1;
-	cfg.xdp.allow.entries = big;
-	for (int i = 0; i < SWAP_N; i++) {
-		big[i].family = AF_INET;
-		big[i].prefixlen = 32;
-		big[i].addr[0] = 10;
-		big[i].addr[1] = (uint8_t)(i >> 16);
-		big[i].addr[2] = (uint8_t)(i >> 8);
-		big[i].addr[3] = (uint8_t)i;
-	}
-	big[SWAP_N].family = AF_INET;
-	big[SWAP_N].prefixlen = 24;
-	inet_pton(AF_INET, "198.18.0.0", big[SWAP_N].addr);
-	cfg.xdp.allow.n = SWAP_N + 1;
-	assert_int_equal(xdpctl_sync_maps(&fds, &cfg, NULL), 0);
+	l = deny ? &cfg.xdp.deny : &cfg.xdp.allow;
+	l->entries = big;
+	cnt = deny ? &st.deny4 : &st.allow4;
+	fd = deny ? fds.deny4_fd : fds.allow4_fd;
+	cfg.xdp.allowlist_enabled = !deny;
 
-	/* new config: 198.18.0.0/16 + a disjoint set of SWAP_N /32s */
-	for (int i = 0; i < SWAP_N; i++)
-		big[i].addr[0] = 11;
-	big[SWAP_N].prefixlen = 16;
+	/* old: the probe's /24 + SWAP_N /32s in 10/8; new: its /16 + 11/8 */
+	fill_swap_list(l, 10, "198.18.0.0", 24);
+	assert_int_equal(xdpctl_sync_maps(&fds, &cfg, NULL), 0);
+	fill_swap_list(l, 11, "198.18.0.0", 16);
 
 	assert_int_equal(pthread_create(&th, NULL, hammer_thread, &h), 0);
 	while (h.runs < 100)
@@ -2077,15 +2105,28 @@ static void test_sync_never_drops_common_client(void **state)
 	h.stop = 1;
 	pthread_join(th, NULL);
 
-	assert_int_equal(st.allow4.added, SWAP_N + 1);
-	assert_int_equal(st.allow4.deleted, SWAP_N + 1);
-	assert_int_equal(count_map(fds.allow4_fd), SWAP_N + 1);
-	print_message("  %lu runs during the swap, %lu drops\n", h.runs,
-		      h.drops);
+	assert_int_equal(cnt->added, SWAP_N + 1);
+	assert_int_equal(cnt->deleted, SWAP_N + 1);
+	assert_int_equal(count_map(fd), SWAP_N + 1);
+	print_message("  %s: %lu runs during the swap, %lu wrong\n",
+		      deny ? "denylist" : "allowlist", h.runs, h.wrong);
 	assert_int_equal(h.errors, 0);
-	assert_int_equal(h.drops, 0);
+	assert_int_equal(h.wrong, 0);
 	assert_true(h.runs > 100);
+	/* leave the list empty for the next test */
+	l->n = 0;
+	assert_int_equal(xdpctl_sync_maps(&fds, &cfg, NULL), 0);
 	free(big);
+}
+
+static void test_sync_never_drops_common_client(void **state)
+{
+	swap_under_probe(false, XDP_PASS);
+}
+
+static void test_sync_never_passes_denied_source(void **state)
+{
+	swap_under_probe(true, XDP_DROP);
 }
 
 /* ---- attach end to end: veth pair across two private netns ----------- */
@@ -2789,6 +2830,8 @@ int main(void)
 		cmocka_unit_test_setup(test_sync_classes, sync_setup),
 		cmocka_unit_test_setup(test_sync_keeps_bans, sync_setup),
 		cmocka_unit_test_setup(test_sync_never_drops_common_client,
+				       sync_setup),
+		cmocka_unit_test_setup(test_sync_never_passes_denied_source,
 				       sync_setup),
 	};
 	const struct CMUnitTest attach[] = {

@@ -53,14 +53,15 @@ SANITIZER_RE = re.compile(
 ABI_VERSION = int(re.search(
     r"#define SLUICE_ABI_VERSION (\d+)",
     (REPO / "include/sluice/abi.h").read_text()).group(1))
-MAP_NAMES = ["sl_ports_v2", "sl_allow4_v1", "sl_allow6_v1", "sl_stats_v3",
-             "sl_settings_v2", "sl_deny4_v1", "sl_deny6_v1", "sl_ban4_v1",
+MAP_NAMES = ["sl_ports_v2", "sl_allow4_v1", "sl_allow6_v1", "sl_stats_v4",
+             "sl_settings_v3", "sl_deny4_v1", "sl_deny6_v1", "sl_ban4_v1",
              "sl_ban6_v1", "sl_classes_v1", "sl_src4_v1", "sl_src6_v1",
-             "sl_events_v1"]
+             "sl_events_v1", "sl_synflood_v1"]
 REASONS = ["pass_unguarded", "pass_allowed", "pass_not_ip", "pass_malformed",
            "drop_not_allowed", "pass_guarded", "drop_deny", "drop_banned",
            "drop_rate", "drop_syn_rate", "drop_frag_tiny",
-           "drop_frag_overlap", "drop_ext_depth"]
+           "drop_frag_overlap", "drop_ext_depth", "tx_syncookie",
+           "pass_syncookie", "drop_syncookie"]
 
 
 class Cleanup:

@@ -268,7 +268,7 @@ def test_ban_with_expiry_survives_reload(daemons, wd3):
 def percpu_packets(reason_index):
     """Per-CPU packet counts of one reason from the pinned stats map."""
     r = h.run(["bpftool", "-j", "map", "lookup", "pinned",
-               PIN / "sl_stats_v3", "key", str(reason_index), "0", "0", "0"])
+               PIN / "sl_stats_v4", "key", str(reason_index), "0", "0", "0"])
     v = json.loads(r.stdout)
     out = []
     for c in v.get("values", []):

@@ -1037,6 +1037,43 @@ static void test_xdp_limits_keys(void **state)
 		      "cfg.yaml:6:10: xdp.scope: invalid value 'everything' (expected guarded or all)\n");
 }
 
+/* xdp.syncookies: enabled false|true|auto, syn_rate N/s; xdp.list_size */
+static void test_xdp_syncookie_keys(void **state)
+{
+	struct config *c;
+
+	c = parse_ok(BASE);
+	assert_int_equal(c->xdp.cookies, CFG_XDP_COOKIES_OFF);
+	assert_int_equal(c->xdp.list_size, SLUICE_MAX_ALLOW4);
+	config_put(c);
+	c = parse_ok(BASE "  syncookies: {enabled: true}\n");
+	assert_int_equal(c->xdp.cookies, CFG_XDP_COOKIES_ON);
+	assert_int_equal(c->xdp.cookie_syn_rate, CFG_DEF_COOKIE_SYN_RATE);
+	config_put(c);
+	c = parse_ok(BASE "  syncookies:\n"
+			  "    enabled: auto\n"
+			  "    syn_rate: 20000/s\n");
+	assert_int_equal(c->xdp.cookies, CFG_XDP_COOKIES_AUTO);
+	assert_int_equal(c->xdp.cookie_syn_rate, 20000);
+	config_put(c);
+
+	expect_errors(BASE "  syncookies: {enabled: maybe}\n",
+		      "cfg.yaml:6:25: xdp.syncookies.enabled: invalid value 'maybe' (expected false, true or auto)\n");
+	expect_errors(BASE "  syncookies: {enabled: auto, syn_rate: 0/s}\n",
+		      "cfg.yaml:6:41: xdp.syncookies.syn_rate: expected a rate N/s with N from 1 to 100000000, got '0/s'\n");
+	expect_errors(BASE "  syncookies: {enabled: auto, syn_rate: 500}\n",
+		      "cfg.yaml:6:41: xdp.syncookies.syn_rate: expected a rate N/s with N from 1 to 100000000, got '500'\n");
+	expect_errors(BASE "  syncookies: {enable: true}\n",
+		      "cfg.yaml:6:16: xdp.syncookies: unknown key 'enable' (did you mean 'enabled'?)\n");
+	c = parse_ok(BASE "  list_size: 2000000\n");
+	assert_int_equal(c->xdp.list_size, 2000000);
+	config_put(c);
+	expect_errors(BASE "  list_size: 100\n",
+		      "cfg.yaml:6:14: xdp.list_size: 100 is out of range (1024-16777216)\n");
+	expect_errors(BASE "  syncookies: true\n",
+		      "cfg.yaml:6:15: xdp.syncookies: expected a mapping, got 'true'\n");
+}
+
 static void test_load_denylist_and_classes(void **state)
 {
 	char dir[] = "/tmp/sluice-cfg-XXXXXX", cfg[256], al[256], dl[256];
@@ -1165,6 +1202,7 @@ int main(void)
 		cmocka_unit_test(test_ops_keys),
 		cmocka_unit_test(test_cluster_section),
 		cmocka_unit_test(test_xdp_limits_keys),
+		cmocka_unit_test(test_xdp_syncookie_keys),
 		cmocka_unit_test(test_load_denylist_and_classes),
 	};
 
