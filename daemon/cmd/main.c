@@ -3,6 +3,7 @@
  * sluiced: wiring, command line, exit codes. No logic lives here.
  *
  *   sluiced -c FILE [--check] [--log-level error|warn|info|debug]
+ *           [--takeover ADMIN_SOCKET]
  *
  * Exit codes: 0 clean shutdown (or --check ok), 1 invalid configuration or
  * usage, 2 runtime setup failure (bind, XDP, bpffs, io_uring).
@@ -31,9 +32,13 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: sluiced -c FILE [--check] [--log-level error|warn|info|debug]\n"
+		"               [--takeover ADMIN_SOCKET]\n"
 		"  -c, --config FILE   configuration file (YAML)\n"
 		"      --check         validate the configuration and exit\n"
 		"      --log-level L   override logging.level\n"
+		"      --takeover S    take the listening sockets and XDP over from\n"
+		"                      the sluiced serving admin socket S, then tell\n"
+		"                      it to drain and exit (upgrade, restart)\n"
 		"  -h, --help          this text\n");
 }
 
@@ -61,10 +66,11 @@ int main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "check", no_argument, NULL, 'C' },
 		{ "log-level", required_argument, NULL, 'l' },
+		{ "takeover", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *path = NULL, *level = NULL;
+	const char *path = NULL, *level = NULL, *takeover = NULL;
 	struct control ctl;
 	struct config *cfg = NULL;
 	char *errors = NULL;
@@ -82,6 +88,9 @@ int main(int argc, char **argv)
 			break;
 		case 'l':
 			level = optarg;
+			break;
+		case 'T':
+			takeover = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -146,7 +155,8 @@ int main(int argc, char **argv)
 		config_put(cfg);
 		return EXIT_RUNTIME;
 	}
-	ret = control_start(&ctl, path, cfg, level != NULL, &admin_api);
+	ret = control_start(&ctl, path, cfg, level != NULL, &admin_api,
+			    takeover);
 	if (ret) {
 		control_destroy(&ctl);
 		return EXIT_RUNTIME;

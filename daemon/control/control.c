@@ -21,6 +21,7 @@
 #include "io/loop.h"
 #include "control/privdrop.h"
 #include "control/sdnotify.h"
+#include "control/takeover.h"
 #include "obs/obs.h"
 #include "proxy/worker.h"
 #include "xdp/xdpctl.h"
@@ -82,6 +83,7 @@ int control_block_signals(void)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGUSR1);	/* reopen the access log */
+	sigaddset(&set, SIGUSR2);	/* a successor took over: drain, exit */
 	if (sigprocmask(SIG_BLOCK, &set, NULL))
 		return -errno;
 	return 0;
@@ -151,27 +153,72 @@ static const char *mode_name(enum config_xdp_mode m)
 	}
 }
 
+/* Worker w's socket for listener i: one handed over by the process we
+ * take over from (same address), else a new one. */
+static int worker_socket(struct control *ctl, size_t i)
+{
+	const struct config_listener *l = &ctl->cfg->listeners[i];
+	int fd = -1;
+
+	if (ctl->takeover)
+		fd = takeover_take(ctl->takeover,
+				   (const struct sockaddr *)&l->addr.sa,
+				   l->addr.salen);
+	return fd >= 0 ? fd : listen_on(l);
+}
+
+/*
+ * Sockets handed over beyond one per worker and listener (the old process
+ * ran more workers) still hold connections in their accept queues: the
+ * last worker accepts on them too. Those of listeners no longer configured
+ * are closed by the caller (their queued connections are refused).
+ */
+static size_t extra_sockets(struct control *ctl, int *fds, unsigned int *lidx,
+			    size_t n)
+{
+	const struct config *cfg = ctl->cfg;
+
+	for (size_t i = 0; ctl->takeover && i < cfg->n_listeners; i++) {
+		const struct config_listener *l = &cfg->listeners[i];
+		int fd;
+
+		while ((fd = takeover_take(ctl->takeover,
+					   (const struct sockaddr *)&l->addr.sa,
+					   l->addr.salen)) >= 0) {
+			fds[n] = fd;
+			lidx[n++] = (unsigned int)i;
+		}
+	}
+	return n;
+}
+
 /* Bind every worker's listeners and set its ring up; no thread yet. */
 static int init_workers(struct control *ctl)
 {
 	const struct config *cfg = ctl->cfg;
 	unsigned int n = worker_count(cfg);
+	size_t cap = cfg->n_listeners + 1 +
+		     (ctl->takeover ? ctl->takeover->n_fds : 0);
+	unsigned int *lidx;
 	int *fds, ret = 0;
 
 	ctl->workers = calloc(n, sizeof(*ctl->workers));
-	fds = calloc(cfg->n_listeners ? cfg->n_listeners : 1, sizeof(*fds));
-	if (!ctl->workers || !fds) {
+	fds = calloc(cap, sizeof(*fds));
+	lidx = calloc(cap, sizeof(*lidx));
+	if (!ctl->workers || !fds || !lidx) {
 		free(fds);
+		free(lidx);
 		return -ENOMEM;
 	}
 	for (unsigned int w = 0; w < n; w++) {
-		size_t i;
+		size_t i, nf;
 
 		for (i = 0; i < cfg->n_listeners; i++) {
-			ret = listen_on(&cfg->listeners[i]);
+			ret = worker_socket(ctl, i);
 			if (ret < 0)
 				break;
 			fds[i] = ret;
+			lidx[i] = (unsigned int)i;
 			ret = 0;
 		}
 		if (ret) {
@@ -179,13 +226,27 @@ static int init_workers(struct control *ctl)
 				close(fds[i]);
 			break;
 		}
+		nf = cfg->n_listeners;
+		/* the last worker takes what is left over */
+		if (w + 1 == n)
+			nf = extra_sockets(ctl, fds, lidx, nf);
 		ctl->n_workers++;
-		ret = worker_init(&ctl->workers[w], w, fds, cfg->n_listeners,
+		ret = worker_init(&ctl->workers[w], w, fds, lidx, nf,
 				  config_get(ctl->cfg));
 		if (ret)
 			break;
 	}
+	if (ctl->takeover) {
+		int fd;
+
+		while ((fd = takeover_take_any(ctl->takeover)) >= 0) {
+			pr_warn("takeover: a listener no longer configured is "
+				"closed");
+			close(fd);
+		}
+	}
 	free(fds);
+	free(lidx);
 	return ret;
 }
 
@@ -214,17 +275,24 @@ static int open_admin(struct control *ctl)
 		.unix_mode = 0600,
 		.tcp = (const struct sockaddr *)&cfg->admin.sa,
 		.tcp_len = cfg->admin.salen,
+		.replace_live = ctl->takeover != NULL,
+		.tcp_adopt = ctl->takeover && ctl->takeover->admin_tcp_fd >= 0,
+		.tcp_fd = ctl->takeover ? ctl->takeover->admin_tcp_fd : -1,
 	};
 	int ret;
 
 	if (ctl->admin) {
 		ret = ctl->admin->open(ctl);
+		if (!ret)
+			ret = takeover_register(ctl);
 		if (ret) {
 			pr_err("admin: registering endpoints: %s",
 			       strerror(-ret));
 			return ret;
 		}
 	}
+	if (o.tcp_adopt)
+		ctl->takeover->admin_tcp_fd = -1;	/* admin owns it now */
 	ret = admin_listen(&o);
 	if (ret)
 		return ret;
@@ -271,7 +339,8 @@ static int drop_privileges(struct control *ctl)
 }
 
 int control_start(struct control *ctl, const char *path, struct config *cfg,
-		  bool log_level_fixed, const struct control_admin *admin)
+		  bool log_level_fixed, const struct control_admin *admin,
+		  const char *takeover)
 {
 	sigset_t set;
 	int ret;
@@ -294,6 +363,7 @@ int control_start(struct control *ctl, const char *path, struct config *cfg,
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
 	ctl->sfd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (ctl->sfd < 0) {
 		ret = -errno;
@@ -305,6 +375,18 @@ int control_start(struct control *ctl, const char *path, struct config *cfg,
 		ret = -errno;
 		pr_err("io_uring setup: %s", strerror(-ret));
 		return ret;
+	}
+	if (takeover) {
+		/* before anything else: a refusal leaves the old one as is */
+		ctl->takeover = malloc(sizeof(*ctl->takeover));
+		if (!ctl->takeover)
+			return -ENOMEM;
+		ret = takeover_fetch(takeover, ctl->takeover);
+		if (ret) {
+			free(ctl->takeover);
+			ctl->takeover = NULL;
+			return ret;
+		}
 	}
 
 	if (cfg->xdp.enabled) {
@@ -321,6 +403,10 @@ int control_start(struct control *ctl, const char *path, struct config *cfg,
 			return ret;
 		}
 		gate_set_ban_sink(ban_sink, ctl);
+		/* until the old process is told to go, a failure here must not
+		 * detach the program that replaced its own */
+		if (ctl->takeover)
+			xdpctl_set_persist(ctl->xdp, true);
 	}
 
 	{
@@ -384,6 +470,17 @@ int control_start(struct control *ctl, const char *path, struct config *cfg,
 			(int)getpid());
 	if (ret)
 		pr_warn("sd_notify: %s", strerror(-ret));
+	if (ctl->takeover) {
+		if (ctl->xdp)
+			xdpctl_set_persist(ctl->xdp, cfg->xdp.persist);
+		ret = takeover_commit(ctl->takeover);
+		if (ret)
+			pr_warn("takeover: cannot signal pid %d: %s",
+				(int)ctl->takeover->pid, strerror(-ret));
+		takeover_release(ctl->takeover);
+		free(ctl->takeover);
+		ctl->takeover = NULL;
+	}
 	return 0;
 }
 
@@ -597,6 +694,17 @@ static void on_signal(void *arg, const struct loop_cqe *cqe)
 		case SIGUSR1:
 			obs_reopen_logs();
 			break;
+		case SIGUSR2:
+			if (!atomic_load(&ctl->takeover_served)) {
+				pr_warn("SIGUSR2 without a takeover: ignored");
+				break;
+			}
+			pr_info("takeover: the new process is ready; "
+				"draining and exiting");
+			sdnotify("STOPPING=1\nSTATUS=handed over, draining");
+			ctl->handed_over = true;
+			st->stop = true;
+			return;
 		case SIGTERM:
 		case SIGINT:
 			pr_info("%s: shutting down", strsignal((int)si->ssi_signo));
@@ -647,6 +755,8 @@ int control_run(struct control *ctl)
 	obs_set_xdp(NULL);
 	obs_set_escalation_source(NULL);
 	gate_set_ban_sink(NULL, NULL);
+	if (ctl->handed_over && ctl->xdp)
+		xdpctl_set_persist(ctl->xdp, true);	/* the successor's */
 	xdpctl_close(ctl->xdp);
 	ctl->xdp = NULL;
 	pr_info("sluiced stopped");
@@ -678,6 +788,11 @@ void control_destroy(struct control *ctl)
 	if (ctl->cfg)
 		config_put(ctl->cfg);
 	ctl->cfg = NULL;
+	if (ctl->takeover) {
+		takeover_release(ctl->takeover);
+		free(ctl->takeover);
+		ctl->takeover = NULL;
+	}
 	free(ctl->path);
 	ctl->path = NULL;
 	free(ctl->last_reload_errors);

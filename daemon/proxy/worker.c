@@ -289,8 +289,8 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-int worker_init(struct worker *w, unsigned int id, const int *fds, size_t n,
-		struct config *cfg)
+int worker_init(struct worker *w, unsigned int id, const int *fds,
+		const unsigned int *lidx, size_t n, struct config *cfg)
 {
 	int ret;
 
@@ -310,7 +310,8 @@ int worker_init(struct worker *w, unsigned int id, const int *fds, size_t n,
 	w->n_listeners = n;
 	for (size_t i = 0; i < n; i++) {
 		w->listeners[i].fd = fds[i];
-		if (i < cfg->n_listeners && cfg->listeners[i].proxy_protocol)
+		if (lidx[i] < cfg->n_listeners &&
+		    cfg->listeners[lidx[i]].proxy_protocol)
 			w->listeners[i].lflags = PROXY_L_PROXY_PROTOCOL;
 	}
 	w->efd = eventfd(0, EFD_CLOEXEC);

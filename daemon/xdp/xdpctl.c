@@ -521,6 +521,12 @@ err_free:
 	return NULL;
 }
 
+void xdpctl_set_persist(struct xdpctl *x, bool on)
+{
+	if (x)
+		x->persist = on;
+}
+
 void xdpctl_close(struct xdpctl *x)
 {
 	int lock_fd;
