@@ -71,7 +71,11 @@ _Static_assert(sizeof(((struct control *)0)->siginfo) ==
 
 enum control_op {
 	CTL_OP_SIGNAL = 1,
+	CTL_OP_TICK,
 };
+
+/* how often the control thread checks that XDP is still attached */
+#define CTL_TICK_MS	1000
 
 int control_block_signals(void)
 {
@@ -675,7 +679,27 @@ struct signal_state {
 	struct control *ctl;
 	bool stop;
 	int err;
+	struct loop_ts tick_ts;
 };
+
+static void arm_tick(struct signal_state *st)
+{
+	loop_ts_ms(&st->tick_ts, CTL_TICK_MS);
+	if (loop_timeout(st->ctl->loop, &st->tick_ts,
+			 loop_ud(CTL_OP_TICK, 0, 0)))
+		pr_err("control: cannot arm the timer");
+}
+
+/* Someone may take the program off an interface (ip link set dev X xdp
+ * off): put it back, count it. */
+static void on_tick(struct signal_state *st)
+{
+	int n = xdpctl_check_attached(st->ctl->xdp);
+
+	while (n-- > 0)
+		obs_xdp_reattached();
+	arm_tick(st);
+}
 
 static void on_signal(void *arg, const struct loop_cqe *cqe)
 {
@@ -684,6 +708,11 @@ static void on_signal(void *arg, const struct loop_cqe *cqe)
 	const struct signalfd_siginfo *si = (const void *)ctl->siginfo;
 	int ret;
 
+	if (loop_ud_op(cqe->ud) == CTL_OP_TICK) {
+		if (!st->stop)
+			on_tick(st);
+		return;
+	}
 	if (loop_ud_op(cqe->ud) != CTL_OP_SIGNAL)
 		return;
 	if (cqe->res == (int)sizeof(*si)) {
@@ -735,6 +764,8 @@ int control_run(struct control *ctl)
 	ret = arm_signal(ctl);
 	if (ret)
 		return ret;
+	if (ctl->xdp)
+		arm_tick(&st);
 	while (!st.stop) {
 		ret = loop_run_once(ctl->loop, true, on_signal, &st);
 		if (ret < 0) {

@@ -13,6 +13,7 @@
 #include "io/conn.h"
 #include "lib/log.h"
 #include "lib/clock.h"
+#include "obs/obs.h"
 
 /* Worker-level operations (conn.h's CONN_OP_* stay below these). */
 enum worker_op {
@@ -61,6 +62,7 @@ static void pause_accept(struct worker *w)
 	if (w->accept_paused || w->stopping)
 		return;
 	w->accept_paused = true;
+	obs_accept_paused();
 	loop_ts_ms(&w->pause_ts, WORKER_ACCEPT_PAUSE_MS);
 	if (loop_timeout(w->loop, &w->pause_ts, loop_ud(W_OP_RESUME, 0, 0)))
 		w->accept_paused = false;

@@ -185,7 +185,9 @@ class LimitedSluiced(h.Sluiced):
 
 
 def test_fd_exhaustion_pauses_and_resumes(backends, workdir):
-    cfg = raw.write_cfg(workdir, "gw-nofile")
+    cfg = raw.write_cfg(workdir, "gw-nofile", top={"admin": {
+        "address": "127.0.0.1:9900",
+        "socket": str(workdir / "gw-nofile-admin.sock")}})
     s = LimitedSluiced(cfg, workdir, "gw-nofile", 48).start()
     conns = []
     try:
@@ -204,6 +206,8 @@ def test_fd_exhaustion_pauses_and_resumes(backends, workdir):
         conns = []
         # accepting resumed: a new client is served
         h.wait_for(lambda: _one_ok(), 10, 0.2, what="service after EMFILE")
+        # and the pause was counted
+        assert raw.metric("127.0.0.1:9900", "sluice_accept_pauses_total") >= 1
     finally:
         for c in conns:
             c.close()
