@@ -6,6 +6,8 @@ one drains and exits. Under a bounded load (loadgen.py) every request
 succeeds, and a denied source (probe.py) stays dropped throughout.
 """
 import json
+import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -124,5 +126,73 @@ def test_takeover_of_nothing_fails_cleanly(backends, workdir):
     s.check_sanitizers()
     assert rc == 2, h.tail(s.err_path)
     assert "takeover: cannot connect" in s.output()
+    assert h.srv_link_xdp() == ""
+    assert not h.PIN_ROOT.exists()
+
+
+def _gone(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except FileNotFoundError:
+        return True
+
+
+def _takeover_pid(sock):
+    """The pid of a sluiced started with --takeover sock, if any (cleanup
+    when sluicectl did not say)."""
+    for d in Path("/proc").iterdir():
+        try:
+            argv = (d / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"--takeover" in argv and str(sock).encode() in argv:
+            return int(d.name)
+    return None
+
+
+def test_sluicectl_upgrade(backends, workdir):
+    """sluicectl upgrade: refused on a bad config (the old one serves on),
+    then done: the new daemon serves, the old one exited 0."""
+    cfg = h.write_config(workdir, "upgctl")
+    sock = h.admin_socket_path(workdir, "upgctl")
+    log = workdir / "upgctl-new.err"
+    old = h.Sluiced(cfg, workdir, tag="upgctl").start()
+    argv = ["nsenter", f"--net=/run/netns/{h.SRV_NS}", h.SLUICECTL,
+            "--socket", sock, "--json", "upgrade", "--binary", h.SLUICED,
+            "--output", log]
+    new_pid = None
+    try:
+        good = cfg.read_text()
+        cfg.write_text(good + "bogus_key: 1\n")
+        r = h.run(argv, timeout=60, check=False, env=h.sanitizer_env())
+        assert r.returncode == 3, (r.stdout, r.stderr)
+        assert "bogus_key" in r.stderr and "keeps serving" in r.stderr
+        assert old.alive()
+        cfg.write_text(good)
+        r = h.run(argv, timeout=150, check=False, env=h.sanitizer_env())
+        assert r.returncode == 0, (r.stdout, r.stderr, h.tail(log))
+        res = json.loads(r.stdout)
+        new_pid = res["pid"]
+        assert res["old_pid"] == old.pid
+        assert old.p.wait(timeout=30) == 0
+        assert h.one(h.http(h.ALLOWED4, h.SRV4, path="/after"))["status"] \
+            == 200
+        assert h.srv_link_xdp() == "xdp"
+    finally:
+        if old.alive():
+            old.stop()
+        else:
+            old.stopped = True
+            old.stop()
+        new_pid = new_pid or _takeover_pid(sock)
+        if new_pid:
+            os.kill(new_pid, signal.SIGTERM)
+            h.wait_for(lambda: _gone(new_pid), 20, 0.1,
+                       what="the upgraded sluiced to exit")
+    old.check_sanitizers()
+    rep = h.sanitizer_report(log.read_text(errors="replace"))
+    assert rep is None, rep
+    assert "sluiced stopped" in log.read_text()
     assert h.srv_link_xdp() == ""
     assert not h.PIN_ROOT.exists()
