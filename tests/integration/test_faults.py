@@ -329,3 +329,51 @@ def test_bpffs_unmounted_under_the_daemon(backends, workdir):
         if mounted:
             h.run(["umount", "-l", d], check=False)
         d.rmdir()
+
+
+@pytest.mark.timeout(120)
+def test_sigterm_under_load(sluiced_factory, workdir, backends):
+    """SIGTERM while loadgen runs and slow requests are in flight: every
+    request the daemon accepted is answered; the only failures the clients
+    see are refused connections, after the listeners closed."""
+    s = sluiced_factory("term-load")
+    stop = workdir / "term.stop"
+    stop.unlink(missing_ok=True)
+    load = subprocess.Popen(
+        ["ip", "netns", "exec", h.CLI_NS, h.PY,
+         Path(__file__).resolve().parent / "loadgen.py", "--src", h.ALLOWED4,
+         "--host", h.SRV4, "--port", str(h.GW_PORT), "--threads", "4",
+         "--stop-file", str(stop), "--max-seconds", "60"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    h.CLEANUP.procs[load.pid] = load
+    slow = []
+    try:
+        h.wait_for(lambda: any("/load/" in str(l.get("target", ""))
+                               for l in h.backend_log(backends["b1"])), 20,
+                   what="load reaching the backend")
+        for i in range(8):
+            c = raw.Conn(timeout=15)
+            c.send(raw.request("GET", f"/sleep/1500?slow={i}"))
+            slow.append(c)
+        h.wait_for(lambda: sum("slow=" in str(l.get("target", ""))
+                               for l in h.backend_log(backends["b1"])) == 8,
+                   10, what="the slow requests at the backend")
+        s.p.send_signal(signal.SIGTERM)
+        for c in slow:
+            r = c.response()
+            assert r.status == 200, r.status
+            assert (r.header("connection") or "").lower() == "close"
+        rc = s.p.wait(timeout=30)
+        s.stopped = True
+        s.stop()
+        assert rc == 0, h.tail(s.err_path)
+    finally:
+        for c in slow:
+            c.close()
+        stop.touch()
+        out, _ = load.communicate(timeout=60)
+        h.CLEANUP.procs.pop(load.pid, None)
+    res = json.loads(out)
+    assert res["ok"] > 0
+    assert all(e.startswith("ConnectionRefusedError") for e in
+               res["errors"]), res["errors"]
