@@ -253,6 +253,14 @@ integration-test: all
 fuzz: $(FUZZERS)
 	$(Q)BUILD=$(BUILD) FUZZ_SECONDS=$(FUZZ_SECONDS) bash scripts/test.sh fuzz
 
+# Soak (docs/TESTING.md): mixed traffic, reloads, flaps and bans against
+# the ASan build for DURATION seconds; fails if a resource keeps growing.
+DURATION ?= 120
+.PHONY: soak
+soak: all $(BUILD)/asan/sluiced
+	$(Q)SLUICED=$(BUILD)/asan/sluiced SLUICE_SOAK_SECONDS=$(DURATION) \
+		$(PYTEST) -q -s -p no:cacheprovider tests/integration/test_soak.py
+
 # ---- bench (not part of `make test`): each area adds its target to `bench`
 .PHONY: bench bench-http
 bench: bench-http

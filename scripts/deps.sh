@@ -11,6 +11,8 @@ PKGS=(
 	# tests
 	libcmocka-dev python3-pytest python3-pytest-timeout curl iproute2
 	libclang-rt-14-dev
+	# test_valgrind.py (memcheck of sluiced; skipped where it cannot run)
+	valgrind
 	# observability tests: a real Prometheus server and promtool
 	prometheus
 	# cluster tests: a real Redis (the daemon links libhiredis)

@@ -8,6 +8,8 @@ set -uo pipefail
 BUILD=${BUILD:-build}
 PYTEST=${PYTEST:-/usr/bin/python3 -m pytest}
 FUZZ_SECONDS=${FUZZ_SECONDS:-10}
+# the soak test (tests/integration/test_soak.py) runs in the ASan pass only
+SOAK_SECONDS=${SOAK_SECONDS:-60}
 TIMEOUT_UNIT=${TIMEOUT_UNIT:-300}
 TIMEOUT_INTEG=${TIMEOUT_INTEG:-900}
 
@@ -71,7 +73,8 @@ layer_integration() {
 	run "integration/sluiced" "$TIMEOUT_INTEG" \
 		env SLUICED="$BUILD/sluiced" $PYTEST -q -p no:cacheprovider tests/integration
 	run "integration/sluiced-asan" "$TIMEOUT_INTEG" \
-		env SLUICED="$BUILD/asan/sluiced" $PYTEST -q -p no:cacheprovider tests/integration
+		env SLUICED="$BUILD/asan/sluiced" \
+		SLUICE_SOAK_SECONDS="$SOAK_SECONDS" $PYTEST -q -p no:cacheprovider tests/integration
 }
 
 case ${1:-all} in

@@ -3,6 +3,7 @@
  * sluiced: wiring, command line, exit codes. No logic lives here.
  *
  *   sluiced -c FILE [--check] [--log-level error|warn|info|debug]
+ *           [--takeover ADMIN_SOCKET]
  *   sluiced -c FILE --check --explain "METHOD URL" [-H "Name: value"]...
  *
  * Exit codes: 0 clean shutdown (or --check ok), 1 invalid configuration or
@@ -34,12 +35,16 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: sluiced -c FILE [--check] [--log-level error|warn|info|debug]\n"
+		"               [--takeover ADMIN_SOCKET]\n"
 		"  -c, --config FILE   configuration file (YAML)\n"
 		"      --check         validate the configuration and exit\n"
 		"      --explain REQ   with --check: which route \"METHOD URL\"\n"
 		"                      matches, and why the others do not\n"
 		"  -H, --header H      with --explain: a request header \"Name: value\"\n"
 		"      --log-level L   override logging.level\n"
+		"      --takeover S    take the listening sockets and XDP over from\n"
+		"                      the sluiced serving admin socket S, then tell\n"
+		"                      it to drain and exit (upgrade, restart)\n"
 		"  -h, --help          this text\n");
 }
 
@@ -142,10 +147,12 @@ int main(int argc, char **argv)
 		{ "explain", required_argument, NULL, 'E' },
 		{ "header", required_argument, NULL, 'H' },
 		{ "log-level", required_argument, NULL, 'l' },
+		{ "takeover", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = NULL, *level = NULL, *explain = NULL;
+	const char *takeover = NULL;
 	const char *hdrs[HTTP_MAX_HEADERS];
 	size_t n_hdrs = 0;
 	struct control ctl;
@@ -175,6 +182,9 @@ int main(int argc, char **argv)
 			break;
 		case 'l':
 			level = optarg;
+			break;
+		case 'T':
+			takeover = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -248,7 +258,8 @@ int main(int argc, char **argv)
 		config_put(cfg);
 		return EXIT_RUNTIME;
 	}
-	ret = control_start(&ctl, path, cfg, level != NULL, &admin_api);
+	ret = control_start(&ctl, path, cfg, level != NULL, &admin_api,
+			    takeover);
 	if (ret) {
 		control_destroy(&ctl);
 		return EXIT_RUNTIME;

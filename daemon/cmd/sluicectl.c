@@ -29,6 +29,7 @@
 #include "control/liveapi.h"
 #include "lib/log.h"
 #include "cmd/tokencli.h"
+#include "cmd/upgradecli.h"
 #include "xdp/xdpctl.h"
 
 enum {
@@ -47,6 +48,7 @@ struct opts {
 	const char *for_arg;		/* ban --for */
 	unsigned int seconds, limit;	/* top --seconds, --limit */
 	bool seconds_set, limit_set;
+	const char *binary, *output;	/* upgrade --binary, --output */
 };
 
 /* Print a string as a JSON string literal. */
@@ -487,6 +489,14 @@ static int cmd_hash_token(const struct opts *o, int argc, char **argv)
 	return tokencli_hash(argc, argv, o->json);
 }
 
+static int cmd_upgrade(const struct opts *o, int argc, char **argv)
+{
+	if (argc > 1)
+		return cmd_usage_error("upgrade", "unexpected argument '%s'",
+				       argv[1]);
+	return upgradecli_run(o->sock, o->binary, o->output, o->json);
+}
+
 static const struct cmd cmds[] = {
 	{ "status", cmd_status, "status",
 	  "Daemon status: version, uptime, config generation, reload counts,\n"
@@ -549,6 +559,14 @@ static const struct cmd cmds[] = {
 	  "result. A refused configuration is printed with every error\n"
 	  "(FILE:LINE:COL: message); the running configuration keeps serving.\n"
 	  "Exit status 3 when refused.\n", NULL },
+	{ "upgrade", cmd_upgrade, "upgrade [--binary PATH] [--output FILE]",
+	  "Replace the running sluiced by a new process (sluiced --takeover)\n"
+	  "without refusing a connection: its configuration is checked with\n"
+	  "the new binary (default: the running one's file as it is on disk\n"
+	  "now), the new process takes the listening sockets and XDP over,\n"
+	  "the old one drains and exits. --output: the new daemon's log file\n"
+	  "(default: this terminal). Exit 3 when it failed (the old one keeps\n"
+	  "serving).\n", NULL },
 };
 
 static int parse_uint(const char *opt, const char *s, unsigned int max,
@@ -627,6 +645,8 @@ int main(int argc, char **argv)
 		{"for", required_argument, NULL, 'f'},
 		{"seconds", required_argument, NULL, 'S'},
 		{"limit", required_argument, NULL, 'l'},
+		{"binary", required_argument, NULL, 'B'},
+		{"output", required_argument, NULL, 'O'},
 		{NULL, 0, NULL, 0},
 	};
 	struct opts o = { .sock = getenv("SLUICE_ADMIN_SOCKET"),
@@ -679,6 +699,12 @@ int main(int argc, char **argv)
 				       &o.limit))
 				return EXIT_USAGE;
 			o.limit_set = true;
+			break;
+		case 'B':
+			o.binary = optarg;
+			break;
+		case 'O':
+			o.output = optarg;
 			break;
 		case 'h':
 			help = true;

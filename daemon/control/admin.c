@@ -283,6 +283,8 @@ struct aconn {
 	size_t need;		/* head + body bytes */
 	char *out;
 	size_t out_len, out_off;
+	int *fds;		/* sent with the first bytes of the reply */
+	size_t n_fds;
 	uint64_t deadline_ms;
 };
 
@@ -306,10 +308,20 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+static void close_fds(struct aconn *c)
+{
+	for (size_t i = 0; i < c->n_fds; i++)
+		close(c->fds[i]);
+	free(c->fds);
+	c->fds = NULL;
+	c->n_fds = 0;
+}
+
 static void conn_close(struct aconn *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
+	close_fds(c);
 	free(c->buf);
 	free(c->out);
 	memset(c, 0, sizeof(*c));
@@ -431,6 +443,14 @@ static void dispatch(struct aconn *c, const struct http_request *hr)
 		r.status = 500;
 	}
 	set_output(c, &r, head);
+	if (r.fds && c->via_unix) {
+		c->fds = r.fds;
+		c->n_fds = r.n_fds;
+	} else if (r.fds) {
+		for (size_t i = 0; i < r.n_fds; i++)
+			close(r.fds[i]);
+		free(r.fds);
+	}
 	free(r.body);
 	free(strs);
 }
@@ -506,10 +526,49 @@ static void on_readable(struct aconn *c)
 	on_data(c);
 }
 
+/* The first bytes of the reply, with c->fds as SCM_RIGHTS. */
+static ssize_t send_with_fds(struct aconn *c)
+{
+	struct iovec iov = {
+		.iov_base = c->out + c->out_off,
+		.iov_len = c->out_len - c->out_off,
+	};
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	size_t clen = CMSG_SPACE(sizeof(int) * c->n_fds);
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	mh.msg_control = calloc(1, clen);
+	if (!mh.msg_control) {
+		errno = ENOMEM;
+		return -1;
+	}
+	mh.msg_controllen = clen;
+	cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int) * c->n_fds);
+	memcpy(CMSG_DATA(cm), c->fds, sizeof(int) * c->n_fds);
+	n = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+	free(mh.msg_control);
+	return n;
+}
+
 static void on_writable(struct aconn *c)
 {
 	ssize_t n;
 
+	if (c->out_off < c->out_len && c->n_fds) {
+		n = send_with_fds(c);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n < 0) {
+			conn_close(c);
+			return;
+		}
+		close_fds(c);	/* the peer holds its own copies now */
+		c->out_off += (size_t)n;
+	}
 	if (c->out_off < c->out_len) {
 		n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off,
 			 MSG_NOSIGNAL);
@@ -726,7 +785,7 @@ static int mkdir_parent(const char *path)
 	return 0;
 }
 
-static int open_unix(const char *path, unsigned int mode)
+static int open_unix(const char *path, unsigned int mode, bool replace_live)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct stat st;
@@ -749,12 +808,15 @@ static int open_unix(const char *path, unsigned int mode)
 			pr_err("admin: %s exists and is not a socket", path);
 			return -EEXIST;
 		}
-		if (unix_live(&sun)) {
+		if (!replace_live && unix_live(&sun)) {
 			pr_err("admin: %s is in use (is another sluiced running?)",
 			       path);
 			return -EADDRINUSE;
 		}
-		unlink(path);	/* stale, left by a process that died */
+		/* stale, left by a process that died; or, taking over, the
+		 * socket of the process we replace (it keeps serving the
+		 * connections it has, and leaves the new file alone) */
+		unlink(path);
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -792,6 +854,22 @@ static int open_tcp(const struct sockaddr *sa, socklen_t len)
 		close(fd);
 		return ret;
 	}
+	srv.tcp_port = ss.ss_family == AF_INET6 ?
+			       ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) :
+			       ntohs(((struct sockaddr_in *)&ss)->sin_port);
+	return fd;
+}
+
+/* A listener handed over by the process we replace. */
+static int adopt_tcp(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sl))
+		return -errno;
 	srv.tcp_port = ss.ss_family == AF_INET6 ?
 			       ntohs(((struct sockaddr_in6 *)&ss)->sin6_port) :
 			       ntohs(((struct sockaddr_in *)&ss)->sin_port);
@@ -840,12 +918,21 @@ int admin_listen(const struct admin_opts *o)
 			ret = -ENOMEM;
 			goto fail;
 		}
-		ret = open_unix(o->unix_path, o->unix_mode ? o->unix_mode : 0600);
+		ret = open_unix(o->unix_path, o->unix_mode ? o->unix_mode : 0600,
+				o->replace_live);
 		if (ret < 0)
 			goto fail;
 		srv.unix_fd = ret;
 	}
-	if (o->tcp) {
+	if (o->tcp && o->tcp_adopt) {
+		ret = adopt_tcp(o->tcp_fd);
+		if (ret < 0) {
+			pr_err("admin: TCP listener taken over: %s",
+			       strerror(-ret));
+			goto fail;
+		}
+		srv.tcp_fd = ret;
+	} else if (o->tcp) {
 		ret = open_tcp(o->tcp, o->tcp_len);
 		if (ret < 0) {
 			pr_err("admin: TCP listener: %s", strerror(-ret));
@@ -918,4 +1005,9 @@ void admin_stop(void)
 unsigned int admin_tcp_port(void)
 {
 	return srv.tcp_port;
+}
+
+int admin_tcp_fd(void)
+{
+	return srv.tcp_fd;
 }

@@ -54,6 +54,10 @@ struct admin_reply {
 	const char *content_type;	/* default "application/json" */
 	char *body;			/* malloc'd; freed by admin */
 	size_t len;
+	/* descriptors sent with the reply (SCM_RIGHTS, Unix socket only):
+	 * malloc'd array of duplicates, closed and freed by admin */
+	int *fds;
+	size_t n_fds;
 };
 
 /* Fill out and return 0; or return -errno (the server answers 500). */
@@ -76,6 +80,12 @@ struct admin_opts {
 	unsigned int unix_mode;		/* 0: 0600 */
 	const struct sockaddr *tcp;	/* NULL: no TCP listener */
 	socklen_t tcp_len;
+	/* taking over from a running sluiced: a live socket at unix_path is
+	 * replaced (its owner is going away); with tcp_adopt, tcp_fd is its
+	 * TCP listener, used instead of binding tcp */
+	bool replace_live;
+	bool tcp_adopt;
+	int tcp_fd;
 };
 
 /*
@@ -97,6 +107,8 @@ void admin_stop(void);
 
 /* The bound TCP port (host order; useful with port 0), or 0. */
 unsigned int admin_tcp_port(void);
+/* The TCP listener's descriptor (-1: none), to hand over to a successor. */
+int admin_tcp_fd(void);
 
 /* ---- reply helpers for handlers (all 0 or -ENOMEM) ---- */
 

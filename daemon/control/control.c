@@ -25,6 +25,7 @@
 #include "io/tls.h"
 #include "control/privdrop.h"
 #include "control/sdnotify.h"
+#include "control/takeover.h"
 #include "obs/obs.h"
 #include "proxy/worker.h"
 #include "xdp/xdpctl.h"
@@ -110,11 +111,15 @@ enum control_op {
 	CTL_OP_SIGNAL = 1,
 	CTL_OP_CERT_POLL,
 	CTL_OP_INOTIFY,
+	CTL_OP_TICK,
 };
 
 /* How often the TLS certificate files are stat()ed (a changed one reloads
  * the configuration); SLUICE_CERT_POLL_MS overrides (tests). */
 #define CTL_CERT_POLL_MS 2000
+
+/* how often the control thread checks that XDP is still attached */
+#define CTL_TICK_MS	1000
 
 int control_block_signals(void)
 {
@@ -126,6 +131,7 @@ int control_block_signals(void)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGUSR1);	/* reopen the access log */
+	sigaddset(&set, SIGUSR2);	/* a successor took over: drain, exit */
 	if (sigprocmask(SIG_BLOCK, &set, NULL))
 		return -errno;
 	return 0;
@@ -195,27 +201,72 @@ static const char *mode_name(enum config_xdp_mode m)
 	}
 }
 
+/* Worker w's socket for listener i: one handed over by the process we
+ * take over from (same address), else a new one. */
+static int worker_socket(struct control *ctl, size_t i)
+{
+	const struct config_listener *l = &ctl->cfg->listeners[i];
+	int fd = -1;
+
+	if (ctl->takeover)
+		fd = takeover_take(ctl->takeover,
+				   (const struct sockaddr *)&l->addr.sa,
+				   l->addr.salen);
+	return fd >= 0 ? fd : listen_on(l);
+}
+
+/*
+ * Sockets handed over beyond one per worker and listener (the old process
+ * ran more workers) still hold connections in their accept queues: the
+ * last worker accepts on them too. Those of listeners no longer configured
+ * are closed by the caller (their queued connections are refused).
+ */
+static size_t extra_sockets(struct control *ctl, int *fds, unsigned int *lidx,
+			    size_t n)
+{
+	const struct config *cfg = ctl->cfg;
+
+	for (size_t i = 0; ctl->takeover && i < cfg->n_listeners; i++) {
+		const struct config_listener *l = &cfg->listeners[i];
+		int fd;
+
+		while ((fd = takeover_take(ctl->takeover,
+					   (const struct sockaddr *)&l->addr.sa,
+					   l->addr.salen)) >= 0) {
+			fds[n] = fd;
+			lidx[n++] = (unsigned int)i;
+		}
+	}
+	return n;
+}
+
 /* Bind every worker's listeners and set its ring up; no thread yet. */
 static int init_workers(struct control *ctl)
 {
 	const struct config *cfg = ctl->cfg;
 	unsigned int n = worker_count(cfg);
+	size_t cap = cfg->n_listeners + 1 +
+		     (ctl->takeover ? ctl->takeover->n_fds : 0);
+	unsigned int *lidx;
 	int *fds, ret = 0;
 
 	ctl->workers = calloc(n, sizeof(*ctl->workers));
-	fds = calloc(cfg->n_listeners ? cfg->n_listeners : 1, sizeof(*fds));
-	if (!ctl->workers || !fds) {
+	fds = calloc(cap, sizeof(*fds));
+	lidx = calloc(cap, sizeof(*lidx));
+	if (!ctl->workers || !fds || !lidx) {
 		free(fds);
+		free(lidx);
 		return -ENOMEM;
 	}
 	for (unsigned int w = 0; w < n; w++) {
-		size_t i;
+		size_t i, nf;
 
 		for (i = 0; i < cfg->n_listeners; i++) {
-			ret = listen_on(&cfg->listeners[i]);
+			ret = worker_socket(ctl, i);
 			if (ret < 0)
 				break;
 			fds[i] = ret;
+			lidx[i] = (unsigned int)i;
 			ret = 0;
 		}
 		if (ret) {
@@ -223,13 +274,27 @@ static int init_workers(struct control *ctl)
 				close(fds[i]);
 			break;
 		}
+		nf = cfg->n_listeners;
+		/* the last worker takes what is left over */
+		if (w + 1 == n)
+			nf = extra_sockets(ctl, fds, lidx, nf);
 		ctl->n_workers++;
-		ret = worker_init(&ctl->workers[w], w, fds, cfg->n_listeners,
+		ret = worker_init(&ctl->workers[w], w, fds, lidx, nf,
 				  config_get(ctl->cfg));
 		if (ret)
 			break;
 	}
+	if (ctl->takeover) {
+		int fd;
+
+		while ((fd = takeover_take_any(ctl->takeover)) >= 0) {
+			pr_warn("takeover: a listener no longer configured is "
+				"closed");
+			close(fd);
+		}
+	}
 	free(fds);
+	free(lidx);
 	return ret;
 }
 
@@ -258,17 +323,24 @@ static int open_admin(struct control *ctl)
 		.unix_mode = 0600,
 		.tcp = (const struct sockaddr *)&cfg->admin.sa,
 		.tcp_len = cfg->admin.salen,
+		.replace_live = ctl->takeover != NULL,
+		.tcp_adopt = ctl->takeover && ctl->takeover->admin_tcp_fd >= 0,
+		.tcp_fd = ctl->takeover ? ctl->takeover->admin_tcp_fd : -1,
 	};
 	int ret;
 
 	if (ctl->admin) {
 		ret = ctl->admin->open(ctl);
+		if (!ret)
+			ret = takeover_register(ctl);
 		if (ret) {
 			pr_err("admin: registering endpoints: %s",
 			       strerror(-ret));
 			return ret;
 		}
 	}
+	if (o.tcp_adopt)
+		ctl->takeover->admin_tcp_fd = -1;	/* admin owns it now */
 	ret = admin_listen(&o);
 	if (ret)
 		return ret;
@@ -315,7 +387,8 @@ static int drop_privileges(struct control *ctl)
 }
 
 int control_start(struct control *ctl, const char *path, struct config *cfg,
-		  bool log_level_fixed, const struct control_admin *admin)
+		  bool log_level_fixed, const struct control_admin *admin,
+		  const char *takeover)
 {
 	sigset_t set;
 	int ret;
@@ -338,6 +411,7 @@ int control_start(struct control *ctl, const char *path, struct config *cfg,
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
 	ctl->sfd = signalfd(-1, &set, SFD_CLOEXEC);
 	if (ctl->sfd < 0) {
 		ret = -errno;
@@ -349,6 +423,18 @@ int control_start(struct control *ctl, const char *path, struct config *cfg,
 		ret = -errno;
 		pr_err("io_uring setup: %s", strerror(-ret));
 		return ret;
+	}
+	if (takeover) {
+		/* before anything else: a refusal leaves the old one as is */
+		ctl->takeover = malloc(sizeof(*ctl->takeover));
+		if (!ctl->takeover)
+			return -ENOMEM;
+		ret = takeover_fetch(takeover, ctl->takeover);
+		if (ret) {
+			free(ctl->takeover);
+			ctl->takeover = NULL;
+			return ret;
+		}
 	}
 
 	if (cfg->xdp.enabled) {
@@ -365,6 +451,10 @@ int control_start(struct control *ctl, const char *path, struct config *cfg,
 			return ret;
 		}
 		gate_set_ban_sink(ban_sink, ctl);
+		/* until the old process is told to go, a failure here must not
+		 * detach the program that replaced its own */
+		if (ctl->takeover)
+			xdpctl_set_persist(ctl->xdp, true);
 	}
 
 	{
@@ -446,6 +536,17 @@ int control_start(struct control *ctl, const char *path, struct config *cfg,
 			(int)getpid());
 	if (ret)
 		pr_warn("sd_notify: %s", strerror(-ret));
+	if (ctl->takeover) {
+		if (ctl->xdp)
+			xdpctl_set_persist(ctl->xdp, cfg->xdp.persist);
+		ret = takeover_commit(ctl->takeover);
+		if (ret)
+			pr_warn("takeover: cannot signal pid %d: %s",
+				(int)ctl->takeover->pid, strerror(-ret));
+		takeover_release(ctl->takeover);
+		free(ctl->takeover);
+		ctl->takeover = NULL;
+	}
 	return 0;
 }
 
@@ -684,6 +785,7 @@ struct signal_state {
 	struct control *ctl;
 	bool stop;
 	int err;
+	struct loop_ts tick_ts;
 };
 
 static int arm_inotify(struct control *ctl)
@@ -715,6 +817,25 @@ static void on_inotify(struct control *ctl, const struct loop_cqe *cqe)
 	}
 }
 
+static void arm_tick(struct signal_state *st)
+{
+	loop_ts_ms(&st->tick_ts, CTL_TICK_MS);
+	if (loop_timeout(st->ctl->loop, &st->tick_ts,
+			 loop_ud(CTL_OP_TICK, 0, 0)))
+		pr_err("control: cannot arm the timer");
+}
+
+/* Someone may take the program off an interface (ip link set dev X xdp
+ * off): put it back, count it. */
+static void on_tick(struct signal_state *st)
+{
+	int n = xdpctl_check_attached(st->ctl->xdp);
+
+	while (n-- > 0)
+		obs_xdp_reattached();
+	arm_tick(st);
+}
+
 static void on_signal(void *arg, const struct loop_cqe *cqe)
 {
 	struct signal_state *st = arg;
@@ -730,6 +851,11 @@ static void on_signal(void *arg, const struct loop_cqe *cqe)
 		on_inotify(ctl, cqe);
 		return;
 	}
+	if (loop_ud_op(cqe->ud) == CTL_OP_TICK) {
+		if (!st->stop)
+			on_tick(st);
+		return;
+	}
 	if (loop_ud_op(cqe->ud) != CTL_OP_SIGNAL)
 		return;
 	if (cqe->res == (int)sizeof(*si)) {
@@ -740,6 +866,17 @@ static void on_signal(void *arg, const struct loop_cqe *cqe)
 		case SIGUSR1:
 			obs_reopen_logs();
 			break;
+		case SIGUSR2:
+			if (!atomic_load(&ctl->takeover_served)) {
+				pr_warn("SIGUSR2 without a takeover: ignored");
+				break;
+			}
+			pr_info("takeover: the new process is ready; "
+				"draining and exiting");
+			sdnotify("STOPPING=1\nSTATUS=handed over, draining");
+			ctl->handed_over = true;
+			st->stop = true;
+			return;
 		case SIGTERM:
 		case SIGINT:
 			pr_info("%s: shutting down", strsignal((int)si->ssi_signo));
@@ -774,6 +911,8 @@ int control_run(struct control *ctl)
 	arm_cert_poll(ctl);
 	if (ctl->watch && arm_inotify(ctl))
 		pr_warn("watch_files: cannot read inotify events");
+	if (ctl->xdp)
+		arm_tick(&st);
 	while (!st.stop) {
 		ret = loop_run_once(ctl->loop, true, on_signal, &st);
 		if (ret < 0) {
@@ -798,6 +937,8 @@ int control_run(struct control *ctl)
 	obs_set_escalation_source(NULL);
 	obs_set_cluster_source(NULL);
 	gate_set_ban_sink(NULL, NULL);
+	if (ctl->handed_over && ctl->xdp)
+		xdpctl_set_persist(ctl->xdp, true);	/* the successor's */
 	xdpctl_close(ctl->xdp);
 	ctl->xdp = NULL;
 	pr_info("sluiced stopped");
@@ -834,6 +975,11 @@ void control_destroy(struct control *ctl)
 	if (ctl->cfg)
 		config_put(ctl->cfg);
 	ctl->cfg = NULL;
+	if (ctl->takeover) {
+		takeover_release(ctl->takeover);
+		free(ctl->takeover);
+		ctl->takeover = NULL;
+	}
 	free(ctl->path);
 	ctl->path = NULL;
 	free(ctl->last_reload_errors);

@@ -10,6 +10,7 @@
 #define SLUICE_CONTROL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -39,6 +40,11 @@ struct control_admin {
 
 struct control {
 	char *path;			/* config file, for reloads */
+	struct takeover *takeover;	/* starting with --takeover, until ready */
+	atomic_bool takeover_served;	/* POST /takeover answered: SIGUSR2 is
+					 * the successor's "ready" */
+	bool handed_over;		/* stopping for a successor: XDP and
+					 * pins are its own now */
 	struct config *cfg;		/* current snapshot: one reference */
 	uint64_t generation;
 	bool log_level_fixed;		/* --log-level given: config does not apply */
@@ -88,9 +94,12 @@ struct control_stats {
  * start the workers. Signals must already be blocked (control_block_signals
  * before any thread exists). 0 or -errno (runtime setup failure; the cause
  * is logged). Call control_destroy() in both cases.
+ * takeover: NULL, or the admin socket of a running sluiced whose listening
+ * sockets to use (takeover.h); once ready, it is told to drain and exit.
  */
 int control_start(struct control *ctl, const char *path, struct config *cfg,
-		  bool log_level_fixed, const struct control_admin *admin);
+		  bool log_level_fixed, const struct control_admin *admin,
+		  const char *takeover);
 
 /* Block the signals the control thread reads through its signalfd and
  * ignore SIGPIPE. 0 or -errno. */

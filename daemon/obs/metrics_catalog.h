@@ -140,6 +140,12 @@
 	  (MD_BAN_WHERE), "Escalation bans, by where they are enforced: xdp "   \
 	  "(the client is the TCP peer) or l7 (behind a PROXY header or a "     \
 	  "trusted X-Forwarded-For, or XDP unavailable).")                      \
+	X(XDP_REATTACHED, COUNTER, SUM, "sluice_xdp_reattached_total", NOB, (),  \
+	  "Times the XDP program was found detached from an interface (e.g. "   \
+	  "ip link set dev X xdp off) and attached again.")                     \
+	X(ACCEPT_PAUSES, COUNTER, SUM, "sluice_accept_pauses_total", NOB, (),    \
+	  "Times a worker paused accepting because accept failed for lack of "  \
+	  "descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM).")           \
 	X(L7_BANNED, COUNTER, SUM, "sluice_l7_banned_requests_total", NOB, (),   \
 	  "Requests refused (403) because their client is under an L7 ban.")   \
 	X(TLS_HANDSHAKES, COUNTER, SUM, "sluice_tls_handshakes_total", NOB,      \

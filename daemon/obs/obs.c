@@ -96,6 +96,7 @@ struct obs {
 	_Atomic int64_t last_success_time;
 	_Atomic uint64_t active_bans;	/* last counted in the ban maps */
 	_Atomic uint64_t bans[2];	/* enum obs_ban_by */
+	_Atomic uint64_t xdp_reattached, accept_pauses;
 	_Atomic(obs_escalation_fn) escalation;
 	_Atomic(obs_cluster_fn) cluster;
 };
@@ -198,6 +199,10 @@ static void collect(struct metrics *m, void *arg)
 	}
 	metrics_set(cs, MF_XDP_ACTIVE_BANS, NULL,
 		    (int64_t)atomic_load(&g.active_bans));
+	metrics_set(cs, MF_XDP_REATTACHED, NULL,
+		    (int64_t)atomic_load(&g.xdp_reattached));
+	metrics_set(cs, MF_ACCEPT_PAUSES, NULL,
+		    (int64_t)atomic_load(&g.accept_pauses));
 	for (int b = 0; b < 2; b++) {
 		static const char *const by[2] = { "sluiced", "operator" };
 		uint32_t l = metrics_label_index(m, MD_BAN_BY, by[b]);
@@ -526,6 +531,16 @@ void obs_ban(enum obs_ban_by by)
 {
 	if ((unsigned int)by < 2)
 		atomic_fetch_add(&g.bans[by], 1);
+}
+
+void obs_xdp_reattached(void)
+{
+	atomic_fetch_add(&g.xdp_reattached, 1);
+}
+
+void obs_accept_paused(void)
+{
+	atomic_fetch_add(&g.accept_pauses, 1);
 }
 
 /* ---- worker hooks ----------------------------------------------------------- */

@@ -155,6 +155,10 @@ enum obs_ban_by {
 	OBS_BAN_OPERATOR = 1,	/* admin API: sluicectl ban */
 };
 void obs_ban(enum obs_ban_by by);
+/* The XDP program was attached again after it was removed behind our back. */
+void obs_xdp_reattached(void);
+/* A worker paused accepting (accept failed: EMFILE, ENFILE, ...). */
+void obs_accept_paused(void);
 
 /*
  * Escalation counters since start, as the request gate keeps them:

@@ -487,7 +487,7 @@ static bool read_head(struct proxy *p, struct conn *c)
 	    (c->lflags & (PROXY_L_H2C | PROXY_L_TLS)) && h2_detect(p, c))
 		return false;
 	if (len == 0) {
-		if ((c->flags & CONN_F_EOF) || (p->draining && c->requests)) {
+		if (c->flags & CONN_F_EOF) {
 			conn_close(&p->conns, c);
 			return false;
 		}
@@ -684,8 +684,7 @@ static void finish_exchange(struct proxy *p, struct conn *c)
 		conn_close(&p->conns, c);
 		return;
 	}
-	if (!x->client_keep_alive || p->draining ||
-	    (c->flags & CONN_F_EOF)) {
+	if (!x->client_keep_alive || (c->flags & CONN_F_EOF)) {
 		proxy__linger_close(p, c);
 		return;
 	}
@@ -694,6 +693,11 @@ static void finish_exchange(struct proxy *p, struct conn *c)
 	c->deadline_ms = p->now_ms + (c->in && buf_len(c->in) ?
 				      h->header_timeout_ms :
 				      h->keepalive_timeout_ms);
+	/* draining began after this response said "keep-alive": the client
+	 * may send one more request (answered with "Connection: close") in
+	 * PROXY_DRAIN_IDLE_MS; closing now could lose one already sent */
+	if (p->draining && c->deadline_ms > p->now_ms + PROXY_DRAIN_IDLE_MS)
+		c->deadline_ms = p->now_ms + PROXY_DRAIN_IDLE_MS;
 	proxy__put_cfg(p, c);
 	if (!c->in || buf_len(c->in) == 0)
 		exchange_detach(&p->xpool, c);	/* idle: no exchange */

@@ -31,6 +31,9 @@ struct loop_cqe;
 /* Timeouts (ms) that are not configuration: the others are in the
  * config's http section (struct config_http). */
 #define PROXY_LINGER_MS			2000	/* after our last byte */
+/* draining: how long a client between requests may take to send its next
+ * one (answered with "Connection: close") before it is closed */
+#define PROXY_DRAIN_IDLE_MS		1000
 #define PROXY_ERROR_SEND_MS		5000	/* to deliver an error */
 
 /* A response body up to this size already behind its head is copied after
@@ -122,7 +125,8 @@ void proxy_complete(struct proxy *p, const struct loop_cqe *cqe);
 /* Enforce deadlines; call about once a second with the current time. */
 void proxy_tick(struct proxy *p);
 
-/* Shutdown: no more keep-alive, close idle connections now. */
+/* Shutdown: no more keep-alive; idle connections get PROXY_DRAIN_IDLE_MS
+ * to send one more request. */
 void proxy_drain(struct proxy *p);
 /* Close everything (end of the drain deadline). */
 void proxy_close_all(struct proxy *p);

@@ -120,10 +120,9 @@ void proxy_accept_on(struct proxy *p, int fd, unsigned int lflags,
 	const struct config_http *h = &p->cfg->http;
 	struct conn *c;
 
-	if (p->draining) {
-		close(fd);
-		return;
-	}
+	/* draining, a connection accepted before the listener was let go
+	 * (or taken over by a successor) is still served, with
+	 * "Connection: close" */
 	c = proxy_full(p) ? NULL : conn_alloc(&p->conns, CONN_CLIENT, fd);
 	if (!c) {
 		if (proxy__warn_ok(p))
@@ -302,20 +301,22 @@ void proxy_tick(struct proxy *p)
 
 void proxy_drain(struct proxy *p)
 {
-	uint64_t ids[PROXY_SCAN_BATCH];
-	size_t n;
+	uint64_t until = p->now_ms + PROXY_DRAIN_IDLE_MS;
 
 	p->draining = true;
 	upstream_close_idle(&p->up);
 	h2_drain(p);
-	/* each pass closes all it found: they leave the snapshot */
-	while ((n = snapshot(p, ids, PROXY_SCAN_BATCH, SNAP_IDLE_CLIENT))) {
-		for (size_t i = 0; i < n; i++) {
-			struct conn *c = conn_lookup(&p->conns, ids[i]);
-
-			if (c)
-				conn_close(&p->conns, c);
-		}
+	/*
+	 * A client between requests may be sending its next one right now:
+	 * closing at once would lose it. Each idle one gets PROXY_DRAIN_IDLE_MS
+	 * to send it (answered with "Connection: close"); the tick closes
+	 * those that stay silent.
+	 */
+	for (struct conn *c = p->conns.live.live_next; c != &p->conns.live;
+	     c = c->live_next) {
+		if (!conn_closing(c) && snap_match(p, c, SNAP_IDLE_CLIENT) &&
+		    (!c->deadline_ms || c->deadline_ms > until))
+			c->deadline_ms = until;
 	}
 }
 

@@ -14,6 +14,7 @@
 #include "io/tls.h"
 #include "lib/log.h"
 #include "lib/clock.h"
+#include "obs/obs.h"
 
 /* Worker-level operations (conn.h's CONN_OP_* stay below these). */
 enum worker_op {
@@ -62,6 +63,7 @@ static void pause_accept(struct worker *w)
 	if (w->accept_paused || w->stopping)
 		return;
 	w->accept_paused = true;
+	obs_accept_paused();
 	loop_ts_ms(&w->pause_ts, WORKER_ACCEPT_PAUSE_MS);
 	if (loop_timeout(w->loop, &w->pause_ts, loop_ud(W_OP_RESUME, 0, 0)))
 		w->accept_paused = false;
@@ -291,8 +293,8 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-int worker_init(struct worker *w, unsigned int id, const int *fds, size_t n,
-		struct config *cfg)
+int worker_init(struct worker *w, unsigned int id, const int *fds,
+		const unsigned int *lidx, size_t n, struct config *cfg)
 {
 	int ret;
 
@@ -312,7 +314,8 @@ int worker_init(struct worker *w, unsigned int id, const int *fds, size_t n,
 	w->n_listeners = n;
 	for (size_t i = 0; i < n; i++) {
 		w->listeners[i].fd = fds[i];
-		if (i < cfg->n_listeners && cfg->listeners[i].proxy_protocol)
+		if (lidx[i] < cfg->n_listeners &&
+		    cfg->listeners[lidx[i]].proxy_protocol)
 			w->listeners[i].lflags = PROXY_L_PROXY_PROTOCOL;
 		if (i < cfg->n_listeners && cfg->listeners[i].tls.enabled)
 			w->listeners[i].lflags |= PROXY_L_TLS;

@@ -62,12 +62,13 @@ struct worker {
 
 /*
  * Set up worker `id` on the listener sockets fds[0..n) (taken over, closed
- * by the worker) and a reference to cfg (taken over). Creates the ring and
+ * by the worker; fds[k] is a socket of cfg->listeners[lidx[k]]) and a
+ * reference to cfg (taken over). Creates the ring and
  * the connection table but does not start the thread. 0 or -errno; in
  * both cases worker_destroy() releases everything.
  */
-int worker_init(struct worker *w, unsigned int id, const int *fds, size_t n,
-		struct config *cfg);
+int worker_init(struct worker *w, unsigned int id, const int *fds,
+		const unsigned int *lidx, size_t n, struct config *cfg);
 /* Start the thread. 0 or -errno. */
 int worker_start(struct worker *w);
 /* From the control thread: hand over a new snapshot (a reference the

@@ -594,6 +594,29 @@ err_free:
 	return NULL;
 }
 
+int xdpctl_check_attached(struct xdpctl *x)
+{
+	int n = 0, err = 0;
+
+	if (!x)
+		return 0;
+	for (size_t i = 0; i < x->n_ifaces; i++) {
+		int r = xdpctl__check(&x->prog, &x->ifaces[i]);
+
+		if (r < 0)
+			err = r;
+		else
+			n += r;
+	}
+	return err ? err : n;
+}
+
+void xdpctl_set_persist(struct xdpctl *x, bool on)
+{
+	if (x)
+		x->persist = on;
+}
+
 void xdpctl_close(struct xdpctl *x)
 {
 	int lock_fd;

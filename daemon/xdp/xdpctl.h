@@ -43,6 +43,13 @@ int xdpctl_sync(struct xdpctl *x, const struct config *cfg);
  * xdp.persist the program stays attached and the maps pinned (a later
  * xdpctl_open() takes them over without a gap); only the handle is freed. */
 void xdpctl_close(struct xdpctl *x);
+/* Override xdp.persist for the close (a takeover: the program attached
+ * and the pins belong to the successor). */
+void xdpctl_set_persist(struct xdpctl *x, bool on);
+/* Check that the program is still attached to every interface; attach it
+ * again where it was removed (ip link set dev X xdp off). The number
+ * re-attached, or -errno. */
+int xdpctl_check_attached(struct xdpctl *x);
 
 /* Counters summed over CPUs, indexed by enum sluice_reason. */
 int xdpctl_read_stats(struct xdpctl *x, struct sluice_counter out[SLUICE_R_MAX]);

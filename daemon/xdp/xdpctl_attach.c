@@ -345,3 +345,46 @@ int xdpctl__attach(const struct xdpctl_prog *p, struct xdpctl_iface *ifc,
 	       ifc->name, ifc->prior.id, ifc->name);
 	return -EBUSY;
 }
+
+int xdpctl__check(const struct xdpctl_prog *p, struct xdpctl_iface *ifc)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	__u32 id;
+	int fd;
+
+	if (bpf_xdp_query(ifc->ifindex, 0, &q) < 0)
+		return -errno;
+	id = ifc->mode == XDP_MODE_SKB ? q.skb_prog_id : q.drv_prog_id;
+	if (!id)
+		id = q.drv_prog_id ? q.drv_prog_id : q.skb_prog_id;
+	if (id) {
+		if (!ifc->seen_id)
+			ifc->seen_id = id;
+		if (id != ifc->seen_id && !ifc->foreign) {
+			ifc->foreign = true;
+			pr_warn("xdp: %s runs XDP program id %u now, not ours "
+				"(id %u); leaving it", ifc->name, id,
+				ifc->seen_id);
+		}
+		return 0;
+	}
+	/* nothing attached: put ours back, in the mode it ran in */
+	fd = bpf_program__fd(p->bpf);
+	if (fd < 0)
+		fd = xdp_program__fd(p->xdp);
+	if (bpf_xdp_attach(ifc->ifindex, fd,
+			   xdp_flags_of(ifc->mode) | XDP_FLAGS_UPDATE_IF_NOEXIST,
+			   NULL) < 0) {
+		int err = -errno;
+
+		pr_err("xdp: sluice_xdp was detached from %s; attaching it "
+		       "again failed: %s", ifc->name, strerror(-err));
+		return err;
+	}
+	ifc->raw = true;
+	ifc->seen_id = 0;
+	ifc->foreign = false;
+	pr_warn("xdp: sluice_xdp was detached from %s behind our back; "
+		"attached again (%s mode)", ifc->name, mode_name(ifc->mode));
+	return 1;
+}

@@ -35,6 +35,8 @@ struct xdpctl_iface {
 		__u32 id;
 		enum xdp_attach_mode mode;
 	} prior;	/* what ran there before */
+	__u32 seen_id;	/* attached program id at the first check */
+	bool foreign;	/* another program replaced ours (reported once) */
 };
 
 /* The program to attach: libxdp's handle on it, and the skeleton's program
@@ -60,5 +62,9 @@ int xdpctl__attach(const struct xdpctl_prog *p, struct xdpctl_iface *ifc,
 
 /* Detach p from ifc, only if it is still the program attached there. */
 void xdpctl__detach(const struct xdpctl_prog *p, struct xdpctl_iface *ifc);
+/* Is our program still attached to ifc? Nothing attached (detached behind
+ * our back): attach it again, return 1. Another program there: report it
+ * once and leave it, return 0. 0 when ours is there; -errno. */
+int xdpctl__check(const struct xdpctl_prog *p, struct xdpctl_iface *ifc);
 
 #endif
