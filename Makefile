@@ -91,7 +91,8 @@ BINS := $(BUILD)/sluiced $(BUILD)/sluicectl $(BUILD)/asan/sluiced
 
 .PHONY: all layers deps test unit-test bpf-test fuzz-smoke integration-test demo \
         fuzz install clean format
-all: layers $(BINS) $(BPF_OBJS) $(TOOLS) $(UNIT_TESTS) $(BPF_TESTS)
+all: layers $(BINS) $(BPF_OBJS) $(TOOLS) $(UNIT_TESTS) $(BPF_TESTS) \
+     $(BUILD)/sluicectl.bash
 
 # include direction between the daemon's layers (folders)
 layers:
@@ -149,6 +150,28 @@ $(BUILD)/sluicectl: $(BUILD)/obj/daemon/cmd/sluicectl.o $(BUILD)/libsluice.a
 $(BUILD)/asan/sluiced: $(BUILD)/asan/daemon/cmd/main.o $(BUILD)/asan/libsluice.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) -g $(SAN) -o $@ $^ $(PKG_LIBS)
+
+# The git revision that --version prints: rewritten only when it changes,
+# so a new commit rebuilds one object. SLUICE_GIT_REV=... overrides it
+# (a source tree without .git, the Debian package).
+GITREV_H := $(BUILD)/gen/gitrev.h
+$(GITREV_H): FORCE
+	$(Q)mkdir -p $(@D)
+	$(Q)r='$(SLUICE_GIT_REV)'; [ -n "$$r" ] || \
+		r=$$(git describe --always --dirty --abbrev=12 2>/dev/null) || r=; \
+	printf '#define SLUICE_GIT_REV "%s"\n' "$$r" > $@.tmp; \
+	if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+BUILDINFO_OBJS := $(BUILD)/obj/daemon/control/buildinfo.o \
+		  $(BUILD)/asan/daemon/control/buildinfo.o
+$(BUILDINFO_OBJS): $(GITREV_H)
+$(BUILDINFO_OBJS): CPPFLAGS += -I$(BUILD)/gen
+.PHONY: FORCE
+FORCE:
+
+# bash completion, generated from sluicectl's command table
+$(BUILD)/sluicectl.bash: $(BUILD)/sluicectl
+	$(call msg,GEN,$@)
+	$(Q)$< completion bash > $@
 
 # ---- test tools (backends, packet builders) --------------------------------
 $(BUILD)/tools/%: tests/tools/%.c | $(DEPS_OK)
@@ -248,7 +271,8 @@ demo: all
 SYSCONFDIR ?= /etc
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 MANDIR     ?= $(PREFIX)/share/man
-install: $(BUILD)/sluiced $(BUILD)/sluicectl
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+install: $(BUILD)/sluiced $(BUILD)/sluicectl $(BUILD)/sluicectl.bash
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(UNITDIR) \
 		$(DESTDIR)$(SYSCONFDIR)/sluice $(DESTDIR)$(MANDIR)/man5 \
 		$(DESTDIR)$(MANDIR)/man8
@@ -263,6 +287,7 @@ install: $(BUILD)/sluiced $(BUILD)/sluicectl
 	done
 	install -m 0644 docs/man/sluice.yaml.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 docs/man/sluiced.8 docs/man/sluicectl.8 $(DESTDIR)$(MANDIR)/man8/
+	install -D -m 0644 $(BUILD)/sluicectl.bash $(DESTDIR)$(BASHCOMPDIR)/sluicectl
 
 format:
 	clang-format -i $(wildcard daemon/*/*.[ch] bpf/*.c bpf/lib/*.h \

@@ -16,6 +16,8 @@
 
 #include "config/config.h"
 #include "control/admin_api.h"
+#include "control/buildinfo.h"
+#include "lib/str.h"
 #include "policy/policy.h"
 #include "control/control.h"
 #include "lib/log.h"
@@ -31,9 +33,11 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: sluiced -c FILE [--check] [--log-level error|warn|info|debug]\n"
+		"       sluiced --version\n"
 		"  -c, --config FILE   configuration file (YAML)\n"
 		"      --check         validate the configuration and exit\n"
 		"      --log-level L   override logging.level\n"
+		"  -V, --version       version, git revision, library versions\n"
 		"  -h, --help          this text\n");
 }
 
@@ -42,6 +46,23 @@ static const struct control_admin admin_api = {
 	.open = admin_api_register,
 	.close = admin_api_close,
 };
+
+/* --version: what this binary is and the libraries it runs with. */
+static int print_version(void)
+{
+	struct sbuf b;
+	char *text;
+	size_t len;
+
+	sbuf_init_grow(&b, 256);
+	buildinfo_text(&b, "sluiced");
+	text = sbuf_take(&b, &len);
+	if (!text)
+		return EXIT_RUNTIME;
+	fputs(text, stdout);
+	free(text);
+	return EXIT_OK;
+}
 
 /* Connections need descriptors: use the hard limit. */
 static void raise_nofile(void)
@@ -62,6 +83,7 @@ int main(int argc, char **argv)
 		{ "check", no_argument, NULL, 'C' },
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = NULL, *level = NULL;
@@ -72,7 +94,7 @@ int main(int argc, char **argv)
 	enum log_level lvl;
 	int opt, ret;
 
-	while ((opt = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'c':
 			path = optarg;
@@ -86,6 +108,8 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
+		case 'V':
+			return print_version();
 		default:
 			usage(stderr);
 			return EXIT_CONFIG;

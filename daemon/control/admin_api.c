@@ -18,6 +18,7 @@
 #include <sluice/abi.h>
 
 #include "control/admin.h"
+#include "control/buildinfo.h"
 #include "config/allowlist.h"
 #include "config/config.h"
 #include "control/control.h"
@@ -156,6 +157,7 @@ static int h_status(const struct admin_request *rq, struct admin_reply *out,
 			  xv.on ? "attached" : c->xdp.enabled ?
 				  "enabled, maps unreadable" : "disabled");
 		config_put(c);
+		buildinfo_kernel_text(&b, ctl->xdp);
 		if (xv.on) {
 			struct table t;
 			static const char *const hdr[] = { "REASON", "PACKETS", "BYTES" };
@@ -185,6 +187,7 @@ static int h_status(const struct admin_request *rq, struct admin_reply *out,
 	jw_init(&w);
 	jw_obj(&w);
 	jw_kstr(&w, "version", SLUICE_VERSION);
+	buildinfo_json(&w, ctl->xdp);
 	jw_ku64(&w, "pid", (uint64_t)getpid());
 	jw_ki64(&w, "uptime_s", (int64_t)(time(NULL) - api.started));
 	jw_ku64(&w, "uid", (uint64_t)geteuid());
@@ -226,6 +229,33 @@ static int h_status(const struct admin_request *rq, struct admin_reply *out,
 	}
 	jw_obj_end(&w);
 	config_put(c);
+	return admin_reply_json(out, &w, 200);
+}
+
+/* ---- GET /version ----------------------------------------------------------------- */
+
+static int h_version(const struct admin_request *rq, struct admin_reply *out,
+		     void *arg)
+{
+	struct control *ctl = arg;
+	struct jw w;
+	int r = admin_need_method(rq, out, "GET");
+
+	if (r)
+		return r < 0 ? r : 0;
+	if (admin_want_text(rq)) {
+		struct sbuf b;
+
+		sbuf_init_grow(&b, 512);
+		buildinfo_text(&b, "sluiced");
+		buildinfo_kernel_text(&b, ctl->xdp);
+		return admin_reply_sbuf(out, &b);
+	}
+	jw_init(&w);
+	jw_obj(&w);
+	jw_kstr(&w, "version", SLUICE_VERSION);
+	buildinfo_json(&w, ctl->xdp);
+	jw_obj_end(&w);
 	return admin_reply_json(out, &w, 200);
 }
 
@@ -588,6 +618,7 @@ int admin_api_register(struct control *ctl)
 		admin_handler_fn fn;
 	} eps[] = {
 		{ "/status", h_status },
+		{ "/version", h_version },
 		{ "/config", h_config },
 		{ "/routes", h_routes },
 		{ "/upstreams", h_upstreams },
