@@ -168,6 +168,17 @@ $(BUILDINFO_OBJS): CPPFLAGS += -I$(BUILD)/gen
 .PHONY: FORCE
 FORCE:
 
+# The status page (GET / on the admin listener), embedded as a C array.
+STATUSPAGE_H := $(BUILD)/gen/status_page_html.h
+$(STATUSPAGE_H): daemon/control/status_page.html | $(DEPS_OK)
+	$(call msg,XXD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)xxd -i -n status_page_html $< > $@
+STATUSPAGE_OBJS := $(BUILD)/obj/daemon/control/statuspage.o \
+		   $(BUILD)/asan/daemon/control/statuspage.o
+$(STATUSPAGE_OBJS): $(STATUSPAGE_H)
+$(STATUSPAGE_OBJS): CPPFLAGS += -I$(BUILD)/gen
+
 # bash completion, generated from sluicectl's command table
 $(BUILD)/sluicectl.bash: $(BUILD)/sluicectl
 	$(call msg,GEN,$@)

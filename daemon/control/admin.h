@@ -54,6 +54,8 @@ struct admin_reply {
 	const char *content_type;	/* default "application/json" */
 	char *body;			/* malloc'd; freed by admin */
 	size_t len;
+	const char *headers;		/* more header lines, each ending in
+					 * CRLF (static); NULL: none */
 };
 
 /* Fill out and return 0; or return -errno (the server answers 500). */

@@ -28,6 +28,7 @@
 #include "lib/table.h"
 #include "lib/version.h"
 #include "control/liveapi.h"
+#include "control/statuspage.h"
 #include "obs/obs.h"
 #include "xdp/xdpctl.h"
 
@@ -657,7 +658,7 @@ int admin_api_register(struct control *ctl)
 		if (ret)
 			return ret;
 	}
-	return 0;
+	return statuspage_register();
 }
 
 void admin_api_close(void)
