@@ -27,7 +27,9 @@
 #include "control/buildinfo.h"
 #include "config/allowlist.h"
 #include "cmd/ctlclient.h"
+#include "cmd/kongimport.h"
 #include "control/liveapi.h"
+#include "lib/file.h"
 #include "lib/jw.h"
 #include "lib/log.h"
 #include "lib/str.h"
@@ -547,6 +549,48 @@ static int cmd_version(const struct opts *o, int argc, char **argv)
 	return EXIT_OK;
 }
 
+/* import kong FILE: offline, prints a Sluice config (kongimport.h) */
+static int cmd_import(const struct opts *o, int argc, char **argv)
+{
+	struct kong_result r;
+	char *text;
+	size_t len;
+	int err;
+
+	(void)o;
+	if (argc < 2 || strcmp(argv[1], "kong"))
+		return cmd_usage_error("import", argc < 2 ? "missing format%s" :
+				       "unknown format '%s' (kong)",
+				       argc < 2 ? "" : argv[1]);
+	if (argc != 3)
+		return cmd_usage_error("import", argc < 3 ? "missing FILE%s" :
+				       "unexpected argument '%s'",
+				       argc < 3 ? "" : argv[3]);
+	err = file_read_all(argv[2], 16u << 20, &text, &len);
+	if (err) {
+		fprintf(stderr, "sluicectl: import kong: %s: %s\n", argv[2],
+			strerror(-err));
+		return EXIT_USAGE;
+	}
+	err = kong_import(argv[2], text, len, &r);
+	free(text);
+	if (err == -ENOMEM) {
+		fprintf(stderr, "sluicectl: import kong: out of memory\n");
+		return EXIT_FAILED;
+	}
+	fputs(r.report, stderr);
+	if (!err) {
+		fputs(r.yaml, stdout);
+		if (r.n_left_out || r.n_actions)
+			fprintf(stderr, "sluicectl: import kong: %zu item(s) not "
+				"converted, %zu to do (listed above)\n",
+				r.n_left_out, r.n_actions);
+	}
+	err = err || r.n_left_out ? EXIT_FAILED : EXIT_OK;
+	kong_result_free(&r);
+	return err;
+}
+
 static int cmd_completion(const struct opts *o, int argc, char **argv);
 
 static const struct cmd cmds[] = {
@@ -608,6 +652,13 @@ static const struct cmd cmds[] = {
 	  "the kernel features it found (XDP mode per interface, io_uring\n"
 	  "setup and features), or that it is not reachable (exit 0 anyway).\n",
 	  NULL },
+	{ "import", cmd_import, "import kong FILE",
+	  "Convert a Kong declarative config (services, routes, consumers;\n"
+	  "plugins key-auth, jwt, rate-limiting, ip-restriction, acl) into a\n"
+	  "Sluice config on stdout. Everything that was not converted, or needs\n"
+	  "you (JWT secrets go in env: variables), is listed on stderr as\n"
+	  "FILE:LINE. Exit 3 when something was not converted. Offline.\n",
+	  NULL },
 	{ "completion", cmd_completion, "completion bash",
 	  "Print the bash completion script, generated from this command table\n"
 	  "(installed as /usr/share/bash-completion/completions/sluicectl).\n",
@@ -626,6 +677,7 @@ static const struct {
 	{ "deny", "add del list" },
 	{ "hash-token", "new" },
 	{ "completion", "bash" },
+	{ "import", "kong;@file" },
 };
 
 static int parse_uint(const char *opt, const char *s, unsigned int max,

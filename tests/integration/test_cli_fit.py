@@ -98,6 +98,7 @@ def test_completion_every_command(completion):
     ("sluicectl --for ", []),           # a value: nothing to offer
     ("sluicectl status ", []),          # takes no argument
     ("sluicectl help ve", ["version"]),
+    ("sluicectl import ", ["kong"]),
 ])
 def test_completion_prefixes(completion, line, want):
     assert completion(line) == want
