@@ -141,11 +141,11 @@ $(BUILD)/asan/libpure.a: $(PURE_ASAN)
 
 $(BUILD)/sluiced: $(BUILD)/obj/daemon/cmd/main.o $(BUILD)/libsluice.a
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $(LTO) -o $@ $^ $(PKG_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(LTO) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/sluicectl: $(BUILD)/obj/daemon/cmd/sluicectl.o $(BUILD)/libsluice.a
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $(LTO) -o $@ $^ $(PKG_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(LTO) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/asan/sluiced: $(BUILD)/asan/daemon/cmd/main.o $(BUILD)/asan/libsluice.a
 	$(call msg,LD,$@)
@@ -300,6 +300,25 @@ install: $(BUILD)/sluiced $(BUILD)/sluicectl $(BUILD)/sluicectl.bash
 	install -m 0644 docs/man/sluiced.8 docs/man/sluicectl.8 $(DESTDIR)$(MANDIR)/man8/
 	install -D -m 0644 $(BUILD)/sluicectl.bash $(DESTDIR)$(BASHCOMPDIR)/sluicectl
 
+# Debian package: dpkg-buildpackage (debian/, binary only) on a copy of the
+# tracked files in $(BUILD)/deb/src, so its output stays under $(BUILD)/deb;
+# then lintian, which must report no errors. Incremental: the copy keeps
+# its own debian/build between runs.
+DEB_VERSION = $(shell dpkg-parsechangelog -l debian/changelog -S Version)
+DEB_FILE = $(BUILD)/deb/sluice_$(DEB_VERSION)_amd64.deb
+.PHONY: deb
+deb:
+	$(Q)mkdir -p $(BUILD)/deb/src
+	$(Q)git ls-files -co --exclude-standard | grep -v '^build/' | \
+		tar -cf - -T - | tar -xf - -C $(BUILD)/deb/src
+	$(call msg,DEB,$(DEB_FILE))
+	$(Q)cd $(BUILD)/deb/src && SLUICE_GIT_REV="$$(git -C $(CURDIR) describe \
+		--always --dirty --abbrev=12 2>/dev/null)" \
+		dpkg-buildpackage -b -nc -us -uc > ../build.log 2>&1 || \
+		{ tail -40 ../build.log; exit 1; }
+	$(call msg,LINTIAN,$(DEB_FILE))
+	$(Q)lintian --fail-on error $(BUILD)/deb/sluice_$(DEB_VERSION)_amd64.changes
+
 format:
 	clang-format -i $(wildcard daemon/*/*.[ch] bpf/*.c bpf/lib/*.h \
 		tests/*/*.c include/sluice/*.h)
@@ -307,4 +326,4 @@ format:
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' -type f 2>/dev/null)
