@@ -99,6 +99,7 @@ def test_completion_every_command(completion):
     ("sluicectl status ", []),          # takes no argument
     ("sluicectl help ve", ["version"]),
     ("sluicectl import ", ["kong"]),
+    ("sluicectl import kong sluicectl.b", ["sluicectl.bash"]),  # a file
 ])
 def test_completion_prefixes(completion, line, want):
     assert completion(line) == want

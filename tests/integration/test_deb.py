@@ -81,6 +81,7 @@ def mode(p):
     return stat.S_IMODE(p.stat().st_mode)
 
 
+@pytest.mark.timeout(900)     # a first package build is part of the setup
 def test_deb_installs_into_a_clean_root(deb, tmp_path):
     root = tmp_path / "root"
     make_root(root)
