@@ -406,6 +406,7 @@ static int h_routes(const struct admin_request *rq, struct admin_reply *out,
 static int h_upstreams(const struct admin_request *rq, struct admin_reply *out,
 		       void *arg)
 {
+	int64_t ok_ago, fail_ago;
 	struct config *c;
 	struct jw w;
 	int r = admin_need_method(rq, out, "GET");
@@ -456,6 +457,18 @@ static int h_upstreams(const struct admin_request *rq, struct admin_reply *out,
 			/* passive: the most recent attempt (obs.h) */
 			jw_kstr(&w, "health",
 				obs_upstream_health(s->targets[j].text));
+			obs_upstream_ages(s->targets[j].text, &ok_ago,
+					  &fail_ago);
+			jw_key(&w, "last_success_s_ago");
+			if (ok_ago < 0)
+				jw_null(&w);
+			else
+				jw_u64(&w, (uint64_t)ok_ago / 1000000000u);
+			jw_key(&w, "last_failure_s_ago");
+			if (fail_ago < 0)
+				jw_null(&w);
+			else
+				jw_u64(&w, (uint64_t)fail_ago / 1000000000u);
 			jw_obj_end(&w);
 		}
 		jw_arr_end(&w);

@@ -177,6 +177,7 @@ def test_status_page_in_browser(gw, tmp_path):
     assert int(reqs[1]) >= 5 and int(reqs[3]) >= 5, reqs     # total, 2xx
     ups = dom.rows["upstreams"]["echo"]
     assert ups[1] == f"{h.SRV4}:{h.B1_PORT}" and ups[2] == "up", ups
+    assert re.fullmatch(r"\d+ s ago", ups[3]) and ups[4] == "never", ups
     assert "198.18.0.77/32" in dom.rows["bans"], dom.rows.get("bans")
     xdp = dom.rows["xdp"]
     assert int(xdp["pass_allowed"][1]) >= 5, xdp
