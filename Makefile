@@ -91,7 +91,8 @@ BINS := $(BUILD)/sluiced $(BUILD)/sluicectl $(BUILD)/asan/sluiced
 
 .PHONY: all layers deps test unit-test bpf-test fuzz-smoke integration-test demo \
         fuzz install clean format
-all: layers $(BINS) $(BPF_OBJS) $(TOOLS) $(UNIT_TESTS) $(BPF_TESTS)
+all: layers $(BINS) $(BPF_OBJS) $(TOOLS) $(UNIT_TESTS) $(BPF_TESTS) \
+     $(BUILD)/sluicectl.bash
 
 # include direction between the daemon's layers (folders)
 layers:
@@ -140,15 +141,48 @@ $(BUILD)/asan/libpure.a: $(PURE_ASAN)
 
 $(BUILD)/sluiced: $(BUILD)/obj/daemon/cmd/main.o $(BUILD)/libsluice.a
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $(LTO) -o $@ $^ $(PKG_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(LTO) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/sluicectl: $(BUILD)/obj/daemon/cmd/sluicectl.o $(BUILD)/libsluice.a
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $(LTO) -o $@ $^ $(PKG_LIBS)
+	$(Q)$(CC) $(CFLAGS) $(LTO) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 $(BUILD)/asan/sluiced: $(BUILD)/asan/daemon/cmd/main.o $(BUILD)/asan/libsluice.a
 	$(call msg,LD,$@)
 	$(Q)$(CC) -g $(SAN) -o $@ $^ $(PKG_LIBS)
+
+# The git revision that --version prints: rewritten only when it changes,
+# so a new commit rebuilds one object. SLUICE_GIT_REV=... overrides it
+# (a source tree without .git, the Debian package).
+GITREV_H := $(BUILD)/gen/gitrev.h
+$(GITREV_H): FORCE
+	$(Q)mkdir -p $(@D)
+	$(Q)r='$(SLUICE_GIT_REV)'; [ -n "$$r" ] || \
+		r=$$(git describe --always --dirty --abbrev=12 2>/dev/null) || r=; \
+	printf '#define SLUICE_GIT_REV "%s"\n' "$$r" > $@.tmp; \
+	if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+BUILDINFO_OBJS := $(BUILD)/obj/daemon/control/buildinfo.o \
+		  $(BUILD)/asan/daemon/control/buildinfo.o
+$(BUILDINFO_OBJS): $(GITREV_H)
+$(BUILDINFO_OBJS): CPPFLAGS += -I$(BUILD)/gen
+.PHONY: FORCE
+FORCE:
+
+# The status page (GET / on the admin listener), embedded as a C array.
+STATUSPAGE_H := $(BUILD)/gen/status_page_html.h
+$(STATUSPAGE_H): daemon/control/status_page.html | $(DEPS_OK)
+	$(call msg,XXD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)xxd -i -n status_page_html $< > $@
+STATUSPAGE_OBJS := $(BUILD)/obj/daemon/control/statuspage.o \
+		   $(BUILD)/asan/daemon/control/statuspage.o
+$(STATUSPAGE_OBJS): $(STATUSPAGE_H)
+$(STATUSPAGE_OBJS): CPPFLAGS += -I$(BUILD)/gen
+
+# bash completion, generated from sluicectl's command table
+$(BUILD)/sluicectl.bash: $(BUILD)/sluicectl
+	$(call msg,GEN,$@)
+	$(Q)$< completion bash > $@
 
 # ---- test tools (backends, packet builders) --------------------------------
 $(BUILD)/tools/%: tests/tools/%.c | $(DEPS_OK)
@@ -276,7 +310,8 @@ demo: all
 SYSCONFDIR ?= /etc
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 MANDIR     ?= $(PREFIX)/share/man
-install: $(BUILD)/sluiced $(BUILD)/sluicectl
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+install: $(BUILD)/sluiced $(BUILD)/sluicectl $(BUILD)/sluicectl.bash
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(UNITDIR) \
 		$(DESTDIR)$(SYSCONFDIR)/sluice $(DESTDIR)$(MANDIR)/man5 \
 		$(DESTDIR)$(MANDIR)/man8
@@ -291,6 +326,26 @@ install: $(BUILD)/sluiced $(BUILD)/sluicectl
 	done
 	install -m 0644 docs/man/sluice.yaml.5 $(DESTDIR)$(MANDIR)/man5/
 	install -m 0644 docs/man/sluiced.8 docs/man/sluicectl.8 $(DESTDIR)$(MANDIR)/man8/
+	install -D -m 0644 $(BUILD)/sluicectl.bash $(DESTDIR)$(BASHCOMPDIR)/sluicectl
+
+# Debian package: dpkg-buildpackage (debian/, binary only) on a copy of the
+# tracked files in $(BUILD)/deb/src, so its output stays under $(BUILD)/deb;
+# then lintian, which must report no errors. Incremental: the copy keeps
+# its own debian/build between runs.
+DEB_VERSION = $(shell dpkg-parsechangelog -l debian/changelog -S Version)
+DEB_FILE = $(BUILD)/deb/sluice_$(DEB_VERSION)_amd64.deb
+.PHONY: deb
+deb:
+	$(Q)mkdir -p $(BUILD)/deb/src
+	$(Q)git ls-files -co --exclude-standard | grep -v '^build/' | \
+		tar -cf - -T - | tar -xf - -C $(BUILD)/deb/src
+	$(call msg,DEB,$(DEB_FILE))
+	$(Q)cd $(BUILD)/deb/src && SLUICE_GIT_REV="$$(git -C $(CURDIR) describe \
+		--always --dirty --abbrev=12 2>/dev/null)" \
+		dpkg-buildpackage -b -nc -us -uc > ../build.log 2>&1 || \
+		{ tail -40 ../build.log; exit 1; }
+	$(call msg,LINTIAN,$(DEB_FILE))
+	$(Q)lintian --fail-on error $(BUILD)/deb/sluice_$(DEB_VERSION)_amd64.changes
 
 format:
 	clang-format -i $(wildcard daemon/*/*.[ch] bpf/*.c bpf/lib/*.h \
@@ -299,4 +354,4 @@ format:
 clean:
 	rm -rf $(BUILD)
 
--include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD) -name '*.d' -type f 2>/dev/null)

@@ -12,6 +12,7 @@ need clang clang
 need bpftool bpftool
 need pkg-config pkg-config
 need llvm-strip llvm
+need xxd xxd
 
 if command -v clang >/dev/null; then
 	v=$(clang -dumpversion | cut -d. -f1)

@@ -18,6 +18,8 @@
 
 #include "config/config.h"
 #include "control/admin_api.h"
+#include "control/buildinfo.h"
+#include "lib/str.h"
 #include "policy/policy.h"
 #include "policy/router.h"
 #include "control/control.h"
@@ -36,6 +38,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: sluiced -c FILE [--check] [--log-level error|warn|info|debug]\n"
 		"               [--takeover ADMIN_SOCKET]\n"
+		"       sluiced --version\n"
 		"  -c, --config FILE   configuration file (YAML)\n"
 		"      --check         validate the configuration and exit\n"
 		"      --explain REQ   with --check: which route \"METHOD URL\"\n"
@@ -45,6 +48,7 @@ static void usage(FILE *f)
 		"      --takeover S    take the listening sockets and XDP over from\n"
 		"                      the sluiced serving admin socket S, then tell\n"
 		"                      it to drain and exit (upgrade, restart)\n"
+		"  -V, --version       version, git revision, library versions\n"
 		"  -h, --help          this text\n");
 }
 
@@ -53,6 +57,23 @@ static const struct control_admin admin_api = {
 	.open = admin_api_register,
 	.close = admin_api_close,
 };
+
+/* --version: what this binary is and the libraries it runs with. */
+static int print_version(void)
+{
+	struct sbuf b;
+	char *text;
+	size_t len;
+
+	sbuf_init_grow(&b, 256);
+	buildinfo_text(&b, "sluiced");
+	text = sbuf_take(&b, &len);
+	if (!text)
+		return EXIT_RUNTIME;
+	fputs(text, stdout);
+	free(text);
+	return EXIT_OK;
+}
 
 /* Connections need descriptors: use the hard limit. */
 static void raise_nofile(void)
@@ -149,6 +170,7 @@ int main(int argc, char **argv)
 		{ "log-level", required_argument, NULL, 'l' },
 		{ "takeover", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *path = NULL, *level = NULL, *explain = NULL;
@@ -162,7 +184,7 @@ int main(int argc, char **argv)
 	enum log_level lvl;
 	int opt, ret;
 
-	while ((opt = getopt_long(argc, argv, "c:hH:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "c:hH:V", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'E':
 			explain = optarg;
@@ -189,6 +211,8 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return EXIT_OK;
+		case 'V':
+			return print_version();
 		default:
 			usage(stderr);
 			return EXIT_CONFIG;

@@ -24,10 +24,15 @@
 #include <sluice/abi.h>
 
 #include "control/admin.h"
+#include "control/buildinfo.h"
 #include "config/allowlist.h"
 #include "cmd/ctlclient.h"
+#include "cmd/kongimport.h"
 #include "control/liveapi.h"
+#include "lib/file.h"
+#include "lib/jw.h"
 #include "lib/log.h"
+#include "lib/str.h"
 #include "cmd/tokencli.h"
 #include "cmd/upgradecli.h"
 #include "xdp/xdpctl.h"
@@ -497,6 +502,107 @@ static int cmd_upgrade(const struct opts *o, int argc, char **argv)
 	return upgradecli_run(o->sock, o->binary, o->output, o->json);
 }
 
+/* version: this binary's build and libraries, then the daemon's (with the
+ * kernel features it found) when it answers. */
+static int cmd_version(const struct opts *o, int argc, char **argv)
+{
+	struct ctlclient_reply r;
+	bool up;
+	int err;
+
+	if (argc > 1)
+		return cmd_usage_error("version", "unexpected argument '%s'", argv[1]);
+	err = ctlclient_request(o->sock, "GET",
+				o->json ? "/version" : "/version?format=text",
+				NULL, &r);
+	up = !err && r.status == 200;
+	if (o->json) {
+		struct jw w;
+		char *text;
+		size_t len;
+
+		jw_init(&w);
+		jw_obj(&w);
+		jw_key(&w, "sluicectl");
+		jw_obj(&w);
+		buildinfo_json_build(&w);
+		jw_obj_end(&w);
+		jw_key(&w, "sluiced");
+		if (up)
+			jw_raw(&w, r.body);
+		else
+			jw_null(&w);
+		jw_obj_end(&w);
+		if (jw_finish(&w, &text, &len) == 0) {
+			puts(text);
+			free(text);
+		}
+	} else {
+		struct sbuf b;
+		char *text;
+		size_t len;
+
+		sbuf_init_grow(&b, 256);
+		buildinfo_text(&b, "sluicectl");
+		text = sbuf_take(&b, &len);
+		if (text)
+			fputs(text, stdout);
+		free(text);
+		if (up)
+			printf("\n%s", r.body);
+		else
+			printf("\nsluiced: not reachable on %s%s%s\n", o->sock,
+			       err ? ": " : "", err ? strerror(-err) : "");
+	}
+	if (!err)
+		ctlclient_reply_free(&r);
+	return EXIT_OK;
+}
+
+/* import kong FILE: offline, prints a Sluice config (kongimport.h) */
+static int cmd_import(const struct opts *o, int argc, char **argv)
+{
+	struct kong_result r;
+	char *text;
+	size_t len;
+	int err;
+
+	(void)o;
+	if (argc < 2 || strcmp(argv[1], "kong"))
+		return cmd_usage_error("import", argc < 2 ? "missing format%s" :
+				       "unknown format '%s' (kong)",
+				       argc < 2 ? "" : argv[1]);
+	if (argc != 3)
+		return cmd_usage_error("import", argc < 3 ? "missing FILE%s" :
+				       "unexpected argument '%s'",
+				       argc < 3 ? "" : argv[3]);
+	err = file_read_all(argv[2], 16u << 20, &text, &len);
+	if (err) {
+		fprintf(stderr, "sluicectl: import kong: %s: %s\n", argv[2],
+			strerror(-err));
+		return EXIT_USAGE;
+	}
+	err = kong_import(argv[2], text, len, &r);
+	free(text);
+	if (err == -ENOMEM) {
+		fprintf(stderr, "sluicectl: import kong: out of memory\n");
+		return EXIT_FAILED;
+	}
+	fputs(r.report, stderr);
+	if (!err) {
+		fputs(r.yaml, stdout);
+		if (r.n_left_out || r.n_actions)
+			fprintf(stderr, "sluicectl: import kong: %zu item(s) not "
+				"converted, %zu to do (listed above)\n",
+				r.n_left_out, r.n_actions);
+	}
+	err = err || r.n_left_out ? EXIT_FAILED : EXIT_OK;
+	kong_result_free(&r);
+	return err;
+}
+
+static int cmd_completion(const struct opts *o, int argc, char **argv);
+
 static const struct cmd cmds[] = {
 	{ "status", cmd_status, "status",
 	  "Daemon status: version, uptime, config generation, reload counts,\n"
@@ -567,6 +673,38 @@ static const struct cmd cmds[] = {
 	  "the old one drains and exits. --output: the new daemon's log file\n"
 	  "(default: this terminal). Exit 3 when it failed (the old one keeps\n"
 	  "serving).\n", NULL },
+	{ "version", cmd_version, "version",
+	  "sluicectl's version, git revision and the libbpf, libxdp, liburing\n"
+	  "and OpenSSL it runs with; then the same of the running sluiced and\n"
+	  "the kernel features it found (XDP mode per interface, io_uring\n"
+	  "setup and features), or that it is not reachable (exit 0 anyway).\n",
+	  NULL },
+	{ "import", cmd_import, "import kong FILE",
+	  "Convert a Kong declarative config (services, routes, consumers;\n"
+	  "plugins key-auth, jwt, rate-limiting, ip-restriction, acl) into a\n"
+	  "Sluice config on stdout. Everything that was not converted, or needs\n"
+	  "you (JWT secrets go in env: variables), is listed on stderr as\n"
+	  "FILE:LINE. Exit 3 when something was not converted. Offline.\n",
+	  NULL },
+	{ "completion", cmd_completion, "completion bash",
+	  "Print the bash completion script, generated from this command table\n"
+	  "(installed as /usr/share/bash-completion/completions/sluicectl).\n",
+	  NULL },
+};
+
+/*
+ * What shell completion offers for a command's arguments, one ';'-separated
+ * field per position: words, or "@file" for a file name. Commands not
+ * listed complete their name only.
+ */
+static const struct {
+	const char *cmd, *args;
+} cmd_args[] = {
+	{ "allow", "add del list" },
+	{ "deny", "add del list" },
+	{ "hash-token", "new" },
+	{ "completion", "bash" },
+	{ "import", "kong;@file" },
 };
 
 static int parse_uint(const char *opt, const char *s, unsigned int max,
@@ -635,20 +773,101 @@ static int cmd_usage_error(const char *name, const char *fmt, const char *arg)
 	return EXIT_USAGE;
 }
 
+static const struct option longopts[] = {
+	{"pin-path", required_argument, NULL, 'p'},
+	{"socket", required_argument, NULL, 's'},
+	{"json", no_argument, NULL, 'j'},
+	{"help", no_argument, NULL, 'h'},
+	{"for", required_argument, NULL, 'f'},
+	{"seconds", required_argument, NULL, 'S'},
+	{"limit", required_argument, NULL, 'l'},
+	{"binary", required_argument, NULL, 'B'},
+	{"output", required_argument, NULL, 'O'},
+	{NULL, 0, NULL, 0},
+};
+
+/* completion bash: the script, from cmds[] and longopts[] (so it cannot
+ * drift from them). */
+static void complete_words(const char *field, size_t n)
+{
+	printf("%.*s", (int)n, field);
+}
+
+static int cmd_completion(const struct opts *o, int argc, char **argv)
+{
+	const size_t ncmds = sizeof(cmds) / sizeof(cmds[0]);
+
+	if (argc != 2 || strcmp(argv[1], "bash"))
+		return cmd_usage_error("completion",
+				       argc < 2 ? "missing shell%s" :
+						  "unsupported shell '%s' (bash)",
+				       argc < 2 ? "" : argv[1]);
+	printf("# bash completion for sluicectl; generated by "
+	       "'sluicectl completion bash'\n"
+	       "_sluicectl()\n{\n"
+	       "\tlocal cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}\n"
+	       "\tlocal cmds='");
+	for (size_t i = 0; i < ncmds; i++)
+		printf("%s ", cmds[i].name);
+	printf("help'\n\tlocal opts='");
+	for (const struct option *l = longopts; l->name; l++)
+		printf("%s--%s", l == longopts ? "" : " ", l->name);
+	printf("'\n\tlocal valopts='");
+	for (const struct option *l = longopts; l->name; l++)
+		if (l->has_arg == required_argument)
+			printf("|--%s", l->name);
+	printf("|'\n"
+	       "\tif [[ $valopts == *\"|$prev|\"* ]]; then\n"
+	       "\t\tcase $prev in\n"
+	       "\t\t--socket) COMPREPLY=($(compgen -f -- \"$cur\"));;\n"
+	       "\t\t--pin-path) COMPREPLY=($(compgen -d -- \"$cur\"));;\n"
+	       "\t\t*) COMPREPLY=();;\n"
+	       "\t\tesac\n\t\treturn\n\tfi\n"
+	       "\tlocal i w cmd= n=0\n"
+	       "\tfor ((i = 1; i < COMP_CWORD; i++)); do\n"
+	       "\t\tw=${COMP_WORDS[i]}\n"
+	       "\t\tif [[ $valopts == *\"|$w|\"* ]]; then ((i++)); continue; fi\n"
+	       "\t\t[[ $w == -* ]] && continue\n"
+	       "\t\tif [[ -z $cmd ]]; then cmd=$w; else ((n++)); fi\n"
+	       "\tdone\n"
+	       "\tif [[ $cur == -* ]]; then\n"
+	       "\t\tCOMPREPLY=($(compgen -W \"$opts\" -- \"$cur\")); return\n"
+	       "\tfi\n"
+	       "\tif [[ -z $cmd ]]; then\n"
+	       "\t\tCOMPREPLY=($(compgen -W \"$cmds\" -- \"$cur\")); return\n"
+	       "\tfi\n"
+	       "\tlocal words=\n"
+	       "\tcase $cmd/$n in\n"
+	       "\thelp/0) words=$cmds;;\n");
+	for (size_t i = 0; i < sizeof(cmd_args) / sizeof(cmd_args[0]); i++) {
+		const char *f = cmd_args[i].args;
+
+		for (unsigned int pos = 0; f && *f; pos++) {
+			size_t len = strcspn(f, ";");
+
+			if (len == 5 && !strncmp(f, "@file", 5))
+				printf("\t%s/%u) COMPREPLY=($(compgen -f -- \"$cur\"));"
+				       " return;;\n", cmd_args[i].cmd, pos);
+			else if (len) {
+				printf("\t%s/%u) words='", cmd_args[i].cmd, pos);
+				complete_words(f, len);
+				printf("';;\n");
+			}
+			f += len;
+			if (*f == ';')
+				f++;
+		}
+	}
+	printf("\tesac\n"
+	       "\tCOMPREPLY=($(compgen -W \"$words\" -- \"$cur\"))\n"
+	       "}\n"
+	       "complete -F _sluicectl sluicectl\n");
+	(void)o;
+	return EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"pin-path", required_argument, NULL, 'p'},
-		{"socket", required_argument, NULL, 's'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{"for", required_argument, NULL, 'f'},
-		{"seconds", required_argument, NULL, 'S'},
-		{"limit", required_argument, NULL, 'l'},
-		{"binary", required_argument, NULL, 'B'},
-		{"output", required_argument, NULL, 'O'},
-		{NULL, 0, NULL, 0},
-	};
 	struct opts o = { .sock = getenv("SLUICE_ADMIN_SOCKET"),
 			  .pin_path = SLUICE_PIN_ROOT,
 			  .seconds = LIVEAPI_TOP_DEFAULT_S,

@@ -335,7 +335,7 @@ static void set_output(struct aconn *c, const struct admin_reply *r,
 {
 	const char *ct = r->content_type ? r->content_type : "application/json";
 	size_t blen = head_only ? 0 : r->len;
-	char hdr[512];
+	char hdr[1536];
 	int n;
 
 	n = snprintf(hdr, sizeof(hdr),
@@ -343,8 +343,11 @@ static void set_output(struct aconn *c, const struct admin_reply *r,
 		     "Content-Type: %s\r\n"
 		     "Content-Length: %zu\r\n"
 		     "Cache-Control: no-store\r\n"
+		     "X-Content-Type-Options: nosniff\r\n"
+		     "%s"
 		     "Connection: close\r\n\r\n",
-		     r->status, http_reason(r->status), ct, r->len);
+		     r->status, http_reason(r->status), ct, r->len,
+		     r->headers ? r->headers : "");
 	if (n < 0 || (size_t)n >= sizeof(hdr))
 		n = 0;
 	c->out = malloc((size_t)n + blen);

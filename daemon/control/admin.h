@@ -58,6 +58,8 @@ struct admin_reply {
 	 * malloc'd array of duplicates, closed and freed by admin */
 	int *fds;
 	size_t n_fds;
+	const char *headers;		/* more header lines, each ending in
+					 * CRLF (static); NULL: none */
 };
 
 /* Fill out and return 0; or return -errno (the server answers 500). */

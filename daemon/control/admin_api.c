@@ -19,6 +19,7 @@
 
 #include "control/admin.h"
 #include "control/cluster.h"
+#include "control/buildinfo.h"
 #include "config/allowlist.h"
 #include "config/config.h"
 #include "control/control.h"
@@ -30,6 +31,7 @@
 #include "lib/version.h"
 #include "control/liveapi.h"
 #include "io/tls.h"
+#include "control/statuspage.h"
 #include "obs/obs.h"
 #include "policy/balance.h"
 #include "xdp/xdpctl.h"
@@ -166,6 +168,7 @@ static int h_status(const struct admin_request *rq, struct admin_reply *out,
 			cluster_status_line(line, sizeof(line));
 			sbuf_addf(&b, "cluster:     %s\n", line);
 		}
+		buildinfo_kernel_text(&b, ctl->xdp);
 		if (xv.on) {
 			struct table t;
 			static const char *const hdr[] = { "REASON", "PACKETS", "BYTES" };
@@ -195,6 +198,7 @@ static int h_status(const struct admin_request *rq, struct admin_reply *out,
 	jw_init(&w);
 	jw_obj(&w);
 	jw_kstr(&w, "version", SLUICE_VERSION);
+	buildinfo_json(&w, ctl->xdp);
 	jw_ku64(&w, "pid", (uint64_t)getpid());
 	jw_ki64(&w, "uptime_s", (int64_t)(time(NULL) - api.started));
 	jw_ku64(&w, "uid", (uint64_t)geteuid());
@@ -238,6 +242,33 @@ static int h_status(const struct admin_request *rq, struct admin_reply *out,
 	}
 	jw_obj_end(&w);
 	config_put(c);
+	return admin_reply_json(out, &w, 200);
+}
+
+/* ---- GET /version ----------------------------------------------------------------- */
+
+static int h_version(const struct admin_request *rq, struct admin_reply *out,
+		     void *arg)
+{
+	struct control *ctl = arg;
+	struct jw w;
+	int r = admin_need_method(rq, out, "GET");
+
+	if (r)
+		return r < 0 ? r : 0;
+	if (admin_want_text(rq)) {
+		struct sbuf b;
+
+		sbuf_init_grow(&b, 512);
+		buildinfo_text(&b, "sluiced");
+		buildinfo_kernel_text(&b, ctl->xdp);
+		return admin_reply_sbuf(out, &b);
+	}
+	jw_init(&w);
+	jw_obj(&w);
+	jw_kstr(&w, "version", SLUICE_VERSION);
+	buildinfo_json(&w, ctl->xdp);
+	jw_obj_end(&w);
 	return admin_reply_json(out, &w, 200);
 }
 
@@ -448,6 +479,7 @@ static void fmt_time(uint64_t s, char *buf, size_t len)
 static int h_upstreams(const struct admin_request *rq, struct admin_reply *out,
 		       void *arg)
 {
+	int64_t ok_ago, fail_ago;
 	struct config *c;
 	struct jw w;
 	int r = admin_need_method(rq, out, "GET");
@@ -539,6 +571,18 @@ static int h_upstreams(const struct admin_request *rq, struct admin_reply *out,
 					atomic_load(&t->ejections_total));
 				jw_kstr(&w, "last_check_error", t->last_error);
 			}
+			obs_upstream_ages(s->targets[j].text, &ok_ago,
+					  &fail_ago);
+			jw_key(&w, "last_success_s_ago");
+			if (ok_ago < 0)
+				jw_null(&w);
+			else
+				jw_u64(&w, (uint64_t)ok_ago / 1000000000u);
+			jw_key(&w, "last_failure_s_ago");
+			if (fail_ago < 0)
+				jw_null(&w);
+			else
+				jw_u64(&w, (uint64_t)fail_ago / 1000000000u);
 			jw_obj_end(&w);
 		}
 		jw_arr_end(&w);
@@ -808,6 +852,7 @@ int admin_api_register(struct control *ctl)
 		admin_handler_fn fn;
 	} eps[] = {
 		{ "/status", h_status },
+		{ "/version", h_version },
 		{ "/config", h_config },
 		{ "/routes", h_routes },
 		{ "/upstreams", h_upstreams },
@@ -848,7 +893,7 @@ int admin_api_register(struct control *ctl)
 		if (ret)
 			return ret;
 	}
-	return 0;
+	return statuspage_register();
 }
 
 void admin_api_close(void)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Control thread: startup, reload, shutdown. See control.h. */
 #include "control/control.h"
+#include "control/buildinfo.h"
 
 #include <errno.h>
 #include <linux/capability.h>
@@ -506,6 +507,7 @@ int control_start(struct control *ctl, const char *path, struct config *cfg,
 			return ret;
 	}
 
+	buildinfo_log_kernel(ctl->xdp);
 	if (ctl->xdp) {
 		char ifs[256] = "";
 		size_t off = 0;

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <liburing.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "lib/log.h"
+#include "lib/sofile.h"
 
 #define LOOP_BGID 7		/* + group index */
 #define LOOP_GROUPS 2
@@ -121,6 +123,54 @@ static inline bool own_ud(uint64_t ud)
 	return loop_ud_op(ud) == 0xff && loop_ud_id(ud) >= FILES_ID;
 }
 
+/* ---- what the kernel offered (the start-up log, GET /status) ---------- */
+
+static struct {
+	uint32_t features;
+	const char *setup;
+	int mshot;		/* -1 not probed yet */
+} kernel = { .mshot = -1 };
+
+static void kernel_seen(uint32_t features, const char *setup)
+{
+	__atomic_store_n(&kernel.features, features, __ATOMIC_RELAXED);
+	__atomic_store_n(&kernel.setup, setup, __ATOMIC_RELEASE);
+}
+
+void loop_kernel_info(struct loop_kernel_info *out)
+{
+	out->setup = __atomic_load_n(&kernel.setup, __ATOMIC_ACQUIRE);
+	out->features = __atomic_load_n(&kernel.features, __ATOMIC_RELAXED);
+	out->recv_multishot_limit = __atomic_load_n(&kernel.mshot,
+						    __ATOMIC_RELAXED);
+}
+
+/* IORING_FEAT_* by bit (the uapi values; names kept here so an older
+ * <linux/io_uring.h> still names what a newer kernel reports) */
+static const char *const feat_names[] = {
+	"single_mmap", "nodrop", "submit_stable", "rw_cur_pos",
+	"cur_personality", "fast_poll", "poll_32bits", "sqpoll_nonfixed",
+	"ext_arg", "native_workers", "rsrc_tags", "cqe_skip", "linked_file",
+	"reg_reg_ring", "recvsend_bundle", "min_timeout", "rw_attr",
+	"no_iowait",
+};
+
+const char *loop_feature_name(unsigned int bit)
+{
+	return bit < sizeof(feat_names) / sizeof(feat_names[0]) ?
+		       feat_names[bit] : NULL;
+}
+
+const char *loop_liburing_version(void)
+{
+	static char v[32];
+
+	/* liburing 2.3 (Debian 12) has no io_uring_major_version() */
+	if (!v[0] && sofile_version("liburing.so", v, sizeof(v)))
+		snprintf(v, sizeof(v), "unknown");
+	return v;
+}
+
 static int ring_init(struct loop *l, unsigned entries, unsigned lflags)
 {
 	struct io_uring_params p;
@@ -139,6 +189,7 @@ static int ring_init(struct loop *l, unsigned entries, unsigned lflags)
 		ret = io_uring_queue_init_params(entries, &l->ring, &p);
 		if (ret == 0) {
 			l->disabled = true;
+			kernel_seen(p.features, "single_issuer,defer_taskrun");
 			return 0;
 		}
 	}
@@ -153,7 +204,12 @@ static int ring_init(struct loop *l, unsigned entries, unsigned lflags)
 		p.flags = IORING_SETUP_CQSIZE;
 		p.cq_entries = entries * 4;
 		ret = io_uring_queue_init_params(entries, &l->ring, &p);
+		if (ret == 0)
+			kernel_seen(p.features, "basic");
+		return ret;
 	}
+	if (ret == 0)
+		kernel_seen(p.features, "coop_taskrun");
 	return ret;
 }
 
@@ -382,6 +438,7 @@ static void mshot_probe(struct loop *l)
 		}
 	}
 out:
+	__atomic_store_n(&kernel.mshot, l->mshot_limit, __ATOMIC_RELAXED);
 	close(sv[0]);
 	close(sv[1]);
 }

@@ -131,6 +131,24 @@ void loop_buf_recycle(struct loop *l, uint16_t bid);
  * free ones (it is topped up before the next submission)? */
 bool loop_bufs_exhausted(const struct loop *l);
 
+/*
+ * What the kernel's io_uring offered this process's rings (the last one
+ * made; all run on the same kernel): io_uring_params.features, the setup
+ * that was accepted ("single_issuer,defer_taskrun", "coop_taskrun",
+ * "basic"; NULL before any ring), and whether multishot receives take a
+ * byte limit (-1: not probed yet, 0 no, 1 yes).
+ */
+struct loop_kernel_info {
+	uint32_t features;
+	const char *setup;
+	int recv_multishot_limit;
+};
+void loop_kernel_info(struct loop_kernel_info *out);
+/* The name of IORING_FEAT_ bit `bit` ("fast_poll"), NULL if unknown. */
+const char *loop_feature_name(unsigned int bit);
+/* The liburing the process runs with ("2.3"), from the loaded library. */
+const char *loop_liburing_version(void);
+
 /* Submission helpers: 0 or -errno (-EBUSY when the ring cannot take more). */
 int loop_accept_multishot(struct loop *l, int fd, uint64_t ud);
 /* Receive at most maxlen bytes into a provided buffer: one of the smallest

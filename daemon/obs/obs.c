@@ -359,6 +359,26 @@ const char *obs_upstream_health(const char *target)
 	return fail > ok ? "down" : "up";
 }
 
+void obs_upstream_ages(const char *target, int64_t *ok_ago, int64_t *fail_ago)
+{
+	struct metrics *m = obs_metrics();
+	uint64_t now = obs_now_ns(), ok, fail;
+	uint32_t l;
+
+	*ok_ago = *fail_ago = -1;
+	if (!m)
+		return;
+	l = metrics_label_index(m, MD_TARGET, target);
+	if (l >= OBS_UP_SLOTS)
+		return;
+	ok = atomic_load(&up_ok_ns[l]);
+	fail = atomic_load(&up_fail_ns[l]);
+	if (ok)
+		*ok_ago = now > ok ? (int64_t)(now - ok) : 0;
+	if (fail)
+		*fail_ago = now > fail ? (int64_t)(now - fail) : 0;
+}
+
 int obs_render(char **out, size_t *len)
 {
 	int ret;

@@ -203,4 +203,8 @@ void obs_shutdown(void);
  */
 const char *obs_upstream_health(const char *target);
 
+/* How long ago (ns) the last successful and the last failed attempt on
+ * target were; -1 for never (or without metrics). */
+void obs_upstream_ages(const char *target, int64_t *ok_ago, int64_t *fail_ago);
+
 #endif

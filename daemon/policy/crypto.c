@@ -445,3 +445,9 @@ out:
 	ERR_clear_error();
 	return r;
 }
+
+const char *crypto_openssl_version(void)
+{
+	/* the libcrypto loaded at run time, not the headers' */
+	return OpenSSL_version(OPENSSL_VERSION_STRING);
+}

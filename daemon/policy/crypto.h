@@ -95,4 +95,7 @@ int crypto_verify(const struct crypto_key *k, enum crypto_sig scheme,
 /* Fill buf with n cryptographically random bytes. 0 or -EIO. */
 int crypto_random(void *buf, size_t n);
 
+/* The OpenSSL this process runs with ("3.0.19"). */
+const char *crypto_openssl_version(void);
+
 #endif

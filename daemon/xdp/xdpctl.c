@@ -30,6 +30,7 @@
 #include "config/allowlist.h"
 #include "config/config.h"
 #include "lib/log.h"
+#include "lib/sofile.h"
 #include "sluice_xdp.skel.h"
 #include "xdp/xdpctl_attach.h"
 #include "xdp/xdpctl_int.h"
@@ -644,4 +645,49 @@ void xdpctl_close(struct xdpctl *x)
 		close(x->dir_fd);
 	free(x->ifaces);
 	free(x);
+}
+
+/* ---- what runs where, with which libraries ------------------------------ */
+
+size_t xdpctl_attached(const struct xdpctl *x, struct xdpctl_attach_info *out,
+		       size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; x && i < x->n_ifaces && n < max; i++, n++) {
+		snprintf(out[n].ifname, sizeof(out[n].ifname), "%s",
+			 x->ifaces[i].name);
+		out[n].mode = xdpctl__mode_name(x->ifaces[i].mode);
+	}
+	return n;
+}
+
+const char *xdpctl_libbpf_version(void)
+{
+	static char v[32];
+	char so[32], mm[16];
+
+	if (v[0])
+		return v;
+	/* the library's own major.minor; the file's name adds the patch
+	 * level when it agrees */
+	snprintf(mm, sizeof(mm), "%u.%u", libbpf_major_version(),
+		 libbpf_minor_version());
+	if (!sofile_version("libbpf.so", so, sizeof(so)) &&
+	    !strncmp(so, mm, strlen(mm)) &&
+	    (so[strlen(mm)] == '.' || !so[strlen(mm)]))
+		snprintf(v, sizeof(v), "%s", so);
+	else
+		snprintf(v, sizeof(v), "%s", mm);
+	return v;
+}
+
+const char *xdpctl_libxdp_version(void)
+{
+	static char v[32];
+
+	/* libxdp has no version function: the loaded file's name says it */
+	if (!v[0] && sofile_version("libxdp.so", v, sizeof(v)))
+		snprintf(v, sizeof(v), "unknown");
+	return v;
 }

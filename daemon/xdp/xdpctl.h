@@ -67,6 +67,19 @@ int xdpctl_pins_read_stats(const struct xdpctl_pins *p,
  * -errno on failure. */
 long xdpctl_pins_count(int map_fd);
 
+/* The interfaces the program is attached to and the mode each got
+ * ("native", "generic"): at most max into out, the count returned. */
+struct xdpctl_attach_info {
+	char ifname[16];
+	const char *mode;
+};
+size_t xdpctl_attached(const struct xdpctl *x, struct xdpctl_attach_info *out,
+		       size_t max);
+
+/* The libbpf and libxdp this process runs with ("1.1.2", "1.3.0"). */
+const char *xdpctl_libbpf_version(void);
+const char *xdpctl_libxdp_version(void);
+
 /* Stable label for a reason ("pass_allowed", "drop_not_allowed", ...). */
 const char *xdpctl_reason_name(enum sluice_reason r);
 

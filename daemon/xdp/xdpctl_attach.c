@@ -20,7 +20,7 @@
 
 #include "lib/log.h"
 
-static const char *mode_name(enum xdp_attach_mode m)
+const char *xdpctl__mode_name(enum xdp_attach_mode m)
 {
 	switch (m) {
 	case XDP_MODE_NATIVE:
@@ -58,11 +58,11 @@ static void log_attach_mode(const struct xdpctl_iface *ifc,
 	if (legacy)
 		pr_info("xdp: attached sluice_xdp to %s in %s mode as a single "
 			"program (libxdp dispatcher not in use)",
-			ifc->name, mode_name(ifc->mode));
+			ifc->name, xdpctl__mode_name(ifc->mode));
 	else
 		pr_info("xdp: attached sluice_xdp to %s in %s mode through "
 			"the libxdp dispatcher (priority %u)",
-			ifc->name, mode_name(ifc->mode),
+			ifc->name, xdpctl__mode_name(ifc->mode),
 			xdp_program__run_prio(prog));
 }
 
@@ -154,10 +154,10 @@ static int replace_one(const struct xdpctl_prog *p, struct xdpctl_iface *ifc,
 	    (mode == CFG_XDP_GENERIC && ifc->mode != XDP_MODE_SKB))
 		pr_warn("xdp: %s keeps the %s mode of the persisted program; "
 			"restart with xdp.persist off to change modes",
-			ifc->name, mode_name(ifc->mode));
+			ifc->name, xdpctl__mode_name(ifc->mode));
 	pr_info("xdp: took over %s from the persisted sluice_xdp (id %u) by "
 		"atomic replacement, %s mode",
-		ifc->name, pi->id, mode_name(ifc->mode));
+		ifc->name, pi->id, xdpctl__mode_name(ifc->mode));
 	return 0;
 }
 
@@ -191,7 +191,7 @@ static int attach_raw(const struct xdpctl_prog *p, struct xdpctl_iface *ifc,
 		return err;
 	}
 	pr_info("xdp: attached sluice_xdp to %s in %s mode as a single program",
-		ifc->name, mode_name(ifc->mode));
+		ifc->name, xdpctl__mode_name(ifc->mode));
 	return 0;
 }
 

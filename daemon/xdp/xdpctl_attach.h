@@ -60,6 +60,9 @@ int xdpctl__iface_init(struct xdpctl_iface *ifc, const char *ifname);
 int xdpctl__attach(const struct xdpctl_prog *p, struct xdpctl_iface *ifc,
 		   enum config_xdp_mode mode, bool takeover);
 
+/* "native", "generic" (skb), "offload" (hw) or "unspecified". */
+const char *xdpctl__mode_name(enum xdp_attach_mode m);
+
 /* Detach p from ifc, only if it is still the program attached there. */
 void xdpctl__detach(const struct xdpctl_prog *p, struct xdpctl_iface *ifc);
 /* Is our program still attached to ifc? Nothing attached (detached behind

@@ -710,6 +710,7 @@ def test_make_install_destdir(tmp_path):
         "usr/share/man/man8/sluiced.8": 0o644,
         "usr/share/man/man8/sluicectl.8": 0o644,
         "usr/share/man/man5/sluice.yaml.5": 0o644,
+        "usr/share/bash-completion/completions/sluicectl": 0o644,
     }
     got = {str(p.relative_to(dest)): stat.S_IMODE(p.stat().st_mode)
            for p in dest.rglob("*") if p.is_file()}
