@@ -385,6 +385,6 @@ int xdpctl__check(const struct xdpctl_prog *p, struct xdpctl_iface *ifc)
 	ifc->seen_id = 0;
 	ifc->foreign = false;
 	pr_warn("xdp: sluice_xdp was detached from %s behind our back; "
-		"attached again (%s mode)", ifc->name, mode_name(ifc->mode));
+		"attached again (%s mode)", ifc->name, xdpctl__mode_name(ifc->mode));
 	return 1;
 }
