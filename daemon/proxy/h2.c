@@ -23,6 +23,17 @@
 #include "lib/log.h"
 #include "obs/obs.h"
 
+const struct transport *proxy__tls_transport(struct proxy *p,
+					     struct conn *c)
+{
+	struct conn *h;
+
+	if (!(c->lflags & PROXY_L_H2S) || !p->h2_front)
+		return &c->tr;
+	h = conn_lookup(&p->conns, p->h2_front[c->id]);
+	return h ? &h->tr : &c->tr;
+}
+
 struct h2_conn *h2__conn_of(struct proxy *p, const struct conn *c)
 {
 	return p->h2 ? p->h2[c->id] : NULL;
@@ -529,6 +540,8 @@ void proxy__h2_destroy(struct proxy *p)
 	p->h2_opt = NULL;
 	free(p->h2);
 	p->h2 = NULL;
+	free(p->h2_front);
+	p->h2_front = NULL;
 }
 
 static int start(struct proxy *p, struct conn *c)
@@ -540,6 +553,11 @@ static int start(struct proxy *p, struct conn *c)
 	if (!p->h2) {
 		p->h2 = calloc(p->conns.n, sizeof(*p->h2));
 		if (!p->h2)
+			return -ENOMEM;
+	}
+	if (!p->h2_front) {
+		p->h2_front = calloc(p->conns.n, sizeof(*p->h2_front));
+		if (!p->h2_front)
 			return -ENOMEM;
 	}
 	if (!p->h2_cbs && make_callbacks(p))

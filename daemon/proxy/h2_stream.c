@@ -240,6 +240,10 @@ static int open_bridge(struct h2_conn *hc, struct h2_stream *s)
 	v->addrlen = h->addrlen;
 	memcpy(v->ip, h->ip, sizeof(v->ip));
 	v->addr_proxied = h->addr_proxied;
+	/* per-listener settings (HSTS, redirect_https) follow the stream,
+	 * and the TLS session (mTLS identity, access log) is the front's */
+	v->listener = h->listener;
+	p->h2_front[v->id] = conn_ud(h, 0);
 	/* the TLS flag stays (X-Forwarded-Proto); the PROXY header was
 	 * read on the HTTP/2 connection already */
 	v->lflags = (h->lflags & ~(PROXY_L_PROXY_PROTOCOL | PROXY_L_H2C)) |

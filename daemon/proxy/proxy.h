@@ -97,6 +97,10 @@ struct proxy {
 	/* HTTP/2 (h2.c): by connection id, what a connection in CS_H2 or
 	 * CS_H2B carries; nghttp2 callbacks and options (made on first use) */
 	void **h2;
+	/* by connection id, for a stream's inner client connection
+	 * (PROXY_L_H2S): the HTTP/2 connection it came in on, as a
+	 * conn_lookup() key (stale once that one is gone) */
+	uint64_t *h2_front;
 	void *h2_cbs, *h2_opt;
 	bool h2_gone;			/* proxy_destroy(): no more closes */
 };

@@ -56,8 +56,8 @@ void proxy__report(struct proxy *p, struct conn *c, int status,
 	/* the request's client (trusted XFF resolved), else the connection's */
 	e.client = x->client_ip[0] ? x->client_ip : c->ip;
 	e.request_id = x->request_id[0] ? x->request_id : NULL;
-	e.tls = transport_tls_version(&c->tr);
-	e.sni = transport_tls_sni(&c->tr);
+	e.tls = transport_tls_version(proxy__tls_transport(p, c));
+	e.sni = transport_tls_sni(proxy__tls_transport(p, c));
 	if (c->addr.ss_family == AF_INET)
 		e.client_port = ntohs(((struct sockaddr_in *)&c->addr)->sin_port);
 	else if (c->addr.ss_family == AF_INET6)

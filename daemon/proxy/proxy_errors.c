@@ -203,7 +203,8 @@ bool proxy__gate_request(struct proxy *p, struct conn *c, int route)
 	uint64_t mono_ns = clock_batch_ns();
 	struct gate_verdict v;
 	const char *const *ids = NULL;
-	size_t n_ids = transport_tls_client_ids(&c->tr, &ids);
+	size_t n_ids = transport_tls_client_ids(proxy__tls_transport(p, c),
+						&ids);
 
 	if (gate_check_ex(x->cfg, route, &p->req, &x->client_addr.sa,
 			  clock_batch_wall_s(), mono_ns, ids, n_ids, &v)) {

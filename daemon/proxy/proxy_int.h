@@ -153,6 +153,11 @@ void proxy__lb_end(struct proxy *p, struct exchange *x);
 /* The gate, after the route matched: false when the request was answered
  * (refused) here. */
 bool proxy__gate_request(struct proxy *p, struct conn *c, int route);
+/* The transport that carries c's TLS session: c's own, or for an HTTP/2
+ * stream's inner connection its HTTP/2 connection's (c's own, plain, once
+ * that one is gone). */
+const struct transport *proxy__tls_transport(struct proxy *p,
+					     struct conn *c);
 
 /* proxy_fields.c. Exactly one field `name` whose value lists `tok`. */
 bool proxy__field_has(const struct http_header *hs, size_t n, const char *name,

@@ -17,6 +17,7 @@ import tls_util as t
 
 REQ = h.GW_PORT + 46            # client_auth: required
 OPT = h.GW_PORT + 47            # client_auth: optional
+H2 = h.GW_PORT + 48             # optional, with ALPN h2
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,9 @@ def gw(backends, workdir, pki):
         workdir, "gw-mtls",
         access_log=str(workdir / "mtls-access.log"),
         listeners=[{"address": f"{h.SRV4}:{REQ}", "tls": tls("required")},
-                   {"address": f"{h.SRV4}:{OPT}", "tls": tls("optional")}],
+                   {"address": f"{h.SRV4}:{OPT}", "tls": tls("optional")},
+                   {"address": f"{h.SRV4}:{H2}",
+                    "tls": dict(tls("optional"), alpn=["h2", "http/1.1"])}],
         routes=[{"name": "mtls", "path_prefix": "/mtls/", "service": "echo",
                  "auth": ["mtls"]},
                 {"name": "either", "path_prefix": "/either/",
@@ -44,6 +47,7 @@ def gw(backends, workdir, pki):
             {"name": "alice", "client_certs": [f"sha256:{fp.upper()}"]},
             {"name": "bob", "client_certs": ["san:bob.clients.test"]},
             {"name": "carol", "client_certs": ["cn:carol"]}]})
+    s.access_log = workdir / "mtls-access.log"
     yield s
     s.shutdown()
 
@@ -143,3 +147,32 @@ def test_bad_client_certs_reference_refused(workdir, ref, msg):
         {"name": "x", "client_certs": [ref]}]})
     r = h.run_sluiced_once(["-c", str(p), "--check"])
     assert r.returncode != 0 and msg in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("cert,status,who", [
+    ("alice", 200, ["alice"]),
+    ("carol", 200, ["carol"]),
+    (None, 401, None),
+    ("mallory", 401, None),
+], ids=["alice", "carol", "none", "rogue-ca"])
+def test_http2_stream_carries_the_connection_certificate(gw, pki, cert,
+                                                         status, who):
+    """An HTTP/2 stream is gated with the TLS session of the connection it
+    came in on: the client certificate is its credential, and the access
+    log has the connection's TLS version and SNI (each stream runs the
+    HTTP/1.1 path on an inner connection that has no TLS of its own)."""
+    import h2util as u
+    s = t.client_ctx(pki, alpn=["h2"], cert=cert).wrap_socket(
+        u.sock(H2), server_hostname="api.test")
+    assert s.selected_alpn_protocol() == "h2"
+    c = u.Client(H2, sock_=s)
+    tag = raw.uniq("h2mtls")
+    r = c.get("/mtls/" + tag, headers=[("x-consumer-name", "mallory")])
+    c.close()
+    assert r["status"] == status, r
+    if status == 200:
+        got = raw.backend_entries(h_backends[0]["b1"], tag)
+        assert len(got) == 1 and consumer(got[0]) == who, got
+    e = h.access_log_entry(gw.access_log, "/mtls/" + tag)
+    assert e["protocol"] == "HTTP/2" and e["tls"] == "TLSv1.3", e
+    assert e["sni"] == "api.test", e
