@@ -20,6 +20,7 @@ import shutil
 import pytest
 
 import helpers as h
+import tls_util
 
 ADMIN = "http://127.0.0.1:9900"
 PAGE = h.REPO / "daemon/control/status_page.html"
@@ -44,6 +45,15 @@ def gw(backends, workdir):
     SOCK[:] = [h.admin_socket_path(workdir, "status-page")]
     cfg = h.write_config(workdir, "status-page",
                          routes=[("page-route", "/"), ("api", "/api/")])
+    # one TLS listener, for the certificates section
+    pki = tls_util.make_pki(workdir / "pki")
+    ce = tls_util.cert_entry(pki, "api-ec")
+    text = cfg.read_text().replace("listeners:\n", (
+        "listeners:\n  - name: tls\n"
+        f'    address: "{h.SRV4}:{h.GW_PORT + 49}"\n'
+        f'    tls: {{certificates: [{{cert: "{ce["cert"]}", '
+        f'key: "{ce["key"]}"}}]}}\n'), 1)
+    cfg.write_text(text)
     s = h.Sluiced(cfg, workdir, tag="status-page")
     try:
         s.start()
@@ -178,11 +188,17 @@ def test_status_page_in_browser(gw, tmp_path):
     ups = dom.rows["upstreams"]["echo"]
     assert ups[1] == f"{h.SRV4}:{h.B1_PORT}" and ups[2] == "up", ups
     assert re.fullmatch(r"\d+ s ago", ups[3]) and ups[4] == "never", ups
+    # in rotation, never changed (health checks and outlier detection)
+    assert ups[5] == "healthy" and ups[6].startswith("-"), ups
     assert "198.18.0.77/32" in dom.rows["bans"], dom.rows.get("bans")
     xdp = dom.rows["xdp"]
     assert int(xdp["pass_allowed"][1]) >= 5, xdp
     assert dom.rows["listeners"][f"xdp {h.VETH_SRV}"][1] == "native"
-    assert dom.text["certs"].strip() == "none"
+    certs = dom.rows["certs"]
+    assert set(certs) == {"tls"}, certs
+    assert "api.test" in certs["tls"][1] and certs["tls"][4].endswith(
+        "api-ec.chain.pem"), certs
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT.*Z", certs["tls"][2]), certs
     assert "Unix socket only" in dom.text["top"]
     # the artifact: what an operator sees
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
