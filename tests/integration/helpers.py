@@ -283,11 +283,28 @@ def start_backend(name, listens, workdir):
 
 
 def backend_log(proc):
+    """Every entry the backend has logged so far, in order. The log of a
+    session-long backend grows to many megabytes, so it is parsed once:
+    each call reads only the complete lines appended since the last one
+    (the file is append-only; a new or shorter file starts over)."""
+    cache = getattr(proc, "_log_cache", None)
     try:
-        text = proc.log_path.read_text()
+        with open(proc.log_path, "rb") as f:
+            st = os.fstat(f.fileno())
+            if (cache is None or cache["ino"] != st.st_ino
+                    or st.st_size < cache["off"]):
+                cache = {"ino": st.st_ino, "off": 0, "entries": []}
+                proc._log_cache = cache
+            f.seek(cache["off"])
+            data = f.read()
     except OSError:
         return []
-    return [json.loads(l) for l in text.splitlines() if l.strip()]
+    end = data.rfind(b"\n") + 1        # a line still being written waits
+    for line in data[:end].splitlines():
+        if line.strip():
+            cache["entries"].append(json.loads(line))
+    cache["off"] += end
+    return list(cache["entries"])
 
 
 def admin_socket_path(workdir, name):

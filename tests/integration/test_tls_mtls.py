@@ -121,7 +121,7 @@ def test_optional(gw, pki, cert, path, status):
 def test_plain_listener_has_no_certificate_credential(backends, workdir,
                                                      pki):
     # the same route on a plain listener: never authenticated by mtls
-    port = h.GW_PORT + 48
+    port = h.GW_PORT + 53           # not one of gw's: SO_REUSEPORT would share
     s = raw.start(workdir, "gw-mtls-plain",
                   listeners=[{"address": f"{h.SRV4}:{port}"}],
                   routes=[{"name": "mtls", "path_prefix": "/",
