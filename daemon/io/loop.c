@@ -165,9 +165,16 @@ const char *loop_liburing_version(void)
 {
 	static char v[32];
 
-	/* liburing 2.3 (Debian 12) has no io_uring_major_version() */
-	if (!v[0] && sofile_version("liburing.so", v, sizeof(v)))
-		snprintf(v, sizeof(v), "unknown");
+	/* liburing 2.3 (Debian 12) has no io_uring_major_version(). A
+	 * program that makes no io_uring call (sluicectl) is linked without
+	 * it: say so rather than guess. */
+	if (!v[0]) {
+		int r = sofile_version("liburing.so", v, sizeof(v));
+
+		if (r)
+			snprintf(v, sizeof(v), "%s",
+				 r == -ENOENT ? "not loaded" : "unknown");
+	}
 	return v;
 }
 

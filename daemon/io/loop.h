@@ -146,7 +146,8 @@ struct loop_kernel_info {
 void loop_kernel_info(struct loop_kernel_info *out);
 /* The name of IORING_FEAT_ bit `bit` ("fast_poll"), NULL if unknown. */
 const char *loop_feature_name(unsigned int bit);
-/* The liburing the process runs with ("2.3"), from the loaded library. */
+/* The liburing the process runs with ("2.3"), from the loaded library;
+ * "not loaded" in a program linked without it. */
 const char *loop_liburing_version(void);
 
 /* Submission helpers: 0 or -errno (-EBUSY when the ring cannot take more). */

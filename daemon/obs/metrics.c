@@ -485,6 +485,7 @@ int metrics_family_add(struct metrics *m, const struct metrics_family_def *d,
 	memset(f, 0, sizeof(*f));
 	f->type = d->type;
 	f->merge = d->type == METRICS_GAUGE ? d->merge : METRICS_MERGE_SUM;
+	f->milli = d->type == METRICS_GAUGE && d->milli;
 	f->n_dims = d->n_dims;
 	for (size_t i = 0; i < d->n_dims; i++) {
 		f->dims[i] = d->dims[i];

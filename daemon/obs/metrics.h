@@ -72,6 +72,8 @@ struct metrics_family_def {
 	size_t n_buckets;
 	enum metrics_merge merge;	/* gauges only */
 	uint32_t max_series;		/* per shard; 0: METRICS_DEFAULT_SERIES */
+	bool milli;			/* gauges: set in thousandths of the unit
+					 * the name says, scraped as a decimal */
 };
 
 /* A registry with n_worker_shards worker shards (index 0..n-1) and one

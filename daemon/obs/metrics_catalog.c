@@ -100,6 +100,7 @@ static const struct dim_def dim_defs[] = {
 #define NOB 0
 #define REQ 1
 #define UPS 2
+#define MILLI 3
 struct fam_def {
 	enum metrics_type type;
 	enum metrics_merge merge;
@@ -190,6 +191,7 @@ struct metrics *metrics_catalog_new(unsigned int n_workers,
 			.dims = f->dims + 1,
 			.n_dims = f->n_dims,
 			.max_series = o ? o->max_series : 0,
+			.milli = f->buckets == MILLI,
 		};
 
 		if (f->buckets == REQ) {

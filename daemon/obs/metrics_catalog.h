@@ -56,7 +56,9 @@
  * X(id, type, merge, name, buckets, (dims...), help)
  *   type: COUNTER, GAUGE, HISTOGRAM; merge (gauges): SUM, MIN, MAX;
  *   buckets: NOB, REQ (metrics.request_duration_buckets),
- *   UPS (metrics.upstream_duration_buckets).
+ *   UPS (metrics.upstream_duration_buckets); for a gauge, MILLI: the value
+ *   is set in thousandths of the unit its name says (milliseconds for a
+ *   _seconds gauge) and scraped as a decimal in that unit.
  */
 #define METRICS_FAMILIES(X)                                                     \
 	X(HTTP_REQUESTS, COUNTER, SUM, "sluice_http_requests_total", NOB,        \
@@ -200,10 +202,10 @@
 	  "Bans and unbans of other hosts read from the stream and applied.")   \
 	X(CLUSTER_BANS_QUEUED, GAUGE, SUM, "sluice_cluster_bans_queued", NOB,    \
 	  (), "Bans of this host waiting for Redis.")                           \
-	X(CLUSTER_BAN_LAG, GAUGE, SUM, "sluice_cluster_ban_lag_milliseconds",    \
-	  NOB, (), "Last applied stream entry: from its ID time to now.")       \
+	X(CLUSTER_BAN_LAG, GAUGE, SUM, "sluice_cluster_ban_lag_seconds",         \
+	  MILLI, (), "Last applied stream entry: from its ID time to now.")     \
 	X(CLUSTER_SYNC_AGE, GAUGE, SUM,                                          \
-	  "sluice_cluster_limit_sync_age_milliseconds", NOB, (),                 \
+	  "sluice_cluster_limit_sync_age_seconds", MILLI, (),                    \
 	  "Since the last cluster limit sync that reached Redis.")             \
 	X(START_TIME, GAUGE, SUM, "sluice_start_time_seconds", NOB, (),          \
 	  "Unix time sluiced started.")                                          \

@@ -43,6 +43,7 @@ struct mfam {
 	double bounds[METRICS_MAX_BUCKETS];
 	size_t n_bounds;
 	uint32_t max_series;
+	bool milli;			/* gauge kept in thousandths */
 	uint32_t cap;			/* table slots: power of two */
 	uint32_t words;			/* value words per series */
 };

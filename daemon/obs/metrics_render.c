@@ -278,10 +278,19 @@ static void render_family(struct sbuf *b, const struct metrics *m, int fam)
 		} else {
 			sbuf_adds(b, f->name);
 			sb_labels(b, m, f, keys[i], NULL);
-			if (f->type == METRICS_COUNTER)
+			if (f->type == METRICS_COUNTER) {
 				sbuf_addf(b, " %" PRIu64 "\n", v[0]);
-			else
+			} else if (f->milli) {
+				char num[40];
+
+				metrics_format_double((double)(int64_t)v[0] / 1000,
+						      num, sizeof(num));
+				sbuf_add(b, " ", 1);
+				sbuf_adds(b, num);
+				sbuf_add(b, "\n", 1);
+			} else {
 				sbuf_addf(b, " %" PRId64 "\n", (int64_t)v[0]);
+			}
 		}
 	}
 	free(keys);

@@ -342,6 +342,34 @@ static void test_gauge_merge_modes(void **state)
 	metrics_free(m);
 }
 
+static void test_milli_gauge_scrapes_as_decimal(void **state)
+{
+	struct metrics *m = metrics_new(1);
+	struct metrics_shard *cs = metrics_control_shard(m);
+	int lag, plain;
+	char *text;
+
+	(void)state;
+	lag = metrics_family_add(m, &(struct metrics_family_def){
+		.type = METRICS_GAUGE, .name = "t_lag_seconds", .help = "l",
+		.milli = true }, err, sizeof(err));
+	plain = metrics_family_add(m, &(struct metrics_family_def){
+		.type = METRICS_GAUGE, .name = "t_plain", .help = "p" },
+		err, sizeof(err));
+	assert_true(lag >= 0 && plain >= 0);
+	metrics_set(cs, lag, NULL, 1234);
+	metrics_set(cs, plain, NULL, 1234);
+	text = render(m);
+	assert_non_null(strstr(text, "\nt_lag_seconds 1.234\n"));
+	assert_non_null(strstr(text, "\nt_plain 1234\n"));
+	free(text);
+	metrics_set(cs, lag, NULL, 88);
+	text = render(m);
+	assert_true(sample(text, "t_lag_seconds") == 0.088);
+	free(text);
+	metrics_free(m);
+}
+
 static void test_clear(void **state)
 {
 	struct metrics *m = metrics_new(1);
@@ -684,6 +712,7 @@ int main(void)
 		cmocka_unit_test(test_dim_errors),
 		cmocka_unit_test(test_dim_lookup_and_intern),
 		cmocka_unit_test(test_family_errors),
+		cmocka_unit_test(test_milli_gauge_scrapes_as_decimal),
 		cmocka_unit_test(test_counter_merge_and_text),
 		cmocka_unit_test(test_label_value_escaping),
 		cmocka_unit_test(test_histogram),
