@@ -182,3 +182,17 @@ def test_top_pin_path_reads_in_process(gw):
     assert j["sample_every"] == 1 and isinstance(j["talkers"], list), j
     j, _ = top_tcp()
     assert j["sampler"] == "continuous", j
+
+
+def test_top_follows_a_reattach(gw):
+    """The program taken off the interface behind sluiced's back and put
+    back (same program, same maps): the sampler reads on, no restart."""
+    h.run(["ip", "-n", h.SRV_NS, "link", "set", "dev", h.VETH_SRV,
+           "xdp", "off"])
+    gw.wait_output("behind our back; attached again (native mode)", 10)
+    time.sleep(2.2)                     # earlier knocks leave seconds=1
+    knock(3)
+    j, _ = top_tcp("seconds=1")
+    t = {x["source"]: x for x in j["talkers"]}.get(h.BLOCKED4)
+    assert t and t["reasons"].get("drop_not_allowed", 0) >= 3, j
+    assert "top sampler" not in gw.output(), h.tail(gw.err_path)
