@@ -77,7 +77,7 @@ static void *sample_main(void *arg)
 			};
 
 			if (!warned)
-				pr_warn("top sampler: reading the events ring: %s",
+				pr_warn("top sampler: reading the ring: %s",
 					strerror(-r));
 			warned = true;
 			nanosleep(&pause, NULL);	/* no busy loop */

@@ -8,7 +8,7 @@
 
 #include "policy/ratelimit.h"
 
-/* ---- one table ------------------------------------------------------------- */
+/* ---- one table ---------------------------------------------------------- */
 
 static uint32_t src_hash(const struct talkers *t, uint8_t family,
 			 const uint8_t addr[16])
@@ -303,7 +303,7 @@ uint64_t talkers_window_evicted(const struct talkers_window *w,
 	return v;
 }
 
-/* ---- merging --------------------------------------------------------------- */
+/* ---- merging ------------------------------------------------------------ */
 
 static int by_source(const void *a, const void *b)
 {

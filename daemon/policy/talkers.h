@@ -39,16 +39,16 @@ struct talkers_entry {
 	uint32_t hash;			/* of family and addr, with the seed */
 	uint32_t heap;			/* position in the heap */
 	uint64_t rank;			/* samples + inherited: the heap key */
-	uint64_t inherited;		/* rank taken over from an evicted entry */
+	uint64_t inherited;		/* rank taken from an evicted entry */
 	uint64_t samples;		/* sampled drops counted for it */
-	uint64_t est;			/* drops they stand for (sum of weights) */
+	uint64_t est;			/* drops they stand for (weights) */
 	uint64_t bytes;			/* sampled bytes */
 	uint32_t by_reason[SLUICE_R_MAX];	/* samples per drop reason */
 };
 
 struct talkers {
 	struct talkers_entry *e;	/* cap entries; [0, n) in use */
-	uint32_t *heap;			/* cap entry indices, min-heap on rank */
+	uint32_t *heap;			/* entry indices, min-heap on rank */
 	uint32_t *slot;			/* 2 x cap: entry index + 1, 0 free */
 	uint32_t cap, n, mask;
 	uint8_t seed[16];
@@ -79,7 +79,7 @@ struct talkers_window {
 	struct talkers b[TALKERS_MAX_BUCKETS];
 	uint64_t sec[TALKERS_MAX_BUCKETS];	/* the second each holds */
 	uint32_t nb;
-	uint64_t stale;			/* events older than the ring: dropped */
+	uint64_t stale;			/* too old for the ring: dropped */
 };
 
 /* nb buckets (2..TALKERS_MAX_BUCKETS) of cap entries each. 0 or -errno. */
