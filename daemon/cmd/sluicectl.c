@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <time.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -222,7 +223,7 @@ static int local_request(const struct opts *o, const char *method,
 	err = xdpctl_live_open(o->pin_path, &l);
 	if (err)
 		return err;
-	err = liveapi_handle(l, &rq, &out, NULL);
+	err = liveapi_handle(l, NULL, &rq, &out, NULL);
 	xdpctl_live_close(l);
 	if (!err) {
 		r->status = out.status;
@@ -443,7 +444,12 @@ static int cmd_ban(const struct opts *o, int argc, char **argv)
 	return call(o, "POST", ban ? "/ban" : "/unban", body);
 }
 
-/* top [--seconds N] [--limit N] */
+/*
+ * top [--seconds N] [--limit N]: the drops of the next N seconds. sluiced
+ * samples all the time and answers the last N seconds at once, so wait
+ * them out first; with --pin-path the handler reads the ring itself for N
+ * seconds.
+ */
 static int cmd_top(const struct opts *o, int argc, char **argv)
 {
 	char t[96];
@@ -452,6 +458,20 @@ static int cmd_top(const struct opts *o, int argc, char **argv)
 		return cmd_usage_error("top", "unexpected argument '%s'", argv[1]);
 	snprintf(t, sizeof(t), "/top?seconds=%u&n=%u%s", o->seconds, o->limit,
 		 o->json ? "" : "&format=text");
+	if (!o->pin_path_set) {
+		struct timespec left = { .tv_sec = o->seconds };
+		struct ctlclient_reply r;
+		bool ok;
+
+		/* an unreachable daemon or an error is said at once */
+		if (ctlclient_request(o->sock, "GET", "/top?seconds=1&n=1", NULL,
+				      &r))
+			return call(o, "GET", t, NULL);
+		ok = r.status < 300;
+		ctlclient_reply_free(&r);
+		while (ok && nanosleep(&left, &left) && errno == EINTR)
+			;
+	}
 	return call(o, "GET", t, NULL);
 }
 
@@ -653,9 +673,10 @@ static const struct cmd cmds[] = {
 	  "while Redis is down.\n", "/cluster" },
 	{ "top", cmd_top, "top [--seconds N] [--limit N]",
 	  "The heaviest dropped sources: XDP samples drops (xdp.drop_sample)\n"
-	  "into a ring buffer, read for N seconds (default 3, at most 10) and\n"
-	  "summed per source, with estimated packets and the main drop reason.\n"
-	  "--limit: rows shown (default 20).\n", NULL },
+	  "into a ring buffer that sluiced reads all the time; top waits N\n"
+	  "seconds (default 3, at most 10), then shows the drops of those\n"
+	  "seconds summed per source (at 1 s granularity), with estimated\n"
+	  "packets and the main drop reason. --limit: rows shown (default 20).\n", NULL },
 	{ "hash-token", cmd_hash_token, "hash-token [new]",
 	  "Read a token on stdin and print its sha256: reference for a\n"
 	  "consumer's bearer_tokens/api_keys; 'new' makes a random token too.\n",

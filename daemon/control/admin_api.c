@@ -710,12 +710,16 @@ static int h_live(const struct admin_request *rq, struct admin_reply *out,
 	int r;
 
 	(void)arg;
-	if (!strcmp(rq->path, "/top") && !rq->via_unix)
-		/* it holds the admin thread for seconds: not for TCP */
-		return admin_reply_error(out, 403, "forbidden",
-					 "/top is served on the admin Unix socket only");
+	if (!strcmp(rq->path, "/top")) {
+		/* read-only and answered at once from the sampler: both
+		 * sockets; never the blocking in-process read */
+		if (api.live && !api.ctl->top)
+			return admin_reply_error(out, 503, "unavailable",
+						 "the top-talkers sampler is not running (see the log)");
+		return liveapi_handle(api.live, api.ctl->top, rq, out, NULL);
+	}
 	pthread_mutex_lock(&api.edit_lock);
-	r = liveapi_handle(api.live, rq, out, &ev);
+	r = liveapi_handle(api.live, NULL, rq, out, &ev);
 	pthread_mutex_unlock(&api.edit_lock);
 	if (r || !ev.action)
 		return r;

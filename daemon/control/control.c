@@ -27,6 +27,7 @@
 #include "control/privdrop.h"
 #include "control/sdnotify.h"
 #include "control/takeover.h"
+#include "control/topsample.h"
 #include "obs/obs.h"
 #include "proxy/worker.h"
 #include "xdp/xdpctl.h"
@@ -452,6 +453,12 @@ int control_start(struct control *ctl, const char *path, struct config *cfg,
 			return ret;
 		}
 		gate_set_ban_sink(ban_sink, ctl);
+		/* the ring is opened now (privileges); the thread starts
+		 * once this process owns XDP (the end of control_open()) */
+		ctl->top = topsample_new(ctl->xdp);
+		if (!ctl->top)
+			pr_warn("top sampler: %s; GET /top is unavailable",
+				strerror(errno));
 		/* until the old process is told to go, a failure here must not
 		 * detach the program that replaced its own */
 		if (ctl->takeover)
@@ -548,6 +555,13 @@ int control_start(struct control *ctl, const char *path, struct config *cfg,
 		takeover_release(ctl->takeover);
 		free(ctl->takeover);
 		ctl->takeover = NULL;
+	}
+	/* after the takeover: the old process has been told to stop its
+	 * own reader of the same ring */
+	if (ctl->top) {
+		ret = topsample_start(ctl->top);
+		if (ret)
+			pr_warn("top sampler: thread: %s", strerror(-ret));
 	}
 	return 0;
 }
@@ -876,6 +890,8 @@ static void on_signal(void *arg, const struct loop_cqe *cqe)
 			pr_info("takeover: the new process is ready; "
 				"draining and exiting");
 			sdnotify("STOPPING=1\nSTATUS=handed over, draining");
+			/* the successor reads the events ring from now on */
+			topsample_stop(ctl->top);
 			ctl->handed_over = true;
 			st->stop = true;
 			return;
@@ -935,6 +951,8 @@ int control_run(struct control *ctl)
 		worker_destroy(&ctl->workers[i]);
 	ctl->n_workers = ctl->n_started = 0;
 	cluster_stop();
+	topsample_free(ctl->top);	/* the admin server is stopped */
+	ctl->top = NULL;
 	obs_set_xdp(NULL);
 	obs_set_escalation_source(NULL);
 	obs_set_cluster_source(NULL);
@@ -963,6 +981,8 @@ void control_destroy(struct control *ctl)
 	free(ctl->workers);
 	ctl->workers = NULL;
 	cluster_stop();
+	topsample_free(ctl->top);
+	ctl->top = NULL;
 	obs_shutdown();
 	gate_set_ban_sink(NULL, NULL);
 	xdpctl_close(ctl->xdp);

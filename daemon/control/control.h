@@ -38,6 +38,8 @@ struct control_admin {
 	void (*close)(void);
 };
 
+struct topsample;
+
 struct control {
 	char *path;			/* config file, for reloads */
 	struct takeover *takeover;	/* starting with --takeover, until ready */
@@ -50,6 +52,8 @@ struct control {
 	bool log_level_fixed;		/* --log-level given: config does not apply */
 	const struct control_admin *admin;	/* NULL: no admin endpoints */
 	struct xdpctl *xdp;
+	struct topsample *top;		/* top-talkers sampler; NULL without
+					 * xdp (topsample.h) */
 	struct worker *workers;
 	unsigned int n_workers;
 	unsigned int n_started;

@@ -13,16 +13,21 @@
 #include <sluice/abi.h>
 
 #include "control/admin.h"
+#include "control/topsample.h"
 #include "config/allowlist.h"
 #include "lib/jw.h"
 #include "lib/str.h"
 #include "lib/table.h"
+#include "policy/talkers.h"
 #include "xdp/xdpctl.h"
 
 const char *const liveapi_paths[] = {
 	"/allow", "/allow/add", "/allow/del", "/deny", "/deny/add",
 	"/deny/del", "/ban", "/unban", "/bans", "/top", NULL,
 };
+
+_Static_assert(LIVEAPI_TOP_MAX_S <= TOPSAMPLE_MAX_S,
+	       "the sampler keeps every window /top may ask for");
 
 #define RUNTIME_NOTE "runtime only: the next reload re-syncs it from the files"
 
@@ -406,17 +411,63 @@ static int uint_param(const struct admin_request *rq, const char *key,
 	return 0;
 }
 
-static int h_top(struct xdpctl_live *l, const struct admin_request *rq,
-		 struct admin_reply *out)
+/* The sampler's view (sluiced), or, without one (sluicectl --pin-path, in
+ * its own process), the ring read here for the window as it passes. */
+static int top_view(struct xdpctl_live *l, struct topsample *ts,
+		    unsigned int seconds, struct topsample_view *v,
+		    const char **how)
+{
+	struct xdpctl_top t;
+	int err;
+
+	if (ts) {
+		err = topsample_read(ts, seconds, v);
+		*how = err || v->running ? "continuous" : "stopped";
+		return err;
+	}
+	memset(v, 0, sizeof(*v));
+	*how = "in-process";
+	err = xdpctl_live_top(l, seconds * 1000, &t);
+	if (err)
+		return err;
+	v->e = calloc(t.n ? t.n : 1, sizeof(*v->e));
+	if (!v->e) {
+		xdpctl_top_free(&t);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < t.n; i++) {
+		const struct xdpctl_talker *k = &t.talkers[i];
+		struct talkers_entry *e = &v->e[i];
+
+		e->family = k->family;
+		memcpy(e->addr, k->addr, 16);
+		e->samples = e->rank = k->samples;
+		e->est = k->samples * (t.sample_every ? t.sample_every : 1);
+		e->bytes = k->bytes;
+		for (int r = 0; r < SLUICE_R_MAX; r++)
+			e->by_reason[r] = (uint32_t)k->by_reason[r];
+	}
+	v->n = t.n;
+	v->sample_every = t.sample_every;
+	v->samples = t.events;
+	v->window_ns = (uint64_t)seconds * 1000000000ull;
+	xdpctl_top_free(&t);
+	return 0;
+}
+
+static int h_top(struct xdpctl_live *l, struct topsample *ts,
+		 const struct admin_request *rq, struct admin_reply *out)
 {
 	static const char *const hdr[] = { "SOURCE", "EST_PACKETS", "EST_PPS",
 					   "SAMPLES", "REASON" };
 	bool text = admin_want_text(rq);
 	unsigned int seconds, limit;
-	struct xdpctl_top t;
+	struct topsample_view v;
+	const char *how;
 	struct table tab;
 	struct jw w;
 	struct sbuf b;
+	char win[32];
 	int err;
 
 	if (uint_param(rq, "seconds", LIVEAPI_TOP_DEFAULT_S, LIVEAPI_TOP_MAX_S,
@@ -428,27 +479,35 @@ static int h_top(struct xdpctl_live *l, const struct admin_request *rq,
 		return admin_reply_error(out, 400, "bad_request",
 					 "n: want a number from 1 to %u",
 					 LIVEAPI_TOP_MAX_N);
-	err = xdpctl_live_top(l, seconds * 1000, &t);
+	err = top_view(l, ts, seconds, &v, &how);
 	if (err)
 		return map_error(out, err);
+	snprintf(win, sizeof(win), "%.3f", (double)v.window_ns / 1e9);
 	if (text) {
 		sbuf_init_grow(&b, 1024);
-		sbuf_addf(&b, "heaviest dropped sources over %u s (%s%u drops sampled, %llu samples)\n",
-			  seconds, t.sample_every ? "1 in " : "sampling off: ",
-			  t.sample_every, (unsigned long long)t.events);
+		sbuf_addf(&b, "heaviest dropped sources over the last %.1f s (%s%u drops sampled, %llu samples%s)\n",
+			  (double)v.window_ns / 1e9,
+			  v.sample_every ? "1 in " : "sampling off: ",
+			  v.sample_every, (unsigned long long)v.samples,
+			  strcmp(how, "stopped") ? "" : "; the sampler has stopped");
 		table_init(&tab, 5, 0xe, hdr);
 	} else {
 		jw_init(&w);
 		jw_obj(&w);
 		jw_ku64(&w, "seconds", seconds);
-		jw_ku64(&w, "sample_every", t.sample_every);
-		jw_ku64(&w, "events", t.events);
+		jw_key(&w, "window_s");
+		jw_raw(&w, win);
+		jw_kstr(&w, "sampler", how);
+		jw_ku64(&w, "sample_every", v.sample_every);
+		jw_ku64(&w, "events", v.samples);
+		jw_ku64(&w, "sources_evicted", v.evicted);
 		jw_key(&w, "talkers");
 		jw_arr(&w);
 	}
-	for (size_t i = 0; i < t.n && i < limit; i++) {
-		const struct xdpctl_talker *k = &t.talkers[i];
-		uint64_t est = k->samples * (t.sample_every ? t.sample_every : 1);
+	for (size_t i = 0; i < v.n && i < limit; i++) {
+		const struct talkers_entry *k = &v.e[i];
+		uint64_t pps = (uint64_t)((double)k->est * 1e9 /
+					  (double)v.window_ns);
 		char a[INET6_ADDRSTRLEN], e1[24], e2[24], e3[24];
 		int top = 0;
 
@@ -462,8 +521,8 @@ static int h_top(struct xdpctl_live *l, const struct admin_request *rq,
 				xdpctl_reason_name((enum sluice_reason)top)
 			};
 
-			snprintf(e1, sizeof(e1), "%" PRIu64, est);
-			snprintf(e2, sizeof(e2), "%" PRIu64, est / seconds);
+			snprintf(e1, sizeof(e1), "%" PRIu64, k->est);
+			snprintf(e2, sizeof(e2), "%" PRIu64, pps);
 			snprintf(e3, sizeof(e3), "%" PRIu64, k->samples);
 			table_row(&tab, row);
 			continue;
@@ -471,8 +530,10 @@ static int h_top(struct xdpctl_live *l, const struct admin_request *rq,
 		jw_obj(&w);
 		jw_kstr(&w, "source", a);
 		jw_ku64(&w, "samples", k->samples);
-		jw_ku64(&w, "est_packets", est);
-		jw_ku64(&w, "est_pps", est / seconds);
+		jw_ku64(&w, "est_packets", k->est);
+		jw_ku64(&w, "est_pps", pps);
+		jw_kstr(&w, "reason",
+			xdpctl_reason_name((enum sluice_reason)top));
 		jw_key(&w, "reasons");
 		jw_obj(&w);
 		for (int r = 0; r < SLUICE_R_MAX; r++)
@@ -482,7 +543,7 @@ static int h_top(struct xdpctl_live *l, const struct admin_request *rq,
 		jw_obj_end(&w);
 		jw_obj_end(&w);
 	}
-	xdpctl_top_free(&t);
+	topsample_view_free(&v);
 	if (text) {
 		table_render(&tab, &b);
 		return admin_reply_sbuf(out, &b);
@@ -494,8 +555,9 @@ static int h_top(struct xdpctl_live *l, const struct admin_request *rq,
 
 /* ---- dispatch ---------------------------------------------------------------------- */
 
-int liveapi_handle(struct xdpctl_live *l, const struct admin_request *rq,
-		   struct admin_reply *out, struct liveapi_event *ev)
+int liveapi_handle(struct xdpctl_live *l, struct topsample *ts,
+		   const struct admin_request *rq, struct admin_reply *out,
+		   struct liveapi_event *ev)
 {
 	const char *p = rq->path;
 	bool post = !strcmp(p, "/ban") || !strcmp(p, "/unban") ||
@@ -525,5 +587,5 @@ int liveapi_handle(struct xdpctl_live *l, const struct admin_request *rq,
 		return h_ban(l, rq, out, p[1] == 'b', ev);
 	if (!strcmp(p, "/bans"))
 		return h_bans(l, rq, out);
-	return h_top(l, rq, out);
+	return h_top(l, ts, rq, out);
 }

@@ -20,7 +20,12 @@
  *   GET  /bans       {"bans":[{"cidr","expires_in_s" (null: never),
  *                     "by":"sluiced"|"operator"}]}
  *   GET  /top        seconds=N (1..LIVEAPI_TOP_MAX_S, default 3), n=M
- *                    (default 20): the heaviest dropped sources, sampled
+ *                    (default 20): the heaviest dropped sources, sampled,
+ *                    of the last N complete seconds and the current one
+ *                    {"seconds","window_s","sampler","sample_every",
+ *                     "events","sources_evicted","talkers":[{"source",
+ *                     "samples","est_packets","est_pps","reason",
+ *                     "reasons":{}}]}
  *
  * POST replies carry {"ok":true,...,"message":"<human text>"}; errors the
  * admin error object (400 bad_request, 404 not_found, 409 exists or
@@ -38,10 +43,11 @@
 struct admin_request;
 struct admin_reply;
 struct allowlist_entry;
+struct topsample;
 struct xdpctl_live;
 
 #define LIVEAPI_TOP_DEFAULT_S 3
-#define LIVEAPI_TOP_MAX_S     10	/* the admin thread waits meanwhile */
+#define LIVEAPI_TOP_MAX_S     10	/* the sampler keeps this much */
 #define LIVEAPI_TOP_DEFAULT_N 20
 #define LIVEAPI_TOP_MAX_N     100000
 #define LIVEAPI_BAN_MAX_S     (366u * 86400)
@@ -58,11 +64,16 @@ struct liveapi_event {
 
 /*
  * Serve rq on the maps of l (NULL: XDP is off, every path answers 409
- * xdp_disabled). 0 with out filled, or -errno (-ENOENT: not one of
- * liveapi_paths). ev (may be NULL) receives what changed.
+ * xdp_disabled). /top answers from the sampler ts at once (sluiced); with
+ * ts NULL (sluicectl --pin-path, in its own process) it reads the events
+ * ring itself for the `seconds` asked, which a running sluiced's sampler
+ * then shares (each sees part of the records). 0 with out filled, or
+ * -errno (-ENOENT: not one of liveapi_paths). ev (may be NULL) receives
+ * what changed.
  */
-int liveapi_handle(struct xdpctl_live *l, const struct admin_request *rq,
-		   struct admin_reply *out, struct liveapi_event *ev);
+int liveapi_handle(struct xdpctl_live *l, struct topsample *ts,
+		   const struct admin_request *rq, struct admin_reply *out,
+		   struct liveapi_event *ev);
 
 /*
  * Argument checks, shared with sluicectl so that a bad argument is a usage

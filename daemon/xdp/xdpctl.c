@@ -257,6 +257,26 @@ int xdpctl_read_stats(struct xdpctl *x, struct sluice_counter out[SLUICE_R_MAX])
 	return xdpctl__read_counters(x->stats_fd, out);
 }
 
+int xdpctl__dup_event_fds(const struct xdpctl *x, int *events_fd,
+			  int *settings_fd)
+{
+	const struct sluice_xdp *s = x->skel;
+
+	*events_fd = fcntl(bpf_map__fd(s->maps.SLUICE_MAP_EVENTS),
+			   F_DUPFD_CLOEXEC, 0);
+	if (*events_fd < 0)
+		return -errno;
+	*settings_fd = fcntl(x->fds.settings_fd, F_DUPFD_CLOEXEC, 0);
+	if (*settings_fd < 0) {
+		int err = -errno;
+
+		close(*events_fd);
+		*events_fd = -1;
+		return err;
+	}
+	return 0;
+}
+
 /* ---- load, pin, attach --------------------------------------------------- */
 
 static void detach_all(struct xdpctl *x)

@@ -149,8 +149,11 @@ struct xdpctl_ban_info {
 int xdpctl_live_bans(struct xdpctl_live *l, struct xdpctl_ban_info **out,
 		     size_t *n, uint64_t *now_ns);
 
-/* Top talkers: sampled drops read from the ring buffer for ms
- * milliseconds, aggregated per source, heaviest first. */
+/* Top talkers for sluicectl --pin-path (sluiced has its sampler,
+ * control/topsample.h): sampled drops read from the ring buffer for ms
+ * milliseconds, aggregated per source in a bounded table (the 16384
+ * heaviest, policy/talkers.h), heaviest first. While a sluiced runs, its
+ * sampler reads the same ring: each gets part of the records. */
 struct xdpctl_talker {
 	uint8_t family;
 	uint8_t addr[16];
@@ -167,6 +170,27 @@ struct xdpctl_top {
 int xdpctl_live_top(struct xdpctl_live *l, unsigned int ms,
 		     struct xdpctl_top *out);
 void xdpctl_top_free(struct xdpctl_top *t);
+
+/*
+ * The daemon's consumer of the events ring (its top-talkers sampler). A BPF
+ * ring buffer has one consumer position, shared by every reader: two
+ * readers take records from each other, so a process holds one of these at
+ * most. It reads the ring of the loaded program x through descriptors of
+ * its own (the same map object for the process's life: a reload syncs the
+ * maps, a re-attach reuses the program), so closing x never leaves it with
+ * a closed descriptor. Not thread-safe: one thread polls it.
+ */
+struct xdpctl_events;
+typedef void (*xdpctl_event_fn)(void *ctx, const struct sluice_event *ev);
+/* NULL + errno on failure. */
+struct xdpctl_events *xdpctl_events_open(const struct xdpctl *x,
+					 xdpctl_event_fn fn, void *ctx);
+/* Wait up to timeout_ms for records and pass each to fn; the number
+ * handled, or -errno (-EINTR is 0). */
+int xdpctl_events_poll(struct xdpctl_events *e, int timeout_ms);
+/* 1 sample stands for this many drops now (0: sampling off), or -errno. */
+long xdpctl_events_sample_every(struct xdpctl_events *e);
+void xdpctl_events_close(struct xdpctl_events *e);
 
 /* Entries in the allow, deny and ban tries (bans: expired ones included). */
 struct xdpctl_live_sizes {

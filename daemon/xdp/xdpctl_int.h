@@ -3,6 +3,8 @@
  * Internal to the xdpctl module: what its files share. Not for other
  * modules. Within the module calls point one way:
  *
+ *   xdpctl_events.c (the sampler's ring-buffer consumer)
+ *     v
  *   xdpctl.c (the loaded handle)      xdpctl_live.c (live edits, top)
  *     |  xdpctl_attach.c                |
  *     +---------------+-----------------+
@@ -24,6 +26,15 @@
 
 struct allowlist_entry;
 struct bpf_object;
+
+/* ---- xdpctl.c ----------------------------------------------------------- */
+
+/* New descriptors (close-on-exec) of the loaded program's events ring and
+ * settings map: the consumer's own, valid for as long as it keeps them,
+ * whatever becomes of the handle. 0 or -errno. */
+struct xdpctl;
+int xdpctl__dup_event_fds(const struct xdpctl *x, int *events_fd,
+			  int *settings_fd);
 
 /* ---- xdpctl_maps.c ------------------------------------------------------ */
 

@@ -22,6 +22,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -30,6 +31,7 @@
 
 #include "config/allowlist.h"
 #include "config/config.h"
+#include "policy/talkers.h"
 #include "xdp/xdpctl_int.h"
 
 struct xdpctl_live {
@@ -490,64 +492,20 @@ int xdpctl_live_bans(struct xdpctl_live *l, struct xdpctl_ban_info **out,
 
 /* ---- top talkers -------------------------------------------------------- */
 
+/* sluicectl --pin-path top, in its own process: the ring read for the
+ * window, counted in one bounded table (policy/talkers.h), so a flood of
+ * spoofed sources cannot grow it. */
+#define LIVE_TOP_CAP 16384
+
 struct top_ctx {
-	struct xdpctl_talker *slots;	/* open addressing; family 0 = free */
-	size_t cap, used;
+	struct talkers t;
 	uint64_t start_ns, events;
-	int err;
 };
-
-static uint64_t hash_src(uint8_t family, const uint8_t *addr)
-{
-	uint64_t h = 1469598103934665603ull ^ family;
-
-	for (int i = 0; i < 16; i++)
-		h = (h ^ addr[i]) * 1099511628211ull;
-	return h;
-}
-
-static struct xdpctl_talker *top_slot(struct top_ctx *c, uint8_t family,
-				      const uint8_t *addr)
-{
-	size_t i;
-
-	if (c->used * 2 >= c->cap) {
-		size_t ncap = c->cap ? c->cap * 2 : 256;
-		struct xdpctl_talker *ns = calloc(ncap, sizeof(*ns)), *old;
-
-		if (!ns)
-			return NULL;
-		old = c->slots;
-		for (size_t j = 0; j < c->cap; j++) {
-			if (!old[j].family)
-				continue;
-			i = hash_src(old[j].family, old[j].addr) & (ncap - 1);
-			while (ns[i].family)
-				i = (i + 1) & (ncap - 1);
-			ns[i] = old[j];
-		}
-		free(old);
-		c->slots = ns;
-		c->cap = ncap;
-	}
-	i = hash_src(family, addr) & (c->cap - 1);
-	while (c->slots[i].family) {
-		if (c->slots[i].family == family &&
-		    !memcmp(c->slots[i].addr, addr, 16))
-			return &c->slots[i];
-		i = (i + 1) & (c->cap - 1);
-	}
-	c->slots[i].family = family;
-	memcpy(c->slots[i].addr, addr, 16);
-	c->used++;
-	return &c->slots[i];
-}
 
 static int top_event(void *vctx, void *data, size_t size)
 {
 	struct top_ctx *c = vctx;
 	const struct sluice_event *ev = data;
-	struct xdpctl_talker *t;
 	uint8_t addr[16] = {0};
 
 	if (size < sizeof(*ev) || ev->ts_ns < c->start_ns)
@@ -555,28 +513,10 @@ static int top_event(void *vctx, void *data, size_t size)
 	if (ev->family != 4 && ev->family != 6)
 		return 0;
 	memcpy(addr, ev->addr, ev->family == 4 ? 4 : 16);
-	t = top_slot(c, ev->family == 4 ? AF_INET : AF_INET6, addr);
-	if (!t) {
-		c->err = -ENOMEM;
-		return -ENOMEM;
-	}
-	t->samples++;
-	t->bytes += ev->len;
-	if (ev->reason < SLUICE_R_MAX)
-		t->by_reason[ev->reason]++;
+	talkers_add(&c->t, ev->family == 4 ? AF_INET : AF_INET6, addr,
+		    ev->reason, 1, ev->len);
 	c->events++;
 	return 0;
-}
-
-static int talker_cmp(const void *a, const void *b)
-{
-	const struct xdpctl_talker *x = a, *y = b;
-
-	if (x->samples != y->samples)
-		return x->samples < y->samples ? 1 : -1;
-	if (x->family != y->family)
-		return x->family < y->family ? -1 : 1;
-	return memcmp(x->addr, y->addr, 16);
 }
 
 int xdpctl_live_top(struct xdpctl_live *l, unsigned int ms,
@@ -585,14 +525,20 @@ int xdpctl_live_top(struct xdpctl_live *l, unsigned int ms,
 	struct top_ctx c = {0};
 	struct ring_buffer *rb = NULL;
 	struct sluice_settings set = {0};
+	uint8_t seed[16];
 	uint64_t deadline;
 	__u32 zero = 0;
 	int ev_fd = l->events, err = 0;
-	size_t n = 0;
+	size_t n;
 
 	memset(out, 0, sizeof(*out));
 	if (bpf_map_lookup_elem(l->settings, &zero, &set) < 0)
 		return -errno;
+	if (getrandom(seed, sizeof(seed), 0) != (ssize_t)sizeof(seed))
+		return -errno;
+	err = talkers_init(&c.t, LIVE_TOP_CAP, seed);
+	if (err)
+		return err;
 
 	c.start_ns = xdpctl__now_ns();
 	rb = ring_buffer__new(ev_fd, top_event, &c, NULL);
@@ -607,35 +553,41 @@ int xdpctl_live_top(struct xdpctl_live *l, unsigned int ms,
 		uint64_t now = xdpctl__now_ns();
 		int r;
 
-		if (now >= deadline || c.err)
+		if (now >= deadline)
 			break;
 		r = ring_buffer__poll(
 			rb, (int)((deadline - now) / 1000000ull) + 1);
 		if (r < 0 && r != -EINTR) {
 			err = r;
-			break;
+			goto out;
 		}
 	}
 	ring_buffer__consume(rb);
-	if (!err)
-		err = c.err;
-	if (err)
+	n = talkers_merge(c.t.e, c.t.n);	/* sorts, heaviest first */
+	out->talkers = calloc(n ? n : 1, sizeof(*out->talkers));
+	if (!out->talkers) {
+		err = -ENOMEM;
 		goto out;
-	for (size_t i = 0; i < c.cap; i++)
-		if (c.slots[i].family)
-			c.slots[n++] = c.slots[i];
-	if (n) /* slots is NULL when nothing was sampled */
-		qsort(c.slots, n, sizeof(c.slots[0]), talker_cmp);
-	out->talkers = c.slots;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct talkers_entry *e = &c.t.e[i];
+		struct xdpctl_talker *k = &out->talkers[i];
+
+		k->family = e->family;
+		memcpy(k->addr, e->addr, 16);
+		k->samples = e->samples;
+		k->bytes = e->bytes;
+		for (int r = 0; r < SLUICE_R_MAX; r++)
+			k->by_reason[r] = e->by_reason[r];
+	}
 	out->n = n;
-	c.slots = NULL;
 	out->events = c.events;
 	out->sample_every = set.flags & SLUICE_SET_EVENTS
 				    ? 1u << (set.sample_shift & 31)
 				    : 0;
 out:
 	ring_buffer__free(rb);
-	free(c.slots);
+	talkers_free(&c.t);
 	return err;
 }
 

@@ -4,7 +4,7 @@ about itself: versions and the kernel features it found.
 The page is loaded by a real browser (headless Chromium) against a running
 sluiced, and the test reads the DOM the page's script built from the admin
 API: a route name, the request count after requests were sent, a ban, the
-upstream's health, XDP verdicts. Its Content-Security-Policy allows only
+upstream's health, XDP verdicts, the top dropped sources. Its Content-Security-Policy allows only
 the page's own script by hash, so a script that did not match would not
 run and the DOM would hold no live values. A screenshot is kept under
 build/test-artifacts/. Old code fails: GET / was a 404, /status had no
@@ -44,7 +44,8 @@ def ctl(*args):
 def gw(backends, workdir):
     SOCK[:] = [h.admin_socket_path(workdir, "status-page")]
     cfg = h.write_config(workdir, "status-page",
-                         routes=[("page-route", "/"), ("api", "/api/")])
+                         routes=[("page-route", "/"), ("api", "/api/")],
+                         xdp_extra=["  drop_sample: 1"])
     # one TLS listener, for the certificates section
     pki = tls_util.make_pki(workdir / "pki")
     ce = tls_util.cert_entry(pki, "api-ec")
@@ -175,6 +176,10 @@ def test_status_page_in_browser(gw, tmp_path):
     for _ in range(5):
         assert h.one(h.http(h.ALLOWED4, h.SRV4, path="/x"))["status"] == 200
     ctl("ban", "198.18.0.77", "--for", "10m")
+    # SYNs from a source not in the allowlist: dropped by XDP, sampled 1:1
+    for _ in range(4):
+        assert h.connect(h.BLOCKED4, h.SRV4, h.GW_PORT, 0.3)["result"] == \
+            "timeout"
     r = browser("--dump-dom", tmp=tmp_path / "profile")
     dom = Dom()
     dom.feed(r.stdout)
@@ -199,7 +204,13 @@ def test_status_page_in_browser(gw, tmp_path):
     assert "api.test" in certs["tls"][1] and certs["tls"][4].endswith(
         "api-ec.chain.pem"), certs
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT.*Z", certs["tls"][2]), certs
-    assert "Unix socket only" in dom.text["top"]
+    # the top dropped sources, from GET /top over TCP on every refresh
+    top = dom.rows.get("top", {})
+    assert h.BLOCKED4 in top, (dom.text.get("top"), top)
+    src, est, pps, reason = top[h.BLOCKED4]
+    assert int(est) >= 4 and float(pps) > 0 and reason == "drop_not_allowed", \
+        top[h.BLOCKED4]
+    assert "1 drop in 1 sampled" in dom.text["top-window"], dom.text
     # the artifact: what an operator sees
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shot = ARTIFACTS / "status-page.png"

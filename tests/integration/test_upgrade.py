@@ -39,6 +39,20 @@ def _served(backend):
                if "/load/" in str(l.get("target", "")))
 
 
+def _top_has(source):
+    """GET /top over the admin TCP listener names source (drop_not_allowed)."""
+    r = h.run(["nsenter", f"--net=/run/netns/{h.SRV_NS}", "curl", "-sS",
+               "--max-time", "5", "http://127.0.0.1:9900/top?seconds=3"],
+              timeout=15, check=False)
+    try:
+        j = json.loads(r.stdout)
+    except ValueError:
+        return False
+    return j.get("sampler") == "continuous" and any(
+        t["source"] == source and t["reasons"].get("drop_not_allowed")
+        for t in j.get("talkers", []))
+
+
 def _takeover(old, cfg, workdir, tag, sock, argv0=None):
     """Start a successor of `old`; wait until old exited (status 0)."""
     new = h.Sluiced(cfg, workdir, tag=tag, args=["--takeover", sock])
@@ -59,7 +73,7 @@ def _takeover(old, cfg, workdir, tag, sock, argv0=None):
 
 @pytest.mark.timeout(180)
 def test_upgrade_and_restart_under_load(backends, workdir):
-    cfg = h.write_config(workdir, "upg")
+    cfg = h.write_config(workdir, "upg", xdp_extra=["  drop_sample: 1"])
     sock = h.admin_socket_path(workdir, "upg")
     stop = workdir / "upg.stop"
     stop.unlink(missing_ok=True)
@@ -93,6 +107,10 @@ def test_upgrade_and_restart_under_load(backends, workdir):
             h.wait_for(lambda: _served(b1) > n + 50 and probed() > m + 5,
                        30, what=f"load served by {tag}, probe going on")
         assert load.poll() is None, "load generator ended early"
+        # the successor's sampler reads the events ring (the old ones
+        # stopped theirs when they handed over): the probe's dropped SYNs
+        h.wait_for(lambda: _top_has(h.BLOCKED4), 15,
+                   what="the probe's source in the last successor's /top")
     except BaseException:
         for s in procs:
             if s.alive():
