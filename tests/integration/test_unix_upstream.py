@@ -1,10 +1,11 @@
 """Unix-domain-socket upstream targets (`unix:/abs/path.sock`): requests
 proxied through one (what the backend received: request line, headers,
 body), keep-alive reuse of the pooled Unix connection, a spliced large
-body, a websocket tunnel, a dead socket path (502 JSON, health checks take
-it down and bring it back when the app starts), a balance over one TCP and
-one Unix target with retries across them, the config errors (file:line)
-and a bad reload that keeps the running config.
+body, a websocket tunnel, HTTP/2 clients, a dead socket path (502 JSON,
+health checks take it down and bring it back when the app starts), a
+balance over one TCP and one Unix target with retries across them, the
+config errors (file:line), a bad reload that keeps the running config, and
+socket permissions after the privilege drop (user: nobody).
 
 The test backend listens on the socket (`backend --listen unix:PATH`); its
 remote_addr is "unix:#N", one N per accepted connection."""
@@ -46,13 +47,13 @@ def start_unix_backend(workdir, name, path):
 
 
 def start_gw(workdir, name, services, access_log=None, http=None,
-             top=None):
+             top=None, listeners=LISTEN):
     top = {"admin": {"address": ADMIN,
                      "socket": str(Path(workdir) / f"{name}-admin.sock")},
            **(top or {})}
     routes = [{"name": "all", "path_prefix": "/",
                "service": services[0]["name"]}]
-    return raw.start(workdir, name, listeners=LISTEN, services=services,
+    return raw.start(workdir, name, listeners=listeners, services=services,
                      routes=routes, top=top, access_log=access_log,
                      http=http)
 
@@ -206,6 +207,28 @@ def test_websocket_tunnel_over_unix(ubackend, workdir):
         c.s.shutdown(socket.SHUT_WR)
         assert c.read_until_close() == b""
         c.close()
+    finally:
+        s.shutdown()
+
+
+def test_http2_client_to_unix_target(ubackend, workdir):
+    """HTTP/2 streams (h2c, prior knowledge) go to the Unix target as
+    HTTP/1.1 requests, like to a TCP one."""
+    s = start_gw(workdir, "ux-h2", [{"name": "app",
+                                     "targets": [f"unix:{ubackend.sock}"]}],
+                 listeners=[{"address": f"{h.SRV4}:{GW}", "h2c": True}])
+    try:
+        code, body, r = h.curl(h.ALLOWED4, f"http://{h.SRV4}:{GW}/h2/a",
+                               "--http2-prior-knowledge", "-H",
+                               "Host: h2.example.test", "--data-binary",
+                               "hello over h2")
+        assert code == 200, r.stderr
+        assert json.loads(body)["backend"] == "ux"
+        e = entries(ubackend, "/h2/a")[-1]
+        assert (e["method"], e["http_version"]) == ("POST", "HTTP/1.1")
+        assert e["headers"]["host"] == "h2.example.test"
+        assert (e["body_bytes"], e["body_fnv1a"]) == (
+            13, fnv1a(b"hello over h2"))
     finally:
         s.shutdown()
 
