@@ -137,7 +137,7 @@ struct config_addr {
 	struct sockaddr_storage sa;	/* AF_INET or AF_INET6 with the port
 					 * set; AF_UNIX (targets only) */
 	socklen_t salen;
-	uint16_t port;			/* host byte order; 0 for AF_UNIX */
+	uint16_t port;			/* host order; 0 for AF_UNIX */
 	char text[CONFIG_ADDR_TEXT];	/* as written: "127.0.0.1:9001",
 					 * "unix:/run/app.sock" */
 	uint32_t weight;		/* service targets: 1..1000, default 1 */

@@ -319,13 +319,15 @@ static int parse_unix(const char *s, size_t n, struct config_addr *a,
 	}
 	if (path[plen - 1] == '/') {
 		snprintf(msg, msglen,
-			 "Unix socket path names a directory: %s (%s)", q, hint);
+			 "Unix socket path names a directory: %s (%s)", q,
+			 hint);
 		return -EINVAL;
 	}
 	memset(a, 0, sizeof(*a));
 	sun->sun_family = AF_UNIX;
 	memcpy(sun->sun_path, path, plen);
-	a->salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + plen + 1);
+	a->salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+			       plen + 1);
 	memcpy(a->text, s, n);
 	a->text[n] = '\0';
 	return 0;

@@ -1080,7 +1080,8 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss,
 			return -EINVAL;
 		sun->sun_family = AF_UNIX;
 		memcpy(sun->sun_path, s + 5, pl + 1);
-		*sl = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + pl + 1);
+		*sl = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+				  pl + 1);
 		return 0;
 	}
 	if (s[0] == '[') {
