@@ -34,7 +34,7 @@
  *     drop_sample: 64                # 1 in N drops to sluicectl top; 0 off
  *   services:
  *     - name: echo
- *       targets: [127.0.0.1:9001, 127.0.0.1:9002]
+ *       targets: [127.0.0.1:9001, 127.0.0.1:9002]   # or unix:/run/app.sock
  *       connect_timeout_ms: 2000
  *   routes:
  *     - name: api
@@ -129,13 +129,26 @@ struct crl_table;
 
 #define CONFIG_MAX_NAME 64
 
+/* Room for the longest address as written: "unix:" and a sun_path of 107
+ * bytes (IP:PORT forms are far shorter). */
+#define CONFIG_ADDR_TEXT 128
+
 struct config_addr {
-	struct sockaddr_storage sa;	/* AF_INET or AF_INET6, port set */
+	struct sockaddr_storage sa;	/* AF_INET or AF_INET6 with the port
+					 * set; AF_UNIX (targets only) */
 	socklen_t salen;
-	uint16_t port;			/* host byte order */
-	char text[64];			/* as written: "127.0.0.1:9001" */
+	uint16_t port;			/* host order; 0 for AF_UNIX */
+	char text[CONFIG_ADDR_TEXT];	/* as written: "127.0.0.1:9001",
+					 * "unix:/run/app.sock" */
 	uint32_t weight;		/* service targets: 1..1000, default 1 */
 };
+
+/* A target reached through a Unix-domain stream socket ("unix:/path"):
+ * no TCP options, no port, no host name of its own. */
+static inline bool config_addr_is_unix(const struct config_addr *a)
+{
+	return a->sa.ss_family == AF_UNIX;
+}
 
 /* listeners[].tls: TLS termination (docs/TLS.md) */
 #define CONFIG_TLS_MAX_CERTS 32

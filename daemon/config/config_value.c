@@ -17,9 +17,11 @@
 #include <limits.h>
 #include <math.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/un.h>
 
 #include "http/http.h"
 
@@ -274,6 +276,9 @@ int cfg_choice_index(struct pctx *p, const yaml_node_t *n, const char *path,
 
 /* ---- addresses -------------------------------------------------------------- */
 
+#define CONFIG_UNIX_PREFIX	"unix:"
+#define CONFIG_UNIX_PREFIX_LEN	(sizeof(CONFIG_UNIX_PREFIX) - 1)
+
 static bool digits_only(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -282,9 +287,56 @@ static bool digits_only(const char *s, size_t n)
 	return n > 0;
 }
 
+/* "unix:/abs/path" (after the prefix check): an AF_UNIX address. The path
+ * must be absolute (the daemon's working directory is no anchor a reader
+ * of the config can see), name a file, not a directory, and fit sun_path
+ * with its terminating NUL. */
+static int parse_unix(const char *s, size_t n, struct config_addr *a,
+		      char *msg, size_t msglen)
+{
+	static const char hint[] = "expected unix:/absolute/path.sock";
+	const char *path = s + CONFIG_UNIX_PREFIX_LEN;
+	size_t plen = n - CONFIG_UNIX_PREFIX_LEN;
+	struct sockaddr_un *sun = (struct sockaddr_un *)&a->sa;
+	char q[256];
+
+	quote(q, sizeof(q), s, n);
+	if (!plen) {
+		snprintf(msg, msglen, "empty Unix socket path in %s (%s)", q,
+			 hint);
+		return -EINVAL;
+	}
+	if (path[0] != '/') {
+		snprintf(msg, msglen,
+			 "Unix socket path must be absolute: %s (%s)", q, hint);
+		return -EINVAL;
+	}
+	if (plen >= sizeof(sun->sun_path)) {
+		snprintf(msg, msglen,
+			 "Unix socket path too long in %s (%zu bytes; at most "
+			 "%zu)", q, plen, sizeof(sun->sun_path) - 1);
+		return -EINVAL;
+	}
+	if (path[plen - 1] == '/') {
+		snprintf(msg, msglen,
+			 "Unix socket path names a directory: %s (%s)", q,
+			 hint);
+		return -EINVAL;
+	}
+	memset(a, 0, sizeof(*a));
+	sun->sun_family = AF_UNIX;
+	memcpy(sun->sun_path, path, plen);
+	a->salen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+			       plen + 1);
+	memcpy(a->text, s, n);
+	a->text[n] = '\0';
+	return 0;
+}
+
 /*
  * "a.b.c.d:port", "[v6]:port" or "localhost:port"; IP literals only, ports
- * 1-65535. On error writes a message (without the key path) to msg.
+ * 1-65535; for a target also "unix:/abs/path". On error writes a message
+ * (without the key path) to msg.
  */
 int cfg_parse_addr(const char *s, size_t n, bool target,
 		   struct config_addr *a, char *msg, size_t msglen)
@@ -293,10 +345,19 @@ int cfg_parse_addr(const char *s, size_t n, bool target,
 	const char *host, *port;
 	size_t hlen, plen;
 	struct allowlist_entry e;
-	char q[256], tmp[64], ebuf[8];
+	char q[256], tmp[sizeof(a->text)], ebuf[8];
 	unsigned long pv;
 	bool bracket = false;
 
+	if (n >= CONFIG_UNIX_PREFIX_LEN &&
+	    !memcmp(s, CONFIG_UNIX_PREFIX, CONFIG_UNIX_PREFIX_LEN)) {
+		if (target)
+			return parse_unix(s, n, a, msg, msglen);
+		quote(q, sizeof(q), s, n);
+		snprintf(msg, msglen, "a Unix socket is not allowed here: %s "
+			 "(only services' targets may be unix:/path)", q);
+		return -EINVAL;
+	}
 	quote(q, sizeof(q), s, n);
 	if (n == 0 || n >= sizeof(a->text)) {
 		snprintf(msg, msglen, "invalid address %s (%s)", q, hint);

@@ -33,7 +33,7 @@ struct probe {
 	uint64_t deadline_ms;
 	struct config_health h; /* copy; expect strings not used */
 	char service[CONFIG_MAX_NAME];
-	char target[64];
+	char target[CONFIG_ADDR_TEXT];
 	char req[512];
 	size_t req_len, sent;
 	char resp[256];
@@ -114,7 +114,8 @@ static void start_probe(struct health *hc, const struct config_service *s,
 		     "GET %s HTTP/1.1\r\nHost: %s\r\n"
 		     "User-Agent: sluice-health-check\r\n"
 		     "Connection: close\r\n\r\n",
-		     s->health.path, a->text);
+		     s->health.path,
+		     config_addr_is_unix(a) ? "localhost" : a->text);
 	pr->req_len = n > 0 && (size_t)n < sizeof(pr->req) ? (size_t)n : 0;
 	pr->fd = -1;
 	hc->n++;
@@ -126,10 +127,16 @@ static void start_probe(struct health *hc, const struct config_service *s,
 	}
 	pr->fd = fd;
 	pr->phase = PH_CONNECT;
-	if (connect(fd, (const struct sockaddr *)&a->sa, a->salen) == 0)
+	/* a Unix-domain connect completes at once or fails (EAGAIN: the
+	 * listener's backlog is full, a failed check like any other) */
+	if (connect(fd, (const struct sockaddr *)&a->sa, a->salen) == 0) {
 		pr->phase = PH_SEND;
-	else if (errno != EINPROGRESS)
-		finish(hc, hc->n - 1, false, strerror(errno));
+	} else if (errno != EINPROGRESS) {
+		char why[96];
+
+		snprintf(why, sizeof(why), "connect: %s", strerror(errno));
+		finish(hc, hc->n - 1, false, why);
+	}
 }
 
 /* The status line in pr->resp: does its code pass? */

@@ -42,8 +42,9 @@ struct transport_ops {
 	int (*shutdown)(struct transport *t);
 	int (*cancel)(struct transport *t, uint64_t ud);
 	void (*close)(struct transport *t);
-	/* the bytes on the wire are the application's (plain TCP): the
-	 * kernel may move them itself with splice(2) on fd */
+	/* the bytes on the wire are the application's (plain TCP, or a
+	 * Unix-domain stream socket): the kernel may move them itself with
+	 * splice(2) on fd */
 	bool spliceable;
 };
 
@@ -61,7 +62,8 @@ static inline bool transport_spliceable(const struct transport *t)
 	return t->ops->spliceable;
 }
 
-/* Plain TCP on an already connected (or connecting) socket. */
+/* Plain bytes on an already connected (or connecting) stream socket: TCP,
+ * or a Unix-domain upstream. */
 void transport_plain_init(struct transport *t, struct loop *l, int fd);
 
 /* Submit a receive of at most maxlen bytes. 0 or -errno. */

@@ -142,10 +142,13 @@ struct conn *upstream_connect(struct upstream *u, const struct config_addr *a,
 	int fd, one = 1, ret;
 	struct conn *c;
 
-	fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+	/* a Unix-domain target has no TCP: protocol 0 and no TCP options */
+	fd = socket(a->sa.ss_family, SOCK_STREAM | SOCK_CLOEXEC,
+		    config_addr_is_unix(a) ? 0 : IPPROTO_TCP);
 	if (fd < 0)
 		return NULL;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (!config_addr_is_unix(a))
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	c = conn_alloc(u->conns, CONN_UPSTREAM, fd);
 	if (!c) {
 		close(fd);

@@ -24,6 +24,9 @@ struct config_addr;
 
 #define UPSTREAM_MAX_POOLS	1024	/* distinct target addresses pooled */
 
+/* The idle connections to one target, keyed by its socket address: IP
+ * and port, or for a Unix-domain target its path (the bytes of
+ * sockaddr_un up to addrlen). */
 struct upstream_pool {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;

@@ -156,7 +156,7 @@ struct balance_state {
 	unsigned int n_targets;
 	unsigned int n_workers;
 	uint32_t *weight;
-	char (*names)[64];		/* target texts, to match on reload */
+	char (*names)[CONFIG_ADDR_TEXT]; /* target texts, to match on reload */
 	struct balance_target *t;
 	struct balance_worker *w;
 	struct balance_ring ring;	/* lb: hash */

@@ -432,7 +432,9 @@ static bool build_upstream_head(struct proxy *p, struct conn *c,
 	 * client or an untrusted hop wrote is not passed on */
 	rw.client_ip = xff;
 	rw.proto = (c->lflags & PROXY_L_TLS) ? "https" : "http";
-	rw.default_host = svc->targets[x->target].text;
+	/* a Unix-domain target has no address a Host field could carry */
+	rw.default_host = config_addr_is_unix(&svc->targets[x->target]) ?
+			  "localhost" : svc->targets[x->target].text;
 	rw.xff_replace = true;
 	rw.request_id = x->request_id;
 	rw.upgrade_websocket = x->upgrade;

@@ -5,8 +5,9 @@
  * upstream socket into a pipe and from the pipe to the client socket with
  * splice(2): the pages the upstream's data arrived in are handed on by
  * reference, where a receive and a send would copy every byte twice (out
- * of the kernel and back in). Plain TCP on both sides only (a TLS
- * transport's bytes are records, not the body).
+ * of the kernel and back in). Plain sockets on both sides only (a TLS
+ * transport's bytes are records, not the body); a Unix-domain upstream
+ * is one: its stream socket splices into a pipe as TCP does.
  *
  * The head the gateway built (client->out) and the body bytes received
  * behind it (the front of upstream->in) are written first, with a direct

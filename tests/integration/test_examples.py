@@ -63,13 +63,38 @@ def netns(env):
     assert not left, f"processes left in {NS}: {left}"
 
 
+def check_unix_upstreams(example):
+    """UPSTREAMS=unix: the services are on their sockets (they answer
+    there), not on the loopback ports, and sluiced's targets are the
+    sockets."""
+    apps = f"/run/sluice-example-{example}/apps"
+    port = 5001 if example == "flask" else 5101
+    for svc in ("orders", "users", "reports"):
+        # the gateway answering for orders says nothing of the others:
+        # each server starts on its own
+        def health(svc=svc):
+            r = in_ns(f"curl -s --unix-socket {apps}/{svc}.sock "
+                      f"http://localhost/{svc}/health")
+            return r.stdout and json.loads(r.stdout)
+        got = h.wait_for(health, 30, 0.2, f"{svc} on its socket")
+        assert got == {"ok": True, "service": svc}, got
+    r = in_ns(f"curl -s -o /dev/null -w '%{{http_code}}' "
+              f"http://127.0.0.1:{port}/orders/health")
+    assert r.stdout == "000", "a service still listens on TCP"
+    r = in_ns("curl -s http://127.0.0.1:9900/metrics")
+    assert (f'sluice_upstream_up{{service="orders",target="unix:{apps}/'
+            f'orders.sock"}} 1') in r.stdout, r.stdout
+
+
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("example,server", [("flask", "gunicorn"),
-                                            ("fastapi", "uvicorn")])
+                                            ("fastapi", "uvicorn"),
+                                            ("flask-unix", "gunicorn"),
+                                            ("fastapi-unix", "uvicorn")])
 def test_example(netns, workdir, example, server):
     if shutil.which(server) is None:
         pytest.skip(f"{server} not installed (scripts/deps.sh installs it)")
-    mod = "flask" if example == "flask" else "fastapi"
+    mod = "flask" if example.startswith("flask") else "fastapi"
     if subprocess.run(["/usr/bin/python3", "-c", f"import {mod}"],
                       capture_output=True, timeout=30).returncode:
         pytest.skip(f"python3-{mod} not installed (scripts/deps.sh)")
@@ -89,6 +114,8 @@ def test_example(netns, workdir, example, server):
                       "http://127.0.0.1:8080/orders/health")
             return r.stdout == "200"
         h.wait_for(up, 60, 0.2, f"the {example} example to answer")
+        if example.endswith("-unix"):
+            check_unix_upstreams(mod)
         # one shell for all of them, in order, each output after a mark
         cmds = try_commands()
         script = "".join(f"printf '\\n@@ {i}\\n'\n{c}\n"

@@ -6,7 +6,12 @@
  *
  * ADDR is an IPv4 literal ("127.0.0.1:9001") or a bracketed IPv6 literal
  * ("[::1]:9001"); port 0 picks a free port (the bound address is printed on
- * stderr). Prints "backend ready" on stdout once every listener is bound.
+ * stderr). "--listen unix:/abs/path.sock" listens on a Unix-domain stream
+ * socket instead (a stale socket file there is replaced; the file is
+ * removed on SIGTERM/SIGINT); its peers have no address, so remote_addr is
+ * "unix:#N", N counting the connections accepted (one N per connection:
+ * tests tell keep-alive reuse by it). Prints "backend ready" on stdout once
+ * every listener is bound.
  *
  * Every request is answered with 200 and a JSON body
  *   {"backend":NAME,"method":..,"path":..,"target":..,"query":..,
@@ -58,7 +63,9 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <time.h>
 #include <stdatomic.h>
 
@@ -989,14 +996,21 @@ static void *conn_main(void *arg)
 
 struct listener {
 	int fd;
-	char text[80];
+	char text[128];
+	char unix_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
+
+/* Unix-domain connections accepted so far: their remote_addr. */
+static atomic_uint g_unix_conns;
 
 static void addr_text(const struct sockaddr *sa, char *out, size_t n)
 {
 	char ip[INET6_ADDRSTRLEN];
 
-	if (sa->sa_family == AF_INET6) {
+	if (sa->sa_family == AF_UNIX) {
+		snprintf(out, n, "unix:#%u",
+			 atomic_fetch_add(&g_unix_conns, 1) + 1);
+	} else if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *s6 = (const void *)sa;
 
 		inet_ntop(AF_INET6, &s6->sin6_addr, ip, sizeof(ip));
@@ -1058,6 +1072,18 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss,
 	uint64_t port;
 
 	memset(ss, 0, sizeof(*ss));
+	if (!strncmp(s, "unix:", 5)) {
+		struct sockaddr_un *sun = (struct sockaddr_un *)ss;
+		size_t pl = strlen(s + 5);
+
+		if (s[5] != '/' || pl >= sizeof(sun->sun_path))
+			return -EINVAL;
+		sun->sun_family = AF_UNIX;
+		memcpy(sun->sun_path, s + 5, pl + 1);
+		*sl = (socklen_t)(offsetof(struct sockaddr_un, sun_path) +
+				  pl + 1);
+		return 0;
+	}
 	if (s[0] == '[') {
 		const char *rb = strchr(s, ']');
 
@@ -1109,12 +1135,27 @@ static int open_listener(const char *spec, struct listener *l)
 
 	if (parse_listen(spec, &ss, &sl)) {
 		fprintf(stderr, "backend: bad --listen '%s' (want "
-			"A.B.C.D:PORT or [V6]:PORT)\n", spec);
+			"A.B.C.D:PORT, [V6]:PORT or unix:/PATH)\n", spec);
 		return -EINVAL;
 	}
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		goto fail;
+	if (ss.ss_family == AF_UNIX) {
+		const char *path = ((struct sockaddr_un *)&ss)->sun_path;
+		struct stat st;
+
+		/* a socket file left by an earlier run: replace it */
+		if (!lstat(path, &st) && S_ISSOCK(st.st_mode))
+			unlink(path);
+		if (bind(fd, (struct sockaddr *)&ss, sl) < 0 ||
+		    listen(fd, 1024) < 0)
+			goto fail;
+		l->fd = fd;
+		snprintf(l->unix_path, sizeof(l->unix_path), "%s", path);
+		snprintf(l->text, sizeof(l->text), "unix:%s", path);
+		return 0;
+	}
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (ss.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
@@ -1137,7 +1178,8 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: backend --listen ADDR:PORT [--listen ADDR:PORT ...] "
 		"[--name NAME] [--log FILE]\n"
-		"  ADDR: IPv4 literal, [IPv6 literal] or localhost\n");
+		"  ADDR: IPv4 literal, [IPv6 literal] or localhost;\n"
+		"  or --listen unix:/PATH for a Unix-domain socket\n");
 }
 
 int main(int argc, char **argv)
@@ -1223,6 +1265,9 @@ int main(int argc, char **argv)
 	pthread_mutex_lock(&g_log_lock);
 	if (g_log)
 		fflush(g_log);
+	for (size_t i = 0; i < n_specs; i++)
+		if (ls[i].unix_path[0])
+			unlink(ls[i].unix_path);
 	fflush(stderr);
 	_exit(0);
 }

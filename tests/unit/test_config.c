@@ -11,6 +11,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -400,6 +401,71 @@ static void test_address_errors(void **state)
 		      "cfg.yaml:8:27: services[0].targets[1]: unspecified address not allowed for a target: '[::]:80'\n");
 	expect_errors(BASE "services:\n  - name: s\n    targets: []\n",
 		      "cfg.yaml:8:14: services[0].targets: at least 1 entry is required\n");
+}
+
+/* unix:/abs/path targets: an AF_UNIX address, mixed freely with IP ones;
+ * only targets may be Unix sockets. */
+static void test_unix_targets(void **state)
+{
+	const struct sockaddr_un *sun;
+	const struct config_addr *t;
+	struct config *c;
+	char yaml[512], path[108];
+
+	c = parse_ok(BASE "services:\n  - name: s\n"
+		     "    targets: [\"unix:/run/app.sock\", 127.0.0.1:9001,\n"
+		     "              {address: \"unix:/run/b c.sock\", weight: 3}]\n");
+	assert_int_equal(c->services[0].n_targets, 3);
+	t = &c->services[0].targets[0];
+	sun = (const struct sockaddr_un *)&t->sa;
+	assert_true(config_addr_is_unix(t));
+	assert_string_equal(sun->sun_path, "/run/app.sock");
+	assert_int_equal(t->salen, offsetof(struct sockaddr_un, sun_path) +
+				   sizeof("/run/app.sock"));
+	assert_string_equal(t->text, "unix:/run/app.sock");
+	assert_int_equal(t->port, 0);
+	assert_int_equal(t->weight, 1);
+	assert_false(config_addr_is_unix(&c->services[0].targets[1]));
+	t = &c->services[0].targets[2];
+	assert_true(config_addr_is_unix(t));
+	assert_string_equal(t->text, "unix:/run/b c.sock");
+	assert_int_equal(t->weight, 3);
+	config_put(c);
+
+	/* the longest path sun_path holds: 107 bytes and the NUL */
+	memset(path, 'a', sizeof(path));
+	path[0] = '/';
+	path[107] = '\0';
+	snprintf(yaml, sizeof(yaml), BASE "services:\n  - name: s\n"
+		 "    targets: [\"unix:%s\"]\n", path);
+	c = parse_ok(yaml);
+	assert_int_equal(strlen(c->services[0].targets[0].text), 112);
+	sun = (const struct sockaddr_un *)&c->services[0].targets[0].sa;
+	assert_string_equal(sun->sun_path, path);
+	config_put(c);
+
+	snprintf(yaml, sizeof(yaml), BASE "services:\n  - name: s\n"
+		 "    targets:\n"
+		 "      - \"unix:\"\n"
+		 "      - \"unix:run/app.sock\"\n"
+		 "      - \"unix:/run/\"\n"
+		 "      - \"unix:%sb\"\n"
+		 "      - \"unix:/a\\0b\"\n"
+		 "      - \"unix:/run/a.sock\"\n"
+		 "      - {address: \"unix:./x.sock\"}\n", path);
+	expect_errors(yaml,
+		      "cfg.yaml:9:9: services[0].targets[0]: empty Unix socket path in 'unix:' (expected unix:/absolute/path.sock)\n"
+		      "cfg.yaml:10:9: services[0].targets[1]: Unix socket path must be absolute: 'unix:run/app.sock' (expected unix:/absolute/path.sock)\n"
+		      "cfg.yaml:11:9: services[0].targets[2]: Unix socket path names a directory: 'unix:/run/' (expected unix:/absolute/path.sock)\n"
+		      "cfg.yaml:12:9: services[0].targets[3]: Unix socket path too long in 'unix:/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...' (108 bytes; at most 107)\n"
+		      "cfg.yaml:13:9: services[0].targets[4]: must not contain a NUL byte\n"
+		      "cfg.yaml:15:19: services[0].targets[6].address: Unix socket path must be absolute: 'unix:./x.sock' (expected unix:/absolute/path.sock)\n");
+
+	/* listeners and the admin listener are TCP */
+	expect_errors("listeners:\n"
+		      "  - {name: a, address: \"unix:/run/gw.sock\"}\n"
+		      "xdp: {enabled: false}\n",
+		      "cfg.yaml:2:24: listeners[0].address: a Unix socket is not allowed here: 'unix:/run/gw.sock' (only services' targets may be unix:/path)\n");
 }
 
 static void test_duplicates(void **state)
@@ -1186,6 +1252,7 @@ int main(void)
 		cmocka_unit_test(test_type_errors),
 		cmocka_unit_test(test_range_errors),
 		cmocka_unit_test(test_address_errors),
+		cmocka_unit_test(test_unix_targets),
 		cmocka_unit_test(test_duplicates),
 		cmocka_unit_test(test_routes),
 		cmocka_unit_test(test_required),

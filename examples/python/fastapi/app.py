@@ -10,10 +10,13 @@ through, with the caller's identity in two headers:
 Sluice removes any X-Consumer-* a client sent, in every spelling, so these
 are the gateway's. They are trusted only because the services listen on
 loopback, behind the gateway (docs/INTEGRATION.md); a request from any
-other peer is refused.
+other peer is refused. Or on a Unix socket whose file permissions let
+only the gateway connect: then whoever connected is the gateway.
 
     uvicorn --app-dir examples/python/fastapi --host 127.0.0.1 --port 5101 \
         --no-proxy-headers app:orders
+    uvicorn --app-dir examples/python/fastapi --no-proxy-headers \
+        --uds /run/sluice-example-fastapi/apps/orders.sock app:orders
 
 --no-proxy-headers: uvicorn would otherwise replace the peer's address
 with the last X-Forwarded-For element (from 127.0.0.1 it trusts it), and
@@ -27,6 +30,15 @@ from fastapi import Depends, FastAPI, Header, HTTPException, Request
 TRUSTED_PEERS = {"127.0.0.1", "::1"}
 
 
+def from_gateway(request: Request) -> bool:
+    """A loopback TCP peer, or any peer of a Unix socket: uvicorn --uds
+    gives neither the server's nor the client's end an address (over TCP
+    both always have one)."""
+    if request.client is None:
+        return request.scope.get("server") is None
+    return request.client.host in TRUSTED_PEERS
+
+
 class Identity:
     def __init__(self, name: Optional[str], roles: List[str]):
         self.name, self.roles = name, roles
@@ -36,7 +48,7 @@ def identity(request: Request,
              x_consumer_name: Optional[str] = Header(None),
              x_consumer_roles: str = Header("")) -> Identity:
     """The caller as the gateway passed it; 403 from anyone else."""
-    if request.client is None or request.client.host not in TRUSTED_PEERS:
+    if not from_gateway(request):
         raise HTTPException(status_code=403, detail="not from the gateway")
     roles = [r.strip() for r in x_consumer_roles.split(",") if r.strip()]
     return Identity(x_consumer_name, roles)

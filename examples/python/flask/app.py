@@ -10,18 +10,32 @@ through, with the caller's identity in two headers:
 Sluice removes any X-Consumer-* a client sent, in every spelling, so these
 are the gateway's. They are trusted only because the services listen on
 loopback, behind the gateway (docs/INTEGRATION.md); a request from any
-other peer is refused.
+other peer is refused. Or on a Unix socket whose file permissions let
+only the gateway connect: then whoever connected is the gateway.
 
     gunicorn --chdir examples/python/flask --bind 127.0.0.1:5001 app:orders
+    gunicorn --chdir examples/python/flask --umask 007 \
+        --bind unix:/run/sluice-example-flask/apps/orders.sock app:orders
 """
+import socket
+
 from flask import Flask, abort, jsonify, request
 
 TRUSTED_PEERS = {"127.0.0.1", "::1"}
 
 
+def from_gateway():
+    """A loopback TCP peer, or any peer of a Unix socket (gunicorn passes
+    the connection's socket; its peer has no address to check)."""
+    sock = request.environ.get("gunicorn.socket")
+    if sock is not None and sock.family == socket.AF_UNIX:
+        return True
+    return request.remote_addr in TRUSTED_PEERS
+
+
 def identity():
     """(name, roles) as the gateway passed them; 403 from anyone else."""
-    if request.remote_addr not in TRUSTED_PEERS:
+    if not from_gateway():
         abort(403)
     name = request.headers.get("X-Consumer-Name")
     roles = [r.strip() for r in
