@@ -11,7 +11,7 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-10}
 # the soak test (tests/integration/test_soak.py) runs in the ASan pass only
 SOAK_SECONDS=${SOAK_SECONDS:-60}
 TIMEOUT_UNIT=${TIMEOUT_UNIT:-300}
-TIMEOUT_INTEG=${TIMEOUT_INTEG:-900}
+TIMEOUT_INTEG=${TIMEOUT_INTEG:-1500}
 
 passed=0 failed=0 skipped=0
 failed_names=()
