@@ -236,7 +236,8 @@ struct config_outlier {
 struct config_retries {
 	uint32_t attempts;		/* tries in all; default 2 */
 	uint32_t budget_percent;	/* of the requests in flight; def. 20 */
-	uint32_t per_try_timeout_ms;	/* 0 only (not implemented yet) */
+	uint32_t per_try_timeout_ms;	/* one attempt's wait for a response
+					 * head; 0: none (the response timeout) */
 };
 
 /* services[].limits: 0 is no limit */

@@ -315,13 +315,6 @@ static void service_finish(struct pctx *p, yaml_node_t *map, void *base,
 			   "200-399 or a code, 100..599)",
 			   s->health.expect[i]);
 	}
-	if (s->retries.per_try_timeout_ms) {
-		size_t ir = key_index(service_keys, nk, "retries");
-
-		cfg_subpath(sp, sizeof(sp), path, "retries.per_try_timeout_ms");
-		cfg_err_at(p, ir < nk ? vals[ir] : map, sp, "not supported yet "
-			   "(use 0: http.response_timeout_ms applies)");
-	}
 	if (s->health.enabled && s->health.path[0] != '/') {
 		cfg_subpath(sp, sizeof(sp), path, "health.path");
 		cfg_err_at(p, vals[ih], sp, "must start with '/'");

@@ -203,6 +203,11 @@ static void on_deadline(struct proxy *p, struct conn *c)
 		if (c->flags & CONN_F_POOLED) {
 			upstream_remove(&p->up, c);
 			conn_close(&p->conns, c);
+		} else if (c->peer && c->peer->x && c->peer->x->cfg &&
+			   c->peer->state == CS_EXCHANGE &&
+			   !c->peer->x->resp_started) {
+			/* an attempt's per-try timeout */
+			proxy__try_timed_out(p, c->peer);
 		}
 		return;
 	}

@@ -120,6 +120,9 @@ bool proxy__connect_failed(struct proxy *p, struct conn *c, int err);
 void proxy__request_send_failed(struct proxy *p, struct conn *c, long err);
 /* The upstream closed or failed before a complete response head. */
 void proxy__upstream_gone(struct proxy *p, struct conn *c);
+/* c's attempt passed its service's per_try_timeout_ms with no response
+ * head: the next target, or a 504. */
+void proxy__try_timed_out(struct proxy *p, struct conn *c);
 
 /* proxy_errors.c. A plain listener with redirect_https: answer the
  * request with a 308 to the same host and target over https, then close. */

@@ -113,6 +113,7 @@ static void send_head(struct proxy *p, struct conn *c, struct conn *u,
 	c->out->end = (size_t)len;
 	c->x->res.phase = EX_PH_HEAD;
 	c->x->resp_started = true;
+	u->deadline_ms = 0;	/* the per-try timeout ends with the head */
 	if (mode == REWRITE_CONN_KEEP_ALIVE || mode == REWRITE_CONN_CLOSE) {
 		body = merge_response_body(c, u);
 		if (proxy__splice_start(p, c, u, body))

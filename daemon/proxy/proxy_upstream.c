@@ -133,7 +133,10 @@ bool proxy__attach_upstream(struct proxy *p, struct conn *c, bool fresh)
 		u->state = US_CONNECTING;
 		proxy__lb_pending(p, x, true);
 	}
-	u->deadline_ms = 0;
+	/* one attempt's time to a response head (connect included); the
+	 * client's response timeout still bounds the whole exchange */
+	u->deadline_ms = svc->retries.per_try_timeout_ms ?
+				 p->now_ms + svc->retries.per_try_timeout_ms : 0;
 	c->peer = u;
 	u->peer = c;
 	return true;
@@ -191,6 +194,29 @@ static bool retry_elsewhere(struct proxy *p, struct conn *c)
 	x->req.phase = EX_PH_IDLE;
 	/* a new connection: on_connect() pumps the request again */
 	return proxy__attach_upstream(p, c, true);
+}
+
+/* The attempt on c's upstream passed retries.per_try_timeout_ms without a
+ * response head: another target when the request can be sent again as it
+ * was (idempotent, no body, within the retries), else 504. It counts as a
+ * gateway failure of the target for outlier detection. */
+void proxy__try_timed_out(struct proxy *p, struct conn *c)
+{
+	struct exchange *x = c->x;
+	const struct config_service *svc = &x->cfg->services[x->service];
+
+	obs_upstream_failed(p->worker, svc->name, svc->targets[x->target].text);
+	if (proxy__warn_ok(p))
+		pr_warn("worker %u: upstream %s (service %s): no response head "
+			"within per_try_timeout_ms (%u ms)",
+			p->worker, svc->targets[x->target].text, svc->name,
+			svc->retries.per_try_timeout_ms);
+	proxy__lb_pending(p, x, false);
+	proxy__lb_outcome(p, x, false, 504);
+	if (retry_elsewhere(p, c) || !c->peer)
+		return;		/* retried, or answered by a failed attach */
+	proxy__send_error(p, c, 504, "the upstream did not respond within "
+				     "the per-try timeout");
 }
 
 /* The upstream closed or failed before a complete response head. */

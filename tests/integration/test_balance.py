@@ -3,6 +3,7 @@ returning 500s ejected and back, health-check flaps, the circuit limit,
 every target out, and watched config files (docs/OPERATIONS.md)."""
 import json
 import re
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -315,3 +316,103 @@ def test_allowlist_edit_applies_without_a_signal(sluiced_factory, workdir):
                in s.output(), 10, what="the bad edit refused")
     assert f"{h.BLOCKED4}/32" in entries()
     assert h.one(h.http(h.ALLOWED4, h.SRV4, path="/w2"))["status"] == 200
+
+
+# ---- a target that accepts and never answers ---------------------------------
+
+def silent_target(port):
+    """A listening socket in the server namespace that nobody accepts from:
+    the kernel completes handshakes and takes the bytes, nothing answers."""
+    s = raw.sockets_in(h.SRV_NS, 1, socket.AF_INET)[0]
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((h.SRV4, port))
+    s.listen(64)
+    return s
+
+
+def heard_by(s, n_max=16):
+    """Request lines that reached the silent target (accepting now)."""
+    s.settimeout(0.5)
+    lines = []
+    for _ in range(n_max):
+        try:
+            c, _ = s.accept()
+        except socket.timeout:
+            break
+        c.settimeout(2)
+        try:
+            data = c.recv(65536)
+        except socket.timeout:
+            data = b""
+        finally:
+            c.close()
+        if data:
+            lines.append(data.split(b"\r\n", 1)[0].decode("latin-1"))
+    return lines
+
+
+@pytest.mark.parametrize("per_try", [300, 0], ids=["per-try", "no-per-try"])
+def test_per_try_timeout_moves_on_from_a_silent_target(three, workdir,
+                                                       per_try):
+    """Round robin over a target that never answers and a good one. With
+    retries.per_try_timeout_ms, a GET that lands on the silent target is
+    sent to the good one when its try runs out, and the client gets the
+    good one's answer; a POST with a body is not sent again and gets a
+    504 naming the per-try timeout. Without it, the silent target's GETs
+    wait for the response timeout and get its 504."""
+    hole_port = PORTS[0] + 8
+    hole = silent_target(hole_port)
+    name = f"bal-pertry-{per_try}"
+    retries = {"attempts": 2, "budget_percent": 100}
+    if per_try:
+        retries["per_try_timeout_ms"] = per_try
+    s = raw.start(workdir, name, listeners=LISTEN, services=[{
+        "name": "api", "targets": [f"{h.SRV4}:{hole_port}",
+                                   f"{h.SRV4}:{PORTS[0]}"],
+        "lb": "round_robin", "connect_timeout_ms": 1000,
+        "retries": retries}],
+        routes=[{"name": "all", "path_prefix": "/", "service": "api"}],
+        http={"response_timeout_ms": 2500})
+    try:
+        gets = [raw.uniq("pt-get") for _ in range(4)]
+        got = dict(zip(gets, (get(p) for p in gets)))
+        posts = [raw.uniq("pt-post") for _ in range(4)]
+        answers = {}
+        for p in posts:
+            c = conn()
+            try:
+                c.send(raw.request("POST", p, body=b"x" * 1000))
+                answers[p] = c.response()
+            finally:
+                c.close()
+        good = [e["target"] for e in h.backend_log(three[0])]
+        heard = [line.split()[1] for line in heard_by(hole)]
+        # round robin sent some of each kind to the silent target
+        assert any(p in heard for p in gets), (heard, good)
+        assert any(p in heard for p in posts), (heard, good)
+        for p, r in got.items():
+            if per_try:
+                # tried on the silent target, then answered by the good one
+                assert r.status == 200, (p, r)
+            elif p in heard:
+                assert r.status == 504, (p, r)
+                assert r.json()["message"] == \
+                    "the upstream did not respond in time", r
+            else:
+                assert r.status == 200, (p, r)
+            assert (r.status == 200) == (p in good), (p, r, good)
+            assert good.count(p) <= 1, good
+        for p, r in answers.items():
+            # a request with a body is never sent again
+            if p in heard:
+                assert r.status == 504 and p not in good, (p, r, good)
+                assert r.json()["error"] == "gateway_timeout", r
+                if per_try:
+                    assert "per-try timeout" in r.json()["message"], r
+            else:
+                assert r.status == 200 and good.count(p) == 1, (p, r)
+        if per_try:
+            assert "per_try_timeout_ms" in s.output()
+    finally:
+        hole.close()
+        s.shutdown()

@@ -408,7 +408,7 @@ static void test_config_service_errors(void **state)
 		{"health: {path: healthz}", "must start with '/'"},
 		{"health: {interval_ms: 1}", "interval_ms"},
 		{"retries: {attempts: 11}", "attempts"},
-		{"retries: {per_try_timeout_ms: 5}", "not supported yet"},
+		{"retries: {per_try_timeout_ms: 600001}", "per_try_timeout_ms"},
 		{"outlier: {max_ejected_percent: 101}", "max_ejected_percent"},
 	};
 	char yaml[1024];
