@@ -206,8 +206,18 @@ static void on_deadline(struct proxy *p, struct conn *c)
 		} else if (c->peer && c->peer->x && c->peer->x->cfg &&
 			   c->peer->state == CS_EXCHANGE &&
 			   !c->peer->x->resp_started) {
-			/* an attempt's per-try timeout */
-			proxy__try_timed_out(p, c->peer);
+			struct exchange *x = c->peer->x;
+
+			/* an attempt's per-try timeout; while the request
+			 * body is still being relayed it goes at the client's
+			 * pace (the body timeout's business), so the try's
+			 * clock starts again */
+			if (x->req.phase == EX_PH_BODY)
+				c->deadline_ms = p->now_ms +
+					x->cfg->services[x->service]
+						.retries.per_try_timeout_ms;
+			else
+				proxy__try_timed_out(p, c->peer);
 		}
 		return;
 	}

@@ -416,3 +416,32 @@ def test_per_try_timeout_moves_on_from_a_silent_target(three, workdir,
     finally:
         hole.close()
         s.shutdown()
+
+
+def test_per_try_timeout_waits_for_a_slow_upload(three, workdir):
+    """The try's clock runs while the gateway waits for the upstream, not
+    while the client is still sending its body: an upload slower than
+    per_try_timeout_ms reaches the backend whole and is answered."""
+    s = raw.start(workdir, "bal-pertry-upload", listeners=LISTEN, services=[{
+        "name": "api", "targets": [f"{h.SRV4}:{PORTS[0]}"],
+        "retries": {"attempts": 2, "budget_percent": 100,
+                    "per_try_timeout_ms": 200}}],
+        routes=[{"name": "all", "path_prefix": "/", "service": "api"}])
+    try:
+        p = raw.uniq("pt-upload")
+        parts = [b"a" * 500, b"b" * 500, b"c" * 500]
+        c = conn()
+        try:
+            c.send(raw.request("POST", p, headers=[
+                ("Content-Length", str(sum(map(len, parts))))]))
+            for part in parts:
+                time.sleep(0.5)
+                c.send(part)
+            r = c.response()
+        finally:
+            c.close()
+        assert r.status == 200, r
+        [e] = raw.backend_entries(three[0], p)
+        assert e["body_bytes"] == 1500, e
+    finally:
+        s.shutdown()
