@@ -73,7 +73,9 @@ def test_testssl_defaults(gw, workdir):
     took = time.monotonic() - t0
     assert out.exists(), (r.returncode, r.stdout[-3000:], r.stderr[-2000:])
     findings = json.loads(out.read_text())
-    assert any(f["id"] == "TLS1_3" for f in findings), findings
+    # the JSON holds only what --severity lets through: that the scan
+    # ran is in its report
+    assert "TLS 1.3" in r.stdout and "offered" in r.stdout, r.stdout[-3000:]
     bad = [f"{f['severity']} {f['id']}: {f['finding']}" for f in findings
            if f.get("severity") in BAD and f.get("id") not in IGNORED]
     scan_errors = [f"{f['id']}: {f['finding']}" for f in findings
