@@ -34,14 +34,15 @@ def pki(workdir):
 
 
 class Origin:
-    def __init__(self, workdir, name, port, pki, client_ca=None):
+    def __init__(self, workdir, name, port, pki, client_ca=None,
+                 cert="api-ec"):
         self.log = Path(workdir) / f"{name}.jsonl"
         self.down = Path(workdir) / f"{name}.down"
         self.log.write_text("")
         argv = ["ip", "netns", "exec", h.SRV_NS, h.PY, ORIGIN_PY,
                 "--listen", f"{h.SRV4}:{port}",
-                "--cert", pki / "api-ec.chain.pem",
-                "--key", pki / "api-ec.key", "--log", self.log,
+                "--cert", pki / f"{cert}.chain.pem",
+                "--key", pki / f"{cert}.key", "--log", self.log,
                 "--down", self.down]
         if client_ca:
             argv += ["--client-ca", pki / f"{client_ca}.pem"]
@@ -216,7 +217,9 @@ def test_client_certificate_presented(topo, workdir, pki):
         o.stop()
 
 
-def test_keepalive_reuse_and_resumption(origin, workdir, pki):
+def test_keepalive_reuse_and_stale_pooled(origin, workdir, pki):
+    """Several requests, one TLS connection; when the origin restarts, the
+    pooled connection is found closed and a new one is made."""
     s = start_gw(workdir, "ut-ka", {"ca": ca(pki), "sni": "api.test"})
     try:
         for i in range(5):
@@ -226,8 +229,6 @@ def test_keepalive_reuse_and_resumption(origin, workdir, pki):
         assert len(reqs) == 5
         assert len({e["conn"] for e in reqs}) == 1, reqs
         assert len(origin.events("handshake")) == 1
-        # the origin closes that connection: the next one resumes
-        h.wait_for(lambda: True, 0.1)
         origin.stop()
         o2 = Origin(workdir, "origin2", ORIGIN, pki)
         try:
@@ -288,6 +289,35 @@ def test_http2_client_to_tls_upstream(origin, workdir, pki):
         assert e and e[0]["method"] == "POST", origin.events()
     finally:
         s.shutdown()
+
+
+def test_verify_failure_retried_and_ejected(origin, workdir, pki):
+    """A target whose certificate does not verify is a connect failure:
+    idempotent requests go to the other target (retries), and outlier
+    detection ejects it after consecutive_connect_failures."""
+    bad = Origin(workdir, "origin-rogue", ORIGIN_MTLS, pki, cert="mallory")
+    try:
+        s = start_gw(workdir, "ut-retry", {"ca": ca(pki), "sni": "api.test"},
+                     extra={"targets": [f"{h.SRV4}:{ORIGIN_MTLS}",
+                                        f"{h.SRV4}:{ORIGIN}"],
+                            "outlier": {"consecutive_connect_failures": 2,
+                                        "base_ejection_ms": 60000},
+                            "max_idle": 0})
+        try:
+            for i in range(6):
+                r = get(f"/retry/{i}")
+                assert r.status == 200, r
+            assert not bad.events("request")
+            m = metrics()
+            assert re.search(r'^sluice_upstream_failures_total\{service="app",'
+                             rf'target="{h.SRV4}:{ORIGIN_MTLS}"\}} [1-9]', m,
+                             re.M), m
+            assert "ejected for 60000 ms" in s.output(), s.output()
+            assert len(bad.events("handshake_failed")) == 2, bad.events()
+        finally:
+            s.shutdown()
+    finally:
+        bad.stop()
 
 
 # ---- health checks --------------------------------------------------------
