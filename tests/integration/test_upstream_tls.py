@@ -35,7 +35,7 @@ def pki(workdir):
 
 class Origin:
     def __init__(self, workdir, name, port, pki, client_ca=None,
-                 cert="api-ec"):
+                 cert="api-ec", tls12=False):
         self.log = Path(workdir) / f"{name}.jsonl"
         self.down = Path(workdir) / f"{name}.down"
         self.log.write_text("")
@@ -46,6 +46,8 @@ class Origin:
                 "--down", self.down]
         if client_ca:
             argv += ["--client-ca", pki / f"{client_ca}.pem"]
+        if tls12:
+            argv.append("--tls12")
         self.p = h.Proc(name, argv, workdir)
         self.p.wait_output("origin ready", 15)
 
@@ -263,16 +265,41 @@ def test_session_resumed_on_new_connection(origin, workdir, pki):
         s.shutdown()
 
 
-def test_tls12_upstream(origin, workdir, pki):
-    """min_version 1.2 with an origin that speaks 1.3: 1.3 is chosen; the
-    key is accepted and reloads with the rest."""
-    s = start_gw(workdir, "ut-v", {"ca": ca(pki), "sni": "api.test",
-                                   "min_version": "1.3"})
+def test_tls12_origin_and_min_version(topo, workdir, pki):
+    """An origin that speaks at most TLS 1.2: full and resumed handshakes
+    (the client's flights go out on the read side, its Finished of a
+    resumed one leads the request); with min_version "1.3" it is
+    refused."""
+    o = Origin(workdir, "origin12", ORIGIN_MTLS, pki, tls12=True)
     try:
-        assert get("/v/1").status == 200
-        assert origin.events("handshake")[0]["version"] == "TLSv1.3"
+        s = start_gw(workdir, "ut-v12", {"ca": ca(pki), "sni": "api.test"},
+                     port=ORIGIN_MTLS, extra={"max_idle": 0})
+        try:
+            body = b"x" * 70000
+            for i in range(3):
+                c = raw.Conn(port=GW)
+                c.send(raw.request("POST", f"/v12/{i}", body=body))
+                r = c.response()
+                c.close()
+                assert r.status == 200, r
+                assert r.json()["body_sha256"] == \
+                    hashlib.sha256(body).hexdigest()
+            hs = o.events("handshake")
+            assert [e["version"] for e in hs] == ["TLSv1.2"] * 3, hs
+            assert [e["reused"] for e in hs] == [False, True, True], hs
+        finally:
+            s.shutdown()
+        s = start_gw(workdir, "ut-v13", {"ca": ca(pki), "sni": "api.test",
+                                         "min_version": "1.3"},
+                     port=ORIGIN_MTLS)
+        try:
+            r = get("/v13/1")
+            assert r.status == 502, r
+            assert r.json()["message"].startswith("upstream TLS: "), r
+        finally:
+            s.shutdown()
     finally:
-        s.shutdown()
+        o.stop()
 
 
 def test_http2_client_to_tls_upstream(origin, workdir, pki):

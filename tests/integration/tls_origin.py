@@ -34,10 +34,14 @@ def main():
     ap.add_argument("--client-ca")
     ap.add_argument("--log", required=True)
     ap.add_argument("--down")
+    ap.add_argument("--tls12", action="store_true",
+                    help="at most TLS 1.2")
     a = ap.parse_args()
 
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(a.cert, a.key)
+    if a.tls12:
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
     if a.client_ca:
         ctx.load_verify_locations(a.client_ca)
         ctx.verify_mode = ssl.CERT_REQUIRED
