@@ -12,6 +12,7 @@ addresses; "cca" signs the client certificates and serves as a wrong CA).
 import hashlib
 import json
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -345,6 +346,33 @@ def test_verify_failure_retried_and_ejected(origin, workdir, pki):
             s.shutdown()
     finally:
         bad.stop()
+
+
+def test_stalled_handshake_times_out(topo, workdir, pki):
+    """A server that accepts TCP and never answers the ClientHello: the
+    handshake fails after connect_timeout_ms, a 502 naming it, no hang."""
+    stall = h.Proc("stall", [
+        "ip", "netns", "exec", h.SRV_NS, h.PY, "-c",
+        "import socket, time\n"
+        f"s = socket.create_server(('{h.SRV4}', {ORIGIN_MTLS}))\n"
+        "print('stall ready', flush=True)\n"
+        "time.sleep(120)\n"], workdir)
+    try:
+        stall.wait_output("stall ready", 10)
+        s = start_gw(workdir, "ut-stall", {"ca": ca(pki), "sni": "api.test"},
+                     port=ORIGIN_MTLS, extra={"connect_timeout_ms": 500})
+        try:
+            t0 = time.monotonic()
+            r = get("/stall/1")
+            took = time.monotonic() - t0
+            assert r.status == 502, r
+            assert r.json()["message"] == \
+                "upstream TLS: timed out in the handshake", r
+            assert 0.4 <= took < 5, took
+        finally:
+            s.shutdown()
+    finally:
+        stall.stop()
 
 
 # ---- health checks --------------------------------------------------------
