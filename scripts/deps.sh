@@ -19,8 +19,9 @@ PKGS=(
 	redis-server
 	# tools used by tests, the demo and the bench
 	procps psmisc wrk
-	# TLS tests and the demo's certificate (openssl CLI, s_client)
-	openssl sslscan
+	# TLS tests and the demo's certificate (openssl CLI, s_client);
+	# testssl.sh: test_testssl.py scans a listener with the defaults
+	openssl sslscan testssl.sh
 	# HTTP/2 tests: h2load and the python h2 client
 	nghttp2-client python3-h2
 	# bench: the proxies Sluice is compared with (make bench)

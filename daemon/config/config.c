@@ -48,6 +48,10 @@ static void config_free(struct config *c)
 		free(c->services[i].targets);
 		free_strs(c->services[i].health.expect,
 			  c->services[i].health.n_expect);
+		free(c->services[i].tls.ca);
+		free(c->services[i].tls.sni);
+		free(c->services[i].tls.cert);
+		free(c->services[i].tls.key);
 	}
 	if (c->release)		/* what a builder attached (policy_build()) */
 		c->release(c);

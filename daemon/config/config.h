@@ -248,6 +248,19 @@ struct config_svc_limits {
 
 struct balance_state;
 
+/* services[].tls: TLS to the service's targets (docs/TLS.md, "Upstream
+ * TLS"). The SSL_CTX is built from it by io/tls at load time. */
+struct config_upstream_tls {
+	bool enabled;			/* tls: without enabled: false */
+	char *ca;			/* PEM bundle; NULL: system store */
+	bool verify;			/* default true */
+	char *sni;			/* name sent and verified; NULL: none,
+					 * the target's IP is verified */
+	char *cert;			/* client certificate chain (mTLS) */
+	char *key;			/* and its key */
+	int min_version;		/* enum config_tls_version */
+};
+
 struct config_service {
 	char name[CONFIG_MAX_NAME];
 	struct config_addr *targets;
@@ -264,6 +277,7 @@ struct config_service {
 	struct config_outlier outlier;
 	struct config_retries retries;
 	struct config_svc_limits limits;
+	struct config_upstream_tls tls;
 	/* shared balancing and health state, built by policy_build()
 	 * (policy/balance.h); kept across reloads by policy_adopt() */
 	struct balance_state *state;

@@ -203,6 +203,34 @@ static const struct csection svc_limits_sec = {
 	.n_keys = N_KEYS(svc_limits_keys),
 };
 
+static void up_tls_finish(struct pctx *p, yaml_node_t *map, void *base,
+			  const char *path, yaml_node_t **vals);
+
+#define UT(f) offsetof(struct config_upstream_tls, f)
+static const struct ckey up_tls_keys[] = {
+	{ .name = "enabled", .set = cfg_set_bool, .off = UT(enabled),
+	  .def_int = 1, .flags = K_RELOAD },
+	{ .name = "ca", .set = cfg_set_file, .off = UT(ca), .min = 1,
+	  .max = PATH_MAX - 1, .flags = K_RELOAD },
+	{ .name = "verify", .set = cfg_set_bool, .off = UT(verify),
+	  .def_int = 1, .flags = K_RELOAD },
+	{ .name = "sni", .set = cfg_set_str, .off = UT(sni), .min = 1,
+	  .max = 253, .flags = K_RELOAD },
+	{ .name = "cert", .set = cfg_set_file, .off = UT(cert), .min = 1,
+	  .max = PATH_MAX - 1, .flags = K_RELOAD },
+	{ .name = "key", .set = cfg_set_file, .off = UT(key), .min = 1,
+	  .max = PATH_MAX - 1, .flags = K_RELOAD },
+	{ .name = "min_version", .set = cfg_set_enum, .off = UT(min_version),
+	  .def_int = CFG_TLS_12, .flags = K_RELOAD, .choices = tls_versions },
+};
+#undef UT
+static const struct csection up_tls_sec = {
+	.what = "tls",
+	.keys = up_tls_keys,
+	.n_keys = N_KEYS(up_tls_keys),
+	.finish = up_tls_finish,
+};
+
 #define S(f) offsetof(struct config_service, f)
 static const struct ckey service_keys[] = {
 	{ .name = "name", .set = cfg_set_name, .off = S(name), .min = 1,
@@ -232,6 +260,8 @@ static const struct ckey service_keys[] = {
 	  .flags = K_RELOAD, .sub = &retries_sec },
 	{ .name = "limits", .set = cfg_set_section, .off = S(limits),
 	  .flags = K_RELOAD, .sub = &svc_limits_sec },
+	{ .name = "tls", .set = cfg_set_section, .off = S(tls),
+	  .flags = K_RELOAD, .sub = &up_tls_sec },
 };
 #undef S
 static const struct csection service_sec = {
@@ -279,11 +309,23 @@ static void service_finish(struct pctx *p, yaml_node_t *map, void *base,
 	size_t ih = key_index(service_keys, nk, "health");
 	size_t io = key_index(service_keys, nk, "outlier");
 	size_t ihash = key_index(service_keys, nk, "hash_on");
+	size_t itls = key_index(service_keys, nk, "tls");
 	char sp[160];
 
 	(void)map;
 	s->health.enabled = ih < nk && vals[ih];
 	s->outlier.enabled = io < nk && vals[io];
+	/* tls: the section's presence enables it (enabled: false does not) */
+	s->tls.enabled = itls < nk && vals[itls] && s->tls.enabled;
+	for (size_t i = 0; s->tls.enabled && s->tls.verify && !s->tls.sni &&
+			   i < s->n_targets; i++) {
+		if (!config_addr_is_unix(&s->targets[i]))
+			continue;
+		cfg_subpath(sp, sizeof(sp), path, "tls");
+		cfg_err_at(p, vals[itls], sp,
+			   "a unix: target has no address to verify: set sni (the name its certificate carries) or verify: false");
+		break;
+	}
 	if (!strcmp(s->hash_on, "ip")) {
 		s->hash_kind = CFG_HASH_IP;
 	} else if (!strncmp(s->hash_on, "header:", 7) && s->hash_on[7] &&
@@ -1298,6 +1340,26 @@ static void tls_finish(struct pctx *p, yaml_node_t *map, void *base,
 		cfg_err_at(p, map, path,
 			   "client_auth '%s' needs client_ca (the CAs that sign client certificates)",
 			   client_auth_modes[t->client_auth]);
+}
+
+/* services[].tls: present (enabled unless it says enabled: false) */
+static void up_tls_finish(struct pctx *p, yaml_node_t *map, void *base,
+			  const char *path, yaml_node_t **vals)
+{
+	struct config_upstream_tls *t = base;
+
+	(void)vals;
+	if (!t->enabled)
+		return;
+	if (!t->cert != !t->key)
+		cfg_err_at(p, map, path,
+			   "cert and key go together (a client certificate needs its key)");
+	for (const char *s = t->sni; s && *s; s++)
+		if (*s <= 0x20 || *s > 0x7e) {
+			cfg_err_at(p, map, path,
+				   "sni: a host name (printable ASCII, no spaces)");
+			break;
+		}
 }
 
 static void listener_finish(struct pctx *p, yaml_node_t *map, void *base,

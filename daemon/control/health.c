@@ -16,6 +16,7 @@
 
 #include "config/config.h"
 #include "control/control.h"
+#include "io/tls.h"
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "policy/balance.h"
@@ -57,15 +58,6 @@ static bool in_flight(const struct health *hc, const struct balance_state *st,
 	return false;
 }
 
-/* TLS hook: a connected probe to a TLS target would start its client
- * handshake here (with the service's TLS settings) before the request
- * is written; plain HTTP has nothing to do. */
-static int health_probe_start_tls(struct probe *pr)
-{
-	(void)pr;
-	return 0;
-}
-
 static void finish(struct health *hc, size_t i, bool pass, const char *why)
 {
 	struct probe *pr = &hc->probes[i];
@@ -92,9 +84,74 @@ static void finish(struct health *hc, size_t i, bool pass, const char *why)
 	hc->probes[i] = hc->probes[--hc->n];
 }
 
-static void start_probe(struct health *hc, const struct config_service *s,
+/* The status line in pr->resp: does its code pass? */
+static bool status_passes(const struct probe *pr, int *code);
+
+/*
+ * A check of a TLS service's target, start to end, on this thread: the
+ * connect, the handshake (verified as the workers verify) and the
+ * exchange block it for at most the check's timeout. TLS checks are few
+ * (one per target and interval) and this keeps OpenSSL's non-blocking
+ * state machine out of the poll loop.
+ */
+static void tls_probe(struct health *hc, const struct config *c, size_t s,
+		      size_t i)
+{
+	struct probe *pr = &hc->probes[i];
+	const struct config_addr *a = &c->services[s].targets[pr->idx];
+	uint64_t deadline = pr->deadline_ms;
+	struct pollfd pfd = { .fd = pr->fd, .events = POLLOUT };
+	int err = 0, code;
+	socklen_t el = sizeof(err);
+	char why[160];
+	uint64_t now;
+	long n;
+
+	if (connect(pr->fd, (const struct sockaddr *)&a->sa, a->salen) &&
+	    errno != EINPROGRESS) {
+		snprintf(why, sizeof(why), "connect: %s", strerror(errno));
+		finish(hc, i, false, why);
+		return;
+	}
+	now = clock_now_ms();
+	if (poll(&pfd, 1, now < deadline ? (int)(deadline - now) : 0) != 1) {
+		finish(hc, i, false, "timed out");
+		return;
+	}
+	if (getsockopt(pr->fd, SOL_SOCKET, SO_ERROR, &err, &el) || err) {
+		snprintf(why, sizeof(why), "connect: %s",
+			 strerror(err ? err : errno));
+		finish(hc, i, false, why);
+		return;
+	}
+	now = clock_now_ms();
+	n = tls_upstream_probe(c, s, pr->idx, pr->fd, pr->req, pr->req_len,
+			       pr->resp, sizeof(pr->resp),
+			       now < deadline ? (unsigned int)(deadline - now)
+					      : 1,
+			       why, sizeof(why));
+	if (n < 0) {
+		finish(hc, i, false, why);
+		return;
+	}
+	pr->resp_len = (size_t)n;
+	if (status_passes(pr, &code)) {
+		finish(hc, i, true, "");
+		return;
+	}
+	if (code)
+		snprintf(why, sizeof(why), "status %d", code);
+	else
+		snprintf(why, sizeof(why), "%s",
+			 n ? "not an HTTP response"
+			   : "closed before a status line");
+	finish(hc, i, false, why);
+}
+
+static void start_probe(struct health *hc, const struct config *c, size_t si,
 			unsigned int idx, uint64_t now)
 {
+	const struct config_service *s = &c->services[si];
 	const struct config_addr *a = &s->targets[idx];
 	struct probe *pr;
 	int fd, n;
@@ -127,6 +184,10 @@ static void start_probe(struct health *hc, const struct config_service *s,
 	}
 	pr->fd = fd;
 	pr->phase = PH_CONNECT;
+	if (tls_upstream_of(c, si)) {
+		tls_probe(hc, c, si, hc->n - 1);
+		return;
+	}
 	/* a Unix-domain connect completes at once or fails (EAGAIN: the
 	 * listener's backlog is full, a failed check like any other) */
 	if (connect(fd, (const struct sockaddr *)&a->sa, a->salen) == 0) {
@@ -169,10 +230,6 @@ static void step(struct health *hc, size_t i, short revents)
 			snprintf(why, sizeof(why), "connect: %s",
 				 strerror(err ? err : errno));
 			finish(hc, i, false, why);
-			return;
-		}
-		if (health_probe_start_tls(pr)) {
-			finish(hc, i, false, "TLS handshake failed");
 			return;
 		}
 		pr->phase = PH_SEND;
@@ -260,7 +317,7 @@ static void schedule(struct health *hc, uint64_t now)
 			    in_flight(hc, sv->state, i))
 				continue;
 			t->next_check_ms = now + sv->health.interval_ms;
-			start_probe(hc, sv, i, now);
+			start_probe(hc, c, s, i, now);
 		}
 	}
 	config_put(c);

@@ -51,7 +51,9 @@ enum tls_rop {
 struct tls_conn {
 	SSL *ssl;
 	BIO *bio;
-	struct tls_listener *tl;
+	struct tls_listener *tl;	/* server side */
+	struct tls_upstream *tu;	/* client side (an upstream) */
+	char *why;			/* client: why the handshake failed */
 	/* the receive being read by SSL (the provided buffer) */
 	const char *rptr;
 	size_t rlen;
@@ -289,6 +291,13 @@ static void tls__handshake_done(struct tls_conn *tc, SSL *ssl, bool ok);
 
 static long tls_fail(struct tls_conn *tc)
 {
+	if (tc->tu && !tc->why && !tc->counted) {
+		char why[200];
+
+		tls_upstream_why(tc->ssl, ERR_peek_last_error(), why,
+				 sizeof(why));
+		tc->why = strdup(why);
+	}
 	if (!tc->counted) {
 		tc->counted = true;
 		tls__handshake_done(tc, tc->ssl, false);
@@ -326,8 +335,8 @@ static long tls_read_done(struct transport *t, const struct loop_cqe *cqe,
 			return cqe->res;	/* EOF or error */
 		if (!cqe->has_buf)
 			return -EIO;
-		if (!SSL_is_init_finished(tc->ssl) && !tc->counted &&
-		    SSL_in_before(tc->ssl) &&
+		if (!tc->tu && !SSL_is_init_finished(tc->ssl) &&
+		    !tc->counted && SSL_in_before(tc->ssl) &&
 		    looks_like_http(cqe->buf, (size_t)cqe->res)) {
 			/* plain HTTP to a TLS port: a plain 400, then close */
 			tc->failed = true;
@@ -379,6 +388,15 @@ static long tls_read_done(struct transport *t, const struct loop_cqe *cqe,
 		return 0;		/* close_notify: EOF */
 	if (err == SSL_ERROR_SYSCALL && !ERR_peek_error())
 		return 0;
+	if (tc->tu && !tc->why) {
+		/* an alert after the handshake (TLS 1.3: a server refusing
+		 * the client certificate says so only now) */
+		char why[200];
+
+		tls_upstream_why(tc->ssl, ERR_peek_last_error(), why,
+				 sizeof(why));
+		tc->why = strdup(why);
+	}
 	ERR_clear_error();
 	return -EPROTO;
 }
@@ -539,8 +557,18 @@ static void tls_close(struct transport *t)
 	if (tc) {
 		if (!tc->counted && tc->ssl)
 			tls__handshake_done(tc, NULL, false);
+		/* a client session stays resumable: OpenSSL marks the session
+		 * of an SSL freed without a shutdown not resumable, and it is
+		 * the one the target's cache holds */
+		if (tc->tu && tc->ssl && !tc->failed)
+			SSL_set_shutdown(tc->ssl, SSL_SENT_SHUTDOWN |
+						  SSL_RECEIVED_SHUTDOWN);
 		SSL_free(tc->ssl);	/* frees the BIO too */
-		tls_listener_put(tc->tl);
+		if (tc->tl)
+			tls_listener_put(tc->tl);
+		if (tc->tu)
+			tls_upstream_put(tc->tu);
+		free(tc->why);
 		free(tc->stash);
 		free(tc->out);
 		free(tc->ids);
@@ -595,6 +623,60 @@ int transport_tls_init(struct transport *t, struct tls_listener *tl)
 	t->ops = &tls_ops;
 	t->priv = tc;
 	return 0;
+}
+
+int transport_tls_client_init(struct transport *t, struct tls_upstream *tu,
+			      unsigned int target)
+{
+	struct tls_conn *tc;
+	BIO_METHOD *m = bio_method();
+	int n;
+
+	if (!m || !tu)
+		return -EINVAL;
+	tc = calloc(1, sizeof(*tc));
+	if (!tc)
+		return -ENOMEM;
+	tc->ssl = tls_upstream_ssl(tu, target);
+	tc->bio = tc->ssl ? BIO_new(m) : NULL;
+	if (!tc->bio) {
+		SSL_free(tc->ssl);
+		free(tc);
+		ERR_clear_error();
+		return -ENOMEM;
+	}
+	BIO_set_data(tc->bio, tc);
+	SSL_set_bio(tc->ssl, tc->bio, tc->bio);
+	tls_upstream_get(tu);
+	tc->tu = tu;
+	t->ops = &tls_ops;
+	t->priv = tc;
+	/* the ClientHello, into out: the first read sends it */
+	n = SSL_do_handshake(tc->ssl);
+	if (n <= 0 && SSL_get_error(tc->ssl, n) != SSL_ERROR_WANT_READ) {
+		(void)tls_fail(tc);
+		return 0;	/* the first read reports it */
+	}
+	return 0;
+}
+
+const void *transport_tls_upstream(const struct transport *t)
+{
+	return transport_is_tls(t) ? tc_of(t)->tu : NULL;
+}
+
+bool transport_tls_handshake_done(const struct transport *t)
+{
+	return !transport_is_tls(t) || SSL_is_init_finished(tc_of(t)->ssl);
+}
+
+const char *transport_tls_error(const struct transport *t)
+{
+	if (!transport_is_tls(t))
+		return NULL;
+	if (tc_of(t)->why)
+		return tc_of(t)->why;
+	return tc_of(t)->failed ? "handshake failed" : NULL;
 }
 
 bool transport_is_tls(const struct transport *t)
@@ -714,6 +796,16 @@ static void tls__handshake_done(struct tls_conn *tc, SSL *ssl, bool ok)
 {
 	const char *verify = "none";
 
+	if (tc->tu) {
+		const char *res = "ok";
+
+		if (!ok)
+			res = ssl && SSL_get_verify_result(ssl) != X509_V_OK ?
+				      "verify_failed" : "failed";
+		obs_upstream_tls_handshake(tls_worker, tc->tu->service, res,
+					   ok && SSL_session_reused(ssl));
+		return;
+	}
 	if (!ok) {
 		obs_tls_handshake(tls_worker, NULL, NULL, false);
 		return;

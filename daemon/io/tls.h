@@ -58,6 +58,39 @@ uint32_t tls_handshake_timeout_ms(const struct tls_listener *tl);
  */
 int transport_tls_init(struct transport *t, struct tls_listener *tl);
 
+/* Upstream TLS (services[].tls, docs/TLS.md "Upstream TLS"). */
+struct tls_upstream;
+/* The upstream TLS of service i of snapshot c, NULL: plain. */
+struct tls_upstream *tls_upstream_of(const struct config *c, size_t i);
+/*
+ * Turn t (a plain transport on a connected socket to target `target` of
+ * the service) into a TLS client transport on tu. The ClientHello is
+ * ready: the next transport_read() sends it, and reads go on returning
+ * -EAGAIN until transport_tls_handshake_done() (or an error). 0 or
+ * -errno (t is left plain).
+ */
+int transport_tls_client_init(struct transport *t, struct tls_upstream *tu,
+			      unsigned int target);
+/* The upstream TLS a client transport speaks (its pool key), NULL for a
+ * plain or server one. */
+const void *transport_tls_upstream(const struct transport *t);
+/* The handshake of a TLS transport completed (true for a plain one). */
+bool transport_tls_handshake_done(const struct transport *t);
+/* Why a client handshake failed ("certificate verify failed: ..."), or
+ * NULL when it did not fail (or t is plain). */
+const char *transport_tls_error(const struct transport *t);
+/*
+ * Health check over TLS, blocking (the health thread): handshake on the
+ * connected socket fd with service s's upstream TLS (verified as the
+ * workers verify), send req, read at most cap - 1 bytes of response into
+ * resp (NUL-terminated), all within timeout_ms. Bytes read, or -1 with
+ * the reason in why.
+ */
+long tls_upstream_probe(const struct config *c, size_t s, unsigned int target,
+			int fd, const char *req, size_t req_len, char *resp,
+			size_t cap, unsigned int timeout_ms, char *why,
+			size_t why_len);
+
 /* What a TLS transport negotiated, for logs and headers; NULL (or false)
  * for a plain transport or before the handshake completed. */
 const char *transport_tls_version(const struct transport *t);

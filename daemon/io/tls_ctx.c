@@ -140,15 +140,7 @@ static int ticket_cb(SSL *s, unsigned char name[16], unsigned char *iv,
 
 /* ---- errors ------------------------------------------------------------- */
 
-struct acc {
-	char **buf;
-	size_t *len;
-	bool oom;
-	bool failed;
-};
-
-__attribute__((format(printf, 2, 3)))
-static void fail(struct acc *a, const char *fmt, ...)
+void tls_acc_fail(struct tls_acc *a, const char *fmt, ...)
 {
 	char line[1024];
 	unsigned long e;
@@ -327,14 +319,15 @@ static int verify_optional(int ok, X509_STORE_CTX *x)
 	return 1;
 }
 
-static SSL_CTX *ctx_new(struct acc *a, const struct config_tls *t,
+static SSL_CTX *ctx_new(struct tls_acc *a, const struct config_tls *t,
 			struct tls_listener *tl, const char *lname)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
 	int mode;
 
 	if (!ctx) {
-		fail(a, "listener %s: tls: cannot create a context", lname);
+		tls_acc_fail(a, "listener %s: tls: cannot create a context",
+			     lname);
 		return NULL;
 	}
 	SSL_CTX_set_min_proto_version(ctx, t->min_version == CFG_TLS_13 ?
@@ -347,7 +340,8 @@ static SSL_CTX *ctx_new(struct acc *a, const struct config_tls *t,
 	if (!SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) ||
 	    !SSL_CTX_set_ciphersuites(ctx, TLS13_SUITES) ||
 	    !SSL_CTX_set1_groups_list(ctx, TLS_GROUPS)) {
-		fail(a, "listener %s: tls: cipher or group setup failed", lname);
+		tls_acc_fail(a, "listener %s: tls: cipher or group setup failed",
+			     lname);
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
@@ -365,7 +359,7 @@ static SSL_CTX *ctx_new(struct acc *a, const struct config_tls *t,
 
 		if (!names ||
 		    !SSL_CTX_load_verify_locations(ctx, t->client_ca, NULL)) {
-			fail(a, "%s: cannot read the client CA certificates",
+			tls_acc_fail(a, "%s: cannot read the client CA certificates",
 			     t->client_ca);
 			sk_X509_NAME_pop_free(names, X509_NAME_free);
 			SSL_CTX_free(ctx);
@@ -387,19 +381,19 @@ static SSL_CTX *ctx_new(struct acc *a, const struct config_tls *t,
 }
 
 /* Read cert file's leaf: its names and expiry. */
-static X509 *read_leaf(struct acc *a, const char *file)
+static X509 *read_leaf(struct tls_acc *a, const char *file)
 {
 	BIO *b = BIO_new_file(file, "r");
 	X509 *x;
 
 	if (!b) {
-		fail(a, "%s: cannot open: %s", file, strerror(errno));
+		tls_acc_fail(a, "%s: cannot open: %s", file, strerror(errno));
 		return NULL;
 	}
 	x = PEM_read_bio_X509(b, NULL, NULL, NULL);
 	BIO_free(b);
 	if (!x)
-		fail(a, "%s: not a PEM certificate", file);
+		tls_acc_fail(a, "%s: not a PEM certificate", file);
 	return x;
 }
 
@@ -449,7 +443,7 @@ static char *join_names(char **v, size_t n)
 }
 
 /* One certificate (cert + key) into its group. */
-static void add_cert(struct acc *a, struct tls_listener *tl,
+static void add_cert(struct tls_acc *a, struct tls_listener *tl,
 		     const struct config_tls *t,
 		     const struct config_tls_cert *cc, const char *lname)
 {
@@ -468,12 +462,13 @@ static void add_cert(struct acc *a, struct tls_listener *tl,
 		if (m && ASN1_TIME_print(m, X509_get0_notAfter(x)))
 			BIO_read(m, when, sizeof(when) - 1);
 		BIO_free(m);
-		fail(a, "%s: certificate expired (not after %s)", cc->cert,
+		tls_acc_fail(a, "%s: certificate expired (not after %s)",
+			     cc->cert,
 		     when);
 		goto out;
 	}
 	if (cert_names(x, &names, &n_names)) {
-		fail(a, "%s: certificate has no DNS or IP subjectAltName (SNI could never select it)",
+		tls_acc_fail(a, "%s: certificate has no DNS or IP subjectAltName (SNI could never select it)",
 		     cc->cert);
 		goto out;
 	}
@@ -494,7 +489,8 @@ static void add_cert(struct acc *a, struct tls_listener *tl,
 	}
 	ERR_clear_error();
 	if (SSL_CTX_use_certificate_chain_file(g->ctx, cc->cert) != 1) {
-		fail(a, "%s: cannot load the certificate chain", cc->cert);
+		tls_acc_fail(a, "%s: cannot load the certificate chain",
+			     cc->cert);
 		goto out;
 	}
 	if (SSL_CTX_use_PrivateKey_file(g->ctx, cc->key, SSL_FILETYPE_PEM) != 1) {
@@ -502,14 +498,15 @@ static void add_cert(struct acc *a, struct tls_listener *tl,
 
 		if (ERR_GET_LIB(e) == ERR_LIB_X509 &&
 		    ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH)
-			fail(a, "%s: private key does not match the certificate %s",
+			tls_acc_fail(a, "%s: private key does not match the certificate %s",
 			     cc->key, cc->cert);
 		else
-			fail(a, "%s: cannot load the private key", cc->key);
+			tls_acc_fail(a, "%s: cannot load the private key",
+				     cc->key);
 		goto out;
 	}
 	if (SSL_CTX_check_private_key(g->ctx) != 1) {
-		fail(a, "%s: private key does not match the certificate %s",
+		tls_acc_fail(a, "%s: private key does not match the certificate %s",
 		     cc->key, cc->cert);
 		goto out;
 	}
@@ -524,7 +521,7 @@ out:
 	X509_free(x);
 }
 
-static struct tls_listener *listener_build(struct acc *a,
+static struct tls_listener *listener_build(struct tls_acc *a,
 					   const struct config_listener *l)
 {
 	const struct config_tls *t = &l->tls;
@@ -546,7 +543,7 @@ static struct tls_listener *listener_build(struct acc *a,
 		size_t n = strlen(t->alpn[i]);
 
 		if (!n || n > 255 || tl->alpn_len + 1 + n > sizeof(tl->alpn)) {
-			fail(a, "listener %s: tls.alpn: '%s' is not a usable protocol id",
+			tls_acc_fail(a, "listener %s: tls.alpn: '%s' is not a usable protocol id",
 			     l->name, t->alpn[i]);
 			continue;
 		}
@@ -572,11 +569,14 @@ static void set_release(struct tls_set *s)
 	for (size_t i = 0; i < s->n; i++)
 		tls_listener_put(s->l[i]);
 	free(s->l);
+	for (size_t i = 0; i < s->n_u; i++)
+		tls_upstream_put(s->u[i]);
+	free(s->u);
 	free_names(s->files, s->n_files);
 	free(s);
 }
 
-static void add_file(struct acc *a, struct tls_set *s, const char *f)
+static void add_file(struct tls_acc *a, struct tls_set *s, const char *f)
 {
 	char **v;
 
@@ -595,7 +595,7 @@ static void add_file(struct acc *a, struct tls_set *s, const char *f)
 
 int tls_build(struct config *c, char **accbuf, size_t *acc_len)
 {
-	struct acc a = { .buf = accbuf, .len = acc_len };
+	struct tls_acc a = { .buf = accbuf, .len = acc_len };
 	struct tls_set *s;
 	bool any = false;
 
@@ -604,16 +604,22 @@ int tls_build(struct config *c, char **accbuf, size_t *acc_len)
 	c->tls = NULL;
 	for (size_t i = 0; i < c->n_listeners; i++)
 		any |= c->listeners[i].tls.enabled;
+	for (size_t i = 0; i < c->n_services; i++)
+		any |= c->services[i].tls.enabled;
 	if (!any)
 		return 0;
 	if (tls_global_init())
 		return -ENOMEM;
 	s = calloc(1, sizeof(*s));
-	if (!s || !(s->l = calloc(c->n_listeners, sizeof(*s->l)))) {
+	if (!s || !(s->l = calloc(c->n_listeners + 1, sizeof(*s->l))) ||
+	    !(s->u = calloc(c->n_services + 1, sizeof(*s->u)))) {
+		if (s)
+			free(s->l);
 		free(s);
 		return -ENOMEM;
 	}
 	s->n = c->n_listeners;
+	s->n_u = c->n_services;
 	c->tls = s;
 	c->tls_release = set_release;
 	for (size_t i = 0; i < c->n_listeners; i++) {
@@ -627,6 +633,16 @@ int tls_build(struct config *c, char **accbuf, size_t *acc_len)
 			add_file(&a, s, t->certs[j].key);
 		}
 		add_file(&a, s, t->client_ca);
+	}
+	for (size_t i = 0; i < c->n_services; i++) {
+		const struct config_upstream_tls *t = &c->services[i].tls;
+
+		if (!t->enabled)
+			continue;
+		s->u[i] = tls_upstream_build(&a, &c->services[i]);
+		add_file(&a, s, t->ca);
+		add_file(&a, s, t->cert);
+		add_file(&a, s, t->key);
 	}
 	return a.oom ? -ENOMEM : 0;
 }
@@ -650,6 +666,13 @@ struct tls_listener *tls_listener_of(const struct config *c, size_t i)
 	if (!c->tls || i >= c->tls->n)
 		return NULL;
 	return c->tls->l[i];
+}
+
+struct tls_upstream *tls_upstream_of(const struct config *c, size_t i)
+{
+	if (!c->tls || i >= c->tls->n_u)
+		return NULL;
+	return c->tls->u[i];
 }
 
 uint32_t tls_handshake_timeout_ms(const struct tls_listener *tl)

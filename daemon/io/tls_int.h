@@ -4,6 +4,7 @@
 #define SLUICE_TLS_INT_H
 
 #include <openssl/ssl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "io/tls.h"
@@ -36,9 +37,28 @@ struct tls_listener {
 	uint32_t handshake_timeout_ms;
 };
 
+/* One service's upstream TLS (services[].tls): its client context and
+ * the newest session of each target, to resume on the next connection. */
+struct tls_upstream {
+	atomic_int refs;		/* the snapshot's + one per conn */
+	char service[CONFIG_MAX_NAME];
+	SSL_CTX *ctx;
+	char *sni;			/* NULL: no SNI */
+	bool sni_is_ip;			/* sni is an address: verified as
+					 * one, not sent (RFC 6066) */
+	bool verify;
+	size_t n_targets;
+	char **ips;			/* per target: the address verified
+					 * when there is no sni */
+	pthread_mutex_t lock;		/* sess: shared by every worker */
+	SSL_SESSION **sess;		/* per target, NULL: none yet */
+};
+
 struct tls_set {
 	struct tls_listener **l;	/* per listener, NULL: plain */
 	size_t n;
+	struct tls_upstream **u;	/* per service, NULL: plain */
+	size_t n_u;
 	char **files;			/* every file read, for the poll */
 	size_t n_files;
 };
@@ -48,5 +68,30 @@ extern EVP_MD *tls_sha256;
 
 void tls_listener_get(struct tls_listener *tl);
 void tls_listener_put(struct tls_listener *tl);
+
+void tls_upstream_get(struct tls_upstream *tu);
+void tls_upstream_put(struct tls_upstream *tu);
+/* Load-time errors, one "FILE: what is wrong" a line, appended to *buf
+ * (OpenSSL's reason added when it left one). */
+struct tls_acc {
+	char **buf;
+	size_t *len;
+	bool oom;
+	bool failed;
+};
+
+__attribute__((format(printf, 2, 3)))
+void tls_acc_fail(struct tls_acc *a, const char *fmt, ...);
+
+/* Build service s's upstream context (errors into a). NULL when it
+ * failed. */
+struct tls_upstream *tls_upstream_build(struct tls_acc *a,
+					const struct config_service *s);
+/* A new client SSL for target i of tu, set up to verify its name and to
+ * resume the target's newest session. NULL: out of memory. */
+SSL *tls_upstream_ssl(struct tls_upstream *tu, unsigned int i);
+/* Why the handshake on ssl failed, into why (for a 502 and the log);
+ * true when it was the certificate's verification. */
+bool tls_upstream_why(SSL *ssl, unsigned long err, char *why, size_t len);
 
 #endif

@@ -11,6 +11,7 @@
 
 #include "config/config.h"
 #include "io/conn.h"
+#include "io/tls.h"
 #include "lib/log.h"
 #include "lib/buf.h"
 
@@ -77,12 +78,14 @@ static bool addr_eq(const struct sockaddr_storage *a, socklen_t alen,
 
 static struct upstream_pool *pool_find(struct upstream *u,
 				       const struct sockaddr *sa,
-				       socklen_t salen, bool create)
+				       socklen_t salen, const void *tls,
+				       bool create)
 {
 	struct upstream_pool *p;
 
 	for (size_t i = 0; i < u->n_pools; i++)
-		if (addr_eq(&u->pools[i].addr, u->pools[i].addrlen, sa, salen))
+		if (u->pools[i].tls == tls &&
+		    addr_eq(&u->pools[i].addr, u->pools[i].addrlen, sa, salen))
 			return &u->pools[i];
 	if (!create || u->n_pools >= UPSTREAM_MAX_POOLS ||
 	    salen > sizeof(p->addr))
@@ -104,6 +107,7 @@ static struct upstream_pool *pool_find(struct upstream *u,
 	memset(p, 0, sizeof(*p));
 	memcpy(&p->addr, sa, salen);
 	p->addrlen = salen;
+	p->tls = tls;
 	return p;
 }
 
@@ -122,9 +126,9 @@ static void pool_unlink(struct upstream_pool *p, struct conn *c)
 }
 
 struct conn *upstream_take(struct upstream *u, const struct sockaddr *sa,
-			   socklen_t salen)
+			   socklen_t salen, const void *tls)
 {
-	struct upstream_pool *p = pool_find(u, sa, salen, false);
+	struct upstream_pool *p = pool_find(u, sa, salen, tls, false);
 	struct conn *c;
 
 	if (!p || !p->head)
@@ -183,7 +187,8 @@ int upstream_put_ex(struct upstream *u, struct conn *c, uint64_t now_ms,
 	if (conn_closing(c) || (c->flags & (CONN_F_EOF | CONN_F_SEND)) ||
 	    (c->in && buf_len(c->in)))
 		return -EINVAL;
-	p = pool_find(u, (struct sockaddr *)&c->addr, c->addrlen, true);
+	p = pool_find(u, (struct sockaddr *)&c->addr, c->addrlen,
+		      transport_tls_upstream(&c->tr), true);
 	if (!p)
 		return -ENOSPC;
 	if (p->n >= max_idle)

@@ -26,10 +26,13 @@ struct config_addr;
 
 /* The idle connections to one target, keyed by its socket address: IP
  * and port, or for a Unix-domain target its path (the bytes of
- * sockaddr_un up to addrlen). */
+ * sockaddr_un up to addrlen), and by the upstream TLS they speak (NULL:
+ * plain), so that TLS and plain connections, or TLS ones of services
+ * with other settings, never mix. */
 struct upstream_pool {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
+	const void *tls;
 	struct conn *head;		/* most recently used first */
 	unsigned int n;
 };
@@ -53,9 +56,10 @@ void upstream_destroy(struct upstream *u);
 unsigned int upstream_pick(struct upstream *u, const struct config *cfg,
 			   size_t service);
 
-/* Most recently pooled idle connection to addr, unlinked, or NULL. */
+/* Most recently pooled idle connection to addr speaking tls (the
+ * service's tls_upstream_of(), NULL: plain), unlinked, or NULL. */
 struct conn *upstream_take(struct upstream *u, const struct sockaddr *sa,
-			   socklen_t salen);
+			   socklen_t salen, const void *tls);
 
 /*
  * Open a connection to a: socket, then an io_uring connect with a linked

@@ -50,6 +50,8 @@
 	X(TLS_CIPHER, "cipher", DYN, 32, "other")                                \
 	X(TLS_VERIFY, "result", DYN, 8, "other") /* ok, failed, none */          \
 	X(LISTENER, "listener", DYN, 256, "other")                               \
+	X(UPTLS_RESULT, "result", DYN, 8, "other") /* ok, verify_failed... */  \
+	X(UPTLS_RESUMED, "resumed", DYN, 4, "other") /* true, false */           \
 	X(CERT_FILE, "file", DYN, 1024, "other")
 
 /*
@@ -161,6 +163,12 @@
 	  "sluice_tls_client_certificates_total", NOB, (MD_TLS_VERIFY),          \
 	  "Client certificates on listeners with client_ca, by verification "   \
 	  "result (ok, failed; none: the client sent none).")                    \
+	X(UPSTREAM_TLS_HANDSHAKES, COUNTER, SUM,                                 \
+	  "sluice_upstream_tls_handshakes_total", NOB,                           \
+	  (MD_SERVICE, MD_UPTLS_RESULT, MD_UPTLS_RESUMED),                       \
+	  "TLS handshakes with upstream targets (services with tls:), by "      \
+	  "service, result (ok, verify_failed, failed) and whether a cached "   \
+	  "session was resumed.")                                                \
 	X(TLS_CERT_NOT_AFTER, GAUGE, MAX,                                        \
 	  "sluice_tls_certificate_not_after_seconds", NOB,                       \
 	  (MD_LISTENER, MD_CERT_FILE),                                           \

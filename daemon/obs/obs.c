@@ -608,6 +608,21 @@ void obs_tls_client_cert(unsigned int i, const char *result)
 	metrics_inc(w->shard, MF_TLS_CLIENT_CERTS, &l, 1);
 }
 
+void obs_upstream_tls_handshake(unsigned int i, const char *service,
+				const char *result, bool resumed)
+{
+	struct obs_worker *w = ready_worker(i);
+	uint32_t l[3];
+
+	if (!w)
+		return;
+	l[0] = metrics_label_index(g.m, MD_SERVICE, service);
+	l[1] = metrics_label_index(g.m, MD_UPTLS_RESULT, result);
+	l[2] = metrics_label_index(g.m, MD_UPTLS_RESUMED,
+				   resumed ? "true" : "false");
+	metrics_inc(w->shard, MF_UPSTREAM_TLS_HANDSHAKES, l, 1);
+}
+
 void obs_tls_cert_expiry(const char *listener, const char *file,
 			 int64_t not_after)
 {

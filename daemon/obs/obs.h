@@ -127,6 +127,10 @@ void obs_tls_handshake(unsigned int worker, const char *version,
 		       const char *cipher, bool resumed);
 /* A client certificate verification result: "ok", "failed", "none". */
 void obs_tls_client_cert(unsigned int worker, const char *result);
+/* A TLS handshake with an upstream ended: result "ok", "verify_failed"
+ * or "failed"; resumed: a cached session was accepted. */
+void obs_upstream_tls_handshake(unsigned int worker, const char *service,
+				const char *result, bool resumed);
 /* A served certificate's expiry (control thread, on each load). */
 void obs_tls_cert_expiry(const char *listener, const char *file,
 			 int64_t not_after);

@@ -43,6 +43,7 @@
 #include <string.h>
 
 #include "config/config.h"
+#include "io/tls.h"
 #include "proxy/gate.h"
 #include "lib/log.h"
 #include "obs/obs.h"
@@ -770,6 +771,11 @@ static void on_connect(struct proxy *p, struct conn *u, int res)
 			proxy__pump(p, c);
 		return;
 	}
+	if (c->x && tls_upstream_of(c->x->cfg, c->x->service)) {
+		/* the request waits for the handshake (proxy__tls_step) */
+		proxy__tls_start(p, u);
+		return;
+	}
 	u->state = US_ACTIVE;
 	if (c->x)
 		proxy__lb_pending(p, c->x, false);
@@ -808,6 +814,12 @@ static void on_recv(struct proxy *p, struct conn *c, const struct loop_cqe *cqe)
 	long n = transport_read_done(&c->tr, cqe, &data);
 	struct conn *peer;
 	bool was_empty;
+
+	if (c->kind == CONN_UPSTREAM && c->state == US_HANDSHAKE) {
+		transport_read_release(&c->tr, cqe);
+		proxy__tls_step(p, c, n == -ENOBUFS ? -EAGAIN : n);
+		return;
+	}
 
 	if (n == -ENOBUFS) {
 		/* provided buffers ran out for a moment (more arrivals in one

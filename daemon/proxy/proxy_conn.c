@@ -200,6 +200,10 @@ static void on_deadline(struct proxy *p, struct conn *c)
 {
 	if (c->kind == CONN_UPSTREAM) {
 		c->deadline_ms = 0;
+		if (c->state == US_HANDSHAKE) {
+			proxy__tls_deadline(p, c);
+			return;
+		}
 		if (c->flags & CONN_F_POOLED) {
 			upstream_remove(&p->up, c);
 			conn_close(&p->conns, c);

@@ -55,6 +55,7 @@ enum client_state {
 /* struct conn.state of an upstream connection */
 enum upstream_state {
 	US_CONNECTING = 1,
+	US_HANDSHAKE,		/* TLS upstream: connected, handshaking */
 	US_ACTIVE,
 	US_IDLE,		/* in the pool */
 };
@@ -116,6 +117,17 @@ void proxy__drop_upstream(struct proxy *p, struct conn *c);
 bool proxy__attach_upstream(struct proxy *p, struct conn *c, bool fresh);
 /* Connecting failed with err: the next target, or a 502. */
 bool proxy__connect_failed(struct proxy *p, struct conn *c, int err);
+/* The same, for a TLS handshake that failed (why: its reason, which the
+ * 502 names). */
+bool proxy__connect_failed_why(struct proxy *p, struct conn *c, int err,
+			       const char *why);
+/* Upstream u (of a TLS service) connected: start its TLS handshake. */
+void proxy__tls_start(struct proxy *p, struct conn *u);
+/* A read completion on upstream u in US_HANDSHAKE (n: what
+ * transport_read_done() returned; the completion is released). */
+void proxy__tls_step(struct proxy *p, struct conn *u, long n);
+/* The deadline of upstream u in US_HANDSHAKE passed. */
+void proxy__tls_deadline(struct proxy *p, struct conn *u);
 /* The request could not be (fully) written to the upstream. */
 void proxy__request_send_failed(struct proxy *p, struct conn *c, long err);
 /* The upstream closed or failed before a complete response head. */

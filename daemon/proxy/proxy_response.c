@@ -242,6 +242,7 @@ static void parse_response(struct proxy *p, struct conn *c, struct conn *u)
 	/* the next response head on u is read alone when this body is worth
 	 * splicing (proxy_splice.c) */
 	if (r->body == HTTP_BODY_LENGTH && x->cfg->http.splice_min_bytes &&
+	    transport_spliceable(&u->tr) &&
 	    r->content_length >= x->cfg->http.splice_min_bytes)
 		u->flags |= CONN_F_LARGE;
 	else

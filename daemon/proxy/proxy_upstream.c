@@ -8,9 +8,11 @@
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "config/config.h"
+#include "io/tls.h"
 #include "lib/log.h"
 #include "obs/obs.h"
 #include "policy/balance.h"
@@ -82,14 +84,24 @@ void proxy__drop_upstream(struct proxy *p, struct conn *c)
  * (panic mode found none that answers), else 502. */
 bool proxy__connect_failed(struct proxy *p, struct conn *c, int err)
 {
+	return proxy__connect_failed_why(p, c, err, NULL);
+}
+
+bool proxy__connect_failed_why(struct proxy *p, struct conn *c, int err,
+			       const char *why)
+{
 	struct exchange *x = c->x;
 	const struct config_service *svc = &x->cfg->services[x->service];
+	char msg[256];
 
 	obs_upstream_failed(p->worker, svc->name, svc->targets[x->target].text);
 	if (proxy__warn_ok(p))
-		pr_warn("worker %u: upstream %s (service %s): connect failed: %s",
+		pr_warn("worker %u: upstream %s (service %s): "
+			"connect failed: %s%s",
 			p->worker, svc->targets[x->target].text, svc->name,
-			err == -ETIMEDOUT ? "timed out" : strerror(-err));
+			why ? "TLS: " : "",
+			why ? why : err == -ETIMEDOUT ? "timed out"
+						      : strerror(-err));
 	proxy__lb_pending(p, x, false);
 	proxy__lb_outcome(p, x, true, 0);
 	if (x->idempotent && proxy__lb_retry(p, c))
@@ -103,10 +115,105 @@ bool proxy__connect_failed(struct proxy *p, struct conn *c, int err)
 					  svc->name, 0);
 		return false;
 	}
+	if (why) {
+		snprintf(msg, sizeof(msg), "upstream TLS: %s", why);
+		proxy__send_error(p, c, 502, msg);
+		return false;
+	}
 	proxy__send_error(p, c, 502, err == -ETIMEDOUT ?
 				     "timed out connecting to the upstream" :
 				     "could not connect to the upstream");
 	return false;
+}
+
+/* ---- TLS to the upstream ---------------------------------------------- */
+
+void proxy__tls_start(struct proxy *p, struct conn *u)
+{
+	struct conn *c = u->peer;
+	struct exchange *x = c->x;
+	const struct config_service *svc = &x->cfg->services[x->service];
+	int ret;
+
+	ret = transport_tls_client_init(&u->tr,
+					tls_upstream_of(x->cfg, x->service),
+					x->target);
+	if (!ret)
+		ret = transport_read_ex(&u->tr, loop_buf_size_max(p->loop), 0,
+					conn_ud(u, CONN_OP_RECV));
+	if (ret) {
+		c->peer = NULL;
+		u->peer = NULL;
+		conn_close(&p->conns, u);
+		if (proxy__connect_failed(p, c, ret))
+			proxy__pump(p, c);
+		return;
+	}
+	conn_op_start(u);
+	u->flags |= CONN_F_RECV;
+	u->state = US_HANDSHAKE;
+	/* a server that stalls its handshake: as long as a connect may take */
+	u->deadline_ms = p->now_ms + svc->connect_timeout_ms;
+}
+
+/* The handshake on u failed (why) or timed out (why NULL). */
+static void tls_failed(struct proxy *p, struct conn *u, const char *why)
+{
+	struct conn *c = u->peer;
+	char reason[200];
+
+	snprintf(reason, sizeof(reason), "%s",
+		 why ? why : "timed out in the handshake");
+	c->peer = NULL;
+	u->peer = NULL;
+	conn_close(&p->conns, u);
+	if (proxy__connect_failed_why(p, c, why ? -ECONNABORTED : -ETIMEDOUT,
+				      reason))
+		proxy__pump(p, c);
+}
+
+void proxy__tls_step(struct proxy *p, struct conn *u, long n)
+{
+	struct conn *c = u->peer;
+	const char *why;
+	int ret;
+
+	if (!c) {
+		conn_close(&p->conns, u);
+		return;
+	}
+	why = transport_tls_error(&u->tr);
+	if (n != -EAGAIN || why) {
+		if (!why)
+			why = n == 0 ? "the upstream closed the connection "
+				       "in the handshake"
+				     : "the handshake failed";
+		tls_failed(p, u, why);
+		return;
+	}
+	if (!transport_tls_handshake_done(&u->tr)) {
+		ret = transport_read_ex(&u->tr, loop_buf_size_max(p->loop), 0,
+					conn_ud(u, CONN_OP_RECV));
+		if (ret) {
+			tls_failed(p, u, "cannot read");
+			return;
+		}
+		conn_op_start(u);
+		u->flags |= CONN_F_RECV;
+		return;
+	}
+	u->state = US_ACTIVE;
+	u->deadline_ms = 0;
+	if (c->x)
+		proxy__lb_pending(p, c->x, false);
+	proxy__pump(p, c);
+}
+
+/* A handshake that passed the connect timeout. */
+void proxy__tls_deadline(struct proxy *p, struct conn *u)
+{
+	if (u->peer)
+		tls_failed(p, u, NULL);
 }
 
 /* Link c to a pooled or new connection to its current target. */
@@ -120,7 +227,8 @@ bool proxy__attach_upstream(struct proxy *p, struct conn *c, bool fresh)
 	x->tries++;
 	if (!fresh)
 		u = upstream_take(&p->up, (const struct sockaddr *)&a->sa,
-				  a->salen);
+				  a->salen,
+				  tls_upstream_of(x->cfg, x->service));
 	if (u) {
 		x->upstream_reused = true;
 		u->state = US_ACTIVE;
@@ -224,6 +332,8 @@ void proxy__upstream_gone(struct proxy *p, struct conn *c)
 {
 	struct exchange *x = c->x;
 	bool nothing = !c->peer->in || buf_len(c->peer->in) == 0;
+	const char *why;
+	char msg[256];
 
 	if (!x->req.aborted && nothing &&
 	    retry_stale(p, c, "closed without answering"))
@@ -234,6 +344,13 @@ void proxy__upstream_gone(struct proxy *p, struct conn *c)
 			return;
 		if (!c->peer)
 			return;		/* answered by a failed attach */
+	}
+	why = transport_tls_error(&c->peer->tr);
+	if (why) {
+		/* an alert after the handshake: say which */
+		snprintf(msg, sizeof(msg), "upstream TLS: %s", why);
+		proxy__send_error(p, c, 502, msg);
+		return;
 	}
 	proxy__send_error(p, c, 502, "the upstream closed the connection "
 				     "without a complete response");

@@ -1235,6 +1235,62 @@ static void test_ops_keys(void **state)
 		      "cfg.yaml:6:1: unknown key 'usr' (did you mean 'user'?)\n");
 }
 
+static void test_upstream_tls(void **state)
+{
+	const struct config_upstream_tls *t;
+	struct config *c;
+	char *errs;
+
+	/* the section's presence turns TLS on; paths are relative to the
+	 * config file */
+	assert_int_equal(parse_named("conf.d/sluice.yaml",
+				     BASE "services:\n  - name: s\n"
+				     "    targets: [10.0.0.5:8443]\n"
+				     "    tls:\n"
+				     "      ca: tls/ca.pem\n"
+				     "      sni: api.internal\n"
+				     "      cert: tls/c.pem\n"
+				     "      key: /k.key\n"
+				     "      min_version: \"1.3\"\n"
+				     "  - name: plain\n"
+				     "    targets: [10.0.0.6:80]\n"
+				     "  - name: off\n"
+				     "    targets: [10.0.0.7:80]\n"
+				     "    tls: {enabled: false, verify: false}\n"
+				     "  - name: bare\n"
+				     "    targets: [\"unix:/run/a.sock\"]\n"
+				     "    tls: {verify: false}\n",
+				     &c, &errs),
+			 0);
+	t = &c->services[0].tls;
+	assert_true(t->enabled);
+	assert_true(t->verify);
+	assert_string_equal(t->ca, "conf.d/tls/ca.pem");
+	assert_string_equal(t->sni, "api.internal");
+	assert_string_equal(t->cert, "conf.d/tls/c.pem");
+	assert_string_equal(t->key, "/k.key");
+	assert_int_equal(t->min_version, CFG_TLS_13);
+	assert_false(c->services[1].tls.enabled);
+	assert_false(c->services[2].tls.enabled);
+	t = &c->services[3].tls;
+	assert_true(t->enabled);
+	assert_false(t->verify);
+	assert_null(t->ca);
+	assert_null(t->sni);
+	assert_int_equal(t->min_version, CFG_TLS_12);
+	config_put(c);
+
+	expect_errors(BASE "services:\n  - name: s\n"
+		      "    targets: [\"unix:/run/a.sock\"]\n"
+		      "    tls:\n"
+		      "      cert: c.pem\n"
+		      "      min_version: \"1.1\"\n",
+		      "cfg.yaml:10:7: services[0].tls: cert and key go together (a client certificate needs its key)\n"
+		      "cfg.yaml:10:7: services[0].tls: a unix: target has no address to verify: set sni (the name its certificate carries) or verify: false\n"
+		      "cfg.yaml:11:20: services[0].tls.min_version: invalid value '1.1' (expected 1.2 or 1.3)\n");
+	(void)state;
+}
+
 static int teardown_guard(void **state)
 {
 	guard_free();
@@ -1253,6 +1309,7 @@ int main(void)
 		cmocka_unit_test(test_range_errors),
 		cmocka_unit_test(test_address_errors),
 		cmocka_unit_test(test_unix_targets),
+		cmocka_unit_test(test_upstream_tls),
 		cmocka_unit_test(test_duplicates),
 		cmocka_unit_test(test_routes),
 		cmocka_unit_test(test_required),
