@@ -11,8 +11,9 @@ TLS 1.2 (s_time -tls1_2, Python's maximum_version, and for wrk an
 OPENSSL_CONF with MaxProtocol = TLSv1.2).
 
 All proxies run at once (the ones not measured sit idle) and each round
-measures them one after the other, BENCH_ROUNDS rounds (3): every figure is
-the median of the rounds, with the spread (min-max).
+measures them one after the other (the order turns each round),
+BENCH_ROUNDS rounds (3): every figure is the median of the rounds, with
+the spread (min-max).
 
 Steps (BENCH_STEPS, comma separated; all by default):
   full-ecdsa  full handshakes, ECDSA cert: BENCH_HS_CLIENTS (2) parallel
@@ -690,8 +691,11 @@ def main():
             wrk(PORTS[name][0], "/", b.OTHER_CPU, 1, p.pids(), d, 1)
         for rnd in range(ROUNDS):
             meta["round_load"].append(loadavg())
+            # the order turns each round: no proxy always goes first
+            order = list(one.items())
+            order = order[rnd % len(order):] + order[:rnd % len(order)]
             for step in main_steps:
-                for name, p in one.items():
+                for name, p in order:
                     ec, rsa = PORTS[name]
                     pids = p.pids()
                     if step == "full-ecdsa":
@@ -710,7 +714,8 @@ def main():
                         f"{k}={v:.4g}" for k, v in r.items()
                         if isinstance(v, float)), file=sys.stderr)
             if "scale" in STEPS:
-                for name in SCALE:
+                k = rnd % max(len(SCALE), 1)
+                for name in SCALE[k:] + SCALE[:k]:
                     for label, p, port in (
                             (f"{name} 1w", one.get(name), PORTS[name][1]),
                             (f"{name} 2w", two[name], PORTS2[name])):
