@@ -296,11 +296,15 @@ soak: all $(BUILD)/asan/sluiced
 		$(PYTEST) -q -s -p no:cacheprovider tests/integration/test_soak.py
 
 # ---- bench (not part of `make test`): each area adds its target to `bench`
-.PHONY: bench bench-http
-bench: bench-http
+.PHONY: bench bench-http bench-tls
+bench: bench-http bench-tls
 # HTTP proxy: Sluice vs NGINX vs HAProxy (docs/BENCHMARKS.md)
 bench-http: $(BUILD)/sluiced
 	$(Q)BUILD=$(BUILD) bash scripts/bench-http.sh
+# TLS termination: the same three, ECDSA/RSA, resumption, keep-alive,
+# idle connections, 1 vs 2 workers; JSON in $(BUILD)/bench/tls-results.json
+bench-tls: $(BUILD)/sluiced
+	$(Q)BUILD=$(BUILD) bash scripts/bench-tls.sh
 
 demo: all
 	$(Q)BUILD=$(BUILD) bash scripts/demo.sh
