@@ -9,7 +9,7 @@ BUILD=${BUILD:-build}
 PYTEST=${PYTEST:-/usr/bin/python3 -m pytest}
 FUZZ_SECONDS=${FUZZ_SECONDS:-10}
 # the soak test (tests/integration/test_soak.py) runs in the ASan pass only
-SOAK_SECONDS=${SOAK_SECONDS:-60}
+SOAK_SECONDS=${SOAK_SECONDS:-120}
 TIMEOUT_UNIT=${TIMEOUT_UNIT:-300}
 TIMEOUT_INTEG=${TIMEOUT_INTEG:-1500}
 
@@ -72,7 +72,8 @@ layer_integration() {
 	# pytest exits 5 when it collected nothing: that is a failure here.
 	run "integration/sluiced" "$TIMEOUT_INTEG" \
 		env SLUICED="$BUILD/sluiced" $PYTEST -q -p no:cacheprovider tests/integration
-	run "integration/sluiced-asan" "$TIMEOUT_INTEG" \
+	# the ASan pass also runs the soak: its time comes on top
+	run "integration/sluiced-asan" "$((TIMEOUT_INTEG + SOAK_SECONDS + 60))" \
 		env SLUICED="$BUILD/asan/sluiced" \
 		SLUICE_SOAK_SECONDS="$SOAK_SECONDS" $PYTEST -q -p no:cacheprovider tests/integration
 }

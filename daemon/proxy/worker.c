@@ -105,6 +105,45 @@ static void limit_resume(struct worker *w)
 		arm_accept(w, i);
 }
 
+/* Past the connection limit: keep the accepted client, holding nothing
+ * but its socket, until a slot frees (unpark), as the listen backlog
+ * would have. Closing it instead would reset a client that only came in
+ * the same burst as the ones that filled the table. */
+static bool park(struct worker *w, int fd, size_t listener)
+{
+	struct worker_parked *pk;
+
+	if (!w->parked || w->n_parked >= WORKER_PARKED_MAX)
+		return false;
+	pk = &w->parked[(w->parked_head + w->n_parked) % WORKER_PARKED_MAX];
+	pk->fd = fd;
+	pk->listener = (unsigned int)listener;
+	w->n_parked++;
+	return true;
+}
+
+/* Serve parked clients, oldest first, while there are free slots (while
+ * draining too: they were accepted, so they are answered). */
+static void unpark(struct worker *w)
+{
+	while (w->n_parked && !proxy_full(&w->proxy)) {
+		struct worker_parked pk = w->parked[w->parked_head];
+
+		w->parked_head = (w->parked_head + 1) % WORKER_PARKED_MAX;
+		w->n_parked--;
+		proxy_accept_on(&w->proxy, pk.fd,
+				w->listeners[pk.listener].lflags, pk.listener);
+	}
+}
+
+static void close_parked(struct worker *w)
+{
+	for (; w->n_parked; w->n_parked--) {
+		close(w->parked[w->parked_head].fd);
+		w->parked_head = (w->parked_head + 1) % WORKER_PARKED_MAX;
+	}
+}
+
 static void on_accept(struct worker *w, const struct loop_cqe *cqe)
 {
 	size_t i = loop_ud_id(cqe->ud);
@@ -116,7 +155,8 @@ static void on_accept(struct worker *w, const struct loop_cqe *cqe)
 	if (!cqe->more)
 		l->armed = false;
 	if (cqe->res >= 0) {
-		proxy_accept_on(&w->proxy, cqe->res, l->lflags, i);
+		if (!proxy_full(&w->proxy) || !park(w, cqe->res, i))
+			proxy_accept_on(&w->proxy, cqe->res, l->lflags, i);
 		if (proxy_full(&w->proxy))
 			limit_pause(w);
 		else if (!l->armed)
@@ -277,16 +317,18 @@ static void *worker_main(void *arg)
 			pr_err("worker %u: io_uring: %s", w->id, strerror(-ret));
 			break;
 		}
+		unpark(w);
 		if (!w->stopping) {
 			limit_resume(w);
 			continue;
 		}
-		if (proxy_live(&w->proxy) == 0)
+		if (proxy_live(&w->proxy) == 0 && !w->n_parked)
 			break;
 		if (!w->forced && clock_now_ms() >= w->drain_deadline_ms) {
 			pr_warn("worker %u: drain deadline passed, closing %u connection(s)",
-				w->id, proxy_live(&w->proxy));
+				w->id, proxy_live(&w->proxy) + w->n_parked);
 			w->forced = true;
+			close_parked(w);
 			proxy_close_all(&w->proxy);
 		}
 	}
@@ -323,6 +365,11 @@ int worker_init(struct worker *w, unsigned int id, const int *fds,
 			w->listeners[i].lflags |= PROXY_L_REDIRECT_HTTPS;
 		if (i < cfg->n_listeners && cfg->listeners[i].h2c)
 			w->listeners[i].lflags |= PROXY_L_H2C;
+	}
+	w->parked = calloc(WORKER_PARKED_MAX, sizeof(*w->parked));
+	if (!w->parked) {
+		config_put(cfg);
+		return -ENOMEM;
 	}
 	w->efd = eventfd(0, EFD_CLOEXEC);
 	if (w->efd < 0) {
@@ -394,6 +441,10 @@ void worker_destroy(struct worker *w)
 	if (w->running)
 		pthread_join(w->thread, NULL);
 	w->running = false;
+	if (w->parked)
+		close_parked(w);
+	free(w->parked);
+	w->parked = NULL;
 	if (w->loop)
 		proxy_destroy(&w->proxy);
 	loop_free(w->loop);

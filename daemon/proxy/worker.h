@@ -29,11 +29,22 @@ struct config;
 #define WORKER_BIG_BUF_SIZE	32768
 #define WORKER_TICK_MS		500
 #define WORKER_ACCEPT_PAUSE_MS	250	/* after EMFILE/ENFILE */
+/* Clients accepted past http.max_connections that wait for a free slot
+ * (a multishot accept takes every connection queued at a wake-up, so a
+ * burst overshoots the limit before the pause takes effect); past this
+ * many, one is refused */
+#define WORKER_PARKED_MAX	4096
 
 struct worker_listener {
 	int fd;
 	bool armed;			/* multishot accept pending */
 	unsigned int lflags;		/* PROXY_L_* */
+};
+
+/* An accepted client waiting for a connection slot: only its socket. */
+struct worker_parked {
+	int fd;
+	unsigned int listener;
 };
 
 struct worker {
@@ -53,6 +64,9 @@ struct worker {
 	bool forced;
 	bool accept_paused;
 	bool limit_paused;		/* at http.max_connections */
+	struct worker_parked *parked;	/* FIFO, WORKER_PARKED_MAX slots */
+	unsigned int parked_head;
+	unsigned int n_parked;
 	bool clock_stale;		/* proxy.now_ms to refresh */
 	uint64_t drain_deadline_ms;
 	uint64_t last_accept_warn_ms;

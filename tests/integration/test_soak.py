@@ -2,10 +2,10 @@
 resource of the daemon may grow without bound.
 
 Runs only when SLUICE_SOAK_SECONDS is set (`make soak DURATION=N`; the ASan
-pass of scripts/test.sh sets it to 90). Every second it samples the
-daemon's RSS, open descriptors, client connections (metric), upstream
-connections (ss) and active bans (metric); at the end, for each series,
-the largest value of the last third must stay within a slack of the
+pass of scripts/test.sh sets it to 120 by default). Every second it
+samples the daemon's RSS, open descriptors, client connections (metric),
+upstream connections (ss) and active bans (metric); at the end, for each
+series, the largest value of the last third must stay within a slack of the
 largest of the first third. The first third includes the warm-up (pools,
 buffers, ASan's quarantine filling), so a series that levels off passes
 and one that keeps climbing fails; no timing is asserted.

@@ -424,8 +424,14 @@ def test_persist_restart_opens_no_gap(daemons, wd3):
     assert (PIN / "sl_ban4_v1").exists()
     n, _, _ = drops_of("drop_banned", lambda: send(B4, count=5, seconds=5))
     assert n == 5
+    counted = status()
     d2 = start(daemons, cfg, wd3, "persist2")
     assert "took over" in d2.output()
+    # the counters carried on in the pinned map (none went back)
+    now = status()
+    for reason in h.REASONS:
+        assert pk(now, reason) >= pk(counted, reason), reason
+    assert pk(now, "drop_banned") >= 5
     sa = finish(a, duration + 20)
     got = finish(rx, duration + 20)
     ra = got["sources"].get(A4, {})
