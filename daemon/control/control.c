@@ -946,7 +946,8 @@ int control_run(struct control *ctl)
 	health_stop(ctl->health);
 	ctl->health = NULL;
 	for (unsigned int i = 0; i < ctl->n_started; i++)
-		worker_stop(&ctl->workers[i], ctl->cfg->http.drain_timeout_ms);
+		worker_stop(&ctl->workers[i], ctl->cfg->http.drain_timeout_ms,
+			    ctl->handed_over);
 	for (unsigned int i = 0; i < ctl->n_workers; i++)
 		worker_destroy(&ctl->workers[i]);
 	ctl->n_workers = ctl->n_started = 0;
@@ -975,7 +976,7 @@ void control_destroy(struct control *ctl)
 	if (ctl->admin)
 		ctl->admin->close();
 	for (unsigned int i = 0; i < ctl->n_started; i++)
-		worker_stop(&ctl->workers[i], 0);
+		worker_stop(&ctl->workers[i], 0, ctl->handed_over);
 	for (unsigned int i = 0; i < ctl->n_workers; i++)
 		worker_destroy(&ctl->workers[i]);
 	free(ctl->workers);

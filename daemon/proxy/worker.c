@@ -3,10 +3,12 @@
 #include "proxy/worker.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "config/config.h"
@@ -144,6 +146,52 @@ static void close_parked(struct worker *w)
 	}
 }
 
+/* Stopping: a listener still waits for its accept to end (drain_listener). */
+static bool listening(const struct worker *w)
+{
+	for (size_t i = 0; i < w->n_listeners; i++)
+		if (w->listeners[i].fd >= 0)
+			return true;
+	return false;
+}
+
+/* An accepted client: served, or parked when the table is full. */
+static void take(struct worker *w, int fd, size_t i)
+{
+	if (!proxy_full(&w->proxy) || !park(w, fd, i))
+		proxy_accept_on(&w->proxy, fd, w->listeners[i].lflags, i);
+}
+
+/*
+ * Stopping, with no accept of the ring on listener i any more: the
+ * connections the kernel completed that nobody accepted yet would be
+ * reset by the close (their clients may have sent a request already).
+ * Take them, to be answered with "Connection: close" like the rest of the
+ * drain, then close; whoever comes after that is refused.
+ */
+static void drain_listener(struct worker *w, size_t i)
+{
+	struct worker_listener *l = &w->listeners[i];
+	int flags;
+
+	if (l->fd < 0)
+		return;
+	/* a successor shares these sockets (and O_NONBLOCK would be set on
+	 * its file too): what queued is its to take */
+	flags = atomic_load(&w->handed_over) ? -1 : fcntl(l->fd, F_GETFL);
+	if (flags >= 0 && fcntl(l->fd, F_SETFL, flags | O_NONBLOCK) == 0) {
+		for (int n = 0; n < WORKER_PARKED_MAX; n++) {
+			int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC);
+
+			if (fd < 0)
+				break;
+			take(w, fd, i);
+		}
+	}
+	close(l->fd);
+	l->fd = -1;
+}
+
 static void on_accept(struct worker *w, const struct loop_cqe *cqe)
 {
 	size_t i = loop_ud_id(cqe->ud);
@@ -154,16 +202,21 @@ static void on_accept(struct worker *w, const struct loop_cqe *cqe)
 	l = &w->listeners[i];
 	if (!cqe->more)
 		l->armed = false;
+	if (cqe->res >= 0)
+		take(w, cqe->res, i);
+	if (w->stopping) {
+		if (!l->armed)
+			drain_listener(w, i);
+		return;
+	}
 	if (cqe->res >= 0) {
-		if (!proxy_full(&w->proxy) || !park(w, cqe->res, i))
-			proxy_accept_on(&w->proxy, cqe->res, l->lflags, i);
 		if (proxy_full(&w->proxy))
 			limit_pause(w);
 		else if (!l->armed)
 			arm_accept(w, i);
 		return;
 	}
-	if (w->stopping || cqe->res == -ECANCELED)
+	if (cqe->res == -ECANCELED)
 		return;
 	if (!w->last_accept_warn_ms ||
 	    w->proxy.now_ms - w->last_accept_warn_ms >= 10000) {
@@ -188,14 +241,15 @@ static void begin_stop(struct worker *w)
 	for (size_t i = 0; i < w->n_listeners; i++) {
 		struct worker_listener *l = &w->listeners[i];
 
+		/* the socket stays open (and listening) until the ring's
+		 * accept is gone: then drain_listener() takes what queued
+		 * and closes it */
 		if (l->armed)
 			loop_cancel_ud(w->loop,
 				       loop_ud(W_OP_ACCEPT, (uint32_t)i, 0),
 				       loop_ud(W_OP_CANCEL, 0, 0));
-		/* the ring keeps the socket until the accept is cancelled */
-		if (l->fd >= 0)
-			close(l->fd);
-		l->fd = -1;
+		else
+			drain_listener(w, i);
 	}
 	proxy_drain(&w->proxy);
 	pr_debug("worker %u: draining %u connection(s)", w->id,
@@ -322,12 +376,18 @@ static void *worker_main(void *arg)
 			limit_resume(w);
 			continue;
 		}
-		if (proxy_live(&w->proxy) == 0 && !w->n_parked)
+		if (proxy_live(&w->proxy) == 0 && !w->n_parked &&
+		    !listening(w))
 			break;
 		if (!w->forced && clock_now_ms() >= w->drain_deadline_ms) {
 			pr_warn("worker %u: drain deadline passed, closing %u connection(s)",
 				w->id, proxy_live(&w->proxy) + w->n_parked);
 			w->forced = true;
+			for (size_t i = 0; i < w->n_listeners; i++) {
+				if (w->listeners[i].fd >= 0)
+					close(w->listeners[i].fd);
+				w->listeners[i].fd = -1;
+			}
 			close_parked(w);
 			proxy_close_all(&w->proxy);
 		}
@@ -345,6 +405,7 @@ int worker_init(struct worker *w, unsigned int id, const int *fds,
 	w->efd = -1;
 	atomic_init(&w->pending_cfg, NULL);
 	atomic_init(&w->stop, false);
+	atomic_init(&w->handed_over, false);
 	atomic_init(&w->drain_ms, 5000);
 	w->listeners = calloc(n ? n : 1, sizeof(*w->listeners));
 	if (!w->listeners) {
@@ -427,9 +488,10 @@ void worker_set_config(struct worker *w, struct config *cfg)
 	kick(w);
 }
 
-void worker_stop(struct worker *w, unsigned int drain_ms)
+void worker_stop(struct worker *w, unsigned int drain_ms, bool handed_over)
 {
 	atomic_store(&w->drain_ms, drain_ms);
+	atomic_store(&w->handed_over, handed_over);
 	atomic_store(&w->stop, true);
 	kick(w);
 }

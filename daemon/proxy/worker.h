@@ -55,6 +55,7 @@ struct worker {
 	uint64_t efd_val;
 	_Atomic(struct config *) pending_cfg;
 	atomic_bool stop;
+	atomic_bool handed_over;	/* a successor has the listeners */
 	atomic_uint drain_ms;
 	struct worker_listener *listeners;
 	size_t n_listeners;
@@ -89,8 +90,10 @@ int worker_start(struct worker *w);
  * worker takes over). */
 void worker_set_config(struct worker *w, struct config *cfg);
 /* From the control thread: stop accepting, close idle connections, give
- * requests in flight drain_ms, then exit the thread. */
-void worker_stop(struct worker *w, unsigned int drain_ms);
+ * requests in flight drain_ms, then exit the thread. Connections queued
+ * on the listeners are taken first and answered, unless handed_over (a
+ * successor shares the listening sockets and serves them). */
+void worker_stop(struct worker *w, unsigned int drain_ms, bool handed_over);
 /* Wait for the thread and free everything. Safe on a worker that was
  * initialised but never started. */
 void worker_destroy(struct worker *w);

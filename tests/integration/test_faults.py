@@ -377,3 +377,39 @@ def test_sigterm_under_load(sluiced_factory, workdir, backends):
     assert res["ok"] > 0
     assert all(e.startswith("ConnectionRefusedError") for e in
                res["errors"]), res["errors"]
+
+
+def test_sigterm_answers_connections_waiting_in_the_accept_queue(
+        backends, workdir):
+    """At http.max_connections the worker stops accepting, so later clients
+    wait in the kernel's accept queue with their requests sent. SIGTERM
+    then: they are taken and answered during the drain, not reset by the
+    listener's close."""
+    s = raw.start(workdir, "gw-term-queue", http={"max_connections": 2})
+    conns = []
+    try:
+        for i in range(2):      # the two slots, for 2 s each
+            c = raw.Conn(timeout=20)
+            c.send(raw.request("GET", f"/sleep/2000?hold={i}"))
+            conns.append(c)
+        time.sleep(0.3)
+        for i in range(6):      # parked or queued in the kernel
+            c = raw.Conn(timeout=20)
+            c.send(raw.request("GET", f"/queued/{i}"))
+            conns.append(c)
+        time.sleep(0.3)
+        s.p.send_signal(signal.SIGTERM)
+        for c in conns:
+            assert c.response().status == 200
+            c.close()           # (else the daemon lingers on it)
+        rc = s.p.wait(timeout=30)
+        s.stopped = True
+        assert rc == 0, h.tail(s.err_path)
+    finally:
+        for c in conns:
+            c.close()
+        if s.alive():
+            s.stop()
+    s.check_sanitizers()
+    got = [e["target"] for e in h.backend_log(backends["b1"])]
+    assert all(f"/queued/{i}" in got for i in range(6)), got
