@@ -75,6 +75,8 @@ struct exchange {
 	int service;
 	unsigned int target;		/* index into the service's targets */
 	unsigned int tries;		/* connection attempts made */
+	uint64_t try_deadline_ms;	/* retries.per_try_timeout_ms of this
+					 * try runs out (0: none) */
 	bool head_method;		/* request was HEAD */
 	bool idempotent;
 	bool client_keep_alive;		/* client may send another request */

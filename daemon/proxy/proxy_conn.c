@@ -217,7 +217,8 @@ static void on_deadline(struct proxy *p, struct conn *c)
 			 * pace (the body timeout's business), so the try's
 			 * clock starts again */
 			if (x->req.phase == EX_PH_BODY)
-				c->deadline_ms = p->now_ms +
+				c->deadline_ms = x->try_deadline_ms =
+					p->now_ms +
 					x->cfg->services[x->service]
 						.retries.per_try_timeout_ms;
 			else

@@ -152,8 +152,11 @@ void proxy__tls_start(struct proxy *p, struct conn *u)
 	conn_op_start(u);
 	u->flags |= CONN_F_RECV;
 	u->state = US_HANDSHAKE;
-	/* a server that stalls its handshake: as long as a connect may take */
+	/* a server that stalls its handshake: as long as a connect may
+	 * take, or less when the try runs out first */
 	u->deadline_ms = p->now_ms + svc->connect_timeout_ms;
+	if (x->try_deadline_ms && x->try_deadline_ms < u->deadline_ms)
+		u->deadline_ms = x->try_deadline_ms;
 }
 
 /* The handshake on u failed (why) or timed out (why NULL). */
@@ -203,7 +206,8 @@ void proxy__tls_step(struct proxy *p, struct conn *u, long n)
 		return;
 	}
 	u->state = US_ACTIVE;
-	u->deadline_ms = 0;
+	/* what is left of the try, if it has a per-try timeout */
+	u->deadline_ms = c->x ? c->x->try_deadline_ms : 0;
 	if (c->x)
 		proxy__lb_pending(p, c->x, false);
 	proxy__pump(p, c);
@@ -241,10 +245,13 @@ bool proxy__attach_upstream(struct proxy *p, struct conn *c, bool fresh)
 		u->state = US_CONNECTING;
 		proxy__lb_pending(p, x, true);
 	}
-	/* one attempt's time to a response head (connect included); the
-	 * client's response timeout still bounds the whole exchange */
-	u->deadline_ms = svc->retries.per_try_timeout_ms ?
-				 p->now_ms + svc->retries.per_try_timeout_ms : 0;
+	/* one attempt's time to a response head (connect and an upstream
+	 * TLS handshake included); the client's response timeout still
+	 * bounds the whole exchange */
+	x->try_deadline_ms = svc->retries.per_try_timeout_ms ?
+				     p->now_ms + svc->retries.per_try_timeout_ms :
+				     0;
+	u->deadline_ms = x->try_deadline_ms;
 	c->peer = u;
 	u->peer = c;
 	return true;

@@ -348,6 +348,26 @@ def test_verify_failure_retried_and_ejected(origin, workdir, pki):
         bad.stop()
 
 
+def test_per_try_timeout_after_the_handshake(origin, workdir, pki):
+    """retries.per_try_timeout_ms goes on counting after the upstream TLS
+    handshake: an origin that takes longer than the try to answer gets
+    the per-try 504 (not its late 200), and one that answers in time is
+    passed on."""
+    s = start_gw(workdir, "ut-pertry", {"ca": ca(pki), "sni": "api.test"},
+                 extra={"retries": {"attempts": 1,
+                                    "per_try_timeout_ms": 500}})
+    try:
+        r = get("/sleep/2000?late=1")
+        assert r.status == 504, r
+        assert "per-try timeout" in r.json()["message"], r
+        assert get("/sleep/10?quick=1").status == 200
+        seen = [e["target"] for e in origin.events("request")]
+        assert "/sleep/2000?late=1" in seen, seen
+        assert "/sleep/10?quick=1" in seen, seen
+    finally:
+        s.shutdown()
+
+
 def test_stalled_handshake_times_out(topo, workdir, pki):
     """A server that accepts TCP and never answers the ClientHello: the
     handshake fails after connect_timeout_ms, a 502 naming it, no hang."""

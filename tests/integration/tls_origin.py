@@ -10,7 +10,7 @@ line per event in --log:
 
 GET /healthz answers 503 while the file --down exists, else 200; every
 other request answers 200 with a JSON body naming the connection and what
-was received. --client-ca makes a client certificate required.
+was received (/sleep/MS... after MS milliseconds). --client-ca makes a client certificate required.
 """
 import argparse
 import hashlib
@@ -20,6 +20,7 @@ import socket
 import ssl
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
@@ -104,6 +105,8 @@ def main():
                 headers=[[k, v] for k, v in self.headers.items()],
                 body_sha256=hashlib.sha256(body).hexdigest(),
                 body_len=len(body))
+            if self.path.startswith("/sleep/"):    # /sleep/MS: answer late
+                time.sleep(int(self.path.split("/")[2].split("?")[0]) / 1000)
             if self.path == "/healthz" and a.down and \
                     os.path.exists(a.down):
                 out, code = b'{"down":true}', 503
