@@ -5,6 +5,7 @@ ssl, curl and openssl s_client from the client namespace.
 On a build without TLS every test here fails: the listener's tls: key is
 refused by the config parser, so the gateway does not start.
 """
+import re
 import socket
 import ssl
 import subprocess
@@ -160,6 +161,23 @@ def test_curl(gw, pki):
                            "--cacert", str(pki / "ca.pem"), "--resolve",
                            f"api.test:{PORT}:{h.SRV4}")
     assert code == 200, r.stderr
+
+
+def test_wrk_over_https(gw, backends):
+    """wrk (its own OpenSSL client) over HTTPS: 4 keep-alive connections
+    for 1 s. No socket error or non-2xx answer, and the backend received
+    at least every request wrk counted as answered."""
+    path = raw.uniq("wrk")
+    r = h.run(["ip", "netns", "exec", h.CLI_NS, "timeout", "30", "wrk",
+               "-t1", "-c4", "-d1s", f"https://{h.SRV4}:{PORT}{path}"],
+              timeout=60, check=False)
+    assert r.returncode == 0, r.stderr
+    m = re.search(r"(\d+) requests in", r.stdout)
+    assert m and int(m.group(1)) > 0, r.stdout
+    assert "Non-2xx" not in r.stdout, r.stdout
+    assert "Socket errors" not in r.stdout, r.stdout
+    got = len(raw.backend_entries(backends["b1"], path))
+    assert got >= int(m.group(1)), (got, r.stdout)
 
 
 def test_large_bodies_both_ways(gw, pki):
