@@ -190,9 +190,12 @@ def test_top_follows_a_reattach(gw):
     h.run(["ip", "-n", h.SRV_NS, "link", "set", "dev", h.VETH_SRV,
            "xdp", "off"])
     gw.wait_output("behind our back; attached again (native mode)", 10)
-    time.sleep(2.2)                     # earlier knocks leave seconds=1
+    # seconds=4 answers for the last 4 to 5 s: long enough for three
+    # knocks (each a client process and a 0.3 s wait), and the earlier
+    # tests' knocks are older than that after this pause
+    time.sleep(5.5)
     knock(3)
-    j, _ = top_tcp("seconds=1")
+    j, _ = top_tcp("seconds=4")
     t = {x["source"]: x for x in j["talkers"]}.get(h.BLOCKED4)
     assert t and t["reasons"].get("drop_not_allowed", 0) >= 3, j
     assert "top sampler" not in gw.output(), h.tail(gw.err_path)
