@@ -6,7 +6,10 @@ http://HOST:PORT/ from SRC, alternating a fresh connection and a keep-alive
 connection of up to 20 requests, until STOP_FILE exists, MAX_SECONDS pass
 or MAX_REQUESTS were sent. Prints one JSON object:
   {"ok": N, "failed": N, "errors": [first 20 errors], "stopped_by": "file" |
-   "time" | "count", "first": t, "last": t}
+   "time" | "count", "first": t, "last": t, "resets_fresh": N,
+   "resets_reused": N}
+resets_fresh counts connection resets before any answer on a new
+connection, resets_reused those on a connection that had been answered.
 Every non-200 response and every connection error counts as a failure.
 """
 import argparse
@@ -31,7 +34,8 @@ def main():
 
     lock = threading.Lock()
     st = {"ok": 0, "failed": 0, "errors": [], "stopped_by": None,
-          "first": None, "last": None}
+          "first": None, "last": None, "resets_fresh": 0,
+          "resets_reused": 0}
     deadline = time.monotonic() + a.max_seconds
 
     def stop():
@@ -67,11 +71,13 @@ def main():
             n += 1
             conn = http.client.HTTPConnection(a.host, a.port, timeout=10,
                                               source_address=(a.src, 0))
+            answered = 0
             try:
                 for i in range(20 if keepalive else 1):
                     conn.request("GET", f"/load/{tid}/{n}/{i}")
                     r = conn.getresponse()
                     body = r.read()
+                    answered += 1
                     if r.status != 200:
                         record(False, f"status {r.status}: {body[:200]!r}")
                     else:
@@ -79,6 +85,10 @@ def main():
                     if stop():
                         break
             except (OSError, http.client.HTTPException) as e:
+                if isinstance(e, ConnectionResetError):
+                    with lock:
+                        st["resets_reused" if answered else
+                           "resets_fresh"] += 1
                 record(False, f"{type(e).__name__}: {e}")
             finally:
                 conn.close()

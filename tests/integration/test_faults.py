@@ -375,8 +375,16 @@ def test_sigterm_under_load(sluiced_factory, workdir, backends):
         h.CLEANUP.procs.pop(load.pid, None)
     res = json.loads(out)
     assert res["ok"] > 0
-    assert all(e.startswith("ConnectionRefusedError") for e in
-               res["errors"]), res["errors"]
+    # Refused, once the listener is closed. The one exception the kernel
+    # makes: a client whose handshake was under way when the listener
+    # closed (its ACK arrives after the close) is reset before any answer;
+    # with one connection at a time per loadgen thread, at most one each.
+    # A connection that had been answered is never reset.
+    assert all(e.startswith(("ConnectionRefusedError",
+                             "ConnectionResetError"))
+               for e in res["errors"]), res["errors"]
+    assert res["resets_reused"] == 0, res
+    assert res["resets_fresh"] <= 4, res
 
 
 def test_sigterm_answers_connections_waiting_in_the_accept_queue(
