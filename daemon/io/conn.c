@@ -151,6 +151,36 @@ bool conn_op_done(struct conn_table *t, struct conn *c)
 	return false;
 }
 
+/*
+ * Cancels what c has in flight, by user data: every operation of a
+ * connection carries conn_ud(c, op) for one of these ops (the transports
+ * pass the caller's on), and the ring finds a user datum with one hash
+ * lookup. A cancel by descriptor walks every request pending on the ring
+ * instead, each time: with thousands of connections open (or an HTTP/2
+ * connection's streams bridged through socket pairs) closes cost that
+ * many comparisons each. A cancel that finds nothing completes with
+ * -ENOENT. Each submitted cancel is an operation in flight of c; false
+ * when the ring had no room for all of them.
+ */
+static bool cancel_pending(struct conn_table *t, struct conn *c)
+{
+	static const enum conn_op ops[] = {
+		CONN_OP_RECV, CONN_OP_SEND, CONN_OP_POLL, CONN_OP_CONNECT,
+	};
+	/* client connections never connect */
+	size_t i, n = c->kind == CONN_UPSTREAM ? 4 : 3;
+	bool ok = true;
+
+	for (i = 0; i < n; i++) {
+		if (loop_cancel_ud(t->loop, conn_ud(c, ops[i]),
+				   conn_ud(c, CONN_OP_CANCEL)) == 0)
+			conn_op_start(c);
+		else
+			ok = false;
+	}
+	return !ok;
+}
+
 void conn_close(struct conn_table *t, struct conn *c)
 {
 	if (conn_closing(c))
@@ -166,9 +196,7 @@ void conn_close(struct conn_table *t, struct conn *c)
 		conn_free(t, c);
 		return;
 	}
-	if (transport_cancel(&c->tr, conn_ud(c, CONN_OP_CANCEL)) == 0)
-		conn_op_start(c);
-	else if (c->tr.fd >= 0)
+	if (cancel_pending(t, c) && c->tr.fd >= 0)
 		/* no room to cancel: a reset socket fails what is pending */
 		shutdown(c->tr.fd, SHUT_RDWR);
 }

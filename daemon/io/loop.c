@@ -866,17 +866,6 @@ int loop_nop(struct loop *l, uint64_t ud)
 	return 0;
 }
 
-int loop_cancel_fd(struct loop *l, int fd, uint64_t ud)
-{
-	struct io_uring_sqe *sqe = get_sqe(l, 1);
-
-	if (!sqe)
-		return -EBUSY;
-	io_uring_prep_cancel_fd(sqe, fd, IORING_ASYNC_CANCEL_ALL);
-	io_uring_sqe_set_data64(sqe, ud);
-	return 0;
-}
-
 int loop_cancel_ud(struct loop *l, uint64_t target_ud, uint64_t ud)
 {
 	struct io_uring_sqe *sqe = get_sqe(l, 1);

@@ -200,8 +200,6 @@ int loop_timeout(struct loop *l, const struct loop_ts *ts, uint64_t ud);
 /* A no-op that completes with 0 in the next turn (a transport that has
  * data buffered answers a read with it). */
 int loop_nop(struct loop *l, uint64_t ud);
-/* Cancel every operation on fd; completes with the count or -ENOENT. */
-int loop_cancel_fd(struct loop *l, int fd, uint64_t ud);
 /* Cancel the operation(s) submitted with target_ud. */
 int loop_cancel_ud(struct loop *l, uint64_t target_ud, uint64_t ud);
 

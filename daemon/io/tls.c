@@ -545,11 +545,6 @@ static int tls_shutdown(struct transport *t)
 	return 0;
 }
 
-static int tls_cancel(struct transport *t, uint64_t ud)
-{
-	return loop_cancel_fd(t->loop, t->fd, ud);
-}
-
 static void tls_close(struct transport *t)
 {
 	struct tls_conn *tc = tc_of(t);
@@ -592,7 +587,6 @@ static const struct transport_ops tls_ops = {
 	.writev = tls_writev,
 	.write_done = tls_write_done,
 	.shutdown = tls_shutdown,
-	.cancel = tls_cancel,
 	.close = tls_close,
 	.spliceable = false,
 };

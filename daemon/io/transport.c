@@ -85,11 +85,6 @@ static int plain_shutdown(struct transport *t)
 	return 0;
 }
 
-static int plain_cancel(struct transport *t, uint64_t ud)
-{
-	return loop_cancel_fd(t->loop, t->fd, ud);
-}
-
 static void plain_close(struct transport *t)
 {
 	if (t->fd >= 0) {
@@ -111,7 +106,6 @@ static const struct transport_ops plain_ops = {
 	.writev = plain_writev,
 	.write_done = plain_write_done,
 	.shutdown = plain_shutdown,
-	.cancel = plain_cancel,
 	.close = plain_close,
 	.spliceable = true,
 };

@@ -40,7 +40,6 @@ struct transport_ops {
 		      unsigned int flags, uint64_t ud);
 	long (*write_done)(struct transport *t, const struct loop_cqe *cqe);
 	int (*shutdown)(struct transport *t);
-	int (*cancel)(struct transport *t, uint64_t ud);
 	void (*close)(struct transport *t);
 	/* the bytes on the wire are the application's (plain TCP, or a
 	 * Unix-domain stream socket): the kernel may move them itself with
@@ -170,13 +169,6 @@ static inline long transport_write_done(struct transport *t,
 static inline int transport_shutdown(struct transport *t)
 {
 	return t->ops->shutdown(t);
-}
-
-/* Cancel every pending operation (each completes, typically -ECANCELED);
- * the cancel request itself completes with `ud`. */
-static inline int transport_cancel(struct transport *t, uint64_t ud)
-{
-	return t->ops->cancel(t, ud);
 }
 
 /* Release the socket. Only once no operation is pending. */
