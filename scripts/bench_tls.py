@@ -34,6 +34,13 @@ Steps (BENCH_STEPS, comma separated; all by default):
               clients is the limit) and keep-alive small responses with
               wrk -t2; clients on both CPUs (they share them with the
               2-worker proxies)
+  h2-many     HTTP/2 over TLS (ALPN h2, ECDSA listener), many streams per
+              connection: h2load -c BENCH_H2_CONNS (4) -m BENCH_H2_STREAMS
+              (100) for BENCH_SECONDS, ~118 B responses; requests/s,
+              requests per proxy CPU second, p99 from h2load's per-request
+              log (h2load prints no percentiles)
+  h2-one      the same with one stream per connection: h2load -c CONNS
+              (64) -m 1, each connection carrying requests one at a time
   idle        RSS per idle TLS keep-alive connection: a fresh process per
               proxy, warmed up (64 connections x 30 requests, closed); then
               BENCH_IDLE_CONNS (9900: HAProxy's most
@@ -69,7 +76,10 @@ CONNS = int(os.environ.get("BENCH_CONNS", "64"))
 HS_CLIENTS = int(os.environ.get("BENCH_HS_CLIENTS", "2"))
 IDLE_CONNS = int(os.environ.get("BENCH_IDLE_CONNS", "9900"))
 ALL_STEPS = ["full-ecdsa", "full-rsa", "resumed", "ka-small", "ka-16k",
-             "scale", "idle"]
+             "h2-many", "h2-one", "scale", "idle"]
+MAIN_STEPS = ALL_STEPS[:7]
+H2_CONNS = int(os.environ.get("BENCH_H2_CONNS", "4"))
+H2_STREAMS = int(os.environ.get("BENCH_H2_STREAMS", "100"))
 STEPS = os.environ.get("BENCH_STEPS", ",".join(ALL_STEPS)).split(",")
 NAMES = ["Sluice", "NGINX", "HAProxy"]
 PROXIES = [n for n in os.environ.get("BENCH_PROXIES",
@@ -121,6 +131,7 @@ def sluice_conf(d, workers=1):
   - name: bench-{kind}
     address: 127.0.0.1:{port}
     tls:
+      alpn: [h2, http/1.1]
       certificates: [{{cert: {d}/{kind}.pem, key: {d}/{kind}.key}}]
 """ for port, kind in listeners("Sluice", workers))
     return f"""
@@ -148,7 +159,7 @@ def nginx_conf(d, workers=1, tag=""):
     servers = listeners("NGINX", workers)
     srv = "".join(f"""
   server {{
-    listen 127.0.0.1:{port} ssl backlog=4096;
+    listen 127.0.0.1:{port} ssl http2 backlog=4096;
     ssl_certificate {d}/{kind}.pem;
     ssl_certificate_key {d}/{kind}.key;
     ssl_protocols TLSv1.2 TLSv1.3;
@@ -178,7 +189,8 @@ http {{
 
 
 def haproxy_conf(d, workers=1):
-    binds = "".join(f"  bind 127.0.0.1:{port} ssl crt {d}/{kind}.both.pem\n"
+    binds = "".join(f"  bind 127.0.0.1:{port} ssl crt {d}/{kind}.both.pem "
+                    "alpn h2,http/1.1\n"
                     for port, kind in listeners("HAProxy", workers))
     # HAProxy wants 2 x maxconn + 15 descriptors and refuses to start
     # past the hard limit of 20,000: 9990 is its most, hence 9,900 idle
@@ -314,6 +326,43 @@ def wrk(port, path, cpu, threads, pids, d, seconds=None):
     res["proxy_cpu"] = (c1 - c0) / wall
     res["req_per_cpu_s"] = res["rps"] / max(res["proxy_cpu"], 0.01)
     return res
+
+
+def h2load(port, conns, streams, pids, d):
+    """h2load over TLS with ALPN h2 against the ECDSA listener, one client
+    thread on the other CPU; p99 from its per-request log."""
+    log = d / "h2load.log"
+    argv = ["taskset", "-c", b.OTHER_CPU, "h2load", "-D", str(SECONDS),
+            "-c", str(conns), "-m", str(streams), "-t", "1",
+            "--log-file", str(log), f"https://127.0.0.1:{port}/"]
+    c0 = b.cpu_s(pids)
+    t0 = time.monotonic()
+    r = subprocess.run(b.in_ns(argv), capture_output=True, text=True,
+                       timeout=SECONDS + 30, env=client_env(d))
+    wall = time.monotonic() - t0
+    c1 = b.cpu_s(pids)
+    ok = fail = 0
+    lat = []
+    for line in log.read_text().splitlines() if log.exists() else []:
+        f = line.split("\t")
+        if len(f) < 3:
+            continue
+        if f[1].startswith("2"):
+            ok += 1
+            lat.append(int(f[2]))
+        else:
+            fail += 1
+    log.unlink(missing_ok=True)
+    m = re.search(r"Application protocol: (\S+)", r.stdout, re.I)
+    if not m or m.group(1) != "h2" or not ok:
+        raise RuntimeError(f"h2load on {port}: no h2 responses: "
+                           f"{r.stdout[-400:]} {r.stderr[-200:]}")
+    lat.sort()
+    rps = ok / SECONDS
+    cpu = (c1 - c0) / wall
+    return {"rps": rps, "req_per_cpu_s": ok / max(c1 - c0, 1e-6),
+            "proxy_cpu": cpu, "p99": lat[int(len(lat) * 0.99)] / 1000.0,
+            "failed": float(fail)}
 
 
 def client_ctx(version):
@@ -591,6 +640,17 @@ def report(res, meta):
         w(f"**Keep-alive HTTPS, {t} responses** (wrk -t1 -c{CONNS} on CPU 1)")
         w("")
         table(w, res[step], ka_metrics, ratios)
+    h2_metrics = ka_metrics + [("failed", "failed streams", "{:.0f}",
+                                True)]
+    for step, t in (("h2-many", f"{H2_CONNS} connections × {H2_STREAMS} "
+                                "concurrent streams"),
+                    ("h2-one", f"{CONNS} connections × 1 stream")):
+        if step not in res:
+            continue
+        w(f"**HTTP/2 over TLS (ALPN h2), {t}**, small responses (h2load -t1 "
+          "on CPU 1; p99 from its per-request log)")
+        w("")
+        table(w, res[step], h2_metrics, ratios)
     if "scale-hs" in res:
         w("**Scaling: 1 worker (CPU 0) vs 2 workers (CPUs 0-1)**, clients on "
           "both CPUs (4 × s_time; wrk -t2 -c64): with 2 workers the proxy "
@@ -635,7 +695,8 @@ def report(res, meta):
 # ---- main ----------------------------------------------------------------------
 
 def main():
-    for tool in ("nginx", "haproxy", "wrk", "taskset", "openssl"):
+    for tool in ("nginx", "haproxy", "wrk", "taskset", "openssl",
+                 "h2load"):
         if not shutil.which(tool):
             print(f"bench-tls: {tool} missing (scripts/deps.sh)",
                   file=sys.stderr)
@@ -655,6 +716,7 @@ def main():
             "tls_version": VERSION, "seconds": SECONDS, "rounds": ROUNDS,
             "conns": CONNS, "hs_clients": HS_CLIENTS,
             "idle_conns": IDLE_CONNS, "steps": STEPS,
+            "h2_conns": H2_CONNS, "h2_streams": H2_STREAMS,
             "load_before": loadavg(), "round_load": []}
     st0 = cpu_times()
     t_start = time.monotonic()
@@ -677,7 +739,7 @@ def main():
         procs.append(origin)
         b.wait_port(b.ORIGIN_PORT)
         one, two = {}, {}
-        main_steps = [s for s in ALL_STEPS[:5] if s in STEPS]
+        main_steps = [s for s in MAIN_STEPS if s in STEPS]
         if main_steps or "scale" in STEPS:
             for name in PROXIES:
                 one[name] = start(name, argv_of(name, d), b.PROXY_CPU,
@@ -706,6 +768,10 @@ def main():
                                                      HS_CLIENTS, pids))
                     elif step == "resumed":
                         r = resumed(ec, pids, d)
+                    elif step == "h2-many":
+                        r = h2load(ec, H2_CONNS, H2_STREAMS, pids, d)
+                    elif step == "h2-one":
+                        r = h2load(ec, CONNS, 1, pids, d)
                     else:
                         r = wrk(ec, "/" if step == "ka-small" else "/16k",
                                 b.OTHER_CPU, 1, pids, d)
