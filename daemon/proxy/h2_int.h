@@ -19,6 +19,15 @@
 
 struct h2_stream;
 
+/* A bridge whose stream is over, kept for a later stream of the same
+ * connection (see h2_conn.idle). */
+struct h2_idle_bridge {
+	struct conn *b;
+	uint32_t gen;			/* b's, when parked (a stale slot
+					 * differs) */
+	uint64_t since_ms;
+};
+
 struct h2_conn {
 	struct proxy *p;
 	struct conn *c;			/* the client connection (CS_H2) */
@@ -45,6 +54,13 @@ struct h2_conn {
 	 * outermost leave, so nothing below frees c or this */
 	bool closing;
 	unsigned int busy;
+	/* bridges of finished streams, for the next streams: the other end
+	 * is an HTTP/1.1 keep-alive connection between requests, so a new
+	 * stream takes one instead of a socket pair and two connections of
+	 * its own (and their set-up and teardown). At most idle_cap (the
+	 * connection's stream limit); most recently parked last. */
+	struct h2_idle_bridge *idle;
+	unsigned int n_idle, idle_cap;
 };
 
 struct h2_stream {
@@ -81,6 +97,9 @@ struct h2_stream {
 	bool resp_done;			/* last byte handed to nghttp2 */
 	bool deferred;			/* data provider waits for bytes */
 	bool b_eof;			/* the bridge closed */
+	/* the response left the bridge's other end open for another
+	 * request (HTTP/1.1 keep-alive, framed by length or chunks) */
+	bool resp_keep;
 	enum http_body rbody;
 	uint64_t rleft;
 	size_t rlast_len;
@@ -119,7 +138,7 @@ void h2s_end(struct h2_conn *hc, struct h2_stream *s);
 bool h2s_backlogged(const struct h2_conn *hc, const struct h2_stream *s);
 /* nghttp2 closed the stream. */
 void h2s_closed(struct h2_conn *hc, struct h2_stream *s, uint32_t code);
-/* The connection goes: every stream leaves it. */
+/* The connection goes: every stream leaves it, idle bridges close. */
 void h2s_detach_all(struct h2_conn *hc);
 /* A completion on a bridge end. */
 void h2s_complete(struct proxy *p, struct conn *b, unsigned int op,

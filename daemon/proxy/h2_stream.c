@@ -210,6 +210,97 @@ int h2s_header(struct h2_conn *hc, struct h2_stream *s, const uint8_t *name,
 /* Answer the stream ourselves (400/431/503) with a JSON body. */
 static void answer(struct h2_conn *hc, struct h2_stream *s);
 
+/*
+ * Bridge reuse. A stream whose exchange ended cleanly leaves its bridge
+ * as an HTTP/1.1 keep-alive connection between requests; parked here, it
+ * carries the connection's next stream. A receive stays armed on a parked
+ * bridge: its other end closing (keep-alive timeout, drain) or anything
+ * arriving closes it (h2s_complete finds no stream). A bridge older than
+ * half the keep-alive timeout is not reused: its other end may be about
+ * to close, which would fail the stream taking it. Parking stops while
+ * the worker's connection table is half full, so idle bridges never keep
+ * clients out.
+ */
+static bool bridge_park(struct h2_conn *hc, struct h2_stream *s)
+{
+	struct proxy *p = hc->p;
+	struct conn *b = s->b;
+	struct h2_idle_bridge *e;
+
+	if (!s->resp_done || !s->resp_keep || !s->req_done || s->w_dead ||
+	    s->w_len || s->wf_off != s->wf_len || s->b_eof ||
+	    conn_closing(b) || (b->flags & (CONN_F_SEND | CONN_F_EOF)) ||
+	    (b->in && buf_len(b->in)) || hc->closing || hc->dead ||
+	    p->draining || p->conns.n_clients >= p->max_clients / 2)
+		return false;
+	if (hc->n_idle == hc->idle_cap) {
+		unsigned int cap = p->cfg->http.h2_max_streams;
+
+		if (hc->idle_cap >= cap)
+			return false;
+		cap = hc->idle_cap ? hc->idle_cap * 2 : 8;
+		if (cap > p->cfg->http.h2_max_streams)
+			cap = p->cfg->http.h2_max_streams;
+		e = realloc(hc->idle, cap * sizeof(*e));
+		if (!e)
+			return false;
+		hc->idle = e;
+		hc->idle_cap = cap;
+	}
+	p->h2[b->id] = NULL;
+	s->b = NULL;
+	conn_bufs_trim(&p->conns, b);
+	if (proxy__post_recv(p, b)) {
+		conn_close(&p->conns, b);
+		return true;
+	}
+	hc->idle[hc->n_idle++] = (struct h2_idle_bridge){
+		.b = b, .gen = b->gen, .since_ms = p->now_ms };
+	return true;
+}
+
+/* A parked bridge for s, the most recently parked first. */
+static bool bridge_unpark(struct h2_conn *hc, struct h2_stream *s)
+{
+	struct proxy *p = hc->p;
+	uint64_t max_age = hc->idle_ms / 2;
+
+	while (hc->n_idle) {
+		struct h2_idle_bridge *e = &hc->idle[--hc->n_idle];
+		struct conn *b = e->b;
+
+		if (b->gen != e->gen || b->state != CS_H2B ||
+		    conn_closing(b) || (b->flags & CONN_F_EOF) ||
+		    p->h2[b->id])
+			continue;	/* closed (and maybe reused) since */
+		if (p->now_ms - e->since_ms > max_age) {
+			conn_close(&p->conns, b);
+			continue;
+		}
+		p->h2[b->id] = s;
+		s->b = b;
+		return true;
+	}
+	return false;
+}
+
+/* The connection goes: its parked bridges close. */
+static void bridge_close_idle(struct h2_conn *hc)
+{
+	struct proxy *p = hc->p;
+
+	while (hc->n_idle) {
+		struct h2_idle_bridge *e = &hc->idle[--hc->n_idle];
+
+		if (!p->h2_gone && e->b->gen == e->gen &&
+		    e->b->state == CS_H2B && !p->h2[e->b->id])
+			conn_close(&p->conns, e->b);
+	}
+	free(hc->idle);
+	hc->idle = NULL;
+	hc->idle_cap = 0;
+}
+
 /* Our end of the pair as a connection of this worker (CS_H2B); the other
  * end an HTTP/1.1 client connection carrying the HTTP/2 client's
  * identity. */
@@ -219,7 +310,11 @@ static int open_bridge(struct h2_conn *hc, struct h2_stream *s)
 	struct conn *h = hc->c, *b, *v;
 	int fds[2];
 
-	if (proxy_full(p) || p->draining)
+	if (p->draining)
+		return -EBUSY;
+	if (bridge_unpark(hc, s))
+		return 0;
+	if (proxy_full(p))
 		return -EBUSY;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
 		       fds))
@@ -633,6 +728,7 @@ static void submit_head(struct h2_conn *hc, struct h2_stream *s)
 	}
 	s->rbody = r->body;
 	s->rleft = r->content_length;
+	s->resp_keep = r->keep_alive && r->body != HTTP_BODY_UNTIL_CLOSE;
 	http_chunked_init(&s->rck);
 	buf_consume(in, (size_t)len);
 	s->resp_head = true;
@@ -735,7 +831,7 @@ void h2s_closed(struct h2_conn *hc, struct h2_stream *s, uint32_t code)
 	s->hc = NULL;
 	if (s->resp_done)
 		hc->ctrl = 0;	/* a stream served: control frames are fine */
-	if (!s->b) {
+	if (!s->b || (code == NGHTTP2_NO_ERROR && bridge_park(hc, s))) {
 		stream_free(s);
 		return;
 	}
@@ -757,6 +853,7 @@ void h2s_detach_all(struct h2_conn *hc)
 		else if (!s->b)
 			stream_free(s);
 	}
+	bridge_close_idle(hc);
 }
 
 void h2s_release(struct proxy *p, struct conn *b)
