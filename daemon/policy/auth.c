@@ -333,22 +333,23 @@ static void grant_jwt(const struct auth_jwt_claims *cl,
 			strcpy(res->roles[res->n_roles++], cl->roles[i]);
 }
 
+/* The token68 characters before the '=' padding (RFC 7235): a table, one
+ * load a byte on every bearer request. */
+#define T68_RANGE(a, b) [a ... b] = 1
+static const uint8_t t68_char[256] = {
+	T68_RANGE('A', 'Z'), T68_RANGE('a', 'z'), T68_RANGE('0', '9'),
+	['-'] = 1, ['.'] = 1, ['_'] = 1, ['~'] = 1, ['+'] = 1, ['/'] = 1,
+};
+#undef T68_RANGE
+
 static bool token68(const char *s, size_t n)
 {
 	size_t i = 0;
 
 	if (n == 0)
 		return false;
-	while (i < n) {
-		unsigned char c = (unsigned char)s[i];
-
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-		    c == '_' || c == '~' || c == '+' || c == '/')
-			i++;
-		else
-			break;
-	}
+	while (i < n && t68_char[(unsigned char)s[i]])
+		i++;
 	while (i < n && s[i] == '=')
 		i++;
 	return i == n;
