@@ -83,8 +83,31 @@ static void siphash(const uint8_t key[16], const void *data, size_t len,
 		SIPROUND;
 		v0 ^= m;
 	}
-	for (size_t j = 0; j < len % 8; j++)
-		b |= (uint64_t)in[end + j] << (8 * j);
+	switch (len & 7) {		/* the last 0-7 bytes */
+	case 7:
+		b |= (uint64_t)in[end + 6] << 48;
+		/* fall through */
+	case 6:
+		b |= (uint64_t)in[end + 5] << 40;
+		/* fall through */
+	case 5:
+		b |= (uint64_t)in[end + 4] << 32;
+		/* fall through */
+	case 4:
+		b |= (uint64_t)in[end + 3] << 24;
+		/* fall through */
+	case 3:
+		b |= (uint64_t)in[end + 2] << 16;
+		/* fall through */
+	case 2:
+		b |= (uint64_t)in[end + 1] << 8;
+		/* fall through */
+	case 1:
+		b |= (uint64_t)in[end];
+		break;
+	default:
+		break;
+	}
 	v3 ^= b;
 	SIPROUND;
 	SIPROUND;
@@ -275,9 +298,16 @@ static struct rl_entry *find_or_claim(struct rl_table *t, struct rl_bucket *b,
 	return victim;
 }
 
+/* a / b, in 64 bits when a fits (a 128-bit division is a libgcc call,
+ * several per request) */
+static inline u128 div_u(u128 a, uint64_t b)
+{
+	return a >> 64 ? a / b : (uint64_t)a / b;
+}
+
 static uint64_t ceil_s(u128 ns)
 {
-	u128 s = (ns + NSEC - 1) / NSEC;
+	u128 s = div_u(ns + NSEC - 1, NSEC);
 
 	return s > UINT64_MAX ? UINT64_MAX : (uint64_t)s;
 }
@@ -332,7 +362,7 @@ int rl_take(struct rl_table *t, const void *key, size_t keylen,
 			e->tat[w] = base[w] + win->period_ns;
 			used = e->tat[w] - nowL;
 			rem = used >= full ? 0 :
-			      (uint64_t)((full - used) / win->period_ns);
+			      (uint64_t)div_u(full - used, win->period_ns);
 			if (rem < least) {
 				least = rem;
 				pick = w;
@@ -348,8 +378,8 @@ int rl_take(struct rl_table *t, const void *key, size_t keylen,
 		res->limit = win->burst;
 		res->policy = l;
 		res->period_s = ceil_s(win->period_ns);
-		res->reset_s = ceil_s((tat - nowL + win->limit - 1) /
-				      win->limit);
+		res->reset_s = ceil_s(div_u(tat - nowL + win->limit - 1,
+					    win->limit));
 	}
 	res->allowed = ok;
 	pthread_mutex_unlock(&b->lock);
