@@ -132,10 +132,13 @@ def main():
             print(f"pair {i + 1}: A {r['A']:.0f} B {r['B']:.0f} per core, "
                   f"B/A {ratios[-1]:.3f}; p99 A {p99['A'][-1]:.2f} ms, "
                   f"B {p99['B'][-1]:.2f} ms", flush=True)
+        q = (statistics.quantiles(ratios, n=4) if len(ratios) > 1 else
+             ratios * 3)
         print(f"median per core: A {statistics.median(vals['A']):.0f}, "
               f"B {statistics.median(vals['B']):.0f}; B/A median of pairs "
               f"{statistics.median(ratios):.3f} (pairs {min(ratios):.3f}-"
-              f"{max(ratios):.3f}, {sum(x > 1 for x in ratios)} of "
+              f"{max(ratios):.3f}, middle half {q[0]:.3f}-{q[2]:.3f}, "
+              f"{sum(x > 1 for x in ratios)} of "
               f"{len(ratios)} above 1); p99 median A "
               f"{statistics.median(p99['A'] or [0]):.2f} ms, B "
               f"{statistics.median(p99['B'] or [0]):.2f} ms; user CPU per "

@@ -7,7 +7,8 @@
                                [--path /] [--out DIR]
 
 CONF_A and CONF_B are sluiced configs in which `{port}` stands for the
-listener's port and `{origin}` for the origin's address (bench/*.yaml). Each
+listener's port, `{origin}` and `{origin2}` for two ports of the origin
+(bench/conf/*.yaml). Requests carry `Host: bench.example`. Each
 runs under `valgrind --tool=callgrind` (with SLUICE_LOOP_WAIT=poll: the
 daemon's loops wait in ppoll, which valgrind knows blocks) behind the origin
 of `make bench-http` (an NGINX answering fixed responses) in a private network
@@ -99,7 +100,9 @@ def total_ir(path):
 
 def run_one(name, conf_tmpl, o, d, headers):
     conf = Path(conf_tmpl).read_text().replace(
-        "{port}", str(PORT)).replace("{origin}", f"127.0.0.1:{b.ORIGIN_PORT}")
+        "{port}", str(PORT)).replace(
+        "{origin}", f"127.0.0.1:{b.ORIGIN_PORT}").replace(
+        "{origin2}", f"127.0.0.1:{b.ORIGIN_PORT2}")
     cfile = d / f"{name}.yaml"
     cfile.write_text(conf)
     out = Path(o.out) / f"callgrind.{name}"
