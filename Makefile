@@ -5,6 +5,7 @@
 #                   fuzz smoke (libFuzzer) + integration (pytest, netns)
 #   make demo       run the gateway on config/sluice.yaml with demo backends
 #   make bench      benchmarks (HTTP: Sluice vs NGINX vs HAProxy), not in test
+#   make bench-policy  instructions per request of auth+limit and routing
 #   make fuzz       run every fuzz target for FUZZ_SECONDS each
 #   make install    PREFIX=/usr/local DESTDIR=
 .DELETE_ON_ERROR:

@@ -287,7 +287,9 @@ static const struct auth_cred *lookup(const struct auth_store *s,
 		    s->table[i].kind == kind)
 			hit = &s->table[i];
 	if (memoized && !hit) {
-		m->used = false;	/* revoked by a reload: forget it */
+		/* not found (revoked by a reload, or the bytes of another
+		 * kind of credential): forget it */
+		m->used = false;
 	} else if (hit && m && !memoized) {
 		m->tag[0] = tag[0];
 		m->tag[1] = tag[1];
