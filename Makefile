@@ -5,6 +5,7 @@
 #                   fuzz smoke (libFuzzer) + integration (pytest, netns)
 #   make demo       run the gateway on config/sluice.yaml with demo backends
 #   make bench      benchmarks (HTTP: Sluice vs NGINX vs HAProxy), not in test
+#   make bench-policy  instructions per request of auth+limit and routing
 #   make fuzz       run every fuzz target for FUZZ_SECONDS each
 #   make install    PREFIX=/usr/local DESTDIR=
 .DELETE_ON_ERROR:
@@ -305,6 +306,20 @@ bench-http: $(BUILD)/sluiced
 # idle connections, 1 vs 2 workers; JSON in $(BUILD)/bench/tls-results.json
 bench-tls: $(BUILD)/sluiced
 	$(Q)BUILD=$(BUILD) bash scripts/bench-tls.sh
+# Instructions per request under callgrind (independent of the host's
+# load): bearer auth + a consumer limit against no policy, then rich routes
+# + least_request against prefix routes + round robin (bench/conf/;
+# docs/BENCHMARKS.md, "Per-request policy and routing"). Not in `bench`.
+.PHONY: bench-policy
+bench-policy: $(BUILD)/sluiced
+	$(Q)scripts/bench_callgrind.py bench/conf/plain.yaml \
+		bench/conf/bearer-limit.yaml --binary $(BUILD)/sluiced \
+		--out $(BUILD)/callgrind/policy --header-b \
+		"Authorization: Bearer $$(sed -n 's/^# token: //p' bench/conf/bearer-limit.yaml)"
+	$(Q)scripts/bench_callgrind.py bench/conf/routes-prefix.yaml \
+		bench/conf/routes-rich.yaml --binary $(BUILD)/sluiced \
+		--out $(BUILD)/callgrind/routing --header-a 'X-Env: prod' \
+		--header-b 'X-Env: prod'
 
 demo: all
 	$(Q)BUILD=$(BUILD) bash scripts/demo.sh

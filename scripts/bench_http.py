@@ -63,6 +63,9 @@ def haltpoll_ns():
         return None
 NS = f"slb4-{os.getpid()}"
 ORIGIN_PORT, SLUICE_PORT, NGINX_PORT, HAPROXY_PORT = 9101, 8101, 8102, 8103
+# a second port of the same origin, for a service with two targets
+# (scripts/bench_ab.py --conf-*, bench/conf/)
+ORIGIN_PORT2 = 9102
 PROXY_CPU, OTHER_CPU = "0", "1"
 
 
@@ -181,6 +184,7 @@ http {{
   keepalive_requests 1000000;
   server {{
     listen 127.0.0.1:{ORIGIN_PORT} backlog=4096;
+    listen 127.0.0.1:{ORIGIN_PORT2} backlog=4096;
     default_type text/plain;
     sendfile on;
     location = /16k {{ root {d}/www; }}
@@ -286,11 +290,13 @@ def parse_wrk(text):
     }
 
 
-def run_wrk(port, path, close, seconds, procs):
+def run_wrk(port, path, close, seconds, procs, headers=()):
     argv = ["taskset", "-c", OTHER_CPU, "wrk", "-t1", f"-c{CONNS}",
             f"-d{seconds}s", "--latency", "--timeout", "5s"]
     if close:
         argv += ["-H", "Connection: close"]
+    for h in headers:
+        argv += ["-H", h]
     argv.append(f"http://127.0.0.1:{port}{path}")
     before = {k: cpu_s(v) for k, v in procs.items()}
     user0 = {k: cpu_s(v, True) for k, v in procs.items()}

@@ -129,6 +129,25 @@ bool rewrite_name_like(const char *name, size_t len, const char *lit,
 static bool gateway_owned(const struct http_header *h,
 			  const struct rewrite_req *rw)
 {
+	/* most fields (and the gate's X-Consumer-*) are none of these: told
+	 * apart by their first characters before the seven comparisons */
+	if (h->name_len < 3)
+		return false;
+	switch (name_fold((unsigned char)h->name[0])) {
+	case 'x':
+		if (name_fold((unsigned char)h->name[1]) != '-' ||
+		    (name_fold((unsigned char)h->name[2]) != 'f' &&
+		     name_fold((unsigned char)h->name[2]) != 'r'))
+			return false;
+		break;
+	case 'f':
+	case 'v':
+	case 'c':
+	case 't':
+		break;
+	default:
+		return false;
+	}
 	return rewrite_name_like(h->name, h->name_len, "x-forwarded-", true) ||
 	       rewrite_name_like(h->name, h->name_len, "x-real-ip", false) ||
 	       rewrite_name_like(h->name, h->name_len, "forwarded", false) ||

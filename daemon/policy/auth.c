@@ -3,12 +3,14 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "policy/auth.h"
+#include "policy/ratelimit.h"
 #include "http/http.h"
 #include "lib/str.h"
 
@@ -206,17 +208,77 @@ static bool name_is(const struct http_header *h, const char *name)
 
 /* ---- credentials ------------------------------------------------------- */
 
+/*
+ * Per-thread memo of the digests of credentials that were found: a client
+ * on a keep-alive connection presents the same token on every request, and
+ * SHA-256 through OpenSSL (a context allocated and freed, the hash) was
+ * most of what bearer auth cost a request. The memo maps a credential to
+ * its digest only, never to a verdict or a consumer: every request is still
+ * looked up in the current snapshot's table, so a reload that revoked a
+ * token denies it on the next request (nothing to invalidate), and
+ * requests with different credentials (on one connection or not) are each
+ * judged on their own. An entry is named by a 128-bit tag of the
+ * credential, SipHash-2-4-128 under a per-process random key: another
+ * credential takes an entry's digest only if its tag is the same (about
+ * 2^-128 without the key, which never leaves this process), and the memo
+ * holds no credential bytes. Only credentials whose digest the table held
+ * are memoized: one that failed is hashed again on every request.
+ */
+#define AUTH_MEMO_SLOTS 64		/* per thread, direct-mapped */
+
+struct auth_memo {
+	uint64_t tag[2];
+	uint8_t digest[CRYPTO_SHA256_LEN];
+	bool used;
+};
+
+static __thread struct auth_memo memo[AUTH_MEMO_SLOTS];
+static uint8_t memo_key[16];
+static bool memo_ok;
+static pthread_once_t memo_once = PTHREAD_ONCE_INIT;
+
+static void memo_init(void)
+{
+	/* no random keys: no memo (every credential is hashed) */
+	memo_ok = !crypto_random(memo_key, sizeof(memo_key));
+}
+
+/* The memo entry for tok, with its tag in tag; NULL when there is no
+ * memo. */
+static struct auth_memo *memo_slot(const char *tok, size_t n, uint64_t tag[2])
+{
+	pthread_once(&memo_once, memo_init);
+	if (!memo_ok)
+		return NULL;
+	rl_siphash128(memo_key, tok, n, tag);
+	return &memo[tag[0] & (AUTH_MEMO_SLOTS - 1)];
+}
+
+/* Whether m holds tag (both words compared without an early exit). */
+static bool memo_has(const struct auth_memo *m, const uint64_t tag[2])
+{
+	return m->used && !((m->tag[0] ^ tag[0]) | (m->tag[1] ^ tag[1]));
+}
+
 static const struct auth_cred *lookup(const struct auth_store *s,
 				      enum auth_cred_kind kind,
 				      const char *tok, size_t n)
 {
 	uint8_t h[CRYPTO_SHA256_LEN];
 	const struct auth_cred *hit = NULL;
+	struct auth_memo *m;
+	uint64_t tag[2];
+	bool memoized;
 	size_t mask, i;
 
 	if (!s->table_size)
 		return NULL;
-	crypto_sha256(tok, n, h);
+	m = memo_slot(tok, n, tag);
+	memoized = m && memo_has(m, tag);
+	if (memoized)
+		memcpy(h, m->digest, CRYPTO_SHA256_LEN);
+	else
+		crypto_sha256(tok, n, h);
 	mask = s->table_size - 1;
 	/* probe to the first empty slot, comparing every digest in constant
 	 * time; the load factor is at most 1/2 */
@@ -224,6 +286,16 @@ static const struct auth_cred *lookup(const struct auth_store *s,
 		if (crypto_memeq(s->table[i].hash, h, CRYPTO_SHA256_LEN) &&
 		    s->table[i].kind == kind)
 			hit = &s->table[i];
+	if (memoized && !hit) {
+		/* not found (revoked by a reload, or the bytes of another
+		 * kind of credential): forget it */
+		m->used = false;
+	} else if (hit && m && !memoized) {
+		m->tag[0] = tag[0];
+		m->tag[1] = tag[1];
+		memcpy(m->digest, h, CRYPTO_SHA256_LEN);
+		m->used = true;
+	}
 	return hit;
 }
 
@@ -263,22 +335,23 @@ static void grant_jwt(const struct auth_jwt_claims *cl,
 			strcpy(res->roles[res->n_roles++], cl->roles[i]);
 }
 
+/* The token68 characters before the '=' padding (RFC 7235): a table, one
+ * load a byte on every bearer request. */
+#define T68_RANGE(a, b) [a ... b] = 1
+static const uint8_t t68_char[256] = {
+	T68_RANGE('A', 'Z'), T68_RANGE('a', 'z'), T68_RANGE('0', '9'),
+	['-'] = 1, ['.'] = 1, ['_'] = 1, ['~'] = 1, ['+'] = 1, ['/'] = 1,
+};
+#undef T68_RANGE
+
 static bool token68(const char *s, size_t n)
 {
 	size_t i = 0;
 
 	if (n == 0)
 		return false;
-	while (i < n) {
-		unsigned char c = (unsigned char)s[i];
-
-		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
-		    c == '_' || c == '~' || c == '+' || c == '/')
-			i++;
-		else
-			break;
-	}
+	while (i < n && t68_char[(unsigned char)s[i]])
+		i++;
 	while (i < n && s[i] == '=')
 		i++;
 	return i == n;

@@ -9,6 +9,9 @@
  * "env:" references that config resolves and hashes at load time); a
  * presented credential is hashed and looked up in a table keyed by its
  * digest, then compared in constant time. JWTs are verified by auth_jwt.
+ * The digests of credentials that were found are memoized per thread under
+ * a keyed 128-bit tag (auth.c: a credential to its digest, never to a
+ * verdict), so a keep-alive client's repeated token is not hashed again.
  *
  * Per route (struct auth_policy, config/auth_spec.h): the methods accepted (any of bearer, key,
  * jwt), whether anonymous requests pass, the roles required (any-of or

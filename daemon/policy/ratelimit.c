@@ -39,12 +39,16 @@ static inline uint64_t rotl(uint64_t x, int b)
 	return (x << b) | (x >> (64 - b));
 }
 
+/* Little-endian 64-bit word at p: one load on a little-endian CPU (the
+ * byte loop was not merged into one by the compiler). */
 static inline uint64_t le64(const uint8_t *p)
 {
-	uint64_t v = 0;
+	uint64_t v;
 
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
+	memcpy(&v, p, sizeof(v));
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	v = __builtin_bswap64(v);
+#endif
 	return v;
 }
 
@@ -56,7 +60,10 @@ static inline uint64_t le64(const uint8_t *p)
 		v2 += v1; v1 = rotl(v1, 17); v1 ^= v2; v2 = rotl(v2, 32); \
 	} while (0)
 
-uint64_t rl_siphash(const uint8_t key[16], const void *data, size_t len)
+/* SipHash-2-4 with a 64-bit (out[1] NULL) or 128-bit result: the 128-bit
+ * variant differs in the 0xee/0xdd constants and a second finalization. */
+static void siphash(const uint8_t key[16], const void *data, size_t len,
+		    uint64_t *out0, uint64_t *out1)
 {
 	const uint8_t *in = data;
 	uint64_t k0 = le64(key), k1 = le64(key + 8);
@@ -67,6 +74,8 @@ uint64_t rl_siphash(const uint8_t key[16], const void *data, size_t len)
 	uint64_t m, b = (uint64_t)len << 56;
 	size_t i, end = len - len % 8;
 
+	if (out1)
+		v1 ^= 0xee;
 	for (i = 0; i < end; i += 8) {
 		m = le64(in + i);
 		v3 ^= m;
@@ -74,18 +83,63 @@ uint64_t rl_siphash(const uint8_t key[16], const void *data, size_t len)
 		SIPROUND;
 		v0 ^= m;
 	}
-	for (size_t j = 0; j < len % 8; j++)
-		b |= (uint64_t)in[end + j] << (8 * j);
+	switch (len & 7) {		/* the last 0-7 bytes */
+	case 7:
+		b |= (uint64_t)in[end + 6] << 48;
+		/* fall through */
+	case 6:
+		b |= (uint64_t)in[end + 5] << 40;
+		/* fall through */
+	case 5:
+		b |= (uint64_t)in[end + 4] << 32;
+		/* fall through */
+	case 4:
+		b |= (uint64_t)in[end + 3] << 24;
+		/* fall through */
+	case 3:
+		b |= (uint64_t)in[end + 2] << 16;
+		/* fall through */
+	case 2:
+		b |= (uint64_t)in[end + 1] << 8;
+		/* fall through */
+	case 1:
+		b |= (uint64_t)in[end];
+		break;
+	default:
+		break;
+	}
 	v3 ^= b;
 	SIPROUND;
 	SIPROUND;
 	v0 ^= b;
-	v2 ^= 0xff;
+	v2 ^= out1 ? 0xee : 0xff;
 	SIPROUND;
 	SIPROUND;
 	SIPROUND;
 	SIPROUND;
-	return v0 ^ v1 ^ v2 ^ v3;
+	*out0 = v0 ^ v1 ^ v2 ^ v3;
+	if (!out1)
+		return;
+	v1 ^= 0xdd;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	SIPROUND;
+	*out1 = v0 ^ v1 ^ v2 ^ v3;
+}
+
+uint64_t rl_siphash(const uint8_t key[16], const void *data, size_t len)
+{
+	uint64_t h;
+
+	siphash(key, data, len, &h, NULL);
+	return h;
+}
+
+void rl_siphash128(const uint8_t key[16], const void *data, size_t len,
+		   uint64_t out[2])
+{
+	siphash(key, data, len, &out[0], &out[1]);
 }
 
 size_t rl_policy_header(const struct rl_limit *l, char *buf, size_t len)
@@ -244,9 +298,16 @@ static struct rl_entry *find_or_claim(struct rl_table *t, struct rl_bucket *b,
 	return victim;
 }
 
+/* a / b, in 64 bits when a fits (a 128-bit division is a libgcc call,
+ * several per request) */
+static inline u128 div_u(u128 a, uint64_t b)
+{
+	return a >> 64 ? a / b : (uint64_t)a / b;
+}
+
 static uint64_t ceil_s(u128 ns)
 {
-	u128 s = (ns + NSEC - 1) / NSEC;
+	u128 s = div_u(ns + NSEC - 1, NSEC);
 
 	return s > UINT64_MAX ? UINT64_MAX : (uint64_t)s;
 }
@@ -301,7 +362,7 @@ int rl_take(struct rl_table *t, const void *key, size_t keylen,
 			e->tat[w] = base[w] + win->period_ns;
 			used = e->tat[w] - nowL;
 			rem = used >= full ? 0 :
-			      (uint64_t)((full - used) / win->period_ns);
+			      (uint64_t)div_u(full - used, win->period_ns);
 			if (rem < least) {
 				least = rem;
 				pick = w;
@@ -317,8 +378,8 @@ int rl_take(struct rl_table *t, const void *key, size_t keylen,
 		res->limit = win->burst;
 		res->policy = l;
 		res->period_s = ceil_s(win->period_ns);
-		res->reset_s = ceil_s((tat - nowL + win->limit - 1) /
-				      win->limit);
+		res->reset_s = ceil_s(div_u(tat - nowL + win->limit - 1,
+					    win->limit));
 	}
 	res->allowed = ok;
 	pthread_mutex_unlock(&b->lock);

@@ -78,5 +78,9 @@ size_t rl_policy_header(const struct rl_limit *l, char *buf, size_t len);
 
 /* SipHash-2-4 of data with a 16-byte key (exposed for tests). */
 uint64_t rl_siphash(const uint8_t key[16], const void *data, size_t len);
+/* SipHash-2-4 with its 128-bit output (out[0] the first eight bytes of the
+ * reference's output, read little-endian). */
+void rl_siphash128(const uint8_t key[16], const void *data, size_t len,
+		   uint64_t out[2]);
 
 #endif

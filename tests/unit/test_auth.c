@@ -205,6 +205,114 @@ static void test_store_growth(void **state)
 	auth_store_free(&s);
 }
 
+/*
+ * The per-thread digest memo (auth.c): every lookup is judged on its own
+ * credential. 300 consumers with a token each (more than the memo's slots,
+ * so entries are replaced), presented in rounds, each round after the
+ * previous one memoized them; between them tokens one character off, the
+ * same bytes as another kind of credential, and a store without some of
+ * the tokens (a reload that revoked them) must all fail.
+ */
+static void test_memo_each_lookup_on_its_own(void **state)
+{
+	struct auth_store s, s2;
+	struct auth_policy pb, pk;
+	struct auth_result res;
+	char tok[32];
+	uint8_t h[32];
+
+	auth_store_init(&s);
+	auth_store_init(&s2);
+	for (int i = 0; i < 300; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "c%d", i);
+		assert_int_equal(auth_store_add_consumer(&s, name), i);
+		assert_int_equal(auth_store_add_consumer(&s2, name), i);
+		snprintf(tok, sizeof(tok), "memo-token-%d", i);
+		hash_of(tok, h);
+		assert_int_equal(auth_store_add_cred(&s, (size_t)i,
+						     AUTH_CRED_BEARER, h), 0);
+		/* s2: the odd tokens revoked */
+		if (!(i % 2))
+			assert_int_equal(auth_store_add_cred(&s2, (size_t)i,
+							     AUTH_CRED_BEARER,
+							     h), 0);
+	}
+	policy(&pb, AUTH_M_BEARER);
+	policy(&pk, AUTH_M_KEY);
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < 300; i++) {
+			char val[48], want[16];
+			struct http_header hh = { "Authorization", 13, val, 0 };
+			struct sockaddr_in sin = { .sin_family = AF_INET };
+			struct auth_request ar = {
+				.headers = &hh, .n_headers = 1,
+				.client = (struct sockaddr *)&sin };
+
+			snprintf(want, sizeof(want), "c%d", i);
+			hh.value_len = (size_t)snprintf(val, sizeof(val),
+						       "Bearer memo-token-%d", i);
+			assert_int_equal(auth_evaluate(&s, &pb, &ar, NOW, &res),
+					 AUTH_ALLOW);
+			assert_string_equal(res.consumer, want);
+			/* the same token, twice in a row */
+			assert_int_equal(auth_evaluate(&s, &pb, &ar, NOW, &res),
+					 AUTH_ALLOW);
+			assert_string_equal(res.consumer, want);
+			/* in the store of a reload that revoked the odd ones */
+			assert_int_equal(auth_evaluate(&s2, &pb, &ar, NOW, &res),
+					 i % 2 ? AUTH_DENY_401 : AUTH_ALLOW);
+			if (i % 2)
+				assert_false(res.authenticated);
+			else
+				assert_string_equal(res.consumer, want);
+			/* one character off: the last one changed */
+			val[hh.value_len - 1] = 'x';
+			assert_int_equal(auth_evaluate(&s, &pb, &ar, NOW, &res),
+					 AUTH_DENY_401);
+			assert_false(res.authenticated);
+			assert_string_equal(res.message, "invalid bearer token");
+			/* one character longer */
+			val[hh.value_len - 1] = (char)('0' + i % 10);
+			val[hh.value_len++] = 'z';
+			assert_int_equal(auth_evaluate(&s, &pb, &ar, NOW, &res),
+					 AUTH_DENY_401);
+			/* a found bearer token's bytes as an API key */
+			hh.name = "X-API-Key";
+			hh.name_len = 9;
+			hh.value = val + 7;
+			hh.value_len -= 8;
+			assert_int_equal(auth_evaluate(&s, &pk, &ar, NOW, &res),
+					 AUTH_DENY_401);
+			assert_string_equal(res.message, "invalid API key");
+		}
+	}
+	auth_policy_free(&pb);
+	auth_policy_free(&pk);
+	auth_store_free(&s);
+	auth_store_free(&s2);
+}
+
+/* crypto_memeq: equal, and unequal in each byte, for lengths 0-40. */
+static void test_memeq(void **state)
+{
+	uint8_t a[40], b[40];
+
+	for (size_t i = 0; i < sizeof(a); i++)
+		a[i] = b[i] = (uint8_t)(i * 37 + 1);
+	for (size_t n = 0; n <= sizeof(a); n++) {
+		assert_true(crypto_memeq(a, b, n));
+		for (size_t i = 0; i < n; i++) {
+			b[i] ^= 0x80;
+			assert_false(crypto_memeq(a, b, n));
+			b[i] ^= 0x81;
+			assert_false(crypto_memeq(a, b, n));
+			b[i] ^= 0x01;
+		}
+	}
+}
+
 /* ---- credentials ------------------------------------------------------- */
 
 static void test_bearer(void **state)
@@ -902,6 +1010,8 @@ int main(void)
 		cmocka_unit_test(test_cert_id_parse),
 		cmocka_unit_test(test_store_errors),
 		cmocka_unit_test(test_store_growth),
+		cmocka_unit_test(test_memo_each_lookup_on_its_own),
+		cmocka_unit_test(test_memeq),
 		cmocka_unit_test(test_bearer),
 		cmocka_unit_test(test_bearer_rejections),
 		cmocka_unit_test(test_api_key_header),
