@@ -246,6 +246,21 @@ $(BUILD)/bench/%: bench/%.c $(SKELS) | $(DEPS_OK)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(BASE_CFLAGS) -o $@ $< $(PKG_LIBS)
 
+# the flood generator's BPF program (bench-flood), a skeleton for xdpbench
+$(BUILD)/bench/floodgen.bpf.o: bench/floodgen.bpf.c | $(DEPS_OK)
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+$(BUILD)/bench/floodgen.skel.h: $(BUILD)/bench/floodgen.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name floodgen > $@
+$(BUILD)/bench/xdpbench: bench/xdpbench.c $(SKELS) \
+		$(BUILD)/bench/floodgen.skel.h | $(DEPS_OK)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) -I$(BUILD)/bench $(BASE_CFLAGS) -o $@ $< \
+		$(PKG_LIBS) -lpthread
+
 .PHONY: bench bench-xdp bench-router
 bench: bench-xdp bench-router
 # Router micro-benchmark: ns per lookup at 10, 1,000 and 10,000 routes
@@ -270,6 +285,13 @@ $(BUILD)/bench/rulesbench: bench/rulesbench.c $(SKELS) $(BUILD)/libsluice.a \
 .PHONY: bench-rules
 bench-rules: $(BUILD)/bench/rulesbench
 	$(Q)BUILD=$(BUILD) bash scripts/bench-rules.sh
+
+# end-to-end flood: legitimate wrk traffic kept under attack mixes, no
+# filter vs nftables ingress vs Sluice's XDP (docs/BENCHMARKS.md); JSON in
+# $(BUILD)/bench/flood-results.json, plots in docs/bench-flood.png
+.PHONY: bench-flood
+bench-flood: $(BUILD)/sluiced $(BUILD)/sluicectl $(BUILD)/bench/xdpbench
+	$(Q)BUILD=$(BUILD) /usr/bin/python3 scripts/bench_flood.py
 
 # ---- test ------------------------------------------------------------------
 test: all $(FUZZERS)

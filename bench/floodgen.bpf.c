@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The flood half of `make bench-flood` (bench/xdpbench.c `flood` and `sink`).
+ *
+ * floodgen_tx: run by BPF_PROG_TEST_RUN with BPF_F_TEST_XDP_LIVE_FRAMES on a
+ * template frame (Ethernet + IPv4 or IPv6 + TCP, UDP, ICMP or ICMPv6, with
+ * valid checksums), it rewrites each frame before sending it out with
+ * XDP_TX: the low bits of the source address chosen by src_mask and, for TCP
+ * and UDP, the source port are replaced by random ones, and the checksums
+ * are updated incrementally (RFC 1624), so the receiver's stack takes the
+ * frames as valid packets from many sources. The live-frames page pool does
+ * not restore the data of a recycled frame, so the update is always from
+ * the bytes the frame holds now. Pacing: `spin` empty iterations of
+ * bpf_loop() per frame; userspace changes it between calls to hold a rate.
+ *
+ * floodgen_sink: attached to the attacker's veth, which the gateway's
+ * replies come back to (the attacker's namespace is also the client's
+ * router). Frames for the legitimate client's network pass to the stack,
+ * which forwards them; the rest (SYN-ACKs, RSTs, ICMP errors to spoofed
+ * sources) are dropped at once, so answering a flood costs the harness's
+ * attacker side next to nothing.
+ */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* set before load */
+const volatile __u32 is_v6;	 /* the template is IPv6 */
+const volatile __u32 l4_proto;	 /* IPPROTO_TCP, _UDP, _ICMP, _ICMPV6 */
+const volatile __u32 src_mask;	 /* random bits of the source's last 32 */
+const volatile __u32 rand_port;	 /* random TCP/UDP source port */
+const volatile __u32 sink_net4;	 /* sink: the client's IPv4 network... */
+const volatile __u32 sink_mask4; /* ...and mask, network order */
+const volatile __u8 sink_net6[16]; /* sink: the client's IPv6 /112 */
+
+/* changed between calls by userspace */
+__u32 spin;
+
+/* floodgen_loop: 0 the veth the loop runs on, 1 where the flood goes */
+struct {
+	__uint(type, BPF_MAP_TYPE_DEVMAP);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u32);
+} loop_ports SEC(".maps");
+
+__u64 interval_ns; /* floodgen_loop: one frame out per interval (0: all) */
+__u64 next_ns;
+__u32 stop;
+__u64 sent;
+
+static long spin_cb(__u32 i, void *ctx)
+{
+	return 0;
+}
+
+/* One's complement sum update of a checksum field: a 32-bit word went from
+ * `from` to `to` (both as stored in the packet). */
+static __always_inline void csum_replace4(__u16 *sum, __u32 from, __u32 to)
+{
+	__u32 s = (__u16)~*sum;
+
+	s += (__u16)~from + (__u16)~(from >> 16);
+	s += (__u16)to + (__u16)(to >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	s = (s & 0xffff) + (s >> 16);
+	*sum = (__u16)~s;
+}
+
+static __always_inline void csum_replace2(__u16 *sum, __u16 from, __u16 to)
+{
+	csum_replace4(sum, from, to);
+}
+
+/* Give the frame a random source (address bits and port); 0 or -1. */
+static __always_inline int randomize(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	__u32 r = bpf_get_prandom_u32(), *srcw, old, new;
+	__u16 *l4sum = 0, *sport = 0;
+	void *l4;
+
+	if (is_v6) {
+		struct ipv6hdr *ip6 = data + sizeof(struct ethhdr);
+
+		if ((void *)(ip6 + 1) > end)
+			return -1;
+		srcw = &ip6->saddr.in6_u.u6_addr32[3];
+		l4 = ip6 + 1;
+	} else {
+		struct iphdr *ip = data + sizeof(struct ethhdr);
+
+		if ((void *)(ip + 1) > end)
+			return -1;
+		srcw = &ip->saddr;
+		l4 = ip + 1;
+	}
+	if (l4 + 20 > end)
+		return -1;
+	if (l4_proto == IPPROTO_TCP) {
+		l4sum = l4 + 16;
+		sport = l4;
+	} else if (l4_proto == IPPROTO_UDP) {
+		l4sum = l4 + 6;
+		sport = l4;
+	} else if (l4_proto == IPPROTO_ICMPV6) {
+		l4sum = l4 + 2; /* ICMPv6 sums the pseudo-header, ICMP does not */
+	}
+	old = *srcw;
+	new = bpf_htonl((bpf_ntohl(old) & ~src_mask) | (r & src_mask));
+	*srcw = new;
+	if (!is_v6) {
+		struct iphdr *ip = data + sizeof(struct ethhdr);
+
+		csum_replace4(&ip->check, old, new);
+	}
+	if (l4sum)
+		csum_replace4(l4sum, old, new);
+	if (rand_port && sport && l4sum) {
+		__u16 op = *sport, np = (__u16)((r >> 16) | 0x400);
+
+		*sport = np;
+		csum_replace2(l4sum, op, np);
+	}
+	return 0;
+}
+
+SEC("xdp")
+int floodgen_tx(struct xdp_md *ctx)
+{
+	if (spin)
+		bpf_loop(spin, spin_cb, 0, 0);
+	return randomize(ctx) ? XDP_ABORTED : XDP_TX;
+}
+
+/*
+ * A frame loop that emits copies: attached to one end of a veth pair whose
+ * other end bounces every frame back (XDP_TX), it sends each frame that
+ * comes round back into the loop and, when the pacing allows, a copy with
+ * a new random source to loop_ports[1] (a broadcast redirect to both
+ * ports clones the frame). The frames seeded into the loop circulate until
+ * `stop` is set. Used where BPF_PROG_TEST_RUN with live frames is not
+ * permitted: the copies reach the target as xdp_frames all the same.
+ */
+SEC("xdp")
+int floodgen_loop(struct xdp_md *ctx)
+{
+	__u64 now;
+
+	if (stop)
+		return XDP_DROP;
+	if (spin)
+		bpf_loop(spin, spin_cb, 0, 0);
+	if (interval_ns) {
+		now = bpf_ktime_get_ns();
+		if (now < next_ns)
+			return XDP_TX;
+		/* no credit beyond 1 ms of catching up */
+		if (next_ns + 1000000 < now)
+			next_ns = now;
+		next_ns += interval_ns;
+	}
+	if (randomize(ctx))
+		return XDP_TX;
+	sent++;
+	return bpf_redirect_map(&loop_ports, 0, BPF_F_BROADCAST);
+}
+
+SEC("xdp")
+int floodgen_sink(struct xdp_md *ctx)
+{
+	void *data = (void *)(long)ctx->data;
+	void *end = (void *)(long)ctx->data_end;
+	struct ethhdr *eth = data;
+
+	if ((void *)(eth + 1) > end)
+		return XDP_PASS;
+	if (eth->h_proto == bpf_htons(ETH_P_IP)) {
+		struct iphdr *ip = (void *)(eth + 1);
+
+		if ((void *)(ip + 1) > end)
+			return XDP_PASS;
+		return (ip->daddr & sink_mask4) == sink_net4 ? XDP_PASS
+							     : XDP_DROP;
+	}
+	if (eth->h_proto == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr *ip6 = (void *)(eth + 1);
+		const __u8 *d;
+
+		if ((void *)(ip6 + 1) > end)
+			return XDP_PASS;
+		d = ip6->daddr.in6_u.u6_addr8;
+		/* neighbour discovery and other link-local traffic pass */
+		if (d[0] == 0xff || (d[0] == 0xfe && (d[1] & 0xc0) == 0x80))
+			return XDP_PASS;
+		for (int i = 0; i < 14; i++)
+			if (d[i] != sink_net6[i])
+				return XDP_DROP;
+		return XDP_PASS;
+	}
+	return XDP_PASS;
+}
