@@ -91,8 +91,10 @@ BINS := $(BUILD)/sluiced $(BUILD)/sluicectl $(BUILD)/asan/sluiced
 
 .PHONY: all layers deps test unit-test bpf-test fuzz-smoke integration-test demo \
         fuzz install clean format
+# xdpbench: the flood smoke test (tests/integration) runs bench-flood's
+# harness, which needs it
 all: layers $(BINS) $(BPF_OBJS) $(TOOLS) $(UNIT_TESTS) $(BPF_TESTS) \
-     $(BUILD)/sluicectl.bash
+     $(BUILD)/sluicectl.bash $(BUILD)/bench/xdpbench
 
 # include direction between the daemon's layers (folders)
 layers:
