@@ -261,7 +261,7 @@ $(BUILD)/bench/xdpbench: bench/xdpbench.c $(SKELS) \
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) -I$(BUILD)/bench $(BASE_CFLAGS) -o $@ $< \
-		$(PKG_LIBS) -lpthread
+		$(PKG_LIBS)
 
 .PHONY: bench bench-xdp bench-router
 bench: bench-xdp bench-router

@@ -1,17 +1,21 @@
 // SPDX-License-Identifier: MIT
 /*
- * The flood half of `make bench-flood` (bench/xdpbench.c `flood` and `sink`).
+ * The flood half of `make bench-flood` (bench/xdpbench.c `loop` and `sink`).
  *
- * floodgen_tx: run by BPF_PROG_TEST_RUN with BPF_F_TEST_XDP_LIVE_FRAMES on a
- * template frame (Ethernet + IPv4 or IPv6 + TCP, UDP, ICMP or ICMPv6, with
- * valid checksums), it rewrites each frame before sending it out with
- * XDP_TX: the low bits of the source address chosen by src_mask and, for TCP
- * and UDP, the source port are replaced by random ones, and the checksums
- * are updated incrementally (RFC 1624), so the receiver's stack takes the
- * frames as valid packets from many sources. The live-frames page pool does
- * not restore the data of a recycled frame, so the update is always from
- * the bytes the frame holds now. Pacing: `spin` empty iterations of
- * bpf_loop() per frame; userspace changes it between calls to hold a rate.
+ * floodgen_loop: a frame loop that emits copies. It runs on one end (x1) of
+ * a veth pair whose other end (x0) sends every frame straight back
+ * (XDP_TX); the template frames seeded into the loop (Ethernet + IPv4 or
+ * IPv6 + TCP, UDP, ICMP or ICMPv6, valid checksums) circulate, and each
+ * time one comes round the program gives it a new random source (the low
+ * bits of the address chosen by src_mask and, for TCP and UDP, the source
+ * port; checksums updated incrementally, RFC 1624) and, when the pacing
+ * allows, redirects it to both ports of loop_ports with BPF_F_BROADCAST:
+ * one copy goes on round the loop, the other to the target veth, whose
+ * peer gets it in its ring as an xdp_frame, as from a NIC. Else the frame
+ * only goes round (XDP_TX). Everything stops (XDP_DROP) once `stop` is set.
+ * (BPF_PROG_TEST_RUN with live frames, what `xdpbench gen` uses, is refused
+ * with EPERM on the VM this was written on; the loop needs nothing but
+ * XDP on veth.)
  *
  * floodgen_sink: attached to the attacker's veth, which the gateway's
  * replies come back to (the attacker's namespace is also the client's
@@ -39,9 +43,6 @@ const volatile __u32 sink_net4;	 /* sink: the client's IPv4 network... */
 const volatile __u32 sink_mask4; /* ...and mask, network order */
 const volatile __u8 sink_net6[16]; /* sink: the client's IPv6 /112 */
 
-/* changed between calls by userspace */
-__u32 spin;
-
 /* floodgen_loop: 0 the veth the loop runs on, 1 where the flood goes */
 struct {
 	__uint(type, BPF_MAP_TYPE_DEVMAP);
@@ -51,14 +52,11 @@ struct {
 } loop_ports SEC(".maps");
 
 __u64 interval_ns; /* floodgen_loop: one frame out per interval (0: all) */
+__u32 burst;	   /* ...sent in bursts of this many frames */
+__u32 left;	   /* frames left in the current burst */
 __u64 next_ns;
 __u32 stop;
 __u64 sent;
-
-static long spin_cb(__u32 i, void *ctx)
-{
-	return 0;
-}
 
 /* One's complement sum update of a checksum field: a 32-bit word went from
  * `from` to `to` (both as stored in the packet). */
@@ -132,23 +130,7 @@ static __always_inline int randomize(struct xdp_md *ctx)
 	return 0;
 }
 
-SEC("xdp")
-int floodgen_tx(struct xdp_md *ctx)
-{
-	if (spin)
-		bpf_loop(spin, spin_cb, 0, 0);
-	return randomize(ctx) ? XDP_ABORTED : XDP_TX;
-}
-
-/*
- * A frame loop that emits copies: attached to one end of a veth pair whose
- * other end bounces every frame back (XDP_TX), it sends each frame that
- * comes round back into the loop and, when the pacing allows, a copy with
- * a new random source to loop_ports[1] (a broadcast redirect to both
- * ports clones the frame). The frames seeded into the loop circulate until
- * `stop` is set. Used where BPF_PROG_TEST_RUN with live frames is not
- * permitted: the copies reach the target as xdp_frames all the same.
- */
+/* The loop: see the top of the file. */
 SEC("xdp")
 int floodgen_loop(struct xdp_md *ctx)
 {
@@ -156,16 +138,21 @@ int floodgen_loop(struct xdp_md *ctx)
 
 	if (stop)
 		return XDP_DROP;
-	if (spin)
-		bpf_loop(spin, spin_cb, 0, 0);
+	/* paced: `burst` frames back to back (they leave in one flush, one
+	 * wake-up of the receiver, as with a NIC's interrupt coalescing),
+	 * then nothing until burst x interval has passed */
 	if (interval_ns) {
-		now = bpf_ktime_get_ns();
-		if (now < next_ns)
-			return XDP_TX;
-		/* no credit beyond 1 ms of catching up */
-		if (next_ns + 1000000 < now)
-			next_ns = now;
-		next_ns += interval_ns;
+		if (!left) {
+			now = bpf_ktime_get_ns();
+			if (now < next_ns)
+				return XDP_TX;
+			/* no credit beyond 1 ms of catching up */
+			if (next_ns + 1000000 < now)
+				next_ns = now;
+			next_ns += interval_ns * (burst ? burst : 1);
+			left = burst ? burst : 1;
+		}
+		left--;
 	}
 	if (randomize(ctx))
 		return XDP_TX;

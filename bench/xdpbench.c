@@ -10,7 +10,7 @@
  *       cases, xdp-filter's program (prog id ID, loaded by the script), and a
  *       bare XDP_PASS program whose cost is the test harness's own. Prints
  *       one JSON object.
- *   xdpbench attach IFNAME pass|drop|sluice|id:N [--deny SRC]
+ *   xdpbench attach IFNAME pass|drop|tx|sluice|id:N [--deny SRC]
  *       Attach (or atomically replace) a native XDP program on IFNAME and
  *       exit; the attachment outlives the process. sluice: the Sluice
  *       program with its maps filled as in `cost`, plus SRC in the denylist.
@@ -30,18 +30,20 @@
  *       (without PID: at which the veth takes the most frames per second),
  *       as {"spin":N,"mpps":R,"rx_ns":T,"refused":F}. Reads IFNAME's
  *       tx_queue_N_xdp_xmit[_errors] ethtool counters.
- *   xdpbench flood IFNAME --src IP --src-bits N --dst IP --dst-mac MAC
- *                  --kind syn|ack|udp|icmp [--rate PPS] [--threads N]
- *                  [--seconds S]
- *       The flood generator of `make bench-flood`: THREADS threads, each a
- *       live-frames loop like `gen` running bench/floodgen.bpf.c, which
- *       gives every frame a random source (the low N bits of the source
- *       address, and the source port for TCP/UDP) with valid checksums.
- *       IPv6 when IP has a colon. --rate 0 (default): as fast as the
- *       threads go; else the pacing (the program's spin count) is adjusted
- *       every 100 ms so that the frames leaving IFNAME (delivered + refused
- *       by the peer's full ring) hold PPS. Prints {"generated":N,
- *       "delivered":N,"refused":N,"seconds":S,"spin":N,...}.
+ *   xdpbench loop X0 X1 OUT --src IP --src-bits N --dst IP --dst-mac MAC
+ *                 --kind syn|ack|udp|icmp [--rate PPS] [--burst N]
+ *                 [--frames N] [--seconds S] [--dport P]
+ *       The flood generator of `make bench-flood` (bench/floodgen.bpf.c):
+ *       attaches XDP_TX to X0 and floodgen_loop to X1 (a veth pair, both
+ *       ends in this namespace), seeds N template frames into X0 with an
+ *       AF_PACKET socket (again if the loop ever empties), and lets the
+ *       loop send copies with random sources (the low N bits of the source
+ *       address, the source port for TCP/UDP; IPv6 when IP has a colon)
+ *       out of OUT for S seconds: all it can (--rate 0, default) or PPS, in
+ *       bursts of --burst frames (default 32). Then stops the loop. Prints
+ *       {"generated":N,"delivered":N,"refused":N,"seconds":S,...} with
+ *       OUT's xdp_xmit counters (delivered to / refused by the peer's
+ *       ring).
  *   xdpbench sink IFNAME --net4 CIDR --net6 CIDR
  *       Attach floodgen_sink on IFNAME (native XDP; outlives the process):
  *       frames to the two networks pass, other IP frames are dropped.
@@ -49,7 +51,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
-#include <pthread.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <stdbool.h>
@@ -418,7 +419,7 @@ static int cmd_attach(int argc, char **argv)
 	int ifindex, fd, err;
 
 	if (argc < 2)
-		die("attach IFNAME pass|drop|sluice|id:N [--deny SRC]", EINVAL);
+		die("attach IFNAME pass|drop|tx|sluice|id:N [--deny SRC]", EINVAL);
 	ifname = argv[0];
 	what = argv[1];
 	if (argc >= 4 && !strcmp(argv[2], "--deny"))
@@ -754,7 +755,6 @@ static int cmd_gen(int argc, char **argv)
 /* ---- flood ------------------------------------------------------------------ */
 
 #define FLOOD_MAX_FRAME 80
-#define FLOOD_MAX_THREADS 8
 
 /* one's complement sum of n bytes (n even), not folded */
 static uint32_t sum16(const uint8_t *p, size_t n, uint32_t s)
@@ -853,175 +853,6 @@ static size_t flood_frame(uint8_t *f, const uint8_t dmac[6], const char *src,
 	return 14 + hlen + 20;
 }
 
-struct flood_thread {
-	pthread_t t;
-	int prog_fd, ifindex;
-	const uint8_t *frame;
-	__u32 len;
-	volatile bool *stop;
-	unsigned long long packets;
-	int err;
-};
-
-static void *flood_run(void *arg)
-{
-	struct flood_thread *ft = arg;
-	__u32 repeat = 20000;
-
-	while (!*ft->stop) {
-		struct xdp_md ctx = {.data_end = ft->len,
-				     .ingress_ifindex = (__u32)ft->ifindex};
-		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = ft->frame,
-			    .data_size_in = ft->len, .ctx_in = &ctx,
-			    .ctx_size_in = sizeof(ctx), .repeat = repeat,
-			    .flags = BPF_F_TEST_XDP_LIVE_FRAMES,
-			    .batch_size = 256);
-		double t = now_s(), dt;
-
-		if (bpf_prog_test_run_opts(ft->prog_fd, &o)) {
-			ft->err = errno;
-			return NULL;
-		}
-		ft->packets += repeat;
-		/* calls of ~100 ms: each sets up a page pool */
-		dt = now_s() - t;
-		if (dt > 0) {
-			double r = (double)repeat * 0.1 / dt;
-
-			repeat = r < 2000 ? 2000 : r > 5e7 ? 50000000 : (__u32)r;
-		}
-	}
-	return NULL;
-}
-
-static int cmd_flood(int argc, char **argv)
-{
-	const char *src = NULL, *dst = NULL, *mac = NULL, *kind = "syn";
-	double seconds = 5, rate = 0;
-	int bits = 0, nthreads = 1, dport = 8080, proto;
-	struct flood_thread th[FLOOD_MAX_THREADS];
-	uint8_t frame[FLOOD_MAX_FRAME], dmac[6];
-	uint64_t ok0, e0, ok1, e1, okp, ep;
-	unsigned long long gen = 0;
-	volatile bool stop = false;
-	struct floodgen *skel;
-	double t0, tp, spin, t;
-	size_t len;
-	bool v6;
-
-	if (argc < 1)
-		die("flood IFNAME --src IP --src-bits N --dst IP --dst-mac MAC "
-		    "--kind syn|ack|udp|icmp [--rate PPS] [--threads N] "
-		    "[--seconds S] [--dport P]",
-		    EINVAL);
-	for (int i = 1; i + 1 < argc; i += 2) {
-		const char *v = argv[i + 1];
-
-		if (!strcmp(argv[i], "--src"))
-			src = v;
-		else if (!strcmp(argv[i], "--src-bits"))
-			bits = atoi(v);
-		else if (!strcmp(argv[i], "--dst"))
-			dst = v;
-		else if (!strcmp(argv[i], "--dst-mac"))
-			mac = v;
-		else if (!strcmp(argv[i], "--kind"))
-			kind = v;
-		else if (!strcmp(argv[i], "--rate"))
-			rate = atof(v);
-		else if (!strcmp(argv[i], "--threads"))
-			nthreads = atoi(v);
-		else if (!strcmp(argv[i], "--seconds"))
-			seconds = atof(v);
-		else if (!strcmp(argv[i], "--dport"))
-			dport = atoi(v);
-		else
-			die(argv[i], EINVAL);
-	}
-	if (!src || !dst || !mac || parse_mac(mac, dmac) || bits < 0 ||
-	    bits > 32 || nthreads < 1 || nthreads > FLOOD_MAX_THREADS ||
-	    seconds <= 0 || seconds > 600 || rate < 0 || dport < 1 ||
-	    dport > 65535)
-		die("flood needs --src, --dst, --dst-mac; --src-bits 0..32, "
-		    "--threads 1..8, --seconds 0..600, --rate >= 0",
-		    EINVAL);
-	len = flood_frame(frame, dmac, src, dst, (uint16_t)dport, kind, &v6,
-			  &proto);
-	if (len < 64)
-		len = 64;
-	skel = floodgen__open();
-	if (!skel)
-		die("opening the floodgen skeleton", errno);
-	skel->rodata->is_v6 = v6;
-	skel->rodata->l4_proto = (__u32)proto;
-	skel->rodata->src_mask = bits == 32 ? ~0u : (1u << bits) - 1;
-	skel->rodata->rand_port = bits > 0;
-	if (floodgen__load(skel))
-		die("loading the floodgen program", errno);
-	/* a first guess of the pacing; the loop below corrects it */
-	spin = rate > 0 ? 1e9 / rate / 4 : 0;
-	skel->bss->spin = (__u32)spin;
-	if (xmit_counters(argv[0], &ok0, &e0))
-		die("reading the veth's xdp_xmit counters (ethtool -S)", EIO);
-	memset(th, 0, sizeof(th));
-	for (int i = 0; i < nthreads; i++) {
-		th[i].prog_fd = bpf_program__fd(skel->progs.floodgen_tx);
-		th[i].ifindex = (int)if_nametoindex(argv[0]);
-		if (!th[i].ifindex)
-			die(argv[0], ENODEV);
-		th[i].frame = frame;
-		th[i].len = (__u32)len;
-		th[i].stop = &stop;
-		if (pthread_create(&th[i].t, NULL, flood_run, &th[i]))
-			die("pthread_create", errno);
-	}
-	t0 = tp = now_s();
-	okp = ok0;
-	ep = e0;
-	while (now_s() - t0 < seconds) {
-		struct timespec ts = {0, 100000000};
-		double r;
-
-		nanosleep(&ts, NULL);
-		if (xmit_counters(argv[0], &ok1, &e1))
-			break;
-		t = now_s();
-		r = (double)(ok1 - okp + e1 - ep) / (t - tp);
-		tp = t;
-		okp = ok1;
-		ep = e1;
-		if (rate <= 0 || r <= 0)
-			continue;
-		/* the frame rate goes as 1 / (fixed cost + spin): move spin
-		 * by part of the relative error, at least one step */
-		if (r > rate)
-			spin = spin < 1 ? 8 : spin * (r / rate > 2 ? 1.5 : 1 + 0.5 * (r / rate - 1));
-		else
-			spin = spin * (rate / r > 2 ? 0.6 : 1 - 0.5 * (1 - r / rate));
-		if (spin > 1e6)
-			spin = 1e6;
-		skel->bss->spin = (__u32)spin;
-	}
-	stop = true;
-	for (int i = 0; i < nthreads; i++) {
-		pthread_join(th[i].t, NULL);
-		if (th[i].err)
-			die("BPF_PROG_TEST_RUN (live frames)", th[i].err);
-		gen += th[i].packets;
-	}
-	t = now_s() - t0;
-	if (xmit_counters(argv[0], &ok1, &e1))
-		die("reading the veth's xdp_xmit counters (ethtool -S)", EIO);
-	printf("{\"generated\":%llu,\"delivered\":%llu,\"refused\":%llu,"
-	       "\"seconds\":%.3f,\"spin\":%u,\"threads\":%d,"
-	       "\"rate_target\":%.0f,\"kind\":\"%s\",\"v6\":%s}\n",
-	       gen, (unsigned long long)(ok1 - ok0),
-	       (unsigned long long)(e1 - e0), t, skel->bss->spin, nthreads,
-	       rate, kind, v6 ? "true" : "false");
-	floodgen__destroy(skel);
-	return 0;
-}
-
 /* Send one raw frame out of ifindex (AF_PACKET). */
 static int send_raw(int fd, int ifindex, const uint8_t *f, size_t len)
 {
@@ -1039,7 +870,7 @@ static int cmd_loop(int argc, char **argv)
 {
 	const char *src = NULL, *dst = NULL, *mac = NULL, *kind = "syn";
 	double seconds = 5, rate = 0, t0, t;
-	int bits = 0, dport = 8080, frames = 128, proto, fd, tx_fd;
+	int bits = 0, dport = 8080, frames = 128, burst = 32, proto, fd, tx_fd;
 	int if_x0, if_x1, if_out;
 	uint8_t frame[FLOOD_MAX_FRAME], dmac[6];
 	uint64_t ok0, e0, ok1, e1, last = 0;
@@ -1052,7 +883,7 @@ static int cmd_loop(int argc, char **argv)
 	if (argc < 3)
 		die("loop X0 X1 OUT --src IP --src-bits N --dst IP --dst-mac MAC "
 		    "--kind syn|ack|udp|icmp [--rate PPS] [--seconds S] "
-		    "[--dport P] [--frames N]",
+		    "[--dport P] [--frames N] [--burst N]",
 		    EINVAL);
 	for (int i = 3; i + 1 < argc; i += 2) {
 		const char *v = argv[i + 1];
@@ -1075,14 +906,18 @@ static int cmd_loop(int argc, char **argv)
 			dport = atoi(v);
 		else if (!strcmp(argv[i], "--frames"))
 			frames = atoi(v);
+		else if (!strcmp(argv[i], "--burst"))
+			burst = atoi(v);
 		else
 			die(argv[i], EINVAL);
 	}
 	if (!src || !dst || !mac || parse_mac(mac, dmac) || bits < 0 ||
 	    bits > 32 || seconds <= 0 || seconds > 600 || rate < 0 ||
-	    dport < 1 || dport > 65535 || frames < 1 || frames > 200)
+	    dport < 1 || dport > 65535 || frames < 1 || frames > 200 ||
+	    burst < 1 || burst > 64)
 		die("loop needs --src, --dst, --dst-mac; --src-bits 0..32, "
-		    "--seconds 0..600, --rate >= 0, --frames 1..200",
+		    "--seconds 0..600, --rate >= 0, --frames 1..200, "
+		    "--burst 1..64",
 		    EINVAL);
 	if_x0 = (int)if_nametoindex(argv[0]);
 	if_x1 = (int)if_nametoindex(argv[1]);
@@ -1101,6 +936,7 @@ static int cmd_loop(int argc, char **argv)
 	if (floodgen__load(skel))
 		die("loading the floodgen program", errno);
 	skel->bss->interval_ns = rate > 0 ? (__u64)(1e9 / rate) : 0;
+	skel->bss->burst = (__u32)burst;
 	if (bpf_map_update_elem(bpf_map__fd(skel->maps.loop_ports), &k0,
 				&if_x1, BPF_ANY) ||
 	    bpf_map_update_elem(bpf_map__fd(skel->maps.loop_ports), &k1,
@@ -1143,11 +979,11 @@ static int cmd_loop(int argc, char **argv)
 	if (xmit_counters(argv[2], &ok1, &e1))
 		die("reading the veth's xdp_xmit counters (ethtool -S)", EIO);
 	printf("{\"generated\":%llu,\"delivered\":%llu,\"refused\":%llu,"
-	       "\"seconds\":%.3f,\"threads\":1,\"reseeds\":%d,"
+	       "\"seconds\":%.3f,\"burst\":%d,\"reseeds\":%d,"
 	       "\"rate_target\":%.0f,\"kind\":\"%s\",\"v6\":%s}\n",
 	       (unsigned long long)skel->bss->sent,
 	       (unsigned long long)(ok1 - ok0), (unsigned long long)(e1 - e0),
-	       t, reseeds, rate, kind, v6 ? "true" : "false");
+	       t, burst, reseeds, rate, kind, v6 ? "true" : "false");
 	close(fd);
 	close(tx_fd);
 	floodgen__destroy(skel); /* the attachment keeps the program */
@@ -1210,7 +1046,7 @@ int main(int argc, char **argv)
 {
 	libbpf_set_print(NULL);
 	if (argc < 2) {
-		fprintf(stderr, "usage: xdpbench cost|attach|gen|flood|sink ...\n");
+		fprintf(stderr, "usage: xdpbench cost|attach|gen|loop|sink ...\n");
 		return 2;
 	}
 	if (!strcmp(argv[1], "cost"))
@@ -1219,8 +1055,6 @@ int main(int argc, char **argv)
 		return cmd_attach(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "gen"))
 		return cmd_gen(argc - 2, argv + 2);
-	if (!strcmp(argv[1], "flood"))
-		return cmd_flood(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "loop"))
 		return cmd_loop(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "sink"))

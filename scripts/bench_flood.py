@@ -489,6 +489,7 @@ table netdev slflood {{
             NS_A, "taskset", "-c", CPU_CLIENT, XB, "loop", X0, X1, dev,
             "--src", src, "--src-bits", bits, "--dst", dst, "--dst-mac", mac,
             "--kind", kind, "--rate", rate, "--frames", self.args.frames,
+            "--burst", self.args.burst,
             "--seconds", secs + settle + 0.5))
         time.sleep(settle)
         if gen.poll() is not None:
@@ -543,7 +544,7 @@ table netdev slflood {{
                "smoke": a.smoke, "load_before": open("/proc/loadavg")
                .read().split()[:3],
                "settings": {"seconds": a.seconds, "settle": a.settle,
-                            "frames": a.frames, "conns": a.conns,
+                            "frames": a.frames, "burst": a.burst, "conns": a.conns,
                             "rates": a.rates, "mixes": a.mixes,
                             "contenders": a.contenders},
                "mixes": {m: MIXES[m][4] for m in a.mixes},
@@ -569,17 +570,26 @@ table netdev slflood {{
                     cr["mixes"][m] = {}
                     for rate in a.rates:
                         r = self.phase(c, fam, m, rate)
-                        r["legit_retained_ratio"] = (
-                            r["rps"] / b["rps"] if b["rps"] else 0.0)
                         cr["mixes"][m][str(rate) if rate else "max"] = r
                         log(f"{c} {m} rate {rate or 'max'}: offered "
                             f"{r['gen_offered_pps'] / 1e6:.2f} Mpps, "
                             f"delivered {r['gen_delivered_pps'] / 1e6:.2f}"
                             f", legit {r['rps']:.0f} req/s "
-                            f"({r['legit_retained_ratio']:.2f}) p99 "
+                            f"({r['rps'] / b['rps']:.2f}) p99 "
                             f"{r['p99_ms']} ms, gw cpu "
                             f"{r['gw_cpu_busy']:.2f}, napi "
                             f"{r['gw_napi_busy']:.2f}, drops {r['drops']}")
+                    # and a no-flood phase after: each flood phase is
+                    # compared with the mean of the two
+                    b2 = self.phase(c, fam, None, 0)
+                    b["rps_after"] = b2["rps"]
+                    b["p99_ms_after"] = b2["p99_ms"]
+                    b["rps_mean"] = (b["rps"] + b2["rps"]) / 2
+                    log(f"{c} no flood again: {b2['rps']:.0f} req/s")
+                    for r in cr["mixes"][m].values():
+                        r["legit_retained_ratio"] = (
+                            r["rps"] / b["rps_mean"] if b["rps_mean"]
+                            else 0.0)
                 finally:
                     self.contender_teardown(c)
         res["load_after"] = open("/proc/loadavg").read().split()[:3]
@@ -669,11 +679,13 @@ def markdown(res, g, png_rel):
          f"{res['settings']['seconds']} s of wrk (1 thread, "
          f"{res['settings']['conns']} keep-alive connections), "
          f"{res['settings']['frames']} frames circulating in the "
-         "generator's loop; one round.", "",
+         "generator's loop, paced rates sent in bursts of "
+         f"{res['settings']['burst']}; one round.", "",
          "Each mix: per contender, a no-flood phase (the generator running "
-         "into the refusing veth) then the flood phases; *kept* is req/s "
-         "under flood / that no-flood req/s (rate `-`: the no-flood phase "
-         "itself). *offered* is the generator's frames/s out of its veth, "
+         "into the refusing veth), the flood phases, a no-flood phase; "
+         "*kept* is req/s under flood / the mean of the no-flood req/s "
+         "before and after them (rate `none`: those two phases). "
+         "*offered* is the generator's frames/s out of its veth, "
          "*delivered* those g0's ring took (the rest the full ring "
          "refused). *gateway CPU*: CPU 1 busy; *NAPI*: g0's NAPI thread's "
          "share of it.", "",
@@ -683,8 +695,9 @@ def markdown(res, g, png_rel):
     for m in res["mixes"]:
         for c, cr in cs.items():
             b = cr["baseline"][m]
-            L.append(f"| {m} | - | {c} | - | - | {b['rps']:.0f} | 1 | "
-                     f"{b['p99_ms']} | {100 * b['gw_cpu_busy']:.0f}% | "
+            L.append(f"| {m} | none | {c} | - | - | {b['rps']:.0f} / "
+                     f"{b['rps_after']:.0f} | 1 | {b['p99_ms']} | "
+                     f"{100 * b['gw_cpu_busy']:.0f}% | "
                      f"{100 * b['gw_napi_busy']:.0f}% | - |")
             for rk, r in cr["mixes"][m].items():
                 dr = ", ".join(f"{k} {v}" for k, v in sorted(
@@ -725,12 +738,13 @@ def main():
         a.seconds, a.settle, a.rates = 1, 0.5, [0]
         a.mixes = env("BENCH_FLOOD_MIXES", "deny4").split(",")
     else:
-        a.seconds = float(env("BENCH_FLOOD_SECONDS", "4"))
+        a.seconds = int(env("BENCH_FLOOD_SECONDS", "4"))
         a.settle = float(env("BENCH_FLOOD_SETTLE", "1"))
         a.rates = [int(float(x)) for x in env(
             "BENCH_FLOOD_RATES", "0,1000000,300000").split(",")]
         a.mixes = env("BENCH_FLOOD_MIXES", ",".join(MIXES)).split(",")
     a.frames = int(env("BENCH_FLOOD_FRAMES", "128"))
+    a.burst = int(env("BENCH_FLOOD_BURST", "32"))
     a.conns = int(env("BENCH_FLOOD_CONNS", "16"))
     a.contenders = env("BENCH_FLOOD_CONTENDERS",
                        ",".join(CONTENDERS)).split(",")
