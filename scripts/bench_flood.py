@@ -723,6 +723,23 @@ def markdown(res, g, png_rel):
     return "\n".join(L)
 
 
+def report(res, g):
+    """docs/bench-flood.png and the FLOOD-BENCH section of BENCHMARKS.md."""
+    png = REPO / "docs" / "bench-flood.png"
+    plot(res, png)
+    doc = REPO / "docs" / "BENCHMARKS.md"
+    section = markdown(res, g, "bench-flood.png")
+    text = doc.read_text()
+    pat = re.compile(r"<!-- FLOOD-BENCH:BEGIN.*?<!-- FLOOD-BENCH:END -->",
+                     re.S)
+    if pat.search(text):
+        text = pat.sub(lambda m: section, text)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section + "\n"
+    doc.write_text(text)
+    log(f"wrote {doc} and {png}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--smoke", action="store_true",
@@ -732,7 +749,14 @@ def main():
                                          "flood-results.json"))
     ap.add_argument("--keep", action="store_true",
                     help="keep the work directory (logs, configs)")
+    ap.add_argument("--report", metavar="JSON",
+                    help="only write the docs section and plots from the "
+                    "results of an earlier run")
     a = ap.parse_args()
+    if a.report:
+        res = json.loads(Path(a.report).read_text())
+        report(res, res["goals"])
+        return
     env = os.environ.get
     if a.smoke:
         a.seconds, a.settle, a.rates = 1, 0.5, [0]
@@ -782,19 +806,7 @@ def main():
     out.write_text(json.dumps(res, indent=1) + "\n")
     log(f"wrote {out}")
     if not a.smoke and env("BENCH_NO_DOC", "0") != "1":
-        png = REPO / "docs" / "bench-flood.png"
-        plot(res, png)
-        doc = REPO / "docs" / "BENCHMARKS.md"
-        section = markdown(res, g, "bench-flood.png")
-        text = doc.read_text()
-        pat = re.compile(r"<!-- FLOOD-BENCH:BEGIN.*?<!-- FLOOD-BENCH:END -->",
-                         re.S)
-        if pat.search(text):
-            text = pat.sub(lambda m: section, text)
-        else:
-            text = text.rstrip("\n") + "\n\n" + section + "\n"
-        doc.write_text(text)
-        log(f"wrote {doc} and {png}")
+        report(res, g)
     for m, v in res["legit_retained_ratio"].items():
         log(f"  {m}: " + ", ".join(f"{c} {x:.2f}" for c, x in v.items()))
     log(f"  goals: {g}")
