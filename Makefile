@@ -92,8 +92,10 @@ BINS := $(BUILD)/sluiced $(BUILD)/sluicectl $(BUILD)/asan/sluiced
 
 .PHONY: all layers deps test unit-test bpf-test fuzz-smoke integration-test demo \
         fuzz install clean format
+# xdpbench: the flood smoke test (tests/integration) runs bench-flood's
+# harness, which needs it
 all: layers $(BINS) $(BPF_OBJS) $(TOOLS) $(UNIT_TESTS) $(BPF_TESTS) \
-     $(BUILD)/sluicectl.bash
+     $(BUILD)/sluicectl.bash $(BUILD)/bench/xdpbench
 
 # include direction between the daemon's layers (folders)
 layers:
@@ -247,6 +249,21 @@ $(BUILD)/bench/%: bench/%.c $(SKELS) | $(DEPS_OK)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CPPFLAGS) $(BASE_CFLAGS) -o $@ $< $(PKG_LIBS)
 
+# the flood generator's BPF program (bench-flood), a skeleton for xdpbench
+$(BUILD)/bench/floodgen.bpf.o: bench/floodgen.bpf.c | $(DEPS_OK)
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+$(BUILD)/bench/floodgen.skel.h: $(BUILD)/bench/floodgen.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name floodgen > $@
+$(BUILD)/bench/xdpbench: bench/xdpbench.c $(SKELS) \
+		$(BUILD)/bench/floodgen.skel.h | $(DEPS_OK)
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) -I$(BUILD)/bench $(BASE_CFLAGS) -o $@ $< \
+		$(PKG_LIBS)
+
 .PHONY: bench bench-xdp bench-router
 bench: bench-xdp bench-router
 # Router micro-benchmark: ns per lookup at 10, 1,000 and 10,000 routes
@@ -271,6 +288,13 @@ $(BUILD)/bench/rulesbench: bench/rulesbench.c $(SKELS) $(BUILD)/libsluice.a \
 .PHONY: bench-rules
 bench-rules: $(BUILD)/bench/rulesbench
 	$(Q)BUILD=$(BUILD) bash scripts/bench-rules.sh
+
+# end-to-end flood: legitimate wrk traffic kept under attack mixes, no
+# filter vs nftables ingress vs Sluice's XDP (docs/BENCHMARKS.md); JSON in
+# $(BUILD)/bench/flood-results.json, plots in docs/bench-flood.png
+.PHONY: bench-flood
+bench-flood: $(BUILD)/sluiced $(BUILD)/sluicectl $(BUILD)/bench/xdpbench
+	$(Q)BUILD=$(BUILD) /usr/bin/python3 scripts/bench_flood.py
 
 # ---- test ------------------------------------------------------------------
 test: all $(FUZZERS)

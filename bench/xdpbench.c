@@ -10,7 +10,7 @@
  *       cases, xdp-filter's program (prog id ID, loaded by the script), and a
  *       bare XDP_PASS program whose cost is the test harness's own. Prints
  *       one JSON object.
- *   xdpbench attach IFNAME pass|drop|sluice|id:N [--deny SRC]
+ *   xdpbench attach IFNAME pass|drop|tx|sluice|id:N [--deny SRC]
  *       Attach (or atomically replace) a native XDP program on IFNAME and
  *       exit; the attachment outlives the process. sluice: the Sluice
  *       program with its maps filled as in `cost`, plus SRC in the denylist.
@@ -30,6 +30,23 @@
  *       (without PID: at which the veth takes the most frames per second),
  *       as {"spin":N,"mpps":R,"rx_ns":T,"refused":F}. Reads IFNAME's
  *       tx_queue_N_xdp_xmit[_errors] ethtool counters.
+ *   xdpbench loop X0 X1 OUT --src IP --src-bits N --dst IP --dst-mac MAC
+ *                 --kind syn|ack|udp|icmp [--rate PPS] [--burst N]
+ *                 [--frames N] [--seconds S] [--dport P]
+ *       The flood generator of `make bench-flood` (bench/floodgen.bpf.c):
+ *       attaches XDP_TX to X0 and floodgen_loop to X1 (a veth pair, both
+ *       ends in this namespace), seeds N template frames into X0 with an
+ *       AF_PACKET socket (again if the loop ever empties), and lets the
+ *       loop send copies with random sources (the low N bits of the source
+ *       address, the source port for TCP/UDP; IPv6 when IP has a colon)
+ *       out of OUT for S seconds: all it can (--rate 0, default) or PPS, in
+ *       bursts of --burst frames (default 32). Then stops the loop. Prints
+ *       {"generated":N,"delivered":N,"refused":N,"seconds":S,...} with
+ *       OUT's xdp_xmit counters (delivered to / refused by the peer's
+ *       ring).
+ *   xdpbench sink IFNAME --net4 CIDR --net6 CIDR
+ *       Attach floodgen_sink on IFNAME (native XDP; outlives the process):
+ *       frames to the two networks pass, other IP frames are dropped.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -50,10 +67,12 @@
 #include <linux/ethtool.h>
 #include <linux/sockios.h>
 #include <linux/if_link.h>
+#include <linux/if_packet.h>
 
 #include <sluice/abi.h>
 
 #include "sluice_xdp.skel.h"
+#include "floodgen.skel.h"
 
 #define FRAME_LEN 64
 
@@ -400,7 +419,7 @@ static int cmd_attach(int argc, char **argv)
 	int ifindex, fd, err;
 
 	if (argc < 2)
-		die("attach IFNAME pass|drop|sluice|id:N [--deny SRC]", EINVAL);
+		die("attach IFNAME pass|drop|tx|sluice|id:N [--deny SRC]", EINVAL);
 	ifname = argv[0];
 	what = argv[1];
 	if (argc >= 4 && !strcmp(argv[2], "--deny"))
@@ -412,6 +431,8 @@ static int cmd_attach(int argc, char **argv)
 		fd = tiny_prog(XDP_PASS);
 	} else if (!strcmp(what, "drop")) {
 		fd = tiny_prog(XDP_DROP);
+	} else if (!strcmp(what, "tx")) {
+		fd = tiny_prog(XDP_TX);
 	} else if (!strcmp(what, "sluice")) {
 		skel = sluice_load(deny);
 		fd = bpf_program__fd(skel->progs.sluice_xdp);
@@ -731,11 +752,301 @@ static int cmd_gen(int argc, char **argv)
 	return 0;
 }
 
+/* ---- flood ------------------------------------------------------------------ */
+
+#define FLOOD_MAX_FRAME 80
+
+/* one's complement sum of n bytes (n even), not folded */
+static uint32_t sum16(const uint8_t *p, size_t n, uint32_t s)
+{
+	for (size_t i = 0; i + 1 < n; i += 2)
+		s += (uint32_t)(p[i] << 8 | p[i + 1]);
+	return s;
+}
+
+static uint16_t fold(uint32_t s)
+{
+	while (s >> 16)
+		s = (s & 0xffff) + (s >> 16);
+	return (uint16_t)~s;
+}
+
+/*
+ * A frame from src to dst:dport of the given kind, every L4 part 20 bytes
+ * (TCP header; UDP header + 12 bytes; ICMP echo request + 12 bytes), valid
+ * checksums. Returns its length.
+ */
+static size_t flood_frame(uint8_t *f, const uint8_t dmac[6], const char *src,
+			  const char *dst, uint16_t dport, const char *kind,
+			  bool *v6, int *proto)
+{
+	static const uint8_t smac[6] = {0x02, 0x5c, 0, 0, 0x31, 0x02};
+	uint8_t *ip = f + 14, *l4, saddr[16], daddr[16];
+	size_t alen, hlen;
+	uint32_t ph;
+
+	*v6 = strchr(src, ':') != NULL;
+	alen = *v6 ? 16 : 4;
+	if (inet_pton(*v6 ? AF_INET6 : AF_INET, src, saddr) != 1 ||
+	    inet_pton(*v6 ? AF_INET6 : AF_INET, dst, daddr) != 1)
+		die("bad --src or --dst (same family)", EINVAL);
+	if (!strcmp(kind, "syn") || !strcmp(kind, "ack"))
+		*proto = IPPROTO_TCP;
+	else if (!strcmp(kind, "udp"))
+		*proto = IPPROTO_UDP;
+	else if (!strcmp(kind, "icmp"))
+		*proto = *v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP;
+	else
+		die("--kind syn|ack|udp|icmp", EINVAL);
+	memset(f, 0, FLOOD_MAX_FRAME);
+	memcpy(f, dmac, 6);
+	memcpy(f + 6, smac, 6);
+	if (*v6) {
+		put16(f + 12, 0x86dd);
+		ip[0] = 0x60;
+		put16(ip + 4, 20);
+		ip[6] = (uint8_t)*proto;
+		ip[7] = 64;
+		memcpy(ip + 8, saddr, 16);
+		memcpy(ip + 24, daddr, 16);
+		hlen = 40;
+	} else {
+		put16(f + 12, 0x0800);
+		ip[0] = 0x45;
+		put16(ip + 2, 40);
+		put16(ip + 4, 0x1234);
+		ip[8] = 64;
+		ip[9] = (uint8_t)*proto;
+		memcpy(ip + 12, saddr, 4);
+		memcpy(ip + 16, daddr, 4);
+		put16(ip + 10, csum(ip, 20, 0));
+		hlen = 20;
+	}
+	l4 = ip + hlen;
+	if (*proto == IPPROTO_TCP) {
+		put16(l4, 40000);
+		put16(l4 + 2, dport);
+		l4[7] = 1;
+		l4[12] = 5 << 4;
+		l4[13] = !strcmp(kind, "syn") ? 0x02 : 0x10;
+		put16(l4 + 14, 65535);
+	} else if (*proto == IPPROTO_UDP) {
+		put16(l4, 40000);
+		put16(l4 + 2, dport);
+		put16(l4 + 4, 20);
+		memset(l4 + 8, 'x', 12);
+	} else {
+		l4[0] = *v6 ? 128 : 8; /* echo request */
+		put16(l4 + 4, 0x5c5c);
+		put16(l4 + 6, 1);
+		memset(l4 + 8, 'x', 12);
+	}
+	/* pseudo-header for all but ICMPv4 */
+	ph = 0;
+	if (*proto != IPPROTO_ICMP) {
+		ph = sum16(saddr, alen, 0);
+		ph = sum16(daddr, alen, ph);
+		ph += (uint32_t)*proto + 20;
+	}
+	put16(l4 + (*proto == IPPROTO_TCP ? 16 : *proto == IPPROTO_UDP ? 6 : 2),
+	      fold(sum16(l4, 20, ph)));
+	return 14 + hlen + 20;
+}
+
+/* Send one raw frame out of ifindex (AF_PACKET). */
+static int send_raw(int fd, int ifindex, const uint8_t *f, size_t len)
+{
+	struct sockaddr_ll sll = {.sll_family = AF_PACKET,
+				  .sll_ifindex = ifindex, .sll_halen = 6};
+
+	memcpy(sll.sll_addr, f, 6);
+	return sendto(fd, f, len, 0, (struct sockaddr *)&sll, sizeof(sll)) ==
+			       (ssize_t)len
+		       ? 0
+		       : -errno;
+}
+
+static int cmd_loop(int argc, char **argv)
+{
+	const char *src = NULL, *dst = NULL, *mac = NULL, *kind = "syn";
+	double seconds = 5, rate = 0, t0, t;
+	int bits = 0, dport = 8080, frames = 128, burst = 32, proto, fd, tx_fd;
+	int if_x0, if_x1, if_out;
+	uint8_t frame[FLOOD_MAX_FRAME], dmac[6];
+	uint64_t ok0, e0, ok1, e1, last = 0;
+	struct floodgen *skel;
+	__u32 k0 = 0, k1 = 1;
+	int reseeds = 0;
+	size_t len;
+	bool v6;
+
+	if (argc < 3)
+		die("loop X0 X1 OUT --src IP --src-bits N --dst IP --dst-mac MAC "
+		    "--kind syn|ack|udp|icmp [--rate PPS] [--seconds S] "
+		    "[--dport P] [--frames N] [--burst N]",
+		    EINVAL);
+	for (int i = 3; i + 1 < argc; i += 2) {
+		const char *v = argv[i + 1];
+
+		if (!strcmp(argv[i], "--src"))
+			src = v;
+		else if (!strcmp(argv[i], "--src-bits"))
+			bits = atoi(v);
+		else if (!strcmp(argv[i], "--dst"))
+			dst = v;
+		else if (!strcmp(argv[i], "--dst-mac"))
+			mac = v;
+		else if (!strcmp(argv[i], "--kind"))
+			kind = v;
+		else if (!strcmp(argv[i], "--rate"))
+			rate = atof(v);
+		else if (!strcmp(argv[i], "--seconds"))
+			seconds = atof(v);
+		else if (!strcmp(argv[i], "--dport"))
+			dport = atoi(v);
+		else if (!strcmp(argv[i], "--frames"))
+			frames = atoi(v);
+		else if (!strcmp(argv[i], "--burst"))
+			burst = atoi(v);
+		else
+			die(argv[i], EINVAL);
+	}
+	if (!src || !dst || !mac || parse_mac(mac, dmac) || bits < 0 ||
+	    bits > 32 || seconds <= 0 || seconds > 600 || rate < 0 ||
+	    dport < 1 || dport > 65535 || frames < 1 || frames > 200 ||
+	    burst < 1 || burst > 64)
+		die("loop needs --src, --dst, --dst-mac; --src-bits 0..32, "
+		    "--seconds 0..600, --rate >= 0, --frames 1..200, "
+		    "--burst 1..64",
+		    EINVAL);
+	if_x0 = (int)if_nametoindex(argv[0]);
+	if_x1 = (int)if_nametoindex(argv[1]);
+	if_out = (int)if_nametoindex(argv[2]);
+	if (!if_x0 || !if_x1 || !if_out)
+		die("loop: no such interface", ENODEV);
+	len = flood_frame(frame, dmac, src, dst, (uint16_t)dport, kind, &v6,
+			  &proto);
+	skel = floodgen__open();
+	if (!skel)
+		die("opening the floodgen skeleton", errno);
+	skel->rodata->is_v6 = v6;
+	skel->rodata->l4_proto = (__u32)proto;
+	skel->rodata->src_mask = bits == 32 ? ~0u : (1u << bits) - 1;
+	skel->rodata->rand_port = bits > 0;
+	if (floodgen__load(skel))
+		die("loading the floodgen program", errno);
+	skel->bss->interval_ns = rate > 0 ? (__u64)(1e9 / rate) : 0;
+	skel->bss->burst = (__u32)burst;
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.loop_ports), &k0,
+				&if_x1, BPF_ANY) ||
+	    bpf_map_update_elem(bpf_map__fd(skel->maps.loop_ports), &k1,
+				&if_out, BPF_ANY))
+		die("filling the loop's devmap", errno);
+	tx_fd = tiny_prog(XDP_TX);
+	/* replace, never detach: the veths keep their NAPI threads */
+	if (bpf_xdp_attach(if_x0, tx_fd, XDP_FLAGS_DRV_MODE, NULL) ||
+	    bpf_xdp_attach(if_x1, bpf_program__fd(skel->progs.floodgen_loop),
+			   XDP_FLAGS_DRV_MODE, NULL))
+		die("attaching the loop's programs", errno);
+	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		die("socket(AF_PACKET)", errno);
+	if (xmit_counters(argv[2], &ok0, &e0))
+		die("reading the veth's xdp_xmit counters (ethtool -S)", EIO);
+	t0 = now_s();
+	for (int i = 0; i < frames; i++)
+		if (send_raw(fd, if_x0, frame, len))
+			die("seeding the loop", errno);
+	while ((t = now_s()) - t0 < seconds) {
+		struct timespec ts = {0, 50000000};
+
+		nanosleep(&ts, NULL);
+		/* frames lost from the loop (a full ring) are replaced */
+		if (skel->bss->sent == last && reseeds < 1000) {
+			for (int i = 0; i < frames; i++)
+				send_raw(fd, if_x0, frame, len);
+			reseeds++;
+		}
+		last = skel->bss->sent;
+	}
+	skel->bss->stop = 1;
+	t = now_s() - t0;
+	{
+		struct timespec ts = {0, 50000000};
+
+		nanosleep(&ts, NULL);
+	}
+	if (xmit_counters(argv[2], &ok1, &e1))
+		die("reading the veth's xdp_xmit counters (ethtool -S)", EIO);
+	printf("{\"generated\":%llu,\"delivered\":%llu,\"refused\":%llu,"
+	       "\"seconds\":%.3f,\"burst\":%d,\"reseeds\":%d,"
+	       "\"rate_target\":%.0f,\"kind\":\"%s\",\"v6\":%s}\n",
+	       (unsigned long long)skel->bss->sent,
+	       (unsigned long long)(ok1 - ok0), (unsigned long long)(e1 - e0),
+	       t, burst, reseeds, rate, kind, v6 ? "true" : "false");
+	close(fd);
+	close(tx_fd);
+	floodgen__destroy(skel); /* the attachment keeps the program */
+	return 0;
+}
+
+static void cidr(const char *s, int af, uint8_t *addr, int *plen)
+{
+	char buf[64];
+	char *slash;
+
+	snprintf(buf, sizeof(buf), "%s", s);
+	slash = strchr(buf, '/');
+	if (!slash)
+		die(s, EINVAL);
+	*slash = '\0';
+	*plen = atoi(slash + 1);
+	if (inet_pton(af, buf, addr) != 1)
+		die(s, EINVAL);
+}
+
+static int cmd_sink(int argc, char **argv)
+{
+	uint8_t a4[4], a6[16];
+	int p4 = -1, p6 = -1, ifindex;
+	struct floodgen *skel;
+	uint32_t m4;
+
+	for (int i = 1; i + 1 < argc; i += 2) {
+		if (!strcmp(argv[i], "--net4"))
+			cidr(argv[i + 1], AF_INET, a4, &p4);
+		else if (!strcmp(argv[i], "--net6"))
+			cidr(argv[i + 1], AF_INET6, a6, &p6);
+		else
+			die(argv[i], EINVAL);
+	}
+	if (argc < 1 || p4 < 0 || p4 > 32 || p6 != 112)
+		die("sink IFNAME --net4 A.B.C.D/N --net6 X::/112", EINVAL);
+	ifindex = (int)if_nametoindex(argv[0]);
+	if (!ifindex)
+		die(argv[0], ENODEV);
+	skel = floodgen__open();
+	if (!skel)
+		die("opening the floodgen skeleton", errno);
+	m4 = p4 ? htonl(~0u << (32 - p4)) : 0;
+	skel->rodata->sink_mask4 = m4;
+	memcpy((void *)&skel->rodata->sink_net4, a4, 4);
+	skel->rodata->sink_net4 &= m4;
+	memcpy((void *)skel->rodata->sink_net6, a6, 16);
+	if (floodgen__load(skel))
+		die("loading the floodgen program", errno);
+	if (bpf_xdp_attach(ifindex, bpf_program__fd(skel->progs.floodgen_sink),
+			   XDP_FLAGS_DRV_MODE, NULL))
+		die("attach", errno);
+	floodgen__destroy(skel); /* the attachment keeps it alive */
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	libbpf_set_print(NULL);
 	if (argc < 2) {
-		fprintf(stderr, "usage: xdpbench cost|attach|gen ...\n");
+		fprintf(stderr, "usage: xdpbench cost|attach|gen|loop|sink ...\n");
 		return 2;
 	}
 	if (!strcmp(argv[1], "cost"))
@@ -744,6 +1055,10 @@ int main(int argc, char **argv)
 		return cmd_attach(argc - 2, argv + 2);
 	if (!strcmp(argv[1], "gen"))
 		return cmd_gen(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "loop"))
+		return cmd_loop(argc - 2, argv + 2);
+	if (!strcmp(argv[1], "sink"))
+		return cmd_sink(argc - 2, argv + 2);
 	fprintf(stderr, "xdpbench: unknown command %s\n", argv[1]);
 	return 2;
 }

@@ -29,6 +29,8 @@ PKGS=(
 	# make bench (XDP): xdp-filter to compare with, nftables for the
 	# ingress-hook drop, ethtool for veth queue counters
 	xdp-tools nftables ethtool
+	# make bench-flood: its plots
+	gnuplot-nox
 	# the status page's test (headless browser), the version stamp (xxd
 	# embeds the page), examples/python and their test
 	chromium xxd python3-flask gunicorn python3-fastapi uvicorn
