@@ -524,17 +524,19 @@ size_t dns_pollfds(struct dns *d, struct pollfd *pfd, size_t max)
 	_Static_assert(ARES_GETSOCK_MAXNUM <= DNS_MAX_SOCKETS,
 		       "DNS_MAX_SOCKETS is below c-ares' maximum");
 	size_t n = 0;
-	int bits;
+	unsigned int bits;
 
 	if (!d->ch_ok)
 		return 0;
-	bits = ares_getsock(d->ch, socks, ARES_GETSOCK_MAXNUM);
+	bits = (unsigned int)ares_getsock(d->ch, socks, ARES_GETSOCK_MAXNUM);
 	for (int i = 0; i < ARES_GETSOCK_MAXNUM && n < max; i++) {
 		short ev = 0;
 
-		if (ARES_GETSOCK_READABLE(bits, i))
+		/* the bits by hand: ARES_GETSOCK_WRITABLE() shifts a signed
+		 * 1 into the sign bit for the last socket */
+		if (bits >> i & 1)
 			ev |= POLLIN;
-		if (ARES_GETSOCK_WRITABLE(bits, i))
+		if (bits >> (i + ARES_GETSOCK_MAXNUM) & 1)
 			ev |= POLLOUT;
 		if (!ev)
 			continue;
