@@ -136,8 +136,11 @@ bool proxy__lb_first_pick(struct proxy *p, struct conn *c)
 	x->hash_key = 0;
 	/* loaded and referenced in the same turn of the worker's loop: a
 	 * state replaced meanwhile (a DNS change, control/dns.c) is freed
-	 * only after every worker finished the turn it was in */
-	st = atomic_load_explicit(&svc->state, memory_order_acquire);
+	 * only after every worker finished the turn it was in. Sequentially
+	 * consistent, as the swap and the turn counts are, so that a load
+	 * that still saw the old state is ordered before the end of its
+	 * turn for the thread that swapped (a plain load on x86-64) */
+	st = atomic_load(&svc->state);
 	if (!st) { /* not built (cannot happen once loaded) */
 		send_503(p, c, svc->name, "the service has no target", 0);
 		return false;
