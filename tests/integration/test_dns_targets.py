@@ -265,36 +265,37 @@ def test_changed_answer_moves_traffic_without_reload_or_error(
         s.shutdown()
 
 
-def test_health_state_of_an_address_that_stays_is_kept(dnsmasq,
-                                                       loop_backends,
-                                                       workdir):
-    """dns2 is made to fail its checks and goes out; the answer changes
-    (dns2 stays, dns4 comes): dns2 stays out, not reset to healthy."""
+def test_ejection_of_an_address_that_stays_is_kept(dnsmasq, loop_backends,
+                                                   workdir):
+    """dns2 answers 500 and is ejected for a minute; the answer changes
+    (dns2 stays, dns4 comes, dns3 goes): dns2 stays ejected in the new
+    set, not reset to healthy, and gets no request."""
     s = start_gw(workdir, "dns-keep", [service(
-        [TARGET], health={"path": "/healthz", "interval_ms": 100,
-                          "timeout_ms": 500, "healthy": 2,
-                          "unhealthy": 1})])
+        [TARGET], outlier={"consecutive_5xx": 1, "base_ejection_ms": 60000,
+                           "max_ejected_percent": 50})], workers=1)
+    dns2 = f"127.0.0.2:{BPORT}"
+
+    def state(addr):
+        for t in upstreams(workdir, "dns-keep")["targets"]:
+            if t["address"] == addr:
+                return t["state"]
+        return None
     try:
         until_addresses(workdir, "dns-keep", V4_23)
         h.run(["ip", "netns", "exec", h.SRV_NS, "curl", "-sS", "--max-time",
-               "5", f"http://127.0.0.2:{BPORT}/fail/on"], timeout=10)
-
-        def state(addr):
-            for t in upstreams(workdir, "dns-keep")["targets"]:
-                if t["address"] == addr:
-                    return t["state"]
-            return None
-        h.wait_for(lambda: state(f"127.0.0.2:{BPORT}") == "unhealthy", 10,
-                   what="dns2 out by its checks")
+               "5", f"http://{dns2}/fail/on"], timeout=10)
+        statuses = [get(f"/e/{i}").status for i in range(4)]
+        assert statuses.count(500) == 1, statuses
+        assert state(dns2) == "ejected"
+        n2 = len(h.backend_log(loop_backends["dns2"]))
         dnsmasq.change({NAME: ["127.0.0.2", "127.0.0.4"]})
-        until_addresses(workdir, "dns-keep",
-                        [f"127.0.0.2:{BPORT}", f"127.0.0.4:{BPORT}"])
-        assert state(f"127.0.0.2:{BPORT}") == "unhealthy"
+        until_addresses(workdir, "dns-keep", [dns2, f"127.0.0.4:{BPORT}"])
+        assert state(dns2) == "ejected"
         assert {who(f"/k/{i}") for i in range(6)} == {"dns4"}
+        assert len(h.backend_log(loop_backends["dns2"])) == n2
     finally:
         h.run(["ip", "netns", "exec", h.SRV_NS, "curl", "-sS", "--max-time",
-               "5", f"http://127.0.0.2:{BPORT}/fail/off"], timeout=10,
-              check=False)
+               "5", f"http://{dns2}/fail/off"], timeout=10, check=False)
         s.shutdown()
 
 
