@@ -12,6 +12,7 @@ import json
 import re
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -296,6 +297,62 @@ def test_ejection_of_an_address_that_stays_is_kept(dnsmasq, loop_backends,
     finally:
         h.run(["ip", "netns", "exec", h.SRV_NS, "curl", "-sS", "--max-time",
                "5", f"http://{dns2}/fail/off"], timeout=10, check=False)
+        s.shutdown()
+
+
+def test_many_changes_under_load(dnsmasq, loop_backends, workdir):
+    """The answer flips between two sets eight times under load on two
+    workers, with slow requests (700 ms) in flight across every swap: no
+    failed request, and (under ASan) no use of a replaced set after it
+    was freed."""
+    s = start_gw(workdir, "dns-churn", [service(
+        [TARGET], retries={"attempts": 3, "budget_percent": 100})])
+    stop = Path(workdir) / "dns-churn.stop"
+    stop.unlink(missing_ok=True)
+    try:
+        until_addresses(workdir, "dns-churn", V4_23)
+        load = subprocess.Popen(
+            ["ip", "netns", "exec", h.CLI_NS, h.PY,
+             Path(__file__).resolve().parent / "loadgen.py", "--src",
+             h.ALLOWED4, "--host", h.SRV4, "--port", str(GW), "--threads",
+             "4", "--stop-file", str(stop), "--max-seconds", "90",
+             "--max-requests", "40000"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        h.CLEANUP.procs[load.pid] = load
+        slow = []
+
+        def slow_get(i):
+            try:
+                slow.append(get(f"/sleep/700?{i}").status)
+            except Exception as e:          # noqa: BLE001 - reported below
+                slow.append(repr(e))
+        threads = []
+        try:
+            sets = [(["127.0.0.3", "127.0.0.4"], V4_34),
+                    (["127.0.0.2", "127.0.0.3"], V4_23)]
+            for i in range(8):
+                ips, want = sets[i % 2]
+                # exchanges in flight on the set about to be replaced
+                for k in range(2):
+                    t = threading.Thread(target=slow_get, args=(i * 2 + k,))
+                    t.start()
+                    threads.append(t)
+                time.sleep(0.1)
+                dnsmasq.change({NAME: ips})
+                until_addresses(workdir, "dns-churn", want)
+        finally:
+            for t in threads:
+                t.join(timeout=30)
+            stop.touch()
+            out, _ = load.communicate(timeout=120)
+            h.CLEANUP.procs.pop(load.pid, None)
+        res = json.loads(out)
+        assert res["failed"] == 0, res
+        assert res["ok"] > 0, res
+        assert slow == [200] * 16, slow
+        assert s.output().count("dns: service api: 2 target(s) published") \
+            >= 9
+    finally:
         s.shutdown()
 
 
