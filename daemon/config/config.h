@@ -306,7 +306,7 @@ struct config_upstream_tls {
 
 struct config_service {
 	char name[CONFIG_MAX_NAME];
-	struct config_addr *targets;	/* as written: addresses and names */
+	struct config_addr *targets;	/* as written: addresses, names */
 	size_t n_targets;
 	size_t n_names;			/* of them, DNS names */
 	uint32_t connect_timeout_ms;	/* default 2000 */

@@ -528,7 +528,8 @@ static int h_upstreams(const struct admin_request *rq, struct admin_reply *out,
 					&st->t[j].out_reason));
 				if (!row[6][0])
 					row[6] = "-";
-				row[7] = obs_upstream_health(st->targets[j].text);
+				row[7] = obs_upstream_health(
+					st->targets[j].text);
 				row[8] = st->origin[j][0] ? st->origin[j] : "-";
 				table_row(&t, row);
 			}

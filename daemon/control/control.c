@@ -979,7 +979,7 @@ void control_destroy(struct control *ctl)
 		worker_stop(&ctl->workers[i], 0, ctl->handed_over);
 	for (unsigned int i = 0; i < ctl->n_workers; i++)
 		worker_destroy(&ctl->workers[i]);
-	health_stop(ctl->health);	/* after the workers (see control_run) */
+	health_stop(ctl->health);	/* after the workers: control_run */
 	ctl->health = NULL;
 	free(ctl->workers);
 	ctl->workers = NULL;

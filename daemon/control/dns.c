@@ -52,8 +52,8 @@ struct dns {
 	struct control *ctl;
 	ares_channel ch;
 	bool ch_ok;
-	struct config *cfg;		/* the snapshot synced to: a reference */
-	pthread_mutex_t lock;		/* names, against the metrics scrape */
+	struct config *cfg;		/* the snapshot synced to (a ref) */
+	pthread_mutex_t lock;		/* names, against the scrape */
 	struct dns_name *names;
 	struct dns_retired *retired;
 	uint64_t now_ms;

@@ -383,7 +383,7 @@ struct health *health_start(struct control *ctl)
 	if (!hc)
 		return NULL;
 	hc->ctl = ctl;
-	hc->dns = dns_new(ctl);	/* NULL: names stay unresolved (logged) */
+	hc->dns = dns_new(ctl);	/* NULL: names stay unresolved */
 	ret = pthread_create(&hc->thread, NULL, health_main, hc);
 	if (ret) {
 		dns_free(hc->dns);
