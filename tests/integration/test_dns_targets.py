@@ -356,6 +356,45 @@ def test_many_changes_under_load(dnsmasq, loop_backends, workdir):
         s.shutdown()
 
 
+def test_health_checks_follow_the_addresses(dnsmasq, loop_backends,
+                                            workdir):
+    """Active health checks go to every address of the name, and to a new
+    one as soon as it is published; a failing address is taken out."""
+    s = start_gw(workdir, "dns-hc", [service(
+        [TARGET], health={"path": "/healthz", "interval_ms": 100,
+                          "timeout_ms": 500, "healthy": 1,
+                          "unhealthy": 1})])
+
+    def checks(name):
+        return sum(1 for e in h.backend_log(loop_backends[name])
+                   if e.get("path") == "/healthz")
+    try:
+        until_addresses(workdir, "dns-hc", V4_23)
+        h.wait_for(lambda: checks("dns2") >= 2 and checks("dns3") >= 2, 10,
+                   what="checks of both addresses")
+        assert checks("dns4") == 0
+        dnsmasq.change({NAME: ["127.0.0.3", "127.0.0.4"]})
+        until_addresses(workdir, "dns-hc", V4_34)
+        h.wait_for(lambda: checks("dns4") >= 2, 10,
+                   what="checks of the new address")
+        h.run(["ip", "netns", "exec", h.SRV_NS, "curl", "-sS", "--max-time",
+               "5", f"http://127.0.0.4:{BPORT}/fail/on"], timeout=10)
+
+        def state(addr):
+            for t in upstreams(workdir, "dns-hc")["targets"]:
+                if t["address"] == addr:
+                    return t["state"]
+            return None
+        h.wait_for(lambda: state(f"127.0.0.4:{BPORT}") == "unhealthy", 10,
+                   what="the failing address out")
+        assert {who(f"/hc/{i}") for i in range(6)} == {"dns3"}
+    finally:
+        h.run(["ip", "netns", "exec", h.SRV_NS, "curl", "-sS", "--max-time",
+               "5", f"http://127.0.0.4:{BPORT}/fail/off"], timeout=10,
+              check=False)
+        s.shutdown()
+
+
 # ---- the DNS server goes away ------------------------------------------------------
 
 def test_dns_down_keeps_last_good_set_and_counts_failures(
