@@ -511,7 +511,7 @@ def test_prometheus_server_scrapes_sluice(obs_gw, workdir):
         assert code == 200 and j["status"] == "success"
         code, body = srv_get(f"http://{PROM_ADDR}/api/v1/rules")
         rules = json.loads(body)["data"]["groups"][0]["rules"]
-        assert len(rules) == 9
+        assert len(rules) == 11
         assert all(r["health"] == "ok" for r in rules), rules
     finally:
         rc = prom.stop(signal.SIGTERM, timeout=20)
