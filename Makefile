@@ -31,7 +31,7 @@ DESTDIR ?=
 FUZZ_SECONDS ?= 10
 
 ARCH_TRIPLET := $(shell $(CC) -dumpmachine 2>/dev/null || echo x86_64-linux-gnu)
-PKGS := libbpf libxdp liburing yaml-0.1 openssl libnghttp2 hiredis
+PKGS := libbpf libxdp liburing yaml-0.1 openssl libnghttp2 hiredis libcares
 
 # Recursive (=) on purpose: evaluated when a recipe runs, i.e. after
 # scripts/deps.sh has installed whatever was missing.

@@ -7,6 +7,8 @@ PKGS=(
 	# build
 	make gcc clang llvm pkg-config libbpf-dev libxdp-dev liburing-dev
 	libelf-dev zlib1g-dev libssl-dev libyaml-dev bpftool libnghttp2-dev libhiredis-dev
+	# DNS-named targets are resolved with c-ares (daemon/control/dns.c)
+	libc-ares-dev
 	linux-libc-dev libc6-dev
 	# tests
 	libcmocka-dev python3-pytest python3-pytest-timeout curl iproute2
@@ -17,6 +19,8 @@ PKGS=(
 	prometheus
 	# cluster tests: a real Redis (the daemon links libhiredis)
 	redis-server
+	# DNS-named targets tests: a real DNS server on a loopback port
+	dnsmasq-base
 	# tools used by tests, the demo and the bench
 	procps psmisc wrk
 	# TLS tests and the demo's certificate (openssl CLI, s_client);

@@ -18,6 +18,7 @@
 #include "config/config_int.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,7 +112,9 @@ static void config_free(struct config *c)
 	free(c->xdp.allowlist_files);
 	free(c->xdp.ports);
 	allowlist_free(&c->xdp.allow);
+	free(c->dns.servers);
 	free(c->path);
+	pthread_mutex_destroy(&c->state_lock);
 	free(c);
 }
 
@@ -215,6 +218,8 @@ int config_parse(const char *name, const char *buf, size_t len,
 	if (errors)
 		*errors = NULL;
 	p.cfg = calloc(1, sizeof(*p.cfg));
+	if (p.cfg)
+		pthread_mutex_init(&p.cfg->state_lock, NULL);
 	if (!p.cfg)
 		return -ENOMEM;
 	p.cfg->path = strdup(p.name);

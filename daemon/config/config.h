@@ -112,9 +112,12 @@
 #ifndef SLUICE_CONFIG_H
 #define SLUICE_CONFIG_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "config/allowlist.h"
@@ -142,6 +145,46 @@ struct config_addr {
 					 * "unix:/run/app.sock" */
 	uint32_t weight;		/* service targets: 1..1000, default 1 */
 };
+
+/* A target written as a DNS name ("api-3.internal:9003"): no address of
+ * its own (AF_UNSPEC, salen 0); the port is set and text is as written.
+ * control/dns.c resolves it and each address becomes a target with the
+ * name's weight (docs/CONFIG.md, "DNS names as targets"). */
+static inline bool config_addr_is_name(const struct config_addr *a)
+{
+	return a->sa.ss_family == AF_UNSPEC && a->port;
+}
+
+/* The host name of a DNS-named target, text up to its last ':'. */
+static inline size_t config_addr_host_len(const struct config_addr *a)
+{
+	const char *c = strrchr(a->text, ':');
+
+	return c ? (size_t)(c - a->text) : 0;
+}
+
+/* Whether s[0..n) is a host name as DNS carries it: dot-separated labels
+ * of 1-63 letters, digits and hyphens, not starting or ending with a
+ * hyphen, at most 253 bytes, an optional final dot; not all digits and
+ * dots (that is an IPv4 literal, checked as one). */
+bool config_hostname_ok(const char *s, size_t n);
+
+/* Top-level dns: how DNS-named targets are resolved. */
+struct config_dns {
+	struct config_addr *servers;	/* none: the system's resolv.conf */
+	size_t n_servers;
+	uint32_t min_ttl_ms;		/* a record's TTL is clamped to */
+	uint32_t max_ttl_ms;		/* [min_ttl_ms, max_ttl_ms] */
+	uint32_t timeout_ms;		/* one query's wait, per try */
+};
+
+/* How long an answer with a TTL of ttl_s seconds is used before the name
+ * is asked again: the TTL clamped to [min_ttl_ms, max_ttl_ms]. */
+uint32_t config_dns_ttl_ms(const struct config_dns *d, uint32_t ttl_s);
+
+/* The wait before the next try after `fails` failed resolutions in a row
+ * (1 for the first): min_ttl_ms doubled per failure, at most max_ttl_ms. */
+uint32_t config_dns_backoff_ms(const struct config_dns *d, uint32_t fails);
 
 /* A target reached through a Unix-domain stream socket ("unix:/path"):
  * no TCP options, no port, no host name of its own. */
@@ -263,8 +306,9 @@ struct config_upstream_tls {
 
 struct config_service {
 	char name[CONFIG_MAX_NAME];
-	struct config_addr *targets;
+	struct config_addr *targets;	/* as written: addresses, names */
 	size_t n_targets;
+	size_t n_names;			/* of them, DNS names */
 	uint32_t connect_timeout_ms;	/* default 2000 */
 	uint32_t max_idle;		/* pooled idle connections per target
 					 * and worker; default 32, 0: no pool */
@@ -279,8 +323,11 @@ struct config_service {
 	struct config_svc_limits limits;
 	struct config_upstream_tls tls;
 	/* shared balancing and health state, built by policy_build()
-	 * (policy/balance.h); kept across reloads by policy_adopt() */
-	struct balance_state *state;
+	 * (policy/balance.h); kept across reloads by policy_adopt(). With
+	 * DNS-named targets, replaced whole when a name's addresses change
+	 * (balance_state_publish()): workers load it once per exchange and
+	 * hold a reference; other threads use balance_state_get(). */
+	struct balance_state *_Atomic state;
 };
 
 /* Method bits for config_route.methods; 0 means any method. */
@@ -608,8 +655,12 @@ struct config {
 	struct tls_set *tls;
 	void (*tls_release)(struct tls_set *t);
 	int refcount;			/* atomic; config_get/config_put */
+	/* orders services[].state's replacement against readers that are
+	 * not workers (balance_state_get(), balance_state_publish()) */
+	pthread_mutex_t state_lock;
 	struct config_metrics metrics;
 	struct config_access_log access_log;
+	struct config_dns dns;
 	/* watch_files: reload when the config or a list file changes
 	 * (inotify on the control thread); default false */
 	bool watch_files;

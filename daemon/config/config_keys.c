@@ -313,6 +313,9 @@ static void service_finish(struct pctx *p, yaml_node_t *map, void *base,
 	char sp[160];
 
 	(void)map;
+	s->n_names = 0;
+	for (size_t i = 0; i < s->n_targets; i++)
+		s->n_names += config_addr_is_name(&s->targets[i]);
 	s->health.enabled = ih < nk && vals[ih];
 	s->outlier.enabled = io < nk && vals[io];
 	/* tls: the section's presence enables it (enabled: false does not) */
@@ -325,6 +328,13 @@ static void service_finish(struct pctx *p, yaml_node_t *map, void *base,
 		cfg_err_at(p, vals[itls], sp,
 			   "a unix: target has no address to verify: set sni (the name its certificate carries) or verify: false");
 		break;
+	}
+	if (s->tls.enabled && s->n_names) {
+		/* upstream TLS keeps per-target state (sessions, the IP that
+		 * is verified) by the index of a target as written */
+		cfg_subpath(sp, sizeof(sp), path, "tls");
+		cfg_err_at(p, vals[itls], sp,
+			   "tls is not supported yet for a service with DNS-named targets");
 	}
 	if (!strcmp(s->hash_on, "ip")) {
 		s->hash_kind = CFG_HASH_IP;
@@ -848,6 +858,29 @@ static const struct csection logging_sec = {
 	.n_keys = N_KEYS(logging_keys),
 };
 
+static void dns_finish(struct pctx *p, yaml_node_t *map, void *base,
+		       const char *path, yaml_node_t **vals);
+
+#define D(f) offsetof(struct config_dns, f)
+static const struct ckey dns_keys[] = {
+	/* IP:PORT of each server, asked in order; none: /etc/resolv.conf */
+	{ .name = "servers", .set = cfg_set_addrs, .off = D(servers),
+	  .off2 = D(n_servers), .min = 1, .max = 8, .flags = K_RELOAD },
+	{ .name = "min_ttl_ms", .set = cfg_set_u32, .off = D(min_ttl_ms),
+	  .min = 100, .max = 86400000, .def_int = 1000, .flags = K_RELOAD },
+	{ .name = "max_ttl_ms", .set = cfg_set_u32, .off = D(max_ttl_ms),
+	  .min = 100, .max = 86400000, .def_int = 300000, .flags = K_RELOAD },
+	{ .name = "timeout_ms", .set = cfg_set_u32, .off = D(timeout_ms),
+	  .min = 10, .max = 60000, .def_int = 2000, .flags = K_RELOAD },
+};
+#undef D
+static const struct csection dns_sec = {
+	.what = "dns",
+	.keys = dns_keys,
+	.n_keys = N_KEYS(dns_keys),
+	.finish = dns_finish,
+};
+
 /* Table order is parse order: services before routes. */
 static const struct ckey root_keys[] = {
 	{ .name = "listeners", .set = cfg_set_list, .off = C(listeners),
@@ -894,6 +927,8 @@ static const struct ckey root_keys[] = {
 	{ .name = "logging", .set = cfg_set_section, .sub = &logging_sec },
 	{ .name = "metrics", .set = cfg_set_section, .off = C(metrics),
 	  .sub = &metrics_sec },
+	{ .name = "dns", .set = cfg_set_section, .off = C(dns),
+	  .flags = K_RELOAD, .sub = &dns_sec },
 };
 #undef C
 const struct csection cfg_root_sec = {
@@ -914,7 +949,7 @@ _Static_assert(N_KEYS(listener_keys) <= CFG_MAX_KEYS && N_KEYS(service_keys) <= 
 	       N_KEYS(escalation_keys) <= CFG_MAX_KEYS &&
 	       N_KEYS(cluster_keys) <= CFG_MAX_KEYS &&
 	       N_KEYS(denylist_keys) <= CFG_MAX_KEYS && N_KEYS(rate_keys) <= CFG_MAX_KEYS &&
-	       N_KEYS(http_keys) <= CFG_MAX_KEYS,
+	       N_KEYS(http_keys) <= CFG_MAX_KEYS && N_KEYS(dns_keys) <= CFG_MAX_KEYS,
 	       "a key table outgrew CFG_MAX_KEYS");
 #undef N_KEYS
 
@@ -1431,4 +1466,20 @@ static void root_finish(struct pctx *p, yaml_node_t *map, void *base,
 	for (size_t i = 0; i < n; i++)
 		if (!c->xdp.n_ports || c->xdp.ports[c->xdp.n_ports - 1] != c->xdp.ports[i])
 			c->xdp.ports[c->xdp.n_ports++] = c->xdp.ports[i];
+}
+
+/* min_ttl_ms <= max_ttl_ms. */
+static void dns_finish(struct pctx *p, yaml_node_t *map, void *base,
+		       const char *path, yaml_node_t **vals)
+{
+	struct config_dns *d = base;
+	yaml_node_t *mx = val_of(&dns_sec, vals, "max_ttl_ms");
+	char sp[160];
+
+	if (d->min_ttl_ms <= d->max_ttl_ms)
+		return;
+	cfg_subpath(sp, sizeof(sp), path, "max_ttl_ms");
+	cfg_err_at(p, mx ? mx : map, sp,
+		   "max_ttl_ms (%u) is below min_ttl_ms (%u)", d->max_ttl_ms,
+		   d->min_ttl_ms);
 }

@@ -409,11 +409,20 @@ int cfg_parse_addr(const char *s, size_t n, bool target,
 	} else {
 		memcpy(tmp, host, hlen);
 		tmp[hlen] = '\0';
+		if (target && !bracket && config_hostname_ok(host, hlen)) {
+			/* a DNS name: control/dns.c resolves it */
+			memset(a, 0, sizeof(*a));
+			a->port = (uint16_t)pv;
+			memcpy(a->text, s, n);
+			a->text[n] = '\0';
+			return 0;
+		}
 		if (!hlen || memchr(tmp, '/', hlen) ||
 		    allowlist_parse_cidr(tmp, &e, ebuf, sizeof(ebuf)) ||
 		    (e.family == AF_INET6) != bracket) {
 			snprintf(msg, msglen,
-				 "invalid IP address in %s (IP literal or localhost; no DNS names)",
+				 target ? "invalid address in %s (an IP literal, localhost or a host name of letters, digits, '-' and '.')"
+					: "invalid IP address in %s (IP literal or localhost; no DNS names)",
 				 q);
 			return -EINVAL;
 		}
@@ -448,6 +457,57 @@ int cfg_parse_addr(const char *s, size_t n, bool target,
 	memcpy(a->text, s, n);
 	a->text[n] = '\0';
 	return 0;
+}
+
+bool config_hostname_ok(const char *s, size_t n)
+{
+	size_t label = 0;
+	bool alpha = false;
+
+	if (n && s[n - 1] == '.')
+		n--;
+	if (!n || n > 253)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (c == '.') {
+			if (!label || s[i - 1] == '-')
+				return false;
+			label = 0;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '-'))
+			return false;
+		if (c == '-' && !label)
+			return false;
+		if (!(c >= '0' && c <= '9'))
+			alpha = true;
+		if (++label > 63)
+			return false;
+	}
+	return label && s[n - 1] != '-' && alpha;
+}
+
+uint32_t config_dns_ttl_ms(const struct config_dns *d, uint32_t ttl_s)
+{
+	uint64_t ms = (uint64_t)ttl_s * 1000;
+
+	if (ms < d->min_ttl_ms)
+		ms = d->min_ttl_ms;
+	if (ms > d->max_ttl_ms)
+		ms = d->max_ttl_ms;
+	return (uint32_t)ms;
+}
+
+uint32_t config_dns_backoff_ms(const struct config_dns *d, uint32_t fails)
+{
+	uint64_t ms = d->min_ttl_ms;
+
+	for (uint32_t i = 1; i < fails && ms < d->max_ttl_ms; i++)
+		ms *= 2;
+	return ms > d->max_ttl_ms ? d->max_ttl_ms : (uint32_t)ms;
 }
 
 bool cfg_addr_eq(const struct config_addr *a, const struct config_addr *b)

@@ -444,6 +444,15 @@ static const char *const lb_names[] = { "round_robin", "least_request",
 
 /* A target's state now: "healthy", "unhealthy" (health checks),
  * "ejected" (outlier detection). */
+/* Whether st has an address that came from the DNS-named target text. */
+static bool has_origin(const struct balance_state *st, const char *text)
+{
+	for (unsigned int k = 0; st && k < st->n_targets; k++)
+		if (!strcmp(st->origin[k], text))
+			return true;
+	return false;
+}
+
 static const char *target_state(const struct balance_state *st,
 				unsigned int i, uint64_t now_ms)
 {
@@ -492,35 +501,59 @@ static int h_upstreams(const struct admin_request *rq, struct admin_reply *out,
 	if (admin_want_text(rq)) {
 		static const char *const hdr[] = { "SERVICE", "TARGET", "WEIGHT",
 						   "LB", "STATE", "LAST_CHANGE",
-						   "REASON", "LAST_ATTEMPT" };
+						   "REASON", "LAST_ATTEMPT",
+						   "FROM" };
 		struct table t;
 		char wt[16];
 
-		table_init(&t, 8, 8, hdr);
+		table_init(&t, 9, 9, hdr);
 		for (size_t i = 0; i < c->n_services; i++) {
 			const struct config_service *s = &c->services[i];
-			const struct balance_state *st = s->state;
+			struct balance_state *st = balance_state_get(c, i);
 
-			for (size_t j = 0; j < s->n_targets; j++) {
-				const char *row[8];
+			for (size_t j = 0; st && j < st->n_targets; j++) {
+				const char *row[9];
 
 				snprintf(wt, sizeof(wt), "%u",
-					 s->targets[j].weight);
-				fmt_time(st ? atomic_load(&st->t[j].last_change_s)
-					    : 0, changed, sizeof(changed));
+					 st->targets[j].weight);
+				fmt_time(atomic_load(&st->t[j].last_change_s),
+					 changed, sizeof(changed));
 				row[0] = s->name;
-				row[1] = s->targets[j].text;
+				row[1] = st->targets[j].text;
 				row[2] = wt;
 				row[3] = lb_names[s->lb];
 				row[4] = target_state(st, (unsigned int)j, now);
 				row[5] = changed;
-				row[6] = st ? reason_name(atomic_load(
-						      &st->t[j].out_reason)) : "";
+				row[6] = reason_name(atomic_load(
+					&st->t[j].out_reason));
 				if (!row[6][0])
 					row[6] = "-";
-				row[7] = obs_upstream_health(s->targets[j].text);
+				row[7] = obs_upstream_health(
+					st->targets[j].text);
+				row[8] = st->origin[j][0] ? st->origin[j] : "-";
 				table_row(&t, row);
 			}
+			/* a name with no address yet still gets a line */
+			for (size_t j = 0; j < s->n_targets; j++) {
+				const char *row[9];
+
+				if (!config_addr_is_name(&s->targets[j]) ||
+				    has_origin(st, s->targets[j].text))
+					continue;
+				snprintf(wt, sizeof(wt), "%u",
+					 s->targets[j].weight);
+				row[0] = s->name;
+				row[1] = "-";
+				row[2] = wt;
+				row[3] = lb_names[s->lb];
+				row[4] = "unresolved";
+				row[5] = "-";
+				row[6] = "-";
+				row[7] = "-";
+				row[8] = s->targets[j].text;
+				table_row(&t, row);
+			}
+			balance_state_put(st);
 		}
 		config_put(c);
 		return admin_reply_table(out, &t);
@@ -532,7 +565,7 @@ static int h_upstreams(const struct admin_request *rq, struct admin_reply *out,
 	jw_arr(&w);
 	for (size_t i = 0; i < c->n_services; i++) {
 		const struct config_service *s = &c->services[i];
-		const struct balance_state *st = s->state;
+		struct balance_state *st = balance_state_get(c, i);
 
 		jw_obj(&w);
 		jw_kstr(&w, "name", s->name);
@@ -546,32 +579,53 @@ static int h_upstreams(const struct admin_request *rq, struct admin_reply *out,
 			jw_ku64(&w, "retries", atomic_load(&st->retries));
 			jw_ku64(&w, "overflows", atomic_load(&st->overflows));
 		}
-		jw_key(&w, "targets");
+		/* the DNS-named targets as written, with how many addresses
+		 * each has now */
+		jw_key(&w, "names");
 		jw_arr(&w);
 		for (size_t j = 0; j < s->n_targets; j++) {
+			unsigned int n = 0;
+
+			if (!config_addr_is_name(&s->targets[j]))
+				continue;
+			for (unsigned int k = 0; st && k < st->n_targets; k++)
+				n += !strcmp(st->origin[k], s->targets[j].text);
 			jw_obj(&w);
-			jw_kstr(&w, "address", s->targets[j].text);
+			jw_kstr(&w, "name", s->targets[j].text);
 			jw_ku64(&w, "weight", s->targets[j].weight);
+			jw_ku64(&w, "addresses", n);
+			jw_obj_end(&w);
+		}
+		jw_arr_end(&w);
+		jw_key(&w, "targets");
+		jw_arr(&w);
+		for (size_t j = 0; st && j < st->n_targets; j++) {
+			const struct balance_target *t = &st->t[j];
+
+			jw_obj(&w);
+			jw_kstr(&w, "address", st->targets[j].text);
+			jw_ku64(&w, "weight", st->targets[j].weight);
+			jw_key(&w, "from_name");
+			if (st->origin[j][0])
+				jw_str(&w, st->origin[j]);
+			else
+				jw_null(&w);
 			jw_kstr(&w, "state",
 				target_state(st, (unsigned int)j, now));
 			/* passive: the most recent attempt (obs.h) */
 			jw_kstr(&w, "health",
-				obs_upstream_health(s->targets[j].text));
-			if (st) {
-				const struct balance_target *t = &st->t[j];
-
-				fmt_time(atomic_load(&t->last_change_s),
-					 changed, sizeof(changed));
-				jw_kstr(&w, "last_change", changed);
-				jw_kstr(&w, "reason",
-					reason_name(atomic_load(&t->out_reason)));
-				jw_ku64(&w, "health_changes",
-					atomic_load(&t->health_changes));
-				jw_ku64(&w, "ejections",
-					atomic_load(&t->ejections_total));
-				jw_kstr(&w, "last_check_error", t->last_error);
-			}
-			obs_upstream_ages(s->targets[j].text, &ok_ago,
+				obs_upstream_health(st->targets[j].text));
+			fmt_time(atomic_load(&t->last_change_s), changed,
+				 sizeof(changed));
+			jw_kstr(&w, "last_change", changed);
+			jw_kstr(&w, "reason",
+				reason_name(atomic_load(&t->out_reason)));
+			jw_ku64(&w, "health_changes",
+				atomic_load(&t->health_changes));
+			jw_ku64(&w, "ejections",
+				atomic_load(&t->ejections_total));
+			jw_kstr(&w, "last_check_error", t->last_error);
+			obs_upstream_ages(st->targets[j].text, &ok_ago,
 					  &fail_ago);
 			jw_key(&w, "last_success_s_ago");
 			if (ok_ago < 0)
@@ -587,6 +641,7 @@ static int h_upstreams(const struct admin_request *rq, struct admin_reply *out,
 		}
 		jw_arr_end(&w);
 		jw_obj_end(&w);
+		balance_state_put(st);
 	}
 	jw_arr_end(&w);
 	jw_obj_end(&w);

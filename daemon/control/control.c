@@ -943,13 +943,15 @@ int control_run(struct control *ctl)
 		admin_stop();	/* no admin request may race the teardown */
 		ctl->admin_started = false;
 	}
-	health_stop(ctl->health);
-	ctl->health = NULL;
 	for (unsigned int i = 0; i < ctl->n_started; i++)
 		worker_stop(&ctl->workers[i], ctl->cfg->http.drain_timeout_ms,
 			    ctl->handed_over);
 	for (unsigned int i = 0; i < ctl->n_workers; i++)
 		worker_destroy(&ctl->workers[i]);
+	/* after the workers: the DNS resolver on its thread frees the
+	 * service states it replaced once no worker can hold them */
+	health_stop(ctl->health);
+	ctl->health = NULL;
 	ctl->n_workers = ctl->n_started = 0;
 	cluster_stop();
 	topsample_free(ctl->top);	/* the admin server is stopped */
@@ -971,14 +973,14 @@ void control_destroy(struct control *ctl)
 	if (ctl->admin_started)
 		admin_stop();
 	ctl->admin_started = false;
-	health_stop(ctl->health);
-	ctl->health = NULL;
 	if (ctl->admin)
 		ctl->admin->close();
 	for (unsigned int i = 0; i < ctl->n_started; i++)
 		worker_stop(&ctl->workers[i], 0, ctl->handed_over);
 	for (unsigned int i = 0; i < ctl->n_workers; i++)
 		worker_destroy(&ctl->workers[i]);
+	health_stop(ctl->health);	/* after the workers: control_run */
+	ctl->health = NULL;
 	free(ctl->workers);
 	ctl->workers = NULL;
 	cluster_stop();

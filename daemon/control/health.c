@@ -16,6 +16,7 @@
 
 #include "config/config.h"
 #include "control/control.h"
+#include "control/dns.h"
 #include "io/tls.h"
 #include "lib/clock.h"
 #include "lib/log.h"
@@ -43,6 +44,7 @@ struct probe {
 
 struct health {
 	struct control *ctl;
+	struct dns *dns;		/* DNS-named targets (dns.h) */
 	pthread_t thread;
 	atomic_bool stop;
 	struct probe probes[HEALTH_MAX_PROBES];
@@ -98,7 +100,7 @@ static void tls_probe(struct health *hc, const struct config *c, size_t s,
 		      size_t i)
 {
 	struct probe *pr = &hc->probes[i];
-	const struct config_addr *a = &c->services[s].targets[pr->idx];
+	const struct config_addr *a = &pr->st->targets[pr->idx];
 	uint64_t deadline = pr->deadline_ms;
 	struct pollfd pfd = { .fd = pr->fd, .events = POLLOUT };
 	int err = 0, code;
@@ -149,10 +151,11 @@ static void tls_probe(struct health *hc, const struct config *c, size_t s,
 }
 
 static void start_probe(struct health *hc, const struct config *c, size_t si,
-			unsigned int idx, uint64_t now)
+			struct balance_state *st, unsigned int idx,
+			uint64_t now)
 {
 	const struct config_service *s = &c->services[si];
-	const struct config_addr *a = &s->targets[idx];
+	const struct config_addr *a = &st->targets[idx];
 	struct probe *pr;
 	int fd, n;
 
@@ -160,7 +163,7 @@ static void start_probe(struct health *hc, const struct config *c, size_t si,
 		return;
 	pr = &hc->probes[hc->n];
 	memset(pr, 0, sizeof(*pr));
-	pr->st = balance_state_ref(s->state);
+	pr->st = balance_state_ref(st);
 	pr->idx = idx;
 	pr->h = s->health;
 	pr->h.expect = NULL;
@@ -277,10 +280,11 @@ static void step(struct health *hc, size_t i, short revents)
 
 /* An ejection ends by itself (workers compare its end with the time):
  * log and date its end here, once. */
-static void note_returns(const struct config_service *sv, uint64_t now)
+static void note_returns(const struct config_service *sv,
+			 struct balance_state *st, uint64_t now)
 {
-	for (unsigned int i = 0; i < sv->state->n_targets; i++) {
-		struct balance_target *t = &sv->state->t[i];
+	for (unsigned int i = 0; i < st->n_targets; i++) {
+		struct balance_target *t = &st->t[i];
 		uint64_t until = atomic_load(&t->eject_until_ms);
 
 		if (!until || until > now || t->return_seen_ms == until)
@@ -291,7 +295,7 @@ static void note_returns(const struct config_service *sv, uint64_t now)
 		atomic_store(&t->last_change_s, (uint64_t)time(NULL));
 		pr_info("upstream %s (service %s): back in rotation after its "
 			"ejection",
-			sv->targets[i].text, sv->name);
+			st->targets[i].text, sv->name);
 	}
 }
 
@@ -304,20 +308,22 @@ static void schedule(struct health *hc, uint64_t now)
 		return;
 	for (size_t s = 0; s < c->n_services; s++) {
 		const struct config_service *sv = &c->services[s];
+		/* this thread is the one that replaces a service's state
+		 * (dns.c): the pointer it loads stays valid here */
+		struct balance_state *st = sv->state;
 
-		if (sv->outlier.enabled && sv->state)
-			note_returns(sv, now);
+		if (sv->outlier.enabled && st)
+			note_returns(sv, st, now);
 
-		if (!sv->health.enabled || !sv->state)
+		if (!sv->health.enabled || !st)
 			continue;
-		for (unsigned int i = 0; i < sv->state->n_targets; i++) {
-			struct balance_target *t = &sv->state->t[i];
+		for (unsigned int i = 0; i < st->n_targets; i++) {
+			struct balance_target *t = &st->t[i];
 
-			if (now < t->next_check_ms ||
-			    in_flight(hc, sv->state, i))
+			if (now < t->next_check_ms || in_flight(hc, st, i))
 				continue;
 			t->next_check_ms = now + sv->health.interval_ms;
-			start_probe(hc, c, s, i, now);
+			start_probe(hc, c, s, st, i, now);
 		}
 	}
 	config_put(c);
@@ -326,12 +332,15 @@ static void schedule(struct health *hc, uint64_t now)
 static void *health_main(void *arg)
 {
 	struct health *hc = arg;
-	struct pollfd pfd[HEALTH_MAX_PROBES];
+	struct pollfd pfd[HEALTH_MAX_PROBES + DNS_MAX_SOCKETS];
 
 	while (!atomic_load(&hc->stop)) {
 		uint64_t now = clock_now_ms();
+		size_t nd = 0;
 		int n;
 
+		if (hc->dns)
+			dns_step(hc->dns, now);
 		schedule(hc, now);
 		for (size_t i = 0; i < hc->n; i++) {
 			pfd[i].fd = hc->probes[i].fd;
@@ -340,8 +349,12 @@ static void *health_main(void *arg)
 						: POLLOUT;
 			pfd[i].revents = 0;
 		}
-		n = poll(pfd, hc->n, HEALTH_TICK_MS);
+		if (hc->dns)
+			nd = dns_pollfds(hc->dns, pfd + hc->n, DNS_MAX_SOCKETS);
+		n = poll(pfd, hc->n + nd, HEALTH_TICK_MS);
 		now = clock_now_ms();
+		if (n > 0 && nd)
+			dns_events(hc->dns, pfd + hc->n, nd);
 		/* backwards: finish() moves the last probe into slot i */
 		for (size_t i = hc->n; i-- > 0;) {
 			if (n > 0 && pfd[i].revents) {
@@ -370,8 +383,10 @@ struct health *health_start(struct control *ctl)
 	if (!hc)
 		return NULL;
 	hc->ctl = ctl;
+	hc->dns = dns_new(ctl);	/* NULL: names stay unresolved */
 	ret = pthread_create(&hc->thread, NULL, health_main, hc);
 	if (ret) {
+		dns_free(hc->dns);
 		free(hc);
 		errno = ret;
 		return NULL;
@@ -385,5 +400,6 @@ void health_stop(struct health *hc)
 		return;
 	atomic_store(&hc->stop, true);
 	pthread_join(hc->thread, NULL);
+	dns_free(hc->dns);
 	free(hc);
 }

@@ -25,30 +25,7 @@ int upstream_init(struct upstream *u, struct conn_table *t)
 void upstream_destroy(struct upstream *u)
 {
 	free(u->pools);
-	free(u->rr);
 	memset(u, 0, sizeof(*u));
-}
-
-unsigned int upstream_pick(struct upstream *u, const struct config *cfg,
-			   size_t service)
-{
-	size_t n = cfg->services[service].n_targets;
-	uint32_t *rr;
-
-	if (n <= 1)
-		return 0;
-	if (service >= u->n_rr) {
-		size_t want = service + 1 > cfg->n_services ? service + 1
-							    : cfg->n_services;
-
-		rr = realloc(u->rr, want * sizeof(*rr));
-		if (!rr)
-			return 0;	/* degrade to the first target */
-		memset(rr + u->n_rr, 0, (want - u->n_rr) * sizeof(*rr));
-		u->rr = rr;
-		u->n_rr = want;
-	}
-	return u->rr[service]++ % (unsigned int)n;
 }
 
 static bool addr_eq(const struct sockaddr_storage *a, socklen_t alen,

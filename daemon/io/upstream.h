@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Upstream side of one worker: round-robin target selection per service,
+ * Upstream side of one worker (the target is picked by proxy_balance.c):
  * outgoing connects (with the service's connect timeout), and a keep-alive
  * pool of idle connections per target address with a maximum size.
  *
@@ -42,8 +42,6 @@ struct upstream {
 	struct upstream_pool *pools;
 	size_t n_pools;
 	size_t cap_pools;
-	uint32_t *rr;			/* next target per service index */
-	size_t n_rr;
 	uint64_t connects;		/* counters */
 	uint64_t reuses;
 };
@@ -52,9 +50,6 @@ int upstream_init(struct upstream *u, struct conn_table *t);
 /* Pooled connections must have been closed (upstream_close_idle). */
 void upstream_destroy(struct upstream *u);
 
-/* Round robin over the service's targets: a target index. */
-unsigned int upstream_pick(struct upstream *u, const struct config *cfg,
-			   size_t service);
 
 /* Most recently pooled idle connection to addr speaking tls (the
  * service's tls_upstream_of(), NULL: plain), unlinked, or NULL. */

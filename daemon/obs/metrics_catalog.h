@@ -52,7 +52,9 @@
 	X(LISTENER, "listener", DYN, 256, "other")                               \
 	X(UPTLS_RESULT, "result", DYN, 8, "other") /* ok, verify_failed... */  \
 	X(UPTLS_RESUMED, "resumed", DYN, 4, "other") /* true, false */           \
-	X(CERT_FILE, "file", DYN, 1024, "other")
+	X(CERT_FILE, "file", DYN, 1024, "other")                                 \
+	X(DNS_NAME, "name", DYN, 1024, "other")  /* a DNS-named target */       \
+	X(DNS_RESULT, "result", DYN, 16, "other") /* obs_dns_results */
 
 /*
  * X(id, type, merge, name, buckets, (dims...), help)
@@ -119,6 +121,15 @@
 	X(UPSTREAM_OVERFLOW, COUNTER, SUM, "sluice_upstream_overflow_total",     \
 	  NOB, (MD_SERVICE), "Requests answered 503 at the service's "          \
 	  "max_connections or max_pending.")                                     \
+	X(DNS_RESOLUTIONS, COUNTER, SUM, "sluice_dns_resolutions_total", NOB,   \
+	  (MD_SERVICE, MD_DNS_NAME, MD_DNS_RESULT),                              \
+	  "Resolutions of a DNS-named target (name:port as written), by "       \
+	  "result: success, nxdomain, nodata, servfail, refused, timeout, "     \
+	  "error.")                                                              \
+	X(DNS_ADDRESSES, GAUGE, SUM, "sluice_dns_addresses", NOB,                \
+	  (MD_SERVICE, MD_DNS_NAME),                                             \
+	  "Addresses a DNS-named target has now (the last good answer; 0: "     \
+	  "none yet).")                                                          \
 	X(UPSTREAM_UNAVAILABLE, COUNTER, SUM,                                    \
 	  "sluice_upstream_unavailable_total", NOB, (MD_SERVICE),                \
 	  "Requests answered 503 because every target was out and none could "  \

@@ -99,6 +99,7 @@ struct obs {
 	_Atomic uint64_t xdp_reattached, accept_pauses;
 	_Atomic(obs_escalation_fn) escalation;
 	_Atomic(obs_cluster_fn) cluster;
+	_Atomic(obs_dns_fn) dns;
 };
 
 /*
@@ -128,6 +129,33 @@ static void up_note(uint32_t target, bool ok)
 }
 
 static struct obs g = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+const char *const obs_dns_results[OBS_DNS__COUNT] = {
+	"success", "nxdomain", "nodata", "servfail", "refused", "timeout",
+	"error",
+};
+
+struct dns_scrape {
+	struct metrics *m;
+	struct metrics_shard *cs;
+};
+
+/* One DNS-named target's series (obs_dns_fn's row). */
+static void dns_row(void *ctx, const char *service, const char *name,
+		    const uint64_t *results, uint64_t addresses)
+{
+	struct dns_scrape *d = ctx;
+	uint32_t l[3];
+
+	l[0] = metrics_label_index(d->m, MD_SERVICE, service);
+	l[1] = metrics_label_index(d->m, MD_DNS_NAME, name);
+	metrics_set(d->cs, MF_DNS_ADDRESSES, l, (int64_t)addresses);
+	for (int r = 0; r < OBS_DNS__COUNT; r++) {
+		l[2] = metrics_label_index(d->m, MD_DNS_RESULT,
+					   obs_dns_results[r]);
+		metrics_set(d->cs, MF_DNS_RESOLUTIONS, l, (int64_t)results[r]);
+	}
+}
 static atomic_bool g_ready;
 
 static struct metrics *obs_metrics(void)
@@ -227,6 +255,15 @@ static void collect(struct metrics *m, void *arg)
 		metrics_set(cs, MF_L7_BANNED, NULL, (int64_t)ec.banned);
 	}
 	{
+		obs_dns_fn dnsf = atomic_load(&g.dns);
+		struct dns_scrape ds = { m, cs };
+
+		metrics_clear(cs, MF_DNS_RESOLUTIONS);
+		metrics_clear(cs, MF_DNS_ADDRESSES);
+		if (dnsf)
+			dnsf(dns_row, &ds);
+	}
+	{
 		obs_cluster_fn clf = atomic_load(&g.cluster);
 		struct obs_cluster_counts k = { 0 };
 
@@ -285,15 +322,18 @@ static void collect(struct metrics *m, void *arg)
 			const struct config_service *sv = &g.cfg->services[s];
 			uint32_t l[2];
 
+			struct balance_state *st = balance_state_get(g.cfg, s);
+
 			l[0] = metrics_label_index(m, MD_SERVICE, sv->name);
-			for (size_t t = 0; t < sv->n_targets; t++) {
+			for (size_t t = 0; st && t < st->n_targets; t++) {
 				l[1] = metrics_label_index(m, MD_TARGET,
-							   sv->targets[t].text);
+							   st->targets[t].text);
 				metrics_set(cs, MF_UPSTREAM_UP, l,
 					    l[1] >= OBS_UP_SLOTS ||
 					    atomic_load(&up_fail_ns[l[1]]) <=
 					    atomic_load(&up_ok_ns[l[1]]));
 			}
+			balance_state_put(st);
 		}
 		scrape_balance(m, cs, g.cfg);
 	}
@@ -308,7 +348,7 @@ static void scrape_balance(struct metrics *m, struct metrics_shard *cs,
 	metrics_clear(cs, MF_UPSTREAM_HEALTHY);
 	for (size_t s = 0; s < cfg->n_services; s++) {
 		const struct config_service *sv = &cfg->services[s];
-		struct balance_state *st = sv->state;
+		struct balance_state *st = balance_state_get(cfg, s);
 		uint32_t l[2];
 
 		if (!st)
@@ -328,7 +368,7 @@ static void scrape_balance(struct metrics *m, struct metrics_shard *cs,
 			    (int64_t)atomic_load(&st->unavailable));
 		for (unsigned int t = 0; t < st->n_targets; t++) {
 			l[1] = metrics_label_index(m, MD_TARGET,
-						   sv->targets[t].text);
+						   st->targets[t].text);
 			metrics_set(cs, MF_UPSTREAM_HEALTHY, l,
 				    balance_target_ok(st, t, now));
 			metrics_set(cs, MF_UPSTREAM_HEALTH_CHANGES, l,
@@ -338,6 +378,7 @@ static void scrape_balance(struct metrics *m, struct metrics_shard *cs,
 				    (int64_t)atomic_load(
 					    &st->t[t].ejections_total));
 		}
+		balance_state_put(st);
 	}
 }
 
@@ -535,6 +576,11 @@ void obs_reopen_logs(void)
 {
 	if (atomic_load(&g_ready))
 		logwriter_reopen(g.log);
+}
+
+void obs_set_dns_source(obs_dns_fn fn)
+{
+	atomic_store(&g.dns, fn);
 }
 
 void obs_set_cluster_source(obs_cluster_fn fn)

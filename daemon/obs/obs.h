@@ -189,6 +189,26 @@ struct obs_cluster_counts {
 typedef void (*obs_cluster_fn)(struct obs_cluster_counts *out);
 void obs_set_cluster_source(obs_cluster_fn fn);
 
+/* DNS-named targets (control/dns.c; sluice_dns_*), read at each scrape:
+ * fn calls row() once per name it resolves, with its resolutions by
+ * result (indexed by enum obs_dns_result) and its addresses now. */
+enum obs_dns_result {
+	OBS_DNS_SUCCESS = 0,
+	OBS_DNS_NXDOMAIN,		/* the name does not exist */
+	OBS_DNS_NODATA,			/* it has no A or AAAA record */
+	OBS_DNS_SERVFAIL,
+	OBS_DNS_REFUSED,		/* refused, or the server unreachable */
+	OBS_DNS_TIMEOUT,
+	OBS_DNS_ERROR,			/* anything else */
+	OBS_DNS__COUNT
+};
+extern const char *const obs_dns_results[OBS_DNS__COUNT];
+typedef void (*obs_dns_row_fn)(void *ctx, const char *service,
+			       const char *name, const uint64_t *results,
+			       uint64_t addresses);
+typedef void (*obs_dns_fn)(obs_dns_row_fn row, void *ctx);
+void obs_set_dns_source(obs_dns_fn fn);
+
 /* SIGUSR1: reopen the access log file (logrotate). */
 void obs_reopen_logs(void);
 

@@ -214,10 +214,12 @@ static void *zalloc64(size_t n)
 	return p;
 }
 
-struct balance_state *balance_state_new(const struct config_service *s,
-					unsigned int n_workers)
+struct balance_state *balance_state_build(const struct config_service *s,
+					  const struct config_addr *addrs,
+					  const unsigned int *from,
+					  unsigned int n,
+					  unsigned int n_workers)
 {
-	unsigned int n = (unsigned int)s->n_targets;
 	struct balance_state *st;
 	const char *names[BALANCE_MAX_TARGETS];
 
@@ -235,14 +237,24 @@ struct balance_state *balance_state_new(const struct config_service *s,
 	st->n_workers = n_workers;
 	st->weight = calloc(n ? n : 1, sizeof(*st->weight));
 	st->names = calloc(n ? n : 1, sizeof(*st->names));
+	st->origin = calloc(n ? n : 1, sizeof(*st->origin));
+	st->targets = calloc(n ? n : 1, sizeof(*st->targets));
 	st->t = calloc(n ? n : 1, sizeof(*st->t));
 	st->w = zalloc64(n_workers * sizeof(*st->w));
-	if (!st->weight || !st->names || !st->t || !st->w)
+	if (!st->weight || !st->names || !st->origin || !st->targets ||
+	    !st->t || !st->w)
 		goto oom;
 	for (unsigned int i = 0; i < n; i++) {
-		st->weight[i] = s->targets[i].weight ? s->targets[i].weight : 1;
-		memcpy(st->names[i], s->targets[i].text, sizeof(st->names[i]));
+		const struct config_addr *w = &s->targets[from[i]];
+
+		st->targets[i] = addrs[i];
+		st->targets[i].weight = w->weight ? w->weight : 1;
+		st->weight[i] = st->targets[i].weight;
+		memcpy(st->names[i], addrs[i].text, sizeof(st->names[i]));
 		st->names[i][sizeof(st->names[i]) - 1] = '\0';
+		if (config_addr_is_name(w))
+			memcpy(st->origin[i], w->text, sizeof(st->origin[i]));
+		st->origin[i][sizeof(st->origin[i]) - 1] = '\0';
 		names[i] = st->names[i];
 		atomic_init(&st->t[i].hc_up, 1);
 	}
@@ -268,6 +280,81 @@ oom:
 	return NULL;
 }
 
+struct balance_state *balance_state_new(const struct config_service *s,
+					unsigned int n_workers)
+{
+	struct config_addr addrs[BALANCE_MAX_TARGETS];
+	unsigned int from[BALANCE_MAX_TARGETS], n = 0;
+
+	if (s->n_targets > BALANCE_MAX_TARGETS) {
+		errno = EINVAL;
+		return NULL;
+	}
+	for (unsigned int i = 0; i < s->n_targets; i++) {
+		if (config_addr_is_name(&s->targets[i]))
+			continue;
+		addrs[n] = s->targets[i];
+		from[n++] = i;
+	}
+	return balance_state_build(s, addrs, from, n, n_workers);
+}
+
+struct balance_state *balance_state_rebase(const struct config_service *s,
+					   const struct balance_state *old,
+					   unsigned int n_workers)
+{
+	struct config_addr addrs[BALANCE_MAX_TARGETS];
+	unsigned int from[BALANCE_MAX_TARGETS], n = 0;
+	struct balance_state *st;
+
+	for (unsigned int i = 0; i < s->n_targets; i++) {
+		const struct config_addr *w = &s->targets[i];
+
+		if (!config_addr_is_name(w)) {
+			if (n < BALANCE_MAX_TARGETS) {
+				addrs[n] = *w;
+				from[n++] = i;
+			}
+			continue;
+		}
+		for (unsigned int j = 0; old && j < old->n_targets; j++) {
+			if (strcmp(old->origin[j], w->text) ||
+			    n >= BALANCE_MAX_TARGETS)
+				continue;
+			addrs[n] = old->targets[j];
+			from[n++] = i;
+		}
+	}
+	st = balance_state_build(s, addrs, from, n, n_workers);
+	if (st && old)
+		balance_state_carry(st, old);
+	return st;
+}
+
+struct balance_state *balance_state_get(const struct config *c, size_t si)
+{
+	/* the lock is not part of the snapshot's value: a const snapshot
+	 * may still be locked */
+	pthread_mutex_t *l = (pthread_mutex_t *)&c->state_lock;
+	struct balance_state *st;
+
+	pthread_mutex_lock(l);
+	st = balance_state_ref(c->services[si].state);
+	pthread_mutex_unlock(l);
+	return st;
+}
+
+struct balance_state *balance_state_publish(struct config *c, size_t si,
+					    struct balance_state *st)
+{
+	struct balance_state *old;
+
+	pthread_mutex_lock(&c->state_lock);
+	old = atomic_exchange(&c->services[si].state, st);
+	pthread_mutex_unlock(&c->state_lock);
+	return old;
+}
+
 struct balance_state *balance_state_ref(struct balance_state *st)
 {
 	if (st)
@@ -286,6 +373,8 @@ void balance_state_put(struct balance_state *st)
 	free(st->w);
 	free(st->t);
 	free(st->names);
+	free(st->origin);
+	free(st->targets);
 	free(st->weight);
 	free(st);
 }
@@ -293,7 +382,7 @@ void balance_state_put(struct balance_state *st)
 bool balance_state_fits(const struct balance_state *st,
 			const struct config_service *s)
 {
-	if (!st || st->n_targets != s->n_targets ||
+	if (!st || s->n_names || st->n_targets != s->n_targets ||
 	    (s->lb == CFG_LB_HASH) != (st->ring.n > 0 || !s->n_targets))
 		return false;
 	for (unsigned int i = 0; i < st->n_targets; i++)

@@ -157,6 +157,12 @@ struct balance_state {
 	unsigned int n_workers;
 	uint32_t *weight;
 	char (*names)[CONFIG_ADDR_TEXT]; /* target texts, to match on reload */
+	/* the addresses, immutable: a literal target as written, or one
+	 * address of a DNS name ("127.0.0.2:9003", the name's weight) */
+	struct config_addr *targets;
+	/* per target, the DNS-named target it came from as written
+	 * ("api-3.internal:9003"); "" for a literal one */
+	char (*origin)[CONFIG_ADDR_TEXT];
 	struct balance_target *t;
 	struct balance_worker *w;
 	struct balance_ring ring;	/* lb: hash */
@@ -172,9 +178,36 @@ struct balance_state {
 	_Atomic uint64_t unavailable;	/* 503s: no target answered */
 };
 
-/* A new state for service s and n_workers workers (refs 1). NULL: ENOMEM. */
+/* A new state for service s and n_workers workers (refs 1) over its
+ * literal targets (a DNS name has no address yet). NULL: ENOMEM. */
 struct balance_state *balance_state_new(const struct config_service *s,
 					unsigned int n_workers);
+
+/* A state over n addresses: addrs[i] (text set) came from s's written
+ * target from[i], whose weight it takes. NULL: ENOMEM, EINVAL (n). */
+struct balance_state *balance_state_build(const struct config_service *s,
+					  const struct config_addr *addrs,
+					  const unsigned int *from,
+					  unsigned int n,
+					  unsigned int n_workers);
+
+/* A state for s (a service with DNS names) with its literal targets and,
+ * for each name, the addresses that old had for the same name as written;
+ * health and ejection state carried from old (old may be NULL). */
+struct balance_state *balance_state_rebase(const struct config_service *s,
+					   const struct balance_state *old,
+					   unsigned int n_workers);
+
+/* Service si's current state with a reference, for a thread that is not
+ * a worker (under c->state_lock, so that it cannot be freed between the
+ * load and the reference). NULL when none is built. */
+struct balance_state *balance_state_get(const struct config *c, size_t si);
+
+/* Replace service si's state by st (the reference is taken over) under
+ * c->state_lock; returns the old one, whose reference the caller drops
+ * only once no worker can still be between loading and referencing it. */
+struct balance_state *balance_state_publish(struct config *c, size_t si,
+					    struct balance_state *st);
 struct balance_state *balance_state_ref(struct balance_state *st);
 void balance_state_put(struct balance_state *st);
 

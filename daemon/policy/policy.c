@@ -557,6 +557,21 @@ int policy_adopt(struct config *nc, const struct config *old)
 			if (strcmp(ns->name, old->services[j].name) || !os ||
 			    !ns->state)
 				continue;
+			if (ns->n_names) {
+				/* the names' addresses as last resolved, so
+				 * that a reload does not wait for DNS */
+				struct balance_state *cur, *nst;
+
+				cur = balance_state_get(old, j);
+				nst = balance_state_rebase(ns, cur,
+							   ns->state->n_workers);
+				balance_state_put(cur);
+				if (nst) {
+					balance_state_put(ns->state);
+					ns->state = nst;
+				}
+				break;
+			}
 			if (balance_state_fits(os, ns) &&
 			    os->n_workers == ns->state->n_workers) {
 				balance_state_put(ns->state);

@@ -73,7 +73,11 @@ struct exchange {
 	struct config *cfg;		/* snapshot the request started on */
 	int route;
 	int service;
-	unsigned int target;		/* index into the service's targets */
+	/* the service's balancing state (targets, health) the exchange
+	 * picked from: a reference, so that it stays while a DNS change
+	 * publishes another; released by proxy__lb_end() */
+	struct balance_state *st;
+	unsigned int target;		/* index into st->targets */
 	unsigned int tries;		/* connection attempts made */
 	uint64_t try_deadline_ms;	/* retries.per_try_timeout_ms of this
 					 * try runs out (0: none) */

@@ -49,6 +49,7 @@
 #include "obs/obs.h"
 #include "proxy/proxy_int.h"
 #include "proxy/h2.h"
+#include "policy/balance.h"
 #include "policy/realip.h"
 #include "http/rewrite.h"
 #include "policy/router.h"
@@ -420,7 +421,6 @@ static bool build_upstream_head(struct proxy *p, struct conn *c,
 {
 	const struct http_request *r = &p->req;
 	struct exchange *x = c->x;
-	const struct config_service *svc = &x->cfg->services[x->service];
 	struct rewrite_req rw;
 	long n;
 
@@ -434,8 +434,8 @@ static bool build_upstream_head(struct proxy *p, struct conn *c,
 	rw.client_ip = xff;
 	rw.proto = (c->lflags & PROXY_L_TLS) ? "https" : "http";
 	/* a Unix-domain target has no address a Host field could carry */
-	rw.default_host = config_addr_is_unix(&svc->targets[x->target]) ?
-			  "localhost" : svc->targets[x->target].text;
+	rw.default_host = config_addr_is_unix(&x->st->targets[x->target]) ?
+			  "localhost" : x->st->targets[x->target].text;
 	rw.xff_replace = true;
 	rw.request_id = x->request_id;
 	rw.upgrade_websocket = x->upgrade;

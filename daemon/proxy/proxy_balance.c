@@ -83,7 +83,7 @@ static bool hash_key(struct proxy *p, struct exchange *x,
 static bool pick(struct proxy *p, struct exchange *x,
 		 const struct config_service *svc)
 {
-	struct balance_state *st = svc->state;
+	struct balance_state *st = x->st;
 	struct balance_worker *w = slot(p, st);
 	struct balance_set tried = {0}, ok;
 	bool panic;
@@ -128,16 +128,24 @@ bool proxy__lb_first_pick(struct proxy *p, struct conn *c)
 {
 	struct exchange *x = c->x;
 	const struct config_service *svc = &x->cfg->services[x->service];
-	struct balance_state *st = svc->state;
+	struct balance_state *st;
 	uint64_t active;
 
 	x->n_tried = 0;
 	x->lb_panic = false;
 	x->hash_key = 0;
+	/* loaded and referenced in the same turn of the worker's loop: a
+	 * state replaced meanwhile (a DNS change, control/dns.c) is freed
+	 * only after every worker finished the turn it was in. Sequentially
+	 * consistent, as the swap and the turn counts are, so that a load
+	 * that still saw the old state is ordered before the end of its
+	 * turn for the thread that swapped (a plain load on x86-64) */
+	st = atomic_load(&svc->state);
 	if (!st) { /* not built (cannot happen once loaded) */
-		x->target = upstream_pick(&p->up, x->cfg, (size_t)x->service);
-		return true;
+		send_503(p, c, svc->name, "the service has no target", 0);
+		return false;
 	}
+	x->st = balance_state_ref(st);
 	if (svc->limits.max_pending &&
 	    atomic_load_explicit(&st->pending, memory_order_relaxed) >=
 		    svc->limits.max_pending) {
@@ -164,6 +172,13 @@ bool proxy__lb_first_pick(struct proxy *p, struct conn *c)
 	}
 	if (svc->lb == CFG_LB_HASH && !hash_key(p, x, svc, &x->hash_key))
 		x->hash_key = 0;
+	if (!st->n_targets && svc->n_names) {
+		send_503(p, c, svc->name,
+			 "the service's DNS names have not resolved to any "
+			 "address yet",
+			 1);
+		return false;
+	}
 	if (!pick(p, x, svc)) {
 		send_503(p, c, svc->name, "the service has no target", 0);
 		return false;
@@ -175,7 +190,7 @@ bool proxy__lb_retry(struct proxy *p, struct conn *c)
 {
 	struct exchange *x = c->x;
 	const struct config_service *svc = &x->cfg->services[x->service];
-	struct balance_state *st = svc->state;
+	struct balance_state *st = x->st;
 
 	if (!st || x->n_tried >= svc->retries.attempts ||
 	    x->n_tried >= PROXY_MAX_ATTEMPTS || x->n_tried >= st->n_targets)
@@ -198,7 +213,7 @@ bool proxy__lb_retry(struct proxy *p, struct conn *c)
 
 void proxy__lb_pending(struct proxy *p, struct exchange *x, bool on)
 {
-	struct balance_state *st = x->cfg->services[x->service].state;
+	struct balance_state *st = x->st;
 
 	(void)p;
 	if (!st || x->lb_pending == on)
@@ -216,7 +231,7 @@ void proxy__lb_outcome(struct proxy *p, struct exchange *x, bool connect_failed,
 		       int status)
 {
 	const struct config_service *svc = &x->cfg->services[x->service];
-	struct balance_state *st = svc->state;
+	struct balance_state *st = x->st;
 	static const char *const why[] = {"", "health checks",
 					  "consecutive 5xx or resets",
 					  "consecutive connect failures"};
@@ -229,7 +244,7 @@ void proxy__lb_outcome(struct proxy *p, struct exchange *x, bool connect_failed,
 		return;
 	r = atomic_load(&st->t[x->target].out_reason);
 	pr_warn("upstream %s (service %s): ejected for %llu ms: %s",
-		svc->targets[x->target].text, svc->name,
+		x->st->targets[x->target].text, svc->name,
 		(unsigned long long)(atomic_load(
 					     &st->t[x->target].eject_until_ms) -
 				     p->now_ms),
@@ -244,7 +259,7 @@ void proxy__lb_end(struct proxy *p, struct exchange *x)
 		x->n_tried = 0;
 		return;
 	}
-	st = x->cfg->services[x->service].state;
+	st = x->st;
 	if (!st)
 		return;
 	proxy__lb_pending(p, x, false);
@@ -258,4 +273,6 @@ void proxy__lb_end(struct proxy *p, struct exchange *x)
 		slot(p, st)->active[x->target]--;
 	x->lb_active = x->lb_retrying = x->lb_worker = false;
 	x->n_tried = 0;
+	x->st = NULL;
+	balance_state_put(st);
 }

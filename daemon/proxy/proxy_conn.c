@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "policy/balance.h"
 #include "lib/log.h"
 #include "obs/obs.h"
 #include "proxy/proxy_int.h"
@@ -72,8 +73,8 @@ void proxy__report(struct proxy *p, struct conn *c, int status,
 
 		e.route = x->cfg->routes[x->route].name;
 		e.service = svc->name;
-		if (x->target < svc->n_targets)
-			e.upstream = svc->targets[x->target].text;
+		if (x->st && x->target < x->st->n_targets)
+			e.upstream = x->st->targets[x->target].text;
 		e.upstream_attempts = x->n_tried;
 	}
 	obs_exchange_end(p->worker, &x->obs, &e);

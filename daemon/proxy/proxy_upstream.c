@@ -94,11 +94,11 @@ bool proxy__connect_failed_why(struct proxy *p, struct conn *c, int err,
 	const struct config_service *svc = &x->cfg->services[x->service];
 	char msg[256];
 
-	obs_upstream_failed(p->worker, svc->name, svc->targets[x->target].text);
+	obs_upstream_failed(p->worker, svc->name, x->st->targets[x->target].text);
 	if (proxy__warn_ok(p))
 		pr_warn("worker %u: upstream %s (service %s): "
 			"connect failed: %s%s",
-			p->worker, svc->targets[x->target].text, svc->name,
+			p->worker, x->st->targets[x->target].text, svc->name,
 			why ? "TLS: " : "",
 			why ? why : err == -ETIMEDOUT ? "timed out"
 						      : strerror(-err));
@@ -107,8 +107,8 @@ bool proxy__connect_failed_why(struct proxy *p, struct conn *c, int err,
 	if (x->idempotent && proxy__lb_retry(p, c))
 		return proxy__attach_upstream(p, c, false);
 	if (x->lb_panic) {
-		if (svc->state)
-			atomic_fetch_add_explicit(&svc->state->unavailable, 1,
+		if (x->st)
+			atomic_fetch_add_explicit(&x->st->unavailable, 1,
 						  memory_order_relaxed);
 		proxy__send_error_service(p, c, 503, "no target of the "
 					  "service could be reached",
@@ -225,7 +225,7 @@ bool proxy__attach_upstream(struct proxy *p, struct conn *c, bool fresh)
 {
 	struct exchange *x = c->x;
 	const struct config_service *svc = &x->cfg->services[x->service];
-	const struct config_addr *a = &svc->targets[x->target];
+	const struct config_addr *a = &x->st->targets[x->target];
 	struct conn *u = NULL;
 
 	x->tries++;
@@ -304,7 +304,7 @@ static bool retry_elsewhere(struct proxy *p, struct conn *c)
 		return false;
 	pr_debug("worker %u: upstream reset before answering, retrying on "
 		 "%s", p->worker,
-		 x->cfg->services[x->service].targets[x->target].text);
+		 x->st->targets[x->target].text);
 	proxy__drop_upstream(p, c);
 	x->req.phase = EX_PH_IDLE;
 	/* a new connection: on_connect() pumps the request again */
@@ -320,11 +320,11 @@ void proxy__try_timed_out(struct proxy *p, struct conn *c)
 	struct exchange *x = c->x;
 	const struct config_service *svc = &x->cfg->services[x->service];
 
-	obs_upstream_failed(p->worker, svc->name, svc->targets[x->target].text);
+	obs_upstream_failed(p->worker, svc->name, x->st->targets[x->target].text);
 	if (proxy__warn_ok(p))
 		pr_warn("worker %u: upstream %s (service %s): no response head "
 			"within per_try_timeout_ms (%u ms)",
-			p->worker, svc->targets[x->target].text, svc->name,
+			p->worker, x->st->targets[x->target].text, svc->name,
 			svc->retries.per_try_timeout_ms);
 	proxy__lb_pending(p, x, false);
 	proxy__lb_outcome(p, x, false, 504);

@@ -329,9 +329,21 @@ static unsigned file_table_slots(void)
 	return (unsigned)rl.rlim_cur;
 }
 
+static void *worker_loop(struct worker *w);
+
+/* The thread: the loop, then "no longer holds anything" for whoever
+ * waits for its turns (worker.h). */
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
+	void *r = worker_loop(w);
+
+	atomic_store(&w->turns, WORKER_TURNS_GONE);
+	return r;
+}
+
+static void *worker_loop(struct worker *w)
+{
 	unsigned slots;
 	int ret;
 
@@ -367,6 +379,10 @@ static void *worker_main(void *arg)
 		w->clock_stale = true;
 		clock_batch_begin();
 		ret = loop_run_once(w->loop, true, dispatch, w);
+		/* a turn ended: no service state loaded in it is held
+		 * without a reference any more */
+		atomic_store(&w->turns, atomic_load_explicit(
+			&w->turns, memory_order_relaxed) + 1);
 		if (ret < 0) {
 			pr_err("worker %u: io_uring: %s", w->id, strerror(-ret));
 			break;

@@ -27,7 +27,9 @@ struct config;
 /* Upstream receives (http.upstream_buffers of them): a response head and a
  * 16 KiB body in one receive (and one send to the client) */
 #define WORKER_BIG_BUF_SIZE	32768
-#define WORKER_TICK_MS		500
+#define WORKER_TICK_MS		500	/* a turn of the loop ends at least
+					 * this often */
+#define WORKER_TURNS_GONE	UINT64_MAX
 #define WORKER_ACCEPT_PAUSE_MS	250	/* after EMFILE/ENFILE */
 /* Clients accepted past http.max_connections that wait for a free slot
  * (a multishot accept takes every connection queued at a wake-up, so a
@@ -54,6 +56,11 @@ struct worker {
 	int efd;			/* eventfd: control -> worker */
 	uint64_t efd_val;
 	_Atomic(struct config *) pending_cfg;
+	/* turns of the loop finished (WORKER_TURNS_GONE once the thread
+	 * ended): a service state replaced while the count was k is not
+	 * referenced without a reference by this worker once it passed k
+	 * (control/dns.c frees replaced states by it) */
+	_Atomic uint64_t turns;
 	atomic_bool stop;
 	atomic_bool handed_over;	/* a successor has the listeners */
 	atomic_uint drain_ms;

@@ -238,7 +238,7 @@ def test_promtool_accepts_config_and_rules():
     r = h.run([promtool, "check", "rules", PROM_DIR / "alerts.yml"],
               check=False)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "SUCCESS: 9 rules found" in r.stdout, r.stdout
+    assert "SUCCESS: 11 rules found" in r.stdout, r.stdout
     # the alerts fire (and only) when they should: alerts_test.yml
     r = h.run([promtool, "test", "rules", PROM_DIR / "alerts_test.yml"],
               check=False, timeout=60)
@@ -511,7 +511,7 @@ def test_prometheus_server_scrapes_sluice(obs_gw, workdir):
         assert code == 200 and j["status"] == "success"
         code, body = srv_get(f"http://{PROM_ADDR}/api/v1/rules")
         rules = json.loads(body)["data"]["groups"][0]["rules"]
-        assert len(rules) == 9
+        assert len(rules) == 11
         assert all(r["health"] == "ok" for r in rules), rules
     finally:
         rc = prom.stop(signal.SIGTERM, timeout=20)

@@ -221,10 +221,11 @@ def test_sluicectl_tables_and_json(sluiced_factory, workdir):
         f"{h.SRV4}:{h.B1_PORT}", 1, "healthy", "unknown"), t
     lines = ctl(sock, "upstreams", check=0).stdout.splitlines()
     assert lines[0].split() == ["SERVICE", "TARGET", "WEIGHT", "LB", "STATE",
-                                "LAST_CHANGE", "REASON", "LAST_ATTEMPT"]
+                                "LAST_CHANGE", "REASON", "LAST_ATTEMPT",
+                                "FROM"]
     assert lines[1].split() == ["echo", f"{h.SRV4}:{h.B1_PORT}", "1",
                                 "round_robin", "healthy", "-", "-",
-                                "unknown"]
+                                "unknown", "-"]
     # passive health: the most recent attempt decides
     assert h.one(h.http(h.ALLOWED4, h.SRV4, path="/api/x"))["status"] == 200
     ups = ctl_json(sock, "upstreams")["services"]

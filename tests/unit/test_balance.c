@@ -7,7 +7,9 @@
  * thresholds, panic mode, the retry budget, and the service config that
  * feeds them.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -590,6 +592,76 @@ static void test_state_reload(void **state)
 	config_put(c2);
 }
 
+/* A resolved address as control/dns.c makes it. */
+static struct config_addr v4(const char *ip, uint16_t port)
+{
+	struct config_addr a;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&a.sa;
+
+	memset(&a, 0, sizeof(a));
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(port);
+	inet_pton(AF_INET, ip, &sin->sin_addr);
+	a.salen = sizeof(*sin);
+	a.port = port;
+	snprintf(a.text, sizeof(a.text), "%s:%u", ip, port);
+	return a;
+}
+
+/* DNS-named targets: a state over the literal targets and the names'
+ * addresses (each with the name's weight and its origin), rebased on a
+ * reload with the addresses and health of what stays. */
+static void test_state_names(void **state)
+{
+	struct config *c1 = load("  - {name: s, targets: [127.0.0.1:1, "
+				 "{address: api.test:9, weight: 3}]}\n");
+	struct config *c2 = load("  - {name: s, targets: [api.test:9, "
+				 "other.test:8]}\n");
+	const struct config_service *s1 = &c1->services[0];
+	struct config_addr addrs[3];
+	unsigned int from[3] = { 0, 1, 1 };
+	struct balance_state *a, *b, *empty;
+
+	(void)state;
+	/* before any answer: the literal target only */
+	empty = balance_state_new(s1, 2);
+	assert_non_null(empty);
+	assert_int_equal(empty->n_targets, 1);
+	assert_string_equal(empty->targets[0].text, "127.0.0.1:1");
+	assert_string_equal(empty->origin[0], "");
+	assert_false(balance_state_fits(empty, s1));	/* names: never */
+	balance_state_put(empty);
+
+	addrs[0] = s1->targets[0];
+	addrs[1] = v4("127.0.0.2", 9);
+	addrs[2] = v4("127.0.0.3", 9);
+	a = balance_state_build(s1, addrs, from, 3, 2);
+	assert_non_null(a);
+	assert_int_equal(a->n_targets, 3);
+	assert_int_equal(a->weight[0], 1);
+	assert_int_equal(a->weight[1], 3);
+	assert_int_equal(a->targets[2].weight, 3);
+	assert_string_equal(a->origin[1], "api.test:9");
+	assert_string_equal(a->targets[2].text, "127.0.0.3:9");
+	atomic_store(&a->t[2].hc_up, 0);	/* 127.0.0.3:9 out */
+
+	/* reload: api.test:9 keeps both addresses and 127.0.0.3's health;
+	 * the literal target and its state are gone; other.test has none */
+	b = balance_state_rebase(&c2->services[0], a, 2);
+	assert_non_null(b);
+	assert_int_equal(b->n_targets, 2);
+	assert_string_equal(b->targets[0].text, "127.0.0.2:9");
+	assert_string_equal(b->targets[1].text, "127.0.0.3:9");
+	assert_int_equal(b->weight[0], 1);	/* the new config's weight */
+	assert_int_equal(atomic_load(&b->t[0].hc_up), 1);
+	assert_int_equal(atomic_load(&b->t[1].hc_up), 0);
+	assert_string_equal(b->origin[1], "api.test:9");
+	balance_state_put(a);
+	balance_state_put(b);
+	config_put(c1);
+	config_put(c2);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -607,6 +679,7 @@ int main(void)
 		cmocka_unit_test(test_health_thresholds_and_panic),
 		cmocka_unit_test(test_retry_budget),
 		cmocka_unit_test(test_state_reload),
+		cmocka_unit_test(test_state_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1297,6 +1297,148 @@ static int teardown_guard(void **state)
 	return 0;
 }
 
+/* services[].targets as DNS names, the dns: section and its pure helpers. */
+static void test_dns_targets(void **state)
+{
+	static const char text[] = BASE
+		"services:\n"
+		"  - name: api\n"
+		"    targets:\n"
+		"      - api-3.internal:9003\n"
+		"      - \"[::1]:9004\"\n"
+		"      - {address: db.example.:5432, weight: 3}\n"
+		"      - 127.0.0.1:9001\n"
+		"      - localhost:9002\n"
+		"dns:\n"
+		"  servers: [127.0.0.1:5353, \"[::1]:53\"]\n"
+		"  min_ttl_ms: 200\n"
+		"  max_ttl_ms: 1000\n"
+		"  timeout_ms: 300\n";
+	struct config *c;
+	const struct config_service *s;
+
+	(void)state;
+	c = parse_ok(text);
+	s = &c->services[0];
+	assert_int_equal(s->n_targets, 5);
+	assert_int_equal(s->n_names, 2);
+	assert_true(config_addr_is_name(&s->targets[0]));
+	assert_int_equal(s->targets[0].port, 9003);
+	assert_int_equal(s->targets[0].salen, 0);
+	assert_string_equal(s->targets[0].text, "api-3.internal:9003");
+	assert_int_equal(config_addr_host_len(&s->targets[0]), 14);
+	assert_false(config_addr_is_name(&s->targets[1]));
+	assert_int_equal(s->targets[1].sa.ss_family, AF_INET6);
+	assert_int_equal(s->targets[1].port, 9004);
+	assert_true(config_addr_is_name(&s->targets[2]));
+	assert_int_equal(s->targets[2].weight, 3);
+	assert_int_equal(config_addr_host_len(&s->targets[2]), 11);
+	assert_false(config_addr_is_name(&s->targets[3]));
+	/* localhost stays the literal 127.0.0.1, resolved by no one */
+	assert_false(config_addr_is_name(&s->targets[4]));
+	assert_int_equal(s->targets[4].sa.ss_family, AF_INET);
+	assert_int_equal(c->dns.n_servers, 2);
+	assert_string_equal(c->dns.servers[1].text, "[::1]:53");
+	assert_int_equal(c->dns.min_ttl_ms, 200);
+	assert_int_equal(c->dns.max_ttl_ms, 1000);
+	assert_int_equal(c->dns.timeout_ms, 300);
+	/* the TTL clamped; the back-off doubles from min_ttl_ms */
+	assert_int_equal(config_dns_ttl_ms(&c->dns, 0), 200);
+	assert_int_equal(config_dns_ttl_ms(&c->dns, 1), 1000);
+	assert_int_equal(config_dns_ttl_ms(&c->dns, 86400), 1000);
+	assert_int_equal(config_dns_ttl_ms(&c->dns, UINT32_MAX), 1000);
+	assert_int_equal(config_dns_backoff_ms(&c->dns, 1), 200);
+	assert_int_equal(config_dns_backoff_ms(&c->dns, 2), 400);
+	assert_int_equal(config_dns_backoff_ms(&c->dns, 3), 800);
+	assert_int_equal(config_dns_backoff_ms(&c->dns, 4), 1000);
+	assert_int_equal(config_dns_backoff_ms(&c->dns, 1000), 1000);
+	config_put(c);
+
+	/* defaults: the system's resolver */
+	c = parse_ok(BASE "services:\n  - name: a\n    targets: [a.b:1]\n");
+	assert_int_equal(c->dns.n_servers, 0);
+	assert_int_equal(c->dns.min_ttl_ms, 1000);
+	assert_int_equal(c->dns.max_ttl_ms, 300000);
+	assert_int_equal(c->dns.timeout_ms, 2000);
+	assert_int_equal(config_dns_ttl_ms(&c->dns, 30), 30000);
+	config_put(c);
+
+	expect_errors(BASE
+		      "services:\n"
+		      "  - name: api\n"
+		      "    targets:\n"
+		      "      - bad_name:1\n"
+		      "      - -lead.example:1\n"
+		      "      - api.example\n"
+		      "      - 1.2.3.999:1\n"
+		      "      - a..b:1\n"
+		      "    tls: {sni: x}\n"
+		      "  - name: tls\n"
+		      "    targets: [a.example:443]\n"
+		      "    tls: {sni: a.example}\n"
+		      "dns:\n"
+		      "  servers: [ns.example:53]\n"
+		      "  min_ttl_ms: 5000\n"
+		      "  max_ttl_ms: 1000\n"
+		      "  timeout: 1\n",
+		      "cfg.yaml:9:9: services[0].targets[0]: invalid address in 'bad_name:1' (an IP literal, localhost or a host name of letters, digits, '-' and '.')\n"
+		      "cfg.yaml:10:9: services[0].targets[1]: invalid address in '-lead.example:1' (an IP literal, localhost or a host name of letters, digits, '-' and '.')\n"
+		      "cfg.yaml:11:9: services[0].targets[2]: missing port in 'api.example' (expected IP:PORT, e.g. 127.0.0.1:8080 or [::1]:8080)\n"
+		      "cfg.yaml:12:9: services[0].targets[3]: invalid address in '1.2.3.999:1' (an IP literal, localhost or a host name of letters, digits, '-' and '.')\n"
+		      "cfg.yaml:13:9: services[0].targets[4]: invalid address in 'a..b:1' (an IP literal, localhost or a host name of letters, digits, '-' and '.')\n"
+		      "cfg.yaml:17:10: services[1].tls: tls is not supported yet for a service with DNS-named targets\n"
+		      "cfg.yaml:19:13: dns.servers[0]: invalid IP address in 'ns.example:53' (IP literal or localhost; no DNS names)\n"
+		      "cfg.yaml:21:15: dns.max_ttl_ms: max_ttl_ms (1000) is below min_ttl_ms (5000)\n"
+		      "cfg.yaml:22:3: dns: unknown key 'timeout' (did you mean 'timeout_ms'?)\n");
+}
+
+/* Which host names a target may carry (config_hostname_ok). */
+static void test_hostname_ok(void **state)
+{
+	static const struct {
+		const char *s;
+		bool ok;
+	} cases[] = {
+		{ "a", true },
+		{ "api-3.internal", true },
+		{ "xn--d1acpjx3f.xn--p1ai", true },
+		{ "a.b.", true },		/* absolute */
+		{ "3com.example", true },
+		{ "", false },
+		{ ".", false },
+		{ "-a", false },
+		{ "a-", false },
+		{ "a-.b", false },
+		{ "a..b", false },
+		{ ".a", false },
+		{ "a_b", false },
+		{ "a b", false },
+		{ "a:b", false },
+		{ "1.2.3.4", false },		/* digits: an IPv4 literal */
+		{ "123", false },
+		{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.b", true },	/* 63 */
+		{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.b", false },	/* 64 */
+	};
+	char big[300];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *g = guard_copy(cases[i].s, strlen(cases[i].s));
+
+		if (config_hostname_ok(g, strlen(cases[i].s)) != cases[i].ok) {
+			print_error("case %zu '%s': want %d\n", i, cases[i].s,
+				    cases[i].ok);
+			fail();
+		}
+	}
+	/* 253 bytes in all at most: labels of 9 and dots */
+	for (size_t i = 0; i < sizeof(big); i++)
+		big[i] = i % 10 == 9 ? '.' : 'a';
+	assert_true(config_hostname_ok(big, 249));
+	assert_true(config_hostname_ok(big, 253 - 4));
+	assert_false(config_hostname_ok(big, 259));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1328,6 +1470,8 @@ int main(void)
 		cmocka_unit_test(test_xdp_limits_keys),
 		cmocka_unit_test(test_xdp_syncookie_keys),
 		cmocka_unit_test(test_load_denylist_and_classes),
+		cmocka_unit_test(test_dns_targets),
+		cmocka_unit_test(test_hostname_ok),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, teardown_guard);
