@@ -120,6 +120,7 @@ static const struct csection listener_sec = {
 
 static const char *const lb_modes[] = { "round_robin", "least_request",
 					"hash", NULL };
+static const char *const up_protocols[] = { "http1", "h2", NULL };
 
 static void service_finish(struct pctx *p, yaml_node_t *map, void *base,
 			   const char *path, yaml_node_t **vals);
@@ -262,6 +263,9 @@ static const struct ckey service_keys[] = {
 	  .flags = K_RELOAD, .sub = &svc_limits_sec },
 	{ .name = "tls", .set = cfg_set_section, .off = S(tls),
 	  .flags = K_RELOAD, .sub = &up_tls_sec },
+	{ .name = "protocol", .set = cfg_set_enum, .off = S(protocol),
+	  .def_int = CFG_PROTO_HTTP1, .flags = K_RELOAD,
+	  .choices = up_protocols },
 };
 #undef S
 static const struct csection service_sec = {
