@@ -118,6 +118,8 @@ struct exchange {
 	char client_ip[INET6_ADDRSTRLEN];
 	char request_id[68];		/* X-Request-Id sent upstream and back */
 	int resp_status;		/* final status sent to the client (0: none) */
+	int16_t grpc_status;		/* grpc-status of an HTTP/2 upstream's
+					 * response (-1: none) */
 	uint64_t max_body;		/* route limit (0: none) */
 	struct buf *frame;		/* re-framed chunked request body */
 	/* The response head (client->out) and the body bytes already

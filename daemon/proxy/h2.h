@@ -45,6 +45,14 @@ void h2_complete(struct proxy *p, struct conn *c, unsigned int op,
 void h2_deadline(struct proxy *p, struct conn *c);
 /* c is being freed: what HTTP/2 hangs on it goes. */
 void h2_release(struct proxy *p, struct conn *c);
+/* h2_up.c: HTTP/2 to an upstream. Wrap u's transport (connected, TLS
+ * handshake done) in an nghttp2 client session; 0 or -errno, and *why
+ * (static) for a refusal (TLS without ALPN h2). */
+int h2up_attach(struct proxy *p, struct conn *u, const char **why);
+/* A completion of the wrapped transport's own I/O on u (CONN_OP_XRECV,
+ * CONN_OP_XSEND). */
+void h2up_complete(struct proxy *p, struct conn *u, unsigned int op,
+		   const struct loop_cqe *cqe);
 /* Worker shutdown: GOAWAY to every HTTP/2 connection. */
 void h2_drain(struct proxy *p);
 
