@@ -85,6 +85,10 @@ struct h2_stream {
 	uint64_t rleft;
 	size_t rlast_len;
 	struct http_chunked rck;
+	/* chunked framing since the last data run: at the end, the last
+	 * chunk and the trailer section (sent as trailing HEADERS) */
+	char *rtail;
+	size_t rtail_len;
 };
 
 /* h2.c */

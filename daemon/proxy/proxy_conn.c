@@ -76,6 +76,7 @@ void proxy__report(struct proxy *p, struct conn *c, int status,
 			e.upstream = svc->targets[x->target].text;
 		e.upstream_attempts = x->n_tried;
 	}
+	e.grpc_status = x->obs.begun ? x->grpc_status : -1;
 	obs_exchange_end(p->worker, &x->obs, &e);
 }
 

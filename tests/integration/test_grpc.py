@@ -1,0 +1,288 @@
+"""gRPC passthrough: services with protocol: h2 (HTTP/2 to the upstream,
+h2c or TLS with ALPN h2). Real grpcio origins (grpc_peer.py server) on
+127.0.0.1 in the server namespace, behind sluiced; a real grpcio client
+(grpc_peer.py client) in the client namespace, over h2c and over TLS with
+ALPN h2. Shown: unary bytes intact (hash), a non-OK status with its
+details, trailing metadata (text and -bin), server streaming, a 1 MiB
+request and a 1 MiB response (flow control both ways), bearer auth
+(UNAUTHENTICATED without it, from the gateway's 401), grpc_status metric
+labels and the access log's grpc_status, one upstream call per client
+call, a dead upstream (UNAVAILABLE from the gateway's 502) and an upstream
+that speaks HTTP/1.1 (502 naming it).
+
+Without the feature the gateway refuses `protocol: h2` and none of this
+starts; with response trailers dropped on the way back (a planted fault in
+h2_stream.c), the status, trailer and streaming tests fail (grpcio reports
+an INTERNAL error for a stream that ends without grpc-status).
+"""
+import hashlib
+import json
+import os
+import random
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+
+import h2util as u
+import helpers as h
+import raw
+import tls_util as t
+
+GW = h.GW_PORT + 81
+GW_TLS = h.GW_PORT + 82
+ADMIN = "127.0.0.1:9981"
+ORIGIN = 9481
+ORIGIN_TLS = 9482
+DEAD = 9489
+PEER = Path(__file__).resolve().parent / "grpc_peer.py"
+TOKEN = "grpc-token-" + uuid.uuid4().hex
+
+
+@pytest.fixture(scope="module")
+def pki(workdir):
+    return t.make_pki(workdir / "pki-grpc")
+
+
+class Origin:
+    def __init__(self, workdir, name, port, pki=None):
+        self.log = Path(workdir) / f"{name}.jsonl"
+        self.log.write_text("")
+        argv = ["ip", "netns", "exec", h.SRV_NS, "/usr/bin/python3", PEER,
+                "server", "--listen", f"127.0.0.1:{port}", "--log",
+                self.log]
+        if pki:
+            argv += ["--cert", pki / "api-ec.chain.pem",
+                     "--key", pki / "api-ec.key"]
+        self.p = h.Proc(name, argv, workdir)
+        self.p.wait_output("grpc origin ready", 20)
+
+    def calls(self):
+        return [json.loads(l) for l in self.log.read_text().splitlines()
+                if l.strip()]
+
+    def stop(self):
+        self.p.stop()
+
+
+@pytest.fixture(scope="module")
+def origins(topo, workdir, pki):
+    o = Origin(workdir, "grpc-origin", ORIGIN)
+    try:
+        ot = Origin(workdir, "grpc-origin-tls", ORIGIN_TLS, pki)
+    except Exception:
+        o.stop()
+        raise
+    yield o, ot
+    ot.stop()
+    o.stop()
+
+
+@pytest.fixture(scope="module")
+def gw(backends, origins, workdir, pki):
+    tls = t.tls_section(pki, ("api-ec",), alpn=["h2", "http/1.1"])
+    services = [
+        {"name": "grpc", "targets": [f"127.0.0.1:{ORIGIN}"],
+         "protocol": "h2", "connect_timeout_ms": 1000},
+        {"name": "grpcs", "targets": [f"127.0.0.1:{ORIGIN_TLS}"],
+         "protocol": "h2", "connect_timeout_ms": 1000,
+         "tls": {"ca": str(pki / "ca.pem"), "sni": "api.test"}},
+        {"name": "dead", "targets": [f"127.0.0.1:{DEAD}"],
+         "protocol": "h2", "connect_timeout_ms": 1000},
+        {"name": "h1", "targets": [f"{h.SRV4}:{h.B1_PORT}"],
+         "protocol": "h2", "connect_timeout_ms": 1000},
+    ]
+    routes = [
+        {"name": "plain", "hosts": ["plain.test"], "path_prefix": "/",
+         "service": "grpc"},
+        {"name": "secure", "hosts": ["tls.test"], "path_prefix": "/",
+         "service": "grpcs"},
+        {"name": "dead", "hosts": ["dead.test"], "path_prefix": "/",
+         "service": "dead"},
+        {"name": "h1", "hosts": ["h1.test"], "path_prefix": "/",
+         "service": "h1"},
+        {"name": "private", "hosts": ["auth.test"], "path_prefix": "/",
+         "service": "grpc", "auth": ["bearer"]},
+    ]
+    log = workdir / "gw-grpc-access.log"
+    top = {"admin": {"address": ADMIN,
+                     "socket": str(h.admin_socket_path(workdir, "gw-grpc"))},
+           "consumers": [{"name": "grpcuser", "bearer_tokens": [
+               "sha256:" + hashlib.sha256(TOKEN.encode()).hexdigest()]}]}
+    cfg = raw.write_cfg(workdir, "gw-grpc", listeners=[
+        {"address": f"{h.SRV4}:{GW}", "h2c": True},
+        {"address": f"{h.SRV4}:{GW_TLS}", "tls": tls}],
+        services=services, routes=routes, top=top, access_log=log)
+    s = h.Sluiced(cfg, workdir, tag="gw-grpc")
+    s.start()
+    s.access_log = log
+    yield s
+    s.shutdown()
+
+
+def call(calls, authority="plain.test", tls=False, pki=None):
+    argv = ["ip", "netns", "exec", h.CLI_NS, "/usr/bin/python3", PEER,
+            "client", "--authority", authority]
+    if tls:
+        argv += ["--target", f"{h.SRV4}:{GW_TLS}", "--ca",
+                 str(pki / "ca.pem")]
+    else:
+        argv += ["--target", f"{h.SRV4}:{GW}"]
+    argv.append(json.dumps(calls))
+    r = h.run(argv, timeout=60)
+    return json.loads(r.stdout)
+
+
+def unary(method, data, **kw):
+    return dict(method=f"/test.Echo/{method}", data_hex=data.hex(), **kw)
+
+
+def trailer(res, name):
+    return [v for k, v in res["trailing"] if k == name]
+
+
+def metrics():
+    r = h.run(["nsenter", f"--net=/run/netns/{h.SRV_NS}", "curl", "-sS",
+               "--max-time", "5", f"http://{ADMIN}/metrics"], timeout=10)
+    return r.stdout
+
+
+def grpc_count(text, route, status):
+    m = re.search(r'^sluice_grpc_responses_total\{route="%s",'
+                  r'grpc_status="%s"\} (\d+)$' % (route, status), text,
+                  re.M)
+    return int(m.group(1)) if m else 0
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["h2c", "tls"])
+def test_unary_round_trip(gw, origins, pki, tls):
+    o = origins[1] if tls else origins[0]
+    before = len(o.calls())
+    data = os.urandom(3000) + b"\x00\r\n0\r\n\r\n" + os.urandom(100)
+    res = call([unary("Unary", data)], authority="tls.test" if tls
+               else "plain.test", tls=tls, pki=pki)[0]
+    assert res["code"] == "OK", res
+    assert res["sha"] == hashlib.sha256(data).hexdigest()
+    got = o.calls()[before:]
+    assert len(got) == 1, got
+    assert got[0]["sha"] == hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["h2c", "tls"])
+def test_trailing_metadata(gw, pki, tls):
+    data = b"trailer please"
+    res = call([unary("Unary", data)], authority="tls.test" if tls
+               else "plain.test", tls=tls, pki=pki)[0]
+    assert res["code"] == "OK", res
+    assert trailer(res, "x-trailer-text") == [f"len-{len(data)}"]
+    assert trailer(res, "x-trailer-bin") == [
+        hashlib.sha256(data).hexdigest()]
+
+
+def test_status_and_details(gw, origins):
+    before = len(origins[0].calls())
+    res = call([unary("Fail", b"widget-42")])[0]
+    assert res["code"] == "NOT_FOUND", res
+    assert res["details"] == "no such item: widget-42"
+    assert len(origins[0].calls()) == before + 1
+
+
+def test_server_streaming(gw, pki):
+    for tls in (False, True):
+        res = call([dict(method="/test.Echo/Stream", data_hex=b"7".hex(),
+                         kind="stream")],
+                   authority="tls.test" if tls else "plain.test", tls=tls,
+                   pki=pki)[0]
+        assert res["code"] == "OK", res
+        assert res["n"] == 7
+        want = hashlib.sha256(b"".join(b"part-%d-" % i + b"x" * 1000
+                                       for i in range(7))).hexdigest()
+        assert res["sha"] == want
+
+
+def test_large_messages_both_ways(gw, origins):
+    """1 MiB each way: past every flow-control window (64 KiB), so
+    WINDOW_UPDATEs must flow on both HTTP/2 legs."""
+    big = random.Random(7).randbytes(1 << 20)
+    before = len(origins[0].calls())
+    res = call([dict(method="/test.Echo/Unary", random=1 << 20, seed=7),
+                unary("Size", b"%d" % (1 << 20))])
+    assert res[0]["code"] == "OK", res[0]
+    assert res[0]["sha"] == hashlib.sha256(big).hexdigest()
+    assert res[1]["code"] == "OK", res[1]
+    assert res[1]["len"] == 1 << 20
+    assert res[1]["sha"] == hashlib.sha256(b"z" * (1 << 20)).hexdigest()
+    assert len(origins[0].calls()) == before + 2
+
+
+def test_one_upstream_call_per_client_call(gw, origins):
+    before = len(origins[0].calls())
+    res = call([unary("Unary", b"n-%d" % i) for i in range(10)])
+    assert [r["code"] for r in res] == ["OK"] * 10
+    got = origins[0].calls()[before:]
+    assert sorted(g["sha"] for g in got) == sorted(
+        hashlib.sha256(b"n-%d" % i).hexdigest() for i in range(10))
+
+
+def test_bearer_auth(gw, origins):
+    before = len(origins[0].calls())
+    res = call([unary("Unary", b"no token"),
+                unary("Unary", b"with token",
+                      metadata=[["authorization", f"Bearer {TOKEN}"]])],
+               authority="auth.test")
+    # the gateway's 401 (JSON) reaches grpcio as UNAUTHENTICATED
+    assert res[0]["code"] == "UNAUTHENTICATED", res[0]
+    assert res[1]["code"] == "OK", res[1]
+    # only the authorised call reached the origin
+    got = origins[0].calls()[before:]
+    assert [g["sha"] for g in got] == [
+        hashlib.sha256(b"with token").hexdigest()], got
+
+
+def test_dead_upstream_is_unavailable(gw):
+    res = call([unary("Unary", b"anyone?")], authority="dead.test")[0]
+    # the gateway's 502 reaches grpcio as UNAVAILABLE
+    assert res["code"] == "UNAVAILABLE", res
+
+
+def test_http11_upstream_is_named(gw, backends):
+    """A service with protocol: h2 whose target speaks HTTP/1.1: 502 with
+    a JSON error that says so (grpcio: UNAVAILABLE; the body seen with a
+    plain HTTP/2 client)."""
+    res = call([unary("Unary", b"h1?")], authority="h1.test")[0]
+    assert res["code"] == "UNAVAILABLE", res
+    c = u.Client(GW)
+    r = c.get("/test.Echo/Unary", method="POST", authority="h1.test",
+              headers=[("content-type", "application/grpc"),
+                       ("te", "trailers")], body=b"\0\0\0\0\0")
+    c.close()
+    assert r["status"] == 502, r
+    assert "HTTP/1.x, not HTTP/2" in json.loads(r["body"])["error"], r
+
+
+def log_entries(gw, route, n):
+    def got():
+        es = [json.loads(l) for l in
+              Path(gw.access_log).read_text().splitlines() if l.strip()]
+        es = [e for e in es if e.get("route") == route]
+        return [es] if len(es) >= n else None
+    return h.wait_for(got, 10, what=f"{n} access log lines of {route}")[0]
+
+
+def test_metrics_and_access_log(gw):
+    before = metrics()
+    res = call([unary("Fail", b"m1"), unary("Unary", b"m2")])
+    assert [r["code"] for r in res] == ["NOT_FOUND", "OK"]
+    after = metrics()
+    assert grpc_count(after, "plain", 5) == grpc_count(before, "plain",
+                                                       5) + 1
+    assert grpc_count(after, "plain", 0) == grpc_count(before, "plain",
+                                                       0) + 1
+    assert "# TYPE sluice_grpc_responses_total counter" in after
+    n = len(log_entries(gw, "plain", 0))
+    res = call([unary("Fail", b"m3"), unary("Unary", b"m4")])
+    assert [r["code"] for r in res] == ["NOT_FOUND", "OK"]
+    mine = log_entries(gw, "plain", n + 2)
+    assert mine[-2]["grpc_status"] == 5 and mine[-1]["grpc_status"] == 0, \
+        mine[-2:]
