@@ -112,6 +112,8 @@ static int grow(char **b, size_t *cap, size_t need)
 
 static int rput(struct h2up *h, const void *d, size_t n)
 {
+	if (!n)
+		return 0;
 	if (h->roff && h->roff == h->rlen)
 		h->roff = h->rlen = 0;
 	if (grow(&h->rbuf, &h->rcap, h->rlen + n))
@@ -135,7 +137,8 @@ static int fput(struct h2up *h, const uint8_t *name, size_t nl,
 	h->fields_len += nl;
 	memcpy(h->fields + h->fields_len, ": ", 2);
 	h->fields_len += 2;
-	memcpy(h->fields + h->fields_len, value, vl);
+	if (vl)
+		memcpy(h->fields + h->fields_len, value, vl);
 	h->fields_len += vl;
 	memcpy(h->fields + h->fields_len, "\r\n", 2);
 	h->fields_len += 2;
@@ -279,7 +282,8 @@ static ssize_t req_read(nghttp2_session *session, int32_t id, uint8_t *buf,
 	(void)ud;
 	if (n > len)
 		n = len;
-	memcpy(buf, h->pend + h->pend_off, n);
+	if (n)
+		memcpy(buf, h->pend + h->pend_off, n);
 	h->pend_off += n;
 	if (h->pend_off == h->pend_len)
 		h->pend_off = h->pend_len = 0;
