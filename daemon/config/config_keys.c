@@ -319,6 +319,13 @@ static void service_finish(struct pctx *p, yaml_node_t *map, void *base,
 	(void)map;
 	s->health.enabled = ih < nk && vals[ih];
 	s->outlier.enabled = io < nk && vals[io];
+	/* the active checks send an HTTP/1.1 GET: an HTTP/2-only target
+	 * (a gRPC server) would fail every one */
+	if (s->health.enabled && s->protocol == CFG_PROTO_H2) {
+		cfg_subpath(sp, sizeof(sp), path, "health");
+		cfg_err_at(p, vals[ih], sp,
+			   "active health checks speak HTTP/1.1, which a service with protocol: h2 does not (use outlier: for passive ejection)");
+	}
 	/* tls: the section's presence enables it (enabled: false does not) */
 	s->tls.enabled = itls < nk && vals[itls] && s->tls.enabled;
 	for (size_t i = 0; s->tls.enabled && s->tls.verify && !s->tls.sni &&

@@ -1326,6 +1326,11 @@ static void test_upstream_protocol(void **state)
 		      "    targets: [127.0.0.1:50051]\n"
 		      "    protocol: [h2]\n",
 		      "cfg.yaml:9:15: services[0].protocol: expected a string, got a sequence\n");
+	expect_errors(BASE "services:\n  - name: g\n"
+		      "    targets: [127.0.0.1:50051]\n"
+		      "    protocol: h2\n"
+		      "    health: {path: /}\n",
+		      "cfg.yaml:10:13: services[0].health: active health checks speak HTTP/1.1, which a service with protocol: h2 does not (use outlier: for passive ejection)\n");
 	(void)state;
 }
 
