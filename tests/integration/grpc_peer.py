@@ -5,12 +5,15 @@ python3-grpcio) with generic handlers: messages are raw bytes, no protoc.
       service test.Echo: Unary (echoes the request; trailing metadata
       x-trailer-text and x-trailer-bin = sha256 of the request), Fail
       (NOT_FOUND with details), Stream (N messages for the request "N"),
-      Size (a response of N bytes for the request "N"). One JSON line per
+      Size (a response of N bytes for the request "N"), Collect (client
+      streaming: sha256 of the messages and their count), Echo (both
+      ways: each message reversed). One JSON line per
       call in FILE: method, request length and hash, authorization seen.
   grpc_peer.py client --target HOST:PORT [--ca CA --name NAME]
                       [--authority HOST] CALLS_JSON
       runs the calls ({"method", "data_hex" or "random" (a size) and
-      "seed" (random.Random(seed).randbytes), "kind": unary|stream,
+      "seed" (random.Random(seed).randbytes), "kind": unary|stream, or
+      collect|echo with "parts", "size", "seed",
       "metadata": [[k, v]], "timeout"}) in order on one channel and
       prints one JSON list: code, details, response length and hash,
       message count, trailing metadata.
@@ -57,6 +60,19 @@ def server(args):
         for i in range(int(req.decode())):
             yield b"part-%d-" % i + b"x" * 1000
 
+    def collect(reqs, ctx):
+        parts = list(reqs)
+        note("Collect", b"".join(parts), ctx)
+        return hashlib.sha256(b"".join(parts)).digest() + \
+            b"%d" % len(parts)
+
+    def echo(reqs, ctx):
+        n = 0
+        for m in reqs:
+            n += 1
+            yield m[::-1]
+        note("Echo", b"%d" % n, ctx)
+
     def size(req, ctx):
         note("Size", req, ctx)
         return b"z" * int(req.decode())
@@ -66,6 +82,8 @@ def server(args):
         "Fail": grpc.unary_unary_rpc_method_handler(fail),
         "Stream": grpc.unary_stream_rpc_method_handler(stream),
         "Size": grpc.unary_unary_rpc_method_handler(size),
+        "Collect": grpc.stream_unary_rpc_method_handler(collect),
+        "Echo": grpc.stream_stream_rpc_method_handler(echo),
     })
     srv = grpc.server(futures.ThreadPoolExecutor(max_workers=8),
                       options=[("grpc.max_receive_message_length",
@@ -108,7 +126,28 @@ def client(args):
         res = {"code": "OK", "details": None, "n": 0, "len": 0,
                "sha": None, "trailing": []}
         try:
-            if call.get("kind") == "stream":
+            if call.get("kind") in ("collect", "echo"):
+                rnd = random.Random(call["seed"])
+                parts = [rnd.randbytes(call["size"])
+                         for _ in range(call["parts"])]
+                h = hashlib.sha256()
+                if call["kind"] == "collect":
+                    f = ch.stream_unary(call["method"])
+                    resp, c = f.with_call(iter(parts), metadata=md,
+                                          timeout=timeout)
+                    h.update(resp)
+                    res["n"] = 1
+                    res["len"] = len(resp)
+                else:
+                    f = ch.stream_stream(call["method"])
+                    c = f(iter(parts), metadata=md, timeout=timeout)
+                    for m in c:
+                        res["n"] += 1
+                        res["len"] += len(m)
+                        h.update(m)
+                res["sha"] = h.hexdigest()
+                tm = c.trailing_metadata()
+            elif call.get("kind") == "stream":
                 f = ch.unary_stream(call["method"])
                 it = f(data, metadata=md, timeout=timeout)
                 h = hashlib.sha256()

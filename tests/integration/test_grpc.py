@@ -201,6 +201,25 @@ def test_server_streaming(gw, pki):
         assert res["sha"] == want
 
 
+def test_client_and_bidi_streaming(gw, pki):
+    rnd = random.Random(11)
+    parts = [rnd.randbytes(5000) for _ in range(20)]
+    for tls in (False, True):
+        res = call([dict(method="/test.Echo/Collect", kind="collect",
+                         parts=20, size=5000, seed=11),
+                    dict(method="/test.Echo/Echo", kind="echo",
+                         parts=20, size=5000, seed=11)],
+                   authority="tls.test" if tls else "plain.test", tls=tls,
+                   pki=pki)
+        assert res[0]["code"] == "OK", res[0]
+        want = hashlib.sha256(b"".join(parts)).digest() + b"20"
+        assert res[0]["sha"] == hashlib.sha256(want).hexdigest()
+        assert res[1]["code"] == "OK", res[1]
+        assert res[1]["n"] == 20
+        assert res[1]["sha"] == hashlib.sha256(
+            b"".join(p[::-1] for p in parts)).hexdigest()
+
+
 def test_large_messages_both_ways(gw, origins):
     """1 MiB each way: past every flow-control window (64 KiB), so
     WINDOW_UPDATEs must flow on both HTTP/2 legs."""
