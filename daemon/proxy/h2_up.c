@@ -37,6 +37,7 @@
 #include <string.h>
 
 #include "config/config.h"
+#include "http/rewrite.h"
 #include "io/tls.h"
 #include "lib/log.h"
 #include "proxy/exchange.h"
@@ -56,6 +57,7 @@ struct h2up {
 	char *head;			/* its head, until complete */
 	size_t head_len, head_cap;
 	bool head_done;
+	bool head_method;		/* HEAD: a response without body */
 	enum http_body body;
 	uint64_t left;
 	struct http_chunked ck;
@@ -167,24 +169,24 @@ static void wake_writer(struct h2up *h)
 	h->wr_nop = true;
 }
 
-/* A response made here (no response head came): a 502 JSON naming why. */
+/* A response made here (no response head came): the gateway's 502 JSON
+ * (rewrite_error_ex: the same body as its own errors) naming why. */
 static void fail_502(struct h2up *h, const char *why)
 {
-	char body[256], head[160];
-	int n;
+	struct conn *c = h->u->peer;
+	char resp[1024];
+	long n;
 
 	if (h->resp_head) {
 		if (!h->err)
 			h->err = -ECONNRESET;
 		return;
 	}
-	n = snprintf(body, sizeof(body), "{\"error\":\"%s\"}\n", why);
-	snprintf(head, sizeof(head),
-		 "HTTP/1.1 502 Bad Gateway\r\ncontent-type: application/json"
-		 "\r\ncontent-length: %d\r\nconnection: close\r\n\r\n", n);
+	n = rewrite_error_ex(resp, sizeof(resp), 502, why, h->head_method,
+			     c && c->x ? c->x->request_id : NULL);
 	h->roff = h->rlen = 0;
 	h->resp_head = h->resp_done = true;
-	if (rstr(h, head) || rstr(h, body))
+	if (n < 0 || rput(h, resp, (size_t)n))
 		h->err = -ENOMEM;
 }
 
@@ -359,6 +361,7 @@ static int submit_head(struct h2up *h)
 	nv[n++] = NV("te", 2, "trailers", 8);
 	h->body = r->body;
 	h->left = r->content_length;
+	h->head_method = r->method_len == 4 && !memcmp(r->method, "HEAD", 4);
 	http_chunked_init(&h->ck);
 	if (r->body == HTTP_BODY_NONE ||
 	    (r->body == HTTP_BODY_LENGTH && !r->content_length)) {
@@ -476,25 +479,6 @@ static long up_write_done(struct transport *t, const struct loop_cqe *cqe)
 
 /* ---- the response ----------------------------------------------------- */
 
-static const char *reason(int status)
-{
-	switch (status) {
-	case 200: return "OK";
-	case 204: return "No Content";
-	case 400: return "Bad Request";
-	case 401: return "Unauthorized";
-	case 403: return "Forbidden";
-	case 404: return "Not Found";
-	case 415: return "Unsupported Media Type";
-	case 429: return "Too Many Requests";
-	case 500: return "Internal Server Error";
-	case 502: return "Bad Gateway";
-	case 503: return "Service Unavailable";
-	case 504: return "Gateway Timeout";
-	default: return "Status";
-	}
-}
-
 /* grpc-status seen (head of a trailers-only response, or trailers): for
  * the exchange's metrics and access log. */
 static void note_grpc_status(struct h2up *h, const uint8_t *v, size_t n)
@@ -555,7 +539,7 @@ static int headers_done(struct h2up *h, bool end)
 			return 0;
 		}
 		snprintf(line, sizeof(line), "HTTP/1.1 %03d %s\r\n", h->status,
-			 reason(h->status));
+			 http_reason(h->status));
 		ret |= rstr(h, line);
 		ret |= rput(h, h->fields, h->fields_len);
 		/* a response that ends on its HEADERS (gRPC trailers-only)

@@ -35,8 +35,11 @@ GW_TLS = h.GW_PORT + 82
 ADMIN = "127.0.0.1:9981"
 ORIGIN = 9481
 ORIGIN_TLS = 9482
+ROGUE = 9483
+ROGUE_TLS = 9484
 DEAD = 9489
 PEER = Path(__file__).resolve().parent / "grpc_peer.py"
+ROGUE_PY = Path(__file__).resolve().parent / "h2_origin.py"
 TOKEN = "grpc-token-" + uuid.uuid4().hex
 
 
@@ -79,8 +82,45 @@ def origins(topo, workdir, pki):
     o.stop()
 
 
+class Rogue:
+    """h2_origin.py: a raw HTTP/2 origin that resets, sends GOAWAY, or
+    (over TLS) selects another ALPN protocol than h2."""
+
+    def __init__(self, workdir, name, port, pki=None, alpn=None):
+        self.log = Path(workdir) / f"{name}.jsonl"
+        self.log.write_text("")
+        argv = ["ip", "netns", "exec", h.SRV_NS, "/usr/bin/python3",
+                ROGUE_PY, "--listen", f"127.0.0.1:{port}", "--log",
+                self.log]
+        if pki:
+            argv += ["--cert", pki / "api-ec.chain.pem",
+                     "--key", pki / "api-ec.key", "--alpn", alpn]
+        self.p = h.Proc(name, argv, workdir)
+        self.p.wait_output("h2 origin ready", 20)
+
+    def requests(self):
+        return [json.loads(l) for l in self.log.read_text().splitlines()
+                if l.strip()]
+
+    def stop(self):
+        self.p.stop()
+
+
 @pytest.fixture(scope="module")
-def gw(backends, origins, workdir, pki):
+def rogues(topo, workdir, pki):
+    r = Rogue(workdir, "h2-rogue", ROGUE)
+    try:
+        rt = Rogue(workdir, "h2-rogue-tls", ROGUE_TLS, pki, "http/1.1")
+    except Exception:
+        r.stop()
+        raise
+    yield r, rt
+    rt.stop()
+    r.stop()
+
+
+@pytest.fixture(scope="module")
+def gw(backends, origins, rogues, workdir, pki):
     tls = t.tls_section(pki, ("api-ec",), alpn=["h2", "http/1.1"])
     services = [
         {"name": "grpc", "targets": [f"127.0.0.1:{ORIGIN}"],
@@ -92,6 +132,11 @@ def gw(backends, origins, workdir, pki):
          "protocol": "h2", "connect_timeout_ms": 1000},
         {"name": "h1", "targets": [f"{h.SRV4}:{h.B1_PORT}"],
          "protocol": "h2", "connect_timeout_ms": 1000},
+        {"name": "rogue", "targets": [f"127.0.0.1:{ROGUE}"],
+         "protocol": "h2", "connect_timeout_ms": 1000},
+        {"name": "noalpn", "targets": [f"127.0.0.1:{ROGUE_TLS}"],
+         "protocol": "h2", "connect_timeout_ms": 1000,
+         "tls": {"ca": str(pki / "ca.pem"), "sni": "api.test"}},
     ]
     routes = [
         {"name": "plain", "hosts": ["plain.test"], "path_prefix": "/",
@@ -104,6 +149,10 @@ def gw(backends, origins, workdir, pki):
          "service": "h1"},
         {"name": "private", "hosts": ["auth.test"], "path_prefix": "/",
          "service": "grpc", "auth": ["bearer"]},
+        {"name": "rogue", "hosts": ["rogue.test"], "path_prefix": "/",
+         "service": "rogue"},
+        {"name": "noalpn", "hosts": ["noalpn.test"], "path_prefix": "/",
+         "service": "noalpn"},
     ]
     log = workdir / "gw-grpc-access.log"
     top = {"admin": {"address": ADMIN,
@@ -277,7 +326,7 @@ def test_http11_upstream_is_named(gw, backends):
                        ("te", "trailers")], body=b"\0\0\0\0\0")
     c.close()
     assert r["status"] == 502, r
-    assert "HTTP/1.x, not HTTP/2" in json.loads(r["body"])["error"], r
+    assert "HTTP/1.x, not HTTP/2" in json.loads(r["body"])["message"], r
 
 
 def log_entries(gw, route, n):
@@ -305,3 +354,75 @@ def test_metrics_and_access_log(gw):
     mine = log_entries(gw, "plain", n + 2)
     assert mine[-2]["grpc_status"] == 5 and mine[-1]["grpc_status"] == 0, \
         mine[-2:]
+
+
+def h2_post(path, authority, body=b"\0\0\0\0\0"):
+    c = u.Client(GW)
+    try:
+        return c.get(path, method="POST", authority=authority, body=body,
+                     headers=[("content-type", "application/grpc"),
+                              ("te", "trailers")]), c
+    finally:
+        c.close()
+
+
+@pytest.mark.parametrize("path,why", [
+    ("/reset", "the upstream reset the HTTP/2 stream (INTERNAL_ERROR) "
+               "before a complete response"),
+    ("/goaway", "the upstream sent GOAWAY before answering"),
+])
+def test_upstream_refuses_before_answering(gw, rogues, path, why):
+    """RST_STREAM or GOAWAY before a response head: 502 JSON naming it
+    (grpcio: UNAVAILABLE); the upstream got the request once."""
+    before = len(rogues[0].requests())
+    r, _ = h2_post(path, "rogue.test")
+    assert r["status"] == 502, r
+    e = json.loads(r["body"])
+    assert e["error"] == "bad_gateway" and e["message"] == why, e
+    assert [q["path"] for q in rogues[0].requests()[before:]] == [path]
+    assert rogues[0].requests()[-1]["te"] == "trailers"
+    res = call([dict(method=path, data_hex="")], authority="rogue.test")[0]
+    assert res["code"] == "UNAVAILABLE", res
+
+
+def test_upstream_reset_after_head(gw, rogues):
+    """A reset after the response head cannot become a 502: the client's
+    stream is reset."""
+    r, _ = h2_post("/reset-after-head", "rogue.test")
+    assert r[0] == "reset", r
+
+
+def test_trailers_to_both_kinds_of_client(gw, rogues):
+    """Upstream trailers: a trailing HEADERS frame for an HTTP/2 client,
+    the chunked trailer section for an HTTP/1.1 client."""
+    r, c = h2_post("/trailers", "rogue.test")
+    assert r["status"] == 200 and r["body"] == b"hello", r
+    tr = [e for e in c.events if isinstance(e, u.h2.events.TrailersReceived)]
+    assert len(tr) == 1, c.events
+    assert ("x-a", "1") in tr[0].headers
+    assert ("grpc-status", "0") in tr[0].headers
+    s = u.sock(GW)
+    s.sendall(b"POST /trailers HTTP/1.1\r\nHost: rogue.test\r\n"
+              b"TE: trailers\r\nContent-Length: 0\r\n"
+              b"Connection: close\r\n\r\n")
+    data = b""
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        data += d
+    s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert b"transfer-encoding: chunked" in head.lower(), data
+    assert body == b"5\r\nhello\r\n0\r\nx-a: 1\r\ngrpc-status: 0\r\n\r\n", \
+        data
+
+
+def test_tls_upstream_without_alpn_h2(gw, rogues):
+    """A TLS target that does not select h2 by ALPN is refused before any
+    request goes out: 502 naming it."""
+    before = len(rogues[1].requests())
+    r, _ = h2_post("/x", "noalpn.test")
+    assert r["status"] == 502, r
+    assert "did not select h2 by ALPN" in json.loads(r["body"])["message"]
+    assert rogues[1].requests()[before:] == []
