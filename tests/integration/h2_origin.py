@@ -9,6 +9,7 @@ By path, once the request (headers and body) is in:
   /goaway          GOAWAY (last stream 0) before any response, then close
   /reset-after-head  a response head, then RST_STREAM (CANCEL)
   /trailers        200, body "hello", trailers x-a: 1 and grpc-status: 0
+  /hang            nothing (the connection stays open)
   anything else    200, body: the request body
 One JSON line per request in FILE: path, te, body length.
 """
@@ -68,6 +69,8 @@ def answer(conn, sock, sid, req, log, lock):
         conn.close_connection(last_stream_id=0)
         sock.sendall(conn.data_to_send())
         return True
+    elif path == "/hang":
+        pass
     elif path == "/reset-after-head":
         conn.send_headers(sid, head)
         sock.sendall(conn.data_to_send())

@@ -20,6 +20,7 @@ import json
 import os
 import random
 import re
+import shutil
 import uuid
 from pathlib import Path
 
@@ -133,7 +134,8 @@ def gw(backends, origins, rogues, workdir, pki):
         {"name": "h1", "targets": [f"{h.SRV4}:{h.B1_PORT}"],
          "protocol": "h2", "connect_timeout_ms": 1000},
         {"name": "rogue", "targets": [f"127.0.0.1:{ROGUE}"],
-         "protocol": "h2", "connect_timeout_ms": 1000},
+         "protocol": "h2", "connect_timeout_ms": 1000,
+         "retries": {"attempts": 1, "per_try_timeout_ms": 300}},
         {"name": "noalpn", "targets": [f"127.0.0.1:{ROGUE_TLS}"],
          "protocol": "h2", "connect_timeout_ms": 1000,
          "tls": {"ca": str(pki / "ca.pem"), "sni": "api.test"}},
@@ -348,6 +350,11 @@ def test_metrics_and_access_log(gw):
     assert grpc_count(after, "plain", 0) == grpc_count(before, "plain",
                                                        0) + 1
     assert "# TYPE sluice_grpc_responses_total counter" in after
+    promtool = shutil.which("promtool")
+    if promtool:
+        r = h.run([promtool, "check", "metrics"], input=after, check=False)
+        assert r.returncode == 0 and not r.stdout.strip(), \
+            f"promtool check metrics:\n{r.stdout}{r.stderr}"
     n = len(log_entries(gw, "plain", 0))
     res = call([unary("Fail", b"m3"), unary("Unary", b"m4")])
     assert [r["code"] for r in res] == ["NOT_FOUND", "OK"]
@@ -426,3 +433,26 @@ def test_tls_upstream_without_alpn_h2(gw, rogues):
     assert r["status"] == 502, r
     assert "did not select h2 by ALPN" in json.loads(r["body"])["message"]
     assert rogues[1].requests()[before:] == []
+
+
+def fds(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def test_hung_upstream_and_cancelled_calls(gw, rogues):
+    """An upstream that never answers: 504 at the service's
+    per_try_timeout_ms (grpcio: UNAVAILABLE); a client that gives up
+    first (its deadline) cancels the call. Either way the upstream
+    connection goes: the gateway's descriptors come back, and the next
+    call works."""
+    pid = raw.sluiced_pid(gw)
+    base = fds(pid)
+    r, _ = h2_post("/hang", "rogue.test")
+    assert r["status"] == 504, r
+    res = call([dict(method="/hang", data_hex="", timeout=0.1)
+                for _ in range(5)], authority="rogue.test")
+    assert {x["code"] for x in res} <= {"DEADLINE_EXCEEDED",
+                                         "UNAVAILABLE"}, res
+    res = call([unary("Unary", b"after")])[0]
+    assert res["code"] == "OK", res
+    h.wait_for(lambda: fds(pid) <= base, 10, what="descriptors back")
