@@ -19,9 +19,12 @@
  * exchange's reads and writes are answered from buffers through no-op
  * completions. Bounds: the request body waiting for the upstream's flow
  * control window (UP_PENDING_MAX, past which the exchange's write does not
- * complete), the translated response waiting for the exchange
- * (UP_RBUF_MAX, past which the socket is not read: TCP pushes back), the
- * frames being sent (UP_OUT_SIZE).
+ * complete); the translated response waiting for the exchange: the
+ * windows we give the upstream open only as the exchange takes its DATA
+ * (no automatic WINDOW_UPDATE), so it holds at most a window (64 KiB) of
+ * DATA, and past UP_RBUF_MAX the socket is not read either, except while
+ * the exchange's write waits for a WINDOW_UPDATE (which must be read);
+ * the frames being sent (UP_OUT_SIZE).
  *
  * An upstream that resets the stream, sends GOAWAY before answering, or
  * does not speak HTTP/2 (answers HTTP/1.x, breaks the framing) gets a 502
@@ -76,6 +79,9 @@ struct h2up {
 	char *rbuf;
 	size_t rlen, roff, rcap;
 	size_t rgiven;			/* handed out by the last read_done */
+	/* DATA payload in rbuf not yet given back to the upstream's flow
+	 * control (nghttp2_session_consume when the exchange takes it) */
+	size_t runconsumed;
 	int status;			/* :status of the response head */
 	char *fields;			/* its fields as HTTP/1.1 lines */
 	size_t fields_len, fields_cap;
@@ -161,8 +167,11 @@ static void wake_reader(struct h2up *h)
 
 static void wake_writer(struct h2up *h)
 {
+	/* a response that is complete (or failed) frees the writer: the
+	 * rest of the body goes nowhere (take_body drops it) */
 	if (!h->wr_parked ||
-	    (h->pend_len - h->pend_off > UP_PENDING_MAX && !h->err))
+	    (h->pend_len - h->pend_off > UP_PENDING_MAX && !h->err &&
+	     !h->resp_done && !h->sock_eof))
 		return;
 	h->wr_parked = false;
 	loop_nop(h->inner.loop, h->wr_ud);
@@ -199,8 +208,8 @@ static void post_read(struct h2up *h)
 	struct conn *u = h->u;
 
 	if (h->receiving || h->sock_eof || conn_closing(u) ||
-	    h->rlen - h->roff >= UP_RBUF_MAX || h->resp_done ||
-	    !nghttp2_session_want_read(h->s))
+	    (h->rlen - h->roff >= UP_RBUF_MAX && !h->wr_parked) ||
+	    h->resp_done || !nghttp2_session_want_read(h->s))
 		return;
 	if (h->inner.ops->read(&h->inner, loop_buf_size(h->inner.loop), 0,
 			       conn_ud(u, CONN_OP_XRECV))) {
@@ -442,7 +451,9 @@ static int up_write(struct transport *t, const void *buf, size_t len,
 			n = 0;
 		}
 	}
-	if (h->head_done && n && !h->req_eof && take_body(h, d, n))
+	/* after a complete response the upstream wants no more body */
+	if (h->head_done && n && !h->req_eof && !h->resp_done &&
+	    take_body(h, d, n))
 		return -EPROTO;
 	if (h->head_done && h->deferred &&
 	    (h->pend_len > h->pend_off || h->req_eof)) {
@@ -599,6 +610,7 @@ static int on_data(nghttp2_session *session, uint8_t flags, int32_t id,
 	n = snprintf(line, sizeof(line), "%zx\r\n", len);
 	if (rput(h, line, (size_t)n) || rput(h, data, len) || rstr(h, "\r\n"))
 		return NGHTTP2_ERR_CALLBACK_FAILURE;
+	h->runconsumed += len;
 	return 0;
 }
 
@@ -750,12 +762,24 @@ static void up_read_release(struct transport *t, const struct loop_cqe *cqe)
 
 	(void)cqe;
 	h->roff += h->rgiven;
+	/* the DATA taken opens the upstream's windows again (counted on
+	 * the bytes taken, framing included: early by a few bytes a
+	 * chunk, never late) */
+	if (h->runconsumed && h->rgiven && h->id > 0) {
+		size_t k = h->rgiven < h->runconsumed ? h->rgiven
+						      : h->runconsumed;
+
+		nghttp2_session_consume(h->s, h->id, k);
+		h->runconsumed -= k;
+	}
 	h->rgiven = 0;
 	if (h->roff == h->rlen)
 		h->roff = h->rlen = 0;
-	/* room again: read on */
-	if (!conn_closing(h->u))
+	/* room again: read on, and send the WINDOW_UPDATEs */
+	if (!conn_closing(h->u)) {
+		post_send(h);
 		post_read(h);
+	}
 }
 
 static int up_shutdown(struct transport *t)
@@ -812,6 +836,7 @@ static const struct transport_ops up_ops = {
 int h2up_attach(struct proxy *p, struct conn *u, const char **why)
 {
 	nghttp2_session_callbacks *cb;
+	nghttp2_option *opt;
 	nghttp2_settings_entry iv[] = {
 		{ NGHTTP2_SETTINGS_ENABLE_PUSH, 0 },
 		{ NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 1 },
@@ -838,7 +863,15 @@ int h2up_attach(struct proxy *p, struct conn *u, const char **why)
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
 	nghttp2_session_callbacks_set_on_stream_close_callback(cb,
 							       on_stream_close);
-	ret = nghttp2_session_client_new(&h->s, cb, h);
+	if (nghttp2_option_new(&opt)) {
+		nghttp2_session_callbacks_del(cb);
+		free(h);
+		return -ENOMEM;
+	}
+	/* the windows open as the exchange takes the response */
+	nghttp2_option_set_no_auto_window_update(opt, 1);
+	ret = nghttp2_session_client_new2(&h->s, cb, h, opt);
+	nghttp2_option_del(opt);
 	nghttp2_session_callbacks_del(cb);
 	if (ret) {
 		free(h);

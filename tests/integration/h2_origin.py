@@ -10,6 +10,9 @@ By path, once the request (headers and body) is in:
   /reset-after-head  a response head, then RST_STREAM (CANCEL)
   /trailers        200, body "hello", trailers x-a: 1 and grpc-status: 0
   /hang            nothing (the connection stays open)
+  /early           as soon as the request head is in (the body still
+                   coming): trailers-only grpc-status 8, RST_STREAM
+                   NO_ERROR
   anything else    200, body: the request body
 One JSON line per request in FILE: path, te, body length.
 """
@@ -39,11 +42,16 @@ def serve(sock, log, lock):
             for ev in conn.receive_data(data):
                 if isinstance(ev, h2.events.RequestReceived):
                     reqs[ev.stream_id] = {"h": dict(ev.headers), "b": b""}
+                    if dict(ev.headers).get(b":path") == b"/early":
+                        early(conn, ev.stream_id, log, lock)
+                        reqs.pop(ev.stream_id)
                 elif isinstance(ev, h2.events.DataReceived):
-                    reqs[ev.stream_id]["b"] += ev.data
+                    if ev.stream_id in reqs:
+                        reqs[ev.stream_id]["b"] += ev.data
                     conn.acknowledge_received_data(
                         ev.flow_controlled_length, ev.stream_id)
-                elif isinstance(ev, h2.events.StreamEnded):
+                elif isinstance(ev, h2.events.StreamEnded) and \
+                        ev.stream_id in reqs:
                     if answer(conn, sock, ev.stream_id,
                               reqs.pop(ev.stream_id), log, lock):
                         return
@@ -52,6 +60,19 @@ def serve(sock, log, lock):
         return
     finally:
         sock.close()
+
+
+def early(conn, sid, log, lock):
+    """A gRPC server refusing an upload as it starts: trailers-only
+    RESOURCE_EXHAUSTED, then RST_STREAM(NO_ERROR), as grpc servers do."""
+    with lock:
+        log.write(json.dumps({"path": "/early", "te": "", "len": 0}) + "\n")
+        log.flush()
+    conn.send_headers(sid, [(":status", "200"),
+                            ("content-type", "application/grpc"),
+                            ("grpc-status", "8"),
+                            ("grpc-message", "too much")], end_stream=True)
+    conn.reset_stream(sid, h2.errors.ErrorCodes.NO_ERROR)
 
 
 def answer(conn, sock, sid, req, log, lock):

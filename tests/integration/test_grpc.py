@@ -456,3 +456,14 @@ def test_hung_upstream_and_cancelled_calls(gw, rogues):
     res = call([unary("Unary", b"after")])[0]
     assert res["code"] == "OK", res
     h.wait_for(lambda: fds(pid) <= base, 10, what="descriptors back")
+
+
+def test_early_answer_to_an_upload(gw, rogues):
+    """The upstream answers (trailers-only RESOURCE_EXHAUSTED) and resets
+    the stream while a 1 MiB upload is still coming: the client gets that
+    status, not a timeout, and the gateway goes on serving."""
+    res = call([dict(method="/early", kind="collect", parts=100,
+                     size=10000, seed=3)], authority="rogue.test")[0]
+    assert res["code"] == "RESOURCE_EXHAUSTED", res
+    assert res["details"] == "too much"
+    assert call([unary("Unary", b"next")])[0]["code"] == "OK"
