@@ -12,7 +12,11 @@
  *                the unchanged HTTP/1.1 request path through a socket
  *                pair (route, gate, limits, upstream pools, access log,
  *                request id: all per stream), the HTTP/1.1 response
- *                translated back
+ *                translated back (trailers as a trailing HEADERS frame)
+ *   h2_up.c      HTTP/2 to upstreams (services[].protocol: h2, gRPC): a
+ *                transport wrapping the upstream connection's plain or TLS
+ *                one with an nghttp2 client session; the exchange above
+ *                writes and reads HTTP/1.1 (trailers in the chunked body)
  *
  * The only files that include <nghttp2/nghttp2.h>.
  */
