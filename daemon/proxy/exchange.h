@@ -122,6 +122,12 @@ struct exchange {
 					 * response (-1: none) */
 	uint64_t max_body;		/* route limit (0: none) */
 	struct buf *frame;		/* re-framed chunked request body */
+	/* chunked request framing since the last data run, for a service
+	 * with protocol: h2, whose upstream gets the request trailers: at
+	 * the end, the last chunk and the trailer section (malloc'd) */
+	char *req_tail;
+	size_t req_tail_len;
+	bool req_tail_pending;		/* the end waits for room in frame */
 	/* The response head (client->out) and the body bytes already
 	 * received behind it (head_body bytes at the front of upstream->in)
 	 * leave in one gather write (head_gather); upstream->in is consumed

@@ -64,6 +64,7 @@ struct h2_stream {
 	int status;			/* refused by us with this (0: no) */
 	const char *error;
 	bool end_stream;		/* the request ended on its HEADERS */
+	bool head_seen;			/* header fields now are trailers */
 	bool chunked;			/* body sent chunked (no content-length) */
 	bool has_cl;			/* a content-length field came */
 	bool head_method;

@@ -149,6 +149,8 @@ static int add_cookie(struct h2_stream *s, const uint8_t *v, size_t n)
 	return 0;
 }
 
+static bool conn_specific(const char *n, size_t l);
+
 static void refuse(struct h2_stream *s, int status, const char *error)
 {
 	if (!s->status) {
@@ -171,6 +173,17 @@ int h2s_header(struct h2_conn *hc, struct h2_stream *s, const uint8_t *name,
 	}
 	if (s->status)
 		return 0;	/* decoded (HPACK state) and dropped */
+	if (s->head_seen) {
+		/* request trailers: the chunked body's trailer section
+		 * (h2s_end), the fields a trailer may not carry left out */
+		if (!s->chunked || is(name, nl, "host") ||
+		    is(name, nl, "content-length") || is(name, nl, "te") ||
+		    is(name, nl, "cookie") ||
+		    conn_specific((const char *)name, nl))
+			return 0;
+		return add_field(s, name, nl, value, vl) ?
+			       NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE : 0;
+	}
 	if (nl && name[0] == ':') {
 		/* nghttp2 checked: known, once each, before regular fields */
 		if (is(name, nl, ":method"))
@@ -329,6 +342,7 @@ void h2s_headers_done(struct h2_conn *hc, struct h2_stream *s, bool end)
 	int ret;
 
 	s->end_stream = end;
+	s->head_seen = true;
 	if (s->status)
 		goto answer;
 	if (!s->method || !strcmp(s->method, "CONNECT")) {
@@ -431,8 +445,13 @@ void h2s_end(struct h2_conn *hc, struct h2_stream *s)
 		return;
 	s->req_done = true;
 	if (s->chunked && !s->w_dead && s->b) {
-		if (!w_reserve(s, 5))
-			w_str(s, "0\r\n\r\n");
+		/* the last chunk, with the request trailers if any */
+		if (!w_reserve(s, s->fields_len + 5)) {
+			w_str(s, "0\r\n");
+			if (s->fields_len)
+				w_put(s, s->fields, s->fields_len);
+			w_str(s, "\r\n");
+		}
 		bridge_send(hc->p, s);
 	}
 }
@@ -492,8 +511,6 @@ static void answer(struct h2_conn *hc, struct h2_stream *s)
 		nghttp2_submit_rst_stream(hc->s, NGHTTP2_FLAG_NONE, s->id,
 					  NGHTTP2_INTERNAL_ERROR);
 }
-
-static bool conn_specific(const char *n, size_t l);
 
 /* Chunked framing bytes after the last data run, kept for the trailers
  * (at most the decoder's trailer limit and a last-chunk line). */

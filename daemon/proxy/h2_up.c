@@ -68,6 +68,12 @@ struct h2up {
 	size_t pend_len, pend_off, pend_cap;
 	bool req_eof;
 	bool deferred;			/* the data provider waits */
+	/* chunked framing since the last data run; at the end, the request
+	 * trailers, sent as a trailing HEADERS frame (tnv points into it) */
+	char *tail;
+	size_t tail_len;
+	nghttp2_nv tnv[32];
+	size_t n_tnv;
 	/* frames to the socket */
 	char out[UP_OUT_SIZE];
 	size_t out_len, out_off;
@@ -288,8 +294,6 @@ static ssize_t req_read(nghttp2_session *session, int32_t id, uint8_t *buf,
 	struct h2up *h = src->ptr;
 	size_t n = h->pend_len - h->pend_off;
 
-	(void)session;
-	(void)id;
 	(void)ud;
 	if (n > len)
 		n = len;
@@ -300,6 +304,10 @@ static ssize_t req_read(nghttp2_session *session, int32_t id, uint8_t *buf,
 		h->pend_off = h->pend_len = 0;
 	if (!h->pend_len && h->req_eof) {
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
+		/* request trailers end the stream instead */
+		if (h->n_tnv &&
+		    !nghttp2_submit_trailer(session, id, h->tnv, h->n_tnv))
+			*flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
 		return (ssize_t)n;
 	}
 	if (!n) {
@@ -388,6 +396,65 @@ out:
 	return len;
 }
 
+/* The request trailers in tail (the CRLF after the last data, the
+ * last-chunk line, the trailer fields, the final CRLF; validated by the
+ * exchange) as tnv, names lower-cased in place. */
+static void parse_trailers(struct h2up *h)
+{
+	char *p = h->tail, *end = h->tail + h->tail_len, *eol;
+	struct http_header f;
+
+	h->n_tnv = 0;
+	if (!p)
+		return;
+	if (end - p >= 2 && p[0] == '\r' && p[1] == '\n')
+		p += 2;
+	eol = memmem(p, (size_t)(end - p), "\r\n", 2);
+	if (!eol)
+		return;
+	for (p = eol + 2; p < end && h->n_tnv < 32; p = eol + 2) {
+		char *colon, *v, *ve;
+
+		eol = memmem(p, (size_t)(end - p), "\r\n", 2);
+		if (!eol || eol == p)
+			break;
+		colon = memchr(p, ':', (size_t)(eol - p));
+		if (!colon)
+			continue;
+		for (char *k = p; k < colon; k++)
+			*k = (char)tolower((unsigned char)*k);
+		v = colon + 1;
+		ve = eol;
+		while (v < ve && (*v == ' ' || *v == '\t'))
+			v++;
+		while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+			ve--;
+		f = (struct http_header){ p, (size_t)(colon - p), v,
+					  (size_t)(ve - v) };
+		if (skip_field(&f) ||
+		    http_token_eq(f.name, f.name_len, "content-length"))
+			continue;
+		h->tnv[h->n_tnv++] = NV(f.name, f.name_len, f.value,
+					f.value_len);
+	}
+}
+
+/* Chunked framing bytes (see tail). */
+static int keep_tail(struct h2up *h, const char *d, size_t n)
+{
+	char *t;
+
+	if (h->tail_len + n > 16384)
+		return -E2BIG;	/* more than the exchange lets through */
+	t = realloc(h->tail, h->tail_len + n);
+	if (!t)
+		return -ENOMEM;
+	memcpy(t + h->tail_len, d, n);
+	h->tail = t;
+	h->tail_len += n;
+	return 0;
+}
+
 /* Body bytes as the exchange framed them: into pend, unframed. */
 static int take_body(struct h2up *h, const char *d, size_t n)
 {
@@ -415,9 +482,14 @@ static int take_body(struct h2up *h, const char *d, size_t n)
 				return -ENOMEM;
 			memcpy(h->pend + h->pend_len, d + off, dl);
 			h->pend_len += dl;
+			h->tail_len = 0;
+		} else if (acc > 0 && keep_tail(h, d, (size_t)acc)) {
+			return -ENOMEM;
 		}
-		if (done)
+		if (done) {
 			h->req_eof = true;
+			parse_trailers(h);
+		}
 		if (!acc)
 			break;
 		d += acc;
@@ -811,6 +883,7 @@ static void up_close(struct transport *t)
 	h->inner.ops->close(&h->inner);
 	nghttp2_session_del(h->s);
 	free(h->head);
+	free(h->tail);
 	free(h->pend);
 	free(h->rbuf);
 	free(h->fields);

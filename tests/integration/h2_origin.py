@@ -14,7 +14,7 @@ By path, once the request (headers and body) is in:
                    coming): trailers-only grpc-status 8, RST_STREAM
                    NO_ERROR
   anything else    200, body: the request body
-One JSON line per request in FILE: path, te, body length.
+One JSON line per request in FILE: path, te, body length, trailers.
 """
 import argparse
 import json
@@ -50,6 +50,10 @@ def serve(sock, log, lock):
                         reqs[ev.stream_id]["b"] += ev.data
                     conn.acknowledge_received_data(
                         ev.flow_controlled_length, ev.stream_id)
+                elif isinstance(ev, h2.events.TrailersReceived):
+                    if ev.stream_id in reqs:
+                        reqs[ev.stream_id]["t"] = [
+                            [k.decode(), v.decode()] for k, v in ev.headers]
                 elif isinstance(ev, h2.events.StreamEnded) and \
                         ev.stream_id in reqs:
                     if answer(conn, sock, ev.stream_id,
@@ -81,7 +85,8 @@ def answer(conn, sock, sid, req, log, lock):
     with lock:
         log.write(json.dumps({"path": path,
                               "te": req["h"].get(b"te", b"").decode(),
-                              "len": len(req["b"])}) + "\n")
+                              "len": len(req["b"]),
+                              "trailers": req.get("t")}) + "\n")
         log.flush()
     head = [(":status", "200"), ("content-type", "application/grpc")]
     if path == "/reset":

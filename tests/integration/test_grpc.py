@@ -467,3 +467,38 @@ def test_early_answer_to_an_upload(gw, rogues):
     assert res["code"] == "RESOURCE_EXHAUSTED", res
     assert res["details"] == "too much"
     assert call([unary("Unary", b"next")])[0]["code"] == "OK"
+
+
+def test_request_trailers_reach_the_upstream(gw, rogues):
+    """Request trailers, from an HTTP/2 client (a trailing HEADERS frame)
+    and from an HTTP/1.1 client (the chunked trailer section), reach the
+    HTTP/2 upstream as a trailing HEADERS frame."""
+    c = u.Client(GW)
+    sid = c.request("/echo", method="POST", authority="rogue.test",
+                    headers=[("content-type", "application/grpc"),
+                             ("te", "trailers")], body=b"abc", end=False)
+    c.c.send_headers(sid, [("x-req-trailer", "t1"),
+                           ("x-req-bin", "AAEC")], end_stream=True)
+    c.flush()
+    r = c.response(sid)
+    c.close()
+    assert r["status"] == 200 and r["body"] == b"abc", r
+    got = rogues[0].requests()[-1]
+    assert got["path"] == "/echo" and got["len"] == 3, got
+    assert got["trailers"] == [["x-req-trailer", "t1"],
+                               ["x-req-bin", "AAEC"]], got
+    s = u.sock(GW)
+    s.sendall(b"POST /echo HTTP/1.1\r\nHost: rogue.test\r\n"
+              b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+              b"3\r\nxyz\r\n0\r\nX-Http1-Trailer: t2\r\n\r\n")
+    data = b""
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        data += d
+    s.close()
+    assert data.startswith(b"HTTP/1.1 200"), data
+    got = rogues[0].requests()[-1]
+    assert got["len"] == 3 and got["trailers"] == [
+        ["x-http1-trailer", "t2"]], got
