@@ -502,3 +502,31 @@ def test_request_trailers_reach_the_upstream(gw, rogues):
     got = rogues[0].requests()[-1]
     assert got["len"] == 3 and got["trailers"] == [
         ["x-http1-trailer", "t2"]], got
+
+
+def test_reload_protocol(gw, workdir):
+    """protocol is reloadable; a bad value is refused with file:line:col
+    and the running config stays."""
+    sock = h.admin_socket_path(workdir, "gw-grpc")
+    cfg = Path(gw.config)
+    good = cfg.read_text()
+    assert 'protocol: "h2"' in good
+    try:
+        cfg.write_text(good.replace('protocol: "h2"', 'protocol: "h3"', 1))
+        r = h.run([h.SLUICECTL, "--socket", sock, "reload"], timeout=20,
+                  check=False)
+        assert r.returncode != 0
+        assert re.search(r"gw-grpc\.yaml:\d+:\d+: services\[0\]\.protocol: "
+                         r"invalid value 'h3' \(expected http1 or h2\)",
+                         r.stdout + r.stderr), r
+        assert call([unary("Unary", b"still h2")])[0]["code"] == "OK"
+        # a good reload to http1: the gRPC origin gets HTTP/1.1 and the
+        # call fails; back to h2 it works again
+        cfg.write_text(good.replace('protocol: "h2"', 'protocol: "http1"',
+                                    1))
+        h.run([h.SLUICECTL, "--socket", sock, "reload"], timeout=20)
+        assert call([unary("Unary", b"as http1")])[0]["code"] != "OK"
+    finally:
+        cfg.write_text(good)
+        h.run([h.SLUICECTL, "--socket", sock, "reload"], timeout=20)
+    assert call([unary("Unary", b"h2 again")])[0]["code"] == "OK"
