@@ -13,7 +13,8 @@ python3-grpcio) with generic handlers: messages are raw bytes, no protoc.
                       [--authority HOST] CALLS_JSON
       runs the calls ({"method", "data_hex" or "random" (a size) and
       "seed" (random.Random(seed).randbytes), "kind": unary|stream, or
-      collect|echo with "parts", "size", "seed",
+      collect|echo with "parts", "size", "seed", or many with "count"
+      and "window" (calls in flight at once),
       "metadata": [[k, v]], "timeout"}) in order on one channel and
       prints one JSON list: code, details, response length and hash,
       message count, trailing metadata.
@@ -24,6 +25,7 @@ import json
 import random
 import sys
 import threading
+import time
 from concurrent import futures
 
 import grpc
@@ -126,7 +128,27 @@ def client(args):
         res = {"code": "OK", "details": None, "n": 0, "len": 0,
                "sha": None, "trailing": []}
         try:
-            if call.get("kind") in ("collect", "echo"):
+            if call.get("kind") == "many":
+                # `count` unary calls, `window` of them in flight at once
+                # on the one channel (one HTTP/2 connection)
+                f = ch.unary_unary(call["method"])
+                codes, pending = {}, []
+                t0 = time.monotonic()
+                for i in range(call["count"]):
+                    pending.append(f.future(b"many-%d" % i, metadata=md,
+                                            timeout=timeout))
+                    if len(pending) >= call["window"]:
+                        p = pending.pop(0)
+                        c = p.code().name
+                        codes[c] = codes.get(c, 0) + 1
+                for p in pending:
+                    c = p.code().name
+                    codes[c] = codes.get(c, 0) + 1
+                res["codes"] = codes
+                res["seconds"] = time.monotonic() - t0
+                res["n"] = call["count"]
+                tm = None
+            elif call.get("kind") in ("collect", "echo"):
                 rnd = random.Random(call["seed"])
                 parts = [rnd.randbytes(call["size"])
                          for _ in range(call["parts"])]

@@ -530,3 +530,25 @@ def test_reload_protocol(gw, workdir):
         cfg.write_text(good)
         h.run([h.SLUICECTL, "--socket", sock, "reload"], timeout=20)
     assert call([unary("Unary", b"h2 again")])[0]["code"] == "OK"
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["h2c", "tls"])
+def test_concurrent_calls(gw, origins, pki, tls):
+    """300 unary calls, 50 in flight at once on one client connection (50
+    streams, each its own upstream HTTP/2 connection): every one OK, each
+    reached the origin once, and the gateway's descriptors come back."""
+    o = origins[1] if tls else origins[0]
+    pid = raw.sluiced_pid(gw)
+    base = fds(pid)
+    before = len(o.calls())
+    res = call([dict(method="/test.Echo/Unary", kind="many", count=300,
+                     window=50, timeout=30)],
+               authority="tls.test" if tls else "plain.test", tls=tls,
+               pki=pki)[0]
+    assert res["codes"] == {"OK": 300}, res
+    got = o.calls()[before:]
+    assert sorted(g["sha"] for g in got) == sorted(
+        hashlib.sha256(b"many-%d" % i).hexdigest() for i in range(300))
+    print(f"300 calls, 50 in flight, {'tls' if tls else 'h2c'}: "
+          f"{res['seconds']:.2f} s")
+    h.wait_for(lambda: fds(pid) <= base, 10, what="descriptors back")
