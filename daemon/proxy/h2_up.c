@@ -97,7 +97,7 @@ struct h2up {
 	/* the exchange's operations, answered by no-op completions */
 	uint64_t rd_ud, wr_ud;
 	size_t rd_max, wr_len;
-	bool rd_parked, wr_parked, rd_nop, wr_nop;
+	bool rd_parked, wr_parked;
 };
 
 static struct h2up *hu_of(const struct transport *t)
@@ -166,9 +166,9 @@ static void wake_reader(struct h2up *h)
 	if (!h->rd_parked || (h->rlen == h->roff && !h->err && !h->sock_eof))
 		return;
 	h->rd_parked = false;
-	if (loop_nop(h->inner.loop, h->rd_ud))
-		h->err = -EIO;	/* cannot happen: the ring has room */
-	h->rd_nop = true;
+	/* loop_nop() fails only when no submission entry can be had even
+	 * after submitting, as every other submit of the worker would */
+	loop_nop(h->inner.loop, h->rd_ud);
 }
 
 static void wake_writer(struct h2up *h)
@@ -181,7 +181,6 @@ static void wake_writer(struct h2up *h)
 		return;
 	h->wr_parked = false;
 	loop_nop(h->inner.loop, h->wr_ud);
-	h->wr_nop = true;
 }
 
 /* A response made here (no response head came): the gateway's 502 JSON
@@ -554,7 +553,6 @@ static long up_write_done(struct transport *t, const struct loop_cqe *cqe)
 	struct h2up *h = hu_of(t);
 
 	(void)cqe;
-	h->wr_nop = false;
 	if (h->err && h->err != -ECONNRESET)
 		return h->err;
 	return (long)h->wr_len;
@@ -812,7 +810,6 @@ static long up_read_done(struct transport *t, const struct loop_cqe *cqe,
 	size_t n = h->rlen - h->roff;
 
 	(void)cqe;
-	h->rd_nop = false;
 	h->rgiven = 0;
 	if (n) {
 		if (n > h->rd_max)
