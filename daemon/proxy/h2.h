@@ -53,6 +53,8 @@ void h2_release(struct proxy *p, struct conn *c);
  * handshake done) in an nghttp2 client session; 0 or -errno, and *why
  * (static) for a refusal (TLS without ALPN h2). */
 int h2up_attach(struct proxy *p, struct conn *u, const char **why);
+/* u's transport is h2_up.c's. */
+bool h2up_is(const struct conn *u);
 /* A completion of the wrapped transport's own I/O on u (CONN_OP_XRECV,
  * CONN_OP_XSEND). */
 void h2up_complete(struct proxy *p, struct conn *u, unsigned int op,

@@ -12,8 +12,12 @@
  * response with a chunked body whose trailer section carries the
  * trailers (grpc-status, grpc-message), or, for a response that ends on
  * its HEADERS (a gRPC trailers-only response), a head with
- * Content-Length: 0. Every response says Connection: close: one HTTP/2
- * connection carries one request (no pooling, no multiplexing).
+ * Content-Length: 0. The connection goes back to the exchange's pool
+ * after a response, as an HTTP/1.1 one does, and carries the next
+ * request of the service on a new stream: one request at a time (no
+ * multiplexing). A GOAWAY while it is idle closes it; a request refused
+ * on a pooled connection (GOAWAY, REFUSED_STREAM, closed) reads as an
+ * upstream EOF, so the exchange's stale-connection retry applies.
  *
  * All socket I/O is this file's own (CONN_OP_XRECV, CONN_OP_XSEND); the
  * exchange's reads and writes are answered from buffers through no-op
@@ -94,6 +98,8 @@ struct h2up {
 	bool resp_head, resp_done;
 	int err;			/* the exchange's reads fail with it */
 	bool first_read;
+	bool goaway;			/* the upstream sent GOAWAY: no more
+					 * requests on this connection */
 	/* the exchange's operations, answered by no-op completions */
 	uint64_t rd_ud, wr_ud;
 	size_t rd_max, wr_len;
@@ -161,9 +167,17 @@ static int fput(struct h2up *h, const uint8_t *name, size_t nl,
 
 /* ---- the exchange's operations, completed ----------------------------- */
 
+/* Nothing more will come on this connection for a next request: a
+ * GOAWAY while idle (the pool then closes it). */
+static bool idle_gone(const struct h2up *h)
+{
+	return h->goaway && (h->resp_done || !h->head_done);
+}
+
 static void wake_reader(struct h2up *h)
 {
-	if (!h->rd_parked || (h->rlen == h->roff && !h->err && !h->sock_eof))
+	if (!h->rd_parked || (h->rlen == h->roff && !h->err && !h->sock_eof &&
+			      !idle_gone(h)))
 		return;
 	h->rd_parked = false;
 	/* loop_nop() fails only when no submission entry can be had even
@@ -204,6 +218,22 @@ static void fail_502(struct h2up *h, const char *why)
 		h->err = -ENOMEM;
 }
 
+/* The upstream refused the request without answering it (closed, GOAWAY
+ * that left it out, REFUSED_STREAM). On a connection taken from the pool
+ * the exchange reads EOF instead, as for an HTTP/1.1 connection the
+ * backend closed while idle: it retries a request without body on a new
+ * connection, else answers 502 itself. */
+static void refused(struct h2up *h, const char *why)
+{
+	struct conn *c = h->u->peer;
+
+	if (!h->resp_head && c && c->x && c->x->upstream_reused) {
+		h->sock_eof = true;
+		return;
+	}
+	fail_502(h, why);
+}
+
 /* ---- I/O on the socket ------------------------------------------------ */
 
 static void kick(struct h2up *h);
@@ -212,9 +242,10 @@ static void post_read(struct h2up *h)
 {
 	struct conn *u = h->u;
 
+	/* also while idle in the pool: PING, SETTINGS, GOAWAY */
 	if (h->receiving || h->sock_eof || conn_closing(u) ||
 	    (h->rlen - h->roff >= UP_RBUF_MAX && !h->wr_parked) ||
-	    h->resp_done || !nghttp2_session_want_read(h->s))
+	    !nghttp2_session_want_read(h->s))
 		return;
 	if (h->inner.ops->read(&h->inner, loop_buf_size(h->inner.loop), 0,
 			       conn_ud(u, CONN_OP_XRECV))) {
@@ -294,6 +325,8 @@ static ssize_t req_read(nghttp2_session *session, int32_t id, uint8_t *buf,
 	size_t n = h->pend_len - h->pend_off;
 
 	(void)ud;
+	if (id != h->id)
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;	/* stale */
 	if (n > len)
 		n = len;
 	if (n)
@@ -497,23 +530,61 @@ static int take_body(struct h2up *h, const char *d, size_t n)
 	return 0;
 }
 
+/* A request after the previous one on this connection (taken from the
+ * pool): a fresh request state, the session kept. */
+static void next_request(struct h2up *h)
+{
+	/* cannot happen (a response before the request's end closes the
+	 * connection): a stream still open goes */
+	if (h->id > 0 && nghttp2_session_find_stream(h->s, h->id))
+		nghttp2_submit_rst_stream(h->s, NGHTTP2_FLAG_NONE, h->id,
+					  NGHTTP2_CANCEL);
+	h->id = 0;
+	h->head_len = 0;
+	h->head_done = h->head_method = false;
+	h->pend_len = h->pend_off = 0;
+	h->req_eof = h->deferred = false;
+	h->tail_len = h->n_tnv = 0;
+	h->roff = h->rlen = h->rgiven = h->runconsumed = 0;
+	h->status = 0;
+	h->fields_len = 0;
+	h->resp_head = h->resp_done = false;
+}
+
 static int up_write(struct transport *t, const void *buf, size_t len,
 		    unsigned int flags, uint64_t ud)
 {
 	struct h2up *h = hu_of(t);
+	struct conn *c = h->u->peer;
 	const char *d = buf;
 	size_t n = len;
 	int hl;
 
 	(void)flags;
+	/* the head of the next exchange on a pooled connection */
+	if (h->head_done && c && c->x && c->x->req.phase == EX_PH_HEAD)
+		next_request(h);
+	if (!h->head_done && h->goaway) {
+		/* refused by a GOAWAY that came while the connection was
+		 * idle: the exchange reads EOF and retries on a new one
+		 * (a pooled connection closed before it answered) */
+		h->sock_eof = true;
+		h->head_done = h->req_eof = true;
+		n = 0;
+	}
 	if (!h->head_done) {
 		if (grow(&h->head, &h->head_cap, h->head_len + n))
 			return -ENOMEM;
 		memcpy(h->head + h->head_len, d, n);
 		h->head_len += n;
 		hl = submit_head(h);
-		if (hl < 0)
+		if (hl < 0 && !nghttp2_session_check_request_allowed(h->s)) {
+			h->goaway = h->sock_eof = true;
+			h->head_done = h->req_eof = true;
+			hl = 0;
+		} else if (hl < 0) {
 			return -EPROTO;
+		}
 		if (hl > 0) {
 			h->head_done = true;
 			d = h->head + hl;
@@ -624,11 +695,17 @@ static int headers_done(struct h2up *h, bool end)
 		ret |= rstr(h, line);
 		ret |= rput(h, h->fields, h->fields_len);
 		/* a response that ends on its HEADERS (gRPC trailers-only)
-		 * keeps its fields in the head, with no body */
-		ret |= rstr(h, end ? "content-length: 0\r\nconnection: close"
-				     "\r\n\r\n"
-				   : "transfer-encoding: chunked\r\n"
-				     "connection: close\r\n\r\n");
+		 * keeps its fields in the head, with no body; the connection
+		 * goes back to the pool unless it can take no more requests */
+		ret |= rstr(h, end ? "content-length: 0\r\n"
+				   : "transfer-encoding: chunked\r\n");
+		/* ... or its request is still being sent (an early answer,
+		 * a bidirectional call): the stream may outlive the
+		 * exchange, so the connection is not reused */
+		if (h->goaway || !h->req_eof ||
+		    !nghttp2_session_check_request_allowed(h->s))
+			ret |= rstr(h, "connection: close\r\n");
+		ret |= rstr(h, "\r\n");
 		h->resp_head = true;
 		h->resp_done = end;
 	} else {
@@ -649,9 +726,11 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
 	bool end = frame->hd.flags & NGHTTP2_FLAG_END_STREAM;
 
 	(void)session;
-	if (frame->hd.type == NGHTTP2_GOAWAY && !h->resp_head &&
-	    (h->id <= 0 || frame->goaway.last_stream_id < h->id)) {
-		fail_502(h, "the upstream sent GOAWAY before answering");
+	if (frame->hd.type == NGHTTP2_GOAWAY) {
+		h->goaway = true;
+		if (h->head_done && !h->resp_head &&
+		    (h->id <= 0 || frame->goaway.last_stream_id < h->id))
+			refused(h, "the upstream sent GOAWAY before answering");
 		return 0;
 	}
 	if (frame->hd.stream_id != h->id || h->id <= 0)
@@ -697,7 +776,10 @@ static int on_stream_close(nghttp2_session *session, int32_t id,
 		 "the upstream reset the HTTP/2 stream (%s) before a "
 		 "complete response",
 		 nghttp2_http2_strerror(code));
-	fail_502(h, why);
+	if (code == NGHTTP2_REFUSED_STREAM)
+		refused(h, why);	/* not processed: may go again */
+	else
+		fail_502(h, why);
 	return 0;
 }
 
@@ -738,13 +820,10 @@ static void on_sock_recv(struct h2up *h, const struct loop_cqe *cqe)
 	h->inner.ops->read_release(&h->inner, cqe);
 	if (n == 0 || (n < 0 && n != -EAGAIN && n != -ENOBUFS)) {
 		h->sock_eof = true;
-		if (!h->resp_done) {
-			if (!h->resp_head && !h->id)
-				fail_502(h, "the upstream closed the "
-					    "connection");
-			else if (!h->resp_head)
-				fail_502(h, "the upstream closed the HTTP/2 "
-					    "connection before answering");
+		if (h->head_done && !h->resp_done) {
+			if (!h->resp_head)
+				refused(h, "the upstream closed the HTTP/2 "
+					   "connection before answering");
 			else
 				h->err = -ECONNRESET;
 		}
@@ -820,7 +899,7 @@ static long up_read_done(struct transport *t, const struct loop_cqe *cqe,
 	}
 	if (h->err)
 		return h->err;
-	if (h->sock_eof)
+	if (h->sock_eof || idle_gone(h))
 		return 0;
 	return -EAGAIN;
 }
@@ -889,6 +968,11 @@ static void up_close(struct transport *t)
 	t->fd = -1;
 }
 
+static const struct transport *up_inner(const struct transport *t)
+{
+	return &hu_of(t)->inner;
+}
+
 static const struct transport_ops up_ops = {
 	.name = "h2",
 	.read = up_read,
@@ -901,7 +985,13 @@ static const struct transport_ops up_ops = {
 	.cancel = up_cancel,
 	.close = up_close,
 	.spliceable = false,
+	.inner = up_inner,
 };
+
+bool h2up_is(const struct conn *u)
+{
+	return u->tr.ops == &up_ops;
+}
 
 int h2up_attach(struct proxy *p, struct conn *u, const char **why)
 {

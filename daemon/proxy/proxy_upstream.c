@@ -256,11 +256,16 @@ bool proxy__attach_upstream(struct proxy *p, struct conn *c, bool fresh)
 	struct conn *u = NULL;
 
 	x->tries++;
-	/* an HTTP/2 upstream connection carries one request: never pooled */
-	if (!fresh && svc->protocol != CFG_PROTO_H2)
+	if (!fresh)
 		u = upstream_take(&p->up, (const struct sockaddr *)&a->sa,
 				  a->salen,
 				  tls_upstream_of(x->cfg, x->service));
+	/* the pool is per address: an HTTP/1.1 service and an h2 one on the
+	 * same plain target share it, but not their connections */
+	if (u && h2up_is(u) != (svc->protocol == CFG_PROTO_H2)) {
+		conn_close(&p->conns, u);
+		u = NULL;
+	}
 	if (u) {
 		x->upstream_reused = true;
 		u->state = US_ACTIVE;

@@ -42,6 +42,7 @@ def server(args):
                 "method": method, "len": len(req),
                 "sha": hashlib.sha256(req).hexdigest(),
                 "auth": "authorization" in md,
+                "peer": ctx.peer(),
                 "te": md.get("te")}) + "\n")
             log.flush()
 

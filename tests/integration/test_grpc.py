@@ -286,13 +286,20 @@ def test_large_messages_both_ways(gw, origins):
     assert len(origins[0].calls()) == before + 2
 
 
-def test_one_upstream_call_per_client_call(gw, origins):
-    before = len(origins[0].calls())
-    res = call([unary("Unary", b"n-%d" % i) for i in range(10)])
+@pytest.mark.parametrize("tls", [False, True], ids=["h2c", "tls"])
+def test_one_upstream_call_per_client_call(gw, origins, pki, tls):
+    """Each call reaches the origin once; sequential calls reuse one pooled
+    upstream HTTP/2 connection (the pool hands out its newest first)."""
+    o = origins[1] if tls else origins[0]
+    before = len(o.calls())
+    res = call([unary("Unary", b"n-%d" % i) for i in range(10)],
+               authority="tls.test" if tls else "plain.test", tls=tls,
+               pki=pki)
     assert [r["code"] for r in res] == ["OK"] * 10
-    got = origins[0].calls()[before:]
+    got = o.calls()[before:]
     assert sorted(g["sha"] for g in got) == sorted(
         hashlib.sha256(b"n-%d" % i).hexdigest() for i in range(10))
+    assert len({g["peer"] for g in got}) == 1, got
 
 
 def test_bearer_auth(gw, origins):
@@ -535,8 +542,9 @@ def test_reload_protocol(gw, workdir):
 @pytest.mark.parametrize("tls", [False, True], ids=["h2c", "tls"])
 def test_concurrent_calls(gw, origins, pki, tls):
     """300 unary calls, 50 in flight at once on one client connection (50
-    streams, each its own upstream HTTP/2 connection): every one OK, each
-    reached the origin once, and the gateway's descriptors come back."""
+    streams, each on an upstream HTTP/2 connection of its own at a time,
+    pooled between calls): every one OK, each reached the origin once, and
+    the gateway keeps at most the pool's connections (max_idle, 32)."""
     o = origins[1] if tls else origins[0]
     pid = raw.sluiced_pid(gw)
     base = fds(pid)
@@ -549,6 +557,9 @@ def test_concurrent_calls(gw, origins, pki, tls):
     got = o.calls()[before:]
     assert sorted(g["sha"] for g in got) == sorted(
         hashlib.sha256(b"many-%d" % i).hexdigest() for i in range(300))
+    assert len({g["peer"] for g in got}) < 300, "no connection reused"
     print(f"300 calls, 50 in flight, {'tls' if tls else 'h2c'}: "
-          f"{res['seconds']:.2f} s")
-    h.wait_for(lambda: fds(pid) <= base, 10, what="descriptors back")
+          f"{res['seconds']:.2f} s, "
+          f"{len({g['peer'] for g in got})} upstream connections")
+    h.wait_for(lambda: fds(pid) <= base + 32, 10,
+               what="descriptors back to the pool's bound")
