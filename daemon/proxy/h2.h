@@ -16,7 +16,8 @@
  *   h2_up.c      HTTP/2 to upstreams (services[].protocol: h2, gRPC): a
  *                transport wrapping the upstream connection's plain or TLS
  *                one with an nghttp2 client session; the exchange above
- *                writes and reads HTTP/1.1 (trailers in the chunked body)
+ *                writes and reads HTTP/1.1 (trailers in the chunked body);
+ *                pooled like HTTP/1.1 connections, one request at a time
  *
  * The only files that include <nghttp2/nghttp2.h>.
  */
