@@ -3,17 +3,23 @@ h2c or TLS with ALPN h2). Real grpcio origins (grpc_peer.py server) on
 127.0.0.1 in the server namespace, behind sluiced; a real grpcio client
 (grpc_peer.py client) in the client namespace, over h2c and over TLS with
 ALPN h2. Shown: unary bytes intact (hash), a non-OK status with its
-details, trailing metadata (text and -bin), server streaming, a 1 MiB
-request and a 1 MiB response (flow control both ways), bearer auth
-(UNAUTHENTICATED without it, from the gateway's 401), grpc_status metric
-labels and the access log's grpc_status, one upstream call per client
-call, a dead upstream (UNAVAILABLE from the gateway's 502) and an upstream
-that speaks HTTP/1.1 (502 naming it).
+details (trailers-only), trailing metadata (text and -bin), server, client
+and bidirectional streaming, 1 MiB each way (flow control), bearer auth
+(UNAUTHENTICATED from the gateway's 401), grpc_status metric labels
+(promtool) and the access log's grpc_status, one upstream call per client
+call and pooled upstream connections, 300 concurrent calls, a dead
+upstream (UNAVAILABLE from the gateway's 502), an upstream that speaks
+HTTP/1.1 (502 naming it), a hung upstream (504) and cancelled calls,
+protocol on reload. A raw HTTP/2 origin (h2_origin.py) shows RST_STREAM and
+GOAWAY before a response (502 naming them), a reset after the head, an
+early answer to an upload, trailers to HTTP/1.1 and HTTP/2 clients,
+request trailers to the upstream, and a TLS server without ALPN h2.
 
 Without the feature the gateway refuses `protocol: h2` and none of this
-starts; with response trailers dropped on the way back (a planted fault in
-h2_stream.c), the status, trailer and streaming tests fail (grpcio reports
-an INTERNAL error for a stream that ends without grpc-status).
+starts. Planted faults (docs/HTTP2.md, "gRPC passthrough"): response
+trailers dropped in h2_stream.c fails 10 tests; a trailers-only
+response's fields dropped fails the status and metrics tests; HTTP/1.1
+sent to the h2 origins fails all but the dead-upstream test.
 """
 import hashlib
 import json
