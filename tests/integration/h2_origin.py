@@ -10,6 +10,7 @@ By path, once the request (headers and body) is in:
   /reset-after-head  a response head, then RST_STREAM (CANCEL)
   /trailers        200, body "hello", trailers x-a: 1 and grpc-status: 0
   /hang            nothing (the connection stays open)
+  /bye             200 "bye", then GOAWAY and close
   /early           as soon as the request head is in (the body still
                    coming): trailers-only grpc-status 8, RST_STREAM
                    NO_ERROR
@@ -97,6 +98,12 @@ def answer(conn, sock, sid, req, log, lock):
         return True
     elif path == "/hang":
         pass
+    elif path == "/bye":
+        conn.send_headers(sid, head)
+        conn.send_data(sid, b"bye", end_stream=True)
+        conn.close_connection(last_stream_id=sid)
+        sock.sendall(conn.data_to_send())
+        return True
     elif path == "/reset-after-head":
         conn.send_headers(sid, head)
         sock.sendall(conn.data_to_send())

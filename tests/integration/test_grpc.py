@@ -569,3 +569,17 @@ def test_concurrent_calls(gw, origins, pki, tls):
           f"{len({g['peer'] for g in got})} upstream connections")
     h.wait_for(lambda: fds(pid) <= base + 32, 10,
                what="descriptors back to the pool's bound")
+
+
+def test_goaway_after_response_leaves_the_pool(gw, rogues):
+    """An upstream that answers, then sends GOAWAY and closes: its
+    connection leaves the pool, and the next requests go on a new one."""
+    r, _ = h2_post("/bye", "rogue.test")
+    assert r["status"] == 200 and r["body"] == b"bye", r
+    for i in range(3):
+        c = u.Client(GW)
+        r = c.get(f"/after-bye-{i}", authority="rogue.test")
+        c.close()
+        assert r["status"] == 200, r
+    paths = [q["path"] for q in rogues[0].requests()[-4:]]
+    assert paths == ["/bye"] + [f"/after-bye-{i}" for i in range(3)]
