@@ -28,6 +28,8 @@ PKGS=(
 	openssl sslscan testssl.sh
 	# HTTP/2 tests: h2load and the python h2 client
 	nghttp2-client python3-h2
+	# gRPC passthrough tests: grpcio origins and clients (test_grpc.py)
+	python3-grpcio
 	# bench: the proxies Sluice is compared with (make bench)
 	nginx haproxy
 	# make bench (XDP): xdp-filter to compare with, nftables for the

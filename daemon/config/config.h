@@ -291,6 +291,13 @@ struct config_svc_limits {
 
 struct balance_state;
 
+/* services[].protocol: what is spoken to the targets */
+enum config_up_protocol {
+	CFG_PROTO_HTTP1 = 0,		/* HTTP/1.1, pooled keep-alive */
+	CFG_PROTO_H2,			/* HTTP/2: h2c (prior knowledge), or
+					 * ALPN h2 over tls (gRPC) */
+};
+
 /* services[].tls: TLS to the service's targets (docs/TLS.md, "Upstream
  * TLS"). The SSL_CTX is built from it by io/tls at load time. */
 struct config_upstream_tls {
@@ -322,6 +329,7 @@ struct config_service {
 	struct config_retries retries;
 	struct config_svc_limits limits;
 	struct config_upstream_tls tls;
+	int protocol;			/* enum config_up_protocol */
 	/* shared balancing and health state, built by policy_build()
 	 * (policy/balance.h); kept across reloads by policy_adopt(). With
 	 * DNS-named targets, replaced whole when a name's addresses change

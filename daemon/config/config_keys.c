@@ -120,6 +120,7 @@ static const struct csection listener_sec = {
 
 static const char *const lb_modes[] = { "round_robin", "least_request",
 					"hash", NULL };
+static const char *const up_protocols[] = { "http1", "h2", NULL };
 
 static void service_finish(struct pctx *p, yaml_node_t *map, void *base,
 			   const char *path, yaml_node_t **vals);
@@ -262,6 +263,9 @@ static const struct ckey service_keys[] = {
 	  .flags = K_RELOAD, .sub = &svc_limits_sec },
 	{ .name = "tls", .set = cfg_set_section, .off = S(tls),
 	  .flags = K_RELOAD, .sub = &up_tls_sec },
+	{ .name = "protocol", .set = cfg_set_enum, .off = S(protocol),
+	  .def_int = CFG_PROTO_HTTP1, .flags = K_RELOAD,
+	  .choices = up_protocols },
 };
 #undef S
 static const struct csection service_sec = {
@@ -318,6 +322,13 @@ static void service_finish(struct pctx *p, yaml_node_t *map, void *base,
 		s->n_names += config_addr_is_name(&s->targets[i]);
 	s->health.enabled = ih < nk && vals[ih];
 	s->outlier.enabled = io < nk && vals[io];
+	/* the active checks send an HTTP/1.1 GET: an HTTP/2-only target
+	 * (a gRPC server) would fail every one */
+	if (s->health.enabled && s->protocol == CFG_PROTO_H2) {
+		cfg_subpath(sp, sizeof(sp), path, "health");
+		cfg_err_at(p, vals[ih], sp,
+			   "active health checks speak HTTP/1.1, which a service with protocol: h2 does not (use outlier: for passive ejection)");
+	}
 	/* tls: the section's presence enables it (enabled: false does not) */
 	s->tls.enabled = itls < nk && vals[itls] && s->tls.enabled;
 	for (size_t i = 0; s->tls.enabled && s->tls.verify && !s->tls.sni &&

@@ -211,6 +211,8 @@ static void format_json(struct sbuf *o, const struct accesslog_record *r)
 	if (r->upstream_attempts)
 		sbuf_addf(o, ",\"upstream_attempts\":%u",
 			  r->upstream_attempts);
+	if (r->has_grpc_status)
+		sbuf_addf(o, ",\"grpc_status\":%d", r->grpc_status);
 	json_field(o, "tls", r->tls, 0, B_SHORT);
 	json_field(o, "sni", r->sni, 0, B_SHORT);
 	json_field(o, "user_agent", r->user_agent, r->user_agent_len, B_UA);

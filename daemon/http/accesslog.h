@@ -65,6 +65,8 @@ struct accesslog_record {
 	const char *error;		/* gateway error code ("no_route"); NULL */
 	unsigned int upstream_attempts;	/* targets tried (0: none; JSON only
 					 * when > 0) */
+	bool has_grpc_status;		/* an HTTP/2 upstream sent grpc-status */
+	int grpc_status;		/* then: its value (JSON only) */
 };
 
 /* Parse "json" / "combined". 0 or -EINVAL. */

@@ -44,6 +44,10 @@ enum conn_op {
 	CONN_OP_CONNECT_TIMEOUT,
 	CONN_OP_CANCEL,
 	CONN_OP_POLL,		/* readiness (a non-blocking socket) */
+	/* a transport layered on another doing its own I/O on the socket
+	 * (HTTP/2 to upstreams, proxy/h2_up.c) */
+	CONN_OP_XRECV,
+	CONN_OP_XSEND,
 	CONN_OP__MAX,
 };
 

@@ -656,6 +656,7 @@ int transport_tls_client_init(struct transport *t, struct tls_upstream *tu,
 
 const void *transport_tls_upstream(const struct transport *t)
 {
+	t = transport_base(t);	/* an upstream's pool key, under HTTP/2 */
 	return transport_is_tls(t) ? tc_of(t)->tu : NULL;
 }
 
@@ -666,6 +667,7 @@ bool transport_tls_handshake_done(const struct transport *t)
 
 const char *transport_tls_error(const struct transport *t)
 {
+	t = transport_base(t);
 	if (!transport_is_tls(t))
 		return NULL;
 	if (tc_of(t)->why)

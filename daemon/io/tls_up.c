@@ -147,6 +147,13 @@ static bool ctx_setup(struct tls_acc *a, struct tls_upstream *tu,
 	SSL_CTX_set_verify(ctx, t->verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE,
 			   NULL);
 	SSL_CTX_set_verify_depth(ctx, 8);
+	/* protocol: h2 is offered by ALPN and nothing else: the connection
+	 * is refused (502) unless the server selects h2 */
+	if (s->protocol == CFG_PROTO_H2 &&
+	    SSL_CTX_set_alpn_protos(ctx, (const unsigned char *)"\x02h2", 3)) {
+		tls_acc_fail(a, "service %s: tls: cannot set ALPN", s->name);
+		return false;
+	}
 	if (t->cert) {
 		if (SSL_CTX_use_certificate_chain_file(ctx, t->cert) != 1) {
 			tls_acc_fail(a, "%s: cannot load the certificate chain",

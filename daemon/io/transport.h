@@ -45,6 +45,10 @@ struct transport_ops {
 	 * Unix-domain stream socket): the kernel may move them itself with
 	 * splice(2) on fd */
 	bool spliceable;
+	/* a transport layered on another (HTTP/2 to upstreams): the one it
+	 * wraps, so that queries about the connection's TLS (tls.h) see
+	 * through it; NULL for plain and TLS */
+	const struct transport *(*inner)(const struct transport *t);
 };
 
 struct transport {
@@ -59,6 +63,14 @@ struct transport {
 static inline bool transport_spliceable(const struct transport *t)
 {
 	return t->ops->spliceable;
+}
+
+/* The transport at the bottom of t's layers (t itself unless layered). */
+static inline const struct transport *transport_base(const struct transport *t)
+{
+	while (t->ops->inner)
+		t = t->ops->inner(t);
+	return t;
 }
 
 /* Plain bytes on an already connected (or connecting) stream socket: TCP,

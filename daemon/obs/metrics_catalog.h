@@ -54,7 +54,8 @@
 	X(UPTLS_RESUMED, "resumed", DYN, 4, "other") /* true, false */           \
 	X(CERT_FILE, "file", DYN, 1024, "other")                                 \
 	X(DNS_NAME, "name", DYN, 1024, "other")  /* a DNS-named target */       \
-	X(DNS_RESULT, "result", DYN, 16, "other") /* obs_dns_results */
+	X(DNS_RESULT, "result", DYN, 16, "other") /* obs_dns_results */        \
+	X(GRPC_STATUS, "grpc_status", DYN, 20, "other") /* 0..16 */
 
 /*
  * X(id, type, merge, name, buckets, (dims...), help)
@@ -204,6 +205,10 @@
 	  "Client connections that spoke HTTP/2 (h2c or ALPN h2).")             \
 	X(H2_STREAMS, COUNTER, SUM, "sluice_h2_streams_total", NOB, (),          \
 	  "HTTP/2 streams that became requests.")                               \
+	X(GRPC_RESPONSES, COUNTER, SUM, "sluice_grpc_responses_total", NOB,      \
+	  (MD_ROUTE, MD_GRPC_STATUS),                                            \
+	  "Responses of HTTP/2 upstreams (protocol: h2) that carried a "        \
+	  "grpc-status, by route and that status (0 OK .. 16).")                \
 	X(H2_ABUSE, COUNTER, SUM, "sluice_h2_abuse_total", NOB, (MD_H2_REASON),  \
 	  "HTTP/2 connections closed (GOAWAY) for protocol abuse or errors, "  \
 	  "by reason (docs/HTTP2.md).")                                         \

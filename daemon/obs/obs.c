@@ -803,6 +803,20 @@ void obs_request_done(unsigned int i, struct obs_request *r)
 	if (lr->upstream_us >= 0)
 		metrics_observe(w->shard, MF_UPSTREAM_DURATION, l,
 				(double)lr->upstream_us / 1e6);
+	if (lr->has_grpc_status) {
+		/* static strings: the label memo keys on the pointer */
+		static const char *const codes[] = {
+			"0", "1", "2", "3", "4", "5", "6", "7", "8",
+			"9", "10", "11", "12", "13", "14", "15", "16"
+		};
+		uint32_t gl[2];
+
+		gl[0] = l[0];
+		gl[1] = label_memo(w, MD_GRPC_STATUS,
+				   lr->grpc_status >= 0 && lr->grpc_status <= 16 ?
+					   codes[lr->grpc_status] : "");
+		metrics_inc(w->shard, MF_GRPC_RESPONSES, gl, 1);
+	}
 	metrics_inc(w->shard, MF_HTTP_REQUEST_BYTES, l, lr->bytes_in);
 	metrics_inc(w->shard, MF_HTTP_RESPONSE_BYTES, l, lr->bytes_out);
 	if (r->upstream_state != OBS_UPSTREAM_NONE && r->service && lr->upstream) {
@@ -943,6 +957,8 @@ void obs_exchange_end(unsigned int i, struct obs_exchange *e,
 	lr->route = end->route;
 	lr->upstream = end->upstream;
 	lr->upstream_attempts = end->upstream_attempts;
+	lr->has_grpc_status = end->grpc_status >= 0;
+	lr->grpc_status = end->grpc_status;
 	lr->status = end->status ? end->status : e->status;
 	lr->error = end->error;
 	lr->tls = end->tls;

@@ -73,6 +73,7 @@ struct obs_end {
 	const char *tls;		/* TLS version ("TLSv1.3"); NULL: plain */
 	const char *sni;		/* TLS server name; NULL: none */
 	unsigned int upstream_attempts;	/* targets tried */
+	int grpc_status;		/* from an HTTP/2 upstream; -1: none */
 };
 
 /* Report the exchange (metrics + access log) and reset e. No-op when e

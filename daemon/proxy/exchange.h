@@ -122,8 +122,16 @@ struct exchange {
 	char client_ip[INET6_ADDRSTRLEN];
 	char request_id[68];		/* X-Request-Id sent upstream and back */
 	int resp_status;		/* final status sent to the client (0: none) */
+	int16_t grpc_status;		/* grpc-status of an HTTP/2 upstream's
+					 * response (-1: none) */
 	uint64_t max_body;		/* route limit (0: none) */
 	struct buf *frame;		/* re-framed chunked request body */
+	/* chunked request framing since the last data run, for a service
+	 * with protocol: h2, whose upstream gets the request trailers: at
+	 * the end, the last chunk and the trailer section (malloc'd) */
+	char *req_tail;
+	size_t req_tail_len;
+	bool req_tail_pending;		/* the end waits for room in frame */
 	/* The response head (client->out) and the body bytes already
 	 * received behind it (head_body bytes at the front of upstream->in)
 	 * leave in one gather write (head_gather); upstream->in is consumed

@@ -395,7 +395,7 @@ static int cb_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
 		if (frame->headers.cat == NGHTTP2_HCAT_REQUEST)
 			h2s_headers_done(hc, s, end);
 		else if (end)
-			h2s_end(hc, s);	/* trailers: dropped */
+			h2s_end(hc, s);	/* trailers (h2s_header took them) */
 		break;
 	case NGHTTP2_DATA:
 		if (frame->hd.length == 0 && !end)

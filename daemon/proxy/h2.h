@@ -12,7 +12,12 @@
  *                the unchanged HTTP/1.1 request path through a socket
  *                pair (route, gate, limits, upstream pools, access log,
  *                request id: all per stream), the HTTP/1.1 response
- *                translated back
+ *                translated back (trailers as a trailing HEADERS frame)
+ *   h2_up.c      HTTP/2 to upstreams (services[].protocol: h2, gRPC): a
+ *                transport wrapping the upstream connection's plain or TLS
+ *                one with an nghttp2 client session; the exchange above
+ *                writes and reads HTTP/1.1 (trailers in the chunked body);
+ *                pooled like HTTP/1.1 connections, one request at a time
  *
  * The only files that include <nghttp2/nghttp2.h>.
  */
@@ -45,6 +50,16 @@ void h2_complete(struct proxy *p, struct conn *c, unsigned int op,
 void h2_deadline(struct proxy *p, struct conn *c);
 /* c is being freed: what HTTP/2 hangs on it goes. */
 void h2_release(struct proxy *p, struct conn *c);
+/* h2_up.c: HTTP/2 to an upstream. Wrap u's transport (connected, TLS
+ * handshake done) in an nghttp2 client session; 0 or -errno, and *why
+ * (static) for a refusal (TLS without ALPN h2). */
+int h2up_attach(struct proxy *p, struct conn *u, const char **why);
+/* u's transport is h2_up.c's. */
+bool h2up_is(const struct conn *u);
+/* A completion of the wrapped transport's own I/O on u (CONN_OP_XRECV,
+ * CONN_OP_XSEND). */
+void h2up_complete(struct proxy *p, struct conn *u, unsigned int op,
+		   const struct loop_cqe *cqe);
 /* Worker shutdown: GOAWAY to every HTTP/2 connection. */
 void h2_drain(struct proxy *p);
 

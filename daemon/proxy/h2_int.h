@@ -80,6 +80,7 @@ struct h2_stream {
 	int status;			/* refused by us with this (0: no) */
 	const char *error;
 	bool end_stream;		/* the request ended on its HEADERS */
+	bool head_seen;			/* header fields now are trailers */
 	bool chunked;			/* body sent chunked (no content-length) */
 	bool has_cl;			/* a content-length field came */
 	bool head_method;
@@ -104,6 +105,10 @@ struct h2_stream {
 	uint64_t rleft;
 	size_t rlast_len;
 	struct http_chunked rck;
+	/* chunked framing since the last data run: at the end, the last
+	 * chunk and the trailer section (sent as trailing HEADERS) */
+	char *rtail;
+	size_t rtail_len;
 };
 
 /* h2.c */

@@ -52,6 +52,7 @@ static void stream_free(struct h2_stream *s)
 	free(s->cookie);
 	free(s->w);
 	free(s->wf);
+	free(s->rtail);
 	free(s);
 }
 
@@ -148,6 +149,8 @@ static int add_cookie(struct h2_stream *s, const uint8_t *v, size_t n)
 	return 0;
 }
 
+static bool conn_specific(const char *n, size_t l);
+
 static void refuse(struct h2_stream *s, int status, const char *error)
 {
 	if (!s->status) {
@@ -170,6 +173,17 @@ int h2s_header(struct h2_conn *hc, struct h2_stream *s, const uint8_t *name,
 	}
 	if (s->status)
 		return 0;	/* decoded (HPACK state) and dropped */
+	if (s->head_seen) {
+		/* request trailers: the chunked body's trailer section
+		 * (h2s_end), the fields a trailer may not carry left out */
+		if (!s->chunked || is(name, nl, "host") ||
+		    is(name, nl, "content-length") || is(name, nl, "te") ||
+		    is(name, nl, "cookie") ||
+		    conn_specific((const char *)name, nl))
+			return 0;
+		return add_field(s, name, nl, value, vl) ?
+			       NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE : 0;
+	}
 	if (nl && name[0] == ':') {
 		/* nghttp2 checked: known, once each, before regular fields */
 		if (is(name, nl, ":method"))
@@ -423,6 +437,7 @@ void h2s_headers_done(struct h2_conn *hc, struct h2_stream *s, bool end)
 	int ret;
 
 	s->end_stream = end;
+	s->head_seen = true;
 	if (s->status)
 		goto answer;
 	if (!s->method || !strcmp(s->method, "CONNECT")) {
@@ -525,8 +540,13 @@ void h2s_end(struct h2_conn *hc, struct h2_stream *s)
 		return;
 	s->req_done = true;
 	if (s->chunked && !s->w_dead && s->b) {
-		if (!w_reserve(s, 5))
-			w_str(s, "0\r\n\r\n");
+		/* the last chunk, with the request trailers if any */
+		if (!w_reserve(s, s->fields_len + 5)) {
+			w_str(s, "0\r\n");
+			if (s->fields_len)
+				w_put(s, s->fields, s->fields_len);
+			w_str(s, "\r\n");
+		}
 		bridge_send(hc->p, s);
 	}
 }
@@ -587,6 +607,69 @@ static void answer(struct h2_conn *hc, struct h2_stream *s)
 					  NGHTTP2_INTERNAL_ERROR);
 }
 
+/* Chunked framing bytes after the last data run, kept for the trailers
+ * (at most the decoder's trailer limit and a last-chunk line). */
+#define RTAIL_MAX (8192 + 512)
+
+static int keep_framing(struct h2_stream *s, const char *d, size_t n)
+{
+	char *t;
+
+	if (s->rtail_len + n > RTAIL_MAX)
+		return -E2BIG;
+	t = realloc(s->rtail, s->rtail_len + n + 1);
+	if (!t)
+		return -ENOMEM;
+	s->rtail = t;
+	memcpy(t + s->rtail_len, d, n);
+	s->rtail_len += n;
+	return 0;
+}
+
+/* The trailer section of a finished chunked response (in s->rtail: CRLF
+ * of the last data, the last-chunk line, the trailer fields, CRLF) as a
+ * trailing HEADERS frame; true when there was one (so DATA does not end
+ * the stream). nghttp2 copies the fields. */
+static bool submit_trailers(nghttp2_session *session, struct h2_stream *s)
+{
+	nghttp2_nv nv[64];
+	char *p = s->rtail, *end = s->rtail + s->rtail_len, *eol;
+	size_t n = 0;
+
+	if (!p)
+		return false;
+	if (end - p >= 2 && p[0] == '\r' && p[1] == '\n')
+		p += 2;	/* the CRLF after the last chunk's data */
+	eol = memmem(p, (size_t)(end - p), "\r\n", 2);
+	if (!eol)
+		return false;
+	p = eol + 2;	/* past the last-chunk line */
+	while (p < end && n < 64 &&
+	       (eol = memmem(p, (size_t)(end - p), "\r\n", 2)) && eol > p) {
+		char *colon = memchr(p, ':', (size_t)(eol - p)), *v;
+
+		if (colon) {
+			for (char *k = p; k < colon; k++)
+				*k = (char)tolower((unsigned char)*k);
+			v = colon + 1;
+			while (v < eol && (*v == ' ' || *v == '\t'))
+				v++;
+			while (eol > v && (eol[-1] == ' ' || eol[-1] == '\t'))
+				eol--;
+			if (!conn_specific(p, (size_t)(colon - p)))
+				nv[n++] = (nghttp2_nv){
+					(uint8_t *)p, (uint8_t *)v,
+					(size_t)(colon - p), (size_t)(eol - v),
+					NGHTTP2_NV_FLAG_NONE };
+			eol = memmem(eol, (size_t)(end - eol), "\r\n", 2);
+			if (!eol)
+				break;
+		}
+		p = eol + 2;
+	}
+	return n && !nghttp2_submit_trailer(session, s->id, nv, n);
+}
+
 /* Response body bytes from the bridge's buffer, de-chunked. */
 static ssize_t resp_read(nghttp2_session *session, int32_t id, uint8_t *buf,
 			 size_t len, uint32_t *flags, nghttp2_data_source *src,
@@ -626,6 +709,17 @@ static ssize_t resp_read(nghttp2_session *session, int32_t id, uint8_t *buf,
 						  &done, &off, &dl);
 			if (acc < 0)
 				return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+			/* framing after the last data run: the trailers are
+			 * in it at the end */
+			if (dl)
+				s->rtail_len = 0;
+			else if (acc > 0 &&
+				 keep_framing(s, buf_head(in), (size_t)acc))
+				return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+			if (dl && (size_t)acc > off + dl &&
+			    keep_framing(s, buf_head(in) + off + dl,
+					 (size_t)acc - off - dl))
+				return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
 			memcpy(buf + got, buf_head(in) + off, dl);
 			got += dl;
 			buf_consume(in, (size_t)acc);
@@ -647,6 +741,10 @@ static ssize_t resp_read(nghttp2_session *session, int32_t id, uint8_t *buf,
 	}
 	if (s->resp_done) {
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
+		/* response trailers (grpc-status) end the stream instead */
+		if (s->rbody == HTTP_BODY_CHUNKED &&
+		    submit_trailers(session, s))
+			*flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
 	} else if (!got) {
 		s->deferred = true;
 		return NGHTTP2_ERR_DEFERRED;

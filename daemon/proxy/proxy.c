@@ -276,6 +276,7 @@ static void begin_exchange(struct proxy *p, struct conn *c, size_t head_len)
 	memset(x, 0, sizeof(*x));
 	x->obs = o;
 	x->route = x->service = -1;
+	x->grpc_status = -1;
 	obs_exchange_begin(p->worker, &x->obs, r, head_len);
 	if (c->lflags & PROXY_L_H2S)
 		x->obs.http_minor = ACCESSLOG_HTTP2;	/* logged as such */
@@ -776,6 +777,8 @@ static void on_connect(struct proxy *p, struct conn *u, int res)
 		proxy__tls_start(p, u);
 		return;
 	}
+	if (!proxy__h2_upstream(p, u))
+		return;
 	u->state = US_ACTIVE;
 	if (c->x)
 		proxy__lb_pending(p, c->x, false);
@@ -984,6 +987,13 @@ void proxy_complete(struct proxy *p, const struct loop_cqe *cqe)
 	}
 	/* an armed receive stays in flight until its last completion */
 	last = !(op == CONN_OP_RECV && cqe->more);
+	if (op == CONN_OP_XRECV || op == CONN_OP_XSEND) {
+		/* the HTTP/2 upstream transport's own socket I/O (also while
+		 * closing: a receive's buffer goes back) */
+		h2up_complete(p, c, op, cqe);
+		conn_op_done(&p->conns, c);
+		return;
+	}
 	if (conn_closing(c)) {
 		if (op == CONN_OP_RECV)
 			transport_read_release(&c->tr, cqe);

@@ -1,13 +1,17 @@
 // SPDX-License-Identifier: MIT
 /*
  * Chunked bodies re-coded on their way through: request bodies re-framed
- * (data only: chunk extensions and trailers are dropped), response bodies
+ * (data only: chunk extensions and trailers are dropped, but for a service
+ * with protocol: h2 the trailers are kept), response bodies
  * de-chunked for HTTP/1.0 clients. See proxy_int.h.
  */
 #include "proxy/proxy.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#include "config/config.h"
 #include "proxy/proxy_int.h"
 
 /* Room kept in the re-framing buffer for one chunk header and CRLF. */
@@ -15,18 +19,75 @@
 
 /* ---- request direction ------------------------------------------------- */
 
+/* Framing bytes after the last data run: at most a chunk-ext line and the
+ * validator's trailer section (8 KiB). */
+#define REQ_TAIL_MAX (8192 + 1024)
+
+/* Keep framing bytes (a service with protocol: h2 passes the trailers
+ * on). 0 or -ENOMEM/-E2BIG (cannot happen: the validator bounds them). */
+static int keep_tail(struct exchange *x, const char *d, size_t n)
+{
+	char *t;
+
+	if (x->req_tail_len + n > REQ_TAIL_MAX)
+		return -E2BIG;
+	t = realloc(x->req_tail, x->req_tail_len + n);
+	if (!t)
+		return -ENOMEM;
+	memcpy(t + x->req_tail_len, d, n);
+	x->req_tail = t;
+	x->req_tail_len += n;
+	return 0;
+}
+
+/* The end of a kept body: "0" CRLF, then the trailer section as the
+ * client sent it (validated) and its final CRLF, from req_tail (the CRLF
+ * after the last data, the last-chunk line with any extension, the
+ * trailer section). Into f when it fits (then the body is done), else
+ * later (req_tail_pending). */
+static void end_with_trailers(struct exchange *x, struct buf *f)
+{
+	const char *t = x->req_tail, *end = t + x->req_tail_len, *eol;
+
+	if (end - t >= 2 && t[0] == '\r' && t[1] == '\n')
+		t += 2;
+	eol = memmem(t, (size_t)(end - t), "\r\n", 2);
+	t = eol ? eol + 2 : end;
+	if (buf_room(f) < 3 + (size_t)(end - t)) {
+		x->req_tail_pending = true;
+		return;
+	}
+	buf_append(f, "0\r\n", 3);
+	if (end - t >= 2)
+		buf_append(f, t, (size_t)(end - t));
+	else
+		buf_append(f, "\r\n", 2);
+	x->req_tail_pending = false;
+	x->req.ck_done = true;
+	free(x->req_tail);
+	x->req_tail = NULL;
+	x->req_tail_len = 0;
+}
+
 /* Chunked request body: decode what is buffered into x->frame as fresh
  * chunks (data only) and the last chunk. false: the exchange ended. */
 bool proxy__reframe_request(struct proxy *p, struct conn *c)
 {
 	struct exchange *x = c->x;
 	struct buf *f;
+	bool keep;
 
 	if (!x->frame && !(x->frame = buf_get(&p->bufs))) {
 		proxy__send_error(p, c, 500, "out of memory");
 		return false;
 	}
 	f = x->frame;
+	keep = x->service >= 0 &&
+	       x->cfg->services[x->service].protocol == CFG_PROTO_H2;
+	if (x->req_tail_pending) {
+		end_with_trailers(x, f);
+		return true;
+	}
 	while (!x->req.ck_done && c->in && buf_len(c->in) &&
 	       buf_room(f) > FRAME_OVERHEAD * 2) {
 		size_t lim = buf_len(c->in), doff, dlen;
@@ -56,11 +117,22 @@ bool proxy__reframe_request(struct proxy *p, struct conn *c)
 						   "%zx\r\n", dlen);
 			buf_append(f, buf_head(c->in) + doff, dlen);
 			buf_append(f, "\r\n", 2);
+			x->req_tail_len = 0;
+		} else if (keep && r > 0 &&
+			   keep_tail(x, buf_head(c->in), (size_t)r)) {
+			x->req.aborted = true;
+			proxy__send_error(p, c, 500, "out of memory");
+			return false;
 		}
 		buf_consume(c->in, (size_t)r);
+		if (done && keep) {
+			end_with_trailers(x, f);
+			break;
+		}
 		if (done) {
 			x->req.ck_done = true;
-			buf_append(f, "0\r\n\r\n", 5);	/* trailers dropped */
+			/* trailers dropped (an HTTP/1.1 upstream) */
+			buf_append(f, "0\r\n\r\n", 5);
 		}
 		if (r == 0)
 			break;

@@ -7,6 +7,7 @@
 #include "proxy/proxy.h"
 
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -33,6 +34,10 @@ void proxy__put_cfg(struct proxy *p, struct conn *c)
 		buf_put(&p->bufs, c->x->frame);
 		c->x->frame = NULL;
 	}
+	free(c->x->req_tail);
+	c->x->req_tail = NULL;
+	c->x->req_tail_len = 0;
+	c->x->req_tail_pending = false;
 	if (c->x->cfg) {
 		proxy__lb_end(p, c->x);
 		proxy__cfg_release(p, c->x->cfg);
@@ -77,6 +82,7 @@ void proxy__report(struct proxy *p, struct conn *c, int status,
 			e.upstream = x->st->targets[x->target].text;
 		e.upstream_attempts = x->n_tried;
 	}
+	e.grpc_status = x->obs.begun ? x->grpc_status : -1;
 	obs_exchange_end(p->worker, &x->obs, &e);
 }
 

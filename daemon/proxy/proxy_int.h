@@ -121,6 +121,10 @@ bool proxy__connect_failed(struct proxy *p, struct conn *c, int err);
  * 502 names). */
 bool proxy__connect_failed_why(struct proxy *p, struct conn *c, int err,
 			       const char *why);
+/* Upstream u connected (TLS: handshake done): an HTTP/2 service's
+ * transport is wrapped (h2_up.c); false: u is gone and the exchange went
+ * on (another target, or answered). */
+bool proxy__h2_upstream(struct proxy *p, struct conn *u);
 /* Upstream u (of a TLS service) connected: start its TLS handshake. */
 void proxy__tls_start(struct proxy *p, struct conn *u);
 /* A read completion on upstream u in US_HANDSHAKE (n: what

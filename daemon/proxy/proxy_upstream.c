@@ -16,6 +16,7 @@
 #include "lib/log.h"
 #include "obs/obs.h"
 #include "policy/balance.h"
+#include "proxy/h2.h"
 #include "proxy/proxy_int.h"
 
 /* ---- buffers held across teardown ----------------------------------- */
@@ -205,6 +206,8 @@ void proxy__tls_step(struct proxy *p, struct conn *u, long n)
 		u->flags |= CONN_F_RECV;
 		return;
 	}
+	if (!proxy__h2_upstream(p, u))
+		return;
 	u->state = US_ACTIVE;
 	/* what is left of the try, if it has a per-try timeout */
 	u->deadline_ms = c->x ? c->x->try_deadline_ms : 0;
@@ -220,6 +223,30 @@ void proxy__tls_deadline(struct proxy *p, struct conn *u)
 		tls_failed(p, u, NULL);
 }
 
+/* Upstream u connected (and finished its TLS handshake): for a service
+ * with protocol: h2 its transport becomes HTTP/2 (h2_up.c). False when
+ * that failed and the exchange went on without u (another target, or
+ * answered). */
+bool proxy__h2_upstream(struct proxy *p, struct conn *u)
+{
+	struct conn *c = u->peer;
+	const char *why;
+	int ret;
+
+	if (!c->x || c->x->cfg->services[c->x->service].protocol !=
+			     CFG_PROTO_H2)
+		return true;
+	ret = h2up_attach(p, u, &why);
+	if (!ret)
+		return true;
+	c->peer = NULL;
+	u->peer = NULL;
+	conn_close(&p->conns, u);
+	if (proxy__connect_failed_why(p, c, ret, why ? why : strerror(-ret)))
+		proxy__pump(p, c);
+	return false;
+}
+
 /* Link c to a pooled or new connection to its current target. */
 bool proxy__attach_upstream(struct proxy *p, struct conn *c, bool fresh)
 {
@@ -233,6 +260,12 @@ bool proxy__attach_upstream(struct proxy *p, struct conn *c, bool fresh)
 		u = upstream_take(&p->up, (const struct sockaddr *)&a->sa,
 				  a->salen,
 				  tls_upstream_of(x->cfg, x->service));
+	/* the pool is per address: an HTTP/1.1 service and an h2 one on the
+	 * same plain target share it, but not their connections */
+	if (u && h2up_is(u) != (svc->protocol == CFG_PROTO_H2)) {
+		conn_close(&p->conns, u);
+		u = NULL;
+	}
 	if (u) {
 		x->upstream_reused = true;
 		u->state = US_ACTIVE;

@@ -73,6 +73,25 @@ static void test_json_full(void **state)
 		"\"error\":null}\n");
 }
 
+static void test_json_grpc_status(void **state)
+{
+	struct accesslog_record r = full();
+	char *line;
+
+	(void)state;
+	r.has_grpc_status = true;
+	r.grpc_status = 5;
+	line = fmt(ACCESSLOG_JSON, &r);
+	assert_non_null(strstr(line, ",\"upstream_ms\":0.999,"
+				     "\"grpc_status\":5,\"tls\":null,"));
+	/* absent when no grpc-status came (0 is a status: OK) */
+	r.has_grpc_status = false;
+	r.grpc_status = 0;
+	assert_null(strstr(fmt(ACCESSLOG_JSON, &r), "grpc_status"));
+	r.has_grpc_status = true;
+	assert_non_null(strstr(fmt(ACCESSLOG_JSON, &r), "\"grpc_status\":0,"));
+}
+
 static void test_json_rejected(void **state)
 {
 	/* an unparsable request: nothing but the client and the error */
@@ -334,6 +353,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_json_full),
+		cmocka_unit_test(test_json_grpc_status),
 		cmocka_unit_test(test_json_rejected),
 		cmocka_unit_test(test_json_escaping),
 		cmocka_unit_test(test_long_fields_are_cut),

@@ -1291,6 +1291,49 @@ static void test_upstream_tls(void **state)
 	(void)state;
 }
 
+static void test_upstream_protocol(void **state)
+{
+	struct config *c;
+	char *errs;
+
+	assert_int_equal(parse_named("cfg.yaml", BASE "services:\n  - name: g\n"
+			       "    targets: [127.0.0.1:50051]\n"
+			       "    protocol: h2\n"
+			       "  - name: t\n"
+			       "    targets: [127.0.0.1:50052]\n"
+			       "    protocol: h2\n"
+			       "    tls: {verify: false}\n"
+			       "  - name: plain\n"
+			       "    targets: [127.0.0.1:80]\n"
+			       "  - name: one\n"
+			       "    targets: [127.0.0.1:81]\n"
+			       "    protocol: http1\n",
+			       &c, &errs),
+			 0);
+	assert_int_equal(c->services[0].protocol, CFG_PROTO_H2);
+	assert_false(c->services[0].tls.enabled);
+	assert_int_equal(c->services[1].protocol, CFG_PROTO_H2);
+	assert_true(c->services[1].tls.enabled);
+	assert_int_equal(c->services[2].protocol, CFG_PROTO_HTTP1);
+	assert_int_equal(c->services[3].protocol, CFG_PROTO_HTTP1);
+	config_put(c);
+
+	expect_errors(BASE "services:\n  - name: g\n"
+		      "    targets: [127.0.0.1:50051]\n"
+		      "    protocol: h3\n",
+		      "cfg.yaml:9:15: services[0].protocol: invalid value 'h3' (expected http1 or h2)\n");
+	expect_errors(BASE "services:\n  - name: g\n"
+		      "    targets: [127.0.0.1:50051]\n"
+		      "    protocol: [h2]\n",
+		      "cfg.yaml:9:15: services[0].protocol: expected a string, got a sequence\n");
+	expect_errors(BASE "services:\n  - name: g\n"
+		      "    targets: [127.0.0.1:50051]\n"
+		      "    protocol: h2\n"
+		      "    health: {path: /}\n",
+		      "cfg.yaml:10:13: services[0].health: active health checks speak HTTP/1.1, which a service with protocol: h2 does not (use outlier: for passive ejection)\n");
+	(void)state;
+}
+
 static int teardown_guard(void **state)
 {
 	guard_free();
@@ -1452,6 +1495,7 @@ int main(void)
 		cmocka_unit_test(test_address_errors),
 		cmocka_unit_test(test_unix_targets),
 		cmocka_unit_test(test_upstream_tls),
+		cmocka_unit_test(test_upstream_protocol),
 		cmocka_unit_test(test_duplicates),
 		cmocka_unit_test(test_routes),
 		cmocka_unit_test(test_required),

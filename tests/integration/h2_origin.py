@@ -1,0 +1,156 @@
+"""A raw HTTP/2 origin (python3-h2) that misbehaves on purpose, for
+test_grpc.py: what a gRPC library would never do to us.
+
+  h2_origin.py --listen 127.0.0.1:PORT --log FILE [--cert C --key K
+               --alpn P,...]
+
+By path, once the request (headers and body) is in:
+  /reset           RST_STREAM (INTERNAL_ERROR) before any response
+  /goaway          GOAWAY (last stream 0) before any response, then close
+  /reset-after-head  a response head, then RST_STREAM (CANCEL)
+  /trailers        200, body "hello", trailers x-a: 1 and grpc-status: 0
+  /hang            nothing (the connection stays open)
+  /bye             200 "bye", then GOAWAY and close
+  /early           as soon as the request head is in (the body still
+                   coming): trailers-only grpc-status 8, RST_STREAM
+                   NO_ERROR
+  anything else    200, body: the request body
+One JSON line per request in FILE: path, te, body length, trailers.
+"""
+import argparse
+import json
+import socket
+import ssl
+import threading
+
+import h2.config
+import h2.connection
+import h2.events
+import h2.errors
+
+
+def serve(sock, log, lock):
+    conn = h2.connection.H2Connection(
+        config=h2.config.H2Configuration(client_side=False))
+    conn.initiate_connection()
+    sock.sendall(conn.data_to_send())
+    reqs = {}
+    try:
+        while True:
+            data = sock.recv(65536)
+            if not data:
+                return
+            for ev in conn.receive_data(data):
+                if isinstance(ev, h2.events.RequestReceived):
+                    reqs[ev.stream_id] = {"h": dict(ev.headers), "b": b""}
+                    if dict(ev.headers).get(b":path") == b"/early":
+                        early(conn, ev.stream_id, log, lock)
+                        reqs.pop(ev.stream_id)
+                elif isinstance(ev, h2.events.DataReceived):
+                    if ev.stream_id in reqs:
+                        reqs[ev.stream_id]["b"] += ev.data
+                    conn.acknowledge_received_data(
+                        ev.flow_controlled_length, ev.stream_id)
+                elif isinstance(ev, h2.events.TrailersReceived):
+                    if ev.stream_id in reqs:
+                        reqs[ev.stream_id]["t"] = [
+                            [k.decode(), v.decode()] for k, v in ev.headers]
+                elif isinstance(ev, h2.events.StreamEnded) and \
+                        ev.stream_id in reqs:
+                    if answer(conn, sock, ev.stream_id,
+                              reqs.pop(ev.stream_id), log, lock):
+                        return
+            sock.sendall(conn.data_to_send())
+    except (OSError, h2.exceptions.ProtocolError):
+        return
+    finally:
+        sock.close()
+
+
+def early(conn, sid, log, lock):
+    """A gRPC server refusing an upload as it starts: trailers-only
+    RESOURCE_EXHAUSTED, then RST_STREAM(NO_ERROR), as grpc servers do."""
+    with lock:
+        log.write(json.dumps({"path": "/early", "te": "", "len": 0}) + "\n")
+        log.flush()
+    conn.send_headers(sid, [(":status", "200"),
+                            ("content-type", "application/grpc"),
+                            ("grpc-status", "8"),
+                            ("grpc-message", "too much")], end_stream=True)
+    conn.reset_stream(sid, h2.errors.ErrorCodes.NO_ERROR)
+
+
+def answer(conn, sock, sid, req, log, lock):
+    """True: close the connection."""
+    path = req["h"].get(b":path", b"").decode()
+    with lock:
+        log.write(json.dumps({"path": path,
+                              "te": req["h"].get(b"te", b"").decode(),
+                              "len": len(req["b"]),
+                              "trailers": req.get("t")}) + "\n")
+        log.flush()
+    head = [(":status", "200"), ("content-type", "application/grpc")]
+    if path == "/reset":
+        conn.reset_stream(sid, h2.errors.ErrorCodes.INTERNAL_ERROR)
+    elif path == "/goaway":
+        conn.close_connection(last_stream_id=0)
+        sock.sendall(conn.data_to_send())
+        return True
+    elif path == "/hang":
+        pass
+    elif path == "/bye":
+        conn.send_headers(sid, head)
+        conn.send_data(sid, b"bye", end_stream=True)
+        conn.close_connection(last_stream_id=sid)
+        sock.sendall(conn.data_to_send())
+        return True
+    elif path == "/reset-after-head":
+        conn.send_headers(sid, head)
+        sock.sendall(conn.data_to_send())
+        conn.reset_stream(sid, h2.errors.ErrorCodes.CANCEL)
+    elif path == "/trailers":
+        conn.send_headers(sid, head)
+        conn.send_data(sid, b"hello")
+        conn.send_headers(sid, [("x-a", "1"), ("grpc-status", "0")],
+                          end_stream=True)
+    else:
+        conn.send_headers(sid, head)
+        conn.send_data(sid, req["b"], end_stream=True)
+    return False
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--listen", required=True)
+    ap.add_argument("--log", required=True)
+    ap.add_argument("--cert")
+    ap.add_argument("--key")
+    ap.add_argument("--alpn", default="h2")
+    args = ap.parse_args()
+    host, port = args.listen.rsplit(":", 1)
+    ctx = None
+    if args.cert:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(args.cert, args.key)
+        ctx.set_alpn_protocols(args.alpn.split(","))
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((host, int(port)))
+    ls.listen(64)
+    log = open(args.log, "a")
+    lock = threading.Lock()
+    print("h2 origin ready", flush=True)
+    while True:
+        s, _ = ls.accept()
+        if ctx:
+            try:
+                s = ctx.wrap_socket(s, server_side=True)
+            except (OSError, ssl.SSLError):
+                s.close()
+                continue
+        threading.Thread(target=serve, args=(s, log, lock),
+                         daemon=True).start()
+
+
+if __name__ == "__main__":
+    main()
