@@ -154,31 +154,31 @@ bool conn_op_done(struct conn_table *t, struct conn *c)
 /*
  * Cancels what c has in flight, by user data: every operation of a
  * connection carries conn_ud(c, op) for one of these ops (the transports
- * pass the caller's on), and the ring finds a user datum with one hash
- * lookup. A cancel by descriptor walks every request pending on the ring
- * instead, each time: with thousands of connections open (or an HTTP/2
- * connection's streams bridged through socket pairs) closes cost that
- * many comparisons each. A cancel that finds nothing completes with
- * -ENOENT. Each submitted cancel is an operation in flight of c; false
- * when the ring had no room for all of them.
+ * pass the caller's on, or use the X ops for their own), and the ring
+ * finds a user datum with one hash lookup. A cancel by descriptor walks
+ * every request pending on the ring instead, each time: with thousands of
+ * connections open (or an HTTP/2 connection's streams bridged through
+ * socket pairs) closes cost that many comparisons each. A cancel that
+ * finds nothing completes with -ENOENT. Each submitted cancel is an
+ * operation in flight of c. True when the ring had no room for all.
  */
-static bool cancel_pending(struct conn_table *t, struct conn *c)
+static bool cancel_pending(struct conn *c)
 {
+	/* client connections never connect, nor layer a transport */
 	static const enum conn_op ops[] = {
-		CONN_OP_RECV, CONN_OP_SEND, CONN_OP_POLL, CONN_OP_CONNECT,
+		CONN_OP_RECV, CONN_OP_SEND, CONN_OP_POLL,
+		CONN_OP_CONNECT, CONN_OP_XRECV, CONN_OP_XSEND,
 	};
-	/* client connections never connect */
-	size_t i, n = c->kind == CONN_UPSTREAM ? 4 : 3;
-	bool ok = true;
+	uint64_t targets[sizeof(ops) / sizeof(ops[0])];
+	unsigned int i, n = c->kind == CONN_UPSTREAM ? 6 : 3, done;
 
-	for (i = 0; i < n; i++) {
-		if (loop_cancel_ud(t->loop, conn_ud(c, ops[i]),
-				   conn_ud(c, CONN_OP_CANCEL)) == 0)
-			conn_op_start(c);
-		else
-			ok = false;
-	}
-	return !ok;
+	for (i = 0; i < n; i++)
+		targets[i] = conn_ud(c, ops[i]);
+	done = transport_cancel(&c->tr, targets, n,
+				conn_ud(c, CONN_OP_CANCEL));
+	for (i = 0; i < done; i++)
+		conn_op_start(c);
+	return done < n;
 }
 
 void conn_close(struct conn_table *t, struct conn *c)
@@ -196,7 +196,7 @@ void conn_close(struct conn_table *t, struct conn *c)
 		conn_free(t, c);
 		return;
 	}
-	if (cancel_pending(t, c) && c->tr.fd >= 0)
+	if (cancel_pending(c) && c->tr.fd >= 0)
 		/* no room to cancel: a reset socket fails what is pending */
 		shutdown(c->tr.fd, SHUT_RDWR);
 }

@@ -587,6 +587,7 @@ static const struct transport_ops tls_ops = {
 	.writev = tls_writev,
 	.write_done = tls_write_done,
 	.shutdown = tls_shutdown,
+	.cancel = transport_loop_cancel,
 	.close = tls_close,
 	.spliceable = false,
 };

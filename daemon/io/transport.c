@@ -85,6 +85,18 @@ static int plain_shutdown(struct transport *t)
 	return 0;
 }
 
+unsigned int transport_loop_cancel(struct transport *t,
+				   const uint64_t *targets, unsigned int n,
+				   uint64_t ud)
+{
+	unsigned int i, done = 0;
+
+	for (i = 0; i < n; i++)
+		if (loop_cancel_ud(t->loop, targets[i], ud) == 0)
+			done++;
+	return done;
+}
+
 static void plain_close(struct transport *t)
 {
 	if (t->fd >= 0) {
@@ -106,6 +118,7 @@ static const struct transport_ops plain_ops = {
 	.writev = plain_writev,
 	.write_done = plain_write_done,
 	.shutdown = plain_shutdown,
+	.cancel = transport_loop_cancel,
 	.close = plain_close,
 	.spliceable = true,
 };

@@ -40,6 +40,13 @@ struct transport_ops {
 		      unsigned int flags, uint64_t ud);
 	long (*write_done)(struct transport *t, const struct loop_cqe *cqe);
 	int (*shutdown)(struct transport *t);
+	/* Cancel the operations submitted with any of the n user data in
+	 * targets (the ring finds each with one lookup), and complete any
+	 * the transport holds back itself; each cancel request completes
+	 * with ud. Returns how many cancel requests were submitted (fewer
+	 * than n: the ring had no room for the rest). */
+	unsigned int (*cancel)(struct transport *t, const uint64_t *targets,
+			       unsigned int n, uint64_t ud);
 	void (*close)(struct transport *t);
 	/* the bytes on the wire are the application's (plain TCP, or a
 	 * Unix-domain stream socket): the kernel may move them itself with
@@ -182,6 +189,18 @@ static inline int transport_shutdown(struct transport *t)
 {
 	return t->ops->shutdown(t);
 }
+
+static inline unsigned int transport_cancel(struct transport *t,
+					    const uint64_t *targets,
+					    unsigned int n, uint64_t ud)
+{
+	return t->ops->cancel(t, targets, n, ud);
+}
+
+/* The cancel op of transports whose operations are all the ring's. */
+unsigned int transport_loop_cancel(struct transport *t,
+				   const uint64_t *targets, unsigned int n,
+				   uint64_t ud);
 
 /* Release the socket. Only once no operation is pending. */
 static inline void transport_close(struct transport *t)

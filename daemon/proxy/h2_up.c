@@ -936,7 +936,8 @@ static int up_shutdown(struct transport *t)
 	return 0;
 }
 
-static int up_cancel(struct transport *t, uint64_t ud)
+static unsigned int up_cancel(struct transport *t, const uint64_t *targets,
+			      unsigned int n, uint64_t ud)
 {
 	struct h2up *h = hu_of(t);
 
@@ -949,7 +950,7 @@ static int up_cancel(struct transport *t, uint64_t ud)
 		h->wr_parked = false;
 		loop_nop(h->inner.loop, h->wr_ud);
 	}
-	return h->inner.ops->cancel(&h->inner, ud);
+	return h->inner.ops->cancel(&h->inner, targets, n, ud);
 }
 
 static void up_close(struct transport *t)
