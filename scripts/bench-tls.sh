@@ -3,7 +3,8 @@
 # plus 1 vs 2 workers (scripts/bench_tls.py says what is measured). Knobs:
 # BENCH_SECONDS (4), BENCH_ROUNDS (3), BENCH_CONNS (64), BENCH_TLS_VERSION
 # (1.3 | 1.2), BENCH_STEPS, BENCH_PROXIES, BENCH_SCALE, BENCH_IDLE_CONNS
-# (9900), OUT (Markdown copy), BENCH_JSON ($BUILD/bench/tls-results.json).
+# (9900), BENCH_H2_CONNS (4), BENCH_H2_STREAMS (100), OUT (Markdown copy),
+# BENCH_JSON ($BUILD/bench/tls-results.json).
 # Not part of `make test`; run it on an otherwise idle machine.
 set -euo pipefail
 BUILD=${BUILD:-build}
