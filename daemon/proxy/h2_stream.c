@@ -540,12 +540,16 @@ void h2s_end(struct h2_conn *hc, struct h2_stream *s)
 		return;
 	s->req_done = true;
 	if (s->chunked && !s->w_dead && s->b) {
-		/* the last chunk, with the request trailers if any */
+		/* the last chunk, with the request trailers if any; without
+		 * room for it the request is unfinished: the bridge takes no
+		 * more (and is never parked) */
 		if (!w_reserve(s, s->fields_len + 5)) {
 			w_str(s, "0\r\n");
 			if (s->fields_len)
 				w_put(s, s->fields, s->fields_len);
 			w_str(s, "\r\n");
+		} else {
+			s->w_dead = true;
 		}
 		bridge_send(hc->p, s);
 	}
@@ -628,27 +632,34 @@ static int keep_framing(struct h2_stream *s, const char *d, size_t n)
 
 /* The trailer section of a finished chunked response (in s->rtail: CRLF
  * of the last data, the last-chunk line, the trailer fields, CRLF) as a
- * trailing HEADERS frame; true when there was one (so DATA does not end
- * the stream). nghttp2 copies the fields. */
-static bool submit_trailers(nghttp2_session *session, struct h2_stream *s)
+ * trailing HEADERS frame: 1 when there was one (so DATA does not end the
+ * stream), 0 when none, -1 when there are more fields than it takes
+ * (the stream is reset rather than lose, say, a grpc-status at the end).
+ * Fields a trailer may not carry (RFC 9110 6.5.1: framing, routing) are
+ * left out. nghttp2 copies the fields. */
+#define H2_MAX_TRAILERS 64
+
+static int submit_trailers(nghttp2_session *session, struct h2_stream *s)
 {
-	nghttp2_nv nv[64];
+	nghttp2_nv nv[H2_MAX_TRAILERS];
 	char *p = s->rtail, *end = s->rtail + s->rtail_len, *eol;
 	size_t n = 0;
 
 	if (!p)
-		return false;
+		return 0;
 	if (end - p >= 2 && p[0] == '\r' && p[1] == '\n')
 		p += 2;	/* the CRLF after the last chunk's data */
 	eol = memmem(p, (size_t)(end - p), "\r\n", 2);
 	if (!eol)
-		return false;
+		return 0;
 	p = eol + 2;	/* past the last-chunk line */
-	while (p < end && n < 64 &&
+	while (p < end &&
 	       (eol = memmem(p, (size_t)(end - p), "\r\n", 2)) && eol > p) {
 		char *colon = memchr(p, ':', (size_t)(eol - p)), *v;
+		size_t nl;
 
 		if (colon) {
+			nl = (size_t)(colon - p);
 			for (char *k = p; k < colon; k++)
 				*k = (char)tolower((unsigned char)*k);
 			v = colon + 1;
@@ -656,18 +667,30 @@ static bool submit_trailers(nghttp2_session *session, struct h2_stream *s)
 				v++;
 			while (eol > v && (eol[-1] == ' ' || eol[-1] == '\t'))
 				eol--;
-			if (!conn_specific(p, (size_t)(colon - p)))
+			if (conn_specific(p, nl) ||
+			    http_token_eq(p, nl, "content-length") ||
+			    http_token_eq(p, nl, "content-type") ||
+			    http_token_eq(p, nl, "host") ||
+			    http_token_eq(p, nl, "te") ||
+			    http_token_eq(p, nl, "trailer")) {
+				/* left out */
+			} else if (n == H2_MAX_TRAILERS) {
+				return -1;
+			} else {
 				nv[n++] = (nghttp2_nv){
 					(uint8_t *)p, (uint8_t *)v,
-					(size_t)(colon - p), (size_t)(eol - v),
+					nl, (size_t)(eol - v),
 					NGHTTP2_NV_FLAG_NONE };
+			}
 			eol = memmem(eol, (size_t)(end - eol), "\r\n", 2);
 			if (!eol)
 				break;
 		}
 		p = eol + 2;
 	}
-	return n && !nghttp2_submit_trailer(session, s->id, nv, n);
+	if (!n)
+		return 0;
+	return nghttp2_submit_trailer(session, s->id, nv, n) ? -1 : 1;
 }
 
 /* Response body bytes from the bridge's buffer, de-chunked. */
@@ -742,9 +765,14 @@ static ssize_t resp_read(nghttp2_session *session, int32_t id, uint8_t *buf,
 	if (s->resp_done) {
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
 		/* response trailers (grpc-status) end the stream instead */
-		if (s->rbody == HTTP_BODY_CHUNKED &&
-		    submit_trailers(session, s))
-			*flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+		if (s->rbody == HTTP_BODY_CHUNKED) {
+			int t = submit_trailers(session, s);
+
+			if (t < 0)
+				return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+			if (t)
+				*flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+		}
 	} else if (!got) {
 		s->deferred = true;
 		return NGHTTP2_ERR_DEFERRED;

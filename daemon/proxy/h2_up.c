@@ -95,6 +95,12 @@ struct h2up {
 	int status;			/* :status of the response head */
 	char *fields;			/* its fields as HTTP/1.1 lines */
 	size_t fields_len, fields_cap;
+	/* the header list of the HEADERS block being decoded, counted as
+	 * RFC 9113 6.5.2 does (name + value + 32 per field): an HPACK
+	 * block of one-byte references to a large table entry expands
+	 * a thousandfold, and nghttp2 1.52 does not bound it itself */
+	size_t list_bytes;
+	bool list_over;			/* it passed http.max_header_bytes */
 	bool resp_head, resp_done;
 	int err;			/* the exchange's reads fail with it */
 	bool first_read;
@@ -179,10 +185,11 @@ static void wake_reader(struct h2up *h)
 	if (!h->rd_parked || (h->rlen == h->roff && !h->err && !h->sock_eof &&
 			      !idle_gone(h)))
 		return;
-	h->rd_parked = false;
 	/* loop_nop() fails only when no submission entry can be had even
-	 * after submitting, as every other submit of the worker would */
-	loop_nop(h->inner.loop, h->rd_ud);
+	 * after submitting: the read stays parked and the next wake (any
+	 * completion on this connection) tries again */
+	if (loop_nop(h->inner.loop, h->rd_ud) == 0)
+		h->rd_parked = false;
 }
 
 static void wake_writer(struct h2up *h)
@@ -193,8 +200,8 @@ static void wake_writer(struct h2up *h)
 	    (h->pend_len - h->pend_off > UP_PENDING_MAX && !h->err &&
 	     !h->resp_done && !h->sock_eof))
 		return;
-	h->wr_parked = false;
-	loop_nop(h->inner.loop, h->wr_ud);
+	if (loop_nop(h->inner.loop, h->wr_ud) == 0)
+		h->wr_parked = false;
 }
 
 /* A response made here (no response head came): the gateway's 502 JSON
@@ -362,6 +369,35 @@ static bool skip_field(const struct http_header *f)
 	       http_token_eq(f->name, f->name_len, "te");
 }
 
+/*
+ * Request trailer fields never sent upstream: framing and routing fields
+ * (RFC 9110 6.5.1), and every field whose meaning the gateway owns or
+ * vouches for in the head (client address, request id, consumer identity,
+ * credentials), in any case and with '_' for '-': the head's checks do
+ * not see the trailer section, and an upstream that merges trailers into
+ * its metadata would take them as the gateway's.
+ */
+static bool trailer_refused(const struct http_header *f)
+{
+	static const char *const exact[] = {
+		"content-length", "content-type", "content-encoding",
+		"content-range", "trailer", "authorization",
+		"proxy-authorization", "cookie", "x-real-ip", "forwarded",
+		"via", "x-request-id", "x-api-key",
+	};
+	static const char *const prefix[] = {
+		"x-forwarded-", "x-consumer-", "proxy-",
+	};
+
+	for (size_t i = 0; i < sizeof(exact) / sizeof(exact[0]); i++)
+		if (rewrite_name_like(f->name, f->name_len, exact[i], false))
+			return true;
+	for (size_t i = 0; i < sizeof(prefix) / sizeof(prefix[0]); i++)
+		if (rewrite_name_like(f->name, f->name_len, prefix[i], true))
+			return true;
+	return false;
+}
+
 #define NV(n, nl, v, vl)                                                       \
 	((nghttp2_nv){ (uint8_t *)(n), (uint8_t *)(v), (nl), (vl),             \
 		       NGHTTP2_NV_FLAG_NONE })
@@ -463,8 +499,7 @@ static void parse_trailers(struct h2up *h)
 			ve--;
 		f = (struct http_header){ p, (size_t)(colon - p), v,
 					  (size_t)(ve - v) };
-		if (skip_field(&f) ||
-		    http_token_eq(f.name, f.name_len, "content-length"))
+		if (skip_field(&f) || trailer_refused(&f))
 			continue;
 		h->tnv[h->n_tnv++] = NV(f.name, f.name_len, f.value,
 					f.value_len);
@@ -547,7 +582,8 @@ static void next_request(struct h2up *h)
 	h->tail_len = h->n_tnv = 0;
 	h->roff = h->rlen = h->rgiven = h->runconsumed = 0;
 	h->status = 0;
-	h->fields_len = 0;
+	h->fields_len = h->list_bytes = 0;
+	h->list_over = false;
 	h->resp_head = h->resp_done = false;
 }
 
@@ -659,6 +695,12 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame,
 	(void)flags;
 	if (frame->hd.type != NGHTTP2_HEADERS || frame->hd.stream_id != h->id)
 		return 0;
+	h->list_bytes += nl + vl + 32;
+	if (h->list_bytes > h->p->cfg->http.max_header_bytes) {
+		/* the stream is reset; its close answers the exchange */
+		h->list_over = true;
+		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+	}
 	if (nl == 7 && !memcmp(name, ":status", 7)) {
 		h->status = 0;
 		for (size_t i = 0; i < vl && i < 3; i++)
@@ -683,6 +725,7 @@ static int headers_done(struct h2up *h, bool end)
 	char line[64];
 	int ret = 0;
 
+	h->list_bytes = 0;
 	if (h->resp_done)
 		return 0;
 	if (!h->resp_head) {
@@ -772,6 +815,11 @@ static int on_stream_close(nghttp2_session *session, int32_t id,
 	(void)session;
 	if (id != h->id || h->resp_done)
 		return 0;
+	if (h->list_over) {
+		fail_502(h, "the upstream's header list passed "
+			    "http.max_header_bytes");
+		return 0;
+	}
 	snprintf(why, sizeof(why),
 		 "the upstream reset the HTTP/2 stream (%s) before a "
 		 "complete response",
@@ -940,17 +988,20 @@ static unsigned int up_cancel(struct transport *t, const uint64_t *targets,
 			      unsigned int n, uint64_t ud)
 {
 	struct h2up *h = hu_of(t);
+	unsigned int done;
 
 	/* the exchange's parked operations complete now */
-	if (h->rd_parked) {
+	if (h->rd_parked && loop_nop(h->inner.loop, h->rd_ud) == 0)
 		h->rd_parked = false;
-		loop_nop(h->inner.loop, h->rd_ud);
-	}
-	if (h->wr_parked) {
+	if (h->wr_parked && loop_nop(h->inner.loop, h->wr_ud) == 0)
 		h->wr_parked = false;
-		loop_nop(h->inner.loop, h->wr_ud);
-	}
-	return h->inner.ops->cancel(&h->inner, targets, n, ud);
+	done = h->inner.ops->cancel(&h->inner, targets, n, ud);
+	/* a parked operation left (the ring was full): a socket shut down
+	 * fails what is pending on it, and those completions wake the
+	 * parked ones again */
+	if ((h->rd_parked || h->wr_parked) && h->inner.fd >= 0)
+		shutdown(h->inner.fd, SHUT_RDWR);
+	return done;
 }
 
 static void up_close(struct transport *t)
@@ -1001,6 +1052,8 @@ int h2up_attach(struct proxy *p, struct conn *u, const char **why)
 	nghttp2_settings_entry iv[] = {
 		{ NGHTTP2_SETTINGS_ENABLE_PUSH, 0 },
 		{ NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 1 },
+		{ NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE,
+		  p->cfg->http.max_header_bytes },
 	};
 	struct h2up *h;
 	int ret;

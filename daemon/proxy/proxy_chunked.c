@@ -44,8 +44,9 @@ static int keep_tail(struct exchange *x, const char *d, size_t n)
  * client sent it (validated) and its final CRLF, from req_tail (the CRLF
  * after the last data, the last-chunk line with any extension, the
  * trailer section). Into f when it fits (then the body is done), else
- * later (req_tail_pending). */
-static void end_with_trailers(struct exchange *x, struct buf *f)
+ * later (req_tail_pending). false: it can never fit (a section larger
+ * than a whole buffer, possible with a small http.max_header_bytes). */
+static bool end_with_trailers(struct exchange *x, struct buf *f)
 {
 	const char *t = x->req_tail, *end = t + x->req_tail_len, *eol;
 
@@ -54,8 +55,10 @@ static void end_with_trailers(struct exchange *x, struct buf *f)
 	eol = memmem(t, (size_t)(end - t), "\r\n", 2);
 	t = eol ? eol + 2 : end;
 	if (buf_room(f) < 3 + (size_t)(end - t)) {
+		if (f->cap < 3 + (size_t)(end - t))
+			return false;
 		x->req_tail_pending = true;
-		return;
+		return true;
 	}
 	buf_append(f, "0\r\n", 3);
 	if (end - t >= 2)
@@ -67,6 +70,16 @@ static void end_with_trailers(struct exchange *x, struct buf *f)
 	free(x->req_tail);
 	x->req_tail = NULL;
 	x->req_tail_len = 0;
+	return true;
+}
+
+static bool trailers_too_large(struct proxy *p, struct conn *c)
+{
+	c->x->req.aborted = true;
+	proxy__send_error(p, c, 431,
+			  "request trailer section larger than "
+			  "http.max_header_bytes allows");
+	return false;
 }
 
 /* Chunked request body: decode what is buffered into x->frame as fresh
@@ -84,10 +97,8 @@ bool proxy__reframe_request(struct proxy *p, struct conn *c)
 	f = x->frame;
 	keep = x->service >= 0 &&
 	       x->cfg->services[x->service].protocol == CFG_PROTO_H2;
-	if (x->req_tail_pending) {
-		end_with_trailers(x, f);
-		return true;
-	}
+	if (x->req_tail_pending)
+		return end_with_trailers(x, f) || trailers_too_large(p, c);
 	while (!x->req.ck_done && c->in && buf_len(c->in) &&
 	       buf_room(f) > FRAME_OVERHEAD * 2) {
 		size_t lim = buf_len(c->in), doff, dlen;
@@ -126,7 +137,8 @@ bool proxy__reframe_request(struct proxy *p, struct conn *c)
 		}
 		buf_consume(c->in, (size_t)r);
 		if (done && keep) {
-			end_with_trailers(x, f);
+			if (!end_with_trailers(x, f))
+				return trailers_too_large(p, c);
 			break;
 		}
 		if (done) {

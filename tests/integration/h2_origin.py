@@ -108,6 +108,17 @@ def answer(conn, sock, sid, req, log, lock):
         conn.send_headers(sid, head)
         sock.sendall(conn.data_to_send())
         conn.reset_stream(sid, h2.errors.ErrorCodes.CANCEL)
+    elif path == "/big-head":
+        # 40 fields of 1 KiB: a 41 KiB header list, past the gateway's
+        # default http.max_header_bytes (32 KiB)
+        conn.send_headers(sid, head + [(f"x-big-{i}", "v" * 1024)
+                                       for i in range(40)],
+                          end_stream=True)
+    elif path == "/many-trailers":
+        conn.send_headers(sid, head)
+        conn.send_data(sid, b"hi")
+        conn.send_headers(sid, [(f"x-t-{i}", "1") for i in range(70)] +
+                          [("grpc-status", "0")], end_stream=True)
     elif path == "/trailers":
         conn.send_headers(sid, head)
         conn.send_data(sid, b"hello")

@@ -405,6 +405,25 @@ def test_upstream_refuses_before_answering(gw, rogues, path, why):
     assert res["code"] == "UNAVAILABLE", res
 
 
+def test_upstream_header_list_is_bounded(gw, rogues):
+    """A response header list past http.max_header_bytes (an HPACK block
+    can expand a thousandfold) is refused as it is decoded: 502 JSON
+    naming it, and the gateway keeps serving."""
+    r, _ = h2_post("/big-head", "rogue.test")
+    assert r["status"] == 502, r
+    e = json.loads(r["body"])
+    assert "header list passed http.max_header_bytes" in e["message"], e
+    r, _ = h2_post("/echo", "rogue.test", body=b"after")
+    assert r["status"] == 200 and r["body"] == b"after", r
+
+
+def test_too_many_response_trailers_reset_the_stream(gw, rogues):
+    """More trailer fields than the gateway passes on (64) reset the
+    client's stream rather than drop some (a grpc-status among them)."""
+    r, _ = h2_post("/many-trailers", "rogue.test")
+    assert r[0] == "reset", r
+
+
 def test_upstream_reset_after_head(gw, rogues):
     """A reset after the response head cannot become a 502: the client's
     stream is reset."""
@@ -490,7 +509,15 @@ def test_request_trailers_reach_the_upstream(gw, rogues):
     sid = c.request("/echo", method="POST", authority="rogue.test",
                     headers=[("content-type", "application/grpc"),
                              ("te", "trailers")], body=b"abc", end=False)
+    # the gateway's own fields and credentials never pass as trailers,
+    # in any spelling (the head's checks do not see the trailer section)
     c.c.send_headers(sid, [("x-req-trailer", "t1"),
+                           ("x-consumer-id", "admin"),
+                           ("x-forwarded-for", "10.0.0.1"),
+                           ("x_forwarded_for", "10.0.0.2"),
+                           ("x-real-ip", "10.0.0.3"),
+                           ("authorization", "Bearer forged"),
+                           ("x-request-id", "forged"),
                            ("x-req-bin", "AAEC")], end_stream=True)
     c.flush()
     r = c.response(sid)
@@ -503,7 +530,9 @@ def test_request_trailers_reach_the_upstream(gw, rogues):
     s = u.sock(GW)
     s.sendall(b"POST /echo HTTP/1.1\r\nHost: rogue.test\r\n"
               b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
-              b"3\r\nxyz\r\n0\r\nX-Http1-Trailer: t2\r\n\r\n")
+              b"3\r\nxyz\r\n0\r\nX-Http1-Trailer: t2\r\n"
+              b"X-Consumer-Name: admin\r\nX_Consumer_Roles: admin\r\n"
+              b"Forwarded: for=10.0.0.1\r\n\r\n")
     data = b""
     while True:
         d = s.recv(65536)
