@@ -407,6 +407,10 @@ static struct balance_state *build(struct dns *d, struct config *c, size_t si)
 	struct config_addr *addrs;
 	unsigned int *from, n = 0;
 
+	/* every service has a state from the policy build (it sizes the
+	 * per-worker part): without one there is nothing to size from */
+	if (!cur)
+		return NULL;
 	addrs = calloc(BALANCE_MAX_TARGETS, sizeof(*addrs));
 	from = calloc(BALANCE_MAX_TARGETS, sizeof(*from));
 	if (!addrs || !from) {
@@ -437,9 +441,8 @@ static struct balance_state *build(struct dns *d, struct config *c, size_t si)
 			from[n++] = i;
 		}
 	}
-	st = balance_state_build(s, addrs, from, n,
-				 cur ? cur->n_workers : 1);
-	if (st && cur)
+	st = balance_state_build(s, addrs, from, n, cur->n_workers);
+	if (st)
 		balance_state_carry(st, cur);
 	free(addrs);
 	free(from);
@@ -463,8 +466,9 @@ static void publish(struct dns *d)
 			continue;
 		st = build(d, c, si);
 		if (!st) {
-			pr_err("dns: service %s: out of memory; its targets "
-			       "stay as they were", s->name);
+			pr_err("dns: service %s: no new state (out of memory, "
+			       "or none to build on); its targets stay as "
+			       "they were", s->name);
 			continue;
 		}
 		/* under the control lock: a reload copies the running
