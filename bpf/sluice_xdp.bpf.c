@@ -141,7 +141,9 @@ pass_reason(const struct sluice_settings *s)
 						      : SLUICE_R_PASS_GUARDED;
 }
 
-/* deny > ban > allow for an IPv4 source; *class_id for the rate stage. */
+/* deny > ban > allow for an IPv4 source; *class_id for the rate stage.
+ * Each list is its host hash, then its trie: a host entry is the longest
+ * match there is, so its class wins over any covering prefix's. */
 static __always_inline enum sluice_reason
 rules4(const struct pkt_info *pi, const struct sluice_settings *s,
        __u32 *class_id)
@@ -150,14 +152,17 @@ rules4(const struct pkt_info *pi, const struct sluice_settings *s,
 	struct sluice_rule *rule;
 
 	__builtin_memcpy(k.addr, pi->saddr, 4);
-	if (bpf_map_lookup_elem(&SLUICE_MAP_DENY4, &k))
+	if (bpf_map_lookup_elem(&SLUICE_MAP_HDENY4, &k) ||
+	    bpf_map_lookup_elem(&SLUICE_MAP_DENY4, &k))
 		return SLUICE_R_DROP_DENY;
 	if (ban_active(bpf_map_lookup_elem(&SLUICE_MAP_BAN4, &k)))
 		return SLUICE_R_DROP_BANNED;
 	*class_id = 0;
 	if (!s || !(s->flags & SLUICE_SET_ALLOWLIST))
 		return SLUICE_R_PASS_GUARDED;
-	rule = bpf_map_lookup_elem(&SLUICE_MAP_ALLOW4, &k);
+	rule = bpf_map_lookup_elem(&SLUICE_MAP_HALLOW4, &k);
+	if (!rule)
+		rule = bpf_map_lookup_elem(&SLUICE_MAP_ALLOW4, &k);
 	if (!rule)
 		return SLUICE_R_DROP_NOT_ALLOWED;
 	*class_id = rule->class_id;
@@ -172,14 +177,17 @@ rules6(const struct pkt_info *pi, const struct sluice_settings *s,
 	struct sluice_rule *rule;
 
 	__builtin_memcpy(k.addr, pi->saddr, 16);
-	if (bpf_map_lookup_elem(&SLUICE_MAP_DENY6, &k))
+	if (bpf_map_lookup_elem(&SLUICE_MAP_HDENY6, &k) ||
+	    bpf_map_lookup_elem(&SLUICE_MAP_DENY6, &k))
 		return SLUICE_R_DROP_DENY;
 	if (ban_active(bpf_map_lookup_elem(&SLUICE_MAP_BAN6, &k)))
 		return SLUICE_R_DROP_BANNED;
 	*class_id = 0;
 	if (!s || !(s->flags & SLUICE_SET_ALLOWLIST))
 		return SLUICE_R_PASS_GUARDED;
-	rule = bpf_map_lookup_elem(&SLUICE_MAP_ALLOW6, &k);
+	rule = bpf_map_lookup_elem(&SLUICE_MAP_HALLOW6, &k);
+	if (!rule)
+		rule = bpf_map_lookup_elem(&SLUICE_MAP_ALLOW6, &k);
 	if (!rule)
 		return SLUICE_R_DROP_NOT_ALLOWED;
 	*class_id = rule->class_id;

@@ -67,6 +67,18 @@ const struct xdpctl_map_spec xdpctl__maps[XDPCTL_NMAPS] = {
 	[XDPCTL_MAP_SYNFLOOD] = ROW(SLUICE_MAP_SYNFLOOD, BPF_MAP_TYPE_ARRAY,
 				    sizeof(__u32),
 				    sizeof(struct sluice_synflood)),
+	[XDPCTL_MAP_HALLOW4] = ROW(SLUICE_MAP_HALLOW4, BPF_MAP_TYPE_HASH,
+				   sizeof(struct sluice_lpm4_key),
+				   sizeof(struct sluice_rule)),
+	[XDPCTL_MAP_HALLOW6] = ROW(SLUICE_MAP_HALLOW6, BPF_MAP_TYPE_HASH,
+				   sizeof(struct sluice_lpm6_key),
+				   sizeof(struct sluice_rule)),
+	[XDPCTL_MAP_HDENY4] = ROW(SLUICE_MAP_HDENY4, BPF_MAP_TYPE_HASH,
+				  sizeof(struct sluice_lpm4_key),
+				  sizeof(struct sluice_rule)),
+	[XDPCTL_MAP_HDENY6] = ROW(SLUICE_MAP_HDENY6, BPF_MAP_TYPE_HASH,
+				  sizeof(struct sluice_lpm6_key),
+				  sizeof(struct sluice_rule)),
 };
 
 #undef ROW
