@@ -11,9 +11,10 @@
  * entry in the per-source table (SLUICE_MAP_SRC4) holding both its token
  * buckets and the verdict's rate class, stamped with the rules generation
  * (settings.gen) it was taken at.
- * While the generation is unchanged the deny/ban/allow tries are skipped;
- * any change to those tries writes a new generation first (userspace:
- * change the maps, then write gen), so a stale verdict is never used.
+ * While the generation is unchanged the deny/ban/allow maps are skipped;
+ * any change to those maps (tries and host hashes) writes a new generation
+ * after it (userspace: change the maps, then write gen), so a stale verdict
+ * is never used.
  * Dropped sources get no entry (a spoofed flood cannot churn the table).
  *
  * Policy for packets whose ports or flags cannot be seen
