@@ -11,7 +11,8 @@
 
 #include <linux/types.h>
 
-#define SLUICE_ABI_VERSION 6	/* 6: host hashes beside the allow/deny tries */
+/* 6: host hashes (SLUICE_MAP_H*) beside the allow/deny tries */
+#define SLUICE_ABI_VERSION 6
 
 /* Default pin directory; one subdirectory per daemon instance is allowed. */
 #define SLUICE_PIN_ROOT "/sys/fs/bpf/sluice"
@@ -144,8 +145,8 @@ struct sluice_lpm6_key {
 };
 _Static_assert(sizeof(struct sluice_lpm6_key) == 20, "sluice_lpm6_key size");
 
-/* Value of the allowlist and deny tries and host hashes. class_id selects a rate class
- * (0: default; always 0 in the deny tries). */
+/* Value of the allowlist and deny tries and host hashes. class_id selects
+ * a rate class (0: default; always 0 in the deny maps). */
 struct sluice_rule {
 	__u32 class_id;
 	__u32 flags;	/* SLUICE_RULE_* */

@@ -1262,12 +1262,14 @@ static void test_host_entries(void **state)
 	static const struct verdict_case allow[] = {
 		{"v4 allowed host", TCP4(V4_DENIED, GUARDED_PORT), XDP_PASS,
 		 SLUICE_R_PASS_ALLOWED},
-		{"v4 next to the allowed host", TCP4("198.19.0.10", GUARDED_PORT),
-		 XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED},
+		{"v4 next to the allowed host",
+		 TCP4("198.19.0.10", GUARDED_PORT), XDP_DROP,
+		 SLUICE_R_DROP_NOT_ALLOWED},
 		{"v6 allowed host", TCP6(V6_DENIED, GUARDED_PORT), XDP_PASS,
 		 SLUICE_R_PASS_ALLOWED},
-		{"v6 next to the allowed host", TCP6("fd00:5d::2", GUARDED_PORT),
-		 XDP_DROP, SLUICE_R_DROP_NOT_ALLOWED},
+		{"v6 next to the allowed host",
+		 TCP6("fd00:5d::2", GUARDED_PORT), XDP_DROP,
+		 SLUICE_R_DROP_NOT_ALLOWED},
 	};
 	/* class 3 (1/s, burst 2) on host entries inside class-0 prefixes */
 	static const struct burst_case host_class[] = {
