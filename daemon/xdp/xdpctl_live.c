@@ -217,6 +217,20 @@ static int put_rule(int fd, const void *key, const struct sluice_rule *rule)
 	return 0;
 }
 
+/* The SLUICE_SET_HOSTS_* flag of the map behind fd; 0 for a trie. */
+static __u32 host_flag(const struct xdpctl_live *l, int fd)
+{
+	if (fd == l->hdeny4)
+		return SLUICE_SET_HOSTS_DENY4;
+	if (fd == l->hdeny6)
+		return SLUICE_SET_HOSTS_DENY6;
+	if (fd == l->hallow4)
+		return SLUICE_SET_HOSTS_ALLOW4;
+	if (fd == l->hallow6)
+		return SLUICE_SET_HOSTS_ALLOW6;
+	return 0;
+}
+
 int xdpctl_live_add(struct xdpctl_live *l, enum xdpctl_list which,
 		    const struct allowlist_entry *e)
 {
@@ -236,6 +250,11 @@ int xdpctl_live_add(struct xdpctl_live *l, enum xdpctl_list which,
 		return err;
 	if (which == XDPCTL_ALLOW)
 		err = live_class(l, e, &rule.class_id);
+	/* a host hash is looked up only with its flag set: set it before the
+	 * entry goes in (a delete leaves it set; the next reload clears it
+	 * once the hash is empty) */
+	if (!err)
+		err = xdpctl__set_flags(l->settings, host_flag(l, fd));
 	if (!err)
 		err = put_rule(fd, key, &rule);
 	if (!err)

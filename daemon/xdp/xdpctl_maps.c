@@ -266,6 +266,22 @@ int xdpctl__bump_gen(int settings_fd, uint64_t *gen)
 	return 0;
 }
 
+int xdpctl__set_flags(int settings_fd, __u32 flags)
+{
+	struct sluice_settings cur;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(settings_fd, &zero, &cur) < 0)
+		return -errno;
+	if ((cur.flags & flags) == flags)
+		return 0;
+	cur.flags |= flags;
+	cur.gen = xdpctl__next_gen(cur.gen);
+	if (bpf_map_update_elem(settings_fd, &zero, &cur, BPF_ANY) < 0)
+		return -errno;
+	return 0;
+}
+
 bool xdpctl__all_zero(const unsigned char *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)

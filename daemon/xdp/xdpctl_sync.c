@@ -5,12 +5,15 @@
  * clearing them. Each list is two maps per family: a hash of its host
  * entries (/32, /128) and a trie of its shorter prefixes; an entry always
  * goes to the same one, so each map is synced on its own. Order:
+ *   0. the SLUICE_SET_HOSTS_* flag of every host hash that holds or will
+ *      hold entries set (the program skips a hash whose flag is off);
  *   1. new or changed rate classes into free slots (never rewriting a slot
  *      a live entry still points to with other limits);
  *   2. add/fix allowlist entries, guarded ports, denylist entries;
  *   3. settings with a new rules generation (cached verdicts retaken);
  *   4. delete stale ports, allowlist and denylist entries;
- *   5. a new generation again, then clear the classes nothing uses.
+ *   5. a new generation again with the flags of the hashes left empty
+ *      cleared, then clear the classes nothing uses.
  * A client allowed by both the old and the new config is never dropped:
  * at every instant some entry allows it with limits at least as loose as
  * one of the two configs. Bans are runtime state and never touched here.
@@ -945,9 +948,41 @@ fail:
 	return err;
 }
 
+/* SLUICE_SET_HOSTS_* of the host hashes that will hold entries (want)
+ * and of those that do now or will (keep). The program looks a hash up
+ * only while its flag is set, so keep is in force while the sync adds and
+ * deletes, and want only once the deletes have emptied the others; from
+ * old pins (takeover, persist) the flags follow what the maps hold. */
+static void hosts_flags(const struct sets *s, __u32 *want, __u32 *keep)
+{
+	const struct {
+		const struct sync_set *set;
+		__u32 flag;
+	} h[] = {
+		{&s->hd4, SLUICE_SET_HOSTS_DENY4},
+		{&s->hd6, SLUICE_SET_HOSTS_DENY6},
+		{&s->ha4, SLUICE_SET_HOSTS_ALLOW4},
+		{&s->ha6, SLUICE_SET_HOSTS_ALLOW6},
+	};
+	unsigned char key[64];
+
+	*want = *keep = 0;
+	for (size_t i = 0; i < sizeof(h) / sizeof(h[0]); i++) {
+		if (h[i].set->n)
+			*want |= h[i].flag;
+		/* an error other than "empty" counts as nonempty: the flag
+		 * stays set, which is only slower */
+		if (bpf_map_get_next_key(h[i].set->fd, NULL, key) == 0 ||
+		    errno != ENOENT)
+			*keep |= h[i].flag;
+	}
+	*keep |= *want;
+}
+
 int xdpctl_sync_maps(const struct xdpctl_map_fds *m, const struct config *cfg,
 		     struct xdpctl_sync_stats *st)
 {
+	__u32 hosts_want = 0, hosts_keep = 0;
 	struct xdpctl_sync_stats local;
 	struct class_plan *cp = NULL;
 	__u32 *class_ids = NULL;
@@ -998,8 +1033,15 @@ int xdpctl_sync_maps(const struct xdpctl_map_fds *m, const struct config *cfg,
 		(__u8)(cfg->xdp.drop_sample ? log2u(cfg->xdp.drop_sample) : 0);
 	cookie_settings(&cfg->xdp, &set);
 
+	/* 0. the host hashes' flags on before any of them gets an entry */
+	hosts_flags(&s, &hosts_want, &hosts_keep);
+	err = xdpctl__set_flags(m->settings_fd, hosts_keep);
+	if (err)
+		pr_err("xdp: writing %s failed: %s",
+		       SLUICE_MAP_NAME(SLUICE_MAP_SETTINGS), strerror(-err));
 	/* 1. classes; 2. loosening first, then the tightening parts */
-	err = classes_write(m->classes_fd, cp, &st->classes);
+	if (!err)
+		err = classes_write(m->classes_fd, cp, &st->classes);
 	if (!err)
 		err = sync_add_or_make_room(&s.ha4, s.ha4.max_entries);
 	if (!err)
@@ -1018,7 +1060,9 @@ int xdpctl_sync_maps(const struct xdpctl_map_fds *m, const struct config *cfg,
 		err = sync_add_or_make_room(&s.hd6, s.hd6.max_entries);
 	if (!err)
 		err = sync_add_or_make_room(&s.d6, s.d6.max_entries);
-	/* 3. settings + generation */
+	/* 3. settings + generation; every hash that holds entries still
+	 * looked up */
+	set.flags |= hosts_keep;
 	if (!err)
 		err = write_settings(m->settings_fd, &set, &st->gen);
 	/* 4. stale entries */
@@ -1040,7 +1084,9 @@ int xdpctl_sync_maps(const struct xdpctl_map_fds *m, const struct config *cfg,
 		err = sync_delete(&s.d6, s.d6.max_entries);
 	if (!err)
 		err = sync_delete(&s.hd6, s.hd6.max_entries);
-	/* 5. generation again, unused classes */
+	/* 5. generation again, the flags of the hashes now empty off; unused
+	 * classes */
+	set.flags = (set.flags & ~SLUICE_SET_HOSTS_ALL) | hosts_want;
 	if (!err)
 		err = write_settings(m->settings_fd, &set, &st->gen);
 	if (!err)
@@ -1062,6 +1108,11 @@ int xdpctl_sync_maps(const struct xdpctl_map_fds *m, const struct config *cfg,
 		 st->classes.added, st->classes.updated, st->classes.deleted,
 		 set.flags & SLUICE_SET_ALLOWLIST ? "enforced" : "off",
 		 limits ? "on" : "off");
+	pr_debug("xdp: sync: host hashes looked up:%s%s%s%s",
+		 hosts_want & SLUICE_SET_HOSTS_DENY4 ? " deny4" : "",
+		 hosts_want & SLUICE_SET_HOSTS_DENY6 ? " deny6" : "",
+		 hosts_want & SLUICE_SET_HOSTS_ALLOW4 ? " allow4" : "",
+		 hosts_want & SLUICE_SET_HOSTS_ALLOW6 ? " allow6" : "");
 out:
 	sets_free(&s);
 	free(cp);

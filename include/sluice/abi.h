@@ -167,6 +167,17 @@ _Static_assert(sizeof(struct sluice_rule) == 8, "sluice_rule size");
 					 * with SYN cookies, always */
 #define SLUICE_SET_COOKIE_AUTO (1u << 5) /* ... while the global SYN rate
 					  * is over cookie_syn_window */
+/* The host hashes looked up: a hash whose flag is off is skipped (an
+ * empty hash costs no lookup). Gapless rule for every writer: the flag is
+ * set before the first entry goes in, and cleared only after the hash is
+ * empty again. */
+#define SLUICE_SET_HOSTS_DENY4  (1u << 6)	/* SLUICE_MAP_HDENY4 */
+#define SLUICE_SET_HOSTS_DENY6  (1u << 7)	/* SLUICE_MAP_HDENY6 */
+#define SLUICE_SET_HOSTS_ALLOW4 (1u << 8)	/* SLUICE_MAP_HALLOW4 */
+#define SLUICE_SET_HOSTS_ALLOW6 (1u << 9)	/* SLUICE_MAP_HALLOW6 */
+#define SLUICE_SET_HOSTS_ALL                                                  \
+	(SLUICE_SET_HOSTS_DENY4 | SLUICE_SET_HOSTS_DENY6 |                    \
+	 SLUICE_SET_HOSTS_ALLOW4 | SLUICE_SET_HOSTS_ALLOW6)
 
 #define SLUICE_DEF_V6_PREFIX 64
 #define SLUICE_DEF_SAMPLE_SHIFT 6	/* 1 drop in 64 is sampled */

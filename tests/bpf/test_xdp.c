@@ -1301,9 +1301,30 @@ static void test_host_entries(void **state)
 		 TCP6("fd00:5c::200", GUARDED_PORT), 20, XDP_PASS,
 		 SLUICE_R_PASS_ALLOWED},
 	};
+	/* flags off: the host hashes are not looked up, their entries
+	 * ignored */
+	static const struct verdict_case flags_off[] = {
+		{"v4 host hash skipped", TCP4("198.18.0.5", GUARDED_PORT),
+		 XDP_PASS, SLUICE_R_PASS_ALLOWED},
+		{"v6 host hash skipped", TCP6("fd00:5c::5", GUARDED_PORT),
+		 XDP_PASS, SLUICE_R_PASS_ALLOWED},
+		{"v4 prefix still denies", TCP4("198.18.0.17", GUARDED_PORT),
+		 XDP_DROP, SLUICE_R_DROP_DENY},
+		{"v6 prefix still denies", TCP6("fd00:5c::1:17", GUARDED_PORT),
+		 XDP_DROP, SLUICE_R_DROP_DENY},
+	};
 	struct sluice_rule r = {0}, c3 = {.class_id = 3};
 
 	SKIP_IF_NO_BPF();
+	/* empty host hashes, flags off: the same verdicts as before the
+	 * host hashes existed */
+	put_lpm4(skel->maps.SLUICE_MAP_DENY4, "198.18.0.16", 28, &r);
+	put_lpm6(skel->maps.SLUICE_MAP_DENY6, "fd00:5c::1:0", 120, &r);
+	EXPECT_CASES(undeny);
+	put_lpm4(skel->maps.SLUICE_MAP_HDENY4, "198.18.0.5", 32, &r);
+	put_lpm6(skel->maps.SLUICE_MAP_HDENY6, "fd00:5c::5", 128, &r);
+	EXPECT_CASES(flags_off);
+	put_settings(SLUICE_SET_ALLOWLIST | SLUICE_SET_HOSTS_ALL);
 	put_lpm4(skel->maps.SLUICE_MAP_HDENY4, "198.18.0.5", 32, &r);
 	put_lpm4(skel->maps.SLUICE_MAP_DENY4, "198.18.0.16", 28, &r);
 	put_lpm4(skel->maps.SLUICE_MAP_HDENY4, "198.18.0.20", 32, &r);
@@ -1325,11 +1346,15 @@ static void test_host_entries(void **state)
 	put_class(3, 1, 2, 0, 0);
 	put_lpm4(skel->maps.SLUICE_MAP_HALLOW4, "198.18.0.200", 32, &c3);
 	put_lpm6(skel->maps.SLUICE_MAP_HALLOW6, "fd00:5c::200", 128, &c3);
-	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_RATE, 128, 0);
+	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_RATE |
+				  SLUICE_SET_HOSTS_ALL,
+			  128, 0);
 	EXPECT_BURSTS(host_class);
 	del4(skel->maps.SLUICE_MAP_HALLOW4, "198.18.0.200", 32);
 	del6(skel->maps.SLUICE_MAP_HALLOW6, "fd00:5c::200", 128);
-	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_RATE, 128, 0);
+	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_RATE |
+				  SLUICE_SET_HOSTS_ALL,
+			  128, 0);
 	EXPECT_BURSTS(prefix_class);
 }
 
@@ -1892,8 +1917,11 @@ static void test_sync_diff(void **state)
 	assert_false(has4("198.18.5.0", 24, NULL));
 	assert_int_equal(count_list(fds.allow6_fd, fds.hallow6_fd), 1);
 
+	/* the v4 host hash got an entry: its flag is set, the other host
+	 * hashes stay empty and skipped */
 	assert_int_equal(bpf_map_lookup_elem(fds.settings_fd, &zero, &set), 0);
-	assert_int_equal(set.flags, SLUICE_SET_ALLOWLIST);
+	assert_int_equal(set.flags,
+			 SLUICE_SET_ALLOWLIST | SLUICE_SET_HOSTS_ALLOW4);
 	assert_int_equal(set.abi_version, SLUICE_ABI_VERSION);
 
 	/* a second sync with the same config changes nothing */
@@ -1909,7 +1937,7 @@ static void test_sync_diff(void **state)
 	t->cfg.xdp.allowlist_enabled = false;
 	assert_int_equal(xdpctl_sync_maps(&fds, &t->cfg, NULL), 0);
 	assert_int_equal(bpf_map_lookup_elem(fds.settings_fd, &zero, &set), 0);
-	assert_int_equal(set.flags, 0);
+	assert_int_equal(set.flags, SLUICE_SET_HOSTS_ALLOW4);
 	assert_int_equal(count_list(fds.allow4_fd, fds.hallow4_fd), 3);
 
 	/* an empty config empties the maps */
@@ -1919,6 +1947,9 @@ static void test_sync_diff(void **state)
 	assert_int_equal(count_map(fds.ports_fd), 0);
 	assert_int_equal(count_list(fds.allow4_fd, fds.hallow4_fd), 0);
 	assert_int_equal(count_list(fds.allow6_fd, fds.hallow6_fd), 0);
+	/* the host hash emptied: its flag cleared after the deletes */
+	assert_int_equal(bpf_map_lookup_elem(fds.settings_fd, &zero, &set), 0);
+	assert_int_equal(set.flags, 0);
 	free(t);
 }
 
@@ -2242,22 +2273,23 @@ static void *hammer_thread(void *arg)
 	return NULL;
 }
 
-/* SWAP_N /32s in first_octet.0.0.0/8, then the SWAP_EXTRA entries extra
- * ("addr/len"). */
+/* SWAP_N /32s (host hash) or /31s (trie) in first_octet.0.0.0/8, then the
+ * SWAP_EXTRA entries extra ("addr/len"). */
 #define SWAP_EXTRA 3
-static void fill_swap_list(struct allowlist *l, uint8_t first_octet,
-			   const char *const extra[SWAP_EXTRA])
+static void fill_swap_list_len(struct allowlist *l, uint8_t first_octet,
+			       uint8_t plen, const char *const extra[SWAP_EXTRA])
 {
 	for (int i = 0; i < SWAP_N; i++) {
 		struct allowlist_entry *e = &l->entries[i];
+		uint32_t a = plen == 32 ? (uint32_t)i : (uint32_t)i << 1;
 
 		memset(e, 0, sizeof(*e));
 		e->family = AF_INET;
-		e->prefixlen = 32;
+		e->prefixlen = plen;
 		e->addr[0] = first_octet;
-		e->addr[1] = (uint8_t)(i >> 16);
-		e->addr[2] = (uint8_t)(i >> 8);
-		e->addr[3] = (uint8_t)i;
+		e->addr[1] = (uint8_t)(a >> 16);
+		e->addr[2] = (uint8_t)(a >> 8);
+		e->addr[3] = (uint8_t)a;
 	}
 	for (int i = 0; i < SWAP_EXTRA; i++) {
 		struct allowlist_entry *e = &l->entries[SWAP_N + i];
@@ -2273,6 +2305,12 @@ static void fill_swap_list(struct allowlist *l, uint8_t first_octet,
 		assert_int_equal(inet_pton(AF_INET, a, e->addr), 1);
 	}
 	l->n = SWAP_N + SWAP_EXTRA;
+}
+
+static void fill_swap_list(struct allowlist *l, uint8_t first_octet,
+			   const char *const extra[SWAP_EXTRA])
+{
+	fill_swap_list_len(l, first_octet, 32, extra);
 }
 
 /*
@@ -2345,6 +2383,97 @@ static void swap_under_probe(bool deny, __u32 want)
 	l->n = 0;
 	assert_int_equal(xdpctl_sync_maps(&fds, &cfg, NULL), 0);
 	free(big);
+}
+
+/*
+ * The host hash's flag turning off and on under probe: a list whose host
+ * entries all go (the hash empties, its flag is cleared) and come back
+ * (the hash fills from empty, its flag is set), SWAP_N entries moving
+ * between the host hash (/32s) and the trie (/31s) each way.
+ *  - 198.18.0.5: by a prefix throughout (its /24, then its /23);
+ *  - 198.18.1.9: by a host entry, then by the /23 only, then the host
+ *    entry only again (hash to trie to hash);
+ *  - 198.18.4.9: by a /24, then a /25, then the /24.
+ * A flag cleared while the hash still covers a probe, or set only after
+ * the trie entry covering it went, is a wrong verdict here.
+ */
+static void swap_flags_under_probe(bool deny, __u32 want)
+{
+	struct xdpctl_map_fds fds;
+	struct xdpctl_sync_stats st;
+	static const char *const hosts[SWAP_EXTRA] = {
+		"198.18.0.0/24", "198.18.1.9/32", "198.18.4.0/24"};
+	static const char *const prefixes[SWAP_EXTRA] = {
+		"198.18.0.0/23", "198.18.4.0/25", "198.18.7.0/24"};
+	struct hammer h = {
+		.src = {"198.18.0.5", "198.18.1.9", "198.18.4.9"},
+		.want = want,
+	};
+	struct allowlist_entry *big;
+	struct sluice_settings set;
+	struct allowlist *l;
+	struct config cfg;
+	uint16_t port = GUARDED_PORT;
+	__u32 flag, zero = 0;
+	pthread_t th;
+	int hfd;
+
+	SKIP_IF_NO_BPF();
+	fds = skel_fds();
+	big = calloc(SWAP_N + SWAP_EXTRA, sizeof(*big));
+	assert_non_null(big);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.xdp.ports = &port;
+	cfg.xdp.n_ports = 1;
+	l = deny ? &cfg.xdp.deny : &cfg.xdp.allow;
+	l->entries = big;
+	hfd = deny ? fds.hdeny4_fd : fds.hallow4_fd;
+	flag = deny ? SLUICE_SET_HOSTS_DENY4 : SLUICE_SET_HOSTS_ALLOW4;
+	cfg.xdp.allowlist_enabled = !deny;
+
+	fill_swap_list_len(l, 10, 32, hosts);
+	assert_int_equal(xdpctl_sync_maps(&fds, &cfg, NULL), 0);
+	assert_int_equal(count_map(hfd), SWAP_N + 1);
+	assert_int_equal(bpf_map_lookup_elem(fds.settings_fd, &zero, &set), 0);
+	assert_true(set.flags & flag);
+
+	assert_int_equal(pthread_create(&th, NULL, hammer_thread, &h), 0);
+	while (h.runs < 100)
+		usleep(100);
+	/* hosts out: the hash empties, its flag goes off */
+	fill_swap_list_len(l, 11, 31, prefixes);
+	assert_int_equal(xdpctl_sync_maps(&fds, &cfg, &st), 0);
+	assert_int_equal(count_map(hfd), 0);
+	assert_int_equal(bpf_map_lookup_elem(fds.settings_fd, &zero, &set), 0);
+	assert_false(set.flags & SLUICE_SET_HOSTS_ALL);
+	/* hosts back in: the hash fills from empty, its flag goes on */
+	fill_swap_list_len(l, 10, 32, hosts);
+	assert_int_equal(xdpctl_sync_maps(&fds, &cfg, &st), 0);
+	h.stop = 1;
+	pthread_join(th, NULL);
+
+	assert_int_equal(count_map(hfd), SWAP_N + 1);
+	assert_int_equal(bpf_map_lookup_elem(fds.settings_fd, &zero, &set), 0);
+	assert_int_equal(set.flags & SLUICE_SET_HOSTS_ALL, flag);
+	print_message("  %s: %lu runs during the swaps, %lu wrong\n",
+		      deny ? "denylist" : "allowlist", h.runs, h.wrong);
+	assert_int_equal(h.errors, 0);
+	assert_int_equal(h.wrong, 0);
+	assert_true(h.runs > 100);
+	/* leave the list empty for the next test */
+	l->n = 0;
+	assert_int_equal(xdpctl_sync_maps(&fds, &cfg, NULL), 0);
+	free(big);
+}
+
+static void test_sync_flags_never_drop_common_client(void **state)
+{
+	swap_flags_under_probe(false, XDP_PASS);
+}
+
+static void test_sync_flags_never_pass_denied_source(void **state)
+{
+	swap_flags_under_probe(true, XDP_DROP);
 }
 
 static void test_sync_never_drops_common_client(void **state)
@@ -3069,6 +3198,10 @@ int main(void)
 		cmocka_unit_test_setup(test_sync_never_drops_common_client,
 				       sync_setup),
 		cmocka_unit_test_setup(test_sync_never_passes_denied_source,
+				       sync_setup),
+		cmocka_unit_test_setup(test_sync_flags_never_drop_common_client,
+				       sync_setup),
+		cmocka_unit_test_setup(test_sync_flags_never_pass_denied_source,
 				       sync_setup),
 	};
 	const struct CMUnitTest attach[] = {
