@@ -5,10 +5,11 @@
  *
  *   rulesbench [--sizes 1,1000,100000,1000000] [--repeat N] [--rounds N]
  *
- * For each family (IPv4 /32s, IPv6 /128s: the most entries a trie holds
- * for a given number of clients), list (allowlist, denylist) and size N:
- *  - load: open and load the program with the tries sized for 2N entries
- *    (what xdp.list_size gives), ms;
+ * For each family (IPv4 /32s, IPv6 /128s: the most entries a list holds
+ * for a given number of clients; they go to the host hash, the covering
+ * prefix to the trie), list (allowlist, denylist) and size N:
+ *  - load: open and load the program with the tries and host hashes sized
+ *    for 2N entries (what xdp.list_size gives), ms;
  *  - fill: the first sync of N random entries plus a covering prefix of the
  *    probe source (xdpctl_sync_maps() from empty), s;
  *  - resync: a sync to a disjoint set of N entries whose covering prefix
@@ -16,9 +17,11 @@
  *    thread runs the probe through the program meanwhile and counts runs
  *    that got the wrong action (allowlist: anything but pass; denylist:
  *    anything but drop): `gap_runs` must be 0;
- *  - memory: the tries' memlock as the kernel reports it (fdinfo), bytes;
+ *  - memory: the list's memlock (its trie and its host hash) as the kernel
+ *    reports it (fdinfo), bytes;
  *  - per-packet cost: BPF_PROG_TEST_RUN with repeat on the probe frame (a
- *    listed source, found by the trie) and a miss (a source in no list),
+ *    listed source, found by the trie after a host hash miss) and a miss (a
+ *    source in no list: one hash lookup and one trie walk per list),
  *    the median of --rounds runs, ns. Rate limits are off, so the tries are
  *    walked for every packet (with rate limits on, an IPv4 source that
  *    passed is cached and skips them).
@@ -221,7 +224,7 @@ static void one(int family, bool deny, size_t n, __u32 repeat, int rounds,
 	uint16_t port = PORT;
 	__u32 cap = (__u32)(2 * n + 16 < 1024 ? 1024 : 2 * n + 16);
 	double t0, load_ms, fill_s, resync_s, hit_ns, miss_ns, lo, hi, mlo, mhi;
-	int list_fd, err;
+	int list_fd, host_fd, err;
 	pthread_t th;
 
 	t0 = now_s();
@@ -233,6 +236,10 @@ static void one(int family, bool deny, size_t n, __u32 repeat, int rounds,
 	bpf_map__set_max_entries(skel->maps.SLUICE_MAP_ALLOW6, cap);
 	bpf_map__set_max_entries(skel->maps.SLUICE_MAP_DENY4, cap);
 	bpf_map__set_max_entries(skel->maps.SLUICE_MAP_DENY6, cap);
+	bpf_map__set_max_entries(skel->maps.SLUICE_MAP_HALLOW4, cap);
+	bpf_map__set_max_entries(skel->maps.SLUICE_MAP_HALLOW6, cap);
+	bpf_map__set_max_entries(skel->maps.SLUICE_MAP_HDENY4, cap);
+	bpf_map__set_max_entries(skel->maps.SLUICE_MAP_HDENY6, cap);
 	err = sluice_xdp__load(skel);
 	if (err)
 		die("load", -err);
@@ -245,9 +252,15 @@ static void one(int family, bool deny, size_t n, __u32 repeat, int rounds,
 		.deny4_fd = bpf_map__fd(skel->maps.SLUICE_MAP_DENY4),
 		.deny6_fd = bpf_map__fd(skel->maps.SLUICE_MAP_DENY6),
 		.classes_fd = bpf_map__fd(skel->maps.SLUICE_MAP_CLASSES),
+		.hallow4_fd = bpf_map__fd(skel->maps.SLUICE_MAP_HALLOW4),
+		.hallow6_fd = bpf_map__fd(skel->maps.SLUICE_MAP_HALLOW6),
+		.hdeny4_fd = bpf_map__fd(skel->maps.SLUICE_MAP_HDENY4),
+		.hdeny6_fd = bpf_map__fd(skel->maps.SLUICE_MAP_HDENY6),
 	};
 	list_fd = family == 4 ? (deny ? fds.deny4_fd : fds.allow4_fd)
 			      : (deny ? fds.deny6_fd : fds.allow6_fd);
+	host_fd = family == 4 ? (deny ? fds.hdeny4_fd : fds.hallow4_fd)
+			      : (deny ? fds.hdeny6_fd : fds.hallow6_fd);
 
 	ents = calloc(n + 1, sizeof(*ents));
 	if (!ents)
@@ -298,8 +311,9 @@ static void one(int family, bool deny, size_t n, __u32 repeat, int rounds,
 	       "\"miss_ns\": %.1f, \"miss_ns_min\": %.1f, "
 	       "\"miss_ns_max\": %.1f}",
 	       first ? "" : ",", family, deny ? "deny" : "allow", n, load_ms,
-	       fill_s, resync_s, p.wrong, p.runs, memlock(list_fd), hit_ns, lo,
-	       hi, miss_ns, mlo, mhi);
+	       fill_s, resync_s, p.wrong, p.runs,
+	       memlock(list_fd) + memlock(host_fd), hit_ns, lo, hi, miss_ns,
+	       mlo, mhi);
 	fflush(stdout);
 	free(ents);
 	sluice_xdp__destroy(skel);

@@ -11,9 +11,10 @@
  * entry in the per-source table (SLUICE_MAP_SRC4) holding both its token
  * buckets and the verdict's rate class, stamped with the rules generation
  * (settings.gen) it was taken at.
- * While the generation is unchanged the deny/ban/allow tries are skipped;
- * any change to those tries writes a new generation first (userspace:
- * change the maps, then write gen), so a stale verdict is never used.
+ * While the generation is unchanged the deny/ban/allow maps are skipped;
+ * any change to those maps (tries and host hashes) writes a new generation
+ * after it (userspace: change the maps, then write gen), so a stale verdict
+ * is never used.
  * Dropped sources get no entry (a spoofed flood cannot churn the table).
  *
  * Policy for packets whose ports or flags cannot be seen
@@ -141,23 +142,35 @@ pass_reason(const struct sluice_settings *s)
 						      : SLUICE_R_PASS_GUARDED;
 }
 
-/* deny > ban > allow for an IPv4 source; *class_id for the rate stage. */
+/* deny > ban > allow for an IPv4 source; *class_id for the rate stage.
+ * Each list is its host hash, then its trie: a host entry is the longest
+ * match there is, so its class wins over any covering prefix's. A host
+ * hash is looked up only while its SLUICE_SET_HOSTS_* flag is set (the
+ * writers set it before the hash gets an entry), so small lists without
+ * host entries pay for the tries alone. */
 static __always_inline enum sluice_reason
 rules4(const struct pkt_info *pi, const struct sluice_settings *s,
        __u32 *class_id)
 {
 	struct sluice_lpm4_key k = {.prefixlen = 32};
 	struct sluice_rule *rule;
+	__u32 hosts = s ? s->flags : 0;
 
 	__builtin_memcpy(k.addr, pi->saddr, 4);
-	if (bpf_map_lookup_elem(&SLUICE_MAP_DENY4, &k))
+	if ((hosts & SLUICE_SET_HOSTS_DENY4 &&
+	     bpf_map_lookup_elem(&SLUICE_MAP_HDENY4, &k)) ||
+	    bpf_map_lookup_elem(&SLUICE_MAP_DENY4, &k))
 		return SLUICE_R_DROP_DENY;
 	if (ban_active(bpf_map_lookup_elem(&SLUICE_MAP_BAN4, &k)))
 		return SLUICE_R_DROP_BANNED;
 	*class_id = 0;
 	if (!s || !(s->flags & SLUICE_SET_ALLOWLIST))
 		return SLUICE_R_PASS_GUARDED;
-	rule = bpf_map_lookup_elem(&SLUICE_MAP_ALLOW4, &k);
+	rule = hosts & SLUICE_SET_HOSTS_ALLOW4
+		       ? bpf_map_lookup_elem(&SLUICE_MAP_HALLOW4, &k)
+		       : NULL;
+	if (!rule)
+		rule = bpf_map_lookup_elem(&SLUICE_MAP_ALLOW4, &k);
 	if (!rule)
 		return SLUICE_R_DROP_NOT_ALLOWED;
 	*class_id = rule->class_id;
@@ -170,16 +183,23 @@ rules6(const struct pkt_info *pi, const struct sluice_settings *s,
 {
 	struct sluice_lpm6_key k = {.prefixlen = 128};
 	struct sluice_rule *rule;
+	__u32 hosts = s ? s->flags : 0;
 
 	__builtin_memcpy(k.addr, pi->saddr, 16);
-	if (bpf_map_lookup_elem(&SLUICE_MAP_DENY6, &k))
+	if ((hosts & SLUICE_SET_HOSTS_DENY6 &&
+	     bpf_map_lookup_elem(&SLUICE_MAP_HDENY6, &k)) ||
+	    bpf_map_lookup_elem(&SLUICE_MAP_DENY6, &k))
 		return SLUICE_R_DROP_DENY;
 	if (ban_active(bpf_map_lookup_elem(&SLUICE_MAP_BAN6, &k)))
 		return SLUICE_R_DROP_BANNED;
 	*class_id = 0;
 	if (!s || !(s->flags & SLUICE_SET_ALLOWLIST))
 		return SLUICE_R_PASS_GUARDED;
-	rule = bpf_map_lookup_elem(&SLUICE_MAP_ALLOW6, &k);
+	rule = hosts & SLUICE_SET_HOSTS_ALLOW6
+		       ? bpf_map_lookup_elem(&SLUICE_MAP_HALLOW6, &k)
+		       : NULL;
+	if (!rule)
+		rule = bpf_map_lookup_elem(&SLUICE_MAP_ALLOW6, &k);
 	if (!rule)
 		return SLUICE_R_DROP_NOT_ALLOWED;
 	*class_id = rule->class_id;

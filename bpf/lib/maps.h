@@ -69,6 +69,51 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } SLUICE_MAP_DENY6 SEC(".maps");
 
+/*
+ * Host entries (/32, /128) of the allow and deny lists, beside the tries
+ * (Cilium's prefilter layout): one hash of the address per packet instead
+ * of a trie walk through intermediate nodes, which grows with the number
+ * of entries. A host entry is always the longest match, so the program
+ * looks here first and the tries hold only the shorter prefixes. Keys are
+ * the trie keys with prefixlen 32/128. Not preallocated, like the tries:
+ * max_entries (xdp.list_size) is a limit, not memory taken at load.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SLUICE_MAX_ALLOW4);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sluice_lpm4_key);
+	__type(value, struct sluice_rule);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} SLUICE_MAP_HALLOW4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SLUICE_MAX_ALLOW6);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sluice_lpm6_key);
+	__type(value, struct sluice_rule);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} SLUICE_MAP_HALLOW6 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SLUICE_MAX_DENY4);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sluice_lpm4_key);
+	__type(value, struct sluice_rule);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} SLUICE_MAP_HDENY4 SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SLUICE_MAX_DENY6);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct sluice_lpm6_key);
+	__type(value, struct sluice_rule);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} SLUICE_MAP_HDENY6 SEC(".maps");
+
 /* Timed bans (runtime state: a reload never touches them). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);

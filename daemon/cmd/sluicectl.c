@@ -74,6 +74,15 @@ static void json_str(const char *s)
 	putchar('"');
 }
 
+/* Entries of one list in one family: its trie plus its host hash. */
+static long count_list(int trie_fd, int host_fd)
+{
+	long t = xdpctl_pins_count(trie_fd);
+	long h = xdpctl_pins_count(host_fd);
+
+	return t < 0 ? t : h < 0 ? h : t + h;
+}
+
 static int status_pins(const char *pin_path, int json)
 {
 	struct sluice_counter cnt[SLUICE_R_MAX];
@@ -97,11 +106,11 @@ static int status_pins(const char *pin_path, int json)
 	}
 
 	err = xdpctl_pins_read_stats(&pins, cnt);
-	n4 = xdpctl_pins_count(pins.allow4_fd);
-	n6 = xdpctl_pins_count(pins.allow6_fd);
+	n4 = count_list(pins.allow4_fd, pins.hallow4_fd);
+	n6 = count_list(pins.allow6_fd, pins.hallow6_fd);
 	nports = xdpctl_pins_count(pins.ports_fd);
-	d4 = xdpctl_pins_count(pins.deny4_fd);
-	d6 = xdpctl_pins_count(pins.deny6_fd);
+	d4 = count_list(pins.deny4_fd, pins.hdeny4_fd);
+	d6 = count_list(pins.deny6_fd, pins.hdeny6_fd);
 	b4 = xdpctl_pins_count(pins.ban4_fd);
 	b6 = xdpctl_pins_count(pins.ban6_fd);
 	xdpctl_pins_close(&pins);

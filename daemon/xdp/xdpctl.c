@@ -383,8 +383,9 @@ static void size_maps(struct bpf_map **maps, size_t n, __u32 entries,
 }
 
 /* The rate-limit tables (xdp.rate_limit.table_size) and the allow and
- * deny tries (xdp.list_size) are sized from the config. An LPM trie is not
- * preallocated: its size is a limit, not memory. */
+ * deny tries and host hashes (xdp.list_size) are sized from the config.
+ * Neither a trie nor a host hash is preallocated: its size is a limit, not
+ * memory. */
 static void size_from_config(struct xdpctl *x, const struct config *cfg)
 {
 	struct bpf_map *src[] = {x->skel->maps.SLUICE_MAP_SRC4,
@@ -392,13 +393,17 @@ static void size_from_config(struct xdpctl *x, const struct config *cfg)
 	struct bpf_map *lists[] = {x->skel->maps.SLUICE_MAP_ALLOW4,
 				   x->skel->maps.SLUICE_MAP_ALLOW6,
 				   x->skel->maps.SLUICE_MAP_DENY4,
-				   x->skel->maps.SLUICE_MAP_DENY6};
+				   x->skel->maps.SLUICE_MAP_DENY6,
+				   x->skel->maps.SLUICE_MAP_HALLOW4,
+				   x->skel->maps.SLUICE_MAP_HALLOW6,
+				   x->skel->maps.SLUICE_MAP_HDENY4,
+				   x->skel->maps.SLUICE_MAP_HDENY6};
 
 	size_maps(src, 2,
 		  cfg->xdp.rate_table_size ? cfg->xdp.rate_table_size
 					   : SLUICE_DEF_SRC_ENTRIES,
 		  "rate-limit state resets");
-	size_maps(lists, 4,
+	size_maps(lists, 8,
 		  cfg->xdp.list_size ? cfg->xdp.list_size : SLUICE_MAX_ALLOW4,
 		  "live sluicectl edits are lost; the files are synced again");
 }
@@ -545,6 +550,10 @@ static void take_fds(struct xdpctl *x)
 	x->fds.settings_fd = bpf_map__fd(s->maps.SLUICE_MAP_SETTINGS);
 	x->fds.deny4_fd = bpf_map__fd(s->maps.SLUICE_MAP_DENY4);
 	x->fds.deny6_fd = bpf_map__fd(s->maps.SLUICE_MAP_DENY6);
+	x->fds.hallow4_fd = bpf_map__fd(s->maps.SLUICE_MAP_HALLOW4);
+	x->fds.hallow6_fd = bpf_map__fd(s->maps.SLUICE_MAP_HALLOW6);
+	x->fds.hdeny4_fd = bpf_map__fd(s->maps.SLUICE_MAP_HDENY4);
+	x->fds.hdeny6_fd = bpf_map__fd(s->maps.SLUICE_MAP_HDENY6);
 	x->fds.classes_fd = bpf_map__fd(s->maps.SLUICE_MAP_CLASSES);
 	x->stats_fd = bpf_map__fd(s->maps.SLUICE_MAP_STATS);
 	x->ban4_fd = bpf_map__fd(s->maps.SLUICE_MAP_BAN4);

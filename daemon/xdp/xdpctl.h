@@ -58,6 +58,8 @@ int xdpctl_read_stats(struct xdpctl *x, struct sluice_counter out[SLUICE_R_MAX])
 struct xdpctl_pins {
 	int stats_fd, allow4_fd, allow6_fd, ports_fd;
 	int deny4_fd, deny6_fd, ban4_fd, ban6_fd;
+	/* host hashes (/32, /128) beside the allow and deny tries */
+	int hallow4_fd, hallow6_fd, hdeny4_fd, hdeny6_fd;
 };
 int xdpctl_pins_open(const char *pin_path, struct xdpctl_pins *p);
 void xdpctl_pins_close(struct xdpctl_pins *p);

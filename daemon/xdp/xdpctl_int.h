@@ -57,6 +57,10 @@ enum xdpctl_map {
 	XDPCTL_MAP_SRC6,
 	XDPCTL_MAP_EVENTS,
 	XDPCTL_MAP_SYNFLOOD,
+	XDPCTL_MAP_HALLOW4,
+	XDPCTL_MAP_HALLOW6,
+	XDPCTL_MAP_HDENY4,
+	XDPCTL_MAP_HDENY6,
 	XDPCTL_NMAPS,
 };
 
@@ -105,6 +109,9 @@ uint64_t xdpctl__next_gen(uint64_t old);
 /* Write a new generation into the settings map (read-modify-write under the
  * caller's flock). 0 or -errno. */
 int xdpctl__bump_gen(int settings_fd, uint64_t *gen);
+/* OR flags (SLUICE_SET_HOSTS_*) into the settings, with a new generation,
+ * unless all are set already. 0 or -errno. */
+int xdpctl__set_flags(int settings_fd, __u32 flags);
 
 /* Whether the n bytes at p are all zero (an unused array slot). */
 bool xdpctl__all_zero(const unsigned char *p, size_t n);

@@ -38,9 +38,11 @@ struct xdpctl_live {
 	int dir_fd;		/* the pin directory, flock'd per change */
 	int allow4, allow6, deny4, deny6, ban4, ban6, classes, settings;
 	int events;
+	/* host hashes (/32, /128) beside the allow and deny tries */
+	int hallow4, hallow6, hdeny4, hdeny6;
 };
 
-#define LIVE_NPINS 9
+#define LIVE_NPINS 13
 
 /* The maps a handle opens, and where each fd goes. */
 static void live_want(struct xdpctl_live *l,
@@ -56,6 +58,10 @@ static void live_want(struct xdpctl_live *l,
 		{XDPCTL_MAP_CLASSES, &l->classes},
 		{XDPCTL_MAP_SETTINGS, &l->settings},
 		{XDPCTL_MAP_EVENTS, &l->events},
+		{XDPCTL_MAP_HALLOW4, &l->hallow4},
+		{XDPCTL_MAP_HALLOW6, &l->hallow6},
+		{XDPCTL_MAP_HDENY4, &l->hdeny4},
+		{XDPCTL_MAP_HDENY6, &l->hdeny6},
 	};
 
 	memcpy(want, w, sizeof(w));
@@ -110,25 +116,26 @@ int xdpctl_live_open(const char *pin_path, struct xdpctl_live **out)
 	return 0;
 }
 
-/* Key of e for a v4 or v6 trie; returns the map fd of the family or
+/* Key of e for a v4 or v6 list; returns the map fd that holds it (the
+ * family's host hash h4/h6 for a /32 or /128, else its trie fd4/fd6) or
  * -EAFNOSUPPORT. */
 static int trie_key(const struct allowlist_entry *e, int fd4, int fd6,
-		    struct sluice_lpm6_key *k6, struct sluice_lpm4_key *k4,
-		    void **key)
+		    int h4, int h6, struct sluice_lpm6_key *k6,
+		    struct sluice_lpm4_key *k4, void **key)
 {
 	if (e->family == AF_INET && e->prefixlen <= 32) {
 		memset(k4, 0, sizeof(*k4));
 		k4->prefixlen = e->prefixlen;
 		xdpctl__mask_addr(k4->addr, e->addr, 4, e->prefixlen);
 		*key = k4;
-		return fd4;
+		return e->prefixlen == 32 ? h4 : fd4;
 	}
 	if (e->family == AF_INET6 && e->prefixlen <= 128) {
 		memset(k6, 0, sizeof(*k6));
 		k6->prefixlen = e->prefixlen;
 		xdpctl__mask_addr(k6->addr, e->addr, 16, e->prefixlen);
 		*key = k6;
-		return fd6;
+		return e->prefixlen == 128 ? h6 : fd6;
 	}
 	return -EAFNOSUPPORT;
 }
@@ -139,8 +146,10 @@ static int list_key(struct xdpctl_live *l, enum xdpctl_list which,
 		    struct sluice_lpm4_key *k4, void **key)
 {
 	return which == XDPCTL_ALLOW
-		       ? trie_key(e, l->allow4, l->allow6, k6, k4, key)
-		       : trie_key(e, l->deny4, l->deny6, k6, k4, key);
+		       ? trie_key(e, l->allow4, l->allow6, l->hallow4,
+				  l->hallow6, k6, k4, key)
+		       : trie_key(e, l->deny4, l->deny6, l->hdeny4, l->hdeny6,
+				  k6, k4, key);
 }
 
 /* The class id for an allow entry with options: an existing slot with the
@@ -208,6 +217,20 @@ static int put_rule(int fd, const void *key, const struct sluice_rule *rule)
 	return 0;
 }
 
+/* The SLUICE_SET_HOSTS_* flag of the map behind fd; 0 for a trie. */
+static __u32 host_flag(const struct xdpctl_live *l, int fd)
+{
+	if (fd == l->hdeny4)
+		return SLUICE_SET_HOSTS_DENY4;
+	if (fd == l->hdeny6)
+		return SLUICE_SET_HOSTS_DENY6;
+	if (fd == l->hallow4)
+		return SLUICE_SET_HOSTS_ALLOW4;
+	if (fd == l->hallow6)
+		return SLUICE_SET_HOSTS_ALLOW6;
+	return 0;
+}
+
 int xdpctl_live_add(struct xdpctl_live *l, enum xdpctl_list which,
 		    const struct allowlist_entry *e)
 {
@@ -227,6 +250,11 @@ int xdpctl_live_add(struct xdpctl_live *l, enum xdpctl_list which,
 		return err;
 	if (which == XDPCTL_ALLOW)
 		err = live_class(l, e, &rule.class_id);
+	/* a host hash is looked up only with its flag set: set it before the
+	 * entry goes in (a delete leaves it set; the next reload clears it
+	 * once the hash is empty) */
+	if (!err)
+		err = xdpctl__set_flags(l->settings, host_flag(l, fd));
 	if (!err)
 		err = put_rule(fd, key, &rule);
 	if (!err)
@@ -367,12 +395,20 @@ int xdpctl_live_list(struct xdpctl_live *l, enum xdpctl_list which,
 	c.family = AF_INET;
 	err = walk_trie(which == XDPCTL_ALLOW ? l->allow4 : l->deny4,
 			sizeof(struct sluice_lpm4_key), &r, list_one, &c);
+	if (!err) /* the host entries: same keys, in their hash */
+		err = walk_trie(which == XDPCTL_ALLOW ? l->hallow4 : l->hdeny4,
+				sizeof(struct sluice_lpm4_key), &r, list_one,
+				&c);
 	if (!err) {
 		c.family = AF_INET6;
 		err = walk_trie(which == XDPCTL_ALLOW ? l->allow6 : l->deny6,
 				sizeof(struct sluice_lpm6_key), &r, list_one,
 				&c);
 	}
+	if (!err)
+		err = walk_trie(which == XDPCTL_ALLOW ? l->hallow6 : l->hdeny6,
+				sizeof(struct sluice_lpm6_key), &r, list_one,
+				&c);
 	if (err) {
 		free(c.g.items);
 		return err;
@@ -404,7 +440,8 @@ int xdpctl_live_unban(struct xdpctl_live *l, const struct allowlist_entry *e)
 	void *key;
 	int fd, err;
 
-	fd = trie_key(e, l->ban4, l->ban6, &k6, &k4, &key);
+	/* bans have no host hash: their trie holds every length */
+	fd = trie_key(e, l->ban4, l->ban6, l->ban4, l->ban6, &k6, &k4, &key);
 	if (fd < 0)
 		return fd;
 	err = live_lock(l);
@@ -593,14 +630,22 @@ out:
 
 int xdpctl_live_sizes(struct xdpctl_live *l, struct xdpctl_live_sizes *s)
 {
-	long v[6];
+	long v[6], h;
 	int fds[6] = {l->allow4, l->allow6, l->deny4,
 		      l->deny6,	 l->ban4,   l->ban6};
+	/* each list's host hash, counted with its trie */
+	int hosts[6] = {l->hallow4, l->hallow6, l->hdeny4, l->hdeny6, -1, -1};
 
 	for (int i = 0; i < 6; i++) {
 		v[i] = xdpctl_pins_count(fds[i]);
 		if (v[i] < 0)
 			return (int)v[i];
+		if (hosts[i] < 0)
+			continue;
+		h = xdpctl_pins_count(hosts[i]);
+		if (h < 0)
+			return (int)h;
+		v[i] += h;
 	}
 	s->allow4 = v[0];
 	s->allow6 = v[1];

@@ -67,6 +67,18 @@ const struct xdpctl_map_spec xdpctl__maps[XDPCTL_NMAPS] = {
 	[XDPCTL_MAP_SYNFLOOD] = ROW(SLUICE_MAP_SYNFLOOD, BPF_MAP_TYPE_ARRAY,
 				    sizeof(__u32),
 				    sizeof(struct sluice_synflood)),
+	[XDPCTL_MAP_HALLOW4] = ROW(SLUICE_MAP_HALLOW4, BPF_MAP_TYPE_HASH,
+				   sizeof(struct sluice_lpm4_key),
+				   sizeof(struct sluice_rule)),
+	[XDPCTL_MAP_HALLOW6] = ROW(SLUICE_MAP_HALLOW6, BPF_MAP_TYPE_HASH,
+				   sizeof(struct sluice_lpm6_key),
+				   sizeof(struct sluice_rule)),
+	[XDPCTL_MAP_HDENY4] = ROW(SLUICE_MAP_HDENY4, BPF_MAP_TYPE_HASH,
+				  sizeof(struct sluice_lpm4_key),
+				  sizeof(struct sluice_rule)),
+	[XDPCTL_MAP_HDENY6] = ROW(SLUICE_MAP_HDENY6, BPF_MAP_TYPE_HASH,
+				  sizeof(struct sluice_lpm6_key),
+				  sizeof(struct sluice_rule)),
 };
 
 #undef ROW
@@ -251,6 +263,22 @@ int xdpctl__bump_gen(int settings_fd, uint64_t *gen)
 		return -errno;
 	if (gen)
 		*gen = cur.gen;
+	return 0;
+}
+
+int xdpctl__set_flags(int settings_fd, __u32 flags)
+{
+	struct sluice_settings cur;
+	__u32 zero = 0;
+
+	if (bpf_map_lookup_elem(settings_fd, &zero, &cur) < 0)
+		return -errno;
+	if ((cur.flags & flags) == flags)
+		return 0;
+	cur.flags |= flags;
+	cur.gen = xdpctl__next_gen(cur.gen);
+	if (bpf_map_update_elem(settings_fd, &zero, &cur, BPF_ANY) < 0)
+		return -errno;
 	return 0;
 }
 

@@ -23,6 +23,10 @@
 		{XDPCTL_MAP_DENY6, &(p)->deny6_fd},                            \
 		{XDPCTL_MAP_BAN4, &(p)->ban4_fd},                              \
 		{XDPCTL_MAP_BAN6, &(p)->ban6_fd},                              \
+		{XDPCTL_MAP_HALLOW4, &(p)->hallow4_fd},                        \
+		{XDPCTL_MAP_HALLOW6, &(p)->hallow6_fd},                        \
+		{XDPCTL_MAP_HDENY4, &(p)->hdeny4_fd},                          \
+		{XDPCTL_MAP_HDENY6, &(p)->hdeny6_fd},                          \
 	}
 
 int xdpctl_pins_open(const char *pin_path, struct xdpctl_pins *p)

@@ -2,13 +2,18 @@
 /*
  * Map sync by diff (part of the xdpctl module): make the ports, allowlist,
  * denylist and rate-class maps equal to a config snapshot without ever
- * clearing them. Order:
+ * clearing them. Each list is two maps per family: a hash of its host
+ * entries (/32, /128) and a trie of its shorter prefixes; an entry always
+ * goes to the same one, so each map is synced on its own. Order:
+ *   0. the SLUICE_SET_HOSTS_* flag of every host hash that holds or will
+ *      hold entries set (the program skips a hash whose flag is off);
  *   1. new or changed rate classes into free slots (never rewriting a slot
  *      a live entry still points to with other limits);
  *   2. add/fix allowlist entries, guarded ports, denylist entries;
  *   3. settings with a new rules generation (cached verdicts retaken);
  *   4. delete stale ports, allowlist and denylist entries;
- *   5. a new generation again, then clear the classes nothing uses.
+ *   5. a new generation again with the flags of the hashes left empty
+ *      cleared, then clear the classes nothing uses.
  * A client allowed by both the old and the new config is never dropped:
  * at every instant some entry allows it with limits at least as loose as
  * one of the two configs. Bans are runtime state and never touched here.
@@ -38,7 +43,10 @@ struct sync_set {
 	unsigned char *recs;
 	size_t n;
 	struct xdpctl_sync_count *count;
-	bool lpm;		/* an LPM trie: lookups are not exact */
+	/* An LPM trie (lookups are not exact) or a host hash (large): the
+	 * present keys come from one batch walk, new ones are written in
+	 * batches. */
+	bool walk;
 	bool array;		/* an array: every slot exists, zero = unused */
 	size_t max_entries;
 	/* The trie's keys as sync_add() walked them, sorted; sync_delete()
@@ -85,7 +93,7 @@ static int sync_set_alloc(struct sync_set *s, const char *name, int fd,
 	s->rec_size = key_size + val_size;
 	s->n = 0;
 	s->count = count;
-	s->lpm = false;
+	s->walk = false;
 	s->array = false;
 	s->recs = calloc(n ? n : 1, s->rec_size);
 	return s->recs ? 0 : -ENOMEM;
@@ -272,7 +280,7 @@ static int sync_add(struct sync_set *s)
 	size_t n_live = 0;
 	int err;
 
-	if (s->lpm) {
+	if (s->walk) {
 		err = live_keys(s, s->max_entries, &live, &n_live);
 		if (!err)
 			err = batch_init(&b, s);
@@ -289,7 +297,7 @@ static int sync_add(struct sync_set *s)
 		const unsigned char *val = key + s->key_size;
 		bool present;
 
-		if (s->lpm && !keys_contain(live, n_live, s->key_size, key)) {
+		if (s->walk && !keys_contain(live, n_live, s->key_size, key)) {
 			/* new: written in batches */
 			memcpy(b.keys + (size_t)b.n * s->key_size, key,
 			       s->key_size);
@@ -677,8 +685,13 @@ static int classes_clear_unused(int fd, struct class_plan *cp,
 
 /* ---- the sets --------------------------------------------------------------- */
 
+/* a4..d6: the tries (prefixes shorter than the address); ha4..hd6: the
+ * host hashes (/32, /128), counted apart and summed into the list's stats
+ * at the end. */
 struct sets {
 	struct sync_set ports, a4, a6, d4, d6;
+	struct sync_set ha4, ha6, hd4, hd6;
+	struct xdpctl_sync_count cha4, cha6, chd4, chd6;
 };
 
 static void sets_free(struct sets *s)
@@ -688,6 +701,14 @@ static void sets_free(struct sets *s)
 	free(s->a6.recs);
 	free(s->d4.recs);
 	free(s->d6.recs);
+	free(s->ha4.recs);
+	free(s->ha6.recs);
+	free(s->hd4.recs);
+	free(s->hd6.recs);
+	free(s->ha4.live);
+	free(s->ha6.live);
+	free(s->hd4.live);
+	free(s->hd6.live);
 	free(s->a4.live);
 	free(s->a6.live);
 	free(s->d4.live);
@@ -714,9 +735,11 @@ static int count_families(const struct allowlist *al, const char *what,
 }
 
 /* Push every entry of al into the v4/v6 sets with value rule (class from
- * class_ids when given). */
+ * class_ids when given): host entries (/32, /128) into h4/h6, shorter
+ * prefixes into the tries' s4/s6. */
 static int push_entries(const struct allowlist *al, const char *what,
 			struct sync_set *s4, struct sync_set *s6,
+			struct sync_set *h4, struct sync_set *h6,
 			const __u32 *class_ids)
 {
 	for (size_t i = 0; i < al->n; i++) {
@@ -736,7 +759,7 @@ static int push_entries(const struct allowlist *al, const char *what,
 			}
 			k.prefixlen = e->prefixlen;
 			xdpctl__mask_addr(k.addr, e->addr, 4, e->prefixlen);
-			sync_set_push(s4, &k, &rule);
+			sync_set_push(k.prefixlen == 32 ? h4 : s4, &k, &rule);
 		} else {
 			struct sluice_lpm6_key k = {0};
 
@@ -748,7 +771,7 @@ static int push_entries(const struct allowlist *al, const char *what,
 			}
 			k.prefixlen = e->prefixlen;
 			xdpctl__mask_addr(k.addr, e->addr, 16, e->prefixlen);
-			sync_set_push(s6, &k, &rule);
+			sync_set_push(k.prefixlen == 128 ? h6 : s6, &k, &rule);
 		}
 	}
 	return 0;
@@ -803,9 +826,22 @@ static int build_sets(const struct xdpctl_map_fds *m, const struct config *cfg,
 			   sizeof(struct sluice_rule), d4, &st->deny4) ||
 	    sync_set_alloc(&s->d6, SLUICE_MAP_NAME(SLUICE_MAP_DENY6),
 			   m->deny6_fd, sizeof(struct sluice_lpm6_key),
-			   sizeof(struct sluice_rule), d6, &st->deny6))
+			   sizeof(struct sluice_rule), d6, &st->deny6) ||
+	    sync_set_alloc(&s->ha4, SLUICE_MAP_NAME(SLUICE_MAP_HALLOW4),
+			   m->hallow4_fd, sizeof(struct sluice_lpm4_key),
+			   sizeof(struct sluice_rule), a4, &s->cha4) ||
+	    sync_set_alloc(&s->ha6, SLUICE_MAP_NAME(SLUICE_MAP_HALLOW6),
+			   m->hallow6_fd, sizeof(struct sluice_lpm6_key),
+			   sizeof(struct sluice_rule), a6, &s->cha6) ||
+	    sync_set_alloc(&s->hd4, SLUICE_MAP_NAME(SLUICE_MAP_HDENY4),
+			   m->hdeny4_fd, sizeof(struct sluice_lpm4_key),
+			   sizeof(struct sluice_rule), d4, &s->chd4) ||
+	    sync_set_alloc(&s->hd6, SLUICE_MAP_NAME(SLUICE_MAP_HDENY6),
+			   m->hdeny6_fd, sizeof(struct sluice_lpm6_key),
+			   sizeof(struct sluice_rule), d6, &s->chd6))
 		return -ENOMEM;
-	s->a4.lpm = s->a6.lpm = s->d4.lpm = s->d6.lpm = true;
+	s->a4.walk = s->a6.walk = s->d4.walk = s->d6.walk = true;
+	s->ha4.walk = s->ha6.walk = s->hd4.walk = s->hd6.walk = true;
 	s->ports.array = true;
 
 	for (size_t i = 0; i < cfg->xdp.n_ports; i++) {
@@ -814,10 +850,10 @@ static int build_sets(const struct xdpctl_map_fds *m, const struct config *cfg,
 		sync_set_push(&s->ports, &k, &pv);
 	}
 	err = push_entries(&cfg->xdp.allow, "allowlist", &s->a4, &s->a6,
-			   class_ids);
+			   &s->ha4, &s->ha6, class_ids);
 	if (!err)
 		err = push_entries(&cfg->xdp.deny, "denylist", &s->d4, &s->d6,
-				   NULL);
+				   &s->hd4, &s->hd6, NULL);
 	if (err)
 		return err;
 	sync_set_sort(&s->ports);
@@ -825,19 +861,40 @@ static int build_sets(const struct xdpctl_map_fds *m, const struct config *cfg,
 	sync_set_sort(&s->a6);
 	sync_set_sort(&s->d4);
 	sync_set_sort(&s->d6);
+	sync_set_sort(&s->ha4);
+	sync_set_sort(&s->ha6);
+	sync_set_sort(&s->hd4);
+	sync_set_sort(&s->hd6);
 
 	/* refuse a config that cannot fit before touching any map */
 	s->a4.max_entries = map_capacity(m->allow4_fd, SLUICE_MAX_ALLOW4);
 	s->a6.max_entries = map_capacity(m->allow6_fd, SLUICE_MAX_ALLOW6);
 	s->d4.max_entries = map_capacity(m->deny4_fd, SLUICE_MAX_DENY4);
 	s->d6.max_entries = map_capacity(m->deny6_fd, SLUICE_MAX_DENY6);
+	s->ha4.max_entries = map_capacity(m->hallow4_fd, SLUICE_MAX_ALLOW4);
+	s->ha6.max_entries = map_capacity(m->hallow6_fd, SLUICE_MAX_ALLOW6);
+	s->hd4.max_entries = map_capacity(m->hdeny4_fd, SLUICE_MAX_DENY4);
+	s->hd6.max_entries = map_capacity(m->hdeny6_fd, SLUICE_MAX_DENY6);
 	if (check_fits(&s->ports, SLUICE_MAX_PORTS) ||
+	    check_fits(&s->ha4, s->ha4.max_entries) ||
+	    check_fits(&s->ha6, s->ha6.max_entries) ||
+	    check_fits(&s->hd4, s->hd4.max_entries) ||
+	    check_fits(&s->hd6, s->hd6.max_entries) ||
 	    check_fits(&s->a4, s->a4.max_entries) ||
 	    check_fits(&s->a6, s->a6.max_entries) ||
 	    check_fits(&s->d4, s->d4.max_entries) ||
 	    check_fits(&s->d6, s->d6.max_entries))
 		return -ENOSPC;
 	return 0;
+}
+
+static void count_add(struct xdpctl_sync_count *to,
+		      const struct xdpctl_sync_count *c)
+{
+	to->added += c->added;
+	to->updated += c->updated;
+	to->kept += c->kept;
+	to->deleted += c->deleted;
 }
 
 static unsigned int log2u(uint32_t v)
@@ -891,9 +948,41 @@ fail:
 	return err;
 }
 
+/* SLUICE_SET_HOSTS_* of the host hashes that will hold entries (want)
+ * and of those that do now or will (keep). The program looks a hash up
+ * only while its flag is set, so keep is in force while the sync adds and
+ * deletes, and want only once the deletes have emptied the others; from
+ * old pins (takeover, persist) the flags follow what the maps hold. */
+static void hosts_flags(const struct sets *s, __u32 *want, __u32 *keep)
+{
+	const struct {
+		const struct sync_set *set;
+		__u32 flag;
+	} h[] = {
+		{&s->hd4, SLUICE_SET_HOSTS_DENY4},
+		{&s->hd6, SLUICE_SET_HOSTS_DENY6},
+		{&s->ha4, SLUICE_SET_HOSTS_ALLOW4},
+		{&s->ha6, SLUICE_SET_HOSTS_ALLOW6},
+	};
+	unsigned char key[64];
+
+	*want = *keep = 0;
+	for (size_t i = 0; i < sizeof(h) / sizeof(h[0]); i++) {
+		if (h[i].set->n)
+			*want |= h[i].flag;
+		/* an error other than "empty" counts as nonempty: the flag
+		 * stays set, which is only slower */
+		if (bpf_map_get_next_key(h[i].set->fd, NULL, key) == 0 ||
+		    errno != ENOENT)
+			*keep |= h[i].flag;
+	}
+	*keep |= *want;
+}
+
 int xdpctl_sync_maps(const struct xdpctl_map_fds *m, const struct config *cfg,
 		     struct xdpctl_sync_stats *st)
 {
+	__u32 hosts_want = 0, hosts_keep = 0;
 	struct xdpctl_sync_stats local;
 	struct class_plan *cp = NULL;
 	__u32 *class_ids = NULL;
@@ -944,19 +1033,36 @@ int xdpctl_sync_maps(const struct xdpctl_map_fds *m, const struct config *cfg,
 		(__u8)(cfg->xdp.drop_sample ? log2u(cfg->xdp.drop_sample) : 0);
 	cookie_settings(&cfg->xdp, &set);
 
+	/* 0. the host hashes' flags on before any of them gets an entry */
+	hosts_flags(&s, &hosts_want, &hosts_keep);
+	err = xdpctl__set_flags(m->settings_fd, hosts_keep);
+	if (err)
+		pr_err("xdp: writing %s failed: %s",
+		       SLUICE_MAP_NAME(SLUICE_MAP_SETTINGS), strerror(-err));
 	/* 1. classes; 2. loosening first, then the tightening parts */
-	err = classes_write(m->classes_fd, cp, &st->classes);
+	if (!err)
+		err = classes_write(m->classes_fd, cp, &st->classes);
+	if (!err)
+		err = sync_add_or_make_room(&s.ha4, s.ha4.max_entries);
 	if (!err)
 		err = sync_add_or_make_room(&s.a4, s.a4.max_entries);
+	if (!err)
+		err = sync_add_or_make_room(&s.ha6, s.ha6.max_entries);
 	if (!err)
 		err = sync_add_or_make_room(&s.a6, s.a6.max_entries);
 	if (!err)
 		err = sync_add_or_make_room(&s.ports, SLUICE_PORT_SLOTS);
 	if (!err)
+		err = sync_add_or_make_room(&s.hd4, s.hd4.max_entries);
+	if (!err)
 		err = sync_add_or_make_room(&s.d4, s.d4.max_entries);
 	if (!err)
+		err = sync_add_or_make_room(&s.hd6, s.hd6.max_entries);
+	if (!err)
 		err = sync_add_or_make_room(&s.d6, s.d6.max_entries);
-	/* 3. settings + generation */
+	/* 3. settings + generation; every hash that holds entries still
+	 * looked up */
+	set.flags |= hosts_keep;
 	if (!err)
 		err = write_settings(m->settings_fd, &set, &st->gen);
 	/* 4. stale entries */
@@ -965,16 +1071,30 @@ int xdpctl_sync_maps(const struct xdpctl_map_fds *m, const struct config *cfg,
 	if (!err)
 		err = sync_delete(&s.a4, s.a4.max_entries);
 	if (!err)
+		err = sync_delete(&s.ha4, s.ha4.max_entries);
+	if (!err)
 		err = sync_delete(&s.a6, s.a6.max_entries);
+	if (!err)
+		err = sync_delete(&s.ha6, s.ha6.max_entries);
 	if (!err)
 		err = sync_delete(&s.d4, s.d4.max_entries);
 	if (!err)
+		err = sync_delete(&s.hd4, s.hd4.max_entries);
+	if (!err)
 		err = sync_delete(&s.d6, s.d6.max_entries);
-	/* 5. generation again, unused classes */
+	if (!err)
+		err = sync_delete(&s.hd6, s.hd6.max_entries);
+	/* 5. generation again, the flags of the hashes now empty off; unused
+	 * classes */
+	set.flags = (set.flags & ~SLUICE_SET_HOSTS_ALL) | hosts_want;
 	if (!err)
 		err = write_settings(m->settings_fd, &set, &st->gen);
 	if (!err)
 		err = classes_clear_unused(m->classes_fd, cp, &st->classes);
+	count_add(&st->allow4, &s.cha4);
+	count_add(&st->allow6, &s.cha6);
+	count_add(&st->deny4, &s.chd4);
+	count_add(&st->deny6, &s.chd6);
 	if (err)
 		goto out;
 
@@ -988,6 +1108,11 @@ int xdpctl_sync_maps(const struct xdpctl_map_fds *m, const struct config *cfg,
 		 st->classes.added, st->classes.updated, st->classes.deleted,
 		 set.flags & SLUICE_SET_ALLOWLIST ? "enforced" : "off",
 		 limits ? "on" : "off");
+	pr_debug("xdp: sync: host hashes looked up:%s%s%s%s",
+		 hosts_want & SLUICE_SET_HOSTS_DENY4 ? " deny4" : "",
+		 hosts_want & SLUICE_SET_HOSTS_DENY6 ? " deny6" : "",
+		 hosts_want & SLUICE_SET_HOSTS_ALLOW4 ? " allow4" : "",
+		 hosts_want & SLUICE_SET_HOSTS_ALLOW6 ? " allow6" : "");
 out:
 	sets_free(&s);
 	free(cp);

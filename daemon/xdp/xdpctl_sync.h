@@ -28,6 +28,8 @@ struct config_rate;
 struct xdpctl_map_fds {
 	int ports_fd, allow4_fd, allow6_fd, settings_fd;
 	int deny4_fd, deny6_fd, classes_fd;
+	/* the host hashes (/32, /128) beside each trie */
+	int hallow4_fd, hallow6_fd, hdeny4_fd, hdeny6_fd;
 };
 struct xdpctl_sync_count {
 	size_t added;		/* key was missing */

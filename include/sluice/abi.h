@@ -11,7 +11,8 @@
 
 #include <linux/types.h>
 
-#define SLUICE_ABI_VERSION 5
+/* 6: host hashes (SLUICE_MAP_H*) beside the allow/deny tries */
+#define SLUICE_ABI_VERSION 6
 
 /* Default pin directory; one subdirectory per daemon instance is allowed. */
 #define SLUICE_PIN_ROOT "/sys/fs/bpf/sluice"
@@ -39,6 +40,12 @@
 #define SLUICE_MAP_SRC6     sl_src6_v1
 #define SLUICE_MAP_EVENTS   sl_events_v1
 #define SLUICE_MAP_SYNFLOOD sl_synflood_v1
+/* Host entries (/32, /128) of the allow and deny lists: hashes looked up
+ * before the tries, which keep only the shorter prefixes. */
+#define SLUICE_MAP_HALLOW4  sl_hallow4_v1
+#define SLUICE_MAP_HALLOW6  sl_hallow6_v1
+#define SLUICE_MAP_HDENY4   sl_hdeny4_v1
+#define SLUICE_MAP_HDENY6   sl_hdeny6_v1
 
 #define SLUICE_TEXTIFY_(x) #x
 /* "sl_ports_v2" for SLUICE_MAP_PORTS (expanded before it is quoted). */
@@ -121,7 +128,11 @@ struct sluice_port_val {
 };
 _Static_assert(sizeof(struct sluice_port_val) == 4, "sluice_port_val size");
 
-/* LPM trie keys: prefixlen first, then the address in network byte order. */
+/* LPM trie keys: prefixlen first, then the address in network byte order.
+ * The host hashes (SLUICE_MAP_HALLOW4/6, SLUICE_MAP_HDENY4/6) use the same
+ * keys with prefixlen always 32 or 128: the program looks both up with the
+ * one key it builds, and userspace handles an entry the same way whichever
+ * map holds it. */
 struct sluice_lpm4_key {
 	__u32 prefixlen;
 	__u8 addr[4];
@@ -134,8 +145,8 @@ struct sluice_lpm6_key {
 };
 _Static_assert(sizeof(struct sluice_lpm6_key) == 20, "sluice_lpm6_key size");
 
-/* Value of the allowlist and deny tries. class_id selects a rate class
- * (0: default; always 0 in the deny tries). */
+/* Value of the allowlist and deny tries and host hashes. class_id selects
+ * a rate class (0: default; always 0 in the deny maps). */
 struct sluice_rule {
 	__u32 class_id;
 	__u32 flags;	/* SLUICE_RULE_* */
@@ -156,6 +167,17 @@ _Static_assert(sizeof(struct sluice_rule) == 8, "sluice_rule size");
 					 * with SYN cookies, always */
 #define SLUICE_SET_COOKIE_AUTO (1u << 5) /* ... while the global SYN rate
 					  * is over cookie_syn_window */
+/* The host hashes looked up: a hash whose flag is off is skipped (an
+ * empty hash costs no lookup). Gapless rule for every writer: the flag is
+ * set before the first entry goes in, and cleared only after the hash is
+ * empty again. */
+#define SLUICE_SET_HOSTS_DENY4  (1u << 6)	/* SLUICE_MAP_HDENY4 */
+#define SLUICE_SET_HOSTS_DENY6  (1u << 7)	/* SLUICE_MAP_HDENY6 */
+#define SLUICE_SET_HOSTS_ALLOW4 (1u << 8)	/* SLUICE_MAP_HALLOW4 */
+#define SLUICE_SET_HOSTS_ALLOW6 (1u << 9)	/* SLUICE_MAP_HALLOW6 */
+#define SLUICE_SET_HOSTS_ALL                                                  \
+	(SLUICE_SET_HOSTS_DENY4 | SLUICE_SET_HOSTS_DENY6 |                    \
+	 SLUICE_SET_HOSTS_ALLOW4 | SLUICE_SET_HOSTS_ALLOW6)
 
 #define SLUICE_DEF_V6_PREFIX 64
 #define SLUICE_DEF_SAMPLE_SHIFT 6	/* 1 drop in 64 is sampled */

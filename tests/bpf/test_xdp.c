@@ -161,6 +161,12 @@ static long count_map(int fd)
 	return n;
 }
 
+/* Entries of one list in one family: its trie and its host hash. */
+static long count_list(int trie_fd, int host_fd)
+{
+	return count_map(trie_fd) + count_map(host_fd);
+}
+
 static void read_stats(struct sluice_counter out[SLUICE_R_MAX])
 {
 	struct xdpctl_pins p = {.stats_fd = fd_of(skel->maps.SLUICE_MAP_STATS)};
@@ -335,6 +341,8 @@ static int group_setup(void **state)
 	 * xdp.list_size would give */
 	bpf_map__set_max_entries(skel->maps.SLUICE_MAP_ALLOW4, SWAP_CAP);
 	bpf_map__set_max_entries(skel->maps.SLUICE_MAP_DENY4, SWAP_CAP);
+	bpf_map__set_max_entries(skel->maps.SLUICE_MAP_HALLOW4, SWAP_CAP);
+	bpf_map__set_max_entries(skel->maps.SLUICE_MAP_HDENY4, SWAP_CAP);
 	err = sluice_xdp__load(skel);
 	if (err) {
 		snprintf(skip_reason, sizeof(skip_reason),
@@ -391,6 +399,14 @@ static void reset_maps(void)
 	clear_map(fd_of(skel->maps.SLUICE_MAP_DENY4),
 		  sizeof(struct sluice_lpm4_key));
 	clear_map(fd_of(skel->maps.SLUICE_MAP_DENY6),
+		  sizeof(struct sluice_lpm6_key));
+	clear_map(fd_of(skel->maps.SLUICE_MAP_HALLOW4),
+		  sizeof(struct sluice_lpm4_key));
+	clear_map(fd_of(skel->maps.SLUICE_MAP_HALLOW6),
+		  sizeof(struct sluice_lpm6_key));
+	clear_map(fd_of(skel->maps.SLUICE_MAP_HDENY4),
+		  sizeof(struct sluice_lpm4_key));
+	clear_map(fd_of(skel->maps.SLUICE_MAP_HDENY6),
 		  sizeof(struct sluice_lpm6_key));
 	clear_map(fd_of(skel->maps.SLUICE_MAP_BAN4),
 		  sizeof(struct sluice_lpm4_key));
@@ -1185,6 +1201,163 @@ static void test_rate_per_cidr_class(void **state)
 	EXPECT_BURSTS(unknown);
 }
 
+/* Delete key addr/plen from map m; it must have been there. */
+static void del4(struct bpf_map *m, const char *addr, __u32 plen)
+{
+	struct sluice_lpm4_key k = key4(addr, plen);
+
+	assert_int_equal(bpf_map_delete_elem(fd_of(m), &k), 0);
+}
+
+static void del6(struct bpf_map *m, const char *addr, __u32 plen)
+{
+	struct sluice_lpm6_key k = key6(addr, plen);
+
+	assert_int_equal(bpf_map_delete_elem(fd_of(m), &k), 0);
+}
+
+/*
+ * Host entries (/32, /128) live in hashes beside the tries: deny matches if
+ * either has the source; allow takes the host entry's class over a
+ * covering prefix's (the host is the longest match); removing a host entry
+ * falls back to the prefix. Base: allow 198.18.0.0/24, fd00:5c::/64.
+ */
+static void test_host_entries(void **state)
+{
+	static const struct verdict_case deny[] = {
+		{"v4 denied host", TCP4("198.18.0.5", GUARDED_PORT), XDP_DROP,
+		 SLUICE_R_DROP_DENY},
+		{"v4 in the denied /28", TCP4("198.18.0.17", GUARDED_PORT),
+		 XDP_DROP, SLUICE_R_DROP_DENY},
+		{"v4 denied host inside the denied /28",
+		 TCP4("198.18.0.20", GUARDED_PORT), XDP_DROP,
+		 SLUICE_R_DROP_DENY},
+		{"v4 allowed, denied nowhere", TCP4("198.18.0.6", GUARDED_PORT),
+		 XDP_PASS, SLUICE_R_PASS_ALLOWED},
+		{"v6 denied host", TCP6("fd00:5c::5", GUARDED_PORT), XDP_DROP,
+		 SLUICE_R_DROP_DENY},
+		{"v6 in the denied /120", TCP6("fd00:5c::1:17", GUARDED_PORT),
+		 XDP_DROP, SLUICE_R_DROP_DENY},
+		{"v6 denied host inside the denied /120",
+		 TCP6("fd00:5c::1:20", GUARDED_PORT), XDP_DROP,
+		 SLUICE_R_DROP_DENY},
+		{"v6 allowed, denied nowhere", TCP6("fd00:5c::6", GUARDED_PORT),
+		 XDP_PASS, SLUICE_R_PASS_ALLOWED},
+	};
+	/* the host entries inside the denied prefixes gone: still denied;
+	 * the other host entries gone: allowed again */
+	static const struct verdict_case undeny[] = {
+		{"v4 host gone, its /28 still denies",
+		 TCP4("198.18.0.20", GUARDED_PORT), XDP_DROP,
+		 SLUICE_R_DROP_DENY},
+		{"v6 host gone, its /120 still denies",
+		 TCP6("fd00:5c::1:20", GUARDED_PORT), XDP_DROP,
+		 SLUICE_R_DROP_DENY},
+		{"v4 host gone, allowed", TCP4("198.18.0.5", GUARDED_PORT),
+		 XDP_PASS, SLUICE_R_PASS_ALLOWED},
+		{"v6 host gone, allowed", TCP6("fd00:5c::5", GUARDED_PORT),
+		 XDP_PASS, SLUICE_R_PASS_ALLOWED},
+	};
+	/* allow host entries outside every allowed prefix */
+	static const struct verdict_case allow[] = {
+		{"v4 allowed host", TCP4(V4_DENIED, GUARDED_PORT), XDP_PASS,
+		 SLUICE_R_PASS_ALLOWED},
+		{"v4 next to the allowed host",
+		 TCP4("198.19.0.10", GUARDED_PORT), XDP_DROP,
+		 SLUICE_R_DROP_NOT_ALLOWED},
+		{"v6 allowed host", TCP6(V6_DENIED, GUARDED_PORT), XDP_PASS,
+		 SLUICE_R_PASS_ALLOWED},
+		{"v6 next to the allowed host",
+		 TCP6("fd00:5d::2", GUARDED_PORT), XDP_DROP,
+		 SLUICE_R_DROP_NOT_ALLOWED},
+	};
+	/* class 3 (1/s, burst 2) on host entries inside class-0 prefixes */
+	static const struct burst_case host_class[] = {
+		{"v4 host class 3, within the burst",
+		 TCP4("198.18.0.200", GUARDED_PORT), 2, XDP_PASS,
+		 SLUICE_R_PASS_ALLOWED},
+		{"v4 host class 3, past the burst",
+		 TCP4("198.18.0.200", GUARDED_PORT), 1, XDP_DROP,
+		 SLUICE_R_DROP_RATE},
+		{"v4 neighbour, the /24's class 0",
+		 TCP4("198.18.0.201", GUARDED_PORT), 20, XDP_PASS,
+		 SLUICE_R_PASS_ALLOWED},
+		{"v6 host class 3, within the burst",
+		 TCP6("fd00:5c::200", GUARDED_PORT), 2, XDP_PASS,
+		 SLUICE_R_PASS_ALLOWED},
+		{"v6 host class 3, past the burst",
+		 TCP6("fd00:5c::200", GUARDED_PORT), 1, XDP_DROP,
+		 SLUICE_R_DROP_RATE},
+		{"v6 neighbour, the /64's class 0",
+		 TCP6("fd00:5c::201", GUARDED_PORT), 20, XDP_PASS,
+		 SLUICE_R_PASS_ALLOWED},
+	};
+	/* the host entries removed: the prefixes' class 0 (unlimited) */
+	static const struct burst_case prefix_class[] = {
+		{"v4 host gone, the /24's class 0",
+		 TCP4("198.18.0.200", GUARDED_PORT), 20, XDP_PASS,
+		 SLUICE_R_PASS_ALLOWED},
+		{"v6 host gone, the /64's class 0",
+		 TCP6("fd00:5c::200", GUARDED_PORT), 20, XDP_PASS,
+		 SLUICE_R_PASS_ALLOWED},
+	};
+	/* flags off: the host hashes are not looked up, their entries
+	 * ignored */
+	static const struct verdict_case flags_off[] = {
+		{"v4 host hash skipped", TCP4("198.18.0.5", GUARDED_PORT),
+		 XDP_PASS, SLUICE_R_PASS_ALLOWED},
+		{"v6 host hash skipped", TCP6("fd00:5c::5", GUARDED_PORT),
+		 XDP_PASS, SLUICE_R_PASS_ALLOWED},
+		{"v4 prefix still denies", TCP4("198.18.0.17", GUARDED_PORT),
+		 XDP_DROP, SLUICE_R_DROP_DENY},
+		{"v6 prefix still denies", TCP6("fd00:5c::1:17", GUARDED_PORT),
+		 XDP_DROP, SLUICE_R_DROP_DENY},
+	};
+	struct sluice_rule r = {0}, c3 = {.class_id = 3};
+
+	SKIP_IF_NO_BPF();
+	/* empty host hashes, flags off: the same verdicts as before the
+	 * host hashes existed */
+	put_lpm4(skel->maps.SLUICE_MAP_DENY4, "198.18.0.16", 28, &r);
+	put_lpm6(skel->maps.SLUICE_MAP_DENY6, "fd00:5c::1:0", 120, &r);
+	EXPECT_CASES(undeny);
+	put_lpm4(skel->maps.SLUICE_MAP_HDENY4, "198.18.0.5", 32, &r);
+	put_lpm6(skel->maps.SLUICE_MAP_HDENY6, "fd00:5c::5", 128, &r);
+	EXPECT_CASES(flags_off);
+	put_settings(SLUICE_SET_ALLOWLIST | SLUICE_SET_HOSTS_ALL);
+	put_lpm4(skel->maps.SLUICE_MAP_HDENY4, "198.18.0.5", 32, &r);
+	put_lpm4(skel->maps.SLUICE_MAP_DENY4, "198.18.0.16", 28, &r);
+	put_lpm4(skel->maps.SLUICE_MAP_HDENY4, "198.18.0.20", 32, &r);
+	put_lpm6(skel->maps.SLUICE_MAP_HDENY6, "fd00:5c::5", 128, &r);
+	put_lpm6(skel->maps.SLUICE_MAP_DENY6, "fd00:5c::1:0", 120, &r);
+	put_lpm6(skel->maps.SLUICE_MAP_HDENY6, "fd00:5c::1:20", 128, &r);
+	EXPECT_CASES(deny);
+	del4(skel->maps.SLUICE_MAP_HDENY4, "198.18.0.20", 32);
+	del6(skel->maps.SLUICE_MAP_HDENY6, "fd00:5c::1:20", 128);
+	del4(skel->maps.SLUICE_MAP_HDENY4, "198.18.0.5", 32);
+	del6(skel->maps.SLUICE_MAP_HDENY6, "fd00:5c::5", 128);
+	EXPECT_CASES(undeny);
+
+	put_lpm4(skel->maps.SLUICE_MAP_HALLOW4, V4_DENIED, 32, &r);
+	put_lpm6(skel->maps.SLUICE_MAP_HALLOW6, V6_DENIED, 128, &r);
+	EXPECT_CASES(allow);
+
+	put_class(0, 0, 0, 0, 0); /* default: unlimited */
+	put_class(3, 1, 2, 0, 0);
+	put_lpm4(skel->maps.SLUICE_MAP_HALLOW4, "198.18.0.200", 32, &c3);
+	put_lpm6(skel->maps.SLUICE_MAP_HALLOW6, "fd00:5c::200", 128, &c3);
+	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_RATE |
+				  SLUICE_SET_HOSTS_ALL,
+			  128, 0);
+	EXPECT_BURSTS(host_class);
+	del4(skel->maps.SLUICE_MAP_HALLOW4, "198.18.0.200", 32);
+	del6(skel->maps.SLUICE_MAP_HALLOW6, "fd00:5c::200", 128);
+	put_settings_full(SLUICE_SET_ALLOWLIST | SLUICE_SET_RATE |
+				  SLUICE_SET_HOSTS_ALL,
+			  128, 0);
+	EXPECT_BURSTS(prefix_class);
+}
+
 static void test_rate_v6_prefix(void **state)
 {
 	/* rotating addresses inside one /64 shares one bucket */
@@ -1628,6 +1801,10 @@ static struct xdpctl_map_fds skel_fds(void)
 		.deny4_fd = fd_of(skel->maps.SLUICE_MAP_DENY4),
 		.deny6_fd = fd_of(skel->maps.SLUICE_MAP_DENY6),
 		.classes_fd = fd_of(skel->maps.SLUICE_MAP_CLASSES),
+		.hallow4_fd = fd_of(skel->maps.SLUICE_MAP_HALLOW4),
+		.hallow6_fd = fd_of(skel->maps.SLUICE_MAP_HALLOW6),
+		.hdeny4_fd = fd_of(skel->maps.SLUICE_MAP_HDENY4),
+		.hdeny6_fd = fd_of(skel->maps.SLUICE_MAP_HDENY6),
 	};
 }
 
@@ -1645,6 +1822,14 @@ static bool has4(const char *addr, __u32 plen, __u32 *class_id)
 	struct sluice_lpm4_key k = key4(addr, plen);
 	struct sluice_rule r;
 
+	if (plen == 32) { /* a host entry: in the hash, exact */
+		if (bpf_map_lookup_elem(fd_of(skel->maps.SLUICE_MAP_HALLOW4),
+					&k, &r) < 0)
+			return false;
+		if (class_id)
+			*class_id = r.class_id;
+		return true;
+	}
 	/* LPM lookup returns the longest match; require the exact key */
 	if (bpf_map_lookup_elem(fd_of(skel->maps.SLUICE_MAP_ALLOW4), &k, &r) < 0)
 		return false;
@@ -1721,16 +1906,22 @@ static void test_sync_diff(void **state)
 	assert_true(has_port(GUARDED_PORT));
 	assert_true(has_port(8443));
 	assert_false(has_port(9999));
-	assert_int_equal(count_map(fds.allow4_fd), 3);
+	assert_int_equal(count_list(fds.allow4_fd, fds.hallow4_fd), 3);
+	/* the /32 went to the host hash, the /24s to the trie */
+	assert_int_equal(count_map(fds.hallow4_fd), 1);
+	assert_int_equal(count_map(fds.allow4_fd), 2);
 	assert_true(has4("198.18.0.0", 24, NULL));
 	assert_true(has4("198.18.7.7", 32, NULL));
 	assert_true(has4("198.18.9.0", 24, &cls));
 	assert_int_equal(cls, 0);
 	assert_false(has4("198.18.5.0", 24, NULL));
-	assert_int_equal(count_map(fds.allow6_fd), 1);
+	assert_int_equal(count_list(fds.allow6_fd, fds.hallow6_fd), 1);
 
+	/* the v4 host hash got an entry: its flag is set, the other host
+	 * hashes stay empty and skipped */
 	assert_int_equal(bpf_map_lookup_elem(fds.settings_fd, &zero, &set), 0);
-	assert_int_equal(set.flags, SLUICE_SET_ALLOWLIST);
+	assert_int_equal(set.flags,
+			 SLUICE_SET_ALLOWLIST | SLUICE_SET_HOSTS_ALLOW4);
 	assert_int_equal(set.abi_version, SLUICE_ABI_VERSION);
 
 	/* a second sync with the same config changes nothing */
@@ -1746,16 +1937,19 @@ static void test_sync_diff(void **state)
 	t->cfg.xdp.allowlist_enabled = false;
 	assert_int_equal(xdpctl_sync_maps(&fds, &t->cfg, NULL), 0);
 	assert_int_equal(bpf_map_lookup_elem(fds.settings_fd, &zero, &set), 0);
-	assert_int_equal(set.flags, 0);
-	assert_int_equal(count_map(fds.allow4_fd), 3);
+	assert_int_equal(set.flags, SLUICE_SET_HOSTS_ALLOW4);
+	assert_int_equal(count_list(fds.allow4_fd, fds.hallow4_fd), 3);
 
 	/* an empty config empties the maps */
 	cfg_init(t, false);
 	assert_int_equal(xdpctl_sync_maps(&fds, &t->cfg, &st), 0);
 	assert_int_equal(st.allow4.deleted, 3);
 	assert_int_equal(count_map(fds.ports_fd), 0);
-	assert_int_equal(count_map(fds.allow4_fd), 0);
-	assert_int_equal(count_map(fds.allow6_fd), 0);
+	assert_int_equal(count_list(fds.allow4_fd, fds.hallow4_fd), 0);
+	assert_int_equal(count_list(fds.allow6_fd, fds.hallow6_fd), 0);
+	/* the host hash emptied: its flag cleared after the deletes */
+	assert_int_equal(bpf_map_lookup_elem(fds.settings_fd, &zero, &set), 0);
+	assert_int_equal(set.flags, 0);
 	free(t);
 }
 
@@ -1771,7 +1965,7 @@ static void test_sync_masks_host_bits(void **state)
 	cfg_allow(t, "fd00:5c::ffff", 64);
 	assert_int_equal(xdpctl_sync_maps(&fds, &t->cfg, NULL), 0);
 	assert_true(has4("198.18.3.0", 24, NULL));
-	assert_int_equal(count_map(fds.allow4_fd), 1);
+	assert_int_equal(count_list(fds.allow4_fd, fds.hallow4_fd), 1);
 	{
 		struct sluice_lpm6_key k = key6("fd00:5c::", 64), got;
 
@@ -1779,6 +1973,41 @@ static void test_sync_masks_host_bits(void **state)
 			bpf_map_get_next_key(fds.allow6_fd, NULL, &got), 0);
 		assert_memory_equal(&got, &k, sizeof(k));
 	}
+	free(t);
+}
+
+/*
+ * Pins from before the host hashes (a takeover of an older daemon's maps)
+ * hold /32s and /128s in the tries: a sync moves them to the hashes, the
+ * trie copies deleted only after the hash copies are in.
+ */
+static void test_sync_moves_hosts_out_of_tries(void **state)
+{
+	struct xdpctl_map_fds fds;
+	struct xdpctl_sync_stats st;
+	struct test_cfg *t;
+	__u32 cls = 99;
+
+	SKIP_IF_NO_BPF();
+	fds = skel_fds();
+	put_allow4("198.18.7.7", 32, 0);
+	put_allow6("fd00:5c::7", 128, 0);
+	t = new_cfg(true);
+	cfg_allow(t, "198.18.7.7", 32);
+	cfg_allow(t, "fd00:5c::7", 128);
+	cfg_allow(t, "198.18.0.0", 24);
+	assert_int_equal(xdpctl_sync_maps(&fds, &t->cfg, &st), 0);
+	assert_int_equal(st.allow4.added, 2);
+	assert_int_equal(st.allow4.deleted, 1);
+	assert_int_equal(st.allow6.added, 1);
+	assert_int_equal(st.allow6.deleted, 1);
+	assert_int_equal(count_map(fds.allow4_fd), 1);
+	assert_int_equal(count_map(fds.hallow4_fd), 1);
+	assert_int_equal(count_map(fds.allow6_fd), 0);
+	assert_int_equal(count_map(fds.hallow6_fd), 1);
+	assert_true(has4("198.18.7.7", 32, &cls));
+	assert_int_equal(cls, 0);
+	assert_true(has4("198.18.0.0", 24, NULL));
 	free(t);
 }
 
@@ -1858,7 +2087,7 @@ static void test_sync_deny_and_settings(void **state)
 	assert_int_equal(xdpctl_sync_maps(&fds, &t->cfg, &st), 0);
 	assert_int_equal(st.deny4.added, 1);
 	assert_int_equal(st.deny6.added, 1);
-	assert_int_equal(count_map(fds.deny4_fd), 1);
+	assert_int_equal(count_list(fds.deny4_fd, fds.hdeny4_fd), 1);
 	set = get_settings();
 	assert_int_equal(set.flags, SLUICE_SET_ALLOWLIST |
 					    SLUICE_SET_SCOPE_ALL |
@@ -2004,15 +2233,16 @@ static void test_sync_bad_entry(void **state)
 	t->entries[0].family = 99;
 	assert_int_equal(xdpctl_sync_maps(&fds, &t->cfg, NULL), -EAFNOSUPPORT);
 	/* nothing was written on a rejected config */
-	assert_int_equal(count_map(fds.allow4_fd), 0);
+	assert_int_equal(count_list(fds.allow4_fd, fds.hallow4_fd), 0);
 	free(t);
 }
 
 /* A reload that swaps many entries, while a client allowed by both configs
  * (by different CIDRs) keeps sending: not one of its packets may drop. */
+#define HAMMER_SRCS 3
 struct hammer {
-	const char *src;	/* the probe source */
-	__u32 want;		/* the action it must get every time */
+	const char *src[HAMMER_SRCS];	/* the probe sources, in turn */
+	__u32 want;		/* the action each must get every time */
 	volatile int stop;
 	unsigned long runs, wrong, errors;
 };
@@ -2020,14 +2250,18 @@ struct hammer {
 static void *hammer_thread(void *arg)
 {
 	struct hammer *h = arg;
-	struct frame_spec s = tcp4(h->src, GUARDED_PORT);
-	struct frame f;
+	struct frame f[HAMMER_SRCS];
 
-	if (frame_build(&s, &f) == 0)
-		return NULL;
+	for (int i = 0; i < HAMMER_SRCS; i++) {
+		struct frame_spec s = tcp4(h->src[i], GUARDED_PORT);
+
+		if (frame_build(&s, &f[i]) == 0)
+			return NULL;
+	}
 	while (!h->stop && h->runs < 10000000) {
-		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = f.b,
-			    .data_size_in = (__u32)f.len, .repeat = 1);
+		const struct frame *fr = &f[h->runs % HAMMER_SRCS];
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = fr->b,
+			    .data_size_in = (__u32)fr->len, .repeat = 1);
 
 		if (bpf_prog_test_run_opts(
 			    bpf_program__fd(skel->progs.sluice_xdp), &o))
@@ -2039,50 +2273,79 @@ static void *hammer_thread(void *arg)
 	return NULL;
 }
 
-/* SWAP_N /32s in first_octet.0.0.0/8, then the covering entry. */
-static void fill_swap_list(struct allowlist *l, uint8_t first_octet,
-			   const char *cover, uint8_t cover_len)
+/* SWAP_N /32s (host hash) or /31s (trie) in first_octet.0.0.0/8, then the
+ * SWAP_EXTRA entries extra ("addr/len"). */
+#define SWAP_EXTRA 3
+static void fill_swap_list_len(struct allowlist *l, uint8_t first_octet,
+			       uint8_t plen, const char *const extra[SWAP_EXTRA])
 {
 	for (int i = 0; i < SWAP_N; i++) {
 		struct allowlist_entry *e = &l->entries[i];
+		uint32_t a = plen == 32 ? (uint32_t)i : (uint32_t)i << 1;
 
 		memset(e, 0, sizeof(*e));
 		e->family = AF_INET;
-		e->prefixlen = 32;
+		e->prefixlen = plen;
 		e->addr[0] = first_octet;
-		e->addr[1] = (uint8_t)(i >> 16);
-		e->addr[2] = (uint8_t)(i >> 8);
-		e->addr[3] = (uint8_t)i;
+		e->addr[1] = (uint8_t)(a >> 16);
+		e->addr[2] = (uint8_t)(a >> 8);
+		e->addr[3] = (uint8_t)a;
 	}
-	memset(&l->entries[SWAP_N], 0, sizeof(l->entries[SWAP_N]));
-	l->entries[SWAP_N].family = AF_INET;
-	l->entries[SWAP_N].prefixlen = cover_len;
-	inet_pton(AF_INET, cover, l->entries[SWAP_N].addr);
-	l->n = SWAP_N + 1;
+	for (int i = 0; i < SWAP_EXTRA; i++) {
+		struct allowlist_entry *e = &l->entries[SWAP_N + i];
+		char a[64], *slash;
+
+		snprintf(a, sizeof(a), "%s", extra[i]);
+		slash = strchr(a, '/');
+		assert_non_null(slash);
+		*slash = 0;
+		memset(e, 0, sizeof(*e));
+		e->family = AF_INET;
+		e->prefixlen = (uint8_t)atoi(slash + 1);
+		assert_int_equal(inet_pton(AF_INET, a, e->addr), 1);
+	}
+	l->n = SWAP_N + SWAP_EXTRA;
+}
+
+static void fill_swap_list(struct allowlist *l, uint8_t first_octet,
+			   const char *const extra[SWAP_EXTRA])
+{
+	fill_swap_list_len(l, first_octet, 32, extra);
 }
 
 /*
- * A list of SWAP_N + 1 entries replaced by a disjoint one whose covering
- * entry also holds the probe: while the second sync runs, the probe is
- * judged again and again and must get `want` every time (allowlist: pass;
- * denylist: drop). deny selects which list is swapped.
+ * A list of SWAP_N + SWAP_EXTRA entries replaced by a disjoint one that
+ * still lists three probes, each in a different way: while the second sync
+ * runs, they are judged again and again and must get `want` every time
+ * (allowlist: pass; denylist: drop). deny selects which list is swapped.
+ *  - 198.18.0.5: by a prefix in both (its /24, then its /23: trie to trie);
+ *  - 198.18.1.9: by a host entry, then by the /23 (host hash to trie);
+ *  - 198.18.4.9: by a /24, then by a host entry (trie to host hash).
+ * The SWAP_N /32s go from 10/8 to 11/8 in the host hash.
  */
 static void swap_under_probe(bool deny, __u32 want)
 {
 	struct xdpctl_map_fds fds;
 	struct xdpctl_sync_stats st;
 	struct xdpctl_sync_count *cnt;
-	struct hammer h = {.src = "198.18.0.5", .want = want};
+	static const char *const old[SWAP_EXTRA] = {
+		"198.18.0.0/24", "198.18.1.9/32", "198.18.4.0/24"};
+	static const char *const new[SWAP_EXTRA] = {
+		"198.18.0.0/23", "198.18.4.9/32", "198.18.7.0/24"};
+	struct hammer h = {
+		.src = {"198.18.0.5", "198.18.1.9", "198.18.4.9"},
+		.want = want,
+	};
 	struct allowlist_entry *big;
 	struct allowlist *l;
 	struct config cfg;
 	uint16_t port = GUARDED_PORT;
 	pthread_t th;
-	int fd;
+	int fd, hfd;
 
 	SKIP_IF_NO_BPF();
 	fds = skel_fds();
-	big = calloc(SWAP_N + 1, sizeof(*big));
+	big = calloc(SWAP_N + SWAP_EXTRA, sizeof(*big));
 	assert_non_null(big);
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.xdp.ports = &port;
@@ -2091,12 +2354,14 @@ static void swap_under_probe(bool deny, __u32 want)
 	l->entries = big;
 	cnt = deny ? &st.deny4 : &st.allow4;
 	fd = deny ? fds.deny4_fd : fds.allow4_fd;
+	hfd = deny ? fds.hdeny4_fd : fds.hallow4_fd;
 	cfg.xdp.allowlist_enabled = !deny;
 
-	/* old: the probe's /24 + SWAP_N /32s in 10/8; new: its /16 + 11/8 */
-	fill_swap_list(l, 10, "198.18.0.0", 24);
+	fill_swap_list(l, 10, old);
 	assert_int_equal(xdpctl_sync_maps(&fds, &cfg, NULL), 0);
-	fill_swap_list(l, 11, "198.18.0.0", 16);
+	assert_int_equal(count_map(hfd), SWAP_N + 1);
+	assert_int_equal(count_map(fd), 2);
+	fill_swap_list(l, 11, new);
 
 	assert_int_equal(pthread_create(&th, NULL, hammer_thread, &h), 0);
 	while (h.runs < 100)
@@ -2105,9 +2370,10 @@ static void swap_under_probe(bool deny, __u32 want)
 	h.stop = 1;
 	pthread_join(th, NULL);
 
-	assert_int_equal(cnt->added, SWAP_N + 1);
-	assert_int_equal(cnt->deleted, SWAP_N + 1);
-	assert_int_equal(count_map(fd), SWAP_N + 1);
+	assert_int_equal(cnt->added, SWAP_N + SWAP_EXTRA);
+	assert_int_equal(cnt->deleted, SWAP_N + SWAP_EXTRA);
+	assert_int_equal(count_map(hfd), SWAP_N + 1);
+	assert_int_equal(count_map(fd), 2);
 	print_message("  %s: %lu runs during the swap, %lu wrong\n",
 		      deny ? "denylist" : "allowlist", h.runs, h.wrong);
 	assert_int_equal(h.errors, 0);
@@ -2117,6 +2383,97 @@ static void swap_under_probe(bool deny, __u32 want)
 	l->n = 0;
 	assert_int_equal(xdpctl_sync_maps(&fds, &cfg, NULL), 0);
 	free(big);
+}
+
+/*
+ * The host hash's flag turning off and on under probe: a list whose host
+ * entries all go (the hash empties, its flag is cleared) and come back
+ * (the hash fills from empty, its flag is set), SWAP_N entries moving
+ * between the host hash (/32s) and the trie (/31s) each way.
+ *  - 198.18.0.5: by a prefix throughout (its /24, then its /23);
+ *  - 198.18.1.9: by a host entry, then by the /23 only, then the host
+ *    entry only again (hash to trie to hash);
+ *  - 198.18.4.9: by a /24, then a /25, then the /24.
+ * A flag cleared while the hash still covers a probe, or set only after
+ * the trie entry covering it went, is a wrong verdict here.
+ */
+static void swap_flags_under_probe(bool deny, __u32 want)
+{
+	struct xdpctl_map_fds fds;
+	struct xdpctl_sync_stats st;
+	static const char *const hosts[SWAP_EXTRA] = {
+		"198.18.0.0/24", "198.18.1.9/32", "198.18.4.0/24"};
+	static const char *const prefixes[SWAP_EXTRA] = {
+		"198.18.0.0/23", "198.18.4.0/25", "198.18.7.0/24"};
+	struct hammer h = {
+		.src = {"198.18.0.5", "198.18.1.9", "198.18.4.9"},
+		.want = want,
+	};
+	struct allowlist_entry *big;
+	struct sluice_settings set;
+	struct allowlist *l;
+	struct config cfg;
+	uint16_t port = GUARDED_PORT;
+	__u32 flag, zero = 0;
+	pthread_t th;
+	int hfd;
+
+	SKIP_IF_NO_BPF();
+	fds = skel_fds();
+	big = calloc(SWAP_N + SWAP_EXTRA, sizeof(*big));
+	assert_non_null(big);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.xdp.ports = &port;
+	cfg.xdp.n_ports = 1;
+	l = deny ? &cfg.xdp.deny : &cfg.xdp.allow;
+	l->entries = big;
+	hfd = deny ? fds.hdeny4_fd : fds.hallow4_fd;
+	flag = deny ? SLUICE_SET_HOSTS_DENY4 : SLUICE_SET_HOSTS_ALLOW4;
+	cfg.xdp.allowlist_enabled = !deny;
+
+	fill_swap_list_len(l, 10, 32, hosts);
+	assert_int_equal(xdpctl_sync_maps(&fds, &cfg, NULL), 0);
+	assert_int_equal(count_map(hfd), SWAP_N + 1);
+	assert_int_equal(bpf_map_lookup_elem(fds.settings_fd, &zero, &set), 0);
+	assert_true(set.flags & flag);
+
+	assert_int_equal(pthread_create(&th, NULL, hammer_thread, &h), 0);
+	while (h.runs < 100)
+		usleep(100);
+	/* hosts out: the hash empties, its flag goes off */
+	fill_swap_list_len(l, 11, 31, prefixes);
+	assert_int_equal(xdpctl_sync_maps(&fds, &cfg, &st), 0);
+	assert_int_equal(count_map(hfd), 0);
+	assert_int_equal(bpf_map_lookup_elem(fds.settings_fd, &zero, &set), 0);
+	assert_false(set.flags & SLUICE_SET_HOSTS_ALL);
+	/* hosts back in: the hash fills from empty, its flag goes on */
+	fill_swap_list_len(l, 10, 32, hosts);
+	assert_int_equal(xdpctl_sync_maps(&fds, &cfg, &st), 0);
+	h.stop = 1;
+	pthread_join(th, NULL);
+
+	assert_int_equal(count_map(hfd), SWAP_N + 1);
+	assert_int_equal(bpf_map_lookup_elem(fds.settings_fd, &zero, &set), 0);
+	assert_int_equal(set.flags & SLUICE_SET_HOSTS_ALL, flag);
+	print_message("  %s: %lu runs during the swaps, %lu wrong\n",
+		      deny ? "denylist" : "allowlist", h.runs, h.wrong);
+	assert_int_equal(h.errors, 0);
+	assert_int_equal(h.wrong, 0);
+	assert_true(h.runs > 100);
+	/* leave the list empty for the next test */
+	l->n = 0;
+	assert_int_equal(xdpctl_sync_maps(&fds, &cfg, NULL), 0);
+	free(big);
+}
+
+static void test_sync_flags_never_drop_common_client(void **state)
+{
+	swap_flags_under_probe(false, XDP_PASS);
+}
+
+static void test_sync_flags_never_pass_denied_source(void **state)
+{
+	swap_flags_under_probe(true, XDP_DROP);
 }
 
 static void test_sync_never_drops_common_client(void **state)
@@ -2254,6 +2611,11 @@ static void remove_pins(const char *dir)
 		SLUICE_MAP_NAME(SLUICE_MAP_SRC4),
 		SLUICE_MAP_NAME(SLUICE_MAP_SRC6),
 		SLUICE_MAP_NAME(SLUICE_MAP_EVENTS),
+		SLUICE_MAP_NAME(SLUICE_MAP_SYNFLOOD),
+		SLUICE_MAP_NAME(SLUICE_MAP_HALLOW4),
+		SLUICE_MAP_NAME(SLUICE_MAP_HALLOW6),
+		SLUICE_MAP_NAME(SLUICE_MAP_HDENY4),
+		SLUICE_MAP_NAME(SLUICE_MAP_HDENY6),
 	};
 	char p[256];
 
@@ -2381,9 +2743,9 @@ static void test_attach_detach(void **state)
 	assert_true(id != 0);
 
 	/* the pins are readable, with BTF, by bpftool and by sluicectl's path
-	 */
+	 * (the /32 is in the host hash) */
 	snprintf(cmd, sizeof(cmd), "bpftool -j map dump pinned %s/%s 2>&1",
-		 e->pin, SLUICE_MAP_NAME(SLUICE_MAP_ALLOW4));
+		 e->pin, SLUICE_MAP_NAME(SLUICE_MAP_HALLOW4));
 	f = popen(cmd, "r");
 	assert_non_null(f);
 	n = fread(out, 1, sizeof(out) - 1, f);
@@ -2398,7 +2760,8 @@ static void test_attach_detach(void **state)
 			fail_msg("bpftool dump lacks BTF field names: %s", out);
 	}
 	assert_int_equal(xdpctl_pins_open(e->pin, &pins), 0);
-	assert_int_equal(xdpctl_pins_count(pins.allow4_fd), 1);
+	assert_int_equal(xdpctl_pins_count(pins.hallow4_fd), 1);
+	assert_int_equal(xdpctl_pins_count(pins.allow4_fd), 0);
 	assert_int_equal(xdpctl_pins_count(pins.allow6_fd), 1);
 	assert_int_equal(xdpctl_pins_count(pins.ports_fd), 1);
 
@@ -2418,7 +2781,7 @@ static void test_attach_detach(void **state)
 	/* allow the client by reload: now the SYN passes and gets an RST */
 	cfg_allow(&e->t, "198.18.0.2", 32);
 	assert_int_equal(xdpctl_sync(e->x, &e->t.cfg), 0);
-	assert_int_equal(xdpctl_pins_count(pins.allow4_fd), 2);
+	assert_int_equal(xdpctl_pins_count(pins.hallow4_fd), 2);
 	assert_int_equal(xdpctl_read_stats(e->x, c1), 0);
 	assert_int_equal(probe_connect(e, GUARDED_PORT, 2000), 0);
 	assert_int_equal(xdpctl_read_stats(e->x, c2), 0);
@@ -2813,6 +3176,7 @@ int main(void)
 		cmocka_unit_test_setup(test_scope_all, verdict_setup),
 		cmocka_unit_test_setup(test_rate_default_class, verdict_setup),
 		cmocka_unit_test_setup(test_rate_per_cidr_class, verdict_setup),
+		cmocka_unit_test_setup(test_host_entries, verdict_setup),
 		cmocka_unit_test_setup(test_rate_v6_prefix, verdict_setup),
 		cmocka_unit_test_setup(test_verdict_cache_generation,
 				       verdict_setup),
@@ -2823,6 +3187,8 @@ int main(void)
 	const struct CMUnitTest sync[] = {
 		cmocka_unit_test_setup(test_sync_diff, sync_setup),
 		cmocka_unit_test_setup(test_sync_masks_host_bits, sync_setup),
+		cmocka_unit_test_setup(test_sync_moves_hosts_out_of_tries,
+				       sync_setup),
 		cmocka_unit_test_setup(test_sync_full_map, sync_setup),
 		cmocka_unit_test_setup(test_sync_bad_entry, sync_setup),
 		cmocka_unit_test_setup(test_sync_deny_and_settings,
@@ -2832,6 +3198,10 @@ int main(void)
 		cmocka_unit_test_setup(test_sync_never_drops_common_client,
 				       sync_setup),
 		cmocka_unit_test_setup(test_sync_never_passes_denied_source,
+				       sync_setup),
+		cmocka_unit_test_setup(test_sync_flags_never_drop_common_client,
+				       sync_setup),
+		cmocka_unit_test_setup(test_sync_flags_never_pass_denied_source,
 				       sync_setup),
 	};
 	const struct CMUnitTest attach[] = {

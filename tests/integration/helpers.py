@@ -56,7 +56,8 @@ ABI_VERSION = int(re.search(
 MAP_NAMES = ["sl_ports_v2", "sl_allow4_v1", "sl_allow6_v1", "sl_stats_v4",
              "sl_settings_v3", "sl_deny4_v1", "sl_deny6_v1", "sl_ban4_v1",
              "sl_ban6_v1", "sl_classes_v1", "sl_src4_v1", "sl_src6_v1",
-             "sl_events_v1", "sl_synflood_v1"]
+             "sl_events_v1", "sl_synflood_v1", "sl_hallow4_v1",
+             "sl_hallow6_v1", "sl_hdeny4_v1", "sl_hdeny6_v1"]
 REASONS = ["pass_unguarded", "pass_allowed", "pass_not_ip", "pass_malformed",
            "drop_not_allowed", "pass_guarded", "drop_deny", "drop_banned",
            "drop_rate", "drop_syn_rate", "drop_frag_tiny",

@@ -31,7 +31,9 @@ def test_sigint_also_shuts_down_cleanly(sluiced_factory):
 
 
 def allow4_count():
-    return len(h.bpftool_dump("sl_allow4_v1"))
+    # the IPv4 allowlist: its trie (prefixes) and host hash (/32s)
+    return (len(h.bpftool_dump("sl_allow4_v1")) +
+            len(h.bpftool_dump("sl_hallow4_v1")))
 
 
 def test_sighup_reload_updates_allowlist(sluiced_factory, workdir):

@@ -98,9 +98,10 @@ def test_sluicectl_usage_error_exits_1(env):
     assert r.returncode == 1, (r.returncode, r.stdout, r.stderr)
 
 
+# the allowlist's /32 and /128 live in the host hashes beside the tries
 @pytest.mark.parametrize("map_name,addr,plen", [
-    ("sl_allow4_v1", h.ALLOWED4, 32),
-    ("sl_allow6_v1", h.ALLOWED6, 128)], ids=["v4", "v6"])
+    ("sl_hallow4_v1", h.ALLOWED4, 32),
+    ("sl_hallow6_v1", h.ALLOWED6, 128)], ids=["v4", "v6"])
 def test_bpftool_dump_is_readable(gateway, map_name, addr, plen):
     entries = h.bpftool_dump(map_name)
     assert isinstance(entries, list) and len(entries) == 1, entries
