@@ -73,9 +73,66 @@ struct csection {
 	size_t item_size;		/* cfg_set_list items */
 	/* whole-section checks after all keys; vals[i]: value node of keys[i]
 	 * or NULL when absent */
-	void (*finish)(struct pctx *p, yaml_node_t *map, void *base,
-		       const char *path, yaml_node_t **vals);
+	void (*finish)(struct pctx *p, const struct csection *sec,
+		       yaml_node_t *map, void *base, const char *path,
+		       yaml_node_t **vals);
 };
+
+/* config_checks.c: the sections' whole-section checks (csection.finish) */
+void cfg_root_finish(struct pctx *p, const struct csection *sec,
+		     yaml_node_t *map, void *base, const char *path,
+		     yaml_node_t **vals);
+void cfg_listener_finish(struct pctx *p, const struct csection *sec,
+			 yaml_node_t *map, void *base, const char *path,
+			 yaml_node_t **vals);
+void cfg_tls_finish(struct pctx *p, const struct csection *sec,
+		    yaml_node_t *map, void *base, const char *path,
+		    yaml_node_t **vals);
+void cfg_up_tls_finish(struct pctx *p, const struct csection *sec,
+		       yaml_node_t *map, void *base, const char *path,
+		       yaml_node_t **vals);
+void cfg_limit_finish(struct pctx *p, const struct csection *sec,
+		      yaml_node_t *map, void *base, const char *path,
+		      yaml_node_t **vals);
+void cfg_consumer_finish(struct pctx *p, const struct csection *sec,
+			 yaml_node_t *map, void *base, const char *path,
+			 yaml_node_t **vals);
+void cfg_jwt_finish(struct pctx *p, const struct csection *sec,
+		    yaml_node_t *map, void *base, const char *path,
+		    yaml_node_t **vals);
+void cfg_jwt_key_finish(struct pctx *p, const struct csection *sec,
+			yaml_node_t *map, void *base, const char *path,
+			yaml_node_t **vals);
+void cfg_route_finish(struct pctx *p, const struct csection *sec,
+		      yaml_node_t *map, void *base, const char *path,
+		      yaml_node_t **vals);
+void cfg_cluster_finish(struct pctx *p, const struct csection *sec,
+			yaml_node_t *map, void *base, const char *path,
+			yaml_node_t **vals);
+void cfg_allowlist_finish(struct pctx *p, const struct csection *sec,
+			  yaml_node_t *map, void *base, const char *path,
+			  yaml_node_t **vals);
+void cfg_rate_finish(struct pctx *p, const struct csection *sec,
+		     yaml_node_t *map, void *base, const char *path,
+		     yaml_node_t **vals);
+void cfg_cookie_finish(struct pctx *p, const struct csection *sec,
+		       yaml_node_t *map, void *base, const char *path,
+		       yaml_node_t **vals);
+void cfg_xdp_finish(struct pctx *p, const struct csection *sec,
+		    yaml_node_t *map, void *base, const char *path,
+		    yaml_node_t **vals);
+void cfg_access_log_finish(struct pctx *p, const struct csection *sec,
+			   yaml_node_t *map, void *base, const char *path,
+			   yaml_node_t **vals);
+void cfg_http_finish(struct pctx *p, const struct csection *sec,
+		     yaml_node_t *map, void *base, const char *path,
+		     yaml_node_t **vals);
+void cfg_dns_finish(struct pctx *p, const struct csection *sec,
+		    yaml_node_t *map, void *base, const char *path,
+		    yaml_node_t **vals);
+
+/* listeners[].tls.client_auth values, in CFG_CLIENT_AUTH_* order */
+extern const char *const cfg_client_auth_modes[];
 
 /* ---- parse context ------------------------------------------------------- */
 

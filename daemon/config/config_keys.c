@@ -2,9 +2,9 @@
 /*
  * Configuration: the key tables of every section -- one row per key with
  * its setter (the value type, setters.c), bounds, default and flags, named
- * initialisers only -- and the whole-section checks that run once a
- * section's keys are parsed (csection.finish). Table order is parse order.
- * The walker is walk.c.
+ * initialisers only -- each naming its whole-section check
+ * (csection.finish, config_checks.c). Table order is parse order. The
+ * walker is walk.c.
  */
 #include "config/config_int.h"
 
@@ -28,26 +28,10 @@ static const char *const escaped_slashes_modes[] = { "reject", "keep", NULL };
 static const char *const log_levels[] = { "error", "warn", "info", "debug",
 					  NULL };
 
-static void xdp_finish(struct pctx *p, yaml_node_t *map, void *base,
-		       const char *path, yaml_node_t **vals);
-static void allowlist_finish(struct pctx *p, yaml_node_t *map, void *base,
-			     const char *path, yaml_node_t **vals);
-static void root_finish(struct pctx *p, yaml_node_t *map, void *base,
-			const char *path, yaml_node_t **vals);
-static void access_log_finish(struct pctx *p, yaml_node_t *map, void *base,
-			      const char *path, yaml_node_t **vals);
-static void rate_finish(struct pctx *p, yaml_node_t *map, void *base,
-			const char *path, yaml_node_t **vals);
-static void cookie_finish(struct pctx *p, yaml_node_t *map, void *base,
-			  const char *path, yaml_node_t **vals);
 
 static const char *const tls_versions[] = { "1.2", "1.3", NULL };
-static const char *const client_auth_modes[] = { "none", "optional",
+const char *const cfg_client_auth_modes[] = { "none", "optional",
 						  "required", NULL };
-static void listener_finish(struct pctx *p, yaml_node_t *map, void *base,
-			    const char *path, yaml_node_t **vals);
-static void tls_finish(struct pctx *p, yaml_node_t *map, void *base,
-		       const char *path, yaml_node_t **vals);
 
 #define TC(f) offsetof(struct config_tls_cert, f)
 static const struct ckey tls_cert_keys[] = {
@@ -77,7 +61,7 @@ static const struct ckey tls_keys[] = {
 	  .min = 1, .max = PATH_MAX - 1, .flags = K_RELOAD },
 	{ .name = "client_auth", .set = cfg_set_enum, .off = T(client_auth),
 	  .def_int = CFG_CLIENT_AUTH_NONE, .flags = K_RELOAD,
-	  .choices = client_auth_modes },
+	  .choices = cfg_client_auth_modes },
 	{ .name = "handshake_timeout_ms", .set = cfg_set_u32,
 	  .off = T(handshake_timeout_ms), .min = 100, .max = 600000,
 	  .def_int = 10000, .flags = K_RELOAD },
@@ -89,7 +73,7 @@ static const struct csection tls_sec = {
 	.what = "tls",
 	.keys = tls_keys,
 	.n_keys = N_KEYS(tls_keys),
-	.finish = tls_finish,
+	.finish = cfg_tls_finish,
 };
 
 #define L(f) offsetof(struct config_listener, f)
@@ -115,15 +99,16 @@ static const struct csection listener_sec = {
 	.keys = listener_keys,
 	.n_keys = N_KEYS(listener_keys),
 	.item_size = sizeof(struct config_listener),
-	.finish = listener_finish,
+	.finish = cfg_listener_finish,
 };
 
 static const char *const lb_modes[] = { "round_robin", "least_request",
 					"hash", NULL };
 static const char *const up_protocols[] = { "http1", "h2", NULL };
 
-static void service_finish(struct pctx *p, yaml_node_t *map, void *base,
-			   const char *path, yaml_node_t **vals);
+static void service_finish(struct pctx *p, const struct csection *sec,
+			   yaml_node_t *map, void *base, const char *path,
+			   yaml_node_t **vals);
 
 #define HC(f) offsetof(struct config_health, f)
 static const struct ckey health_keys[] = {
@@ -204,8 +189,6 @@ static const struct csection svc_limits_sec = {
 	.n_keys = N_KEYS(svc_limits_keys),
 };
 
-static void up_tls_finish(struct pctx *p, yaml_node_t *map, void *base,
-			  const char *path, yaml_node_t **vals);
 
 #define UT(f) offsetof(struct config_upstream_tls, f)
 static const struct ckey up_tls_keys[] = {
@@ -229,7 +212,7 @@ static const struct csection up_tls_sec = {
 	.what = "tls",
 	.keys = up_tls_keys,
 	.n_keys = N_KEYS(up_tls_keys),
-	.finish = up_tls_finish,
+	.finish = cfg_up_tls_finish,
 };
 
 #define S(f) offsetof(struct config_service, f)
@@ -305,8 +288,9 @@ static bool parse_status_range(const char *s, uint16_t *lo, uint16_t *hi)
 }
 
 /* hash_on, health.expect; the health and outlier sections' presence. */
-static void service_finish(struct pctx *p, yaml_node_t *map, void *base,
-			   const char *path, yaml_node_t **vals)
+static void service_finish(struct pctx *p, const struct csection *sec,
+			   yaml_node_t *map, void *base, const char *path,
+			   yaml_node_t **vals)
 {
 	struct config_service *s = base;
 	size_t nk = N_KEYS(service_keys);
@@ -392,16 +376,6 @@ static const char *const redis_down_modes[] = { "local", "open", "closed",
 						NULL };
 static const char *const roles_modes[] = { "any", "all", NULL };
 
-static void limit_finish(struct pctx *p, yaml_node_t *map, void *base,
-			 const char *path, yaml_node_t **vals);
-static void consumer_finish(struct pctx *p, yaml_node_t *map, void *base,
-			    const char *path, yaml_node_t **vals);
-static void jwt_finish(struct pctx *p, yaml_node_t *map, void *base,
-		       const char *path, yaml_node_t **vals);
-static void jwt_key_finish(struct pctx *p, yaml_node_t *map, void *base,
-			   const char *path, yaml_node_t **vals);
-static void route_finish(struct pctx *p, yaml_node_t *map, void *base,
-			 const char *path, yaml_node_t **vals);
 
 #define LM(f) offsetof(struct config_limit, f)
 static const struct ckey limit_keys[] = {
@@ -423,7 +397,7 @@ static const struct csection limit_sec = {
 	.keys = limit_keys,
 	.n_keys = N_KEYS(limit_keys),
 	.item_size = sizeof(struct config_limit),
-	.finish = limit_finish,
+	.finish = cfg_limit_finish,
 };
 
 #define CO(f) offsetof(struct config_consumer, f)
@@ -449,7 +423,7 @@ static const struct csection consumer_sec = {
 	.keys = consumer_keys,
 	.n_keys = N_KEYS(consumer_keys),
 	.item_size = sizeof(struct config_consumer),
-	.finish = consumer_finish,
+	.finish = cfg_consumer_finish,
 };
 
 #define JK(f) offsetof(struct config_jwt_key, f)
@@ -469,7 +443,7 @@ static const struct csection jwt_key_sec = {
 	.keys = jwt_key_keys,
 	.n_keys = N_KEYS(jwt_key_keys),
 	.item_size = sizeof(struct config_jwt_key),
-	.finish = jwt_key_finish,
+	.finish = cfg_jwt_key_finish,
 };
 
 #define J(f) offsetof(struct config_jwt, f)
@@ -502,7 +476,7 @@ static const struct csection jwt_sec = {
 	.what = "jwt",
 	.keys = jwt_keys,
 	.n_keys = N_KEYS(jwt_keys),
-	.finish = jwt_finish,
+	.finish = cfg_jwt_finish,
 };
 
 #define E(f) offsetof(struct config_escalation, f)
@@ -527,8 +501,6 @@ static const struct csection escalation_sec = {
 	.n_keys = N_KEYS(escalation_keys),
 };
 
-static void cluster_finish(struct pctx *p, yaml_node_t *map, void *base,
-			   const char *path, yaml_node_t **vals);
 
 #define CL(f) offsetof(struct config_cluster, f)
 static const struct ckey cluster_keys[] = {
@@ -552,7 +524,7 @@ static const struct csection cluster_sec = {
 	.what = "cluster",
 	.keys = cluster_keys,
 	.n_keys = N_KEYS(cluster_keys),
-	.finish = cluster_finish,
+	.finish = cfg_cluster_finish,
 };
 
 #define R(f) offsetof(struct config_route, f)
@@ -629,7 +601,7 @@ static const struct csection route_sec = {
 	.keys = route_keys,
 	.n_keys = N_KEYS(route_keys),
 	.item_size = sizeof(struct config_route),
-	.finish = route_finish,
+	.finish = cfg_route_finish,
 };
 
 #define X(f) offsetof(struct config_xdp, f)
@@ -644,7 +616,7 @@ static const struct csection allowlist_sec = {
 	.what = "allowlist",
 	.keys = allowlist_keys,
 	.n_keys = N_KEYS(allowlist_keys),
-	.finish = allowlist_finish,
+	.finish = cfg_allowlist_finish,
 };
 
 static const struct ckey denylist_keys[] = {
@@ -677,7 +649,7 @@ static const struct csection rate_sec = {
 	.what = "rate_limit",
 	.keys = rate_keys,
 	.n_keys = N_KEYS(rate_keys),
-	.finish = rate_finish,
+	.finish = cfg_rate_finish,
 };
 
 static const struct ckey cookie_keys[] = {
@@ -691,7 +663,7 @@ static const struct csection cookie_sec = {
 	.what = "syncookies",
 	.keys = cookie_keys,
 	.n_keys = N_KEYS(cookie_keys),
-	.finish = cookie_finish,
+	.finish = cfg_cookie_finish,
 };
 
 static const struct ckey xdp_keys[] = {
@@ -724,7 +696,7 @@ static const struct csection xdp_sec = {
 	.what = "xdp",
 	.keys = xdp_keys,
 	.n_keys = N_KEYS(xdp_keys),
-	.finish = xdp_finish,
+	.finish = cfg_xdp_finish,
 };
 
 #define C(f) offsetof(struct config, f)
@@ -761,7 +733,7 @@ static const struct csection access_log_sec = {
 	.what = "access_log",
 	.keys = access_log_keys,
 	.n_keys = N_KEYS(access_log_keys),
-	.finish = access_log_finish,
+	.finish = cfg_access_log_finish,
 };
 
 #define M(f) offsetof(struct config_metrics, f)
@@ -854,13 +826,11 @@ static const struct ckey http_keys[] = {
 	  .def_int = 30000, .flags = K_RELOAD },
 };
 #undef H
-static void http_finish(struct pctx *p, yaml_node_t *map, void *base,
-			const char *path, yaml_node_t **vals);
 static const struct csection http_sec = {
 	.what = "http",
 	.keys = http_keys,
 	.n_keys = N_KEYS(http_keys),
-	.finish = http_finish,
+	.finish = cfg_http_finish,
 };
 
 static const struct csection logging_sec = {
@@ -869,8 +839,6 @@ static const struct csection logging_sec = {
 	.n_keys = N_KEYS(logging_keys),
 };
 
-static void dns_finish(struct pctx *p, yaml_node_t *map, void *base,
-		       const char *path, yaml_node_t **vals);
 
 #define D(f) offsetof(struct config_dns, f)
 static const struct ckey dns_keys[] = {
@@ -889,7 +857,7 @@ static const struct csection dns_sec = {
 	.what = "dns",
 	.keys = dns_keys,
 	.n_keys = N_KEYS(dns_keys),
-	.finish = dns_finish,
+	.finish = cfg_dns_finish,
 };
 
 /* Table order is parse order: services before routes. */
@@ -946,7 +914,7 @@ const struct csection cfg_root_sec = {
 	.what = "config",
 	.keys = root_keys,
 	.n_keys = N_KEYS(root_keys),
-	.finish = root_finish,
+	.finish = cfg_root_finish,
 };
 
 /* cfg_walk_map() (walk.c) keeps per-key state in arrays of CFG_MAX_KEYS */
@@ -963,534 +931,3 @@ _Static_assert(N_KEYS(listener_keys) <= CFG_MAX_KEYS && N_KEYS(service_keys) <= 
 	       N_KEYS(http_keys) <= CFG_MAX_KEYS && N_KEYS(dns_keys) <= CFG_MAX_KEYS,
 	       "a key table outgrew CFG_MAX_KEYS");
 #undef N_KEYS
-
-/* ---- whole-section checks ----------------------------------------------------- */
-
-static yaml_node_t *val_of(const struct csection *sec, yaml_node_t **vals,
-			   const char *name)
-{
-	for (size_t i = 0; i < sec->n_keys; i++)
-		if (!strcmp(sec->keys[i].name, name))
-			return vals[i];
-	return NULL;
-}
-
-static bool empty_seq(const yaml_node_t *n)
-{
-	return cfg_is_null(n) || (n->type == YAML_SEQUENCE_NODE &&
-			      n->data.sequence.items.top == n->data.sequence.items.start);
-}
-
-static void allowlist_finish(struct pctx *p, yaml_node_t *map, void *base,
-			     const char *path, yaml_node_t **vals)
-{
-	struct config_xdp *x = base;
-	yaml_node_t *en = val_of(&allowlist_sec, vals, "enabled");
-	yaml_node_t *files = val_of(&allowlist_sec, vals, "files");
-
-	if (!en)	/* default: enabled if files are given */
-		x->allowlist_enabled = x->n_allowlist_files > 0;
-	else if (x->allowlist_enabled && (!files || empty_seq(files)))
-		cfg_err_at(p, en, path,
-			   "enabled but no 'files' given (to drop all traffic to the guarded ports, list an empty file)");
-}
-
-static void access_log_finish(struct pctx *p, yaml_node_t *map, void *base,
-			      const char *path, yaml_node_t **vals)
-{
-	struct config_access_log *a = base;
-	yaml_node_t *pn = val_of(&access_log_sec, vals, "path");
-
-	if (pn && a->path[0] && a->path[0] != '/' && strcmp(a->path, "-") &&
-	    strcmp(a->path, "stdout")) {
-		char q[256], sp[160];
-
-		cfg_subpath(sp, sizeof(sp), path, "path");
-		cfg_err_at(p, pn, sp, "must be an absolute path, '-' or 'stdout': %s",
-			   cfg_qv(pn, q, sizeof(q)));
-	}
-}
-
-static void cookie_finish(struct pctx *p, yaml_node_t *map, void *base,
-			  const char *path, yaml_node_t **vals)
-{
-	struct config_xdp *x = base;
-
-	(void)p;
-	(void)map;
-	(void)path;
-	if (!val_of(&cookie_sec, vals, "syn_rate"))
-		x->cookie_syn_rate = CFG_DEF_COOKIE_SYN_RATE;
-}
-
-static void xdp_finish(struct pctx *p, yaml_node_t *map, void *base,
-		       const char *path, yaml_node_t **vals)
-{
-	struct config_xdp *x = base;
-	yaml_node_t *ifs = val_of(&xdp_sec, vals, "interfaces");
-	yaml_node_t *en = val_of(&xdp_sec, vals, "enabled");
-	yaml_node_t *ds = val_of(&xdp_sec, vals, "drop_sample");
-	char sp[64];
-	bool b;
-
-	if (ds && x->drop_sample & (x->drop_sample - 1)) {
-		cfg_subpath(sp, sizeof(sp), path, "drop_sample");
-		cfg_err_at(p, ds, sp,
-			   "must be 0 (off) or a power of two (1, 2, 4, ... 1073741824), got %u",
-			   x->drop_sample);
-	}
-
-	if (!x->enabled || x->n_interfaces || (en && !cfg_bool_value(en, &b)))
-		return;	/* (a bad 'enabled' was reported already) */
-	cfg_subpath(sp, sizeof(sp), path, "interfaces");
-	if (!ifs)
-		cfg_err_at(p, map, path,
-			   "missing required key 'interfaces' (required when xdp is enabled)");
-	else if (empty_seq(ifs))
-		cfg_err_at(p, ifs, sp, "at least 1 entry is required when xdp is enabled");
-}
-
-/* ---- auth and limit section checks ---- */
-
-static yaml_node_t *seq_item(struct pctx *p, yaml_node_t *seq, size_t i)
-{
-	if (!seq || seq->type != YAML_SEQUENCE_NODE ||
-	    (size_t)(seq->data.sequence.items.top - seq->data.sequence.items.start) <= i)
-		return seq;
-	return cfg_node(p, seq->data.sequence.items.start[i]);
-}
-
-static void limit_finish(struct pctx *p, yaml_node_t *map, void *base,
-			 const char *path, yaml_node_t **vals)
-{
-	struct config_limit *l = base;
-	yaml_node_t *rates = val_of(&limit_sec, vals, "rates");
-	char msg[256], sp[192];
-
-	l->limit.key = (enum rl_key_kind)l->key;
-	l->limit.max_keys = l->max_keys;
-	l->limit.n_windows = 0;
-	for (size_t i = 0; i < l->n_rates && i < RL_MAX_WINDOWS; i++) {
-		if (!l->rates[i])
-			continue;
-		if (rl_parse_window(l->rates[i], &l->limit.windows[i], msg,
-				    sizeof(msg))) {
-			snprintf(sp, sizeof(sp), "%.150s.rates[%zu]", path, i);
-			cfg_err_at(p, seq_item(p, rates, i), sp, "%s", msg);
-			continue;
-		}
-		l->limit.n_windows++;
-	}
-	if (l->scope != CFG_SCOPE_CLUSTER)
-		return;
-	cfg_subpath(sp, sizeof(sp), path, "scope");
-	if (!p->cfg->cluster.enabled)
-		cfg_err_at(p, val_of(&limit_sec, vals, "scope"), sp,
-			   "scope 'cluster' needs a top-level 'cluster' section (redis, node, ...)");
-	else if (l->n_rates != 1 || (l->limit.n_windows == 1 &&
-				     l->limit.windows[0].burst !=
-				     l->limit.windows[0].limit))
-		cfg_err_at(p, val_of(&limit_sec, vals, "scope"), sp,
-			   "a cluster limit takes exactly one rate, without 'burst' (a fixed window of N per period shared by all hosts)");
-}
-
-/* cluster: the Redis address ("HOST:PORT", "[V6]:PORT" or an absolute
- * Unix socket path) and the password reference. */
-static void cluster_finish(struct pctx *p, yaml_node_t *map, void *base,
-			   const char *path, yaml_node_t **vals)
-{
-	struct config_cluster *c = base;
-	yaml_node_t *rn = val_of(&cluster_sec, vals, "redis");
-	yaml_node_t *pw = val_of(&cluster_sec, vals, "password");
-	yaml_node_t *nn = val_of(&cluster_sec, vals, "node");
-	const char *a = c->redis, *colon;
-	char sp[96];
-	bool ok = true;
-
-	(void)map;
-	c->enabled = true;
-	if (rn && a[0] && a[0] != '/') {
-		char *end;
-		unsigned long port;
-
-		colon = strrchr(a, ':');
-		ok = colon && colon != a && colon[1];
-		if (ok) {
-			port = strtoul(colon + 1, &end, 10);
-			ok = !*end && port >= 1 && port <= 65535 &&
-			     colon[1] >= '0' && colon[1] <= '9';
-		}
-		if (ok && a[0] == '[')
-			ok = colon[-1] == ']' && colon - a > 2;
-		else if (ok)
-			ok = !memchr(a, ':', (size_t)(colon - a)) &&
-			     strspn(a, "abcdefghijklmnopqrstuvwxyz"
-				    "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-") ==
-			     (size_t)(colon - a);
-		if (!ok) {
-			cfg_subpath(sp, sizeof(sp), path, "redis");
-			cfg_err_at(p, rn, sp,
-				   "bad Redis address '%s' (HOST:PORT such as 127.0.0.1:6379, [::1]:6379, or an absolute Unix socket path)",
-				   a);
-		}
-	}
-	if (pw && c->password[0]) {
-		const char *v = c->password + 4;
-
-		cfg_subpath(sp, sizeof(sp), path, "password");
-		if (!strncmp(c->password, "env:", 4))
-			ok = *v && strspn(v, "abcdefghijklmnopqrstuvwxyz"
-					  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") ==
-				   strlen(v) && !(*v >= '0' && *v <= '9');
-		else
-			ok = !strncmp(c->password, "file:", 5) &&
-			     c->password[5];
-		if (!ok)
-			cfg_err_at(p, pw, sp,
-				   "must be 'env:NAME' or 'file:PATH' (the password itself is not written in the config)");
-	}
-	if (nn && c->node[0] &&
-	    strspn(c->node, "abcdefghijklmnopqrstuvwxyz"
-		   "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") !=
-	    strlen(c->node)) {
-		cfg_subpath(sp, sizeof(sp), path, "node");
-		cfg_err_at(p, nn, sp,
-			   "node name '%s': use letters, digits, '.', '-' and '_'",
-			   c->node);
-	}
-}
-
-/* A secret reference: "sha256:<hex>" (hash_ok), "file:PATH" or "env:NAME". */
-static void check_secret(struct pctx *p, yaml_node_t *n, const char *path,
-			 const char *spec, bool hash_ok)
-{
-	uint8_t h[AUTH_DIGEST_LEN];
-	char msg[256];
-
-	if (!strncmp(spec, "file:", 5)) {
-		if (!spec[5])
-			cfg_err_at(p, n, path, "'file:' needs a path");
-		return;
-	}
-	if (!strncmp(spec, "env:", 4)) {
-		const char *v = spec + 4;
-		bool ok = (*v >= 'A' && *v <= 'Z') || (*v >= 'a' && *v <= 'z') || *v == '_';
-
-		for (; ok && *v; v++)
-			ok = (*v >= 'A' && *v <= 'Z') || (*v >= 'a' && *v <= 'z') ||
-			     (*v >= '0' && *v <= '9') || *v == '_';
-		if (!ok)
-			cfg_err_at(p, n, path, "'env:' needs a variable name ([A-Za-z_][A-Za-z0-9_]*)");
-		return;
-	}
-	if (!hash_ok) {
-		cfg_err_at(p, n, path,
-			   "an HMAC secret must be 'file:PATH' or 'env:NAME' (the key itself is needed, not its hash)");
-		return;
-	}
-	if (auth_parse_hash(spec, h, msg, sizeof(msg)))
-		cfg_err_at(p, n, path, "%s", msg);
-}
-
-static void check_roles(struct pctx *p, yaml_node_t *seq, const char *path,
-			char **roles, size_t n)
-{
-	char sp[192];
-
-	for (size_t i = 0; i < n; i++) {
-		if (!roles[i] || auth_name_valid(roles[i], strlen(roles[i])))
-			continue;
-		snprintf(sp, sizeof(sp), "%.150s[%zu]", path, i);
-		cfg_err_at(p, seq_item(p, seq, i), sp,
-			   "invalid role name '%.64s' (1-63 visible characters, no spaces, quotes, '\\' or ',')",
-			   roles[i]);
-	}
-}
-
-static void consumer_finish(struct pctx *p, yaml_node_t *map, void *base,
-			    const char *path, yaml_node_t **vals)
-{
-	struct config_consumer *c = base;
-	yaml_node_t *bt = val_of(&consumer_sec, vals, "bearer_tokens");
-	yaml_node_t *ak = val_of(&consumer_sec, vals, "api_keys");
-	char sp[192];
-
-	cfg_subpath(sp, sizeof(sp), path, "roles");
-	check_roles(p, val_of(&consumer_sec, vals, "roles"), sp, c->roles,
-		    c->n_roles);
-	for (size_t i = 0; i < c->n_bearer_tokens; i++) {
-		snprintf(sp, sizeof(sp), "%.150s.bearer_tokens[%zu]", path, i);
-		if (c->bearer_tokens[i])
-			check_secret(p, seq_item(p, bt, i), sp, c->bearer_tokens[i], true);
-	}
-	for (size_t i = 0; i < c->n_api_keys; i++) {
-		snprintf(sp, sizeof(sp), "%.150s.api_keys[%zu]", path, i);
-		if (c->api_keys[i])
-			check_secret(p, seq_item(p, ak, i), sp, c->api_keys[i], true);
-	}
-}
-
-static void jwt_key_finish(struct pctx *p, yaml_node_t *map, void *base,
-			   const char *path, yaml_node_t **vals)
-{
-	struct config_jwt_key *k = base;
-	yaml_node_t *alg = val_of(&jwt_key_sec, vals, "alg");
-	char sp[192];
-
-	if (!k->file == !k->secret)
-		cfg_err_at(p, map, path, "needs exactly one of 'file' (a PEM public key) or 'secret' (HS256/384/512)");
-	if (k->secret) {
-		cfg_subpath(sp, sizeof(sp), path, "secret");
-		check_secret(p, val_of(&jwt_key_sec, vals, "secret"), sp, k->secret, false);
-	}
-	if (alg && k->alg[0] && auth_jwt_alg_from_name(k->alg, strlen(k->alg)) < 0) {
-		cfg_subpath(sp, sizeof(sp), path, "alg");
-		cfg_err_at(p, alg, sp,
-			   "unknown algorithm '%s' (HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384 or EdDSA)",
-			   k->alg);
-	}
-}
-
-static void jwt_finish(struct pctx *p, yaml_node_t *map, void *base,
-		       const char *path, yaml_node_t **vals)
-{
-	struct config_jwt *j = base;
-	yaml_node_t *algs = val_of(&jwt_sec, vals, "algorithms");
-	char sp[192];
-
-	j->enabled = true;
-	for (size_t i = 0; i < j->n_algorithms; i++) {
-		if (!j->algorithms[i] ||
-		    auth_jwt_alg_from_name(j->algorithms[i], strlen(j->algorithms[i])) >= 0)
-			continue;
-		snprintf(sp, sizeof(sp), "%.150s.algorithms[%zu]", path, i);
-		cfg_err_at(p, seq_item(p, algs, i), sp,
-			   "unknown algorithm '%.32s' (HS256, HS384, HS512, RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384 or EdDSA; 'none' is never accepted)",
-			   j->algorithms[i]);
-	}
-	if (!j->n_keys && !j->n_jwks_files)
-		cfg_err_at(p, map, path, "needs 'keys' or 'jwks' (where the verification keys are)");
-}
-
-static void route_finish(struct pctx *p, yaml_node_t *map, void *base,
-			 const char *path, yaml_node_t **vals)
-{
-	struct config_route *r = base;
-	yaml_node_t *auth = val_of(&route_sec, vals, "auth");
-	yaml_node_t *kq = val_of(&route_sec, vals, "key_query");
-	yaml_node_t *kh = val_of(&route_sec, vals, "key_header");
-	char sp[192];
-
-	yaml_node_t *const rn[CFG_ROUTE_NODES] = {
-		val_of(&route_sec, vals, "path_prefix"),
-		val_of(&route_sec, vals, "path_exact"),
-		val_of(&route_sec, vals, "path_regex"),
-		val_of(&route_sec, vals, "host"),
-		val_of(&route_sec, vals, "hosts"),
-		val_of(&route_sec, vals, "strip_prefix"),
-		val_of(&route_sec, vals, "rewrite_prefix"),
-	};
-
-	cfg_route_check(p, map, r, path, rn);
-	cfg_subpath(sp, sizeof(sp), path, "roles");
-	check_roles(p, val_of(&route_sec, vals, "roles"), sp, r->auth.roles,
-		    r->auth.n_roles);
-	if ((r->auth.methods & AUTH_M_JWT) && !p->cfg->jwt.enabled) {
-		cfg_subpath(sp, sizeof(sp), path, "auth");
-		cfg_err_at(p, auth, sp, "'jwt' needs a top-level 'jwt' section (keys, issuer, ...)");
-	}
-	if (!r->auth.methods) {
-		const char *needs[] = { "roles", "anonymous" };
-
-		for (size_t i = 0; i < 2; i++) {
-			yaml_node_t *v = val_of(&route_sec, vals, needs[i]);
-
-			if (v) {
-				cfg_subpath(sp, sizeof(sp), path, needs[i]);
-				cfg_err_at(p, v, sp, "needs 'auth' (the accepted credentials)");
-			}
-		}
-	}
-	if (kh && r->auth.key_header[0] && !cfg_name_ok(r->auth.key_header, strlen(r->auth.key_header))) {
-		cfg_subpath(sp, sizeof(sp), path, "key_header");
-		cfg_err_at(p, kh, sp, "invalid header name '%s'", r->auth.key_header);
-	}
-	if (kq && r->auth.key_query[0] && !cfg_name_ok(r->auth.key_query, strlen(r->auth.key_query))) {
-		cfg_subpath(sp, sizeof(sp), path, "key_query");
-		cfg_err_at(p, kq, sp, "invalid query parameter name '%s' (use A-Z a-z 0-9 _ . -)",
-			   r->auth.key_query);
-	}
-}
-
-static void http_finish(struct pctx *p, yaml_node_t *map, void *base,
-			const char *path, yaml_node_t **vals)
-{
-	struct config_http *h = base;
-	yaml_node_t *n = val_of(&http_sec, vals, "max_uri_bytes");
-	static const char *const pools[] = { "receive_buffers",
-					     "upstream_buffers" };
-	const uint32_t counts[] = { h->receive_buffers, h->upstream_buffers };
-	char sp[64];
-
-	if (h->max_uri_bytes >= h->max_header_bytes)
-		cfg_err_at(p, n ? n : map, n ? "http.max_uri_bytes" : path,
-			   "must be smaller than http.max_header_bytes (%u)",
-			   h->max_header_bytes);
-	/* the kernel's buffer rings hold a power of two */
-	for (size_t i = 0; i < 2; i++) {
-		n = val_of(&http_sec, vals, pools[i]);
-		if (!n || !(counts[i] & (counts[i] - 1)))
-			continue;
-		cfg_subpath(sp, sizeof(sp), path, pools[i]);
-		cfg_err_at(p, n, sp,
-			   "must be a power of two (16, 32, 64, ...), got %u",
-			   counts[i]);
-	}
-}
-
-/* A burst without its rate limits nothing: say so rather than ignore it. */
-static void rate_finish(struct pctx *p, yaml_node_t *map, void *base,
-			const char *path, yaml_node_t **vals)
-{
-	yaml_node_t *rate = val_of(&rate_sec, vals, "rate");
-	yaml_node_t *burst = val_of(&rate_sec, vals, "burst");
-	yaml_node_t *syn = val_of(&rate_sec, vals, "syn");
-	yaml_node_t *syn_burst = val_of(&rate_sec, vals, "syn_burst");
-	char sp[96];
-
-	(void)base;
-	if (burst && !rate) {
-		cfg_subpath(sp, sizeof(sp), path, "burst");
-		cfg_err_at(p, burst, sp, "burst needs a rate (add rate: N/s)");
-	}
-	if (syn_burst && !syn) {
-		cfg_subpath(sp, sizeof(sp), path, "syn_burst");
-		cfg_err_at(p, syn_burst, sp, "syn_burst needs a syn rate (add syn: N/s)");
-	}
-}
-
-/* tls: present (the section's keys are parsed only then) */
-static void tls_finish(struct pctx *p, yaml_node_t *map, void *base,
-		       const char *path, yaml_node_t **vals)
-{
-	struct config_tls *t = base;
-
-	t->enabled = true;
-	for (const char *s = t->hsts; s && *s; s++)
-		if (*s < 0x20 || *s > 0x7e) {
-			cfg_err_at(p, map, path,
-				   "hsts: only printable ASCII may go in a header value");
-			break;
-		}
-	if (t->client_auth != CFG_CLIENT_AUTH_NONE && !t->client_ca)
-		cfg_err_at(p, map, path,
-			   "client_auth '%s' needs client_ca (the CAs that sign client certificates)",
-			   client_auth_modes[t->client_auth]);
-}
-
-/* services[].tls: present (enabled unless it says enabled: false) */
-static void up_tls_finish(struct pctx *p, yaml_node_t *map, void *base,
-			  const char *path, yaml_node_t **vals)
-{
-	struct config_upstream_tls *t = base;
-
-	(void)vals;
-	if (!t->enabled)
-		return;
-	if (!t->cert != !t->key)
-		cfg_err_at(p, map, path,
-			   "cert and key go together (a client certificate needs its key)");
-	for (const char *s = t->sni; s && *s; s++)
-		if (*s <= 0x20 || *s > 0x7e) {
-			cfg_err_at(p, map, path,
-				   "sni: a host name (printable ASCII, no spaces)");
-			break;
-		}
-}
-
-static void listener_finish(struct pctx *p, yaml_node_t *map, void *base,
-			    const char *path, yaml_node_t **vals)
-{
-	struct config_listener *l = base;
-
-	if (l->tls.enabled && l->proxy_protocol)
-		cfg_err_at(p, map, path,
-			   "tls and proxy_protocol cannot be combined yet");
-	if (l->tls.enabled && l->redirect_https)
-		cfg_err_at(p, map, path,
-			   "redirect_https is for a plain listener, this one has tls");
-	if (l->tls.enabled && l->h2c)
-		cfg_err_at(p, map, path,
-			   "h2c is for a plain listener; with tls, offer h2 in tls.alpn");
-}
-
-static int port_cmp(const void *a, const void *b)
-{
-	uint16_t x = *(const uint16_t *)a, y = *(const uint16_t *)b;
-
-	return (x > y) - (x < y);
-}
-
-static void root_finish(struct pctx *p, yaml_node_t *map, void *base,
-			const char *path, yaml_node_t **vals)
-{
-	struct config *c = base;
-	size_t n = 0;
-
-	yaml_node_t *admin = val_of(&cfg_root_sec, vals, "admin");
-
-	if (!admin)
-		c->admin_enabled = false;	/* no admin section: no admin */
-	if (!val_of(&cfg_root_sec, vals, "xdp") && c->xdp.enabled)
-		cfg_err_at(p, map, path,
-			   "missing required key 'xdp' (xdp is enabled by default and needs 'interfaces'; set xdp.enabled: false to run without it)");
-	if (c->admin_enabled) {
-		yaml_node_t *an = cfg_map_get(p, admin, "address");
-
-		for (size_t i = 0; i < c->n_listeners; i++) {
-			if (!cfg_addr_eq(&c->listeners[i].addr, &c->admin))
-				continue;
-			cfg_err_at(p, an ? an : admin,
-				   an ? "admin.address" : "admin",
-				   "address '%s' is also used by listeners[%zu]",
-				   c->admin.text, i);
-			break;
-		}
-	}
-
-	for (size_t i = 0; i < c->n_routes; i++)
-		if (c->routes[i].max_body_bytes == CONFIG_INHERIT)
-			c->routes[i].max_body_bytes = c->http.max_body_bytes;
-	cfg_routes_check(p, c);
-	if (!c->n_listeners)
-		return;
-	c->xdp.ports = calloc(c->n_listeners, sizeof(uint16_t));
-	if (!c->xdp.ports) {
-		p->oom = true;
-		return;
-	}
-	for (size_t i = 0; i < c->n_listeners; i++)
-		if (c->listeners[i].addr.port)
-			c->xdp.ports[n++] = c->listeners[i].addr.port;
-	qsort(c->xdp.ports, n, sizeof(uint16_t), port_cmp);
-	c->xdp.n_ports = 0;
-	for (size_t i = 0; i < n; i++)
-		if (!c->xdp.n_ports || c->xdp.ports[c->xdp.n_ports - 1] != c->xdp.ports[i])
-			c->xdp.ports[c->xdp.n_ports++] = c->xdp.ports[i];
-}
-
-/* min_ttl_ms <= max_ttl_ms. */
-static void dns_finish(struct pctx *p, yaml_node_t *map, void *base,
-		       const char *path, yaml_node_t **vals)
-{
-	struct config_dns *d = base;
-	yaml_node_t *mx = val_of(&dns_sec, vals, "max_ttl_ms");
-	char sp[160];
-
-	if (d->min_ttl_ms <= d->max_ttl_ms)
-		return;
-	cfg_subpath(sp, sizeof(sp), path, "max_ttl_ms");
-	cfg_err_at(p, mx ? mx : map, sp,
-		   "max_ttl_ms (%u) is below min_ttl_ms (%u)", d->max_ttl_ms,
-		   d->min_ttl_ms);
-}

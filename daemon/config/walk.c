@@ -154,5 +154,5 @@ void cfg_walk_map(struct pctx *p, yaml_node_t *map,
 		k->set(p, k, vals[i], base, sp);
 	}
 	if (sec->finish)
-		sec->finish(p, map, base, path, vals);
+		sec->finish(p, sec, map, base, path, vals);
 }
