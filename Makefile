@@ -218,6 +218,16 @@ $(BUILD)/tests/unit/test_admin: tests/unit/test_admin.c $(BUILD)/asan/daemon/con
 		$(BUILD)/asan/daemon/control/admin.o $(BUILD)/asan/libpure.a \
 		-lcmocka $(PKG_LIBS)
 
+# The in-process transport pair runs on a real io_uring loop: its unit
+# test links both.
+$(BUILD)/tests/unit/test_pair: tests/unit/test_pair.c $(BUILD)/asan/daemon/io/pair.o \
+		$(BUILD)/asan/daemon/io/loop.o $(BUILD)/asan/libpure.a
+	$(call msg,CC-TEST,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) -Itests $(ASAN_CFLAGS) -o $@ $< \
+		$(BUILD)/asan/daemon/io/pair.o $(BUILD)/asan/daemon/io/loop.o \
+		$(BUILD)/asan/libpure.a -lcmocka $(PKG_LIBS)
+
 # ---- BPF tests: skeleton + BPF_PROG_TEST_RUN --------------------------------
 XDPCTL_ASAN := $(filter $(BUILD)/asan/daemon/xdp/xdpctl%,$(ASAN_OBJS))
 $(BUILD)/tests/bpf/%: tests/bpf/%.c $(SKELS) $(XDPCTL_ASAN) \

@@ -107,6 +107,16 @@ struct loop {
 	int *slot;
 	unsigned nfixed;
 	int none;
+	/* completions made in user space (loop_post), delivered after the
+	 * ring's in the next loop_run_once(); the two arrays swap so that
+	 * what the callbacks post waits for the turn after */
+	struct posted *posted, *posted_spare;
+	unsigned n_posted, cap_posted, cap_spare;
+};
+
+struct posted {
+	uint64_t ud;
+	int res;
 };
 
 /* user_data of the feature probe's own operations (PROBE_UD, + 1 for its
@@ -531,6 +541,8 @@ void loop_free(struct loop *l)
 	io_uring_queue_exit(&l->ring);
 	free(l->fixed);
 	free(l->slot);
+	free(l->posted);
+	free(l->posted_spare);
 	for (unsigned i = 0; i < LOOP_GROUPS; i++) {
 		if (l->g[i].bufs)
 			munmap(l->g[i].bufs, l->g[i].bufs_bytes);
@@ -866,6 +878,45 @@ int loop_nop(struct loop *l, uint64_t ud)
 	return 0;
 }
 
+int loop_post(struct loop *l, uint64_t ud, int res)
+{
+	if (l->n_posted == l->cap_posted) {
+		unsigned cap = l->cap_posted ? l->cap_posted * 2 : 64;
+		struct posted *p = realloc(l->posted, cap * sizeof(*p));
+
+		if (!p) {
+			/* the kernel's no-op then (it completes with 0) */
+			if (res == 0 && loop_nop(l, ud) == 0)
+				return 0;
+			return -ENOMEM;
+		}
+		l->posted = p;
+		l->cap_posted = cap;
+	}
+	l->posted[l->n_posted++] = (struct posted){ .ud = ud, .res = res };
+	return 0;
+}
+
+/* Deliver the completions posted before this call; those the callbacks
+ * post now wait for the next turn. */
+static unsigned run_posted(struct loop *l, loop_cb cb, void *ctx)
+{
+	struct posted *batch = l->posted;
+	unsigned n = l->n_posted, cap = l->cap_posted;
+
+	l->posted = l->posted_spare;
+	l->cap_posted = l->cap_spare;
+	l->n_posted = 0;
+	for (unsigned i = 0; i < n; i++) {
+		struct loop_cqe c = { .ud = batch[i].ud, .res = batch[i].res };
+
+		cb(ctx, &c);
+	}
+	l->posted_spare = batch;
+	l->cap_spare = cap;
+	return n;
+}
+
 int loop_cancel_ud(struct loop *l, uint64_t target_ud, uint64_t ud)
 {
 	struct io_uring_sqe *sqe = get_sqe(l, 1);
@@ -885,6 +936,8 @@ int loop_run_once(struct loop *l, bool wait, loop_cb cb, void *ctx)
 
 	rings_adapt(l);
 	rings_top_up(l);
+	if (l->n_posted)
+		wait = false;	/* completions of ours are waiting */
 	if (__builtin_expect(l->poll_wait, 0)) {
 		ret = io_uring_submit(&l->ring);
 		if (wait && ret >= 0 && !io_uring_cq_ready(&l->ring)) {
@@ -939,5 +992,7 @@ int loop_run_once(struct loop *l, bool wait, loop_cb cb, void *ctx)
 		n++;
 	}
 	io_uring_cq_advance(&l->ring, n);
+	if (l->n_posted)
+		n += run_posted(l, cb, ctx);
 	return (int)n;
 }

@@ -200,6 +200,16 @@ int loop_timeout(struct loop *l, const struct loop_ts *ts, uint64_t ud);
 /* A no-op that completes with 0 in the next turn (a transport that has
  * data buffered answers a read with it). */
 int loop_nop(struct loop *l, uint64_t ud);
+/*
+ * A completion made in user space: res (>= 0, or -errno) reaches the
+ * loop_run_once() callback as ud's completion, without a buffer, after
+ * the ring's completions of the loop_run_once() under way (the next one
+ * when posted outside it or by such a completion's callback); no system
+ * call is made for it (the in-process transport, io/pair.h, completes
+ * its operations this way). A pending one keeps loop_run_once() from
+ * blocking. 0 or -ENOMEM.
+ */
+int loop_post(struct loop *l, uint64_t ud, int res);
 /* Cancel the operation(s) submitted with target_ud. */
 int loop_cancel_ud(struct loop *l, uint64_t target_ud, uint64_t ud);
 

@@ -205,6 +205,12 @@
 	  "Client connections that spoke HTTP/2 (h2c or ALPN h2).")             \
 	X(H2_STREAMS, COUNTER, SUM, "sluice_h2_streams_total", NOB, (),          \
 	  "HTTP/2 streams that became requests.")                               \
+	X(H2_BRIDGES_OPENED, COUNTER, SUM, "sluice_h2_bridges_opened_total",    \
+	  NOB, (), "HTTP/2 streams that opened a new bridge to the HTTP/1.1 "    \
+	  "request path (docs/HTTP2.md).")                                       \
+	X(H2_BRIDGES_REUSED, COUNTER, SUM, "sluice_h2_bridges_reused_total",    \
+	  NOB, (), "HTTP/2 streams that took a bridge an earlier stream of "     \
+	  "their connection parked.")                                            \
 	X(GRPC_RESPONSES, COUNTER, SUM, "sluice_grpc_responses_total", NOB,      \
 	  (MD_ROUTE, MD_GRPC_STATUS),                                            \
 	  "Responses of HTTP/2 upstreams (protocol: h2) that carried a "        \

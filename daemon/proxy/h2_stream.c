@@ -22,11 +22,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "config/config.h"
 #include "lib/log.h"
+#include "io/pair.h"
 #include "obs/obs.h"
 
 /* Room kept in a stream's buffer towards its bridge for one more DATA
@@ -317,34 +316,35 @@ static void bridge_close_idle(struct h2_conn *hc)
 
 /* Our end of the pair as a connection of this worker (CS_H2B); the other
  * end an HTTP/1.1 client connection carrying the HTTP/2 client's
- * identity. */
+ * identity. The pair is joined in the process (io/pair.h): no socket, no
+ * descriptor, no system call per byte moved. */
 static int open_bridge(struct h2_conn *hc, struct h2_stream *s)
 {
 	struct proxy *p = hc->p;
 	struct conn *h = hc->c, *b, *v;
-	int fds[2];
 
 	if (p->draining)
 		return -EBUSY;
-	if (bridge_unpark(hc, s))
+	if (bridge_unpark(hc, s)) {
+		obs_h2_event(p->worker, OBS_H2_BRIDGE_REUSED, NULL);
 		return 0;
+	}
 	if (proxy_full(p))
 		return -EBUSY;
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
-		       fds))
-		return -errno;
-	v = conn_alloc(&p->conns, CONN_CLIENT, fds[0]);
-	if (!v) {
-		close(fds[0]);
-		close(fds[1]);
+	v = conn_alloc(&p->conns, CONN_CLIENT, -1);
+	if (!v)
 		return -EBUSY;
-	}
-	b = conn_alloc(&p->conns, CONN_CLIENT, fds[1]);
+	b = conn_alloc(&p->conns, CONN_CLIENT, -1);
 	if (!b) {
-		close(fds[1]);
 		conn_close(&p->conns, v);
 		return -EBUSY;
 	}
+	if (transport_pair_init(&v->tr, &b->tr, p->loop, &p->bufs)) {
+		conn_close(&p->conns, v);
+		conn_close(&p->conns, b);
+		return -ENOMEM;
+	}
+	obs_h2_event(p->worker, OBS_H2_BRIDGE_NEW, NULL);
 	memcpy(&v->addr, &h->addr, sizeof(v->addr));
 	v->addrlen = h->addrlen;
 	memcpy(v->ip, h->ip, sizeof(v->ip));

@@ -1,18 +1,19 @@
 """HTTP/2 streams reuse their bridges (docs/HTTP2.md, "Bridge reuse").
 
-Each stream reaches the HTTP/1.1 path through a socket pair; a stream that
-ended cleanly leaves its pair parked, an HTTP/1.1 keep-alive connection
-between requests, for the next stream of the same HTTP/2 connection. These
-tests find the pairs by their inodes (the daemon's Unix-domain sockets
-without a path, from /proc) and check what reuse must never change: each
-stream is judged on its own credential, bodies keep their framing, a pair
-is not reused once its other end may be about to time out, and nothing is
-left when the connection goes.
+Each stream reaches the HTTP/1.1 path through a bridge, a transport pair
+joined in the process; a stream that ended cleanly leaves its pair parked,
+an HTTP/1.1 keep-alive connection between requests, for the next stream of
+the same HTTP/2 connection. These tests count the bridges opened and reused
+(`sluice_h2_bridges_opened_total`, `sluice_h2_bridges_reused_total`) and
+check what reuse must never change: each stream is judged on its own
+credential, bodies keep their framing, a pair is not reused once its other
+end may be about to time out, and nothing is left when the connection goes.
+A bridge holds no socket: the daemon has no unnamed Unix-domain socket.
 
-On the code before reuse, `test_sequential_streams_share_one_bridge`,
+Without reuse, `test_sequential_streams_share_one_bridge`,
 `test_each_stream_is_judged_on_its_own_credential` and
-`test_bodies_keep_their_framing_on_a_reused_bridge` fail (no pair
-outlives its stream); without the age rule,
+`test_bodies_keep_their_framing_on_a_reused_bridge` fail (every stream
+opens a bridge); without the age rule,
 `test_bridge_older_than_half_the_keepalive_is_not_reused` fails.
 """
 import hashlib
@@ -25,6 +26,7 @@ import pytest
 
 import helpers as h
 import h2util as u
+import raw
 
 PORT = h.GW_PORT + 97
 ADMIN = "127.0.0.1:9997"
@@ -86,9 +88,10 @@ def got(backends, marker):
             if marker in e["target"]]
 
 
-def bridges(pid):
-    """Inodes of the daemon's Unix-domain sockets that have no path:
-    the two ends of every bridge (the admin socket has a path)."""
+def unix_sockets(pid):
+    """Inodes of the daemon's Unix-domain sockets that have no path (a
+    bridge made of a socket pair would show two; the admin socket has a
+    path)."""
     unnamed = set()
     for line in Path(f"/proc/{pid}/net/unix").read_text().splitlines()[1:]:
         f = line.split()
@@ -105,16 +108,36 @@ def bridges(pid):
     return mine & unnamed
 
 
+class Bridges:
+    """Bridges opened and reused since the last look."""
+
+    def __init__(self):
+        self.last = self.now()
+
+    @staticmethod
+    def now():
+        return (raw.metric(ADMIN, "sluice_h2_bridges_opened_total"),
+                raw.metric(ADMIN, "sluice_h2_bridges_reused_total"))
+
+    def delta(self):
+        n = self.now()
+        d = (int(n[0] - self.last[0]), int(n[1] - self.last[1]))
+        self.last = n
+        return d
+
+
 def test_sequential_streams_share_one_bridge(gw, backends):
     c = u.Client(PORT)
     m = mark()
+    b = Bridges()
     assert c.get(f"/api/{m}/0")["status"] == 200
-    first = bridges(gw.pid)
-    assert len(first) == 2, f"one parked pair expected, found {first}"
+    assert b.delta() == (1, 0)
     for i in range(1, 20):
         r = c.get(f"/api/{m}/{i}")
         assert r["status"] == 200, r
-        assert bridges(gw.pid) == first, f"stream {i} took a new pair"
+        assert b.delta() == (0, 1), f"stream {i} did not take the parked one"
+    # in the process: no socket pair behind it
+    assert not unix_sockets(gw.pid)
     # every stream reached the backend once, each its own request
     seen = sorted(e["target"] for e in got(backends, m))
     assert seen == sorted(f"/api/{m}/{i}" for i in range(20))
@@ -123,28 +146,26 @@ def test_sequential_streams_share_one_bridge(gw, backends):
 
 def test_each_stream_is_judged_on_its_own_credential(gw, backends):
     """A parked pair carried a request with a token; the next stream on it
-    has none, or a wrong one: refused, and the backend never sees it."""
+    has none, or a wrong one: refused, and the backend never sees it. A
+    refusal ends its HTTP/1.1 connection, so its pair is not parked
+    again: the stream after it opens a new one."""
     c = u.Client(PORT)
     m = mark()
+    b = Bridges()
     ok = [("authorization", f"Bearer {TOKEN}")]
     assert c.get(f"/private/{m}/a", headers=ok)["status"] == 200
-    parked = bridges(gw.pid)
-    assert len(parked) == 2
+    assert b.delta() == (1, 0)
     r = c.get(f"/private/{m}/b")
     assert r["status"] == 401, r
     assert json.loads(r["body"])["error"]
-    # the refusal went through the parked pair, which then closes (the
-    # gate's refusals end their HTTP/1.1 connection; the close may come
-    # a moment after the answer)
-    h.wait_for(lambda: not parked & bridges(gw.pid), 5,
-               what="the parked pair carrying the refused stream")
+    assert b.delta() == (0, 1), "the refused stream took the parked pair"
     r = c.get(f"/private/{m}/c", headers=[("authorization", "Bearer nope")])
     assert r["status"] == 401, r
+    assert b.delta() == (1, 0), "a refused stream's pair was parked"
     assert c.get(f"/private/{m}/d", headers=ok)["status"] == 200
-    again = bridges(gw.pid)
+    assert b.delta() == (1, 0)
     assert c.get(f"/private/{m}/e")["status"] == 401
-    h.wait_for(lambda: not again & bridges(gw.pid), 5,
-               what="the parked pair carrying the second refused stream")
+    assert b.delta() == (0, 1)
     seen = got(backends, m)
     assert sorted(e["target"] for e in seen) == [f"/private/{m}/a",
                                                 f"/private/{m}/d"]
@@ -157,7 +178,7 @@ def test_bodies_keep_their_framing_on_a_reused_bridge(gw, backends):
     stream on it starts where the last one ended."""
     c = u.Client(PORT)
     m = mark()
-    pair = None
+    b = Bridges()
     for i in range(6):
         body = hashlib.shake_256(f"{m}{i}".encode()).digest(20000 + 7 * i)
         if i % 2:
@@ -171,10 +192,8 @@ def test_bodies_keep_their_framing_on_a_reused_bridge(gw, backends):
         assert j["body_bytes"] == len(body), (i, j)
         r = c.get(f"/bytes/{1000 + i}")
         assert r["status"] == 200 and r["body"] == b"x" * (1000 + i)
-        now = bridges(gw.pid)
-        assert len(now) == 2, f"round {i}: no pair parked ({now})"
-        assert pair is None or now == pair, f"round {i} took a new pair"
-        pair = now
+        assert b.delta() == ((1, 1) if i == 0 else (0, 2)), \
+            f"round {i} took a new pair"
     assert len(got(backends, m)) == 6
     c.close()
 
@@ -184,23 +203,34 @@ def test_bridge_older_than_half_the_keepalive_is_not_reused(gw, backends):
     late could find it closing. Such a pair is closed, the stream gets a
     new one and is served."""
     c = u.Client(PORT)
-    assert c.get("/api/age/0")["status"] == 200
-    old = bridges(gw.pid)
-    assert len(old) == 2
-    time.sleep(KEEPALIVE_MS * 0.6 / 1000)
-    assert c.get("/api/age/1")["status"] == 200
-    now = bridges(gw.pid)
-    assert len(now) == 2 and not now & old, (old, now)
-    c.close()
+    try:
+        b = Bridges()
+        assert c.get("/api/age/0")["status"] == 200
+        assert b.delta() == (1, 0)
+        time.sleep(KEEPALIVE_MS * 0.6 / 1000)
+        assert c.get("/api/age/1")["status"] == 200
+        assert b.delta() == (1, 0), "a pair parked too long was reused"
+    finally:
+        c.close()
 
 
 def test_nothing_left_when_the_connection_goes(gw, backends):
-    """(Upstream connections stay pooled: only the pairs are counted.)"""
+    """Every bridge is two client connections of the worker: when the
+    HTTP/2 connection goes, they go (upstream connections stay pooled and
+    are not counted)."""
+    # the earlier tests' connections are gone (the gauge is sampled on
+    # the worker's timer)
+    h.wait_for(lambda: raw.metric(ADMIN, "sluice_connections_active") == 0,
+               5, what="no client connection left from earlier tests")
     c = u.Client(PORT)
     sids = [c.request(f"/sleep/{50 + 10 * i}") for i in range(8)]
     assert all(c.response(s)["status"] == 200 for s in sids)
     for i in range(8):
         assert c.get(f"/api/left/{i}")["status"] == 200
-    assert len(bridges(gw.pid)) >= 2
+    h.wait_for(lambda: raw.metric(ADMIN, "sluice_connections_active") >= 3,
+               5,
+               what="the connection and its parked bridges counted")
     c.close()
-    h.wait_for(lambda: not bridges(gw.pid), 5, what="parked pairs closed")
+    # closed with the connection, not by their keep-alive timeout (4 s)
+    h.wait_for(lambda: raw.metric(ADMIN, "sluice_connections_active") ==
+               0, 2, what="parked bridges closed")

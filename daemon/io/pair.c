@@ -1,0 +1,288 @@
+// SPDX-License-Identifier: MIT
+/* Two transports joined in the process (see pair.h). */
+#include "io/pair.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/loop.h"
+#include "lib/buf.h"
+
+/* Pieces of a gather write (the HTTP/1.1 engine writes a head in two). */
+#define PAIR_IOV_MAX 4
+
+struct pair;
+
+struct pair_end {
+	struct pair *pr;
+	struct pair_end *peer;
+	struct buf *q;		/* what the peer wrote, not yet read */
+	size_t out;		/* bytes of q read_done() handed out */
+	size_t rd_max;
+	uint64_t rd_ud, wr_ud;
+	bool rd_waiting;	/* a read waits for bytes or EOF */
+	bool wr_waiting;	/* a write waits for room in peer->q */
+	bool shut;		/* writes no more (shut down or closed) */
+	bool closed;
+	struct iovec wr_iov[PAIR_IOV_MAX];	/* the waiting write's data */
+	unsigned int wr_iovcnt;
+};
+
+struct pair {
+	struct pair_end e[2];
+	struct loop *loop;
+	struct buf_pool *bufs;
+};
+
+static const struct transport_ops pair_ops;
+
+static struct pair_end *end_of(const struct transport *t)
+{
+	return t->priv;
+}
+
+/* A read that waits completes when e has bytes, or EOF to report. */
+static void wake_reader(struct pair_end *e)
+{
+	if (!e->rd_waiting || e->closed ||
+	    (!(e->q && buf_len(e->q)) && !e->peer->shut))
+		return;
+	/* loop_post() fails only without memory: the read keeps waiting,
+	 * and the next write, shutdown or close tries again */
+	if (loop_post(e->pr->loop, e->rd_ud, 0) == 0)
+		e->rd_waiting = false;
+}
+
+/* Copy what fits of iov into dst's queue: bytes taken, or -ENOMEM. */
+static long take(struct pair_end *dst, const struct iovec *iov,
+		 unsigned int n)
+{
+	size_t total = 0, got = 0;
+	struct buf *q;
+
+	for (unsigned int i = 0; i < n; i++)
+		total += iov[i].iov_len;
+	if (!total)
+		return 0;
+	if (!dst->q && !(dst->q = buf_get(dst->pr->bufs)))
+		return -ENOMEM;
+	q = dst->q;
+	/* no read holds bytes of q in place: they may move */
+	if (!dst->out && buf_room(q) < total)
+		buf_compact(q);
+	for (unsigned int i = 0; i < n && buf_room(q); i++)
+		got += buf_append(q, iov[i].iov_base, iov[i].iov_len);
+	return (long)got;
+}
+
+static int write_iov(struct transport *t, const struct iovec *iov,
+		     unsigned int n, uint64_t ud)
+{
+	struct pair_end *e = end_of(t), *d = e->peer;
+	size_t total = 0;
+	long got;
+	int ret;
+
+	if (e->shut || d->closed)
+		return loop_post(e->pr->loop, ud, -EPIPE);
+	if (e->wr_waiting || n > PAIR_IOV_MAX)
+		return -EINVAL;	/* one write at a time, as on a socket */
+	for (unsigned int i = 0; i < n; i++)
+		total += iov[i].iov_len;
+	got = take(d, iov, n);
+	if (got < 0)
+		return (int)got;
+	if (got == 0 && total) {
+		/* d's queue is full: the write waits for its reader */
+		memcpy(e->wr_iov, iov, n * sizeof(*iov));
+		e->wr_iovcnt = n;
+		e->wr_ud = ud;
+		e->wr_waiting = true;
+		return 0;
+	}
+	ret = loop_post(e->pr->loop, ud, (int)got);
+	if (ret) {
+		d->q->end -= (size_t)got;	/* not written after all */
+		return ret;
+	}
+	wake_reader(d);
+	return 0;
+}
+
+static int pair_write(struct transport *t, const void *buf, size_t len,
+		      unsigned int flags, uint64_t ud)
+{
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+
+	(void)flags;
+	return write_iov(t, &iov, 1, ud);
+}
+
+static int pair_writev(struct transport *t, struct msghdr *msg,
+		       unsigned int flags, uint64_t ud)
+{
+	(void)flags;
+	return write_iov(t, msg->msg_iov, (unsigned int)msg->msg_iovlen, ud);
+}
+
+static long pair_write_done(struct transport *t, const struct loop_cqe *cqe)
+{
+	(void)t;
+	return cqe->res;
+}
+
+static int pair_read(struct transport *t, size_t maxlen, unsigned int flags,
+		     uint64_t ud)
+{
+	struct pair_end *e = end_of(t);
+
+	(void)flags;
+	if (e->rd_waiting)
+		return -EINVAL;	/* one read at a time */
+	e->rd_ud = ud;
+	e->rd_max = maxlen ? maxlen : 1;
+	e->rd_waiting = true;
+	wake_reader(e);
+	return 0;
+}
+
+static long pair_read_done(struct transport *t, const struct loop_cqe *cqe,
+			   const char **data)
+{
+	struct pair_end *e = end_of(t);
+	size_t n = e->q ? buf_len(e->q) : 0;
+
+	*data = NULL;
+	if (cqe->res < 0)
+		return cqe->res;
+	if (n > e->rd_max)
+		n = e->rd_max;
+	if (!n)
+		/* EOF once the queue is drained; else nothing came after
+		 * all (a read completed by a cancel that lost its race) */
+		return e->peer->shut ? 0 : -EAGAIN;
+	*data = buf_head(e->q);
+	e->out = n;
+	return (long)n;
+}
+
+static void pair_read_release(struct transport *t, const struct loop_cqe *cqe)
+{
+	struct pair_end *e = end_of(t), *w = e->peer;
+	long got;
+
+	(void)cqe;
+	if (!e->q)
+		return;
+	buf_consume(e->q, e->out);
+	e->out = 0;
+	if (w->wr_waiting) {
+		/* room again: the peer's waiting write goes in */
+		got = take(e, w->wr_iov, w->wr_iovcnt);
+		if (got > 0 && loop_post(e->pr->loop, w->wr_ud, (int)got) == 0)
+			w->wr_waiting = false;
+		else if (got > 0)
+			e->q->end -= (size_t)got;
+	}
+	if (!buf_len(e->q)) {
+		/* an idle end holds no buffer */
+		buf_put(e->pr->bufs, e->q);
+		e->q = NULL;
+	}
+}
+
+static int pair_shutdown(struct transport *t)
+{
+	struct pair_end *e = end_of(t);
+
+	e->shut = true;
+	wake_reader(e->peer);
+	return 0;
+}
+
+static bool targeted(const uint64_t *targets, unsigned int n, uint64_t ud)
+{
+	for (unsigned int i = 0; i < n; i++)
+		if (targets[i] == ud)
+			return true;
+	return false;
+}
+
+/* No operation of a pair is the ring's: the waiting ones complete with
+ * -ECANCELED (the others have completed already, or are posted), and no
+ * cancel request is submitted. */
+static unsigned int pair_cancel(struct transport *t, const uint64_t *targets,
+				unsigned int n, uint64_t ud)
+{
+	struct pair_end *e = end_of(t);
+
+	(void)ud;
+	if (e->rd_waiting && targeted(targets, n, e->rd_ud) &&
+	    loop_post(e->pr->loop, e->rd_ud, -ECANCELED) == 0)
+		e->rd_waiting = false;
+	if (e->wr_waiting && targeted(targets, n, e->wr_ud) &&
+	    loop_post(e->pr->loop, e->wr_ud, -ECANCELED) == 0)
+		e->wr_waiting = false;
+	return 0;
+}
+
+static void pair_close(struct transport *t)
+{
+	struct pair_end *e = end_of(t), *d;
+
+	if (!e)
+		return;
+	d = e->peer;
+	e->closed = e->shut = true;
+	buf_put(e->pr->bufs, e->q);
+	e->q = NULL;
+	t->priv = NULL;
+	if (d->closed) {
+		free(e->pr);
+		return;
+	}
+	/* the peer reads EOF, and its writes fail */
+	wake_reader(d);
+	if (d->wr_waiting && loop_post(d->pr->loop, d->wr_ud, -EPIPE) == 0)
+		d->wr_waiting = false;
+}
+
+static const struct transport_ops pair_ops = {
+	.name = "pair",
+	.read = pair_read,
+	.read_done = pair_read_done,
+	.read_release = pair_read_release,
+	.write = pair_write,
+	.writev = pair_writev,
+	.write_done = pair_write_done,
+	.shutdown = pair_shutdown,
+	.cancel = pair_cancel,
+	.close = pair_close,
+};
+
+int transport_pair_init(struct transport *a, struct transport *b,
+			struct loop *l, struct buf_pool *bufs)
+{
+	struct pair *pr = calloc(1, sizeof(*pr));
+	struct transport *t[2] = { a, b };
+
+	if (!pr)
+		return -ENOMEM;
+	pr->loop = l;
+	pr->bufs = bufs;
+	for (int i = 0; i < 2; i++) {
+		pr->e[i].pr = pr;
+		pr->e[i].peer = &pr->e[1 - i];
+		t[i]->ops = &pair_ops;
+		t[i]->loop = l;
+		t[i]->fd = -1;
+		t[i]->priv = &pr->e[i];
+	}
+	return 0;
+}
+
+bool transport_is_pair(const struct transport *t)
+{
+	return t->ops == &pair_ops;
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Two transports joined in the process: what one end writes, the other
+ * reads, as over a connected pair of stream sockets, without a socket, a
+ * descriptor or a system call. An HTTP/2 stream reaches the HTTP/1.1
+ * request path over one (proxy/h2_stream.c).
+ *
+ * Operations complete as the socket transport's do, through the loop
+ * (loop_post(): a completion made in user space, delivered in the same
+ * or the next turn), never inside the call that submits them. A write
+ * copies what fits into the other end's queue (one pool buffer: a short
+ * write when full, as a socket's buffer gives one) and completes with
+ * that count; with no room at all it waits until the reader makes some.
+ * A read completes once its end's queue has bytes or the other end has
+ * shut down (EOF then, once the queue is drained); read_done() hands out
+ * the queue's bytes in place, read_release() consumes them. Shutdown
+ * and close are seen by the other end as EOF; writes to an end that is
+ * gone fail with -EPIPE. A cancel completes the end's waiting operations
+ * with -ECANCELED.
+ */
+#ifndef SLUICE_PAIR_H
+#define SLUICE_PAIR_H
+
+#include "io/transport.h"
+
+struct buf_pool;
+
+/* Join a and b (neither initialised yet; each is closed with
+ * transport_close() as usual, the pair freed with the second). Queues
+ * are taken from bufs, whose blocks bound what one end holds. 0 or
+ * -ENOMEM. */
+int transport_pair_init(struct transport *a, struct transport *b,
+			struct loop *l, struct buf_pool *bufs);
+
+/* t is one end of a pair. */
+bool transport_is_pair(const struct transport *t);
+
+#endif
