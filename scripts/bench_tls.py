@@ -79,6 +79,10 @@ ALL_STEPS = ["full-ecdsa", "full-rsa", "resumed", "ka-small", "ka-16k",
              "h2-many", "h2-one", "scale", "idle"]
 MAIN_STEPS = ALL_STEPS[:7]
 H2_CONNS = int(os.environ.get("BENCH_H2_CONNS", "4"))
+# Idle upstream connections kept (Sluice max_idle, NGINX keepalive; HAProxy
+# keeps every one): above the streams in flight of h2-many (4 x 100), or
+# the pools close and reopen connections as the number in use wavers
+POOL_IDLE = 512
 H2_STREAMS = int(os.environ.get("BENCH_H2_STREAMS", "100"))
 STEPS = os.environ.get("BENCH_STEPS", ",".join(ALL_STEPS)).split(",")
 NAMES = ["Sluice", "NGINX", "HAProxy"]
@@ -141,7 +145,7 @@ xdp:
 services:
   - name: origin
     targets: [127.0.0.1:{b.ORIGIN_PORT}]
-    max_idle: 128
+    max_idle: {POOL_IDLE}
 routes:
   - name: all
     service: origin
@@ -182,7 +186,7 @@ http {{
   scgi_temp_path {d}/nginx;
   keepalive_requests 1000000;
   keepalive_timeout 120s;
-  upstream origin {{ server 127.0.0.1:{b.ORIGIN_PORT}; keepalive 128; }}
+  upstream origin {{ server 127.0.0.1:{b.ORIGIN_PORT}; keepalive {POOL_IDLE}; }}
 {srv}
 }}
 """

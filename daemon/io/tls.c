@@ -373,7 +373,12 @@ static long tls_read_done(struct transport *t, const struct loop_cqe *cqe,
 	if (stash_rest(tc))
 		return tls_fail(tc);
 	if (n > 0) {
-		tc->again = true;
+		/* more to read without a receive: the rest of a record that
+		 * did not fit, or records OpenSSL holds; the ciphertext not
+		 * handed to it yet is the stash, which tls_read() checks.
+		 * Else the next read goes to the socket at once (no no-op
+		 * round trip per request to find nothing). */
+		tc->again = (size_t)n == want || SSL_has_pending(tc->ssl);
 		tc->delivered = true;
 		*data = tls_plain;
 		return n;

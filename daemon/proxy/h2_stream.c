@@ -880,7 +880,6 @@ static void on_bridge_recv(struct proxy *p, struct h2_stream *s,
 			   const struct loop_cqe *cqe)
 {
 	struct conn *b = s->b;
-	struct h2_conn *hc;
 	const char *data;
 	long n = transport_read_done(&b->tr, cqe, &data);
 
@@ -907,10 +906,7 @@ static void on_bridge_recv(struct proxy *p, struct h2_stream *s,
 	}
 	if (!s->b_eof && !s->resp_done)
 		proxy__post_recv(p, b);
-	hc = s->hc;	/* the flush may close the stream (and free s) */
-	h2__enter(hc);
-	h2__flush(hc);
-	h2__leave(hc);
+	h2__flush_soon(s->hc);
 }
 
 static void on_bridge_sent(struct proxy *p, struct h2_stream *s,
