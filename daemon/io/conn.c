@@ -157,8 +157,7 @@ bool conn_op_done(struct conn_table *t, struct conn *c)
  * pass the caller's on, or use the X ops for their own), and the ring
  * finds a user datum with one hash lookup. A cancel by descriptor walks
  * every request pending on the ring instead, each time: with thousands of
- * connections open (or an HTTP/2 connection's streams bridged through
- * socket pairs) closes cost that many comparisons each. A cancel that
+ * connections open closes cost that many comparisons each. A cancel that
  * finds nothing completes with -ENOENT. Each submitted cancel is an
  * operation in flight of c. True when the ring had no room for all.
  */

@@ -108,8 +108,9 @@ struct loop {
 	unsigned nfixed;
 	int none;
 	/* completions made in user space (loop_post), delivered after the
-	 * ring's in the next loop_run_once(); the two arrays swap so that
-	 * what the callbacks post waits for the turn after */
+	 * ring's by the loop_run_once() under way or the next; the two
+	 * arrays swap so that what their callbacks post waits for the next
+	 * turn */
 	struct posted *posted, *posted_spare;
 	unsigned n_posted, cap_posted, cap_spare;
 };

@@ -189,29 +189,36 @@ void h2__flush_soon(struct h2_conn *hc)
 
 static void want_input(struct h2_conn *hc);
 
+static void flush_queued(struct proxy *p, uint64_t ud)
+{
+	struct conn *c = conn_lookup(&p->conns, ud);
+	struct h2_conn *hc;
+
+	if (!c || c->state != CS_H2 || conn_closing(c))
+		return;
+	hc = h2__conn_of(p, c);
+	if (!hc || !hc->flush_queued)
+		return;
+	hc->flush_queued = false;
+	h2__enter(hc);
+	h2__flush(hc);
+	want_input(hc);
+	h2__leave(hc);
+}
+
 void h2_turn_end(struct proxy *p)
 {
-	uint32_t n = p->n_h2_dirty;
+	/* a flush queues nothing itself; should one ever, it is taken in
+	 * the next pass rather than left for a turn that may wait */
+	for (unsigned int pass = 0; p->n_h2_dirty && pass < 4; pass++) {
+		uint32_t n = p->n_h2_dirty;
 
-	for (uint32_t i = 0; i < n; i++) {
-		struct conn *c = conn_lookup(&p->conns, p->h2_dirty[i]);
-		struct h2_conn *hc;
-
-		if (!c || c->state != CS_H2 || conn_closing(c))
-			continue;
-		hc = h2__conn_of(p, c);
-		if (!hc || !hc->flush_queued)
-			continue;
-		hc->flush_queued = false;
-		h2__enter(hc);
-		h2__flush(hc);
-		want_input(hc);
-		h2__leave(hc);
+		for (uint32_t i = 0; i < n; i++)
+			flush_queued(p, p->h2_dirty[i]);
+		memmove(p->h2_dirty, p->h2_dirty + n,
+			(p->n_h2_dirty - n) * sizeof(*p->h2_dirty));
+		p->n_h2_dirty -= n;
 	}
-	/* queued while flushing (none expected): the next turn's */
-	memmove(p->h2_dirty, p->h2_dirty + n,
-		(p->n_h2_dirty - n) * sizeof(*p->h2_dirty));
-	p->n_h2_dirty -= n;
 }
 
 /* ---- input ------------------------------------------------------------- */

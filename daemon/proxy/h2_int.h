@@ -57,8 +57,8 @@ struct h2_conn {
 	bool flush_queued;		/* in p->h2_dirty (h2__flush_soon) */
 	/* bridges of finished streams, for the next streams: the other end
 	 * is an HTTP/1.1 keep-alive connection between requests, so a new
-	 * stream takes one instead of a socket pair and two connections of
-	 * its own (and their set-up and teardown). At most idle_cap (the
+	 * stream takes one instead of a pair and two connections of its
+	 * own (and their set-up and teardown). At most idle_cap (the
 	 * connection's stream limit); most recently parked last. */
 	struct h2_idle_bridge *idle;
 	unsigned int n_idle, idle_cap;
@@ -68,7 +68,7 @@ struct h2_stream {
 	struct h2_stream *prev, *next;
 	struct h2_conn *hc;		/* NULL once the stream left it */
 	int32_t id;
-	struct conn *b;			/* our end of the socket pair (CS_H2B) */
+	struct conn *b;			/* our end of the bridge (CS_H2B) */
 	/* request: pseudo-header fields, then the regular ones as
 	 * HTTP/1.1 lines */
 	char *method, *path, *authority, *scheme;

@@ -7,7 +7,8 @@
  * names, content-length against DATA; we add :authority against host, the
  * header list size, and refuse what nghttp2 would drop) and translated
  * into an HTTP/1.1 request. Nothing is handed on before the whole head
- * passed. The translated request goes into one end of a socket pair whose
+ * passed. The translated request goes into one end of a bridge, a
+ * transport pair joined in the process (io/pair.h), whose
  * other end is an ordinary client connection of this worker with the
  * HTTP/2 connection's client address: the HTTP/1.1 request path, unchanged,
  * runs routing, the gate (auth, roles, limits, escalation), the upstream
@@ -24,8 +25,8 @@
 #include <string.h>
 
 #include "config/config.h"
-#include "lib/log.h"
 #include "io/pair.h"
+#include "lib/log.h"
 #include "obs/obs.h"
 
 /* Room kept in a stream's buffer towards its bridge for one more DATA
