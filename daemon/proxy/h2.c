@@ -163,64 +163,6 @@ void h2__flush(struct h2_conn *hc)
 	}
 }
 
-/*
- * Output for the end of the turn: responses of many streams arrive in one
- * turn of the loop (their upstreams' completions, then their bridges'),
- * and flushing at each would send the first alone while the rest wait for
- * that send to complete. Gathered, they go out in one TLS record run and
- * one send.
- */
-void h2__flush_soon(struct h2_conn *hc)
-{
-	struct proxy *p = hc->p;
-
-	if (hc->flush_queued || gone(hc))
-		return;
-	if (p->n_h2_dirty == p->conns.n) {
-		/* stale entries of connections closed this turn filled it */
-		h2__enter(hc);
-		h2__flush(hc);
-		h2__leave(hc);
-		return;
-	}
-	hc->flush_queued = true;
-	p->h2_dirty[p->n_h2_dirty++] = conn_ud(hc->c, 0);
-}
-
-static void want_input(struct h2_conn *hc);
-
-static void flush_queued(struct proxy *p, uint64_t ud)
-{
-	struct conn *c = conn_lookup(&p->conns, ud);
-	struct h2_conn *hc;
-
-	if (!c || c->state != CS_H2 || conn_closing(c))
-		return;
-	hc = h2__conn_of(p, c);
-	if (!hc || !hc->flush_queued)
-		return;
-	hc->flush_queued = false;
-	h2__enter(hc);
-	h2__flush(hc);
-	want_input(hc);
-	h2__leave(hc);
-}
-
-void h2_turn_end(struct proxy *p)
-{
-	/* a flush queues nothing itself; should one ever, it is taken in
-	 * the next pass rather than left for a turn that may wait */
-	for (unsigned int pass = 0; p->n_h2_dirty && pass < 4; pass++) {
-		uint32_t n = p->n_h2_dirty;
-
-		for (uint32_t i = 0; i < n; i++)
-			flush_queued(p, p->h2_dirty[i]);
-		memmove(p->h2_dirty, p->h2_dirty + n,
-			(p->n_h2_dirty - n) * sizeof(*p->h2_dirty));
-		p->n_h2_dirty -= n;
-	}
-}
-
 /* ---- input ------------------------------------------------------------- */
 
 static const char *fatal_reason(int rv)
@@ -600,9 +542,6 @@ void proxy__h2_destroy(struct proxy *p)
 	p->h2 = NULL;
 	free(p->h2_front);
 	p->h2_front = NULL;
-	free(p->h2_dirty);
-	p->h2_dirty = NULL;
-	p->n_h2_dirty = 0;
 }
 
 static int start(struct proxy *p, struct conn *c)
@@ -619,11 +558,6 @@ static int start(struct proxy *p, struct conn *c)
 	if (!p->h2_front) {
 		p->h2_front = calloc(p->conns.n, sizeof(*p->h2_front));
 		if (!p->h2_front)
-			return -ENOMEM;
-	}
-	if (!p->h2_dirty) {
-		p->h2_dirty = calloc(p->conns.n, sizeof(*p->h2_dirty));
-		if (!p->h2_dirty)
 			return -ENOMEM;
 	}
 	if (!p->h2_cbs && make_callbacks(p))

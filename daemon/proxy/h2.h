@@ -60,9 +60,6 @@ bool h2up_is(const struct conn *u);
  * CONN_OP_XSEND). */
 void h2up_complete(struct proxy *p, struct conn *u, unsigned int op,
 		   const struct loop_cqe *cqe);
-/* The loop's turn ended: flush the HTTP/2 connections whose streams got
- * response bytes during it, each with one send. */
-void h2_turn_end(struct proxy *p);
 /* Worker shutdown: GOAWAY to every HTTP/2 connection. */
 void h2_drain(struct proxy *p);
 

@@ -54,7 +54,6 @@ struct h2_conn {
 	 * outermost leave, so nothing below frees c or this */
 	bool closing;
 	unsigned int busy;
-	bool flush_queued;		/* in p->h2_dirty (h2__flush_soon) */
 	/* bridges of finished streams, for the next streams: the other end
 	 * is an HTTP/1.1 keep-alive connection between requests, so a new
 	 * stream takes one instead of a pair and two connections of its
@@ -121,8 +120,6 @@ void h2__enter(struct h2_conn *hc);
 void h2__leave(struct h2_conn *hc);
 /* Hand nghttp2's output to the client; GOAWAY done: close. */
 void h2__flush(struct h2_conn *hc);
-/* h2__flush() when the loop's turn ends (h2_turn_end). */
-void h2__flush_soon(struct h2_conn *hc);
 /* A glitch (reason: a metric label); past the budget, GOAWAY. */
 void h2__glitch(struct h2_conn *hc, const char *reason);
 /* Close the connection for abuse: GOAWAY(code), counted by reason. */

@@ -881,6 +881,7 @@ static void on_bridge_recv(struct proxy *p, struct h2_stream *s,
 			   const struct loop_cqe *cqe)
 {
 	struct conn *b = s->b;
+	struct h2_conn *hc;
 	const char *data;
 	long n = transport_read_done(&b->tr, cqe, &data);
 
@@ -907,7 +908,10 @@ static void on_bridge_recv(struct proxy *p, struct h2_stream *s,
 	}
 	if (!s->b_eof && !s->resp_done)
 		proxy__post_recv(p, b);
-	h2__flush_soon(s->hc);
+	hc = s->hc;	/* the flush may close the stream (and free s) */
+	h2__enter(hc);
+	h2__flush(hc);
+	h2__leave(hc);
 }
 
 static void on_bridge_sent(struct proxy *p, struct h2_stream *s,

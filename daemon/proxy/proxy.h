@@ -101,10 +101,6 @@ struct proxy {
 	 * (PROXY_L_H2S): the HTTP/2 connection it came in on, as a
 	 * conn_lookup() key (stale once that one is gone) */
 	uint64_t *h2_front;
-	/* HTTP/2 connections with output to flush when the loop's turn
-	 * ends (h2.c), as conn_lookup() keys; each at most once */
-	uint64_t *h2_dirty;
-	uint32_t n_h2_dirty;
 	void *h2_cbs, *h2_opt;
 	bool h2_gone;			/* proxy_destroy(): no more closes */
 };
@@ -132,9 +128,6 @@ void proxy_complete(struct proxy *p, const struct loop_cqe *cqe);
 
 /* Enforce deadlines; call about once a second with the current time. */
 void proxy_tick(struct proxy *p);
-/* A turn of the loop ended (every completion it brought was handled):
- * output gathered during it goes out. */
-void proxy_turn_end(struct proxy *p);
 
 /* Shutdown: no more keep-alive; idle connections get PROXY_DRAIN_IDLE_MS
  * to send one more request. */

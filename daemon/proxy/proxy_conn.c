@@ -306,12 +306,6 @@ static size_t snapshot(struct proxy *p, uint64_t *ids, size_t max,
 
 #define PROXY_SCAN_BATCH 512
 
-void proxy_turn_end(struct proxy *p)
-{
-	if (p->n_h2_dirty)
-		h2_turn_end(p);
-}
-
 void proxy_tick(struct proxy *p)
 {
 	uint64_t ids[PROXY_SCAN_BATCH];

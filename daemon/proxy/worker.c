@@ -379,7 +379,6 @@ static void *worker_loop(struct worker *w)
 		w->clock_stale = true;
 		clock_batch_begin();
 		ret = loop_run_once(w->loop, true, dispatch, w);
-		proxy_turn_end(&w->proxy);
 		/* a turn ended: no service state loaded in it is held
 		 * without a reference any more */
 		atomic_store(&w->turns, atomic_load_explicit(
