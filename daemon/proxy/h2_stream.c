@@ -784,14 +784,23 @@ static ssize_t resp_read(nghttp2_session *session, int32_t id, uint8_t *buf,
 	return (ssize_t)got;
 }
 
-/* Response header fields HTTP/2 forbids (RFC 9113 8.2.2) */
+/* Response header fields HTTP/2 forbids (RFC 9113 8.2.2). Asked of every
+ * field of every response: the length picks the one name to compare. */
 static bool conn_specific(const char *n, size_t l)
 {
-	return http_token_eq(n, l, "connection") ||
-	       http_token_eq(n, l, "keep-alive") ||
-	       http_token_eq(n, l, "proxy-connection") ||
-	       http_token_eq(n, l, "transfer-encoding") ||
-	       http_token_eq(n, l, "upgrade");
+	switch (l) {
+	case 7:
+		return http_token_eq(n, l, "upgrade");
+	case 10:
+		return http_token_eq(n, l, "connection") ||
+		       http_token_eq(n, l, "keep-alive");
+	case 16:
+		return http_token_eq(n, l, "proxy-connection");
+	case 17:
+		return http_token_eq(n, l, "transfer-encoding");
+	default:
+		return false;
+	}
 }
 
 /* Parse the HTTP/1.1 response head in b->in; submit it as HEADERS. */
