@@ -498,6 +498,27 @@ def test_header_list_over_limit_431(gw, backends):
     c.close()
 
 
+# RFC 9113 8.2.2: the HTTP/1.1 side's connection-specific fields never reach
+# an HTTP/2 client: the gate's "Connection: close" on a refusal, an
+# upstream's "Transfer-Encoding: chunked" (the body is de-chunked), and
+# whatever else the upstream sends of them.
+CONN_FIELDS = {"connection", "keep-alive", "proxy-connection",
+               "transfer-encoding", "upgrade"}
+
+
+@pytest.mark.parametrize("path,status", [("/private/cf", 401),
+                                         ("/chunked/300", 200),
+                                         ("/api/cf", 200)])
+def test_response_connection_fields_left_out(gw, path, status):
+    c = u.Client(PORT)
+    r = c.get(path)
+    assert isinstance(r, dict) and r["status"] == status, r
+    assert not CONN_FIELDS & {k.lower() for k in r["headers"]}, r["headers"]
+    if path.startswith("/chunked/"):
+        assert r["body"] == b"x" * 300
+    c.close()
+
+
 # ---- the gate, per stream -------------------------------------------------
 
 def test_gate_per_stream(gw, backends):
