@@ -107,17 +107,9 @@ struct loop {
 	int *slot;
 	unsigned nfixed;
 	int none;
-	/* completions made in user space (loop_post), delivered after the
-	 * ring's by the loop_run_once() under way or the next; the two
-	 * arrays swap so that what their callbacks post waits for the next
-	 * turn */
-	struct posted *posted, *posted_spare;
-	unsigned n_posted, cap_posted, cap_spare;
-};
-
-struct posted {
-	uint64_t ud;
-	int res;
+	/* completions made in user space (loop_post), in order, delivered
+	 * after the ring's by the loop_run_once() under way or the next */
+	struct loop_post *post_head, *post_tail;
 };
 
 /* user_data of the feature probe's own operations (PROBE_UD, + 1 for its
@@ -542,8 +534,6 @@ void loop_free(struct loop *l)
 	io_uring_queue_exit(&l->ring);
 	free(l->fixed);
 	free(l->slot);
-	free(l->posted);
-	free(l->posted_spare);
 	for (unsigned i = 0; i < LOOP_GROUPS; i++) {
 		if (l->g[i].bufs)
 			munmap(l->g[i].bufs, l->g[i].bufs_bytes);
@@ -879,42 +869,57 @@ int loop_nop(struct loop *l, uint64_t ud)
 	return 0;
 }
 
-int loop_post(struct loop *l, uint64_t ud, int res)
+int loop_post(struct loop *l, struct loop_post *p, uint64_t ud, int res)
 {
-	if (l->n_posted == l->cap_posted) {
-		unsigned cap = l->cap_posted ? l->cap_posted * 2 : 64;
-		struct posted *p = realloc(l->posted, cap * sizeof(*p));
-
-		if (!p) {
-			/* the kernel's no-op then (it completes with 0) */
-			if (res == 0 && loop_nop(l, ud) == 0)
-				return 0;
-			return -ENOMEM;
-		}
-		l->posted = p;
-		l->cap_posted = cap;
-	}
-	l->posted[l->n_posted++] = (struct posted){ .ud = ud, .res = res };
+	if (p->queued)
+		return -EBUSY;
+	p->next = NULL;
+	p->ud = ud;
+	p->res = res;
+	p->queued = true;
+	if (l->post_tail)
+		l->post_tail->next = p;
+	else
+		l->post_head = p;
+	l->post_tail = p;
 	return 0;
 }
 
+void loop_unpost(struct loop *l, struct loop_post *p)
+{
+	struct loop_post **pp, *prev = NULL;
+
+	if (!p->queued)
+		return;
+	for (pp = &l->post_head; *pp; prev = *pp, pp = &(*pp)->next) {
+		if (*pp != p)
+			continue;
+		*pp = p->next;
+		if (l->post_tail == p)
+			l->post_tail = prev;
+		break;
+	}
+	p->queued = false;
+}
+
 /* Deliver the completions posted before this call; those the callbacks
- * post now wait for the next turn. */
+ * post now wait for the next turn. A callback may free its own node (and
+ * with it, say, the transport pair it belongs to), never one still
+ * queued: that one's operation is in flight. */
 static unsigned run_posted(struct loop *l, loop_cb cb, void *ctx)
 {
-	struct posted *batch = l->posted;
-	unsigned n = l->n_posted, cap = l->cap_posted;
+	struct loop_post *p = l->post_head, *next;
+	unsigned n = 0;
 
-	l->posted = l->posted_spare;
-	l->cap_posted = l->cap_spare;
-	l->n_posted = 0;
-	for (unsigned i = 0; i < n; i++) {
-		struct loop_cqe c = { .ud = batch[i].ud, .res = batch[i].res };
+	l->post_head = l->post_tail = NULL;
+	for (; p; p = next) {
+		struct loop_cqe c = { .ud = p->ud, .res = p->res };
 
+		next = p->next;
+		p->queued = false;
 		cb(ctx, &c);
+		n++;
 	}
-	l->posted_spare = batch;
-	l->cap_spare = cap;
 	return n;
 }
 
@@ -937,7 +942,7 @@ int loop_run_once(struct loop *l, bool wait, loop_cb cb, void *ctx)
 
 	rings_adapt(l);
 	rings_top_up(l);
-	if (l->n_posted)
+	if (l->post_head)
 		wait = false;	/* completions of ours are waiting */
 	if (__builtin_expect(l->poll_wait, 0)) {
 		ret = io_uring_submit(&l->ring);
@@ -993,7 +998,7 @@ int loop_run_once(struct loop *l, bool wait, loop_cb cb, void *ctx)
 		n++;
 	}
 	io_uring_cq_advance(&l->ring, n);
-	if (l->n_posted)
+	if (l->post_head)
 		n += run_posted(l, cb, ctx);
 	return (int)n;
 }

@@ -204,12 +204,24 @@ int loop_nop(struct loop *l, uint64_t ud);
  * A completion made in user space: res (>= 0, or -errno) reaches the
  * loop_run_once() callback as ud's completion, without a buffer, after
  * the ring's completions of the loop_run_once() under way (the next one
- * when posted outside it or by such a completion's callback); no system
- * call is made for it (the in-process transport, io/pair.h, completes
- * its operations this way). A pending one keeps loop_run_once() from
- * blocking. 0 or -ENOMEM.
+ * when posted outside it or by such a completion's callback), in the
+ * order posted; no system call is made for it (the in-process transport,
+ * io/pair.h, completes its operations this way). A pending one keeps
+ * loop_run_once() from blocking. The node is the caller's and nothing is
+ * allocated, so a post cannot fail: it must stay valid until its
+ * completion has been delivered (the callback may free it then), and be
+ * posted again only after that (-EBUSY).
  */
-int loop_post(struct loop *l, uint64_t ud, int res);
+struct loop_post {
+	struct loop_post *next;
+	uint64_t ud;
+	int res;
+	bool queued;
+};
+int loop_post(struct loop *l, struct loop_post *p, uint64_t ud, int res);
+/* Take p back if it is queued (its completion is then never delivered):
+ * for teardown, a walk of what is queued. */
+void loop_unpost(struct loop *l, struct loop_post *p);
 /* Cancel the operation(s) submitted with target_ud. */
 int loop_cancel_ud(struct loop *l, uint64_t target_ud, uint64_t ud);
 

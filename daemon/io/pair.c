@@ -21,6 +21,9 @@ struct pair_end {
 	size_t out;		/* bytes of q read_done() handed out */
 	size_t rd_max;
 	uint64_t rd_ud, wr_ud;
+	/* their completions: one read and one write at a time each, so a
+	 * post of either never finds its node still queued */
+	struct loop_post rd_post, wr_post;
 	bool rd_waiting;	/* a read waits for bytes or EOF */
 	bool wr_waiting;	/* a write waits for room in peer->q */
 	bool shut;		/* writes no more (shut down or closed) */
@@ -42,16 +45,25 @@ static struct pair_end *end_of(const struct transport *t)
 	return t->priv;
 }
 
+static void complete_read(struct pair_end *e, int res)
+{
+	e->rd_waiting = false;
+	(void)loop_post(e->pr->loop, &e->rd_post, e->rd_ud, res);
+}
+
+static void complete_write(struct pair_end *e, int res)
+{
+	e->wr_waiting = false;
+	(void)loop_post(e->pr->loop, &e->wr_post, e->wr_ud, res);
+}
+
 /* A read that waits completes when e has bytes, or EOF to report. */
 static void wake_reader(struct pair_end *e)
 {
 	if (!e->rd_waiting || e->closed ||
 	    (!(e->q && buf_len(e->q)) && !e->peer->shut))
 		return;
-	/* loop_post() fails only without memory: the read keeps waiting,
-	 * and the next write, shutdown or close tries again */
-	if (loop_post(e->pr->loop, e->rd_ud, 0) == 0)
-		e->rd_waiting = false;
+	complete_read(e, 0);
 }
 
 /* Copy what fits of iov into dst's queue: bytes taken, or -ENOMEM. */
@@ -82,12 +94,14 @@ static int write_iov(struct transport *t, const struct iovec *iov,
 	struct pair_end *e = end_of(t), *d = e->peer;
 	size_t total = 0;
 	long got;
-	int ret;
 
-	if (e->shut || d->closed)
-		return loop_post(e->pr->loop, ud, -EPIPE);
-	if (e->wr_waiting || n > PAIR_IOV_MAX)
+	if (e->wr_waiting || e->wr_post.queued || n > PAIR_IOV_MAX)
 		return -EINVAL;	/* one write at a time, as on a socket */
+	e->wr_ud = ud;
+	if (e->shut || d->closed) {
+		complete_write(e, -EPIPE);
+		return 0;
+	}
 	for (unsigned int i = 0; i < n; i++)
 		total += iov[i].iov_len;
 	got = take(d, iov, n);
@@ -97,15 +111,10 @@ static int write_iov(struct transport *t, const struct iovec *iov,
 		/* d's queue is full: the write waits for its reader */
 		memcpy(e->wr_iov, iov, n * sizeof(*iov));
 		e->wr_iovcnt = n;
-		e->wr_ud = ud;
 		e->wr_waiting = true;
 		return 0;
 	}
-	ret = loop_post(e->pr->loop, ud, (int)got);
-	if (ret) {
-		d->q->end -= (size_t)got;	/* not written after all */
-		return ret;
-	}
+	complete_write(e, (int)got);
 	wake_reader(d);
 	return 0;
 }
@@ -138,7 +147,7 @@ static int pair_read(struct transport *t, size_t maxlen, unsigned int flags,
 	struct pair_end *e = end_of(t);
 
 	(void)flags;
-	if (e->rd_waiting)
+	if (e->rd_waiting || e->rd_post.queued)
 		return -EINVAL;	/* one read at a time */
 	e->rd_ud = ud;
 	e->rd_max = maxlen ? maxlen : 1;
@@ -180,10 +189,8 @@ static void pair_read_release(struct transport *t, const struct loop_cqe *cqe)
 	if (w->wr_waiting) {
 		/* room again: the peer's waiting write goes in */
 		got = take(e, w->wr_iov, w->wr_iovcnt);
-		if (got > 0 && loop_post(e->pr->loop, w->wr_ud, (int)got) == 0)
-			w->wr_waiting = false;
-		else if (got > 0)
-			e->q->end -= (size_t)got;
+		if (got)
+			complete_write(w, (int)got);	/* or -ENOMEM */
 	}
 	if (!buf_len(e->q)) {
 		/* an idle end holds no buffer */
@@ -218,12 +225,10 @@ static unsigned int pair_cancel(struct transport *t, const uint64_t *targets,
 	struct pair_end *e = end_of(t);
 
 	(void)ud;
-	if (e->rd_waiting && targeted(targets, n, e->rd_ud) &&
-	    loop_post(e->pr->loop, e->rd_ud, -ECANCELED) == 0)
-		e->rd_waiting = false;
-	if (e->wr_waiting && targeted(targets, n, e->wr_ud) &&
-	    loop_post(e->pr->loop, e->wr_ud, -ECANCELED) == 0)
-		e->wr_waiting = false;
+	if (e->rd_waiting && targeted(targets, n, e->rd_ud))
+		complete_read(e, -ECANCELED);
+	if (e->wr_waiting && targeted(targets, n, e->wr_ud))
+		complete_write(e, -ECANCELED);
 	return 0;
 }
 
@@ -234,6 +239,11 @@ static void pair_close(struct transport *t)
 	if (!e)
 		return;
 	d = e->peer;
+	/* closed with completions still queued only when the whole table
+	 * goes (conn_table_destroy): they must not outlive the pair */
+	loop_unpost(e->pr->loop, &e->rd_post);
+	loop_unpost(e->pr->loop, &e->wr_post);
+	e->rd_waiting = e->wr_waiting = false;
 	e->closed = e->shut = true;
 	buf_put(e->pr->bufs, e->q);
 	e->q = NULL;
@@ -244,8 +254,8 @@ static void pair_close(struct transport *t)
 	}
 	/* the peer reads EOF, and its writes fail */
 	wake_reader(d);
-	if (d->wr_waiting && loop_post(d->pr->loop, d->wr_ud, -EPIPE) == 0)
-		d->wr_waiting = false;
+	if (d->wr_waiting)
+		complete_write(d, -EPIPE);
 }
 
 static const struct transport_ops pair_ops = {
@@ -285,4 +295,9 @@ int transport_pair_init(struct transport *a, struct transport *b,
 bool transport_is_pair(const struct transport *t)
 {
 	return t->ops == &pair_ops;
+}
+
+bool transport_pair_peer_gone(const struct transport *t)
+{
+	return transport_is_pair(t) && t->priv && end_of(t)->peer->shut;
 }

@@ -34,5 +34,9 @@ int transport_pair_init(struct transport *a, struct transport *b,
 
 /* t is one end of a pair. */
 bool transport_is_pair(const struct transport *t);
+/* The other end of t, a pair's, has shut down or closed: t reads EOF
+ * once its queue is drained (the completion saying so may still be on
+ * its way). False for a transport that is not a pair. */
+bool transport_pair_peer_gone(const struct transport *t);
 
 #endif

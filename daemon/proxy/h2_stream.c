@@ -287,6 +287,10 @@ static bool bridge_unpark(struct h2_conn *hc, struct h2_stream *s)
 		    conn_closing(b) || (b->flags & CONN_F_EOF) ||
 		    p->h2[b->id])
 			continue;	/* closed (and maybe reused) since */
+		if (transport_pair_peer_gone(&b->tr))
+			/* its other end closed this turn: the EOF on its
+			 * way closes it (h2s_complete finds no stream) */
+			continue;
 		if (p->now_ms - e->since_ms > max_age) {
 			conn_close(&p->conns, b);
 			continue;

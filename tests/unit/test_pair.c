@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -240,7 +241,9 @@ static void test_close_is_seen_by_the_other_end(void **state)
 	assert_int_equal(transport_write(&f->b, big, 10, 3), 0);
 	turn(f);
 	assert_null(find(f, 3));
+	assert_false(transport_pair_peer_gone(&f->b));
 	transport_close(&f->a);
+	assert_true(transport_pair_peer_gone(&f->b));
 	turn(f);
 	c = find(f, 1);
 	assert_non_null(c);
@@ -276,18 +279,65 @@ static void test_cancel_completes_what_waits(void **state)
 }
 
 /* A posted completion keeps loop_run_once() from blocking: with wait
- * set it returns at once with it. */
-static void test_posted_completion_does_not_block(void **state)
+ * set it returns at once with it. Posts are delivered in order; a node
+ * still queued cannot be posted again; one taken back is not
+ * delivered. */
+static void test_posted_completions(void **state)
 {
 	struct fx *f = *state;
+	struct loop_post p1 = { 0 }, p2 = { 0 }, p3 = { 0 };
 
-	assert_int_equal(loop_post(f->l, 42, -EIO), 0);
+	assert_int_equal(loop_post(f->l, &p1, 42, -EIO), 0);
+	assert_int_equal(loop_post(f->l, &p1, 43, 0), -EBUSY);
+	assert_int_equal(loop_post(f->l, &p2, 44, 7), 0);
+	assert_int_equal(loop_post(f->l, &p3, 45, 8), 0);
+	loop_unpost(f->l, &p3);
 	f->seen.n = 0;
-	assert_int_equal(loop_run_once(f->l, true, collect, &f->seen), 1);
-	assert_int_equal(f->seen.n, 1);
+	assert_int_equal(loop_run_once(f->l, true, collect, &f->seen), 2);
+	assert_int_equal(f->seen.n, 2);
 	assert_int_equal(f->seen.c[0].ud, 42);
 	assert_int_equal(f->seen.c[0].res, -EIO);
 	assert_false(f->seen.c[0].has_buf);
+	assert_int_equal(f->seen.c[1].ud, 44);
+	assert_int_equal(f->seen.c[1].res, 7);
+	/* delivered: the nodes may be posted again */
+	assert_int_equal(loop_post(f->l, &p1, 46, 0), 0);
+	loop_unpost(f->l, &p1);
+	assert_int_equal(loop_run_once(f->l, false, collect, &f->seen), 0);
+}
+
+/* A waiting write that is cancelled completes with -ECANCELED, and its
+ * bytes (the caller's memory, which it may free then) are never taken
+ * in later: the reader sees only what was written before. */
+static void test_cancelled_write_is_never_taken(void **state)
+{
+	struct fx *f = *state;
+	static char big[4 * BLOCK], got[4 * BLOCK];
+	char *late = strdup("LATE BYTES");
+	uint64_t wud = 2;
+	const struct loop_cqe *c;
+	long n;
+
+	memset(big, 'a', sizeof(big));
+	assert_int_equal(transport_write(&f->a, big, sizeof(big), 1), 0);
+	turn(f);
+	n = transport_write_done(&f->a, find(f, 1));
+	assert_true(n > 0 && n < (long)sizeof(big));
+	assert_int_equal(transport_write(&f->a, late, 10, wud), 0);
+	turn(f);
+	assert_null(find(f, wud));		/* waits: no room */
+	assert_int_equal(transport_cancel(&f->a, &wud, 1, 50), 0);
+	turn(f);
+	c = find(f, wud);
+	assert_non_null(c);
+	assert_int_equal(transport_write_done(&f->a, c), -ECANCELED);
+	free(late);	/* the caller's to free once it completed */
+	assert_int_equal(read_all(f, &f->b, got, sizeof(got), 3), n);
+	assert_memory_equal(got, big, n);
+	/* nothing more: the cancelled bytes were not taken in */
+	assert_int_equal(transport_read(&f->b, 100, 4), 0);
+	turn(f);
+	assert_null(find(f, 4));
 }
 
 int main(void)
@@ -309,7 +359,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(
 			test_cancel_completes_what_waits, setup, teardown),
 		cmocka_unit_test_setup_teardown(
-			test_posted_completion_does_not_block, setup, teardown),
+			test_cancelled_write_is_never_taken, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_posted_completions,
+						setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
