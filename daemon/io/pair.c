@@ -11,14 +11,21 @@
 
 /* Pieces of a gather write (the HTTP/1.1 engine writes a head in two). */
 #define PAIR_IOV_MAX 4
+/* Pool buffers one direction may hold: with the default 36 KiB blocks
+ * about what a Unix socket pair buffers (~208 KiB), so a stream that
+ * uploads while it is answered has the slack it had over one. */
+#define PAIR_QBUFS 6
 
 struct pair;
 
 struct pair_end {
 	struct pair *pr;
 	struct pair_end *peer;
-	struct buf *q;		/* what the peer wrote, not yet read */
-	size_t out;		/* bytes of q read_done() handed out */
+	/* what the peer wrote, not yet read: q[0] is read, q[nq - 1]
+	 * written; none of them empty */
+	struct buf *q[PAIR_QBUFS];
+	unsigned int nq;
+	size_t out;		/* bytes of q[0] read_done() handed out */
 	size_t rd_max;
 	uint64_t rd_ud, wr_ud;
 	/* their completions: one read and one write at a time each, so a
@@ -60,31 +67,41 @@ static void complete_write(struct pair_end *e, int res)
 /* A read that waits completes when e has bytes, or EOF to report. */
 static void wake_reader(struct pair_end *e)
 {
-	if (!e->rd_waiting || e->closed ||
-	    (!(e->q && buf_len(e->q)) && !e->peer->shut))
+	if (!e->rd_waiting || e->closed || (!e->nq && !e->peer->shut))
 		return;
 	complete_read(e, 0);
 }
 
-/* Copy what fits of iov into dst's queue: bytes taken, or -ENOMEM. */
+/* Copy what fits of iov into dst's queue: bytes taken, or -ENOMEM.
+ * Bytes are only ever appended (a read may hold q[0]'s in place). */
 static long take(struct pair_end *dst, const struct iovec *iov,
 		 unsigned int n)
 {
-	size_t total = 0, got = 0;
-	struct buf *q;
+	size_t got = 0;
 
-	for (unsigned int i = 0; i < n; i++)
-		total += iov[i].iov_len;
-	if (!total)
-		return 0;
-	if (!dst->q && !(dst->q = buf_get(dst->pr->bufs)))
-		return -ENOMEM;
-	q = dst->q;
-	/* no read holds bytes of q in place: they may move */
-	if (!dst->out && buf_room(q) < total)
-		buf_compact(q);
-	for (unsigned int i = 0; i < n && buf_room(q); i++)
-		got += buf_append(q, iov[i].iov_base, iov[i].iov_len);
+	for (unsigned int i = 0; i < n; i++) {
+		const char *p = iov[i].iov_base;
+		size_t left = iov[i].iov_len;
+
+		while (left) {
+			struct buf *last = dst->nq ? dst->q[dst->nq - 1]
+						   : NULL;
+			size_t k;
+
+			if (!last || !buf_room(last)) {
+				if (dst->nq == PAIR_QBUFS)
+					return (long)got;	/* full */
+				last = buf_get(dst->pr->bufs);
+				if (!last)
+					return got ? (long)got : -ENOMEM;
+				dst->q[dst->nq++] = last;
+			}
+			k = buf_append(last, p, left);
+			p += k;
+			left -= k;
+			got += k;
+		}
+	}
 	return (long)got;
 }
 
@@ -160,7 +177,7 @@ static long pair_read_done(struct transport *t, const struct loop_cqe *cqe,
 			   const char **data)
 {
 	struct pair_end *e = end_of(t);
-	size_t n = e->q ? buf_len(e->q) : 0;
+	size_t n = e->nq ? buf_len(e->q[0]) : 0;
 
 	*data = NULL;
 	if (cqe->res < 0)
@@ -171,7 +188,7 @@ static long pair_read_done(struct transport *t, const struct loop_cqe *cqe,
 		/* EOF once the queue is drained; else nothing came after
 		 * all (a read completed by a cancel that lost its race) */
 		return e->peer->shut ? 0 : -EAGAIN;
-	*data = buf_head(e->q);
+	*data = buf_head(e->q[0]);
 	e->out = n;
 	return (long)n;
 }
@@ -182,20 +199,20 @@ static void pair_read_release(struct transport *t, const struct loop_cqe *cqe)
 	long got;
 
 	(void)cqe;
-	if (!e->q)
+	if (!e->nq)
 		return;
-	buf_consume(e->q, e->out);
+	buf_consume(e->q[0], e->out);
 	e->out = 0;
+	if (!buf_len(e->q[0])) {
+		/* drained: an idle end holds no buffer */
+		buf_put(e->pr->bufs, e->q[0]);
+		memmove(e->q, e->q + 1, --e->nq * sizeof(e->q[0]));
+	}
 	if (w->wr_waiting) {
 		/* room again: the peer's waiting write goes in */
 		got = take(e, w->wr_iov, w->wr_iovcnt);
 		if (got)
 			complete_write(w, (int)got);	/* or -ENOMEM */
-	}
-	if (!buf_len(e->q)) {
-		/* an idle end holds no buffer */
-		buf_put(e->pr->bufs, e->q);
-		e->q = NULL;
 	}
 }
 
@@ -245,8 +262,8 @@ static void pair_close(struct transport *t)
 	loop_unpost(e->pr->loop, &e->wr_post);
 	e->rd_waiting = e->wr_waiting = false;
 	e->closed = e->shut = true;
-	buf_put(e->pr->bufs, e->q);
-	e->q = NULL;
+	while (e->nq)
+		buf_put(e->pr->bufs, e->q[--e->nq]);
 	t->priv = NULL;
 	if (d->closed) {
 		free(e->pr);

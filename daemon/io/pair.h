@@ -8,12 +8,13 @@
  * Operations complete as the socket transport's do, through the loop
  * (loop_post(): a completion made in user space, delivered in the same
  * or the next turn), never inside the call that submits them. A write
- * copies what fits into the other end's queue (one pool buffer: a short
- * write when full, as a socket's buffer gives one) and completes with
- * that count; with no room at all it waits until the reader makes some.
- * A read completes once its end's queue has bytes or the other end has
+ * copies what fits into the other end's queue (a few pool buffers,
+ * taken as bytes wait and given back as they are read: a short write
+ * when full, as a socket's buffer gives one) and completes with that
+ * count; with no room at all it waits until the reader makes some. A
+ * read completes once its end's queue has bytes or the other end has
  * shut down (EOF then, once the queue is drained); read_done() hands out
- * the queue's bytes in place, read_release() consumes them. Shutdown
+ * the first buffer's bytes in place, read_release() consumes them. Shutdown
  * and close are seen by the other end as EOF; writes to an end that is
  * gone fail with -EPIPE. A cancel completes the end's waiting operations
  * with -ECANCELED.
