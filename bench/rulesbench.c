@@ -4,7 +4,7 @@
  * reports numbers, it asserts nothing.
  *
  *   rulesbench [--sizes 1,1000,100000,1000000] [--repeat N] [--rounds N]
- *              [--family 4|6] [--list allow|deny]
+ *              [--family 4|6] [--list allow|deny] [--prealloc]
  *
  * For each family (IPv4 /32s, IPv6 /128s: the most entries a list holds
  * for a given number of clients; they go to the host hash, the covering
@@ -30,6 +30,9 @@
  *    the median of --rounds runs, ns. Rate limits are off, so the tries are
  *    walked for every packet (with rate limits on, an IPv4 source that
  *    passed is cached and skips them).
+ * --prealloc loads the host hashes preallocated (map_flags 0 instead of
+ * BPF_F_NO_PREALLOC), to measure that trade: load time and memory against
+ * sync time.
  * Prints one JSON object (scripts/bench-rules.sh stores it).
  */
 #include <arpa/inet.h>
@@ -225,6 +228,8 @@ static void *probe_thread(void *arg)
 	return NULL;
 }
 
+static bool prealloc;
+
 static void one(int family, bool deny, size_t n, __u32 repeat, int rounds,
 		bool first)
 {
@@ -257,6 +262,12 @@ static void one(int family, bool deny, size_t n, __u32 repeat, int rounds,
 	bpf_map__set_max_entries(skel->maps.SLUICE_MAP_HALLOW6, cap);
 	bpf_map__set_max_entries(skel->maps.SLUICE_MAP_HDENY4, cap);
 	bpf_map__set_max_entries(skel->maps.SLUICE_MAP_HDENY6, cap);
+	if (prealloc) {
+		bpf_map__set_map_flags(skel->maps.SLUICE_MAP_HALLOW4, 0);
+		bpf_map__set_map_flags(skel->maps.SLUICE_MAP_HALLOW6, 0);
+		bpf_map__set_map_flags(skel->maps.SLUICE_MAP_HDENY4, 0);
+		bpf_map__set_map_flags(skel->maps.SLUICE_MAP_HDENY6, 0);
+	}
 	err = sluice_xdp__load(skel);
 	if (err)
 		die("load", -err);
@@ -365,6 +376,8 @@ int main(int argc, char **argv)
 			repeat = (__u32)atoi(argv[++i]);
 		} else if (!strcmp(argv[i], "--rounds") && i + 1 < argc) {
 			rounds = atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "--prealloc")) {
+			prealloc = true;
 		} else if (!strcmp(argv[i], "--family") && i + 1 < argc) {
 			only_family = atoi(argv[++i]);
 			if (only_family != 4 && only_family != 6)
@@ -376,7 +389,8 @@ int main(int argc, char **argv)
 			only_list = !strcmp(argv[i], "deny");
 		} else {
 			die("usage: rulesbench [--sizes N,N,...] [--repeat N] "
-			    "[--rounds N] [--family 4|6] [--list allow|deny]",
+			    "[--rounds N] [--family 4|6] [--list allow|deny] "
+			    "[--prealloc]",
 			    EINVAL);
 		}
 	}
@@ -384,8 +398,9 @@ int main(int argc, char **argv)
 		die("--rounds 1..31, --repeat >= 1000", EINVAL);
 	log_set_level(LOG_LVL_WARN);
 	xdpctl_init_logging();
-	printf("{\"repeat\": %u, \"rounds\": %d, \"results\": [", repeat,
-	       rounds);
+	printf("{\"repeat\": %u, \"rounds\": %d, \"prealloc\": %s, "
+	       "\"results\": [",
+	       repeat, rounds, prealloc ? "true" : "false");
 	for (int fam = 4; fam <= 6; fam += 2)
 		for (int d = 0; d < 2; d++)
 			for (int i = 0; i < n_sizes; i++) {

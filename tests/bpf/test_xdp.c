@@ -3114,6 +3114,72 @@ static void test_sluicectl_usage(void **state)
 			 2);
 }
 
+/* The map_flags of a pinned map, or ~0u when there is no such pin. */
+static __u32 pin_flags(const char *dir, const char *name)
+{
+	struct bpf_map_info info = {0};
+	__u32 len = sizeof(info);
+	char path[256];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return ~0u;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0)
+		info.map_flags = ~0u;
+	close(fd);
+	return info.map_flags;
+}
+
+/* xdp.list_prealloc: the host hashes are created preallocated; a pin of
+ * the other kind (persisted by a daemon with the other setting, or from
+ * before the setting) cannot be reused, so a takeover replaces it and
+ * syncs the files into the new map, which enforces at once. */
+static void test_list_prealloc_across_takeover(void **state)
+{
+	struct e2e *e = *state;
+	const char *h4 = SLUICE_MAP_NAME(SLUICE_MAP_HALLOW4);
+	const char *d6 = SLUICE_MAP_NAME(SLUICE_MAP_HDENY6);
+	const char *t4 = SLUICE_MAP_NAME(SLUICE_MAP_ALLOW4);
+
+	e2e_begin(e, 1, CFG_XDP_AUTO);
+	e->t.cfg.xdp.persist = true;
+	cfg_port(&e->t, GUARDED_PORT);
+	cfg_allow(&e->t, "198.18.0.2", 32); /* the host hash's only entry */
+	e->x = xdpctl_open(&e->t.cfg);
+	assert_non_null(e->x);
+	assert_int_equal(pin_flags(e->pin, h4), BPF_F_NO_PREALLOC);
+	assert_int_equal(probe_connect(e, GUARDED_PORT, 2000), 0);
+	xdpctl_close(e->x);
+	e->x = NULL;
+
+	e->t.cfg.xdp.list_prealloc = true;
+	e->x = xdpctl_open(&e->t.cfg);
+	assert_non_null(e->x);
+	assert_int_equal(pin_flags(e->pin, h4), 0);
+	assert_int_equal(pin_flags(e->pin, d6), 0);
+	assert_int_equal(pin_flags(e->pin, t4), BPF_F_NO_PREALLOC);
+	/* the replaced hash got the entry again: still allowed */
+	assert_int_equal(probe_connect(e, GUARDED_PORT, 2000), 0);
+	xdpctl_close(e->x);
+	e->x = NULL;
+
+	/* and back */
+	e->t.cfg.xdp.list_prealloc = false;
+	e->x = xdpctl_open(&e->t.cfg);
+	assert_non_null(e->x);
+	assert_int_equal(pin_flags(e->pin, h4), BPF_F_NO_PREALLOC);
+	assert_int_equal(probe_connect(e, GUARDED_PORT, 2000), 0);
+	xdpctl_close(e->x);
+	e->t.cfg.xdp.persist = false;
+	e->x = xdpctl_open(&e->t.cfg);
+	assert_non_null(e->x);
+	xdpctl_close(e->x);
+	e->x = NULL;
+	assert_int_equal(access(e->pin, F_OK), -1);
+}
+
 static void test_open_errors(void **state)
 {
 	struct e2e *e = *state;
@@ -3211,6 +3277,9 @@ int main(void)
 						e2e_teardown),
 		cmocka_unit_test_setup_teardown(test_live_edits_and_persist,
 						e2e_setup, e2e_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_list_prealloc_across_takeover, e2e_setup,
+			e2e_teardown),
 		cmocka_unit_test_setup_teardown(test_dispatcher_coexistence,
 						e2e_setup, e2e_teardown),
 		cmocka_unit_test(test_sluicectl_usage),
