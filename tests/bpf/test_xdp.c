@@ -2237,6 +2237,142 @@ static void test_sync_bad_entry(void **state)
 	free(t);
 }
 
+/*
+ * A resync whose wanted and present sets overlap in part, with duplicate
+ * entries, every part larger than one batch system call (4096 entries):
+ * host entries 0..OV_N-1 without options, then OV_N/2..3*OV_N/2-1 where
+ * every tenth has a rate (its value changes: rewritten) and 6000..6099
+ * are listed a second time with another rate (the first in config order
+ * wins). IPv4 and IPv6; the IPv6 addresses differ in several bytes, so
+ * that sorting them takes more than one pass. Every count and every
+ * entry of the host hash is checked.
+ */
+#define OV_N 10000
+#define OV_DUP_FROM 6000
+#define OV_DUPS 100
+
+static void ov_entry(struct allowlist_entry *e, int family, uint32_t i,
+		     uint32_t rate)
+{
+	memset(e, 0, sizeof(*e));
+	e->rate = rate;
+	if (family == 4) {
+		e->family = AF_INET;
+		e->prefixlen = 32;
+		e->addr[0] = 10;
+		e->addr[1] = (uint8_t)(i >> 16);
+		e->addr[2] = (uint8_t)(i >> 8);
+		e->addr[3] = (uint8_t)i;
+		return;
+	}
+	e->family = AF_INET6;
+	e->prefixlen = 128;
+	e->addr[0] = 0xfd;
+	e->addr[1] = 0x5c;
+	e->addr[5] = (uint8_t)(i * 7);
+	e->addr[9] = (uint8_t)(i >> 3);
+	e->addr[13] = (uint8_t)(i >> 16);
+	e->addr[14] = (uint8_t)(i >> 8);
+	e->addr[15] = (uint8_t)i;
+}
+
+/* The first list (second false) or the second one. */
+static void ov_list(struct allowlist *l, int family, bool second)
+{
+	uint32_t from = second ? OV_N / 2 : 0;
+
+	l->n = 0;
+	for (uint32_t i = from; i < from + OV_N; i++)
+		ov_entry(&l->entries[l->n++], family, i,
+			 second && i % 10 == 0 ? 100 : 0);
+	if (second)
+		for (uint32_t i = OV_DUP_FROM; i < OV_DUP_FROM + OV_DUPS; i++)
+			ov_entry(&l->entries[l->n++], family, i, 200);
+}
+
+/* The class of host entry i, or -1 when it is absent. */
+static long ov_class(int hfd, int family, uint32_t i)
+{
+	struct allowlist_entry e;
+	unsigned char key[sizeof(struct sluice_lpm6_key)] = {0};
+	struct sluice_rule r;
+	__u32 plen = family == 4 ? 32 : 128;
+
+	ov_entry(&e, family, i, 0);
+	memcpy(key, &plen, sizeof(plen));
+	memcpy(key + sizeof(plen), e.addr, family == 4 ? 4 : 16);
+	if (bpf_map_lookup_elem(hfd, key, &r) < 0)
+		return -1;
+	return r.class_id;
+}
+
+static void sync_overlap(int family)
+{
+	struct xdpctl_map_fds fds;
+	struct xdpctl_sync_stats st;
+	struct xdpctl_sync_count *cnt;
+	struct config cfg;
+	long c100 = -1;
+	int hfd;
+
+	SKIP_IF_NO_BPF();
+	fds = skel_fds();
+	hfd = family == 4 ? fds.hallow4_fd : fds.hallow6_fd;
+	cnt = family == 4 ? &st.allow4 : &st.allow6;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.xdp.allowlist_enabled = true;
+	cfg.xdp.allow.entries =
+		calloc(OV_N + OV_DUPS, sizeof(struct allowlist_entry));
+	assert_non_null(cfg.xdp.allow.entries);
+	cfg.xdp.allow.cap = OV_N + OV_DUPS;
+
+	ov_list(&cfg.xdp.allow, family, false);
+	assert_int_equal(xdpctl_sync_maps(&fds, &cfg, &st), 0);
+	assert_int_equal(cnt->added, OV_N);
+	assert_int_equal(count_map(hfd), OV_N);
+
+	ov_list(&cfg.xdp.allow, family, true);
+	assert_int_equal(xdpctl_sync_maps(&fds, &cfg, &st), 0);
+	assert_int_equal(cnt->added, OV_N / 2);
+	assert_int_equal(cnt->updated, OV_N / 20);
+	assert_int_equal(cnt->kept, OV_N / 2 - OV_N / 20);
+	assert_int_equal(cnt->deleted, OV_N / 2);
+	assert_int_equal(count_map(hfd), OV_N);
+	for (uint32_t i = 0; i < OV_N / 2; i++)
+		if (ov_class(hfd, family, i) != -1)
+			fail_msg("IPv%d entry %u: stale, still present", family,
+				 i);
+	for (uint32_t i = OV_N / 2; i < OV_N / 2 + OV_N; i++) {
+		long c = ov_class(hfd, family, i);
+
+		if (i % 10 && c == 0)
+			continue;
+		if (i % 10 == 0 && c > 0 && (c100 < 0 || c == c100)) {
+			c100 = c;
+			continue;
+		}
+		fail_msg("IPv%d entry %u: class %ld (rate 100: class %ld)",
+			 family, i, c, c100);
+	}
+
+	/* the same again: nothing to do */
+	assert_int_equal(xdpctl_sync_maps(&fds, &cfg, &st), 0);
+	assert_int_equal(cnt->kept, OV_N);
+	assert_int_equal(cnt->added + cnt->updated + cnt->deleted, 0);
+
+	cfg.xdp.allow.n = 0;
+	assert_int_equal(xdpctl_sync_maps(&fds, &cfg, &st), 0);
+	assert_int_equal(cnt->deleted, OV_N);
+	assert_int_equal(count_map(hfd), 0);
+	free(cfg.xdp.allow.entries);
+}
+
+static void test_sync_overlap_dups_batches(void **state)
+{
+	sync_overlap(4);
+	sync_overlap(6);
+}
+
 /* A reload that swaps many entries, while a client allowed by both configs
  * (by different CIDRs) keeps sending: not one of its packets may drop. */
 #define HAMMER_SRCS 3
@@ -3256,6 +3392,8 @@ int main(void)
 		cmocka_unit_test_setup(test_sync_moves_hosts_out_of_tries,
 				       sync_setup),
 		cmocka_unit_test_setup(test_sync_full_map, sync_setup),
+		cmocka_unit_test_setup(test_sync_overlap_dups_batches,
+				       sync_setup),
 		cmocka_unit_test_setup(test_sync_bad_entry, sync_setup),
 		cmocka_unit_test_setup(test_sync_deny_and_settings,
 				       sync_setup),
