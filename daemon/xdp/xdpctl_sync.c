@@ -9,14 +9,24 @@
  *      hold entries set (the program skips a hash whose flag is off);
  *   1. new or changed rate classes into free slots (never rewriting a slot
  *      a live entry still points to with other limits);
- *   2. add/fix allowlist entries, guarded ports, denylist entries;
- *   3. settings with a new rules generation (cached verdicts retaken);
- *   4. delete stale ports, allowlist and denylist entries;
- *   5. a new generation again with the flags of the hashes left empty
+ *   2. add/fix the tries' allowlist entries, guarded ports, the tries'
+ *      denylist entries;
+ *   3. each host hash: its stale entries deleted, then its new and changed
+ *      ones written;
+ *   4. settings with a new rules generation (cached verdicts retaken);
+ *   5. delete stale ports and trie entries;
+ *   6. a new generation again with the flags of the hashes left empty
  *      cleared, then clear the classes nothing uses.
  * A client allowed by both the old and the new config is never dropped:
  * at every instant some entry allows it with limits at least as loose as
- * one of the two configs. Bans are runtime state and never touched here.
+ * one of the two configs. Step 3 keeps that although it deletes first: a
+ * host entry is one address, so a stale key of a hash is never a key that
+ * hash is about to get; a client that moves from a stale host entry to a
+ * prefix finds the prefix written in step 2, and one that moves from a
+ * prefix to a host entry keeps the prefix until step 5. Deleting first
+ * lets the kernel reuse the freed elements and means a hash never holds
+ * the old and the new list at once. Bans are runtime state and never
+ * touched here.
  */
 #include "xdp/xdpctl_sync.h"
 
@@ -301,6 +311,19 @@ static int write_recs(struct sync_set *s, const size_t *idx, size_t n,
 	return err;
 }
 
+/* Write what diff d found missing or different. */
+static int write_diff(struct sync_set *s, const struct xdpctl_diff *d)
+{
+	int err;
+
+	s->count->kept += d->n_kept;
+	err = write_recs(s, d->idx, d->n_add, &s->count->added);
+	if (!err)
+		err = write_recs(s, d->idx + (s->n - d->n_upd), d->n_upd,
+				 &s->count->updated);
+	return err;
+}
+
 /* Phase 1: make every wanted entry present with its value. */
 static int sync_add(struct sync_set *s)
 {
@@ -311,13 +334,8 @@ static int sync_add(struct sync_set *s)
 		struct xdpctl_diff d;
 
 		err = sync_diff(s, &d);
-		if (err)
-			return err;
-		s->count->kept += d.n_kept;
-		err = write_recs(s, d.idx, d.n_add, &s->count->added);
 		if (!err)
-			err = write_recs(s, d.idx + (s->n - d.n_upd), d.n_upd,
-					 &s->count->updated);
+			err = write_diff(s, &d);
 		free(d.idx);
 		return err;
 	}
@@ -469,6 +487,28 @@ static int sync_add_or_make_room(struct sync_set *s, size_t max_entries)
 		s->count->kept -= first.added + first.updated;
 	s->count->added += first.added;
 	s->count->updated += first.updated;
+	if (err == -ENOSPC)
+		pr_err("xdp: map %s is full (%zu entries max): cannot hold "
+		       "the %zu configured entries",
+		       s->name, max_entries, s->n);
+	return err;
+}
+
+/* Step 3 (see the top of the file): a host hash's stale entries deleted,
+ * then its new and changed ones written. */
+static int sync_replace(struct sync_set *s, size_t max_entries)
+{
+	struct xdpctl_diff d;
+	int err;
+
+	s->max_entries = max_entries;
+	err = sync_diff(s, &d);
+	if (err)
+		return err;
+	err = sync_delete(s, max_entries);
+	if (!err)
+		err = write_diff(s, &d);
+	free(d.idx);
 	if (err == -ENOSPC)
 		pr_err("xdp: map %s is full (%zu entries max): cannot hold "
 		       "the %zu configured entries",
@@ -1044,52 +1084,46 @@ int xdpctl_sync_maps(const struct xdpctl_map_fds *m, const struct config *cfg,
 	if (err)
 		pr_err("xdp: writing %s failed: %s",
 		       SLUICE_MAP_NAME(SLUICE_MAP_SETTINGS), strerror(-err));
-	/* 1. classes; 2. loosening first, then the tightening parts */
+	/* 1. classes; 2. the tries and ports: loosening first, then the
+	 * tightening parts */
 	if (!err)
 		err = classes_write(m->classes_fd, cp, &st->classes);
 	if (!err)
-		err = sync_add_or_make_room(&s.ha4, s.ha4.max_entries);
-	if (!err)
 		err = sync_add_or_make_room(&s.a4, s.a4.max_entries);
-	if (!err)
-		err = sync_add_or_make_room(&s.ha6, s.ha6.max_entries);
 	if (!err)
 		err = sync_add_or_make_room(&s.a6, s.a6.max_entries);
 	if (!err)
 		err = sync_add_or_make_room(&s.ports, SLUICE_PORT_SLOTS);
 	if (!err)
-		err = sync_add_or_make_room(&s.hd4, s.hd4.max_entries);
-	if (!err)
 		err = sync_add_or_make_room(&s.d4, s.d4.max_entries);
 	if (!err)
-		err = sync_add_or_make_room(&s.hd6, s.hd6.max_entries);
-	if (!err)
 		err = sync_add_or_make_room(&s.d6, s.d6.max_entries);
-	/* 3. settings + generation; every hash that holds entries still
+	/* 3. the host hashes, once every trie entry is in */
+	if (!err)
+		err = sync_replace(&s.ha4, s.ha4.max_entries);
+	if (!err)
+		err = sync_replace(&s.ha6, s.ha6.max_entries);
+	if (!err)
+		err = sync_replace(&s.hd4, s.hd4.max_entries);
+	if (!err)
+		err = sync_replace(&s.hd6, s.hd6.max_entries);
+	/* 4. settings + generation; every hash that holds entries still
 	 * looked up */
 	set.flags |= hosts_keep;
 	if (!err)
 		err = write_settings(m->settings_fd, &set, &st->gen);
-	/* 4. stale entries */
+	/* 5. stale entries (the host hashes lost theirs in 3) */
 	if (!err)
 		err = sync_delete(&s.ports, SLUICE_PORT_SLOTS);
 	if (!err)
 		err = sync_delete(&s.a4, s.a4.max_entries);
 	if (!err)
-		err = sync_delete(&s.ha4, s.ha4.max_entries);
-	if (!err)
 		err = sync_delete(&s.a6, s.a6.max_entries);
-	if (!err)
-		err = sync_delete(&s.ha6, s.ha6.max_entries);
 	if (!err)
 		err = sync_delete(&s.d4, s.d4.max_entries);
 	if (!err)
-		err = sync_delete(&s.hd4, s.hd4.max_entries);
-	if (!err)
 		err = sync_delete(&s.d6, s.d6.max_entries);
-	if (!err)
-		err = sync_delete(&s.hd6, s.hd6.max_entries);
-	/* 5. generation again, the flags of the hashes now empty off; unused
+	/* 6. generation again, the flags of the hashes now empty off; unused
 	 * classes */
 	set.flags = (set.flags & ~SLUICE_SET_HOSTS_ALL) | hosts_want;
 	if (!err)
