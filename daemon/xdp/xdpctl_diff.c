@@ -105,17 +105,78 @@ static void msd_sort(unsigned char *a, unsigned char *t, size_t n,
 	}
 }
 
+/*
+ * Least significant byte first, for keys with few bytes that vary (IPv4
+ * host keys: the four address bytes): one stable counting pass per
+ * varying byte over the whole set, from the last to the first, with the
+ * histograms (cnt, key_size rows) counted already. Fewer record moves
+ * than msd_sort() when there are at most LSD_MAX_PASSES such bytes. The
+ * result ends in *src or *tmp (the pointers swapped after an odd number
+ * of passes).
+ */
+#define LSD_MAX_PASSES 4
+static void lsd_sort(unsigned char **src, unsigned char **tmp, size_t n,
+		     size_t rec_size, size_t key_size, size_t (*cnt)[256])
+{
+	unsigned char *s = *src, *d = *tmp;
+
+	for (size_t b = key_size; b-- > 0;) {
+		size_t off = 0;
+		unsigned char *t;
+
+		if (cnt[b][s[b]] == n)
+			continue; /* one value: the order stays */
+		for (size_t v = 0; v < 256; v++) {
+			size_t c = cnt[b][v];
+
+			cnt[b][v] = off;
+			off += c;
+		}
+		for (size_t i = 0; i < n; i++) {
+			const unsigned char *r = s + i * rec_size;
+
+			rec_copy(d + cnt[b][r[b]]++ * rec_size, r, rec_size);
+		}
+		t = s;
+		s = d;
+		d = t;
+	}
+	*src = s;
+	*tmp = d;
+}
+
 int xdpctl__rec_sort(unsigned char **recs, size_t n, size_t rec_size,
 		     size_t key_size)
 {
-	unsigned char *t;
+	unsigned char *src = *recs, *t;
+	size_t(*cnt)[256];
+	size_t varying = 0;
 
 	if (n < 2)
 		return 0;
 	t = malloc(n * rec_size);
-	if (!t)
+	cnt = calloc(key_size, sizeof(*cnt));
+	if (!t || !cnt) {
+		free(t);
+		free(cnt);
 		return -ENOMEM;
-	msd_sort(*recs, t, n, rec_size, key_size, 0);
+	}
+	for (size_t i = 0; i < n; i++)
+		for (size_t b = 0; b < key_size; b++)
+			cnt[b][src[i * rec_size + b]]++;
+	for (size_t b = 0; b < key_size; b++)
+		varying += cnt[b][src[b]] != n;
+	if (varying <= LSD_MAX_PASSES) {
+		lsd_sort(&src, &t, n, rec_size, key_size, cnt);
+		if (src != *recs) {
+			/* the sorted records are in the scratch buffer */
+			t = *recs;
+			*recs = src;
+		}
+	} else {
+		msd_sort(src, t, n, rec_size, key_size, 0);
+	}
+	free(cnt);
 	free(t);
 	return 0;
 }

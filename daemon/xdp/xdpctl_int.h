@@ -132,7 +132,8 @@ int xdpctl__read_counters(int fd, struct sluice_counter out[SLUICE_R_MAX]);
  * key bytes as memcmp orders them. */
 
 /* Sort the n records at *recs by key, stably (records with equal keys keep
- * their order), in place. 0 or -ENOMEM (*recs untouched). */
+ * their order); *recs may be replaced by another malloc'd buffer (the old
+ * one is then freed). 0 or -ENOMEM (*recs untouched). */
 int xdpctl__rec_sort(unsigned char **recs, size_t n, size_t rec_size,
 		     size_t key_size);
 /* Drop every record whose key equals the one before it (so of sorted

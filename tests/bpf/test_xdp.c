@@ -2243,9 +2243,10 @@ static void test_sync_bad_entry(void **state)
  * host entries 0..OV_N-1 without options, then OV_N/2..3*OV_N/2-1 where
  * every tenth has a rate (its value changes: rewritten) and 6000..6099
  * are listed a second time with another rate (the first in config order
- * wins). IPv4 and IPv6; the IPv6 addresses differ in several bytes, so
- * that sorting them takes more than one pass. Every count and every
- * entry of the host hash is checked.
+ * wins). IPv4 and IPv6: the IPv4 keys differ in two bytes (sorted byte by
+ * byte from the last), the IPv6 ones in six (most significant byte
+ * first, then by insertion). Every count and every entry of the host hash
+ * is checked.
  */
 #define OV_N 10000
 #define OV_DUP_FROM 6000
@@ -2269,8 +2270,10 @@ static void ov_entry(struct allowlist_entry *e, int family, uint32_t i,
 	e->prefixlen = 128;
 	e->addr[0] = 0xfd;
 	e->addr[1] = 0x5c;
+	e->addr[3] = (uint8_t)(i * 13);
 	e->addr[5] = (uint8_t)(i * 7);
 	e->addr[9] = (uint8_t)(i >> 3);
+	e->addr[11] = (uint8_t)(i >> 5);
 	e->addr[13] = (uint8_t)(i >> 16);
 	e->addr[14] = (uint8_t)(i >> 8);
 	e->addr[15] = (uint8_t)i;
