@@ -215,6 +215,7 @@ static int sync_diff(struct sync_set *s, struct xdpctl_diff *d)
 	size_t n_live = 0;
 	int err;
 
+	memset(d, 0, sizeof(*d)); /* the caller frees d->idx, set or not */
 	err = walk_recs(s, 2 * s->max_entries + 16, &live, &n_live);
 	if (!err)
 		err = xdpctl__rec_sort(&live, n_live, s->rec_size, s->key_size);
