@@ -47,6 +47,7 @@
 #include "lib/log.h"
 #include "sluice_xdp.skel.h"
 #include "xdp/xdpctl.h"
+#include "xdp/xdpctl_int.h" /* the records sort of the sync */
 
 #define GUARDED_PORT 8080
 #define OTHER_PORT   9090 /* in the ports map, but not flagged guarded */
@@ -2218,6 +2219,83 @@ static void test_sync_keeps_bans(void **state)
 	free(t);
 }
 
+/* The reference order of the sort test: the key bytes, then the input
+ * position (kept in the record's value), which is what a stable sort by
+ * key gives. */
+static size_t sort_key_size;
+
+static int sort_ref_cmp(const void *a, const void *b)
+{
+	int c = memcmp(a, b, sort_key_size);
+	uint32_t x, y;
+
+	if (c)
+		return c;
+	memcpy(&x, (const unsigned char *)a + sort_key_size, sizeof(x));
+	memcpy(&y, (const unsigned char *)b + sort_key_size, sizeof(y));
+	return (x > y) - (x < y);
+}
+
+/* n records with keys of ks bytes of one kind (see below), sorted by
+ * xdpctl__rec_sort() and by qsort: the same order. */
+static void sort_case(size_t ks, size_t n, int kind, unsigned int *seed)
+{
+	size_t rs = ks + 8;
+	unsigned char *a = malloc(n * rs + 1), *b = malloc(n * rs + 1);
+
+	assert_non_null(a);
+	assert_non_null(b);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char *r = a + i * rs;
+		uint32_t pos = (uint32_t)i;
+
+		for (size_t j = 0; j < ks; j++) {
+			int v = rand_r(seed);
+
+			if (kind == 1 && j + 2 < ks)
+				v = 0x5c;
+			else if (kind == 2)
+				v %= 3;
+			else if (kind == 3)
+				v = 9;
+			r[j] = (unsigned char)v;
+		}
+		memcpy(r + ks, &pos, sizeof(pos));
+		memset(r + ks + 4, 0xab, 4);
+	}
+	memcpy(b, a, n * rs);
+	assert_int_equal(xdpctl__rec_sort(&a, n, rs, ks), 0);
+	sort_key_size = ks;
+	qsort(b, n, rs, sort_ref_cmp);
+	if (n && memcmp(a, b, n * rs))
+		fail_msg("key %zu bytes, %zu records, keys of kind %d: "
+			 "not the stable order",
+			 ks, n, kind);
+	free(a);
+	free(b);
+}
+
+/*
+ * The records sort of the sync (xdpctl__rec_sort()) against qsort with the
+ * input position as the tie-break: key sizes of the ports (4), IPv4 (8)
+ * and IPv6 (20) maps; sizes around the insertion-sort and the run limits;
+ * keys random (kind 0), sharing all but two bytes (1: the byte-by-byte
+ * path), with three values a byte (2: many equal keys, deep runs), all
+ * equal (3).
+ */
+static void test_rec_sort_stable(void **state)
+{
+	static const size_t key_sizes[] = {4, 8, 20};
+	static const size_t ns[] = {0, 1, 2, 23, 24, 25, 300, 5000, 70000};
+	unsigned int seed = 7;
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(key_sizes) / sizeof(key_sizes[0]); k++)
+		for (size_t m = 0; m < sizeof(ns) / sizeof(ns[0]); m++)
+			for (int kind = 0; kind < 4; kind++)
+				sort_case(key_sizes[k], ns[m], kind, &seed);
+}
+
 static void test_sync_bad_entry(void **state)
 {
 	struct xdpctl_map_fds fds;
@@ -3397,6 +3475,7 @@ int main(void)
 		cmocka_unit_test_setup(test_sync_full_map, sync_setup),
 		cmocka_unit_test_setup(test_sync_overlap_dups_batches,
 				       sync_setup),
+		cmocka_unit_test(test_rec_sort_stable),
 		cmocka_unit_test_setup(test_sync_bad_entry, sync_setup),
 		cmocka_unit_test_setup(test_sync_deny_and_settings,
 				       sync_setup),
