@@ -4,6 +4,7 @@
  * reports numbers, it asserts nothing.
  *
  *   rulesbench [--sizes 1,1000,100000,1000000] [--repeat N] [--rounds N]
+ *              [--family 4|6] [--list allow|deny] [--prealloc]
  *
  * For each family (IPv4 /32s, IPv6 /128s: the most entries a list holds
  * for a given number of clients; they go to the host hash, the covering
@@ -12,11 +13,15 @@
  *    for 2N entries (what xdp.list_size gives), ms;
  *  - fill: the first sync of N random entries plus a covering prefix of the
  *    probe source (xdpctl_sync_maps() from empty), s;
+ *  - same: a sync to the same N entries again (a reload that changes
+ *    nothing in the list: every entry is kept), s;
  *  - resync: a sync to a disjoint set of N entries whose covering prefix
  *    also holds the probe (the worst reload: every entry changes), s; a
  *    thread runs the probe through the program meanwhile and counts runs
  *    that got the wrong action (allowlist: anything but pass; denylist:
- *    anything but drop): `gap_runs` must be 0;
+ *    anything but drop): `gap_runs` must be 0. Besides the wall time, the
+ *    CPU time of the syncing thread (its system calls included), which
+ *    moves less with other load on the machine;
  *  - memory: the list's memlock (its trie and its host hash) as the kernel
  *    reports it (fdinfo), bytes;
  *  - per-packet cost: BPF_PROG_TEST_RUN with repeat on the probe frame (a
@@ -25,6 +30,9 @@
  *    the median of --rounds runs, ns. Rate limits are off, so the tries are
  *    walked for every packet (with rate limits on, an IPv4 source that
  *    passed is cached and skips them).
+ * --prealloc loads the host hashes preallocated (map_flags 0 instead of
+ * BPF_F_NO_PREALLOC), to measure that trade: load time and memory against
+ * sync time.
  * Prints one JSON object (scripts/bench-rules.sh stores it).
  */
 #include <arpa/inet.h>
@@ -54,12 +62,23 @@
 #define FRAME_LEN  74
 #define MAX_ROUNDS 31
 
-static double now_s(void)
+static double clock_s(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double now_s(void)
+{
+	return clock_s(CLOCK_MONOTONIC);
+}
+
+/* CPU time of the calling thread, user and system. */
+static double cpu_s(void)
+{
+	return clock_s(CLOCK_THREAD_CPUTIME_ID);
 }
 
 static void die(const char *what, int err)
@@ -209,6 +228,8 @@ static void *probe_thread(void *arg)
 	return NULL;
 }
 
+static bool prealloc;
+
 static void one(int family, bool deny, size_t n, __u32 repeat, int rounds,
 		bool first)
 {
@@ -223,7 +244,8 @@ static void one(int family, bool deny, size_t n, __u32 repeat, int rounds,
 	size_t hit_len, miss_len;
 	uint16_t port = PORT;
 	__u32 cap = (__u32)(2 * n + 16 < 1024 ? 1024 : 2 * n + 16);
-	double t0, load_ms, fill_s, resync_s, hit_ns, miss_ns, lo, hi, mlo, mhi;
+	double t0, c0, load_ms, fill_s, same_s, resync_s, resync_cpu_s;
+	double hit_ns, miss_ns, lo, hi, mlo, mhi;
 	int list_fd, host_fd, err;
 	pthread_t th;
 
@@ -240,6 +262,12 @@ static void one(int family, bool deny, size_t n, __u32 repeat, int rounds,
 	bpf_map__set_max_entries(skel->maps.SLUICE_MAP_HALLOW6, cap);
 	bpf_map__set_max_entries(skel->maps.SLUICE_MAP_HDENY4, cap);
 	bpf_map__set_max_entries(skel->maps.SLUICE_MAP_HDENY6, cap);
+	if (prealloc) {
+		bpf_map__set_map_flags(skel->maps.SLUICE_MAP_HALLOW4, 0);
+		bpf_map__set_map_flags(skel->maps.SLUICE_MAP_HALLOW6, 0);
+		bpf_map__set_map_flags(skel->maps.SLUICE_MAP_HDENY4, 0);
+		bpf_map__set_map_flags(skel->maps.SLUICE_MAP_HDENY6, 0);
+	}
 	err = sluice_xdp__load(skel);
 	if (err)
 		die("load", -err);
@@ -278,6 +306,10 @@ static void one(int family, bool deny, size_t n, __u32 repeat, int rounds,
 	if (xdpctl_sync_maps(&fds, &cfg, NULL))
 		die("fill sync", EIO);
 	fill_s = now_s() - t0;
+	t0 = now_s();
+	if (xdpctl_sync_maps(&fds, &cfg, NULL))
+		die("same sync", EIO);
+	same_s = now_s() - t0;
 
 	hit_len = build_frame(hit, family,
 			      family == 4 ? "198.18.0.5" : "fd00:5c::5");
@@ -294,8 +326,10 @@ static void one(int family, bool deny, size_t n, __u32 repeat, int rounds,
 	while (p.runs < 10)
 		usleep(100);
 	t0 = now_s();
+	c0 = cpu_s();
 	if (xdpctl_sync_maps(&fds, &cfg, NULL))
 		die("resync", EIO);
+	resync_cpu_s = cpu_s() - c0;
 	resync_s = now_s() - t0;
 	p.stop = 1;
 	pthread_join(th, NULL);
@@ -304,14 +338,15 @@ static void one(int family, bool deny, size_t n, __u32 repeat, int rounds,
 	miss_ns =
 		cost_ns(p.prog_fd, miss, miss_len, repeat, rounds, &mlo, &mhi);
 	printf("%s\n    {\"family\": %d, \"list\": \"%s\", \"entries\": %zu, "
-	       "\"load_ms\": %.1f, \"fill_s\": %.3f, \"resync_s\": %.3f, "
+	       "\"load_ms\": %.1f, \"fill_s\": %.3f, \"same_s\": %.3f, "
+	       "\"resync_s\": %.3f, \"resync_cpu_s\": %.3f, "
 	       "\"gap_runs\": %lu, \"probe_runs\": %lu, "
 	       "\"memlock_bytes\": %ld, "
 	       "\"hit_ns\": %.1f, \"hit_ns_min\": %.1f, \"hit_ns_max\": %.1f, "
 	       "\"miss_ns\": %.1f, \"miss_ns_min\": %.1f, "
 	       "\"miss_ns_max\": %.1f}",
 	       first ? "" : ",", family, deny ? "deny" : "allow", n, load_ms,
-	       fill_s, resync_s, p.wrong, p.runs,
+	       fill_s, same_s, resync_s, resync_cpu_s, p.wrong, p.runs,
 	       memlock(list_fd) + memlock(host_fd), hit_ns, lo, hi, miss_ns,
 	       mlo, mhi);
 	fflush(stdout);
@@ -322,7 +357,7 @@ static void one(int family, bool deny, size_t n, __u32 repeat, int rounds,
 int main(int argc, char **argv)
 {
 	size_t sizes[8] = {1, 1000, 100000, 1000000};
-	int n_sizes = 4, rounds = 5;
+	int n_sizes = 4, rounds = 5, only_family = 0, only_list = -1;
 	__u32 repeat = 1000000;
 	bool first = true;
 
@@ -341,9 +376,21 @@ int main(int argc, char **argv)
 			repeat = (__u32)atoi(argv[++i]);
 		} else if (!strcmp(argv[i], "--rounds") && i + 1 < argc) {
 			rounds = atoi(argv[++i]);
+		} else if (!strcmp(argv[i], "--prealloc")) {
+			prealloc = true;
+		} else if (!strcmp(argv[i], "--family") && i + 1 < argc) {
+			only_family = atoi(argv[++i]);
+			if (only_family != 4 && only_family != 6)
+				die("--family 4 or 6", EINVAL);
+		} else if (!strcmp(argv[i], "--list") && i + 1 < argc) {
+			i++;
+			if (strcmp(argv[i], "allow") && strcmp(argv[i], "deny"))
+				die("--list allow or deny", EINVAL);
+			only_list = !strcmp(argv[i], "deny");
 		} else {
 			die("usage: rulesbench [--sizes N,N,...] [--repeat N] "
-			    "[--rounds N]",
+			    "[--rounds N] [--family 4|6] [--list allow|deny] "
+			    "[--prealloc]",
 			    EINVAL);
 		}
 	}
@@ -351,11 +398,15 @@ int main(int argc, char **argv)
 		die("--rounds 1..31, --repeat >= 1000", EINVAL);
 	log_set_level(LOG_LVL_WARN);
 	xdpctl_init_logging();
-	printf("{\"repeat\": %u, \"rounds\": %d, \"results\": [", repeat,
-	       rounds);
+	printf("{\"repeat\": %u, \"rounds\": %d, \"prealloc\": %s, "
+	       "\"results\": [",
+	       repeat, rounds, prealloc ? "true" : "false");
 	for (int fam = 4; fam <= 6; fam += 2)
 		for (int d = 0; d < 2; d++)
 			for (int i = 0; i < n_sizes; i++) {
+				if ((only_family && fam != only_family) ||
+				    (only_list >= 0 && d != only_list))
+					continue;
 				one(fam, d, sizes[i], repeat, rounds, first);
 				first = false;
 			}

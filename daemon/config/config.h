@@ -593,6 +593,7 @@ struct config_xdp {
 	uint32_t rate_table_size;	/* default 65536 */
 	uint32_t drop_sample;		/* 1 in N drops sampled; 0 off; def. 64 */
 	uint32_t list_size;		/* entries per allow/deny trie; 65536 */
+	bool list_prealloc;		/* host hashes preallocated; false */
 	enum config_xdp_cookies cookies;	/* default off */
 	uint32_t cookie_syn_rate;	/* auto: global SYNs/s; def. 5000 */
 };

@@ -687,6 +687,8 @@ static const struct ckey xdp_keys[] = {
 	{ .name = "syncookies", .set = cfg_set_section, .sub = &cookie_sec },
 	{ .name = "list_size", .set = cfg_set_u32, .off = X(list_size),
 	  .min = 1024, .max = 1 << 24, .def_int = SLUICE_MAX_ALLOW4 },
+	{ .name = "list_prealloc", .set = cfg_set_bool, .off = X(list_prealloc),
+	  .def_int = 0 },
 	{ .name = "drop_sample", .set = cfg_set_u32, .off = X(drop_sample),
 	  .max = 1 << 30, .def_int = 1 << SLUICE_DEF_SAMPLE_SHIFT,
 	  .flags = K_RELOAD },

@@ -618,9 +618,11 @@ static void warn_restart_needed(const struct config *old,
 			"restart sluiced to apply");
 	if (old->xdp.enabled && new->xdp.enabled &&
 	    (old->xdp.persist != new->xdp.persist ||
-	     old->xdp.rate_table_size != new->xdp.rate_table_size))
-		pr_warn("reload: xdp.persist or xdp.rate_limit.table_size "
-			"changed; restart sluiced to apply");
+	     old->xdp.rate_table_size != new->xdp.rate_table_size ||
+	     old->xdp.list_size != new->xdp.list_size ||
+	     old->xdp.list_prealloc != new->xdp.list_prealloc))
+		pr_warn("reload: xdp.persist, rate_limit.table_size, list_size "
+			"or list_prealloc changed; restart sluiced to apply");
 }
 
 static void log_errors(const char *errors)

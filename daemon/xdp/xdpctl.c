@@ -354,13 +354,17 @@ static void unpin_and_rmdir(struct xdpctl *x)
 		pr_warn("xdp: removing %s: %s", x->pin_path, strerror(errno));
 }
 
-/* Set the size of maps[0..n) to entries. A pinned map of another size
- * cannot be reused: drop its pin (what it held is lost: `lost`). */
+/* Set the size of maps[0..n) to entries (their flags set already). A
+ * pinned map of another size, or preallocated where the map is not to be
+ * or the other way round (xdp.list_prealloc changed, or the pin is from a
+ * daemon before it), cannot be reused: drop its pin (what it held is
+ * lost: `lost`). */
 static void size_maps(struct bpf_map **maps, size_t n, __u32 entries,
 		      const char *lost)
 {
 	for (size_t i = 0; i < n; i++) {
 		const char *path = bpf_map__pin_path(maps[i]);
+		__u32 flags = bpf_map__map_flags(maps[i]);
 		struct bpf_map_info info = {0};
 		__u32 len = sizeof(info);
 		int fd;
@@ -377,6 +381,13 @@ static void size_maps(struct bpf_map **maps, size_t n, __u32 entries,
 				"for %u: replacing it (%s)",
 				path, info.max_entries, entries, lost);
 			unlink(path);
+		} else if ((info.map_flags ^ flags) & BPF_F_NO_PREALLOC) {
+			pr_warn("xdp: %s is %spreallocated, the config asks "
+				"otherwise: replacing it (%s)",
+				path,
+				info.map_flags & BPF_F_NO_PREALLOC ? "not " : "",
+				lost);
+			unlink(path);
 		}
 		close(fd);
 	}
@@ -384,8 +395,11 @@ static void size_maps(struct bpf_map **maps, size_t n, __u32 entries,
 
 /* The rate-limit tables (xdp.rate_limit.table_size) and the allow and
  * deny tries and host hashes (xdp.list_size) are sized from the config.
- * Neither a trie nor a host hash is preallocated: its size is a limit, not
- * memory. */
+ * A trie is never preallocated (the kernel does not offer it): its size is
+ * a limit, not memory. The host hashes are preallocated when
+ * xdp.list_prealloc says so: list_size entries each taken at load, against
+ * writes and deletes that cost about half as much (a whole-list reload of
+ * 10^6 host entries: docs/BENCHMARKS.md). */
 static void size_from_config(struct xdpctl *x, const struct config *cfg)
 {
 	struct bpf_map *src[] = {x->skel->maps.SLUICE_MAP_SRC4,
@@ -403,6 +417,10 @@ static void size_from_config(struct xdpctl *x, const struct config *cfg)
 		  cfg->xdp.rate_table_size ? cfg->xdp.rate_table_size
 					   : SLUICE_DEF_SRC_ENTRIES,
 		  "rate-limit state resets");
+	for (size_t i = 4; i < 8; i++) /* the host hashes */
+		bpf_map__set_map_flags(lists[i], cfg->xdp.list_prealloc
+							 ? 0
+							 : BPF_F_NO_PREALLOC);
 	size_maps(lists, 8,
 		  cfg->xdp.list_size ? cfg->xdp.list_size : SLUICE_MAX_ALLOW4,
 		  "live sluicectl edits are lost; the files are synced again");

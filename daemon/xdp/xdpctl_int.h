@@ -126,6 +126,38 @@ long xdpctl__array_count(int fd, uint32_t slots, size_t val_size);
 /* The per-CPU counters of a stats map summed over CPUs. 0 or -errno. */
 int xdpctl__read_counters(int fd, struct sluice_counter out[SLUICE_R_MAX]);
 
+/* ---- xdpctl_diff.c ------------------------------------------------------ */
+
+/* Records of a map sync: key_size key bytes then the value, ordered by the
+ * key bytes as memcmp orders them. */
+
+/* Sort the n records at *recs by key, stably (records with equal keys keep
+ * their order); *recs may be replaced by another malloc'd buffer (the old
+ * one is then freed). 0 or -ENOMEM (*recs untouched). */
+int xdpctl__rec_sort(unsigned char **recs, size_t n, size_t rec_size,
+		     size_t key_size);
+/* Drop every record whose key equals the one before it (so of sorted
+ * records, the first of each key stays); returns the new count. */
+size_t xdpctl__rec_dedup(unsigned char *recs, size_t n, size_t rec_size,
+			 size_t key_size);
+
+/* What a sync must do, from the wanted and the present records. */
+struct xdpctl_diff {
+	/* indexes into want: idx[0..n_add) missing keys, idx[n_want-n_upd..
+	 * n_want) keys present with another value (malloc'd) */
+	size_t *idx;
+	size_t n_add, n_upd, n_kept;
+	/* the present keys not wanted, n_stale keys of key_size bytes, in
+	 * live's buffer (compacted in place; live's records are gone) */
+	unsigned char *stale;
+	size_t n_stale;
+};
+/* Diff sorted, deduplicated want against sorted, deduplicated live (both
+ * records of key_size + val_size bytes). 0 or -ENOMEM. */
+int xdpctl__rec_diff(const unsigned char *want, size_t n_want,
+		     unsigned char *live, size_t n_live, size_t key_size,
+		     size_t val_size, struct xdpctl_diff *d);
+
 /* ---- xdpctl_ban.c ------------------------------------------------------- */
 
 /* Insert or refresh a ban in the v4/v6 ban trie, then bump the rules

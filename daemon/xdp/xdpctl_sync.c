@@ -9,14 +9,24 @@
  *      hold entries set (the program skips a hash whose flag is off);
  *   1. new or changed rate classes into free slots (never rewriting a slot
  *      a live entry still points to with other limits);
- *   2. add/fix allowlist entries, guarded ports, denylist entries;
- *   3. settings with a new rules generation (cached verdicts retaken);
- *   4. delete stale ports, allowlist and denylist entries;
- *   5. a new generation again with the flags of the hashes left empty
+ *   2. add/fix the tries' allowlist entries, guarded ports, the tries'
+ *      denylist entries;
+ *   3. each host hash: its stale entries deleted, then its new and changed
+ *      ones written;
+ *   4. settings with a new rules generation (cached verdicts retaken);
+ *   5. delete stale ports and trie entries;
+ *   6. a new generation again with the flags of the hashes left empty
  *      cleared, then clear the classes nothing uses.
  * A client allowed by both the old and the new config is never dropped:
  * at every instant some entry allows it with limits at least as loose as
- * one of the two configs. Bans are runtime state and never touched here.
+ * one of the two configs. Step 3 keeps that although it deletes first: a
+ * host entry is one address, so a stale key of a hash is never a key that
+ * hash is about to get; a client that moves from a stale host entry to a
+ * prefix finds the prefix written in step 2, and one that moves from a
+ * prefix to a host entry keeps the prefix until step 5. Deleting first
+ * lets the kernel reuse the freed elements and means a hash never holds
+ * the old and the new list at once. Bans are runtime state and never
+ * touched here.
  */
 #include "xdp/xdpctl_sync.h"
 
@@ -44,42 +54,30 @@ struct sync_set {
 	size_t n;
 	struct xdpctl_sync_count *count;
 	/* An LPM trie (lookups are not exact) or a host hash (large): the
-	 * present keys come from one batch walk, new ones are written in
-	 * batches. */
+	 * present records come from one batch walk, are diffed against the
+	 * wanted ones in memory, and what changes is written in batches. */
 	bool walk;
 	bool array;		/* an array: every slot exists, zero = unused */
 	size_t max_entries;
-	/* The trie's keys as sync_add() walked them, sorted; sync_delete()
-	 * takes its stale keys from them instead of walking again (nothing
-	 * else writes the tries while the sync holds the pin lock, and what
+	/* The present keys the wanted set lacks, as sync_add()'s diff found
+	 * them; sync_delete() deletes them without walking again (nothing
+	 * else writes these maps while the sync holds the pin lock, and what
 	 * sync_add() wrote is wanted, never stale). */
-	unsigned char *live;
-	size_t n_live;
+	bool diffed;
+	unsigned char *stale;
+	size_t n_stale;
 };
 
-static int cmp_key(const void *a, const void *b, void *key_size)
+/* Sort by key (stably: of duplicate keys the first in config order stays)
+ * and drop the duplicates. 0 or -ENOMEM. */
+static int sync_set_sort(struct sync_set *s)
 {
-	return memcmp(a, b, *(size_t *)key_size);
-}
+	int err = xdpctl__rec_sort(&s->recs, s->n, s->rec_size, s->key_size);
 
-static void sync_set_sort(struct sync_set *s)
-{
-	size_t out = 0;
-
-	if (s->n == 0)
-		return;
-	qsort_r(s->recs, s->n, s->rec_size, cmp_key, &s->key_size);
-	for (size_t i = 1; i < s->n; i++) {
-		unsigned char *prev = s->recs + out * s->rec_size;
-		unsigned char *cur = s->recs + i * s->rec_size;
-
-		if (memcmp(prev, cur, s->key_size) == 0)
-			continue;
-		out++;
-		if (out != i)
-			memcpy(s->recs + out * s->rec_size, cur, s->rec_size);
-	}
-	s->n = out + 1;
+	if (!err)
+		s->n = xdpctl__rec_dedup(s->recs, s->n, s->rec_size,
+					 s->key_size);
+	return err;
 }
 
 static int sync_set_alloc(struct sync_set *s, const char *name, int fd,
@@ -95,6 +93,9 @@ static int sync_set_alloc(struct sync_set *s, const char *name, int fd,
 	s->count = count;
 	s->walk = false;
 	s->array = false;
+	s->diffed = false;
+	s->stale = NULL;
+	s->n_stale = 0;
 	s->recs = calloc(n ? n : 1, s->rec_size);
 	return s->recs ? 0 : -ENOMEM;
 }
@@ -131,53 +132,58 @@ static int is_full_error(int err)
 	return err == -ENOSPC || err == -E2BIG;
 }
 
-/*
- * The live keys of an LPM trie, sorted. A trie lookup is a longest-prefix
- * match, not an exact one: looking up 10.0.0.0/24 finds 10.0.0.0/16 if only
- * that exists. Presence must be decided on the exact keys, or a narrowed
- * entry would be taken as present and then lose its covering entry in the
- * delete phase.
- */
 /* Entries written or deleted per batch system call: a large reload costs
  * a few hundred calls, not one per entry. */
 #define SYNC_BATCH 4096
 
-/* Keys (and values) collected for one batch call. */
-/* All keys of a hash-like map (at most limit), unsorted, read with batch
- * lookups (a few hundred calls for 10^6 entries, where a get_next_key walk
- * makes one per entry). *out malloc'd. 0 or -errno. */
-static int walk_keys(const struct sync_set *s, size_t limit,
+/* All records (key||value) of a hash or trie (at most limit), unsorted,
+ * read with batch lookups (a few hundred calls for 10^6 entries, where a
+ * get_next_key walk makes one per entry). An LPM trie's lookup is a
+ * longest-prefix match, not an exact one (10.0.0.0/24 finds 10.0.0.0/16
+ * if only that exists): presence must be decided on the exact keys a walk
+ * returns, or a narrowed entry would be taken as present and then lose
+ * its covering entry in the delete phase. *out malloc'd. 0 or -errno. */
+static int walk_recs(const struct sync_set *s, size_t limit,
 		     unsigned char **out, size_t *n_out)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, o);
-	unsigned char *keys = NULL, *vals = NULL, in[64], next[64];
+	unsigned char *recs = NULL, *keys, *vals, in[64], next[64];
 	size_t n = 0, cap = 0;
 	bool first = true;
 	int err = 0;
 
+	keys = malloc((size_t)SYNC_BATCH * s->key_size);
 	vals = malloc((size_t)SYNC_BATCH * (s->val_size ? s->val_size : 1));
-	if (!vals)
-		return -ENOMEM;
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
 	for (;;) {
 		__u32 count = SYNC_BATCH;
 
 		if (n + SYNC_BATCH > cap) {
 			size_t ncap = cap ? cap * 2 : SYNC_BATCH * 2;
-			unsigned char *p = realloc(keys, ncap * s->key_size);
+			unsigned char *p = realloc(recs, ncap * s->rec_size);
 
 			if (!p) {
 				err = -ENOMEM;
 				break;
 			}
-			keys = p;
+			recs = p;
 			cap = ncap;
 		}
-		err = bpf_map_lookup_batch(s->fd, first ? NULL : in, next,
-					   keys + n * s->key_size, vals,
-					   &count, &o);
+		err = bpf_map_lookup_batch(s->fd, first ? NULL : in, next, keys,
+					   vals, &count, &o);
 		first = false;
 		if (count > SYNC_BATCH)
 			count = SYNC_BATCH;
+		for (__u32 i = 0; i < count; i++) {
+			unsigned char *r = recs + (n + i) * s->rec_size;
+
+			memcpy(r, keys + (size_t)i * s->key_size, s->key_size);
+			memcpy(r + s->key_size, vals + (size_t)i * s->val_size,
+			       s->val_size);
+		}
 		n += count;
 		if (err == -ENOENT) { /* the end of the map */
 			err = 0;
@@ -189,43 +195,48 @@ static int walk_keys(const struct sync_set *s, size_t limit,
 			break;
 		memcpy(in, next, s->key_size);
 	}
+out:
+	free(keys);
 	free(vals);
 	if (err) {
-		free(keys);
+		free(recs);
 		return err;
 	}
-	*out = keys;
+	*out = recs;
 	*n_out = n;
 	return 0;
 }
 
-static int live_keys(struct sync_set *s, size_t max_entries,
-		     unsigned char **out, size_t *n_out)
+/* The map's records (one walk) against the wanted ones: d gets what to
+ * write (d->idx malloc'd), s->stale what to delete. 0 or -errno, logged. */
+static int sync_diff(struct sync_set *s, struct xdpctl_diff *d)
 {
-	int err = walk_keys(s, 2 * max_entries + 16, out, n_out);
+	unsigned char *live = NULL;
+	size_t n_live = 0;
+	int err;
 
-	if (!err && *n_out)
-		qsort_r(*out, *n_out, s->key_size, cmp_key, &s->key_size);
-	return err;
-}
-
-static bool keys_contain(const unsigned char *keys, size_t n, size_t ks,
-			 const void *key)
-{
-	size_t lo = 0, hi = n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = memcmp(key, keys + mid * ks, ks);
-
-		if (c == 0)
-			return true;
-		if (c < 0)
-			hi = mid;
-		else
-			lo = mid + 1;
+	memset(d, 0, sizeof(*d)); /* the caller frees d->idx, set or not */
+	err = walk_recs(s, 2 * s->max_entries + 16, &live, &n_live);
+	if (!err)
+		err = xdpctl__rec_sort(&live, n_live, s->rec_size, s->key_size);
+	if (!err) {
+		/* the diff needs each key once (a walk meets each once
+		 * unless the map changes under it) */
+		n_live = xdpctl__rec_dedup(live, n_live, s->rec_size,
+					   s->key_size);
+		err = xdpctl__rec_diff(s->recs, s->n, live, n_live, s->key_size,
+				       s->val_size, d);
 	}
-	return false;
+	if (err) {
+		pr_err("xdp: walking %s failed: %s", s->name, strerror(-err));
+		free(live);
+		return err;
+	}
+	free(s->stale);
+	s->stale = d->stale;
+	s->n_stale = d->n_stale;
+	s->diffed = true;
+	return 0;
 }
 
 struct sync_batch {
@@ -252,8 +263,9 @@ static void batch_free(struct sync_batch *b)
 	free(b->vals);
 }
 
-/* Write the pending new entries; they count as added. */
-static int batch_flush_add(struct sync_set *s, struct sync_batch *b)
+/* Write the pending entries; *written counts them. */
+static int batch_flush(struct sync_set *s, struct sync_batch *b,
+		       size_t *written)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, o, .elem_flags = BPF_ANY);
 	__u32 count = b->n;
@@ -262,7 +274,7 @@ static int batch_flush_add(struct sync_set *s, struct sync_batch *b)
 	if (!b->n)
 		return 0;
 	err = bpf_map_update_batch(s->fd, b->keys, b->vals, &count, &o);
-	s->count->added += count < b->n ? count : b->n;
+	*written += count < b->n ? count : b->n;
 	b->n = 0;
 	if (err < 0 && is_full_error(err))
 		return -ENOSPC; /* caller reports */
@@ -272,41 +284,69 @@ static int batch_flush_add(struct sync_set *s, struct sync_batch *b)
 	return err < 0 ? err : 0;
 }
 
+/* Write the records of s at idx[0..n) in batches; *count gets how many
+ * were written. 0, -ENOSPC (the map is full: the caller reports) or
+ * -errno, logged. */
+static int write_recs(struct sync_set *s, const size_t *idx, size_t n,
+		      size_t *count)
+{
+	struct sync_batch b;
+	int err = batch_init(&b, s);
+
+	if (err) {
+		pr_err("xdp: cannot write %s: %s", s->name, strerror(-err));
+		return err;
+	}
+	for (size_t i = 0; i < n && !err; i++) {
+		const unsigned char *r = s->recs + idx[i] * s->rec_size;
+
+		memcpy(b.keys + (size_t)b.n * s->key_size, r, s->key_size);
+		memcpy(b.vals + (size_t)b.n * s->val_size, r + s->key_size,
+		       s->val_size);
+		if (++b.n == SYNC_BATCH)
+			err = batch_flush(s, &b, count);
+	}
+	if (!err)
+		err = batch_flush(s, &b, count);
+	batch_free(&b);
+	return err;
+}
+
+/* Write what diff d found missing or different. */
+static int write_diff(struct sync_set *s, const struct xdpctl_diff *d)
+{
+	int err;
+
+	s->count->kept += d->n_kept;
+	err = write_recs(s, d->idx, d->n_add, &s->count->added);
+	if (!err)
+		err = write_recs(s, d->idx + (s->n - d->n_upd), d->n_upd,
+				 &s->count->updated);
+	return err;
+}
+
 /* Phase 1: make every wanted entry present with its value. */
 static int sync_add(struct sync_set *s)
 {
-	unsigned char cur[64], *live = NULL;
-	struct sync_batch b = {0};
-	size_t n_live = 0;
-	int err;
+	unsigned char cur[64];
+	int err = 0;
 
 	if (s->walk) {
-		err = live_keys(s, s->max_entries, &live, &n_live);
+		struct xdpctl_diff d;
+
+		err = sync_diff(s, &d);
 		if (!err)
-			err = batch_init(&b, s);
-		if (err) {
-			pr_err("xdp: walking %s failed: %s", s->name,
-			       strerror(-err));
-			free(live);
-			return err;
-		}
+			err = write_diff(s, &d);
+		free(d.idx);
+		return err;
 	}
-	err = 0;
+	/* an array (the ports): one lookup and write per wanted slot */
 	for (size_t i = 0; i < s->n && !err; i++) {
 		const unsigned char *key = s->recs + i * s->rec_size;
 		const unsigned char *val = key + s->key_size;
 		bool present;
 
-		if (s->walk && !keys_contain(live, n_live, s->key_size, key)) {
-			/* new: written in batches */
-			memcpy(b.keys + (size_t)b.n * s->key_size, key,
-			       s->key_size);
-			memcpy(b.vals + (size_t)b.n * s->val_size, val,
-			       s->val_size);
-			if (++b.n == SYNC_BATCH)
-				err = batch_flush_add(s, &b);
-			continue;
-		} else if (bpf_map_lookup_elem(s->fd, key, cur) == 0) {
+		if (bpf_map_lookup_elem(s->fd, key, cur) == 0) {
 			if (memcmp(cur, val, s->val_size) == 0) {
 				s->count->kept++;
 				continue;
@@ -336,12 +376,6 @@ static int sync_add(struct sync_set *s)
 		else
 			s->count->added++;
 	}
-	if (!err)
-		err = batch_flush_add(s, &b);
-	batch_free(&b);
-	free(s->live);
-	s->live = live;
-	s->n_live = n_live;
 	return err;
 }
 
@@ -377,33 +411,26 @@ static int sync_clear_array(struct sync_set *s, uint32_t slots)
 
 static int sync_delete(struct sync_set *s, size_t max_entries)
 {
-	unsigned char *stale = NULL;
-	size_t n_stale = 0, n_live = 0;
+	unsigned char *stale;
+	size_t n_stale;
 	int err = 0;
 
 	if (s->array)
 		return sync_clear_array(s, (uint32_t)max_entries);
-	if (s->live) {
-		stale = s->live;	/* taken over: see struct sync_set */
-		n_live = s->n_live;
-		s->live = NULL;
-		s->n_live = 0;
-	} else {
-		err = walk_keys(s, 2 * max_entries + 16, &stale, &n_live);
-	}
-	if (err) {
-		pr_err("xdp: walking %s failed: %s", s->name, strerror(-err));
-		return err;
-	}
-	/* keep the stale keys, in place */
-	for (size_t i = 0; i < n_live; i++) {
-		const unsigned char *key = stale + i * s->key_size;
+	if (!s->diffed) {
+		struct xdpctl_diff d;
 
-		if (sync_set_contains(s, key))
-			continue;
-		memmove(stale + n_stale * s->key_size, key, s->key_size);
-		n_stale++;
+		s->max_entries = max_entries;
+		err = sync_diff(s, &d);
+		if (err)
+			return err;
+		free(d.idx);
 	}
+	stale = s->stale; /* taken over: see struct sync_set */
+	n_stale = s->n_stale;
+	s->stale = NULL;
+	s->n_stale = 0;
+	s->diffed = false;
 	for (size_t i = 0; i < n_stale;) {
 		LIBBPF_OPTS(bpf_map_batch_opts, o);
 		__u32 count = n_stale - i < SYNC_BATCH ? (__u32)(n_stale - i)
@@ -461,6 +488,28 @@ static int sync_add_or_make_room(struct sync_set *s, size_t max_entries)
 		s->count->kept -= first.added + first.updated;
 	s->count->added += first.added;
 	s->count->updated += first.updated;
+	if (err == -ENOSPC)
+		pr_err("xdp: map %s is full (%zu entries max): cannot hold "
+		       "the %zu configured entries",
+		       s->name, max_entries, s->n);
+	return err;
+}
+
+/* Step 3 (see the top of the file): a host hash's stale entries deleted,
+ * then its new and changed ones written. */
+static int sync_replace(struct sync_set *s, size_t max_entries)
+{
+	struct xdpctl_diff d;
+	int err;
+
+	s->max_entries = max_entries;
+	err = sync_diff(s, &d);
+	if (err)
+		return err;
+	err = sync_delete(s, max_entries);
+	if (!err)
+		err = write_diff(s, &d);
+	free(d.idx);
 	if (err == -ENOSPC)
 		pr_err("xdp: map %s is full (%zu entries max): cannot hold "
 		       "the %zu configured entries",
@@ -705,14 +754,14 @@ static void sets_free(struct sets *s)
 	free(s->ha6.recs);
 	free(s->hd4.recs);
 	free(s->hd6.recs);
-	free(s->ha4.live);
-	free(s->ha6.live);
-	free(s->hd4.live);
-	free(s->hd6.live);
-	free(s->a4.live);
-	free(s->a6.live);
-	free(s->d4.live);
-	free(s->d6.live);
+	free(s->ha4.stale);
+	free(s->ha6.stale);
+	free(s->hd4.stale);
+	free(s->hd6.stale);
+	free(s->a4.stale);
+	free(s->a6.stale);
+	free(s->d4.stale);
+	free(s->d6.stale);
 }
 
 static int count_families(const struct allowlist *al, const char *what,
@@ -856,15 +905,12 @@ static int build_sets(const struct xdpctl_map_fds *m, const struct config *cfg,
 				   &s->hd4, &s->hd6, NULL);
 	if (err)
 		return err;
-	sync_set_sort(&s->ports);
-	sync_set_sort(&s->a4);
-	sync_set_sort(&s->a6);
-	sync_set_sort(&s->d4);
-	sync_set_sort(&s->d6);
-	sync_set_sort(&s->ha4);
-	sync_set_sort(&s->ha6);
-	sync_set_sort(&s->hd4);
-	sync_set_sort(&s->hd6);
+	if (sync_set_sort(&s->ports) || sync_set_sort(&s->a4) ||
+	    sync_set_sort(&s->a6) || sync_set_sort(&s->d4) ||
+	    sync_set_sort(&s->d6) || sync_set_sort(&s->ha4) ||
+	    sync_set_sort(&s->ha6) || sync_set_sort(&s->hd4) ||
+	    sync_set_sort(&s->hd6))
+		return -ENOMEM;
 
 	/* refuse a config that cannot fit before touching any map */
 	s->a4.max_entries = map_capacity(m->allow4_fd, SLUICE_MAX_ALLOW4);
@@ -1039,52 +1085,46 @@ int xdpctl_sync_maps(const struct xdpctl_map_fds *m, const struct config *cfg,
 	if (err)
 		pr_err("xdp: writing %s failed: %s",
 		       SLUICE_MAP_NAME(SLUICE_MAP_SETTINGS), strerror(-err));
-	/* 1. classes; 2. loosening first, then the tightening parts */
+	/* 1. classes; 2. the tries and ports: loosening first, then the
+	 * tightening parts */
 	if (!err)
 		err = classes_write(m->classes_fd, cp, &st->classes);
 	if (!err)
-		err = sync_add_or_make_room(&s.ha4, s.ha4.max_entries);
-	if (!err)
 		err = sync_add_or_make_room(&s.a4, s.a4.max_entries);
-	if (!err)
-		err = sync_add_or_make_room(&s.ha6, s.ha6.max_entries);
 	if (!err)
 		err = sync_add_or_make_room(&s.a6, s.a6.max_entries);
 	if (!err)
 		err = sync_add_or_make_room(&s.ports, SLUICE_PORT_SLOTS);
 	if (!err)
-		err = sync_add_or_make_room(&s.hd4, s.hd4.max_entries);
-	if (!err)
 		err = sync_add_or_make_room(&s.d4, s.d4.max_entries);
 	if (!err)
-		err = sync_add_or_make_room(&s.hd6, s.hd6.max_entries);
-	if (!err)
 		err = sync_add_or_make_room(&s.d6, s.d6.max_entries);
-	/* 3. settings + generation; every hash that holds entries still
+	/* 3. the host hashes, once every trie entry is in */
+	if (!err)
+		err = sync_replace(&s.ha4, s.ha4.max_entries);
+	if (!err)
+		err = sync_replace(&s.ha6, s.ha6.max_entries);
+	if (!err)
+		err = sync_replace(&s.hd4, s.hd4.max_entries);
+	if (!err)
+		err = sync_replace(&s.hd6, s.hd6.max_entries);
+	/* 4. settings + generation; every hash that holds entries still
 	 * looked up */
 	set.flags |= hosts_keep;
 	if (!err)
 		err = write_settings(m->settings_fd, &set, &st->gen);
-	/* 4. stale entries */
+	/* 5. stale entries (the host hashes lost theirs in 3) */
 	if (!err)
 		err = sync_delete(&s.ports, SLUICE_PORT_SLOTS);
 	if (!err)
 		err = sync_delete(&s.a4, s.a4.max_entries);
 	if (!err)
-		err = sync_delete(&s.ha4, s.ha4.max_entries);
-	if (!err)
 		err = sync_delete(&s.a6, s.a6.max_entries);
-	if (!err)
-		err = sync_delete(&s.ha6, s.ha6.max_entries);
 	if (!err)
 		err = sync_delete(&s.d4, s.d4.max_entries);
 	if (!err)
-		err = sync_delete(&s.hd4, s.hd4.max_entries);
-	if (!err)
 		err = sync_delete(&s.d6, s.d6.max_entries);
-	if (!err)
-		err = sync_delete(&s.hd6, s.hd6.max_entries);
-	/* 5. generation again, the flags of the hashes now empty off; unused
+	/* 6. generation again, the flags of the hashes now empty off; unused
 	 * classes */
 	set.flags = (set.flags & ~SLUICE_SET_HOSTS_ALL) | hosts_want;
 	if (!err)

@@ -19,10 +19,11 @@ struct config;
 struct config_rate;
 
 /*
- * The diff-sync on map fds (not owned). Order: add/update allow4, allow6
- * and ports; write settings; then delete stale ports, allow4, allow6
- * entries. An entry present in both the live map and cfg with the right
- * value is never touched. st (may be NULL) receives what was done per map.
+ * The diff-sync on map fds (not owned), in the order the top of
+ * xdpctl_sync.c gives: trie entries and ports added, host hashes swapped
+ * (stale deleted, then new written), settings, stale trie entries and
+ * ports deleted. An entry present in both the live map and cfg with the
+ * right value is never touched. st (may be NULL) receives what was done per map.
  * 0 or -errno (-ENOSPC when a map is full).
  */
 struct xdpctl_map_fds {

@@ -47,6 +47,7 @@
 #include "lib/log.h"
 #include "sluice_xdp.skel.h"
 #include "xdp/xdpctl.h"
+#include "xdp/xdpctl_int.h" /* the records sort of the sync */
 
 #define GUARDED_PORT 8080
 #define OTHER_PORT   9090 /* in the ports map, but not flagged guarded */
@@ -2218,6 +2219,83 @@ static void test_sync_keeps_bans(void **state)
 	free(t);
 }
 
+/* The reference order of the sort test: the key bytes, then the input
+ * position (kept in the record's value), which is what a stable sort by
+ * key gives. */
+static size_t sort_key_size;
+
+static int sort_ref_cmp(const void *a, const void *b)
+{
+	int c = memcmp(a, b, sort_key_size);
+	uint32_t x, y;
+
+	if (c)
+		return c;
+	memcpy(&x, (const unsigned char *)a + sort_key_size, sizeof(x));
+	memcpy(&y, (const unsigned char *)b + sort_key_size, sizeof(y));
+	return (x > y) - (x < y);
+}
+
+/* n records with keys of ks bytes of one kind (see below), sorted by
+ * xdpctl__rec_sort() and by qsort: the same order. */
+static void sort_case(size_t ks, size_t n, int kind, unsigned int *seed)
+{
+	size_t rs = ks + 8;
+	unsigned char *a = malloc(n * rs + 1), *b = malloc(n * rs + 1);
+
+	assert_non_null(a);
+	assert_non_null(b);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char *r = a + i * rs;
+		uint32_t pos = (uint32_t)i;
+
+		for (size_t j = 0; j < ks; j++) {
+			int v = rand_r(seed);
+
+			if (kind == 1 && j + 2 < ks)
+				v = 0x5c;
+			else if (kind == 2)
+				v %= 3;
+			else if (kind == 3)
+				v = 9;
+			r[j] = (unsigned char)v;
+		}
+		memcpy(r + ks, &pos, sizeof(pos));
+		memset(r + ks + 4, 0xab, 4);
+	}
+	memcpy(b, a, n * rs);
+	assert_int_equal(xdpctl__rec_sort(&a, n, rs, ks), 0);
+	sort_key_size = ks;
+	qsort(b, n, rs, sort_ref_cmp);
+	if (n && memcmp(a, b, n * rs))
+		fail_msg("key %zu bytes, %zu records, keys of kind %d: "
+			 "not the stable order",
+			 ks, n, kind);
+	free(a);
+	free(b);
+}
+
+/*
+ * The records sort of the sync (xdpctl__rec_sort()) against qsort with the
+ * input position as the tie-break: key sizes of the ports (4), IPv4 (8)
+ * and IPv6 (20) maps; sizes around the insertion-sort and the run limits;
+ * keys random (kind 0), sharing all but two bytes (1: the byte-by-byte
+ * path), with three values a byte (2: many equal keys, deep runs), all
+ * equal (3).
+ */
+static void test_rec_sort_stable(void **state)
+{
+	static const size_t key_sizes[] = {4, 8, 20};
+	static const size_t ns[] = {0, 1, 2, 23, 24, 25, 300, 5000, 70000};
+	unsigned int seed = 7;
+
+	(void)state;
+	for (size_t k = 0; k < sizeof(key_sizes) / sizeof(key_sizes[0]); k++)
+		for (size_t m = 0; m < sizeof(ns) / sizeof(ns[0]); m++)
+			for (int kind = 0; kind < 4; kind++)
+				sort_case(key_sizes[k], ns[m], kind, &seed);
+}
+
 static void test_sync_bad_entry(void **state)
 {
 	struct xdpctl_map_fds fds;
@@ -2235,6 +2313,145 @@ static void test_sync_bad_entry(void **state)
 	/* nothing was written on a rejected config */
 	assert_int_equal(count_list(fds.allow4_fd, fds.hallow4_fd), 0);
 	free(t);
+}
+
+/*
+ * A resync whose wanted and present sets overlap in part, with duplicate
+ * entries, every part larger than one batch system call (4096 entries):
+ * host entries 0..OV_N-1 without options, then OV_N/2..3*OV_N/2-1 where
+ * every tenth has a rate (its value changes: rewritten) and 6000..6099
+ * are listed a second time with another rate (the first in config order
+ * wins). IPv4 and IPv6: the IPv4 keys differ in two bytes (sorted byte by
+ * byte from the last), the IPv6 ones in six (most significant byte
+ * first, then by insertion). Every count and every entry of the host hash
+ * is checked.
+ */
+#define OV_N 10000
+#define OV_DUP_FROM 6000
+#define OV_DUPS 100
+
+static void ov_entry(struct allowlist_entry *e, int family, uint32_t i,
+		     uint32_t rate)
+{
+	memset(e, 0, sizeof(*e));
+	e->rate = rate;
+	if (family == 4) {
+		e->family = AF_INET;
+		e->prefixlen = 32;
+		e->addr[0] = 10;
+		e->addr[1] = (uint8_t)(i >> 16);
+		e->addr[2] = (uint8_t)(i >> 8);
+		e->addr[3] = (uint8_t)i;
+		return;
+	}
+	e->family = AF_INET6;
+	e->prefixlen = 128;
+	e->addr[0] = 0xfd;
+	e->addr[1] = 0x5c;
+	e->addr[3] = (uint8_t)(i * 13);
+	e->addr[5] = (uint8_t)(i * 7);
+	e->addr[9] = (uint8_t)(i >> 3);
+	e->addr[11] = (uint8_t)(i >> 5);
+	e->addr[13] = (uint8_t)(i >> 16);
+	e->addr[14] = (uint8_t)(i >> 8);
+	e->addr[15] = (uint8_t)i;
+}
+
+/* The first list (second false) or the second one. */
+static void ov_list(struct allowlist *l, int family, bool second)
+{
+	uint32_t from = second ? OV_N / 2 : 0;
+
+	l->n = 0;
+	for (uint32_t i = from; i < from + OV_N; i++)
+		ov_entry(&l->entries[l->n++], family, i,
+			 second && i % 10 == 0 ? 100 : 0);
+	if (second)
+		for (uint32_t i = OV_DUP_FROM; i < OV_DUP_FROM + OV_DUPS; i++)
+			ov_entry(&l->entries[l->n++], family, i, 200);
+}
+
+/* The class of host entry i, or -1 when it is absent. */
+static long ov_class(int hfd, int family, uint32_t i)
+{
+	struct allowlist_entry e;
+	unsigned char key[sizeof(struct sluice_lpm6_key)] = {0};
+	struct sluice_rule r;
+	__u32 plen = family == 4 ? 32 : 128;
+
+	ov_entry(&e, family, i, 0);
+	memcpy(key, &plen, sizeof(plen));
+	memcpy(key + sizeof(plen), e.addr, family == 4 ? 4 : 16);
+	if (bpf_map_lookup_elem(hfd, key, &r) < 0)
+		return -1;
+	return r.class_id;
+}
+
+static void sync_overlap(int family)
+{
+	struct xdpctl_map_fds fds;
+	struct xdpctl_sync_stats st;
+	struct xdpctl_sync_count *cnt;
+	struct config cfg;
+	long c100 = -1;
+	int hfd;
+
+	SKIP_IF_NO_BPF();
+	fds = skel_fds();
+	hfd = family == 4 ? fds.hallow4_fd : fds.hallow6_fd;
+	cnt = family == 4 ? &st.allow4 : &st.allow6;
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.xdp.allowlist_enabled = true;
+	cfg.xdp.allow.entries =
+		calloc(OV_N + OV_DUPS, sizeof(struct allowlist_entry));
+	assert_non_null(cfg.xdp.allow.entries);
+	cfg.xdp.allow.cap = OV_N + OV_DUPS;
+
+	ov_list(&cfg.xdp.allow, family, false);
+	assert_int_equal(xdpctl_sync_maps(&fds, &cfg, &st), 0);
+	assert_int_equal(cnt->added, OV_N);
+	assert_int_equal(count_map(hfd), OV_N);
+
+	ov_list(&cfg.xdp.allow, family, true);
+	assert_int_equal(xdpctl_sync_maps(&fds, &cfg, &st), 0);
+	assert_int_equal(cnt->added, OV_N / 2);
+	assert_int_equal(cnt->updated, OV_N / 20);
+	assert_int_equal(cnt->kept, OV_N / 2 - OV_N / 20);
+	assert_int_equal(cnt->deleted, OV_N / 2);
+	assert_int_equal(count_map(hfd), OV_N);
+	for (uint32_t i = 0; i < OV_N / 2; i++)
+		if (ov_class(hfd, family, i) != -1)
+			fail_msg("IPv%d entry %u: stale, still present", family,
+				 i);
+	for (uint32_t i = OV_N / 2; i < OV_N / 2 + OV_N; i++) {
+		long c = ov_class(hfd, family, i);
+
+		if (i % 10 && c == 0)
+			continue;
+		if (i % 10 == 0 && c > 0 && (c100 < 0 || c == c100)) {
+			c100 = c;
+			continue;
+		}
+		fail_msg("IPv%d entry %u: class %ld (rate 100: class %ld)",
+			 family, i, c, c100);
+	}
+
+	/* the same again: nothing to do */
+	assert_int_equal(xdpctl_sync_maps(&fds, &cfg, &st), 0);
+	assert_int_equal(cnt->kept, OV_N);
+	assert_int_equal(cnt->added + cnt->updated + cnt->deleted, 0);
+
+	cfg.xdp.allow.n = 0;
+	assert_int_equal(xdpctl_sync_maps(&fds, &cfg, &st), 0);
+	assert_int_equal(cnt->deleted, OV_N);
+	assert_int_equal(count_map(hfd), 0);
+	free(cfg.xdp.allow.entries);
+}
+
+static void test_sync_overlap_dups_batches(void **state)
+{
+	sync_overlap(4);
+	sync_overlap(6);
 }
 
 /* A reload that swaps many entries, while a client allowed by both configs
@@ -3114,6 +3331,72 @@ static void test_sluicectl_usage(void **state)
 			 2);
 }
 
+/* The map_flags of a pinned map, or ~0u when there is no such pin. */
+static __u32 pin_flags(const char *dir, const char *name)
+{
+	struct bpf_map_info info = {0};
+	__u32 len = sizeof(info);
+	char path[256];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return ~0u;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0)
+		info.map_flags = ~0u;
+	close(fd);
+	return info.map_flags;
+}
+
+/* xdp.list_prealloc: the host hashes are created preallocated; a pin of
+ * the other kind (persisted by a daemon with the other setting, or from
+ * before the setting) cannot be reused, so a takeover replaces it and
+ * syncs the files into the new map, which enforces at once. */
+static void test_list_prealloc_across_takeover(void **state)
+{
+	struct e2e *e = *state;
+	const char *h4 = SLUICE_MAP_NAME(SLUICE_MAP_HALLOW4);
+	const char *d6 = SLUICE_MAP_NAME(SLUICE_MAP_HDENY6);
+	const char *t4 = SLUICE_MAP_NAME(SLUICE_MAP_ALLOW4);
+
+	e2e_begin(e, 1, CFG_XDP_AUTO);
+	e->t.cfg.xdp.persist = true;
+	cfg_port(&e->t, GUARDED_PORT);
+	cfg_allow(&e->t, "198.18.0.2", 32); /* the host hash's only entry */
+	e->x = xdpctl_open(&e->t.cfg);
+	assert_non_null(e->x);
+	assert_int_equal(pin_flags(e->pin, h4), BPF_F_NO_PREALLOC);
+	assert_int_equal(probe_connect(e, GUARDED_PORT, 2000), 0);
+	xdpctl_close(e->x);
+	e->x = NULL;
+
+	e->t.cfg.xdp.list_prealloc = true;
+	e->x = xdpctl_open(&e->t.cfg);
+	assert_non_null(e->x);
+	assert_int_equal(pin_flags(e->pin, h4), 0);
+	assert_int_equal(pin_flags(e->pin, d6), 0);
+	assert_int_equal(pin_flags(e->pin, t4), BPF_F_NO_PREALLOC);
+	/* the replaced hash got the entry again: still allowed */
+	assert_int_equal(probe_connect(e, GUARDED_PORT, 2000), 0);
+	xdpctl_close(e->x);
+	e->x = NULL;
+
+	/* and back */
+	e->t.cfg.xdp.list_prealloc = false;
+	e->x = xdpctl_open(&e->t.cfg);
+	assert_non_null(e->x);
+	assert_int_equal(pin_flags(e->pin, h4), BPF_F_NO_PREALLOC);
+	assert_int_equal(probe_connect(e, GUARDED_PORT, 2000), 0);
+	xdpctl_close(e->x);
+	e->t.cfg.xdp.persist = false;
+	e->x = xdpctl_open(&e->t.cfg);
+	assert_non_null(e->x);
+	xdpctl_close(e->x);
+	e->x = NULL;
+	assert_int_equal(access(e->pin, F_OK), -1);
+}
+
 static void test_open_errors(void **state)
 {
 	struct e2e *e = *state;
@@ -3190,6 +3473,9 @@ int main(void)
 		cmocka_unit_test_setup(test_sync_moves_hosts_out_of_tries,
 				       sync_setup),
 		cmocka_unit_test_setup(test_sync_full_map, sync_setup),
+		cmocka_unit_test_setup(test_sync_overlap_dups_batches,
+				       sync_setup),
+		cmocka_unit_test(test_rec_sort_stable),
 		cmocka_unit_test_setup(test_sync_bad_entry, sync_setup),
 		cmocka_unit_test_setup(test_sync_deny_and_settings,
 				       sync_setup),
@@ -3211,6 +3497,9 @@ int main(void)
 						e2e_teardown),
 		cmocka_unit_test_setup_teardown(test_live_edits_and_persist,
 						e2e_setup, e2e_teardown),
+		cmocka_unit_test_setup_teardown(
+			test_list_prealloc_across_takeover, e2e_setup,
+			e2e_teardown),
 		cmocka_unit_test_setup_teardown(test_dispatcher_coexistence,
 						e2e_setup, e2e_teardown),
 		cmocka_unit_test(test_sluicectl_usage),

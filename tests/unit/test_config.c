@@ -1103,7 +1103,8 @@ static void test_xdp_limits_keys(void **state)
 		      "cfg.yaml:6:10: xdp.scope: invalid value 'everything' (expected guarded or all)\n");
 }
 
-/* xdp.syncookies: enabled false|true|auto, syn_rate N/s; xdp.list_size */
+/* xdp.syncookies: enabled false|true|auto, syn_rate N/s; xdp.list_size,
+ * xdp.list_prealloc */
 static void test_xdp_syncookie_keys(void **state)
 {
 	struct config *c;
@@ -1133,7 +1134,13 @@ static void test_xdp_syncookie_keys(void **state)
 		      "cfg.yaml:6:16: xdp.syncookies: unknown key 'enable' (did you mean 'enabled'?)\n");
 	c = parse_ok(BASE "  list_size: 2000000\n");
 	assert_int_equal(c->xdp.list_size, 2000000);
+	assert_false(c->xdp.list_prealloc);
 	config_put(c);
+	c = parse_ok(BASE "  list_prealloc: true\n");
+	assert_true(c->xdp.list_prealloc);
+	config_put(c);
+	expect_errors(BASE "  list_prealloc: 1M\n",
+		      "cfg.yaml:6:18: xdp.list_prealloc: expected a boolean (true or false), got '1M'\n");
 	expect_errors(BASE "  list_size: 100\n",
 		      "cfg.yaml:6:14: xdp.list_size: 100 is out of range (1024-16777216)\n");
 	expect_errors(BASE "  syncookies: true\n",
