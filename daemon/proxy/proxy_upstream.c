@@ -323,16 +323,22 @@ void proxy__request_send_failed(struct proxy *p, struct conn *c, long err)
 	/* the backend may still have answered (an early error): read it */
 	x->req.aborted = true;
 	x->req.phase = EX_PH_DONE;
-	x->client_keep_alive = false;
+	/* a body the client is still sending is left unread: its connection
+	 * cannot carry another request. Without a body it is in step, and
+	 * the request may yet go to another target (retry_elsewhere()) */
+	if (x->req.body != HTTP_BODY_NONE)
+		x->client_keep_alive = false;
 }
 
 /* The request (no body, idempotent, nothing of a response came) goes to
- * another target after a reset: true when it did. */
+ * another target after a reset: true when it did. Its head may not have
+ * been sent whole (a write that failed on the reset, req.aborted): with
+ * no body, it is sent again whole all the same. */
 static bool retry_elsewhere(struct proxy *p, struct conn *c)
 {
 	struct exchange *x = c->x;
 
-	if (!x->idempotent || x->resp_started || x->req.aborted ||
+	if (!x->idempotent || x->resp_started ||
 	    x->req.body != HTTP_BODY_NONE || !proxy__lb_retry(p, c))
 		return false;
 	pr_debug("worker %u: upstream reset before answering, retrying on "
@@ -340,6 +346,7 @@ static bool retry_elsewhere(struct proxy *p, struct conn *c)
 		 x->st->targets[x->target].text);
 	proxy__drop_upstream(p, c);
 	x->req.phase = EX_PH_IDLE;
+	x->req.aborted = false;
 	/* a new connection: on_connect() pumps the request again */
 	return proxy__attach_upstream(p, c, true);
 }

@@ -75,9 +75,28 @@ def pytest_runtest_makereport(item, call):
     outcome = yield
     rep = outcome.get_result()
     if rep.failed:
+        item._sluice_failed = True
         for name, p in list(h.LIVE.items()):
             rep.sections.append((f"{name} stderr (tail)",
                                  h.tail(p.err_path, 30)))
+
+
+@pytest.fixture(autouse=True)
+def _stop_what_a_failed_test_left(request):
+    """A test that fails part way may leave the processes it started
+    running (its own shutdown() never reached): a gateway holding its
+    port would fail every later test that listens there. After a failed
+    test, those it started are stopped (by PID). Fixtures of a wider scope
+    are set up before this one, so their processes are not touched."""
+    before = {id(p) for p in h.LIVE.values()}
+    yield
+    if not getattr(request.node, "_sluice_failed", False):
+        return
+    for p in list(h.LIVE.values()):
+        if id(p) not in before and p.alive():
+            print(f"\nstopping {p.name} (pid {p.pid}), left by a failed "
+                  "test")
+            p.stop(timeout=10)
 
 
 def _skip_reason():

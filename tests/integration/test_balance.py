@@ -4,7 +4,9 @@ every target out, and watched config files (docs/OPERATIONS.md)."""
 import json
 import re
 import socket
+import struct
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -444,4 +446,102 @@ def test_per_try_timeout_waits_for_a_slow_upload(three, workdir):
         [e] = raw.backend_entries(three[0], p)
         assert e["body_bytes"] == 1500, e
     finally:
+        s.shutdown()
+
+
+# ---- a target that resets while the request head is still being sent ------
+
+def test_reset_while_sending_the_head_goes_to_another_target(three, workdir):
+    """Round robin over a trap and a good target. The trap takes the
+    connection with a tiny receive buffer, never reads, closes its side
+    (FIN) and then resets it: a request head far larger than what the
+    sockets hold is still being sent when the reset comes, so the write
+    fails part way (a backend exiting under load does this). A GET has no body:
+    it goes whole to the good target, and the client gets its answer. A
+    POST with a body is not sent again: 502."""
+    trap_port = PORTS[0] + 9
+    # across the veth (MTU 1500), not the server namespace's loopback:
+    # there, the gateway's socket would take the whole head at once
+    trap = raw.sockets_in(h.CLI_NS, 1, socket.AF_INET)[0]
+    trap.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # accepted sockets take the listener's buffer size: a window of a
+    # few KiB that never opens
+    trap.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+    trap.bind((h.ALLOWED4, trap_port))
+    trap.listen(64)
+    taken = []
+    done = threading.Event()
+
+    def reset_each():
+        trap.settimeout(0.2)
+        while not done.is_set():
+            try:
+                c, _ = trap.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            taken.append(1)
+            time.sleep(0.2)         # the gateway's head write stalls
+            c.shutdown(socket.SHUT_WR)  # FIN: the gateway reads EOF
+            time.sleep(0.2)
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                         struct.pack("ii", 1, 0))
+            c.close()               # RST: the stalled write fails
+    t = threading.Thread(target=reset_each, daemon=True)
+    t.start()
+    s = raw.start(workdir, "bal-head-reset", listeners=LISTEN, services=[{
+        "name": "api", "targets": [f"{h.ALLOWED4}:{trap_port}",
+                                   f"{h.SRV4}:{PORTS[0]}"],
+        "lb": "round_robin", "connect_timeout_ms": 1000,
+        "retries": {"attempts": 2, "budget_percent": 100}}],
+        routes=[{"name": "all", "path_prefix": "/", "service": "api"}],
+        http={"max_header_bytes": 262144, "response_timeout_ms": 5000})
+    try:
+        # 60 fields of 4000 bytes: 240 KB of head, far more than the
+        # gateway's socket buffer and the trap's window hold
+        big = [(f"X-Filler-{i}", chr(ord("a") + i % 26) * 4000)
+               for i in range(60)]
+        answers = {}
+        for kind in ("GET", "GET", "GET", "GET", "POST", "POST"):
+            p = raw.uniq(f"hr-{kind.lower()}")
+            c = conn(timeout=10)
+            try:
+                c.send(raw.request(kind, p, headers=big,
+                                   body=b"y" * 100 if kind == "POST"
+                                   else b""))
+                r = c.response()
+                answers[p] = (kind, r)
+                if r.status == 200:
+                    # the client's connection stayed in step: it carries
+                    # the next request
+                    assert r.header("Connection") == "keep-alive", r
+                    c.send(raw.request("GET", p + "-next"))
+                    assert c.response().status == 200
+            finally:
+                c.close()
+        good = {e["target"]: e for e in h.backend_log(three[0])}
+        # round robin: half of the attempts went to the trap first
+        assert len(taken) >= 3, taken
+        for p, (kind, r) in answers.items():
+            if kind == "GET":
+                assert r.status == 200, (p, r)
+                e = good[p]
+                # the good target got the head whole, every field intact
+                fields = {k: v for k, v in e["header_list"]
+                          if k.lower().startswith("x-filler-")}
+                assert len(fields) == 60, sorted(fields)
+                assert all(v == chr(ord("a") + int(k.rsplit("-", 1)[1])
+                                    % 26) * 4000
+                           for k, v in fields.items()), "field mangled"
+            elif p in good:
+                assert r.status == 200, (p, r)
+            else:
+                # tried on the trap: a body is never sent twice
+                assert r.status == 502, (p, r)
+                assert r.json()["error"] == "bad_gateway", r
+    finally:
+        done.set()
+        trap.close()
+        t.join(timeout=5)
         s.shutdown()

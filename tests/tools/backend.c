@@ -75,7 +75,7 @@ static atomic_bool g_failing;
 
 #define MAX_LISTENERS 16
 #define RBUF_SIZE (64 * 1024)		/* also the longest line accepted */
-#define MAX_HEADER_BYTES (64 * 1024)	/* whole header block */
+#define MAX_HEADER_BYTES (512 * 1024)	/* whole header block */
 #define MAX_HEADERS 128
 #define MAX_TARGET 8192
 #define MAX_BYTES_RESPONSE (1024ull * 1024 * 1024)
