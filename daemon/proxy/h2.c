@@ -4,9 +4,10 @@
  * memory interface on the worker's io_uring loop. See h2.h, docs/HTTP2.md.
  *
  * Input: each receive completion is handed to nghttp2_session_mem_recv()
- * as it is; when a stream's bridge towards the HTTP/1.1 path is full, a
- * callback pauses it and the rest waits in c->in (no more receives until
- * it is fed). Output: the chunks nghttp2_session_mem_send() hands back are
+ * as it is, and taken whole. A stream's body bytes wait in its buffer
+ * towards the HTTP/1.1 path; the connection's window is given back at
+ * once, the stream's only as its bridge takes them, so a stream whose
+ * upstream is slow stops only itself (h2_stream.c). Output: the chunks nghttp2_session_mem_send() hands back are
  * copied into c->out, the connection's own buffer, which one send at a
  * time writes to the client; what does not fit waits (one chunk) and no
  * more input is read meanwhile, so a client that does not read cannot
@@ -179,17 +180,14 @@ static const char *fatal_reason(int rv)
 	}
 }
 
-/* Feed data[0..n) to the session; what a pause left over goes to c->in.
- * false: the connection is closing. */
+/* Feed data[0..n) to the session (c->in's bytes are consumed). false:
+ * the connection is closing. */
 static bool feed(struct h2_conn *hc, const char *data, size_t n)
 {
 	struct conn *c = hc->c;
 	ssize_t rv;
 
-	hc->paused = false;
-	hc->in_recv = true;
 	rv = nghttp2_session_mem_recv(hc->s, (const uint8_t *)data, n);
-	hc->in_recv = false;
 	if (gone(hc))
 		return false;
 	if (rv < 0) {
@@ -212,22 +210,9 @@ static bool feed(struct h2_conn *hc, const char *data, size_t n)
 		hc->dead = true;
 		return true;
 	}
-	if ((size_t)rv < n) {
-		/* paused: keep the rest (c->in is empty or is data itself);
-		 * it is fed again once a bridge took bytes */
-		if (c->in && data == buf_head(c->in)) {
-			buf_consume(c->in, (size_t)rv);
-		} else if (conn_in_get(&hc->p->conns, c) ||
-			   buf_append(c->in, data + rv, n - (size_t)rv) !=
-				   n - (size_t)rv) {
-			close_now(hc);
-			return false;
-		}
-		hc->paused = true;
-	} else if (c->in && data == buf_head(c->in)) {
-		/* all taken (a pause on the last frame keeps paused set) */
+	/* no callback pauses: nghttp2 took it all */
+	if (c->in && data == buf_head(c->in))
 		buf_consume(c->in, n);
-	}
 	return true;
 }
 
@@ -235,7 +220,7 @@ static void want_input(struct h2_conn *hc)
 {
 	struct conn *c = hc->c;
 
-	if (gone(hc) || hc->paused || (c->in && buf_len(c->in)))
+	if (gone(hc) || (c->in && buf_len(c->in)))
 		return;
 	/* backpressure: output the client does not read stops input */
 	if (hc->pend_len || (c->out && buf_room(c->out) < buf_len(c->out)))
@@ -244,30 +229,6 @@ static void want_input(struct h2_conn *hc)
 		return;
 	if (proxy__post_recv(hc->p, c))
 		close_now(hc);
-}
-
-void h2__resume_input(struct h2_conn *hc)
-{
-	struct conn *c = hc->c;
-
-	if (!hc->paused || hc->in_recv || gone(hc))
-		return;
-	/* every stream's bridge must have taken its backlog: one stuck
-	 * stream holds the connection's input (never its buffer growing) */
-	for (struct h2_stream *s = hc->streams; s; s = s->next)
-		if (h2s_backlogged(hc, s))
-			return;
-	h2__enter(hc);
-	if (c->in && buf_len(c->in)) {
-		if (!feed(hc, buf_head(c->in), buf_len(c->in)))
-			goto out;
-	} else {
-		hc->paused = false;
-	}
-	h2__flush(hc);
-	want_input(hc);
-out:
-	h2__leave(hc);
 }
 
 static void on_recv(struct h2_conn *hc, const struct loop_cqe *cqe)
@@ -438,9 +399,17 @@ static int cb_data_chunk(nghttp2_session *session, uint8_t flags,
 	hc->progress_bytes += len;
 	if (hc->progress_bytes >= H2_PROGRESS_BYTES)
 		h2__progress(hc);
-	if (!s)
+	if (!s) {
+		nghttp2_session_consume(hc->s, id, len);
 		return 0;
-	return h2s_data(hc, s, data, len);
+	}
+	/* the connection's window comes back at once: what a stream holds
+	 * is bounded by its own window, given back as its bridge takes the
+	 * bytes (h2s_data), so one slow upstream never holds up the
+	 * connection's other streams */
+	nghttp2_session_consume_connection(hc->s, len);
+	h2s_data(hc, s, data, len);
+	return 0;
 }
 
 static int cb_frame_send(nghttp2_session *session, const nghttp2_frame *frame,
@@ -525,6 +494,8 @@ static int make_callbacks(struct proxy *p)
 	nghttp2_option_set_max_settings(opt, 32);
 	/* CONTINUATION frames after a HEADERS frame */
 	nghttp2_option_set_max_continuations(opt, 8);
+	/* windows are given back by us, per stream (cb_data_chunk) */
+	nghttp2_option_set_no_auto_window_update(opt, 1);
 	p->h2_cbs = cb;
 	p->h2_opt = opt;
 	return 0;
@@ -668,7 +639,9 @@ static bool client_stalls(struct h2_conn *hc)
 	if (nghttp2_session_get_remote_window_size(hc->s) <= 0)
 		return true;
 	for (struct h2_stream *s = hc->streams; s; s = s->next) {
-		if (!s->req_done && !s->status)
+		/* a body not finished, unless its window is ours to give
+		 * back (its upstream is behind) */
+		if (!s->req_done && !s->status && !s->unconsumed)
 			return true;
 		if (s->resp_head && !s->resp_done &&
 		    nghttp2_session_get_stream_remote_window_size(hc->s,

@@ -45,10 +45,7 @@ struct h2_conn {
 	uint32_t max_header_list;
 	uint32_t stall_ms;
 	uint32_t idle_ms;
-	bool paused;			/* input held in c->in: a stream's
-					 * buffer towards its upstream is full */
 	bool dead;			/* GOAWAY queued: no more input */
-	bool in_recv;			/* inside nghttp2_session_mem_recv */
 	/* the connection is to close; while busy (an entry point of h2.c
 	 * is running: h2__enter/h2__leave) the close waits for the
 	 * outermost leave, so nothing below frees c or this */
@@ -93,6 +90,12 @@ struct h2_stream {
 	char *w, *wf;
 	size_t w_len, w_cap, w_inflight;
 	size_t wf_len, wf_off, wf_cap;
+	/* DATA bytes taken but not yet given back to the client's window
+	 * for this stream (nghttp2_session_consume_stream): given back once
+	 * the bridge has taken the backlog, so a stream whose upstream is
+	 * slow holds at most its window here, and the other streams of the
+	 * connection go on */
+	size_t unconsumed;
 	/* response */
 	bool resp_head;			/* final head parsed and submitted */
 	bool resp_done;			/* last byte handed to nghttp2 */
@@ -124,8 +127,6 @@ void h2__flush(struct h2_conn *hc);
 void h2__glitch(struct h2_conn *hc, const char *reason);
 /* Close the connection for abuse: GOAWAY(code), counted by reason. */
 void h2__goaway(struct h2_conn *hc, uint32_t code, const char *reason);
-/* The stream's bridge took bytes: held input can go on. */
-void h2__resume_input(struct h2_conn *hc);
 /* Progress: the stall deadline moves. */
 void h2__progress(struct h2_conn *hc);
 
@@ -135,11 +136,12 @@ int h2s_header(struct h2_conn *hc, struct h2_stream *s, const uint8_t *name,
 	       size_t namelen, const uint8_t *value, size_t valuelen);
 /* The request head is complete (end: END_STREAM with it). */
 void h2s_headers_done(struct h2_conn *hc, struct h2_stream *s, bool end);
-/* Body bytes: 0, or NGHTTP2_ERR_PAUSE when the bridge is full. */
-int h2s_data(struct h2_conn *hc, struct h2_stream *s, const uint8_t *data,
-	     size_t len);
+/* Body bytes (already counted back to the connection's window). */
+void h2s_data(struct h2_conn *hc, struct h2_stream *s, const uint8_t *data,
+	      size_t len);
 void h2s_end(struct h2_conn *hc, struct h2_stream *s);
-/* The stream's bytes for its bridge are at the limit (input held). */
+/* The stream's bytes for its bridge are at the limit (its window is not
+ * given back). */
 bool h2s_backlogged(const struct h2_conn *hc, const struct h2_stream *s);
 /* nghttp2 closed the stream. */
 void h2s_closed(struct h2_conn *hc, struct h2_stream *s, uint32_t code);

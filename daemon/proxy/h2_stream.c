@@ -29,8 +29,8 @@
 #include "lib/log.h"
 #include "obs/obs.h"
 
-/* Room kept in a stream's buffer towards its bridge for one more DATA
- * frame (and its chunk framing) before input is paused. */
+/* Bytes of a stream's buffer towards its bridge above which its window
+ * is not given back: about one DATA frame (and its chunk framing). */
 static size_t frame_room(const struct h2_conn *hc)
 {
 	return hc->p->cfg->http.h2_max_frame_size + 32;
@@ -505,17 +505,35 @@ answer:
 	answer(hc, s);
 }
 
-int h2s_data(struct h2_conn *hc, struct h2_stream *s, const uint8_t *data,
-	     size_t len)
+/* Give the stream's taken bytes back to the client's window for it,
+ * unless its bridge is behind: then the client stops sending on this
+ * stream once its window is used up (and only on this one). */
+static void give_back(struct h2_conn *hc, struct h2_stream *s)
+{
+	if (!s->unconsumed || h2s_backlogged(hc, s))
+		return;
+	nghttp2_session_consume_stream(hc->s, s->id, s->unconsumed);
+	s->unconsumed = 0;
+}
+
+void h2s_data(struct h2_conn *hc, struct h2_stream *s, const uint8_t *data,
+	      size_t len)
 {
 	char line[24];
 	int n;
 
-	if (s->status || s->w_dead || !s->b)
-		return 0;	/* answered, or the request path stopped */
+	s->unconsumed += len;
+	if (s->status || s->w_dead || !s->b) {
+		/* answered, or the request path stopped: the bytes go
+		 * nowhere, the window comes back at once */
+		s->w_dead = true;
+		give_back(hc, s);
+		return;
+	}
 	if (w_reserve(s, len + 32)) {
 		s->w_dead = true;
-		return 0;
+		give_back(hc, s);
+		return;
 	}
 	if (s->chunked) {
 		n = snprintf(line, sizeof(line), "%zx\r\n", len);
@@ -525,13 +543,7 @@ int h2s_data(struct h2_conn *hc, struct h2_stream *s, const uint8_t *data,
 	if (s->chunked)
 		w_str(s, "\r\n");
 	bridge_send(hc->p, s);
-	/* the bridge is behind: hold the connection's input (the stream's
-	 * buffer grows by at most one more frame) */
-	if (h2s_backlogged(hc, s)) {
-		hc->paused = true;
-		return NGHTTP2_ERR_PAUSE;
-	}
-	return 0;
+	give_back(hc, s);
 }
 
 bool h2s_backlogged(const struct h2_conn *hc, const struct h2_stream *s)
@@ -933,6 +945,8 @@ static void on_bridge_sent(struct proxy *p, struct h2_stream *s,
 	struct conn *b = s->b;
 	long res = transport_write_done(&b->tr, cqe);
 
+	struct h2_conn *hc;
+
 	if (res <= 0) {
 		/* the request path stopped reading (it answered already):
 		 * the rest of the body goes nowhere */
@@ -943,8 +957,13 @@ static void on_bridge_sent(struct proxy *p, struct h2_stream *s,
 		s->wf_off += (size_t)res;
 		bridge_send(p, s);
 	}
-	if (s->hc)
-		h2__resume_input(s->hc);
+	hc = s->hc;
+	if (!hc || !s->unconsumed || h2s_backlogged(hc, s))
+		return;
+	h2__enter(hc);
+	give_back(hc, s);
+	h2__flush(hc);		/* the WINDOW_UPDATE, when nghttp2 sends one */
+	h2__leave(hc);
 }
 
 void h2s_complete(struct proxy *p, struct conn *b, unsigned int op,
