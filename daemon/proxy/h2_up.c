@@ -42,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "config/config.h"
 #include "http/rewrite.h"
@@ -93,6 +94,16 @@ struct h2up {
 	 * control (nghttp2_session_consume when the exchange takes it) */
 	size_t runconsumed;
 	int status;			/* :status of the response head */
+	/* its content-length, digits as sent (""): kept for a response
+	 * with no body that still states the size (HEAD, 304) */
+	char clen[21];
+	bool grpc;			/* content-type application/grpc... */
+	/* the body goes with content-length framing, not chunked: the
+	 * upstream stated its size and it is not gRPC (whose trailers need
+	 * the chunked trailer section; trailers on a sized body are
+	 * dropped, as an HTTP/1.1 message framed by length cannot carry
+	 * them) */
+	bool sized;
 	char *fields;			/* its fields as HTTP/1.1 lines */
 	size_t fields_len, fields_cap;
 	/* the header list of the HEADERS block being decoded, counted as
@@ -582,6 +593,8 @@ static void next_request(struct h2up *h)
 	h->tail_len = h->n_tnv = 0;
 	h->roff = h->rlen = h->rgiven = h->runconsumed = 0;
 	h->status = 0;
+	h->clen[0] = '\0';
+	h->grpc = h->sized = false;
 	h->fields_len = h->list_bytes = 0;
 	h->list_over = false;
 	h->resp_head = h->resp_done = false;
@@ -711,9 +724,19 @@ static int on_header(nghttp2_session *session, const nghttp2_frame *frame,
 		return 0;
 	if (nl == 11 && !memcmp(name, "grpc-status", 11))
 		note_grpc_status(h, value, vl);
-	/* the framing is ours: chunked, or content-length: 0 */
-	if ((nl == 14 && !memcmp(name, "content-length", 14)) ||
-	    (nl == 17 && !memcmp(name, "transfer-encoding", 17)) ||
+	if (nl == 12 && !memcmp(name, "content-type", 12) && vl >= 16 &&
+	    !strncasecmp((const char *)value, "application/grpc", 16))
+		h->grpc = true;
+	/* the framing is ours: chunked, or as headers_done() says */
+	if (nl == 14 && !memcmp(name, "content-length", 14)) {
+		/* nghttp2 checked it is digits and agrees with DATA */
+		if (vl < sizeof(h->clen)) {
+			memcpy(h->clen, value, vl);
+			h->clen[vl] = '\0';
+		}
+		return 0;
+	}
+	if ((nl == 17 && !memcmp(name, "transfer-encoding", 17)) ||
 	    (nl == 10 && !memcmp(name, "connection", 10)))
 		return 0;
 	return fput(h, name, nl, value, vl) ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
@@ -731,6 +754,8 @@ static int headers_done(struct h2up *h, bool end)
 	if (!h->resp_head) {
 		if (h->status < 200 && !end) {
 			h->fields_len = 0;	/* interim: not passed on */
+			h->clen[0] = '\0';
+			h->grpc = false;
 			return 0;
 		}
 		snprintf(line, sizeof(line), "HTTP/1.1 %03d %s\r\n", h->status,
@@ -739,9 +764,25 @@ static int headers_done(struct h2up *h, bool end)
 		ret |= rput(h, h->fields, h->fields_len);
 		/* a response that ends on its HEADERS (gRPC trailers-only)
 		 * keeps its fields in the head, with no body; the connection
-		 * goes back to the pool unless it can take no more requests */
-		ret |= rstr(h, end ? "content-length: 0\r\n"
-				   : "transfer-encoding: chunked\r\n");
+		 * goes back to the pool unless it can take no more requests.
+		 * Its length: 0, but the size the upstream stated for a HEAD
+		 * or a 304 (never a body here), and none for a 204 */
+		if (!end && h->clen[0] && !h->grpc) {
+			h->sized = true;
+			snprintf(line, sizeof(line), "content-length: %s\r\n",
+				 h->clen);
+			ret |= rstr(h, line);
+		} else if (!end) {
+			ret |= rstr(h, "transfer-encoding: chunked\r\n");
+		} else if (h->head_method || h->status == 304) {
+			if (h->clen[0]) {
+				snprintf(line, sizeof(line),
+					 "content-length: %s\r\n", h->clen);
+				ret |= rstr(h, line);
+			}
+		} else if (h->status != 204) {
+			ret |= rstr(h, "content-length: 0\r\n");
+		}
 		/* ... or its request is still being sent (an early answer,
 		 * a bidirectional call): the stream may outlive the
 		 * exchange, so the connection is not reused */
@@ -751,6 +792,8 @@ static int headers_done(struct h2up *h, bool end)
 		ret |= rstr(h, "\r\n");
 		h->resp_head = true;
 		h->resp_done = end;
+	} else if (h->sized) {
+		h->resp_done = true;	/* trailers after a sized body */
 	} else {
 		/* trailers: the chunked body's trailer section */
 		ret |= rstr(h, "0\r\n");
@@ -783,6 +826,8 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
 	if (frame->hd.type == NGHTTP2_DATA && end && h->resp_head &&
 	    !h->resp_done) {
 		h->resp_done = true;
+		if (h->sized)
+			return 0;
 		return rstr(h, "0\r\n\r\n") ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
 	}
 	return 0;
@@ -799,6 +844,12 @@ static int on_data(nghttp2_session *session, uint8_t flags, int32_t id,
 	(void)flags;
 	if (id != h->id || !h->resp_head || h->resp_done || !len)
 		return 0;
+	if (h->sized) {
+		if (rput(h, data, len))
+			return NGHTTP2_ERR_CALLBACK_FAILURE;
+		h->runconsumed += len;
+		return 0;
+	}
 	n = snprintf(line, sizeof(line), "%zx\r\n", len);
 	if (rput(h, line, (size_t)n) || rput(h, data, len) || rstr(h, "\r\n"))
 		return NGHTTP2_ERR_CALLBACK_FAILURE;

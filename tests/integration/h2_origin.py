@@ -14,6 +14,9 @@ By path, once the request (headers and body) is in:
   /early           as soon as the request head is in (the body still
                    coming): trailers-only grpc-status 8, RST_STREAM
                    NO_ERROR
+  /sized           content-length: 1234 and, but for HEAD, 1234 bytes
+  /no-content      204, ending on its HEADERS
+  /not-modified    304 with content-length: 1234, ending on its HEADERS
   anything else    200, body: the request body
 One JSON line per request in FILE: path, te, body length, trailers.
 """
@@ -119,6 +122,21 @@ def answer(conn, sock, sid, req, log, lock):
         conn.send_data(sid, b"hi")
         conn.send_headers(sid, [(f"x-t-{i}", "1") for i in range(70)] +
                           [("grpc-status", "0")], end_stream=True)
+    elif path == "/sized":
+        method = req["h"].get(b":method", b"").decode()
+        sized = [(":status", "200"), ("content-type", "text/plain"),
+                 ("content-length", "1234")]
+        if method == "HEAD":
+            conn.send_headers(sid, sized, end_stream=True)
+        else:
+            conn.send_headers(sid, sized)
+            conn.send_data(sid, b"s" * 1234, end_stream=True)
+    elif path == "/no-content":
+        conn.send_headers(sid, [(":status", "204")], end_stream=True)
+    elif path == "/not-modified":
+        conn.send_headers(sid, [(":status", "304"), ("etag", '"v1"'),
+                                ("content-length", "1234")],
+                          end_stream=True)
     elif path == "/trailers":
         conn.send_headers(sid, head)
         conn.send_data(sid, b"hello")

@@ -612,3 +612,50 @@ def test_goaway_after_response_leaves_the_pool(gw, rogues):
         assert r["status"] == 200, r
     paths = [q["path"] for q in rogues[0].requests()[-4:]]
     assert paths == ["/bye"] + [f"/after-bye-{i}" for i in range(3)]
+
+
+def h1_exchange(request):
+    """One HTTP/1.1 request (its connection closes): head and body."""
+    s = u.sock(GW)
+    try:
+        s.sendall(request)
+        data = b""
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            data += d
+    finally:
+        s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    return head.decode("latin-1").lower().split("\r\n"), body
+
+
+def test_bodiless_responses_keep_their_fields(gw, rogues):
+    """A response that ends on its HEADERS frame without being empty: a
+    HEAD keeps the upstream's content-length (the size a GET would get),
+    as does a 304; a 204 gets no content-length at all. For HTTP/1.1 and
+    HTTP/2 clients alike, and no body bytes either way."""
+    for method, path, status, cl in (("HEAD", "/sized", 200, "1234"),
+                                     ("GET", "/sized", 200, "1234"),
+                                     ("GET", "/not-modified", 304, "1234"),
+                                     ("GET", "/no-content", 204, None)):
+        head, body = h1_exchange(
+            f"{method} {path} HTTP/1.1\r\nHost: rogue.test\r\n"
+            f"Connection: close\r\n\r\n".encode())
+        assert head[0].startswith(f"http/1.1 {status} "), head
+        got = [l.split(":", 1)[1].strip() for l in head
+               if l.startswith("content-length:")]
+        assert got == ([cl] if cl else []), (method, path, head)
+        assert not any(l.startswith("transfer-encoding:") for l in head), \
+            head
+        want = b"s" * 1234 if (method, path) == ("GET", "/sized") else b""
+        assert body == want, (method, path, body[:40])
+        c = u.Client(GW)
+        try:
+            r = c.get(path, method=method, authority="rogue.test")
+        finally:
+            c.close()
+        assert isinstance(r, dict) and r["status"] == status, r
+        assert r["headers"].get("content-length") == cl, (method, path, r)
+        assert r["body"] == want, (method, path, r["body"][:40])
