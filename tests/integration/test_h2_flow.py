@@ -6,7 +6,7 @@ stream's own only once its bridge took the backlog. So an upload to an
 upstream that does not read stops that stream alone: its client runs out
 of window for it, and the connection's other streams are still served.
 When the upstream reads again, the window reopens and the upload arrives
-whole.
+whole. DATA past a held window is a FLOW_CONTROL_ERROR for its stream.
 
 Without per-stream flow control (the connection's input held while any
 stream's bridge is behind), `test_slow_upload_stops_only_its_own_stream`
@@ -114,6 +114,28 @@ def serve_upload(conn, out):
     conn.close()
 
 
+def held_upload(c, body):
+    """Start an upload to the upstream that does not read and send until
+    its window stays shut: the upstream's socket and the bridge are full,
+    the stream's window is not given back. The stream and bytes sent."""
+    up = c.request("/slow/upload", method="POST", body=None, end=False,
+                   headers=[("content-length", str(len(body)))])
+    sent, still = 0, 0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and still < 3:
+        before = sent
+        sent = send_what_fits(c, up, body, sent)
+        try_pump(c, 0.3)
+        still = still + 1 if sent == before else 0
+    assert 0 < sent < len(body), \
+        f"upload not held back: {sent} of {len(body)}"
+    assert c.c.local_flow_control_window(up) == 0
+    # the connection's window was given back: only the stream is shut
+    assert c.c.outbound_flow_control_window > 0
+    assert up not in c.responses and up not in c.resets
+    return up, sent
+
+
 def test_slow_upload_stops_only_its_own_stream(backends, workdir):
     trap = trap_listener()
     s = start_gw(workdir)
@@ -121,23 +143,7 @@ def test_slow_upload_stops_only_its_own_stream(backends, workdir):
     accepted = None
     try:
         body = bytes(range(256)) * (BODY // 256)
-        up = c.request("/slow/upload", method="POST", body=None, end=False,
-                       headers=[("content-length", str(BODY))])
-        # send until the upload's window stays shut: the upstream does not
-        # read, its socket and the bridge are full, the stream's window
-        # is not given back
-        sent, still = 0, 0
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and still < 3:
-            before = sent
-            sent = send_what_fits(c, up, body, sent)
-            try_pump(c, 0.3)
-            still = still + 1 if sent == before else 0
-        assert 0 < sent < BODY, f"upload not held back: {sent} of {BODY}"
-        assert c.c.local_flow_control_window(up) == 0
-        # the connection's window was given back: only the stream is shut
-        assert c.c.outbound_flow_control_window > 0
-        assert up not in c.responses and up not in c.resets
+        up, sent = held_upload(c, body)
 
         # another stream on the same connection is served meanwhile
         marker = uuid.uuid4().hex[:16]
@@ -170,5 +176,28 @@ def test_slow_upload_stops_only_its_own_stream(backends, workdir):
         c.close()
         if accepted is not None:
             accepted.close()
+        trap.close()
+        s.shutdown()
+
+
+def test_data_past_a_held_window_is_a_flow_control_error(backends, workdir):
+    """The window is the bound on what a stream holds: DATA past it (the
+    client ignoring flow control) resets that stream with
+    FLOW_CONTROL_ERROR; the connection and its other streams go on."""
+    trap = trap_listener()
+    s = start_gw(workdir)
+    c = u.Client(PORT)
+    try:
+        up, _ = held_upload(c, b"z" * BODY)
+        c.raw(u.frame(u.DATA, 0, up, b"z" * 16384))
+        c.pump(lambda c: up in c.resets or c.goaway is not None, 10)
+        assert c.resets.get(up) == u.FLOW_CONTROL_ERROR, \
+            (c.resets, c.goaway)
+        assert c.goaway is None
+        marker = uuid.uuid4().hex[:16]
+        r = c.response(c.request(f"/fast/{marker}"), timeout=10)
+        assert isinstance(r, dict) and r["status"] == 200, r
+    finally:
+        c.close()
         trap.close()
         s.shutdown()
