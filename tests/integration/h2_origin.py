@@ -14,7 +14,8 @@ By path, once the request (headers and body) is in:
   /early           as soon as the request head is in (the body still
                    coming): trailers-only grpc-status 8, RST_STREAM
                    NO_ERROR
-  /sized           content-length: 1234 and, but for HEAD, 1234 bytes
+  /sized[/N]       content-length: N (1234) and, but for HEAD, N bytes
+                   ('s'), in DATA frames of at most 16 KiB
   /no-content      204, ending on its HEADERS
   /not-modified    304 with content-length: 1234, ending on its HEADERS
   anything else    200, body: the request body
@@ -83,6 +84,28 @@ def early(conn, sid, log, lock):
     conn.reset_stream(sid, h2.errors.ErrorCodes.NO_ERROR)
 
 
+def send_within_windows(conn, sock, sid, body):
+    """body in DATA frames as the gateway's windows open (END_STREAM with
+    the last), reading its WINDOW_UPDATEs meanwhile."""
+    while True:
+        n = min(len(body), conn.local_flow_control_window(sid),
+                conn.max_outbound_frame_size)
+        if n or not body:
+            conn.send_data(sid, body[:n], end_stream=n == len(body))
+            body = body[n:]
+            if not body:
+                return
+            continue
+        sock.sendall(conn.data_to_send())
+        data = sock.recv(65536)
+        if not data:
+            raise OSError("the gateway closed the connection")
+        for ev in conn.receive_data(data):
+            if isinstance(ev, h2.events.StreamReset) and \
+                    ev.stream_id == sid:
+                return
+
+
 def answer(conn, sock, sid, req, log, lock):
     """True: close the connection."""
     path = req["h"].get(b":path", b"").decode()
@@ -122,15 +145,16 @@ def answer(conn, sock, sid, req, log, lock):
         conn.send_data(sid, b"hi")
         conn.send_headers(sid, [(f"x-t-{i}", "1") for i in range(70)] +
                           [("grpc-status", "0")], end_stream=True)
-    elif path == "/sized":
+    elif path == "/sized" or path.startswith("/sized/"):
         method = req["h"].get(b":method", b"").decode()
+        n = int(path[7:]) if path.startswith("/sized/") else 1234
         sized = [(":status", "200"), ("content-type", "text/plain"),
-                 ("content-length", "1234")]
+                 ("content-length", str(n))]
         if method == "HEAD":
             conn.send_headers(sid, sized, end_stream=True)
         else:
             conn.send_headers(sid, sized)
-            conn.send_data(sid, b"s" * 1234, end_stream=True)
+            send_within_windows(conn, sock, sid, b"s" * n)
     elif path == "/no-content":
         conn.send_headers(sid, [(":status", "204")], end_stream=True)
     elif path == "/not-modified":
