@@ -7,6 +7,8 @@
 #define SLUICE_H2_INT_H
 
 #include <nghttp2/nghttp2.h>
+#include <stdbool.h>
+#include <string.h>
 
 #include "proxy/h2.h"
 
@@ -113,6 +115,44 @@ struct h2_stream {
 	char *rtail;
 	size_t rtail_len;
 };
+
+/* HPACK flags for a field whose lower-case name is name: values that
+ * are new in every message (request, correlation and trace ids) are sent
+ * never indexed. Indexed, each would take a slot of the peer's dynamic
+ * table and push out entries that repeat; and nghttp2 keeps its table's
+ * entries of one name in one hash chain, walked (with a compare of name
+ * and value per entry) for every field it encodes and every entry it
+ * evicts: about 50 entries long at 4 KiB of table, and not in cache
+ * when each connection has its own table (18% of the daemon's CPU with
+ * 64 connections of one stream each). */
+static inline uint8_t h2_field_flags(const char *name, size_t len)
+{
+	bool unique;
+
+	switch (len) {
+	case 10:
+		unique = !memcmp(name, "request-id", 10) ||
+			 !memcmp(name, "x-trace-id", 10);
+		break;
+	case 11:
+		unique = !memcmp(name, "traceparent", 11) ||
+			 !memcmp(name, "x-b3-spanid", 11);
+		break;
+	case 12:
+		unique = !memcmp(name, "x-request-id", 12) ||
+			 !memcmp(name, "x-b3-traceid", 12);
+		break;
+	case 15:
+		unique = !memcmp(name, "x-amzn-trace-id", 15);
+		break;
+	case 16:
+		unique = !memcmp(name, "x-correlation-id", 16);
+		break;
+	default:
+		unique = false;
+	}
+	return unique ? NGHTTP2_NV_FLAG_NO_INDEX : NGHTTP2_NV_FLAG_NONE;
+}
 
 /* h2.c */
 struct h2_conn *h2__conn_of(struct proxy *p, const struct conn *c);

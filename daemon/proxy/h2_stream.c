@@ -875,7 +875,9 @@ static void submit_head(struct h2_conn *hc, struct h2_stream *s)
 				(unsigned char)h->name[k]);
 		nv[n++] = (nghttp2_nv){ (uint8_t *)names + off,
 					(uint8_t *)h->value, h->name_len,
-					h->value_len, NGHTTP2_NV_FLAG_NONE };
+					h->value_len,
+					h2_field_flags(names + off,
+						       h->name_len) };
 		off += h->name_len;
 	}
 	s->rbody = r->body;

@@ -450,7 +450,8 @@ static int submit_head(struct h2up *h)
 			continue;
 		for (size_t k = 0; k < f->name_len; k++)
 			names[off + k] = (char)tolower((unsigned char)f->name[k]);
-		nv[n++] = NV(names + off, f->name_len, f->value, f->value_len);
+		nv[n] = NV(names + off, f->name_len, f->value, f->value_len);
+		nv[n++].flags = h2_field_flags(names + off, f->name_len);
 		off += f->name_len;
 	}
 	/* gRPC servers require it; it says we take trailers */

@@ -19,7 +19,8 @@ By path, once the request (headers and body) is in:
   /no-content      204, ending on its HEADERS
   /not-modified    304 with content-length: 1234, ending on its HEADERS
   anything else    200, body: the request body
-One JSON line per request in FILE: path, te, body length, trailers.
+One JSON line per request in FILE: path, te, body length, trailers, and
+the fields that came as HPACK literals never indexed.
 """
 import argparse
 import json
@@ -30,6 +31,7 @@ import threading
 import h2.config
 import h2.connection
 import h2.events
+import hpack
 import h2.errors
 
 
@@ -46,7 +48,11 @@ def serve(sock, log, lock):
                 return
             for ev in conn.receive_data(data):
                 if isinstance(ev, h2.events.RequestReceived):
-                    reqs[ev.stream_id] = {"h": dict(ev.headers), "b": b""}
+                    reqs[ev.stream_id] = {
+                        "h": dict(ev.headers), "b": b"",
+                        "never": sorted(
+                            f[0].decode() for f in ev.headers if isinstance(
+                                f, hpack.NeverIndexedHeaderTuple))}
                     if dict(ev.headers).get(b":path") == b"/early":
                         early(conn, ev.stream_id, log, lock)
                         reqs.pop(ev.stream_id)
@@ -111,6 +117,7 @@ def answer(conn, sock, sid, req, log, lock):
     path = req["h"].get(b":path", b"").decode()
     with lock:
         log.write(json.dumps({"path": path,
+                              "never_indexed": req["never"],
                               "te": req["h"].get(b"te", b"").decode(),
                               "len": len(req["b"]),
                               "trailers": req.get("t")}) + "\n")

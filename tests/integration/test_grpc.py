@@ -664,3 +664,20 @@ def test_bodiless_responses_keep_their_fields(gw, rogues):
         assert isinstance(r, dict) and r["status"] == status, r
         assert r["headers"].get("content-length") == cl, (method, path, r)
         assert r["body"] == want, (method, path, r["body"][:40])
+
+
+def test_request_id_goes_never_indexed_upstream(gw, rogues):
+    """The x-request-id the gateway sends an HTTP/2 upstream is new in
+    every request: an HPACK literal never indexed, no slot in the
+    upstream's dynamic table (test_h2_conformance.py has the client
+    side)."""
+    rogue, _ = rogues
+    before = len(rogue.requests())
+    for _ in range(3):
+        r, _ = h2_post("/echo", "rogue.test", body=b"x")
+        assert r["status"] == 200, r
+    reqs = rogue.requests()[before:]
+    assert len(reqs) == 3, reqs
+    for e in reqs:
+        assert "x-request-id" in e["never_indexed"], e
+        assert "content-type" not in e["never_indexed"], e

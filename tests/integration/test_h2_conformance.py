@@ -574,3 +574,32 @@ def test_not_quite_the_preface_is_http11(gw):
     c.send(b"PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n")
     assert c.response().status in (400, 505)
     c.close()
+
+
+def test_unique_fields_are_never_indexed(gw, backends):
+    """x-request-id, new in every response, goes as an HPACK literal never
+    indexed: it takes no slot in the client's dynamic table, where fields
+    that repeat (content-type) still go. Indexed, every response would
+    push one more into the table (and into nghttp2's hash chain for that
+    name, which it walks for every field it encodes)."""
+    c = u.Client(PORT)
+    try:
+        ids = set()
+        for _ in range(20):
+            r = c.get(mark())
+            assert isinstance(r, dict) and r["status"] == 200, r
+            ids.add(r["headers"]["x-request-id"])
+        assert len(ids) == 20
+        heads = [e.headers for e in c.events
+                 if isinstance(e, u.h2.events.ResponseReceived)]
+        assert len(heads) == 20
+        for hs in heads:
+            kind = {f[0]: type(f) for f in hs}
+            assert kind["x-request-id"] is hpack.NeverIndexedHeaderTuple, hs
+            assert kind["content-type"] is hpack.HeaderTuple, hs
+        table = [n.decode() if isinstance(n, bytes) else n
+                 for n, _ in c.c.decoder.header_table.dynamic_entries]
+        assert "x-request-id" not in table, table
+        assert "content-type" in table, table
+    finally:
+        c.close()
