@@ -7,11 +7,12 @@
  * as it is, and taken whole. A stream's body bytes wait in its buffer
  * towards the HTTP/1.1 path; the connection's window is given back at
  * once, the stream's only as its bridge takes them, so a stream whose
- * upstream is slow stops only itself (h2_stream.c). Output: the chunks nghttp2_session_mem_send() hands back are
- * copied into c->out, the connection's own buffer, which one send at a
- * time writes to the client; what does not fit waits (one chunk) and no
- * more input is read meanwhile, so a client that does not read cannot
- * make the gateway buffer more than c->out per connection.
+ * upstream is slow stops only itself (h2_stream.c). Output: the chunks
+ * nghttp2_session_mem_send() hands back are copied into c->out, the
+ * connection's own buffer, which one send at a time writes to the
+ * client; what does not fit waits (one chunk) and no more input is read
+ * meanwhile, so a client that does not read cannot make the gateway
+ * buffer more than c->out per connection.
  */
 #include "proxy/h2_int.h"
 

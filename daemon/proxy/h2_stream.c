@@ -946,7 +946,6 @@ static void on_bridge_sent(struct proxy *p, struct h2_stream *s,
 {
 	struct conn *b = s->b;
 	long res = transport_write_done(&b->tr, cqe);
-
 	struct h2_conn *hc;
 
 	if (res <= 0) {
