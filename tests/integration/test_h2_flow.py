@@ -240,7 +240,9 @@ def test_held_uploads_memory_is_bounded_per_stream(backends, workdir):
     takes the connection and never reads: every stream's window shuts and
     the daemon's RSS grows by at most 90 x PER_STREAM_KIB (+ 8 MiB for the
     allocator and the connections themselves); the uploads, 180 MiB in
-    all, are not buffered. A connection of them still serves a GET."""
+    all, are not buffered. A connection of them still serves a GET. When
+    the client connections go, the 90 upstream connections close with
+    them."""
     trap = trap_listener(backlog=128)
     s = start_gw(workdir, "h2-flow-mem")
     conns = []
@@ -250,6 +252,7 @@ def test_held_uploads_memory_is_bounded_per_stream(backends, workdir):
         assert warm.get("/warm")["status"] == 200
         warm.close()
         rss0 = raw.rss_kib(s.pid)
+        base = fds(s.pid)
         for _ in range(3):
             c = u.Client(PORT)
             sent = {c.request(f"/slow/mem-{i}", method="POST", body=None,
@@ -272,6 +275,13 @@ def test_held_uploads_memory_is_bounded_per_stream(backends, workdir):
         r = conns[0][0].response(conns[0][0].request(f"/fast/{marker}"),
                                  timeout=10)
         assert isinstance(r, dict) and r["status"] == 200, r
+        # the connections go with their uploads held: every upstream
+        # connection closes with them, not at response_timeout_ms (60 s)
+        for c, _ in conns:
+            c.close()
+        # (+1: the GET's pooled connection to the echo backend, if new)
+        h.wait_for(lambda: fds(s.pid) <= base + 1, 10,
+                   what="upstream connections of dropped streams closed")
     finally:
         for c, _ in conns:
             c.close()
