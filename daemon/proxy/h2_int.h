@@ -27,6 +27,7 @@ struct h2_idle_bridge {
 	struct conn *b;
 	uint32_t gen;			/* b's, when parked (a stale slot
 					 * differs) */
+	uint64_t v;			/* the pair's other end (conn_ud) */
 	uint64_t since_ms;
 };
 
@@ -67,6 +68,8 @@ struct h2_stream {
 	struct h2_conn *hc;		/* NULL once the stream left it */
 	int32_t id;
 	struct conn *b;			/* our end of the bridge (CS_H2B) */
+	uint64_t v;			/* its other end, the HTTP/1.1
+					 * request path's (conn_ud) */
 	/* request: pseudo-header fields, then the regular ones as
 	 * HTTP/1.1 lines */
 	char *method, *path, *authority, *scheme;

@@ -269,7 +269,7 @@ static bool bridge_park(struct h2_conn *hc, struct h2_stream *s)
 		return true;
 	}
 	hc->idle[hc->n_idle++] = (struct h2_idle_bridge){
-		.b = b, .gen = b->gen, .since_ms = p->now_ms };
+		.b = b, .gen = b->gen, .v = s->v, .since_ms = p->now_ms };
 	return true;
 }
 
@@ -297,6 +297,7 @@ static bool bridge_unpark(struct h2_conn *hc, struct h2_stream *s)
 		}
 		p->h2[b->id] = s;
 		s->b = b;
+		s->v = e->v;
 		return true;
 	}
 	return false;
@@ -368,6 +369,7 @@ static int open_bridge(struct h2_conn *hc, struct h2_stream *s)
 	memcpy(b->ip, h->ip, sizeof(b->ip));
 	p->h2[b->id] = s;
 	s->b = b;
+	s->v = conn_ud(v, 0);
 	if (proxy__post_recv(p, v)) {
 		conn_close(&p->conns, v);
 		return -EIO;
@@ -984,6 +986,21 @@ void h2s_complete(struct proxy *p, struct conn *b, unsigned int op,
 		on_bridge_sent(p, s, cqe);
 }
 
+/* The stream goes before its request was sent whole: close the request
+ * path's end of the bridge with its exchange now. It reads the pair only
+ * as its upstream takes the body, so the EOF of our end closing would
+ * reach it at its response timeout, its upstream connection and buffers
+ * held until then: a client resetting uploads to an upstream that does
+ * not read would pile them up. */
+static void abort_request(struct proxy *p, struct h2_stream *s)
+{
+	struct conn *v = conn_lookup(&p->conns, s->v);
+
+	if (v && !conn_closing(v) && v->state == CS_EXCHANGE && v->x &&
+	    v->x->req.phase != EX_PH_DONE)
+		proxy__close_client(p, v);
+}
+
 void h2s_closed(struct h2_conn *hc, struct h2_stream *s, uint32_t code)
 {
 	(void)code;
@@ -996,6 +1013,7 @@ void h2s_closed(struct h2_conn *hc, struct h2_stream *s, uint32_t code)
 		return;
 	}
 	/* the request path sees EOF: an unfinished exchange is aborted */
+	abort_request(hc->p, s);
 	conn_close(&hc->p->conns, s->b);
 }
 
@@ -1008,8 +1026,10 @@ void h2s_detach_all(struct h2_conn *hc)
 		nghttp2_session_set_stream_user_data(hc->s, s->id, NULL);
 		unlink_stream(hc, s);
 		s->hc = NULL;
-		if (s->b && !hc->p->h2_gone)
+		if (s->b && !hc->p->h2_gone) {
+			abort_request(hc->p, s);
 			conn_close(&hc->p->conns, s->b);
+		}
 		else if (!s->b)
 			stream_free(s);
 	}

@@ -481,8 +481,15 @@ def test_reset_while_sending_the_head_goes_to_another_target(three, workdir):
                 continue
             except OSError:
                 return
-            taken.append(1)
             time.sleep(0.2)         # the gateway's head write stalls
+            # which request came here: its request line, peeked (reading
+            # it would open the window)
+            try:
+                c.settimeout(1)
+                line = c.recv(200, socket.MSG_PEEK).split(b"\r\n")[0]
+                taken.append(line.split(b" ")[1].decode())
+            except (OSError, IndexError):
+                taken.append(None)
             c.shutdown(socket.SHUT_WR)  # FIN: the gateway reads EOF
             time.sleep(0.2)
             c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
@@ -520,12 +527,24 @@ def test_reset_while_sending_the_head_goes_to_another_target(three, workdir):
                     assert c.response().status == 200
             finally:
                 c.close()
-        good = {e["target"]: e for e in h.backend_log(three[0])}
-        # round robin: half of the attempts went to the trap first
+        log = h.backend_log(three[0])
+        good = {e["target"]: e for e in log}
+        times = {p: sum(e["target"] == p for e in log) for p in answers}
+        # round robin: half of the attempts went to the trap first, a
+        # POST among them
         assert len(taken) >= 3, taken
+        assert any(answers.get(p, ("",))[0] == "POST" for p in taken), \
+            (taken, answers)
         for p, (kind, r) in answers.items():
+            # retried or not, the good target got each request once
+            assert times[p] <= 1, (p, times[p])
+            if p in taken and kind == "POST":
+                # its head write failed on the trap: never sent again
+                assert p not in good, p
+                assert r.status == 502, (p, r)
             if kind == "GET":
                 assert r.status == 200, (p, r)
+                assert times[p] == 1, (p, times[p])
                 e = good[p]
                 # the good target got the head whole, every field intact
                 fields = {k: v for k, v in e["header_list"]

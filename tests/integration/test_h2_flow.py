@@ -14,12 +14,15 @@ fails: the connection's window stays shut with the stream's, and a GET's
 HEADERS frame would wait behind the stuck upload's DATA.
 """
 import hashlib
+import os
+import re
 import socket
 import threading
 import time
 import uuid
 
 import h2.events
+import h2.settings
 import pytest
 
 import helpers as h
@@ -31,9 +34,9 @@ TRAP_PORT = 9088
 BODY = 4 << 20
 
 
-def start_gw(workdir):
+def start_gw(workdir, name="h2-flow", http=None, top=None):
     return raw.start(
-        workdir, "h2-flow",
+        workdir, name,
         listeners=[{"address": f"{h.SRV4}:{PORT}", "h2c": True}],
         services=[{"name": "echo", "targets": [f"{h.SRV4}:{h.B1_PORT}"],
                    "connect_timeout_ms": 1000},
@@ -42,10 +45,11 @@ def start_gw(workdir):
         routes=[{"name": "slow", "path_prefix": "/slow/",
                  "service": "slow"},
                 {"name": "all", "path_prefix": "/", "service": "echo"}],
-        http={"response_timeout_ms": 60000})
+        http={"response_timeout_ms": 60000, **(http or {})},
+        **({"top": top} if top else {}))
 
 
-def trap_listener():
+def trap_listener(backlog=8):
     """An upstream that takes connections and does not read (yet): in the
     client namespace, across the veth, with a small receive buffer, so
     that the gateway's socket towards it fills after a few hundred KiB."""
@@ -53,7 +57,7 @@ def trap_listener():
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     s.bind((h.ALLOWED4, TRAP_PORT))
-    s.listen(8)
+    s.listen(backlog)
     return s
 
 
@@ -199,5 +203,385 @@ def test_data_past_a_held_window_is_a_flow_control_error(backends, workdir):
         assert isinstance(r, dict) and r["status"] == 200, r
     finally:
         c.close()
+        trap.close()
+        s.shutdown()
+
+
+# ---- hostile clients against held streams --------------------------------
+
+def fill_until_held(conns, body, rounds=3, seconds=60, wait=0.1):
+    """Send every stream's body as far as windows allow until nothing
+    moves for `rounds` rounds (each waiting up to `wait` s for a
+    WINDOW_UPDATE). conns: list of (client, {sid: sent})."""
+    still, deadline = 0, time.monotonic() + seconds
+    while time.monotonic() < deadline and still < rounds:
+        moved = False
+        for c, sent in conns:
+            for sid in sent:
+                n = send_what_fits(c, sid, body, sent[sid])
+                moved = moved or n != sent[sid]
+                sent[sid] = n
+            try_pump(c, wait)
+        still = 0 if moved else still + 1
+    return conns
+
+
+# what one held stream may cost the daemon (docs/HTTP2.md): its window
+# plus one frame and its chunk framing, in the stream's buffer and the
+# buffer in flight towards its bridge (each rounded up to a power of two
+# by realloc doubling), the bridge pair's queue (6 pool blocks of 36 KiB,
+# io/pair.c) and the HTTP/1.1 request path's buffers (2 blocks).
+WINDOW, FRAME, BLOCK = 65535, 16384, 36 * 1024
+PER_STREAM_KIB = (2 * 128 * 1024 + 8 * BLOCK) // 1024
+
+
+def test_held_uploads_memory_is_bounded_per_stream(backends, workdir):
+    """3 connections x 30 streams, each a 2 MiB upload to an upstream that
+    takes the connection and never reads: every stream's window shuts and
+    the daemon's RSS grows by at most 90 x PER_STREAM_KIB (+ 8 MiB for the
+    allocator and the connections themselves); the uploads, 180 MiB in
+    all, are not buffered. A connection of them still serves a GET. When
+    the client connections go, the 90 upstream connections close with
+    them."""
+    trap = trap_listener(backlog=128)
+    s = start_gw(workdir, "h2-flow-mem")
+    conns = []
+    try:
+        body = b"m" * (2 << 20)
+        warm = u.Client(PORT)
+        assert warm.get("/warm")["status"] == 200
+        warm.close()
+        rss0 = raw.rss_kib(s.pid)
+        base = fds(s.pid)
+        for _ in range(3):
+            c = u.Client(PORT)
+            sent = {c.request(f"/slow/mem-{i}", method="POST", body=None,
+                              end=False,
+                              headers=[("content-length", str(len(body)))]):
+                    0 for i in range(30)}
+            conns.append((c, sent))
+        fill_until_held(conns, body)
+        rss1 = raw.rss_kib(s.pid)
+        total = sum(sum(sent.values()) for _, sent in conns)
+        bound = 90 * PER_STREAM_KIB + 8 * 1024
+        for c, sent in conns:
+            assert c.goaway is None and not c.resets, (c.goaway, c.resets)
+            for sid, n in sent.items():
+                assert 0 < n < len(body), (sid, n)
+                assert c.c.local_flow_control_window(sid) == 0, sid
+        assert rss1 - rss0 < bound, \
+            f"RSS +{rss1 - rss0} KiB for {total} bytes held (bound {bound})"
+        marker = uuid.uuid4().hex[:16]
+        r = conns[0][0].response(conns[0][0].request(f"/fast/{marker}"),
+                                 timeout=10)
+        assert isinstance(r, dict) and r["status"] == 200, r
+        # the connections go with their uploads held: every upstream
+        # connection closes with them, not at response_timeout_ms (60 s)
+        for c, _ in conns:
+            c.close()
+        # (+1: the GET's pooled connection to the echo backend, if new)
+        h.wait_for(lambda: fds(s.pid) <= base + 1, 10,
+                   what="upstream connections of dropped streams closed")
+    finally:
+        for c, _ in conns:
+            c.close()
+        trap.close()
+        s.shutdown()
+
+
+def serve_chunked(conn, out):
+    """Read one chunked request from conn, answer 200; out gets the
+    decoded body's length and SHA-256."""
+    conn.settimeout(30)
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        d = conn.recv(65536)
+        if not d:
+            out["error"] = "closed in the head"
+            return
+        buf += d
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    out["head"] = head
+    body = b""
+    while True:
+        while b"\r\n" not in rest:
+            d = conn.recv(1 << 20)
+            if not d:
+                out["error"] = "closed in the body"
+                return
+            rest += d
+        line, _, rest = rest.partition(b"\r\n")
+        n = int(line.split(b";")[0], 16)
+        while len(rest) < n + 2:
+            d = conn.recv(1 << 20)
+            if not d:
+                out["error"] = "closed in a chunk"
+                return
+            rest += d
+        body, rest = body + rest[:n], rest[n + 2:]
+        if n == 0:
+            break
+    out["bytes"], out["sha256"] = len(body), hashlib.sha256(body).hexdigest()
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+                 b"Connection: close\r\n\r\nok")
+    conn.close()
+
+
+def release(trap, serve):
+    """Let the trap's first connection be read by serve(conn, out)."""
+    accepted, _ = trap.accept()
+    out = {}
+    t = threading.Thread(target=serve, args=(accepted, out), daemon=True)
+    t.start()
+    return accepted, t, out
+
+
+def finish(c, sid, send, seconds=60):
+    """Pump and send(offset) until sid's response ended (or it failed)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and not (
+            c.responses.get(sid, {}).get("end") or sid in c.resets or
+            c.closed):
+        send()
+        try_pump(c, 0.2)
+
+
+def test_padded_upload_to_a_held_stream_finishes(backends, workdir):
+    """DATA frames padded to the full 255 bytes on a stream whose
+    upstream does not read: nghttp2 gives the padding back itself, we the
+    data once the bridge took it, so the stream's window, shut while
+    held, reopens whole and the upload (2 MiB, about 130 frames each
+    carrying 256 bytes of window that are not data) arrives intact."""
+    trap = trap_listener()
+    s = start_gw(workdir, "h2-flow-pad")
+    c = u.Client(PORT)
+    accepted = None
+    body = bytes(range(256)) * (8192)
+    state = {"sent": 0}
+
+    def send():
+        while state["sent"] < len(body):
+            room = min(c.c.local_flow_control_window(sid),
+                       c.c.max_outbound_frame_size) - 256
+            n = min(len(body) - state["sent"], room)
+            if n <= 0:
+                break
+            o = state["sent"]
+            c.c.send_data(sid, body[o:o + n], pad_length=255,
+                          end_stream=o + n == len(body))
+            c.flush()
+            state["sent"] += n
+    try:
+        sid = c.request("/slow/padded", method="POST", body=None, end=False,
+                        headers=[("content-length", str(len(body)))])
+        still, deadline = 0, time.monotonic() + 60
+        while time.monotonic() < deadline and still < 3:
+            before = state["sent"]
+            send()
+            try_pump(c, 0.3)
+            still = still + 1 if state["sent"] == before else 0
+        assert 0 < state["sent"] < len(body)
+        assert c.c.local_flow_control_window(sid) < 256 + 1
+        accepted, t, out = release(trap, serve_upload)
+        finish(c, sid, send)
+        t.join(timeout=30)
+        assert state["sent"] == len(body)
+        assert c.responses.get(sid, {}).get("status") == 200, \
+            (c.responses.get(sid), c.resets, c.goaway)
+        assert out.get("bytes") == len(body), out.get("error", out)
+        assert out["sha256"] == hashlib.sha256(body).hexdigest()
+        assert c.goaway is None
+    finally:
+        c.close()
+        if accepted is not None:
+            accepted.close()
+        trap.close()
+        s.shutdown()
+
+
+def test_empty_end_stream_on_a_held_stream(backends, workdir):
+    """A body without content-length (chunked towards the upstream) held
+    at an upstream that does not read, then ended by an empty DATA frame
+    with END_STREAM (it needs no window): once the upstream reads it gets
+    every byte and the last chunk, and the answer comes back. Meanwhile
+    the client changes SETTINGS_INITIAL_WINDOW_SIZE (its window for our
+    responses) to 0 and back: a response on another stream waits, then
+    arrives whole."""
+    trap = trap_listener()
+    s = start_gw(workdir, "h2-flow-end")
+    c = u.Client(PORT)
+    accepted = None
+    body = b"e" * (4 << 20)
+    try:
+        sid = c.request("/slow/empty-end", method="POST", body=None,
+                        end=False)
+        sent = fill_until_held([(c, {sid: 0})], body)[0][1][sid]
+        assert 0 < sent < len(body)
+        assert c.c.local_flow_control_window(sid) == 0
+        c.c.send_data(sid, b"", end_stream=True)
+        c.flush()
+        # our window for responses to 0, a response asked for: it waits
+        c.c.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE:
+                             0})
+        c.flush()
+        got = c.request("/bytes/100000")
+        try_pump(c, 1)
+        assert not c.responses.get(got, {}).get("end")
+        c.c.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE:
+                             1 << 20})
+        c.flush()
+        r = c.response(got, timeout=10)
+        assert isinstance(r, dict) and r["status"] == 200, r
+        assert len(r["body"]) == 100000
+        accepted, t, out = release(trap, serve_chunked)
+        finish(c, sid, lambda: None)
+        t.join(timeout=30)
+        assert c.responses.get(sid, {}).get("status") == 200, \
+            (c.responses.get(sid), c.resets, c.goaway)
+        assert out.get("bytes") == sent, out.get("error", out)
+        assert out["sha256"] == hashlib.sha256(body[:sent]).hexdigest()
+        assert c.goaway is None
+    finally:
+        c.close()
+        if accepted is not None:
+            accepted.close()
+        trap.close()
+        s.shutdown()
+
+
+ADMIN = "127.0.0.1:9998"
+
+
+def abuse(reason):
+    r = h.run(["nsenter", f"--net=/run/netns/{h.SRV_NS}", "curl", "-sS",
+               "--max-time", "5", f"http://{ADMIN}/metrics"], timeout=10)
+    m = re.search(r'^sluice_h2_abuse_total\{reason="%s"\} (\S+)$' % reason,
+                  r.stdout, re.M)
+    return float(m.group(1)) if m else 0.0
+
+
+def fds(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def test_rapid_reset_of_held_uploads(backends, workdir):
+    """Streams to an upstream that does not read, each sent body until its
+    window stays shut (about 400 KB: its window, the bridge's queue and
+    the upstream socket) and then reset by the client (CANCEL), over and
+    over. Their bytes were counted back to the connection's window as
+    read: after 15 of them (far more than the connection's own window
+    holds) an upload
+    to the echo backend on the same connection still goes through whole.
+    Each reset is a rapid_reset glitch (docs/HTTP2.md): past
+    h2_max_glitches (20) the connection gets GOAWAY ENHANCE_YOUR_CALM, a
+    connection opened before is still served. The upstream connection of
+    a reset stream is closed with it: the request path does not read its
+    end of the bridge while its upstream does not take the body, and
+    without that close would keep the connection and its buffers until
+    response_timeout_ms (60 s here)."""
+    name = "h2-flow-rr"
+    trap = trap_listener(backlog=128)
+    s = start_gw(workdir, name,
+                 http={"h2_max_glitches": 20, "h2_stall_timeout_ms": 1000},
+                 top={"admin": {"address": ADMIN,
+                                "socket": str(h.admin_socket_path(workdir,
+                                                                  name))}})
+    legit = u.Client(PORT)
+    c = u.Client(PORT)
+    body = b"r" * (1 << 20)
+    try:
+        assert legit.get("/legit/first")["status"] == 200
+        assert c.get("/attacker/first")["status"] == 200
+        base = fds(s.pid)
+        rr0 = abuse("rapid_reset")
+
+        def held_and_reset(i):
+            sid = c.request(f"/slow/rr-{i}", method="POST", body=None,
+                            end=False,
+                            headers=[("content-length", str(1 << 20))])
+            sent, deadline = 0, time.monotonic() + 20
+            while time.monotonic() < deadline and not c.closed and \
+                    c.goaway is None and (
+                        sent <= WINDOW or
+                        c.c.local_flow_control_window(sid)):
+                sent = fill_until_held([(c, {sid: sent})], body, rounds=2,
+                                       seconds=10, wait=0.2)[0][1][sid]
+            if c.closed or c.goaway is not None:
+                return False
+            # held: more than its window went, and its window is shut
+            assert WINDOW < sent < len(body), f"stream {sid}: {sent}"
+            assert c.c.local_flow_control_window(sid) == 0, sid
+            c.c.reset_stream(sid, u.CANCEL)
+            c.flush()
+            return True
+
+        for i in range(15):
+            assert held_and_reset(i), (c.goaway, c.closed)
+        # each reset stream's upstream connection was closed with it,
+        # long before response_timeout_ms (60 s here)
+        h.wait_for(lambda: fds(s.pid) <= base, 10,
+                   what="upstream connections of reset streams closed")
+        marker = uuid.uuid4().hex[:16]
+        up = c.request(f"/echo/{marker}", method="POST",
+                       body=b"z" * (256 << 10))
+        r = c.response(up, timeout=10)
+        assert isinstance(r, dict) and r["status"] == 200, r
+        logged = [e for e in h.backend_log(backends["b1"])
+                  if marker in e["target"]]
+        assert [e["body_bytes"] for e in logged] == [256 << 10], logged
+        for i in range(15, 40):
+            if not held_and_reset(i):
+                break
+        assert c.wait_goaway(5) == u.ENHANCE_YOUR_CALM
+        h.wait_for(lambda: abuse("rapid_reset") >= rr0 + 1, 5,
+                   what="sluice_h2_abuse_total{reason=rapid_reset}")
+        assert legit.get("/legit/after")["status"] == 200
+        c.close()
+        h.wait_for(lambda: fds(s.pid) <= base - 1, 10,
+                   what="descriptors back")
+    finally:
+        c.close()
+        legit.close()
+        trap.close()
+        s.shutdown()
+
+
+def test_stall_clock_blames_the_client_not_a_held_upstream(backends,
+                                                           workdir):
+    """h2_stall_timeout_ms 300. An upload held because its upstream does
+    not read is the upstream's doing: the connection outlives many stall
+    timeouts and still serves a GET. A body the client dribbles on
+    another stream of it is the client's: GOAWAY ENHANCE_YOUR_CALM, as
+    for a connection with only that stream."""
+    trap = trap_listener()
+    s = start_gw(workdir, "h2-flow-stall",
+                 http={"h2_stall_timeout_ms": 300})
+    c = u.Client(PORT)
+    d = u.Client(PORT)
+    try:
+        body = b"s" * (4 << 20)
+        sid = c.request("/slow/stall", method="POST", body=None, end=False,
+                        headers=[("content-length", str(len(body)))])
+        sent = fill_until_held([(c, {sid: 0})], body)[0][1][sid]
+        assert 0 < sent < len(body)
+        assert c.c.local_flow_control_window(sid) == 0
+        # ten stall timeouts with nothing moving
+        end = time.monotonic() + 3
+        while time.monotonic() < end and not c.closed:
+            try_pump(c, end - time.monotonic())
+        assert c.goaway is None and not c.closed, c.goaway
+        r = c.response(c.request("/after-held"), timeout=5)
+        assert isinstance(r, dict) and r["status"] == 200, r
+        # a dribbled body on the same connection is the client's stall
+        c.request("/dribble", "POST", headers=[("content-length", "1000")],
+                  body=b"x", end=False)
+        assert c.wait_goaway(5) == u.ENHANCE_YOUR_CALM
+        # and on a connection of its own
+        d.request("/dribble", "POST", headers=[("content-length", "1000")],
+                  body=b"x", end=False)
+        assert d.wait_goaway(5) == u.ENHANCE_YOUR_CALM
+    finally:
+        c.close()
+        d.close()
         trap.close()
         s.shutdown()
