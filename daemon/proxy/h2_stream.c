@@ -1029,9 +1029,9 @@ void h2s_detach_all(struct h2_conn *hc)
 		if (s->b && !hc->p->h2_gone) {
 			abort_request(hc->p, s);
 			conn_close(&hc->p->conns, s->b);
-		}
-		else if (!s->b)
+		} else if (!s->b) {
 			stream_free(s);
+		}
 	}
 	bridge_close_idle(hc);
 }
