@@ -85,24 +85,40 @@ def send_what_fits(c, sid, body, sent):
     return sent
 
 
-def serve_upload(conn, out):
-    """Read one request with a Content-Length body from conn, answer 200;
-    out gets the body's length and SHA-256."""
+def read_head(conn, out):
+    """A request head from conn (out["head"]) and the bytes after it;
+    None (out["error"] set) when conn closed first."""
     conn.settimeout(30)
     buf = b""
     while b"\r\n\r\n" not in buf:
         d = conn.recv(65536)
         if not d:
             out["error"] = "closed in the head"
-            return
+            return None
         buf += d
     head, _, rest = buf.partition(b"\r\n\r\n")
+    out["head"] = head
+    return rest
+
+
+def answer_ok(conn):
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+                 b"Connection: close\r\n\r\nok")
+    conn.close()
+
+
+def serve_upload(conn, out):
+    """Read one request with a Content-Length body from conn, answer 200;
+    out gets the body's length and SHA-256."""
+    rest = read_head(conn, out)
+    if rest is None:
+        return
+    head = out["head"]
     length = None
     for line in head.split(b"\r\n")[1:]:
         k, _, v = line.partition(b":")
         if k.strip().lower() == b"content-length":
             length = int(v.strip())
-    out["head"] = head
     digest, got = hashlib.sha256(), 0
     digest.update(rest)
     got += len(rest)
@@ -113,9 +129,7 @@ def serve_upload(conn, out):
         digest.update(d)
         got += len(d)
     out["bytes"], out["sha256"] = got, digest.hexdigest()
-    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
-                 b"Connection: close\r\n\r\nok")
-    conn.close()
+    answer_ok(conn)
 
 
 def held_upload(c, body):
@@ -292,16 +306,9 @@ def test_held_uploads_memory_is_bounded_per_stream(backends, workdir):
 def serve_chunked(conn, out):
     """Read one chunked request from conn, answer 200; out gets the
     decoded body's length and SHA-256."""
-    conn.settimeout(30)
-    buf = b""
-    while b"\r\n\r\n" not in buf:
-        d = conn.recv(65536)
-        if not d:
-            out["error"] = "closed in the head"
-            return
-        buf += d
-    head, _, rest = buf.partition(b"\r\n\r\n")
-    out["head"] = head
+    rest = read_head(conn, out)
+    if rest is None:
+        return
     body = b""
     while True:
         while b"\r\n" not in rest:
@@ -322,9 +329,7 @@ def serve_chunked(conn, out):
         if n == 0:
             break
     out["bytes"], out["sha256"] = len(body), hashlib.sha256(body).hexdigest()
-    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
-                 b"Connection: close\r\n\r\nok")
-    conn.close()
+    answer_ok(conn)
 
 
 def release(trap, serve):
