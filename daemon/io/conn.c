@@ -64,6 +64,10 @@ void conn_table_destroy(struct conn_table *t)
 
 		if (c->kind == CONN_FREE)
 			continue;
+		/* a completion of the owner's still queued: not delivered
+		 * into the freed table */
+		if (t->loop)
+			loop_unpost(t->loop, &c->defer);
 		if (c->tr.ops)
 			transport_close(&c->tr);
 		buf_put(t->bufs, c->in);

@@ -48,6 +48,10 @@ enum conn_op {
 	 * (HTTP/2 to upstreams, proxy/h2_up.c) */
 	CONN_OP_XRECV,
 	CONN_OP_XSEND,
+	/* a completion the owner posts itself (loop_post, conn.defer), to
+	 * look at the connection again after the ring's completions of the
+	 * turn */
+	CONN_OP_DEFER,
 	CONN_OP__MAX,
 };
 
@@ -96,6 +100,7 @@ struct conn {
 	uint16_t listener;		/* client: index in config.listeners */
 	unsigned int requests;		/* served on this connection */
 	struct loop_ts ts;		/* connect timeout span */
+	struct loop_post defer;		/* CONN_OP_DEFER, while queued */
 	/* client side only: the exchange in progress, owned by the layer
 	 * above; NULL while idle between requests. Released through
 	 * conn_table.release_x when the connection is freed (a send in

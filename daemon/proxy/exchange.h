@@ -87,6 +87,10 @@ struct exchange {
 	bool client_http10;
 	bool upstream_reused;		/* came from the pool */
 	bool resp_started;		/* bytes of the response sent to client */
+	/* the upstream answered while a body send to it was still in
+	 * flight at the end of the turn (it answered early and does not
+	 * read): the response goes on, the rest of the body does not */
+	bool early_resp;
 	bool resp_head_parsed;		/* final (non-1xx) head parsed */
 	bool upstream_keep_alive;
 	bool interim;			/* a 1xx head is being sent */

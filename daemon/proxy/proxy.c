@@ -508,6 +508,7 @@ static bool read_head(struct proxy *p, struct conn *c)
 	/* a new request: nothing of its response is out yet (a refused
 	 * pipelined request gets its error, not a silent close) */
 	c->x->resp_started = false;
+	c->x->early_resp = false;
 	if (!c->x->obs.t_start_ns) {
 		memset(&c->x->obs, 0, sizeof(c->x->obs));
 		c->x->obs.t_start_ns = obs_now_ns();
@@ -735,8 +736,11 @@ void proxy__pump(struct proxy *p, struct conn *c)
 			if (x->res.phase != EX_PH_DONE)
 				return;
 			if (x->req.phase != EX_PH_DONE) {
-				/* let a body send in flight complete first */
-				if (c->peer && (c->peer->flags & CONN_F_SEND))
+				/* let a body send in flight complete first,
+				 * unless the upstream answered without reading
+				 * it: that send is dropped with the upstream */
+				if (c->peer && (c->peer->flags & CONN_F_SEND) &&
+				    !x->early_resp)
 					return;
 				x->req.aborted = true;
 				x->client_keep_alive = false;
@@ -1027,6 +1031,9 @@ void proxy_complete(struct proxy *p, const struct loop_cqe *cqe)
 		break;
 	case CONN_OP_POLL:
 		proxy__on_poll(p, c);
+		break;
+	case CONN_OP_DEFER:
+		proxy__early_response(p, c);
 		break;
 	default:
 		/* CONN_OP_CONNECT_TIMEOUT, CONN_OP_CANCEL: accounting only */

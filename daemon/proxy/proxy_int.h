@@ -94,6 +94,11 @@ void proxy__arm_exchange_deadline(struct proxy *p, struct conn *c);
  * head and send the re-built head, then relay the body (from proxy__pump);
  * a send to client c completed. */
 void proxy__pump_response(struct proxy *p, struct conn *c);
+/* Upstream u's response waited through a turn for a body send to it
+ * that is still in flight (CONN_OP_DEFER): u answered early without
+ * reading; the response goes on and the exchange ends without the rest
+ * of the body. */
+void proxy__early_response(struct proxy *p, struct conn *u);
 void proxy__on_client_sent(struct proxy *p, struct conn *c);
 
 /* proxy_conn.c: teardown. End of an exchange's resources (re-framing

@@ -268,6 +268,17 @@ static void parse_response(struct proxy *p, struct conn *c, struct conn *u)
 				       : REWRITE_CONN_CLOSE);
 }
 
+void proxy__early_response(struct proxy *p, struct conn *u)
+{
+	struct conn *c = u->peer;
+
+	if (!c || !c->x || c->x->early_resp ||
+	    c->x->req.phase != EX_PH_BODY || !(u->flags & CONN_F_SEND))
+		return;		/* the send completed meanwhile, or gone */
+	c->x->early_resp = true;
+	proxy__pump(p, c);
+}
+
 void proxy__pump_response(struct proxy *p, struct conn *c)
 {
 	struct exchange *x = c->x;
@@ -283,9 +294,19 @@ void proxy__pump_response(struct proxy *p, struct conn *c)
 	if (c->flags & CONN_F_SEND)
 		return;
 	/* a body send completing decides whether the request is done,
-	 * hence whether the client connection can stay open */
-	if (x->req.phase == EX_PH_BODY && (u->flags & CONN_F_SEND))
+	 * hence whether the client connection can stay open: a response
+	 * waits for it. The send's completion comes in this turn when the
+	 * upstream read the body to answer; one still in flight once the
+	 * turn's completions are handled is held by an upstream that
+	 * answered early without reading (proxy__early_response) */
+	if (x->req.phase == EX_PH_BODY && (u->flags & CONN_F_SEND) &&
+	    !x->early_resp) {
+		if (u->in && buf_len(u->in) && !u->defer.queued &&
+		    !loop_post(p->loop, &u->defer, conn_ud(u, CONN_OP_DEFER),
+			       0))
+			conn_op_start(u);
 		return;
+	}
 	if (!x->resp_head_parsed) {
 		if (x->res.phase == EX_PH_IDLE)
 			parse_response(p, c, u);

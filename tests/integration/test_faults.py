@@ -421,3 +421,85 @@ def test_sigterm_answers_connections_waiting_in_the_accept_queue(
     s.check_sanitizers()
     got = [e["target"] for e in h.backend_log(backends["b1"])]
     assert all(f"/queued/{i}" in got for i in range(6)), got
+
+
+# ---- a backend that answers early and does not read the body --------------
+
+EARLY_GW = h.GW_PORT + 23
+EARLY_PORT = 9089
+
+
+def test_early_answer_while_the_body_is_held(backends, workdir):
+    """The backend reads the head of a large upload, answers 413 at once
+    and then neither reads the body nor closes. The gateway's send of the
+    body stays in flight (the backend's window is shut); the answer still
+    reaches the client at once, with Connection: close, instead of a 504
+    at the response timeout, and the upload goes no further."""
+    trap = raw.sockets_in(h.CLI_NS, 1, socket.AF_INET)[0]
+    trap.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    trap.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    trap.bind((h.ALLOWED4, EARLY_PORT))
+    trap.listen(4)
+    body413 = b'{"error":"too large, says the backend"}'
+    held = []
+
+    def answer_early():
+        trap.settimeout(15)
+        try:
+            c, _ = trap.accept()
+        except OSError:
+            return
+        held.append(c)
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            d = c.recv(1024)
+            if not d:
+                return
+            buf += d
+        # the answer comes once the body has filled what the sockets
+        # hold on the way: the gateway's send to here is in flight, held
+        time.sleep(0.5)
+        c.sendall(b"HTTP/1.1 413 Payload Too Large\r\n"
+                  b"Content-Type: application/json\r\n"
+                  b"Content-Length: %d\r\n\r\n" % len(body413) + body413)
+        # ... and reads nothing more, closes nothing, until the test ends
+
+    t = threading.Thread(target=answer_early, daemon=True)
+    t.start()
+    s = raw.start(workdir, "gw-early", listeners=[
+        {"address": f"{h.SRV4}:{EARLY_GW}"}], services=[{
+            "name": "up", "targets": [f"{h.ALLOWED4}:{EARLY_PORT}"],
+            "connect_timeout_ms": 1000}],
+        routes=[{"name": "all", "path_prefix": "/", "service": "up"}],
+        http={"response_timeout_ms": 8000, "max_body_bytes": 1 << 30})
+    c = raw.Conn(port=EARLY_GW, timeout=20)
+    size = 256 << 20
+    sent = [0]
+
+    def upload():
+        chunk = b"u" * (1 << 20)
+        try:
+            while sent[0] < size:
+                c.s.sendall(chunk)
+                sent[0] += len(chunk)
+        except OSError:
+            pass        # the gateway closed its side once it answered
+
+    try:
+        c.send(raw.request("POST", "/upload", headers=[
+            ("Content-Length", str(size))]))
+        up = threading.Thread(target=upload, daemon=True)
+        up.start()
+        r = c.response()
+        assert r.status == 413, r
+        assert r.body == body413, r
+        assert r.header("Connection") == "close", r
+        # the upload was cut short: far less than its size went out
+        assert sent[0] < size, sent[0]
+    finally:
+        c.close()
+        trap.close()
+        for x in held:
+            x.close()
+        t.join(timeout=5)
+        s.shutdown()
