@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 
+import h2util as u
 import helpers as h
 import raw
 
@@ -429,19 +430,19 @@ EARLY_GW = h.GW_PORT + 23
 EARLY_PORT = 9089
 
 
-def test_early_answer_while_the_body_is_held(backends, workdir):
-    """The backend reads the head of a large upload, answers 413 at once
-    and then neither reads the body nor closes. The gateway's send of the
-    body stays in flight (the backend's window is shut); the answer still
-    reaches the client at once, with Connection: close, instead of a 504
-    at the response timeout, and the upload goes no further."""
+BODY413 = b'{"error":"too large, says the backend"}'
+
+
+def early_trap(held):
+    """A backend across the veth that reads a request head, waits until
+    the body has filled what the sockets hold on the way (the gateway's
+    send to it is then in flight, held), answers 413, and then reads
+    nothing more and closes nothing (held gets its socket)."""
     trap = raw.sockets_in(h.CLI_NS, 1, socket.AF_INET)[0]
     trap.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     trap.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     trap.bind((h.ALLOWED4, EARLY_PORT))
     trap.listen(4)
-    body413 = b'{"error":"too large, says the backend"}'
-    held = []
 
     def answer_early():
         trap.settimeout(15)
@@ -456,22 +457,34 @@ def test_early_answer_while_the_body_is_held(backends, workdir):
             if not d:
                 return
             buf += d
-        # the answer comes once the body has filled what the sockets
-        # hold on the way: the gateway's send to here is in flight, held
         time.sleep(0.5)
         c.sendall(b"HTTP/1.1 413 Payload Too Large\r\n"
                   b"Content-Type: application/json\r\n"
-                  b"Content-Length: %d\r\n\r\n" % len(body413) + body413)
-        # ... and reads nothing more, closes nothing, until the test ends
+                  b"Content-Length: %d\r\n\r\n" % len(BODY413) + BODY413)
 
     t = threading.Thread(target=answer_early, daemon=True)
     t.start()
-    s = raw.start(workdir, "gw-early", listeners=[
-        {"address": f"{h.SRV4}:{EARLY_GW}"}], services=[{
+    return trap, t
+
+
+def early_gw(workdir, name, **listener):
+    return raw.start(workdir, name, listeners=[
+        {"address": f"{h.SRV4}:{EARLY_GW}", **listener}], services=[{
             "name": "up", "targets": [f"{h.ALLOWED4}:{EARLY_PORT}"],
             "connect_timeout_ms": 1000}],
         routes=[{"name": "all", "path_prefix": "/", "service": "up"}],
-        http={"response_timeout_ms": 8000, "max_body_bytes": 1 << 30})
+        http={"response_timeout_ms": 8000})
+
+
+def test_early_answer_while_the_body_is_held(backends, workdir):
+    """The backend reads the head of a large upload, answers 413 and then
+    neither reads the body nor closes. The gateway's send of the body
+    stays in flight (the backend's window is shut); the answer still
+    reaches the client at once, with Connection: close, instead of a 504
+    at the response timeout, and the upload goes no further."""
+    held = []
+    trap, t = early_trap(held)
+    s = early_gw(workdir, "gw-early")
     c = raw.Conn(port=EARLY_GW, timeout=20)
     size = 256 << 20
     sent = [0]
@@ -492,10 +505,52 @@ def test_early_answer_while_the_body_is_held(backends, workdir):
         up.start()
         r = c.response()
         assert r.status == 413, r
-        assert r.body == body413, r
+        assert r.body == BODY413, r
         assert r.header("Connection") == "close", r
         # the upload was cut short: far less than its size went out
         assert sent[0] < size, sent[0]
+    finally:
+        c.close()
+        trap.close()
+        for x in held:
+            x.close()
+        t.join(timeout=5)
+        s.shutdown()
+
+
+def test_early_answer_while_an_h2_body_is_held(backends, workdir):
+    """The same over HTTP/2: the stream gets the backend's 413 at once,
+    not a 504, and the connection serves on."""
+    held = []
+    trap, t = early_trap(held)
+    s = early_gw(workdir, "gw-early-h2", h2c=True)
+    c = u.Client(EARLY_GW)
+    try:
+        body = b"u" * (64 << 20)
+        sid = c.request("/upload", method="POST", body=None, end=False,
+                        headers=[("content-length", str(len(body)))])
+        sent = 0
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not (
+                c.responses.get(sid, {}).get("end") or sid in c.resets or
+                c.closed):
+            n = min(len(body) - sent, c.c.local_flow_control_window(sid),
+                    c.c.max_outbound_frame_size)
+            if n > 0:
+                c.c.send_data(sid, body[sent:sent + n])
+                c.flush()
+                sent += n
+                continue
+            seen = len(c.events)
+            try:
+                c.pump(lambda c: len(c.events) > seen, 0.5)
+            except AssertionError:
+                pass
+        r = c.responses.get(sid, {})
+        assert r.get("status") == 413, (r, c.resets)
+        assert r.get("body") == BODY413, r
+        assert sent < len(body), sent
+        assert c.goaway is None
     finally:
         c.close()
         trap.close()
