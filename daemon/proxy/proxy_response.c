@@ -233,6 +233,10 @@ static void parse_response(struct proxy *p, struct conn *c, struct conn *u)
 				continue;
 			}
 			x->interim = true;
+			/* the final response waits for a body send again: an
+			 * interim one says nothing of whether the upstream
+			 * reads */
+			x->early_resp = false;
 			send_head(p, c, u, (size_t)n, REWRITE_CONN_NONE);
 			return;
 		}
