@@ -218,6 +218,15 @@ $(BUILD)/tests/unit/test_admin: tests/unit/test_admin.c $(BUILD)/asan/daemon/con
 		$(BUILD)/asan/daemon/control/admin.o $(BUILD)/asan/libpure.a \
 		-lcmocka $(PKG_LIBS)
 
+# The loop's provided-buffer rings, on a real io_uring loop.
+$(BUILD)/tests/unit/test_loop: tests/unit/test_loop.c $(BUILD)/asan/daemon/io/loop.o \
+		$(BUILD)/asan/libpure.a
+	$(call msg,CC-TEST,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CPPFLAGS) -Itests $(ASAN_CFLAGS) -o $@ $< \
+		$(BUILD)/asan/daemon/io/loop.o $(BUILD)/asan/libpure.a \
+		-lcmocka $(PKG_LIBS)
+
 # The in-process transport pair runs on a real io_uring loop: its unit
 # test links both.
 $(BUILD)/tests/unit/test_pair: tests/unit/test_pair.c $(BUILD)/asan/daemon/io/pair.o \

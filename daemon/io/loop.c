@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <liburing.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,9 +26,10 @@ _Static_assert(sizeof(struct loop_ts) == sizeof(struct __kernel_timespec),
  * turns of the loop with no shortage shrink that by a quarter. */
 #define RING_MIN 16
 #define RING_CALM_TURNS 4096
-/* A class of large receives (loop_add_bufs()) fills its buffers: its ring
- * holds at most this many bytes of them. */
-#define RING_LARGE_BYTES (512u << 10)
+/* What a turn of the loop may receive into a class of large receives
+ * (loop_add_bufs()) before its ring stops growing (and past which it
+ * shrinks, to RING_MIN at least). */
+#define RING_LARGE_BYTES (256u << 10)
 
 /*
  * A class of provided buffers. Buffer ids are unique across groups: group
@@ -50,12 +52,19 @@ _Static_assert(sizeof(struct loop_ts) == sizeof(struct __kernel_timespec),
  *
  * A receive that finds the ring empty fails with -ENOBUFS and is posted
  * again; only when the ring ran empty holding every free buffer were all
- * of them in use (loop_bufs_exhausted()). The large class's ring is kept
- * small on purpose (RING_LARGE_BYTES): a turn of the loop then receives
- * at most that much into large buffers, and the receives that wait for
- * the next turn cost less than copying a whole burst of responses into
- * memory the cache no longer holds (16 KiB responses: +4 % per core,
- * docs/BENCHMARKS.md).
+ * of them in use (loop_bufs_exhausted()).
+ *
+ * The large class's ring also has a byte budget (RING_LARGE_BYTES): it
+ * grows only while doubling it would keep what a turn received under the
+ * budget, and halves when a turn received more. Large responses keep it
+ * small (16 KiB ones at 16 buffers): the receives that wait for the next
+ * turn cost less than copying a whole burst of responses into memory the
+ * cache no longer holds (16 KiB responses: +4 % per core,
+ * docs/BENCHMARKS.md). Small responses (a few hundred bytes in a 32 KiB
+ * buffer) touch little memory, and a ring capped by buffer count instead
+ * made most of them fail with -ENOBUFS when hundreds arrive in one turn
+ * (HTTP/2 clients with many streams): each then cost another completion,
+ * another submission and another readiness poll, and waited a turn.
  */
 struct bufgroup {
 	struct io_uring_buf_ring *br;
@@ -67,6 +76,8 @@ struct bufgroup {
 	unsigned in_ring;
 	unsigned target;
 	unsigned max;		/* target's ceiling */
+	size_t budget;		/* bytes a turn may receive: see above */
+	size_t turn_bytes;	/* received into this class this turn */
 	unsigned calm;		/* turns without it running empty */
 	bool emptied;		/* this turn: the ring ran empty */
 	bool all_out;		/* the last top-up emptied the stack */
@@ -292,9 +303,16 @@ static void rings_adapt(struct loop *l)
 	for (unsigned i = 0; i < l->ngroups; i++) {
 		struct bufgroup *g = &l->g[i];
 
-		if (g->emptied && g->nstack && g->target < g->max) {
+		if (g->emptied && g->nstack && g->target < g->max &&
+		    g->turn_bytes < g->budget / 2) {
 			g->target = g->target * 2 < g->max ? g->target * 2
 							   : g->max;
+			g->calm = 0;
+		} else if (g->turn_bytes > g->budget &&
+			   g->target / 2 >= RING_MIN) {
+			/* it takes effect as the buffers come back: only
+			 * the stack's are not put in again */
+			g->target /= 2;
 			g->calm = 0;
 		} else if (!g->emptied && ++g->calm >= RING_CALM_TURNS) {
 			g->calm = 0;
@@ -303,6 +321,7 @@ static void rings_adapt(struct loop *l)
 		}
 		g->emptied = false;
 		g->exhausted = false;
+		g->turn_bytes = 0;
 	}
 }
 
@@ -358,6 +377,7 @@ static int bufring_init(struct loop *l, unsigned nbufs, size_t buf_size)
 		g->stack[i] = (uint16_t)(base + nbufs - 1 - i);
 	g->nstack = nbufs;
 	g->max = nbufs;
+	g->budget = SIZE_MAX;
 	g->target = nbufs < RING_MIN ? nbufs : RING_MIN;
 	ring_top_up(g);
 	return 0;
@@ -374,12 +394,7 @@ int loop_add_bufs(struct loop *l, unsigned nbufs, size_t buf_size)
 	ret = bufring_init(l, nbufs, buf_size);
 	if (ret || nbufs == 0)
 		return ret;
-	/* large receives fill their buffers: a ring of RING_LARGE_BYTES */
-	g->max = (unsigned)(RING_LARGE_BYTES / buf_size);
-	if (g->max < RING_MIN)
-		g->max = RING_MIN;
-	if (g->max > nbufs)
-		g->max = nbufs;
+	g->budget = RING_LARGE_BYTES;
 	return 0;
 }
 
@@ -552,6 +567,11 @@ size_t loop_buf_size(const struct loop *l)
 size_t loop_buf_size_max(const struct loop *l)
 {
 	return l->ngroups ? l->g[l->ngroups - 1].buf_size : 0;
+}
+
+unsigned loop_buf_ring_target(const struct loop *l, unsigned cls)
+{
+	return cls < l->ngroups ? l->g[cls].target : 0;
 }
 
 bool loop_bufs_exhausted(const struct loop *l)
@@ -989,10 +1009,13 @@ int loop_run_once(struct loop *l, bool wait, loop_cb cb, void *ctx)
 
 			c.bid = (uint16_t)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
 			g = buf_taken(l, c.bid);
-			if (g)
+			if (g) {
 				c.buf = buf_at(g, c.bid);
-			else
+				if (c.res > 0)
+					g->turn_bytes += (size_t)c.res;
+			} else {
 				c.has_buf = false;
+			}
 		}
 		cb(ctx, &c);
 		n++;

@@ -111,10 +111,15 @@ void loop_fd_detach(struct loop *l, int fd);
 
 /* A second class of larger provided buffers (buf_size above the first
  * class's): a loop_recv() whose maxlen does not fit the first class takes
- * one of these. At most 512 KiB of them wait in the ring at a time, the
- * rest are a reserve for the buffers receivers keep (so one turn of the
- * loop receives at most that much into them). 0 or -errno. */
+ * one of these. Its ring grows only while a turn of the loop receives
+ * under 128 KiB into it, and shrinks (to 16 buffers at least) when a turn
+ * receives over 256 KiB: many small responses may each take a buffer, a
+ * burst of large ones waits a turn. The rest are a reserve for the
+ * buffers receivers keep. 0 or -errno. */
 int loop_add_bufs(struct loop *l, unsigned nbufs, size_t buf_size);
+/* How many buffers class cls (0: the first) keeps in its ring now: the
+ * receives of one turn that can find a buffer (0: no such class). */
+unsigned loop_buf_ring_target(const struct loop *l, unsigned cls);
 
 /* Size of one provided buffer of the first class, and of the largest
  * class (upper bound for a single receive). */
