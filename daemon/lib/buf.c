@@ -94,7 +94,8 @@ struct buf *buf_get(struct buf_pool *p)
 	b->start = 0;
 	b->end = 0;
 	b->next_free = NULL;
-	p->n_out++;
+	if (++p->n_out > p->peak)
+		p->peak = p->n_out;
 	return b;
 }
 
@@ -131,13 +132,27 @@ void buf_put(struct buf_pool *p, struct buf *b)
 		return;
 	}
 	p->n_out--;
-	if (p->n_free >= p->max_free) {
+	if (p->n_free >= p->max_free &&
+	    p->n_out + p->n_free >= (p->hold > p->peak ? p->hold : p->peak)) {
 		block_free(p, b);
 		return;
 	}
 	b->next_free = p->free;
 	p->free = b;
 	p->n_free++;
+}
+
+void buf_pool_trim(struct buf_pool *p)
+{
+	p->hold = p->peak;
+	while (p->n_free > p->max_free && p->n_out + p->n_free > p->hold) {
+		struct buf *b = p->free;
+
+		p->free = b->next_free;
+		p->n_free--;
+		block_free(p, b);
+	}
+	p->peak = p->n_out;
 }
 
 void buf_consume(struct buf *b, size_t n)

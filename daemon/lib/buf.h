@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Byte buffers and a per-owner pool of fixed-size blocks. No locking: a pool
- * belongs to one thread (one worker). Blocks are malloc'd on first use and
+ * belongs to one thread (one worker). Blocks are mapped on first use and
  * then recycled through a free list, so steady-state traffic allocates
  * nothing.
  */
@@ -27,8 +27,10 @@ struct buf_pool {
 	struct buf *free;
 	size_t block_size;	/* usable bytes per buffer */
 	size_t n_free;
-	size_t max_free;	/* blocks kept for reuse; extra ones are freed */
+	size_t max_free;	/* blocks kept for reuse at least (see below) */
 	size_t n_out;		/* buffers handed out */
+	size_t peak;		/* most handed out since buf_pool_trim() */
+	size_t hold;		/* the peak before it: blocks kept in all */
 	/* wrapped memory goes back to its owner through release() */
 	void (*release)(void *ctx, uint32_t tag);
 	void *release_ctx;
@@ -48,8 +50,16 @@ struct buf *buf_get(struct buf_pool *p);
  * ENOMEM (the memory is then still the caller's). */
 struct buf *buf_wrap(struct buf_pool *p, char *data, size_t cap, size_t len,
 		     uint32_t tag);
-/* Return b (may be NULL) to the pool. */
+/* Return b (may be NULL) to the pool. The pool keeps it for reuse while
+ * it has fewer than max_free free blocks, or fewer blocks in all (handed
+ * out and free) than were handed out at once since the last trim or in
+ * the interval before: traffic that swings between 300 and 700 buffers
+ * out does not unmap 400 and map them again on every swing. */
 void buf_put(struct buf_pool *p, struct buf *b);
+/* Called periodically (the worker's tick): free cached blocks past what
+ * the interval that just ended needed at most, and start a new interval.
+ * A burst's blocks go back to the kernel within two intervals of its end. */
+void buf_pool_trim(struct buf_pool *p);
 
 static inline size_t buf_len(const struct buf *b)
 {

@@ -312,6 +312,7 @@ void proxy_tick(struct proxy *p)
 	size_t n;
 
 	obs_conn_active(p->worker, p->conns.n_clients);
+	buf_pool_trim(&p->bufs);
 	/* each pass handles every expired connection it found (they leave
 	 * the snapshot: closed or given a new deadline) */
 	do {

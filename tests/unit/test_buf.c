@@ -86,7 +86,9 @@ static void test_pool_colors(void **state)
 	}
 }
 
-/* Blocks given back beyond max_free are unmapped at once. */
+/* Blocks given back beyond max_free are kept while the pool holds no more
+ * than it handed out at once lately; a trim after an interval that needed
+ * fewer unmaps the rest. */
 static void test_pool_max_free(void **state)
 {
 	struct buf_pool p;
@@ -98,13 +100,62 @@ static void test_pool_max_free(void **state)
 		assert_non_null(b[i] = buf_get(&p));
 	for (int i = 0; i < 4; i++)
 		buf_put(&p, b[i]);
+	/* 4 were out at once in this interval: all 4 kept */
+	assert_int_equal(p.n_free, 4);
+	for (int i = 0; i < 4; i++)
+		assert_true(mapped(b[i], 1));
+	/* the interval needed 4: the next one keeps them */
+	buf_pool_trim(&p);
+	assert_int_equal(p.n_free, 4);
+	/* an interval that needed none: down to max_free */
+	buf_pool_trim(&p);
 	assert_int_equal(p.n_free, 2);
-	assert_false(mapped(b[2], 1));
-	assert_false(mapped(b[3], 1));
-	assert_true(mapped(b[0], 1));
+	assert_int_equal(mapped(b[0], 1) + mapped(b[1], 1) + mapped(b[2], 1) +
+			 mapped(b[3], 1), 2);
 	buf_pool_destroy(&p);
-	assert_false(mapped(b[0], 1));
-	assert_false(mapped(b[1], 1));
+	for (int i = 0; i < 4; i++)
+		assert_false(mapped(b[i], 1));
+}
+
+/* Traffic that swings between few and many buffers out reuses the same
+ * blocks: no block is unmapped and mapped again on each swing, and a
+ * swing past the recent peak maps only what is new. */
+static void test_pool_swings_reuse_blocks(void **state)
+{
+	struct buf_pool p;
+	struct buf *b[8];
+	void *first[8];
+
+	(void)state;
+	buf_pool_init(&p, 4096, 2);
+	for (int i = 0; i < 8; i++) {
+		assert_non_null(b[i] = buf_get(&p));
+		first[i] = b[i];
+	}
+	for (int round = 0; round < 4; round++) {
+		/* down to 2 out, then up to 8 again */
+		for (int i = 2; i < 8; i++)
+			buf_put(&p, b[i]);
+		assert_int_equal(p.n_free, 6);
+		for (int i = 2; i < 8; i++) {
+			bool known = false;
+
+			assert_non_null(b[i] = buf_get(&p));
+			for (int k = 2; k < 8; k++)
+				known |= b[i] == first[k];
+			assert_true(known);
+		}
+		assert_int_equal(p.n_free, 0);
+		buf_pool_trim(&p);
+	}
+	for (int i = 0; i < 8; i++)
+		buf_put(&p, b[i]);
+	assert_int_equal(p.n_free, 8);
+	buf_pool_trim(&p);	/* the interval had 8 out */
+	assert_int_equal(p.n_free, 8);
+	buf_pool_trim(&p);	/* and the next none */
+	assert_int_equal(p.n_free, 2);
+	buf_pool_destroy(&p);
 }
 
 int main(void)
@@ -112,6 +163,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_pool_colors),
 		cmocka_unit_test(test_pool_max_free),
+		cmocka_unit_test(test_pool_swings_reuse_blocks),
 	};
 
 	return cmocka_run_group_tests_name("buf", tests, NULL, NULL);
