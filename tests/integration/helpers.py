@@ -173,6 +173,12 @@ def setup_topology():
     c = ["ip", "-n", CLI_NS]
     run(s + ["link", "set", "lo", "up"])
     run(c + ["link", "set", "lo", "up"])
+    # no TCP metrics kept per peer address: a connection's start (ssthresh,
+    # RTT, and through them how far its buffers grow) must not depend on
+    # the connections earlier tests made between the same addresses
+    for ns in (SRV_NS, CLI_NS):
+        run(["nsenter", f"--net=/run/netns/{ns}", "sysctl", "-qw",
+             "net.ipv4.tcp_no_metrics_save=1"])
     run(s + ["addr", "add", f"{SRV4}/24", "dev", VETH_SRV])
     run(s + ["addr", "add", f"{SRV6}/64", "dev", VETH_SRV, "nodad"])
     for a in (ALLOWED4, BLOCKED4):
