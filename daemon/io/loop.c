@@ -56,7 +56,10 @@ _Static_assert(sizeof(struct loop_ts) == sizeof(struct __kernel_timespec),
  *
  * The large class's ring also has a byte budget (RING_LARGE_BYTES): it
  * grows only while doubling it would keep what a turn received under the
- * budget, and halves when a turn received more. Large responses keep it
+ * budget, and halves when a turn received more. This is feedback, a turn
+ * late, not a bound: buffers already in the ring stay there, so a ring
+ * grown by small responses takes one burst of large ones whole before it
+ * shrinks (at most nbufs). Large responses keep it
  * small (16 KiB ones at 16 buffers): the receives that wait for the next
  * turn cost less than copying a whole burst of responses into memory the
  * cache no longer holds (16 KiB responses: +4 % per core,
@@ -289,12 +292,19 @@ static void ring_top_up(struct bufgroup *g)
 }
 
 /* Top every class's ring up (before a submission: the receives it
- * carries may take buffers at once). */
+ * carries may take buffers at once). A ring already at its target (one
+ * just shrunk) gets none, and holds every free buffer only if the stack
+ * is empty: all_out says so either way. */
 static void rings_top_up(struct loop *l)
 {
-	for (unsigned i = 0; i < l->ngroups; i++)
-		if (l->g[i].in_ring < l->g[i].target)
-			ring_top_up(&l->g[i]);
+	for (unsigned i = 0; i < l->ngroups; i++) {
+		struct bufgroup *g = &l->g[i];
+
+		if (g->in_ring < g->target)
+			ring_top_up(g);
+		else
+			g->all_out = g->nstack == 0;
+	}
 }
 
 /* Once per turn of the loop: adapt each class's target to the last turn. */
@@ -309,15 +319,18 @@ static void rings_adapt(struct loop *l)
 							   : g->max;
 			g->calm = 0;
 		} else if (g->turn_bytes > g->budget &&
-			   g->target / 2 >= RING_MIN) {
+			   g->target > RING_MIN) {
 			/* it takes effect as the buffers come back: only
 			 * the stack's are not put in again */
-			g->target /= 2;
+			g->target = g->target / 2 > RING_MIN ? g->target / 2
+							     : RING_MIN;
 			g->calm = 0;
 		} else if (!g->emptied && ++g->calm >= RING_CALM_TURNS) {
 			g->calm = 0;
-			if (g->target - g->target / 4 >= RING_MIN)
+			if (g->target - g->target / 4 > RING_MIN)
 				g->target -= g->target / 4;
+			else if (g->target > RING_MIN)
+				g->target = RING_MIN;
 		}
 		g->emptied = false;
 		g->exhausted = false;

@@ -112,10 +112,12 @@ void loop_fd_detach(struct loop *l, int fd);
 /* A second class of larger provided buffers (buf_size above the first
  * class's): a loop_recv() whose maxlen does not fit the first class takes
  * one of these. Its ring grows only while a turn of the loop receives
- * under 128 KiB into it, and shrinks (to 16 buffers at least) when a turn
- * receives over 256 KiB: many small responses may each take a buffer, a
- * burst of large ones waits a turn. The rest are a reserve for the
- * buffers receivers keep. 0 or -errno. */
+ * under 128 KiB into it, and halves (to 16 buffers at least) after a turn
+ * that received over 256 KiB: many small responses may each take a
+ * buffer, and a burst of large ones waits a turn once the ring has
+ * shrunk (the turn that shrinks it received into all it held, up to
+ * nbufs). The rest are a reserve for the buffers receivers keep. 0 or
+ * -errno. */
 int loop_add_bufs(struct loop *l, unsigned nbufs, size_t buf_size);
 /* How many buffers class cls (0: the first) keeps in its ring now: the
  * receives of one turn that can find a buffer (0: no such class). */

@@ -230,10 +230,11 @@ def test_more_arrivals_at_once_than_receive_buffers(gw):
 def test_more_upstream_responses_at_once_than_the_ring_holds(gw):
     """64 responses reach the gateway while its worker is stopped: when it
     resumes, one turn of its loop finds 64 upstream receives ready and a
-    ring of 16 large receive buffers (512 KiB; the rest of the 128 wait on
-    the free stack). The receives that find the ring empty are posted
-    again and served in the next turns; no buffer was missing, so none
-    counts as exhausted, and every response arrives whole."""
+    ring that starts at 16 large receive buffers (the rest of the 128 wait
+    on the free stack; it grows only after turns that run it dry). The
+    receives that find the ring empty are posted again and served in the
+    next turns; no buffer was missing, so none counts as exhausted, and
+    every response arrives whole."""
     n = 64
     socks = raw.sockets_in(h.CLI_NS, n, socket.AF_INET, h.ALLOWED4)
     try:

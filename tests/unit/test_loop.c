@@ -43,6 +43,9 @@ struct fx {
 	unsigned nobufs;	/* -ENOBUFS completions this round */
 	unsigned first_nobufs;	/* of them in the round's first turn */
 	unsigned posted;	/* receives in flight */
+	/* a turn ended with loop_bufs_exhausted(): never right here, where
+	 * fewer receives than buffers come in any turn */
+	bool exhausted_seen;
 };
 
 static char payload[LARGE_BUF];
@@ -88,8 +91,10 @@ static void round_of(struct fx *f, size_t len)
 	for (;;) {
 		unsigned left = 0;
 
-		while (f->posted)
+		while (f->posted) {
 			assert_true(loop_run_once(f->l, true, on_cqe, f) >= 0);
+			f->exhausted_seen |= loop_bufs_exhausted(f->l);
+		}
 		if (turns++ == 0)
 			f->first_nobufs = f->nobufs;
 		for (unsigned i = 0; i < f->nsock; i++) {
@@ -193,6 +198,30 @@ static void test_the_ring_shrinks_when_arrivals_grow(void **state)
 	assert_true(loop_buf_ring_target(f->l, 1) <= least_large());
 	/* and the ring itself holds no more than that: the rest waited */
 	assert_true(f->first_nobufs >= NSOCK - least_large());
+	/* none of those -ENOBUFS meant every buffer was in use (the ring,
+	 * grown to all 128, held them all before it was halved) */
+	assert_false(f->exhausted_seen);
+}
+
+/* A target that is no power of two (the calm shrink takes a quarter)
+ * still comes down to the least, not to the last value above it. */
+static void test_the_ring_shrinks_to_its_least_from_any_size(void **state)
+{
+	struct fx *f = *state;
+	unsigned t;
+
+	for (int r = 0; r < ROUNDS; r++)
+		round_of(f, 300);
+	t = loop_buf_ring_target(f->l, 1);
+	assert_true(t >= NSOCK);
+	/* turns without a shortage: a quarter off */
+	for (int i = 0; i < 4096 + 1; i++)
+		assert_true(loop_run_once(f->l, false, on_cqe, f) >= 0);
+	assert_int_equal(loop_buf_ring_target(f->l, 1), t - t / 4);
+	for (int r = 0; r < ROUNDS; r++)
+		round_of(f, LARGE_BUF);
+	assert_int_equal(loop_buf_ring_target(f->l, 1), least_large());
+	assert_false(f->exhausted_seen);
 }
 
 /* 8 KiB arrivals (16 x 8 KiB: half the budget) do not grow it. */
@@ -238,6 +267,9 @@ int main(void)
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_the_ring_shrinks_when_arrivals_grow, setup,
+			teardown),
+		cmocka_unit_test_setup_teardown(
+			test_the_ring_shrinks_to_its_least_from_any_size, setup,
 			teardown),
 		cmocka_unit_test_setup_teardown(
 			test_the_first_class_grows_to_what_a_turn_needs, setup,
