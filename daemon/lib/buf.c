@@ -11,8 +11,8 @@
 /*
  * Blocks are mmap'd, not malloc'd: pages a buffer never touched cost no
  * memory (a 36 KiB head buffer holding a 300-byte request is one page), and
- * a block freed beyond the cache goes back to the kernel at once instead of
- * staying in a malloc arena.
+ * a block the pool no longer keeps (buf_pool_trim()) goes back to the
+ * kernel instead of staying in a malloc arena.
  */
 static size_t block_bytes(const struct buf_pool *p)
 {
@@ -144,15 +144,24 @@ void buf_put(struct buf_pool *p, struct buf *b)
 
 void buf_pool_trim(struct buf_pool *p)
 {
-	p->hold = p->peak;
-	while (p->n_free > p->max_free && p->n_out + p->n_free > p->hold) {
-		struct buf *b = p->free;
+	size_t keep = p->peak > p->n_out ? p->peak - p->n_out : 0;
+	struct buf **link = &p->free, *b;
 
-		p->free = b->next_free;
+	p->hold = p->peak;
+	p->peak = p->n_out;
+	if (keep < p->max_free)
+		keep = p->max_free;
+	if (p->n_free <= keep)
+		return;
+	/* the list's head holds the blocks given back last (still in the
+	 * cache, handed out next): the ones past keep go */
+	for (size_t i = 0; i < keep; i++)
+		link = &(*link)->next_free;
+	while ((b = *link)) {
+		*link = b->next_free;
 		p->n_free--;
 		block_free(p, b);
 	}
-	p->peak = p->n_out;
 }
 
 void buf_consume(struct buf *b, size_t n)
