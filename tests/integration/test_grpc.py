@@ -440,21 +440,12 @@ def test_trailers_to_both_kinds_of_client(gw, rogues):
     assert len(tr) == 1, c.events
     assert ("x-a", "1") in tr[0].headers
     assert ("grpc-status", "0") in tr[0].headers
-    s = u.sock(GW)
-    s.sendall(b"POST /trailers HTTP/1.1\r\nHost: rogue.test\r\n"
-              b"TE: trailers\r\nContent-Length: 0\r\n"
-              b"Connection: close\r\n\r\n")
-    data = b""
-    while True:
-        d = s.recv(65536)
-        if not d:
-            break
-        data += d
-    s.close()
-    head, _, body = data.partition(b"\r\n\r\n")
-    assert b"transfer-encoding: chunked" in head.lower(), data
+    head, body = h1_exchange(b"POST /trailers HTTP/1.1\r\nHost: rogue.test\r\n"
+                             b"TE: trailers\r\nContent-Length: 0\r\n"
+                             b"Connection: close\r\n\r\n")
+    assert "transfer-encoding: chunked" in head, head
     assert body == b"5\r\nhello\r\n0\r\nx-a: 1\r\ngrpc-status: 0\r\n\r\n", \
-        data
+        (head, body)
 
 
 def test_tls_upstream_without_alpn_h2(gw, rogues):
