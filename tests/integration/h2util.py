@@ -3,6 +3,7 @@ made in the client namespace (raw.sockets_in), plus raw frames for what
 the h2 library refuses to send (broken framing, invalid fields).
 Everything is bounded by socket timeouts.
 """
+import re
 import socket
 import struct
 
@@ -220,3 +221,13 @@ def rst_code(frames, sid):
         if t == RST_STREAM and s == sid:
             return struct.unpack(">I", p[:4])[0]
     return None
+
+
+def abuse(admin, reason):
+    """sluice_h2_abuse_total{reason} from the gateway's admin listener
+    (admin: host:port in the server namespace); 0 before the first."""
+    r = h.run(["nsenter", f"--net=/run/netns/{h.SRV_NS}", "curl", "-sS",
+               "--max-time", "5", f"http://{admin}/metrics"], timeout=10)
+    m = re.search(r'^sluice_h2_abuse_total\{reason="%s"\} (\S+)$' % reason,
+                  r.stdout, re.M)
+    return float(m.group(1)) if m else 0.0

@@ -9,7 +9,6 @@ Budgets here: h2_max_glitches 20 (so control frames: 200 per served
 stream), h2_stall_timeout_ms 1000. On the code before HTTP/2 every test
 fails: the gateway does not start with h2c (and ALPN h2 is not offered).
 """
-import re
 import subprocess
 import threading
 import time
@@ -49,11 +48,7 @@ def gw(backends, workdir, pki):
 
 
 def abuse(reason):
-    r = h.run(["nsenter", f"--net=/run/netns/{h.SRV_NS}", "curl", "-sS",
-               "--max-time", "5", f"http://{ADMIN}/metrics"], timeout=10)
-    m = re.search(r'^sluice_h2_abuse_total\{reason="%s"\} (\S+)$' % reason,
-                  r.stdout, re.M)
-    return float(m.group(1)) if m else 0.0
+    return u.abuse(ADMIN, reason)
 
 
 @pytest.fixture(scope="module")

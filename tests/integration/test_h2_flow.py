@@ -15,7 +15,6 @@ HEADERS frame would wait behind the stuck upload's DATA.
 """
 import hashlib
 import os
-import re
 import socket
 import threading
 import time
@@ -458,11 +457,7 @@ ADMIN = "127.0.0.1:9998"
 
 
 def abuse(reason):
-    r = h.run(["nsenter", f"--net=/run/netns/{h.SRV_NS}", "curl", "-sS",
-               "--max-time", "5", f"http://{ADMIN}/metrics"], timeout=10)
-    m = re.search(r'^sluice_h2_abuse_total\{reason="%s"\} (\S+)$' % reason,
-                  r.stdout, re.M)
-    return float(m.group(1)) if m else 0.0
+    return u.abuse(ADMIN, reason)
 
 
 def fds(pid):
