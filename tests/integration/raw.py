@@ -214,6 +214,19 @@ def request(method, path, headers=None, body=b"", host="gw.test",
     return head.encode() + (body if isinstance(body, bytes) else body.encode())
 
 
+def close_server(ls, conns=()):
+    """Stop a test server whose threads block in ls.accept() and in recv()
+    on conns. shutdown() first wakes them: close() alone leaves a blocked
+    accept() holding the listening socket open, and a thread on a
+    connection waiting, after the fixture has gone."""
+    for s in [ls, *conns]:
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass            # not connected, or already closed
+    ls.close()
+
+
 def request_heads(s):
     """Request heads (the bytes before the blank line) read in turn from
     server-side socket s, until the peer closes; bodies are not read."""

@@ -68,6 +68,7 @@ class BadOrigin:
         self.ls.bind((h.SRV4, FAULT_PORT))
         self.ls.listen(128)
         self.targets = []
+        self.conns = []
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self):
@@ -76,6 +77,7 @@ class BadOrigin:
                 s, _ = self.ls.accept()
             except OSError:
                 return
+            self.conns.append(s)
             threading.Thread(target=self._serve, args=(s,),
                              daemon=True).start()
 
@@ -116,7 +118,7 @@ class BadOrigin:
             s.close()
 
     def close(self):
-        self.ls.close()
+        raw.close_server(self.ls, self.conns)
 
 
 @pytest.fixture(scope="module")

@@ -70,7 +70,7 @@ class Origin:
                 s, _ = self.ls.accept()
             except OSError:
                 return
-            rec = {"data": bytearray(), "eof": False}
+            rec = {"data": bytearray(), "eof": False, "sock": s}
             self.conns.append(rec)
             threading.Thread(target=self._serve, args=(s, rec),
                              daemon=True).start()
@@ -103,7 +103,7 @@ class Origin:
             s.close()
 
     def close(self):
-        self.ls.close()
+        raw.close_server(self.ls, [c["sock"] for c in self.conns])
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +145,9 @@ def settle(origin, n0):
     c.send(raw.request("GET", sync))
     r = c.response()
     c.close()
-    assert r.status == 200 and r.body == b"ok " + sync.encode(), r
+    assert r.status == 200 and r.body == b"ok " + sync.encode(), (
+        r, r.body, "the sync request reached this origin:",
+        any(sync.encode() in x["data"] for x in origin.conns[n0:]))
     h.wait_for(lambda: all(x["eof"] for x in origin.conns[n0:]), 10,
                what="the gateway to close its upstream connections")
     got = [bytes(x["data"]) for x in origin.conns[n0:]]

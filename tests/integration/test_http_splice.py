@@ -44,6 +44,7 @@ class Origin:
         self.ls.bind((h.SRV4, ORIGIN_PORT))
         self.ls.listen(128)
         self.targets, self.conns, self.stop = [], 0, False
+        self.socks = []
         self.t = threading.Thread(target=self._accept, daemon=True)
         self.t.start()
 
@@ -54,6 +55,7 @@ class Origin:
             except OSError:
                 return
             self.conns += 1
+            self.socks.append(s)
             threading.Thread(target=self._serve, args=(s,),
                              daemon=True).start()
 
@@ -100,7 +102,7 @@ class Origin:
 
     def close(self):
         self.stop = True
-        self.ls.close()
+        raw.close_server(self.ls, self.socks)
 
 
 @pytest.fixture(scope="module")
