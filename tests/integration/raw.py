@@ -214,16 +214,22 @@ def request(method, path, headers=None, body=b"", host="gw.test",
     return head.encode() + (body if isinstance(body, bytes) else body.encode())
 
 
-def close_server(ls, conns=()):
-    """Stop a test server whose threads block in ls.accept() and in recv()
-    on conns. shutdown() first wakes them: close() alone leaves a blocked
-    accept() holding the listening socket open, and a thread on a
-    connection waiting, after the fixture has gone."""
-    for s in [ls, *conns]:
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass            # not connected, or already closed
+def close_server(ls, accept_thread):
+    """Stop a test server whose accept_thread blocks in ls.accept().
+
+    Never close() a descriptor another thread is blocked on: the blocked
+    accept4() keeps the old socket, but the kernel restarts it with the
+    descriptor's number after a signal (a SIGCHLD from a subprocess this
+    process starts), and by then the number may be another listener's,
+    which the stale thread then takes connections from. shutdown() ends
+    the accept() at once (EINVAL, not restarted); the thread is gone
+    before the number is freed."""
+    try:
+        ls.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    accept_thread.join(5)
+    assert not accept_thread.is_alive(), "the accept thread did not stop"
     ls.close()
 
 

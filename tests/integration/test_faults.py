@@ -68,8 +68,8 @@ class BadOrigin:
         self.ls.bind((h.SRV4, FAULT_PORT))
         self.ls.listen(128)
         self.targets = []
-        self.conns = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.t = threading.Thread(target=self._accept, daemon=True)
+        self.t.start()
 
     def _accept(self):
         while True:
@@ -77,7 +77,6 @@ class BadOrigin:
                 s, _ = self.ls.accept()
             except OSError:
                 return
-            self.conns.append(s)
             threading.Thread(target=self._serve, args=(s,),
                              daemon=True).start()
 
@@ -118,7 +117,7 @@ class BadOrigin:
             s.close()
 
     def close(self):
-        raw.close_server(self.ls, self.conns)
+        raw.close_server(self.ls, self.t)
 
 
 @pytest.fixture(scope="module")
@@ -469,6 +468,20 @@ def early_trap(held):
     return trap, t
 
 
+def release_trap(trap, held, t):
+    """Wake answer_early wherever it blocks (accept, or a receive on the
+    held connection), wait for it, then close: never a descriptor a thread
+    is blocked on (see raw.close_server)."""
+    for x in [trap, *held]:
+        try:
+            x.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    t.join(timeout=5)
+    for x in [trap, *held]:
+        x.close()
+
+
 def early_gw(workdir, name, **listener):
     return raw.start(workdir, name, listeners=[
         {"address": f"{h.SRV4}:{EARLY_GW}", **listener}], services=[{
@@ -513,10 +526,7 @@ def test_early_answer_while_the_body_is_held(backends, workdir):
         assert sent[0] < size, sent[0]
     finally:
         c.close()
-        trap.close()
-        for x in held:
-            x.close()
-        t.join(timeout=5)
+        release_trap(trap, held, t)
         s.shutdown()
 
 
@@ -555,8 +565,5 @@ def test_early_answer_while_an_h2_body_is_held(backends, workdir):
         assert c.goaway is None
     finally:
         c.close()
-        trap.close()
-        for x in held:
-            x.close()
-        t.join(timeout=5)
+        release_trap(trap, held, t)
         s.shutdown()

@@ -70,7 +70,7 @@ class Origin:
                 s, _ = self.ls.accept()
             except OSError:
                 return
-            rec = {"data": bytearray(), "eof": False, "sock": s}
+            rec = {"data": bytearray(), "eof": False}
             self.conns.append(rec)
             threading.Thread(target=self._serve, args=(s, rec),
                              daemon=True).start()
@@ -103,7 +103,7 @@ class Origin:
             s.close()
 
     def close(self):
-        raw.close_server(self.ls, [c["sock"] for c in self.conns])
+        raw.close_server(self.ls, self.t)
 
 
 @pytest.fixture(scope="module")

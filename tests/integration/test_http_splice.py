@@ -44,7 +44,6 @@ class Origin:
         self.ls.bind((h.SRV4, ORIGIN_PORT))
         self.ls.listen(128)
         self.targets, self.conns, self.stop = [], 0, False
-        self.socks = []
         self.t = threading.Thread(target=self._accept, daemon=True)
         self.t.start()
 
@@ -55,7 +54,6 @@ class Origin:
             except OSError:
                 return
             self.conns += 1
-            self.socks.append(s)
             threading.Thread(target=self._serve, args=(s,),
                              daemon=True).start()
 
@@ -102,7 +100,7 @@ class Origin:
 
     def close(self):
         self.stop = True
-        raw.close_server(self.ls, self.socks)
+        raw.close_server(self.ls, self.t)
 
 
 @pytest.fixture(scope="module")
