@@ -214,23 +214,27 @@ def request(method, path, headers=None, body=b"", host="gw.test",
     return head.encode() + (body if isinstance(body, bytes) else body.encode())
 
 
-def close_server(ls, accept_thread):
-    """Stop a test server whose accept_thread blocks in ls.accept().
+def close_server(ls, thread, held=()):
+    """Stop a test server whose thread blocks in ls.accept(), or in a
+    receive on one of the held connections (which it never closes itself).
 
     Never close() a descriptor another thread is blocked on: the blocked
     accept4() keeps the old socket, but the kernel restarts it with the
     descriptor's number after a signal (a SIGCHLD from a subprocess this
     process starts), and by then the number may be another listener's,
     which the stale thread then takes connections from. shutdown() ends
-    the accept() at once (EINVAL, not restarted); the thread is gone
-    before the number is freed."""
-    try:
-        ls.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
-    accept_thread.join(5)
-    assert not accept_thread.is_alive(), "the accept thread did not stop"
-    ls.close()
+    the call at once (accept: EINVAL, not restarted); the thread is gone
+    before the numbers are freed."""
+    socks = [ls, *held]
+    for s in socks:
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+    thread.join(5)
+    assert not thread.is_alive(), "the server's thread did not stop"
+    for s in socks:
+        s.close()
 
 
 def request_heads(s):

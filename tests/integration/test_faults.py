@@ -468,20 +468,6 @@ def early_trap(held):
     return trap, t
 
 
-def release_trap(trap, held, t):
-    """Wake answer_early wherever it blocks (accept, or a receive on the
-    held connection), wait for it, then close: never a descriptor a thread
-    is blocked on (see raw.close_server)."""
-    for x in [trap, *held]:
-        try:
-            x.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-    t.join(timeout=5)
-    for x in [trap, *held]:
-        x.close()
-
-
 def early_gw(workdir, name, **listener):
     return raw.start(workdir, name, listeners=[
         {"address": f"{h.SRV4}:{EARLY_GW}", **listener}], services=[{
@@ -526,7 +512,7 @@ def test_early_answer_while_the_body_is_held(backends, workdir):
         assert sent[0] < size, sent[0]
     finally:
         c.close()
-        release_trap(trap, held, t)
+        raw.close_server(trap, t, held)
         s.shutdown()
 
 
@@ -565,5 +551,5 @@ def test_early_answer_while_an_h2_body_is_held(backends, workdir):
         assert c.goaway is None
     finally:
         c.close()
-        release_trap(trap, held, t)
+        raw.close_server(trap, t, held)
         s.shutdown()
