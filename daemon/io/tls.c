@@ -16,6 +16,14 @@
  * read_done returns plaintext, 0 at EOF, or -EAGAIN: "read again" (a
  * handshake step, a partial record, a flight sent).
  *
+ * transport_read_multi() arms a multishot receive instead, when nothing
+ * is held anywhere (handshake done, nothing to send, no ciphertext kept,
+ * nothing in SSL): each arrival is decrypted as far as it goes, all of it,
+ * so no plaintext is left for a no-op to deliver, and the plaintext of
+ * the whole receive is never more than its ciphertext (the caller's byte
+ * limit holds). What SSL writes meanwhile (a KeyUpdate answer) leads the
+ * next send.
+ *
  * Write side. transport_write() encrypts (at most TLS_WRITE_MAX bytes of
  * plaintext) into the output buffer and sends it with MSG_WAITALL, so a
  * send completes whole or fails; write_done() reports the plaintext bytes
@@ -40,12 +48,18 @@
 #define TLS_WRITE_MAX	(64 * 1024)	/* plaintext per send */
 #define TLS_STASH_MAX	(64 * 1024)	/* ciphertext kept unread */
 #define TLS_PLAIN_MAX	(16 * 1024)	/* plaintext per read_done */
+/* A multishot completion carries at most TLS_MULTI_READ_MAX bytes, and
+ * SSL may hold the start of one record (at most 16 KiB of plaintext)
+ * from the completions before: all of it fits in tls_plain_multi. */
+#define TLS_MULTI_READ_MAX	(32 * 1024)
+#define TLS_RECORD_PLAIN	(16 * 1024)
 
 enum tls_rop {
 	TLS_ROP_NONE = 0,
 	TLS_ROP_RECV,
 	TLS_ROP_SEND,
 	TLS_ROP_NOP,
+	TLS_ROP_MULTI,		/* an armed multishot receive */
 };
 
 struct tls_conn {
@@ -78,6 +92,7 @@ struct tls_conn {
 };
 
 static __thread char tls_plain[TLS_PLAIN_MAX];
+static __thread char tls_plain_multi[TLS_MULTI_READ_MAX + TLS_RECORD_PLAIN];
 
 /* ---- the BIO over the transport's buffers --------------------------------- */
 
@@ -275,6 +290,97 @@ static int tls_read(struct transport *t, size_t maxlen, unsigned int flags,
 	return ret;
 }
 
+static long tls_fail(struct tls_conn *tc);
+
+static int tls_read_multi(struct transport *t, size_t maxlen, size_t limit,
+			  uint64_t ud)
+{
+	struct tls_conn *tc = tc_of(t);
+	int ret;
+
+	if (tc->failed || tc->again || tc->rop != TLS_ROP_NONE ||
+	    tc->stash_len > tc->stash_off || tc->out_len > tc->out_off ||
+	    !SSL_is_init_finished(tc->ssl) || SSL_has_pending(tc->ssl))
+		return -EOPNOTSUPP;
+	if (maxlen > TLS_MULTI_READ_MAX)
+		maxlen = TLS_MULTI_READ_MAX;
+	ret = loop_recv_multi(t->loop, t->fd, maxlen, limit, ud);
+	if (!ret)
+		tc->rop = TLS_ROP_MULTI;
+	return ret;
+}
+
+/* SSL_read() returned n <= 0: -EAGAIN (a partial record), 0 (EOF) or
+ * -EPROTO. */
+static long read_end(struct tls_conn *tc, int n)
+{
+	int err = SSL_get_error(tc->ssl, n);
+
+	if (err == SSL_ERROR_WANT_READ) {
+		trim(tc);
+		return -EAGAIN;
+	}
+	if (err == SSL_ERROR_ZERO_RETURN)
+		return 0;		/* close_notify: EOF */
+	if (err == SSL_ERROR_SYSCALL && !ERR_peek_error())
+		return 0;
+	if (tc->tu && !tc->why) {
+		/* an alert after the handshake (TLS 1.3: a server refusing
+		 * the client certificate says so only now) */
+		char why[200];
+
+		tls_upstream_why(tc->ssl, ERR_peek_last_error(), why,
+				 sizeof(why));
+		tc->why = strdup(why);
+	}
+	ERR_clear_error();
+	return -EPROTO;
+}
+
+/* A completion of the multishot receive: all the plaintext it completes. */
+static long tls_read_multi_done(struct tls_conn *tc,
+				const struct loop_cqe *cqe, const char **data)
+{
+	size_t got = 0;
+	long ret;
+	int n;
+
+	if (!cqe->more)
+		tc->rop = TLS_ROP_NONE;
+	if (cqe->res <= 0)
+		return cqe->res;	/* EOF, error, or no buffer (-ENOBUFS) */
+	if (!cqe->has_buf)
+		return -EIO;
+	tc->rptr = cqe->buf;
+	tc->rlen = (size_t)cqe->res;
+	for (;;) {
+		n = SSL_read(tc->ssl, tls_plain_multi + got,
+			     (int)(sizeof(tls_plain_multi) - got));
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		if (got == sizeof(tls_plain_multi))
+			break;
+	}
+	if (stash_rest(tc))
+		return tls_fail(tc);
+	if (n > 0) {
+		/* the buffer filled: by its size (the bound above) no
+		 * plaintext is left, which nothing would deliver while the
+		 * receive is armed */
+		if (SSL_pending(tc->ssl) > 0 || tc->stash_len > tc->stash_off)
+			return -EPROTO;
+	} else {
+		ret = read_end(tc, n);
+		if (ret == -EPROTO || !got)
+			return ret;
+		/* EOF or a partial record after data: the data first */
+	}
+	tc->delivered = true;
+	*data = tls_plain_multi;
+	return (long)got;
+}
+
 /* The handshake ended (well or not): counted once. */
 bool transport_tls_alpn_is(const struct transport *t, const char *proto)
 {
@@ -318,6 +424,8 @@ static long tls_read_done(struct transport *t, const struct loop_cqe *cqe,
 	int n, err;
 
 	*data = NULL;
+	if (rop == TLS_ROP_MULTI)
+		return tls_read_multi_done(tc, cqe, data);
 	tc->rop = TLS_ROP_NONE;
 	if (rop == TLS_ROP_SEND) {
 		if (cqe->res < 0)
@@ -384,26 +492,7 @@ static long tls_read_done(struct transport *t, const struct loop_cqe *cqe,
 		return n;
 	}
 	tc->again = false;
-	err = SSL_get_error(tc->ssl, n);
-	if (err == SSL_ERROR_WANT_READ) {
-		trim(tc);
-		return -EAGAIN;
-	}
-	if (err == SSL_ERROR_ZERO_RETURN)
-		return 0;		/* close_notify: EOF */
-	if (err == SSL_ERROR_SYSCALL && !ERR_peek_error())
-		return 0;
-	if (tc->tu && !tc->why) {
-		/* an alert after the handshake (TLS 1.3: a server refusing
-		 * the client certificate says so only now) */
-		char why[200];
-
-		tls_upstream_why(tc->ssl, ERR_peek_last_error(), why,
-				 sizeof(why));
-		tc->why = strdup(why);
-	}
-	ERR_clear_error();
-	return -EPROTO;
+	return read_end(tc, n);
 }
 
 static void tls_read_release(struct transport *t, const struct loop_cqe *cqe)
@@ -586,6 +675,7 @@ static void tls_close(struct transport *t)
 static const struct transport_ops tls_ops = {
 	.name = "tls",
 	.read = tls_read,
+	.read_multi = tls_read_multi,
 	.read_done = tls_read_done,
 	.read_release = tls_read_release,
 	.write = tls_write,

@@ -165,6 +165,16 @@ int proxy__post_recv(struct proxy *p, struct conn *c)
 							TRANSPORT_READ_IDLE,
 							conn_ud(c, CONN_OP_RECV)));
 	}
+	/* an HTTP/2 connection takes whatever comes whenever it comes (its
+	 * frames are handed to nghttp2 as they arrive): armed as well, so
+	 * that a client's next request needs no receive and no readiness
+	 * poll of its own */
+	if (c->kind == CONN_CLIENT && c->state == CS_H2 && !discard &&
+	    !(c->in && buf_len(c->in))) {
+		ret = post_recv_armed(p, c, maxlen);
+		if (ret != -EOPNOTSUPP)
+			return ret;
+	}
 	return recv_posted(c, transport_read_ex(&c->tr, maxlen, 0,
 						conn_ud(c, CONN_OP_RECV)));
 }

@@ -237,6 +237,14 @@ def close_server(ls, thread, held=()):
         s.close()
 
 
+def fnv1a(data):
+    """FNV-1a 64 of data, as the test backend logs a body (body_fnv1a)."""
+    x = 0xCBF29CE484222325
+    for b in data:
+        x = ((x ^ b) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return f"{x:016x}"
+
+
 def request_heads(s):
     """Request heads (the bytes before the blank line) read in turn from
     server-side socket s, until the peer closes; bodies are not read."""

@@ -329,6 +329,28 @@ def test_alpn_h2(gw, pki):
     c.close()
 
 
+def test_many_requests_and_an_upload_over_tls(gw, pki, backends):
+    """One TLS connection whose receive stays armed between frames: 300
+    requests one after another, then a 1 MiB upload in DATA frames (the
+    receive's byte limit is reached and it is armed again, many times).
+    Every request reaches the backend once, the upload whole."""
+    c = u.Client(TLS_PORT, sock_=tls_sock(pki, ["h2"]))
+    tag = raw.uniq("tls-seq")
+    for i in range(300):
+        r = c.get(f"{tag}/{i}")
+        assert r["status"] == 200, (i, r)
+    body = bytes(range(256)) * 4096
+    up = raw.uniq("tls-up")
+    r = c.response(c.request(up, method="POST", body=body), timeout=20)
+    assert r["status"] == 200, r
+    c.close()
+    seen = [e["target"] for e in raw.backend_entries(backends["b1"], tag)]
+    assert sorted(seen) == sorted(f"{tag}/{i}" for i in range(300)), seen
+    e = raw.backend_entries(backends["b1"], up)
+    assert [(x["body_bytes"], x["body_fnv1a"]) for x in e] == [
+        (len(body), raw.fnv1a(body))], e
+
+
 def test_alpn_http11_fallback(gw, pki):
     s = tls_sock(pki, ["http/1.1"])
     assert s.selected_alpn_protocol() == "http/1.1"

@@ -9,6 +9,7 @@ import re
 import socket
 import ssl
 import subprocess
+import time
 
 import pytest
 
@@ -187,6 +188,126 @@ def test_large_bodies_both_ways(gw, pki):
     r = c.response()
     assert r.status == 200, r
     c.close()
+
+
+def _responses(plain, n):
+    """The first n responses (status, body) in plaintext, else None."""
+    out, i = [], 0
+    while len(out) < n:
+        end = plain.find(b"\r\n\r\n", i)
+        if end < 0:
+            return None
+        head = plain[i:end].decode("latin-1")
+        m = re.search(r"(?im)^content-length:\s*(\d+)", head)
+        body_end = end + 4 + (int(m.group(1)) if m else 0)
+        if len(plain) < body_end:
+            return None
+        out.append((int(head.split(" ")[1]), plain[end + 4:body_end]))
+        i = body_end
+    return out
+
+
+def test_records_cut_anywhere_and_requests_sharing_records(gw, backends,
+                                                           pki):
+    """After a first exchange (the connection is now between requests on
+    keep-alive, where the receive stays armed), the client's ciphertext
+    in pieces of 1 to 7 bytes, each its own segment (every record split
+    over many receives), with three requests in one record and one request
+    split over two records: every request reaches the backend once and is
+    answered, in order, on the one connection."""
+    sock = raw.Conn(port=PORT, tls=False).s
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = t.client_ctx(pki).wrap_bio(inc, out, server_hostname="api.test")
+    while True:
+        try:
+            tls.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            sock.sendall(out.read())
+            d = sock.recv(65536)
+            assert d, "the gateway closed during the handshake"
+            inc.write(d)
+    sock.sendall(out.read())
+    plain = b""
+
+    def responses(n):
+        nonlocal plain
+        got = None
+        deadline = time.monotonic() + 10
+        while got is None and time.monotonic() < deadline:
+            d = sock.recv(65536)
+            assert d, "the gateway closed the connection"
+            inc.write(d)
+            try:
+                while True:
+                    plain += tls.read(65536)
+            except ssl.SSLWantReadError:
+                pass
+            got = _responses(plain, n)
+        assert got is not None, plain
+        return got
+
+    first = raw.uniq("cut-first")
+    tls.write(raw.request("GET", first))
+    sock.sendall(out.read())
+    assert responses(1)[0][0] == 200
+    paths = [raw.uniq(f"cut{i}") for i in range(4)]
+    tls.write(b"".join(raw.request("GET", p) for p in paths[:3]))
+    last = raw.request("GET", paths[3])
+    tls.write(last[:9])
+    tls.write(last[9:])
+    cipher = out.read()
+    sizes = [1, 2, 3, 4, 5, 6, 7]
+    i = k = 0
+    while i < len(cipher):
+        n = sizes[k % len(sizes)]
+        sock.sendall(cipher[i:i + n])
+        i, k = i + n, k + 1
+        time.sleep(0.001)
+    got = responses(5)[1:]
+    sock.close()
+    for (status, body), p in zip(got, paths):
+        assert status == 200 and p.encode() in body, (status, body, p)
+    for p in paths:
+        assert len(raw.backend_entries(backends["b1"], p)) == 1, p
+
+
+def test_key_update_between_requests(gw, backends):
+    """openssl s_client sends a KeyUpdate that asks for ours between two
+    requests on one connection: both are answered (the second under the
+    new keys) and reach the backend."""
+    paths = [raw.uniq("ku1"), raw.uniq("ku2")]
+    p = subprocess.Popen(
+        ["ip", "netns", "exec", h.CLI_NS, "openssl", "s_client",
+         "-connect", f"{h.SRV4}:{PORT}", "-servername", "api.test",
+         "-tls1_3", "-crlf"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE)
+    try:
+        def line_by_line(path):
+            # one write per line: a line starting with K is a command
+            for line in (f"GET {path} HTTP/1.1", "Host: api.test", ""):
+                p.stdin.write(line.encode() + b"\n")
+                p.stdin.flush()
+                time.sleep(0.05)
+        time.sleep(0.5)
+        line_by_line(paths[0])
+        time.sleep(0.5)
+        p.stdin.write(b"K\n")
+        p.stdin.flush()
+        time.sleep(0.5)
+        line_by_line(paths[1])
+        time.sleep(0.5)
+        out, err = p.communicate(timeout=10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert b"KEYUPDATE" in err, err
+    assert out.count(b"HTTP/1.1 200 ") == 2, (out, err)
+    for path in paths:
+        assert len(raw.backend_entries(backends["b1"], path)) == 1, path
 
 
 def test_plain_http_to_tls_port_gets_400(gw):

@@ -27,17 +27,6 @@ GW = h.GW_PORT + 61
 ADMIN = "127.0.0.1:9961"
 TCP_PORT = 9061
 LISTEN = [{"address": f"{h.SRV4}:{GW}"}]
-FNV_OFFSET = 0xCBF29CE484222325
-FNV_PRIME = 0x100000001B3
-
-
-def fnv1a(data):
-    x = FNV_OFFSET
-    for b in data:
-        x = ((x ^ b) * FNV_PRIME) & 0xFFFFFFFFFFFFFFFF
-    return f"{x:016x}"
-
-
 def sock_path(workdir, name):
     return Path(workdir) / f"{name}.sock"
 
@@ -130,7 +119,7 @@ def test_request_proxied_through_unix_target(ubackend, workdir):
         assert hl["x-forwarded-for"] == h.ALLOWED4
         assert hl["x-forwarded-proto"] == "http"
         assert hl["content-length"] == str(len(body))
-        assert (e["body_bytes"], e["body_fnv1a"]) == (len(body), fnv1a(body))
+        assert (e["body_bytes"], e["body_fnv1a"]) == (len(body), raw.fnv1a(body))
 
         # an HTTP/1.0 request without Host: a Unix target has no address
         # a Host field could carry, so the gateway sends "localhost"
@@ -228,7 +217,7 @@ def test_http2_client_to_unix_target(ubackend, workdir):
         assert (e["method"], e["http_version"]) == ("POST", "HTTP/1.1")
         assert e["headers"]["host"] == "h2.example.test"
         assert (e["body_bytes"], e["body_fnv1a"]) == (
-            13, fnv1a(b"hello over h2"))
+            13, raw.fnv1a(b"hello over h2"))
     finally:
         s.shutdown()
 
