@@ -104,8 +104,9 @@ static inline int transport_read_ex(struct transport *t, size_t maxlen,
  * A read that stays armed (loop_recv_multi()): completions with .more set
  * keep coming, each with at most maxlen bytes, until limit bytes in all
  * (the last may pass it by up to maxlen - 1), EOF, an error or a cancel.
- * For a connection with nothing expected yet. -EOPNOTSUPP: not available
- * (kernel, or a transport that cannot): use transport_read_ex().
+ * For a connection with nothing expected yet, or one that takes whatever
+ * comes (HTTP/2). -EOPNOTSUPP: not available (kernel, or a transport that
+ * cannot right now): use transport_read_ex().
  */
 static inline int transport_read_multi(struct transport *t, size_t maxlen,
 				       size_t limit, uint64_t ud)

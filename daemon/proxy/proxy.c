@@ -169,7 +169,7 @@ int proxy__post_recv(struct proxy *p, struct conn *c)
 	 * frames are handed to nghttp2 as they arrive): armed as well, so
 	 * that a client's next request needs no receive and no readiness
 	 * poll of its own */
-	if (c->kind == CONN_CLIENT && c->state == CS_H2 && !discard &&
+	if (c->kind == CONN_CLIENT && c->state == CS_H2 &&
 	    !(c->in && buf_len(c->in))) {
 		ret = post_recv_armed(p, c, maxlen);
 		if (ret != -EOPNOTSUPP)
