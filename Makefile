@@ -188,10 +188,12 @@ $(BUILD)/sluicectl.bash: $(BUILD)/sluicectl
 	$(Q)$< completion bash > $@
 
 # ---- test tools (backends, packet builders) --------------------------------
+$(BUILD)/tools/tlsku: TOOL_LIBS := -lssl -lcrypto
+
 $(BUILD)/tools/%: tests/tools/%.c | $(DEPS_OK)
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(CPPFLAGS) $(BASE_CFLAGS) -o $@ $< -lpthread
+	$(Q)$(CC) $(CPPFLAGS) $(BASE_CFLAGS) -o $@ $< -lpthread $(TOOL_LIBS)
 
 # ---- unit tests: one cmocka executable per pure module, ASan+UBSan ---------
 $(BUILD)/tests/unit/%: tests/unit/%.c $(BUILD)/asan/libpure.a

@@ -53,6 +53,14 @@
  * from the completions before: all of it fits in tls_plain_multi. */
 #define TLS_MULTI_READ_MAX	(32 * 1024)
 #define TLS_RECORD_PLAIN	(16 * 1024)
+/* Ciphertext SSL may write on its own after the handshake, to answer the
+ * peer (a KeyUpdate that asks for ours, a refused renegotiation's warning
+ * alert), that has not been sent yet: about 75 KeyUpdate answers. Such
+ * answers wait for our next send, so a peer asking again and again while
+ * making us send nothing (KeyUpdate requests on an idle connection) would
+ * grow out by about a byte per byte it sends, for as long as the
+ * connection lives. Past this the connection fails instead. */
+#define TLS_ANSWER_MAX	2048
 
 enum tls_rop {
 	TLS_ROP_NONE = 0,
@@ -77,6 +85,8 @@ struct tls_conn {
 	/* ciphertext to send: [out_off, out_len) */
 	char *out;
 	size_t out_off, out_len, out_cap;
+	size_t answers;			/* bytes of out SSL wrote on its own
+					 * since out was last sent whole */
 	size_t w_cipher;		/* bytes of out the send in flight has */
 	size_t w_plain;			/* caller's bytes it carries */
 	size_t maxlen;			/* of the read in flight */
@@ -86,11 +96,14 @@ struct tls_conn {
 	bool again;			/* decrypted data may be waiting */
 	bool failed;			/* fatal: send what is in out, then error */
 	bool counted;			/* handshake end reported */
+	bool writing;			/* in SSL_write or SSL_shutdown */
+	bool flooded;			/* answers passed TLS_ANSWER_MAX */
 	/* a verified client certificate's identities (auth: [mtls]) */
 	char **ids;
 	size_t n_ids;
 };
 
+static __thread unsigned int tls_worker;	/* for metrics */
 static __thread char tls_plain[TLS_PLAIN_MAX];
 static __thread char tls_plain_multi[TLS_MULTI_READ_MAX + TLS_RECORD_PLAIN];
 
@@ -128,26 +141,56 @@ static int bio_read(BIO *b, char *dst, int len)
 	return (int)n;
 }
 
+static int grow(struct tls_conn *tc, size_t need)
+{
+	size_t cap = tc->out_cap ? tc->out_cap : 4096;
+	char *nb;
+
+	while (cap < need)
+		cap *= 2;
+	nb = realloc(tc->out, cap);
+	if (!nb)
+		return -ENOMEM;
+	tc->out = nb;
+	tc->out_cap = cap;
+	return 0;
+}
+
+/* Before a send of out: room after it for the answers SSL may write
+ * while the send is in flight (reads go on meanwhile, and out cannot
+ * move under the kernel), which the bound keeps within TLS_ANSWER_MAX
+ * since out was last sent whole. */
+static int answer_room(struct tls_conn *tc)
+{
+	size_t left = tc->answers < TLS_ANSWER_MAX ?
+			      TLS_ANSWER_MAX - tc->answers : 0;
+
+	if (tc->out_len + left <= tc->out_cap)
+		return 0;
+	return grow(tc, tc->out_len + left);
+}
+
 static int bio_write(BIO *b, const char *src, int len)
 {
 	struct tls_conn *tc = BIO_get_data(b);
 	size_t need = tc->out_len + (size_t)len;
 
 	BIO_clear_retry_flags(b);
+	/* after the handshake (SSL is "in init" again while it answers a
+	 * post-handshake message, so counted says it) */
+	if (!tc->writing && tc->counted && !tc->failed) {
+		tc->answers += (size_t)len;
+		if (tc->answers > TLS_ANSWER_MAX) {
+			tc->flooded = true;
+			return -1;
+		}
+	}
 	if (need > tc->out_cap) {
-		size_t cap = tc->out_cap ? tc->out_cap : 4096;
-		char *nb;
-
-		/* a send in flight reads out: never move it then */
-		if (tc->wbusy || tc->rop == TLS_ROP_SEND)
+		/* a send in flight reads out: never move it then (cannot
+		 * happen: the send left room for the answers, see
+		 * answer_room()) */
+		if (tc->wbusy || tc->rop == TLS_ROP_SEND || grow(tc, need))
 			return -1;
-		while (cap < need)
-			cap *= 2;
-		nb = realloc(tc->out, cap);
-		if (!nb)
-			return -1;
-		tc->out = nb;
-		tc->out_cap = cap;
 	}
 	memcpy(tc->out + tc->out_len, src, (size_t)len);
 	tc->out_len += (size_t)len;
@@ -268,6 +311,7 @@ static int tls_read(struct transport *t, size_t maxlen, unsigned int flags,
 	tc->maxlen = maxlen;
 	if (tc->out_len > tc->out_off && !tc->wbusy &&
 	    (!tc->delivered || tc->failed)) {
+		/* (no SSL_read while this is the read: no answers either) */
 		ret = loop_send_ex(t->loop, t->fd, tc->out + tc->out_off,
 				   tc->out_len - tc->out_off, MSG_WAITALL, ud);
 		if (!ret)
@@ -316,6 +360,14 @@ static long read_end(struct tls_conn *tc, int n)
 {
 	int err = SSL_get_error(tc->ssl, n);
 
+	if (tc->flooded) {
+		ERR_clear_error();
+		if (!tc->failed) {
+			tc->failed = true;
+			obs_tls_answer_flood(tls_worker);
+		}
+		return -EPROTO;
+	}
 	if (err == SSL_ERROR_WANT_READ) {
 		trim(tc);
 		return -EAGAIN;
@@ -433,6 +485,7 @@ static long tls_read_done(struct transport *t, const struct loop_cqe *cqe,
 		tc->out_off += (size_t)cqe->res;
 		if (tc->out_off >= tc->out_len)
 			tc->out_off = tc->out_len = 0;
+		tc->answers = 0;	/* nothing reads while this sends */
 		if (tc->failed)
 			return -ECONNRESET;
 		trim(tc);
@@ -511,6 +564,8 @@ static int send_out(struct transport *t, struct tls_conn *tc, size_t plain,
 {
 	int ret;
 
+	if (answer_room(tc))
+		return -ENOMEM;
 	tc->w_cipher = tc->out_len - tc->out_off;
 	tc->w_plain = plain;
 	ret = loop_send_ex(t->loop, t->fd, tc->out + tc->out_off, tc->w_cipher,
@@ -528,10 +583,13 @@ static int encrypt(struct tls_conn *tc, const void *buf, size_t len,
 
 	if (!len)
 		return 0;
+	tc->writing = true;
 	if (SSL_write_ex(tc->ssl, buf, len, &w) != 1) {
+		tc->writing = false;
 		ERR_clear_error();
 		return -EPROTO;
 	}
+	tc->writing = false;
 	*done += w;
 	return 0;
 }
@@ -604,6 +662,8 @@ static long tls_write_done(struct transport *t, const struct loop_cqe *cqe)
 		return -EIO;	/* MSG_WAITALL: whole or an error */
 	tc->out_off += tc->w_cipher;
 	rest = tc->out_len - tc->out_off;
+	/* the send had all of out: what came after is SSL's answers */
+	tc->answers = rest;
 	if (rest && tc->out_off) {
 		/* SSL wrote more meanwhile: it leads the next send */
 		memmove(tc->out, tc->out + tc->out_off, rest);
@@ -621,8 +681,10 @@ static int tls_shutdown(struct transport *t)
 	if (!tc->wbusy && tc->rop != TLS_ROP_SEND && !tc->failed &&
 	    SSL_is_init_finished(tc->ssl)) {
 		/* close_notify, best effort, without waiting */
+		tc->writing = true;
 		if (SSL_shutdown(tc->ssl) < 0)
 			ERR_clear_error();
+		tc->writing = false;
 		while (tc->out_len > tc->out_off) {
 			ssize_t r = send(t->fd, tc->out + tc->out_off,
 					 tc->out_len - tc->out_off,
@@ -874,8 +936,6 @@ size_t transport_tls_client_ids(const struct transport *t,
 	*ids = (const char *const *)tc->ids;
 	return tc->n_ids;
 }
-
-static __thread unsigned int tls_worker;
 
 void tls_thread_worker(unsigned int worker)
 {

@@ -175,6 +175,10 @@
 	  "sluice_tls_client_certificates_total", NOB, (MD_TLS_VERIFY),          \
 	  "Client certificates on listeners with client_ca, by verification "   \
 	  "result (ok, failed; none: the client sent none).")                    \
+	X(TLS_ANSWER_FLOODS, COUNTER, SUM, "sluice_tls_answer_floods_total",   \
+	  NOB, (), "TLS connections closed because the peer (a client, or an "  \
+	  "upstream under tls:) made OpenSSL queue over 2 KiB of answers "      \
+	  "(KeyUpdate requests, renegotiation attempts) without our sending.") \
 	X(UPSTREAM_TLS_HANDSHAKES, COUNTER, SUM,                                 \
 	  "sluice_upstream_tls_handshakes_total", NOB,                           \
 	  (MD_SERVICE, MD_UPTLS_RESULT, MD_UPTLS_RESUMED),                       \

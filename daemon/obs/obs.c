@@ -654,6 +654,14 @@ void obs_tls_client_cert(unsigned int i, const char *result)
 	metrics_inc(w->shard, MF_TLS_CLIENT_CERTS, &l, 1);
 }
 
+void obs_tls_answer_flood(unsigned int i)
+{
+	struct obs_worker *w = ready_worker(i);
+
+	if (w)
+		metrics_inc(w->shard, MF_TLS_ANSWER_FLOODS, NULL, 1);
+}
+
 void obs_upstream_tls_handshake(unsigned int i, const char *service,
 				const char *result, bool resumed)
 {

@@ -128,6 +128,9 @@ void obs_tls_handshake(unsigned int worker, const char *version,
 		       const char *cipher, bool resumed);
 /* A client certificate verification result: "ok", "failed", "none". */
 void obs_tls_client_cert(unsigned int worker, const char *result);
+/* A TLS connection closed: its peer made OpenSSL queue too many answers
+ * (KeyUpdate, renegotiation refusals) without our sending anything. */
+void obs_tls_answer_flood(unsigned int worker);
 /* A TLS handshake with an upstream ended: result "ok", "verify_failed"
  * or "failed"; resumed: a cached session was accepted. */
 void obs_upstream_tls_handshake(unsigned int worker, const char *service,

@@ -853,6 +853,16 @@ static void on_recv(struct proxy *p, struct conn *c, const struct loop_cqe *cqe)
 		/* the transport needs another round trip (a TLS handshake
 		 * step, a partial record): no data for us yet */
 		transport_read_release(&c->tr, cqe);
+		if (c->kind == CONN_CLIENT && (c->lflags & PROXY_L_TLS) &&
+		    !(c->flags & CONN_F_TLS_UP) && c->state == CS_HEAD &&
+		    !c->requests && transport_tls_handshake_done(&c->tr)) {
+			/* the handshake's deadline ends with it: the first
+			 * request has the header timeout, as on a plain
+			 * listener from the accept */
+			c->flags |= CONN_F_TLS_UP;
+			c->deadline_ms = p->now_ms +
+					 http_cfg(p, c)->header_timeout_ms;
+		}
 		if (proxy__post_recv(p, c))
 			goto fail;
 		return;

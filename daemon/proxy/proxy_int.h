@@ -51,6 +51,10 @@ enum client_state {
  * body worth splicing, so the next response head is read alone
  * (proxy_splice.c) */
 #define CONN_F_LARGE	CONN_F_OWNER
+/* of a TLS client connection: its handshake ended, and the wait for its
+ * first request has its own deadline (once: records that bring no
+ * plaintext, a KeyUpdate or a record cut short, do not move it again) */
+#define CONN_F_TLS_UP	(CONN_F_OWNER << 1)
 
 /* struct conn.state of an upstream connection */
 enum upstream_state {
