@@ -399,6 +399,8 @@ static long tls_read_multi_done(struct tls_conn *tc,
 
 	if (!cqe->more)
 		tc->rop = TLS_ROP_NONE;
+	if (tc->failed)
+		return -EPROTO;		/* one queued after the failure */
 	if (cqe->res <= 0)
 		return cqe->res;	/* EOF, error, or no buffer (-ENOBUFS) */
 	if (!cqe->has_buf)
@@ -564,6 +566,8 @@ static int send_out(struct transport *t, struct tls_conn *tc, size_t plain,
 {
 	int ret;
 
+	/* (SSL took the plaintext already: the caller closes the
+	 * connection on this error, as on any failed write) */
 	if (answer_room(tc))
 		return -ENOMEM;
 	tc->w_cipher = tc->out_len - tc->out_off;

@@ -862,6 +862,10 @@ static void on_recv(struct proxy *p, struct conn *c, const struct loop_cqe *cqe)
 			c->flags |= CONN_F_TLS_UP;
 			c->deadline_ms = p->now_ms +
 					 http_cfg(p, c)->header_timeout_ms;
+			/* while draining, an idle client has what any has */
+			if (p->draining &&
+			    c->deadline_ms > p->now_ms + PROXY_DRAIN_IDLE_MS)
+				c->deadline_ms = p->now_ms + PROXY_DRAIN_IDLE_MS;
 		}
 		if (proxy__post_recv(p, c))
 			goto fail;
@@ -921,8 +925,12 @@ static void on_recv(struct proxy *p, struct conn *c, const struct loop_cqe *cqe)
 	if (n == 0 && c->state != CS_TUNNEL && c->x)
 		c->x->client_keep_alive = false;
 	if ((c->state == CS_HEAD || c->state == CS_PROXY) && was_empty &&
-	    n > 0 && (c->requests || (c->lflags & PROXY_L_TLS)))
-		/* first byte of a new request: the head timeout starts */
+	    n > 0 && (c->requests || ((c->lflags & PROXY_L_TLS) &&
+				       !(c->flags & CONN_F_TLS_UP))))
+		/* first byte of a new request: the head timeout starts (the
+		 * first request on a TLS connection: unless it started at
+		 * the handshake's end; on a plain one it started at the
+		 * accept) */
 		c->deadline_ms = p->now_ms + http_cfg(p, c)->header_timeout_ms;
 	proxy__pump(p, c);
 	if (!conn_closing(c))

@@ -6,6 +6,7 @@ On a build without TLS every test here fails: the listener's tls: key is
 refused by the config parser, so the gateway does not start.
 """
 import re
+import signal
 import socket
 import ssl
 import subprocess
@@ -22,6 +23,8 @@ PORT = h.GW_PORT + 40           # the TLS listener
 PLAIN = h.GW_PORT + 41          # a plain one next to it
 H2 = h.GW_PORT + 39             # TLS with ALPN h2
 ADMIN = "127.0.0.1:9942"
+HEAD_MS = 2000                  # http.header_timeout_ms
+DRAIN = h.GW_PORT + 38          # the drain test's own gateway
 TLSKU = h.BUILD / "tools" / "tlsku"
 
 
@@ -34,7 +37,8 @@ def pki(workdir):
 def gw(backends, workdir, pki):
     tls = t.tls_section(pki, ("api-ec", "api-rsa", "star"),
                         handshake_timeout_ms=400)
-    s = raw.start(workdir, "gw-tls", listeners=[
+    s = raw.start(workdir, "gw-tls", http={"header_timeout_ms": HEAD_MS},
+                  listeners=[
         {"address": f"{h.SRV4}:{PORT}", "tls": tls},
         {"address": f"[{h.SRV6}]:{PORT}", "tls": tls},
         {"address": f"{h.SRV4}:{PLAIN}"},
@@ -462,6 +466,58 @@ def test_first_request_after_the_handshake_timeout(gw, pki, alpn):
     else:
         assert get(c, "/late").status == 200
     c.close()
+
+
+def test_header_timeout_counts_from_the_handshake(gw, pki):
+    """The first request's header timeout starts when the handshake ends
+    and its first byte does not start it again: a client that finishes
+    the handshake, waits 1.5 s, sends one byte and stops gets its 408 at
+    HEAD_MS (2 s) after the handshake, not 1.5 s + HEAD_MS."""
+    c = tls_conn(pki)
+    t0 = time.monotonic()
+    time.sleep(1.5)
+    c.s.sendall(b"G")
+    data = c.read_until_close()
+    took = time.monotonic() - t0
+    assert data.startswith(b"HTTP/1.1 408 "), data[:200]
+    assert took < HEAD_MS / 1000 + 0.9, took
+
+
+def test_handshake_ending_in_a_drain_gets_the_drain_deadline(workdir, pki):
+    """A handshake that ends after SIGTERM started the drain: its
+    connection waits at most the drain's idle grace (1 s) for a request,
+    not the header timeout (6 s here), so the daemon still exits soon."""
+    s = raw.start(workdir, "gw-tls-drain", http={"header_timeout_ms": 6000},
+                  listeners=[{"address": f"{h.SRV4}:{DRAIN}",
+                              "tls": t.tls_section(pki)}])
+    sock = raw.sockets_in(h.CLI_NS, 1, src=h.ALLOWED4)[0]
+    sock.settimeout(10)
+    try:
+        sock.connect((h.SRV4, DRAIN))
+        inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = t.client_ctx(pki).wrap_bio(inc, out,
+                                         server_hostname="api.test")
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                if out.pending:
+                    sock.sendall(out.read())
+                inc.write(sock.recv(65536))
+        finished = out.read()       # the client's Finished, held back
+        assert finished
+        t0 = time.monotonic()
+        s.p.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        sock.sendall(finished)
+        rc = s.p.wait(timeout=15)
+        took = time.monotonic() - t0
+    finally:
+        sock.close()
+        s.stop()
+    assert rc == 0, rc
+    assert took < 3.5, took
 
 
 AEAD_SUITES = {
