@@ -25,6 +25,7 @@ struct pair_end {
 	 * written; none of them empty */
 	struct buf *q[PAIR_QBUFS];
 	unsigned int nq;
+	unsigned int qmax;	/* buffers q may hold (PAIR_QBUFS at most) */
 	size_t out;		/* bytes of q[0] read_done() handed out */
 	size_t rd_max;
 	uint64_t rd_ud, wr_ud;
@@ -89,7 +90,7 @@ static long take(struct pair_end *dst, const struct iovec *iov,
 			size_t k;
 
 			if (!last || !buf_room(last)) {
-				if (dst->nq == PAIR_QBUFS)
+				if (dst->nq >= dst->qmax)
 					return (long)got;	/* full */
 				last = buf_get(dst->pr->bufs);
 				if (!last)
@@ -301,12 +302,20 @@ int transport_pair_init(struct transport *a, struct transport *b,
 	for (int i = 0; i < 2; i++) {
 		pr->e[i].pr = pr;
 		pr->e[i].peer = &pr->e[1 - i];
+		pr->e[i].qmax = PAIR_QBUFS;
 		t[i]->ops = &pair_ops;
 		t[i]->loop = l;
 		t[i]->fd = -1;
 		t[i]->priv = &pr->e[i];
 	}
 	return 0;
+}
+
+void transport_pair_set_queue(struct transport *t, unsigned int nbufs)
+{
+	struct pair_end *e = end_of(t);
+
+	e->qmax = nbufs < 1 ? 1 : nbufs > PAIR_QBUFS ? PAIR_QBUFS : nbufs;
 }
 
 bool transport_is_pair(const struct transport *t)

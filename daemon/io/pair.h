@@ -33,6 +33,11 @@ struct buf_pool;
 int transport_pair_init(struct transport *a, struct transport *b,
 			struct loop *l, struct buf_pool *bufs);
 
+/* How many pool buffers the queue of t, one end of a pair, may hold of
+ * what the other end writes (1 to 6, the default; a write finding it full
+ * completes short, or waits): what a reader that stops reading makes
+ * the pair hold. */
+void transport_pair_set_queue(struct transport *t, unsigned int nbufs);
 /* t is one end of a pair. */
 bool transport_is_pair(const struct transport *t);
 /* The other end of t, a pair's, has shut down or closed: t reads EOF

@@ -350,6 +350,11 @@ static int open_bridge(struct h2_conn *hc, struct h2_stream *s)
 		conn_close(&p->conns, b);
 		return -ENOMEM;
 	}
+	/* the response waits in one buffer between the request path and
+	 * the stream (and one more in b->in): a client that opens no
+	 * window for it makes each of its streams hold that much, not the
+	 * six of an upload's direction */
+	transport_pair_set_queue(&b->tr, 1);
 	obs_h2_event(p->worker, OBS_H2_BRIDGE_NEW, NULL);
 	memcpy(&v->addr, &h->addr, sizeof(v->addr));
 	v->addrlen = h->addrlen;
@@ -986,18 +991,23 @@ void h2s_complete(struct proxy *p, struct conn *b, unsigned int op,
 		on_bridge_sent(p, s, cqe);
 }
 
-/* The stream goes before its request was sent whole: close the request
- * path's end of the bridge with its exchange now. It reads the pair only
- * as its upstream takes the body, so the EOF of our end closing would
- * reach it at its response timeout, its upstream connection and buffers
- * held until then: a client resetting uploads to an upstream that does
- * not read would pile them up. */
+/* The stream goes (reset, or its connection closed) before its request
+ * was sent whole or before its response was: close the request path's end
+ * of the bridge with its exchange now. The request path reads the pair
+ * only as its upstream takes the body, and not at all while it waits for
+ * the response, so the EOF of our end closing would reach it only at the
+ * response's end or its timeout, its upstream connection, slot and
+ * buffers held until then: a client opening a hundred streams to a slow
+ * upstream and closing the connection (again and again), or resetting
+ * uploads to an upstream that does not read, would pile them up. An
+ * exchange whose response the stream took whole is left to finish (and
+ * be logged) as it is. */
 static void abort_request(struct proxy *p, struct h2_stream *s)
 {
 	struct conn *v = conn_lookup(&p->conns, s->v);
 
 	if (v && !conn_closing(v) && v->state == CS_EXCHANGE && v->x &&
-	    v->x->req.phase != EX_PH_DONE)
+	    (v->x->req.phase != EX_PH_DONE || !s->resp_done))
 		proxy__close_client(p, v);
 }
 

@@ -237,6 +237,55 @@ def test_slow_reader_is_bounded(gw, legit):
     attacked(gw, legit, "stall")
 
 
+def active():
+    return raw.metric(ADMIN, "sluice_connections_active")
+
+
+def test_closing_with_requests_upstream_frees_them(gw, legit):
+    """A client opens 50 streams to an upstream that takes 6 s to answer
+    and closes its connection: their exchanges, bridges and upstream
+    connections go at once, not when the upstream answers. Before, each
+    TCP connection could hold 100 upstream requests and slots this way,
+    uncounted, for as long as the upstream took."""
+    assert legit.get("/legit/before-close")["status"] == 200
+    time.sleep(1.1)     # the gauge is sampled twice a second
+    base = active()
+    c = u.Client(PORT)
+    for i in range(50):
+        c.request(f"/sleep/6000?held={i}")
+    h.wait_for(lambda: active() >= base + 50, 5, what="streams in flight")
+    t0 = time.monotonic()
+    c.close()
+    h.wait_for(lambda: active() <= base, 3, what="slots back")
+    assert time.monotonic() - t0 < 3
+    assert legit.get("/legit/after-close")["status"] == 200
+
+
+def test_unread_responses_hold_little_per_stream(backends, workdir):
+    """100 streams of 1 MiB responses on a connection that opens no
+    window and reads nothing: each stream holds about three buffers (the
+    upstream's, the bridge's queue of one, the stream's own): 13.4 MB in
+    all, measured, until the stall clock closes the connection. The
+    bridge's queue held six before: 33 MB for this connection."""
+    port = h.GW_PORT + 54
+    s = raw.start(workdir, "gw-h2-unread",
+                  listeners=[{"address": f"{h.SRV4}:{port}", "h2c": True}],
+                  http={"h2_stall_timeout_ms": 4000})
+    try:
+        rss0 = raw.rss_kib(s.pid)
+        c = u.Client(port, settings={4: 0})
+        for i in range(100):
+            c.request(f"/bytes/{1 << 20}?unread={i}")
+        time.sleep(1.5)
+        grew = raw.rss_kib(s.pid) - rss0
+        assert c.wait_closed(10)
+        c.close()
+    finally:
+        s.stop()
+    if "/asan/" not in str(h.SLUICED):   # ASan's quarantine keeps memory
+        assert grew < 100 * 170, grew
+
+
 def test_resources_back_after_attacks(gw, legit):
     pid = raw.sluiced_pid(gw)
     base = fds(pid)
