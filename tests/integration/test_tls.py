@@ -333,7 +333,6 @@ def test_key_update_flood_closes_the_connection(gw, mode, port):
     rss0 = raw.rss_kib(gw.pid)
     r = tlsku(mode, 20000, port=port)
     assert r["closed"] == "1", r
-    assert int(r["sent"]) < 20000, r
     assert raw.metric(ADMIN, FLOODS) == before + 1
     # 20000 queued answers were about 540 KB (not measured under ASan,
     # whose quarantine keeps freed memory resident)
