@@ -156,18 +156,23 @@ static int grow(struct tls_conn *tc, size_t need)
 	return 0;
 }
 
+/* Answer bytes SSL may still write before the bound. */
+static size_t answer_left(const struct tls_conn *tc)
+{
+	return tc->answers < TLS_ANSWER_MAX ? TLS_ANSWER_MAX - tc->answers
+					    : 0;
+}
+
 /* Before a send of out: room after it for the answers SSL may write
  * while the send is in flight (reads go on meanwhile, and out cannot
  * move under the kernel), which the bound keeps within TLS_ANSWER_MAX
- * since out was last sent whole. */
+ * since out was last sent whole. (out grows with that room already, so
+ * this seldom moves it.) */
 static int answer_room(struct tls_conn *tc)
 {
-	size_t left = tc->answers < TLS_ANSWER_MAX ?
-			      TLS_ANSWER_MAX - tc->answers : 0;
+	size_t need = tc->out_len + answer_left(tc);
 
-	if (tc->out_len + left <= tc->out_cap)
-		return 0;
-	return grow(tc, tc->out_len + left);
+	return need <= tc->out_cap ? 0 : grow(tc, need);
 }
 
 static int bio_write(BIO *b, const char *src, int len)
@@ -189,7 +194,8 @@ static int bio_write(BIO *b, const char *src, int len)
 		/* a send in flight reads out: never move it then (cannot
 		 * happen: the send left room for the answers, see
 		 * answer_room()) */
-		if (tc->wbusy || tc->rop == TLS_ROP_SEND || grow(tc, need))
+		if (tc->wbusy || tc->rop == TLS_ROP_SEND ||
+		    grow(tc, need + answer_left(tc)))
 			return -1;
 	}
 	memcpy(tc->out + tc->out_len, src, (size_t)len);
