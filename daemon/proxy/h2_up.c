@@ -759,6 +759,12 @@ static int headers_done(struct h2up *h, bool end)
 			h->grpc = false;
 			return 0;
 		}
+		/* a response to a HEAD, a 204 or a 304 has no body even when
+		 * its HEADERS do not end the stream (an empty DATA frame
+		 * does, or trailers): framed as one that ends on them */
+		bool none = end || h->head_method || h->status == 204 ||
+			    h->status == 304;
+
 		snprintf(line, sizeof(line), "HTTP/1.1 %03d %s\r\n", h->status,
 			 http_reason(h->status));
 		ret |= rstr(h, line);
@@ -768,12 +774,12 @@ static int headers_done(struct h2up *h, bool end)
 		 * goes back to the pool unless it can take no more requests.
 		 * Its length: 0, but the size the upstream stated for a HEAD
 		 * or a 304 (never a body here), and none for a 204 */
-		if (!end && h->clen[0] && !h->grpc) {
+		if (!none && h->clen[0] && !h->grpc) {
 			h->sized = true;
 			snprintf(line, sizeof(line), "content-length: %s\r\n",
 				 h->clen);
 			ret |= rstr(h, line);
-		} else if (!end) {
+		} else if (!none) {
 			ret |= rstr(h, "transfer-encoding: chunked\r\n");
 		} else if (h->head_method || h->status == 304) {
 			if (h->clen[0]) {
@@ -793,6 +799,9 @@ static int headers_done(struct h2up *h, bool end)
 		ret |= rstr(h, "\r\n");
 		h->resp_head = true;
 		h->resp_done = end;
+		/* no body to come: what ends the stream adds nothing */
+		if (!end && none)
+			h->sized = true;
 	} else if (h->sized) {
 		h->resp_done = true;	/* trailers after a sized body */
 	} else {
@@ -831,6 +840,50 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
 			return 0;
 		return rstr(h, "0\r\n\r\n") ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
 	}
+	return 0;
+}
+
+/* We send a GOAWAY with an error code: nghttp2 found the upstream
+ * breaking the protocol (HEADERS or DATA on a stream never opened, a
+ * PUSH_PROMISE, a bad HPACK block, a window past 2^31-1, ...). For these
+ * nghttp2_session_mem_recv() returns no error and no stream closes, so
+ * the waiting exchange is answered here (502 naming it, or its response
+ * cut short), not at its response timeout; the connection takes no more
+ * requests. */
+static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame,
+			 void *ud)
+{
+	struct h2up *h = ud;
+	const nghttp2_goaway *g = &frame->goaway;
+	char why[200];
+	int n;
+
+	(void)session;
+	if (frame->hd.type != NGHTTP2_GOAWAY ||
+	    g->error_code == NGHTTP2_NO_ERROR)
+		return 0;
+	h->goaway = true;
+	if (!h->head_done || h->resp_done)
+		return 0;
+	n = snprintf(why, sizeof(why),
+		     "the upstream broke the HTTP/2 protocol: %s",
+		     nghttp2_http2_strerror(g->error_code));
+	/* nghttp2's own words for it ("DATA: stream in idle") */
+	if (n > 0 && (size_t)n < sizeof(why) - 4 && g->opaque_data_len) {
+		size_t k = sizeof(why) - (size_t)n - 4;	/* " (", ")", NUL */
+
+		if (k > g->opaque_data_len)
+			k = g->opaque_data_len;
+		why[n++] = ' ';
+		why[n++] = '(';
+		for (size_t i = 0; i < k; i++)
+			why[n++] = g->opaque_data[i] >= 0x20 &&
+						   g->opaque_data[i] < 0x7f ?
+					   (char)g->opaque_data[i] : '?';
+		why[n++] = ')';
+		why[n] = '\0';
+	}
+	fail_502(h, why);
 	return 0;
 }
 
@@ -1124,6 +1177,8 @@ int h2up_attach(struct proxy *p, struct conn *u, const char **why)
 		return -ENOMEM;
 	}
 	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
+	nghttp2_session_callbacks_set_on_frame_send_callback(cb,
+							     on_frame_send);
 	nghttp2_session_callbacks_set_on_frame_recv_callback(cb,
 							     on_frame_recv);
 	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);

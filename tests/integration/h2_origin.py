@@ -18,6 +18,11 @@ By path, once the request (headers and body) is in:
                    ('s'), in DATA frames of at most 16 KiB
   /no-content      204, ending on its HEADERS
   /not-modified    304 with content-length: 1234, ending on its HEADERS
+  /split-no-content, /split-not-modified, /split-sized (for HEAD)
+                   the same heads, not ending the stream: an empty DATA
+                   frame with END_STREAM does
+  /idle-headers    a HEADERS frame on a stream the gateway never opened
+                   (a protocol error), then nothing
   anything else    200, body: the request body
 One JSON line per request in FILE: path, te, body length, trailers, and
 the fields that came as HPACK literals never indexed.
@@ -168,6 +173,22 @@ def answer(conn, sock, sid, req, log, lock):
         conn.send_headers(sid, [(":status", "304"), ("etag", '"v1"'),
                                 ("content-length", "1234")],
                           end_stream=True)
+    elif path.startswith("/split-"):
+        heads = {"/split-no-content": [(":status", "204")],
+                 "/split-not-modified": [(":status", "304"),
+                                         ("etag", '"v1"'),
+                                         ("content-length", "1234")],
+                 "/split-sized": [(":status", "200"),
+                                  ("content-type", "text/plain"),
+                                  ("content-length", "1234")]}
+        conn.send_headers(sid, heads[path])
+        conn.send_data(sid, b"", end_stream=True)
+    elif path == "/idle-headers":
+        sock.sendall(conn.data_to_send())
+        # HEADERS, END_HEADERS, ":status: 200" (HPACK index 8) on the
+        # next client stream id, never opened
+        sock.sendall(bytes([0, 0, 1, 1, 4]) +
+                     (sid + 2).to_bytes(4, "big") + b"\x88")
     elif path == "/trailers":
         conn.send_headers(sid, head)
         conn.send_data(sid, b"hello")

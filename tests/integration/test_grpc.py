@@ -405,6 +405,20 @@ def test_upstream_refuses_before_answering(gw, rogues, path, why):
     assert res["code"] == "UNAVAILABLE", res
 
 
+def test_upstream_protocol_error_is_a_prompt_502(gw, rogues):
+    """An upstream that breaks the protocol in a way nghttp2 answers with
+    a GOAWAY of its own (here HEADERS on a stream never opened): the
+    waiting call gets a 502 naming it at once, not a 504 at the response
+    timeout; the connection is not used again."""
+    r, _ = h2_post("/idle-headers", "rogue.test")
+    assert r["status"] == 502, r
+    e = json.loads(r["body"])
+    assert e["message"].startswith(
+        "the upstream broke the HTTP/2 protocol: PROTOCOL_ERROR"), e
+    r, _ = h2_post("/echo", "rogue.test", body=b"after")
+    assert r["status"] == 200 and r["body"] == b"after", r
+
+
 def test_upstream_header_list_is_bounded(gw, rogues):
     """A response header list past http.max_header_bytes (an HPACK block
     can expand a thousandfold) is refused as it is decoded: 502 JSON
@@ -627,7 +641,14 @@ def test_bodiless_responses_keep_their_fields(gw, rogues):
                                      ("GET", "/sized/300000", 200,
                                       "300000"),
                                      ("GET", "/not-modified", 304, "1234"),
-                                     ("GET", "/no-content", 204, None)):
+                                     ("GET", "/no-content", 204, None),
+                                     # the same, ended by an empty DATA
+                                     # frame, not by the HEADERS
+                                     ("HEAD", "/split-sized", 200, "1234"),
+                                     ("GET", "/split-not-modified", 304,
+                                      "1234"),
+                                     ("GET", "/split-no-content", 204,
+                                      None)):
         head, body = h1_exchange(
             f"{method} {path} HTTP/1.1\r\nHost: rogue.test\r\n"
             f"Connection: close\r\n\r\n".encode())
