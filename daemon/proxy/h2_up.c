@@ -479,14 +479,35 @@ out:
 /* The request trailers in tail (the CRLF after the last data, the
  * last-chunk line, the trailer fields, the final CRLF; validated by the
  * exchange) as tnv, names lower-cased in place. */
+/* The API key field of the exchange's route (auth key_header, which may
+ * be other than X-API-Key), lower case with '-', for trailer_refused's
+ * company; "" when there is none. */
+static void key_field(const struct h2up *h, char *out, size_t cap)
+{
+	const struct conn *c = h->u->peer;
+	const struct exchange *x = c ? c->x : NULL;
+	const char *k;
+	size_t i;
+
+	out[0] = '\0';
+	if (!x || !x->cfg || x->route < 0)
+		return;
+	k = x->cfg->routes[x->route].auth.key_header;
+	for (i = 0; k[i] && i + 1 < cap; i++)
+		out[i] = k[i] == '_' ? '-' : (char)tolower((unsigned char)k[i]);
+	out[i] = '\0';
+}
+
 static void parse_trailers(struct h2up *h)
 {
 	char *p = h->tail, *end = h->tail + h->tail_len, *eol;
+	char key[AUTH_NAME_MAX];
 	struct http_header f;
 
 	h->n_tnv = 0;
 	if (!p)
 		return;
+	key_field(h, key, sizeof(key));
 	if (end - p >= 2 && p[0] == '\r' && p[1] == '\n')
 		p += 2;
 	eol = memmem(p, (size_t)(end - p), "\r\n", 2);
@@ -511,7 +532,9 @@ static void parse_trailers(struct h2up *h)
 			ve--;
 		f = (struct http_header){ p, (size_t)(colon - p), v,
 					  (size_t)(ve - v) };
-		if (skip_field(&f) || trailer_refused(&f))
+		if (skip_field(&f) || trailer_refused(&f) ||
+		    (key[0] && rewrite_name_like(f.name, f.name_len, key,
+						 false)))
 			continue;
 		h->tnv[h->n_tnv++] = NV(f.name, f.name_len, f.value,
 					f.value_len);

@@ -159,6 +159,8 @@ def gw(backends, origins, rogues, workdir, pki):
          "service": "grpc", "auth": ["bearer"]},
         {"name": "rogue", "hosts": ["rogue.test"], "path_prefix": "/",
          "service": "rogue"},
+        {"name": "rogue-key", "hosts": ["rogue-key.test"],
+         "path_prefix": "/", "service": "rogue", "key_header": "X-Token"},
         {"name": "noalpn", "hosts": ["noalpn.test"], "path_prefix": "/",
          "service": "noalpn"},
     ]
@@ -493,6 +495,25 @@ def test_hung_upstream_and_cancelled_calls(gw, rogues):
     res = call([unary("Unary", b"after")])[0]
     assert res["code"] == "OK", res
     h.wait_for(lambda: fds(pid) <= base, 10, what="descriptors back")
+
+
+def test_request_trailers_never_carry_the_routes_key_field(gw, rogues):
+    """A route whose API key field is not X-API-Key (key_header:
+    X-Token): that field never passes as a request trailer either, in
+    any spelling."""
+    c = u.Client(GW)
+    sid = c.request("/echo", method="POST", authority="rogue-key.test",
+                    headers=[("content-type", "application/grpc"),
+                             ("te", "trailers")], body=b"k", end=False)
+    c.c.send_headers(sid, [("x-token", "forged"), ("x_token", "forged"),
+                           ("x-ok", "1")], end_stream=True)
+    c.flush()
+    r = c.response(sid)
+    c.close()
+    assert r["status"] == 200 and r["body"] == b"k", r
+    got = rogues[0].requests()[-1]
+    assert got["path"] == "/echo" and got["trailers"] == [["x-ok", "1"]], \
+        got
 
 
 def test_early_answer_to_an_upload(gw, rogues):
