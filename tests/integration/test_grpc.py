@@ -497,25 +497,6 @@ def test_hung_upstream_and_cancelled_calls(gw, rogues):
     h.wait_for(lambda: fds(pid) <= base, 10, what="descriptors back")
 
 
-def test_request_trailers_never_carry_the_routes_key_field(gw, rogues):
-    """A route whose API key field is not X-API-Key (key_header:
-    X-Token): that field never passes as a request trailer either, in
-    any spelling."""
-    c = u.Client(GW)
-    sid = c.request("/echo", method="POST", authority="rogue-key.test",
-                    headers=[("content-type", "application/grpc"),
-                             ("te", "trailers")], body=b"k", end=False)
-    c.c.send_headers(sid, [("x-token", "forged"), ("x_token", "forged"),
-                           ("x-ok", "1")], end_stream=True)
-    c.flush()
-    r = c.response(sid)
-    c.close()
-    assert r["status"] == 200 and r["body"] == b"k", r
-    got = rogues[0].requests()[-1]
-    assert got["path"] == "/echo" and got["trailers"] == [["x-ok", "1"]], \
-        got
-
-
 def test_early_answer_to_an_upload(gw, rogues):
     """The upstream answers (trailers-only RESOURCE_EXHAUSTED) and resets
     the stream while a 1 MiB upload is still coming: the client gets that
@@ -527,27 +508,32 @@ def test_early_answer_to_an_upload(gw, rogues):
     assert call([unary("Unary", b"next")])[0]["code"] == "OK"
 
 
+def h2_post_with_trailers(authority, body, trailers):
+    """POST /echo from an HTTP/2 client, its body then trailers (a
+    trailing HEADERS frame); the response."""
+    c = u.Client(GW)
+    try:
+        sid = c.request("/echo", method="POST", authority=authority,
+                        headers=[("content-type", "application/grpc"),
+                                 ("te", "trailers")], body=body, end=False)
+        c.c.send_headers(sid, trailers, end_stream=True)
+        c.flush()
+        return c.response(sid)
+    finally:
+        c.close()
+
+
 def test_request_trailers_reach_the_upstream(gw, rogues):
     """Request trailers, from an HTTP/2 client (a trailing HEADERS frame)
     and from an HTTP/1.1 client (the chunked trailer section), reach the
     HTTP/2 upstream as a trailing HEADERS frame."""
-    c = u.Client(GW)
-    sid = c.request("/echo", method="POST", authority="rogue.test",
-                    headers=[("content-type", "application/grpc"),
-                             ("te", "trailers")], body=b"abc", end=False)
     # the gateway's own fields and credentials never pass as trailers,
     # in any spelling (the head's checks do not see the trailer section)
-    c.c.send_headers(sid, [("x-req-trailer", "t1"),
-                           ("x-consumer-id", "admin"),
-                           ("x-forwarded-for", "10.0.0.1"),
-                           ("x_forwarded_for", "10.0.0.2"),
-                           ("x-real-ip", "10.0.0.3"),
-                           ("authorization", "Bearer forged"),
-                           ("x-request-id", "forged"),
-                           ("x-req-bin", "AAEC")], end_stream=True)
-    c.flush()
-    r = c.response(sid)
-    c.close()
+    r = h2_post_with_trailers("rogue.test", b"abc", [
+        ("x-req-trailer", "t1"), ("x-consumer-id", "admin"),
+        ("x-forwarded-for", "10.0.0.1"), ("x_forwarded_for", "10.0.0.2"),
+        ("x-real-ip", "10.0.0.3"), ("authorization", "Bearer forged"),
+        ("x-request-id", "forged"), ("x-req-bin", "AAEC")])
     assert r["status"] == 200 and r["body"] == b"abc", r
     got = rogues[0].requests()[-1]
     assert got["path"] == "/echo" and got["len"] == 3, got
@@ -563,6 +549,18 @@ def test_request_trailers_reach_the_upstream(gw, rogues):
     got = rogues[0].requests()[-1]
     assert got["len"] == 3 and got["trailers"] == [
         ["x-http1-trailer", "t2"]], got
+
+
+def test_request_trailers_never_carry_the_routes_key_field(gw, rogues):
+    """A route whose API key field is not X-API-Key (key_header:
+    X-Token): that field never passes as a request trailer either, in
+    any spelling."""
+    r = h2_post_with_trailers("rogue-key.test", b"k", [
+        ("x-token", "forged"), ("x_token", "forged"), ("x-ok", "1")])
+    assert r["status"] == 200 and r["body"] == b"k", r
+    got = rogues[0].requests()[-1]
+    assert got["path"] == "/echo" and got["trailers"] == [["x-ok", "1"]], \
+        got
 
 
 def test_reload_protocol(gw, workdir):
