@@ -514,6 +514,7 @@ void proxy__h2_destroy(struct proxy *p)
 	p->h2 = NULL;
 	free(p->h2_front);
 	p->h2_front = NULL;
+	h2s_spares_free(p);
 }
 
 static int start(struct proxy *p, struct conn *c)

@@ -18,6 +18,14 @@
 /* Request body bytes that count as progress (resetting the stall
  * deadline): a dribble below this per stall timeout does not. */
 #define H2_PROGRESS_BYTES	16384
+/* Bytes of a stream's pseudo-header fields and host kept inside the
+ * stream object (method, path, authority and scheme of a usual request
+ * fit, with their NULs). */
+#define H2S_INLINE		224
+/* Stream objects a worker keeps for reuse, and the largest buffer one
+ * keeps with it: 128 x (object + 3 x 4 KiB) at most, about 1.6 MB. */
+#define H2S_SPARE_MAX		128
+#define H2S_SPARE_BUF		4096
 
 struct h2_stream;
 
@@ -73,6 +81,10 @@ struct h2_stream {
 	/* request: pseudo-header fields, then the regular ones as
 	 * HTTP/1.1 lines */
 	char *method, *path, *authority, *scheme;
+	/* where the pseudo-header fields and host are copied while they
+	 * fit (most requests); longer ones are allocated */
+	char pbuf[H2S_INLINE];
+	size_t pbuf_used;
 	char *fields;
 	size_t fields_len, fields_cap;
 	char *cookie;			/* cookie crumbs joined with "; " */
@@ -195,5 +207,7 @@ void h2s_complete(struct proxy *p, struct conn *b, unsigned int op,
 		  const struct loop_cqe *cqe);
 /* b is freed: its stream goes. */
 void h2s_release(struct proxy *p, struct conn *b);
+/* Free the worker's spare stream objects (proxy_destroy). */
+void h2s_spares_free(struct proxy *p);
 
 #endif

@@ -102,6 +102,10 @@ struct proxy {
 	 * conn_lookup() key (stale once that one is gone) */
 	uint64_t *h2_front;
 	void *h2_cbs, *h2_opt;
+	/* HTTP/2 stream objects kept for reuse, with their buffers
+	 * (h2_stream.c): a stream costs no allocation in steady traffic */
+	void *h2_spare;
+	unsigned int n_h2_spare;
 	bool h2_gone;			/* proxy_destroy(): no more closes */
 };
 

@@ -198,6 +198,54 @@ def test_bodies_keep_their_framing_on_a_reused_bridge(gw, backends):
     c.close()
 
 
+def test_reused_stream_objects_carry_nothing_over(gw, backends):
+    """A stream that ended leaves its object, with its field and body
+    buffers, for the next stream of the worker. Streams of every shape
+    in turn on one connection (a path too long for the object's inline
+    bytes, cookies, extra fields, an upload past the buffer size kept,
+    another authority): the backend gets each request exactly as sent,
+    with nothing of the stream before it."""
+    c = u.Client(PORT)
+    m = mark()
+    sent = []
+    for i in range(12):
+        shape = i % 4
+        path = f"/api/{m}/{i}"
+        hs = []
+        authority = "gw.test"
+        body = None
+        if shape == 0:
+            path += "/" + "p" * 600 + f"?q={i}"
+            hs = [(f"x-long-{j}", f"{m}-{i}-{j}") for j in range(8)]
+        elif shape == 1:
+            hs = [("cookie", f"a={i}"), ("cookie", f"b={m}")]
+        elif shape == 2:
+            body = hashlib.shake_256(f"{m}{i}".encode()).digest(9000 + i)
+        else:
+            authority = f"other{i}.test"
+        r = c.response(c.request(path, "POST" if body else "GET",
+                                 headers=hs, body=body,
+                                 authority=authority))
+        assert isinstance(r, dict) and r["status"] == 200, (i, r)
+        sent.append((path, dict(hs), authority, body))
+    seen = got(backends, m)
+    assert len(seen) == len(sent), seen
+    for (path, hs, authority, body), e in zip(sent, seen):
+        assert e["target"] == path
+        assert e["headers"]["host"] == authority
+        extra = {k for k in e["headers"] if k.startswith("x-long-")}
+        assert extra == {k for k in hs if k.startswith("x-long-")}, e
+        for k in extra:
+            assert e["headers"][k] == hs[k]
+        if "cookie" in hs:
+            assert e["headers"]["cookie"] == f"a={path.rsplit('/', 1)[1]}; b={m}"
+        else:
+            assert "cookie" not in e["headers"], e
+        assert e["body_bytes"] == (len(body) if body else 0), e
+        assert ("transfer-encoding" in e["headers"]) == bool(body), e
+    c.close()
+
+
 def test_bridge_older_than_half_the_keepalive_is_not_reused(gw, backends):
     """Its other end times out at keepalive_timeout_ms: a stream taking it
     late could find it closing. Such a pair is closed, the stream gets a
