@@ -18,6 +18,8 @@
 #include <emmintrin.h>
 #endif
 
+#include "lib/str.h"
+
 /* ---- character classes (enum and IS() in http_int.h) ------------------ */
 
 /* Generated from the RFC ABNF; see docs/HTTP.md. */
@@ -122,29 +124,8 @@ static inline uint8_t lower(uint8_t c)
 	return (c >= 'A' && c <= 'Z') ? (uint8_t)(c | 0x20) : c;
 }
 
-/* a[0..n) equals the lowercase literal lit (length n), ASCII case-insensitive */
-static bool ieq(const char *a, size_t n, const char *lit, size_t litlen)
-{
-	if (n != litlen)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (lower((uint8_t)a[i]) != (uint8_t)lit[i])
-			return false;
-	return true;
-}
-
-#define IEQ(a, n, lit) ieq((a), (n), lit, sizeof(lit) - 1)
-
-/* both runtime strings, case-insensitive */
-static bool ieq2(const char *a, size_t an, const char *b, size_t bn)
-{
-	if (an != bn)
-		return false;
-	for (size_t i = 0; i < an; i++)
-		if (lower((uint8_t)a[i]) != lower((uint8_t)b[i]))
-			return false;
-	return true;
-}
+/* a[0..n) equals the literal lit, ASCII case-insensitive */
+#define IEQ(a, n, lit) str_ieq((a), (n), "" lit, sizeof(lit) - 1)
 
 static bool is_token(const char *s, const char *e)
 {
@@ -837,7 +818,7 @@ static int parse_request(const char *buf, size_t len,
 		return fail(err, 400, E_HOST_MISSING);
 	if (auth) {
 		if (fs.host_count &&
-		    !ieq2(fs.host, fs.host_len, auth, auth_len))
+		    !str_ieq(fs.host, fs.host_len, auth, auth_len))
 			return fail(err, 400, E_HOST_MISMATCH);
 		req->host = auth;
 		req->host_len = auth_len;

@@ -7,25 +7,8 @@
 
 #include "lib/str.h"
 
-static bool ci_eq(const char *a, size_t alen, const char *b, size_t blen)
-{
-	if (alen != blen)
-		return false;
-	for (size_t i = 0; i < alen; i++) {
-		unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
-
-		if (x >= 'A' && x <= 'Z')
-			x = (unsigned char)(x + 32);
-		if (y >= 'A' && y <= 'Z')
-			y = (unsigned char)(y + 32);
-		if (x != y)
-			return false;
-	}
-	return true;
-}
-
 /* lit: a string literal (its length is known at compile time) */
-#define name_is(h, lit) ci_eq((h)->name, (h)->name_len, "" lit, sizeof(lit) - 1)
+#define name_is(h, lit) str_ieq((h)->name, (h)->name_len, "" lit, sizeof(lit) - 1)
 
 /* Is `name` listed as a token in any Connection header? */
 static bool named_in_connection(const struct http_header *hs, size_t n,
@@ -39,7 +22,7 @@ static bool named_in_connection(const struct http_header *hs, size_t n,
 		v = hs[i].value;
 		end = v + hs[i].value_len;
 		while (http_list_next(&v, end, &tok, &tend))
-			if (ci_eq(tok, (size_t)(tend - tok), name, name_len))
+			if (str_ieq(tok, (size_t)(tend - tok), name, name_len))
 				return true;
 	}
 	return false;
@@ -60,9 +43,9 @@ static bool connection_names_fields(const struct http_header *hs, size_t n)
 		while (http_list_next(&v, end, &tok, &tend)) {
 			size_t l = (size_t)(tend - tok);
 
-			if (!ci_eq(tok, l, "close", 5) &&
-			    !ci_eq(tok, l, "keep-alive", 10) &&
-			    !ci_eq(tok, l, "upgrade", 7))
+			if (!str_ieq(tok, l, "close", 5) &&
+			    !str_ieq(tok, l, "keep-alive", 10) &&
+			    !str_ieq(tok, l, "upgrade", 7))
 				return true;
 		}
 	}
@@ -193,7 +176,7 @@ static void add_joined_n(struct sbuf *s, const struct http_header *hs,
 	sbuf_add(s, name, name_len);
 	sbuf_add(s, ": ", 2);
 	for (size_t i = 0; i < n; i++) {
-		if (!ci_eq(hs[i].name, hs[i].name_len, name, name_len) ||
+		if (!str_ieq(hs[i].name, hs[i].name_len, name, name_len) ||
 		    hs[i].value_len == 0)
 			continue;
 		if (!first)

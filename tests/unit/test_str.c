@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-/* Unit tests for daemon/lib/str.c (bounded and growing string builders)
- * and daemon/lib/table.c (aligned text tables, rendered into one). */
+/* Unit tests for daemon/lib/str.c (bounded and growing string builders,
+ * case-insensitive equality) and daemon/lib/table.c (aligned text tables,
+ * rendered into one). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -163,6 +164,81 @@ static void test_table(void **state)
 	}
 }
 
+/* The reference: a byte loop with tolower's ASCII rule. */
+static bool ref_ieq(const unsigned char *a, const unsigned char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char x = a[i], y = b[i];
+
+		if (x >= 'A' && x <= 'Z')
+			x = (unsigned char)(x + 32);
+		if (y >= 'A' && y <= 'Z')
+			y = (unsigned char)(y + 32);
+		if (x != y)
+			return false;
+	}
+	return true;
+}
+
+/* str_ieq folds eight bytes a step: it must agree with the byte loop for
+ * every length (the short, overlapping and tail paths) and every byte,
+ * the neighbours of 'A'..'Z' ('@', '[', '`', '{'), the upper half and
+ * '_' against '-' included; and the lengths must match. */
+static void test_ieq(void **state)
+{
+	static const char names[][24] = {
+		"content-length", "Content-Length", "CONTENT-LENGTH",
+		"content_length", "connection", "Connection", "keep-alive",
+		"te", "TE", "t@", "t`", "[", "{", "@", "`", "x-request-id",
+		"X-REQUEST-ID", "x-request-iD", "x-request-i\xc4",
+		"x-request-i\xe4", "transfer-encoding", "Transfer-Encodinf",
+	};
+	const size_t nn = sizeof(names) / sizeof(names[0]);
+	unsigned char a[40], b[40];
+	uint64_t seed = 0x9e3779b97f4a7c15ull;
+
+	(void)state;
+	for (size_t i = 0; i < nn; i++)
+		for (size_t j = 0; j < nn; j++) {
+			size_t la = strlen(names[i]), lb = strlen(names[j]);
+			bool want = la == lb &&
+				    ref_ieq((const unsigned char *)names[i],
+					    (const unsigned char *)names[j],
+					    la);
+
+			assert_int_equal(str_ieq(names[i], la, names[j], lb),
+					 want);
+		}
+	assert_true(str_ieq("", 0, "", 0));
+	assert_false(str_ieq("a", 1, "", 0));
+	assert_false(str_ieq("connection", 10, "connectio", 9));
+	/* every byte value at every position of every length up to 40,
+	 * against its case-changed self and against a neighbour */
+	for (size_t n = 1; n <= sizeof(a); n++)
+		for (int c = 0; c < 256; c++) {
+			size_t at = (size_t)c % n;
+
+			for (size_t k = 0; k < n; k++) {
+				seed = seed * 6364136223846793005ull +
+				       1442695040888963407ull;
+				a[k] = (unsigned char)('a' + (seed >> 33) % 26);
+				b[k] = (seed >> 40) & 1 ?
+					       (unsigned char)(a[k] - 32) :
+					       a[k];
+			}
+			a[at] = (unsigned char)c;
+			for (int d = c - 1; d <= c + 1; d++) {
+				b[at] = (unsigned char)(d & 0xff);
+				assert_int_equal(
+					str_ieq((char *)a, n, (char *)b, n),
+					ref_ieq(a, b, n));
+			}
+			b[at] = (unsigned char)(c ^ 0x20);
+			assert_int_equal(str_ieq((char *)a, n, (char *)b, n),
+					 ref_ieq(a, b, n));
+		}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -171,6 +247,7 @@ int main(void)
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_take),
 		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_ieq),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
