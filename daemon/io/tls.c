@@ -421,13 +421,21 @@ static long tls_read_multi_done(struct tls_conn *tc,
 		got += (size_t)n;
 		if (got == sizeof(tls_plain_multi))
 			break;
+		if (!tc->rlen && tc->stash_len == tc->stash_off &&
+		    !SSL_has_pending(tc->ssl)) {
+			/* every byte received is processed: another SSL_read
+			 * could only say "want read" (and cost as much as a
+			 * small record's) */
+			trim(tc);
+			break;
+		}
 	}
 	if (stash_rest(tc))
 		return tls_fail(tc);
 	if (n > 0) {
-		/* the buffer filled: by its size (the bound above) no
-		 * plaintext is left, which nothing would deliver while the
-		 * receive is armed */
+		/* all input processed, or the buffer filled: by its size
+		 * (the bound above) no plaintext is left, which nothing
+		 * would deliver while the receive is armed */
 		if (SSL_pending(tc->ssl) > 0 || tc->stash_len > tc->stash_off)
 			return -EPROTO;
 	} else {
