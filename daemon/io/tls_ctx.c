@@ -336,6 +336,8 @@ static SSL_CTX *ctx_new(struct tls_acc *a, const struct config_tls *t,
 	SSL_CTX_set_options(ctx, SSL_OP_CIPHER_SERVER_PREFERENCE |
 				 SSL_OP_NO_RENEGOTIATION |
 				 SSL_OP_NO_COMPRESSION);
+	/* a connection starts without buffers between records; a busy one
+	 * keeps them (transport_tls_tick) */
 	SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
 	if (!SSL_CTX_set_cipher_list(ctx, TLS12_CIPHERS) ||
 	    !SSL_CTX_set_ciphersuites(ctx, TLS13_SUITES) ||

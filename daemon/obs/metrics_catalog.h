@@ -179,6 +179,10 @@
 	  NOB, (), "TLS connections closed because the peer (a client, or an "  \
 	  "upstream under tls:) made OpenSSL queue over 2 KiB of answers "      \
 	  "(KeyUpdate requests, renegotiation attempts) without our sending.") \
+	X(TLS_BUFFERS_KEPT, GAUGE, SUM,                                          \
+	  "sluice_tls_connections_keeping_buffers", NOB, (),                     \
+	  "TLS client connections keeping their record buffers between "        \
+	  "records (sent a response in the last half second).")                 \
 	X(UPSTREAM_TLS_HANDSHAKES, COUNTER, SUM,                                 \
 	  "sluice_upstream_tls_handshakes_total", NOB,                           \
 	  (MD_SERVICE, MD_UPTLS_RESULT, MD_UPTLS_RESUMED),                       \

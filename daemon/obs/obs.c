@@ -662,6 +662,14 @@ void obs_tls_answer_flood(unsigned int i)
 		metrics_inc(w->shard, MF_TLS_ANSWER_FLOODS, NULL, 1);
 }
 
+void obs_tls_buffers_kept(unsigned int i, uint32_t n)
+{
+	struct obs_worker *w = ready_worker(i);
+
+	if (w)
+		metrics_set(w->shard, MF_TLS_BUFFERS_KEPT, NULL, n);
+}
+
 void obs_upstream_tls_handshake(unsigned int i, const char *service,
 				const char *result, bool resumed)
 {

@@ -131,6 +131,8 @@ void obs_tls_client_cert(unsigned int worker, const char *result);
 /* A TLS connection closed: its peer made OpenSSL queue too many answers
  * (KeyUpdate, renegotiation refusals) without our sending anything. */
 void obs_tls_answer_flood(unsigned int worker);
+/* TLS client connections keeping record buffers, as of the last tick */
+void obs_tls_buffers_kept(unsigned int worker, uint32_t n);
 /* A TLS handshake with an upstream ended: result "ok", "verify_failed"
  * or "failed"; resumed: a cached session was accepted. */
 void obs_upstream_tls_handshake(unsigned int worker, const char *service,

@@ -309,10 +309,16 @@ static size_t snapshot(struct proxy *p, uint64_t *ids, size_t max,
 void proxy_tick(struct proxy *p)
 {
 	uint64_t ids[PROXY_SCAN_BATCH];
+	uint32_t kept = 0;
 	size_t n;
 
 	obs_conn_active(p->worker, p->conns.n_clients);
 	buf_pool_trim(&p->bufs);
+	for (struct conn *c = p->conns.live.live_next; c != &p->conns.live;
+	     c = c->live_next)
+		if (c->kind == CONN_CLIENT && !conn_closing(c))
+			kept += transport_tls_tick(&c->tr);
+	obs_tls_buffers_kept(p->worker, kept);
 	/* each pass handles every expired connection it found (they leave
 	 * the snapshot: closed or given a new deadline) */
 	do {

@@ -370,6 +370,49 @@ def test_key_updates_during_a_download(gw):
     assert raw.metric(ADMIN, FLOODS) == before
 
 
+KEPT = "sluice_tls_connections_keeping_buffers"
+
+
+def test_busy_connections_keep_buffers_quiet_ones_give_them_back(gw, pki):
+    """A TLS connection keeps its record buffers (OpenSSL's and ours)
+    between records only while it is sent responses: the worker's tick
+    (every 0.5 s) counts those that were, and the others give theirs
+    back. Busy keep-alive clients are counted; once they stop, the count
+    falls to zero within two ticks though they stay connected; clients
+    that only trickle a request in are never counted (they would hold
+    17 KiB each for nothing)."""
+    h.wait_for(lambda: raw.metric(ADMIN, KEPT) == 0, 3,
+               what="no connection keeping buffers from earlier tests")
+    conns = [tls_conn(pki) for _ in range(4)]
+    peak = 0
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 1.6:
+        for c in conns:
+            assert get(c).status == 200
+        peak = max(peak, raw.metric(ADMIN, KEPT))
+    assert peak >= 1, "busy connections were not keeping buffers"
+    # quiet but open: given back within two ticks
+    h.wait_for(lambda: raw.metric(ADMIN, KEPT) == 0, 2.5,
+               what="quiet connections giving their buffers back")
+    assert get(conns[0]).status == 200      # and still served
+    # trickling heads: nothing is sent to them, nothing kept
+    slow = [tls_conn(pki) for _ in range(4)]
+    head = raw.request("GET", raw.uniq("trickle"))
+    t0 = time.monotonic()
+    seen = []
+    for i in range(len(head) - 1):
+        for c in slow:
+            c.s.sendall(head[i:i + 1])
+        seen.append(raw.metric(ADMIN, KEPT))
+        if time.monotonic() - t0 > 1.4:
+            break
+        time.sleep(0.03)
+    assert time.monotonic() - t0 > 1.0, "the trickle was too short"
+    assert max(seen) <= 1, seen     # conns[0] at most, just served
+    for c in conns + slow:
+        c.close()
+
+
 def test_plain_http_to_tls_port_gets_400(gw):
     c = raw.Conn(port=PORT, tls=False)
     c.send(raw.request("GET", "/plain"))
