@@ -870,8 +870,8 @@ bool transport_is_tls(const struct transport *t)
  * buffers (about 17 KiB each) are freed whenever they are empty, and ours
  * (ciphertext out, stash) whenever a read finds nothing more, so an idle
  * or slow connection holds none. On a busy one that is an allocation and
- * a free of each per request (about 5% of the daemon's instructions with
- * one stream per connection). A connection that was sent a response
+ * a free of each per request (about 3% of the daemon's instructions with
+ * one HTTP/2 stream per connection). A connection that was sent a response
  * since the last tick keeps them until a tick finds it sent nothing:
  * it gives them back within two ticks of going quiet. A client that
  * trickles a request in is sent nothing, so it never keeps any.
