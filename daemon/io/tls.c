@@ -98,10 +98,11 @@ struct tls_conn {
 	bool counted;			/* handshake end reported */
 	bool writing;			/* in SSL_write or SSL_shutdown */
 	bool flooded;			/* answers passed TLS_ANSWER_MAX */
-	/* buffers between records (transport_tls_tick): sent application
-	 * data since the worker's last tick; keeping its buffers (OpenSSL's
-	 * and ours) between records until a tick finds it sent nothing */
-	bool productive;
+	/* buffers between records (transport_tls_tick): a response ended
+	 * on it since the worker's last tick (transport_tls_served);
+	 * keeping its buffers (OpenSSL's and ours) between records until a
+	 * tick finds none did */
+	bool served;
 	bool keeping;
 	/* a verified client certificate's identities (auth: [mtls]) */
 	char **ids;
@@ -615,7 +616,6 @@ static int encrypt(struct tls_conn *tc, const void *buf, size_t len,
 		return -EPROTO;
 	}
 	tc->writing = false;
-	tc->productive = true;
 	*done += w;
 	return 0;
 }
@@ -871,31 +871,41 @@ bool transport_is_tls(const struct transport *t)
  * (ciphertext out, stash) whenever a read finds nothing more, so an idle
  * or slow connection holds none. On a busy one that is an allocation and
  * a free of each per request (about 3% of the daemon's instructions with
- * one HTTP/2 stream per connection). A connection that was sent a response
- * since the last tick keeps them until a tick finds it sent nothing:
- * it gives them back within two ticks of going quiet. A client that
- * trickles a request in is sent nothing, so it never keeps any.
+ * one HTTP/2 stream per connection). A connection on which a response
+ * ended since the last tick (HTTP/1.1, or any of its HTTP/2 streams)
+ * keeps them until a tick finds none did: it gives them back within two
+ * ticks of going quiet. What we send besides responses does not count:
+ * a client trickling a request or an upload in, or pinging, keeps none.
  */
-bool transport_tls_tick(struct transport *t)
+void transport_tls_served(const struct transport *t)
+{
+	if (transport_is_tls(t) && t->priv)
+		((struct tls_conn *)t->priv)->served = true;
+}
+
+bool transport_tls_tick(struct transport *t, bool allow)
 {
 	struct tls_conn *tc;
 
 	if (!transport_is_tls(t) || !(tc = tc_of(t)) || !tc->ssl)
 		return false;
-	if (tc->productive && !tc->failed) {
-		tc->productive = false;
+	if (tc->served && allow && !tc->failed) {
+		tc->served = false;
 		if (!tc->keeping) {
 			SSL_clear_mode(tc->ssl, SSL_MODE_RELEASE_BUFFERS);
 			tc->keeping = true;
 		}
 		return true;
 	}
-	tc->productive = false;
+	tc->served = false;
 	if (tc->keeping) {
 		tc->keeping = false;
 		SSL_set_mode(tc->ssl, SSL_MODE_RELEASE_BUFFERS);
-		/* only what is empty: a record half received stays */
-		(void)SSL_free_buffers(tc->ssl);
+		/* only what is empty: a record half received, or plaintext
+		 * not read yet, stays (OpenSSL checks; asked only then all
+		 * the same) */
+		if (!SSL_has_pending(tc->ssl))
+			(void)SSL_free_buffers(tc->ssl);
 		trim(tc);
 	}
 	return false;

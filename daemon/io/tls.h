@@ -97,10 +97,13 @@ const char *transport_tls_version(const struct transport *t);
 const char *transport_tls_cipher(const struct transport *t);
 const char *transport_tls_sni(const struct transport *t);
 bool transport_is_tls(const struct transport *t);
-/* The worker's tick, for each client connection: a TLS one that was sent
- * application data since the last tick keeps its record buffers between
- * records; one that was not gives them back. True while it keeps them. */
-bool transport_tls_tick(struct transport *t);
+/* A response ended on t (a TLS client connection; else nothing). */
+void transport_tls_served(const struct transport *t);
+/* The worker's tick, for each client connection: a TLS one on which a
+ * response ended since the last tick keeps its record buffers between
+ * records, if allow; any other gives them back. True while it keeps
+ * them. */
+bool transport_tls_tick(struct transport *t, bool allow);
 /* The identities of a verified client certificate ("sha256:<hex>",
  * "cn:<CN>", "san:<DNS>", for auth: [mtls]) at *ids; returns how many
  * (0: plain, no certificate, or one that did not verify). */

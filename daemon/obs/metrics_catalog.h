@@ -182,7 +182,7 @@
 	X(TLS_BUFFERS_KEPT, GAUGE, SUM,                                          \
 	  "sluice_tls_connections_keeping_buffers", NOB, (),                     \
 	  "TLS client connections keeping their record buffers between "        \
-	  "records (sent a response in the last half second).")                 \
+	  "records (a response ended on them in the last half second).")       \
 	X(UPSTREAM_TLS_HANDSHAKES, COUNTER, SUM,                                 \
 	  "sluice_upstream_tls_handshakes_total", NOB,                           \
 	  (MD_SERVICE, MD_UPTLS_RESULT, MD_UPTLS_RESUMED),                       \

@@ -51,6 +51,7 @@ void proxy__report(struct proxy *p, struct conn *c, int status,
 		   const char *error, uint64_t error_len)
 {
 	struct exchange *x = c->x;
+	const struct transport *tt;
 	struct obs_end e = {
 		.status = status,
 		.error = error,
@@ -59,11 +60,13 @@ void proxy__report(struct proxy *p, struct conn *c, int status,
 
 	if (!x || !x->obs.t_start_ns)
 		return;
+	tt = proxy__tls_transport(p, c);
 	/* the request's client (trusted XFF resolved), else the connection's */
 	e.client = x->client_ip[0] ? x->client_ip : c->ip;
 	e.request_id = x->request_id[0] ? x->request_id : NULL;
-	e.tls = transport_tls_version(proxy__tls_transport(p, c));
-	e.sni = transport_tls_sni(proxy__tls_transport(p, c));
+	e.tls = transport_tls_version(tt);
+	e.sni = transport_tls_sni(tt);
+	transport_tls_served(tt);
 	if (c->addr.ss_family == AF_INET)
 		e.client_port = ntohs(((struct sockaddr_in *)&c->addr)->sin_port);
 	else if (c->addr.ss_family == AF_INET6)
@@ -309,6 +312,10 @@ static size_t snapshot(struct proxy *p, uint64_t *ids, size_t max,
 void proxy_tick(struct proxy *p)
 {
 	uint64_t ids[PROXY_SCAN_BATCH];
+	/* busy TLS connections keep their buffers while the table is under
+	 * half full (as HTTP/2 bridges park): past that, memory goes to
+	 * taking clients */
+	bool allow = p->conns.n_clients < p->max_clients / 2;
 	uint32_t kept = 0;
 	size_t n;
 
@@ -317,7 +324,7 @@ void proxy_tick(struct proxy *p)
 	for (struct conn *c = p->conns.live.live_next; c != &p->conns.live;
 	     c = c->live_next)
 		if (c->kind == CONN_CLIENT && !conn_closing(c))
-			kept += transport_tls_tick(&c->tr);
+			kept += transport_tls_tick(&c->tr, allow);
 	obs_tls_buffers_kept(p->worker, kept);
 	/* each pass handles every expired connection it found (they leave
 	 * the snapshot: closed or given a new deadline) */

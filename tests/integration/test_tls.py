@@ -12,6 +12,7 @@ import ssl
 import subprocess
 import time
 
+import h2.events
 import pytest
 
 import h2util
@@ -373,44 +374,112 @@ def test_key_updates_during_a_download(gw):
 KEPT = "sluice_tls_connections_keeping_buffers"
 
 
+def h2_tls(pki):
+    c = raw.Conn(src=h.ALLOWED4, port=H2, connect=False,
+                 tls=t.client_ctx(pki, alpn=["h2"]))
+    c.s.connect(c.dst)
+    c.s = c.tls.wrap_socket(c.s, server_hostname="api.test")
+    return h2util.Client(H2, sock_=c.s)
+
+
+def kept_while(step, seconds):
+    """Run step() until seconds pass, reading the gauge after each."""
+    seen = []
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < seconds:
+        step()
+        seen.append(raw.metric(ADMIN, KEPT))
+    return seen
+
+
 def test_busy_connections_keep_buffers_quiet_ones_give_them_back(gw, pki):
     """A TLS connection keeps its record buffers (OpenSSL's and ours)
-    between records only while it is sent responses: the worker's tick
-    (every 0.5 s) counts those that were, and the others give theirs
-    back. Busy keep-alive clients are counted; once they stop, the count
-    falls to zero within two ticks though they stay connected; clients
-    that only trickle a request in are never counted (they would hold
-    17 KiB each for nothing)."""
+    between records only while responses end on it: the worker's tick
+    (every 0.5 s) counts those, and the others give theirs back. Busy
+    keep-alive clients, HTTP/1.1 or HTTP/2, are counted; once they stop,
+    the count falls to zero within two ticks though they stay connected.
+    Clients we send other things to are never counted (they would hold
+    about 36 KiB each for little traffic): one trickling a request head
+    in, and HTTP/2 ones uploading slowly (answered with WINDOW_UPDATEs)
+    and pinging (answered with PING ACKs)."""
     h.wait_for(lambda: raw.metric(ADMIN, KEPT) == 0, 3,
                what="no connection keeping buffers from earlier tests")
     conns = [tls_conn(pki) for _ in range(4)]
-    peak = 0
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < 1.6:
+
+    def busy():
         for c in conns:
             assert get(c).status == 200
-        peak = max(peak, raw.metric(ADMIN, KEPT))
-    assert peak >= 1, "busy connections were not keeping buffers"
+    assert max(kept_while(busy, 1.6)) >= 1, \
+        "busy HTTP/1.1 connections were not keeping buffers"
     # quiet but open: given back within two ticks
     h.wait_for(lambda: raw.metric(ADMIN, KEPT) == 0, 2.5,
                what="quiet connections giving their buffers back")
-    assert get(conns[0]).status == 200      # and still served
+    # one more response: counted at the next tick, then given back
+    assert get(conns[0]).status == 200
+    h.wait_for(lambda: raw.metric(ADMIN, KEPT) >= 1, 1.5,
+               what="the connection just served keeping its buffers")
+    h.wait_for(lambda: raw.metric(ADMIN, KEPT) == 0, 2.5,
+               what="the connection served last giving them back")
+
     # trickling heads: nothing is sent to them, nothing kept
     slow = [tls_conn(pki) for _ in range(4)]
     head = raw.request("GET", raw.uniq("trickle"))
-    t0 = time.monotonic()
-    seen = []
-    for i in range(len(head) - 1):
-        for c in slow:
-            c.s.sendall(head[i:i + 1])
-        seen.append(raw.metric(ADMIN, KEPT))
-        if time.monotonic() - t0 > 1.4:
-            break
+    at = [0]
+
+    def trickle():
+        if at[0] < len(head) - 1:
+            for c in slow:
+                c.s.sendall(head[at[0]:at[0] + 1])
+            at[0] += 1
         time.sleep(0.03)
-    assert time.monotonic() - t0 > 1.0, "the trickle was too short"
-    assert max(seen) <= 1, seen     # conns[0] at most, just served
-    for c in conns + slow:
+    assert max(kept_while(trickle, 1.4)) == 0
+    assert at[0] > 10, "the trickle was too short"
+    for c in slow:      # before their header timeout answers them
         c.close()
+
+    # HTTP/2 uploads dribbled in, and pings: sent WINDOW_UPDATEs and
+    # PING ACKs, never a response, so nothing kept
+    ups = [h2_tls(pki) for _ in range(3)]
+    sids = [u.request("/" + raw.uniq("slow-up"), "POST", end=False,
+                      authority="api.test") for u in ups]
+    n = [0]
+
+    def dribble():
+        for u, sid in zip(ups, sids):
+            u.c.send_data(sid, b"x" * 2048)    # 28 x 2 KiB < the window
+            u.flush()
+            if n[0] % 4 == 0:
+                u.c.ping(b"%08d" % n[0])
+                u.flush()
+                seen = len(u.events)
+                u.pump(lambda c: any(
+                    isinstance(e, h2.events.PingAckReceived)
+                    for e in c.events[seen:]), 3)
+        n[0] += 1
+        time.sleep(0.05)
+    assert max(kept_while(dribble, 1.4)) == 0
+    assert any(isinstance(e, h2.events.WindowUpdated)
+               for u in ups for e in u.events), "no WINDOW_UPDATE came"
+    for u, sid in zip(ups, sids):
+        u.c.end_stream(sid)
+        u.flush()
+        r = u.response(sid)
+        assert isinstance(r, dict) and r["status"] == 200, r
+
+    # busy HTTP/2 connections are counted (a stream's response ends on
+    # the connection's TLS transport, not on its bridge)
+    def busy_h2():
+        for u in ups:
+            r = u.get("/" + raw.uniq("h2-busy"), authority="api.test")
+            assert isinstance(r, dict) and r["status"] == 200, r
+    assert max(kept_while(busy_h2, 1.6)) >= 1, \
+        "busy HTTP/2 connections were not keeping buffers"
+    h.wait_for(lambda: raw.metric(ADMIN, KEPT) == 0, 2.5,
+               what="quiet HTTP/2 connections giving their buffers back")
+    for c in conns:
+        c.close()
+    for u in ups:
+        u.close()
 
 
 def test_plain_http_to_tls_port_gets_400(gw):
