@@ -15,12 +15,8 @@ the default is 4 connections of 100 concurrent streams.
 Root (network namespace, taskset); nginx and h2load (scripts/deps.sh).
 """
 import argparse
-import os
-import resource
-import shutil
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -42,20 +38,7 @@ def main():
     if not 1 <= o.pairs <= 100 or not 1 <= o.seconds <= 30:
         ap.error("--pairs 1..100, --seconds 1..30")
     t.SECONDS = o.seconds
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    d = Path(tempfile.mkdtemp(prefix="sluice-ab-h2-"))
-    d.chmod(0o755)      # nginx workers run as nobody
-    b.sh(["ip", "netns", "add", b.NS])
-    procs = []
-    try:
-        b.sh(["ip", "-n", b.NS, "link", "set", "lo", "up"])
-        t.make_certs(d)
-        (d / "origin.conf").write_text(b.origin_conf(d))
-        procs.append(b.Proc("origin", ["nginx", "-p", d, "-c",
-                                       d / "origin.conf", "-g", "daemon off;"],
-                            b.OTHER_CPU, d))
-        b.wait_port(b.ORIGIN_PORT)
+    with t.origin_ns("sluice-ab-h2-") as (d, procs):
         run = {}
         for name, binary in (("A", o.a), ("B", o.b)):
             ec, rsa = t.PORTS["Sluice"]
@@ -91,12 +74,6 @@ def main():
               f"{sum(x > 1 for x in ratios)} of {len(ratios)} above 1); "
               f"p99 median A {statistics.median(p99['A']):.2f} ms, B "
               f"{statistics.median(p99['B']):.2f} ms")
-    finally:
-        for p in reversed(procs):
-            p.stop()
-        b.sh(["ip", "netns", "del", b.NS])
-        if not os.environ.get("BENCH_KEEP"):
-            shutil.rmtree(d, ignore_errors=True)
     return 0
 
 

@@ -98,28 +98,23 @@ def total_ir(path):
     raise RuntimeError(f"no totals in {path}")
 
 
-def run_one(name, conf_tmpl, o, d, headers):
-    conf = Path(conf_tmpl).read_text().replace(
-        "{port}", str(PORT)).replace(
-        "{origin}", f"127.0.0.1:{b.ORIGIN_PORT}").replace(
-        "{origin2}", f"127.0.0.1:{b.ORIGIN_PORT2}")
-    cfile = d / f"{name}.yaml"
-    cfile.write_text(conf)
-    out = Path(o.out) / f"callgrind.{name}"
+def measured(name, binary_argv, out, d, warm_up, measure):
+    """Start binary_argv under callgrind in the namespace (its dumps at
+    out.PID.N), run warm_up(), zero the counters, run measure(), dump,
+    stop it. Returns (instructions counted, dump path, seconds measured)."""
     for f in glob.glob(f"{out}*"):
         os.unlink(f)
     env = dict(os.environ, SLUICE_LOOP_WAIT="poll")
     argv = b.in_ns(["valgrind", "--tool=callgrind",
-                    f"--callgrind-out-file={out}.%p", "--dump-instr=no",
-                    str(Path(o.binary).resolve()), "-c", str(cfile)])
+                    f"--callgrind-out-file={out}.%p", "--dump-instr=no"] +
+                   binary_argv)
     log = open(d / f"{name}.log", "w")
     p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
-        b.wait_port(PORT, timeout=120)
-        run_client(200, o, headers)     # warm-up
+        warm_up()
         ctl(p.pid, "-z")
         t0 = time.monotonic()
-        run_client(o.requests, o, headers)
+        measure()
         secs = time.monotonic() - t0
         ctl(p.pid, "-d")
     finally:
@@ -132,12 +127,31 @@ def run_one(name, conf_tmpl, o, d, headers):
         log.close()
     dumps = sorted(glob.glob(f"{out}.*.1"))
     if not dumps:
-        raise RuntimeError(f"no dump for {name}: {(d / (name + '.log')).read_text()[-2000:]}")
-    ir = total_ir(dumps[-1])
+        raise RuntimeError(f"no dump for {name}: "
+                           f"{(d / (name + '.log')).read_text()[-2000:]}")
+    return total_ir(dumps[-1]), dumps[-1], secs
+
+
+def run_one(name, conf_tmpl, o, d, headers):
+    conf = Path(conf_tmpl).read_text().replace(
+        "{port}", str(PORT)).replace(
+        "{origin}", f"127.0.0.1:{b.ORIGIN_PORT}").replace(
+        "{origin2}", f"127.0.0.1:{b.ORIGIN_PORT2}")
+    cfile = d / f"{name}.yaml"
+    cfile.write_text(conf)
+    out = Path(o.out) / f"callgrind.{name}"
+
+    def warm_up():
+        b.wait_port(PORT, timeout=120)
+        run_client(200, o, headers)
+
+    ir, dump, secs = measured(
+        name, [str(Path(o.binary).resolve()), "-c", str(cfile)], out, d,
+        warm_up, lambda: run_client(o.requests, o, headers))
     print(f"{name}: {ir / o.requests:,.0f} instructions per request "
           f"({ir:,} for {o.requests} requests, {secs:.0f} s under "
-          f"valgrind); dump {dumps[-1]}", flush=True)
-    return ir / o.requests, dumps[-1]
+          f"valgrind); dump {dump}", flush=True)
+    return ir / o.requests, dump
 
 
 def main():

@@ -28,16 +28,12 @@ Root (network namespace); valgrind, nginx and nghttp2-client
 (scripts/deps.sh).
 """
 import argparse
-import glob
-import os
-import resource
-import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_callgrind as cg  # noqa: E402  (the callgrind run)
 import bench_http as b  # noqa: E402  (the same origin and namespace)
 import bench_tls as t   # noqa: E402  (the same certificates and config)
 
@@ -53,47 +49,19 @@ def h2load(n, conns, streams, d):
         raise RuntimeError(f"h2load: {r.stdout[-800:]} {r.stderr[-300:]}")
 
 
-def total_ir(path):
-    for line in Path(path).read_text(errors="replace").splitlines():
-        if line.startswith("summary:") or line.startswith("totals:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no totals in {path}")
-
-
 def run_one(name, binary, o, d):
-    out = Path(o.out) / f"callgrind.{name}"
-    for f in glob.glob(f"{out}*"):
-        os.unlink(f)
-    env = dict(os.environ, SLUICE_LOOP_WAIT="poll")
-    argv = b.in_ns(["valgrind", "--tool=callgrind",
-                    f"--callgrind-out-file={out}.%p", "--dump-instr=no",
-                    str(Path(binary).resolve()), "-c", str(d / "s.yaml")])
-    log = open(d / f"{name}.log", "w")
-    p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
-    try:
+    def warm_up():
         b.wait_port(PORT, timeout=120)
         h2load(2000, o.conns, o.streams, d)
-        subprocess.run(["callgrind_control", "-z", str(p.pid)], check=True,
-                       capture_output=True, timeout=300)
-        h2load(o.requests, o.conns, o.streams, d)
-        subprocess.run(["callgrind_control", "-d", str(p.pid)], check=True,
-                       capture_output=True, timeout=300)
-    finally:
-        p.terminate()
-        try:
-            p.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-        log.close()
-    dumps = sorted(glob.glob(f"{out}.*.1"))
-    if not dumps:
-        raise RuntimeError(f"no dump for {name}: "
-                           f"{(d / (name + '.log')).read_text()[-2000:]}")
-    ir = total_ir(dumps[-1]) / o.requests
+
+    ir, dump, _ = cg.measured(
+        name, [str(Path(binary).resolve()), "-c", str(d / "s.yaml")],
+        Path(o.out) / f"callgrind.{name}", d, warm_up,
+        lambda: h2load(o.requests, o.conns, o.streams, d))
+    ir /= o.requests
     print(f"{name} ({binary}): {ir:,.0f} instructions per request "
           f"({o.conns} connections x {o.streams} streams, {o.requests} "
-          f"requests); dump {dumps[-1]}", flush=True)
+          f"requests); dump {dump}", flush=True)
     return ir
 
 
@@ -106,32 +74,16 @@ def main():
     ap.add_argument("--streams", type=int, default=100)
     ap.add_argument("--out", default="build/callgrind/h2")
     o = ap.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if not 1 <= o.requests <= 1000000 or not 1 <= o.conns <= 1000:
+        ap.error("--requests 1..1000000, --conns 1..1000")
     Path(o.out).mkdir(parents=True, exist_ok=True)
-    d = Path(tempfile.mkdtemp(prefix="sluice-cgh2-"))
-    d.chmod(0o755)
-    b.sh(["ip", "netns", "add", b.NS])
-    procs = []
-    try:
-        b.sh(["ip", "-n", b.NS, "link", "set", "lo", "up"])
-        t.make_certs(d)
-        (d / "origin.conf").write_text(b.origin_conf(d))
-        procs.append(b.Proc("origin", ["nginx", "-p", d, "-c",
-                                       d / "origin.conf", "-g",
-                                       "daemon off;"], b.OTHER_CPU, d))
-        b.wait_port(b.ORIGIN_PORT)
+    with t.origin_ns("sluice-cgh2-") as (d, _procs):
         (d / "s.yaml").write_text(t.sluice_conf(d))
         ir_a = run_one("A", o.a, o, d)
         if o.b:
             ir_b = run_one("B", o.b, o, d)
             print(f"B / A: {ir_b / ir_a:.3f} ({ir_b - ir_a:+,.0f} "
                   "instructions per request)")
-    finally:
-        for p in reversed(procs):
-            p.stop()
-        b.sh(["ip", "netns", "del", b.NS])
-        shutil.rmtree(d, ignore_errors=True)
 
 
 if __name__ == "__main__":
