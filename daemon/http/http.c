@@ -119,11 +119,6 @@ static int fail(struct perr *e, int status, const char *msg)
 	return -1;
 }
 
-static inline uint8_t lower(uint8_t c)
-{
-	return (c >= 'A' && c <= 'Z') ? (uint8_t)(c | 0x20) : c;
-}
-
 /* a[0..n) equals the literal lit, ASCII case-insensitive */
 #define IEQ(a, n, lit) str_ieq((a), (n), "" lit, sizeof(lit) - 1)
 
@@ -147,15 +142,7 @@ void http_limits_default(struct http_limits *l)
 
 bool http_token_eq(const char *a, size_t alen, const char *lit)
 {
-	size_t i;
-
-	for (i = 0; i < alen; i++) {
-		if (lit[i] == '\0')
-			return false;
-		if (lower((uint8_t)a[i]) != lower((uint8_t)lit[i]))
-			return false;
-	}
-	return lit[i] == '\0';
+	return str_ieq(a, alen, lit, strlen(lit));
 }
 
 const char *http_reason(int status)
