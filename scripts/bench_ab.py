@@ -33,13 +33,10 @@ Example: the armed receives on and off in one binary:
 Root (network namespace, taskset); the tools of `make bench-http`.
 """
 import argparse
-import os
 import resource
-import shutil
 import shlex
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -70,19 +67,8 @@ def main():
     o = ap.parse_args()
     if not 1 <= o.pairs <= 100 or not 1 <= o.seconds <= 30:
         ap.error("--pairs 1..100, --seconds 1..30")
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    d = Path(tempfile.mkdtemp(prefix="sluice-ab-"))
-    d.chmod(0o755)      # nginx workers run as nobody
-    b.sh(["ip", "netns", "add", b.NS])
-    procs = []
-    try:
-        b.sh(["ip", "-n", b.NS, "link", "set", "lo", "up"])
-        (d / "origin.conf").write_text(b.origin_conf(d))
-        procs.append(b.Proc("origin", ["nginx", "-p", d, "-c",
-                                       d / "origin.conf", "-g", "daemon off;"],
-                            b.OTHER_CPU, d))
-        b.wait_port(b.ORIGIN_PORT)
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    with b.origin_ns("sluice-ab-") as (d, procs):
         run = {}
         hdrs = {"A": o.header_a, "B": o.header_b}
         for name, binary, env, svc, cf in (
@@ -144,12 +130,6 @@ def main():
               f"{statistics.median(p99['B'] or [0]):.2f} ms; user CPU per "
               f"request (ticks) median A {statistics.median(user['A']):.3f} us, B "
               f"{statistics.median(user['B']):.3f} us")
-    finally:
-        for p in reversed(procs):
-            p.stop()
-        b.sh(["ip", "netns", "del", b.NS])
-        if not os.environ.get("BENCH_KEEP"):
-            shutil.rmtree(d, ignore_errors=True)
     return 0
 
 

@@ -29,11 +29,9 @@ import argparse
 import glob
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -173,28 +171,13 @@ def main():
     if not 1 <= o.requests <= 200000 or not 1 <= o.conns <= 64:
         ap.error("--requests 1..200000, --conns 1..64")
     Path(o.out).mkdir(parents=True, exist_ok=True)
-    d = Path(tempfile.mkdtemp(prefix="sluice-cg-"))
-    d.chmod(0o755)      # nginx workers run as nobody
-    b.sh(["ip", "netns", "add", b.NS])
-    origin = None
-    try:
-        b.sh(["ip", "-n", b.NS, "link", "set", "lo", "up"])
-        (d / "origin.conf").write_text(b.origin_conf(d))
-        origin = b.Proc("origin", ["nginx", "-p", d, "-c", d / "origin.conf",
-                                   "-g", "daemon off;"], b.OTHER_CPU, d)
-        b.wait_port(b.ORIGIN_PORT)
+    with b.origin_ns("sluice-cg-") as (d, _procs):
         a, da = run_one("A", o.conf_a, o, d, o.header_a)
         bb, db = run_one("B", o.conf_b, o, d, o.header_b)
         print(f"B - A: {bb - a:+,.0f} instructions per request "
               f"(B/A {bb / a:.4f})")
         print(f"callgrind_annotate --inclusive=no {db} | head -40  "
               f"(and {da}) for the functions")
-    finally:
-        if origin:
-            origin.stop()
-        b.sh(["ip", "netns", "del", b.NS])
-        if not os.environ.get("BENCH_KEEP"):
-            shutil.rmtree(d, ignore_errors=True)
     return 0
 
 

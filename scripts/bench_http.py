@@ -20,6 +20,7 @@ before) / 10,000, measured on the proxy's worker process.
 Output: a Markdown section on stdout (and in $OUT if set), also written
 between the HTTP-BENCH markers of docs/BENCHMARKS.md (BENCH_NO_DOC=1: not).
 """
+import contextlib
 import os
 import re
 import resource
@@ -164,6 +165,38 @@ def wait_port(port, timeout=10):
 
 SMALL = "hello from the origin: a small response for the benchmark.\n" * 2
 BIG = "x" * 16384
+
+
+@contextlib.contextmanager
+def origin_ns(prefix, prepare=None):
+    """The set-up the A/B and callgrind scripts share: the open files
+    limit raised, a fresh directory (prepare(d) fills it first, e.g. with
+    certificates), a private network namespace with the NGINX origin on
+    CPU 1. Yields (directory, started processes); on exit stops them
+    (last first), deletes the namespace and, unless BENCH_KEEP is set, the
+    directory."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    d = Path(tempfile.mkdtemp(prefix=prefix))
+    d.chmod(0o755)      # nginx workers run as nobody
+    sh(["ip", "netns", "add", NS])
+    procs = []
+    try:
+        sh(["ip", "-n", NS, "link", "set", "lo", "up"])
+        if prepare:
+            prepare(d)
+        (d / "origin.conf").write_text(origin_conf(d))
+        procs.append(Proc("origin", ["nginx", "-p", d, "-c",
+                                     d / "origin.conf", "-g", "daemon off;"],
+                          OTHER_CPU, d))
+        wait_port(ORIGIN_PORT)
+        yield d, procs
+    finally:
+        for p in reversed(procs):
+            p.stop()
+        sh(["ip", "netns", "del", NS])
+        if not os.environ.get("BENCH_KEEP"):
+            shutil.rmtree(d, ignore_errors=True)
 
 
 def origin_conf(d):

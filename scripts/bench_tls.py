@@ -51,7 +51,6 @@ Steps (BENCH_STEPS, comma separated; all by default):
 Output: Markdown tables on stdout (and in $OUT if set), JSON with every
 round in build/bench/tls-results.json (BENCH_JSON overrides).
 """
-import contextlib
 import json
 import os
 import re
@@ -100,35 +99,10 @@ PORTS2 = {"Sluice": 8461, "NGINX": 8462, "HAProxy": 8463}
 BOTH_CPUS = "0,1"
 
 
-@contextlib.contextmanager
 def origin_ns(prefix):
-    """The set-up the HTTP/2 A/B scripts share with this one: the open
-    files limit raised, a fresh directory with this run's certificates, a
-    private network namespace with the NGINX origin of `make bench-http`
-    on CPU 1. Yields (directory, started processes); on exit stops them
-    (last first), deletes the namespace and, unless BENCH_KEEP is set, the
-    directory."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    d = Path(tempfile.mkdtemp(prefix=prefix))
-    d.chmod(0o755)      # nginx workers run as nobody
-    b.sh(["ip", "netns", "add", b.NS])
-    procs = []
-    try:
-        b.sh(["ip", "-n", b.NS, "link", "set", "lo", "up"])
-        make_certs(d)
-        (d / "origin.conf").write_text(b.origin_conf(d))
-        procs.append(b.Proc("origin", ["nginx", "-p", d, "-c",
-                                       d / "origin.conf", "-g", "daemon off;"],
-                            b.OTHER_CPU, d))
-        b.wait_port(b.ORIGIN_PORT)
-        yield d, procs
-    finally:
-        for p in reversed(procs):
-            p.stop()
-        b.sh(["ip", "netns", "del", b.NS])
-        if not os.environ.get("BENCH_KEEP"):
-            shutil.rmtree(d, ignore_errors=True)
+    """bench_http.origin_ns with this run's certificates in the directory
+    (the HTTP/2 A/B and callgrind scripts)."""
+    return b.origin_ns(prefix, make_certs)
 
 
 def make_certs(d):
