@@ -129,6 +129,12 @@ struct h2_stream {
 	 * chunk and the trailer section (sent as trailing HEADERS) */
 	char *rtail;
 	size_t rtail_len;
+	/* the final response head's fields, lowered, and :status: nghttp2
+	 * takes them without copying (NO_COPY_NAME/VALUE) and reads them
+	 * when it packs the HEADERS frame, which it does before the stream
+	 * closes or not at all (a closed stream's frame is dropped unpacked) */
+	char *rhead;
+	size_t rhead_cap;
 };
 
 /* HPACK flags for a field whose lower-case name is name: values that

@@ -18,6 +18,8 @@ opens a bridge); without the age rule,
 """
 import hashlib
 import json
+import socket
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -32,6 +34,7 @@ PORT = h.GW_PORT + 97
 ADMIN = "127.0.0.1:9997"
 TOKEN = "h2b-token-" + uuid.uuid4().hex
 KEEPALIVE_MS = 4000
+HEADS_PORT = 9084           # the origin of test_response_heads_stay_with_their_streams
 
 
 def config(workdir, name):
@@ -49,7 +52,13 @@ services:
   - name: echo
     targets: ["{h.SRV4}:{h.B1_PORT}"]
     connect_timeout_ms: 1000
+  - name: heads
+    targets: ["{h.ALLOWED4}:{HEADS_PORT}"]
+    connect_timeout_ms: 1000
 routes:
+  - name: heads
+    path_prefix: /heads/
+    service: heads
   - name: private
     path_prefix: /private/
     service: echo
@@ -244,6 +253,116 @@ def test_reused_stream_objects_carry_nothing_over(gw, backends):
         assert e["body_bytes"] == (len(body) if body else 0), e
         assert ("transfer-encoding" in e["headers"]) == bool(body), e
     c.close()
+
+
+def pad_of(tag, n):
+    """n bytes that HPACK can neither index usefully nor shrink much."""
+    return hashlib.shake_256(tag.encode()).hexdigest(n // 2 + 1)[:n]
+
+
+def head_for(path):
+    """The response head the origin below sends for path
+    ("/heads/<tag>/<pad>"): fields that name the request, a pad field of
+    <pad> bytes, and a body that names it too."""
+    tag, pad = path.split("/")[2], int(path.split("/")[3])
+    body = path.encode()
+    fields = [("X-Path", path), ("X-Tag-" + tag, tag),
+              ("X-Pad", pad_of(tag, pad)), ("Content-Length", str(len(body)))]
+    head = "HTTP/1.1 200 OK\r\n" + "".join(
+        f"{k}: {v}\r\n" for k, v in fields) + "\r\n"
+    return head.encode() + body
+
+
+def heads_origin():
+    """An HTTP/1.1 keep-alive origin (in the client namespace) answering
+    every GET with head_for(its path); a thread per connection."""
+    ls = raw.sockets_in(h.CLI_NS, 1, socket.AF_INET)[0]
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((h.ALLOWED4, HEADS_PORT))
+    ls.listen(256)
+    conns = []
+
+    def serve(conn):
+        buf = b""
+        try:
+            while True:
+                while b"\r\n\r\n" not in buf:
+                    d = conn.recv(65536)
+                    if not d:
+                        return
+                    buf += d
+                head, _, buf = buf.partition(b"\r\n\r\n")
+                path = head.split(b" ")[1].decode()
+                conn.sendall(head_for(path))
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def accept():
+        while True:
+            try:
+                conn, _ = ls.accept()
+            except OSError:
+                return
+            conns.append(conn)
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    return ls, conns
+
+
+def test_response_heads_stay_with_their_streams(gw, backends):
+    """A response's fields are handed to nghttp2 from the stream's own
+    buffer, not copied, and read when the HEADERS frame is packed. Rounds
+    of 80 concurrent streams on one connection, each answered with fields
+    of its own (its path, a name of its own, a pad field from 0 to 6 KiB,
+    so the buffer grows past its first size and past what a spare stream
+    keeps, and stream objects are reused in between), read by a client
+    that lets them pile up first: every stream gets exactly its own
+    response's fields, nothing of another's. Fails when the streams'
+    heads share one buffer."""
+    ls, conns = heads_origin()
+    # a small receive buffer, and a pause before reading: the responses
+    # pile up in the gateway, their HEADERS queued in nghttp2 unpacked
+    # while its output waits, so fields are read long after submission
+    s = raw.sockets_in(h.CLI_NS, 1, src=h.ALLOWED4)[0]
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(15)
+    s.connect((h.SRV4, PORT))
+    c = u.Client(PORT, sock_=s)
+    try:
+        pads = [0, 40, 700, 3000, 6000]
+        for rnd in range(4):
+            sids = {}
+            for i in range(80):
+                pad = pads[(i + rnd) % len(pads)]
+                path = f"/heads/t{rnd}x{i}/{pad}"
+                sids[c.request(path)] = path
+            time.sleep(1)
+            for sid, path in sids.items():
+                r = c.response(sid, timeout=15)
+                assert isinstance(r, dict) and r["status"] == 200, (path, r)
+                hs = {(k.decode() if isinstance(k, bytes) else k):
+                      (v.decode() if isinstance(v, bytes) else v)
+                      for k, v in r["headers"].items()}
+                tag, pad = path.split("/")[2], int(path.split("/")[3])
+                assert hs.get("x-path") == path, (path, hs.get("x-path"))
+                assert hs.get("x-tag-" + tag) == tag, (path, hs)
+                assert hs.get("x-pad", "") == pad_of(tag, pad), (path, len(
+                    hs.get("x-pad", "")))
+                others = [k for k in hs if k.startswith("x-tag-")
+                          and k != "x-tag-" + tag]
+                assert not others, (path, others)
+                assert r["body"] == path.encode(), (path, r["body"][:80])
+    finally:
+        c.close()
+        ls.close()
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 def test_bridge_older_than_half_the_keepalive_is_not_reused(gw, backends):
