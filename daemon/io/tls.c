@@ -404,7 +404,7 @@ static long read_end(struct tls_conn *tc, int n)
 }
 
 /* A completion of the multishot receive: all the plaintext it completes. */
-static long tls_read_multi_done(struct tls_conn *tc,
+static long tls_read_multi_done(struct transport *t, struct tls_conn *tc,
 				const struct loop_cqe *cqe, const char **data)
 {
 	size_t got = 0;
@@ -450,7 +450,18 @@ static long tls_read_multi_done(struct tls_conn *tc,
 		ret = read_end(tc, n);
 		if (ret == -EPROTO || !got)
 			return ret;
-		/* EOF or a partial record after data: the data first */
+		/* EOF or a partial record after data: the data first. A
+		 * close_notify read in the same batch as a request is kept
+		 * by OpenSSL (SSL_read says EOF from now on), but the armed
+		 * receive would complete again only when the peer sends
+		 * more or its FIN, and a client that sent close_notify
+		 * without a FIN would keep its connection open until the
+		 * keep-alive timeout after its response. Shutting the
+		 * socket's receive side ends the armed receive now, with
+		 * an EOF, which is then the peer's (its response still goes
+		 * out: only receiving ends). */
+		if (ret == 0 && cqe->more)
+			(void)shutdown(t->fd, SHUT_RD);
 	}
 	tc->delivered = true;
 	*data = tls_plain_multi;
@@ -501,7 +512,7 @@ static long tls_read_done(struct transport *t, const struct loop_cqe *cqe,
 
 	*data = NULL;
 	if (rop == TLS_ROP_MULTI)
-		return tls_read_multi_done(tc, cqe, data);
+		return tls_read_multi_done(t, tc, cqe, data);
 	tc->rop = TLS_ROP_NONE;
 	if (rop == TLS_ROP_SEND) {
 		if (cqe->res < 0)

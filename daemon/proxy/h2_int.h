@@ -132,7 +132,11 @@ struct h2_stream {
 	/* the final response head's fields, lowered, and :status: nghttp2
 	 * takes them without copying (NO_COPY_NAME/VALUE) and reads them
 	 * when it packs the HEADERS frame, which it does before the stream
-	 * closes or not at all (a closed stream's frame is dropped unpacked) */
+	 * closes or not at all (a closed stream's frame is dropped unpacked).
+	 * So this object must outlive the stream in nghttp2 (stream_free
+	 * only from its close callback, or right before the session is
+	 * deleted), and no callback of ours may read a frame's fields after
+	 * submission (there is no on_frame_not_send callback). */
 	char *rhead;
 	size_t rhead_cap;
 };

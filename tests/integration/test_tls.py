@@ -12,6 +12,8 @@ import ssl
 import subprocess
 import time
 
+import h2.config
+import h2.connection
 import h2.events
 import pytest
 
@@ -268,6 +270,134 @@ def test_records_cut_anywhere_and_requests_sharing_records(gw, backends,
         assert r.status == 200 and p.encode() in r.body, (r, r.body, p)
     for p in paths:
         assert len(raw.backend_entries(backends["b1"], p)) == 1, p
+
+
+def test_close_notify_with_a_request_ends_the_connection(gw, backends,
+                                                        pki):
+    """Between requests (the receive armed), a request and the client's
+    close_notify in one segment, without a FIN: the request reaches the
+    backend once, its response comes back, and the gateway then closes
+    the connection, as it does for a FIN, not after the keep-alive
+    timeout (60 s here). Before, the close_notify read in the request's
+    batch was noted by OpenSSL and then waited for a receive that never
+    came."""
+    c = raw.Conn(port=PORT, tls=False, timeout=10)
+    sock = c.s
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = t.client_ctx(pki).wrap_bio(inc, out, server_hostname="api.test")
+    while True:
+        try:
+            tls.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            sock.sendall(out.read())
+            d = sock.recv(65536)
+            assert d, "the gateway closed during the handshake"
+            inc.write(d)
+    sock.sendall(out.read())
+    c.s = _Decrypting(sock, tls, inc)
+    tls.write(raw.request("GET", raw.uniq("cn-first")))
+    sock.sendall(out.read())
+    assert c.response().status == 200
+    time.sleep(0.2)
+    path = raw.uniq("cn-last")
+    tls.write(raw.request("GET", path))
+    with pytest.raises(ssl.SSLWantReadError):
+        tls.unwrap()                # our close_notify, theirs not yet
+    sock.sendall(out.read())        # the request and close_notify at once
+    plain, eof, waited = _read_to_eof(sock, tls, inc, 10)
+    sock.close()
+    assert plain.startswith(b"HTTP/1.1 200") and path.encode() in plain, \
+        plain[:200]
+    assert len(raw.backend_entries(backends["b1"], path)) == 1
+    assert eof, f"still open {waited:.1f} s after the response"
+
+
+def _read_to_eof(sock, tls, inc, seconds):
+    """Plaintext read until the gateway closes the connection (or the
+    time is up): (plaintext, closed, seconds waited)."""
+    t0 = time.monotonic()
+    plain, eof = b"", False
+    sock.settimeout(seconds)
+    try:
+        while True:
+            d = sock.recv(65536)
+            if not d:
+                eof = True
+                break
+            inc.write(d)
+            try:
+                while True:
+                    plain += tls.read(65536)
+            except (ssl.SSLWantReadError, ssl.SSLZeroReturnError):
+                pass
+    except socket.timeout:
+        pass
+    return plain, eof, time.monotonic() - t0
+
+
+def test_close_notify_with_an_h2_request_ends_the_connection(gw, backends,
+                                                           pki):
+    """The same over HTTP/2: after a first stream, a request's HEADERS
+    and close_notify in one segment, without a FIN. The connection is
+    closed at once, as on a FIN (an HTTP/2 client that ends its side
+    gets no more answers: docs/HTTP2.md), not after the idle timeout."""
+    c = raw.Conn(port=H2, tls=False, timeout=10)
+    sock = c.s
+    ctx = t.client_ctx(pki)
+    ctx.set_alpn_protocols(["h2"])
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(inc, out, server_hostname="api.test")
+    while True:
+        try:
+            tls.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            sock.sendall(out.read())
+            d = sock.recv(65536)
+            assert d, "the gateway closed during the handshake"
+            inc.write(d)
+    assert tls.selected_alpn_protocol() == "h2"
+    conn = h2.connection.H2Connection(h2.config.H2Configuration(
+        client_side=True, header_encoding="utf-8"))
+    conn.initiate_connection()
+
+    def request(path):
+        sid = conn.get_next_available_stream_id()
+        conn.send_headers(sid, [(":method", "GET"), (":path", path),
+                                (":scheme", "https"),
+                                (":authority", "api.test")],
+                          end_stream=True)
+        tls.write(conn.data_to_send())
+        return sid
+
+    first = request(raw.uniq("cn2-first"))
+    sock.sendall(out.read())
+    done, status = False, {}
+    while not done:
+        d = sock.recv(65536)
+        assert d, "closed before the first response"
+        inc.write(d)
+        try:
+            while True:
+                for e in conn.receive_data(tls.read(65536)):
+                    if isinstance(e, h2.events.ResponseReceived):
+                        status[e.stream_id] = dict(e.headers)[":status"]
+                    done |= (isinstance(e, h2.events.StreamEnded)
+                             and e.stream_id == first)
+        except ssl.SSLWantReadError:
+            pass
+        tls.write(conn.data_to_send())
+        sock.sendall(out.read())
+    assert status[first] == "200"
+    time.sleep(0.2)
+    request(raw.uniq("cn2-last"))
+    with pytest.raises(ssl.SSLWantReadError):
+        tls.unwrap()
+    sock.sendall(out.read())        # HEADERS and close_notify at once
+    plain, eof, waited = _read_to_eof(sock, tls, inc, 10)
+    sock.close()
+    assert eof and waited < 5, f"still open {waited:.1f} s after close_notify"
 
 
 def test_key_update_between_requests(gw, backends):
