@@ -72,8 +72,9 @@ static void keep_small(char **b, size_t *cap)
 /*
  * A stream is over. Its object and its small buffers (fields, w, wf,
  * rhead) go to the worker's spares for the next stream, up to
- * H2S_SPARE_MAX; the rest is freed. malloc and free were about 7% of the daemon's
- * instructions per HTTP/2 request (eleven of each per stream).
+ * H2S_SPARE_MAX; the rest is freed. malloc and free were about 7% of
+ * the daemon's instructions per HTTP/2 request (eleven of each per
+ * stream).
  */
 static void stream_free(struct proxy *p, struct h2_stream *s)
 {
