@@ -206,6 +206,25 @@ def test_large_bodies_both_ways(gw, pki):
     c.close()
 
 
+def _handshake(sock, ctx):
+    """A TLS handshake over sock through memory BIOs, so that the test
+    decides how ciphertext is cut and sent: (tls, inc, out), the client's
+    last flight sent."""
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(inc, out, server_hostname="api.test")
+    while True:
+        try:
+            tls.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            sock.sendall(out.read())
+            d = sock.recv(65536)
+            assert d, "the gateway closed during the handshake"
+            inc.write(d)
+    sock.sendall(out.read())
+    return tls, inc, out
+
+
 class _Decrypting:
     """recv() of the plaintext an ssl.SSLObject makes of what sock brings,
     so that raw.Conn parses responses that came as hand-cut records."""
@@ -235,18 +254,7 @@ def test_records_cut_anywhere_and_requests_sharing_records(gw, backends,
     c = raw.Conn(port=PORT, tls=False, timeout=10)
     sock = c.s
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
-    tls = t.client_ctx(pki).wrap_bio(inc, out, server_hostname="api.test")
-    while True:
-        try:
-            tls.do_handshake()
-            break
-        except ssl.SSLWantReadError:
-            sock.sendall(out.read())
-            d = sock.recv(65536)
-            assert d, "the gateway closed during the handshake"
-            inc.write(d)
-    sock.sendall(out.read())
+    tls, inc, out = _handshake(sock, t.client_ctx(pki))
     c.s = _Decrypting(sock, tls, inc)
     tls.write(raw.request("GET", raw.uniq("cut-first")))
     sock.sendall(out.read())
@@ -283,18 +291,7 @@ def test_close_notify_with_a_request_ends_the_connection(gw, backends,
     came."""
     c = raw.Conn(port=PORT, tls=False, timeout=10)
     sock = c.s
-    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
-    tls = t.client_ctx(pki).wrap_bio(inc, out, server_hostname="api.test")
-    while True:
-        try:
-            tls.do_handshake()
-            break
-        except ssl.SSLWantReadError:
-            sock.sendall(out.read())
-            d = sock.recv(65536)
-            assert d, "the gateway closed during the handshake"
-            inc.write(d)
-    sock.sendall(out.read())
+    tls, inc, out = _handshake(sock, t.client_ctx(pki))
     c.s = _Decrypting(sock, tls, inc)
     tls.write(raw.request("GET", raw.uniq("cn-first")))
     sock.sendall(out.read())
@@ -346,17 +343,7 @@ def test_close_notify_with_an_h2_request_ends_the_connection(gw, backends,
     sock = c.s
     ctx = t.client_ctx(pki)
     ctx.set_alpn_protocols(["h2"])
-    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
-    tls = ctx.wrap_bio(inc, out, server_hostname="api.test")
-    while True:
-        try:
-            tls.do_handshake()
-            break
-        except ssl.SSLWantReadError:
-            sock.sendall(out.read())
-            d = sock.recv(65536)
-            assert d, "the gateway closed during the handshake"
-            inc.write(d)
+    tls, inc, out = _handshake(sock, ctx)
     assert tls.selected_alpn_protocol() == "h2"
     conn = h2.connection.H2Connection(h2.config.H2Configuration(
         client_side=True, header_encoding="utf-8"))
