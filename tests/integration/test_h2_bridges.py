@@ -283,17 +283,9 @@ def heads_origin():
     conns = []
 
     def serve(conn):
-        buf = b""
         try:
-            while True:
-                while b"\r\n\r\n" not in buf:
-                    d = conn.recv(65536)
-                    if not d:
-                        return
-                    buf += d
-                head, _, buf = buf.partition(b"\r\n\r\n")
-                path = head.split(b" ")[1].decode()
-                conn.sendall(head_for(path))
+            for head in raw.request_heads(conn):
+                conn.sendall(head_for(head.split(b" ")[1].decode()))
         except OSError:
             pass
         finally:
