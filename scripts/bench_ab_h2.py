@@ -2,7 +2,7 @@
 """Paired A/B of two sluiced builds over HTTP/2 with TLS (ALPN h2).
 
     scripts/bench_ab_h2.py A B [--pairs N] [--seconds S] [--streams M]
-                               [--conns C]
+                               [--conns C] [--http-a K=V,..] [--http-b K=V,..]
 
 The set-up of `make bench-tls` (scripts/bench_tls.py: a private network
 namespace, the NGINX origin on CPU 1, an ECDSA certificate made for the
@@ -10,7 +10,9 @@ run); A and B each run with one worker on CPU 0 and short h2load runs
 alternate between them (A B, B A, ...). Each pair gives the ratio of
 requests per proxy CPU second, B over A; the result is the median of the
 pairs. --streams 1 with --conns 64 is one stream at a time per connection;
-the default is 4 connections of 100 concurrent streams.
+the default is 4 connections of 100 concurrent streams. --http-a and
+--http-b add keys to the http: section of A's or B's configuration (the
+same binary twice compares two settings, e.g. --http-b h2_coalesce_us=0).
 
 Root (network namespace, taskset); nginx and h2load (scripts/deps.sh).
 """
@@ -34,6 +36,8 @@ def main():
     ap.add_argument("--seconds", type=int, default=3)
     ap.add_argument("--streams", type=int, default=100)
     ap.add_argument("--conns", type=int, default=4)
+    ap.add_argument("--http-a", default="")
+    ap.add_argument("--http-b", default="")
     o = ap.parse_args()
     if not 1 <= o.pairs <= 100 or not 1 <= o.seconds <= 30:
         ap.error("--pairs 1..100, --seconds 1..30")
@@ -44,6 +48,10 @@ def main():
             ec, rsa = t.PORTS["Sluice"]
             conf = t.sluice_conf(d).replace(f":{ec}\n", f":{PORTS[name]}\n")
             conf = conf.replace(f":{rsa}\n", f":{PORTS[name] + 10}\n")
+            extra = o.http_a if name == "A" else o.http_b
+            conf = conf.replace("http:\n", "http:\n" + "".join(
+                f"  {kv.split('=', 1)[0]}: {kv.split('=', 1)[1]}\n"
+                for kv in extra.split(",") if kv))
             (d / f"{name}.yaml").write_text(conf)
             p = b.Proc(name, [str(Path(binary).resolve()), "-c",
                               d / f"{name}.yaml"], b.PROXY_CPU, d)

@@ -460,6 +460,9 @@ struct config_http {
 	uint32_t h2_max_frame_size;
 	uint32_t h2_max_glitches;
 	uint32_t h2_stall_timeout_ms;
+	/* output to a client held back this long (µs, 0: never) while
+	 * enough of its streams wait on their upstreams (h2.c) */
+	uint32_t h2_coalesce_us;
 	/* PROXY protocol peers and X-Forwarded-For hops that are believed:
 	 * the top-level trusted_proxies (config.trusted_proxies) */
 };

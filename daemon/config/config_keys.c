@@ -826,6 +826,9 @@ static const struct ckey http_keys[] = {
 	{ .name = "h2_stall_timeout_ms", .set = cfg_set_u32,
 	  .off = H(h2_stall_timeout_ms), .min = 100, .max = 3600000,
 	  .def_int = 30000, .flags = K_RELOAD },
+	{ .name = "h2_coalesce_us", .set = cfg_set_u32,
+	  .off = H(h2_coalesce_us), .min = 0, .max = 1000,
+	  .def_int = 200, .flags = K_RELOAD },
 };
 #undef H
 static const struct csection http_sec = {

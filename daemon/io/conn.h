@@ -52,6 +52,8 @@ enum conn_op {
 	 * look at the connection again after the ring's completions of the
 	 * turn */
 	CONN_OP_DEFER,
+	/* a timeout of the connection's own (HTTP/2 output coalescing) */
+	CONN_OP_TIMER,
 	CONN_OP__MAX,
 };
 

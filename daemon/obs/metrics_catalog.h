@@ -219,6 +219,9 @@
 	X(H2_BRIDGES_REUSED, COUNTER, SUM, "sluice_h2_bridges_reused_total",    \
 	  NOB, (), "HTTP/2 streams that took a bridge an earlier stream of "     \
 	  "their connection parked.")                                            \
+	X(H2_OUTPUT_HELD, COUNTER, SUM, "sluice_h2_output_held_total", NOB,     \
+	  (), "Times output to an HTTP/2 client was held back to go out "       \
+	  "together with more (h2_coalesce_us).")                               \
 	X(GRPC_RESPONSES, COUNTER, SUM, "sluice_grpc_responses_total", NOB,      \
 	  (MD_ROUTE, MD_GRPC_STATUS),                                            \
 	  "Responses of HTTP/2 upstreams (protocol: h2) that carried a "        \

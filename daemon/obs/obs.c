@@ -721,6 +721,8 @@ void obs_h2_event(unsigned int i, int what, const char *reason)
 		metrics_inc(w->shard, MF_H2_BRIDGES_OPENED, NULL, 1);
 	} else if (what == OBS_H2_BRIDGE_REUSED) {
 		metrics_inc(w->shard, MF_H2_BRIDGES_REUSED, NULL, 1);
+	} else if (what == OBS_H2_OUTPUT_HELD) {
+		metrics_inc(w->shard, MF_H2_OUTPUT_HELD, NULL, 1);
 	} else {
 		l[0] = metrics_label_index(g.m, MD_H2_REASON, reason);
 		metrics_inc(w->shard, MF_H2_ABUSE, l, 1);

@@ -143,14 +143,15 @@ void obs_tls_cert_expiry(const char *listener, const char *file,
 /* A receive found every provided buffer of its class in use (ENOBUFS)
  * and is posted again. */
 void obs_recv_buffers_exhausted(unsigned int worker);
-/* HTTP/2: a connection, a stream, a bridge opened or reused, or abuse
- * seen (reason: a static label, docs/HTTP2.md). */
+/* HTTP/2: a connection, a stream, a bridge opened or reused, output held
+ * back to coalesce, or abuse seen (reason: a static label, docs/HTTP2.md). */
 enum {
 	OBS_H2_CONN,
 	OBS_H2_STREAM,
 	OBS_H2_ABUSE,
 	OBS_H2_BRIDGE_NEW,
 	OBS_H2_BRIDGE_REUSED,
+	OBS_H2_OUTPUT_HELD,
 };
 void obs_h2_event(unsigned int worker, int what, const char *reason);
 /* Response body bytes a finished (or torn down) splice moved. */

@@ -114,6 +114,36 @@ static bool take_pending(struct h2_conn *hc)
 	return hc->pend_len == 0;
 }
 
+/* Coalescing: while many of the client's streams wait on their upstreams,
+ * their responses come within moments of each other. Sent as each comes,
+ * every few go out as a TLS record (and a segment) of their own, and the
+ * client pays for each record it decrypts, each wakeup and read, about
+ * as much as for the responses themselves. So output that is less than
+ * a full record is held back until it fills one, until fewer streams
+ * wait, or for coalesce_us at most: one timeout per held connection.
+ * true: held (the timeout is pending). */
+static bool hold(struct h2_conn *hc)
+{
+	struct proxy *p = hc->p;
+	struct conn *c = hc->c;
+
+	if (hc->hold_over || !hc->coalesce_us || hc->dead ||
+	    hc->n_waiting < H2_COALESCE_WAITING ||
+	    buf_len(c->out) >= H2_COALESCE_BYTES ||
+	    buf_room(c->out) < buf_len(c->out))	/* input waits on it */
+		return false;
+	if (hc->hold_armed)
+		return true;
+	p->h2_hold_ts.tv_sec = 0;
+	p->h2_hold_ts.tv_nsec = (long long)hc->coalesce_us * 1000;
+	if (loop_timeout(p->loop, &p->h2_hold_ts, conn_ud(c, CONN_OP_TIMER)))
+		return false;	/* no room in the ring: sent now */
+	conn_op_start(c);
+	hc->hold_armed = true;
+	obs_h2_event(p->worker, OBS_H2_OUTPUT_HELD, NULL);
+	return true;
+}
+
 void h2__flush(struct h2_conn *hc)
 {
 	struct conn *c = hc->c;
@@ -144,6 +174,8 @@ void h2__flush(struct h2_conn *hc)
 		hc->pend_len = (size_t)n;
 	}
 	if (!(c->flags & CONN_F_SEND) && buf_len(c->out)) {
+		if (hold(hc))
+			return;
 		if (proxy__post_send(p, c, buf_head(c->out), buf_len(c->out)))
 			close_now(hc);
 		return;
@@ -543,6 +575,7 @@ static int start(struct proxy *p, struct conn *c)
 	hc->max_glitches = h->h2_max_glitches;
 	hc->max_header_list = h->h2_max_header_list;
 	hc->stall_ms = h->h2_stall_timeout_ms;
+	hc->coalesce_us = h->h2_coalesce_us;
 	hc->idle_ms = h->keepalive_timeout_ms;
 	if (nghttp2_session_server_new2(&hc->s, p->h2_cbs, hc, p->h2_opt)) {
 		free(hc);
@@ -625,6 +658,13 @@ void h2_complete(struct proxy *p, struct conn *c, unsigned int op,
 		on_recv(hc, cqe);
 	else if (op == CONN_OP_SEND)
 		on_sent(hc, cqe);
+	else if (op == CONN_OP_TIMER) {
+		/* what is held goes out; more output later may be held again */
+		hc->hold_armed = false;
+		hc->hold_over = true;
+		h2__flush(hc);
+		hc->hold_over = false;
+	}
 	h2__leave(hc);
 }
 

@@ -69,7 +69,20 @@ struct h2_conn {
 	 * connection's stream limit); most recently parked last. */
 	struct h2_idle_bridge *idle;
 	unsigned int n_idle, idle_cap;
+	/* output coalescing (h2__flush): streams whose request is complete
+	 * and whose response head has not come yet; while at least
+	 * H2_COALESCE_WAITING of them wait, output goes out when it fills
+	 * a record, or coalesce_us after it was first held */
+	unsigned int n_waiting;
+	uint32_t coalesce_us;
+	bool hold_armed;		/* the CONN_OP_TIMER timeout is pending */
+	bool hold_over;			/* it fired: send what is held */
 };
+
+/* Streams waiting on their upstreams from which output is held back, and
+ * the held bytes that go out at once (about one full TLS record). */
+#define H2_COALESCE_WAITING	8
+#define H2_COALESCE_BYTES	15000
 
 struct h2_stream {
 	struct h2_stream *prev, *next;
@@ -115,6 +128,7 @@ struct h2_stream {
 	size_t unconsumed;
 	/* response */
 	bool resp_head;			/* final head parsed and submitted */
+	bool waiting;			/* counted in hc->n_waiting */
 	bool resp_done;			/* last byte handed to nghttp2 */
 	bool deferred;			/* data provider waits for bytes */
 	bool b_eof;			/* the bridge closed */

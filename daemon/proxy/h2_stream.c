@@ -160,6 +160,30 @@ static void unlink_stream(struct h2_conn *hc, struct h2_stream *s)
 		s->next->prev = s->prev;
 	s->prev = s->next = NULL;
 	hc->n_streams--;
+	if (s->waiting)
+		hc->n_waiting--;
+	s->waiting = false;
+}
+
+/* The whole request is in: the stream waits on its upstream until the
+ * response head comes (output coalescing counts it, h2.c). */
+static void request_done(struct h2_conn *hc, struct h2_stream *s)
+{
+	s->req_done = true;
+	if (!s->resp_head && !s->waiting) {
+		s->waiting = true;
+		hc->n_waiting++;
+	}
+}
+
+/* The stream's response head is submitted (or it gets none): it is not
+ * waiting on its upstream any more. */
+static void head_out(struct h2_stream *s)
+{
+	s->resp_head = true;
+	if (s->waiting && s->hc)
+		s->hc->n_waiting--;
+	s->waiting = false;
 }
 
 int h2s_begin_headers(struct h2_conn *hc, int32_t id)
@@ -594,7 +618,8 @@ void h2s_headers_done(struct h2_conn *hc, struct h2_stream *s, bool end)
 		w_str(s, "transfer-encoding: chunked\r\n");
 	w_str(s, "\r\n");
 	s->fields_len = 0;	/* the buffer is kept for trailers or reuse */
-	s->req_done = end;
+	if (end)
+		request_done(hc, s);
 	ret = open_bridge(hc, s);
 	if (ret)
 		goto fail;
@@ -662,7 +687,7 @@ void h2s_end(struct h2_conn *hc, struct h2_stream *s)
 {
 	if (s->status || s->req_done)
 		return;
-	s->req_done = true;
+	request_done(hc, s);
 	if (s->chunked && !s->w_dead && s->b) {
 		/* the last chunk, with the request trailers if any; without
 		 * room for it the request is unfinished: the bridge takes no
@@ -729,7 +754,7 @@ static void answer(struct h2_conn *hc, struct h2_stream *s)
 			      NGHTTP2_NV_FLAG_NONE };
 	nv[2] = (nghttp2_nv){ (uint8_t *)"content-length", (uint8_t *)len, 14,
 			      (size_t)n, NGHTTP2_NV_FLAG_NONE };
-	s->resp_head = true;
+	head_out(s);
 	if (nghttp2_submit_response(hc->s, s->id, nv, 3, &dp))
 		nghttp2_submit_rst_stream(hc->s, NGHTTP2_FLAG_NONE, s->id,
 					  NGHTTP2_INTERNAL_ERROR);
@@ -1013,7 +1038,7 @@ static void submit_head(struct h2_conn *hc, struct h2_stream *s)
 	s->resp_keep = r->keep_alive && r->body != HTTP_BODY_UNTIL_CLOSE;
 	http_chunked_init(&s->rck);
 	buf_consume(in, (size_t)len);
-	s->resp_head = true;
+	head_out(s);
 	if (s->rbody == HTTP_BODY_NONE ||
 	    (s->rbody == HTTP_BODY_LENGTH && !s->rleft)) {
 		s->resp_done = true;
@@ -1025,7 +1050,7 @@ static void submit_head(struct h2_conn *hc, struct h2_stream *s)
 		goto bad;
 	return;
 bad:
-	s->resp_head = true;
+	head_out(s);
 	s->resp_done = true;
 	nghttp2_submit_rst_stream(hc->s, NGHTTP2_FLAG_NONE, s->id,
 				  NGHTTP2_INTERNAL_ERROR);

@@ -107,6 +107,9 @@ struct proxy {
 	void *h2_spare;
 	unsigned int n_h2_spare;
 	bool h2_gone;			/* proxy_destroy(): no more closes */
+	/* the output-coalescing timeouts' interval: io_uring reads it when
+	 * the ring takes the request, after the connection may be gone */
+	struct loop_ts h2_hold_ts;
 };
 
 /* max_conns: client + upstream connections (0: derived from

@@ -882,6 +882,7 @@ static void test_http_section(void **state)
 	assert_int_equal(c->http.h2_max_frame_size, 16384);
 	assert_int_equal(c->http.h2_max_glitches, 100);
 	assert_int_equal(c->http.h2_stall_timeout_ms, 30000);
+	assert_int_equal(c->http.h2_coalesce_us, 200);
 	config_put(c);
 
 	c = parse_ok("listeners:\n"
@@ -969,6 +970,10 @@ static void test_http_errors(void **state)
 		      "cfg.yaml:7:22: http.h2_max_frame_size: 16383 is out of range (16384-16777215)\n");
 	expect_errors(BASE "http:\n  h2_max_concurrent_streams: 0\n",
 		      "cfg.yaml:7:30: http.h2_max_concurrent_streams: 0 is out of range (1-1000)\n");
+	expect_errors(BASE "http:\n  h2_coalesce_us: 1001\n",
+		      "cfg.yaml:7:19: http.h2_coalesce_us: 1001 is out of range (0-1000)\n");
+	expect_errors(BASE "http:\n  h2_coalesce_us: -1\n",
+		      "cfg.yaml:7:19: http.h2_coalesce_us: -1 is out of range (0-1000)\n");
 	expect_errors("listeners:\n  - name: l\n    address: 127.0.0.1:8080\n"
 		      "    h2c: yes\n" "xdp:\n  enabled: false\n",
 		      "cfg.yaml:4:10: listeners[0].h2c: expected a boolean (true or false), got 'yes'\n");
