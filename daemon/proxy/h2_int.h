@@ -128,7 +128,6 @@ struct h2_stream {
 	size_t unconsumed;
 	/* response */
 	bool resp_head;			/* final head parsed and submitted */
-	bool waiting;			/* counted in hc->n_waiting */
 	bool resp_done;			/* last byte handed to nghttp2 */
 	bool deferred;			/* data provider waits for bytes */
 	bool b_eof;			/* the bridge closed */

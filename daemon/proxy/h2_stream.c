@@ -160,30 +160,29 @@ static void unlink_stream(struct h2_conn *hc, struct h2_stream *s)
 		s->next->prev = s->prev;
 	s->prev = s->next = NULL;
 	hc->n_streams--;
-	if (s->waiting)
+	if (s->req_done && !s->resp_head)
 		hc->n_waiting--;
-	s->waiting = false;
 }
 
 /* The whole request is in: the stream waits on its upstream until the
- * response head comes (output coalescing counts it, h2.c). */
+ * response head comes. hc->n_waiting counts the linked streams with
+ * req_done && !resp_head (output coalescing, h2.c). */
 static void request_done(struct h2_conn *hc, struct h2_stream *s)
 {
+	if (s->req_done)
+		return;
 	s->req_done = true;
-	if (!s->resp_head && !s->waiting) {
-		s->waiting = true;
+	if (!s->resp_head)
 		hc->n_waiting++;
-	}
 }
 
 /* The stream's response head is submitted (or it gets none): it is not
  * waiting on its upstream any more. */
 static void head_out(struct h2_stream *s)
 {
-	s->resp_head = true;
-	if (s->waiting && s->hc)
+	if (s->req_done && !s->resp_head && s->hc)
 		s->hc->n_waiting--;
-	s->waiting = false;
+	s->resp_head = true;
 }
 
 int h2s_begin_headers(struct h2_conn *hc, int32_t id)
