@@ -11,13 +11,17 @@
  *                RFC 9113 section 8 and translated to HTTP/1.1, handed to
  *                the unchanged HTTP/1.1 request path through a socket
  *                pair (route, gate, limits, upstream pools, access log,
- *                request id: all per stream), the HTTP/1.1 response
- *                translated back (trailers as a trailing HEADERS frame)
+ *                request id: all per stream)
+ *   h2_resp.c    a stream's response: the HTTP/1.1 response translated
+ *                back (trailers as a trailing HEADERS frame), and the
+ *                answers a stream gets from us (400/405/431/503)
  *   h2_up.c      HTTP/2 to upstreams (services[].protocol: h2, gRPC): a
  *                transport wrapping the upstream connection's plain or TLS
  *                one with an nghttp2 client session; the exchange above
  *                writes and reads HTTP/1.1 (trailers in the chunked body);
  *                pooled like HTTP/1.1 connections, one request at a time
+ *   h2_up_resp.c the upstream's response frames as the HTTP/1.1 response
+ *                the exchange reads, and the 502s naming what went wrong
  *
  * The only files that include <nghttp2/nghttp2.h>.
  */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Shared by h2.c and h2_stream.c (see h2.h): the connection and the
- * stream. Includes <nghttp2/nghttp2.h>; nothing outside proxy/h2*.c may.
+ * Shared by h2.c, h2_stream.c and h2_resp.c (see h2.h): the connection
+ * and the stream. Includes <nghttp2/nghttp2.h>; nothing outside
+ * proxy/h2*.c may.
  */
 #ifndef SLUICE_H2_INT_H
 #define SLUICE_H2_INT_H
@@ -232,5 +233,19 @@ void h2s_complete(struct proxy *p, struct conn *b, unsigned int op,
 void h2s_release(struct proxy *p, struct conn *b);
 /* Free the worker's spare stream objects (proxy_destroy). */
 void h2s_spares_free(struct proxy *p);
+/* Room for n more bytes in s->w (never the buffer in flight). */
+int h2s_w_reserve(struct h2_stream *s, size_t n);
+/* The stream's response head is submitted (or it gets none): it is not
+ * waiting on its upstream any more. */
+void h2s_head_out(struct h2_stream *s);
+
+/* h2_resp.c: a stream's response */
+/* Answer the stream ourselves (s->status, s->error) with a JSON body. */
+void h2s_answer(struct h2_conn *hc, struct h2_stream *s);
+/* Parse the HTTP/1.1 response head in the bridge's buffer; once it is
+ * whole, submit it as HEADERS (and the body as DATA as it comes). */
+void h2s_submit_head(struct h2_conn *hc, struct h2_stream *s);
+/* A field HTTP/2 forbids (RFC 9113 8.2.2): n[0, l) in lower case. */
+bool h2_conn_specific(const char *n, size_t l);
 
 #endif

@@ -33,95 +33,22 @@
  * An upstream that resets the stream, sends GOAWAY before answering, or
  * does not speak HTTP/2 (answers HTTP/1.x, breaks the framing) gets a 502
  * JSON response made here that names the problem; a gRPC client reads a
- * 502 as UNAVAILABLE.
+ * 502 as UNAVAILABLE. The response side (frames to HTTP/1.1, the 502s)
+ * is h2_up_resp.c; this file has the transport, the socket I/O and the
+ * request.
  */
-#include "proxy/h2_int.h"
+#include "proxy/h2_up_int.h"
 
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "config/config.h"
 #include "http/rewrite.h"
 #include "io/tls.h"
-#include "lib/log.h"
 #include "proxy/exchange.h"
-
-#define UP_OUT_SIZE	(32 * 1024)	/* frames in flight to the socket */
-#define UP_PENDING_MAX	(64 * 1024)	/* request body held for the window */
-#define UP_RBUF_MAX	(64 * 1024)	/* response held for the exchange */
-
-struct h2up {
-	struct transport inner;		/* plain or TLS, the socket's */
-	struct proxy *p;
-	struct conn *u;
-	nghttp2_session *s;
-	int32_t id;			/* the stream; 0 before the request */
-	bool tls;
-	/* the request as written by the exchange */
-	char *head;			/* its head, until complete */
-	size_t head_len, head_cap;
-	bool head_done;
-	bool head_method;		/* HEAD: a response without body */
-	enum http_body body;
-	uint64_t left;
-	struct http_chunked ck;
-	char *pend;			/* body for DATA frames */
-	size_t pend_len, pend_off, pend_cap;
-	bool req_eof;
-	bool deferred;			/* the data provider waits */
-	/* chunked framing since the last data run; at the end, the request
-	 * trailers, sent as a trailing HEADERS frame (tnv points into it) */
-	char *tail;
-	size_t tail_len;
-	nghttp2_nv tnv[32];
-	size_t n_tnv;
-	/* frames to the socket */
-	char out[UP_OUT_SIZE];
-	size_t out_len, out_off;
-	const uint8_t *chunk;		/* mem_send's, not yet in out */
-	size_t chunk_len;
-	bool sending, receiving;
-	bool sock_eof;
-	/* the response, as HTTP/1.1, for the exchange */
-	char *rbuf;
-	size_t rlen, roff, rcap;
-	size_t rgiven;			/* handed out by the last read_done */
-	/* DATA payload in rbuf not yet given back to the upstream's flow
-	 * control (nghttp2_session_consume when the exchange takes it) */
-	size_t runconsumed;
-	int status;			/* :status of the response head */
-	/* its content-length, digits as sent (""): kept for a response
-	 * with no body that still states the size (HEAD, 304) */
-	char clen[21];
-	bool grpc;			/* content-type application/grpc... */
-	/* the body goes with content-length framing, not chunked: the
-	 * upstream stated its size and it is not gRPC (whose trailers need
-	 * the chunked trailer section; trailers on a sized body are
-	 * dropped, as an HTTP/1.1 message framed by length cannot carry
-	 * them) */
-	bool sized;
-	char *fields;			/* its fields as HTTP/1.1 lines */
-	size_t fields_len, fields_cap;
-	/* the header list of the HEADERS block being decoded, counted as
-	 * RFC 9113 6.5.2 does (name + value + 32 per field): an HPACK
-	 * block of one-byte references to a large table entry expands
-	 * a thousandfold, and nghttp2 1.52 does not bound it itself */
-	size_t list_bytes;
-	bool list_over;			/* it passed http.max_header_bytes */
-	bool resp_head, resp_done;
-	int err;			/* the exchange's reads fail with it */
-	bool first_read;
-	bool goaway;			/* the upstream sent GOAWAY: no more
-					 * requests on this connection */
-	/* the exchange's operations, answered by no-op completions */
-	uint64_t rd_ud, wr_ud;
-	size_t rd_max, wr_len;
-	bool rd_parked, wr_parked;
-};
 
 static struct h2up *hu_of(const struct transport *t)
 {
@@ -130,7 +57,7 @@ static struct h2up *hu_of(const struct transport *t)
 
 /* ---- growing buffers -------------------------------------------------- */
 
-static int grow(char **b, size_t *cap, size_t need)
+int h2up__grow(char **b, size_t *cap, size_t need)
 {
 	size_t c = *cap ? *cap : 1024;
 	char *n;
@@ -144,41 +71,6 @@ static int grow(char **b, size_t *cap, size_t need)
 		return -ENOMEM;
 	*b = n;
 	*cap = c;
-	return 0;
-}
-
-static int rput(struct h2up *h, const void *d, size_t n)
-{
-	if (!n)
-		return 0;
-	if (h->roff && h->roff == h->rlen)
-		h->roff = h->rlen = 0;
-	if (grow(&h->rbuf, &h->rcap, h->rlen + n))
-		return -ENOMEM;
-	memcpy(h->rbuf + h->rlen, d, n);
-	h->rlen += n;
-	return 0;
-}
-
-static int rstr(struct h2up *h, const char *s)
-{
-	return rput(h, s, strlen(s));
-}
-
-static int fput(struct h2up *h, const uint8_t *name, size_t nl,
-		const uint8_t *value, size_t vl)
-{
-	if (grow(&h->fields, &h->fields_cap, h->fields_len + nl + vl + 4))
-		return -ENOMEM;
-	memcpy(h->fields + h->fields_len, name, nl);
-	h->fields_len += nl;
-	memcpy(h->fields + h->fields_len, ": ", 2);
-	h->fields_len += 2;
-	if (vl)
-		memcpy(h->fields + h->fields_len, value, vl);
-	h->fields_len += vl;
-	memcpy(h->fields + h->fields_len, "\r\n", 2);
-	h->fields_len += 2;
 	return 0;
 }
 
@@ -215,43 +107,6 @@ static void wake_writer(struct h2up *h)
 		h->wr_parked = false;
 }
 
-/* A response made here (no response head came): the gateway's 502 JSON
- * (rewrite_error_ex: the same body as its own errors) naming why. */
-static void fail_502(struct h2up *h, const char *why)
-{
-	struct conn *c = h->u->peer;
-	char resp[1024];
-	long n;
-
-	if (h->resp_head) {
-		if (!h->err)
-			h->err = -ECONNRESET;
-		return;
-	}
-	n = rewrite_error_ex(resp, sizeof(resp), 502, why, h->head_method,
-			     c && c->x ? c->x->request_id : NULL);
-	h->roff = h->rlen = 0;
-	h->resp_head = h->resp_done = true;
-	if (n < 0 || rput(h, resp, (size_t)n))
-		h->err = -ENOMEM;
-}
-
-/* The upstream refused the request without answering it (closed, GOAWAY
- * that left it out, REFUSED_STREAM). On a connection taken from the pool
- * the exchange reads EOF instead, as for an HTTP/1.1 connection the
- * backend closed while idle: it retries a request without body on a new
- * connection, else answers 502 itself. */
-static void refused(struct h2up *h, const char *why)
-{
-	struct conn *c = h->u->peer;
-
-	if (!h->resp_head && c && c->x && c->x->upstream_reused) {
-		h->sock_eof = true;
-		return;
-	}
-	fail_502(h, why);
-}
-
 /* ---- I/O on the socket ------------------------------------------------ */
 
 static void kick(struct h2up *h);
@@ -268,7 +123,7 @@ static void post_read(struct h2up *h)
 	if (h->inner.ops->read(&h->inner, loop_buf_size(h->inner.loop), 0,
 			       conn_ud(u, CONN_OP_XRECV))) {
 		h->sock_eof = true;
-		fail_502(h, "cannot read from the upstream");
+		h2up__fail_502(h, "cannot read from the upstream");
 		return;
 	}
 	conn_op_start(u);
@@ -291,7 +146,7 @@ static void post_send(struct h2up *h)
 			if (!h->chunk_len) {
 				n = nghttp2_session_mem_send(h->s, &d);
 				if (n < 0) {
-					fail_502(h, "HTTP/2 session failed");
+					h2up__fail_502(h, "HTTP/2 session failed");
 					return;
 				}
 				if (!n)
@@ -308,7 +163,7 @@ static void post_send(struct h2up *h)
 		if (!h->out_len && h->chunk_len) {
 			/* a chunk larger than out: cannot happen with
 			 * frames of at most 16 KiB */
-			fail_502(h, "HTTP/2 frame too large");
+			h2up__fail_502(h, "HTTP/2 frame too large");
 			return;
 		}
 	}
@@ -318,7 +173,7 @@ static void post_send(struct h2up *h)
 				h->out_len - h->out_off, 0,
 				conn_ud(u, CONN_OP_XSEND))) {
 		h->sock_eof = true;
-		fail_502(h, "cannot write to the upstream");
+		h2up__fail_502(h, "cannot write to the upstream");
 		return;
 	}
 	conn_op_start(u);
@@ -563,7 +418,7 @@ static int take_body(struct h2up *h, const char *d, size_t n)
 	if (h->body == HTTP_BODY_LENGTH) {
 		if (n > h->left)
 			n = (size_t)h->left;
-		if (grow(&h->pend, &h->pend_cap, h->pend_len + n))
+		if (h2up__grow(&h->pend, &h->pend_cap, h->pend_len + n))
 			return -ENOMEM;
 		memcpy(h->pend + h->pend_len, d, n);
 		h->pend_len += n;
@@ -580,7 +435,7 @@ static int take_body(struct h2up *h, const char *d, size_t n)
 		if (acc < 0)
 			return -EINVAL;
 		if (dl) {
-			if (grow(&h->pend, &h->pend_cap, h->pend_len + dl))
+			if (h2up__grow(&h->pend, &h->pend_cap, h->pend_len + dl))
 				return -ENOMEM;
 			memcpy(h->pend + h->pend_len, d + off, dl);
 			h->pend_len += dl;
@@ -646,7 +501,7 @@ static int up_write(struct transport *t, const void *buf, size_t len,
 		n = 0;
 	}
 	if (!h->head_done) {
-		if (grow(&h->head, &h->head_cap, h->head_len + n))
+		if (h2up__grow(&h->head, &h->head_cap, h->head_len + n))
 			return -ENOMEM;
 		memcpy(h->head + h->head_len, d, n);
 		h->head_len += n;
@@ -702,263 +557,6 @@ static long up_write_done(struct transport *t, const struct loop_cqe *cqe)
 	return (long)h->wr_len;
 }
 
-/* ---- the response ----------------------------------------------------- */
-
-/* grpc-status seen (head of a trailers-only response, or trailers): for
- * the exchange's metrics and access log. */
-static void note_grpc_status(struct h2up *h, const uint8_t *v, size_t n)
-{
-	struct conn *c = h->u->peer;
-	int st = 0;
-
-	if (!n || n > 3)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		if (v[i] < '0' || v[i] > '9')
-			return;
-		st = st * 10 + (v[i] - '0');
-	}
-	if (c && c->x)
-		c->x->grpc_status = (int16_t)st;
-}
-
-static int on_header(nghttp2_session *session, const nghttp2_frame *frame,
-		     const uint8_t *name, size_t nl, const uint8_t *value,
-		     size_t vl, uint8_t flags, void *ud)
-{
-	struct h2up *h = ud;
-
-	(void)session;
-	(void)flags;
-	if (frame->hd.type != NGHTTP2_HEADERS || frame->hd.stream_id != h->id)
-		return 0;
-	h->list_bytes += nl + vl + 32;
-	if (h->list_bytes > h->p->cfg->http.max_header_bytes) {
-		/* the stream is reset; its close answers the exchange */
-		h->list_over = true;
-		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
-	}
-	if (nl == 7 && !memcmp(name, ":status", 7)) {
-		h->status = 0;
-		for (size_t i = 0; i < vl && i < 3; i++)
-			h->status = h->status * 10 + (value[i] - '0');
-		return 0;
-	}
-	if (nl && name[0] == ':')
-		return 0;
-	if (nl == 11 && !memcmp(name, "grpc-status", 11))
-		note_grpc_status(h, value, vl);
-	if (nl == 12 && !memcmp(name, "content-type", 12) && vl >= 16 &&
-	    !strncasecmp((const char *)value, "application/grpc", 16))
-		h->grpc = true;
-	/* the framing is ours: chunked, or as headers_done() says */
-	if (nl == 14 && !memcmp(name, "content-length", 14)) {
-		/* nghttp2 checked it is digits and agrees with DATA */
-		if (vl < sizeof(h->clen)) {
-			memcpy(h->clen, value, vl);
-			h->clen[vl] = '\0';
-		}
-		return 0;
-	}
-	if ((nl == 17 && !memcmp(name, "transfer-encoding", 17)) ||
-	    (nl == 10 && !memcmp(name, "connection", 10)))
-		return 0;
-	return fput(h, name, nl, value, vl) ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
-}
-
-/* A HEADERS frame on our stream is complete. */
-static int headers_done(struct h2up *h, bool end)
-{
-	char line[64];
-	int ret = 0;
-
-	h->list_bytes = 0;
-	if (h->resp_done)
-		return 0;
-	if (!h->resp_head) {
-		if (h->status < 200 && !end) {
-			h->fields_len = 0;	/* interim: not passed on */
-			h->clen[0] = '\0';
-			h->grpc = false;
-			return 0;
-		}
-		/* a response to a HEAD, a 204 or a 304 has no body even when
-		 * its HEADERS do not end the stream (an empty DATA frame
-		 * does, or trailers): framed as one that ends on them */
-		bool none = end || h->head_method || h->status == 204 ||
-			    h->status == 304;
-
-		snprintf(line, sizeof(line), "HTTP/1.1 %03d %s\r\n", h->status,
-			 http_reason(h->status));
-		ret |= rstr(h, line);
-		ret |= rput(h, h->fields, h->fields_len);
-		/* a response that ends on its HEADERS (gRPC trailers-only)
-		 * keeps its fields in the head, with no body; the connection
-		 * goes back to the pool unless it can take no more requests.
-		 * Its length: 0, but the size the upstream stated for a HEAD
-		 * or a 304 (never a body here), and none for a 204 */
-		if (!none && h->clen[0] && !h->grpc) {
-			h->sized = true;
-			snprintf(line, sizeof(line), "content-length: %s\r\n",
-				 h->clen);
-			ret |= rstr(h, line);
-		} else if (!none) {
-			ret |= rstr(h, "transfer-encoding: chunked\r\n");
-		} else if (h->head_method || h->status == 304) {
-			if (h->clen[0]) {
-				snprintf(line, sizeof(line),
-					 "content-length: %s\r\n", h->clen);
-				ret |= rstr(h, line);
-			}
-		} else if (h->status != 204) {
-			ret |= rstr(h, "content-length: 0\r\n");
-		}
-		/* ... or its request is still being sent (an early answer,
-		 * a bidirectional call): the stream may outlive the
-		 * exchange, so the connection is not reused */
-		if (h->goaway || !h->req_eof ||
-		    !nghttp2_session_check_request_allowed(h->s))
-			ret |= rstr(h, "connection: close\r\n");
-		ret |= rstr(h, "\r\n");
-		h->resp_head = true;
-		h->resp_done = end;
-		/* no body to come: what ends the stream adds nothing */
-		if (!end && none)
-			h->sized = true;
-	} else if (h->sized) {
-		h->resp_done = true;	/* trailers after a sized body */
-	} else {
-		/* trailers: the chunked body's trailer section */
-		ret |= rstr(h, "0\r\n");
-		ret |= rput(h, h->fields, h->fields_len);
-		ret |= rstr(h, "\r\n");
-		h->resp_done = true;
-	}
-	h->fields_len = 0;
-	return ret ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
-}
-
-static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame,
-			 void *ud)
-{
-	struct h2up *h = ud;
-	bool end = frame->hd.flags & NGHTTP2_FLAG_END_STREAM;
-
-	(void)session;
-	if (frame->hd.type == NGHTTP2_GOAWAY) {
-		h->goaway = true;
-		if (h->head_done && !h->resp_head &&
-		    (h->id <= 0 || frame->goaway.last_stream_id < h->id))
-			refused(h, "the upstream sent GOAWAY before answering");
-		return 0;
-	}
-	if (frame->hd.stream_id != h->id || h->id <= 0)
-		return 0;
-	if (frame->hd.type == NGHTTP2_HEADERS)
-		return headers_done(h, end);
-	if (frame->hd.type == NGHTTP2_DATA && end && h->resp_head &&
-	    !h->resp_done) {
-		h->resp_done = true;
-		if (h->sized)
-			return 0;
-		return rstr(h, "0\r\n\r\n") ? NGHTTP2_ERR_CALLBACK_FAILURE : 0;
-	}
-	return 0;
-}
-
-/* We send a GOAWAY with an error code: nghttp2 found the upstream
- * breaking the protocol (HEADERS or DATA on a stream never opened, a
- * PUSH_PROMISE, a bad HPACK block, a window past 2^31-1, ...). For these
- * nghttp2_session_mem_recv() returns no error and no stream closes, so
- * the waiting exchange is answered here (502 naming it, or its response
- * cut short), not at its response timeout; the connection takes no more
- * requests. */
-static int on_frame_send(nghttp2_session *session, const nghttp2_frame *frame,
-			 void *ud)
-{
-	struct h2up *h = ud;
-	const nghttp2_goaway *g = &frame->goaway;
-	char why[200];
-	int n;
-
-	(void)session;
-	if (frame->hd.type != NGHTTP2_GOAWAY ||
-	    g->error_code == NGHTTP2_NO_ERROR)
-		return 0;
-	h->goaway = true;
-	if (!h->head_done || h->resp_done)
-		return 0;
-	n = snprintf(why, sizeof(why),
-		     "the upstream broke the HTTP/2 protocol: %s",
-		     nghttp2_http2_strerror(g->error_code));
-	/* nghttp2's own words for it ("DATA: stream in idle") */
-	if (n > 0 && (size_t)n < sizeof(why) - 4 && g->opaque_data_len) {
-		size_t k = sizeof(why) - (size_t)n - 4;	/* " (", ")", NUL */
-
-		if (k > g->opaque_data_len)
-			k = g->opaque_data_len;
-		why[n++] = ' ';
-		why[n++] = '(';
-		for (size_t i = 0; i < k; i++)
-			why[n++] = g->opaque_data[i] >= 0x20 &&
-						   g->opaque_data[i] < 0x7f ?
-					   (char)g->opaque_data[i] : '?';
-		why[n++] = ')';
-		why[n] = '\0';
-	}
-	fail_502(h, why);
-	return 0;
-}
-
-static int on_data(nghttp2_session *session, uint8_t flags, int32_t id,
-		   const uint8_t *data, size_t len, void *ud)
-{
-	struct h2up *h = ud;
-	char line[24];
-	int n;
-
-	(void)session;
-	(void)flags;
-	if (id != h->id || !h->resp_head || h->resp_done || !len)
-		return 0;
-	if (h->sized) {
-		if (rput(h, data, len))
-			return NGHTTP2_ERR_CALLBACK_FAILURE;
-		h->runconsumed += len;
-		return 0;
-	}
-	n = snprintf(line, sizeof(line), "%zx\r\n", len);
-	if (rput(h, line, (size_t)n) || rput(h, data, len) || rstr(h, "\r\n"))
-		return NGHTTP2_ERR_CALLBACK_FAILURE;
-	h->runconsumed += len;
-	return 0;
-}
-
-static int on_stream_close(nghttp2_session *session, int32_t id,
-			   uint32_t code, void *ud)
-{
-	struct h2up *h = ud;
-	char why[128];
-
-	(void)session;
-	if (id != h->id || h->resp_done)
-		return 0;
-	if (h->list_over) {
-		fail_502(h, "the upstream's header list passed "
-			    "http.max_header_bytes");
-		return 0;
-	}
-	snprintf(why, sizeof(why),
-		 "the upstream reset the HTTP/2 stream (%s) before a "
-		 "complete response",
-		 nghttp2_http2_strerror(code));
-	if (code == NGHTTP2_REFUSED_STREAM)
-		refused(h, why);	/* not processed: may go again */
-	else
-		fail_502(h, why);
-	return 0;
-}
-
 /* Bytes from the socket into the session. */
 static void take_input(struct h2up *h, const char *d, size_t n)
 {
@@ -967,7 +565,7 @@ static void take_input(struct h2up *h, const char *d, size_t n)
 	if (h->first_read) {
 		h->first_read = false;
 		if (n >= 5 && !memcmp(d, "HTTP/", 5)) {
-			fail_502(h, "the upstream answered with HTTP/1.x, not "
+			h2up__fail_502(h, "the upstream answered with HTTP/1.x, not "
 				    "HTTP/2 (the service has protocol: h2)");
 			h->sock_eof = true;
 			return;
@@ -980,7 +578,7 @@ static void take_input(struct h2up *h, const char *d, size_t n)
 		snprintf(why, sizeof(why),
 			 "the upstream broke the HTTP/2 protocol: %s",
 			 nghttp2_strerror((int)r));
-		fail_502(h, why);
+		h2up__fail_502(h, why);
 		h->sock_eof = true;
 	}
 }
@@ -998,7 +596,7 @@ static void on_sock_recv(struct h2up *h, const struct loop_cqe *cqe)
 		h->sock_eof = true;
 		if (h->head_done && !h->resp_done) {
 			if (!h->resp_head)
-				refused(h, "the upstream closed the HTTP/2 "
+				h2up__refused(h, "the upstream closed the HTTP/2 "
 					   "connection before answering");
 			else
 				h->err = -ECONNRESET;
@@ -1013,7 +611,7 @@ static void on_sock_sent(struct h2up *h, const struct loop_cqe *cqe)
 	h->sending = false;
 	if (n <= 0) {
 		h->sock_eof = true;
-		fail_502(h, "the upstream connection failed while sending");
+		h2up__fail_502(h, "the upstream connection failed while sending");
 		return;
 	}
 	h->out_off += (size_t)n;
@@ -1199,14 +797,7 @@ int h2up_attach(struct proxy *p, struct conn *u, const char **why)
 		free(h);
 		return -ENOMEM;
 	}
-	nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
-	nghttp2_session_callbacks_set_on_frame_send_callback(cb,
-							     on_frame_send);
-	nghttp2_session_callbacks_set_on_frame_recv_callback(cb,
-							     on_frame_recv);
-	nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
-	nghttp2_session_callbacks_set_on_stream_close_callback(cb,
-							       on_stream_close);
+	h2up__response_callbacks(cb);
 	if (nghttp2_option_new(&opt)) {
 		nghttp2_session_callbacks_del(cb);
 		free(h);

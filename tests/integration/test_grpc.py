@@ -17,7 +17,7 @@ request trailers to the upstream, and a TLS server without ALPN h2.
 
 Without the feature the gateway refuses `protocol: h2` and none of this
 starts. Planted faults (docs/HTTP2.md, "gRPC passthrough"): response
-trailers dropped in h2_stream.c fails 10 tests; a trailers-only
+trailers dropped in h2_resp.c fails 10 tests; a trailers-only
 response's fields dropped fails the status and metrics tests; HTTP/1.1
 sent to the h2 origins fails all but the dead-upstream test.
 """
