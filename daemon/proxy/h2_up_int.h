@@ -80,6 +80,7 @@ struct h2up {
 	size_t rd_max, wr_len;
 	bool rd_parked, wr_parked;
 };
+
 /* h2_up.c */
 /* *b grown (doubling, from 1 KiB) to hold need bytes: 0 or -ENOMEM. */
 int h2up__grow(char **b, size_t *cap, size_t need);
