@@ -245,7 +245,8 @@ void h2s_answer(struct h2_conn *hc, struct h2_stream *s);
 /* Parse the HTTP/1.1 response head in the bridge's buffer; once it is
  * whole, submit it as HEADERS (and the body as DATA as it comes). */
 void h2s_submit_head(struct h2_conn *hc, struct h2_stream *s);
-/* A field HTTP/2 forbids (RFC 9113 8.2.2): n[0, l) in lower case. */
+/* Is n[0, l) (any case) a connection-specific field name, which
+ * HTTP/2 forbids (RFC 9113 8.2.2)? */
 bool h2_conn_specific(const char *n, size_t l);
 
 #endif
